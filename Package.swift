@@ -1,0 +1,62 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Dependencies are kept to the measured minimum (see README "Dependencies"):
+// GRDB for SQLite, libpq (system library) for PostgreSQL, swift-argument-parser, swift-log.
+let package = Package(
+    name: "minsky",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "minsky", targets: ["minsky"]),
+        .executable(name: "minsky-bench", targets: ["minsky-bench"]),
+        .library(name: "MinskyCore", targets: ["MinskyCore"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+    ],
+    targets: [
+        // Domain: models, TaskStore contract, rules, errors. No database, HTTP or MCP code.
+        .target(name: "MinskyCore"),
+        // The schema and queries written once, rendered per SQL dialect. No driver code.
+        .target(name: "MinskySQL", dependencies: ["MinskyCore"]),
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
+        ),
+        .target(name: "MinskySQLite", dependencies: [
+            "MinskyCore", "MinskySQL",
+            .product(name: "GRDB", package: "GRDB.swift"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "MinskyPostgres", dependencies: [
+            "MinskyCore", "MinskySQL", "CLibPQ",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Wiring shared by the executables: project discovery, config, opening a store by URL.
+        .target(name: "MinskyApp", dependencies: [
+            "MinskyCore", "MinskySQLite", "MinskyPostgres",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "minsky", dependencies: [
+            "MinskyCore", "MinskyApp",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "minsky-bench", dependencies: [
+            "MinskyCore", "MinskyApp",
+        ]),
+        // Helpers for tests: temporary stores on both backends, process runner.
+        .target(name: "MinskyTestSupport", dependencies: [
+            "MinskyCore", "MinskyApp", "MinskySQLite", "MinskyPostgres",
+        ]),
+        .testTarget(name: "MinskyCoreTests", dependencies: ["MinskyCore"]),
+        .testTarget(name: "MinskyConformanceTests", dependencies: [
+            "MinskyCore", "MinskyTestSupport", "MinskySQLite", "MinskyPostgres",
+        ]),
+        .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyTestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)
