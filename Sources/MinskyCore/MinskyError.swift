@@ -1,0 +1,46 @@
+/// The one error type every layer speaks. `description` is safe to show to a user or a model:
+/// it never contains SQL, connection passwords or API keys. `detail` may hold more for logs.
+public struct MinskyError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Code: String, Sendable, Codable, CaseIterable {
+        /// Input refused by a domain rule (empty title, unknown status, bad tag ...).
+        case invalidInput = "invalid_input"
+        case notFound = "not_found"
+        /// Optimistic-concurrency mismatch: the caller's expected version is stale.
+        case conflict
+        /// A dependency or parent link would create a cycle.
+        case cycle
+        /// The task is claimed by another owner whose claim has not expired.
+        case alreadyClaimed = "already_claimed"
+        /// The store cannot be opened or reached (missing file, server down, read-only file).
+        case storeUnavailable = "store_unavailable"
+        /// The store exists but cannot be used by this version (not SQLite, newer schema).
+        case storeIncompatible = "store_incompatible"
+        /// No project store was found or configured.
+        case notConfigured = "not_configured"
+        case `internal`
+    }
+
+    public var code: Code
+    public var message: String
+    /// The input field the error is about, when there is one (`title`, `status`, `dependsOn` ...).
+    public var field: String?
+    /// Extra diagnostic text for logs; never shown by `description`.
+    public var detail: String?
+
+    public init(_ code: Code, _ message: String, field: String? = nil, detail: String? = nil) {
+        self.code = code
+        self.message = message
+        self.field = field
+        self.detail = detail
+    }
+
+    public var description: String { message }
+
+    public static func invalid(_ field: String, _ message: String) -> MinskyError {
+        MinskyError(.invalidInput, message, field: field)
+    }
+
+    public static func notFound(_ id: TaskID) -> MinskyError {
+        MinskyError(.notFound, "task \(id) not found; run `minsky tasks list` to see existing ids", field: "id")
+    }
+}

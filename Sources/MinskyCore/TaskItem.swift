@@ -1,0 +1,140 @@
+/// A unit of work shared by agents and people. Named `TaskItem` to stay clear of Swift's `Task`.
+public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
+    public var id: TaskID
+    public var title: String
+    /// Markdown.
+    public var description: String
+    public var status: TaskStatus
+    public var priority: Priority
+    public var tags: [String]
+    /// Always a JSON object.
+    public var metadata: JSONValue
+    public var parentId: TaskID?
+    /// Who claimed the task (agent or person), if anyone.
+    public var assignee: String?
+    /// When the claim lapses; nil means the claim does not expire.
+    public var claimExpiresAt: Timestamp?
+    public var createdAt: Timestamp
+    public var updatedAt: Timestamp
+    /// Starts at 1 and grows by one with every update: the handle for optimistic concurrency.
+    public var version: Int64
+
+    public init(id: TaskID, title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
+                tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, assignee: String? = nil,
+                claimExpiresAt: Timestamp? = nil, createdAt: Timestamp, updatedAt: Timestamp, version: Int64 = 1) {
+        self.id = id
+        self.title = title
+        self.description = description
+        self.status = status
+        self.priority = priority
+        self.tags = tags
+        self.metadata = metadata
+        self.parentId = parentId
+        self.assignee = assignee
+        self.claimExpiresAt = claimExpiresAt
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+        self.version = version
+    }
+
+    /// True when someone other than `owner` holds an unexpired claim at `now`.
+    public func isClaimed(byOtherThan owner: String, at now: Timestamp) -> Bool {
+        guard let a = assignee, a != owner else { return false }
+        if let exp = claimExpiresAt { return exp > now }
+        return true
+    }
+}
+
+/// What a caller supplies to create a task; the store assigns id, timestamps and version.
+public struct NewTask: Sendable, Hashable, Codable {
+    public var title: String
+    public var description: String
+    public var status: TaskStatus
+    public var priority: Priority
+    public var tags: [String]
+    public var metadata: JSONValue
+    public var parentId: TaskID?
+    /// Tasks that must be done before this one; added in the same transaction.
+    public var dependsOn: [TaskID]
+
+    public init(title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
+                tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, dependsOn: [TaskID] = []) {
+        self.title = title
+        self.description = description
+        self.status = status
+        self.priority = priority
+        self.tags = tags
+        self.metadata = metadata
+        self.parentId = parentId
+        self.dependsOn = dependsOn
+    }
+}
+
+/// A partial update. Nil fields are left alone; `metadata` is an RFC 7386 merge patch.
+public struct TaskPatch: Sendable, Hashable, Codable {
+    public enum ParentChange: Sendable, Hashable, Codable {
+        case set(TaskID)
+        case clear
+    }
+
+    public var title: String?
+    public var description: String?
+    public var status: TaskStatus?
+    public var priority: Priority?
+    /// Replaces all tags.
+    public var tags: [String]?
+    public var addTags: [String]
+    public var removeTags: [String]
+    public var metadata: JSONValue?
+    public var parent: ParentChange?
+    /// Set or clear (empty string) the assignee without a claim.
+    public var assignee: String?
+
+    public init(title: String? = nil, description: String? = nil, status: TaskStatus? = nil, priority: Priority? = nil,
+                tags: [String]? = nil, addTags: [String] = [], removeTags: [String] = [], metadata: JSONValue? = nil,
+                parent: ParentChange? = nil, assignee: String? = nil) {
+        self.title = title
+        self.description = description
+        self.status = status
+        self.priority = priority
+        self.tags = tags
+        self.addTags = addTags
+        self.removeTags = removeTags
+        self.metadata = metadata
+        self.parent = parent
+        self.assignee = assignee
+    }
+
+    public var isEmpty: Bool {
+        title == nil && description == nil && status == nil && priority == nil && tags == nil && addTags.isEmpty
+            && removeTags.isEmpty && metadata == nil && parent == nil && assignee == nil
+    }
+}
+
+/// "`taskId` is blocked by `dependsOn`."
+public struct Dependency: Hashable, Sendable, Codable {
+    public var taskId: TaskID
+    public var dependsOn: TaskID
+    public var createdAt: Timestamp
+
+    public init(taskId: TaskID, dependsOn: TaskID, createdAt: Timestamp) {
+        self.taskId = taskId
+        self.dependsOn = dependsOn
+        self.createdAt = createdAt
+    }
+}
+
+/// Both directions of a task's dependency edges, with the other end's status.
+public struct DependencyList: Hashable, Sendable, Codable {
+    public struct Edge: Hashable, Sendable, Codable {
+        public var id: TaskID
+        public var title: String
+        public var status: TaskStatus
+        public init(id: TaskID, title: String, status: TaskStatus) { self.id = id; self.title = title; self.status = status }
+    }
+    /// Tasks this one waits for.
+    public var blockedBy: [Edge]
+    /// Tasks waiting for this one.
+    public var blocks: [Edge]
+    public init(blockedBy: [Edge], blocks: [Edge]) { self.blockedBy = blockedBy; self.blocks = blocks }
+}

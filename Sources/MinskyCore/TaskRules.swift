@@ -1,0 +1,130 @@
+/// Domain rules every store applies the same way: validation of input and how a patch changes a task.
+public enum TaskRules {
+    public static let maxTitleCharacters = 500
+    public static let maxDescriptionBytes = 4 * 1024 * 1024
+    public static let maxTags = 64
+    public static let maxTagCharacters = 64
+    public static let maxMetadataBytes = 256 * 1024
+    public static let maxAssigneeCharacters = 200
+
+    /// Text may hold any Unicode except NUL, which PostgreSQL text cannot store; refusing it
+    /// on every store keeps both stores byte-identical.
+    public static func checkText(_ s: String, field: String, max bytes: Int) throws {
+        if s.utf8.contains(0) {
+            throw MinskyError.invalid(field, "\(field) contains a NUL character (U+0000), which cannot be stored; remove it")
+        }
+        if s.utf8.count > bytes {
+            throw MinskyError.invalid(field, "\(field) is \(s.utf8.count) bytes; the limit is \(bytes) bytes")
+        }
+    }
+
+    public static func checkTitle(_ title: String) throws {
+        try checkText(title, field: "title", max: maxTitleCharacters * 4)
+        if title.trimmingWhitespace().isEmpty {
+            throw MinskyError.invalid("title", "title is empty; give the task a short title")
+        }
+        if title.count > maxTitleCharacters {
+            throw MinskyError.invalid("title", "title is \(title.count) characters; the limit is \(maxTitleCharacters): put details in the description")
+        }
+    }
+
+    /// Trims, refuses empty or malformed tags, drops duplicates (keeping first order).
+    public static func normalizeTags(_ tags: [String]) throws -> [String] {
+        var seen = Set<String>()
+        var out: [String] = []
+        for raw in tags {
+            let t = raw.trimmingWhitespace()
+            try checkText(t, field: "tags", max: maxTagCharacters * 4)
+            guard !t.isEmpty else { throw MinskyError.invalid("tags", "a tag is empty; tags are short words like backend") }
+            guard t.count <= maxTagCharacters else {
+                throw MinskyError.invalid("tags", "tag '\(t.prefix(20))…' is longer than \(maxTagCharacters) characters")
+            }
+            guard !t.contains(where: { $0.isWhitespace || $0 == "," }) else {
+                throw MinskyError.invalid("tags", "tag '\(t)' contains a space or comma; use one word per tag, e.g. ui-polish")
+            }
+            if seen.insert(t).inserted { out.append(t) }
+        }
+        guard out.count <= maxTags else { throw MinskyError.invalid("tags", "\(out.count) tags; the limit is \(maxTags)") }
+        return out
+    }
+
+    public static func checkMetadata(_ metadata: JSONValue) throws {
+        guard case .object = metadata else {
+            throw MinskyError.invalid("metadata", "metadata must be a JSON object like {\"key\":\"value\"}, not \(metadata.typeName)")
+        }
+        let text = metadata.canonicalJSON()
+        if text.utf8.count > maxMetadataBytes {
+            throw MinskyError.invalid("metadata", "metadata is \(text.utf8.count) bytes as JSON; the limit is \(maxMetadataBytes)")
+        }
+        // Escaped NUL (\u0000) inside keys or strings: PostgreSQL JSONB refuses it.
+        if text.contains("\\u0000") {
+            throw MinskyError.invalid("metadata", "metadata contains a NUL character (U+0000), which cannot be stored; remove it")
+        }
+    }
+
+    public static func checkAssignee(_ a: String) throws {
+        try checkText(a, field: "owner", max: maxAssigneeCharacters * 4)
+        guard !a.trimmingWhitespace().isEmpty, a.count <= maxAssigneeCharacters else {
+            throw MinskyError.invalid("owner", "owner must be 1-\(maxAssigneeCharacters) characters, e.g. claude@laptop")
+        }
+    }
+
+    /// Validates a new task; returns it with tags normalized.
+    public static func validate(_ draft: NewTask) throws -> NewTask {
+        var d = draft
+        try checkTitle(d.title)
+        try checkText(d.description, field: "description", max: maxDescriptionBytes)
+        d.tags = try normalizeTags(d.tags)
+        try checkMetadata(d.metadata)
+        if let p = d.parentId, d.dependsOn.contains(p) {
+            throw MinskyError.invalid("dependsOn", "a subtask cannot depend on its own parent \(p); the parent is finished by its subtasks")
+        }
+        var seen = Set<TaskID>()
+        d.dependsOn = d.dependsOn.filter { seen.insert($0).inserted }
+        return d
+    }
+
+    /// Applies a validated patch to `task`. Status changes keep claims coherent: back to TODO
+    /// releases the claim; DONE/CLOSED keep the assignee but end the claim's expiry.
+    public static func apply(_ patch: TaskPatch, to task: TaskItem, now: Timestamp) throws -> TaskItem {
+        guard !patch.isEmpty else {
+            throw MinskyError.invalid("patch", "nothing to update; pass at least one field to change")
+        }
+        var t = task
+        if let title = patch.title { try checkTitle(title); t.title = title }
+        if let d = patch.description { try checkText(d, field: "description", max: maxDescriptionBytes); t.description = d }
+        if let p = patch.priority { t.priority = p }
+        if let tags = patch.tags { t.tags = try normalizeTags(tags) }
+        if !patch.addTags.isEmpty { t.tags = try normalizeTags(t.tags + patch.addTags) }
+        if !patch.removeTags.isEmpty {
+            let remove = Set(try normalizeTags(patch.removeTags))
+            t.tags.removeAll { remove.contains($0) }
+        }
+        if let m = patch.metadata {
+            guard case .object = m else { throw MinskyError.invalid("metadata", "metadata must be a JSON object (a merge patch), not \(m.typeName)") }
+            t.metadata = t.metadata.merging(patch: m)
+            try checkMetadata(t.metadata)
+        }
+        switch patch.parent {
+        case .set(let p):
+            if p == t.id { throw MinskyError(.cycle, "task \(t.id) cannot be its own parent", field: "parent") }
+            t.parentId = p
+        case .clear: t.parentId = nil
+        case nil: break
+        }
+        if let a = patch.assignee {
+            if a.isEmpty { t.assignee = nil; t.claimExpiresAt = nil } else { try checkAssignee(a); t.assignee = a; t.claimExpiresAt = nil }
+        }
+        if let s = patch.status, s != t.status {
+            t.status = s
+            switch s {
+            case .todo: if patch.assignee == nil { t.assignee = nil }; t.claimExpiresAt = nil
+            case .done, .closed: t.claimExpiresAt = nil
+            default: break
+            }
+        }
+        t.updatedAt = max(now, t.updatedAt)
+        t.version += 1
+        return t
+    }
+}

@@ -1,0 +1,85 @@
+/// The one contract every backend implements. The conformance suite runs the same tests
+/// against each implementation so the stores cannot drift apart.
+///
+/// Implementations are safe to call from many tasks at once and must make each operation
+/// atomic: a thrown error means nothing was written.
+public protocol TaskStore: Sendable {
+    /// A description for humans: `sqlite:/path/tasks.db`, `postgresql://host:port/db` (no password).
+    var location: String { get }
+
+    func create(_ draft: NewTask) async throws -> TaskItem
+    func get(_ id: TaskID) async throws -> TaskItem
+    func list(_ query: TaskQuery) async throws -> TaskPage
+    /// Applies `patch`. With `expectedVersion`, a different current version is a `.conflict`
+    /// error and nothing is written.
+    func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem
+    /// Deletes the task and its dependency edges. A task with subtasks is refused unless
+    /// `cascade`, which deletes the whole subtree. Returns every deleted id.
+    func delete(_ id: TaskID, cascade: Bool) async throws -> [TaskID]
+
+    /// `task` is blocked by `dependsOn`. Adding an existing edge is a no-op that returns it.
+    func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency
+    func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws
+    func dependencies(of id: TaskID) async throws -> DependencyList
+    /// Every dependency edge whose two ends are both in `ids` (all edges when `ids` is nil).
+    func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency]
+
+    /// Tasks ready to start: TODO (or IN-PROGRESS with a lapsed claim), every blocker DONE or
+    /// CLOSED, and no open subtasks; most urgent priority first, then oldest, then id.
+    func nextReady(limit: Int) async throws -> [TaskItem]
+    /// Atomically marks the task IN-PROGRESS for `owner`. Refused with `.alreadyClaimed` when
+    /// another owner holds an unexpired claim, and for DONE or CLOSED tasks. `ttl` nil: no expiry.
+    func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem
+
+    func count() async throws -> Int
+    func close() async
+}
+
+extension TaskStore {
+    /// Claims the first ready task nobody else holds; retries past tasks another agent won.
+    public func claimNext(owner: String, ttl: Double?) async throws -> TaskItem? {
+        for _ in 0..<5 {
+            let ready = try await nextReady(limit: 20)
+            if ready.isEmpty { return nil }
+            for candidate in ready {
+                do { return try await claim(candidate.id, owner: owner, ttl: ttl) } catch let e as MinskyError where e.code == .alreadyClaimed || e.code == .notFound {
+                    continue
+                }
+            }
+        }
+        return nil
+    }
+
+    /// All tasks matching `query`, following cursors to the end.
+    public func listAll(_ query: TaskQuery = TaskQuery(limit: TaskQuery.maxLimit)) async throws -> [TaskItem] {
+        var q = query
+        var out: [TaskItem] = []
+        while true {
+            let page = try await list(q)
+            out += page.tasks
+            guard let c = page.nextCursor else { return out }
+            q.cursor = c
+        }
+    }
+
+    /// The subtask tree under `root` (the whole store when nil) with the dependency edges among it.
+    public func tree(root: TaskID?) async throws -> TaskTree {
+        var tasks: [TaskItem] = []
+        if let root {
+            var frontier = [try await get(root)]
+            tasks = frontier
+            while !frontier.isEmpty {
+                var next: [TaskItem] = []
+                for t in frontier {
+                    next += try await listAll(TaskQuery(parent: .task(t.id), limit: TaskQuery.maxLimit))
+                }
+                tasks += next
+                frontier = next
+            }
+        } else {
+            tasks = try await listAll()
+        }
+        let edges = try await dependencyEdges(among: root == nil ? nil : tasks.map(\.id))
+        return TaskTree(tasks: tasks, edges: edges, root: root)
+    }
+}

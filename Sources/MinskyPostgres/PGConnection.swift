@@ -1,0 +1,169 @@
+import CLibPQ
+import Foundation
+import MinskyCore
+import MinskySQL
+
+/// One libpq connection. Every call blocks, so the pool runs them on its own dispatch queue.
+/// `@unchecked Sendable`: the pool lends a connection to exactly one borrower at a time.
+final class PGConnection: @unchecked Sendable {
+    let raw: OpaquePointer
+    let target: PGTarget
+
+    init(conninfo: String, target: PGTarget) throws {
+        guard let c = PQconnectdb(conninfo) else {
+            throw MinskyError(.storeUnavailable, "cannot allocate a PostgreSQL connection to \(target.safeDescription)")
+        }
+        if PQstatus(c) != CONNECTION_OK {
+            let msg = target.scrub(String(cString: PQerrorMessage(c)))
+            PQfinish(c)
+            throw MinskyError(.storeUnavailable, "cannot connect to PostgreSQL at \(target.hostPort) (database \(target.database), user \(target.user)): \(msg). Check that the server is running and the URL is right.")
+        }
+        raw = c
+        self.target = target
+        // Server notices (e.g. "relation already exists, skipping") would otherwise go to stderr.
+        PQsetNoticeProcessor(c, { _, _ in }, nil)
+    }
+
+    deinit { PQfinish(raw) }
+
+    var isHealthy: Bool { PQstatus(raw) == CONNECTION_OK && PQtransactionStatus(raw) == PQTRANS_IDLE }
+
+    func reset() { PQreset(raw) }
+
+    /// Runs one statement with text parameters; returns the result rows as text values.
+    @discardableResult
+    func exec(_ sql: String, _ params: [SQLValue] = []) throws -> PGResult {
+        var cstrings: [UnsafeMutablePointer<CChar>?] = params.map { v in
+            switch v {
+            case .null: return nil
+            case .int(let i): return strdup(String(i))
+            case .double(let d): return strdup(String(d))
+            case .text(let s): return strdup(s)
+            case .blob(let b):
+                var hex = "\\x"
+                hex.reserveCapacity(2 + b.count * 2)
+                let digits = Array("0123456789abcdef".utf8)
+                var bytes = [UInt8](); bytes.reserveCapacity(b.count * 2)
+                for x in b { bytes.append(digits[Int(x >> 4)]); bytes.append(digits[Int(x & 15)]) }
+                hex += String(decoding: bytes, as: UTF8.self)
+                return strdup(hex)
+            }
+        }
+        defer { for p in cstrings { free(p) } }
+        let res: OpaquePointer? = cstrings.withUnsafeMutableBufferPointer { buf in
+            buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buf.count, 1)) { vals in
+                PQexecParams(raw, sql, Int32(params.count), nil, params.isEmpty ? nil : vals, nil, nil, 0)
+            }
+        }
+        return try PGResult.check(res, conn: self, sql: sql)
+    }
+
+    /// Runs several statements separated by semicolons (no parameters).
+    func script(_ sql: String) throws {
+        _ = try PGResult.check(PQexec(raw, sql), conn: self, sql: sql)
+    }
+}
+
+/// A finished result. Values are read eagerly, then the libpq result is freed.
+struct PGResult {
+    var rows: [[SQLValue]]
+    var affected: Int
+
+    static func check(_ res: OpaquePointer?, conn: PGConnection, sql: String) throws -> PGResult {
+        guard let res else {
+            throw MinskyError(.storeUnavailable, "lost the connection to PostgreSQL at \(conn.target.hostPort): \(conn.target.scrub(String(cString: PQerrorMessage(conn.raw))))")
+        }
+        defer { PQclear(res) }
+        let st = PQresultStatus(res)
+        if st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK {
+            let n = Int(PQntuples(res)), m = Int(PQnfields(res))
+            var rows: [[SQLValue]] = []
+            rows.reserveCapacity(n)
+            for r in 0..<n {
+                var row: [SQLValue] = []
+                row.reserveCapacity(m)
+                for f in 0..<m {
+                    if PQgetisnull(res, Int32(r), Int32(f)) == 1 { row.append(.null) } else {
+                        row.append(.text(String(cString: PQgetvalue(res, Int32(r), Int32(f)))))
+                    }
+                }
+                rows.append(row)
+            }
+            let affected = Int(String(cString: PQcmdTuples(res))) ?? 0
+            return PGResult(rows: rows, affected: affected)
+        }
+        let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
+        let primary = PQresultErrorField(res, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+            ?? conn.target.scrub(String(cString: PQerrorMessage(conn.raw)))
+        throw PGError(sqlState: state, message: conn.target.scrub(primary), sql: sql, hostPort: conn.target.hostPort)
+    }
+}
+
+/// A server-reported error, kept apart from `MinskyError` so the driver can react to its SQLSTATE.
+struct PGError: Error {
+    var sqlState: String
+    var message: String
+    var sql: String
+    var hostPort: String
+
+    var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+    var isConnectionLoss: Bool { sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.isEmpty }
+
+    var minsky: MinskyError {
+        switch sqlState {
+        case "23505", "23503", "23514", "23502":
+            return MinskyError(.invalidInput, "the change breaks a store constraint (\(message)); check ids and values", detail: sql)
+        case "22021", "22P05":
+            return MinskyError(.invalidInput, "text contains a character PostgreSQL cannot store (\(message))", detail: sql)
+        case "42501":
+            return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) refused: \(message); grant this role the needed privileges", detail: sql)
+        case _ where isConnectionLoss:
+            return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) is unavailable: \(message)", detail: sql)
+        default:
+            return MinskyError(.internal, "PostgreSQL error \(sqlState) at \(hostPort): \(message)", detail: sql)
+        }
+    }
+}
+
+/// Where a connection string points, for messages that must never show the password.
+public struct PGTarget: Sendable {
+    public var host: String
+    public var port: String
+    public var database: String
+    public var user: String
+    var password: String?
+
+    public var hostPort: String { "\(host):\(port)" }
+    public var safeDescription: String { "postgresql://\(user)@\(hostPort)/\(database)" }
+
+    /// Parses a `postgresql://` URL or `key=value` string with libpq's own parser.
+    public init(conninfo: String) throws {
+        var err: UnsafeMutablePointer<CChar>?
+        guard let opts = PQconninfoParse(conninfo, &err) else {
+            var msg = err.map { String(cString: $0) } ?? "malformed"
+            if let err { PQfreemem(err) }
+            msg = msg.trimmingCharacters(in: .whitespacesAndNewlines)
+            throw MinskyError.invalid("db-url", "the PostgreSQL URL is malformed (\(msg)); use postgresql://user@host:5432/dbname")
+        }
+        defer { PQconninfoFree(opts) }
+        var values: [String: String] = [:]
+        var p = opts
+        while let kw = p.pointee.keyword {
+            if let v = p.pointee.val { values[String(cString: kw)] = String(cString: v) }
+            p += 1
+        }
+        let env = ProcessInfo.processInfo.environment
+        host = values["host"] ?? values["hostaddr"] ?? env["PGHOST"] ?? "localhost"
+        port = values["port"] ?? env["PGPORT"] ?? "5432"
+        user = values["user"] ?? env["PGUSER"] ?? env["USER"] ?? "postgres"
+        database = values["dbname"] ?? env["PGDATABASE"] ?? user
+        password = values["password"]
+    }
+
+    /// Removes the password from text that came from libpq or the server.
+    func scrub(_ s: String) -> String {
+        var out = s.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
+        if let pw = password, !pw.isEmpty { out = out.replacingOccurrences(of: pw, with: "****") }
+        return out
+    }
+}

@@ -1,0 +1,235 @@
+import Dispatch
+import Foundation
+import Logging
+import MinskyCore
+import MinskySQL
+import Synchronization
+
+/// A small pool of libpq connections. Blocking libpq calls run on a dedicated dispatch queue,
+/// never on Swift's cooperative thread pool; waiting for a free connection suspends, not blocks.
+final class PGPool: Sendable {
+    struct State {
+        var idle: [PGConnection] = []
+        var open = 0
+        var waiters: [CheckedContinuation<PGConnection?, Never>] = []
+        var closed = false
+    }
+
+    let conninfo: String
+    let target: PGTarget
+    let maxConnections: Int
+    let state = Mutex(State())
+    let queue = DispatchQueue(label: "minsky.postgres", attributes: .concurrent)
+
+    init(conninfo: String, target: PGTarget, maxConnections: Int) {
+        self.conninfo = conninfo
+        self.target = target
+        self.maxConnections = max(1, maxConnections)
+    }
+
+    /// Runs blocking work on the pool's queue.
+    func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { cont in
+            queue.async { cont.resume(with: Result { try work() }) }
+        }
+    }
+
+    func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
+        let conn = try await acquire()
+        do {
+            let r = try await offload { try body(conn) }
+            release(conn)
+            return r
+        } catch {
+            release(conn)
+            throw error
+        }
+    }
+
+    func acquire() async throws -> PGConnection {
+        enum Step { case use(PGConnection), connect, wait, closed }
+        let step: Step = state.withLock { s in
+            if s.closed { return .closed }
+            if let c = s.idle.popLast() { return .use(c) }
+            if s.open < maxConnections { s.open += 1; return .connect }
+            return .wait
+        }
+        switch step {
+        case .use(let c):
+            if c.isHealthy { return c }
+            try? await offload { c.reset() }
+            if c.isHealthy { return c }
+            discard()
+            return try await acquire()
+        case .connect:
+            do {
+                let info = conninfo, t = target
+                return try await offload { try PGConnection(conninfo: info, target: t) }
+            } catch {
+                discard()
+                throw error
+            }
+        case .wait:
+            let c = await withCheckedContinuation { (cont: CheckedContinuation<PGConnection?, Never>) in
+                let resumeNow: Bool = state.withLock { s in
+                    if s.closed { return true }
+                    s.waiters.append(cont)
+                    return false
+                }
+                if resumeNow { cont.resume(returning: nil) }
+            }
+            guard let c else { throw MinskyError(.storeUnavailable, "the PostgreSQL store was closed") }
+            return c
+        case .closed:
+            throw MinskyError(.storeUnavailable, "the PostgreSQL store was closed")
+        }
+    }
+
+    /// Gives back a connection; a broken one is dropped and its slot freed.
+    func release(_ c: PGConnection) {
+        let healthy = c.isHealthy
+        let waiter: CheckedContinuation<PGConnection?, Never>? = state.withLock { s in
+            if !healthy || s.closed { s.open -= 1; return nil }
+            if !s.waiters.isEmpty { return s.waiters.removeFirst() }
+            s.idle.append(c)
+            return nil
+        }
+        if let waiter { waiter.resume(returning: c) } else if !healthy {
+            wakeOneToConnect()
+        }
+    }
+
+    func discard() {
+        state.withLock { $0.open -= 1 }
+        wakeOneToConnect()
+    }
+
+    /// A waiter whose connection slot freed up retries acquisition (and may open a new one).
+    func wakeOneToConnect() {
+        let w: CheckedContinuation<PGConnection?, Never>? = state.withLock { s in
+            guard !s.waiters.isEmpty, s.open < maxConnections else { return nil }
+            s.open += 1
+            return s.waiters.removeFirst()
+        }
+        guard let w else { return }
+        let info = conninfo, t = target
+        queue.async { [self] in
+            if let c = try? PGConnection(conninfo: info, target: t) { w.resume(returning: c) } else {
+                state.withLock { $0.open -= 1 }
+                w.resume(returning: nil)
+            }
+        }
+    }
+
+    func close() {
+        let (idle, waiters) = state.withLock { s -> ([PGConnection], [CheckedContinuation<PGConnection?, Never>]) in
+            s.closed = true
+            let r = (s.idle, s.waiters)
+            s.open -= s.idle.count
+            s.idle = []
+            s.waiters = []
+            return r
+        }
+        _ = idle // connections finish in deinit
+        for w in waiters { w.resume(returning: nil) }
+    }
+}
+
+/// PostgreSQL through libpq. Opening connects once (so a wrong URL fails at once with host and
+/// port named), checks the schema version and applies pending migrations under an advisory lock.
+public final class PostgresDriver: SQLDriver {
+    public let dialect = SQLDialect.postgres
+    public let target: PGTarget
+    let pool: PGPool
+
+    public var location: String { target.safeDescription }
+
+    public init(url: String, maxConnections: Int = 4, logger: Logger = Logger(label: "minsky.postgres")) async throws {
+        let target = try PGTarget(conninfo: url)
+        self.target = target
+        pool = PGPool(conninfo: url, target: target, maxConnections: maxConnections)
+        try await migrate(logger: logger)
+    }
+
+    func migrate(logger: Logger) async throws {
+        let loc = location
+        try await pool.withConnection { c in
+            do {
+                try c.exec("SET client_min_messages = warning")
+                let hasTable = try c.exec("SELECT to_regclass('minsky_migrations') IS NOT NULL").rows.first?[0].text == "t"
+                var applied = Set<String>()
+                if hasTable { applied = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text }) }
+                let unknown = applied.subtracting(Schema.migrationNames)
+                if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: loc) }
+                if applied.count == Schema.migrations.count { return }
+                try c.exec("BEGIN")
+                do {
+                    // One migrator at a time across every process sharing this database.
+                    try c.exec("SELECT pg_advisory_xact_lock(4242000)")
+                    try c.exec("CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                    let done = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text })
+                    for m in Schema.migrations where !done.contains(m.name) {
+                        logger.debug("applying migration", metadata: ["name": "\(m.name)"])
+                        for sql in m.statements(.postgres) { try c.exec(sql) }
+                        try c.exec("INSERT INTO minsky_migrations (name) VALUES ($1)", [.text(m.name)])
+                    }
+                    try c.exec("COMMIT")
+                } catch {
+                    _ = try? c.exec("ROLLBACK")
+                    throw error
+                }
+            } catch let e as PGError {
+                throw e.minsky
+            }
+        }
+    }
+
+    func transaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            do {
+                return try await pool.withConnection { c in
+                    try c.exec(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+                    do {
+                        let r = try body(PGSQLConnection(conn: c))
+                        try c.exec("COMMIT")
+                        return r
+                    } catch {
+                        _ = try? c.exec("ROLLBACK")
+                        throw error
+                    }
+                }
+            } catch let e as PGError {
+                if e.isRetryable && attempt < 5 { continue }
+                throw e.minsky
+            }
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await transaction(readOnly: false, body)
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await transaction(readOnly: true, body)
+    }
+
+    public func close() async { pool.close() }
+}
+
+struct PGSQLConnection: SQLConnection {
+    let conn: PGConnection
+    func execute(_ s: SQLStatement) throws -> Int { try conn.exec(s.sql, s.binds).affected }
+    func query(_ s: SQLStatement) throws -> [[SQLValue]] { try conn.exec(s.sql, s.binds).rows }
+}
+
+/// The PostgreSQL-backed store.
+public typealias PostgresTaskStore = SQLTaskStore<PostgresDriver>
+
+extension SQLTaskStore where Driver == PostgresDriver {
+    public static func connect(url: String, idPrefix: String = TaskID.defaultPrefix, maxConnections: Int = 4,
+                               now: @escaping @Sendable () -> Timestamp = { .now() }) async throws -> PostgresTaskStore {
+        PostgresTaskStore(driver: try await PostgresDriver(url: url, maxConnections: maxConnections), idPrefix: idPrefix, now: now)
+    }
+}

@@ -1,0 +1,145 @@
+import MinskyCore
+
+/// Everything that differs between SQLite and PostgreSQL SQL lives here, and only here.
+/// Queries and migrations elsewhere are written once and ask the dialect for the differing parts.
+public enum SQLDialect: String, Sendable {
+    case sqlite
+    case postgres
+
+    /// Logical column types of the shared schema.
+    public enum ColumnType: Sendable {
+        case text, integer, json, timestamp, blob
+    }
+
+    public func type(_ t: ColumnType) -> String {
+        switch (self, t) {
+        case (.sqlite, .text): "TEXT"
+        case (.sqlite, .integer): "INTEGER"
+        case (.sqlite, .json): "TEXT"
+        case (.sqlite, .timestamp): "TEXT"
+        case (.sqlite, .blob): "BLOB"
+        case (.postgres, .text): "TEXT"
+        case (.postgres, .integer): "BIGINT"
+        case (.postgres, .json): "JSONB"
+        case (.postgres, .timestamp): "TIMESTAMPTZ"
+        case (.postgres, .blob): "BYTEA"
+        }
+    }
+
+    /// The placeholder for the `n`-th (1-based) bound value, cast to the column type.
+    public func placeholder(_ n: Int, as t: ColumnType) -> String {
+        switch self {
+        case .sqlite: return "?"
+        case .postgres:
+            switch t {
+            case .json: return "$\(n)::jsonb"
+            case .timestamp: return "$\(n)::timestamptz"
+            case .integer: return "$\(n)::bigint"
+            case .blob: return "$\(n)::bytea"
+            case .text: return "$\(n)::text"
+            }
+        }
+    }
+
+    /// An expression reading a column back in the portable form the decoder expects:
+    /// timestamps as fixed-width ISO-8601 UTC text, JSON as text.
+    public func read(_ column: String, as t: ColumnType) -> String {
+        switch (self, t) {
+        case (.postgres, .timestamp):
+            return "to_char(\(column) AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        case (.postgres, .json): return "\(column)::text"
+        default: return column
+        }
+    }
+
+    /// Suffix that locks selected rows until the transaction ends. SQLite serializes writers
+    /// (BEGIN IMMEDIATE), so it needs none.
+    public var forUpdate: String { self == .postgres ? " FOR UPDATE" : "" }
+
+    /// A statement that serializes changes to the dependency graph, so two concurrent edges
+    /// cannot together close a cycle. Nil where writers are already serialized.
+    public var lockDependencyGraph: String? {
+        self == .postgres ? "SELECT pg_advisory_xact_lock(4242001)" : nil
+    }
+
+    /// Matches rows of `tasks t` whose title or description contain every term as a word prefix.
+    /// Returns the SQL condition and the value to bind (for placeholder `n`).
+    public func textMatch(terms: [String], placeholder n: Int) -> (sql: String, value: SQLValue) {
+        switch self {
+        case .sqlite:
+            let q = terms.map { "\"\($0)\"*" }.joined(separator: " AND ")
+            return ("t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ?)", .text(q))
+        case .postgres:
+            let q = terms.map { "'\($0)':*" }.joined(separator: " & ")
+            return ("t.search @@ to_tsquery('simple', $\(n)::text)", .text(q))
+        }
+    }
+
+    /// Matches rows of `tasks t` carrying `tag` (placeholder `n`).
+    public func tagMatch(placeholder n: Int) -> String {
+        switch self {
+        case .sqlite: return "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE json_each.value = ?)"
+        case .postgres: return "t.tags @> jsonb_build_array($\(n)::text)"
+        }
+    }
+
+    /// How much of a description the text index covers (PostgreSQL caps a tsvector at 1 MB).
+    public static let indexedDescriptionCharacters = 100_000
+}
+
+/// A value bound to, or read from, a statement.
+public enum SQLValue: Sendable, Hashable {
+    case null
+    case int(Int64)
+    case double(Double)
+    case text(String)
+    case blob([UInt8])
+
+    public var text: String? {
+        switch self {
+        case .text(let s): s
+        case .int(let i): String(i)
+        case .double(let d): String(d)
+        default: nil
+        }
+    }
+
+    public var int: Int64? {
+        switch self {
+        case .int(let i): i
+        case .text(let s): Int64(s)
+        case .double(let d): Int64(exactly: d)
+        default: nil
+        }
+    }
+
+    public var isNull: Bool { self == .null }
+}
+
+/// SQL text plus its bound values, built with the dialect's placeholders.
+public struct SQLStatement: Sendable {
+    public let dialect: SQLDialect
+    public private(set) var sql: String
+    public private(set) var binds: [SQLValue]
+
+    public init(_ dialect: SQLDialect, _ sql: String = "") {
+        self.dialect = dialect
+        self.sql = sql
+        self.binds = []
+    }
+
+    public mutating func append(_ raw: String) { sql += raw }
+
+    /// Appends a placeholder for `value`.
+    public mutating func bind(_ value: SQLValue, as t: SQLDialect.ColumnType = .text) {
+        binds.append(value)
+        sql += dialect.placeholder(binds.count, as: t)
+    }
+
+    /// Appends a dialect fragment whose single placeholder is numbered `binds.count + 1`.
+    public mutating func appendFragment(_ make: (Int) -> (sql: String, value: SQLValue)) {
+        let (s, v) = make(binds.count + 1)
+        binds.append(v)
+        sql += s
+    }
+}

@@ -1,0 +1,45 @@
+import MinskyCore
+
+/// A connection borrowed for the length of one transaction. Calls block; drivers run them on
+/// their own threads, never on Swift's cooperative pool.
+public protocol SQLConnection {
+    /// Runs a statement and returns the number of rows it changed.
+    @discardableResult func execute(_ statement: SQLStatement) throws -> Int
+    func query(_ statement: SQLStatement) throws -> [[SQLValue]]
+}
+
+/// What a database backend provides to `SQLTaskStore`: transactions and a dialect. All task
+/// logic lives in `SQLTaskStore`, shared by every backend.
+public protocol SQLDriver: Sendable {
+    var dialect: SQLDialect { get }
+    /// Human description without secrets.
+    var location: String { get }
+    /// Runs `body` in a write transaction; a thrown error rolls everything back.
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    /// Runs `body` against a consistent snapshot.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    func close() async
+}
+
+extension SQLConnection {
+    public func query(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue] = []) throws -> [[SQLValue]] {
+        try query(Self.statement(dialect, sql, binds))
+    }
+
+    @discardableResult
+    public func execute(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue] = []) throws -> Int {
+        try execute(Self.statement(dialect, sql, binds))
+    }
+
+    /// Builds a statement from SQL whose placeholders are written `?` (text parameters).
+    static func statement(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue]) -> SQLStatement {
+        var s = SQLStatement(dialect)
+        var i = 0
+        for part in sql.split(separator: "?", omittingEmptySubsequences: false) {
+            if i > 0 { s.bind(binds[i - 1]) }
+            s.append(String(part))
+            i += 1
+        }
+        return s
+    }
+}

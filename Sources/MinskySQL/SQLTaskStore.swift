@@ -1,0 +1,339 @@
+import MinskyCore
+
+/// The `TaskStore` implementation shared by every SQL backend. Backends supply only a driver
+/// (transactions, value binding) and a dialect, so task logic cannot drift between stores.
+public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
+    public let driver: Driver
+    public let idPrefix: String
+    let now: @Sendable () -> Timestamp
+
+    public init(driver: Driver, idPrefix: String = TaskID.defaultPrefix, now: @escaping @Sendable () -> Timestamp = { .now() }) {
+        self.driver = driver
+        self.idPrefix = idPrefix
+        self.now = now
+    }
+
+    public var location: String { driver.location }
+    var d: SQLDialect { driver.dialect }
+
+    // MARK: Reading rows
+
+    var columns: String {
+        [
+            "t.id", "t.title", "t.description", "t.status", "t.priority", d.read("t.tags", as: .json),
+            d.read("t.metadata", as: .json), "t.parent_id", "t.assignee", d.read("t.claim_expires_at", as: .timestamp),
+            d.read("t.created_at", as: .timestamp), d.read("t.updated_at", as: .timestamp), "t.version",
+        ].joined(separator: ", ")
+    }
+
+    static func decode(_ r: [SQLValue]) throws -> TaskItem {
+        func text(_ i: Int) throws -> String {
+            guard let s = r[i].text else { throw MinskyError(.internal, "stored task row has no value in column \(i)") }
+            return s
+        }
+        func ts(_ i: Int) throws -> Timestamp {
+            guard let t = Timestamp(iso8601: try text(i)) else { throw MinskyError(.internal, "stored timestamp '\(try text(i))' is malformed") }
+            return t
+        }
+        guard let status = TaskStatus(rawValue: try text(3)), let prio = r[4].int, let version = r[12].int else {
+            throw MinskyError(.internal, "stored task row \(r[0]) is malformed")
+        }
+        let tagsText = try text(5)
+        let tags: [String] = tagsText == "[]" ? [] : (try JSONValue.parse(tagsText, field: "tags").arrayValue ?? []).compactMap(\.stringValue)
+        let metaText = try text(6)
+        let meta: JSONValue = metaText == "{}" ? .object([:]) : try JSONValue.parse(metaText, field: "metadata")
+        return TaskItem(
+            id: TaskID(trusted: try text(0)), title: try text(1), description: try text(2), status: status,
+            priority: try Priority(Int(prio)), tags: tags, metadata: meta,
+            parentId: r[7].text.map(TaskID.init(trusted:)), assignee: r[8].text,
+            claimExpiresAt: r[9].isNull ? nil : try ts(9), createdAt: try ts(10), updatedAt: try ts(11), version: version)
+    }
+
+    static func tagsJSON(_ tags: [String]) -> String { JSONValue.array(tags.map { .string($0) }).canonicalJSON() }
+
+    func fetchTask(_ c: any SQLConnection, _ id: TaskID, lock: Bool = false) throws -> TaskItem {
+        var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE t.id = ")
+        s.bind(.text(id.rawValue))
+        if lock { s.append(d.forUpdate) }
+        guard let row = try c.query(s).first else { throw MinskyError.notFound(id) }
+        return try Self.decode(row)
+    }
+
+    func exists(_ c: any SQLConnection, _ id: TaskID) throws -> Bool {
+        try !c.query(d, "SELECT 1 FROM tasks WHERE id = ?", [.text(id.rawValue)]).isEmpty
+    }
+
+    func requireExists(_ c: any SQLConnection, _ id: TaskID, field: String) throws {
+        guard try exists(c, id) else {
+            var e = MinskyError.notFound(id)
+            e.field = field
+            throw e
+        }
+    }
+
+    func blockers(_ c: any SQLConnection, _ id: TaskID) throws -> [TaskID] {
+        try c.query(d, "SELECT depends_on_id FROM task_dependencies WHERE task_id = ?", [.text(id.rawValue)])
+            .compactMap { $0[0].text.map(TaskID.init(trusted:)) }
+    }
+
+    func parentOf(_ c: any SQLConnection, _ id: TaskID) throws -> TaskID? {
+        try c.query(d, "SELECT parent_id FROM tasks WHERE id = ?", [.text(id.rawValue)]).first?[0].text.map(TaskID.init(trusted:))
+    }
+
+    // MARK: TaskStore
+
+    public func create(_ draft: NewTask) async throws -> TaskItem {
+        let draft = try TaskRules.validate(draft)
+        let now = now()
+        let prefix = idPrefix
+        return try await driver.write { [self] c in
+            if let p = draft.parentId { try requireExists(c, p, field: "parent") }
+            for dep in draft.dependsOn { try requireExists(c, dep, field: "dependsOn") }
+            var length = TaskID.defaultSuffixLength
+            var task = TaskItem(id: TaskID.random(prefix: prefix, length: length), title: draft.title, description: draft.description,
+                                status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
+                                parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
+            while true {
+                var s = SQLStatement(d, "INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, created_at, updated_at, version) VALUES (")
+                s.bind(.text(task.id.rawValue)); s.append(", ")
+                s.bind(.text(task.title)); s.append(", ")
+                s.bind(.text(task.description)); s.append(", ")
+                s.bind(.text(task.status.rawValue)); s.append(", ")
+                s.bind(.int(Int64(task.priority.value)), as: .integer); s.append(", ")
+                s.bind(.text(Self.tagsJSON(task.tags)), as: .json); s.append(", ")
+                s.bind(.text(task.metadata.canonicalJSON()), as: .json); s.append(", ")
+                s.bind(task.parentId.map { .text($0.rawValue) } ?? .null); s.append(", ")
+                s.bind(.text(now.iso8601), as: .timestamp); s.append(", ")
+                s.bind(.text(now.iso8601), as: .timestamp); s.append(", 1) ON CONFLICT (id) DO NOTHING")
+                if try c.execute(s) == 1 { break }
+                // Collision with an existing id: draw again with one more character.
+                length += 1
+                task.id = TaskID.random(prefix: prefix, length: length)
+            }
+            if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, lock) }
+            for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }
+            return task
+        }
+    }
+
+    public func get(_ id: TaskID) async throws -> TaskItem {
+        try await driver.read { [self] c in try fetchTask(c, id) }
+    }
+
+    public func list(_ query: TaskQuery) async throws -> TaskPage {
+        let q = try query.validated()
+        return try await driver.read { [self] c in
+            var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE 1 = 1")
+            if !q.statuses.isEmpty {
+                s.append(" AND t.status IN (")
+                for (i, st) in q.statuses.map(\.rawValue).sorted().enumerated() {
+                    if i > 0 { s.append(", ") }
+                    s.bind(.text(st))
+                }
+                s.append(")")
+            }
+            switch q.parent {
+            case .any: break
+            case .root: s.append(" AND t.parent_id IS NULL")
+            case .task(let p): s.append(" AND t.parent_id = "); s.bind(.text(p.rawValue))
+            }
+            if let tag = q.tag {
+                s.append(" AND ")
+                s.appendFragment { n in (d.tagMatch(placeholder: n), .text(tag)) }
+            }
+            if let a = q.assignee { s.append(" AND t.assignee = "); s.bind(.text(a)) }
+            let terms = q.textTerms
+            if !terms.isEmpty {
+                s.append(" AND ")
+                s.appendFragment { n in d.textMatch(terms: terms, placeholder: n) }
+            } else if let text = q.text, text.contains(where: { !$0.isWhitespace }) {
+                // A query with no words (only punctuation) matches nothing.
+                s.append(" AND 1 = 0")
+            }
+            if let cur = q.cursor {
+                s.append(" AND (t.created_at, t.id) > (")
+                s.bind(.text(cur.createdAt.iso8601), as: .timestamp); s.append(", ")
+                s.bind(.text(cur.id.rawValue)); s.append(")")
+            }
+            s.append(" ORDER BY t.created_at, t.id LIMIT \(q.limit + 1)")
+            var tasks = try c.query(s).map(Self.decode)
+            var next: PageCursor?
+            if tasks.count > q.limit {
+                tasks.removeLast()
+                if let last = tasks.last { next = PageCursor(createdAt: last.createdAt, id: last.id) }
+            }
+            return TaskPage(tasks: tasks, nextCursor: next)
+        }
+    }
+
+    public func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem {
+        let now = now()
+        return try await driver.write { [self] c in
+            let cur = try fetchTask(c, id, lock: true)
+            if let ev = expectedVersion, ev != cur.version {
+                throw MinskyError(.conflict, "task \(id) is at version \(cur.version), not \(ev): someone changed it since you read it; get it again, then retry with expectedVersion \(cur.version)", field: "expectedVersion")
+            }
+            let next = try TaskRules.apply(patch, to: cur, now: now)
+            if case .set(let p) = patch.parent, p != cur.parentId {
+                try requireExists(c, p, field: "parent")
+                try DependencyGraph.checkNewParent(task: id, parent: p) { try parentOf(c, $0) }
+            }
+            var s = SQLStatement(d, "UPDATE tasks SET title = ")
+            s.bind(.text(next.title)); s.append(", description = ")
+            s.bind(.text(next.description)); s.append(", status = ")
+            s.bind(.text(next.status.rawValue)); s.append(", priority = ")
+            s.bind(.int(Int64(next.priority.value)), as: .integer); s.append(", tags = ")
+            s.bind(.text(Self.tagsJSON(next.tags)), as: .json); s.append(", metadata = ")
+            s.bind(.text(next.metadata.canonicalJSON()), as: .json); s.append(", parent_id = ")
+            s.bind(next.parentId.map { .text($0.rawValue) } ?? .null); s.append(", assignee = ")
+            s.bind(next.assignee.map { .text($0) } ?? .null); s.append(", claim_expires_at = ")
+            s.bind(next.claimExpiresAt.map { .text($0.iso8601) } ?? .null, as: .timestamp); s.append(", updated_at = ")
+            s.bind(.text(next.updatedAt.iso8601), as: .timestamp); s.append(", version = ")
+            s.bind(.int(next.version), as: .integer); s.append(" WHERE id = ")
+            s.bind(.text(id.rawValue)); s.append(" AND version = ")
+            s.bind(.int(cur.version), as: .integer)
+            guard try c.execute(s) == 1 else {
+                throw MinskyError(.conflict, "task \(id) changed while it was being updated; get it again and retry", field: "expectedVersion")
+            }
+            return next
+        }
+    }
+
+    public func delete(_ id: TaskID, cascade: Bool) async throws -> [TaskID] {
+        try await driver.write { [self] c in
+            _ = try fetchTask(c, id, lock: true)
+            var s = SQLStatement(d, "WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE id = ")
+            s.bind(.text(id.rawValue))
+            s.append(" UNION SELECT t.id FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub")
+            let ids = try c.query(s).compactMap { $0[0].text.map(TaskID.init(trusted:)) }
+            if ids.count > 1 && !cascade {
+                throw MinskyError.invalid("cascade", "task \(id) has \(ids.count - 1) subtask(s); delete them first or pass cascade (--cascade) to delete the whole subtree")
+            }
+            var del = SQLStatement(d, "DELETE FROM tasks WHERE id IN (")
+            for (i, x) in ids.enumerated() {
+                if i > 0 { del.append(", ") }
+                del.bind(.text(x.rawValue))
+            }
+            del.append(")")
+            try c.execute(del)
+            return ids.sorted()
+        }
+    }
+
+    func insertEdge(_ c: any SQLConnection, _ task: TaskID, _ dep: TaskID, _ now: Timestamp) throws {
+        var s = SQLStatement(d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (")
+        s.bind(.text(task.rawValue)); s.append(", ")
+        s.bind(.text(dep.rawValue)); s.append(", ")
+        s.bind(.text(now.iso8601), as: .timestamp); s.append(")")
+        try c.execute(s)
+    }
+
+    public func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency {
+        let now = now()
+        return try await driver.write { [self] c in
+            if let lock = d.lockDependencyGraph { try c.execute(d, lock) }
+            try requireExists(c, task, field: "id")
+            try requireExists(c, dependsOn, field: "dependsOn")
+            var s = SQLStatement(d, "SELECT \(d.read("created_at", as: .timestamp)) FROM task_dependencies WHERE task_id = ")
+            s.bind(.text(task.rawValue)); s.append(" AND depends_on_id = "); s.bind(.text(dependsOn.rawValue))
+            if let row = try c.query(s).first, let t = row[0].text.flatMap(Timestamp.init(iso8601:)) {
+                return Dependency(taskId: task, dependsOn: dependsOn, createdAt: t)
+            }
+            try DependencyGraph.checkNewEdge(task: task, dependsOn: dependsOn) { try blockers(c, $0) }
+            if try parentOf(c, task) == dependsOn {
+                throw MinskyError.invalid("dependsOn", "\(task) is a subtask of \(dependsOn) and cannot wait for it: the parent is finished by its subtasks")
+            }
+            try insertEdge(c, task, dependsOn, now)
+            return Dependency(taskId: task, dependsOn: dependsOn, createdAt: now)
+        }
+    }
+
+    public func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws {
+        try await driver.write { [self] c in
+            let n = try c.execute(d, "DELETE FROM task_dependencies WHERE task_id = ? AND depends_on_id = ?", [.text(task.rawValue), .text(dependsOn.rawValue)])
+            if n == 0 {
+                try requireExists(c, task, field: "id")
+                try requireExists(c, dependsOn, field: "dependsOn")
+                throw MinskyError(.notFound, "\(task) does not depend on \(dependsOn); `minsky deps list \(task)` shows its dependencies", field: "dependsOn")
+            }
+        }
+    }
+
+    public func dependencies(of id: TaskID) async throws -> DependencyList {
+        try await driver.read { [self] c in
+            try requireExists(c, id, field: "id")
+            func edges(_ sql: String) throws -> [DependencyList.Edge] {
+                try c.query(d, sql, [.text(id.rawValue)]).map {
+                    DependencyList.Edge(id: TaskID(trusted: $0[0].text ?? ""), title: $0[1].text ?? "", status: TaskStatus(rawValue: $0[2].text ?? "") ?? .todo)
+                }
+            }
+            return DependencyList(
+                blockedBy: try edges("SELECT t.id, t.title, t.status FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id WHERE e.task_id = ? ORDER BY t.id"),
+                blocks: try edges("SELECT t.id, t.title, t.status FROM task_dependencies e JOIN tasks t ON t.id = e.task_id WHERE e.depends_on_id = ? ORDER BY t.id"))
+        }
+    }
+
+    public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
+        let all = try await driver.read { [self] c in
+            try c.query(d, "SELECT task_id, depends_on_id, \(d.read("created_at", as: .timestamp)) FROM task_dependencies ORDER BY task_id, depends_on_id").map {
+                Dependency(taskId: TaskID(trusted: $0[0].text ?? ""), dependsOn: TaskID(trusted: $0[1].text ?? ""),
+                           createdAt: $0[2].text.flatMap(Timestamp.init(iso8601:)) ?? Timestamp(microseconds: 0))
+            }
+        }
+        guard let ids else { return all }
+        let set = Set(ids)
+        return all.filter { set.contains($0.taskId) && set.contains($0.dependsOn) }
+    }
+
+    public func nextReady(limit: Int) async throws -> [TaskItem] {
+        guard (1...TaskQuery.maxLimit).contains(limit) else {
+            throw MinskyError.invalid("limit", "limit \(limit) is out of range; use 1 to \(TaskQuery.maxLimit)")
+        }
+        let now = now()
+        return try await driver.read { [self] c in
+            var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE (t.status = 'TODO' OR (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= ")
+            s.bind(.text(now.iso8601), as: .timestamp)
+            s.append("""
+                )) AND NOT EXISTS (SELECT 1 FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id \
+                WHERE e.task_id = t.id AND b.status NOT IN ('DONE', 'CLOSED')) \
+                AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.parent_id = t.id AND k.status NOT IN ('DONE', 'CLOSED')) \
+                ORDER BY t.priority, t.created_at, t.id LIMIT \(limit)
+                """)
+            return try c.query(s).map(Self.decode)
+        }
+    }
+
+    public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
+        try TaskRules.checkAssignee(owner)
+        if let ttl, !(ttl > 0 && ttl.isFinite) { throw MinskyError.invalid("ttl", "ttl must be a positive number of seconds") }
+        let now = now()
+        return try await driver.write { [self] c in
+            var t = try fetchTask(c, id, lock: true)
+            if t.status.isResolved {
+                throw MinskyError.invalid("status", "task \(id) is \(t.status) and cannot be claimed; reopen it first with status TODO")
+            }
+            if t.isClaimed(byOtherThan: owner, at: now) {
+                let until = t.claimExpiresAt.map { " until \($0.iso8601)" } ?? " with no expiry"
+                throw MinskyError(.alreadyClaimed, "task \(id) is already claimed by \(t.assignee ?? "?")\(until); pick another task (next ready) or wait for the claim to lapse", field: "id")
+            }
+            t.status = .inProgress
+            t.assignee = owner
+            t.claimExpiresAt = ttl.map { now.adding(seconds: $0) }
+            t.updatedAt = max(now, t.updatedAt)
+            t.version += 1
+            var s = SQLStatement(d, "UPDATE tasks SET status = 'IN-PROGRESS', assignee = ")
+            s.bind(.text(owner)); s.append(", claim_expires_at = ")
+            s.bind(t.claimExpiresAt.map { .text($0.iso8601) } ?? .null, as: .timestamp); s.append(", updated_at = ")
+            s.bind(.text(t.updatedAt.iso8601), as: .timestamp); s.append(", version = version + 1 WHERE id = ")
+            s.bind(.text(id.rawValue))
+            try c.execute(s)
+            return t
+        }
+    }
+
+    public func count() async throws -> Int {
+        try await driver.read { [self] c in Int(try c.query(d, "SELECT count(*) FROM tasks").first?[0].int ?? 0) }
+    }
+
+    public func close() async { await driver.close() }
+}

@@ -1,0 +1,205 @@
+import Foundation
+import GRDB
+import Logging
+import MinskyCore
+import MinskySQL
+
+/// SQLite through GRDB: a WAL-mode `DatabasePool` (concurrent readers, one writer), a busy
+/// timeout so concurrent processes wait instead of failing, and named migrations recorded in
+/// the database by GRDB's `DatabaseMigrator`.
+public struct SQLiteDriver: SQLDriver {
+    public let dialect = SQLDialect.sqlite
+    public let path: String
+    let pool: DatabasePool
+
+    public var location: String { "sqlite:\(path)" }
+
+    public static let busyTimeout: TimeInterval = 60
+
+    /// Opens (creating if missing) the store at `path` and applies pending migrations. A file that
+    /// is not SQLite, is read-only, or was written by a newer minsky is refused unmodified.
+    public init(path: String, create: Bool = true, logger: Logger = Logger(label: "minsky.sqlite")) throws {
+        self.path = path
+        let fm = FileManager.default
+        let exists = fm.fileExists(atPath: path)
+        if !exists && !create {
+            throw MinskyError(.storeUnavailable, "no SQLite store at \(path); run `minsky init` to create one")
+        }
+        if exists { try Self.preflight(path: path) } else {
+            let dir = (path as NSString).deletingLastPathComponent
+            if !dir.isEmpty && !fm.fileExists(atPath: dir) {
+                do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
+                    throw MinskyError(.storeUnavailable, "cannot create directory \(dir) for the SQLite store: \(error.localizedDescription)")
+                }
+            }
+        }
+        var config = Configuration()
+        config.busyMode = .timeout(Self.busyTimeout)
+        config.foreignKeysEnabled = true
+        config.label = "minsky"
+        do {
+            pool = try DatabasePool(path: path, configuration: config)
+        } catch {
+            throw Self.map(error, path: path)
+        }
+        var migrator = DatabaseMigrator()
+        for m in Schema.migrations {
+            migrator.registerMigration(m.name) { db in
+                for sql in m.statements(.sqlite) { try db.execute(sql: sql) }
+            }
+        }
+        do {
+            let known = Set(Schema.migrationNames)
+            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
+            let unknown = applied.subtracting(known)
+            if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: path) }
+            if applied != known {
+                logger.debug("migrating SQLite store", metadata: ["path": "\(path)"])
+                try migrator.migrate(pool)
+            }
+        } catch let e as MinskyError {
+            try? pool.close()
+            throw e
+        } catch {
+            try? pool.close()
+            throw Self.map(error, path: path)
+        }
+    }
+
+    /// Checks made before SQLite touches an existing file, so a refused file stays byte-identical.
+    static func preflight(path: String) throws {
+        let fm = FileManager.default
+        guard let fh = FileHandle(forReadingAtPath: path) else {
+            throw MinskyError(.storeUnavailable, "cannot read \(path): permission denied; check the file's owner and mode")
+        }
+        let header = (try? fh.read(upToCount: 100)) ?? Data()
+        try? fh.close()
+        if header.isEmpty { return }
+        let magic = Data("SQLite format 3\u{0}".utf8)
+        guard header.count >= 100, header.prefix(16) == magic else {
+            throw MinskyError(.storeIncompatible, "\(path) is not a SQLite database; point --db at a minsky store (.minsky/tasks.db) or run `minsky init` elsewhere. The file was not modified.")
+        }
+        let attrs = try? fm.attributesOfItem(atPath: path)
+        let mode = (attrs?[.posixPermissions] as? NSNumber)?.intValue ?? 0o644
+        let dir = (path as NSString).deletingLastPathComponent
+        if !fm.isWritableFile(atPath: path) || mode & 0o222 == 0 || !fm.isWritableFile(atPath: dir.isEmpty ? "." : dir) {
+            throw MinskyError(.storeUnavailable, "\(path) is read-only (or its directory is); minsky needs to write the store and its -wal file. Make it writable (chmod u+w) and retry. The file was not modified.")
+        }
+        // A legacy rollback-journal file (header byte 18 == 1) would be switched to WAL by opening
+        // a pool: first make sure it is a minsky store (or empty) before touching it.
+        if header[18] == 1 {
+            var config = Configuration()
+            config.readonly = true
+            let names: [String]
+            do {
+                let q = try DatabaseQueue(path: path, configuration: config)
+                names = try q.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+                try q.close()
+            } catch {
+                throw map(error, path: path)
+            }
+            if !names.isEmpty && !names.contains("grdb_migrations") {
+                throw MinskyError(.storeIncompatible, "\(path) is a SQLite database but not a minsky store (tables: \(names.prefix(5).joined(separator: ", "))); use another path. The file was not modified.")
+            }
+        }
+    }
+
+    static func map(_ error: any Error, path: String) -> MinskyError {
+        if let e = error as? MinskyError { return e }
+        guard let db = error as? DatabaseError else {
+            return MinskyError(.internal, "SQLite store \(path): \(error.localizedDescription)")
+        }
+        switch db.resultCode {
+        case .SQLITE_NOTADB:
+            return MinskyError(.storeIncompatible, "\(path) is not a SQLite database (or is encrypted); point --db at a minsky store")
+        case .SQLITE_CORRUPT:
+            return MinskyError(.storeIncompatible, "\(path) is corrupt (\(db.message ?? "malformed")); restore it from a backup")
+        case .SQLITE_READONLY:
+            return MinskyError(.storeUnavailable, "\(path) is read-only; make it writable (chmod u+w) and retry")
+        case .SQLITE_BUSY, .SQLITE_LOCKED:
+            return MinskyError(.storeUnavailable, "\(path) stayed locked by another process for \(Int(busyTimeout)) s; retry, or look for a stuck minsky process")
+        case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
+            return MinskyError(.storeUnavailable, "cannot open \(path): \(db.message ?? "permission denied"); check the path and permissions")
+        case .SQLITE_FULL, .SQLITE_IOERR:
+            return MinskyError(.storeUnavailable, "I/O error on \(path): \(db.message ?? "disk full?"); free disk space and retry")
+        case .SQLITE_CONSTRAINT:
+            return MinskyError(.invalidInput, "the change breaks a store constraint (\(db.message ?? "constraint")); check ids and values")
+        default:
+            return MinskyError(.internal, "SQLite error on \(path): \(db.message ?? "\(db.resultCode)")", detail: db.sql)
+        }
+    }
+
+    public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        do {
+            return try await pool.write { db in try body(GRDBConnection(db: db)) }
+        } catch {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        do {
+            return try await pool.read { db in try body(GRDBConnection(db: db)) }
+        } catch {
+            throw Self.map(error, path: path)
+        }
+    }
+
+    /// Raw access for backup and upgrade tooling in the same process.
+    public var databasePool: DatabasePool { pool }
+
+    public func close() async { try? pool.close() }
+}
+
+struct GRDBConnection: SQLConnection {
+    let db: Database
+
+    func arguments(_ s: SQLStatement) -> StatementArguments {
+        StatementArguments(s.binds.map { v -> (any DatabaseValueConvertible)? in
+            switch v {
+            case .null: nil
+            case .int(let i): i
+            case .double(let x): x
+            case .text(let t): t
+            case .blob(let b): Data(b)
+            }
+        })
+    }
+
+    func execute(_ s: SQLStatement) throws -> Int {
+        let st = try db.cachedStatement(sql: s.sql)
+        try st.execute(arguments: arguments(s))
+        return db.changesCount
+    }
+
+    func query(_ s: SQLStatement) throws -> [[SQLValue]] {
+        let st = try db.cachedStatement(sql: s.sql)
+        var out: [[SQLValue]] = []
+        let rows = try Row.fetchCursor(st, arguments: arguments(s))
+        while let row = try rows.next() {
+            var vals: [SQLValue] = []
+            vals.reserveCapacity(row.count)
+            for dbv in row.databaseValues {
+                switch dbv.storage {
+                case .null: vals.append(.null)
+                case .int64(let i): vals.append(.int(i))
+                case .double(let x): vals.append(.double(x))
+                case .string(let s): vals.append(.text(s))
+                case .blob(let b): vals.append(.blob([UInt8](b)))
+                }
+            }
+            out.append(vals)
+        }
+        return out
+    }
+}
+
+/// The SQLite-backed store.
+public typealias SQLiteTaskStore = SQLTaskStore<SQLiteDriver>
+
+extension SQLTaskStore where Driver == SQLiteDriver {
+    public convenience init(path: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = true,
+                            now: @escaping @Sendable () -> Timestamp = { .now() }) throws {
+        self.init(driver: try SQLiteDriver(path: path, create: create), idPrefix: idPrefix, now: now)
+    }
+}
