@@ -1,5 +1,5 @@
 /// Subtasks arranged under their parents, with dependency edges, ready to render.
-public struct TaskTree: Sendable, Hashable {
+public struct TaskTree: Sendable, Hashable, Codable {
     public struct Node: Sendable, Hashable, Codable {
         public var task: TaskItem
         public var blockedBy: [TaskID]

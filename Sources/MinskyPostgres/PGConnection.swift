@@ -14,9 +14,10 @@ final class PGConnection: @unchecked Sendable {
             throw MinskyError(.storeUnavailable, "cannot allocate a PostgreSQL connection to \(target.safeDescription)")
         }
         if PQstatus(c) != CONNECTION_OK {
-            let msg = target.scrub(String(cString: PQerrorMessage(c)))
+            var msg = target.scrub(String(cString: PQerrorMessage(c)))
+            while let last = msg.last, last == "." || last == " " { msg.removeLast() }
             PQfinish(c)
-            throw MinskyError(.storeUnavailable, "cannot connect to PostgreSQL at \(target.hostPort) (database \(target.database), user \(target.user)): \(msg). Check that the server is running and the URL is right.")
+            throw MinskyError(.storeUnavailable, "cannot connect to PostgreSQL at \(target.hostPort) (database \(target.database), user \(target.user)): \(msg) — check that the server is running and the URL is right")
         }
         raw = c
         self.target = target

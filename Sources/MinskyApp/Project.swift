@@ -1,0 +1,118 @@
+import Foundation
+import MinskyCore
+
+/// `.minsky/config.json`: what a project commits so every clone uses the same store settings.
+/// It never holds secrets: PostgreSQL passwords belong in ~/.pgpass or PGPASSWORD.
+public struct ProjectConfig: Codable, Sendable, Equatable {
+    public var version: Int
+    /// `sqlite:tasks.db` (relative to `.minsky/`), `sqlite:/abs/path.db` or `postgresql://user@host/db`.
+    public var database: String
+    public var idPrefix: String
+
+    public init(version: Int = 1, database: String = "sqlite:tasks.db", idPrefix: String = TaskID.defaultPrefix) {
+        self.version = version
+        self.database = database
+        self.idPrefix = idPrefix
+    }
+}
+
+/// A directory holding `.minsky/`, found by walking up from the working directory like git.
+public struct Project: Sendable {
+    public static let dirName = ".minsky"
+    public static let configName = "config.json"
+
+    public var root: URL
+    public var config: ProjectConfig
+
+    public init(root: URL, config: ProjectConfig) {
+        self.root = root
+        self.config = config
+    }
+    public var dir: URL { root.appendingPathComponent(Self.dirName) }
+    public var configURL: URL { dir.appendingPathComponent(Self.configName) }
+
+    /// The nearest `.minsky/config.json` at or above `start`.
+    public static func find(from start: URL) throws -> Project? {
+        var cur = start.standardizedFileURL
+        while true {
+            let cfg = cur.appendingPathComponent(dirName).appendingPathComponent(configName)
+            if FileManager.default.fileExists(atPath: cfg.path) { return try load(root: cur) }
+            let parent = cur.deletingLastPathComponent()
+            if parent.path == cur.path { return nil }
+            cur = parent
+        }
+    }
+
+    public static func load(root: URL) throws -> Project {
+        let url = root.appendingPathComponent(dirName).appendingPathComponent(configName)
+        let data: Data
+        do { data = try Data(contentsOf: url) } catch {
+            throw MinskyError(.notConfigured, "cannot read \(url.path): \(error.localizedDescription)")
+        }
+        do {
+            let cfg = try JSONDecoder().decode(ProjectConfig.self, from: data)
+            return Project(root: root, config: cfg)
+        } catch {
+            throw MinskyError(.notConfigured, "\(url.path) is not a valid minsky config (\(error)); fix it or re-run `minsky init --force`")
+        }
+    }
+
+    /// Writes the config atomically (temporary file, then rename).
+    public func save() throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try enc.encode(config) + Data("\n".utf8)
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        try data.write(to: configURL, options: .atomic)
+    }
+
+    /// The store URL with a relative SQLite path resolved against `.minsky/`.
+    public var resolvedDatabase: String {
+        StoreURL.resolve(config.database, relativeTo: dir.path)
+    }
+}
+
+/// Parsing of store locations: `sqlite:PATH`, a bare file path, or a PostgreSQL URL.
+public enum StoreURL {
+    public enum Kind: Equatable, Sendable {
+        case sqlite(path: String)
+        case postgres(url: String)
+    }
+
+    public static func parse(_ raw: String) throws -> Kind {
+        let s = raw.trimmingCharacters(in: .whitespaces)
+        if s.hasPrefix("postgresql://") || s.hasPrefix("postgres://") { return .postgres(url: s) }
+        if s.hasPrefix("sqlite:") {
+            var p = String(s.dropFirst("sqlite:".count))
+            if p.hasPrefix("//") { p = String(p.dropFirst(2)) }
+            guard !p.isEmpty else { throw MinskyError.invalid("db", "sqlite URL has no path; use sqlite:/path/to/tasks.db") }
+            return .sqlite(path: p)
+        }
+        if s.contains("://") {
+            throw MinskyError.invalid("db", "unsupported store URL scheme in '\(redacted(s))'; use sqlite:PATH or postgresql://user@host:5432/db")
+        }
+        guard !s.isEmpty else { throw MinskyError.invalid("db", "store location is empty; use sqlite:PATH or postgresql://…") }
+        return .sqlite(path: s)
+    }
+
+    static func resolve(_ raw: String, relativeTo base: String) -> String {
+        guard case .sqlite(let p)? = try? parse(raw), !p.hasPrefix("/") else { return raw }
+        return "sqlite:" + URL(fileURLWithPath: base).appendingPathComponent(p).standardizedFileURL.path
+    }
+
+    /// True when a PostgreSQL URL carries a password (`user:secret@host`).
+    public static func hasPassword(_ raw: String) -> Bool {
+        guard let r = raw.range(of: "://") else { return false }
+        let rest = raw[r.upperBound...]
+        guard let at = rest.firstIndex(of: "@") else { return raw.contains("password=") }
+        return rest[..<at].contains(":") || raw.contains("password=")
+    }
+
+    /// The URL with any password replaced by `****`, for messages.
+    public static func redacted(_ raw: String) -> String {
+        guard let r = raw.range(of: "://"), let at = raw[r.upperBound...].firstIndex(of: "@") else { return raw }
+        let userinfo = raw[r.upperBound..<at]
+        guard let colon = userinfo.firstIndex(of: ":") else { return raw }
+        return String(raw[..<colon]) + ":****" + String(raw[at...])
+    }
+}

@@ -1,0 +1,40 @@
+import Foundation
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+import MinskySQLite
+
+/// Opens the store a location names. The executables call this; nothing else picks a backend.
+public enum StoreFactory {
+    public static func open(_ location: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = false) async throws -> any TaskStore {
+        switch try StoreURL.parse(location) {
+        case .sqlite(let path):
+            return try SQLiteTaskStore(path: path, idPrefix: idPrefix, create: create)
+        case .postgres(let url):
+            return try await PostgresTaskStore.connect(url: url, idPrefix: idPrefix)
+        }
+    }
+}
+
+/// Where the store comes from for one command: `--db`, then `MINSKY_DB`, then the nearest
+/// `.minsky/config.json` above the working directory.
+public struct StoreSelection: Sendable {
+    public var location: String
+    public var idPrefix: String
+    public var project: Project?
+
+    public static let environmentVariable = "MINSKY_DB"
+
+    public static func resolve(flag: String?, environment: [String: String], cwd: URL) throws -> StoreSelection {
+        let project = try Project.find(from: cwd)
+        let prefix = project?.config.idPrefix ?? environment["MINSKY_ID_PREFIX"] ?? TaskID.defaultPrefix
+        if let f = flag, !f.isEmpty { return StoreSelection(location: f, idPrefix: prefix, project: project) }
+        if let e = environment[environmentVariable], !e.isEmpty { return StoreSelection(location: e, idPrefix: prefix, project: project) }
+        if let p = project { return StoreSelection(location: p.resolvedDatabase, idPrefix: prefix, project: p) }
+        throw MinskyError(.notConfigured, "no minsky store in \(cwd.path) or any parent directory; run `minsky init` here, or pass --db (or set \(environmentVariable))")
+    }
+
+    public func open() async throws -> any TaskStore {
+        try await StoreFactory.open(location, idPrefix: idPrefix, create: false)
+    }
+}

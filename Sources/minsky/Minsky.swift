@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MinskyApp
+import MinskyCore
+
+@main
+struct Minsky: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "minsky",
+        abstract: "A durable task list that AI coding agents and people plan on together.",
+        discussion: """
+        Start with `minsky init` (creates .minsky/tasks.db), then `minsky tasks create "…"`.
+        The store is chosen by --db, then MINSKY_DB, then the nearest .minsky/config.json.
+        Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 not found, 4 conflict (version,
+        claim or cycle), 5 store unavailable or not configured, 64 bad command line.
+        """,
+        version: "0.1.0",
+        subcommands: [InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self]
+    )
+
+    static func main() async {
+        LoggingSystem.bootstrap { label in
+            var h = StreamLogHandler.standardError(label: label)
+            h.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["MINSKY_LOG_LEVEL"] ?? "") ?? .warning
+            return h
+        }
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+/// Options every store command shares.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("Store location: a SQLite path, sqlite:PATH or postgresql://user@host/db (overrides MINSKY_DB and .minsky/config.json).", valueName: "url"))
+    var db: String?
+
+    @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
+    var json = false
+
+    func selection() throws -> StoreSelection {
+        try StoreSelection.resolve(flag: db, environment: ProcessInfo.processInfo.environment,
+                                   cwd: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+    }
+
+    /// Opens the store, runs `body`, closes the store, and turns errors into messages and exit codes.
+    func withStore(_ body: (any TaskStore, Output) async throws -> Void) async throws {
+        let out = Output(json: json)
+        try await out.reportingErrors {
+            let store = try await selection().open()
+            do {
+                try await body(store, out)
+                await store.close()
+            } catch {
+                await store.close()
+                throw error
+            }
+        }
+    }
+}
+
+extension MinskyError.Code {
+    var exitCode: Int32 {
+        switch self {
+        case .invalidInput: 2
+        case .notFound: 3
+        case .conflict, .alreadyClaimed, .cycle: 4
+        case .storeUnavailable, .storeIncompatible, .notConfigured: 5
+        case .internal: 1
+        }
+    }
+}
+
+/// Default owner for claims: MINSKY_OWNER, else user@host.
+func defaultOwner() -> String {
+    let env = ProcessInfo.processInfo.environment
+    if let o = env["MINSKY_OWNER"], !o.isEmpty { return o }
+    return "\(env["USER"] ?? "user")@\(ProcessInfo.processInfo.hostName)"
+}
+
+func parseID(_ raw: String, field: String = "id") throws -> TaskID {
+    do { return try TaskID(validating: raw) } catch var e as MinskyError { e.field = field; throw e }
+}

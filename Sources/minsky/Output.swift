@@ -1,0 +1,84 @@
+import ArgumentParser
+import Foundation
+import MinskyCore
+
+/// Everything the CLI prints goes through here: tables for people, JSON with --json.
+struct Output {
+    var json: Bool
+
+    func line(_ s: String = "") { print(s) }
+
+    func emit<T: Encodable>(_ value: T) throws {
+        let enc = JSONEncoder()
+        enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let data = try enc.encode(value)
+        FileHandle.standardOutput.write(data + Data("\n".utf8))
+    }
+
+    func error(_ e: MinskyError) {
+        if json {
+            let obj: JSONValue = ["error": .object(["code": .string(e.code.rawValue), "message": .string(e.message), "field": e.field.map { .string($0) } ?? .null])]
+            FileHandle.standardError.write(Data((obj.canonicalJSON() + "\n").utf8))
+        } else {
+            FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
+        }
+    }
+
+    func reportingErrors(_ body: () async throws -> Void) async throws {
+        do { try await body() } catch let e as MinskyError {
+            error(e)
+            throw ExitCode(e.code.exitCode)
+        }
+    }
+
+    // MARK: Human formatting
+
+    static func clip(_ s: String, _ n: Int) -> String {
+        let oneLine = s.map { $0.isNewline || $0 == "\t" ? " " : $0 }
+        return oneLine.count <= n ? String(oneLine) : String(oneLine.prefix(n - 1)) + "…"
+    }
+
+    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+
+    func table(_ tasks: [TaskItem]) {
+        guard !tasks.isEmpty else { line("No tasks."); return }
+        let idW = max(2, tasks.map(\.id.rawValue.count).max() ?? 2)
+        line("\(Self.pad("ID", idW))  \(Self.pad("STATUS", 11))  PRI  TITLE")
+        for t in tasks {
+            var title = Self.clip(t.title, 60)
+            if !t.tags.isEmpty { title += "  [" + t.tags.joined(separator: ",") + "]" }
+            line("\(Self.pad(t.id.rawValue, idW))  \(Self.pad(t.status.rawValue, 11))  \(t.priority)   \(title)")
+        }
+    }
+
+    func detail(_ t: TaskItem, deps: DependencyList?) {
+        line("\(t.id)  \(t.title)")
+        line("  status:    \(t.status)\(t.assignee.map { "  (claimed by \($0)\(t.claimExpiresAt.map { " until \($0)" } ?? ""))" } ?? "")")
+        line("  priority:  \(t.priority) (\(t.priority.name))")
+        if !t.tags.isEmpty { line("  tags:      \(t.tags.joined(separator: ", "))") }
+        if let p = t.parentId { line("  parent:    \(p)") }
+        if case .object(let o) = t.metadata, !o.isEmpty { line("  metadata:  \(t.metadata.canonicalJSON())") }
+        line("  version:   \(t.version)   created \(t.createdAt)   updated \(t.updatedAt)")
+        if let deps {
+            for e in deps.blockedBy { line("  blocked by \(e.id) [\(e.status)] \(Self.clip(e.title, 50))") }
+            for e in deps.blocks { line("  blocks     \(e.id) [\(e.status)] \(Self.clip(e.title, 50))") }
+        }
+        if !t.description.isEmpty {
+            line()
+            for l in t.description.split(separator: "\n", omittingEmptySubsequences: false) { line("  " + l) }
+        }
+    }
+
+    func tree(_ tree: TaskTree) {
+        guard !tree.roots.isEmpty else { line("No tasks."); return }
+        func walk(_ n: TaskTree.Node, _ prefix: String, _ last: Bool, _ top: Bool) {
+            let mark = n.task.status.isResolved ? "✓" : (n.task.status == .inProgress ? "▶" : "○")
+            let blocked = n.blockedBy.isEmpty ? "" : "  ⟵ blocked by " + n.blockedBy.map(\.rawValue).joined(separator: ", ")
+            let branch = top ? "" : (last ? "└─ " : "├─ ")
+            line("\(prefix)\(branch)\(mark) \(n.task.id) \(Self.clip(n.task.title, 60)) [\(n.task.status) \(n.task.priority)]\(blocked)")
+            let childPrefix = top ? prefix : prefix + (last ? "   " : "│  ")
+            for (i, c) in n.children.enumerated() { walk(c, childPrefix, i == n.children.count - 1, false) }
+        }
+        for r in tree.roots { walk(r, "", true, true) }
+    }
+}

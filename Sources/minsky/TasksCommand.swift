@@ -1,0 +1,257 @@
+import ArgumentParser
+import Foundation
+import MinskyCore
+
+struct TasksCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "tasks",
+        abstract: "Create, list, read, update and claim tasks.",
+        subcommands: [Create.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
+    )
+}
+
+/// Metadata given as repeated `--meta key=value` (value parsed as JSON when it is JSON) and/or `--metadata '{…}'`.
+func parseMetadata(pairs: [String], json: String?) throws -> JSONValue? {
+    var obj: [String: JSONValue] = [:]
+    if let json {
+        let v = try JSONValue.parse(json, field: "metadata")
+        guard case .object(let o) = v else { throw MinskyError.invalid("metadata", "--metadata must be a JSON object like {\"key\":\"value\"}") }
+        obj = o
+    }
+    for p in pairs {
+        guard let eq = p.firstIndex(of: "="), eq != p.startIndex else {
+            throw MinskyError.invalid("meta", "--meta '\(p.prefix(40))' must be key=value, e.g. --meta estimate=3")
+        }
+        let raw = String(p[p.index(after: eq)...])
+        obj[String(p[..<eq])] = (try? JSONValue.parse(raw)) ?? .string(raw)
+    }
+    return pairs.isEmpty && json == nil ? nil : .object(obj)
+}
+
+/// Tags from repeated `--tag a --tag b` or comma lists `--tag a,b`.
+func splitTags(_ raw: [String]) -> [String] {
+    raw.flatMap { $0.split(separator: ",").map(String.init) }
+}
+
+func readDescription(_ text: String?, file: String?) throws -> String? {
+    guard let file else { return text }
+    if text != nil { throw MinskyError.invalid("description", "pass either --description or --description-file, not both") }
+    if file == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
+    guard let data = FileManager.default.contents(atPath: file) else {
+        throw MinskyError.invalid("description-file", "cannot read \(file); check the path")
+    }
+    guard let s = String(data: data, encoding: .utf8) else {
+        throw MinskyError.invalid("description-file", "\(file) is not UTF-8 text")
+    }
+    return s
+}
+
+extension TasksCommand {
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a task.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Short title.") var title: String
+        @Option(name: [.short, .long], help: "Markdown description.") var description: String?
+        @Option(name: .long, help: "Read the description from a file ('-' for stdin).") var descriptionFile: String?
+        @Option(name: [.short, .long], help: "0 (critical) to 4 (backlog), P0-P4 or a name; default 2.") var priority: String?
+        @Option(name: .long, help: "Initial status (default TODO).") var status: String?
+        @Option(name: [.short, .long], help: "Tag (repeatable, or comma-separated).") var tag: [String] = []
+        @Option(name: .long, help: "Parent task id: make this a subtask.") var parent: String?
+        @Option(name: .long, help: "Id of a task this one waits for (repeatable).") var dependsOn: [String] = []
+        @Option(name: .long, help: "Metadata key=value (repeatable).") var meta: [String] = []
+        @Option(name: .long, help: "Metadata as a JSON object.") var metadata: String?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                var draft = NewTask(title: title)
+                draft.description = try readDescription(description, file: descriptionFile) ?? ""
+                if let priority { draft.priority = try Priority(parsing: priority) }
+                if let status { draft.status = try TaskStatus(parsing: status) }
+                draft.tags = splitTags(tag)
+                if let parent { draft.parentId = try parseID(parent, field: "parent") }
+                draft.dependsOn = try dependsOn.map { try parseID($0, field: "dependsOn") }
+                if let m = try parseMetadata(pairs: meta, json: metadata) { draft.metadata = m }
+                let t = try await store.create(draft)
+                if out.json { try out.emit(t) } else { out.line("Created \(t.id): \(t.title)") }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List tasks (oldest first), with filters and paging.")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: [.short, .long], help: "Only these statuses (repeatable or comma-separated).") var status: [String] = []
+        @Option(name: .long, help: "Only subtasks of this task.") var parent: String?
+        @Flag(name: .long, help: "Only top-level tasks.") var root = false
+        @Option(name: [.short, .long], help: "Only tasks with this tag.") var tag: String?
+        @Option(name: .long, help: "Only tasks claimed by / assigned to this owner.") var assignee: String?
+        @Option(name: [.short, .long], help: "Words to find in title or description.") var query: String?
+        @Option(name: .long, help: "Page size (1-1000).") var limit: Int = TaskQuery.defaultLimit
+        @Option(name: .long, help: "Continue after a previous page (its nextCursor).") var cursor: String?
+        @Flag(name: .long, help: "Every matching task, following all pages.") var all = false
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                var q = TaskQuery(limit: limit)
+                q.statuses = Set(try status.flatMap { $0.split(separator: ",") }.map { try TaskStatus(parsing: String($0)) })
+                if root && parent != nil { throw MinskyError.invalid("parent", "--root and --parent exclude each other") }
+                if let parent { q.parent = .task(try parseID(parent, field: "parent")) } else if root { q.parent = .root }
+                q.tag = tag
+                q.assignee = assignee
+                q.text = query
+                if let cursor { q.cursor = try PageCursor(token: cursor) }
+                let page: TaskPage = all ? TaskPage(tasks: try await store.listAll(q), nextCursor: nil) : try await store.list(q)
+                if out.json {
+                    try out.emit(ListOutput(tasks: page.tasks, nextCursor: page.nextCursor?.token))
+                } else {
+                    out.table(page.tasks)
+                    if let c = page.nextCursor { out.line("… more: --cursor \(c.token)") }
+                }
+            }
+        }
+
+        struct ListOutput: Encodable {
+            var tasks: [TaskItem]
+            var nextCursor: String?
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one task with its dependencies.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let id = try parseID(id)
+                let t = try await store.get(id)
+                let deps = try await store.dependencies(of: id)
+                if out.json { try out.emit(GetOutput(task: t, dependencies: deps)) } else { out.detail(t, deps: deps) }
+            }
+        }
+
+        struct GetOutput: Encodable {
+            var task: TaskItem
+            var dependencies: DependencyList
+        }
+    }
+
+    struct Update: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change fields of a task; --expect-version refuses stale writes.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Option(name: .long) var title: String?
+        @Option(name: [.short, .long]) var description: String?
+        @Option(name: .long, help: "Read the description from a file ('-' for stdin).") var descriptionFile: String?
+        @Option(name: [.short, .long]) var priority: String?
+        @Option(name: .long) var status: String?
+        @Option(name: .long, help: "Replace all tags (repeatable or comma-separated; '' clears).") var setTags: [String] = []
+        @Option(name: .long, help: "Add a tag (repeatable).") var addTag: [String] = []
+        @Option(name: .long, help: "Remove a tag (repeatable).") var removeTag: [String] = []
+        @Option(name: .long, help: "Move under this parent task.") var parent: String?
+        @Flag(name: .long, help: "Make it a top-level task.") var noParent = false
+        @Option(name: .long, help: "Set metadata key=value (repeatable; value null removes the key).") var meta: [String] = []
+        @Option(name: .long, help: "JSON merge patch for metadata.") var metadata: String?
+        @Option(name: .long, help: "Assign to an owner ('' clears).") var assignee: String?
+        @Option(name: .long, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                var patch = TaskPatch()
+                patch.title = title
+                patch.description = try readDescription(description, file: descriptionFile)
+                if let priority { patch.priority = try Priority(parsing: priority) }
+                if let status { patch.status = try TaskStatus(parsing: status) }
+                if !setTags.isEmpty { patch.tags = splitTags(setTags).filter { !$0.isEmpty } }
+                patch.addTags = splitTags(addTag)
+                patch.removeTags = splitTags(removeTag)
+                if parent != nil && noParent { throw MinskyError.invalid("parent", "--parent and --no-parent exclude each other") }
+                if let parent { patch.parent = .set(try parseID(parent, field: "parent")) } else if noParent { patch.parent = .clear }
+                patch.metadata = try parseMetadata(pairs: meta, json: metadata)
+                patch.assignee = assignee
+                let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
+                if out.json { try out.emit(t) } else { out.line("Updated \(t.id) (version \(t.version)): \(t.title) [\(t.status)]") }
+            }
+        }
+    }
+
+    struct Status: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Set a task's status (TODO, IN-PROGRESS, IN-REVIEW, DONE, BLOCKED, CLOSED).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Argument(help: "New status.") var status: String
+        @Option(name: .long, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let s = try TaskStatus(parsing: status)
+                let t = try await store.update(try parseID(id), TaskPatch(status: s), expectedVersion: expectVersion)
+                if out.json { try out.emit(t) } else { out.line("\(t.id) is now \(t.status) (version \(t.version))") }
+            }
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Delete a task and its dependency links.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Flag(name: .long, help: "Also delete all its subtasks.") var cascade = false
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let ids = try await store.delete(try parseID(id), cascade: cascade)
+                if out.json { try out.emit(["deleted": ids]) } else { out.line("Deleted \(ids.map(\.rawValue).joined(separator: ", "))") }
+            }
+        }
+    }
+
+    struct Next: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show the next ready task: TODO, every blocker done, no open subtasks; most urgent, then oldest.")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .long, help: "How many ready tasks to show.") var limit: Int = 1
+        @Flag(name: .long, help: "Atomically claim the first ready task nobody else holds.") var claim = false
+        @Option(name: .long, help: "Owner for --claim (default MINSKY_OWNER or user@host).") var owner: String?
+        @Option(name: .long, help: "Claim lifetime for --claim, e.g. 30m (default: no expiry).") var ttl: String?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                if claim {
+                    let t = try await store.claimNext(owner: owner ?? defaultOwner(), ttl: try ttl.map { try Duration.seconds(parsing: $0) })
+                    if out.json { try out.emit(["task": t]) } else if let t { out.line("Claimed \(t.id): \(t.title)") } else { out.line("No ready task.") }
+                    return
+                }
+                let ready = try await store.nextReady(limit: limit)
+                if out.json { try out.emit(["tasks": ready]) } else if ready.isEmpty { out.line("No ready task.") } else { out.table(ready) }
+            }
+        }
+    }
+
+    struct Claim: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Atomically mark a task IN-PROGRESS for an owner.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Option(name: .long, help: "Who claims it (default MINSKY_OWNER or user@host).") var owner: String?
+        @Option(name: .long, help: "Claim lifetime, e.g. 30m or 2h (default: no expiry).") var ttl: String?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let t = try await store.claim(try parseID(id), owner: owner ?? defaultOwner(), ttl: try ttl.map { try Duration.seconds(parsing: $0) })
+                if out.json { try out.emit(t) } else { out.line("Claimed \(t.id) for \(t.assignee ?? "")\(t.claimExpiresAt.map { " until \($0)" } ?? "")") }
+            }
+        }
+    }
+
+    struct Tree: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show tasks as a tree of subtasks with their blockers.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Root task id (default: the whole store).") var id: String?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let tree = try await store.tree(root: try id.map { try parseID($0) })
+                if out.json { try out.emit(tree) } else { out.tree(tree) }
+            }
+        }
+    }
+}
