@@ -56,9 +56,17 @@ public enum TaskRules {
         if text.utf8.count > maxMetadataBytes {
             throw MinskyError.invalid("metadata", "metadata is \(text.utf8.count) bytes as JSON; the limit is \(maxMetadataBytes)")
         }
-        // Escaped NUL (\u0000) inside keys or strings: PostgreSQL JSONB refuses it.
-        if text.contains("\\u0000") {
+        if containsNUL(metadata) {
             throw MinskyError.invalid("metadata", "metadata contains a NUL character (U+0000), which cannot be stored; remove it")
+        }
+    }
+
+    static func containsNUL(_ v: JSONValue) -> Bool {
+        switch v {
+        case .string(let s): return s.utf8.contains(0)
+        case .array(let a): return a.contains(where: containsNUL)
+        case .object(let o): return o.contains { $0.key.utf8.contains(0) || containsNUL($0.value) }
+        default: return false
         }
     }
 

@@ -143,7 +143,8 @@ public struct PGTarget: Sendable {
         guard let opts = PQconninfoParse(conninfo, &err) else {
             var msg = err.map { String(cString: $0) } ?? "malformed"
             if let err { PQfreemem(err) }
-            msg = msg.trimmingCharacters(in: .whitespacesAndNewlines)
+            // libpq quotes the offending URL, password included: never echo it.
+            msg = msg.replacingOccurrences(of: conninfo, with: "<url>").trimmingCharacters(in: .whitespacesAndNewlines)
             throw MinskyError.invalid("db-url", "the PostgreSQL URL is malformed (\(msg)); use postgresql://user@host:5432/dbname")
         }
         defer { PQconninfoFree(opts) }

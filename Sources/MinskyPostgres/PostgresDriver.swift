@@ -229,7 +229,34 @@ public typealias PostgresTaskStore = SQLTaskStore<PostgresDriver>
 
 extension SQLTaskStore where Driver == PostgresDriver {
     public static func connect(url: String, idPrefix: String = TaskID.defaultPrefix, maxConnections: Int = 4,
-                               now: @escaping @Sendable () -> Timestamp = { .now() }) async throws -> PostgresTaskStore {
-        PostgresTaskStore(driver: try await PostgresDriver(url: url, maxConnections: maxConnections), idPrefix: idPrefix, now: now)
+                               now: @escaping @Sendable () -> Timestamp = { .now() },
+                               makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }) async throws -> PostgresTaskStore {
+        PostgresTaskStore(driver: try await PostgresDriver(url: url, maxConnections: maxConnections), idPrefix: idPrefix, now: now, makeID: makeID)
+    }
+}
+
+/// One-off statements outside any store, for tooling and tests (creating schemas or databases).
+public enum PostgresAdmin {
+    public static func execute(url: String, _ sql: String) async throws {
+        let target = try PGTarget(conninfo: url)
+        let pool = PGPool(conninfo: url, target: target, maxConnections: 1)
+        defer { pool.close() }
+        do {
+            try await pool.withConnection { c in try c.script(sql) }
+        } catch let e as PGError {
+            throw e.minsky
+        }
+    }
+
+    /// Rows of a query as text (NULL as nil).
+    public static func query(url: String, _ sql: String) async throws -> [[String?]] {
+        let target = try PGTarget(conninfo: url)
+        let pool = PGPool(conninfo: url, target: target, maxConnections: 1)
+        defer { pool.close() }
+        do {
+            return try await pool.withConnection { c in try c.exec(sql).rows.map { $0.map(\.text) } }
+        } catch let e as PGError {
+            throw e.minsky
+        }
     }
 }

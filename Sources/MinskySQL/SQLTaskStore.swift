@@ -6,11 +6,16 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public let driver: Driver
     public let idPrefix: String
     let now: @Sendable () -> Timestamp
+    let makeID: @Sendable (_ prefix: String, _ length: Int) -> TaskID
 
-    public init(driver: Driver, idPrefix: String = TaskID.defaultPrefix, now: @escaping @Sendable () -> Timestamp = { .now() }) {
+    /// `now` and `makeID` are injectable so tests can replay the same operations on two stores
+    /// and compare results field by field.
+    public init(driver: Driver, idPrefix: String = TaskID.defaultPrefix, now: @escaping @Sendable () -> Timestamp = { .now() },
+                makeID: @escaping @Sendable (_ prefix: String, _ length: Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }) {
         self.driver = driver
         self.idPrefix = idPrefix
         self.now = now
+        self.makeID = makeID
     }
 
     public var location: String { driver.location }
@@ -90,7 +95,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             if let p = draft.parentId { try requireExists(c, p, field: "parent") }
             for dep in draft.dependsOn { try requireExists(c, dep, field: "dependsOn") }
             var length = TaskID.defaultSuffixLength
-            var task = TaskItem(id: TaskID.random(prefix: prefix, length: length), title: draft.title, description: draft.description,
+            var task = TaskItem(id: makeID(prefix, length), title: draft.title, description: draft.description,
                                 status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
                                 parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
             while true {
@@ -108,7 +113,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 if try c.execute(s) == 1 { break }
                 // Collision with an existing id: draw again with one more character.
                 length += 1
-                task.id = TaskID.random(prefix: prefix, length: length)
+                task.id = makeID(prefix, length)
             }
             if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, lock) }
             for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }

@@ -199,7 +199,8 @@ public typealias SQLiteTaskStore = SQLTaskStore<SQLiteDriver>
 
 extension SQLTaskStore where Driver == SQLiteDriver {
     public convenience init(path: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = true,
-                            now: @escaping @Sendable () -> Timestamp = { .now() }) throws {
-        self.init(driver: try SQLiteDriver(path: path, create: create), idPrefix: idPrefix, now: now)
+                            now: @escaping @Sendable () -> Timestamp = { .now() },
+                            makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }) throws {
+        self.init(driver: try SQLiteDriver(path: path, create: create), idPrefix: idPrefix, now: now, makeID: makeID)
     }
 }

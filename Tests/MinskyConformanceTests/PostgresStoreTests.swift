@@ -1,0 +1,65 @@
+import Foundation
+import MinskyCore
+import MinskyPostgres
+import MinskyTestSupport
+import Testing
+
+/// What only the PostgreSQL store can get wrong: reaching the server and its schema version.
+@Suite("PostgreSQL store connections")
+struct PostgresStoreTests {
+    func connectError(_ url: String) async -> MinskyError? {
+        do { _ = try await PostgresTaskStore.connect(url: url); return nil } catch let e as MinskyError { return e } catch {
+            return MinskyError(.internal, "\(error)")
+        }
+    }
+
+    @Test func unreachableServerNamesHostAndPortButNeverThePassword() async throws {
+        let e = await connectError("postgresql://alice:s3cr3t-pw@127.0.0.1:1/tasks")
+        #expect(e?.code == .storeUnavailable)
+        #expect(e?.message.contains("127.0.0.1:1") == true)
+        #expect(e?.message.contains("s3cr3t-pw") == false)
+        #expect(e.map { "\($0)" }?.contains("s3cr3t-pw") == false)
+    }
+
+    @Test func malformedURLIsAnInputError() async throws {
+        let e = await connectError("postgresql://bob:pw@[bad")
+        #expect(e?.code == .invalidInput)
+        #expect(e?.message.contains("pw@") == false)
+    }
+
+    @Test func missingDatabaseIsNamed() async throws {
+        let base = try TestEnvironment.postgresURL()
+        let target = try PGTarget(conninfo: base)
+        let e = await connectError("postgresql://\(target.user)@\(target.host):\(target.port)/no_such_db_\(UUID().uuidString.prefix(6))")
+        #expect(e?.code == .storeUnavailable)
+        #expect(e?.message.contains("no_such_db") == true)
+        #expect(e?.message.contains("\(target.host):\(target.port)") == true)
+    }
+
+    @Test func migrationsAreRecordedAndNewerSchemaRefused() async throws {
+        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+        defer { Task { await TestEnvironment.dropSchema(schema) } }
+        let s = try await PostgresTaskStore.connect(url: url)
+        _ = try await s.create(NewTask(title: "x"))
+        await s.close()
+        let names = try await PostgresAdmin.query(url: url, "SELECT name FROM minsky_migrations ORDER BY name").map { $0[0] ?? "" }
+        #expect(names == ["001_tasks", "002_text_search"])
+        let types = try await PostgresAdmin.query(url: url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'tasks' AND column_name IN ('metadata', 'created_at', 'search') ORDER BY 1")
+        #expect(types.map { $0[1] ?? "" } == ["timestamp with time zone", "jsonb", "tsvector"])
+        try await PostgresAdmin.execute(url: url, "INSERT INTO minsky_migrations (name) VALUES ('999_future_feature')")
+        let e = await connectError(url)
+        #expect(e?.code == .storeIncompatible)
+        #expect(e?.message.contains("999_future_feature") == true)
+        #expect(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM tasks")[0][0] == "1")
+    }
+
+    @Test func concurrentFirstOpensMigrateOnce() async throws {
+        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+        defer { Task { await TestEnvironment.dropSchema(schema) } }
+        try await withThrowingTaskGroup(of: Void.self) { g in
+            for _ in 0..<4 { g.addTask { let s = try await PostgresTaskStore.connect(url: url); _ = try await s.count(); await s.close() } }
+            try await g.waitForAll()
+        }
+        #expect(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM minsky_migrations")[0][0] == "2")
+    }
+}

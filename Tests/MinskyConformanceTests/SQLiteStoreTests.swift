@@ -1,0 +1,117 @@
+import Foundation
+import GRDB
+import MinskyCore
+import MinskySQLite
+import MinskyTestSupport
+import Testing
+
+/// What only the SQLite store can get wrong: the file it is pointed at.
+@Suite("SQLite store files")
+struct SQLiteStoreTests {
+    func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
+
+    func open(_ path: String) -> MinskyError? {
+        do { _ = try SQLiteTaskStore(path: path, create: false); return nil } catch let e as MinskyError { return e } catch {
+            return MinskyError(.internal, "\(error)")
+        }
+    }
+
+    @Test func newStoreUsesWALAndRecordsNamedMigrations() async throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tasks.db").path
+        let store = try SQLiteTaskStore(path: path)
+        _ = try await store.create(NewTask(title: "x"))
+        let (mode, migrations, timeout) = try await store.driver.databasePool.read { db in
+            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"),
+             try Int.fetchOne(db, sql: "PRAGMA busy_timeout"))
+        }
+        #expect(mode == "wal")
+        #expect(migrations == ["001_tasks", "002_text_search"])
+        #expect((timeout ?? 0) >= 10_000)
+        await store.close()
+        // Reopening applies nothing new and keeps data.
+        let again = try SQLiteTaskStore(path: path, create: false)
+        #expect(try await again.count() == 1)
+        await again.close()
+    }
+
+    @Test func notSQLiteFileIsRefusedUnmodified() throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("notes.db").path
+        let content = Data(("This is a text file, not a database.\n" + String(repeating: "filler ", count: 100)).utf8)
+        try content.write(to: URL(fileURLWithPath: path))
+        let e = open(path)
+        #expect(e?.code == .storeIncompatible)
+        #expect(e?.message.contains("not a SQLite database") == true)
+        #expect(try bytes(path) == content)
+        #expect(!FileManager.default.fileExists(atPath: path + "-wal"))
+    }
+
+    @Test func foreignSQLiteDatabaseIsRefusedUnmodified() throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("other.db").path
+        let q = try DatabaseQueue(path: path)
+        try q.write { db in try db.execute(sql: "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos (name) VALUES ('cat')") }
+        try q.close()
+        let before = try bytes(path)
+        let e = open(path)
+        #expect(e?.code == .storeIncompatible)
+        #expect(e?.message.contains("not a minsky store") == true)
+        #expect(try bytes(path) == before)
+    }
+
+    @Test func readOnlyFileIsRefusedUnmodified() async throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tasks.db").path
+        let s = try SQLiteTaskStore(path: path)
+        _ = try await s.create(NewTask(title: "keep me"))
+        await s.close()
+        let before = try bytes(path)
+        try FileManager.default.setAttributes([.posixPermissions: 0o444], ofItemAtPath: path)
+        defer { try? FileManager.default.setAttributes([.posixPermissions: 0o644], ofItemAtPath: path) }
+        let e = open(path)
+        #expect(e?.code == .storeUnavailable)
+        #expect(e?.message.contains("read-only") == true)
+        #expect(try bytes(path) == before)
+    }
+
+    @Test func newerSchemaIsRefusedUnmodified() async throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tasks.db").path
+        let s = try SQLiteTaskStore(path: path)
+        _ = try await s.create(NewTask(title: "from the future"))
+        try await s.driver.databasePool.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('999_future_feature')") }
+        await s.close()
+        let before = try bytes(path)
+        let e = open(path)
+        #expect(e?.code == .storeIncompatible)
+        #expect(e?.message.contains("newer minsky") == true)
+        #expect(e?.message.contains("999_future_feature") == true)
+        #expect(try bytes(path) == before)
+    }
+
+    @Test func missingStoreWithoutCreateSaysRunInit() throws {
+        let e = open("/nonexistent-dir-\(UUID().uuidString)/tasks.db")
+        #expect(e?.code == .storeUnavailable)
+        #expect(e?.message.contains("minsky init") == true)
+    }
+
+    @Test func idsGrowWhenTheyCollide() async throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        // A generator that always draws the same short id: the store must grow it to stay unique.
+        let store = try SQLiteTaskStore(path: dir.appendingPathComponent("t.db").path, makeID: { p, len in
+            TaskID(trusted: "\(p)-" + String(repeating: "a", count: len))
+        })
+        let a = try await store.create(NewTask(title: "a"))
+        let b = try await store.create(NewTask(title: "b"))
+        let c = try await store.create(NewTask(title: "c"))
+        #expect([a.id, b.id, c.id] == ["mk-aaaaa", "mk-aaaaaa", "mk-aaaaaaa"])
+        await store.close()
+    }
+}

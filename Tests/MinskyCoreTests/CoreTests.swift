@@ -1,0 +1,99 @@
+import Foundation
+import MinskyCore
+import Testing
+
+@Suite("Core model and rules")
+struct CoreTests {
+    @Test func taskIDsAreShortRandomAndValidated() throws {
+        let a = TaskID.random(), b = TaskID.random()
+        #expect(a != b)
+        #expect(a.rawValue.count == 8 && a.rawValue.hasPrefix("mk-"))
+        #expect(try TaskID(validating: "  MK-AB12c ").rawValue == "mk-ab12c")
+        #expect(throws: MinskyError.self) { try TaskID(validating: "") }
+        #expect(throws: MinskyError.self) { try TaskID(validating: "mk-1; DROP") }
+        #expect(throws: MinskyError.self) { try TaskID.validatePrefix("has space") }
+        var rng = SystemRandomNumberGenerator()
+        let ids = Set((0..<10_000).map { _ in TaskID.random(using: &rng) })
+        #expect(ids.count > 9_990)
+    }
+
+    @Test(arguments: ["2026-11-26T12:57:24.123456Z", "1970-01-01T00:00:00.000000Z", "1969-12-31T23:59:59.999999Z", "2000-02-29T23:00:00.000001Z", "9999-12-31T23:59:59.999999Z"])
+    func timestampsRoundTripExactly(text: String) throws {
+        let t = try #require(Timestamp(iso8601: text))
+        #expect(t.iso8601 == text)
+    }
+
+    @Test func timestampParsingAcceptsOffsetsAndRejectsGarbage() throws {
+        #expect(Timestamp(iso8601: "2026-01-01T01:00:00+01:00") == Timestamp(iso8601: "2026-01-01T00:00:00Z"))
+        #expect(Timestamp(iso8601: "2026-01-01 00:00:00.5Z")?.microseconds == Timestamp(iso8601: "2026-01-01T00:00:00Z")!.microseconds + 500_000)
+        #expect(Timestamp(iso8601: "2026-01-01T00:00:00.1234567891Z") != nil)
+        #expect(Timestamp(iso8601: "yesterday") == nil)
+        #expect(Timestamp(iso8601: "2026-13-01T00:00:00Z") == nil)
+        #expect(Timestamp(iso8601: "2026-01-01T00:00:00Zjunk") == nil)
+        let now = Timestamp.now()
+        #expect(Timestamp(iso8601: now.iso8601) == now)
+    }
+
+    @Test func durationsParse() throws {
+        #expect(try Duration.seconds(parsing: "90s") == 90)
+        #expect(try Duration.seconds(parsing: "30m") == 1800)
+        #expect(try Duration.seconds(parsing: "2h") == 7200)
+        #expect(try Duration.seconds(parsing: "45") == 45)
+        #expect(throws: MinskyError.self) { try Duration.seconds(parsing: "soon") }
+        #expect(throws: MinskyError.self) { try Duration.seconds(parsing: "-5m") }
+    }
+
+    @Test func statusAndPriorityParsing() throws {
+        #expect(try TaskStatus(parsing: "in progress") == .inProgress)
+        #expect(try TaskStatus(parsing: "in_review") == .inReview)
+        #expect(try TaskStatus(parsing: "done") == .done)
+        let e = #expect(throws: MinskyError.self) { try TaskStatus(parsing: "FINISHED") }
+        #expect(e?.field == "status")
+        #expect(e?.message.contains("TODO, IN-PROGRESS") == true)
+        #expect(try Priority(parsing: "P1").value == 1)
+        #expect(try Priority(parsing: "critical").value == 0)
+        #expect(try Priority(parsing: "4").value == 4)
+        #expect(throws: MinskyError.self) { try Priority(parsing: "7") }
+    }
+
+    @Test func canonicalJSONIsSortedAndEscaped() throws {
+        let v: JSONValue = ["b": 1, "a": ["x": "q\"\n\u{1}", "y": 2.5], "c": nil, "d": [true, false]]
+        #expect(v.canonicalJSON() == #"{"a":{"x":"q\"\n\u0001","y":2.5},"b":1,"c":null,"d":[true,false]}"#)
+        #expect(try JSONValue.parse(v.canonicalJSON()) == v)
+        #expect(try JSONValue.parse(#""data:text/plain;base64,AAAA""#) == .string("data:text/plain;base64,AAAA"))
+        #expect(JSONValue.object(["a": 1, "b": ["c": 2]]).merging(patch: ["a": nil, "b": ["d": 3]]) == ["b": ["c": 2, "d": 3]])
+    }
+
+    @Test func rulesRefuseBadInput() throws {
+        #expect(throws: MinskyError.self) { try TaskRules.validate(NewTask(title: "")) }
+        #expect(throws: MinskyError.self) { try TaskRules.validate(NewTask(title: "x", tags: ["a b"])) }
+        #expect(throws: MinskyError.self) { try TaskRules.validate(NewTask(title: "x", metadata: "str")) }
+        #expect(try TaskRules.validate(NewTask(title: "x", tags: [" a ", "a", "b"])).tags == ["a", "b"])
+        let now = Timestamp.now()
+        let t = TaskItem(id: "mk-aaaaa", title: "t", status: .inProgress, assignee: "ann", claimExpiresAt: now, createdAt: now, updatedAt: now)
+        let todo = try TaskRules.apply(TaskPatch(status: .todo), to: t, now: now)
+        #expect(todo.assignee == nil && todo.claimExpiresAt == nil && todo.version == 2)
+        let done = try TaskRules.apply(TaskPatch(status: .done), to: t, now: now)
+        #expect(done.assignee == "ann" && done.claimExpiresAt == nil)
+    }
+
+    @Test func cycleDetectionNamesThePath() throws {
+        let edges: [TaskID: [TaskID]] = ["mk-b": ["mk-c"], "mk-c": ["mk-d"], "mk-d": ["mk-a"]]
+        let e = #expect(throws: MinskyError.self) {
+            try DependencyGraph.checkNewEdge(task: "mk-a", dependsOn: "mk-b") { edges[$0] ?? [] }
+        }
+        #expect(e?.code == .cycle)
+        #expect(e?.message.contains("mk-a → mk-b → mk-c → mk-d → mk-a") == true)
+        try DependencyGraph.checkNewEdge(task: "mk-z", dependsOn: "mk-b") { edges[$0] ?? [] }
+        #expect(throws: MinskyError.self) { try DependencyGraph.checkNewEdge(task: "mk-a", dependsOn: "mk-a") { _ in [] } }
+        let parents: [TaskID: TaskID] = ["mk-c": "mk-b", "mk-b": "mk-a"]
+        #expect(throws: MinskyError.self) { try DependencyGraph.checkNewParent(task: "mk-a", parent: "mk-c") { parents[$0] } }
+        try DependencyGraph.checkNewParent(task: "mk-x", parent: "mk-c") { parents[$0] }
+    }
+
+    @Test func textSearchTerms() {
+        #expect(TextSearch.terms("User-Auth: login!") == ["user", "auth", "login"])
+        #expect(TextSearch.terms("'; DROP --").isEmpty == false)
+        #expect(TextSearch.terms("  ").isEmpty)
+    }
+}
