@@ -70,6 +70,23 @@ public struct NewTask: Sendable, Hashable, Codable {
     }
 }
 
+extension NewTask {
+    enum CodingKeys: String, CodingKey { case title, description, status, priority, tags, metadata, parentId, dependsOn }
+
+    /// Only `title` is required; everything else has the same defaults as the initializer.
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: CodingKeys.self)
+        self.init(title: try c.decode(String.self, forKey: .title))
+        description = try c.decodeIfPresent(String.self, forKey: .description) ?? ""
+        status = try c.decodeIfPresent(TaskStatus.self, forKey: .status) ?? .todo
+        priority = try c.decodeIfPresent(Priority.self, forKey: .priority) ?? .default
+        tags = try c.decodeIfPresent([String].self, forKey: .tags) ?? []
+        metadata = try c.decodeIfPresent(JSONValue.self, forKey: .metadata) ?? .object([:])
+        parentId = try c.decodeIfPresent(TaskID.self, forKey: .parentId)
+        dependsOn = try c.decodeIfPresent([TaskID].self, forKey: .dependsOn) ?? []
+    }
+}
+
 /// A partial update. Nil fields are left alone; `metadata` is an RFC 7386 merge patch.
 public struct TaskPatch: Sendable, Hashable, Codable {
     public enum ParentChange: Sendable, Hashable, Codable {

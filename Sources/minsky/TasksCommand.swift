@@ -6,7 +6,7 @@ struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks",
         abstract: "Create, list, read, update and claim tasks.",
-        subcommands: [Create.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
+        subcommands: [Create.self, Import.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
     )
 }
 
@@ -73,6 +73,38 @@ extension TasksCommand {
                 if let m = try parseMetadata(pairs: meta, json: metadata) { draft.metadata = m }
                 let t = try await store.create(draft)
                 if out.json { try out.emit(t) } else { out.line("Created \(t.id): \(t.title)") }
+            }
+        }
+    }
+
+    struct Import: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create tasks from JSON Lines, one task per line: {\"title\": …, \"priority\": 1, \"tags\": […], \"dependsOn\": […]}.",
+            discussion: "Every line is checked before anything is written; then each task is created in its own transaction.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "JSONL file, or - for stdin.") var file: String
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let data: Data
+                if file == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
+                    guard let d = FileManager.default.contents(atPath: file) else { throw MinskyError.invalid("file", "cannot read \(file); check the path") }
+                    data = d
+                }
+                var drafts: [NewTask] = []
+                for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    guard line.contains(where: { !$0.isWhitespace }) else { continue }
+                    do {
+                        drafts.append(try TaskRules.validate(try JSONDecoder().decode(NewTask.self, from: Data(line.utf8))))
+                    } catch let e as MinskyError {
+                        throw MinskyError(e.code, "line \(n + 1): \(e.message)", field: e.field)
+                    } catch {
+                        throw MinskyError.invalid("file", "line \(n + 1) is not a task object with at least a title, e.g. {\"title\": \"Write docs\"}; nothing was imported")
+                    }
+                }
+                var created: [TaskItem] = []
+                for d in drafts { created.append(try await store.create(d)) }
+                if out.json { try out.emit(["created": created.map(\.id)]) } else { out.line("Imported \(created.count) task(s)") }
             }
         }
     }

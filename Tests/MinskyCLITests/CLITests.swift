@@ -1,0 +1,277 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+extension StoreKind: CustomTestStringConvertible {
+    public var testDescription: String { rawValue }
+}
+
+/// Drives the built `minsky` binary over real pipes and checks stdout, stderr and exit codes.
+struct CLI {
+    var cwd: URL
+    var env: [String: String] = [:]
+
+    @discardableResult
+    func run(_ args: String..., stdin: String? = nil) throws -> ProcessResult {
+        try runProcess(Binaries.minsky, args, cwd: cwd, env: env, stdin: stdin.map { Data($0.utf8) })
+    }
+
+    /// Runs with --json, expects success, returns the parsed stdout.
+    func json(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
+        let r = try runProcess(Binaries.minsky, args + ["--json"], cwd: cwd, env: env)
+        #expect(r.status == 0, "minsky \(args.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
+        return try JSONValue.parse(r.stdout)
+    }
+}
+
+/// A project for `kind`: SQLite through `minsky init` in a temp dir, PostgreSQL through MINSKY_DB.
+func withProject(_ kind: StoreKind, _ body: (CLI) async throws -> Void) async throws {
+    let dir = try TestEnvironment.tempDirectory("minsky-cli")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    var cli = CLI(cwd: dir)
+    switch kind {
+    case .sqlite:
+        let r = try cli.run("init")
+        #expect(r.status == 0, "\(r.stderr)")
+        try await body(cli)
+    case .postgres:
+        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+        cli.env["MINSKY_DB"] = url
+        do { try await body(cli) } catch { await TestEnvironment.dropSchema(schema); throw error }
+        await TestEnvironment.dropSchema(schema)
+    }
+}
+
+@Suite("minsky CLI end to end")
+struct CLITests {
+    @Test func initCreatesStoreAndConfigAndIsFoundFromSubdirectories() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir)
+        let r = try cli.run("init")
+        #expect(r.status == 0)
+        #expect(r.stdout.contains("Initialized minsky"))
+        let fm = FileManager.default
+        #expect(fm.fileExists(atPath: dir.appendingPathComponent(".minsky/tasks.db").path))
+        let config = try JSONValue.parse(String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8))
+        #expect(config["database"] == "sqlite:tasks.db")
+        #expect(config["idPrefix"] == "mk")
+        #expect(try String(contentsOf: dir.appendingPathComponent(".minsky/.gitignore"), encoding: .utf8).contains("tasks.db"))
+        // Re-running is harmless and keeps tasks.
+        _ = try cli.json("tasks", "create", "keep me")
+        #expect(try cli.run("init").stdout.contains("already initialized"))
+        let sub = dir.appendingPathComponent("src/deep/er")
+        try fm.createDirectory(at: sub, withIntermediateDirectories: true)
+        let list = try CLI(cwd: sub).json("tasks", "list")
+        #expect(list["tasks"]?.arrayValue?.count == 1)
+    }
+
+    @Test func commandsWithoutAStoreSayHowToCreateOne() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI(cwd: dir).run("tasks", "list")
+        #expect(r.status == 5)
+        #expect(r.stderr.contains("minsky init"))
+        #expect(r.stdout.isEmpty)
+    }
+
+    @Test func dbFlagAndEnvironmentOverrideTheProject() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir)
+        #expect(try cli.run("init").status == 0)
+        let other = dir.appendingPathComponent("other")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        #expect(try CLI(cwd: other).run("init").status == 0)
+        let otherDB = other.appendingPathComponent(".minsky/tasks.db").path
+        _ = try cli.json("tasks", "create", "in other", "--db", otherDB)
+        #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
+        var envCLI = cli
+        envCLI.env["MINSKY_DB"] = "sqlite:" + otherDB
+        #expect(try envCLI.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+    }
+
+    @Test func initRefusesPasswordsInTheCommittedConfig() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI(cwd: dir).run("init", "--db-url", "postgresql://bob:hunter2@db.example:5432/tasks")
+        #expect(r.status == 2)
+        #expect(!r.stderr.contains("hunter2"))
+        #expect(r.stderr.contains(".pgpass"))
+        #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".minsky/config.json").path))
+    }
+
+    @Test func pointingAtAFileThatIsNotSQLiteFailsAndLeavesItAlone() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("notes.txt")
+        let content = Data(String(repeating: "my precious notes\n", count: 20).utf8)
+        try content.write(to: file)
+        let r = try CLI(cwd: dir).run("tasks", "list", "--db", file.path)
+        #expect(r.status == 5)
+        #expect(r.stderr.contains("not a SQLite database"))
+        #expect(try Data(contentsOf: file) == content)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func fullWorkflow(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            let epic = try cli.json("tasks", "create", "Build user authentication", "-d", "Sign-up *and* login", "-p", "1", "-t", "auth,backend", "--meta", "estimate=5", "--meta", "owner=\"team a\"")
+            let epicID = try #require(epic["id"]?.stringValue)
+            #expect(epic["priority"] == 1)
+            #expect(epic["tags"] == ["auth", "backend"])
+            #expect(epic["metadata"] == ["estimate": 5, "owner": "team a"])
+            let schema = try #require(try cli.json("tasks", "create", "Design users table", "--parent", epicID)["id"]?.stringValue)
+            let login = try #require(try cli.json("tasks", "create", "Login endpoint", "--parent", epicID, "--depends-on", schema)["id"]?.stringValue)
+
+            // Human output is a table.
+            let table = try cli.run("tasks", "list")
+            #expect(table.status == 0)
+            #expect(table.stdout.contains("ID") && table.stdout.contains("STATUS") && table.stdout.contains("Login endpoint"))
+
+            let got = try cli.json("tasks", "get", login)
+            #expect(got["task"]?["parentId"]?.stringValue == epicID)
+            #expect(got["dependencies"]?["blockedBy"]?.arrayValue?.first?["id"]?.stringValue == schema)
+
+            // Next ready: the schema task (login is blocked, epic has open subtasks).
+            #expect(try cli.json("tasks", "next")["tasks"]?.arrayValue?.first?["id"]?.stringValue == schema)
+
+            // Claims are exclusive.
+            let claimed = try cli.json("tasks", "claim", schema, "--owner", "agent-1", "--ttl", "30m")
+            #expect(claimed["status"] == "IN-PROGRESS")
+            let refused = try cli.run("tasks", "claim", schema, "--owner", "agent-2")
+            #expect(refused.status == 4)
+            #expect(refused.stderr.contains("already claimed by agent-1"))
+
+            // Optimistic concurrency from the command line.
+            let v = try #require(try cli.json("tasks", "get", schema)["task"]?["version"]?.intValue)
+            let stale = try cli.run("tasks", "update", schema, "--title", "x", "--expect-version", "\(v - 1)")
+            #expect(stale.status == 4)
+            #expect(stale.stderr.contains("version \(v)"))
+            let done = try cli.json("tasks", "status", schema, "done", "--expect-version", "\(v)")
+            #expect(done["status"] == "DONE")
+            #expect(try cli.json("tasks", "next")["tasks"]?.arrayValue?.first?["id"]?.stringValue == login)
+
+            // Dependencies: list, cycle refusal, removal.
+            let deps = try cli.json("deps", "list", schema)
+            #expect(deps["blocks"]?.arrayValue?.first?["id"]?.stringValue == login)
+            let cycle = try cli.run("deps", "add", schema, login)
+            #expect(cycle.status == 4)
+            #expect(cycle.stderr.contains("cycle"))
+            #expect(try cli.run("deps", "rm", login, schema).status == 0)
+            #expect(try cli.run("deps", "rm", login, schema).status == 3)
+            #expect(try cli.json("deps", "add", login, schema)["dependsOn"]?.stringValue == schema)
+
+            // Update several fields at once.
+            let upd = try cli.json("tasks", "update", login, "--add-tag", "api", "--meta", "estimate=2", "-p", "high")
+            #expect(upd["tags"] == ["api"] && upd["metadata"] == ["estimate": 2] && upd["priority"] == 1)
+
+            // Filters and search.
+            #expect(try cli.json("tasks", "list", "--status", "done")["tasks"]?.arrayValue?.count == 1)
+            #expect(try cli.json("tasks", "list", "-q", "login")["tasks"]?.arrayValue?.count == 2)
+            #expect(try cli.json("tasks", "list", "--tag", "backend")["tasks"]?.arrayValue?.count == 1)
+            #expect(try cli.json("tasks", "list", "--root")["tasks"]?.arrayValue?.count == 1)
+            let page = try cli.json("tasks", "list", "--limit", "2")
+            let cursor = try #require(page["nextCursor"]?.stringValue)
+            #expect(try cli.json("tasks", "list", "--limit", "2", "--cursor", cursor)["tasks"]?.arrayValue?.count == 1)
+
+            // Tree.
+            let tree = try cli.run("tasks", "tree")
+            #expect(tree.status == 0)
+            #expect(tree.stdout.contains("└─") && tree.stdout.contains("blocked by \(schema)"))
+            #expect(try cli.json("tasks", "tree", epicID)["roots"]?.arrayValue?.first?["children"]?.arrayValue?.count == 2)
+
+            // Delete: refused with subtasks, then cascade.
+            let refusedDelete = try cli.run("tasks", "delete", epicID)
+            #expect(refusedDelete.status == 2)
+            #expect(refusedDelete.stderr.contains("--cascade"))
+            #expect(try cli.json("tasks", "delete", epicID, "--cascade")["deleted"]?.arrayValue?.count == 3)
+            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func badInputGivesFieldNamedErrorsAndExitCodes(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            let t = try #require(try cli.json("tasks", "create", "valid")["id"]?.stringValue)
+            let badStatus = try cli.run("tasks", "status", t, "finished")
+            #expect(badStatus.status == 2)
+            #expect(badStatus.stderr.contains("unknown status 'finished'") && badStatus.stderr.contains("TODO"))
+            let jsonErr = try cli.run("tasks", "status", t, "finished", "--json")
+            #expect(try JSONValue.parse(jsonErr.stderr)["error"]?["field"] == "status")
+            #expect(jsonErr.stdout.isEmpty)
+            #expect(try cli.run("tasks", "get", "mk-nope0").status == 3)
+            #expect(try cli.run("tasks", "create", "  ").status == 2)
+            #expect(try cli.run("tasks", "create", "x", "-p", "9").stderr.contains("priority"))
+            #expect(try cli.run("tasks", "create", "x", "--metadata", "[1]").stderr.contains("metadata"))
+            #expect(try cli.run("tasks", "get", "bad id!").status == 2)
+            #expect(try cli.run("tasks", "list", "--cursor", "garbage").stderr.contains("cursor"))
+            #expect(try cli.run("tasks", "frobnicate").status == 64)
+            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func hostileTextSurvivesTheCommandLine(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            let title = "'; DROP TABLE tasks; -- \"q\" \\ 🎉 עברית \u{1}"
+            let desc = "line1\nline2\r\n\ttabbed $(rm -rf /) `x`"
+            let id = try #require(try cli.json("tasks", "create", title, "-d", desc)["id"]?.stringValue)
+            let back = try cli.json("tasks", "get", id)
+            #expect(back["task"]?["title"]?.stringValue == title)
+            #expect(back["task"]?["description"]?.stringValue == desc)
+        }
+    }
+
+    @Test func importValidatesEveryLineBeforeWriting() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir)
+        #expect(try cli.run("init").status == 0)
+        let bad = try cli.run("tasks", "import", "-", stdin: "{\"title\":\"ok\"}\n{\"title\":\"\"}\n")
+        #expect(bad.status == 2)
+        #expect(bad.stderr.contains("line 2"))
+        #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
+        let good = try cli.run("tasks", "import", "-", stdin: "{\"title\":\"a\",\"priority\":1,\"tags\":[\"x\"]}\n\n{\"title\":\"b\",\"status\":\"done\"}\n")
+        #expect(good.status == 0, "\(good.stderr)")
+        #expect(try cli.json("tasks", "list", "--status", "DONE")["tasks"]?.arrayValue?.count == 1)
+    }
+
+    /// Eight processes write to one SQLite file at once: every task lands, no "database is locked".
+    @Test func eightProcessesCreate4000TasksInOneSQLiteStore() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir)
+        #expect(try cli.run("init").status == 0)
+        let results = try await withThrowingTaskGroup(of: ProcessResult.self) { g in
+            for p in 0..<8 {
+                let lines = (0..<500).map { "{\"title\":\"process \(p) task \($0)\",\"tags\":[\"p\(p)\"]}" }.joined(separator: "\n")
+                g.addTask { try cli.run("tasks", "import", "-", stdin: lines) }
+            }
+            var all: [ProcessResult] = []
+            for try await r in g { all.append(r) }
+            return all
+        }
+        for r in results {
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(!r.stderr.lowercased().contains("locked"))
+            #expect(r.stdout.contains("Imported 500"))
+        }
+        let all = try cli.json("tasks", "list", "--all")
+        let tasks = all["tasks"]?.arrayValue ?? []
+        #expect(tasks.count == 4000)
+        #expect(Set(tasks.compactMap { $0["id"]?.stringValue }).count == 4000)
+        for p in 0..<8 { #expect(try cli.json("tasks", "list", "--tag", "p\(p)", "--all")["tasks"]?.arrayValue?.count == 500) }
+    }
+
+    @Test func quickstartShowsTheNextReadyTask() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI(cwd: dir).run("quickstart", "--dir", dir.appendingPathComponent("demo").path)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("next ready task"))
+        #expect(r.stdout.contains("Design the users table"))
+        #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("demo/.minsky/tasks.db").path))
+    }
+}
