@@ -85,6 +85,42 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         try c.query(d, "SELECT parent_id FROM tasks WHERE id = ?", [.text(id.rawValue)]).first?[0].text.map(TaskID.init(trusted:))
     }
 
+    static var unresolved: String { "(" + TaskStatus.allCases.filter { !$0.isResolved }.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")" }
+
+    /// Recomputes the readiness counters of `ids` from the source rows.
+    func refreshCounters(_ c: any SQLConnection, _ ids: Set<TaskID>) throws {
+        guard !ids.isEmpty else { return }
+        var s = SQLStatement(d, """
+            UPDATE tasks SET \
+            open_blockers = (SELECT count(*) FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id WHERE e.task_id = tasks.id AND b.status IN \(Self.unresolved)), \
+            open_subtasks = (SELECT count(*) FROM tasks k WHERE k.parent_id = tasks.id AND k.status IN \(Self.unresolved)) \
+            WHERE id IN (
+            """)
+        for (i, id) in ids.sorted().enumerated() {
+            if i > 0 { s.append(", ") }
+            s.bind(.text(id.rawValue))
+        }
+        s.append(")")
+        try c.execute(s)
+    }
+
+    /// Recomputes every task's readiness counters, for stores filled by bulk copies.
+    public func refreshAllCounters() async throws {
+        try await driver.write { [self] c in
+            try c.execute(d, """
+                UPDATE tasks SET \
+                open_blockers = (SELECT count(*) FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id WHERE e.task_id = tasks.id AND b.status IN \(Self.unresolved)), \
+                open_subtasks = (SELECT count(*) FROM tasks k WHERE k.parent_id = tasks.id AND k.status IN \(Self.unresolved))
+                """)
+        }
+    }
+
+    /// Tasks that depend on `id`.
+    func dependents(_ c: any SQLConnection, _ id: TaskID) throws -> [TaskID] {
+        try c.query(d, "SELECT task_id FROM task_dependencies WHERE depends_on_id = ?", [.text(id.rawValue)])
+            .compactMap { $0[0].text.map(TaskID.init(trusted:)) }
+    }
+
     // MARK: TaskStore
 
     public func create(_ draft: NewTask) async throws -> TaskItem {
@@ -117,6 +153,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             }
             if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, lock) }
             for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }
+            // A new task's counters start at 0, which is right unless it has blockers; its parent
+            // gains an open subtask.
+            try refreshCounters(c, Set((draft.dependsOn.isEmpty ? [] : [task.id]) + [task.parentId].compactMap { $0 }))
             return task
         }
     }
@@ -200,6 +239,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             guard try c.execute(s) == 1 else {
                 throw MinskyError(.conflict, "task \(id) changed while it was being updated; get it again and retry", field: "expectedVersion")
             }
+            if cur.status.isResolved != next.status.isResolved || cur.parentId != next.parentId {
+                try refreshCounters(c, Set(try dependents(c, id) + [cur.parentId, next.parentId].compactMap { $0 }))
+            }
             return next
         }
     }
@@ -214,6 +256,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             if ids.count > 1 && !cascade {
                 throw MinskyError.invalid("cascade", "task \(id) has \(ids.count - 1) subtask(s); delete them first or pass cascade (--cascade) to delete the whole subtree")
             }
+            let doomed = Set(ids)
+            var affected = Set(try ids.flatMap { try dependents(c, $0) })
+            if let p = try parentOf(c, id) { affected.insert(p) }
+            affected.subtract(doomed)
             var del = SQLStatement(d, "DELETE FROM tasks WHERE id IN (")
             for (i, x) in ids.enumerated() {
                 if i > 0 { del.append(", ") }
@@ -221,6 +267,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             }
             del.append(")")
             try c.execute(del)
+            try refreshCounters(c, affected)
             return ids.sorted()
         }
     }
@@ -244,11 +291,20 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             if let row = try c.query(s).first, let t = row[0].text.flatMap(Timestamp.init(iso8601:)) {
                 return Dependency(taskId: task, dependsOn: dependsOn, createdAt: t)
             }
-            try DependencyGraph.checkNewEdge(task: task, dependsOn: dependsOn) { try blockers(c, $0) }
+            // One recursive query answers "does dependsOn already reach task?"; only then does the
+            // core walk the graph to name the cycle.
+            var reach = SQLStatement(d, "WITH RECURSIVE r(id) AS (SELECT depends_on_id FROM task_dependencies WHERE task_id = ")
+            reach.bind(.text(dependsOn.rawValue))
+            reach.append(" UNION SELECT e.depends_on_id FROM task_dependencies e JOIN r ON e.task_id = r.id) SELECT 1 FROM r WHERE id = ")
+            reach.bind(.text(task.rawValue))
+            if try task == dependsOn || !c.query(reach).isEmpty {
+                try DependencyGraph.checkNewEdge(task: task, dependsOn: dependsOn) { try blockers(c, $0) }
+            }
             if try parentOf(c, task) == dependsOn {
                 throw MinskyError.invalid("dependsOn", "\(task) is a subtask of \(dependsOn) and cannot wait for it: the parent is finished by its subtasks")
             }
             try insertEdge(c, task, dependsOn, now)
+            try refreshCounters(c, [task])
             return Dependency(taskId: task, dependsOn: dependsOn, createdAt: now)
         }
     }
@@ -261,6 +317,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 try requireExists(c, dependsOn, field: "dependsOn")
                 throw MinskyError(.notFound, "\(task) does not depend on \(dependsOn); `minsky deps list \(task)` shows its dependencies", field: "dependsOn")
             }
+            try refreshCounters(c, [task])
         }
     }
 
@@ -296,14 +353,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         }
         let now = now()
         return try await driver.read { [self] c in
-            var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE (t.status = 'TODO' OR (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= ")
+            var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= ")
             s.bind(.text(now.iso8601), as: .timestamp)
-            s.append("""
-                )) AND NOT EXISTS (SELECT 1 FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id \
-                WHERE e.task_id = t.id AND b.status NOT IN ('DONE', 'CLOSED')) \
-                AND NOT EXISTS (SELECT 1 FROM tasks k WHERE k.parent_id = t.id AND k.status NOT IN ('DONE', 'CLOSED')) \
-                ORDER BY t.priority, t.created_at, t.id LIMIT \(limit)
-                """)
+            s.append(")) ORDER BY t.priority, t.created_at, t.id LIMIT \(limit)")
             return try c.query(s).map(Self.decode)
         }
     }

@@ -9,6 +9,10 @@ public struct SQLMigration: Sendable {
 
 /// The schema, designed once for both stores: JSON is JSONB/TEXT, timestamps TIMESTAMPTZ/ISO
 /// text, integers BIGINT/INTEGER. Only the text index differs in kind, so it is its own migration.
+///
+/// `open_blockers` (unresolved tasks this one depends on) and `open_subtasks` (unresolved
+/// children) are kept by `SQLTaskStore.refreshCounters` on every write that can change them, so
+/// "next ready" is an index range scan instead of two anti-joins per candidate row.
 public enum Schema {
     public static let statuses = TaskStatus.allCases.map { "'\($0.rawValue)'" }.joined(separator: ", ")
 
@@ -29,11 +33,14 @@ public enum Schema {
                     claim_expires_at \(d.type(.timestamp)),
                     created_at \(d.type(.timestamp)) NOT NULL,
                     updated_at \(d.type(.timestamp)) NOT NULL,
-                    version \(d.type(.integer)) NOT NULL DEFAULT 1
+                    version \(d.type(.integer)) NOT NULL DEFAULT 1,
+                    open_blockers \(d.type(.integer)) NOT NULL DEFAULT 0,
+                    open_subtasks \(d.type(.integer)) NOT NULL DEFAULT 0
                 )
                 """,
                 "CREATE INDEX tasks_created ON tasks (created_at, id)",
-                "CREATE INDEX tasks_ready ON tasks (status, priority, created_at, id)",
+                "CREATE INDEX tasks_status ON tasks (status, created_at, id)",
+                "CREATE INDEX tasks_ready ON tasks (open_blockers, open_subtasks, priority, created_at, id)",
                 "CREATE INDEX tasks_parent ON tasks (parent_id)",
                 """
                 CREATE TABLE task_dependencies (
@@ -54,7 +61,7 @@ public enum Schema {
                 let new = "new.rowid, new.title, substr(new.description, 1, \(n))"
                 let old = "'delete', old.rowid, old.title, substr(old.description, 1, \(n))"
                 return [
-                    "CREATE VIRTUAL TABLE tasks_fts USING fts5(title, description, content='', tokenize='unicode61 remove_diacritics 0')",
+                    "CREATE VIRTUAL TABLE tasks_fts USING fts5(title, description, content='', tokenize='unicode61 remove_diacritics 0', detail=none)",
                     "CREATE TRIGGER tasks_fts_insert AFTER INSERT ON tasks BEGIN INSERT INTO tasks_fts (rowid, title, description) VALUES (\(new)); END",
                     "CREATE TRIGGER tasks_fts_delete AFTER DELETE ON tasks BEGIN INSERT INTO tasks_fts (tasks_fts, rowid, title, description) VALUES (\(old)); END",
                     """

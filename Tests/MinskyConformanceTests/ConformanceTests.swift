@@ -415,3 +415,81 @@ struct ConformanceTests {
         }
     }
 }
+
+/// "Next ready" is served from maintained counters; this checks them against the definition
+/// (computed here from every task and edge) after a long random mix of writes.
+@Suite("Readiness counters")
+struct ReadinessTests {
+    static func reference(_ tasks: [TaskItem], _ edges: [Dependency], now: Timestamp) -> [TaskID] {
+        let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0) })
+        return tasks.filter { t in
+            let statusOK = t.status == .todo || (t.status == .inProgress && (t.claimExpiresAt.map { $0 <= now } ?? false))
+            let blockersDone = edges.filter { $0.taskId == t.id }.allSatisfy { byID[$0.dependsOn]?.status.isResolved ?? true }
+            let kidsDone = tasks.filter { $0.parentId == t.id }.allSatisfy(\.status.isResolved)
+            return statusOK && blockersDone && kidsDone
+        }
+        .sorted { ($0.priority, $0.createdAt, $0.id) < ($1.priority, $1.createdAt, $1.id) }
+        .map(\.id)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func nextReadyMatchesTheDefinitionAfterRandomWrites(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            var rng = SplitMix(seed: 42)
+            var ids: [TaskID] = []
+            let statuses = TaskStatus.allCases
+            for step in 0..<400 {
+                let roll = Int(rng.next() % 100)
+                do {
+                    if ids.count < 8 || roll < 30 {
+                        let parent = ids.isEmpty || roll % 3 != 0 ? nil : ids[Int(rng.next() % UInt64(ids.count))]
+                        let deps = ids.isEmpty ? [] : [ids[Int(rng.next() % UInt64(ids.count))]]
+                        ids.append(try await store.create(NewTask(title: "t\(step)", priority: try Priority(Int(rng.next() % 5)), parentId: parent, dependsOn: deps)).id)
+                    } else if roll < 55 {
+                        let id = ids[Int(rng.next() % UInt64(ids.count))]
+                        _ = try await store.update(id, TaskPatch(status: statuses[Int(rng.next() % UInt64(statuses.count))]), expectedVersion: nil)
+                    } else if roll < 70 {
+                        _ = try await store.addDependency(ids[Int(rng.next() % UInt64(ids.count))], dependsOn: ids[Int(rng.next() % UInt64(ids.count))])
+                    } else if roll < 78 {
+                        let id = ids[Int(rng.next() % UInt64(ids.count))]
+                        if let b = try await store.dependencies(of: id).blockedBy.first { try await store.removeDependency(id, dependsOn: b.id) }
+                    } else if roll < 85 {
+                        let id = ids[Int(rng.next() % UInt64(ids.count))]
+                        let gone = try await store.delete(id, cascade: true)
+                        ids.removeAll { gone.contains($0) }
+                    } else if roll < 92 {
+                        let id = ids[Int(rng.next() % UInt64(ids.count))]
+                        let p = ids[Int(rng.next() % UInt64(ids.count))]
+                        _ = try await store.update(id, TaskPatch(parent: roll % 2 == 0 ? .clear : .set(p)), expectedVersion: nil)
+                    } else {
+                        _ = try await store.claim(ids[Int(rng.next() % UInt64(ids.count))], owner: "a\(roll % 3)", ttl: 30)
+                        clock.advance(seconds: 20)
+                    }
+                } catch let e as MinskyError where [.cycle, .invalidInput, .alreadyClaimed, .notFound].contains(e.code) {
+                    // Refusals are part of the mix.
+                }
+                if step % 50 == 49 {
+                    let all = try await store.listAll()
+                    let edges = try await store.dependencyEdges(among: nil)
+                    let expected = Self.reference(all, edges, now: clock.now())
+                    let got = try await store.nextReady(limit: 1000).map(\.id)
+                    #expect(got == expected, "step \(step)")
+                }
+            }
+        }
+    }
+}
+
+/// Deterministic random numbers for reproducible operation mixes.
+struct SplitMix: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
