@@ -146,7 +146,7 @@ extension JSONValue {
     /// Parses JSON text; errors name the field they came from.
     public static func parse(_ text: String, field: String = "json") throws -> JSONValue {
         do {
-            return try JSONDecoder().decode(JSONValue.self, from: Data(text.utf8))
+            return try JSONParser.parse(text.utf8)
         } catch {
             throw MinskyError.invalid(field, "\(field) is not valid JSON; pass a JSON object like {\"key\":\"value\"}")
         }

@@ -97,3 +97,33 @@ struct CoreTests {
         #expect(TextSearch.terms("  ").isEmpty)
     }
 }
+
+@Suite("JSON parser")
+struct JSONParserTests {
+    @Test(arguments: [
+        #"{"a":[1,-2,3.5e2,true,false,null,"x\u00e9\ud83c\udf89\n"]}"#, "[]", "{}", "0", "-0.5", #""\/""#, " [ 1 , 2 ] ",
+        "9223372036854775807", "1e400",
+    ])
+    func acceptsValidJSON(text: String) throws {
+        _ = try JSONParser.parse(text.utf8)
+    }
+
+    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "tru", "\"\\x\"", "\"\u{1}\"", "[1] x", "\"\\ud800\"", "{'a':1}", "NaN"])
+    func refusesInvalidJSON(text: String) {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(text.utf8) }
+    }
+
+    @Test func refusesInvalidUTF8AndDeepNesting() {
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
+        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array(repeating: UInt8(ascii: "["), count: 100_000)) }
+        #expect(throws: Never.self) { try JSONParser.parse((String(repeating: "[", count: 200) + String(repeating: "]", count: 200)).utf8) }
+    }
+
+    @Test func keepsIntegersExactAndStringsAsStrings() throws {
+        #expect(try JSONParser.parse("9007199254740993".utf8) == .int(9_007_199_254_740_993))
+        #expect(try JSONParser.parse(#""data:application/octet-stream;base64,AAEC""#.utf8) == .string("data:application/octet-stream;base64,AAEC"))
+        #expect(try JSONParser.parse("1e400".utf8) == .double(.infinity))
+        let v: JSONValue = ["k": ["é", 1, 2.5, nil, true]]
+        #expect(try JSONParser.parse(v.canonicalJSON().utf8) == v)
+    }
+}
