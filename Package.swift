@@ -35,13 +35,18 @@ let package = Package(
             "MinskyCore", "MinskySQL", "CLibPQ",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // The MCP server: our own JSON-RPC layer, one file per tool.
+        .target(name: "MinskyMCP", dependencies: [
+            "MinskyCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // Wiring shared by the executables: project discovery, config, opening a store by URL.
         .target(name: "MinskyApp", dependencies: [
             "MinskyCore", "MinskySQLite", "MinskyPostgres",
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "minsky", dependencies: [
-            "MinskyCore", "MinskyApp",
+            "MinskyCore", "MinskyApp", "MinskyMCP",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -58,6 +63,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyTestSupport"]),
+        .testTarget(name: "MinskyMCPTests", dependencies: ["MinskyCore", "MinskyMCP", "MinskyTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -125,6 +125,23 @@ extension JSONValue {
         }
     }
 
+    /// Indented JSON with sorted keys, for files people read and diff.
+    public func prettyJSON(indent: String = "") -> String {
+        let inner = indent + "  "
+        switch self {
+        case .array(let a) where !a.isEmpty:
+            return "[\n" + a.map { inner + $0.prettyJSON(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
+        case .object(let o) where !o.isEmpty:
+            return "{\n" + o.keys.sorted().map { k in
+                var key = ""
+                JSONValue.writeString(k, to: &key)
+                return inner + key + ": " + o[k]!.prettyJSON(indent: inner) // k comes from o.keys
+            }.joined(separator: ",\n") + "\n\(indent)}"
+        default:
+            return canonicalJSON()
+        }
+    }
+
     static func writeString(_ s: String, to out: inout String) {
         out += "\""
         for u in s.unicodeScalars {

@@ -56,6 +56,10 @@ public struct NewTask: Sendable, Hashable, Codable {
     public var parentId: TaskID?
     /// Tasks that must be done before this one; added in the same transaction.
     public var dependsOn: [TaskID]
+    /// In `createMany`: indices of earlier drafts of the same batch this one waits for.
+    public var batchDependsOn: [Int] = []
+    /// In `createMany`: index of an earlier draft of the same batch that is this one's parent.
+    public var batchParent: Int?
 
     public init(title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
                 tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, dependsOn: [TaskID] = []) {
@@ -72,6 +76,18 @@ public struct NewTask: Sendable, Hashable, Codable {
 
 extension NewTask {
     enum CodingKeys: String, CodingKey { case title, description, status, priority, tags, metadata, parentId, dependsOn }
+
+    public func encode(to encoder: any Encoder) throws {
+        var c = encoder.container(keyedBy: CodingKeys.self)
+        try c.encode(title, forKey: .title)
+        try c.encode(description, forKey: .description)
+        try c.encode(status, forKey: .status)
+        try c.encode(priority, forKey: .priority)
+        try c.encode(tags, forKey: .tags)
+        try c.encode(metadata, forKey: .metadata)
+        try c.encodeIfPresent(parentId, forKey: .parentId)
+        try c.encode(dependsOn, forKey: .dependsOn)
+    }
 
     /// Only `title` is required; everything else has the same defaults as the initializer.
     public init(from decoder: any Decoder) throws {
@@ -147,7 +163,10 @@ public struct DependencyList: Hashable, Sendable, Codable {
         public var id: TaskID
         public var title: String
         public var status: TaskStatus
-        public init(id: TaskID, title: String, status: TaskStatus) { self.id = id; self.title = title; self.status = status }
+        public var priority: Priority
+        public init(id: TaskID, title: String, status: TaskStatus, priority: Priority) {
+            self.id = id; self.title = title; self.status = status; self.priority = priority
+        }
     }
     /// Tasks this one waits for.
     public var blockedBy: [Edge]

@@ -89,7 +89,30 @@ public enum TaskRules {
         }
         var seen = Set<TaskID>()
         d.dependsOn = d.dependsOn.filter { seen.insert($0).inserted }
+        d.batchDependsOn = Array(Set(d.batchDependsOn)).sorted()
         return d
+    }
+
+    /// Validates a batch: every draft, and batch references that point only backwards.
+    public static func validateBatch(_ drafts: [NewTask]) throws -> [NewTask] {
+        try drafts.enumerated().map { i, raw in
+            let d: NewTask
+            do { d = try validate(raw) } catch var e as MinskyError {
+                e.message = "task #\(i): \(e.message)"
+                e.field = "tasks[\(i)].\(e.field ?? "")"
+                throw e
+            }
+            for j in d.batchDependsOn + [d.batchParent].compactMap({ $0 }) where !(0..<i).contains(j) {
+                throw MinskyError.invalid("tasks[\(i)]", "task #\(i) refers to #\(j); batch references must point to an earlier task of the batch (0…\(i - 1))")
+            }
+            if let p = d.batchParent, d.batchDependsOn.contains(p) {
+                throw MinskyError.invalid("tasks[\(i)]", "task #\(i) cannot wait for its own parent #\(p): the parent is finished by its subtasks")
+            }
+            if d.batchParent != nil && d.parentId != nil {
+                throw MinskyError.invalid("tasks[\(i)]", "task #\(i) has both a parent id and a batch parent; give one")
+            }
+            return d
+        }
     }
 
     /// Applies a validated patch to `task`. Status changes keep claims coherent: back to TODO

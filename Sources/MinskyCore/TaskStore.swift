@@ -8,6 +8,10 @@ public protocol TaskStore: Sendable {
     var location: String { get }
 
     func create(_ draft: NewTask) async throws -> TaskItem
+    /// Creates every draft in one transaction: all of them or none. Drafts may refer to earlier
+    /// drafts of the batch (`batchParent`, `batchDependsOn`). `progress` gets the count created so
+    /// far; when `isCancelled` turns true the transaction is rolled back and `CancellationError` thrown.
+    func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem]
     func get(_ id: TaskID) async throws -> TaskItem
     func list(_ query: TaskQuery) async throws -> TaskPage
     /// Applies `patch`. With `expectedVersion`, a different current version is a `.conflict`

@@ -123,40 +123,59 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     // MARK: TaskStore
 
+    /// Inserts one validated draft with its dependency edges inside the caller's transaction.
+    func insert(_ c: any SQLConnection, _ draft: NewTask, now: Timestamp) throws -> TaskItem {
+        if let p = draft.parentId { try requireExists(c, p, field: "parent") }
+        for dep in draft.dependsOn { try requireExists(c, dep, field: "dependsOn") }
+        var length = TaskID.defaultSuffixLength
+        var task = TaskItem(id: makeID(idPrefix, length), title: draft.title, description: draft.description,
+                            status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
+                            parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
+        while true {
+            var s = SQLStatement(d, "INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, created_at, updated_at, version) VALUES (")
+            s.bind(.text(task.id.rawValue)); s.append(", ")
+            s.bind(.text(task.title)); s.append(", ")
+            s.bind(.text(task.description)); s.append(", ")
+            s.bind(.text(task.status.rawValue)); s.append(", ")
+            s.bind(.int(Int64(task.priority.value)), as: .integer); s.append(", ")
+            s.bind(.text(Self.tagsJSON(task.tags)), as: .json); s.append(", ")
+            s.bind(.text(task.metadata.canonicalJSON()), as: .json); s.append(", ")
+            s.bind(task.parentId.map { .text($0.rawValue) } ?? .null); s.append(", ")
+            s.bind(.text(now.iso8601), as: .timestamp); s.append(", ")
+            s.bind(.text(now.iso8601), as: .timestamp); s.append(", 1) ON CONFLICT (id) DO NOTHING")
+            if try c.execute(s) == 1 { break }
+            // Collision with an existing id: draw again with one more character.
+            length += 1
+            task.id = makeID(idPrefix, length)
+        }
+        if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, lock) }
+        for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }
+        // A new task's counters start at 0, which is right unless it has blockers; its parent
+        // gains an open subtask.
+        try refreshCounters(c, Set((draft.dependsOn.isEmpty ? [] : [task.id]) + [task.parentId].compactMap { $0 }))
+        return task
+    }
+
     public func create(_ draft: NewTask) async throws -> TaskItem {
         let draft = try TaskRules.validate(draft)
         let now = now()
-        let prefix = idPrefix
+        return try await driver.write { [self] c in try insert(c, draft, now: now) }
+    }
+
+    public func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem] {
+        let drafts = try TaskRules.validateBatch(drafts)
+        let now = now()
         return try await driver.write { [self] c in
-            if let p = draft.parentId { try requireExists(c, p, field: "parent") }
-            for dep in draft.dependsOn { try requireExists(c, dep, field: "dependsOn") }
-            var length = TaskID.defaultSuffixLength
-            var task = TaskItem(id: makeID(prefix, length), title: draft.title, description: draft.description,
-                                status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
-                                parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
-            while true {
-                var s = SQLStatement(d, "INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, created_at, updated_at, version) VALUES (")
-                s.bind(.text(task.id.rawValue)); s.append(", ")
-                s.bind(.text(task.title)); s.append(", ")
-                s.bind(.text(task.description)); s.append(", ")
-                s.bind(.text(task.status.rawValue)); s.append(", ")
-                s.bind(.int(Int64(task.priority.value)), as: .integer); s.append(", ")
-                s.bind(.text(Self.tagsJSON(task.tags)), as: .json); s.append(", ")
-                s.bind(.text(task.metadata.canonicalJSON()), as: .json); s.append(", ")
-                s.bind(task.parentId.map { .text($0.rawValue) } ?? .null); s.append(", ")
-                s.bind(.text(now.iso8601), as: .timestamp); s.append(", ")
-                s.bind(.text(now.iso8601), as: .timestamp); s.append(", 1) ON CONFLICT (id) DO NOTHING")
-                if try c.execute(s) == 1 { break }
-                // Collision with an existing id: draw again with one more character.
-                length += 1
-                task.id = makeID(prefix, length)
+            var created: [TaskItem] = []
+            for (k, var draft) in drafts.enumerated() {
+                if isCancelled() { throw CancellationError() }
+                if let p = draft.batchParent { draft.parentId = created[p].id }
+                draft.dependsOn += draft.batchDependsOn.map { created[$0].id }
+                // One microsecond apart, so listings keep the batch's order.
+                created.append(try insert(c, draft, now: Timestamp(microseconds: now.microseconds + Int64(k))))
+                progress?(created.count)
             }
-            if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, lock) }
-            for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }
-            // A new task's counters start at 0, which is right unless it has blockers; its parent
-            // gains an open subtask.
-            try refreshCounters(c, Set((draft.dependsOn.isEmpty ? [] : [task.id]) + [task.parentId].compactMap { $0 }))
-            return task
+            return created
         }
     }
 
@@ -326,12 +345,13 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             try requireExists(c, id, field: "id")
             func edges(_ sql: String) throws -> [DependencyList.Edge] {
                 try c.query(d, sql, [.text(id.rawValue)]).map {
-                    DependencyList.Edge(id: TaskID(trusted: $0[0].text ?? ""), title: $0[1].text ?? "", status: TaskStatus(rawValue: $0[2].text ?? "") ?? .todo)
+                    DependencyList.Edge(id: TaskID(trusted: $0[0].text ?? ""), title: $0[1].text ?? "", status: TaskStatus(rawValue: $0[2].text ?? "") ?? .todo,
+                                        priority: (try? Priority(Int($0[3].int ?? 2))) ?? .default)
                 }
             }
             return DependencyList(
-                blockedBy: try edges("SELECT t.id, t.title, t.status FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id WHERE e.task_id = ? ORDER BY t.id"),
-                blocks: try edges("SELECT t.id, t.title, t.status FROM task_dependencies e JOIN tasks t ON t.id = e.task_id WHERE e.depends_on_id = ? ORDER BY t.id"))
+                blockedBy: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id WHERE e.task_id = ? ORDER BY t.id"),
+                blocks: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.task_id WHERE e.depends_on_id = ? ORDER BY t.id"))
         }
     }
 

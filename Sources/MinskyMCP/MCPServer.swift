@@ -1,0 +1,396 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import Dispatch
+import Foundation
+import Logging
+import MinskyCore
+import Synchronization
+
+/// The MCP server: JSON-RPC 2.0 over stdio, written to the 2025-11-25 specification.
+///
+/// The reader thread parses each line and answers cheap methods (ping, initialize, tools/list)
+/// at once; tool calls and resource reads run as concurrent tasks. Every request gets exactly
+/// one response, except a request the client cancelled, which gets none (as the spec says).
+/// At end of input the server finishes and answers everything already received, then returns.
+public final class MCPServer: Sendable {
+    public static let latestProtocolVersion = "2025-11-25"
+    public static let supportedProtocolVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
+    public static let version = "0.1.0"
+    static let logLevels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
+    static let resourcePrefix = "minsky://tasks/"
+
+    struct State {
+        var initialized = false
+        var protocolVersion = MCPServer.latestProtocolVersion
+        var clientName = "agent"
+        var logLevel = "warning"
+        var inflight: [String: Task<Void, Never>] = [:]
+        var cancelled: Set<String> = []
+        var shuttingDown = false
+    }
+
+    let tools: [Tool]
+    let toolIndex: [String: Tool]
+    let storeProvider: @Sendable () async throws -> any TaskStore
+    let transport: StdioTransport
+    let logger: Logger
+    let state = Mutex(State())
+    let group = DispatchGroup()
+    let pageSize: Int
+
+    public init(tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any TaskStore,
+                input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp")) {
+        self.tools = tools
+        self.toolIndex = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
+        self.storeProvider = store
+        self.transport = StdioTransport(input: input, output: output)
+        self.pageSize = max(1, pageSize)
+        self.logger = logger
+    }
+
+    /// The declarations as `tools/list` serves them (all pages), for tools.json.
+    public static func toolsDocument(_ tools: [Tool] = Tool.all) -> JSONValue {
+        ["tools": .array(tools.map { $0.declaration() })]
+    }
+
+    /// tools.json: the declarations pretty-printed with sorted keys, two-space indent.
+    public static func toolsDocumentText(_ tools: [Tool] = Tool.all) -> String {
+        toolsDocument(tools).prettyJSON()
+    }
+
+    // MARK: Running
+
+    /// Serves until end of input (after answering every request received) and returns.
+    public func run() async {
+        installSignalHandlers()
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            let reader = Thread { [self] in
+                transport.readLines(onLine: { handle(line: $0) }, onOversized: {
+                    send(RPC.error(id: .null, RPCError(code: .parseError, message: "message longer than 64 MiB")))
+                })
+                group.wait()
+                done.resume()
+            }
+            reader.name = "minsky-mcp-reader"
+            reader.start()
+        }
+    }
+
+    func installSignalHandlers() {
+        for sig in [SIGINT, SIGTERM] {
+            signal(sig, SIG_IGN)
+            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            src.setEventHandler { [self] in
+                logger.info("signal \(sig): finishing in-flight requests")
+                state.withLock { $0.shuttingDown = true }
+                _ = group.wait(timeout: .now() + 10)
+                exit(0)
+            }
+            src.resume()
+            Self.signalSources.append(src)
+        }
+    }
+
+    /// Keeps the signal sources alive for the life of the process. `nonisolated(unsafe)`: only
+    /// `run()` appends, once, before any other thread can see it.
+    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
+
+    func send(_ message: JSONValue) { transport.send(RPC.encode(message)) }
+
+    // MARK: Dispatch
+
+    func handle(line raw: [UInt8]) {
+        var line = raw[...]
+        while let last = line.last, last == 0x0D || last == 0x20 || last == 0x09 { line = line.dropLast() }
+        guard line.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return }
+        let message: JSONValue
+        do { message = try JSONParser.parse(line) } catch let e as JSONParser.Failure {
+            send(RPC.error(id: .null, RPCError(code: .parseError, message: "parse error: \(e.description)")))
+            return
+        } catch {
+            send(RPC.error(id: .null, RPCError(code: .parseError, message: "parse error")))
+            return
+        }
+        guard case .object(let obj) = message else {
+            let what = message.arrayValue != nil ? "batches are not supported; send one JSON-RPC message per line" : "a JSON-RPC message must be an object"
+            send(RPC.error(id: .null, RPCError(code: .invalidRequest, message: what)))
+            return
+        }
+        // Responses from the client (to requests we never send yet) are ignored.
+        if obj["method"] == nil && (obj["result"] != nil || obj["error"] != nil) { return }
+        let idValue = obj["id"]
+        let validID: JSONValue? = {
+            switch idValue {
+            case .string?, .int?: return idValue
+            case .double(let d)? where d.isFinite: return idValue
+            default: return nil
+            }
+        }()
+        guard obj["jsonrpc"] == "2.0" else {
+            send(RPC.error(id: validID ?? .null, RPCError(code: .invalidRequest, message: "jsonrpc must be \"2.0\"")))
+            return
+        }
+        guard case .string(let method)? = obj["method"] else {
+            send(RPC.error(id: validID ?? .null, RPCError(code: .invalidRequest, message: "method must be a string")))
+            return
+        }
+        if idValue != nil && validID == nil {
+            send(RPC.error(id: .null, RPCError(code: .invalidRequest, message: "id must be a string or a number")))
+            return
+        }
+        let params = obj["params"] ?? .object([:])
+        guard let id = validID else {
+            handleNotification(method, params)
+            return
+        }
+        guard case .object(let p) = params else {
+            send(RPC.error(id: id, RPCError(code: .invalidParams, message: "params must be an object")))
+            return
+        }
+        handleRequest(id: id, method: method, params: p)
+    }
+
+    func handleNotification(_ method: String, _ params: JSONValue) {
+        switch method {
+        case "notifications/cancelled":
+            guard let rid = params["requestId"], rid.stringValue != nil || rid.intValue != nil else { return }
+            let key = rid.canonicalJSON()
+            let task: Task<Void, Never>? = state.withLock { s in
+                guard let t = s.inflight[key] else { return nil }
+                s.cancelled.insert(key)
+                return t
+            }
+            task?.cancel()
+        default:
+            break // notifications/initialized and unknown notifications need no answer
+        }
+    }
+
+    func handleRequest(id: JSONValue, method: String, params: [String: JSONValue]) {
+        let (initialized, shuttingDown) = state.withLock { ($0.initialized, $0.shuttingDown) }
+        if shuttingDown {
+            send(RPC.error(id: id, RPCError(code: .internalError, message: "server is shutting down")))
+            return
+        }
+        if !initialized && method != "initialize" && method != "ping" {
+            send(RPC.error(id: id, RPCError(code: .invalidRequest, message: "server not initialized: send initialize first")))
+            return
+        }
+        do {
+            switch method {
+            case "ping": send(RPC.response(id: id, result: .object([:])))
+            case "initialize": send(RPC.response(id: id, result: try initialize(params)))
+            case "tools/list": send(RPC.response(id: id, result: try listTools(params)))
+            case "resources/templates/list": send(RPC.response(id: id, result: resourceTemplates()))
+            case "logging/setLevel": send(RPC.response(id: id, result: try setLevel(params)))
+            case "tools/call":
+                let (tool, args) = try resolveCall(params)
+                spawn(id: id) { [self] in try await callTool(tool, args, params: params) }
+            case "resources/list":
+                let cursor = try cursorParam(params)
+                spawn(id: id) { [self] in try await listResources(cursor: cursor) }
+            case "resources/read":
+                guard let uri = params["uri"]?.stringValue else { throw RPCError(code: .invalidParams, message: "resources/read needs a string uri") }
+                spawn(id: id) { [self] in try await readResource(uri) }
+            default:
+                throw RPCError(code: .methodNotFound, message: "method not found: \(method)")
+            }
+        } catch let e as RPCError {
+            send(RPC.error(id: id, e))
+        } catch {
+            send(RPC.error(id: id, RPCError(code: .internalError, message: "internal error")))
+        }
+    }
+
+    /// Runs a request concurrently; its result (or error) becomes its one response unless the
+    /// client cancelled it.
+    func spawn(id: JSONValue, _ work: @escaping @Sendable () async throws -> JSONValue) {
+        let key = id.canonicalJSON()
+        group.enter()
+        let task = Task { [self] in
+            let reply: JSONValue
+            do {
+                reply = RPC.response(id: id, result: try await work())
+            } catch let e as RPCError {
+                reply = RPC.error(id: id, e)
+            } catch is CancellationError {
+                reply = .null
+            } catch {
+                logger.error("internal error: \(error)")
+                reply = RPC.error(id: id, RPCError(code: .internalError, message: "internal error"))
+            }
+            let cancelled = state.withLock { s in
+                s.inflight[key] = nil
+                return s.cancelled.remove(key) != nil
+            }
+            if !cancelled && !reply.isNull { send(reply) }
+            group.leave()
+        }
+        // The task may already have finished; only record it while it can still be cancelled.
+        state.withLock { s in
+            if !task.isCancelled { s.inflight[key] = task }
+        }
+        Task { [self] in
+            await task.value
+            state.withLock { s in
+                if s.inflight[key] == task { s.inflight[key] = nil }
+                s.cancelled.remove(key)
+            }
+        }
+    }
+
+    // MARK: Lifecycle
+
+    func initialize(_ params: [String: JSONValue]) throws -> JSONValue {
+        guard let requested = params["protocolVersion"]?.stringValue else {
+            throw RPCError(code: .invalidParams, message: "initialize needs protocolVersion (a string such as \"\(Self.latestProtocolVersion)\")")
+        }
+        let chosen = Self.supportedProtocolVersions.contains(requested) ? requested : Self.latestProtocolVersion
+        let client = params["clientInfo"]?["name"]?.stringValue ?? "agent"
+        let already = state.withLock { s -> Bool in
+            if s.initialized { return true }
+            s.initialized = true
+            s.protocolVersion = chosen
+            s.clientName = client
+            return false
+        }
+        if already { throw RPCError(code: .invalidRequest, message: "already initialized") }
+        return [
+            "protocolVersion": .string(chosen),
+            "capabilities": [
+                "tools": ["listChanged": false],
+                "resources": ["listChanged": false, "subscribe": false],
+                "logging": .object([:]),
+            ],
+            "serverInfo": ["name": "minsky", "title": "Minsky task store", "version": .string(Self.version)],
+            "instructions": """
+                Minsky is the shared task list. Pick work with next_task (claim=true takes it atomically), \
+                read it with get_task, record progress with update_task/set_status, and plan with create_tasks \
+                and add_dependency. Pass expectedVersion on updates to avoid overwriting others' changes.
+                """,
+        ]
+    }
+
+    func setLevel(_ params: [String: JSONValue]) throws -> JSONValue {
+        guard let level = params["level"]?.stringValue, Self.logLevels.contains(level) else {
+            throw RPCError(code: .invalidParams, message: "level must be one of \(Self.logLevels.joined(separator: ", "))")
+        }
+        state.withLock { $0.logLevel = level }
+        return .object([:])
+    }
+
+    /// Sends a `notifications/message` when `level` is at or above the client's chosen level.
+    func notifyLog(_ level: String, _ data: String) {
+        let min = state.withLock { $0.logLevel }
+        guard let a = Self.logLevels.firstIndex(of: level), let b = Self.logLevels.firstIndex(of: min), a >= b else { return }
+        send(RPC.notification("notifications/message", ["level": .string(level), "logger": "minsky", "data": .string(data)]))
+    }
+
+    // MARK: Tools
+
+    func cursorParam(_ params: [String: JSONValue]) throws -> String? {
+        switch params["cursor"] {
+        case nil, .null?: return nil
+        case .string(let c)?: return c
+        default: throw RPCError(code: .invalidParams, message: "cursor must be a string from a previous nextCursor")
+        }
+    }
+
+    func listTools(_ params: [String: JSONValue]) throws -> JSONValue {
+        var start = 0
+        if let c = try cursorParam(params) {
+            guard let n = Int(c), n > 0, n < tools.count else { throw RPCError(code: .invalidParams, message: "unknown cursor \(c.prefix(40)); pass a nextCursor from tools/list") }
+            start = n
+        }
+        let version = state.withLock { $0.protocolVersion }
+        let end = min(tools.count, start + pageSize)
+        var result: [String: JSONValue] = ["tools": .array(tools[start..<end].map { $0.declaration(protocolVersion: version) })]
+        if end < tools.count { result["nextCursor"] = .string(String(end)) }
+        return .object(result)
+    }
+
+    func resolveCall(_ params: [String: JSONValue]) throws -> (Tool, [String: JSONValue]) {
+        guard let name = params["name"]?.stringValue else {
+            throw RPCError(code: .invalidParams, message: "tools/call needs a string name")
+        }
+        guard let tool = toolIndex[name] else {
+            throw RPCError(code: .invalidParams, message: "unknown tool: \(name.prefix(80)); tools/list shows the available tools")
+        }
+        switch params["arguments"] {
+        case nil, .null?: return (tool, [:])
+        case .object(let a)?: return (tool, a)
+        default: throw RPCError(code: .invalidParams, message: "arguments must be an object")
+        }
+    }
+
+    static func errorResult(_ text: String) -> JSONValue {
+        ["content": [["type": "text", "text": .string(text)]], "isError": true]
+    }
+
+    func callTool(_ tool: Tool, _ args: [String: JSONValue], params: [String: JSONValue]) async throws -> JSONValue {
+        if let problem = JSONSchema.firstError(.object(args), tool.inputSchema) {
+            return Self.errorResult("invalid arguments for \(tool.name): \(problem)")
+        }
+        let (version, client) = state.withLock { ($0.protocolVersion, $0.clientName) }
+        var sink: (@Sendable (Double, Double?, String?) -> Void)?
+        if let token = params["_meta"]?["progressToken"], token.stringValue != nil || token.intValue != nil {
+            sink = { [self] done, total, message in
+                var p: [String: JSONValue] = ["progressToken": token, "progress": .double(done)]
+                if let total { p["total"] = .double(total) }
+                if let message { p["message"] = .string(message) }
+                send(RPC.notification("notifications/progress", .object(p)))
+            }
+        }
+        let ctx = ToolContext(storeProvider: storeProvider, progressSink: sink, defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
+        do {
+            let structured = try await tool.handler(Arguments(values: args), ctx)
+            try Task.checkCancellation()
+            var result: [String: JSONValue] = ["content": [["type": "text", "text": .string(structured.canonicalJSON())]], "isError": false]
+            if version >= "2025-06-18" { result["structuredContent"] = structured }
+            return .object(result)
+        } catch let e as MinskyError {
+            if e.code == .internal { notifyLog("error", "\(tool.name): \(e.message)") }
+            return Self.errorResult("\(e.code.rawValue): \(e.message)")
+        }
+    }
+
+    // MARK: Resources
+
+    func resourceTemplates() -> JSONValue {
+        ["resourceTemplates": [[
+            "uriTemplate": .string(Self.resourcePrefix + "{id}"), "name": "task", "title": "Task",
+            "description": "A task with all its fields, as JSON", "mimeType": "application/json",
+        ]]]
+    }
+
+    func listResources(cursor: String?) async throws -> JSONValue {
+        var q = TaskQuery(limit: 50)
+        if let cursor {
+            do { q.cursor = try PageCursor(token: cursor) } catch { throw RPCError(code: .invalidParams, message: "unknown cursor; pass a nextCursor from resources/list") }
+        }
+        let page: TaskPage
+        do { page = try await storeProvider().list(q) } catch let e as MinskyError { throw RPCError(code: .internalError, message: e.message) }
+        var out: [String: JSONValue] = ["resources": .array(page.tasks.map {
+            ["uri": .string(Self.resourcePrefix + $0.id.rawValue), "name": .string($0.id.rawValue), "title": .string($0.title), "mimeType": "application/json"]
+        })]
+        if let n = page.nextCursor { out["nextCursor"] = .string(n.token) }
+        return .object(out)
+    }
+
+    func readResource(_ uri: String) async throws -> JSONValue {
+        guard uri.hasPrefix(Self.resourcePrefix), let id = try? TaskID(validating: String(uri.dropFirst(Self.resourcePrefix.count))) else {
+            throw RPCError(code: .invalidParams, message: "unknown resource URI \(uri.prefix(100)); use minsky://tasks/{id}")
+        }
+        do {
+            let t = try await storeProvider().get(id)
+            return ["contents": [["uri": .string(uri), "mimeType": "application/json", "text": .string(TaskJSON.full(t).canonicalJSON())]]]
+        } catch let e as MinskyError where e.code == .notFound {
+            throw RPCError(code: .resourceNotFound, message: "resource not found: \(uri)", data: ["uri": .string(uri)])
+        } catch let e as MinskyError {
+            throw RPCError(code: .internalError, message: e.message)
+        }
+    }
+}

@@ -1,0 +1,183 @@
+import Foundation
+import MinskyCore
+
+/// Hints a client may show or act on; see the MCP spec's ToolAnnotations.
+public struct ToolAnnotations: Sendable {
+    public var readOnly: Bool
+    public var destructive: Bool
+    public var idempotent: Bool
+    public var openWorld: Bool
+
+    public static let read = ToolAnnotations(readOnly: true, destructive: false, idempotent: true, openWorld: false)
+    public static func write(destructive: Bool = false, idempotent: Bool = false) -> ToolAnnotations {
+        ToolAnnotations(readOnly: false, destructive: destructive, idempotent: idempotent, openWorld: false)
+    }
+
+    var json: JSONValue {
+        ["readOnlyHint": .bool(readOnly), "destructiveHint": .bool(destructive), "idempotentHint": .bool(idempotent), "openWorldHint": .bool(openWorld)]
+    }
+}
+
+/// One tool: its declaration (served by `tools/list`, written to tools.json) and its handler.
+public struct Tool: Sendable {
+    public var name: String
+    public var title: String
+    public var description: String
+    public var inputSchema: JSONValue
+    public var outputSchema: JSONValue
+    public var annotations: ToolAnnotations
+    public var handler: @Sendable (Arguments, ToolContext) async throws -> JSONValue
+
+    /// The declaration as `tools/list` serves it for a negotiated protocol version.
+    public func declaration(protocolVersion: String = MCPServer.latestProtocolVersion) -> JSONValue {
+        var o: [String: JSONValue] = ["name": .string(name), "description": .string(description), "inputSchema": inputSchema]
+        if protocolVersion >= "2025-03-26" { o["annotations"] = annotations.json }
+        if protocolVersion >= "2025-06-18" {
+            o["title"] = .string(title)
+            o["outputSchema"] = outputSchema
+        }
+        return .object(o)
+    }
+}
+
+/// What a handler can use besides its arguments.
+public struct ToolContext: Sendable {
+    let storeProvider: @Sendable () async throws -> any TaskStore
+    let progressSink: (@Sendable (Double, Double?, String?) -> Void)?
+    /// The default owner for claims: the client's name at this host.
+    public let defaultOwner: String
+
+    public func store() async throws -> any TaskStore { try await storeProvider() }
+
+    /// Reports progress when the caller asked for it (`_meta.progressToken`); a no-op otherwise.
+    public func progress(_ done: Double, total: Double? = nil, message: String? = nil) {
+        progressSink?(done, total, message)
+    }
+}
+
+/// Tool arguments after validation against the tool's input schema, with typed accessors.
+public struct Arguments: Sendable {
+    public let values: [String: JSONValue]
+
+    public subscript(_ key: String) -> JSONValue? { values[key].flatMap { $0.isNull ? nil : $0 } }
+    public func string(_ k: String) -> String? { self[k]?.stringValue }
+    public func int(_ k: String) -> Int? { self[k]?.intValue.map { Int($0) } }
+    public func bool(_ k: String) -> Bool { self[k]?.boolValue ?? false }
+    public func strings(_ k: String) -> [String]? { self[k]?.arrayValue?.compactMap(\.stringValue) }
+
+    public func id(_ k: String) throws -> TaskID? {
+        guard let s = string(k) else { return nil }
+        do { return try TaskID(validating: s) } catch var e as MinskyError { e.field = k; throw e }
+    }
+
+    public func requiredID(_ k: String) throws -> TaskID {
+        guard let id = try id(k) else { throw MinskyError.invalid(k, "\(k) is required") }
+        return id
+    }
+
+    public func ids(_ k: String) throws -> [TaskID] {
+        try (strings(k) ?? []).map { s in
+            do { return try TaskID(validating: s) } catch var e as MinskyError { e.field = k; throw e }
+        }
+    }
+
+    public func status(_ k: String) throws -> TaskStatus? { try string(k).map { try TaskStatus(parsing: $0) } }
+    public func priority(_ k: String) throws -> Priority? { try int(k).map { try Priority($0) } }
+}
+
+/// Small builders that keep tool files short.
+public enum ToolSchema {
+    public static func object(_ props: [String: JSONValue], required: [String] = []) -> JSONValue {
+        var o: [String: JSONValue] = ["type": "object", "properties": .object(props), "additionalProperties": false]
+        if !required.isEmpty { o["required"] = .array(required.map { .string($0) }) }
+        return .object(o)
+    }
+
+    /// Output objects allow extra fields so results can grow without breaking clients.
+    public static func output(_ props: [String: JSONValue], required: [String]) -> JSONValue {
+        ["type": "object", "properties": .object(props), "required": .array(required.map { .string($0) })]
+    }
+
+    public static func string(_ description: String? = nil, maxLength: Int? = nil) -> JSONValue {
+        var o: [String: JSONValue] = ["type": "string"]
+        if let description { o["description"] = .string(description) }
+        if let maxLength { o["maxLength"] = .int(Int64(maxLength)) }
+        return .object(o)
+    }
+
+    public static func integer(_ description: String? = nil, min: Int? = nil, max: Int? = nil) -> JSONValue {
+        var o: [String: JSONValue] = ["type": "integer"]
+        if let description { o["description"] = .string(description) }
+        if let min { o["minimum"] = .int(Int64(min)) }
+        if let max { o["maximum"] = .int(Int64(max)) }
+        return .object(o)
+    }
+
+    public static func boolean(_ description: String? = nil) -> JSONValue {
+        description.map { ["type": "boolean", "description": .string($0)] } ?? ["type": "boolean"]
+    }
+
+    public static func array(_ items: JSONValue, description: String? = nil, maxItems: Int? = nil) -> JSONValue {
+        var o: [String: JSONValue] = ["type": "array", "items": items]
+        if let description { o["description"] = .string(description) }
+        if let maxItems { o["maxItems"] = .int(Int64(maxItems)) }
+        return .object(o)
+    }
+
+    public static let id = string()
+    public static let status: JSONValue = ["type": "string", "enum": .array(TaskStatus.allCases.map { .string($0.rawValue) })]
+    public static let priority = integer("0 critical … 4 backlog", min: 0, max: 4)
+    public static let tags = array(string(), maxItems: TaskRules.maxTags)
+    public static let expectedVersion = integer("refuse (conflict) unless the task is at this version", min: 1)
+
+    /// A task in results. Compact results carry the four required fields; full ones add the rest.
+    public static let task = output([
+        "id": ["type": "string"], "title": ["type": "string"], "status": ["type": "string"], "priority": ["type": "integer"],
+    ], required: ["id", "title", "status", "priority"])
+    public static let taskList = output(["tasks": array(task), "nextCursor": ["type": "string"]], required: ["tasks"])
+    public static let taskResult = output(["task": task], required: ["task"])
+}
+
+/// JSON forms of core values for tool results.
+public enum TaskJSON {
+    public static func compact(_ t: TaskItem) -> JSONValue {
+        ["id": .string(t.id.rawValue), "title": .string(t.title), "status": .string(t.status.rawValue), "priority": .int(Int64(t.priority.value))]
+    }
+
+    public static func edge(_ e: DependencyList.Edge) -> JSONValue {
+        ["id": .string(e.id.rawValue), "title": .string(e.title), "status": .string(e.status.rawValue), "priority": .int(Int64(e.priority.value))]
+    }
+
+    public static func full(_ t: TaskItem) -> JSONValue {
+        var o: [String: JSONValue] = [
+            "id": .string(t.id.rawValue), "title": .string(t.title), "description": .string(t.description),
+            "status": .string(t.status.rawValue), "priority": .int(Int64(t.priority.value)),
+            "tags": .array(t.tags.map { .string($0) }), "metadata": t.metadata, "version": .int(t.version),
+            "createdAt": .string(t.createdAt.iso8601), "updatedAt": .string(t.updatedAt.iso8601),
+        ]
+        if let p = t.parentId { o["parentId"] = .string(p.rawValue) }
+        if let a = t.assignee { o["assignee"] = .string(a) }
+        if let e = t.claimExpiresAt { o["claimExpiresAt"] = .string(e.iso8601) }
+        return .object(o)
+    }
+
+    /// Compact tasks up to a size budget, so a default page stays small for the model.
+    public static func page(_ page: TaskPage, full: Bool, budgetCharacters: Int = 6000) -> JSONValue {
+        var items: [JSONValue] = []
+        var used = 0
+        var next = page.nextCursor
+        for (i, t) in page.tasks.enumerated() {
+            let j = full ? Self.full(t) : compact(t)
+            used += j.canonicalJSON().utf8.count
+            if used > budgetCharacters && !items.isEmpty {
+                let last = page.tasks[i - 1]
+                next = PageCursor(createdAt: last.createdAt, id: last.id)
+                break
+            }
+            items.append(j)
+        }
+        var o: [String: JSONValue] = ["tasks": .array(items)]
+        if let next { o["nextCursor"] = .string(next.token) }
+        return .object(o)
+    }
+}

@@ -1,0 +1,57 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MinskyApp
+import MinskyCore
+import MinskyMCP
+
+struct MCPCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "mcp",
+        abstract: "The MCP server for agents (JSON-RPC over stdio), and its tool declarations.",
+        subcommands: [Serve.self, ToolsJSON.self, ToolsList.self],
+        defaultSubcommand: Serve.self
+    )
+
+    struct Serve: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "serve",
+            abstract: "Serve MCP on stdin/stdout (what `minsky mcp` runs). Logs go to stderr.")
+        @Option(name: .long, help: ArgumentHelp("Store location (overrides MINSKY_DB and .minsky/config.json).", valueName: "url"))
+        var db: String?
+
+        func run() async throws {
+            let env = ProcessInfo.processInfo.environment
+            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            let logger = Logger(label: "minsky.mcp")
+            // Open the store in the background: `initialize` is answered at once, tools wait for it.
+            let opening = Task { () throws -> any TaskStore in
+                try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
+            }
+            let server = MCPServer(store: { try await opening.value }, pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
+            await server.run()
+            if let store = try? await opening.value { await store.close() }
+        }
+    }
+
+    struct ToolsJSON: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "tools-json",
+            abstract: "Print the tool declarations exactly as tools/list serves them (the source of tools.json).")
+
+        func run() async throws {
+            print(MCPServer.toolsDocumentText())
+        }
+    }
+
+    struct ToolsList: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "tools", abstract: "List the MCP tools with their descriptions.")
+
+        func run() async throws {
+            let width = Tool.all.map(\.name.count).max() ?? 0
+            for t in Tool.all {
+                print(t.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + t.description)
+            }
+        }
+    }
+}
