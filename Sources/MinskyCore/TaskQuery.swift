@@ -62,6 +62,8 @@ public struct PageCursor: Sendable, Hashable {
     public init(token: String) throws {
         guard let data = Data(base64Encoded: token), let s = String(data: data, encoding: .utf8),
               let colon = s.firstIndex(of: ":"), let micros = Int64(s[..<colon]),
+              // Years 1 through 9999 only: anything else was not issued by a store.
+              (-62_135_596_800_000_000...253_402_300_799_999_999).contains(micros),
               let id = try? TaskID(validating: String(s[s.index(after: colon)...]))
         else {
             throw MinskyError.invalid("cursor", "cursor is not one this store issued; pass the nextCursor of the previous page")

@@ -6,6 +6,8 @@ public enum TaskRules {
     public static let maxTagCharacters = 64
     public static let maxMetadataBytes = 256 * 1024
     public static let maxAssigneeCharacters = 200
+    /// Claims last at most a year; longer is almost certainly a unit mistake.
+    public static let maxClaimSeconds: Double = 366 * 86_400
 
     /// Text may hold any Unicode except NUL, which PostgreSQL text cannot store; refusing it
     /// on every store keeps both stores byte-identical.

@@ -382,7 +382,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
         try TaskRules.checkAssignee(owner)
-        if let ttl, !(ttl > 0 && ttl.isFinite) { throw MinskyError.invalid("ttl", "ttl must be a positive number of seconds") }
+        if let ttl, !(ttl > 0 && ttl <= TaskRules.maxClaimSeconds) {
+            throw MinskyError.invalid("ttl", "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year); omit it for a claim without expiry")
+        }
         let now = now()
         return try await driver.write { [self] c in
             var t = try fetchTask(c, id, lock: true)

@@ -314,6 +314,8 @@ struct ConformanceTests {
             await expectError(.invalidInput, field: "status") { _ = try await store.claim(t.id, owner: "carol", ttl: nil) }
             await expectError(.notFound) { _ = try await store.claim("mk-none0", owner: "carol", ttl: nil) }
             await expectError(.invalidInput, field: "owner") { _ = try await store.claim(t.id, owner: " ", ttl: nil) }
+            await expectError(.invalidInput, field: "ttl") { _ = try await store.claim(t.id, owner: "x", ttl: 9.2e18) }
+            await expectError(.invalidInput, field: "ttl") { _ = try await store.claim(t.id, owner: "x", ttl: -1) }
 
             // Eight agents race for one task: exactly one gets it.
             let race = try await store.create(NewTask(title: "race"))
@@ -394,6 +396,8 @@ struct ConformanceTests {
             let thirds = try await store.listAll(TaskQuery(tag: "third", limit: 7))
             #expect(thirds.count == 79)
             await expectError(.invalidInput, field: "cursor") { _ = try PageCursor(token: "not-a-cursor") }
+            let hostile = Data("-9223372036854775808:mk-aaaaa".utf8).base64EncodedString()
+            await expectError(.invalidInput, field: "cursor") { _ = try PageCursor(token: hostile) }
         }
     }
 

@@ -6,7 +6,7 @@ extension Tool {
         description: "Atomically mark a task IN-PROGRESS for owner; refused while someone else holds an unexpired claim.",
         inputSchema: ToolSchema.object([
             "id": ToolSchema.id, "owner": ToolSchema.string(maxLength: TaskRules.maxAssigneeCharacters),
-            "ttlSeconds": ToolSchema.integer("claim lifetime; omit for none", min: 1),
+            "ttlSeconds": ToolSchema.integer("claim lifetime; omit for none", min: 1, max: Int(TaskRules.maxClaimSeconds)),
         ], required: ["id"]),
         outputSchema: ToolSchema.taskResult,
         annotations: .write(idempotent: true)

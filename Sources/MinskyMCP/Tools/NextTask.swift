@@ -6,7 +6,7 @@ extension Tool {
         description: "Ready tasks (TODO, blockers done, no open subtasks), most urgent then oldest. claim=true atomically claims the first free one.",
         inputSchema: ToolSchema.object([
             "limit": ToolSchema.integer(min: 1, max: 20), "claim": ToolSchema.boolean(),
-            "owner": ToolSchema.string(maxLength: TaskRules.maxAssigneeCharacters), "ttlSeconds": ToolSchema.integer(min: 1),
+            "owner": ToolSchema.string(maxLength: TaskRules.maxAssigneeCharacters), "ttlSeconds": ToolSchema.integer(min: 1, max: Int(TaskRules.maxClaimSeconds)),
         ]),
         outputSchema: ToolSchema.output(["tasks": ToolSchema.array(ToolSchema.task)], required: ["tasks"]),
         annotations: .read

@@ -1,0 +1,38 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+/// The official Python MCP client (mcp 2.3.0, installed by scripts/test into .venv) drives the
+/// built server: initialize, list tools, call every tool, validate every structuredContent.
+@Suite("Interop with the official Python MCP client")
+struct InteropTests {
+    static var python: URL {
+        if let p = ProcessInfo.processInfo.environment["MINSKY_TEST_PYTHON"] { return URL(fileURLWithPath: p) }
+        return repositoryRoot().appendingPathComponent(".venv/bin/python")
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func pythonClientCallsAndValidatesEveryTool(kind: StoreKind) async throws {
+        guard FileManager.default.isExecutableFile(atPath: Self.python.path) else {
+            Issue.record("no Python with the mcp package at \(Self.python.path): run scripts/test, which creates it")
+            return
+        }
+        let dir = try TestEnvironment.tempDirectory("minsky-interop")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var extra: [String] = []
+        var schema: String?
+        if kind == .sqlite {
+            #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        } else {
+            let (url, s) = try await TestEnvironment.freshPostgresSchema()
+            schema = s
+            extra = ["MINSKY_DB=\(url)"]
+        }
+        let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_interop.py").path
+        let r = try runProcess(Self.python, [script, Binaries.minsky.path, dir.path] + extra)
+        if let schema { await TestEnvironment.dropSchema(schema) }
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.contains("ok: 13 tools called and validated"))
+    }
+}

@@ -1,0 +1,91 @@
+"""Interop: the official Python MCP client drives the built `minsky mcp`.
+
+Initializes, lists every tool (following cursors), checks each schema is valid JSON Schema
+2020-12, calls every tool, and validates each structuredContent against the tool's output
+schema. Usage: python mcp_interop.py /path/to/minsky /path/to/project-dir
+Exits non-zero with a message on the first failure.
+"""
+import sys
+
+import anyio
+import jsonschema
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+MINSKY, PROJECT = sys.argv[1], sys.argv[2]
+EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:])
+
+
+def check(cond, message):
+    if not cond:
+        raise SystemExit(f"interop failure: {message}")
+
+
+async def main():
+    params = StdioServerParameters(command=MINSKY, args=["mcp"], cwd=PROJECT, env=EXTRA_ENV or None)
+    async with stdio_client(params) as streams:
+        read, write = streams[0], streams[1]
+        async with ClientSession(read, write) as session:
+            init = await session.initialize()
+            check(init.server_info.name == "minsky", f"server name {init.server_info.name}")
+            print("protocol", init.protocol_version)
+
+            tools, cursor = [], None
+            while True:
+                page = await session.list_tools(params={"cursor": cursor} if cursor else None)
+                tools += page.tools
+                cursor = page.next_cursor
+                if not cursor:
+                    break
+            by_name = {t.name: t for t in tools}
+            for t in tools:
+                jsonschema.Draft202012Validator.check_schema(t.input_schema)
+                check(t.output_schema is not None, f"{t.name} has no outputSchema")
+                jsonschema.Draft202012Validator.check_schema(t.output_schema)
+                check(t.annotations is not None, f"{t.name} has no annotations")
+
+            async def call(name, args):
+                check(name in by_name, f"tool {name} missing")
+                result = await session.call_tool(name, args)
+                check(not result.is_error, f"{name} failed: {result.content}")
+                sc = result.structured_content
+                check(sc is not None, f"{name} returned no structuredContent")
+                jsonschema.validate(sc, by_name[name].output_schema, cls=jsonschema.Draft202012Validator)
+                called.add(name)
+                return sc
+
+            called = set()
+            epic = (await call("create_task", {"title": "Interop epic", "description": "from **Python**", "priority": 1,
+                                               "tags": ["interop"], "metadata": {"k": [1, "two"]}}))["task"]
+            plan = (await call("create_tasks", {"tasks": [
+                {"title": "step one", "parentId": epic["id"]},
+                {"title": "step two", "parentId": epic["id"], "dependsOnIndex": [0]},
+            ]}))["tasks"]
+            await call("list_tasks", {})
+            await call("list_tasks", {"full": True, "status": ["TODO"], "limit": 5})
+            await call("search_tasks", {"query": "interop"})
+            got = await call("get_task", {"id": plan[1]["id"]})
+            check(got["blockedBy"][0]["id"] == plan[0]["id"], "dependency from the batch")
+            await call("update_task", {"id": epic["id"], "title": "Interop epic (renamed)", "expectedVersion": 1,
+                                       "metadata": {"k": None, "note": "x"}})
+            nxt = await call("next_task", {})
+            check(nxt["tasks"][0]["id"] == plan[0]["id"], f"next ready {nxt}")
+            await call("claim_task", {"id": plan[0]["id"], "owner": "python", "ttlSeconds": 600})
+            await call("set_status", {"id": plan[0]["id"], "status": "DONE"})
+            await call("add_dependency", {"taskId": epic["id"], "dependsOn": plan[1]["id"]})
+            await call("remove_dependency", {"taskId": epic["id"], "dependsOn": plan[1]["id"]})
+            await call("task_tree", {})
+            await call("next_task", {"claim": True, "owner": "python"})
+            await call("delete_task", {"id": epic["id"], "cascade": True})
+            missing = set(by_name) - called
+            check(not missing, f"tools never called: {sorted(missing)}")
+
+            bad = await session.call_tool("create_task", {"title": 7})
+            check(bad.is_error, "bad arguments must give isError")
+            res = await session.list_resources()
+            check(isinstance(res.resources, list), "resources/list")
+            await session.send_ping()
+            print(f"ok: {len(tools)} tools called and validated")
+
+
+anyio.run(main)
