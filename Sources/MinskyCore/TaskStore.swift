@@ -25,6 +25,8 @@ public protocol TaskStore: Sendable {
     func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency
     func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws
     func dependencies(of id: TaskID) async throws -> DependencyList
+    /// A task and both directions of its dependencies, read in one consistent snapshot.
+    func details(_ id: TaskID) async throws -> (task: TaskItem, dependencies: DependencyList)
     /// Every dependency edge whose two ends are both in `ids` (all edges when `ids` is nil).
     func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency]
 

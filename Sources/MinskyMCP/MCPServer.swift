@@ -12,9 +12,11 @@ import Synchronization
 /// The MCP server: JSON-RPC 2.0 over stdio, written to the 2025-11-25 specification.
 ///
 /// The reader thread parses each line and answers cheap methods (ping, initialize, tools/list)
-/// at once; tool calls and resource reads run as concurrent tasks. Every request gets exactly
-/// one response, except a request the client cancelled, which gets none (as the spec says).
-/// At end of input the server finishes and answers everything already received, then returns.
+/// at once; tool calls and resource reads run one after another in arrival order on a worker
+/// task, so a client that pipelines "create" then "list" sees its own write, while pings and
+/// cancellations are still read and answered during a long call. Every request gets exactly one
+/// response, except a request the client cancelled, which gets none (as the spec says). At end
+/// of input the server answers everything already received, then returns.
 public final class MCPServer: Sendable {
     public static let latestProtocolVersion = "2025-11-25"
     public static let supportedProtocolVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
@@ -27,7 +29,8 @@ public final class MCPServer: Sendable {
         var protocolVersion = MCPServer.latestProtocolVersion
         var clientName = "agent"
         var logLevel = "warning"
-        var inflight: [String: Task<Void, Never>] = [:]
+        var queued: Set<String> = []
+        var running: (key: String, task: Task<JSONValue, any Error>)?
         var cancelled: Set<String> = []
         var shuttingDown = false
     }
@@ -40,6 +43,14 @@ public final class MCPServer: Sendable {
     let state = Mutex(State())
     let group = DispatchGroup()
     let pageSize: Int
+    let jobs: AsyncStream<Job>
+    let jobSink: AsyncStream<Job>.Continuation
+
+    struct Job: Sendable {
+        var id: JSONValue
+        var key: String
+        var work: @Sendable () async throws -> JSONValue
+    }
 
     public init(tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any TaskStore,
                 input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp")) {
@@ -49,6 +60,7 @@ public final class MCPServer: Sendable {
         self.transport = StdioTransport(input: input, output: output)
         self.pageSize = max(1, pageSize)
         self.logger = logger
+        (jobs, jobSink) = AsyncStream.makeStream(of: Job.self)
     }
 
     /// The declarations as `tools/list` serves them (all pages), for tools.json.
@@ -66,6 +78,8 @@ public final class MCPServer: Sendable {
     /// Serves until end of input (after answering every request received) and returns.
     public func run() async {
         installSignalHandlers()
+        let worker = Task { [self] in for await job in jobs { await execute(job) } }
+        defer { worker.cancel() }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let reader = Thread { [self] in
                 transport.readLines(onLine: { handle(line: $0) }, onOversized: {
@@ -158,10 +172,13 @@ public final class MCPServer: Sendable {
         case "notifications/cancelled":
             guard let rid = params["requestId"], rid.stringValue != nil || rid.intValue != nil else { return }
             let key = rid.canonicalJSON()
-            let task: Task<Void, Never>? = state.withLock { s in
-                guard let t = s.inflight[key] else { return nil }
-                s.cancelled.insert(key)
-                return t
+            let task: Task<JSONValue, any Error>? = state.withLock { s in
+                if let r = s.running, r.key == key {
+                    s.cancelled.insert(key)
+                    return r.task
+                }
+                if s.queued.contains(key) { s.cancelled.insert(key) }
+                return nil
             }
             task?.cancel()
         default:
@@ -205,41 +222,47 @@ public final class MCPServer: Sendable {
         }
     }
 
-    /// Runs a request concurrently; its result (or error) becomes its one response unless the
-    /// client cancelled it.
+    /// Queues a request for the worker; its result (or error) becomes its one response unless the
+    /// client cancels it first.
     func spawn(id: JSONValue, _ work: @escaping @Sendable () async throws -> JSONValue) {
         let key = id.canonicalJSON()
         group.enter()
-        let task = Task { [self] in
-            let reply: JSONValue
-            do {
-                reply = RPC.response(id: id, result: try await work())
-            } catch let e as RPCError {
-                reply = RPC.error(id: id, e)
-            } catch is CancellationError {
-                reply = .null
-            } catch {
-                logger.error("internal error: \(error)")
-                reply = RPC.error(id: id, RPCError(code: .internalError, message: "internal error"))
-            }
-            let cancelled = state.withLock { s in
-                s.inflight[key] = nil
-                return s.cancelled.remove(key) != nil
-            }
-            if !cancelled && !reply.isNull { send(reply) }
-            group.leave()
+        state.withLock { _ = $0.queued.insert(key) }
+        jobSink.yield(Job(id: id, key: key, work: work))
+    }
+
+    func execute(_ job: Job) async {
+        defer { group.leave() }
+        let skip = state.withLock { s -> Bool in
+            guard s.cancelled.remove(job.key) != nil else { return false }
+            s.queued.remove(job.key)
+            return true
         }
-        // The task may already have finished; only record it while it can still be cancelled.
+        if skip { return }
+        let task = Task { try await job.work() }
+        // A cancellation that arrived while the job was being started still reaches it: until
+        // `running` is set it is recorded against the queued key.
         state.withLock { s in
-            if !task.isCancelled { s.inflight[key] = task }
+            s.queued.remove(job.key)
+            s.running = (job.key, task)
+            if s.cancelled.contains(job.key) { task.cancel() }
         }
-        Task { [self] in
-            await task.value
-            state.withLock { s in
-                if s.inflight[key] == task { s.inflight[key] = nil }
-                s.cancelled.remove(key)
-            }
+        let reply: JSONValue
+        do {
+            reply = RPC.response(id: job.id, result: try await task.value)
+        } catch let e as RPCError {
+            reply = RPC.error(id: job.id, e)
+        } catch is CancellationError {
+            reply = .null
+        } catch {
+            logger.error("internal error: \(error)")
+            reply = RPC.error(id: job.id, RPCError(code: .internalError, message: "internal error"))
         }
+        let cancelled = state.withLock { s in
+            s.running = nil
+            return s.cancelled.remove(job.key) != nil
+        }
+        if !cancelled && !reply.isNull { send(reply) }
     }
 
     // MARK: Lifecycle

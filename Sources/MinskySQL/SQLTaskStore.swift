@@ -340,19 +340,27 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         }
     }
 
+    func dependencyList(_ c: any SQLConnection, _ id: TaskID) throws -> DependencyList {
+        func edges(_ sql: String) throws -> [DependencyList.Edge] {
+            try c.query(d, sql, [.text(id.rawValue)]).map {
+                DependencyList.Edge(id: TaskID(trusted: $0[0].text ?? ""), title: $0[1].text ?? "", status: TaskStatus(rawValue: $0[2].text ?? "") ?? .todo,
+                                    priority: (try? Priority(Int($0[3].int ?? 2))) ?? .default)
+            }
+        }
+        return DependencyList(
+            blockedBy: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id WHERE e.task_id = ? ORDER BY t.id"),
+            blocks: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.task_id WHERE e.depends_on_id = ? ORDER BY t.id"))
+    }
+
     public func dependencies(of id: TaskID) async throws -> DependencyList {
         try await driver.read { [self] c in
             try requireExists(c, id, field: "id")
-            func edges(_ sql: String) throws -> [DependencyList.Edge] {
-                try c.query(d, sql, [.text(id.rawValue)]).map {
-                    DependencyList.Edge(id: TaskID(trusted: $0[0].text ?? ""), title: $0[1].text ?? "", status: TaskStatus(rawValue: $0[2].text ?? "") ?? .todo,
-                                        priority: (try? Priority(Int($0[3].int ?? 2))) ?? .default)
-                }
-            }
-            return DependencyList(
-                blockedBy: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id WHERE e.task_id = ? ORDER BY t.id"),
-                blocks: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.task_id WHERE e.depends_on_id = ? ORDER BY t.id"))
+            return try dependencyList(c, id)
         }
+    }
+
+    public func details(_ id: TaskID) async throws -> (task: TaskItem, dependencies: DependencyList) {
+        try await driver.read { [self] c in (try fetchTask(c, id), try dependencyList(c, id)) }
     }
 
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {

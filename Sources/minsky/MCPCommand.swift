@@ -20,7 +20,9 @@ struct MCPCommand: AsyncParsableCommand {
         @Option(name: .long, help: ArgumentHelp("Store location (overrides MINSKY_DB and .minsky/config.json).", valueName: "url"))
         var db: String?
 
-        func run() async throws {
+        func run() async throws { await Self.serve(db: db) }
+
+        static func serve(db: String?) async {
             let env = ProcessInfo.processInfo.environment
             let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             let logger = Logger(label: "minsky.mcp")
@@ -31,6 +33,21 @@ struct MCPCommand: AsyncParsableCommand {
             let server = MCPServer(store: { try await opening.value }, pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
             await server.run()
             if let store = try? await opening.value { await store.close() }
+        }
+    }
+
+    /// For `minsky mcp`, `minsky mcp serve` and either with `--db URL` / `--db=URL`: the database
+    /// flag ("" when absent). Nil for anything else, which goes through the argument parser.
+    static func fastPathDatabase(_ argv: [String]) -> String? {
+        var rest = Array(argv.dropFirst())
+        guard rest.first == "mcp" else { return nil }
+        rest.removeFirst()
+        if rest.first == "serve" { rest.removeFirst() }
+        switch rest.count {
+        case 0: return ""
+        case 1 where rest[0].hasPrefix("--db=") && rest[0].count > 5: return String(rest[0].dropFirst(5))
+        case 2 where rest[0] == "--db" && !rest[1].hasPrefix("-"): return rest[1]
+        default: return nil
         }
     }
 

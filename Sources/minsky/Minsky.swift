@@ -25,6 +25,12 @@ struct Minsky: AsyncParsableCommand {
             h.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["MINSKY_LOG_LEVEL"] ?? "") ?? .warning
             return h
         }
+        // `minsky mcp [--db URL]` is started by agents for every session: skip the general
+        // argument parser (a measurable part of start-up) for exactly that shape.
+        if let db = MCPCommand.fastPathDatabase(CommandLine.arguments) {
+            await MCPCommand.Serve.serve(db: db.isEmpty ? nil : db)
+            return
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {

@@ -155,9 +155,7 @@ extension TasksCommand {
 
         func run() async throws {
             try await global.withStore { store, out in
-                let id = try parseID(id)
-                let t = try await store.get(id)
-                let deps = try await store.dependencies(of: id)
+                let (t, deps) = try await store.details(try parseID(id))
                 if out.json { try out.emit(GetOutput(task: t, dependencies: deps)) } else { out.detail(t, deps: deps) }
             }
         }

@@ -217,6 +217,9 @@ struct ConformanceTests {
                 #expect(e.message.contains("\(c.id) → \(a.id) → \(b.id) → \(c.id)"))
             }
             let deps = try await store.dependencies(of: b.id)
+            #expect(try await store.details(b.id).dependencies == deps)
+            #expect(try await store.details(b.id).task == (try await store.get(b.id)))
+            await expectError(.notFound) { _ = try await store.details("mk-gone1") }
             #expect(deps.blockedBy.map(\.id) == [c.id])
             #expect(deps.blocks.map(\.id) == [a.id])
             #expect(try await store.dependencyEdges(among: nil).count == 2)

@@ -233,4 +233,43 @@ struct ProtocolTests {
         s.closeInput()
         #expect(s.waitForExit() == 0)
     }
+
+    @Test func defaultListPagesStayWithinTheTokenBudget() async throws {
+        try await withServer { s in
+            let long = String(repeating: "a long descriptive title ", count: 18)
+            let tasks = JSONValue.array((0..<60).map { .object(["title": .string("\($0) \(long)")]) })
+            _ = structured(s.call("create_tasks", ["tasks": tasks]))
+            var seen: [String] = []
+            var cursor: JSONValue?
+            repeat {
+                var args: [String: JSONValue] = [:]
+                if let cursor { args["cursor"] = cursor }
+                let r = s.call("list_tasks", .object(args))
+                let text = r?["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
+                #expect(text.count / 4 < 2000, "a default page is \(text.count / 4) tokens")
+                let page = structured(r)
+                seen += page?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+                cursor = page?["nextCursor"]
+            } while cursor != nil
+            #expect(seen.count == 60)
+            #expect(Set(seen).count == 60)
+        }
+    }
+
+    @Test func pipelinedRequestsSeeEarlierWrites() async throws {
+        try await withServer { s in
+            s.send(["jsonrpc": "2.0", "id": "w", "method": "tools/call", "params": ["name": "create_task", "arguments": ["title": "written first"]]])
+            s.send(["jsonrpc": "2.0", "id": "r", "method": "tools/call", "params": ["name": "list_tasks", "arguments": .object([:])]])
+            let (r, _) = s.response(id: "r")
+            #expect(structured(r?["result"])?["tasks"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test func theScriptedSampleSessionRuns() throws {
+        let script = repositoryRoot().appendingPathComponent("examples/sample-session.sh")
+        let r = try runProcess(script, [Binaries.minsky.path])
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("\"assignee\": \"sample-agent\""))
+        #expect(r.stdout.contains("Login endpoint"))
+    }
 }

@@ -10,10 +10,7 @@ extension Tool {
         ], required: ["task", "blockedBy", "blocks"]),
         annotations: .read
     ) { args, ctx in
-        let store = try await ctx.store()
-        let id = try args.requiredID("id")
-        let t = try await store.get(id)
-        let deps = try await store.dependencies(of: id)
+        let (t, deps) = try await ctx.store().details(try args.requiredID("id"))
         return ["task": TaskJSON.full(t), "blockedBy": .array(deps.blockedBy.map(TaskJSON.edge)), "blocks": .array(deps.blocks.map(TaskJSON.edge))]
     }
 }
