@@ -45,8 +45,13 @@ let package = Package(
             "MinskyCore", "MinskySQLite", "MinskyPostgres",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Backup, upgrade to PostgreSQL, rollback: moving a store without losing a byte.
+        .target(name: "MinskyUpgrade", dependencies: [
+            "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyApp",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .executableTarget(name: "minsky", dependencies: [
-            "MinskyCore", "MinskyApp", "MinskyMCP",
+            "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -34,7 +34,8 @@ public struct StoreSelection: Sendable {
         throw MinskyError(.notConfigured, "no minsky store in \(cwd.path) or any parent directory; run `minsky init` here, or pass --db (or set \(environmentVariable))")
     }
 
+    /// Opens the store, wrapped so that it follows an upgrade made while it is open.
     public func open() async throws -> any TaskStore {
-        try await StoreFactory.open(location, idPrefix: idPrefix, create: false)
+        FollowingStore(try await StoreFactory.open(location, idPrefix: idPrefix, create: false), idPrefix: idPrefix)
     }
 }

@@ -106,7 +106,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     /// Recomputes every task's readiness counters, for stores filled by bulk copies.
     public func refreshAllCounters() async throws {
-        try await driver.write { [self] c in
+        try await write { [self] c in
             try c.execute(d, """
                 UPDATE tasks SET \
                 open_blockers = (SELECT count(*) FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id WHERE e.task_id = tasks.id AND b.status IN \(Self.unresolved)), \
@@ -119,6 +119,27 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     func dependents(_ c: any SQLConnection, _ id: TaskID) throws -> [TaskID] {
         try c.query(d, "SELECT task_id FROM task_dependencies WHERE depends_on_id = ?", [.text(id.rawValue)])
             .compactMap { $0[0].text.map(TaskID.init(trusted:)) }
+    }
+
+    /// Refuses to work on a store that was upgraded away, naming where it went.
+    func checkNotMoved(_ c: any SQLConnection) throws {
+        if let url = try c.query(d, "SELECT url FROM store_moved").first?[0].text {
+            throw MinskyError(.storeMoved, "this store was moved to \(url) by `minsky upgrade`; use that store", field: url)
+        }
+    }
+
+    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await driver.write { [self] c in
+            try checkNotMoved(c)
+            return try body(c)
+        }
+    }
+
+    func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await driver.read { [self] c in
+            try checkNotMoved(c)
+            return try body(c)
+        }
     }
 
     // MARK: TaskStore
@@ -159,13 +180,13 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public func create(_ draft: NewTask) async throws -> TaskItem {
         let draft = try TaskRules.validate(draft)
         let now = now()
-        return try await driver.write { [self] c in try insert(c, draft, now: now) }
+        return try await write { [self] c in try insert(c, draft, now: now) }
     }
 
     public func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem] {
         let drafts = try TaskRules.validateBatch(drafts)
         let now = now()
-        return try await driver.write { [self] c in
+        return try await write { [self] c in
             var created: [TaskItem] = []
             for (k, var draft) in drafts.enumerated() {
                 if isCancelled() { throw CancellationError() }
@@ -180,12 +201,12 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     public func get(_ id: TaskID) async throws -> TaskItem {
-        try await driver.read { [self] c in try fetchTask(c, id) }
+        try await read { [self] c in try fetchTask(c, id) }
     }
 
     public func list(_ query: TaskQuery) async throws -> TaskPage {
         let q = try query.validated()
-        return try await driver.read { [self] c in
+        return try await read { [self] c in
             var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE 1 = 1")
             if !q.statuses.isEmpty {
                 s.append(" AND t.status IN (")
@@ -231,7 +252,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem {
         let now = now()
-        return try await driver.write { [self] c in
+        return try await write { [self] c in
             let cur = try fetchTask(c, id, lock: true)
             if let ev = expectedVersion, ev != cur.version {
                 throw MinskyError(.conflict, "task \(id) is at version \(cur.version), not \(ev): someone changed it since you read it; get it again, then retry with expectedVersion \(cur.version)", field: "expectedVersion")
@@ -266,7 +287,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     public func delete(_ id: TaskID, cascade: Bool) async throws -> [TaskID] {
-        try await driver.write { [self] c in
+        try await write { [self] c in
             _ = try fetchTask(c, id, lock: true)
             var s = SQLStatement(d, "WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE id = ")
             s.bind(.text(id.rawValue))
@@ -301,7 +322,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency {
         let now = now()
-        return try await driver.write { [self] c in
+        return try await write { [self] c in
             if let lock = d.lockDependencyGraph { try c.execute(d, lock) }
             try requireExists(c, task, field: "id")
             try requireExists(c, dependsOn, field: "dependsOn")
@@ -329,7 +350,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     public func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws {
-        try await driver.write { [self] c in
+        try await write { [self] c in
             let n = try c.execute(d, "DELETE FROM task_dependencies WHERE task_id = ? AND depends_on_id = ?", [.text(task.rawValue), .text(dependsOn.rawValue)])
             if n == 0 {
                 try requireExists(c, task, field: "id")
@@ -353,18 +374,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     public func dependencies(of id: TaskID) async throws -> DependencyList {
-        try await driver.read { [self] c in
+        try await read { [self] c in
             try requireExists(c, id, field: "id")
             return try dependencyList(c, id)
         }
     }
 
     public func details(_ id: TaskID) async throws -> (task: TaskItem, dependencies: DependencyList) {
-        try await driver.read { [self] c in (try fetchTask(c, id), try dependencyList(c, id)) }
+        try await read { [self] c in (try fetchTask(c, id), try dependencyList(c, id)) }
     }
 
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
-        let all = try await driver.read { [self] c in
+        let all = try await read { [self] c in
             try c.query(d, "SELECT task_id, depends_on_id, \(d.read("created_at", as: .timestamp)) FROM task_dependencies ORDER BY task_id, depends_on_id").map {
                 Dependency(taskId: TaskID(trusted: $0[0].text ?? ""), dependsOn: TaskID(trusted: $0[1].text ?? ""),
                            createdAt: $0[2].text.flatMap(Timestamp.init(iso8601:)) ?? Timestamp(microseconds: 0))
@@ -380,7 +401,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             throw MinskyError.invalid("limit", "limit \(limit) is out of range; use 1 to \(TaskQuery.maxLimit)")
         }
         let now = now()
-        return try await driver.read { [self] c in
+        return try await read { [self] c in
             var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= ")
             s.bind(.text(now.iso8601), as: .timestamp)
             s.append(")) ORDER BY t.priority, t.created_at, t.id LIMIT \(limit)")
@@ -394,7 +415,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             throw MinskyError.invalid("ttl", "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year); omit it for a claim without expiry")
         }
         let now = now()
-        return try await driver.write { [self] c in
+        return try await write { [self] c in
             var t = try fetchTask(c, id, lock: true)
             if t.status.isResolved {
                 throw MinskyError.invalid("status", "task \(id) is \(t.status) and cannot be claimed; reopen it first with status TODO")
@@ -419,7 +440,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     public func count() async throws -> Int {
-        try await driver.read { [self] c in Int(try c.query(d, "SELECT count(*) FROM tasks").first?[0].int ?? 0) }
+        try await read { [self] c in Int(try c.query(d, "SELECT count(*) FROM tasks").first?[0].int ?? 0) }
     }
 
     public func close() async { await driver.close() }

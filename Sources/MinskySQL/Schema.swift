@@ -28,7 +28,7 @@ public enum Schema {
                     priority \(d.type(.integer)) NOT NULL CHECK (priority BETWEEN 0 AND 4),
                     tags \(d.type(.json)) NOT NULL,
                     metadata \(d.type(.json)) NOT NULL,
-                    parent_id TEXT REFERENCES tasks(id) ON DELETE CASCADE,
+                    parent_id TEXT REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE,
                     assignee TEXT,
                     claim_expires_at \(d.type(.timestamp)),
                     created_at \(d.type(.timestamp)) NOT NULL,
@@ -44,8 +44,8 @@ public enum Schema {
                 "CREATE INDEX tasks_parent ON tasks (parent_id)",
                 """
                 CREATE TABLE task_dependencies (
-                    task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
-                    depends_on_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE,
+                    task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE,
+                    depends_on_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE,
                     created_at \(d.type(.timestamp)) NOT NULL,
                     PRIMARY KEY (task_id, depends_on_id),
                     CHECK (task_id <> depends_on_id)
@@ -79,6 +79,11 @@ public enum Schema {
                 ]
             }
         },
+        // Written by `upgrade to-postgres` into the old SQLite store when it switches: every later
+        // operation on that store is redirected (see `MinskyError.Code.storeMoved`).
+        SQLMigration(name: "003_store_moved") { d in
+            ["CREATE TABLE store_moved (url TEXT NOT NULL, moved_at \(d.type(.timestamp)) NOT NULL)"]
+        },
     ]
 
     public static var migrationNames: [String] { migrations.map(\.name) }
@@ -89,6 +94,45 @@ public enum Schema {
                     "\(location) was written by a newer minsky (unknown schema migrations: \(unknown.sorted().joined(separator: ", "))); upgrade minsky to use it. The store was not modified.")
     }
 
-    /// Tables a store holds, in an order that satisfies foreign keys (parents first).
-    public static let tables = ["tasks", "task_dependencies"]
+    /// Every table that holds user data, with its columns in storage order: what upgrade, backup,
+    /// restore and rollback carry. Indexes, the text index and the migrations table are rebuilt,
+    /// not copied. A test compares this list with the tables a migrated store really has, so a
+    /// table added without being listed here fails the build.
+    public static let catalog: [TableSpec] = [
+        TableSpec(name: "tasks", key: ["id"], columns: [
+            ("id", .text), ("title", .text), ("description", .text), ("status", .text), ("priority", .integer),
+            ("tags", .json), ("metadata", .json), ("parent_id", .text), ("assignee", .text), ("claim_expires_at", .timestamp),
+            ("created_at", .timestamp), ("updated_at", .timestamp), ("version", .integer), ("open_blockers", .integer),
+            ("open_subtasks", .integer),
+        ]),
+        TableSpec(name: "task_dependencies", key: ["task_id", "depends_on_id"], columns: [
+            ("task_id", .text), ("depends_on_id", .text), ("created_at", .timestamp),
+        ]),
+    ]
+
+    /// Objects a migrated store has besides the catalog's tables (bookkeeping and derived indexes).
+    public static func isBookkeeping(_ table: String) -> Bool {
+        table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
+    }
+}
+
+/// A table as the copy tools see it.
+public struct TableSpec: Sendable {
+    public struct Column: Sendable {
+        public var name: String
+        public var type: SQLDialect.ColumnType
+    }
+
+    public var name: String
+    /// Primary key columns: copies and checksums go in this order.
+    public var key: [String]
+    public var columns: [Column]
+
+    public init(name: String, key: [String], columns: [(String, SQLDialect.ColumnType)]) {
+        self.name = name
+        self.key = key
+        self.columns = columns.map { Column(name: $0.0, type: $0.1) }
+    }
+
+    public var columnList: String { columns.map(\.name).joined(separator: ", ") }
 }

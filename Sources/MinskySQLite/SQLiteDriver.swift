@@ -70,7 +70,7 @@ public struct SQLiteDriver: SQLDriver {
     }
 
     /// Checks made before SQLite touches an existing file, so a refused file stays byte-identical.
-    static func preflight(path: String) throws {
+    public static func preflight(path: String) throws {
         let fm = FileManager.default
         guard let fh = FileHandle(forReadingAtPath: path) else {
             throw MinskyError(.storeUnavailable, "cannot read \(path): permission denied; check the file's owner and mode")
@@ -107,7 +107,7 @@ public struct SQLiteDriver: SQLDriver {
         }
     }
 
-    static func map(_ error: any Error, path: String) -> MinskyError {
+    public static func map(_ error: any Error, path: String) -> MinskyError {
         if let e = error as? MinskyError { return e }
         guard let db = error as? DatabaseError else {
             return MinskyError(.internal, "SQLite store \(path): \(error.localizedDescription)")
@@ -152,6 +152,35 @@ public struct SQLiteDriver: SQLDriver {
 
     func readInline<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
         try pool.read { db in try body(GRDBConnection(db: db)) }
+    }
+
+    /// A consistent copy of the store at `dest` (`VACUUM INTO` on a connection of its own, so
+    /// writers keep going while it runs).
+    public static func snapshot(path: String, to dest: String) throws {
+        do {
+            var config = Configuration()
+            config.busyMode = .timeout(busyTimeout)
+            let q = try DatabaseQueue(path: path, configuration: config)
+            defer { try? q.close() }
+            try q.inDatabase { db in try db.execute(sql: "VACUUM INTO ?", arguments: [dest]) }
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
+    /// Folds the WAL into the main file and closes, so the file alone is the whole database and
+    /// can be renamed or copied (backups, rollback).
+    public func closeAsSingleFile() throws {
+        do {
+            try pool.writeWithoutTransaction { db in _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
+            try pool.close()
+        } catch {
+            throw Self.map(error, path: path)
+        }
+        let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber
+        if let wal, wal.intValue > 0 {
+            throw MinskyError(.internal, "\(path) still has \(wal.intValue) bytes of write-ahead log after closing; retry")
+        }
     }
 
     /// Raw access for backup and upgrade tooling in the same process.

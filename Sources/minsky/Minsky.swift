@@ -16,7 +16,7 @@ struct Minsky: AsyncParsableCommand {
         claim or cycle), 5 store unavailable or not configured, 64 bad command line.
         """,
         version: "0.1.0",
-        subcommands: [InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, MCPCommand.self]
+        subcommands: [InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self, UpgradeCommand.self, MigrateCommand.self, MCPCommand.self]
     )
 
     static func main() async {
@@ -79,7 +79,7 @@ extension MinskyError.Code {
         case .invalidInput: 2
         case .notFound: 3
         case .conflict, .alreadyClaimed, .cycle: 4
-        case .storeUnavailable, .storeIncompatible, .notConfigured: 5
+        case .storeUnavailable, .storeIncompatible, .notConfigured, .storeMoved: 5
         case .internal: 1
         }
     }

@@ -127,3 +127,18 @@ struct JSONParserTests {
         #expect(try JSONParser.parse(v.canonicalJSON().utf8) == v)
     }
 }
+
+@Suite("Digests")
+struct DigestTests {
+    @Test func knownVectors() {
+        #expect(MD5.hex(Array("".utf8)) == "d41d8cd98f00b204e9800998ecf8427e")
+        #expect(MD5.hex(Array("The quick brown fox jumps over the lazy dog".utf8)) == "9e107d9d372bb6826bd81d3542a419d6")
+        #expect(MD5.hex(Array(String(repeating: "a", count: 1000).utf8)) == "cabe45dcc9ae5b66ba86600cca6b8ba8")
+        #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
+        #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        #expect(SHA256.hex(Array(String(repeating: "a", count: 1000).utf8)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        var inc = MD5()
+        for chunk in ["The quick ", "brown fox jumps over ", "the lazy dog"] { inc.update(Array(chunk.utf8)) }
+        #expect(Hex.encode(inc.finalize()) == "9e107d9d372bb6826bd81d3542a419d6")
+    }
+}

@@ -1,0 +1,90 @@
+import CLibPQ
+import Foundation
+import MinskyCore
+import MinskySQL
+
+/// One dedicated PostgreSQL connection for bulk tools (upgrade, backup, restore): plain
+/// statements, explicit transactions and `COPY … FROM STDIN`. Every call blocks; callers run it
+/// on their own thread, never on Swift's cooperative pool.
+/// `@unchecked Sendable`: a session is used by one thread at a time, by contract.
+public final class PostgresSession: @unchecked Sendable {
+    let conn: PGConnection
+    public let target: PGTarget
+
+    public init(url: String) throws {
+        target = try PGTarget(conninfo: url)
+        conn = try PGConnection(conninfo: url, target: target)
+        try execute("SET client_encoding = 'UTF8'")
+        try execute("SET client_min_messages = warning")
+    }
+
+    /// Runs a statement; `$1…` placeholders take `params` as text.
+    @discardableResult
+    public func execute(_ sql: String, _ params: [SQLValue] = []) throws -> Int {
+        do { return try conn.exec(sql, params).affected } catch let e as PGError { throw e.minsky }
+    }
+
+    public func query(_ sql: String, _ params: [SQLValue] = []) throws -> [[SQLValue]] {
+        do { return try conn.exec(sql, params).rows } catch let e as PGError { throw e.minsky }
+    }
+
+    /// Applies the shared migrations inside the caller's transaction (so a rolled-back upgrade
+    /// leaves no schema behind). Refuses a database written by a newer minsky.
+    public func migrateInTransaction() throws {
+        try execute("SELECT pg_advisory_xact_lock(4242000)")
+        try execute("CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        let done = Set(try query("SELECT name FROM minsky_migrations").compactMap { $0[0].text })
+        let unknown = done.subtracting(Schema.migrationNames)
+        if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: target.safeDescription) }
+        for m in Schema.migrations where !done.contains(m.name) {
+            for sql in m.statements(.postgres) { try execute(sql) }
+            try execute("INSERT INTO minsky_migrations (name) VALUES ($1)", [.text(m.name)])
+        }
+    }
+
+    /// Streams COPY text-format data into `sql` (`COPY t (…) FROM STDIN`). `chunks` is called
+    /// until it returns nil.
+    public func copyIn(_ sql: String, chunks: () throws -> [UInt8]?) throws {
+        let raw = conn.raw
+        guard let start = PQexec(raw, sql) else { throw lost() }
+        let st = PQresultStatus(start)
+        if st != PGRES_COPY_IN {
+            do { _ = try PGResult.check(start, conn: conn, sql: sql) } catch let e as PGError { throw e.minsky }
+            throw MinskyError(.internal, "COPY did not start on \(target.hostPort)")
+        }
+        PQclear(start)
+        var failure: (any Error)?
+        do {
+            while let chunk = try chunks() {
+                let ok = chunk.withUnsafeBytes { buf in
+                    PQputCopyData(raw, buf.baseAddress?.assumingMemoryBound(to: CChar.self), Int32(buf.count))
+                }
+                if ok != 1 { throw lost() }
+            }
+        } catch {
+            failure = error
+        }
+        _ = PQputCopyEnd(raw, failure == nil ? nil : "aborted by minsky")
+        var serverError: (any Error)?
+        while let r = PQgetResult(raw) {
+            if PQresultStatus(r) != PGRES_COMMAND_OK {
+                do { _ = try PGResult.check(r, conn: conn, sql: sql) } catch let e as PGError { serverError = e.minsky } catch { serverError = error }
+            } else {
+                PQclear(r)
+            }
+        }
+        if let failure { throw failure }
+        if let serverError { throw serverError }
+        if PQstatus(raw) != CONNECTION_OK { throw lost() }
+    }
+
+    func lost() -> MinskyError {
+        MinskyError(.storeUnavailable, "lost the connection to PostgreSQL at \(target.hostPort): \(target.scrub(String(cString: PQerrorMessage(conn.raw)))); nothing was switched, rerun when the server is back")
+    }
+}
+
+extension PGTarget {
+    /// The URL without its password, for configs that get committed.
+    public var passwordFree: Bool { password == nil || password?.isEmpty == true }
+    public var secret: String? { password }
+}

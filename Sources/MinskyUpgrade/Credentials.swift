@@ -1,0 +1,42 @@
+import Foundation
+import MinskyCore
+import MinskyPostgres
+
+/// PostgreSQL passwords live in the per-user `~/.pgpass` (mode 0600), which libpq reads by
+/// itself, never in `.minsky/config.json`, which teams commit.
+public enum Credentials {
+    public static var pgpassPath: String {
+        ProcessInfo.processInfo.environment["PGPASSFILE"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".pgpass")
+    }
+
+    /// Removes the password from a `postgresql://user:pw@host/db` URL.
+    public static func stripPassword(_ url: String) -> String {
+        guard let r = url.range(of: "://"), let at = url[r.upperBound...].firstIndex(of: "@") else { return url }
+        let userinfo = url[r.upperBound..<at]
+        guard let colon = userinfo.firstIndex(of: ":") else { return url }
+        return String(url[..<colon]) + String(url[at...])
+    }
+
+    /// Saves the URL's password (if any) to ~/.pgpass for its host, port, database and user.
+    /// Returns the URL to store in config: the same URL without the password.
+    @discardableResult
+    public static func store(url: String) throws -> String {
+        let target = try PGTarget(conninfo: url)
+        guard let pw = target.secret, !pw.isEmpty else { return url }
+        func esc(_ s: String) -> String { s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: ":", with: "\\:") }
+        let line = [target.host, target.port, target.database, target.user, pw].map(esc).joined(separator: ":")
+        let path = pgpassPath
+        var existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let prefix = [target.host, target.port, target.database, target.user].map(esc).joined(separator: ":") + ":"
+        var lines = existing.split(separator: "\n", omittingEmptySubsequences: true).map(String.init).filter { !$0.hasPrefix(prefix) }
+        lines.insert(line, at: 0) // libpq uses the first match
+        existing = lines.joined(separator: "\n") + "\n"
+        let fm = FileManager.default
+        let tmp = path + ".minsky-tmp"
+        guard fm.createFile(atPath: tmp, contents: Data(existing.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw MinskyError(.storeUnavailable, "cannot write \(path) to keep the database password; check the home directory's permissions")
+        }
+        _ = rename(tmp, path)
+        return stripPassword(url)
+    }
+}

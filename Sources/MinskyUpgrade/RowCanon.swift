@@ -1,0 +1,193 @@
+import MinskyCore
+import MinskySQL
+
+/// The canonical text of a row, defined once and computed two ways: in Swift for rows read from
+/// SQLite, and in SQL by PostgreSQL over the rows it stored. Equal digests prove a copy is
+/// byte-for-byte what the source held, without shipping the data back.
+///
+/// A field is `<octet length>:<text>` (or `\N` for NULL), so fields cannot run into each other.
+/// Per type, the text is: the value itself (text), decimal digits (integer), fixed-width
+/// ISO-8601 UTC with microseconds (timestamp), and PostgreSQL's `jsonb` output form (JSON).
+enum RowCanon {
+    /// Swift side: the canonical text of a field whose stored form is `value`.
+    static func field(_ value: SQLValue, _ type: SQLDialect.ColumnType, into out: inout [UInt8]) throws {
+        let text: String
+        switch (value, type) {
+        case (.null, _):
+            out.append(contentsOf: [0x5C, 0x4E]) // \N
+            return
+        case (_, .integer):
+            guard let i = value.int else { throw MinskyError(.internal, "expected an integer, found \(value)") }
+            text = String(i)
+        case (_, .timestamp):
+            guard let s = value.text, let t = Timestamp(iso8601: s) else { throw MinskyError(.internal, "unreadable timestamp \(value)") }
+            text = t.iso8601
+        case (_, .json):
+            guard let s = value.text else { throw MinskyError(.internal, "unreadable JSON \(value)") }
+            text = try JSONValue.parse(s, field: "json").postgresJSONBText()
+        case (.blob(let b), _):
+            text = Hex.encode(b)
+        default:
+            text = value.text ?? ""
+        }
+        let bytes = Array(text.utf8)
+        out.append(contentsOf: Array(String(bytes.count).utf8))
+        out.append(0x3A)
+        out.append(contentsOf: bytes)
+    }
+
+    /// PostgreSQL side: an expression giving the same canonical text for `column`.
+    static func sql(_ column: String, _ type: SQLDialect.ColumnType) -> String {
+        let text: String
+        switch type {
+        case .text: text = column
+        case .integer: text = "\(column)::text"
+        case .timestamp: text = SQLDialect.postgres.read(column, as: .timestamp)
+        case .json: text = "\(column)::text"
+        case .blob: text = "encode(\(column), 'hex')"
+        }
+        return "CASE WHEN \(column) IS NULL THEN '\\N' ELSE octet_length(\(text))::text || ':' || \(text) END"
+    }
+
+    /// `SELECT key…, md5(row text)` over a table in key order (byte order, as in SQLite).
+    static func postgresRowDigests(_ t: TableSpec) -> String {
+        let row = t.columns.map { sql($0.name, $0.type) }.joined(separator: " || ")
+        let order = t.key.map { "\($0) COLLATE \"C\"" }.joined(separator: ", ")
+        return "SELECT \(t.key.joined(separator: ", ")), md5(\(row)) FROM \(t.name) ORDER BY \(order)"
+    }
+
+    /// One digest for the whole table: md5 of the concatenated row digests, in key order.
+    static func postgresTableDigest(_ t: TableSpec) -> String {
+        let row = t.columns.map { sql($0.name, $0.type) }.joined(separator: " || ")
+        let order = t.key.map { "\($0) COLLATE \"C\"" }.joined(separator: ", ")
+        return "SELECT count(*), coalesce(md5(string_agg(md5(\(row)), '' ORDER BY \(order))), md5('')) FROM \(t.name)"
+    }
+}
+
+/// Row digests of one side of a copy, accumulated while the rows stream past.
+struct TableDigest {
+    var count = 0
+    var whole = MD5()
+    var rows: [(key: String, md5: String)] = []
+
+    mutating func add(key: String, canonical: [UInt8]) {
+        let h = MD5.hex(canonical)
+        whole.update(Array(h.utf8))
+        rows.append((key, h))
+        count += 1
+    }
+
+    mutating func finish() -> String { Hex.encode(whole.finalize()) }
+}
+
+/// COPY text format: tab-separated, `\N` for NULL, backslash escapes for control characters.
+enum CopyText {
+    static func append(_ value: SQLValue, _ type: SQLDialect.ColumnType, into out: inout [UInt8]) {
+        let text: String
+        switch value {
+        case .null:
+            out.append(contentsOf: [0x5C, 0x4E])
+            return
+        case .int(let i): text = String(i)
+        case .double(let d): text = String(d)
+        case .blob(let b): text = "\\x" + Hex.encode(b)
+        case .text(let s):
+            // JSON goes in canonical form; everything else exactly as stored.
+            if type == .json, let v = try? JSONValue.parse(s) { text = v.canonicalJSON() } else { text = s }
+        }
+        for b in text.utf8 {
+            switch b {
+            case 0x5C: out.append(0x5C); out.append(0x5C)
+            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
+            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
+            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            default: out.append(b)
+            }
+        }
+    }
+}
+
+extension JSONValue {
+    /// The text PostgreSQL prints for this value stored as `jsonb`: keys ordered by length then
+    /// bytes, ", " and ": " separators, numbers as `numeric` prints them.
+    func postgresJSONBText() -> String {
+        var out = ""
+        writeJSONB(to: &out)
+        return out
+    }
+
+    private func writeJSONB(to out: inout String) {
+        switch self {
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .double: out += Self.numericText(canonicalJSON())
+        case .string(let s): Self.jsonbString(s, to: &out)
+        case .array(let a):
+            out += "["
+            for (i, v) in a.enumerated() { if i > 0 { out += ", " }; v.writeJSONB(to: &out) }
+            out += "]"
+        case .object(let o):
+            out += "{"
+            let keys = o.keys.sorted { a, b in
+                let x = Array(a.utf8), y = Array(b.utf8)
+                return x.count != y.count ? x.count < y.count : x.lexicographicallyPrecedes(y)
+            }
+            for (i, k) in keys.enumerated() {
+                if i > 0 { out += ", " }
+                Self.jsonbString(k, to: &out)
+                out += ": "
+                o[k]?.writeJSONB(to: &out)
+            }
+            out += "}"
+        }
+    }
+
+    static func jsonbString(_ s: String, to out: inout String) {
+        out += "\""
+        for u in s.unicodeScalars {
+            switch u {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\u{8}": out += "\\b"
+            case "\u{C}": out += "\\f"
+            case "\n": out += "\\n"
+            case "\r": out += "\\r"
+            case "\t": out += "\\t"
+            case _ where u.value < 0x20:
+                let hex = String(u.value, radix: 16)
+                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            default: out.unicodeScalars.append(u)
+            }
+        }
+        out += "\""
+    }
+
+    /// How PostgreSQL's `numeric` prints a decimal literal: plain notation, with as many
+    /// fraction digits as the literal carried once its exponent is applied.
+    static func numericText(_ literal: String) -> String {
+        var s = Substring(literal)
+        var negative = false
+        if s.first == "-" { negative = true; s = s.dropFirst() }
+        var exponent = 0
+        if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(s[s.index(after: e)...].replacingOccurrences(of: "+", with: "")) ?? 0
+            s = s[..<e]
+        }
+        let parts = s.split(separator: ".", omittingEmptySubsequences: false)
+        let intPart = String(parts[0]), fracPart = parts.count > 1 ? String(parts[1]) : ""
+        var digits = Array(intPart + fracPart)
+        var point = intPart.count + exponent
+        let scale = max(0, fracPart.count - exponent)
+        if point < 0 { digits = Array(repeating: "0", count: -point) + digits; point = 0 }
+        if point > digits.count { digits += Array(repeating: "0", count: point - digits.count) }
+        var whole = String(digits[..<point])
+        var frac = String(digits[point...])
+        while whole.count > 1 && whole.first == "0" { whole.removeFirst() }
+        if whole.isEmpty { whole = "0" }
+        if frac.count < scale { frac += String(repeating: "0", count: scale - frac.count) }
+        if frac.count > scale { frac = String(frac.prefix(scale)) }
+        let isZero = !whole.contains(where: { $0 != "0" }) && !frac.contains(where: { $0 != "0" })
+        return (negative && !isZero ? "-" : "") + whole + (scale > 0 ? "." + frac : "")
+    }
+}

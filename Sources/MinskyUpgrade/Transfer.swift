@@ -1,0 +1,234 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import GRDB
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+
+/// Reports the steps of a long operation to a person (CLI) or an agent (MCP progress).
+public protocol TransferReporter: Sendable {
+    /// A finished step, e.g. "Migrating 127 tasks...".
+    func step(_ text: String)
+    /// Progress within the current step.
+    func progress(_ done: Int, of total: Int, _ what: String)
+}
+
+/// Test-only fault injection: `MINSKY_FAULT=<point>:kill` sends SIGKILL to this process at that
+/// point, `<point>:sleep=<seconds>` pauses there. Points: after-backup, copy, validate, switch.
+public enum Faults {
+    public static func point(_ name: String) {
+        guard let spec = ProcessInfo.processInfo.environment["MINSKY_FAULT"], spec.hasPrefix(name + ":") else { return }
+        let action = spec.dropFirst(name.count + 1)
+        FileHandle.standardError.write(Data("minsky: fault point \(name) reached\n".utf8))
+        if action == "kill" { kill(getpid(), SIGKILL) }
+        if action.hasPrefix("sleep="), let s = Double(action.dropFirst(6)) { usleep(UInt32(s * 1_000_000)) }
+    }
+}
+
+/// What a copy moved and proved, per table.
+public struct TableReport: Sendable, Codable, Equatable {
+    public var table: String
+    public var rows: Int
+    public var checksum: String
+}
+
+/// Copies between a SQLite file and PostgreSQL, table by table from `Schema.catalog`, and proves
+/// the result: row counts and a content checksum per table computed on both sides (RowCanon),
+/// foreign keys checked, before anything is committed.
+enum Transfer {
+    static let chunkBytes = 1 << 20
+
+    struct Export {
+        var table: TableSpec
+        var chunks: [[UInt8]]
+        var digest: TableDigest
+        var checksum: String
+    }
+
+    /// Reads every catalog table of a SQLite store in one snapshot: COPY data plus digests.
+    static func exportSQLite(_ db: Database, reporter: (any TransferReporter)?) throws -> [Export] {
+            try Schema.catalog.map { t in
+                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(t.name)") ?? 0
+                var chunks: [[UInt8]] = []
+                var buf: [UInt8] = []
+                buf.reserveCapacity(chunkBytes + 4096)
+                var digest = TableDigest()
+                var canon: [UInt8] = []
+                let keyIdx = t.key.map { k in t.columns.firstIndex { $0.name == k }! } // keys are columns by construction
+                let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name) ORDER BY \(t.key.joined(separator: ", "))")
+                while let row = try rows.next() {
+                    canon.removeAll(keepingCapacity: true)
+                    var values: [SQLValue] = []
+                    values.reserveCapacity(t.columns.count)
+                    for (i, dbv) in row.databaseValues.enumerated() {
+                        let v: SQLValue
+                        switch dbv.storage {
+                        case .null: v = .null
+                        case .int64(let x): v = .int(x)
+                        case .double(let x): v = .double(x)
+                        case .string(let s): v = .text(s)
+                        case .blob(let b): v = .blob([UInt8](b))
+                        }
+                        values.append(v)
+                        if i > 0 { buf.append(0x09) }
+                        CopyText.append(v, t.columns[i].type, into: &buf)
+                        try RowCanon.field(v, t.columns[i].type, into: &canon)
+                    }
+                    buf.append(0x0A)
+                    digest.add(key: keyIdx.map { values[$0].text ?? "" }.joined(separator: "|"), canonical: canon)
+                    if buf.count >= chunkBytes {
+                        chunks.append(buf)
+                        buf.removeAll(keepingCapacity: true)
+                        reporter?.progress(digest.count, of: total, "exporting \(t.name)")
+                    }
+                }
+                if !buf.isEmpty { chunks.append(buf) }
+                var d = digest
+                let sum = d.finish()
+                return Export(table: t, chunks: chunks, digest: digest, checksum: sum)
+            }
+    }
+
+    /// Row counts of the catalog tables in PostgreSQL (0 for missing tables).
+    static func postgresCounts(_ pg: PostgresSession) throws -> [String: Int] {
+        var out: [String: Int] = [:]
+        for t in Schema.catalog {
+            let exists = try pg.query("SELECT to_regclass($1) IS NOT NULL", [.text(t.name)]).first?[0].text == "t"
+            out[t.name] = exists ? Int(try pg.query("SELECT count(*) FROM \(t.name)").first?[0].int ?? 0) : 0
+        }
+        return out
+    }
+
+    /// PostgreSQL's own count and checksum of a table, computed over what it stores.
+    static func postgresDigest(_ pg: PostgresSession, _ t: TableSpec) throws -> (Int, String) {
+        let r = try pg.query(RowCanon.postgresTableDigest(t))
+        return (Int(r.first?[0].int ?? 0), r.first?[1].text ?? "")
+    }
+
+    /// Compares a table on both sides; throws naming the table and the first differing row.
+    static func validate(_ pg: PostgresSession, _ e: Export) throws {
+        let (count, sum) = try postgresDigest(pg, e.table)
+        if count == e.digest.count && sum == e.checksum { return }
+        let theirs = try pg.query(RowCanon.postgresRowDigests(e.table))
+        var first = "none"
+        for (i, mine) in e.digest.rows.enumerated() {
+            let other = i < theirs.count ? theirs[i] : nil
+            let otherKey = other.map { $0.dropLast().map { $0.text ?? "" }.joined(separator: "|") }
+            if otherKey != mine.key || other?.last?.text != mine.md5 { first = mine.key; break }
+        }
+        if first == "none" && theirs.count > e.digest.rows.count {
+            first = theirs[e.digest.rows.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")
+        }
+        throw MinskyError(.internal, "validation failed on table \(e.table.name): source has \(e.digest.count) rows (checksum \(e.checksum)), PostgreSQL has \(count) (checksum \(sum)); first differing row: \(first). Nothing was committed.")
+    }
+
+    /// Foreign keys hold: no dependency or parent pointing at a missing task.
+    static func checkOrphans(_ pg: PostgresSession) throws {
+        try pg.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        let orphans = try pg.query("""
+            SELECT (SELECT count(*) FROM tasks t WHERE t.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.id = t.parent_id)) + \
+            (SELECT count(*) FROM task_dependencies e WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id) \
+            OR NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.depends_on_id))
+            """).first?[0].int ?? 0
+        if orphans != 0 { throw MinskyError(.internal, "validation failed: \(orphans) orphaned reference(s) in PostgreSQL. Nothing was committed.") }
+    }
+
+    static func label(_ table: String, _ n: Int) -> String {
+        switch table {
+        case "tasks": return "Migrating \(n) tasks..."
+        case "task_dependencies": return "Migrating \(n) task relationships..."
+        default: return "Migrating \(n) rows of \(table)..."
+        }
+    }
+
+    /// SQLite → PostgreSQL inside one PostgreSQL transaction. Returns per-table reports, or throws
+    /// with everything rolled back. `dryRun` validates and then rolls back.
+    static func sqliteToPostgres(exports: [Export], pg: PostgresSession, force: Bool, dryRun: Bool,
+                                 reporter: (any TransferReporter)?) throws -> (reports: [TableReport], alreadyThere: Bool) {
+        try pg.execute("BEGIN")
+        do {
+            try pg.migrateInTransaction()
+            reporter?.step("Creating PostgreSQL schema...")
+            let counts = try postgresCounts(pg)
+            let nonEmpty = counts.filter { $0.value > 0 }
+            var alreadyThere = false
+            if !nonEmpty.isEmpty {
+                // A rerun after a crash between commit and switch finds exactly this data: fine.
+                let same = try exports.allSatisfy { e in try postgresDigest(pg, e.table) == (e.digest.count, e.checksum) }
+                if same {
+                    alreadyThere = true
+                } else if force {
+                    try pg.execute("TRUNCATE " + Schema.catalog.map(\.name).reversed().joined(separator: ", ") + " CASCADE")
+                } else {
+                    let what = nonEmpty.sorted { $0.key < $1.key }.map { "\($0.value) rows in \($0.key)" }.joined(separator: ", ")
+                    throw MinskyError.invalid("db-url", "the target PostgreSQL database is not empty (\(what)); point at an empty database or pass --force to replace its minsky data")
+                }
+            }
+            if !alreadyThere {
+                try pg.execute("SET CONSTRAINTS ALL DEFERRED")
+                for e in exports {
+                    var i = 0
+                    try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") {
+                        guard i < e.chunks.count else { return nil }
+                        defer { i += 1 }
+                        if i == 1 || (i == 0 && e.chunks.count == 1) { Faults.point("copy") }
+                        reporter?.progress(i, of: e.chunks.count, "copying \(e.table.name)")
+                        return e.chunks[i]
+                    }
+                    reporter?.step(label(e.table.name, e.digest.count))
+                }
+            }
+            reporter?.step("Migrating 0 AI embeddings...")
+            Faults.point("validate")
+            try checkOrphans(pg)
+            for e in exports { try validate(pg, e) }
+            reporter?.step("Validating data integrity...")
+            try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
+            return (exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }, alreadyThere)
+        } catch {
+            _ = try? pg.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// PostgreSQL → a SQLite database (already created and migrated, empty), validated the same
+    /// way: the SQLite copy is exported and its checksums compared with PostgreSQL's.
+    static func postgresToSQLite(pg: PostgresSession, into db: DatabasePool, reporter: (any TransferReporter)?) throws -> [TableReport] {
+        try pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        defer { _ = try? pg.execute("ROLLBACK") }
+        var expected: [String: (Int, String)] = [:]
+        try db.write { db in
+            try db.execute(sql: "PRAGMA defer_foreign_keys = ON")
+            for t in Schema.catalog {
+                expected[t.name] = try postgresDigest(pg, t)
+                let cols = t.columns.map { SQLDialect.postgres.read($0.name, as: $0.type) }.joined(separator: ", ")
+                let rows = try pg.query("SELECT \(cols) FROM \(t.name) ORDER BY \(t.key.map { "\($0) COLLATE \"C\"" }.joined(separator: ", "))")
+                let insert = try db.makeStatement(sql: "INSERT INTO \(t.name) (\(t.columnList)) VALUES (\(t.columns.map { _ in "?" }.joined(separator: ", ")))")
+                for (n, r) in rows.enumerated() {
+                    let args: [(any DatabaseValueConvertible)?] = zip(r, t.columns).map { v, c in
+                        switch (v, c.type) {
+                        case (.null, _): return nil
+                        case (_, .integer): return v.int
+                        case (.text(let s), .json): return (try? JSONValue.parse(s).canonicalJSON()) ?? s
+                        default: return v.text
+                        }
+                    }
+                    try insert.execute(arguments: StatementArguments(args))
+                    if n % 5000 == 0 { reporter?.progress(n, of: rows.count, "copying \(t.name)") }
+                }
+                reporter?.step("Copied \(rows.count) rows of \(t.name)")
+            }
+        }
+        let exports = try db.read { try exportSQLite($0, reporter: nil) }
+        for e in exports {
+            let (n, sum) = expected[e.table.name] ?? (0, "")
+            if n != e.digest.count || sum != e.checksum {
+                throw MinskyError(.internal, "validation failed on table \(e.table.name): PostgreSQL has \(n) rows (checksum \(sum)), the SQLite copy \(e.digest.count) (checksum \(e.checksum))")
+            }
+        }
+        reporter?.step("Validating data integrity...")
+        return exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }
+    }
+}

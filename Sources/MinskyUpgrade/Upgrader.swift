@@ -1,0 +1,131 @@
+import Foundation
+import GRDB
+import MinskyApp
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+import MinskySQLite
+
+public struct UpgradeOptions: Sendable {
+    public var dbURL: String
+    public var dryRun = false
+    public var force = false
+    public init(dbURL: String, dryRun: Bool = false, force: Bool = false) {
+        self.dbURL = dbURL
+        self.dryRun = dryRun
+        self.force = force
+    }
+}
+
+public struct UpgradeResult: Sendable, Codable {
+    public var tables: [TableReport]
+    public var backup: String?
+    public var database: String
+    public var switched: Bool
+    public var dryRun: Bool
+}
+
+/// `minsky upgrade to-postgres`: pre-flight, backup, copy in one transaction, validate, switch.
+///
+/// Order matters for crash safety: the SQLite store is only read (until the final "moved" mark),
+/// PostgreSQL commits only after validation, and the config is replaced by an atomic rename only
+/// after the commit. A crash anywhere leaves either the old config with PostgreSQL empty (rolled
+/// back), or a committed, validated copy that a rerun recognizes and switches to.
+public enum Upgrader {
+    public static let backupName = "pre-migration-backup.db"
+
+    public static func toPostgres(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws -> UpgradeResult {
+        guard case .postgres(let url) = try StoreURL.parse(options.dbURL) else {
+            throw MinskyError.invalid("db-url", "upgrade to-postgres needs a postgresql:// URL, e.g. postgresql://me@db.internal:5432/tasks")
+        }
+        let path: String
+        switch try StoreURL.parse(project.resolvedDatabase) {
+        case .sqlite(let p): path = p
+        case .postgres(let current):
+            // A rerun after a crash that switched the config but did not mark the old store.
+            let local = project.dir.appendingPathComponent("tasks.db").path
+            guard Credentials.stripPassword(current) == Credentials.stripPassword(url), FileManager.default.fileExists(atPath: local) else {
+                throw MinskyError.invalid("db", "this project already uses \(StoreURL.redacted(project.config.database)); nothing to upgrade")
+            }
+            path = local
+        }
+        return try await offload {
+            try run(project: project, sqlitePath: path, url: url, options: options, reporter: reporter)
+        }
+    }
+
+    /// Runs blocking work on a dispatch queue, off Swift's cooperative pool.
+    /// SQLite errors come back as `MinskyError`s that name the file.
+    static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { cont in
+            DispatchQueue.global().async {
+                cont.resume(with: Result {
+                    do { return try work() } catch let e as MinskyError { throw e } catch { throw SQLiteDriver.map(error, path: "the SQLite store") }
+                })
+            }
+        }
+    }
+
+    static func run(project: Project, sqlitePath: String, url: String, options: UpgradeOptions, reporter: (any TransferReporter)?) throws -> UpgradeResult {
+        // Pre-flight on SQLite: integrity and foreign keys, without writing to it.
+        let driver = try SQLiteDriver(path: sqlitePath, create: false)
+        let pool = driver.databasePool
+        defer { try? pool.close() }
+        try pool.read { db in
+            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            guard integrity == ["ok"] else {
+                throw MinskyError(.storeIncompatible, "\(sqlitePath) fails its integrity check (\(integrity.prefix(3).joined(separator: "; "))); restore a backup before upgrading")
+            }
+            let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+            guard fk.isEmpty else { throw MinskyError(.storeIncompatible, "\(sqlitePath) has \(fk.count) broken foreign key(s); run `minsky backup verify` and repair before upgrading") }
+            if let moved = try String.fetchOne(db, sql: "SELECT url FROM store_moved") {
+                throw MinskyError.invalid("db", "\(sqlitePath) was already upgraded to \(moved)")
+            }
+        }
+        // Target reachable (host and port named on failure, never the password).
+        let pg = try PostgresSession(url: url)
+
+        if options.dryRun {
+            let exports = try pool.read { try Transfer.exportSQLite($0, reporter: reporter) }
+            reporter?.step("Exporting SQLite data...")
+            let (reports, _) = try Transfer.sqliteToPostgres(exports: exports, pg: pg, force: options.force, dryRun: true, reporter: reporter)
+            return UpgradeResult(tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
+        }
+
+        let dest = project.dir.appendingPathComponent(backupName).path
+        let tmp = dest + ".tmp"
+        try? FileManager.default.removeItem(atPath: tmp)
+        try SQLiteDriver.snapshot(path: sqlitePath, to: tmp)
+        _ = rename(tmp, dest)
+        Faults.point("after-backup")
+
+        // From here to the end, writers wait for the lock (up to the busy timeout) instead of
+        // writing behind our back; once released they find the store marked moved and follow.
+        var reports: [TableReport] = []
+        var configURL = ""
+        try pool.writeWithoutTransaction { db in
+            try db.execute(sql: "BEGIN IMMEDIATE")
+            do {
+                let exports = try Transfer.exportSQLite(db, reporter: reporter)
+                reporter?.step("Exporting SQLite data...")
+                reports = try Transfer.sqliteToPostgres(exports: exports, pg: pg, force: options.force, dryRun: false, reporter: reporter).reports
+                Faults.point("switch")
+                // The password goes to ~/.pgpass; config.json gets the URL without it (atomic rename).
+                configURL = try Credentials.store(url: url)
+                var next = project
+                next.config.database = configURL
+                try next.save()
+                try db.execute(sql: "DELETE FROM store_moved")
+                try db.execute(sql: "INSERT INTO store_moved (url, moved_at) VALUES (?, ?)", arguments: [configURL, Timestamp.now().iso8601])
+                try db.execute(sql: "COMMIT")
+            } catch {
+                try? db.execute(sql: "ROLLBACK")
+                throw error
+            }
+        }
+        let backup: String? = dest
+        reporter?.step("Switching backend configuration...")
+        reporter?.step("Migration complete!")
+        return UpgradeResult(tables: reports, backup: backup, database: configURL, switched: true, dryRun: false)
+    }
+}

@@ -1,0 +1,206 @@
+import ArgumentParser
+import Foundation
+import MinskyApp
+import MinskyCore
+import MinskyUpgrade
+
+/// Prints finished steps as "✓ …"; progress bars go to stderr, and only on a terminal.
+struct ConsoleReporter: TransferReporter {
+    var quiet: Bool
+    let tty = isatty(2) == 1
+
+    func step(_ text: String) {
+        guard !quiet else { return }
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        print("✓ \(text)")
+    }
+
+    func progress(_ done: Int, of total: Int, _ what: String) {
+        guard tty, !quiet, total > 0 else { return }
+        let width = 30, filled = min(width, done * width / total)
+        let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
+        FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total) \(what)".utf8))
+    }
+}
+
+func currentProject() throws -> Project {
+    guard let p = try Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath)) else {
+        throw MinskyError(.notConfigured, "no .minsky/ here or above; run `minsky init` first")
+    }
+    return p
+}
+
+struct UpgradeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "upgrade",
+        abstract: "Move this project's store from SQLite to PostgreSQL, validated, with a backup.",
+        subcommands: [ToPostgres.self, Team.self])
+
+    struct ToPostgres: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "to-postgres",
+            abstract: "Back up, copy every table in one transaction, validate, then switch the config.",
+            discussion: "The password (if the URL has one) is kept in ~/.pgpass, never in .minsky/config.json.")
+        @Option(name: .long, help: "Target database, e.g. postgresql://me@db.internal:5432/tasks") var dbUrl: String
+        @Flag(name: .long, help: "Do everything (copy and validate) but commit nothing and switch nothing.") var dryRun = false
+        @Flag(name: .long, help: "Replace minsky data already in the target database.") var force = false
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
+
+        func run() async throws {
+            let out = Output(json: json)
+            try await out.reportingErrors {
+                let r = try await Upgrader.toPostgres(project: try currentProject(), options: UpgradeOptions(dbURL: dbUrl, dryRun: dryRun, force: force),
+                                                      reporter: ConsoleReporter(quiet: json))
+                if json { try out.emit(r); return }
+                for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum) on both sides") }
+                if r.dryRun { out.line("Dry run: validated, nothing committed, config unchanged.") }
+                if let b = r.backup { out.line("Old SQLite database backed up to: \(b)") }
+            }
+        }
+    }
+
+    struct Team: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Upgrade for a team on a hosted or own PostgreSQL, with the provider's settings.")
+        @Option(name: .long, help: "supabase, neon or postgres") var provider: String
+        @Option(name: .long, help: "The provider's connection URL.") var dbUrl: String?
+        @Flag(name: .long) var dryRun = false
+        @Flag(name: .long) var force = false
+
+        func run() async throws {
+            let out = Output(json: false)
+            try await out.reportingErrors {
+                let preset = try ProviderPreset.named(provider)
+                guard let dbUrl else {
+                    throw MinskyError.invalid("db-url", "pass --db-url with the connection string from \(preset.name): \(preset.whereToFind)")
+                }
+                let url = preset.apply(to: dbUrl)
+                for note in preset.notes { out.line("• \(note)") }
+                try await UpgradeCommand.ToPostgres.parse(["--db-url", url] + (dryRun ? ["--dry-run"] : []) + (force ? ["--force"] : [])).run()
+                out.line("Team features (roles, change feed) arrive with `minsky team init`, which is not available yet.")
+            }
+        }
+    }
+}
+
+/// Settings that hosted PostgreSQL providers need.
+struct ProviderPreset {
+    var name: String
+    var requireTLS: Bool
+    var whereToFind: String
+    var notes: [String]
+
+    static func named(_ raw: String) throws -> ProviderPreset {
+        switch raw.lowercased() {
+        case "supabase":
+            return ProviderPreset(name: "Supabase", requireTLS: true, whereToFind: "Project Settings → Database → Connection string (session pooler, port 5432)",
+                                  notes: ["TLS required (sslmode=require).", "Use the session pooler (port 5432), not the transaction pooler (6543): minsky holds transactions and advisory locks.",
+                                          "Enable pgvector for semantic search: Database → Extensions → vector."])
+        case "neon":
+            return ProviderPreset(name: "Neon", requireTLS: true, whereToFind: "Dashboard → Connection Details (the direct, non -pooler host)",
+                                  notes: ["TLS required (sslmode=require).", "Prefer the direct host: the -pooler endpoint runs PgBouncer in transaction mode.",
+                                          "pgvector: run CREATE EXTENSION vector; once."])
+        case "postgres", "postgresql":
+            return ProviderPreset(name: "PostgreSQL", requireTLS: false, whereToFind: "your server's postgresql://user@host:5432/db",
+                                  notes: ["For semantic search install pgvector and run CREATE EXTENSION vector;."])
+        default:
+            throw MinskyError.invalid("provider", "unknown provider '\(raw)'; use supabase, neon or postgres")
+        }
+    }
+
+    func apply(to url: String) -> String {
+        guard requireTLS, !url.contains("sslmode=") else { return url }
+        return url + (url.contains("?") ? "&" : "?") + "sslmode=require"
+    }
+}
+
+struct MigrateCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Undo an upgrade.", subcommands: [RollbackCommand.self])
+
+    struct RollbackCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "rollback",
+            abstract: "Back to SQLite: copy PostgreSQL's current contents into a fresh, validated SQLite store (PostgreSQL is left untouched).")
+        @Flag(name: .long, help: "Restore .minsky/pre-migration-backup.db instead (loses what was written since the upgrade).") var fromBackup = false
+        @Flag(name: .long) var json = false
+
+        func run() async throws {
+            let out = Output(json: json)
+            try await out.reportingErrors {
+                let r = try await Rollback.run(project: try currentProject(), fromBackup: fromBackup, reporter: ConsoleReporter(quiet: json))
+                if json { try out.emit(r); return }
+                for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum)") }
+                out.line("Now on \(r.database)\(r.previousFile.map { "; the previous SQLite file is kept at \($0)" } ?? "")")
+            }
+        }
+    }
+}
+
+struct BackupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "backup", abstract: "Portable SQLite snapshots of either store, with manifests.",
+                                                    subcommands: [Create.self, List.self, Verify.self, Restore.self])
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Snapshot the store (writers keep going) into .minsky/backups/ or --out.")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: .long, help: "Where to write the backup file.") var out: String?
+
+        func run() async throws {
+            let o = Output(json: global.json)
+            try await o.reportingErrors {
+                let sel = try global.selection()
+                let m = try await Backups.create(location: sel.location, out: out, project: sel.project, reporter: ConsoleReporter(quiet: true))
+                if global.json { try o.emit(m) } else {
+                    o.line("Backed up \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) to \(out ?? Backups.directory(sel.project!).appendingPathComponent(m.file).path)")
+                    o.line("  sha256 \(m.sha256)")
+                }
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Backups in .minsky/backups/.")
+        @Flag(name: .long) var json = false
+
+        func run() async throws {
+            let o = Output(json: json)
+            try await o.reportingErrors {
+                let all = try Backups.list(try currentProject())
+                if json { try o.emit(all); return }
+                if all.isEmpty { o.line("No backups yet: minsky backup create") }
+                for m in all { o.line("\(m.file)  \(m.createdAt)  \(m.tables["tasks"] ?? 0) tasks  from \(m.source)") }
+            }
+        }
+    }
+
+    struct Verify: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Integrity check plus the manifest's hash, row counts and checksums.")
+        @Argument var file: String
+        @Flag(name: .long) var json = false
+
+        func run() async throws {
+            let o = Output(json: json)
+            try await o.reportingErrors {
+                let m = try Backups.verify(file)
+                if json { try o.emit(m) } else { o.line("✓ \(file) is intact: \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))") }
+            }
+        }
+    }
+
+    struct Restore: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Restore a verified backup into the current store or --to URL.")
+        @OptionGroup var global: GlobalOptions
+        @Argument var file: String
+        @Option(name: .long, help: "Target store (sqlite:PATH or postgresql://…); default: the current store.") var to: String?
+        @Flag(name: .long, help: "Replace a target that already holds tasks.") var force = false
+
+        func run() async throws {
+            let o = Output(json: global.json)
+            try await o.reportingErrors {
+                let target = try to ?? global.selection().location
+                let r = try await Backups.restore(file, to: target, force: force, reporter: ConsoleReporter(quiet: global.json))
+                if global.json { try o.emit(r) } else { o.line("Restored \(r.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")) into \(StoreURL.redacted(target))") }
+            }
+        }
+    }
+}
