@@ -68,6 +68,10 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyTestSupport"]),
+        .testTarget(name: "MinskyUpgradeTests", dependencies: [
+            "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyUpgrade", "MinskyApp", "MinskyTestSupport",
+            .product(name: "GRDB", package: "GRDB.swift"),
+        ]),
         .testTarget(name: "MinskyMCPTests", dependencies: ["MinskyCore", "MinskyMCP", "MinskyTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

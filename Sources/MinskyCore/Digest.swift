@@ -2,7 +2,7 @@
 ///
 /// MD5 is used only as a content checksum that PostgreSQL can compute server-side (`md5()`),
 /// to compare a copy with its source; SHA-256 fingerprints backup files.
-public struct MD5 {
+public struct MD5: Sendable {
     var state: (UInt32, UInt32, UInt32, UInt32) = (0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476)
     var buffer: [UInt8] = []
     var length: UInt64 = 0
@@ -76,7 +76,7 @@ public struct MD5 {
     }
 }
 
-public struct SHA256 {
+public struct SHA256: Sendable {
     var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     var buffer: [UInt8] = []
     var length: UInt64 = 0

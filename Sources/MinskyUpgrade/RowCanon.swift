@@ -65,7 +65,7 @@ enum RowCanon {
 }
 
 /// Row digests of one side of a copy, accumulated while the rows stream past.
-struct TableDigest {
+struct TableDigest: Sendable {
     var count = 0
     var whole = MD5()
     var rows: [(key: String, md5: String)] = []

@@ -40,7 +40,7 @@ public struct TableReport: Sendable, Codable, Equatable {
 enum Transfer {
     static let chunkBytes = 1 << 20
 
-    struct Export {
+    struct Export: Sendable {
         var table: TableSpec
         var chunks: [[UInt8]]
         var digest: TableDigest

@@ -1,0 +1,263 @@
+import Foundation
+import GRDB
+import MinskyApp
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+import MinskySQLite
+import MinskyTestSupport
+@testable import MinskyUpgrade
+import Testing
+
+/// A project on SQLite with a varied store, and an empty PostgreSQL schema to upgrade into.
+struct UpgradeFixture {
+    var dir: URL
+    var url: String
+    var schema: String
+    var pgpass: URL
+    var env: [String: String] { ["PGPASSFILE": pgpass.path] }
+    var storePath: String { dir.appendingPathComponent(".minsky/tasks.db").path }
+
+    static func make(tasks: Int = 40) async throws -> UpgradeFixture {
+        let dir = try TestEnvironment.tempDirectory("minsky-upgrade")
+        #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+        let f = UpgradeFixture(dir: dir, url: url, schema: schema, pgpass: dir.appendingPathComponent("pgpass"))
+        let store = try SQLiteTaskStore(path: f.storePath)
+        var ids: [TaskID] = []
+        let zoo: JSONValue = ["f": 1.5e-07, "big": 1e300, "neg": -0.5, "one": 1.0, "int": 42, "s": "tab\there \u{1} ü 🎉", "nested": ["bb": 1, "a": [true, nil, "x"]], "": "empty key"]
+        for i in 0..<tasks {
+            let t = try await store.create(NewTask(
+                title: i % 5 == 0 ? "'; DROP TABLE tasks; -- \\ \"q\" 🎉 #\(i)" : "Task \(i) — ünïcode",
+                description: i == 3 ? String(repeating: "long text ", count: 50_000) : "line1\nline2\r\n\ttab \\N \\. end",
+                priority: try Priority(i % 5), tags: i % 2 == 0 ? ["even", "t\(i)"] : [], metadata: i % 3 == 0 ? zoo : ["i": .int(Int64(i))],
+                parentId: i > 0 && i % 4 == 0 ? ids[i / 2] : nil, dependsOn: ids.isEmpty || i % 3 != 1 ? [] : [ids[i - 1]]))
+            ids.append(t.id)
+        }
+        _ = try await store.claim(ids[1], owner: "agent-ü", ttl: 600)
+        _ = try await store.update(ids[2], TaskPatch(status: .done), expectedVersion: nil)
+        await store.close()
+        return f
+    }
+
+    func run(_ args: String..., extraEnv: [String: String] = [:]) throws -> ProcessResult {
+        try runProcess(Binaries.minsky, args, cwd: dir, env: env.merging(extraEnv) { _, b in b })
+    }
+
+    /// Everything a user can see: every task in full and every dependency edge.
+    func snapshot(sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
+        let list = try run("tasks", "list", "--all", "--json")
+        #expect(list.status == 0, "\(list.stderr)", sourceLocation: sourceLocation)
+        let tree = try run("tasks", "tree", "--json")
+        return ["tasks": try JSONParser.parse(list.stdout.utf8)["tasks"] ?? .null, "tree": try JSONParser.parse(tree.stdout.utf8)]
+    }
+
+    func config() throws -> String { try String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8) }
+
+    func pgCount(_ table: String = "tasks") async throws -> Int {
+        let exists = try await PostgresAdmin.query(url: url, "SELECT to_regclass('\(table)') IS NOT NULL")
+        guard exists.first?.first == "t" else { return 0 }
+        return Int(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM \(table)").first?.first.flatMap { $0 } ?? "0") ?? 0
+    }
+
+    func cleanup() async {
+        try? FileManager.default.removeItem(at: dir)
+        await TestEnvironment.dropSchema(schema)
+    }
+}
+
+func sha(_ path: String) throws -> String { SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: path))) }
+
+/// The URL with a password the trust-auth test server ignores, to prove where passwords go.
+func withPassword(_ url: String) -> String { url.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://postgres:s3cr3t-pw@") }
+
+@Suite("Upgrade, rollback and backups")
+struct UpgradeTests {
+    @Test func upgradeCarriesEverythingAndRollbackBringsItBack() async throws {
+        let f = try await UpgradeFixture.make()
+        defer { Task { await f.cleanup() } }
+        let before = try f.snapshot()
+        let r = try f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
+        #expect(r.status == 0, "\(r.stderr)")
+        for line in ["✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...", "✓ Migrating 13 task relationships...",
+                     "✓ Migrating 0 AI embeddings...", "✓ Validating data integrity...", "✓ Switching backend configuration...", "✓ Migration complete!",
+                     "Old SQLite database backed up to: "] {
+            #expect(r.stdout.contains(line), "missing \(line) in:\n\(r.stdout)")
+        }
+        #expect(!r.stdout.contains("s3cr3t-pw") && !r.stderr.contains("s3cr3t-pw"))
+        // Config points at PostgreSQL, without the password; the password is in the 0600 pgpass file.
+        let config = try f.config()
+        #expect(config.contains("postgresql://postgres@127.0.0.1"))
+        #expect(!config.contains("s3cr3t-pw"))
+        #expect(try String(contentsOf: f.pgpass, encoding: .utf8).contains(":s3cr3t-pw"))
+        #expect(((try FileManager.default.attributesOfItem(atPath: f.pgpass.path))[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent(".minsky/pre-migration-backup.db").path))
+        #expect(try await f.pgCount() == 40)
+        // Field for field, what users see is the same on PostgreSQL.
+        #expect(try f.snapshot() == before)
+
+        // Work continues on PostgreSQL; rollback brings it all back to SQLite.
+        #expect(try f.run("tasks", "create", "written after the upgrade").status == 0)
+        let onPostgres = try f.snapshot()
+        let rb = try f.run("migrate", "rollback")
+        #expect(rb.status == 0, "\(rb.stderr)")
+        #expect(try f.config().contains("sqlite:tasks.db"))
+        #expect(try f.snapshot() == onPostgres)
+        #expect(try await f.pgCount() == 41) // PostgreSQL left untouched
+
+        // --from-backup restores the pre-migration state instead.
+        #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force").status == 0)
+        let fb = try f.run("migrate", "rollback", "--from-backup")
+        #expect(fb.status == 0, "\(fb.stderr)")
+        #expect(try f.snapshot()["tasks"]?.arrayValue?.count == 41)
+    }
+
+    @Test func theCatalogCarriesEveryTableAndColumn() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-catalog")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteTaskStore(path: dir.appendingPathComponent("t.db").path)
+        let sqliteTables = try await store.driver.databasePool.read { db in
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").filter { !Schema.isBookkeeping($0) }
+        }
+        #expect(Set(sqliteTables) == Set(Schema.catalog.map(\.name)), "a table exists that upgrade, backup and rollback would not carry")
+        for t in Schema.catalog {
+            let cols = try await store.driver.databasePool.read { db in try Row.fetchAll(db, sql: "PRAGMA table_info(\(t.name))").map { $0["name"] as String } }
+            #expect(cols == t.columns.map(\.name), "columns of \(t.name) differ from Schema.catalog")
+        }
+        await store.close()
+        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+        let pg = try await PostgresTaskStore.connect(url: url)
+        await pg.close()
+        let pgTables = try await PostgresAdmin.query(url: url, "SELECT table_name FROM information_schema.tables WHERE table_schema = '\(schema)'").compactMap { $0[0] }
+        #expect(Set(pgTables.filter { !Schema.isBookkeeping($0) }) == Set(Schema.catalog.map(\.name)))
+        for t in Schema.catalog {
+            let cols = try await PostgresAdmin.query(url: url, "SELECT column_name FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = '\(t.name)' AND is_generated = 'NEVER' ORDER BY ordinal_position").compactMap { $0[0] }
+            #expect(cols == t.columns.map(\.name))
+        }
+        await TestEnvironment.dropSchema(schema)
+    }
+
+    @Test func validationNamesTheTableAndTheFirstDifferingRow() async throws {
+        let f = try await UpgradeFixture.make(tasks: 12)
+        defer { Task { await f.cleanup() } }
+        let driver = try SQLiteDriver(path: f.storePath, create: false)
+        let exports = try await driver.databasePool.read { try Transfer.exportSQLite($0, reporter: nil) }
+        try driver.databasePool.close()
+        let victim = exports[0].digest.rows[5].key
+        let pg = try PostgresSession(url: f.url)
+        try pg.execute("BEGIN")
+        try pg.migrateInTransaction()
+        try pg.execute("SET CONSTRAINTS ALL DEFERRED")
+        for e in exports {
+            var i = 0
+            try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") { defer { i += 1 }; return i < e.chunks.count ? e.chunks[i] : nil }
+        }
+        try Transfer.validate(pg, exports[0]) // identical so far
+        try pg.execute("UPDATE tasks SET title = title || '!' WHERE id = $1", [.text(victim)])
+        do {
+            try Transfer.validate(pg, exports[0])
+            Issue.record("a changed row passed validation")
+        } catch let e as MinskyError {
+            #expect(e.message.contains("table tasks"))
+            #expect(e.message.contains("first differing row: \(victim)"))
+        }
+        // JSON is compared by value as PostgreSQL stores it: a changed number is caught too.
+        try pg.execute("UPDATE tasks SET title = rtrim(title, '!') WHERE id = $1", [.text(victim)])
+        try Transfer.validate(pg, exports[0])
+        try pg.execute("UPDATE tasks SET metadata = jsonb_set(metadata, '{f}', '0.00000016') WHERE metadata ? 'f' AND id = (SELECT min(id) FROM tasks WHERE metadata ? 'f')")
+        #expect(throws: MinskyError.self) { try Transfer.validate(pg, exports[0]) }
+        try pg.execute("ROLLBACK")
+    }
+
+    @Test func nonEmptyTargetsNeedForceAndDryRunsWriteNothing() async throws {
+        let f = try await UpgradeFixture.make(tasks: 10)
+        defer { Task { await f.cleanup() } }
+        let dry = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--dry-run")
+        #expect(dry.status == 0, "\(dry.stderr)")
+        #expect(dry.stdout.contains("Dry run"))
+        #expect(try await f.pgCount() == 0)
+        #expect(try f.config().contains("sqlite:tasks.db"))
+        // Something else already in the target: refused, named, and nothing changes.
+        let other = try await PostgresTaskStore.connect(url: f.url)
+        _ = try await other.create(NewTask(title: "someone else's"))
+        await other.close()
+        let refused = try f.run("upgrade", "to-postgres", "--db-url", f.url)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("not empty") && refused.stderr.contains("--force"))
+        #expect(try f.config().contains("sqlite:tasks.db"))
+        #expect(try await f.pgCount() == 1)
+        let forced = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force")
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try await f.pgCount() == 10)
+    }
+
+    @Test func unreachableTargetNamesHostAndPortNotThePassword() async throws {
+        let f = try await UpgradeFixture.make(tasks: 3)
+        defer { Task { await f.cleanup() } }
+        let before = try sha(f.storePath)
+        let r = try f.run("upgrade", "to-postgres", "--db-url", "postgresql://bob:hunter2@127.0.0.1:1/x")
+        #expect(r.status == 5)
+        #expect(r.stderr.contains("127.0.0.1:1"))
+        #expect(!r.stderr.contains("hunter2"))
+        #expect(try sha(f.storePath) == before)
+        #expect(try f.config().contains("sqlite:tasks.db"))
+    }
+
+    /// SIGKILL at each step: SQLite unchanged, PostgreSQL all-or-nothing, config never ahead of
+    /// a validated copy, and a rerun finishes the job.
+    @Test(arguments: ["after-backup", "copy", "validate", "switch"])
+    func killedUpgradesLeaveEverythingConsistent(point: String) async throws {
+        let f = try await UpgradeFixture.make(tasks: 30)
+        defer { Task { await f.cleanup() } }
+        let before = try f.snapshot()
+        let sqliteBefore = try sha(f.storePath)
+        let killed = try f.run("upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "\(point):kill"])
+        #expect(killed.status != 0)
+        #expect(killed.stderr.contains("fault point \(point) reached"))
+        #expect(try sha(f.storePath) == sqliteBefore, "the SQLite store changed")
+        let n = try await f.pgCount()
+        #expect(n == 0 || n == 30, "PostgreSQL holds \(n) of 30 rows")
+        let config = try f.config()
+        if config.contains("postgresql://") { #expect(n == 30) } // never an unvalidated database
+        #expect(point == "switch" || n == 0)
+        let rerun = try f.run("upgrade", "to-postgres", "--db-url", f.url)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(try f.config().contains("postgresql://"))
+        #expect(try await f.pgCount() == 30)
+        #expect(try f.snapshot() == before)
+    }
+
+    @Test func backupsAreVerifiedAndRestoredOnBothStores() async throws {
+        let f = try await UpgradeFixture.make(tasks: 15)
+        defer { Task { await f.cleanup() } }
+        let before = try f.snapshot()
+        let c = try f.run("backup", "create", "--json")
+        #expect(c.status == 0, "\(c.stderr)")
+        let manifest = try JSONParser.parse(c.stdout.utf8)
+        #expect(manifest["tables"]?["tasks"] == 15)
+        let file = f.dir.appendingPathComponent(".minsky/backups/\(manifest["file"]?.stringValue ?? "")").path
+        #expect(try f.run("backup", "list").stdout.contains(manifest["file"]?.stringValue ?? "?"))
+        #expect(try f.run("backup", "verify", file).status == 0)
+        // Restoring over a non-empty store needs --force; into an empty PostgreSQL it does not.
+        #expect(try f.run("backup", "restore", file).status == 2)
+        let toPG = try f.run("backup", "restore", file, "--to", f.url)
+        #expect(toPG.status == 0, "\(toPG.stderr)")
+        #expect(try await f.pgCount() == 15)
+        // A backup of the PostgreSQL store is the same portable format, with the same checksums.
+        let pgBackup = try runProcess(Binaries.minsky, ["backup", "create", "--json", "--db", f.url, "--out", f.dir.appendingPathComponent("pg.db").path], cwd: f.dir, env: f.env)
+        #expect(pgBackup.status == 0, "\(pgBackup.stderr)")
+        #expect(try JSONParser.parse(pgBackup.stdout.utf8)["checksums"] == manifest["checksums"])
+        // Tampering is caught.
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        bytes[bytes.count - 100] ^= 0xFF
+        try bytes.write(to: URL(fileURLWithPath: file))
+        let bad = try f.run("backup", "verify", file)
+        #expect(bad.status != 0)
+        #expect(bad.stderr.contains("SHA-256"))
+        // Restore the PostgreSQL backup over the SQLite store with --force: same content.
+        #expect(try f.run("tasks", "create", "extra").status == 0)
+        let forced = try f.run("backup", "restore", f.dir.appendingPathComponent("pg.db").path, "--force")
+        #expect(forced.status == 0, "\(forced.stderr)")
+        #expect(try f.snapshot() == before)
+    }
+}
