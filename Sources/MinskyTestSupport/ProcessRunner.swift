@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 
 /// Runs the built executables over real pipes, as users and agents do.
@@ -20,6 +23,29 @@ public enum Binaries {
     }
 
     public static var minsky: URL { productsDirectory.appendingPathComponent("minsky") }
+}
+
+/// Runs a command whose descendants may outlive it (a server started by `pg_ctl`): output goes
+/// to a file, so no pipe is left open waiting for them, and the child is reaped with waitpid.
+public func runDetached(_ executable: URL, _ args: [String]) throws -> ProcessResult {
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-detached-\(UUID().uuidString).log").path
+    defer { try? FileManager.default.removeItem(atPath: log) }
+    var actions = posix_spawn_file_actions_t()
+    posix_spawn_file_actions_init(&actions)
+    defer { posix_spawn_file_actions_destroy(&actions) }
+    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 1, log, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+    posix_spawn_file_actions_adddup2(&actions, 1, 2)
+    let argv = ([executable.path] + args).map { strdup($0) } + [nil]
+    defer { for a in argv { free(a) } }
+    var pid: pid_t = 0
+    let rc = posix_spawn(&pid, executable.path, &actions, nil, argv, environ)
+    guard rc == 0 else { throw NSError(domain: "posix_spawn", code: Int(rc)) }
+    var status: Int32 = 0
+    while waitpid(pid, &status, 0) < 0 && errno == EINTR {}
+    let text = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
+    let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    return ProcessResult(status: code, stdout: text, stderr: text)
 }
 
 public func runProcess(_ executable: URL, _ args: [String], cwd: URL? = nil, env: [String: String] = [:],

@@ -261,3 +261,64 @@ struct UpgradeTests {
         #expect(try f.snapshot() == before)
     }
 }
+
+@Suite("Upgrade under pressure")
+struct UpgradePressureTests {
+    /// The server goes away in the middle of the copy: a clear error, nothing switched, and a
+    /// rerun completes once it is back.
+    @Test func postgresStoppingMidCopyIsAClearErrorAndRerunCompletes() async throws {
+        let pgServer = try ScratchPostgres()
+        let f = try await UpgradeFixture.make(tasks: 25)
+        defer { Task { await f.cleanup() } }
+        let sqliteBefore = try sha(f.storePath)
+        let upgrade = Task.detached {
+            try f.run("upgrade", "to-postgres", "--db-url", pgServer.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=3"])
+        }
+        try await Task.sleep(for: .milliseconds(1500))
+        try pgServer.stop()
+        let r = try await upgrade.value
+        #expect(r.status != 0)
+        #expect(r.stderr.contains("127.0.0.1:\(pgServer.port)"), "\(r.stderr)")
+        #expect(try f.config().contains("sqlite:tasks.db"))
+        #expect(try sha(f.storePath) == sqliteBefore)
+        try pgServer.start()
+        let rerun = try f.run("upgrade", "to-postgres", "--db-url", pgServer.url)
+        #expect(rerun.status == 0, "\(rerun.stderr)")
+        #expect(rerun.stdout.contains("Migrating 25 tasks"))
+    }
+
+    /// An agent keeps writing through its MCP server while the store is upgraded: its writes
+    /// wait for the copy, then follow the store to PostgreSQL; every acknowledged write is there.
+    @Test func writersDuringTheUpgradeFollowItToPostgres() async throws {
+        let f = try await UpgradeFixture.make(tasks: 10)
+        defer { Task { await f.cleanup() } }
+        let server = try MCPProcess(cwd: f.dir, env: f.env)
+        defer { server.terminate() }
+        _ = server.initialize()
+        let upgrade = Task.detached {
+            try f.run("upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "validate:sleep=1"])
+        }
+        var acknowledged: [String] = []
+        var failures: [String] = []
+        let deadline = Date().addingTimeInterval(4)
+        var i = 0
+        while Date() < deadline {
+            i += 1
+            let r = server.call("create_task", ["title": .string("live write \(i)")])
+            if r?["isError"] == false, let id = r?["structuredContent"]?["task"]?["id"]?.stringValue { acknowledged.append(id) } else {
+                failures.append(r?.canonicalJSON() ?? "no answer")
+            }
+            if i % 10 == 0, let first = acknowledged.first {
+                _ = server.call("update_task", ["id": .string(first), "description": .string("updated \(i)")])
+            }
+        }
+        let r = try await upgrade.value
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(failures.isEmpty, "writes failed during the upgrade: \(failures.prefix(3))")
+        #expect(acknowledged.count > 20)
+        let onPostgres = try f.snapshot()["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+        let missing = Set(acknowledged).subtracting(onPostgres)
+        #expect(missing.isEmpty, "acknowledged writes missing from PostgreSQL: \(missing.prefix(5))")
+        #expect(try f.config().contains("postgresql://"))
+    }
+}
