@@ -64,7 +64,7 @@ let package = Package(
         ]),
         .testTarget(name: "MinskyCoreTests", dependencies: ["MinskyCore"]),
         .testTarget(name: "MinskyConformanceTests", dependencies: [
-            "MinskyCore", "MinskyTestSupport", "MinskySQLite", "MinskyPostgres",
+            "MinskyCore", "MinskyTestSupport", "MinskySQL", "MinskySQLite", "MinskyPostgres",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyTestSupport"]),

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 import MinskyCore
 import Synchronization
@@ -115,10 +118,19 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
         return r?["result"] ?? r
     }
 
+    /// The exit status, reaping the child ourselves too: Foundation's own monitor has been seen
+    /// to miss a child's exit under load.
     public func waitForExit(timeout: Double = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        while process.isRunning && Date() < deadline { usleep(5000) }
-        return process.isRunning ? nil : process.terminationStatus
+        let pid = process.processIdentifier
+        while Date() < deadline {
+            if !process.isRunning { return process.terminationStatus }
+            var status: Int32 = 0
+            let r = waitpid(pid, &status, WNOHANG)
+            if r == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+            usleep(5000)
+        }
+        return nil
     }
 
     public func terminate() { if process.isRunning { process.terminate() } }

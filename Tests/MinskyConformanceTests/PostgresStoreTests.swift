@@ -1,6 +1,7 @@
 import Foundation
 import MinskyCore
 import MinskyPostgres
+import MinskySQL
 import MinskyTestSupport
 import Testing
 
@@ -43,7 +44,7 @@ struct PostgresStoreTests {
         _ = try await s.create(NewTask(title: "x"))
         await s.close()
         let names = try await PostgresAdmin.query(url: url, "SELECT name FROM minsky_migrations ORDER BY name").map { $0[0] ?? "" }
-        #expect(names == ["001_tasks", "002_text_search"])
+        #expect(names == Schema.migrationNames)
         let types = try await PostgresAdmin.query(url: url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'tasks' AND column_name IN ('metadata', 'created_at', 'search') ORDER BY 1")
         #expect(types.map { $0[1] ?? "" } == ["timestamp with time zone", "jsonb", "tsvector"])
         try await PostgresAdmin.execute(url: url, "INSERT INTO minsky_migrations (name) VALUES ('999_future_feature')")
@@ -60,6 +61,6 @@ struct PostgresStoreTests {
             for _ in 0..<4 { g.addTask { let s = try await PostgresTaskStore.connect(url: url); _ = try await s.count(); await s.close() } }
             try await g.waitForAll()
         }
-        #expect(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM minsky_migrations")[0][0] == "2")
+        #expect(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM minsky_migrations")[0][0] == String(Schema.migrationNames.count))
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
 import GRDB
 import MinskyCore
+import MinskySQL
 import MinskySQLite
 import MinskyTestSupport
 import Testing
@@ -27,7 +28,7 @@ struct SQLiteStoreTests {
              try Int.fetchOne(db, sql: "PRAGMA busy_timeout"))
         }
         #expect(mode == "wal")
-        #expect(migrations == ["001_tasks", "002_text_search"])
+        #expect(migrations == Schema.migrationNames)
         #expect((timeout ?? 0) >= 10_000)
         await store.close()
         // Reopening applies nothing new and keeps data.
