@@ -43,6 +43,7 @@ public final class MCPServer: Sendable {
     let state = Mutex(State())
     let group = DispatchGroup()
     let pageSize: Int
+    let services: ToolServices
     let jobs: AsyncStream<Job>
     let jobSink: AsyncStream<Job>.Continuation
 
@@ -52,8 +53,9 @@ public final class MCPServer: Sendable {
         var work: @Sendable () async throws -> JSONValue
     }
 
-    public init(tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any TaskStore,
+    public init(tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any TaskStore, services: ToolServices = ToolServices(),
                 input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp")) {
+        self.services = services
         self.tools = tools
         self.toolIndex = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
         self.storeProvider = store
@@ -367,7 +369,7 @@ public final class MCPServer: Sendable {
                 send(RPC.notification("notifications/progress", .object(p)))
             }
         }
-        let ctx = ToolContext(storeProvider: storeProvider, progressSink: sink, defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
+        let ctx = ToolContext(storeProvider: storeProvider, progressSink: sink, services: services, defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
         do {
             let structured = try await tool.handler(Arguments(values: args), ctx)
             try Task.checkCancellation()

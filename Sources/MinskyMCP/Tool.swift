@@ -9,6 +9,8 @@ public struct ToolAnnotations: Sendable {
     public var openWorld: Bool
 
     public static let read = ToolAnnotations(readOnly: true, destructive: false, idempotent: true, openWorld: false)
+    /// Reaches beyond the project (another database, the file system).
+    public static let external = ToolAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true)
     public static func write(destructive: Bool = false, idempotent: Bool = false) -> ToolAnnotations {
         ToolAnnotations(readOnly: false, destructive: destructive, idempotent: idempotent, openWorld: false)
     }
@@ -40,10 +42,26 @@ public struct Tool: Sendable {
     }
 }
 
+/// Operations on the store as a whole that the executable wires in (the MCP module does not
+/// depend on the upgrade module). A nil service makes its tool answer that it is unavailable.
+public struct ToolServices: Sendable {
+    /// Upgrades the project's store to PostgreSQL; reports each finished step.
+    public var upgrade: (@Sendable (_ dbURL: String, _ dryRun: Bool, _ force: Bool, _ step: @escaping @Sendable (String) -> Void) async throws -> JSONValue)?
+    /// Writes a backup of the current store and returns its manifest.
+    public var backup: (@Sendable () async throws -> JSONValue)?
+
+    public init(upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? = nil,
+                backup: (@Sendable () async throws -> JSONValue)? = nil) {
+        self.upgrade = upgrade
+        self.backup = backup
+    }
+}
+
 /// What a handler can use besides its arguments.
 public struct ToolContext: Sendable {
     let storeProvider: @Sendable () async throws -> any TaskStore
     let progressSink: (@Sendable (Double, Double?, String?) -> Void)?
+    public let services: ToolServices
     /// The default owner for claims: the client's name at this host.
     public let defaultOwner: String
 

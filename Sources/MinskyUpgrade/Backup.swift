@@ -53,12 +53,21 @@ public enum Backups {
     }
 
     /// `minsky backup create`: a consistent snapshot while writers keep going.
-    public static func create(location: String, out: String?, project: Project?, reporter: (any TransferReporter)?) async throws -> BackupManifest {
+    /// Where backups go when the store has no project directory (a store given by URL).
+    public static func userDirectory(environment: [String: String]) -> URL {
+        if let d = environment["MINSKY_BACKUP_DIR"], !d.isEmpty { return URL(fileURLWithPath: d) }
+        let base = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
+            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".local/share")
+        return base.appendingPathComponent("minsky/backups")
+    }
+
+    public static func create(location: String, out: String?, project: Project?, fallbackDirectory: URL? = nil,
+                              reporter: (any TransferReporter)?) async throws -> BackupManifest {
         let stamp = Timestamp.now().iso8601.replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
         let dest: String
-        if let out { dest = out } else if let project {
-            try FileManager.default.createDirectory(at: directory(project), withIntermediateDirectories: true)
-            dest = directory(project).appendingPathComponent("minsky-\(stamp).db").path
+        if let out { dest = out } else if let dir = project.map(directory) ?? fallbackDirectory {
+            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            dest = dir.appendingPathComponent("minsky-\(stamp).db").path
         } else {
             throw MinskyError.invalid("out", "no project here to hold .minsky/backups; pass --out PATH")
         }

@@ -4,6 +4,21 @@ import Logging
 import MinskyApp
 import MinskyCore
 import MinskyMCP
+import MinskyUpgrade
+
+/// Forwards finished upgrade steps to an MCP progress notification.
+struct StepReporter: TransferReporter {
+    let onStep: @Sendable (String) -> Void
+    func step(_ text: String) { onStep(text) }
+    func progress(_ done: Int, of total: Int, _ what: String) {}
+}
+
+extension JSONValue {
+    /// Any Encodable as a JSONValue (tool results from Codable reports).
+    static func encoding<T: Encodable>(_ value: T) throws -> JSONValue {
+        try JSONValue.parse(String(decoding: JSONEncoder().encode(value), as: UTF8.self))
+    }
+}
 
 struct MCPCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -30,7 +45,21 @@ struct MCPCommand: AsyncParsableCommand {
             let opening = Task { () throws -> any TaskStore in
                 try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
             }
-            let server = MCPServer(store: { try await opening.value }, pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
+            let services = ToolServices(
+                upgrade: { url, dryRun, force, step in
+                    guard let project = try Project.find(from: cwd) else {
+                        throw MinskyError(.notConfigured, "no .minsky/ project above \(cwd.path) to upgrade; run `minsky init` there")
+                    }
+                    let r = try await Upgrader.toPostgres(project: project, options: UpgradeOptions(dbURL: url, dryRun: dryRun, force: force),
+                                                          reporter: StepReporter(onStep: step))
+                    return try JSONValue.encoding(r)
+                },
+                backup: {
+                    let sel = try StoreSelection.resolve(flag: db, environment: env, cwd: cwd)
+                    return try JSONValue.encoding(try await Backups.create(location: sel.location, out: nil, project: sel.project,
+                                                                           fallbackDirectory: Backups.userDirectory(environment: env), reporter: nil))
+                })
+            let server = MCPServer(store: { try await opening.value }, services: services, pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
             await server.run()
             if let store = try? await opening.value { await store.close() }
         }

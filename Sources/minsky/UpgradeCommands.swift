@@ -149,9 +149,11 @@ struct BackupCommand: AsyncParsableCommand {
             let o = Output(json: global.json)
             try await o.reportingErrors {
                 let sel = try global.selection()
-                let m = try await Backups.create(location: sel.location, out: out, project: sel.project, reporter: ConsoleReporter(quiet: true))
+                let fallback = Backups.userDirectory(environment: ProcessInfo.processInfo.environment)
+                let m = try await Backups.create(location: sel.location, out: out, project: sel.project, fallbackDirectory: fallback, reporter: ConsoleReporter(quiet: true))
                 if global.json { try o.emit(m) } else {
-                    o.line("Backed up \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) to \(out ?? Backups.directory(sel.project!).appendingPathComponent(m.file).path)")
+                    let dir = sel.project.map(Backups.directory) ?? fallback
+                    o.line("Backed up \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) to \(out ?? dir.appendingPathComponent(m.file).path)")
                     o.line("  sha256 \(m.sha256)")
                 }
             }

@@ -24,15 +24,18 @@ struct InteropTests {
         var schema: String?
         if kind == .sqlite {
             #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+            let (url, s) = try await TestEnvironment.freshPostgresSchema()
+            schema = s
+            extra = ["UPGRADE_URL=\(url)"]
         } else {
             let (url, s) = try await TestEnvironment.freshPostgresSchema()
             schema = s
-            extra = ["MINSKY_DB=\(url)"]
+            extra = ["MINSKY_DB=\(url)", "MINSKY_BACKUP_DIR=\(dir.appendingPathComponent("backups").path)"]
         }
         let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_interop.py").path
         let r = try runProcess(Self.python, [script, Binaries.minsky.path, dir.path] + extra)
         if let schema { await TestEnvironment.dropSchema(schema) }
         #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
-        #expect(r.stdout.contains("ok: 13 tools called and validated"))
+        #expect(r.stdout.contains("ok: 15 of 15 tools called and validated"))
     }
 }

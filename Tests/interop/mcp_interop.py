@@ -13,7 +13,8 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 MINSKY, PROJECT = sys.argv[1], sys.argv[2]
-EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:])
+EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:] if not arg.startswith("UPGRADE_URL="))
+UPGRADE_URL = next((a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("UPGRADE_URL=")), None)
 
 
 def check(cond, message):
@@ -77,6 +78,23 @@ async def main():
             await call("task_tree", {})
             await call("next_task", {"claim": True, "owner": "python"})
             await call("delete_task", {"id": epic["id"], "cascade": True})
+            backup = await call("backup_store", {})
+            check(backup["tables"]["tasks"] >= 0, "backup manifest")
+            if UPGRADE_URL:
+                progress = []
+                async def on_progress(p, total, message):
+                    progress.append(message)
+                result = await session.call_tool("upgrade_store", {"dbUrl": UPGRADE_URL, "dryRun": True}, progress_callback=on_progress)
+                check(not result.is_error, f"upgrade_store failed: {result.content}")
+                jsonschema.validate(result.structured_content, by_name["upgrade_store"].output_schema, cls=jsonschema.Draft202012Validator)
+                check(result.structured_content["switched"] is False, "a dry run must not switch")
+                check(any("Validating" in (m or "") for m in progress), f"no progress notifications: {progress}")
+                called.add("upgrade_store")
+            else:
+                # A store given by URL has no project to upgrade: a readable tool error.
+                result = await session.call_tool("upgrade_store", {"dbUrl": "postgresql://nobody@127.0.0.1:1/x", "dryRun": True})
+                check(result.is_error, "upgrade_store without a project must be a tool error")
+                called.add("upgrade_store")
             missing = set(by_name) - called
             check(not missing, f"tools never called: {sorted(missing)}")
 
@@ -85,7 +103,7 @@ async def main():
             res = await session.list_resources()
             check(isinstance(res.resources, list), "resources/list")
             await session.send_ping()
-            print(f"ok: {len(tools)} tools called and validated")
+            print(f"ok: {len(called)} of {len(tools)} tools called and validated")
 
 
 anyio.run(main)
