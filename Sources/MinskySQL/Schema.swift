@@ -112,7 +112,7 @@ public enum Schema {
 
     /// Objects a migrated store has besides the catalog's tables (bookkeeping and derived indexes).
     public static func isBookkeeping(_ table: String) -> Bool {
-        table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
+        table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
     }
 }
 

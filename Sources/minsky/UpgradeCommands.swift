@@ -44,13 +44,16 @@ struct UpgradeCommand: AsyncParsableCommand {
         @Option(name: .long, help: "Target database, e.g. postgresql://me@db.internal:5432/tasks") var dbUrl: String
         @Flag(name: .long, help: "Do everything (copy and validate) but commit nothing and switch nothing.") var dryRun = false
         @Flag(name: .long, help: "Replace minsky data already in the target database.") var force = false
+        @Flag(name: .long, help: "Zero downtime: capture changes, copy, replay, then hold writers only for the final moment.") var live = false
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
             let out = Output(json: json)
             try await out.reportingErrors {
-                let r = try await Upgrader.toPostgres(project: try currentProject(), options: UpgradeOptions(dbURL: dbUrl, dryRun: dryRun, force: force),
-                                                      reporter: ConsoleReporter(quiet: json))
+                let options = UpgradeOptions(dbURL: dbUrl, dryRun: dryRun, force: force)
+                let r = live
+                    ? try await LiveUpgrade.run(project: try currentProject(), options: options, reporter: ConsoleReporter(quiet: json))
+                    : try await Upgrader.toPostgres(project: try currentProject(), options: options, reporter: ConsoleReporter(quiet: json))
                 if json { try out.emit(r); return }
                 for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum) on both sides") }
                 if r.dryRun { out.line("Dry run: validated, nothing committed, config unchanged.") }

@@ -322,3 +322,57 @@ struct UpgradePressureTests {
         #expect(try f.config().contains("postgresql://"))
     }
 }
+
+@Suite("Live upgrade")
+struct LiveUpgradeTests {
+    /// A writer creates and updates tasks through its MCP server during the whole live migration
+    /// (the copy is slowed down so plenty happens while it runs); afterwards every acknowledged
+    /// write, and the last acknowledged version of every update, is in PostgreSQL.
+    @Test func everyAcknowledgedWriteDuringALiveUpgradeIsInPostgres() async throws {
+        let f = try await UpgradeFixture.make(tasks: 20)
+        defer { Task { await f.cleanup() } }
+        let server = try MCPProcess(cwd: f.dir, env: f.env)
+        defer { server.terminate() }
+        _ = server.initialize()
+        let upgrade = Task.detached {
+            try f.run("upgrade", "to-postgres", "--live", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=2"])
+        }
+        var created: [String] = []
+        var lastDescription: [String: String] = [:]
+        var failures: [String] = []
+        let deadline = Date().addingTimeInterval(4.5)
+        var i = 0
+        while Date() < deadline {
+            i += 1
+            let r = server.call("create_task", ["title": .string("live \(i)")])
+            if r?["isError"] == false, let id = r?["structuredContent"]?["task"]?["id"]?.stringValue { created.append(id) } else {
+                failures.append(r?.canonicalJSON() ?? "no answer")
+            }
+            if let target = created.randomElement() {
+                let text = "revision \(i)"
+                let u = server.call("update_task", ["id": .string(target), "description": .string(text)])
+                if u?["isError"] == false { lastDescription[target] = text } else { failures.append(u?.canonicalJSON() ?? "no answer") }
+            }
+            if i % 7 == 0, let victim = created.first {
+                let d = server.call("delete_task", ["id": .string(victim)])
+                if d?["isError"] == false { created.removeFirst(); lastDescription[victim] = nil }
+            }
+        }
+        let r = try await upgrade.value
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Replayed changes"))
+        #expect(failures.isEmpty, "writes failed: \(failures.prefix(3))")
+        #expect(created.count > 20)
+        #expect(try f.config().contains("postgresql://"))
+        let tasks = try f.snapshot()["tasks"]?.arrayValue ?? []
+        let byID = Dictionary(tasks.compactMap { t in t["id"]?.stringValue.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
+        let missing = created.filter { byID[$0] == nil }
+        #expect(missing.isEmpty, "acknowledged creates missing: \(missing.prefix(5))")
+        for (id, text) in lastDescription {
+            #expect(byID[id]?["description"]?.stringValue == text, "update of \(id) lost")
+        }
+        // The writer is on PostgreSQL now and keeps going.
+        #expect(server.call("create_task", ["title": "after the switch"])?["isError"] == false)
+        #expect(try await f.pgCount() == tasks.count + 1)
+    }
+}
