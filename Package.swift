@@ -56,7 +56,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "minsky-bench", dependencies: [
-            "MinskyCore", "MinskyApp",
+            "MinskyCore", "MinskyApp", "MinskyUpgrade",
         ]),
         // Helpers for tests: temporary stores on both backends, process runner.
         .target(name: "MinskyTestSupport", dependencies: [

@@ -3,14 +3,14 @@
 /// MD5 is used only as a content checksum that PostgreSQL can compute server-side (`md5()`),
 /// to compare a copy with its source; SHA-256 fingerprints backup files.
 public struct MD5: Sendable {
-    var state: (UInt32, UInt32, UInt32, UInt32) = (0x67452301, 0xefcdab89, 0x98badcfe, 0x10325476)
+    var a0: UInt32 = 0x67452301, b0: UInt32 = 0xefcdab89, c0: UInt32 = 0x98badcfe, d0: UInt32 = 0x10325476
     var buffer: [UInt8] = []
     var length: UInt64 = 0
 
     static let s: [UInt32] = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
                               4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21]
-    // floor(abs(sin(i + 1)) * 2^32), precomputed.
-    static let sinTable: [Int64] = [
+    // floor(abs(sin(i + 1)) * 2^32)
+    static let k: [UInt32] = [
         0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
         0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
         0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
@@ -26,34 +26,35 @@ public struct MD5: Sendable {
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
         length &+= UInt64(bytes.count)
         buffer.append(contentsOf: bytes)
-        var offset = 0
-        while buffer.count - offset >= 64 {
-            block(buffer, offset)
-            offset += 64
+        guard buffer.count >= 64 else { return }
+        let full = buffer.count / 64 * 64
+        buffer.withUnsafeBytes { raw in
+            var o = 0
+            while o < full { block(raw.baseAddress! + o); o += 64 } // full ≥ 64 so the buffer is non-empty
         }
-        if offset > 0 { buffer.removeFirst(offset) }
+        buffer.removeSubrange(0..<full)
     }
 
-    mutating func block(_ b: [UInt8], _ o: Int) {
-        var m = [UInt32](repeating: 0, count: 16)
-        for i in 0..<16 {
-            m[i] = UInt32(b[o + i * 4]) | UInt32(b[o + i * 4 + 1]) << 8 | UInt32(b[o + i * 4 + 2]) << 16 | UInt32(b[o + i * 4 + 3]) << 24
-        }
-        var (a, bb, c, d) = state
+    mutating func block(_ p: UnsafeRawPointer) {
+        var m = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
+                 UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
+        withUnsafeMutableBytes(of: &m) { dst in dst.copyMemory(from: UnsafeRawBufferPointer(start: p, count: 64)) } // little-endian words
+        let words = withUnsafeBytes(of: m) { Array($0.bindMemory(to: UInt32.self)) }
+        var a = a0, b = b0, c = c0, d = d0
         for i in 0..<64 {
             var f: UInt32
             let g: Int
             switch i {
-            case 0..<16: f = (bb & c) | (~bb & d); g = i
-            case 16..<32: f = (d & bb) | (~d & c); g = (5 * i + 1) % 16
-            case 32..<48: f = bb ^ c ^ d; g = (3 * i + 5) % 16
-            default: f = c ^ (bb | ~d); g = (7 * i) % 16
+            case 0..<16: f = (b & c) | (~b & d); g = i
+            case 16..<32: f = (d & b) | (~d & c); g = (5 &* i &+ 1) & 15
+            case 32..<48: f = b ^ c ^ d; g = (3 &* i &+ 5) & 15
+            default: f = c ^ (b | ~d); g = (7 &* i) & 15
             }
-            f = f &+ a &+ UInt32(truncatingIfNeeded: Self.sinTable[i]) &+ m[g]
-            a = d; d = c; c = bb
-            bb = bb &+ (f << Self.s[i] | f >> (32 - Self.s[i]))
+            f = f &+ a &+ Self.k[i] &+ words[g]
+            a = d; d = c; c = b
+            b = b &+ (f << Self.s[i] | f >> (32 - Self.s[i]))
         }
-        state = (state.0 &+ a, state.1 &+ bb, state.2 &+ c, state.3 &+ d)
+        a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
     }
 
     public mutating func finalize() -> [UInt8] {
@@ -65,7 +66,7 @@ public struct MD5: Sendable {
         update(pad)
         length = saved
         var out: [UInt8] = []
-        for w in [state.0, state.1, state.2, state.3] { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: w >> (8 * UInt32(i)))) } }
+        for w in [a0, b0, c0, d0] { for i in 0..<4 { out.append(UInt8(truncatingIfNeeded: w >> (8 * UInt32(i)))) } }
         return out
     }
 

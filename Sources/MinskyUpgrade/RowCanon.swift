@@ -24,7 +24,7 @@ enum RowCanon {
             text = t.iso8601
         case (_, .json):
             guard let s = value.text else { throw MinskyError(.internal, "unreadable JSON \(value)") }
-            text = try JSONValue.parse(s, field: "json").postgresJSONBText()
+            text = s == "{}" || s == "[]" ? s : try JSONValue.parse(s, field: "json").postgresJSONBText()
         case (.blob(let b), _):
             text = Hex.encode(b)
         default:
@@ -64,20 +64,29 @@ enum RowCanon {
     }
 }
 
-/// Row digests of one side of a copy, accumulated while the rows stream past.
+/// Row digests of one side of a copy, collected in any order; `finish` sorts them into key
+/// order (byte order, as PostgreSQL's COLLATE "C") and digests the whole table.
 struct TableDigest: Sendable {
-    var count = 0
-    var whole = MD5()
-    var rows: [(key: String, md5: String)] = []
+    var rows: [(parts: [String], md5: String)] = []
+    var count: Int { rows.count }
 
-    mutating func add(key: String, canonical: [UInt8]) {
-        let h = MD5.hex(canonical)
-        whole.update(Array(h.utf8))
-        rows.append((key, h))
-        count += 1
+    mutating func add(key parts: [String], canonical: [UInt8]) {
+        rows.append((parts, MD5.hex(canonical)))
     }
 
-    mutating func finish() -> String { Hex.encode(whole.finalize()) }
+    static func precedes(_ a: [String], _ b: [String]) -> Bool {
+        for (x, y) in zip(a, b) where x != y { return Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8)) }
+        return a.count < b.count
+    }
+
+    mutating func finish() -> String {
+        rows.sort { Self.precedes($0.parts, $1.parts) }
+        var whole = MD5()
+        for r in rows { whole.update(Array(r.md5.utf8)) }
+        return Hex.encode(whole.finalize())
+    }
+
+    func key(_ i: Int) -> String { rows[i].parts.joined(separator: "|") }
 }
 
 /// COPY text format: tab-separated, `\N` for NULL, backslash escapes for control characters.
@@ -91,9 +100,7 @@ enum CopyText {
         case .int(let i): text = String(i)
         case .double(let d): text = String(d)
         case .blob(let b): text = "\\x" + Hex.encode(b)
-        case .text(let s):
-            // JSON goes in canonical form; everything else exactly as stored.
-            if type == .json, let v = try? JSONValue.parse(s) { text = v.canonicalJSON() } else { text = s }
+        case .text(let s): text = s // JSON too: PostgreSQL parses it into jsonb
         }
         for b in text.utf8 {
             switch b {

@@ -49,7 +49,9 @@ enum Transfer {
 
     /// Reads every catalog table of a SQLite store in one snapshot: COPY data plus digests.
     static func exportSQLite(_ db: Database, reporter: (any TransferReporter)?) throws -> [Export] {
-            try Schema.catalog.map { t in
+            // Map the file instead of a pread per page.
+            _ = try Row.fetchAll(db, sql: "PRAGMA mmap_size = 4294967296")
+            return try Schema.catalog.map { t in
                 let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(t.name)") ?? 0
                 var chunks: [[UInt8]] = []
                 var buf: [UInt8] = []
@@ -57,7 +59,8 @@ enum Transfer {
                 var digest = TableDigest()
                 var canon: [UInt8] = []
                 let keyIdx = t.key.map { k in t.columns.firstIndex { $0.name == k }! } // keys are columns by construction
-                let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name) ORDER BY \(t.key.joined(separator: ", "))")
+                // Table order (rowid), not key order: a sequential scan; digests are sorted after.
+                let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name)")
                 while let row = try rows.next() {
                     canon.removeAll(keepingCapacity: true)
                     var values: [SQLValue] = []
@@ -77,7 +80,7 @@ enum Transfer {
                         try RowCanon.field(v, t.columns[i].type, into: &canon)
                     }
                     buf.append(0x0A)
-                    digest.add(key: keyIdx.map { values[$0].text ?? "" }.joined(separator: "|"), canonical: canon)
+                    digest.add(key: keyIdx.map { values[$0].text ?? "" }, canonical: canon)
                     if buf.count >= chunkBytes {
                         chunks.append(buf)
                         buf.removeAll(keepingCapacity: true)
@@ -85,8 +88,7 @@ enum Transfer {
                     }
                 }
                 if !buf.isEmpty { chunks.append(buf) }
-                var d = digest
-                let sum = d.finish()
+                let sum = digest.finish()
                 return Export(table: t, chunks: chunks, digest: digest, checksum: sum)
             }
     }
@@ -116,12 +118,24 @@ enum Transfer {
         for (i, mine) in e.digest.rows.enumerated() {
             let other = i < theirs.count ? theirs[i] : nil
             let otherKey = other.map { $0.dropLast().map { $0.text ?? "" }.joined(separator: "|") }
-            if otherKey != mine.key || other?.last?.text != mine.md5 { first = mine.key; break }
+            if otherKey != e.digest.key(i) || other?.last?.text != mine.md5 { first = e.digest.key(i); break }
         }
         if first == "none" && theirs.count > e.digest.rows.count {
             first = theirs[e.digest.rows.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")
         }
         throw MinskyError(.internal, "validation failed on table \(e.table.name): source has \(e.digest.count) rows (checksum \(e.checksum)), PostgreSQL has \(count) (checksum \(sum)); first differing row: \(first). Nothing was committed.")
+    }
+
+    /// Before a bulk COPY: drop foreign keys and secondary indexes (inside the transaction).
+    static func dropForBulkLoad(_ pg: PostgresSession) throws {
+        for fk in Schema.postgresForeignKeys { try pg.execute("ALTER TABLE \(fk.table) DROP CONSTRAINT IF EXISTS \(fk.name)") }
+        for ix in Schema.postgresIndexes { try pg.execute("DROP INDEX IF EXISTS \(ix.name)") }
+    }
+
+    /// After it: build the indexes in bulk and re-create the foreign keys (each validated by one query).
+    static func restoreAfterBulkLoad(_ pg: PostgresSession) throws {
+        for ix in Schema.postgresIndexes { try pg.execute(ix.create) }
+        for fk in Schema.postgresForeignKeys { try pg.execute("ALTER TABLE \(fk.table) ADD CONSTRAINT \(fk.name) \(fk.definition)") }
     }
 
     /// Foreign keys hold: no dependency or parent pointing at a missing task.
@@ -167,7 +181,7 @@ enum Transfer {
                 }
             }
             if !alreadyThere {
-                try pg.execute("SET CONSTRAINTS ALL DEFERRED")
+                try dropForBulkLoad(pg)
                 for e in exports {
                     var i = 0
                     try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") {
@@ -183,6 +197,7 @@ enum Transfer {
             reporter?.step("Migrating 0 AI embeddings...")
             Faults.point("validate")
             try checkOrphans(pg)
+            if !alreadyThere { try restoreAfterBulkLoad(pg) }
             for e in exports { try validate(pg, e) }
             reporter?.step("Validating data integrity...")
             try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")

@@ -72,7 +72,7 @@ public enum Upgrader {
         let pool = driver.databasePool
         defer { try? pool.close() }
         try pool.read { db in
-            let integrity = try String.fetchAll(db, sql: "PRAGMA integrity_check")
+            let integrity = try String.fetchAll(db, sql: "PRAGMA quick_check")
             guard integrity == ["ok"] else {
                 throw MinskyError(.storeIncompatible, "\(sqlitePath) fails its integrity check (\(integrity.prefix(3).joined(separator: "; "))); restore a backup before upgrading")
             }

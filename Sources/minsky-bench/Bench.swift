@@ -8,6 +8,7 @@ import MinskySQLite
 /// Store micro-benchmarks, in process, on both stores. Run with a release build:
 ///   swift run -c release minsky-bench [--postgres URL] [--tasks 10000]
 ///   swift run -c release minsky-bench mcp [--minsky PATH]     (the MCP server over pipes)
+///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D]
 /// Prints a Markdown table for BENCHMARKS.md.
 @main
 struct Bench {
@@ -121,6 +122,14 @@ struct Bench {
         func option(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
         let tasks = Int(option("--tasks") ?? "") ?? 10_000
         if let n = option("--profile-creates").flatMap(Int.init) { try await profileCreates(n); return }
+        if args.count > 1 && args[1] == "upgrade" {
+            guard let url = option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"] else {
+                FileHandle.standardError.write(Data("minsky-bench upgrade needs --postgres URL\n".utf8))
+                return
+            }
+            try await UpgradeBench.run(pgURL: url, tasks: Int(option("--tasks") ?? "") ?? 100_000, keep: option("--dir"))
+            return
+        }
         if args.count > 1 && args[1] == "mcp" {
             let minsky = option("--minsky") ?? URL(fileURLWithPath: args[0]).deletingLastPathComponent().appendingPathComponent("minsky").path
             print(try MCPBench.run(minsky: minsky).joined(separator: "\n"))

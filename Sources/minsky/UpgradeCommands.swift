@@ -12,7 +12,7 @@ struct ConsoleReporter: TransferReporter {
     func step(_ text: String) {
         guard !quiet else { return }
         if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        print("✓ \(text)")
+        FileHandle.standardOutput.write(Data("✓ \(text)\n".utf8)) // unbuffered: steps appear as they finish
     }
 
     func progress(_ done: Int, of total: Int, _ what: String) {

@@ -1,0 +1,45 @@
+import Foundation
+import MinskyApp
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+import MinskySQLite
+import MinskyUpgrade
+
+/// `minsky-bench upgrade --postgres URL [--tasks 100000]`: builds a SQLite store of N tasks and
+/// 2N dependencies, then times our upgrade (validation included) into a fresh database. The
+/// comparison runs (pgloader, psql \copy) are driven by scripts/bench-upgrade.sh on the same file.
+enum UpgradeBench {
+    static func run(pgURL: String, tasks: Int, keep: String?) async throws {
+        let dir = keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("minsky-upgrade-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
+        let project = Project(root: dir, config: ProjectConfig())
+        try project.save()
+        let path = dir.appendingPathComponent(".minsky/tasks.db").path
+        if !FileManager.default.fileExists(atPath: path) {
+            let store = try SQLiteTaskStore(path: path)
+            let t0 = Date()
+            _ = try await Bench.populate(store, tasks: tasks, deps: tasks * 2)
+            await store.close()
+            FileHandle.standardError.write(Data("generated \(tasks) tasks, \(tasks * 2) dependencies in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s at \(path)\n".utf8))
+        }
+        // A pristine copy, so the benchmark can be rerun on the same data.
+        let pristine = path + ".pristine"
+        if !FileManager.default.fileExists(atPath: pristine) { try FileManager.default.copyItem(atPath: path, toPath: pristine) }
+        let db = "upgrade_bench_\(UUID().uuidString.prefix(6).lowercased())"
+        try await PostgresAdmin.execute(url: pgURL, "CREATE DATABASE \(db)")
+        // Same server, the new database: replace the path after host:port.
+        let slash = pgURL.range(of: "/", options: .backwards, range: pgURL.range(of: "@")!.upperBound..<pgURL.endIndex)! // a URL with user@host/db
+        let target = String(pgURL[..<slash.upperBound]) + db
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        let r = try await Upgrader.toPostgres(project: project, options: UpgradeOptions(dbURL: target), reporter: nil)
+        let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+        print("minsky upgrade (validated): \(String(format: "%.2f", seconds)) s — " + r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", "))
+        try await PostgresAdmin.execute(url: pgURL, "DROP DATABASE \(db)")
+        // Leave the store as it was for the next run.
+        try? FileManager.default.removeItem(atPath: path)
+        for s in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + s) }
+        try FileManager.default.copyItem(atPath: pristine, toPath: path)
+        try project.save()
+    }
+}
