@@ -48,7 +48,8 @@ enum Transfer {
     }
 
     /// Reads every catalog table of a SQLite store in one snapshot: COPY data plus digests.
-    static func exportSQLite(_ db: Database, reporter: (any TransferReporter)?) throws -> [Export] {
+    /// With `sink`, chunks go to it as they fill (and a nil after each table) instead of being kept.
+    static func exportSQLite(_ db: Database, reporter: (any TransferReporter)?, sink: ((_ chunk: [UInt8]?) throws -> Void)? = nil) throws -> [Export] {
             // Map the file instead of a pread per page.
             _ = try Row.fetchAll(db, sql: "PRAGMA mmap_size = 4294967296")
             return try Schema.catalog.map { t in
@@ -82,12 +83,17 @@ enum Transfer {
                     buf.append(0x0A)
                     digest.add(key: keyIdx.map { values[$0].text ?? "" }, canonical: canon)
                     if buf.count >= chunkBytes {
-                        chunks.append(buf)
+                        if let sink { try sink(buf) } else { chunks.append(buf) }
                         buf.removeAll(keepingCapacity: true)
                         reporter?.progress(digest.count, of: total, "exporting \(t.name)")
                     }
                 }
-                if !buf.isEmpty { chunks.append(buf) }
+                if let sink {
+                    if !buf.isEmpty { try sink(buf) }
+                    try sink(nil)
+                } else if !buf.isEmpty {
+                    chunks.append(buf)
+                }
                 let sum = digest.finish()
                 return Export(table: t, chunks: chunks, digest: digest, checksum: sum)
             }
@@ -202,6 +208,66 @@ enum Transfer {
             reporter?.step("Validating data integrity...")
             try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
             return (exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }, alreadyThere)
+        } catch {
+            _ = try? pg.execute("ROLLBACK")
+            throw error
+        }
+    }
+
+    /// SQLite → PostgreSQL with reading and copying overlapped: a writer thread COPYs chunks while
+    /// this thread is still reading and digesting SQLite. Used when the target is empty (the usual
+    /// case); otherwise the target must first be compared with full digests, see `sqliteToPostgres`.
+    static func streamSQLiteToPostgres(_ db: Database, pg: PostgresSession, dryRun: Bool,
+                                       reporter: (any TransferReporter)?) throws -> [TableReport]? {
+        try pg.execute("BEGIN")
+        do {
+            try pg.migrateInTransaction()
+            if try postgresCounts(pg).values.contains(where: { $0 > 0 }) {
+                try pg.execute("ROLLBACK")
+                return nil
+            }
+            try dropForBulkLoad(pg)
+            let channel = ChunkChannel()
+            let done = DispatchSemaphore(value: 0)
+            nonisolated(unsafe) var copyError: (any Error)? // written by the writer thread before `done` is signalled
+            let tables = Schema.catalog
+            Thread {
+                do {
+                    for t in tables {
+                        var first = true
+                        try pg.copyIn("COPY \(t.name) (\(t.columnList)) FROM STDIN") {
+                            let c = try channel.receive()
+                            if first && c != nil { first = false; Faults.point("copy") }
+                            return c
+                        }
+                    }
+                } catch {
+                    copyError = error
+                    channel.fail(error)
+                }
+                done.signal()
+            }.start()
+            let exports: [Export]
+            do {
+                exports = try exportSQLite(db, reporter: reporter) { try channel.send($0) }
+            } catch {
+                channel.fail(error)
+                done.wait()
+                throw copyError ?? error
+            }
+            done.wait()
+            if let copyError { throw copyError }
+            reporter?.step("Exporting SQLite data...")
+            reporter?.step("Creating PostgreSQL schema...")
+            for e in exports { reporter?.step(label(e.table.name, e.digest.count)) }
+            reporter?.step("Migrating 0 AI embeddings...")
+            Faults.point("validate")
+            try checkOrphans(pg)
+            try restoreAfterBulkLoad(pg)
+            for e in exports { try validate(pg, e) }
+            reporter?.step("Validating data integrity...")
+            try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
+            return exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }
         } catch {
             _ = try? pg.execute("ROLLBACK")
             throw error

@@ -85,10 +85,15 @@ public enum Upgrader {
         // Target reachable (host and port named on failure, never the password).
         let pg = try PostgresSession(url: url)
 
-        if options.dryRun {
-            let exports = try pool.read { try Transfer.exportSQLite($0, reporter: reporter) }
+        /// Streams into an empty target; otherwise compares full digests first (rerun, --force).
+        func copy(_ db: Database, dryRun: Bool) throws -> [TableReport] {
+            if let reports = try Transfer.streamSQLiteToPostgres(db, pg: pg, dryRun: dryRun, reporter: reporter) { return reports }
+            let exports = try Transfer.exportSQLite(db, reporter: reporter)
             reporter?.step("Exporting SQLite data...")
-            let (reports, _) = try Transfer.sqliteToPostgres(exports: exports, pg: pg, force: options.force, dryRun: true, reporter: reporter)
+            return try Transfer.sqliteToPostgres(exports: exports, pg: pg, force: options.force, dryRun: dryRun, reporter: reporter).reports
+        }
+        if options.dryRun {
+            let reports = try pool.read { try copy($0, dryRun: true) }
             return UpgradeResult(tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
         }
 
@@ -106,9 +111,7 @@ public enum Upgrader {
         try pool.writeWithoutTransaction { db in
             try db.execute(sql: "BEGIN IMMEDIATE")
             do {
-                let exports = try Transfer.exportSQLite(db, reporter: reporter)
-                reporter?.step("Exporting SQLite data...")
-                reports = try Transfer.sqliteToPostgres(exports: exports, pg: pg, force: options.force, dryRun: false, reporter: reporter).reports
+                reports = try copy(db, dryRun: false)
                 Faults.point("switch")
                 // The password goes to ~/.pgpass; config.json gets the URL without it (atomic rename).
                 configURL = try Credentials.store(url: url)
