@@ -7,29 +7,52 @@ import Synchronization
 
 /// A raw JSON-RPC client for the built `minsky mcp`, over real pipes. It keeps every line the
 /// server wrote so tests can check that stdout carried nothing but JSON-RPC.
-public final class MCPProcess: @unchecked Sendable { // mutable state is guarded by `lock`; Process is only touched by the test's task
-    public let process = Process()
-    let stdin = Pipe(), stdout = Pipe(), stderr = Pipe()
+public final class MCPProcess: @unchecked Sendable { // mutable state is guarded by `lock`; the child is only reaped by waitForExit
+    public let pid: pid_t
+    public let cwd: URL?
+    let toChild: FileHandle
     let lock = NSCondition()
     var lines: [String] = []
     var consumed = 0
     var eof = false
+    var exitStatus: Int32?
     let stderrData = Mutex(Data())
-    var nextID = 1000
+    public private(set) var nextID = 1000
 
+    /// Spawned with posix_spawn and reaped with waitpid by this class alone: Foundation's Process
+    /// has been seen to miss a child's exit under load.
     public init(args: [String] = ["mcp"], cwd: URL? = nil, env: [String: String] = [:]) throws {
-        process.executableURL = Binaries.minsky
-        process.arguments = args
-        if let cwd { process.currentDirectoryURL = cwd }
+        self.cwd = cwd
         var environment = ProcessInfo.processInfo.environment
         environment["MINSKY_DB"] = nil
         for (k, v) in env { environment[k] = v }
-        process.environment = environment
-        process.standardInput = stdin
-        process.standardOutput = stdout
-        process.standardError = stderr
-        try process.run()
-        let out = stdout.fileHandleForReading
+        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_adddup2(&actions, inPipe.fileHandleForReading.fileDescriptor, 0)
+        posix_spawn_file_actions_adddup2(&actions, outPipe.fileHandleForWriting.fileDescriptor, 1)
+        posix_spawn_file_actions_adddup2(&actions, errPipe.fileHandleForWriting.fileDescriptor, 2)
+        for fd in [inPipe.fileHandleForWriting.fileDescriptor, outPipe.fileHandleForReading.fileDescriptor, errPipe.fileHandleForReading.fileDescriptor] {
+            posix_spawn_file_actions_addclose(&actions, fd)
+        }
+        // A shell `cd` gives the child its working directory without changing ours.
+        let exe = Binaries.minsky.path
+        let quoted = ([exe] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let script = (cwd.map { "cd '\($0.path)' && " } ?? "") + "exec " + quoted
+        let parts: [String] = ["/bin/sh", "-c", script]
+        let argv: [UnsafeMutablePointer<CChar>?] = parts.map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { for a in argv { free(a) }; for e in envp { free(e) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, "/bin/sh", &actions, nil, argv, envp)
+        guard rc == 0 else { throw NSError(domain: "posix_spawn", code: Int(rc)) }
+        pid = child
+        try inPipe.fileHandleForReading.close()
+        try outPipe.fileHandleForWriting.close()
+        try errPipe.fileHandleForWriting.close()
+        toChild = inPipe.fileHandleForWriting
+        let out = outPipe.fileHandleForReading
         Thread { [self] in
             var pending: [UInt8] = []
             while true {
@@ -50,7 +73,7 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
             }
             lock.lock(); eof = true; lock.broadcast(); lock.unlock()
         }.start()
-        let err = stderr.fileHandleForReading
+        let err = errPipe.fileHandleForReading
         Thread { [self] in
             while true {
                 let chunk = err.availableData
@@ -65,11 +88,11 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
     /// Every line written to stdout so far.
     public var allLines: [String] { lock.lock(); defer { lock.unlock() }; return lines }
 
-    public func sendRaw(_ bytes: [UInt8]) { stdin.fileHandleForWriting.write(Data(bytes)) }
+    public func sendRaw(_ bytes: [UInt8]) { try? toChild.write(contentsOf: Data(bytes)) }
     public func sendLine(_ text: String) { sendRaw(Array((text + "\n").utf8)) }
     public func send(_ message: JSONValue) { sendLine(message.canonicalJSON()) }
 
-    public func closeInput() { try? stdin.fileHandleForWriting.close() }
+    public func closeInput() { try? toChild.close() }
 
     /// The next line not yet consumed, parsed; nil on timeout or end of output.
     public func nextMessage(timeout: Double = 10) -> JSONValue? {
@@ -118,22 +141,28 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
         return r?["result"] ?? r
     }
 
-    /// The exit status, reaping the child ourselves too: Foundation's own monitor has been seen
-    /// to miss a child's exit under load.
+    /// The exit status (128 + signal when killed), or nil if it is still running at the deadline.
     public func waitForExit(timeout: Double = 20) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
-        let pid = process.processIdentifier
         while Date() < deadline {
-            if !process.isRunning { return process.terminationStatus }
+            if let s = lock.withLock({ exitStatus }) { return s }
             var status: Int32 = 0
-            let r = waitpid(pid, &status, WNOHANG)
-            if r == pid { return (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f) }
+            if waitpid(pid, &status, WNOHANG) == pid {
+                let code: Int32 = (status & 0x7f) == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+                lock.withLock { exitStatus = code }
+                return code
+            }
             usleep(5000)
         }
         return nil
     }
 
-    public func terminate() { if process.isRunning { process.terminate() } }
+    public func terminate() {
+        if lock.withLock({ exitStatus }) == nil {
+            kill(pid, SIGKILL)
+            _ = waitForExit(timeout: 5)
+        }
+    }
 
     deinit { terminate() }
 }

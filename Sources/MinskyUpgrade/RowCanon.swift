@@ -20,8 +20,12 @@ enum RowCanon {
             guard let i = value.int else { throw MinskyError(.internal, "expected an integer, found \(value)") }
             text = String(i)
         case (_, .timestamp):
-            guard let s = value.text, let t = Timestamp(iso8601: s) else { throw MinskyError(.internal, "unreadable timestamp \(value)") }
-            text = t.iso8601
+            guard let s = value.text else { throw MinskyError(.internal, "unreadable timestamp \(value)") }
+            // Stored timestamps are already canonical (fixed width, microseconds, Z); others are normalized.
+            if s.utf8.count == 27, s.utf8.last == UInt8(ascii: "Z") { text = s } else {
+                guard let t = Timestamp(iso8601: s) else { throw MinskyError(.internal, "unreadable timestamp \(s)") }
+                text = t.iso8601
+            }
         case (_, .json):
             guard let s = value.text else { throw MinskyError(.internal, "unreadable JSON \(value)") }
             text = s == "{}" || s == "[]" ? s : try JSONValue.parse(s, field: "json").postgresJSONBText()
@@ -56,37 +60,41 @@ enum RowCanon {
         return "SELECT \(t.key.joined(separator: ", ")), md5(\(row)) FROM \(t.name) ORDER BY \(order)"
     }
 
-    /// One digest for the whole table: md5 of the concatenated row digests, in key order.
+    /// One checksum for the whole table: the exact sum of every row digest's first 64 bits (as a
+    /// signed integer). Order-independent, so neither side sorts; a mismatch then compares rows.
     static func postgresTableDigest(_ t: TableSpec) -> String {
         let row = t.columns.map { sql($0.name, $0.type) }.joined(separator: " || ")
-        let order = t.key.map { "\($0) COLLATE \"C\"" }.joined(separator: ", ")
-        return "SELECT count(*), coalesce(md5(string_agg(md5(\(row)), '' ORDER BY \(order))), md5('')) FROM \(t.name)"
+        return "SELECT count(*), coalesce(sum(('x' || substr(md5(\(row)), 1, 16))::bit(64)::bigint::numeric), 0)::text FROM \(t.name)"
     }
 }
 
-/// Row digests of one side of a copy, collected in any order; `finish` sorts them into key
-/// order (byte order, as PostgreSQL's COLLATE "C") and digests the whole table.
+/// Row digests of one side of a copy, collected in any order. The table checksum is the exact
+/// sum of each row digest's first 64 bits, as PostgreSQL computes it; rows are sorted into key
+/// order (byte order, as COLLATE "C") only to find the first difference.
 struct TableDigest: Sendable {
     var rows: [(parts: [String], md5: String)] = []
+    var sum: Int128 = 0
     var count: Int { rows.count }
 
     mutating func add(key parts: [String], canonical: [UInt8]) {
-        rows.append((parts, MD5.hex(canonical)))
+        var h = MD5()
+        h.update(canonical)
+        let bytes = h.finalize()
+        var head: UInt64 = 0
+        for b in bytes.prefix(8) { head = head << 8 | UInt64(b) }
+        sum += Int128(Int64(bitPattern: head))
+        rows.append((parts, Hex.encode(bytes)))
     }
+
+    func checksum() -> String { String(sum) }
 
     static func precedes(_ a: [String], _ b: [String]) -> Bool {
         for (x, y) in zip(a, b) where x != y { return Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8)) }
         return a.count < b.count
     }
 
-    mutating func finish() -> String {
-        rows.sort { Self.precedes($0.parts, $1.parts) }
-        var whole = MD5()
-        for r in rows { whole.update(Array(r.md5.utf8)) }
-        return Hex.encode(whole.finalize())
-    }
-
-    func key(_ i: Int) -> String { rows[i].parts.joined(separator: "|") }
+    /// The rows in key order (for locating a difference).
+    func sorted() -> [(parts: [String], md5: String)] { rows.sorted { Self.precedes($0.parts, $1.parts) } }
 }
 
 /// COPY text format: tab-separated, `\N` for NULL, backslash escapes for control characters.

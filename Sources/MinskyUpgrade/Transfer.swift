@@ -94,8 +94,7 @@ enum Transfer {
                 } else if !buf.isEmpty {
                     chunks.append(buf)
                 }
-                let sum = digest.finish()
-                return Export(table: t, chunks: chunks, digest: digest, checksum: sum)
+                return Export(table: t, chunks: chunks, digest: digest, checksum: digest.checksum())
             }
     }
 
@@ -121,10 +120,11 @@ enum Transfer {
         if count == e.digest.count && sum == e.checksum { return }
         let theirs = try pg.query(RowCanon.postgresRowDigests(e.table))
         var first = "none"
-        for (i, mine) in e.digest.rows.enumerated() {
+        for (i, mine) in e.digest.sorted().enumerated() {
             let other = i < theirs.count ? theirs[i] : nil
             let otherKey = other.map { $0.dropLast().map { $0.text ?? "" }.joined(separator: "|") }
-            if otherKey != e.digest.key(i) || other?.last?.text != mine.md5 { first = e.digest.key(i); break }
+            let myKey = mine.parts.joined(separator: "|")
+            if otherKey != myKey || other?.last?.text != mine.md5 { first = myKey; break }
         }
         if first == "none" && theirs.count > e.digest.rows.count {
             first = theirs[e.digest.rows.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")

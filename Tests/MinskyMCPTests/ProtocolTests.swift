@@ -167,7 +167,7 @@ struct ProtocolTests {
             #expect(!answeredBulk)
             #expect(s.waitForExit() == 0)
             // All or nothing: the cancelled batch left no task behind.
-            let check = try MCPProcess(cwd: s.process.currentDirectoryURL)
+            let check = try MCPProcess(cwd: s.cwd)
             _ = check.initialize()
             #expect(structured(check.call("list_tasks"))?["tasks"]?.arrayValue?.count == 0)
         }
@@ -217,7 +217,7 @@ struct ProtocolTests {
     @Test func sigtermShutsDownGracefully() async throws {
         try await withServer { s in
             #expect(s.request("ping") != nil)
-            kill(s.process.processIdentifier, SIGTERM)
+            kill(s.pid, SIGTERM)
             #expect(s.waitForExit() == 0)
         }
     }

@@ -143,7 +143,7 @@ struct UpgradeTests {
         let driver = try SQLiteDriver(path: f.storePath, create: false)
         let exports = try await driver.databasePool.read { try Transfer.exportSQLite($0, reporter: nil) }
         try driver.databasePool.close()
-        let victim = exports[0].digest.key(5)
+        let victim = exports[0].digest.sorted()[5].parts.joined(separator: "|")
         let pg = try PostgresSession(url: f.url)
         try pg.execute("BEGIN")
         try pg.migrateInTransaction()
