@@ -9,6 +9,10 @@ import Logging
 import MinskyCore
 import Synchronization
 
+/// The write end of the self-pipe the signal handler writes to. `nonisolated(unsafe)`: set once
+/// before the handler is installed, then only read (from the handler).
+nonisolated(unsafe) var signalPipeWriteFD: Int32 = -1
+
 /// The MCP server: JSON-RPC 2.0 over stdio, written to the 2025-11-25 specification.
 ///
 /// The reader thread parses each line and answers cheap methods (ping, initialize, tools/list)
@@ -95,24 +99,33 @@ public final class MCPServer: Sendable {
         }
     }
 
+    /// SIGINT/SIGTERM: finish in-flight requests (up to 10 s), then exit 0. The handler is a
+    /// plain sigaction installed before anything is read, writing to a self-pipe that a thread
+    /// waits on, so there is no window in which the signal could be missed.
     func installSignalHandlers() {
-        for sig in [SIGINT, SIGTERM] {
-            signal(sig, SIG_IGN)
-            let src = DispatchSource.makeSignalSource(signal: sig, queue: .global())
-            src.setEventHandler { [self] in
-                logger.info("signal \(sig): finishing in-flight requests")
-                state.withLock { $0.shuttingDown = true }
-                _ = group.wait(timeout: .now() + 10)
-                exit(0)
-            }
-            src.resume()
-            Self.signalSources.append(src)
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { return }
+        signalPipeWriteFD = fds[1]
+        var action = sigaction()
+        action.__sigaction_handler.sa_handler = { _ in
+            var byte: UInt8 = 1
+            _ = write(signalPipeWriteFD, &byte, 1) // async-signal-safe
         }
+        sigemptyset(&action.sa_mask)
+        sigaction(SIGINT, &action, nil)
+        sigaction(SIGTERM, &action, nil)
+        let readFD = fds[0]
+        let watcher = Thread { [self] in
+            var byte: UInt8 = 0
+            while read(readFD, &byte, 1) < 0 && errno == EINTR {}
+            logger.info("signal received: finishing in-flight requests")
+            state.withLock { $0.shuttingDown = true }
+            _ = group.wait(timeout: .now() + 10)
+            exit(0)
+        }
+        watcher.name = "minsky-mcp-signals"
+        watcher.start()
     }
-
-    /// Keeps the signal sources alive for the life of the process. `nonisolated(unsafe)`: only
-    /// `run()` appends, once, before any other thread can see it.
-    nonisolated(unsafe) static var signalSources: [any DispatchSourceSignal] = []
 
     func send(_ message: JSONValue) { transport.send(RPC.encode(message)) }
 
