@@ -36,10 +36,6 @@ public struct MD5: Sendable {
     }
 
     mutating func block(_ p: UnsafeRawPointer) {
-        var m = (UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0),
-                 UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0), UInt32(0))
-        withUnsafeMutableBytes(of: &m) { dst in dst.copyMemory(from: UnsafeRawBufferPointer(start: p, count: 64)) } // little-endian words
-        let words = withUnsafeBytes(of: m) { Array($0.bindMemory(to: UInt32.self)) }
         var a = a0, b = b0, c = c0, d = d0
         for i in 0..<64 {
             var f: UInt32
@@ -50,11 +46,32 @@ public struct MD5: Sendable {
             case 32..<48: f = b ^ c ^ d; g = (3 &* i &+ 5) & 15
             default: f = c ^ (b | ~d); g = (7 &* i) & 15
             }
-            f = f &+ a &+ Self.k[i] &+ words[g]
+            let word = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: g &* 4, as: UInt32.self))
+            f = f &+ a &+ Self.k[i] &+ word
             a = d; d = c; c = b
             b = b &+ (f << Self.s[i] | f >> (32 - Self.s[i]))
         }
         a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
+    }
+
+    /// The digest of one byte buffer as two big-endian 64-bit halves, without intermediate copies
+    /// of whole blocks (the hot path of table checksums).
+    public static func digest128(_ bytes: UnsafeRawBufferPointer) -> (UInt64, UInt64) {
+        var h = MD5()
+        let full = bytes.count / 64 * 64
+        var o = 0
+        while o < full { h.block(bytes.baseAddress! + o); o += 64 } // full > 0 implies a base address
+        var tail = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[full...]))
+        tail.append(0x80)
+        while tail.count % 64 != 56 { tail.append(0) }
+        let bits = UInt64(bytes.count) &* 8
+        for i in 0..<8 { tail.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
+        tail.withUnsafeBytes { t in
+            var q = 0
+            while q < t.count { h.block(t.baseAddress! + q); q += 64 } // tail is 64 or 128 bytes
+        }
+        func be(_ x: UInt32) -> UInt64 { UInt64(x.byteSwapped) }
+        return (be(h.a0) << 32 | be(h.b0), be(h.c0) << 32 | be(h.d0))
     }
 
     public mutating func finalize() -> [UInt8] {

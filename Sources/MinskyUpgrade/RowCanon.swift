@@ -72,18 +72,19 @@ enum RowCanon {
 /// sum of each row digest's first 64 bits, as PostgreSQL computes it; rows are sorted into key
 /// order (byte order, as COLLATE "C") only to find the first difference.
 struct TableDigest: Sendable {
-    var rows: [(parts: [String], md5: String)] = []
+    var rows: [(parts: [String], hi: UInt64, lo: UInt64)] = []
     var sum: Int128 = 0
     var count: Int { rows.count }
 
     mutating func add(key parts: [String], canonical: [UInt8]) {
-        var h = MD5()
-        h.update(canonical)
-        let bytes = h.finalize()
-        var head: UInt64 = 0
-        for b in bytes.prefix(8) { head = head << 8 | UInt64(b) }
-        sum += Int128(Int64(bitPattern: head))
-        rows.append((parts, Hex.encode(bytes)))
+        let (hi, lo) = canonical.withUnsafeBytes { MD5.digest128($0) }
+        sum += Int128(Int64(bitPattern: hi))
+        rows.append((parts, hi, lo))
+    }
+
+    static func hex(_ hi: UInt64, _ lo: UInt64) -> String {
+        func h(_ x: UInt64) -> String { let s = String(x, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
+        return h(hi) + h(lo)
     }
 
     func checksum() -> String { String(sum) }
@@ -93,8 +94,10 @@ struct TableDigest: Sendable {
         return a.count < b.count
     }
 
-    /// The rows in key order (for locating a difference).
-    func sorted() -> [(parts: [String], md5: String)] { rows.sorted { Self.precedes($0.parts, $1.parts) } }
+    /// The rows in key order with their digests in hex (for locating a difference).
+    func sorted() -> [(parts: [String], md5: String)] {
+        rows.sorted { Self.precedes($0.parts, $1.parts) }.map { ($0.parts, Self.hex($0.hi, $0.lo)) }
+    }
 }
 
 /// COPY text format: tab-separated, `\N` for NULL, backslash escapes for control characters.

@@ -142,3 +142,14 @@ struct DigestTests {
         #expect(Hex.encode(inc.finalize()) == "9e107d9d372bb6826bd81d3542a419d6")
     }
 }
+
+@Suite("One-shot MD5")
+struct MD5OneShotTests {
+    @Test(arguments: [0, 1, 55, 56, 63, 64, 65, 119, 120, 1000])
+    func matchesTheStreamingDigest(length: Int) {
+        let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
+        let (hi, lo) = bytes.withUnsafeBytes { MD5.digest128($0) }
+        func h(_ x: UInt64) -> String { let s = String(x, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
+        #expect(h(hi) + h(lo) == MD5.hex(bytes))
+    }
+}
