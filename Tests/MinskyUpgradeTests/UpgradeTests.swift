@@ -376,3 +376,31 @@ struct LiveUpgradeTests {
         #expect(try await f.pgCount() == tasks.count + 1)
     }
 }
+
+@Suite("Upgrade leaves the schema a migration would")
+struct UpgradeSchemaTests {
+    static func shape(_ url: String, _ schema: String) async throws -> [String] {
+        let idx = try await PostgresAdmin.query(url: url, "SELECT indexname || ': ' || replace(indexdef, '\(schema).', '') FROM pg_indexes WHERE schemaname = '\(schema)' ORDER BY 1")
+        let fks = try await PostgresAdmin.query(url: url, """
+            SELECT conrelid::regclass::text || '.' || conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint \
+            WHERE connamespace = '\(schema)'::regnamespace ORDER BY 1
+            """)
+        return (idx + fks).map { ($0.first ?? nil) ?? "" }.map { $0.replacingOccurrences(of: "\(schema).", with: "") }
+    }
+
+    /// The bulk load drops foreign keys and indexes and re-creates them: the result must be
+    /// exactly what the migrations create.
+    @Test func indexesAndForeignKeysMatchAFreshlyMigratedStore() async throws {
+        let f = try await UpgradeFixture.make(tasks: 5)
+        defer { Task { await f.cleanup() } }
+        #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url).status == 0)
+        let (fresh, freshSchema) = try await TestEnvironment.freshPostgresSchema()
+        let s = try await PostgresTaskStore.connect(url: fresh)
+        await s.close()
+        let upgraded = try await Self.shape(f.url, f.schema)
+        let migrated = try await Self.shape(fresh, freshSchema)
+        await TestEnvironment.dropSchema(freshSchema)
+        #expect(upgraded.count > 8)
+        #expect(upgraded == migrated)
+    }
+}
