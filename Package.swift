@@ -45,13 +45,15 @@ let package = Package(
             "MinskyCore", "MinskySQLite", "MinskyPostgres",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // LLM providers (URLSession) and the AI features built on them.
+        .target(name: "MinskyAI", dependencies: ["MinskyCore"]),
         // Backup, upgrade to PostgreSQL, rollback: moving a store without losing a byte.
         .target(name: "MinskyUpgrade", dependencies: [
             "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyApp",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .executableTarget(name: "minsky", dependencies: [
-            "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade",
+            "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade", "MinskyAI",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -72,6 +74,7 @@ let package = Package(
             "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyUpgrade", "MinskyApp", "MinskyTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
+        .testTarget(name: "MinskyAITests", dependencies: ["MinskyCore", "MinskyAI", "MinskyTestSupport"]),
         .testTarget(name: "MinskyMCPTests", dependencies: ["MinskyCore", "MinskyMCP", "MinskyTestSupport"]),
     ],
     swiftLanguageModes: [.v6]

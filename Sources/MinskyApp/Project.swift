@@ -8,11 +8,55 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     /// `sqlite:tasks.db` (relative to `.minsky/`), `sqlite:/abs/path.db` or `postgresql://user@host/db`.
     public var database: String
     public var idPrefix: String
+    /// Model settings (never the API key, which lives in the per-user credentials file).
+    public var ai: AISettings?
 
     public init(version: Int = 1, database: String = "sqlite:tasks.db", idPrefix: String = TaskID.defaultPrefix) {
         self.version = version
         self.database = database
         self.idPrefix = idPrefix
+    }
+}
+
+public struct AISettings: Codable, Sendable, Equatable {
+    public var provider: String?
+    public var model: String?
+    public var baseURL: String?
+    public var embeddingModel: String?
+    public init() {}
+}
+
+/// Per-user secrets (`ai.apiKey`), in `$XDG_CONFIG_HOME/minsky/credentials.json` (or
+/// `MINSKY_CREDENTIALS_FILE`), created with mode 0600 and never printed in full.
+public struct UserCredentials: Sendable {
+    public let path: String
+
+    public init(environment: [String: String]) {
+        if let f = environment["MINSKY_CREDENTIALS_FILE"], !f.isEmpty { path = f } else {
+            let base = environment["XDG_CONFIG_HOME"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".config")
+            path = (base as NSString).appendingPathComponent("minsky/credentials.json")
+        }
+    }
+
+    public func load() -> [String: String] {
+        guard let data = FileManager.default.contents(atPath: path), case .object(let o)? = try? JSONParser.parse(data) else { return [:] }
+        return o.compactMapValues(\.stringValue)
+    }
+
+    public func save(_ values: [String: String]) throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        let text = JSONValue.object(values.mapValues { .string($0) }).prettyJSON() + "\n"
+        let tmp = path + ".tmp"
+        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw MinskyError(.storeUnavailable, "cannot write \(path); check the permissions of \(dir)")
+        }
+        _ = rename(tmp, path)
+    }
+
+    /// `sk-…1234` style: enough to recognise a key, not enough to use it.
+    public static func mask(_ secret: String) -> String {
+        secret.count <= 8 ? "****" : String(secret.prefix(3)) + "…" + String(secret.suffix(4))
     }
 }
 

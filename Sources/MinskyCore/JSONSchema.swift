@@ -1,11 +1,11 @@
-import MinskyCore
+
 
 /// The subset of JSON Schema 2020-12 the tool schemas use: type, properties, required,
 /// additionalProperties, items, enum, minimum/maximum, minLength/maxLength, minItems/maxItems.
 /// Arguments are validated against the same schema `tools/list` advertises, so the two cannot differ.
-enum JSONSchema {
+public enum JSONSchema {
     /// The first violation as "`path`: what is wrong", or nil when `value` conforms.
-    static func firstError(_ value: JSONValue, _ schema: JSONValue, path: String = "") -> String? {
+    public static func firstError(_ value: JSONValue, _ schema: JSONValue, path: String = "") -> String? {
         let here = path.isEmpty ? "arguments" : path
         if let t = schema["type"] {
             let types = t.arrayValue?.compactMap(\.stringValue) ?? [t.stringValue ?? ""]

@@ -1,0 +1,109 @@
+import Foundation
+import MinskyCore
+
+/// A model's proposal for splitting a task, validated before anything is written.
+public struct DecompositionPlan: Sendable, Codable, Equatable {
+    public struct Subtask: Sendable, Codable, Equatable {
+        public var title: String
+        public var description: String
+        public var complexity: Int
+        /// Indices of earlier subtasks this one waits for.
+        public var dependsOn: [Int]
+    }
+    public var subtasks: [Subtask]
+    public var model: String
+    public var attempts: Int
+    public var usage: [LLMUsage]
+}
+
+/// `decompose`: ask the model for subtasks matching a JSON schema; an invalid answer gets one
+/// repair attempt that quotes the validation error; then the subtasks and their dependencies are
+/// inserted in one transaction under the parent.
+public enum Decomposer {
+    public static func schema(max: Int) -> JSONValue {
+        [
+            "type": "object", "additionalProperties": false, "required": ["subtasks"],
+            "properties": ["subtasks": [
+                "type": "array", "minItems": 1, "maxItems": .int(Int64(max)),
+                "items": [
+                    "type": "object", "additionalProperties": false, "required": ["title", "description", "complexity", "dependsOn"],
+                    "properties": [
+                        "title": ["type": "string", "minLength": 1, "maxLength": .int(Int64(TaskRules.maxTitleCharacters))],
+                        "description": ["type": "string"],
+                        "complexity": ["type": "integer", "minimum": 1, "maximum": 10],
+                        "dependsOn": ["type": "array", "items": ["type": "integer", "minimum": 0]],
+                    ],
+                ],
+            ]],
+        ]
+    }
+
+    static let system = "You are a senior engineer planning work for coding agents. Answer only with JSON matching the given schema."
+
+    static func prompt(_ task: TaskItem, max: Int, guidance: String?) -> String {
+        var p = """
+            Break this task into at most \(max) concrete subtasks that can each be done and reviewed on their own.
+            For each give a short imperative title, a markdown description with acceptance criteria, a complexity from 1 (trivial) to 10 (very hard),
+            and dependsOn: the indices (0-based) of EARLIER subtasks in your list that must be done first.
+
+            Task: \(task.title)
+            """
+        if !task.description.isEmpty { p += "\n\nDescription:\n\(task.description)" }
+        if let guidance, !guidance.isEmpty { p += "\n\nGuidance: \(guidance)" }
+        return p
+    }
+
+    /// Parses and checks an answer; returns the subtasks or a message for the repair prompt.
+    static func check(_ text: String, max: Int) -> Result<[DecompositionPlan.Subtask], MinskyError> {
+        let value: JSONValue
+        do { value = try JSONValue.parse(text, field: "answer") } catch {
+            return .failure(MinskyError.invalid("answer", "the answer is not valid JSON"))
+        }
+        if let problem = JSONSchema.firstError(value, schema(max: max)) { return .failure(MinskyError.invalid("answer", problem)) }
+        var out: [DecompositionPlan.Subtask] = []
+        for (i, s) in (value["subtasks"]?.arrayValue ?? []).enumerated() {
+            let title = s["title"]?.stringValue ?? ""
+            do { try TaskRules.checkTitle(title) } catch let e as MinskyError { return .failure(MinskyError.invalid("answer", "subtasks[\(i)].title: \(e.message)")) } catch {}
+            let deps = (s["dependsOn"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) }
+            if let bad = deps.first(where: { $0 >= i }) {
+                return .failure(MinskyError.invalid("answer", "subtasks[\(i)].dependsOn contains \(bad): dependsOn may only name earlier subtasks (0…\(i - 1))"))
+            }
+            out.append(.init(title: title, description: s["description"]?.stringValue ?? "", complexity: Int(s["complexity"]?.intValue ?? 5), dependsOn: deps))
+        }
+        return .success(out)
+    }
+
+    public static func plan(task: TaskItem, maxSubtasks: Int, guidance: String?, provider: any LLMProvider) async throws -> DecompositionPlan {
+        guard (1...50).contains(maxSubtasks) else { throw MinskyError.invalid("max", "max subtasks must be 1 to 50") }
+        let base = LLMRequest(system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance), schemaName: "decomposition", schema: schema(max: maxSubtasks))
+        var usage: [LLMUsage] = []
+        let first = try await provider.complete(base)
+        if let u = first.usage { usage.append(u) }
+        switch check(first.text, max: maxSubtasks) {
+        case .success(let subtasks):
+            return DecompositionPlan(subtasks: subtasks, model: first.model, attempts: 1, usage: usage)
+        case .failure(let problem):
+            var repair = base
+            repair.prompt += "\n\nYour previous answer was rejected: \(problem.message)\nPrevious answer:\n\(first.text.prefix(4000))\n\nAnswer again, fixing that, with JSON matching the schema."
+            let second = try await provider.complete(repair)
+            if let u = second.usage { usage.append(u) }
+            switch check(second.text, max: maxSubtasks) {
+            case .success(let subtasks):
+                return DecompositionPlan(subtasks: subtasks, model: second.model, attempts: 2, usage: usage)
+            case .failure(let again):
+                throw MinskyError.invalid("answer", "the model's answer did not match the schema, even after one repair attempt (\(again.message)); nothing was written")
+            }
+        }
+    }
+
+    /// Inserts the plan under `parent` in one transaction; returns the new subtasks.
+    public static func apply(_ plan: DecompositionPlan, to parent: TaskItem, store: any TaskStore) async throws -> [TaskItem] {
+        let drafts = plan.subtasks.map { s in
+            var d = NewTask(title: s.title, description: s.description, priority: parent.priority, tags: parent.tags,
+                            metadata: ["complexity": .int(Int64(s.complexity)), "decomposedBy": .string(plan.model)], parentId: parent.id)
+            d.batchDependsOn = s.dependsOn
+            return d
+        }
+        return try await store.createMany(drafts, progress: nil, isCancelled: { false })
+    }
+}

@@ -1,0 +1,119 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import MinskyCore
+import Synchronization
+
+/// A scripted HTTP/1.1 server on 127.0.0.1 standing in for OpenAI-compatible and Anthropic APIs.
+/// Each request takes the next scripted reply (the last one repeats); every request is recorded.
+public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; the socket is owned by the accept thread
+    public struct Reply: Sendable {
+        public var status: Int
+        public var headers: [String: String]
+        public var body: String
+        public var delay: Double
+        public init(status: Int = 200, headers: [String: String] = [:], body: String, delay: Double = 0) {
+            self.status = status; self.headers = headers; self.body = body; self.delay = delay
+        }
+
+        /// An OpenAI chat completion whose message content is `content`.
+        public static func openAI(_ content: String) -> Reply {
+            let body: JSONValue = ["id": "chatcmpl-1", "model": "fake-gpt", "choices": [["index": 0, "message": ["role": "assistant", "content": .string(content)]]],
+                                   "usage": ["prompt_tokens": 120, "completion_tokens": 80]]
+            return Reply(body: body.canonicalJSON())
+        }
+
+        /// An Anthropic message that calls the answer tool with `input`.
+        public static func anthropic(_ input: JSONValue) -> Reply {
+            let body: JSONValue = ["id": "msg_1", "model": "fake-claude", "content": [["type": "tool_use", "id": "t1", "name": "decomposition", "input": input]],
+                                   "usage": ["input_tokens": 100, "output_tokens": 50]]
+            return Reply(body: body.canonicalJSON())
+        }
+    }
+
+    public struct Request: Sendable {
+        public var path: String
+        public var headers: [String: String]
+        public var body: JSONValue?
+    }
+
+    public let port: Int
+    let fd: Int32
+    let script: Mutex<[Reply]>
+    let log = Mutex<[Request]>([])
+
+    public var baseURL: String { "http://127.0.0.1:\(port)" }
+    public var requests: [Request] { log.withLock { $0 } }
+
+    public init(_ replies: [Reply]) throws {
+        script = Mutex(replies)
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var one: Int32 = 1
+        setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        guard bound == 0, listen(sock, 16) == 0 else { throw NSError(domain: "FakeLLMServer", code: Int(errno)) }
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) } }
+        port = Int(UInt16(bigEndian: addr.sin_port))
+        fd = sock
+        let listener = sock
+        Thread { [self] in
+            while true {
+                let c = accept(listener, nil, nil)
+                if c < 0 { return }
+                Thread { self.serve(c) }.start()
+            }
+        }.start()
+    }
+
+    func serve(_ c: Int32) {
+        defer { close(c) }
+        var data = [UInt8]()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        var headerEnd: Int?
+        var contentLength = 0
+        while true {
+            let n = buf.withUnsafeMutableBytes { recv(c, $0.baseAddress!, $0.count, 0) }
+            if n <= 0 { return }
+            data += buf[..<n]
+            if headerEnd == nil, let r = data.firstRange(of: Array("\r\n\r\n".utf8)) {
+                headerEnd = r.upperBound
+                let head = String(decoding: data[..<r.lowerBound], as: UTF8.self)
+                for line in head.split(separator: "\r\n") where line.lowercased().hasPrefix("content-length:") {
+                    contentLength = Int(line.split(separator: ":")[1].trimmingCharacters(in: .whitespaces)) ?? 0
+                }
+            }
+            if let h = headerEnd, data.count - h >= contentLength { break }
+        }
+        let h = headerEnd ?? data.count
+        let head = String(decoding: data[..<h], as: UTF8.self).split(separator: "\r\n")
+        var headers: [String: String] = [:]
+        for line in head.dropFirst() {
+            if let colon = line.firstIndex(of: ":") { headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+        }
+        let path = head.first?.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
+        log.withLock { $0.append(Request(path: path, headers: headers, body: try? JSONParser.parse(data[h...]))) }
+        let reply = script.withLock { s -> Reply in s.count > 1 ? s.removeFirst() : s[0] }
+        if reply.delay > 0 { usleep(UInt32(reply.delay * 1_000_000)) }
+        var out = "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\nConnection: close\r\n"
+        for (k, v) in reply.headers { out += "\(k): \(v)\r\n" }
+        out += "\r\n" + reply.body
+        let bytes = Array(out.utf8)
+        var off = 0
+        while off < bytes.count {
+            let n = bytes.withUnsafeBytes { send(c, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+            if n <= 0 { return }
+            off += n
+        }
+    }
+
+    deinit {
+        shutdown(fd, Int32(SHUT_RDWR))
+        close(fd)
+    }
+}

@@ -1,0 +1,181 @@
+import ArgumentParser
+import Foundation
+import MinskyAI
+import MinskyApp
+import MinskyCore
+
+/// `minsky config set|get|list|unset KEY [VALUE]` for the ai.* settings.
+struct ConfigCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "config",
+        abstract: "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.apiKey.",
+        discussion: "ai.apiKey goes to the per-user credentials file (0600), never to .minsky/config.json; OPENAI_API_KEY, ANTHROPIC_API_KEY and OLLAMA_HOST are honoured.",
+        subcommands: [Set.self, Get.self, List.self, Unset.self])
+
+    static let keys = ["ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.apiKey"]
+
+    static func checkKey(_ key: String) throws {
+        guard keys.contains(key) else { throw MinskyError.invalid("key", "unknown setting '\(key)'; use one of \(keys.joined(separator: ", "))") }
+    }
+
+    static func value(_ key: String, project: Project?, env: [String: String]) -> String? {
+        switch key {
+        case "ai.apiKey": return (UserCredentials(environment: env).load()["ai.apiKey"]).map(UserCredentials.mask)
+        case "ai.provider": return project?.config.ai?.provider
+        case "ai.model": return project?.config.ai?.model
+        case "ai.baseURL": return project?.config.ai?.baseURL
+        default: return project?.config.ai?.embeddingModel
+        }
+    }
+
+    static func update(_ key: String, _ value: String?) throws {
+        let env = ProcessInfo.processInfo.environment
+        if key == "ai.apiKey" {
+            let creds = UserCredentials(environment: env)
+            var all = creds.load()
+            all["ai.apiKey"] = value
+            try creds.save(all)
+            return
+        }
+        var project = try currentProject()
+        var ai = project.config.ai ?? AISettings()
+        switch key {
+        case "ai.provider":
+            if let v = value, ProviderConfig.Kind(rawValue: v) == nil {
+                throw MinskyError.invalid("ai.provider", "unknown provider '\(v)'; use openai (any OpenAI-compatible server, Ollama included) or anthropic")
+            }
+            ai.provider = value
+        case "ai.model": ai.model = value
+        case "ai.baseURL":
+            if let v = value, URL(string: v)?.scheme?.hasPrefix("http") != true {
+                throw MinskyError.invalid("ai.baseURL", "'\(v)' is not an http(s) URL, e.g. http://localhost:11434/v1")
+            }
+            ai.baseURL = value
+        default: ai.embeddingModel = value
+        }
+        project.config.ai = ai
+        try project.save()
+    }
+
+    struct Set: AsyncParsableCommand {
+        @Argument var key: String
+        @Argument var value: String
+        func run() async throws {
+            try await Output(json: false).reportingErrors {
+                try ConfigCommand.checkKey(key)
+                try ConfigCommand.update(key, value)
+                print(key == "ai.apiKey" ? "ai.apiKey saved to \(UserCredentials(environment: ProcessInfo.processInfo.environment).path) (mode 0600)" : "\(key) = \(value)")
+            }
+        }
+    }
+
+    struct Get: AsyncParsableCommand {
+        @Argument var key: String
+        func run() async throws {
+            try await Output(json: false).reportingErrors {
+                try ConfigCommand.checkKey(key)
+                let project = try Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                guard let v = ConfigCommand.value(key, project: project, env: ProcessInfo.processInfo.environment) else {
+                    throw MinskyError(.notFound, "\(key) is not set")
+                }
+                print(v)
+            }
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        func run() async throws {
+            let project = try? Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+            for k in ConfigCommand.keys {
+                print("\(k) = \(ConfigCommand.value(k, project: project ?? nil, env: ProcessInfo.processInfo.environment) ?? "(not set)")")
+            }
+        }
+    }
+
+    struct Unset: AsyncParsableCommand {
+        @Argument var key: String
+        func run() async throws {
+            try await Output(json: false).reportingErrors {
+                try ConfigCommand.checkKey(key)
+                try ConfigCommand.update(key, nil)
+                print("\(key) unset")
+            }
+        }
+    }
+}
+
+struct DecomposeOutput: Encodable {
+    var parent: TaskItem
+    var subtasks: [TaskItem]
+    var model: String
+    var attempts: Int
+}
+
+/// The provider from project settings, the credentials file and the environment; nil when none is configured.
+func resolveProvider(project: Project?) throws -> ProviderConfig? {
+    let env = ProcessInfo.processInfo.environment
+    let ai = project?.config.ai
+    var kind: ProviderConfig.Kind?
+    if let p = ai?.provider { kind = ProviderConfig.Kind(rawValue: p) } else if env["OPENAI_API_KEY"] != nil || env["OLLAMA_HOST"] != nil {
+        kind = .openai
+    } else if env["ANTHROPIC_API_KEY"] != nil {
+        kind = .anthropic
+    }
+    guard let kind else { return nil }
+    var base = ai?.baseURL.flatMap(URL.init(string:)) ?? ProviderConfig.defaultBaseURL(kind)
+    if ai?.baseURL == nil, kind == .openai, let host = env["OLLAMA_HOST"], let u = URL(string: (host.hasPrefix("http") ? host : "http://" + host) + "/v1") { base = u }
+    let key = UserCredentials(environment: env).load()["ai.apiKey"] ?? env[kind == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"]
+    var config = ProviderConfig(kind: kind, model: ai?.model ?? ProviderConfig.defaultModel(kind), baseURL: base, apiKey: key)
+    if let t = env["MINSKY_AI_TIMEOUT"].flatMap(Double.init), t > 0 { config.timeout = t }
+    return config
+}
+
+extension TasksCommand {
+    struct Decompose: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Split a task (an id, or the title of a new task) into subtasks with an AI model, in one transaction.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "A task id, or a title for a new parent task.") var target: String
+        @Option(name: .customLong("max"), help: "At most this many subtasks (default 6).") var maxSubtasks: Int = 6
+        @Option(name: .long, help: "Extra guidance for the model.") var guidance: String?
+        @Flag(name: .long, help: "Show the proposal; write nothing.") var dryRun = false
+
+        func run() async throws {
+            let project = try? global.selection().project
+            try await global.withStore { store, out in
+                try await decompose(store: store, out: out, project: project ?? nil)
+            }
+        }
+
+        func decompose(store: any TaskStore, out: Output, project: Project?) async throws {
+            guard let config = try resolveProvider(project: project) else {
+                throw MinskyError(.notConfigured, "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama")
+            }
+            var parent: TaskItem
+            let existing: TaskItem? = await {
+                guard let id = try? TaskID(validating: target) else { return nil }
+                return try? await store.get(id)
+            }()
+            if let existing { parent = existing } else {
+                try TaskRules.checkTitle(target)
+                let now = Timestamp.now()
+                parent = TaskItem(id: "mk-new", title: target, createdAt: now, updatedAt: now)
+            }
+            let plan = try await Decomposer.plan(task: parent, maxSubtasks: maxSubtasks, guidance: guidance, provider: Providers.make(config))
+            if dryRun {
+                if out.json { try out.emit(plan); return }
+                out.line("Proposal from \(plan.model) for \(parent.title):")
+                for (i, s) in plan.subtasks.enumerated() {
+                    let after = s.dependsOn.isEmpty ? "" : "  after " + s.dependsOn.map { String($0) }.joined(separator: ", ")
+                    out.line("  \(i). \(s.title)  [complexity \(s.complexity)]" + after)
+                }
+                return
+            }
+            if existing == nil { parent = try await store.create(NewTask(title: target)) }
+            let created = try await Decomposer.apply(plan, to: parent, store: store)
+            if out.json { try out.emit(DecomposeOutput(parent: parent, subtasks: created, model: plan.model, attempts: plan.attempts)); return }
+            out.line("Decomposed \(parent.id) \(parent.title) into \(created.count) subtasks (\(plan.model), attempts: \(plan.attempts)):")
+            out.table(created)
+        }
+    }
+}

@@ -1,0 +1,168 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+extension StoreKind: CustomTestStringConvertible {
+    public var testDescription: String { rawValue }
+}
+
+/// A project whose AI settings point at a fake model server; the API key lives in a temporary
+/// credentials file. On PostgreSQL the store comes from MINSKY_DB while settings stay in the project.
+struct AIProject {
+    var dir: URL
+    var env: [String: String]
+    var schema: String?
+
+    static func make(_ kind: StoreKind, server: FakeLLMServer, provider: String = "openai") async throws -> AIProject {
+        let dir = try TestEnvironment.tempDirectory("minsky-ai")
+        var p = AIProject(dir: dir, env: ["MINSKY_CREDENTIALS_FILE": dir.appendingPathComponent("creds/credentials.json").path])
+        #expect(try p.run("init").status == 0)
+        #expect(try p.run("config", "set", "ai.provider", provider).status == 0)
+        #expect(try p.run("config", "set", "ai.baseURL", server.baseURL + (provider == "openai" ? "/v1" : "")).status == 0)
+        #expect(try p.run("config", "set", "ai.model", "fake-model").status == 0)
+        #expect(try p.run("config", "set", "ai.apiKey", "sk-test-SECRET-1234567890").status == 0)
+        if kind == .postgres {
+            let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+            p.env["MINSKY_DB"] = url
+            p.schema = schema
+        }
+        return p
+    }
+
+    func run(_ args: String...) throws -> ProcessResult { try runProcess(Binaries.minsky, args, cwd: dir, env: env) }
+
+    func tasks() throws -> [JSONValue] {
+        try JSONParser.parse(run("tasks", "list", "--all", "--json").stdout.utf8)["tasks"]?.arrayValue ?? []
+    }
+
+    func cleanup() async {
+        try? FileManager.default.removeItem(at: dir)
+        if let schema { await TestEnvironment.dropSchema(schema) }
+    }
+}
+
+let goodPlan = #"{"subtasks":[{"title":"Design the users table","description":"Columns and indexes","complexity":3,"dependsOn":[]},{"title":"Hash passwords","description":"Argon2id","complexity":4,"dependsOn":[0]},{"title":"Login endpoint","description":"POST /login","complexity":5,"dependsOn":[0,1]}]}"#
+
+@Suite("AI decomposition through real HTTP")
+struct DecomposeTests {
+    @Test(arguments: StoreKind.allCases)
+    func decomposeCreatesSubtasksWithDependenciesInOneGo(kind: StoreKind) async throws {
+        let server = try FakeLLMServer([.openAI(goodPlan)])
+        let p = try await AIProject.make(kind, server: server)
+        defer { Task { await p.cleanup() } }
+        let r = try p.run("tasks", "decompose", "Build user authentication", "--max", "4", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try JSONParser.parse(r.stdout.utf8)
+        let subtasks = out["subtasks"]?.arrayValue ?? []
+        #expect(subtasks.count == 3)
+        let parent = out["parent"]?["id"]?.stringValue
+        #expect(subtasks.allSatisfy { $0["parentId"]?.stringValue == parent })
+        #expect(subtasks[1]["metadata"]?["complexity"] == 4)
+        // Dependencies among siblings landed: only the first subtask is ready.
+        let next = try JSONParser.parse(p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)["tasks"]?.arrayValue ?? []
+        #expect(next.compactMap { $0["title"]?.stringValue } == ["Design the users table"])
+        // What went over the wire: the key as a bearer token, structured output requested.
+        let req = try #require(server.requests.first)
+        #expect(req.path == "/v1/chat/completions")
+        #expect(req.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
+        #expect(req.body?["response_format"]?["type"] == "json_schema")
+        #expect(req.body?["model"] == "fake-model")
+        #expect(req.body?["messages"]?.arrayValue?.last?["content"]?.stringValue?.contains("Build user authentication") == true)
+    }
+
+    @Test func anInvalidAnswerGetsOneRepairAttemptQuotingTheError() async throws {
+        let bad = #"{"subtasks":[{"title":"only a title"}]}"#
+        let server = try FakeLLMServer([.openAI(bad), .openAI(goodPlan)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        let r = try p.run("tasks", "decompose", "Build user authentication")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("attempts: 2"))
+        #expect(server.requests.count == 2)
+        let repair = server.requests[1].body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+        #expect(repair.contains("rejected") && repair.contains("is required"))
+        #expect(try p.tasks().count == 4)
+    }
+
+    @Test func invalidTwiceIsAClearErrorAndNothingIsWritten() async throws {
+        let server = try FakeLLMServer([.openAI("this is not json"), .openAI(#"{"subtasks":[{"title":"a","description":"","complexity":3,"dependsOn":[5]}]}"#)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        let existing = try JSONParser.parse(p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let r = try p.run("tasks", "decompose", existing)
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("even after one repair attempt") && r.stderr.contains("dependsOn"))
+        #expect(try p.tasks().count == 1)
+    }
+
+    @Test func rateLimitsAreRetriedHonouringRetryAfterAndErrorsHideTheKey() async throws {
+        let server = try FakeLLMServer([FakeLLMServer.Reply(status: 429, headers: ["Retry-After": "1"], body: #"{"error":{"message":"slow down"}}"#), .openAI(goodPlan)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        let start = Date()
+        #expect(try p.run("tasks", "decompose", "Retry me").status == 0)
+        #expect(Date().timeIntervalSince(start) >= 1) // waited as asked
+        #expect(server.requests.count == 2)
+
+        let failing = try FakeLLMServer([FakeLLMServer.Reply(status: 401, body: #"{"error":{"message":"bad key sk-test-SECRET-1234567890"}}"#)])
+        let q = try await AIProject.make(.sqlite, server: failing)
+        defer { Task { await q.cleanup() } }
+        let r = try q.run("tasks", "decompose", "Denied")
+        #expect(r.status == 2)
+        #expect(r.stderr.contains("HTTP 401") && r.stderr.contains("ai.apiKey"))
+        #expect(!r.stderr.contains("SECRET"))
+    }
+
+    @Test func serverErrorsAndTimeOutsEndInClearMessages() async throws {
+        let down = try FakeLLMServer([FakeLLMServer.Reply(status: 503, body: "{}")])
+        let p = try await AIProject.make(.sqlite, server: down)
+        defer { Task { await p.cleanup() } }
+        let r = try p.run("tasks", "decompose", "Unlucky")
+        #expect(r.status == 5)
+        #expect(r.stderr.contains("HTTP 503") && r.stderr.contains("127.0.0.1:\(down.port)"))
+        #expect(down.requests.count == 4) // the first try and three retries
+
+        let slow = try FakeLLMServer([.init(body: "{}", delay: 3)])
+        var q = try await AIProject.make(.sqlite, server: slow)
+        let cleanupQ = q
+        defer { Task { await cleanupQ.cleanup() } }
+        q.env["MINSKY_AI_TIMEOUT"] = "1"
+        let t = try q.run("tasks", "decompose", "Too slow")
+        #expect(t.status == 5)
+        #expect(t.stderr.contains("did not answer within 1 s"))
+        #expect(try q.tasks().isEmpty)
+    }
+
+    @Test func anthropicStructuredOutputThroughATool() async throws {
+        let server = try FakeLLMServer([.anthropic(try JSONParser.parse(goodPlan.utf8))])
+        let p = try await AIProject.make(.sqlite, server: server, provider: "anthropic")
+        defer { Task { await p.cleanup() } }
+        let r = try p.run("tasks", "decompose", "Build user authentication", "--dry-run")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("Proposal from fake-claude") && r.stdout.contains("2. Login endpoint"))
+        #expect(try p.tasks().isEmpty) // a dry run writes nothing
+        let req = try #require(server.requests.first)
+        #expect(req.path == "/v1/messages")
+        #expect(req.headers["x-api-key"] == "sk-test-SECRET-1234567890")
+        #expect(req.body?["tool_choice"]?["name"] == "decomposition")
+    }
+
+    @Test func keysStayOutOfTheProjectAndAreMasked() async throws {
+        let server = try FakeLLMServer([.openAI(goodPlan)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
+        #expect(config.contains("fake-model") && !config.contains("SECRET"))
+        let creds = p.env["MINSKY_CREDENTIALS_FILE"] ?? ""
+        #expect(((try FileManager.default.attributesOfItem(atPath: creds))[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        let got = try p.run("config", "get", "ai.apiKey")
+        #expect(got.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "sk-…7890")
+        #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
+        #expect(try p.run("config", "set", "ai.provider", "skynet").status == 2)
+        #expect(try p.run("config", "unset", "ai.provider").status == 0)
+        let none = try p.run("tasks", "decompose", "No provider")
+        #expect(none.status == 5)
+        #expect(none.stderr.contains("minsky config set ai.provider"))
+    }
+}
