@@ -37,7 +37,7 @@ let package = Package(
         ]),
         // The MCP server: our own JSON-RPC layer, one file per tool.
         .target(name: "MinskyMCP", dependencies: [
-            "MinskyCore",
+            "MinskyCore", "MinskyAI",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Wiring shared by the executables: project discovery, config, opening a store by URL.

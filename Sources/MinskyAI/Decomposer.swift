@@ -14,6 +14,13 @@ public struct DecompositionPlan: Sendable, Codable, Equatable {
     public var model: String
     public var attempts: Int
     public var usage: [LLMUsage]
+
+    public init(subtasks: [Subtask], model: String, attempts: Int, usage: [LLMUsage]) {
+        self.subtasks = subtasks
+        self.model = model
+        self.attempts = attempts
+        self.usage = usage
+    }
 }
 
 /// `decompose`: ask the model for subtasks matching a JSON schema; an invalid answer gets one
@@ -38,7 +45,7 @@ public enum Decomposer {
         ]
     }
 
-    static let system = "You are a senior engineer planning work for coding agents. Answer only with JSON matching the given schema."
+    public static let system = "You are a senior engineer planning work for coding agents. Answer only with JSON matching the given schema."
 
     static func prompt(_ task: TaskItem, max: Int, guidance: String?) -> String {
         var p = """
@@ -52,6 +59,16 @@ public enum Decomposer {
         if let guidance, !guidance.isEmpty { p += "\n\nGuidance: \(guidance)" }
         return p
     }
+
+    /// Checks an answer given directly (an agent's own plan, through MCP).
+    public static func checkAnswer(_ value: JSONValue, max: Int) throws -> [DecompositionPlan.Subtask] {
+        switch check(value.canonicalJSON(), max: max) {
+        case .success(let s): return s
+        case .failure(let e): throw e
+        }
+    }
+
+    public static func instructions(_ task: TaskItem, max: Int, guidance: String?) -> String { system + "\n\n" + prompt(task, max: max, guidance: guidance) }
 
     /// Parses and checks an answer; returns the subtasks or a message for the repair prompt.
     static func check(_ text: String, max: Int) -> Result<[DecompositionPlan.Subtask], MinskyError> {

@@ -3,6 +3,7 @@ import Foundation
 import FoundationNetworking
 #endif
 import MinskyCore
+import Synchronization
 
 /// JSON over HTTP with time-outs and retries: 429 and 5xx are retried with exponential backoff
 /// and jitter, honouring `Retry-After`. Errors name the server and status, never the API key.
@@ -13,8 +14,11 @@ enum HTTP {
         return URLSession(configuration: c)
     }()
 
+    /// One exchange; cancelling the calling task cancels the HTTP request.
     static func send(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
-        try await withCheckedThrowingContinuation { cont in
+        let box = TaskBox()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { cont in
             let task = session.dataTask(with: request) { data, response, error in
                 if let error { cont.resume(throwing: error); return }
                 guard let http = response as? HTTPURLResponse else {
@@ -23,8 +27,17 @@ enum HTTP {
                 }
                 cont.resume(returning: (data ?? Data(), http))
             }
+            box.task.withLock { $0 = task }
             task.resume()
+            }
+        } onCancel: {
+            box.task.withLock { $0?.cancel() }
         }
+    }
+
+    /// The in-flight request, for cancellation. `@unchecked Sendable`: guarded by its Mutex.
+    final class TaskBox: @unchecked Sendable {
+        let task = Mutex<URLSessionDataTask?>(nil)
     }
 
     static func postJSON(url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig) async throws -> JSONValue {

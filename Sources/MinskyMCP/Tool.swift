@@ -1,4 +1,5 @@
 import Foundation
+import MinskyAI
 import MinskyCore
 
 /// Hints a client may show or act on; see the MCP spec's ToolAnnotations.
@@ -49,11 +50,14 @@ public struct ToolServices: Sendable {
     public var upgrade: (@Sendable (_ dbURL: String, _ dryRun: Bool, _ force: Bool, _ step: @escaping @Sendable (String) -> Void) async throws -> JSONValue)?
     /// Writes a backup of the current store and returns its manifest.
     public var backup: (@Sendable () async throws -> JSONValue)?
+    /// The configured model, if any (nil: agents answer AI tools themselves).
+    public var llm: (@Sendable () throws -> (any LLMProvider)?)?
 
     public init(upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? = nil,
-                backup: (@Sendable () async throws -> JSONValue)? = nil) {
+                backup: (@Sendable () async throws -> JSONValue)? = nil, llm: (@Sendable () throws -> (any LLMProvider)?)? = nil) {
         self.upgrade = upgrade
         self.backup = backup
+        self.llm = llm
     }
 }
 

@@ -179,3 +179,41 @@ extension TasksCommand {
         }
     }
 }
+
+extension TasksCommand {
+    struct Complexity: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Score tasks 1-10 with an AI model (stored on each task) and print a report sorted by score.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id (or --all).") var id: String?
+        @Flag(name: .long, help: "Score every open task.") var all = false
+        @Option(name: .long, help: "With --all, only report tasks scoring at least this.") var threshold: Int = 1
+
+        func run() async throws {
+            let project = try? global.selection().project
+            try await global.withStore { store, out in
+                guard let config = try resolveProvider(project: project ?? nil) else {
+                    throw MinskyError(.notConfigured, "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`")
+                }
+                let provider = Providers.make(config)
+                var targets: [TaskItem]
+                if all {
+                    targets = try await store.listAll().filter { !$0.status.isResolved }
+                } else {
+                    guard let id else { throw MinskyError.invalid("id", "give a task id, or --all") }
+                    targets = [try await store.get(try parseID(id))]
+                }
+                var report: [(TaskItem, ComplexityScore)] = []
+                for t in targets {
+                    let s = try await ComplexityScorer.score(t, provider: provider)
+                    report.append((try await ComplexityScorer.store(s, on: t.id, in: store), s))
+                }
+                report = report.filter { $0.1.score >= threshold }.sorted { $0.1.score > $1.1.score }
+                if out.json { try out.emit(report.map { ["id": $0.0.id.rawValue, "score": String($0.1.score), "recommendedSubtasks": String($0.1.recommendedSubtasks), "reasoning": $0.1.reasoning] }); return }
+                for (t, s) in report {
+                    out.line("\(s.score)/10  \(t.id)  \(Output.clip(t.title, 50))  → \(s.recommendedSubtasks) subtasks: \(Output.clip(s.reasoning, 60))")
+                }
+            }
+        }
+    }
+}

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Logging
+import MinskyAI
 import MinskyApp
 import MinskyCore
 import MinskyMCP
@@ -58,6 +59,9 @@ struct MCPCommand: AsyncParsableCommand {
                     let sel = try StoreSelection.resolve(flag: db, environment: env, cwd: cwd)
                     return try JSONValue.encoding(try await Backups.create(location: sel.location, out: nil, project: sel.project,
                                                                            fallbackDirectory: Backups.userDirectory(environment: env), reporter: nil))
+                },
+                llm: {
+                    try resolveProvider(project: try Project.find(from: cwd)).map(Providers.make)
                 })
             let server = MCPServer(store: { try await opening.value }, services: services, pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
             await server.run()

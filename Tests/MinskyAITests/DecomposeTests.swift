@@ -166,3 +166,31 @@ struct DecomposeTests {
         #expect(none.stderr.contains("minsky config set ai.provider"))
     }
 }
+
+@Suite("AI over MCP and complexity")
+struct AIMoreTests {
+    @Test func complexityIsStoredAndDecomposeUsesTheRecommendedCount() async throws {
+        let score = #"{"score":7,"reasoning":"many moving parts","recommendedSubtasks":2,"decompositionPrompt":"split by layer"}"#
+        let twoSteps = #"{"subtasks":[{"title":"A","description":"","complexity":3,"dependsOn":[]},{"title":"B","description":"","complexity":3,"dependsOn":[0]}]}"#
+        let server = try FakeLLMServer([.openAI(score), .openAI(twoSteps)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        let id = try JSONParser.parse(p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let r = try p.run("tasks", "complexity", id)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(r.stdout.contains("7/10"))
+        let task = try JSONParser.parse(p.run("tasks", "get", id, "--json").stdout.utf8)["task"]
+        #expect(task?["metadata"]?["complexity"]?["score"] == 7)
+        #expect(task?["metadata"]?["complexity"]?["model"] == "fake-gpt")
+        // Over MCP, decompose without max uses the stored recommendation, with progress.
+        let s = try MCPProcess(cwd: p.dir, env: p.env)
+        defer { s.terminate() }
+        _ = s.initialize()
+        s.send(["jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": ["name": "decompose_task", "arguments": ["id": .string(id)], "_meta": ["progressToken": "d"]]])
+        let (resp, notes) = s.response(id: 9)
+        #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
+        #expect(resp?["result"]?["structuredContent"]?["subtasks"]?.arrayValue?.count == 2)
+        #expect(notes.contains { $0["method"] == "notifications/progress" })
+        #expect(server.requests.last?.body?["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?["maxItems"] == 2)
+    }
+}

@@ -78,6 +78,20 @@ async def main():
             await call("task_tree", {})
             await call("next_task", {"claim": True, "owner": "python"})
             await call("delete_task", {"id": epic["id"], "cascade": True})
+            # Without a configured model, the AI tools hand the agent instructions, then take its answer.
+            target = (await call("create_task", {"title": "Plan the release"}))["task"]["id"]
+            ask = await call("decompose_task", {"id": target, "max": 3})
+            check(ask["needsAnswer"] is True and "Plan the release" in ask["instructions"], "decompose instructions")
+            jsonschema.Draft202012Validator.check_schema(ask["answerSchema"])
+            answer = {"subtasks": [{"title": "Freeze", "description": "", "complexity": 2, "dependsOn": []},
+                                   {"title": "Ship", "description": "", "complexity": 3, "dependsOn": [0]}]}
+            jsonschema.validate(answer, ask["answerSchema"])
+            done = await call("decompose_task", {"id": target, "plan": answer})
+            check(done["needsAnswer"] is False and len(done["subtasks"]) == 2, f"decompose applied {done}")
+            q = await call("score_complexity", {"id": target})
+            check(q["needsAnswer"] is True, "complexity instructions")
+            scored = await call("score_complexity", {"id": target, "answer": {"score": 4, "reasoning": "two steps", "recommendedSubtasks": 2, "decompositionPrompt": "freeze then ship"}})
+            check(scored["score"] == 4, "complexity stored")
             backup = await call("backup_store", {})
             check(backup["tables"]["tasks"] >= 0, "backup manifest")
             if UPGRADE_URL:

@@ -1,0 +1,72 @@
+import Foundation
+import MinskyCore
+
+/// A complexity score stored on the task (metadata.complexity) with the model and time.
+public struct ComplexityScore: Sendable, Codable, Equatable {
+    public var score: Int
+    public var reasoning: String
+    public var recommendedSubtasks: Int
+    public var decompositionPrompt: String
+    public var model: String
+    public var scoredAt: String
+}
+
+public enum ComplexityScorer {
+    public static let schema: JSONValue = [
+        "type": "object", "additionalProperties": false, "required": ["score", "reasoning", "recommendedSubtasks", "decompositionPrompt"],
+        "properties": [
+            "score": ["type": "integer", "minimum": 1, "maximum": 10],
+            "reasoning": ["type": "string", "minLength": 1],
+            "recommendedSubtasks": ["type": "integer", "minimum": 1, "maximum": 20],
+            "decompositionPrompt": ["type": "string"],
+        ],
+    ]
+
+    public static func prompt(_ task: TaskItem) -> String {
+        var p = """
+            Rate how complex this task is for a coding agent, from 1 (trivial, minutes) to 10 (very hard, days, risky).
+            Explain briefly, recommend how many subtasks it should be split into, and write a one-paragraph prompt that would guide that split.
+
+            Task: \(task.title)
+            """
+        if !task.description.isEmpty { p += "\n\nDescription:\n\(task.description)" }
+        return p
+    }
+
+    /// Validates an answer (a model's or an agent's own).
+    public static func check(_ value: JSONValue, model: String) throws -> ComplexityScore {
+        if let problem = JSONSchema.firstError(value, schema) { throw MinskyError.invalid("answer", problem) }
+        return ComplexityScore(score: Int(value["score"]?.intValue ?? 0), reasoning: value["reasoning"]?.stringValue ?? "",
+                               recommendedSubtasks: Int(value["recommendedSubtasks"]?.intValue ?? 1),
+                               decompositionPrompt: value["decompositionPrompt"]?.stringValue ?? "", model: model, scoredAt: Timestamp.now().iso8601)
+    }
+
+    public static func score(_ task: TaskItem, provider: any LLMProvider) async throws -> ComplexityScore {
+        let req = LLMRequest(system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema)
+        let first = try await provider.complete(req)
+        do {
+            return try check(JSONValue.parse(first.text, field: "answer"), model: first.model)
+        } catch let e as MinskyError {
+            var repair = req
+            repair.prompt += "\n\nYour previous answer was rejected: \(e.message)\nAnswer again with JSON matching the schema."
+            let second = try await provider.complete(repair)
+            do { return try check(JSONValue.parse(second.text, field: "answer"), model: second.model) } catch let e2 as MinskyError {
+                throw MinskyError.invalid("answer", "the model's complexity answer did not match the schema, even after one repair attempt (\(e2.message)); nothing was written")
+            }
+        }
+    }
+
+    /// Stores the score on the task (metadata.complexity), as one update.
+    public static func store(_ s: ComplexityScore, on id: TaskID, in store: any TaskStore) async throws -> TaskItem {
+        let value: JSONValue = [
+            "score": .int(Int64(s.score)), "reasoning": .string(s.reasoning), "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),
+            "decompositionPrompt": .string(s.decompositionPrompt), "model": .string(s.model), "scoredAt": .string(s.scoredAt),
+        ]
+        return try await store.update(id, TaskPatch(metadata: ["complexity": value]), expectedVersion: nil)
+    }
+
+    /// The recommended subtask count stored by an earlier score, if any.
+    public static func recommendedSubtasks(_ task: TaskItem) -> Int? {
+        task.metadata["complexity"]?["recommendedSubtasks"]?.intValue.map(Int.init)
+    }
+}

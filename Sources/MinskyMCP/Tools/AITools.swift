@@ -1,0 +1,62 @@
+import MinskyAI
+import MinskyCore
+
+extension Tool {
+    static let decomposeTask = Tool(
+        name: "decompose_task", title: "Decompose a task",
+        description: "Split a task into subtasks (one transaction, with sibling dependencies). Uses the configured model; without one, returns instructions: call again with your own answer in plan.",
+        inputSchema: ToolSchema.object([
+            "id": ToolSchema.id, "max": ToolSchema.integer("at most this many subtasks", min: 1, max: 20), "guidance": ToolSchema.string(),
+            "plan": ["type": "object", "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}"],
+        ], required: ["id"]),
+        outputSchema: ToolSchema.output([
+            "needsAnswer": ["type": "boolean"], "parentId": ["type": "string"], "subtasks": ToolSchema.array(ToolSchema.task),
+            "instructions": ["type": "string"], "answerSchema": ["type": "object"],
+        ], required: ["needsAnswer"]),
+        annotations: .write()
+    ) { args, ctx in
+        let store = try await ctx.store()
+        let parent = try await store.get(try args.requiredID("id"))
+        let max = args.int("max") ?? ComplexityScorer.recommendedSubtasks(parent) ?? 6
+        let plan: DecompositionPlan
+        if let answer = args["plan"] {
+            plan = DecompositionPlan(subtasks: try Decomposer.checkAnswer(answer, max: max), model: "agent", attempts: 1, usage: [])
+        } else if let provider = try ctx.services.llm?() {
+            ctx.progress(0, total: 2, message: "asking \(provider.name)")
+            plan = try await Decomposer.plan(task: parent, maxSubtasks: max, guidance: args.string("guidance"), provider: provider)
+            ctx.progress(1, total: 2, message: "writing \(plan.subtasks.count) subtasks")
+        } else {
+            return ["needsAnswer": true, "instructions": .string(Decomposer.instructions(parent, max: max, guidance: args.string("guidance"))),
+                    "answerSchema": Decomposer.schema(max: max)]
+        }
+        let created = try await Decomposer.apply(plan, to: parent, store: store)
+        ctx.progress(2, total: 2, message: nil)
+        return ["needsAnswer": false, "parentId": .string(parent.id.rawValue), "subtasks": .array(created.map(TaskJSON.compact))]
+    }
+
+    static let scoreComplexity = Tool(
+        name: "score_complexity", title: "Score complexity",
+        description: "Rate a task 1-10 with reasoning and a recommended subtask count, stored on the task. Without a configured model, returns instructions: call again with your answer.",
+        inputSchema: ToolSchema.object(["id": ToolSchema.id, "answer": ["type": "object", "description": "your own {score,reasoning,recommendedSubtasks,decompositionPrompt}"]],
+                                       required: ["id"]),
+        outputSchema: ToolSchema.output([
+            "needsAnswer": ["type": "boolean"], "score": ["type": "integer"], "recommendedSubtasks": ["type": "integer"], "reasoning": ["type": "string"],
+            "instructions": ["type": "string"], "answerSchema": ["type": "object"],
+        ], required: ["needsAnswer"]),
+        annotations: .write(idempotent: true)
+    ) { args, ctx in
+        let store = try await ctx.store()
+        let task = try await store.get(try args.requiredID("id"))
+        let score: ComplexityScore
+        if let answer = args["answer"] {
+            score = try ComplexityScorer.check(answer, model: "agent")
+        } else if let provider = try ctx.services.llm?() {
+            ctx.progress(0, total: 1, message: "asking \(provider.name)")
+            score = try await ComplexityScorer.score(task, provider: provider)
+        } else {
+            return ["needsAnswer": true, "instructions": .string(Decomposer.system + "\n\n" + ComplexityScorer.prompt(task)), "answerSchema": ComplexityScorer.schema]
+        }
+        _ = try await ComplexityScorer.store(score, on: task.id, in: store)
+        return ["needsAnswer": false, "score": .int(Int64(score.score)), "recommendedSubtasks": .int(Int64(score.recommendedSubtasks)), "reasoning": .string(score.reasoning)]
+    }
+}
