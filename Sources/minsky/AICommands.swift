@@ -217,3 +217,52 @@ extension TasksCommand {
         }
     }
 }
+
+extension TasksCommand {
+    struct InsightsCommand: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "insights",
+            abstract: "Facts about the plan (status counts, blocked chains, the longest dependency path, stale claims, complex tasks never split), then the model's short narrative if one is configured.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let project = try? global.selection().project
+            try await global.withStore { store, out in
+                let tasks = try await store.listAll()
+                let facts = Insights.compute(tasks: tasks, edges: try await store.dependencyEdges(among: nil), now: .now())
+                var narrative: (summary: String, recommendations: [String])?
+                var note: String?
+                if let config = try resolveProvider(project: project ?? nil) {
+                    do { narrative = try await Narrative.write(facts, provider: Providers.make(config)) } catch let e as MinskyError { note = "no narrative: \(e.message)" }
+                } else {
+                    note = "no AI provider configured: facts only (minsky config set ai.provider …)"
+                }
+                if out.json {
+                    try out.emit(InsightsOutput(facts: facts, summary: narrative?.summary, recommendations: narrative?.recommendations, note: note))
+                    return
+                }
+                out.line("\(facts.total) tasks: " + facts.byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
+                if !facts.longestPath.isEmpty { out.line("Longest dependency path (\(facts.longestPath.count)): " + facts.longestPath.map(\.rawValue).joined(separator: " → ")) }
+                for (label, items) in [("Blocked", facts.blocked), ("Stale claims", facts.staleClaims), ("Complex, never decomposed", facts.complexNotDecomposed)] where !items.isEmpty {
+                    out.line("\(label):")
+                    for i in items.prefix(10) { out.line("  \(i.id)  \(Output.clip(i.title, 50))  — \(i.detail)") }
+                }
+                if let narrative {
+                    out.line()
+                    out.line(narrative.summary)
+                    for r in narrative.recommendations { out.line("  • \(r)") }
+                } else if let note {
+                    out.line()
+                    out.line(note)
+                }
+            }
+        }
+    }
+
+    struct InsightsOutput: Encodable {
+        var facts: Insights
+        var summary: String?
+        var recommendations: [String]?
+        var note: String?
+    }
+}

@@ -194,3 +194,33 @@ struct AIMoreTests {
         #expect(server.requests.last?.body?["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?["maxItems"] == 2)
     }
 }
+
+@Suite("Insights")
+struct InsightsTests {
+    @Test func factsFirstThenAGroundedNarrative() async throws {
+        let server = try FakeLLMServer([.openAI(#"{"summary":"Two tasks wait on the schema.","recommendations":["Finish the schema first"]}"#)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        func id(_ r: ProcessResult) throws -> String { try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? "" }
+        let a = try id(p.run("tasks", "create", "Schema", "--json"))
+        let b = try id(p.run("tasks", "create", "API", "--depends-on", a, "--json"))
+        let c = try id(p.run("tasks", "create", "UI", "--depends-on", b, "--json"))
+        _ = try p.run("tasks", "claim", a, "--owner", "ghost", "--ttl", "0.001s")
+        let r = try p.run("tasks", "insights", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let out = try JSONParser.parse(r.stdout.utf8)
+        #expect(out["facts"]?["total"] == 3)
+        #expect(out["facts"]?["longestPath"] == [.string(a), .string(b), .string(c)])
+        #expect(out["facts"]?["blocked"]?.arrayValue?.count == 2)
+        #expect(out["facts"]?["staleClaims"]?.arrayValue?.first?["id"]?.stringValue == a)
+        #expect(out["summary"] == "Two tasks wait on the schema.")
+        // The model saw the computed facts.
+        let prompt = server.requests.first?.body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+        #expect(prompt.contains(c) && prompt.contains("longestPath"))
+        // Without a provider: the facts alone.
+        #expect(try p.run("config", "unset", "ai.provider").status == 0)
+        let plain = try p.run("tasks", "insights")
+        #expect(plain.status == 0)
+        #expect(plain.stdout.contains("Longest dependency path (3)") && plain.stdout.contains("facts only"))
+    }
+}
