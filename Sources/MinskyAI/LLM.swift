@@ -49,6 +49,12 @@ public struct LLMResponse: Sendable {
     public var text: String
     public var usage: LLMUsage?
     public var model: String
+
+    public init(text: String, usage: LLMUsage?, model: String) {
+        self.text = text
+        self.usage = usage
+        self.model = model
+    }
 }
 
 /// One protocol for every model server.

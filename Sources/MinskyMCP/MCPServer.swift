@@ -6,6 +6,7 @@ import Darwin
 import Dispatch
 import Foundation
 import Logging
+import MinskyAI
 import MinskyCore
 import Synchronization
 
@@ -33,6 +34,9 @@ public final class MCPServer: Sendable {
         var protocolVersion = MCPServer.latestProtocolVersion
         var clientName = "agent"
         var logLevel = "warning"
+        var clientCanSample = false
+        var nextOutgoingID = 0
+        var awaiting: [String: CheckedContinuation<JSONValue, any Error>] = [:]
         var queued: Set<String> = []
         var running: (key: String, task: Task<JSONValue, any Error>)?
         var cancelled: Set<String> = []
@@ -148,8 +152,17 @@ public final class MCPServer: Sendable {
             send(RPC.error(id: .null, RPCError(code: .invalidRequest, message: what)))
             return
         }
-        // Responses from the client (to requests we never send yet) are ignored.
-        if obj["method"] == nil && (obj["result"] != nil || obj["error"] != nil) { return }
+        // A response to one of our own requests (sampling/createMessage).
+        if obj["method"] == nil && (obj["result"] != nil || obj["error"] != nil) {
+            let key = (obj["id"] ?? .null).canonicalJSON()
+            let waiter = state.withLock { $0.awaiting.removeValue(forKey: key) }
+            if let e = obj["error"] {
+                waiter?.resume(throwing: MinskyError(.internal, "the client refused sampling: \(e["message"]?.stringValue ?? "error \(e["code"]?.canonicalJSON() ?? "?")")"))
+            } else {
+                waiter?.resume(returning: obj["result"] ?? .null)
+            }
+            return
+        }
         let idValue = obj["id"]
         let validID: JSONValue? = {
             switch idValue {
@@ -288,9 +301,11 @@ public final class MCPServer: Sendable {
         }
         let chosen = Self.supportedProtocolVersions.contains(requested) ? requested : Self.latestProtocolVersion
         let client = params["clientInfo"]?["name"]?.stringValue ?? "agent"
+        let canSample = params["capabilities"]?["sampling"]?.objectValue != nil
         let already = state.withLock { s -> Bool in
             if s.initialized { return true }
             s.initialized = true
+            s.clientCanSample = canSample
             s.protocolVersion = chosen
             s.clientName = client
             return false
@@ -310,6 +325,23 @@ public final class MCPServer: Sendable {
                 and add_dependency. Pass expectedVersion on updates to avoid overwriting others' changes.
                 """,
         ]
+    }
+
+    /// Sends a request to the client and waits for its answer (cancellable).
+    func requestFromClient(_ method: String, _ params: JSONValue) async throws -> JSONValue {
+        let id = state.withLock { s -> String in s.nextOutgoingID += 1; return "minsky-\(s.nextOutgoingID)" }
+        let key = JSONValue.string(id).canonicalJSON()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { (cont: CheckedContinuation<JSONValue, any Error>) in
+                state.withLock { $0.awaiting[key] = cont }
+                send(["jsonrpc": "2.0", "id": .string(id), "method": .string(method), "params": params])
+            }
+        } onCancel: {
+            if let cont = state.withLock({ $0.awaiting.removeValue(forKey: key) }) {
+                send(RPC.notification("notifications/cancelled", ["requestId": .string(id), "reason": "cancelled"]))
+                cont.resume(throwing: CancellationError())
+            }
+        }
     }
 
     func setLevel(_ params: [String: JSONValue]) throws -> JSONValue {
@@ -382,7 +414,9 @@ public final class MCPServer: Sendable {
                 send(RPC.notification("notifications/progress", .object(p)))
             }
         }
-        let ctx = ToolContext(storeProvider: storeProvider, progressSink: sink, services: services, defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
+        let canSample = state.withLock { $0.clientCanSample }
+        let sampler: (any LLMProvider)? = canSample ? SamplingProvider(server: self) : nil
+        let ctx = ToolContext(storeProvider: storeProvider, progressSink: sink, services: services, sampler: sampler, defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
         do {
             let structured = try await tool.handler(Arguments(values: args), ctx)
             try Task.checkCancellation()

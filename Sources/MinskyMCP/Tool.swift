@@ -66,6 +66,11 @@ public struct ToolContext: Sendable {
     let storeProvider: @Sendable () async throws -> any TaskStore
     let progressSink: (@Sendable (Double, Double?, String?) -> Void)?
     public let services: ToolServices
+    /// The calling agent's own model, when its client declared the sampling capability.
+    public let sampler: (any LLMProvider)?
+
+    /// The model for AI tools: the configured provider first, else the agent's model by sampling.
+    public func model() throws -> (any LLMProvider)? { try services.llm?() ?? sampler }
     /// The default owner for claims: the client's name at this host.
     public let defaultOwner: String
 

@@ -40,3 +40,16 @@ struct InteropTests {
         #expect(r.stdout.contains("ok: \(Tool.all.count) of \(Tool.all.count) tools called and validated"))
     }
 }
+
+@Suite("Sampling through the official Python client")
+struct SamplingTests {
+    @Test func aiToolsUseTheAgentsOwnModelWhenNoProviderIsConfigured() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-sampling")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_sampling.py").path
+        let r = try runProcess(InteropTests.python, [script, Binaries.minsky.path, dir.path])
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.contains("ok: sampling answered by the client"))
+    }
+}

@@ -4,7 +4,7 @@ import MinskyCore
 extension Tool {
     static let decomposeTask = Tool(
         name: "decompose_task", title: "Decompose a task",
-        description: "Split a task into subtasks (one transaction, with sibling dependencies). Uses the configured model; without one, returns instructions: call again with your own answer in plan.",
+        description: "Split a task into subtasks (one transaction, with sibling dependencies). Uses the configured model, else the agent's own (sampling); failing both, returns instructions: call again with your own answer in plan.",
         inputSchema: ToolSchema.object([
             "id": ToolSchema.id, "max": ToolSchema.integer("at most this many subtasks", min: 1, max: 20), "guidance": ToolSchema.string(),
             "plan": ["type": "object", "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}"],
@@ -21,7 +21,7 @@ extension Tool {
         let plan: DecompositionPlan
         if let answer = args["plan"] {
             plan = DecompositionPlan(subtasks: try Decomposer.checkAnswer(answer, max: max), model: "agent", attempts: 1, usage: [])
-        } else if let provider = try ctx.services.llm?() {
+        } else if let provider = try ctx.model() {
             ctx.progress(0, total: 2, message: "asking \(provider.name)")
             plan = try await Decomposer.plan(task: parent, maxSubtasks: max, guidance: args.string("guidance"), provider: provider)
             ctx.progress(1, total: 2, message: "writing \(plan.subtasks.count) subtasks")
@@ -50,7 +50,7 @@ extension Tool {
         let score: ComplexityScore
         if let answer = args["answer"] {
             score = try ComplexityScorer.check(answer, model: "agent")
-        } else if let provider = try ctx.services.llm?() {
+        } else if let provider = try ctx.model() {
             ctx.progress(0, total: 1, message: "asking \(provider.name)")
             score = try await ComplexityScorer.score(task, provider: provider)
         } else {

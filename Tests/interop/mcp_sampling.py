@@ -1,0 +1,48 @@
+"""Sampling: the official Python MCP client answers sampling/createMessage, so decompose_task and
+score_complexity run on the calling agent's own model. Usage: python mcp_sampling.py MINSKY PROJECT"""
+import json
+import sys
+
+import anyio
+import mcp_types as types
+from mcp.client.session import ClientSession
+from mcp.client.stdio import StdioServerParameters, stdio_client
+
+MINSKY, PROJECT = sys.argv[1], sys.argv[2]
+seen = []
+
+
+async def sampling(context, params):
+    prompt = params.messages[0].content.text
+    seen.append(prompt)
+    if "Rate how complex" in prompt:
+        answer = {"score": 6, "reasoning": "a few parts", "recommendedSubtasks": 2, "decompositionPrompt": "split"}
+    else:
+        answer = {"subtasks": [{"title": "Write the parser", "description": "", "complexity": 4, "dependsOn": []},
+                               {"title": "Test the parser", "description": "", "complexity": 2, "dependsOn": [0]}]}
+    return types.CreateMessageResult(role="assistant", content=types.TextContent(type="text", text="```json\n" + json.dumps(answer) + "\n```"),
+                                     model="python-test-model", stop_reason="endTurn")
+
+
+def check(cond, message):
+    if not cond:
+        raise SystemExit(f"sampling failure: {message}")
+
+
+async def main():
+    async with stdio_client(StdioServerParameters(command=MINSKY, args=["mcp"], cwd=PROJECT)) as streams:
+        async with ClientSession(streams[0], streams[1], sampling_callback=sampling) as session:
+            await session.initialize()
+            task = (await session.call_tool("create_task", {"title": "Build a parser"})).structured_content["task"]
+            scored = await session.call_tool("score_complexity", {"id": task["id"]})
+            check(not scored.is_error, f"score_complexity: {scored.content}")
+            check(scored.structured_content["score"] == 6 and not scored.structured_content["needsAnswer"], f"{scored.structured_content}")
+            result = await session.call_tool("decompose_task", {"id": task["id"]})
+            check(not result.is_error, f"decompose_task: {result.content}")
+            sc = result.structured_content
+            check(sc["needsAnswer"] is False and [s["title"] for s in sc["subtasks"]] == ["Write the parser", "Test the parser"], f"{sc}")
+            check(len(seen) == 2 and "Build a parser" in seen[1], f"prompts seen: {seen}")
+            print("ok: sampling answered by the client")
+
+
+anyio.run(main)
