@@ -113,6 +113,34 @@ public enum Decomposer {
         }
     }
 
+    /// The plan as a proposal body, and back.
+    public static func body(_ plan: DecompositionPlan) throws -> JSONValue {
+        try JSONValue.parse(String(decoding: JSONEncoder().encode(plan), as: UTF8.self))
+    }
+
+    public static func plan(fromBody body: JSONValue) throws -> DecompositionPlan {
+        do { return try JSONDecoder().decode(DecompositionPlan.self, from: Data(body.canonicalJSON().utf8)) } catch {
+            throw MinskyError(.internal, "the stored proposal is not a decomposition")
+        }
+    }
+
+    /// Keeps only the subtasks at `indices` (in their original order); dependencies on subtasks
+    /// left out are dropped, the others renumbered.
+    public static func subset(_ plan: DecompositionPlan, only indices: [Int]) throws -> DecompositionPlan {
+        let keep = Array(Set(indices)).sorted()
+        if let bad = keep.first(where: { !(0..<plan.subtasks.count).contains($0) }) {
+            throw MinskyError.invalid("only", "the proposal has subtasks 0…\(plan.subtasks.count - 1); there is no \(bad)")
+        }
+        let renumber = Dictionary(uniqueKeysWithValues: keep.enumerated().map { ($1, $0) })
+        var out = plan
+        out.subtasks = keep.map { i in
+            var s = plan.subtasks[i]
+            s.dependsOn = s.dependsOn.compactMap { renumber[$0] }
+            return s
+        }
+        return out
+    }
+
     /// Inserts the plan under `parent` in one transaction; returns the new subtasks.
     public static func apply(_ plan: DecompositionPlan, to parent: TaskItem, store: any TaskStore) async throws -> [TaskItem] {
         let drafts = plan.subtasks.map { s in

@@ -59,6 +59,10 @@ public final class FollowingStore: TaskStore {
     public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
         try await perform { try await $0.claim(id, owner: owner, ttl: ttl) }
     }
+    public func saveProposal(_ proposal: Proposal) async throws { try await perform { try await $0.saveProposal(proposal) } }
+    public func proposals(for taskId: TaskID?) async throws -> [Proposal] { try await perform { try await $0.proposals(for: taskId) } }
+    public func proposal(_ id: String) async throws -> Proposal { try await perform { try await $0.proposal(id) } }
+    public func markProposalApplied(_ id: String) async throws { try await perform { try await $0.markProposalApplied(id) } }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async { await current.withLock { $0 }.close() }
 

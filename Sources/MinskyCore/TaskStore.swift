@@ -37,6 +37,14 @@ public protocol TaskStore: Sendable {
     /// another owner holds an unexpired claim, and for DONE or CLOSED tasks. `ttl` nil: no expiry.
     func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem
 
+    /// Stores a proposal for `taskId` (which must exist).
+    func saveProposal(_ proposal: Proposal) async throws
+    /// Proposals, newest first; only those for `taskId` when given.
+    func proposals(for taskId: TaskID?) async throws -> [Proposal]
+    func proposal(_ id: String) async throws -> Proposal
+    /// Marks a proposal applied; `.conflict` if it already was.
+    func markProposalApplied(_ id: String) async throws
+
     func count() async throws -> Int
     func close() async
 }

@@ -439,6 +439,69 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         }
     }
 
+    var proposalColumns: String {
+        "id, task_id, kind, model, prompt_hash, \(d.read("body", as: .json)), \(d.read("created_at", as: .timestamp)), \(d.read("applied_at", as: .timestamp))"
+    }
+
+    static func decodeProposal(_ r: [SQLValue]) throws -> Proposal {
+        guard let created = r[6].text.flatMap(Timestamp.init(iso8601:)) else { throw MinskyError(.internal, "stored proposal \(r[0]) is malformed") }
+        return Proposal(id: r[0].text ?? "", taskId: TaskID(trusted: r[1].text ?? ""), kind: r[2].text ?? "", model: r[3].text ?? "",
+                        promptHash: r[4].text ?? "", body: try JSONValue.parse(r[5].text ?? "null"), createdAt: created,
+                        appliedAt: r[7].text.flatMap(Timestamp.init(iso8601:)))
+    }
+
+    public func saveProposal(_ p: Proposal) async throws {
+        try TaskRules.checkMetadata(.object(["body": p.body]))
+        try await write { [self] c in
+            try requireExists(c, p.taskId, field: "taskId")
+            var s = SQLStatement(d, "INSERT INTO proposals (id, task_id, kind, model, prompt_hash, body, created_at) VALUES (")
+            s.bind(.text(p.id)); s.append(", ")
+            s.bind(.text(p.taskId.rawValue)); s.append(", ")
+            s.bind(.text(p.kind)); s.append(", ")
+            s.bind(.text(p.model)); s.append(", ")
+            s.bind(.text(p.promptHash)); s.append(", ")
+            s.bind(.text(p.body.canonicalJSON()), as: .json); s.append(", ")
+            s.bind(.text(p.createdAt.iso8601), as: .timestamp); s.append(")")
+            try c.execute(s)
+        }
+    }
+
+    public func proposals(for taskId: TaskID?) async throws -> [Proposal] {
+        try await read { [self] c in
+            var s = SQLStatement(d, "SELECT \(proposalColumns) FROM proposals")
+            if let taskId { s.append(" WHERE task_id = "); s.bind(.text(taskId.rawValue)) }
+            s.append(" ORDER BY created_at DESC, id")
+            return try c.query(s).map(Self.decodeProposal)
+        }
+    }
+
+    public func proposal(_ id: String) async throws -> Proposal {
+        try await read { [self] c in
+            var s = SQLStatement(d, "SELECT \(proposalColumns) FROM proposals WHERE id = ")
+            s.bind(.text(id))
+            guard let row = try c.query(s).first else {
+                throw MinskyError(.notFound, "proposal \(id) not found; `minsky tasks proposals` lists them", field: "proposal")
+            }
+            return try Self.decodeProposal(row)
+        }
+    }
+
+    public func markProposalApplied(_ id: String) async throws {
+        let now = now()
+        try await write { [self] c in
+            var s = SQLStatement(d, "UPDATE proposals SET applied_at = ")
+            s.bind(.text(now.iso8601), as: .timestamp)
+            s.append(" WHERE applied_at IS NULL AND id = ")
+            s.bind(.text(id))
+            if try c.execute(s) == 0 {
+                guard try !c.query(d, "SELECT 1 FROM proposals WHERE id = ?", [.text(id)]).isEmpty else {
+                    throw MinskyError(.notFound, "proposal \(id) not found", field: "proposal")
+                }
+                throw MinskyError(.conflict, "proposal \(id) was already applied", field: "proposal")
+            }
+        }
+    }
+
     public func count() async throws -> Int {
         try await read { [self] c in Int(try c.query(d, "SELECT count(*) FROM tasks").first?[0].int ?? 0) }
     }

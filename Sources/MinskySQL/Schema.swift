@@ -84,6 +84,23 @@ public enum Schema {
         SQLMigration(name: "003_store_moved") { d in
             ["CREATE TABLE store_moved (url TEXT NOT NULL, moved_at \(d.type(.timestamp)) NOT NULL)"]
         },
+        SQLMigration(name: "004_proposals") { d in
+            [
+                """
+                CREATE TABLE proposals (
+                    id TEXT PRIMARY KEY,
+                    task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE,
+                    kind TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    prompt_hash TEXT NOT NULL,
+                    body \(d.type(.json)) NOT NULL,
+                    created_at \(d.type(.timestamp)) NOT NULL,
+                    applied_at \(d.type(.timestamp))
+                )
+                """,
+                "CREATE INDEX proposals_task ON proposals (task_id, created_at)",
+            ]
+        },
     ]
 
     public static var migrationNames: [String] { migrations.map(\.name) }
@@ -108,6 +125,10 @@ public enum Schema {
         TableSpec(name: "task_dependencies", key: ["task_id", "depends_on_id"], columns: [
             ("task_id", .text), ("depends_on_id", .text), ("created_at", .timestamp),
         ]),
+        TableSpec(name: "proposals", key: ["id"], columns: [
+            ("id", .text), ("task_id", .text), ("kind", .text), ("model", .text), ("prompt_hash", .text), ("body", .json),
+            ("created_at", .timestamp), ("applied_at", .timestamp),
+        ]),
     ]
 
     /// PostgreSQL foreign keys by the names PostgreSQL gives the migrations' REFERENCES clauses.
@@ -118,6 +139,7 @@ public enum Schema {
         ("tasks", "tasks_parent_id_fkey", "FOREIGN KEY (parent_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
         ("task_dependencies", "task_dependencies_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
         ("task_dependencies", "task_dependencies_depends_on_id_fkey", "FOREIGN KEY (depends_on_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
+        ("proposals", "proposals_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
     ]
 
     /// The migrations' secondary indexes for PostgreSQL, as (name, CREATE statement).

@@ -163,12 +163,19 @@ extension TasksCommand {
             }
             let plan = try await Decomposer.plan(task: parent, maxSubtasks: maxSubtasks, guidance: guidance, provider: Providers.make(config))
             if dryRun {
-                if out.json { try out.emit(plan); return }
-                out.line("Proposal from \(plan.model) for \(parent.title):")
+                // Keep the proposal for review (it needs a parent to hang on).
+                if existing == nil { parent = try await store.create(NewTask(title: target)) }
+                let promptHash = SHA256.hex(Array((Decomposer.instructions(parent, max: maxSubtasks, guidance: guidance)).utf8))
+                let proposal = Proposal(id: Proposal.newID(), taskId: parent.id, kind: "decomposition", model: plan.model, promptHash: promptHash,
+                                        body: try Decomposer.body(plan), createdAt: .now())
+                try await store.saveProposal(proposal)
+                if out.json { try out.emit(proposal); return }
+                out.line("Proposal \(proposal.id) from \(plan.model) for \(parent.id) \(parent.title):")
                 for (i, s) in plan.subtasks.enumerated() {
                     let after = s.dependsOn.isEmpty ? "" : "  after " + s.dependsOn.map { String($0) }.joined(separator: ", ")
                     out.line("  \(i). \(s.title)  [complexity \(s.complexity)]" + after)
                 }
+                out.line("Apply it with: minsky tasks proposals apply \(proposal.id) [--only 0,2]")
                 return
             }
             if existing == nil { parent = try await store.create(NewTask(title: target)) }
@@ -264,5 +271,59 @@ extension TasksCommand {
         var summary: String?
         var recommendations: [String]?
         var note: String?
+    }
+}
+
+extension TasksCommand {
+    struct Proposals: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Stored AI proposals (from decompose --dry-run): list them, or apply one whole or in part.",
+            subcommands: [ListProposals.self, Apply.self], defaultSubcommand: ListProposals.self)
+
+        struct ListProposals: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(commandName: "list", abstract: "Proposals, newest first.")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "Only proposals for this task.") var task: String?
+
+            func run() async throws {
+                try await global.withStore { store, out in
+                    let all = try await store.proposals(for: try task.map { try parseID($0) })
+                    if out.json { try out.emit(all); return }
+                    if all.isEmpty { out.line("No proposals. `minsky tasks decompose ID --dry-run` makes one.") }
+                    for p in all {
+                        let n = p.body["subtasks"]?.arrayValue?.count ?? 0
+                        out.line("\(p.id)  \(p.taskId)  \(p.kind)  \(n) subtasks  \(p.model)  \(p.createdAt)\(p.appliedAt.map { "  applied \($0)" } ?? "")")
+                    }
+                }
+            }
+        }
+
+        struct Apply: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Create the proposal's subtasks (one transaction), all or only some.")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "Proposal id (pr-…).") var proposal: String
+            @Option(name: .long, help: "Only these subtasks, by number, e.g. 0,2.") var only: String?
+
+            func run() async throws {
+                try await global.withStore { store, out in
+                    let p = try await store.proposal(proposal)
+                    if p.appliedAt != nil { throw MinskyError(.conflict, "proposal \(p.id) was already applied", field: "proposal") }
+                    var plan = try Decomposer.plan(fromBody: p.body)
+                    if let only {
+                        let picks = try only.split(separator: ",").map { part -> Int in
+                            guard let n = Int(part.trimmingCharacters(in: .whitespaces)) else { throw MinskyError.invalid("only", "--only takes subtask numbers like 0,2") }
+                            return n
+                        }
+                        plan = try Decomposer.subset(plan, only: picks)
+                    }
+                    let parent = try await store.get(p.taskId)
+                    let created = try await Decomposer.apply(plan, to: parent, store: store)
+                    try await store.markProposalApplied(p.id)
+                    if out.json { try out.emit(created); return }
+                    out.line("Applied \(p.id): \(created.count) subtasks under \(parent.id)")
+                    out.table(created)
+                }
+            }
+        }
     }
 }

@@ -140,8 +140,8 @@ struct DecomposeTests {
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Build user authentication", "--dry-run")
         #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("Proposal from fake-claude") && r.stdout.contains("2. Login endpoint"))
-        #expect(try p.tasks().isEmpty) // a dry run writes nothing
+        #expect(r.stdout.contains("from fake-claude") && r.stdout.contains("2. Login endpoint"))
+        #expect(try p.tasks().count == 1) // a dry run writes only the parent the proposal hangs on
         let req = try #require(server.requests.first)
         #expect(req.path == "/v1/messages")
         #expect(req.headers["x-api-key"] == "sk-test-SECRET-1234567890")
@@ -222,5 +222,35 @@ struct InsightsTests {
         let plain = try p.run("tasks", "insights")
         #expect(plain.status == 0)
         #expect(plain.stdout.contains("Longest dependency path (3)") && plain.stdout.contains("facts only"))
+    }
+}
+
+
+@Suite("Reviewable proposals")
+struct ProposalTests {
+    @Test(arguments: StoreKind.allCases)
+    func aDryRunIsStoredAndAppliedLaterInPart(kind: StoreKind) async throws {
+        let server = try FakeLLMServer([.openAI(goodPlan)])
+        let p = try await AIProject.make(kind, server: server)
+        defer { Task { await p.cleanup() } }
+        let parent = try JSONParser.parse(p.run("tasks", "create", "Build user authentication", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let dry = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
+        #expect(dry.status == 0, "\(dry.stderr)")
+        let proposal = try JSONParser.parse(dry.stdout.utf8)
+        let pid = proposal["id"]?.stringValue ?? ""
+        #expect(proposal["model"] == "fake-gpt" && proposal["promptHash"]?.stringValue?.count == 64)
+        #expect(try p.tasks().count == 1)
+        #expect(try p.run("tasks", "proposals").stdout.contains(pid))
+        // Apply subtasks 0 and 2: 2 keeps its dependency on 0, loses the one on 1 (left out).
+        let applied = try p.run("tasks", "proposals", "apply", pid, "--only", "0,2", "--json")
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let created = try JSONParser.parse(applied.stdout.utf8).arrayValue ?? []
+        #expect(created.compactMap { $0["title"]?.stringValue } == ["Design the users table", "Login endpoint"])
+        let deps = try JSONParser.parse(p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
+        #expect(deps["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [created[0]["id"]?.stringValue ?? ""])
+        // Once only.
+        #expect(try p.run("tasks", "proposals", "apply", pid).status == 4)
+        #expect(try p.run("tasks", "proposals", "apply", "pr-none").status == 3)
+        #expect(server.requests.count == 1)
     }
 }

@@ -405,6 +405,29 @@ struct ConformanceTests {
     }
 
     @Test(arguments: StoreKind.allCases)
+    func proposalsAreStoredListedAndAppliedOnce(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let t = try await store.create(NewTask(title: "to split"))
+            let body: JSONValue = ["subtasks": [["title": "a", "description": "ü 🎉", "complexity": 3, "dependsOn": []]], "model": "m", "attempts": 1, "usage": []]
+            let p = Proposal(id: Proposal.newID(), taskId: t.id, kind: "decomposition", model: "m", promptHash: "abc", body: body,
+                             createdAt: Timestamp(iso8601: "2026-01-01T00:00:00.000001Z")!)
+            try await store.saveProposal(p)
+            #expect(try await store.proposal(p.id) == p)
+            #expect(try await store.proposals(for: t.id) == [p])
+            #expect(try await store.proposals(for: nil).count == 1)
+            await expectError(.notFound, field: "taskId") {
+                try await store.saveProposal(Proposal(id: Proposal.newID(), taskId: "mk-gone2", kind: "x", model: "m", promptHash: "", body: [:], createdAt: .now()))
+            }
+            try await store.markProposalApplied(p.id)
+            #expect(try await store.proposal(p.id).appliedAt != nil)
+            await expectError(.conflict, field: "proposal") { try await store.markProposalApplied(p.id) }
+            await expectError(.notFound, field: "proposal") { _ = try await store.proposal("pr-nothing") }
+            _ = try await store.delete(t.id, cascade: false)
+            #expect(try await store.proposals(for: nil).isEmpty)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
     func treeNestsSubtasksWithBlockers(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let root = try await store.create(NewTask(title: "epic"))

@@ -35,6 +35,8 @@ struct UpgradeFixture {
             ids.append(t.id)
         }
         _ = try await store.claim(ids[1], owner: "agent-ü", ttl: 600)
+        try await store.saveProposal(Proposal(id: "pr-fixture1", taskId: ids[0], kind: "decomposition", model: "m", promptHash: "h",
+                                              body: ["subtasks": [["title": "x \u{1} ü", "n": 1.5e-07]]], createdAt: .now()))
         _ = try await store.update(ids[2], TaskPatch(status: .done), expectedVersion: nil)
         await store.close()
         return f
@@ -49,7 +51,9 @@ struct UpgradeFixture {
         let list = try run("tasks", "list", "--all", "--json")
         #expect(list.status == 0, "\(list.stderr)", sourceLocation: sourceLocation)
         let tree = try run("tasks", "tree", "--json")
-        return ["tasks": try JSONParser.parse(list.stdout.utf8)["tasks"] ?? .null, "tree": try JSONParser.parse(tree.stdout.utf8)]
+        let proposals = try run("tasks", "proposals", "--json")
+        return ["tasks": try JSONParser.parse(list.stdout.utf8)["tasks"] ?? .null, "tree": try JSONParser.parse(tree.stdout.utf8),
+                "proposals": try JSONParser.parse(proposals.stdout.utf8)]
     }
 
     func config() throws -> String { try String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8) }
