@@ -132,7 +132,7 @@ struct Bench {
         }
         if args.count > 1 && args[1] == "mcp" {
             let minsky = option("--minsky") ?? URL(fileURLWithPath: args[0]).deletingLastPathComponent().appendingPathComponent("minsky").path
-            print(try MCPBench.run(minsky: minsky).joined(separator: "\n"))
+            FileHandle.standardOutput.write(Data((try MCPBench.run(minsky: minsky).joined(separator: "\n") + "\n").utf8))
             return
         }
         let pgURL = option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"]

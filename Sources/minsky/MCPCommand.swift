@@ -90,7 +90,8 @@ struct MCPCommand: AsyncParsableCommand {
             abstract: "Print the tool declarations exactly as tools/list serves them (the source of tools.json).")
 
         func run() async throws {
-            print(MCPServer.toolsDocumentText())
+            // This subcommand writes a file's content to stdout; it is not the server.
+            FileHandle.standardOutput.write(Data((MCPServer.toolsDocumentText() + "\n").utf8))
         }
     }
 
@@ -100,7 +101,7 @@ struct MCPCommand: AsyncParsableCommand {
         func run() async throws {
             let width = Tool.all.map(\.name.count).max() ?? 0
             for t in Tool.all {
-                print(t.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + t.description)
+                FileHandle.standardOutput.write(Data((t.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + t.description + "\n").utf8))
             }
         }
     }
