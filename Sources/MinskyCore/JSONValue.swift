@@ -142,7 +142,9 @@ extension JSONValue {
         }
     }
 
-    static func writeString(_ s: String, to out: inout String) {
+    /// A JSON string literal. `postgresStyle` writes it as PostgreSQL's jsonb output does:
+    /// \b and \f in short form, U+2028/U+2029 unescaped.
+    public static func writeString(_ s: String, to out: inout String, postgresStyle: Bool = false) {
         out += "\""
         for u in s.unicodeScalars {
             switch u {
@@ -151,7 +153,9 @@ extension JSONValue {
             case "\n": out += "\\n"
             case "\r": out += "\\r"
             case "\t": out += "\\t"
-            case _ where u.value < 0x20 || u.value == 0x2028 || u.value == 0x2029:
+            case "\u{8}" where postgresStyle: out += "\\b"
+            case "\u{C}" where postgresStyle: out += "\\f"
+            case _ where u.value < 0x20 || (!postgresStyle && (u.value == 0x2028 || u.value == 0x2029)):
                 let hex = String(u.value, radix: 16)
                 out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
             default: out.unicodeScalars.append(u)

@@ -161,25 +161,7 @@ extension JSONValue {
         }
     }
 
-    static func jsonbString(_ s: String, to out: inout String) {
-        out += "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\u{8}": out += "\\b"
-            case "\u{C}": out += "\\f"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where u.value < 0x20:
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
-            }
-        }
-        out += "\""
-    }
+    static func jsonbString(_ s: String, to out: inout String) { writeString(s, to: &out, postgresStyle: true) }
 
     /// How PostgreSQL's `numeric` prints a decimal literal: plain notation, with as many
     /// fraction digits as the literal carried once its exponent is applied.

@@ -25,7 +25,7 @@ struct UpgradeFixture {
         let f = UpgradeFixture(dir: dir, url: url, schema: schema, pgpass: dir.appendingPathComponent("pgpass"))
         let store = try SQLiteTaskStore(path: f.storePath)
         var ids: [TaskID] = []
-        let zoo: JSONValue = ["f": 1.5e-07, "big": 1e300, "neg": -0.5, "one": 1.0, "int": 42, "s": "tab\there \u{1} ü 🎉", "nested": ["bb": 1, "a": [true, nil, "x"]], "": "empty key"]
+        let zoo: JSONValue = ["f": 1.5e-07, "big": 1e300, "neg": -0.5, "one": 1.0, "int": 42, "s": "tab\there \u{1} \u{8}\u{C}\u{2028} ü 🎉", "nested": ["bb": 1, "a": [true, nil, "x"]], "": "empty key"]
         for i in 0..<tasks {
             let t = try await store.create(NewTask(
                 title: i % 5 == 0 ? "'; DROP TABLE tasks; -- \\ \"q\" 🎉 #\(i)" : "Task \(i) — ünïcode",
