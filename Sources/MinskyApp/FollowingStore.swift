@@ -63,6 +63,8 @@ public final class FollowingStore: TaskStore {
     public func proposals(for taskId: TaskID?) async throws -> [Proposal] { try await perform { try await $0.proposals(for: taskId) } }
     public func proposal(_ id: String) async throws -> Proposal { try await perform { try await $0.proposal(id) } }
     public func markProposalApplied(_ id: String) async throws { try await perform { try await $0.markProposalApplied(id) } }
+    public func saveEmbeddings(_ items: [TaskEmbedding]) async throws { try await perform { try await $0.saveEmbeddings(items) } }
+    public func embeddings(model: String) async throws -> [TaskEmbedding] { try await perform { try await $0.embeddings(model: model) } }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async { await current.withLock { $0 }.close() }
 

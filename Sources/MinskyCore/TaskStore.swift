@@ -45,6 +45,11 @@ public protocol TaskStore: Sendable {
     /// Marks a proposal applied; `.conflict` if it already was.
     func markProposalApplied(_ id: String) async throws
 
+    /// Stores (replaces) embeddings, one per task.
+    func saveEmbeddings(_ items: [TaskEmbedding]) async throws
+    /// Stored embeddings of `model`.
+    func embeddings(model: String) async throws -> [TaskEmbedding]
+
     func count() async throws -> Int
     func close() async
 }

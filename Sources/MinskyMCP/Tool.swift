@@ -52,12 +52,16 @@ public struct ToolServices: Sendable {
     public var backup: (@Sendable () async throws -> JSONValue)?
     /// The configured model, if any (nil: agents answer AI tools themselves).
     public var llm: (@Sendable () throws -> (any LLMProvider)?)?
+    /// The embeddings endpoint for semantic search.
+    public var embeddings: (@Sendable () throws -> EmbeddingClient)?
 
     public init(upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? = nil,
-                backup: (@Sendable () async throws -> JSONValue)? = nil, llm: (@Sendable () throws -> (any LLMProvider)?)? = nil) {
+                backup: (@Sendable () async throws -> JSONValue)? = nil, llm: (@Sendable () throws -> (any LLMProvider)?)? = nil,
+                embeddings: (@Sendable () throws -> EmbeddingClient)? = nil) {
         self.upgrade = upgrade
         self.backup = backup
         self.llm = llm
+        self.embeddings = embeddings
     }
 }
 

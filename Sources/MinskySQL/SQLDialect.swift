@@ -52,6 +52,19 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// Bytes of a blob column as read back (`read(_:as: .blob)`): raw on SQLite, hex on PostgreSQL.
+    public func blobBytes(_ v: SQLValue) -> [UInt8] {
+        switch v {
+        case .blob(let b): return b
+        case .text(let s):
+            var hex = Array(s.utf8)
+            if hex.starts(with: [0x5C, 0x78]) { hex.removeFirst(2) } // \x
+            func nib(_ c: UInt8) -> UInt8 { c <= 57 ? c - 48 : (c | 0x20) - 87 }
+            return stride(from: 0, to: hex.count - 1, by: 2).map { nib(hex[$0]) << 4 | nib(hex[$0 + 1]) }
+        default: return []
+        }
+    }
+
     /// Suffix that locks selected rows until the transaction ends. SQLite serializes writers
     /// (BEGIN IMMEDIATE), so it needs none.
     public var forUpdate: String { self == .postgres ? " FOR UPDATE" : "" }

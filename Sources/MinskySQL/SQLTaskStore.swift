@@ -502,6 +502,33 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         }
     }
 
+    public func saveEmbeddings(_ items: [TaskEmbedding]) async throws {
+        guard !items.isEmpty else { return }
+        let now = now()
+        try await write { [self] c in
+            for e in items {
+                try requireExists(c, e.taskId, field: "taskId")
+                var s = SQLStatement(d, "INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at) VALUES (")
+                s.bind(.text(e.taskId.rawValue)); s.append(", ")
+                s.bind(.text(e.model)); s.append(", ")
+                s.bind(.int(Int64(e.vector.count)), as: .integer); s.append(", ")
+                s.bind(.text(e.contentHash)); s.append(", ")
+                s.bind(.blob(TaskEmbedding.bytes(e.vector)), as: .blob); s.append(", ")
+                s.bind(.text(now.iso8601), as: .timestamp)
+                s.append(") ON CONFLICT (task_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims, content_hash = EXCLUDED.content_hash, vector = EXCLUDED.vector, updated_at = EXCLUDED.updated_at")
+                try c.execute(s)
+            }
+        }
+    }
+
+    public func embeddings(model: String) async throws -> [TaskEmbedding] {
+        try await read { [self] c in
+            try c.query(d, "SELECT task_id, model, content_hash, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE model = ? ORDER BY task_id", [.text(model)]).map { r in
+                TaskEmbedding(taskId: TaskID(trusted: r[0].text ?? ""), model: r[1].text ?? "", contentHash: r[2].text ?? "", vector: TaskEmbedding.floats(d.blobBytes(r[3])))
+            }
+        }
+    }
+
     public func count() async throws -> Int {
         try await read { [self] c in Int(try c.query(d, "SELECT count(*) FROM tasks").first?[0].int ?? 0) }
     }

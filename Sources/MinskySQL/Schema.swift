@@ -101,6 +101,21 @@ public enum Schema {
                 "CREATE INDEX proposals_task ON proposals (task_id, created_at)",
             ]
         },
+        // Embeddings as float32 little-endian bytes (BLOB/BYTEA), searched exactly in process.
+        SQLMigration(name: "005_embeddings") { d in
+            [
+                """
+                CREATE TABLE task_embeddings (
+                    task_id TEXT PRIMARY KEY REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE,
+                    model TEXT NOT NULL,
+                    dims \(d.type(.integer)) NOT NULL,
+                    content_hash TEXT NOT NULL,
+                    vector \(d.type(.blob)) NOT NULL,
+                    updated_at \(d.type(.timestamp)) NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 
     public static var migrationNames: [String] { migrations.map(\.name) }
@@ -129,6 +144,9 @@ public enum Schema {
             ("id", .text), ("task_id", .text), ("kind", .text), ("model", .text), ("prompt_hash", .text), ("body", .json),
             ("created_at", .timestamp), ("applied_at", .timestamp),
         ]),
+        TableSpec(name: "task_embeddings", key: ["task_id"], columns: [
+            ("task_id", .text), ("model", .text), ("dims", .integer), ("content_hash", .text), ("vector", .blob), ("updated_at", .timestamp),
+        ]),
     ]
 
     /// PostgreSQL foreign keys by the names PostgreSQL gives the migrations' REFERENCES clauses.
@@ -140,6 +158,7 @@ public enum Schema {
         ("task_dependencies", "task_dependencies_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
         ("task_dependencies", "task_dependencies_depends_on_id_fkey", "FOREIGN KEY (depends_on_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
         ("proposals", "proposals_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
+        ("task_embeddings", "task_embeddings_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
     ]
 
     /// The migrations' secondary indexes for PostgreSQL, as (name, CREATE statement).

@@ -41,13 +41,20 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
     public let port: Int
     let fd: Int32
     let script: Mutex<[Reply]>
+    let handler: (@Sendable (Request) -> Reply)?
     let log = Mutex<[Request]>([])
 
     public var baseURL: String { "http://127.0.0.1:\(port)" }
     public var requests: [Request] { log.withLock { $0 } }
 
-    public init(_ replies: [Reply]) throws {
+    /// Replies computed from each request (e.g. embeddings of the texts sent).
+    public convenience init(handler: @escaping @Sendable (Request) -> Reply) throws {
+        try self.init([Reply(body: "{}")], handler: handler)
+    }
+
+    public init(_ replies: [Reply], handler: (@Sendable (Request) -> Reply)? = nil) throws {
         script = Mutex(replies)
+        self.handler = handler
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var one: Int32 = 1
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
@@ -97,8 +104,9 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
             if let colon = line.firstIndex(of: ":") { headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
         }
         let path = head.first?.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
-        log.withLock { $0.append(Request(path: path, headers: headers, body: try? JSONParser.parse(data[h...]))) }
-        let reply = script.withLock { s -> Reply in s.count > 1 ? s.removeFirst() : s[0] }
+        let request = Request(path: path, headers: headers, body: try? JSONParser.parse(data[h...]))
+        log.withLock { $0.append(request) }
+        let reply = handler?(request) ?? script.withLock { s -> Reply in s.count > 1 ? s.removeFirst() : s[0] }
         if reply.delay > 0 { usleep(UInt32(reply.delay * 1_000_000)) }
         var out = "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\nConnection: close\r\n"
         for (k, v) in reply.headers { out += "\(k): \(v)\r\n" }
@@ -110,6 +118,26 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
             if n <= 0 { return }
             off += n
         }
+    }
+
+    /// A toy embedding model that knows a few synonyms, so "meaning" is testable: words map to
+    /// concepts (auth, database, ui, docs), other words to hashed buckets; 16 dimensions.
+    public static func embeddings(_ request: Request) -> Reply {
+        let concepts: [String: Int] = [
+            "login": 0, "sign": 0, "signin": 0, "authenticate": 0, "authentication": 0, "password": 0, "session": 0, "auth": 0,
+            "database": 1, "table": 1, "schema": 1, "sql": 1, "index": 1, "migration": 1,
+            "ui": 2, "button": 2, "css": 2, "colour": 2, "color": 2, "layout": 2,
+            "docs": 3, "readme": 3, "documentation": 3, "guide": 3,
+        ]
+        let inputs = request.body?["input"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        let data: [JSONValue] = inputs.enumerated().map { i, text in
+            var v = [Double](repeating: 0, count: 16)
+            for w in TextSearch.terms(text) {
+                if let c = concepts[w] { v[c] += 3 } else { v[4 + Int(w.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xffff }) % 12] += 1 }
+            }
+            return ["index": .int(Int64(i)), "embedding": .array(v.map { .double($0) })]
+        }
+        return Reply(body: JSONValue.object(["data": .array(data), "model": "fake-embed"]).canonicalJSON())
     }
 
     deinit {

@@ -299,6 +299,7 @@ enum Transfer {
                         switch (v, c.type) {
                         case (.null, _): return nil
                         case (_, .integer): return v.int
+                        case (_, .blob): return Data(SQLDialect.postgres.blobBytes(v))
                         case (.text(let s), .json): return (try? JSONValue.parse(s).canonicalJSON()) ?? s
                         default: return v.text
                         }

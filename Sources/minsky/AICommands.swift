@@ -327,3 +327,59 @@ extension TasksCommand {
         }
     }
 }
+
+/// The embeddings endpoint: the OpenAI-compatible provider's server and key, ai.embeddingModel.
+func resolveEmbeddings(project: Project?) throws -> EmbeddingClient {
+    guard let config = try resolveProvider(project: project), config.kind == .openai else {
+        throw MinskyError(.notConfigured, "embeddings need an OpenAI-compatible server: `minsky config set ai.provider openai` and ai.baseURL (Ollama, llama.cpp, vLLM or OpenAI)")
+    }
+    return EmbeddingClient(config: config, model: project?.config.ai?.embeddingModel ?? "text-embedding-3-small")
+}
+
+extension TasksCommand {
+    struct Embed: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Embed tasks whose title or description changed (all with --all), in batches.")
+        @OptionGroup var global: GlobalOptions
+        @Flag(name: .long, help: "Embed every task again.") var all = false
+
+        func run() async throws {
+            let project = try? global.selection().project
+            try await global.withStore { store, out in
+                let client = try resolveEmbeddings(project: project ?? nil)
+                let reporter = ConsoleReporter(quiet: out.json)
+                let n = try await client.embedChanged(store: store, all: all) { reporter.progress($0, of: $1, "embedding") }
+                if out.json { try out.emit(["embedded": n]) } else { out.line("Embedded \(n) task(s) with \(client.model)") }
+            }
+        }
+    }
+
+    struct Search: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Find tasks by words, or by meaning with --similar (needs `minsky tasks embed`).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "What to look for.") var text: String
+        @Flag(name: .long, help: "Rank by meaning (embeddings) instead of matching words.") var similar = false
+        @Option(name: .long, help: "How many results.") var limit: Int = 10
+
+        func run() async throws {
+            let project = try? global.selection().project
+            try await global.withStore { store, out in
+                guard similar else {
+                    let page = try await store.list(TaskQuery(text: text, limit: limit))
+                    if out.json { try out.emit(page.tasks) } else { out.table(page.tasks) }
+                    return
+                }
+                let hits = try await resolveEmbeddings(project: project ?? nil).similar(to: text, store: store, k: limit)
+                var rows: [SimilarHit] = []
+                for h in hits { rows.append(SimilarHit(score: h.score, task: try await store.get(h.id))) }
+                if out.json { try out.emit(rows); return }
+                if rows.isEmpty { out.line("No embedded tasks yet: run `minsky tasks embed`.") }
+                for r in rows { out.line(String(format: "%.3f  ", r.score) + "\(r.task.id)  \(Output.clip(r.task.title, 70))") }
+            }
+        }
+    }
+
+    struct SimilarHit: Encodable {
+        var score: Float
+        var task: TaskItem
+    }
+}

@@ -62,6 +62,9 @@ struct MCPCommand: AsyncParsableCommand {
                 },
                 llm: {
                     try resolveProvider(project: try Project.find(from: cwd)).map(Providers.make)
+                },
+                embeddings: {
+                    try resolveEmbeddings(project: try Project.find(from: cwd))
                 })
             let server = MCPServer(store: { try await opening.value }, services: services, pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
             await server.run()

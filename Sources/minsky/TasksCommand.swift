@@ -6,7 +6,7 @@ struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks",
         abstract: "Create, list, read, update and claim tasks.",
-        subcommands: [Create.self, Import.self, Decompose.self, Proposals.self, Complexity.self, InsightsCommand.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
+        subcommands: [Create.self, Import.self, Decompose.self, Proposals.self, Complexity.self, InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
     )
 }
 

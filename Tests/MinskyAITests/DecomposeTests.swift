@@ -254,3 +254,43 @@ struct ProposalTests {
         #expect(server.requests.count == 1)
     }
 }
+
+@Suite("Semantic search")
+struct SemanticSearchTests {
+    static func ids(_ r: ProcessResult) throws -> [String] {
+        try (JSONParser.parse(r.stdout.utf8).arrayValue ?? []).compactMap { $0["task"]?["id"]?.stringValue }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func embedsOnlyWhatChangedAndRanksByMeaning(kind: StoreKind) async throws {
+        let server = try FakeLLMServer(handler: FakeLLMServer.embeddings)
+        let p = try await AIProject.make(kind, server: server)
+        defer { Task { await p.cleanup() } }
+        func create(_ t: String) throws -> String { try JSONParser.parse(p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? "" }
+        let login = try create("Login endpoint that checks the password")
+        let table = try create("Design the users table schema")
+        _ = try create("CSS button colours")
+        let docs = try create("Write the README guide")
+        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 4"))
+        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 0")) // nothing changed
+        #expect(try p.run("tasks", "update", docs, "--title", "Write the documentation guide").status == 0)
+        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 1"))
+        let signIn = try p.run("tasks", "search", "--similar", "sign in and authenticate", "--json")
+        #expect(signIn.status == 0, "\(signIn.stderr)")
+        #expect(try Self.ids(signIn).first == login)
+        let scores = (try JSONParser.parse(signIn.stdout.utf8).arrayValue ?? []).compactMap { $0["score"]?.doubleValue }
+        #expect(scores == scores.sorted(by: >))
+        #expect(try Self.ids(p.run("tasks", "search", "--similar", "database migration", "--json")).first == table)
+        #expect(server.requests.allSatisfy { $0.path == "/v1/embeddings" && $0.body?["model"] == "text-embedding-3-small" })
+        // Over MCP, `similar` embeds what changed, then ranks.
+        let s = try MCPProcess(cwd: p.dir, env: p.env)
+        defer { s.terminate() }
+        _ = s.initialize()
+        let newer = try create("Session cookies for login")
+        let r = s.call("similar", ["text": "documentation", "limit": 2])
+        #expect(r?["isError"] == false, "\(r?.canonicalJSON() ?? "")")
+        #expect(r?["structuredContent"]?["tasks"]?.arrayValue?.first?["id"]?.stringValue == docs)
+        let again = s.call("similar", ["text": "login session", "limit": 2])
+        #expect(again?["structuredContent"]?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue }.contains(newer) == true)
+    }
+}

@@ -35,6 +35,8 @@ struct UpgradeFixture {
             ids.append(t.id)
         }
         _ = try await store.claim(ids[1], owner: "agent-ü", ttl: 600)
+        // Embeddings must arrive bit-exact (validated as bytes on both sides).
+        try await store.saveEmbeddings([TaskEmbedding(taskId: ids[0], model: "m", contentHash: "h", vector: [0.5, -1.25, 3.0e-8, .greatestFiniteMagnitude, -0.0, .leastNonzeroMagnitude])])
         try await store.saveProposal(Proposal(id: "pr-fixture1", taskId: ids[0], kind: "decomposition", model: "m", promptHash: "h",
                                               body: ["subtasks": [["title": "x \u{1} ü", "n": 1.5e-07]]], createdAt: .now()))
         _ = try await store.update(ids[2], TaskPatch(status: .done), expectedVersion: nil)

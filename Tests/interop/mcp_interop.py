@@ -92,6 +92,10 @@ async def main():
             check(q["needsAnswer"] is True, "complexity instructions")
             scored = await call("score_complexity", {"id": target, "answer": {"score": 4, "reasoning": "two steps", "recommendedSubtasks": 2, "decompositionPrompt": "freeze then ship"}})
             check(scored["score"] == 4, "complexity stored")
+            # No embeddings server in this run: a readable tool error, not a protocol fault.
+            sim = await session.call_tool("similar", {"text": "release"})
+            check(sim.is_error and "OpenAI-compatible" in sim.content[0].text, f"similar without embeddings: {sim.content}")
+            called.add("similar")
             backup = await call("backup_store", {})
             check(backup["tables"]["tasks"] >= 0, "backup manifest")
             if UPGRADE_URL:

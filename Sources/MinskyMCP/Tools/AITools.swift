@@ -4,7 +4,7 @@ import MinskyCore
 extension Tool {
     static let decomposeTask = Tool(
         name: "decompose_task", title: "Decompose a task",
-        description: "Split a task into subtasks (one transaction, with sibling dependencies). Uses the configured model, else the agent's own (sampling); failing both, returns instructions: call again with your own answer in plan.",
+        description: "Split a task into subtasks in one transaction. Uses the configured or your own model (sampling); else returns instructions: call again with plan.",
         inputSchema: ToolSchema.object([
             "id": ToolSchema.id, "max": ToolSchema.integer("at most this many subtasks", min: 1, max: 20), "guidance": ToolSchema.string(),
             "plan": ["type": "object", "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}"],

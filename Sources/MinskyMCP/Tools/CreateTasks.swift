@@ -4,7 +4,7 @@ import Synchronization
 extension Tool {
     static let createTasks = Tool(
         name: "create_tasks", title: "Create several tasks",
-        description: "Create up to 500 tasks in one transaction (all or none), e.g. a plan. parentIndex/dependsOnIndex refer to earlier items. Reports progress; cancellable.",
+        description: "Create up to 500 tasks in one transaction (a plan); parentIndex/dependsOnIndex point at earlier items.",
         inputSchema: ToolSchema.object([
             "tasks": ToolSchema.array(ToolSchema.object(createTaskProperties.merging([
                 "parentIndex": ToolSchema.integer(min: 0), "dependsOnIndex": ToolSchema.array(ToolSchema.integer(min: 0)),

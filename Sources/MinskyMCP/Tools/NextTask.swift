@@ -3,7 +3,7 @@ import MinskyCore
 extension Tool {
     static let nextTask = Tool(
         name: "next_task", title: "Next ready task",
-        description: "Ready tasks (TODO, blockers done, no open subtasks), most urgent then oldest. claim=true atomically claims the first free one.",
+        description: "Ready tasks (TODO, blockers done, no open subtasks), most urgent first; claim=true takes the first atomically.",
         inputSchema: ToolSchema.object([
             "limit": ToolSchema.integer(min: 1, max: 20), "claim": ToolSchema.boolean(),
             "owner": ToolSchema.string(maxLength: TaskRules.maxAssigneeCharacters), "ttlSeconds": ToolSchema.integer(min: 1, max: Int(TaskRules.maxClaimSeconds)),

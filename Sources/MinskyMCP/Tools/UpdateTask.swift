@@ -3,7 +3,7 @@ import MinskyCore
 extension Tool {
     static let updateTask = Tool(
         name: "update_task", title: "Update a task",
-        description: "Change fields; metadata is a JSON merge patch; parentId null detaches. Pass expectedVersion to refuse stale writes.",
+        description: "Change fields (metadata: JSON merge patch; parentId null detaches). expectedVersion refuses stale writes.",
         inputSchema: ToolSchema.object([
             "id": ToolSchema.id, "expectedVersion": ToolSchema.expectedVersion,
             "title": ToolSchema.string(maxLength: TaskRules.maxTitleCharacters), "description": ToolSchema.string(),

@@ -1,0 +1,51 @@
+import Foundation
+import MinskyCore
+
+/// `/v1/embeddings` on any OpenAI-compatible server (OpenAI, Ollama, llama.cpp, vLLM …).
+public struct EmbeddingClient: Sendable {
+    public let config: ProviderConfig
+    public let model: String
+
+    public init(config: ProviderConfig, model: String) {
+        self.config = config
+        self.model = model
+    }
+
+    public func embed(_ texts: [String]) async throws -> [[Float]] {
+        guard !texts.isEmpty else { return [] }
+        var headers: [String: String] = [:]
+        if let key = config.apiKey, !key.isEmpty { headers["Authorization"] = "Bearer \(key)" }
+        let body: JSONValue = ["model": .string(model), "input": .array(texts.map { .string($0) })]
+        let json = try await HTTP.postJSON(url: config.baseURL.appendingPathComponent("embeddings"), headers: headers, body: body, config: config)
+        guard let data = json["data"]?.arrayValue, data.count == texts.count else {
+            throw MinskyError(.internal, "the embeddings answer has \(json["data"]?.arrayValue?.count ?? 0) vectors for \(texts.count) inputs")
+        }
+        let ordered = data.sorted { ($0["index"]?.intValue ?? 0) < ($1["index"]?.intValue ?? 0) }
+        return try ordered.map { item in
+            guard let v = item["embedding"]?.arrayValue?.compactMap({ $0.doubleValue.map(Float.init) }), !v.isEmpty else {
+                throw MinskyError(.internal, "an embedding in the answer is empty or not numbers")
+            }
+            return v
+        }
+    }
+
+    /// Embeds every task whose content changed since its stored embedding (or all with `all`).
+    public func embedChanged(store: any TaskStore, all: Bool, batch: Int = 64, progress: ((Int, Int) -> Void)? = nil) async throws -> Int {
+        let stored = Dictionary(uniqueKeysWithValues: try await store.embeddings(model: model).map { ($0.taskId, $0.contentHash) })
+        let todo = try await store.listAll().filter { all || stored[$0.id] != TaskEmbedding.contentHash($0) }
+        var done = 0
+        for start in stride(from: 0, to: todo.count, by: batch) {
+            let slice = Array(todo[start..<min(todo.count, start + batch)])
+            let vectors = try await embed(slice.map { $0.title + "\n" + $0.description })
+            try await store.saveEmbeddings(zip(slice, vectors).map { TaskEmbedding(taskId: $0.id, model: model, contentHash: TaskEmbedding.contentHash($0), vector: $1) })
+            done += slice.count
+            progress?(done, todo.count)
+        }
+        return done
+    }
+
+    public func similar(to text: String, store: any TaskStore, k: Int) async throws -> [(id: TaskID, score: Float)] {
+        guard let q = try await embed([text]).first else { return [] }
+        return EmbeddingMatrix.from(try await store.embeddings(model: model)).topK(q, k: k)
+    }
+}

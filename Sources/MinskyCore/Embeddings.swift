@@ -1,0 +1,72 @@
+/// One task's embedding: float32 values for its content (title + description) at `contentHash`.
+public struct TaskEmbedding: Sendable, Hashable {
+    public var taskId: TaskID
+    public var model: String
+    public var contentHash: String
+    public var vector: [Float]
+
+    public init(taskId: TaskID, model: String, contentHash: String, vector: [Float]) {
+        self.taskId = taskId; self.model = model; self.contentHash = contentHash; self.vector = vector
+    }
+
+    /// SHA-256 of what is embedded, so only changed tasks are embedded again.
+    public static func contentHash(_ t: TaskItem) -> String { SHA256.hex(Array((t.title + "\n" + t.description).utf8)) }
+
+    /// Little-endian float32 bytes, the stored form on both stores.
+    public static func bytes(_ v: [Float]) -> [UInt8] { v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) } }
+
+    public static func floats(_ b: [UInt8]) -> [Float] {
+        stride(from: 0, to: b.count - 3, by: 4).map { i in
+            Float(bitPattern: UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24)
+        }
+    }
+}
+
+/// Every stored vector of one model in one contiguous buffer, rows normalised, for a scan that
+/// touches memory once in order.
+public struct EmbeddingMatrix: Sendable {
+    public var ids: [TaskID]
+    public var dims: Int
+    public var values: [Float]
+
+    public init(ids: [TaskID], dims: Int, values: [Float]) {
+        self.ids = ids; self.dims = dims; self.values = values
+    }
+
+    static func normalized(_ v: [Float]) -> [Float] {
+        let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return n > 0 ? v.map { $0 / n } : v
+    }
+
+    /// Cosine similarity top-k, highest first. Dot products over SIMD8 lanes.
+    public func topK(_ query: [Float], k: Int) -> [(id: TaskID, score: Float)] {
+        guard dims > 0, query.count == dims, !ids.isEmpty else { return [] }
+        let q = Self.normalized(query)
+        var scores = [Float](repeating: 0, count: ids.count)
+        values.withUnsafeBufferPointer { m in
+            q.withUnsafeBufferPointer { qp in
+                let lanes = dims / 8 * 8
+                for r in 0..<ids.count {
+                    let row = r * dims
+                    var acc = SIMD8<Float>()
+                    var j = 0
+                    while j < lanes {
+                        acc += SIMD8<Float>(m[(row + j)..<(row + j + 8)]) * SIMD8<Float>(qp[j..<(j + 8)])
+                        j += 8
+                    }
+                    var s = acc.sum()
+                    while j < dims { s += m[row + j] * qp[j]; j += 1 }
+                    scores[r] = s
+                }
+            }
+        }
+        return scores.indices.sorted { scores[$0] > scores[$1] }.prefix(k).map { (ids[$0], scores[$0]) }
+    }
+
+    /// Builds the matrix from stored embeddings (rows normalised once here).
+    public static func from(_ items: [TaskEmbedding]) -> EmbeddingMatrix {
+        let dims = items.first?.vector.count ?? 0
+        let rows = items.filter { $0.vector.count == dims }
+        return EmbeddingMatrix(ids: rows.map(\.taskId), dims: dims, values: rows.flatMap { normalized($0.vector) })
+    }
+}
