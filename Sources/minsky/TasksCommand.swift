@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import MinskyApp
 import MinskyCore
 
 struct TasksCommand: AsyncParsableCommand {
@@ -73,6 +74,7 @@ extension TasksCommand {
                 if let m = try parseMetadata(pairs: meta, json: metadata) { draft.metadata = m }
                 let t = try await store.create(draft)
                 if out.json { try out.emit(t) } else { out.line("Created \(t.id): \(t.title)") }
+                try await warnAboutDuplicates(of: t, store: store, project: try? global.selection().project)
             }
         }
     }
@@ -283,5 +285,21 @@ extension TasksCommand {
                 if out.json { try out.emit(tree) } else { out.tree(tree) }
             }
         }
+    }
+}
+
+/// After a create: when an embedding model is configured (ai.embeddingModel), embed the new task
+/// and warn on stderr about a likely duplicate (cosine ≥ 0.9). Never fails the create.
+func warnAboutDuplicates(of task: TaskItem, store: any TaskStore, project: Project?) async throws {
+    guard project?.config.ai?.embeddingModel != nil, let client = try? resolveEmbeddings(project: project) else { return }
+    do {
+        _ = try await client.embedChanged(store: store, all: false)
+        let hits = try await client.similar(to: task.title + "\n" + task.description, store: store, k: 2)
+        if let dup = hits.first(where: { $0.id != task.id && $0.score >= 0.9 }) {
+            let other = try await store.get(dup.id)
+            FileHandle.standardError.write(Data("warning: \(task.id) looks like \(other.id) \"\(Output.clip(other.title, 60))\" (similarity \(String(format: "%.2f", dup.score)))\n".utf8))
+        }
+    } catch {
+        FileHandle.standardError.write(Data("note: duplicate check skipped (\((error as? MinskyError)?.message ?? "the embeddings server failed"))\n".utf8))
     }
 }

@@ -292,5 +292,13 @@ struct SemanticSearchTests {
         #expect(r?["structuredContent"]?["tasks"]?.arrayValue?.first?["id"]?.stringValue == docs)
         let again = s.call("similar", ["text": "login session", "limit": 2])
         #expect(again?["structuredContent"]?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue }.contains(newer) == true)
+        // With an embedding model configured, creating a near-duplicate warns (and still creates).
+        #expect(try p.run("config", "set", "ai.embeddingModel", "text-embedding-3-small").status == 0)
+        let dup = try p.run("tasks", "create", "Login endpoint checking the password")
+        #expect(dup.status == 0)
+        // (The toy model puts every login-ish task close together: either earlier one is a fair match.)
+        #expect(dup.stderr.contains("looks like \(login)") || dup.stderr.contains("looks like \(newer)"), "\(dup.stderr)")
+        let distinct = try p.run("tasks", "create", "Quarterly budget spreadsheet")
+        #expect(distinct.status == 0 && !distinct.stderr.contains("looks like"))
     }
 }
