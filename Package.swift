@@ -53,7 +53,7 @@ let package = Package(
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
         .executableTarget(name: "minsky", dependencies: [
-            "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade", "MinskyAI",
+            "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade", "MinskyAI", "MinskyPostgres", "MinskySQL",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

@@ -275,3 +275,21 @@ struct CLITests {
         #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("demo/.minsky/tasks.db").path))
     }
 }
+
+@Suite("minsky doctor")
+struct DoctorTests {
+    @Test(arguments: StoreKind.allCases)
+    func doctorReportsTheStoreAndWhatIsMissing(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            _ = try cli.json("tasks", "create", "one")
+            let checks = try cli.json("doctor").arrayValue ?? []
+            let names = checks.compactMap { $0["name"]?.stringValue }
+            #expect(names.contains("store") && names.contains("schema") && names.contains("ai") && names.contains("embeddings"))
+            #expect(names.contains("pgvector") == (kind == .postgres))
+            let ai = checks.first { $0["name"] == "ai" }
+            #expect(ai?["ok"] == false)
+            #expect(ai?["detail"]?.stringValue?.contains("minsky config set ai.provider") == true)
+            #expect(checks.first { $0["name"] == "embeddings" }?["detail"]?.stringValue?.contains("0 of 1") == true)
+        }
+    }
+}
