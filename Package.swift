@@ -69,7 +69,7 @@ let package = Package(
             "MinskyCore", "MinskyTestSupport", "MinskySQL", "MinskySQLite", "MinskyPostgres",
             .product(name: "GRDB", package: "GRDB.swift"),
         ]),
-        .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyTestSupport"]),
+        .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyApp", "MinskyTestSupport"]),
         .testTarget(name: "MinskyUpgradeTests", dependencies: [
             "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyUpgrade", "MinskyApp", "MinskyTestSupport",
             .product(name: "GRDB", package: "GRDB.swift"),

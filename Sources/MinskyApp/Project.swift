@@ -144,19 +144,38 @@ public enum StoreURL {
         return "sqlite:" + URL(fileURLWithPath: base).appendingPathComponent(p).standardizedFileURL.path
     }
 
-    /// True when a PostgreSQL URL carries a password (`user:secret@host`).
-    public static func hasPassword(_ raw: String) -> Bool {
-        guard let r = raw.range(of: "://") else { return false }
-        let rest = raw[r.upperBound...]
-        guard let at = rest.firstIndex(of: "@") else { return raw.contains("password=") }
-        return rest[..<at].contains(":") || raw.contains("password=")
+    /// A URL's password, wherever libpq would take it from: `user:secret@host` or `?password=secret`.
+    /// `replacement` nil drops it (and its separator); otherwise it is replaced, for messages.
+    static func rewritePassword(_ raw: String, replacement: String?) -> (url: String, found: Bool) {
+        guard let scheme = raw.range(of: "://") else { return (raw, false) }
+        var found = false
+        var head = String(raw[..<scheme.upperBound])
+        var rest = Substring(raw[scheme.upperBound...])
+        let authorityEnd = rest.firstIndex { $0 == "/" || $0 == "?" } ?? rest.endIndex
+        if let at = rest[..<authorityEnd].lastIndex(of: "@"), let colon = rest[..<at].firstIndex(of: ":") {
+            found = true
+            head += rest[..<colon] + (replacement.map { ":" + $0 } ?? "")
+            rest = rest[at...]
+        }
+        guard let q = rest.firstIndex(of: "?") else { return (head + rest, found) }
+        var params: [String] = []
+        for p in rest[rest.index(after: q)...].split(separator: "&", omittingEmptySubsequences: false) {
+            if p.hasPrefix("password=") {
+                found = true
+                if let replacement { params.append("password=" + replacement) }
+            } else {
+                params.append(String(p))
+            }
+        }
+        return (head + rest[..<q] + (params.isEmpty ? "" : "?" + params.joined(separator: "&")), found)
     }
 
+    /// True when a PostgreSQL URL carries a password.
+    public static func hasPassword(_ raw: String) -> Bool { rewritePassword(raw, replacement: "").found }
+
     /// The URL with any password replaced by `****`, for messages.
-    public static func redacted(_ raw: String) -> String {
-        guard let r = raw.range(of: "://"), let at = raw[r.upperBound...].firstIndex(of: "@") else { return raw }
-        let userinfo = raw[r.upperBound..<at]
-        guard let colon = userinfo.firstIndex(of: ":") else { return raw }
-        return String(raw[..<colon]) + ":****" + String(raw[at...])
-    }
+    public static func redacted(_ raw: String) -> String { rewritePassword(raw, replacement: "****").url }
+
+    /// The URL with its password removed, for configs that get committed.
+    public static func withoutPassword(_ raw: String) -> String { rewritePassword(raw, replacement: nil).url }
 }

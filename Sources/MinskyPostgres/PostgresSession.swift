@@ -84,7 +84,5 @@ public final class PostgresSession: @unchecked Sendable {
 }
 
 extension PGTarget {
-    /// The URL without its password, for configs that get committed.
-    public var passwordFree: Bool { password == nil || password?.isEmpty == true }
     public var secret: String? { password }
 }

@@ -65,6 +65,10 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// Only SQLite stores are ever upgraded away (and marked in `store_moved`); a PostgreSQL store
+    /// need not pay a query per transaction to check for a mark it can never carry.
+    public var canBeUpgradedAway: Bool { self == .sqlite }
+
     /// Suffix that locks selected rows until the transaction ends. SQLite serializes writers
     /// (BEGIN IMMEDIATE), so it needs none.
     public var forUpdate: String { self == .postgres ? " FOR UPDATE" : "" }

@@ -123,6 +123,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     /// Refuses to work on a store that was upgraded away, naming where it went.
     func checkNotMoved(_ c: any SQLConnection) throws {
+        guard d.canBeUpgradedAway else { return }
         if let url = try c.query(d, "SELECT url FROM store_moved").first?[0].text {
             throw MinskyError(.storeMoved, "this store was moved to \(url) by `minsky upgrade`; use that store", field: url)
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MinskyApp
 import MinskyCore
 import MinskyPostgres
 
@@ -7,14 +8,6 @@ import MinskyPostgres
 public enum Credentials {
     public static var pgpassPath: String {
         ProcessInfo.processInfo.environment["PGPASSFILE"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".pgpass")
-    }
-
-    /// Removes the password from a `postgresql://user:pw@host/db` URL.
-    public static func stripPassword(_ url: String) -> String {
-        guard let r = url.range(of: "://"), let at = url[r.upperBound...].firstIndex(of: "@") else { return url }
-        let userinfo = url[r.upperBound..<at]
-        guard let colon = userinfo.firstIndex(of: ":") else { return url }
-        return String(url[..<colon]) + String(url[at...])
     }
 
     /// Saves the URL's password (if any) to ~/.pgpass for its host, port, database and user.
@@ -37,6 +30,6 @@ public enum Credentials {
             throw MinskyError(.storeUnavailable, "cannot write \(path) to keep the database password; check the home directory's permissions")
         }
         _ = rename(tmp, path)
-        return stripPassword(url)
+        return StoreURL.withoutPassword(url)
     }
 }

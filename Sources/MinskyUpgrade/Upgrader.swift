@@ -44,7 +44,7 @@ public enum Upgrader {
         case .postgres(let current):
             // A rerun after a crash that switched the config but did not mark the old store.
             let local = project.dir.appendingPathComponent("tasks.db").path
-            guard Credentials.stripPassword(current) == Credentials.stripPassword(url), FileManager.default.fileExists(atPath: local) else {
+            guard StoreURL.withoutPassword(current) == StoreURL.withoutPassword(url), FileManager.default.fileExists(atPath: local) else {
                 throw MinskyError.invalid("db", "this project already uses \(StoreURL.redacted(project.config.database)); nothing to upgrade")
             }
             path = local

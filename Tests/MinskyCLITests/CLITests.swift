@@ -1,4 +1,5 @@
 import Foundation
+import MinskyApp
 import MinskyCore
 import MinskyTestSupport
 import Testing
@@ -291,5 +292,24 @@ struct DoctorTests {
             #expect(ai?["detail"]?.stringValue?.contains("minsky config set ai.provider") == true)
             #expect(checks.first { $0["name"] == "embeddings" }?["detail"]?.stringValue?.contains("0 of 1") == true)
         }
+    }
+}
+
+@Suite("Store URLs")
+struct StoreURLTests {
+    @Test func passwordsAreFoundRedactedAndRemovedWhereverLibpqTakesThem() {
+        let userinfo = "postgresql://bob:s3cret@db.example:5432/tasks?sslmode=require"
+        #expect(StoreURL.hasPassword(userinfo))
+        #expect(StoreURL.redacted(userinfo) == "postgresql://bob:****@db.example:5432/tasks?sslmode=require")
+        #expect(StoreURL.withoutPassword(userinfo) == "postgresql://bob@db.example:5432/tasks?sslmode=require")
+        let query = "postgresql://bob@db.example/tasks?sslmode=require&password=s3cret&application_name=x"
+        #expect(StoreURL.hasPassword(query))
+        #expect(StoreURL.redacted(query) == "postgresql://bob@db.example/tasks?sslmode=require&password=****&application_name=x")
+        #expect(StoreURL.withoutPassword(query) == "postgresql://bob@db.example/tasks?sslmode=require&application_name=x")
+        #expect(StoreURL.withoutPassword("postgresql://bob@h/d?password=x") == "postgresql://bob@h/d")
+        let clean = "postgresql://bob@db.example:5432/tasks"
+        #expect(!StoreURL.hasPassword(clean))
+        #expect(StoreURL.redacted(clean) == clean && StoreURL.withoutPassword(clean) == clean)
+        #expect(!StoreURL.hasPassword("sqlite:/tmp/a:b@c.db"))
     }
 }
