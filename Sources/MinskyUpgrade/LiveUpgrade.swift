@@ -90,24 +90,14 @@ public enum LiveUpgrade {
     }
 
     public static func run(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws -> UpgradeResult {
-        guard case .postgres(let url) = try StoreURL.parse(options.dbURL) else {
-            throw MinskyError.invalid("db-url", "upgrade to-postgres needs a postgresql:// URL, e.g. postgresql://me@db.internal:5432/tasks")
-        }
-        guard case .sqlite(let path) = try StoreURL.parse(project.resolvedDatabase) else {
-            throw MinskyError.invalid("db", "this project already uses \(StoreURL.redacted(project.config.database)); nothing to upgrade")
-        }
+        let (path, url) = try Upgrader.endpoints(project: project, options: options)
         return try await Upgrader.offload {
             let driver = try SQLiteDriver(path: path, create: false)
             let pool = driver.databasePool
             defer { try? pool.close() }
-            if let moved = try pool.read({ try String.fetchOne($0, sql: "SELECT url FROM store_moved") }) {
-                throw MinskyError.invalid("db", "\(path) was already upgraded to \(moved)")
-            }
+            try Upgrader.preflight(pool, path: path)
             let pg = try PostgresSession(url: url)
-            let dest = project.dir.appendingPathComponent(Upgrader.backupName).path
-            try? FileManager.default.removeItem(atPath: dest + ".tmp")
-            try SQLiteDriver.snapshot(path: path, to: dest + ".tmp")
-            _ = rename(dest + ".tmp", dest)
+            let dest = try Upgrader.preMigrationBackup(project: project, sqlitePath: path)
 
             // 1. Capture changes from now on, then take the snapshot and note where the log stood.
             try pool.write { db in for sql in captureStatements() { try db.execute(sql: sql) } }
@@ -130,15 +120,7 @@ public enum LiveUpgrade {
                 }
                 try pg.execute("SET CONSTRAINTS ALL DEFERRED")
                 // 2. The snapshot, while writers carry on.
-                for e in exports {
-                    var i = 0
-                    try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") {
-                        guard i < e.chunks.count else { return nil }
-                        defer { i += 1 }
-                        return e.chunks[i]
-                    }
-                    reporter?.step(Transfer.label(e.table.name, e.digest.count))
-                }
+                try Transfer.copy(exports, into: pg, reporter: reporter, faultPoint: nil)
                 reporter?.step("Migrating 0 AI embeddings...")
                 Faults.point("copy")
                 // 3. Replay the log until it has (nearly) caught up.

@@ -132,6 +132,22 @@ enum Transfer {
         throw MinskyError(.internal, "validation failed on table \(e.table.name): source has \(e.digest.count) rows (checksum \(e.checksum)), PostgreSQL has \(count) (checksum \(sum)); first differing row: \(first). Nothing was committed.")
     }
 
+    /// COPYs the exported chunks of every table (reporting each), with an optional fault point
+    /// once data is flowing.
+    static func copy(_ exports: [Export], into pg: PostgresSession, reporter: (any TransferReporter)?, faultPoint: String?) throws {
+        for e in exports {
+            var i = 0
+            try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") {
+                guard i < e.chunks.count else { return nil }
+                defer { i += 1 }
+                if let faultPoint, i == 1 || (i == 0 && e.chunks.count == 1) { Faults.point(faultPoint) }
+                reporter?.progress(i, of: e.chunks.count, "copying \(e.table.name)")
+                return e.chunks[i]
+            }
+            reporter?.step(label(e.table.name, e.digest.count))
+        }
+    }
+
     /// Before a bulk COPY: drop foreign keys and secondary indexes (inside the transaction).
     static func dropForBulkLoad(_ pg: PostgresSession) throws {
         try pg.execute("SET LOCAL maintenance_work_mem = '256MB'")
@@ -196,17 +212,7 @@ enum Transfer {
             }
             if !alreadyThere {
                 try dropForBulkLoad(pg)
-                for e in exports {
-                    var i = 0
-                    try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") {
-                        guard i < e.chunks.count else { return nil }
-                        defer { i += 1 }
-                        if i == 1 || (i == 0 && e.chunks.count == 1) { Faults.point("copy") }
-                        reporter?.progress(i, of: e.chunks.count, "copying \(e.table.name)")
-                        return e.chunks[i]
-                    }
-                    reporter?.step(label(e.table.name, e.digest.count))
-                }
+                try copy(exports, into: pg, reporter: reporter, faultPoint: "copy")
             }
             reporter?.step("Migrating 0 AI embeddings...")
             Faults.point("validate")

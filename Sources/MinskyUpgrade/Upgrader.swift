@@ -35,6 +35,14 @@ public enum Upgrader {
     public static let backupName = "pre-migration-backup.db"
 
     public static func toPostgres(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws -> UpgradeResult {
+        let (path, url) = try endpoints(project: project, options: options)
+        return try await offload {
+            try run(project: project, sqlitePath: path, url: url, options: options, reporter: reporter)
+        }
+    }
+
+    /// The SQLite file to move and the PostgreSQL URL to move it to (accepting the rerun case).
+    static func endpoints(project: Project, options: UpgradeOptions) throws -> (path: String, url: String) {
         guard case .postgres(let url) = try StoreURL.parse(options.dbURL) else {
             throw MinskyError.invalid("db-url", "upgrade to-postgres needs a postgresql:// URL, e.g. postgresql://me@db.internal:5432/tasks")
         }
@@ -49,9 +57,32 @@ public enum Upgrader {
             }
             path = local
         }
-        return try await offload {
-            try run(project: project, sqlitePath: path, url: url, options: options, reporter: reporter)
+        return (path, url)
+    }
+
+    /// Pre-flight on SQLite, without writing to it: integrity, foreign keys, not already moved.
+    static func preflight(_ pool: DatabasePool, path: String) throws {
+        try pool.read { db in
+            let integrity = try String.fetchAll(db, sql: "PRAGMA quick_check")
+            guard integrity == ["ok"] else {
+                throw MinskyError(.storeIncompatible, "\(path) fails its integrity check (\(integrity.prefix(3).joined(separator: "; "))); restore a backup before upgrading")
+            }
+            let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
+            guard fk.isEmpty else { throw MinskyError(.storeIncompatible, "\(path) has \(fk.count) broken foreign key(s); run `minsky backup verify` and repair before upgrading") }
+            if let moved = try String.fetchOne(db, sql: "SELECT url FROM store_moved") {
+                throw MinskyError.invalid("db", "\(path) was already upgraded to \(moved)")
+            }
         }
+    }
+
+    /// `.minsky/pre-migration-backup.db`, written whole or not at all (temporary file, rename).
+    static func preMigrationBackup(project: Project, sqlitePath: String) throws -> String {
+        let dest = project.dir.appendingPathComponent(backupName).path
+        let tmp = dest + ".tmp"
+        try? FileManager.default.removeItem(atPath: tmp)
+        try SQLiteDriver.snapshot(path: sqlitePath, to: tmp)
+        _ = rename(tmp, dest)
+        return dest
     }
 
     /// Runs blocking work on a dispatch queue, off Swift's cooperative pool.
@@ -67,21 +98,10 @@ public enum Upgrader {
     }
 
     static func run(project: Project, sqlitePath: String, url: String, options: UpgradeOptions, reporter: (any TransferReporter)?) throws -> UpgradeResult {
-        // Pre-flight on SQLite: integrity and foreign keys, without writing to it.
         let driver = try SQLiteDriver(path: sqlitePath, create: false)
         let pool = driver.databasePool
         defer { try? pool.close() }
-        try pool.read { db in
-            let integrity = try String.fetchAll(db, sql: "PRAGMA quick_check")
-            guard integrity == ["ok"] else {
-                throw MinskyError(.storeIncompatible, "\(sqlitePath) fails its integrity check (\(integrity.prefix(3).joined(separator: "; "))); restore a backup before upgrading")
-            }
-            let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
-            guard fk.isEmpty else { throw MinskyError(.storeIncompatible, "\(sqlitePath) has \(fk.count) broken foreign key(s); run `minsky backup verify` and repair before upgrading") }
-            if let moved = try String.fetchOne(db, sql: "SELECT url FROM store_moved") {
-                throw MinskyError.invalid("db", "\(sqlitePath) was already upgraded to \(moved)")
-            }
-        }
+        try preflight(pool, path: sqlitePath)
         // Target reachable (host and port named on failure, never the password).
         let pg = try PostgresSession(url: url)
 
@@ -97,11 +117,7 @@ public enum Upgrader {
             return UpgradeResult(tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
         }
 
-        let dest = project.dir.appendingPathComponent(backupName).path
-        let tmp = dest + ".tmp"
-        try? FileManager.default.removeItem(atPath: tmp)
-        try SQLiteDriver.snapshot(path: sqlitePath, to: tmp)
-        _ = rename(tmp, dest)
+        let dest = try preMigrationBackup(project: project, sqlitePath: sqlitePath)
         Faults.point("after-backup")
 
         // From here to the end, writers wait for the lock (up to the busy timeout) instead of

@@ -141,9 +141,8 @@ extension TasksCommand {
         @Flag(name: .long, help: "Show the proposal; write nothing.") var dryRun = false
 
         func run() async throws {
-            let project = try? global.selection().project
-            try await global.withStore { store, out in
-                try await decompose(store: store, out: out, project: project ?? nil)
+            try await global.withStore { store, out, project in
+                try await decompose(store: store, out: out, project: project)
             }
         }
 
@@ -197,9 +196,8 @@ extension TasksCommand {
         @Option(name: .long, help: "With --all, only report tasks scoring at least this.") var threshold: Int = 1
 
         func run() async throws {
-            let project = try? global.selection().project
-            try await global.withStore { store, out in
-                guard let config = try resolveProvider(project: project ?? nil) else {
+            try await global.withStore { store, out, project in
+                guard let config = try resolveProvider(project: project) else {
                     throw MinskyError(.notConfigured, "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`")
                 }
                 let provider = Providers.make(config)
@@ -233,13 +231,12 @@ extension TasksCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let project = try? global.selection().project
-            try await global.withStore { store, out in
+            try await global.withStore { store, out, project in
                 let tasks = try await store.listAll()
                 let facts = Insights.compute(tasks: tasks, edges: try await store.dependencyEdges(among: nil), now: .now())
                 var narrative: (summary: String, recommendations: [String])?
                 var note: String?
-                if let config = try resolveProvider(project: project ?? nil) {
+                if let config = try resolveProvider(project: project) {
                     do { narrative = try await Narrative.write(facts, provider: Providers.make(config)) } catch let e as MinskyError { note = "no narrative: \(e.message)" }
                 } else {
                     note = "no AI provider configured: facts only (minsky config set ai.provider …)"
@@ -343,9 +340,8 @@ extension TasksCommand {
         @Flag(name: .long, help: "Embed every task again.") var all = false
 
         func run() async throws {
-            let project = try? global.selection().project
-            try await global.withStore { store, out in
-                let client = try resolveEmbeddings(project: project ?? nil)
+            try await global.withStore { store, out, project in
+                let client = try resolveEmbeddings(project: project)
                 let reporter = ConsoleReporter(quiet: out.json)
                 let n = try await client.embedChanged(store: store, all: all) { reporter.progress($0, of: $1, "embedding") }
                 if out.json { try out.emit(["embedded": n]) } else { out.line("Embedded \(n) task(s) with \(client.model)") }
@@ -361,14 +357,13 @@ extension TasksCommand {
         @Option(name: .long, help: "How many results.") var limit: Int = 10
 
         func run() async throws {
-            let project = try? global.selection().project
-            try await global.withStore { store, out in
+            try await global.withStore { store, out, project in
                 guard similar else {
                     let page = try await store.list(TaskQuery(text: text, limit: limit))
                     if out.json { try out.emit(page.tasks) } else { out.table(page.tasks) }
                     return
                 }
-                let hits = try await resolveEmbeddings(project: project ?? nil).similar(to: text, store: store, k: limit)
+                let hits = try await resolveEmbeddings(project: project).similar(to: text, store: store, k: limit)
                 var rows: [SimilarHit] = []
                 for h in hits { rows.append(SimilarHit(score: h.score, task: try await store.get(h.id))) }
                 if out.json { try out.emit(rows); return }

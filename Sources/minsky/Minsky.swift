@@ -59,11 +59,17 @@ struct GlobalOptions: ParsableArguments {
 
     /// Opens the store, runs `body`, closes the store, and turns errors into messages and exit codes.
     func withStore(_ body: (any TaskStore, Output) async throws -> Void) async throws {
+        try await withStore { store, out, _ in try await body(store, out) }
+    }
+
+    /// The same, also handing over the project found while choosing the store (its AI settings).
+    func withStore(_ body: (any TaskStore, Output, Project?) async throws -> Void) async throws {
         let out = Output(json: json)
         try await out.reportingErrors {
-            let store = try await selection().open()
+            let sel = try selection()
+            let store = try await sel.open()
             do {
-                try await body(store, out)
+                try await body(store, out, sel.project)
                 await store.close()
             } catch {
                 await store.close()

@@ -63,7 +63,7 @@ extension TasksCommand {
         @Option(name: .long, help: "Metadata as a JSON object.") var metadata: String?
 
         func run() async throws {
-            try await global.withStore { store, out in
+            try await global.withStore { store, out, project in
                 var draft = NewTask(title: title)
                 draft.description = try readDescription(description, file: descriptionFile) ?? ""
                 if let priority { draft.priority = try Priority(parsing: priority) }
@@ -74,7 +74,7 @@ extension TasksCommand {
                 if let m = try parseMetadata(pairs: meta, json: metadata) { draft.metadata = m }
                 let t = try await store.create(draft)
                 if out.json { try out.emit(t) } else { out.line("Created \(t.id): \(t.title)") }
-                try await warnAboutDuplicates(of: t, store: store, project: try? global.selection().project)
+                try await warnAboutDuplicates(of: t, store: store, project: project)
             }
         }
     }

@@ -154,10 +154,7 @@ struct UpgradeTests {
         try pg.execute("BEGIN")
         try pg.migrateInTransaction()
         try pg.execute("SET CONSTRAINTS ALL DEFERRED")
-        for e in exports {
-            var i = 0
-            try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") { defer { i += 1 }; return i < e.chunks.count ? e.chunks[i] : nil }
-        }
+        try Transfer.copy(exports, into: pg, reporter: nil, faultPoint: nil)
         try Transfer.validate(pg, exports[0]) // identical so far
         try pg.execute("UPDATE tasks SET title = title || '!' WHERE id = $1", [.text(victim)])
         do {
