@@ -31,7 +31,7 @@ public struct EmbeddingClient: Sendable {
 
     /// Embeds every task whose content changed since its stored embedding (or all with `all`).
     public func embedChanged(store: any TaskStore, all: Bool, batch: Int = 64, progress: ((Int, Int) -> Void)? = nil) async throws -> Int {
-        let stored = Dictionary(uniqueKeysWithValues: try await store.embeddings(model: model).map { ($0.taskId, $0.contentHash) })
+        let stored = try await store.embeddingHashes(model: model)
         let todo = try await store.listAll().filter { all || stored[$0.id] != TaskEmbedding.contentHash($0) }
         var done = 0
         for start in stride(from: 0, to: todo.count, by: batch) {
@@ -46,6 +46,6 @@ public struct EmbeddingClient: Sendable {
 
     public func similar(to text: String, store: any TaskStore, k: Int) async throws -> [(id: TaskID, score: Float)] {
         guard let q = try await embed([text]).first else { return [] }
-        return EmbeddingMatrix.from(try await store.embeddings(model: model)).topK(q, k: k)
+        return try await store.similar(to: q, model: model, k: k)
     }
 }

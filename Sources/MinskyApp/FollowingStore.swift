@@ -65,6 +65,11 @@ public final class FollowingStore: TaskStore {
     public func markProposalApplied(_ id: String) async throws { try await perform { try await $0.markProposalApplied(id) } }
     public func saveEmbeddings(_ items: [TaskEmbedding]) async throws { try await perform { try await $0.saveEmbeddings(items) } }
     public func embeddings(model: String) async throws -> [TaskEmbedding] { try await perform { try await $0.embeddings(model: model) } }
+    public func embeddingHashes(model: String) async throws -> [TaskID: String] { try await perform { try await $0.embeddingHashes(model: model) } }
+    public func similar(to query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
+        try await perform { try await $0.similar(to: query, model: model, k: k) }
+    }
+    public func vectorSearchMethod() async -> String { (try? await perform { await $0.vectorSearchMethod() }) ?? "unknown" }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async { await current.withLock { $0 }.close() }
 

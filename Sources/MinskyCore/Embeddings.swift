@@ -60,7 +60,43 @@ public struct EmbeddingMatrix: Sendable {
                 }
             }
         }
-        return scores.indices.sorted { scores[$0] > scores[$1] }.prefix(k).map { (ids[$0], scores[$0]) }
+        return Self.best(scores, k: k).map { (ids[$0], scores[$0]) }
+    }
+
+    /// Indexes of the `k` highest scores, highest first, in one pass with a small sorted buffer.
+    static func best(_ scores: [Float], k: Int) -> [Int] {
+        guard k > 0 else { return [] }
+        var top: [Int] = []
+        top.reserveCapacity(k + 1)
+        for i in scores.indices {
+            if top.count == k, scores[i] <= scores[top[k - 1]] { continue }
+            var at = top.count
+            while at > 0, scores[top[at - 1]] < scores[i] { at -= 1 }
+            top.insert(i, at: at)
+            if top.count > k { top.removeLast() }
+        }
+        return top
+    }
+
+    /// Appends one stored vector (little-endian float32 bytes) as a normalised row, straight
+    /// into the contiguous buffer: no per-row array. Rows of another length are skipped.
+    public mutating func appendRow(_ id: TaskID, bytes: UnsafeRawBufferPointer) {
+        let n = bytes.count / 4
+        if dims == 0 { dims = n }
+        guard n == dims, n > 0 else { return }
+        let start = values.count
+        values.reserveCapacity(start + n)
+        var norm: Float = 0
+        for i in 0..<n {
+            let x = Float(bitPattern: UInt32(littleEndian: bytes.loadUnaligned(fromByteOffset: i * 4, as: UInt32.self)))
+            values.append(x)
+            norm += x * x
+        }
+        if norm > 0 {
+            let inv = 1 / norm.squareRoot()
+            for i in start..<(start + n) { values[i] *= inv }
+        }
+        ids.append(id)
     }
 
     /// Builds the matrix from stored embeddings (rows normalised once here).

@@ -49,6 +49,14 @@ public protocol TaskStore: Sendable {
     func saveEmbeddings(_ items: [TaskEmbedding]) async throws
     /// Stored embeddings of `model`.
     func embeddings(model: String) async throws -> [TaskEmbedding]
+    /// Content hashes of the stored embeddings of `model`, by task: what `embed` compares.
+    func embeddingHashes(model: String) async throws -> [TaskID: String]
+    /// The `k` stored embeddings of `model` most similar (cosine) to `query`, best first.
+    /// SQLite scans a contiguous in-memory matrix; PostgreSQL uses pgvector's HNSW index when
+    /// the extension is there, the same scan otherwise.
+    func similar(to query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)]
+    /// How `similar` runs on this store (for `doctor`).
+    func vectorSearchMethod() async -> String
 
     func count() async throws -> Int
     func close() async

@@ -130,6 +130,15 @@ public enum SQLValue: Sendable, Hashable {
         }
     }
 
+    public var double: Double? {
+        switch self {
+        case .double(let d): d
+        case .int(let i): Double(i)
+        case .text(let s): Double(s)
+        default: nil
+        }
+    }
+
     public var isNull: Bool { self == .null }
 }
 
@@ -158,5 +167,15 @@ public struct SQLStatement: Sendable {
         let (s, v) = make(binds.count + 1)
         binds.append(v)
         sql += s
+    }
+
+    /// A statement from SQL whose placeholders are written `?` (text parameters).
+    public static func make(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue]) -> SQLStatement {
+        var s = SQLStatement(dialect)
+        for (i, part) in sql.split(separator: "?", omittingEmptySubsequences: false).enumerated() {
+            if i > 0 { s.bind(binds[i - 1]) }
+            s.append(String(part))
+        }
+        return s
     }
 }

@@ -6,6 +6,10 @@ public protocol SQLConnection {
     /// Runs a statement and returns the number of rows it changed.
     @discardableResult func execute(_ statement: SQLStatement) throws -> Int
     func query(_ statement: SQLStatement) throws -> [[SQLValue]]
+    /// Calls `body` with each row's column 0 as text and column 1 as raw bytes, without building
+    /// values per row: how many vectors are read at once. Column 1 is read with
+    /// `dialect.read(_:as: .blob)`.
+    func forEachTextAndBlob(_ statement: SQLStatement, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws
 }
 
 /// What a database backend provides to `SQLTaskStore`: transactions and a dialect. All task
@@ -33,13 +37,12 @@ extension SQLConnection {
 
     /// Builds a statement from SQL whose placeholders are written `?` (text parameters).
     static func statement(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue]) -> SQLStatement {
-        var s = SQLStatement(dialect)
-        var i = 0
-        for part in sql.split(separator: "?", omittingEmptySubsequences: false) {
-            if i > 0 { s.bind(binds[i - 1]) }
-            s.append(String(part))
-            i += 1
+        SQLStatement.make(dialect, sql, binds)
+    }
+
+    public func forEachTextAndBlob(_ statement: SQLStatement, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws {
+        for r in try query(statement) {
+            try statement.dialect.blobBytes(r[1]).withUnsafeBytes { try body(r[0].text ?? "", $0) }
         }
-        return s
     }
 }

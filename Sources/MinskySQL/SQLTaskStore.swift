@@ -1,4 +1,5 @@
 import MinskyCore
+import Synchronization
 
 /// The `TaskStore` implementation shared by every SQL backend. Backends supply only a driver
 /// (transactions, value binding) and a dialect, so task logic cannot drift between stores.
@@ -7,6 +8,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public let idPrefix: String
     let now: @Sendable () -> Timestamp
     let makeID: @Sendable (_ prefix: String, _ length: Int) -> TaskID
+    /// Embedding matrices already read, and what this process learned about pgvector.
+    let vectorState = Mutex(VectorState())
 
     /// `now` and `makeID` are injectable so tests can replay the same operations on two stores
     /// and compare results field by field.
@@ -499,33 +502,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                     throw MinskyError(.notFound, "proposal \(id) not found", field: "proposal")
                 }
                 throw MinskyError(.conflict, "proposal \(id) was already applied", field: "proposal")
-            }
-        }
-    }
-
-    public func saveEmbeddings(_ items: [TaskEmbedding]) async throws {
-        guard !items.isEmpty else { return }
-        let now = now()
-        try await write { [self] c in
-            for e in items {
-                try requireExists(c, e.taskId, field: "taskId")
-                var s = SQLStatement(d, "INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at) VALUES (")
-                s.bind(.text(e.taskId.rawValue)); s.append(", ")
-                s.bind(.text(e.model)); s.append(", ")
-                s.bind(.int(Int64(e.vector.count)), as: .integer); s.append(", ")
-                s.bind(.text(e.contentHash)); s.append(", ")
-                s.bind(.blob(TaskEmbedding.bytes(e.vector)), as: .blob); s.append(", ")
-                s.bind(.text(now.iso8601), as: .timestamp)
-                s.append(") ON CONFLICT (task_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims, content_hash = EXCLUDED.content_hash, vector = EXCLUDED.vector, updated_at = EXCLUDED.updated_at")
-                try c.execute(s)
-            }
-        }
-    }
-
-    public func embeddings(model: String) async throws -> [TaskEmbedding] {
-        try await read { [self] c in
-            try c.query(d, "SELECT task_id, model, content_hash, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE model = ? ORDER BY task_id", [.text(model)]).map { r in
-                TaskEmbedding(taskId: TaskID(trusted: r[0].text ?? ""), model: r[1].text ?? "", contentHash: r[2].text ?? "", vector: TaskEmbedding.floats(d.blobBytes(r[3])))
             }
         }
     }

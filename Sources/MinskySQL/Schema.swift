@@ -116,7 +116,26 @@ public enum Schema {
                 """,
             ]
         },
+        // A counter every change to task_embeddings bumps (SQLite), so a process can keep the
+        // embedding matrix in memory and know, with one tiny read, when it must read it again.
+        // PostgreSQL searches with pgvector (see SQLTaskStore+Embeddings) and needs none.
+        SQLMigration(name: "006_embedding_generation") { d in
+            guard d == .sqlite else { return [] }
+            let bump = "UPDATE embedding_generation SET generation = generation + 1; END"
+            return [
+                "CREATE TABLE embedding_generation (generation INTEGER NOT NULL)",
+                "INSERT INTO embedding_generation (generation) VALUES (0)",
+                "CREATE TRIGGER task_embeddings_gen_insert AFTER INSERT ON task_embeddings BEGIN \(bump)",
+                "CREATE TRIGGER task_embeddings_gen_update AFTER UPDATE ON task_embeddings BEGIN \(bump)",
+                "CREATE TRIGGER task_embeddings_gen_delete AFTER DELETE ON task_embeddings BEGIN \(bump)",
+            ]
+        },
     ]
+
+    /// Columns PostgreSQL stores keep besides the catalog's, derived from catalog columns and
+    /// rebuilt by the store itself (never copied): the text-search vector and pgvector's copy
+    /// of each embedding.
+    public static let postgresDerivedColumns: Set<String> = ["search", "embedding"]
 
     public static var migrationNames: [String] { migrations.map(\.name) }
 
@@ -172,7 +191,7 @@ public enum Schema {
 
     /// Objects a migrated store has besides the catalog's tables (bookkeeping and derived indexes).
     public static func isBookkeeping(_ table: String) -> Bool {
-        table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
+        table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log" || table == "embedding_generation" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
     }
 }
 

@@ -230,6 +230,17 @@ struct GRDBConnection: SQLConnection {
         }
         return out
     }
+
+    func forEachTextAndBlob(_ s: SQLStatement, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws {
+        let rows = try Row.fetchCursor(try db.cachedStatement(sql: s.sql), arguments: arguments(s))
+        while let row = try rows.next() {
+            let id: String = row[0]
+            try row.withUnsafeData(atIndex: 1) { data in
+                guard let data else { return }
+                try data.withUnsafeBytes { try body(id, $0) }
+            }
+        }
+    }
 }
 
 /// The SQLite-backed store.

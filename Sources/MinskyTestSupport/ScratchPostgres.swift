@@ -20,8 +20,9 @@ public final class ScratchPostgres: @unchecked Sendable { // immutable after ini
         return try runDetached(URL(fileURLWithPath: args[0]), Array(args.dropFirst()))
     }
 
-    public init() throws {
-        bin = Self.binDir
+    /// `bin` picks other server binaries (e.g. Debian's postgresql-15, which has no pgvector).
+    public init(bin binDir: String? = nil) throws {
+        bin = binDir ?? Self.binDir
         let dir = try TestEnvironment.tempDirectory("minsky-pg")
         dataDir = dir.appendingPathComponent("data").path
         if getuid() == 0 {

@@ -7,6 +7,7 @@ import MinskySQLite
 
 /// Store micro-benchmarks, in process, on both stores. Run with a release build:
 ///   swift run -c release minsky-bench [--postgres URL] [--tasks 10000]
+///   swift run -c release minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384]
 ///   swift run -c release minsky-bench mcp [--minsky PATH]     (the MCP server over pipes)
 ///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D]
 /// Prints a Markdown table for BENCHMARKS.md.
@@ -128,6 +129,13 @@ struct Bench {
                 return
             }
             try await UpgradeBench.run(pgURL: url, tasks: Int(option("--tasks") ?? "") ?? 100_000, keep: option("--dir"))
+            return
+        }
+        if args.count > 1 && args[1] == "vectors" {
+            let rows = try await VectorBench.run(pgURL: option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"],
+                                                 count: Int(option("--vectors") ?? "") ?? 100_000, dims: Int(option("--dims") ?? "") ?? 384,
+                                                 queryCount: Int(option("--queries") ?? "") ?? 100)
+            print(rows.joined(separator: "\n"))
             return
         }
         if args.count > 1 && args[1] == "mcp" {

@@ -30,14 +30,15 @@ struct DoctorCommand: AsyncParsableCommand {
             if case .postgres(let url)? = try? StoreURL.parse(sel.location) {
                 let session = try PostgresSession(url: url)
                 let version = try session.query("SHOW server_version").first?[0].text ?? "?"
-                let available = try session.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty == false
-                let installed = try session.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'").first?[0].text
                 checks.append(Check(name: "postgresql", ok: true, detail: "server \(version)"))
-                checks.append(Check(name: "pgvector", ok: installed != nil,
-                                    detail: installed.map { "installed (\($0)); semantic search still uses minsky's exact scan" }
-                                        ?? (available ? "available but not installed: run CREATE EXTENSION vector;" : "not available on this server: semantic search uses minsky's exact scan")))
+                let installed = try session.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'").first?[0].text
+                let method = await store.vectorSearchMethod()
+                checks.append(Check(name: "pgvector", ok: method.hasPrefix("pgvector"),
+                                    detail: installed.map { "\($0); semantic search: \(method)" } ?? "semantic search: \(method)"))
+            } else {
+                checks.append(Check(name: "search", ok: true, detail: "semantic search: \(await store.vectorSearchMethod())"))
             }
-            let embedded = try await store.embeddings(model: sel.project?.config.ai?.embeddingModel ?? "text-embedding-3-small").count
+            let embedded = try await store.embeddingHashes(model: sel.project?.config.ai?.embeddingModel ?? "text-embedding-3-small").count
             await store.close()
             if let provider = try resolveProvider(project: sel.project) {
                 checks.append(Check(name: "ai", ok: true, detail: "\(provider.kind.rawValue) \(provider.model) at \(provider.baseURL.absoluteString); key \(provider.apiKey == nil ? "not set" : "set")"))

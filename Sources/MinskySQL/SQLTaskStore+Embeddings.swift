@@ -1,0 +1,231 @@
+import MinskyCore
+import Synchronization
+
+/// What a store process knows about its embeddings: matrices read (SQLite, keyed by model, valid
+/// while `embedding_generation` is unchanged) and whether pgvector serves searches (PostgreSQL).
+struct VectorState: Sendable {
+    var matrices: [String: (generation: Int64, matrix: EmbeddingMatrix)] = [:]
+    var pgvector: PGVectorStatus = .unknown
+    /// Dimensions that have an HNSW index (or could not get one) in this database.
+    var indexedDims: Set<Int> = []
+}
+
+enum PGVectorStatus: Sendable, Equatable {
+    case unknown
+    /// The extension's schema: every name is qualified with it, whatever the search path.
+    case ready(schema: String)
+    case unavailable(String)
+}
+
+extension SQLTaskStore {
+    /// Rows per INSERT: one round trip for many embeddings, well under every bind limit.
+    static var embeddingBatch: Int { 200 }
+    /// pgvector's HNSW index takes vectors of at most this many dimensions.
+    static var hnswMaxDims: Int { 2000 }
+
+    public func saveEmbeddings(_ items: [TaskEmbedding]) async throws {
+        guard !items.isEmpty else { return }
+        for e in items {
+            guard !e.vector.isEmpty, e.vector.allSatisfy(\.isFinite) else {
+                throw MinskyError.invalid("vector", "the embedding for \(e.taskId) is empty or holds NaN/infinity; check the embedding model's answer")
+            }
+        }
+        let vectorSchema: String? = d == .postgres ? await pgvectorSchema() : nil
+        if let schema = vectorSchema {
+            for dims in Set(items.map(\.vector.count)) { await ensureHNSWIndex(schema: schema, dims: dims) }
+        }
+        let now = now()
+        try await write { [self] c in
+            for start in stride(from: 0, to: items.count, by: Self.embeddingBatch) {
+                let batch = items[start..<min(items.count, start + Self.embeddingBatch)]
+                for e in batch { try requireExists(c, e.taskId, field: "taskId") }
+                var s = SQLStatement(d, "INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at\(vectorSchema == nil ? "" : ", embedding")) VALUES ")
+                for (i, e) in batch.enumerated() {
+                    s.append(i == 0 ? "(" : ", (")
+                    s.bind(.text(e.taskId.rawValue)); s.append(", ")
+                    s.bind(.text(e.model)); s.append(", ")
+                    s.bind(.int(Int64(e.vector.count)), as: .integer); s.append(", ")
+                    s.bind(.text(e.contentHash)); s.append(", ")
+                    s.bind(.blob(TaskEmbedding.bytes(e.vector)), as: .blob); s.append(", ")
+                    s.bind(.text(now.iso8601), as: .timestamp)
+                    if let schema = vectorSchema {
+                        s.append(", ")
+                        s.bind(.text(Self.vectorLiteral(e.vector)))
+                        s.append("::\(schema).vector")
+                    }
+                    s.append(")")
+                }
+                s.append(" ON CONFLICT (task_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims, content_hash = EXCLUDED.content_hash, vector = EXCLUDED.vector, updated_at = EXCLUDED.updated_at")
+                if vectorSchema != nil { s.append(", embedding = EXCLUDED.embedding") }
+                try c.execute(s)
+            }
+        }
+    }
+
+    public func embeddings(model: String) async throws -> [TaskEmbedding] {
+        try await read { [self] c in
+            try c.query(d, "SELECT task_id, model, content_hash, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE model = ? ORDER BY task_id", [.text(model)]).map { r in
+                TaskEmbedding(taskId: TaskID(trusted: r[0].text ?? ""), model: r[1].text ?? "", contentHash: r[2].text ?? "", vector: TaskEmbedding.floats(d.blobBytes(r[3])))
+            }
+        }
+    }
+
+    public func embeddingHashes(model: String) async throws -> [TaskID: String] {
+        try await read { [self] c in
+            var out: [TaskID: String] = [:]
+            for r in try c.query(d, "SELECT task_id, content_hash FROM task_embeddings WHERE model = ?", [.text(model)]) {
+                out[TaskID(trusted: r[0].text ?? "")] = r[1].text ?? ""
+            }
+            return out
+        }
+    }
+
+    public func similar(to query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
+        guard k > 0, !query.isEmpty, query.allSatisfy(\.isFinite) else { return [] }
+        if d == .postgres, let schema = await pgvectorSchema() {
+            return try await pgvectorSearch(schema: schema, query: query, model: model, k: k)
+        }
+        return try await matrix(model: model).topK(query, k: k)
+    }
+
+    public func vectorSearchMethod() async -> String {
+        if d == .sqlite { return "exact in-memory scan (SIMD, contiguous float32 matrix)" }
+        switch await pgvectorStatus() {
+        case .ready: return "pgvector HNSW index (cosine)"
+        case .unavailable(let why): return "exact in-memory scan: \(why)"
+        case .unknown: return "unknown"
+        }
+    }
+
+    // MARK: The in-memory matrix (SQLite, and PostgreSQL without pgvector)
+
+    /// Every vector of `model` in one contiguous normalised matrix, read straight from the stored
+    /// bytes. SQLite keeps it between calls while `embedding_generation` is unchanged.
+    func matrix(model: String) async throws -> EmbeddingMatrix {
+        try await read { [self] c in
+            var generation: Int64 = -1
+            if d == .sqlite {
+                generation = try c.query(d, "SELECT generation FROM embedding_generation").first?[0].int ?? -1
+                if let hit = vectorState.withLock({ $0.matrices[model] }), hit.generation == generation { return hit.matrix }
+            }
+            var m = EmbeddingMatrix(ids: [], dims: 0, values: [])
+            let count = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE model = ?", [.text(model)]).first?[0].int ?? 0)
+            m.ids.reserveCapacity(count)
+            try c.forEachTextAndBlob(SQLStatement.make(d, "SELECT task_id, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE model = ? ORDER BY task_id", [.text(model)])) { id, bytes in
+                if m.dims == 0 { m.values.reserveCapacity(count * bytes.count / 4) }
+                m.appendRow(TaskID(trusted: id), bytes: bytes)
+            }
+            if generation >= 0 { vectorState.withLock { $0.matrices[model] = (generation, m) } }
+            return m
+        }
+    }
+
+    // MARK: pgvector
+
+    static func vectorLiteral(_ v: [Float]) -> String {
+        "[" + v.map { "\($0)" }.joined(separator: ",") + "]"
+    }
+
+    func pgvectorStatus() async -> PGVectorStatus {
+        let known = vectorState.withLock { $0.pgvector }
+        if known != .unknown { return known }
+        let status: PGVectorStatus
+        do {
+            status = try await preparePGVector()
+        } catch {
+            status = .unavailable("pgvector could not be set up (\((error as? MinskyError)?.message ?? "\(error)"))")
+        }
+        vectorState.withLock { $0.pgvector = status }
+        return status
+    }
+
+    func pgvectorSchema() async -> String? {
+        if case .ready(let schema) = await pgvectorStatus() { return schema }
+        return nil
+    }
+
+    static func installedSchema(_ c: any SQLConnection) throws -> String? {
+        try c.query(.postgres, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'").first?[0].text
+    }
+
+    static func hasEmbeddingColumn(_ c: any SQLConnection) throws -> Bool {
+        try !c.query(.postgres, "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('task_embeddings') AND attname = 'embedding' AND NOT attisdropped").isEmpty
+    }
+
+    /// Makes sure pgvector is installed and `task_embeddings.embedding` exists (created by the
+    /// first process that needs it; checked first so roles without DDL rights still search).
+    func preparePGVector() async throws -> PGVectorStatus {
+        let (schema, column, available) = try await driver.read { [self] c in
+            (try Self.installedSchema(c), try Self.hasEmbeddingColumn(c), try !c.query(d, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty)
+        }
+        if let schema, column { return .ready(schema: schema) }
+        guard schema != nil || available else {
+            return .unavailable("pgvector is not installed on this PostgreSQL server")
+        }
+        do {
+            let ready = try await driver.write { [self] c in
+                _ = try c.query(d, "SELECT pg_advisory_xact_lock(4242001)")
+                if try Self.installedSchema(c) == nil { try c.execute(d, "CREATE EXTENSION IF NOT EXISTS vector") }
+                guard let schema = try Self.installedSchema(c) else { return "" }
+                if try !Self.hasEmbeddingColumn(c) {
+                    try c.execute(d, "ALTER TABLE task_embeddings ADD COLUMN embedding \(schema).vector")
+                    try c.execute(d, "CREATE INDEX task_embeddings_unvectored ON task_embeddings (model) WHERE embedding IS NULL")
+                }
+                return schema
+            }
+            return ready.isEmpty ? .unavailable("pgvector is not installed on this PostgreSQL server") : .ready(schema: ready)
+        } catch {
+            let why = (error as? MinskyError)?.message ?? "\(error)"
+            return .unavailable("pgvector is available but could not be enabled (\(why)); a superuser can run CREATE EXTENSION vector")
+        }
+    }
+
+    /// One HNSW cosine index per dimension count, on `embedding::vector(N)` of the rows with that
+    /// many dimensions. Without it (no rights, too many dimensions) pgvector still answers exactly.
+    func ensureHNSWIndex(schema: String, dims: Int) async {
+        guard dims > 0, dims <= Self.hnswMaxDims, !vectorState.withLock({ $0.indexedDims.contains(dims) }) else { return }
+        let name = "task_embeddings_hnsw_\(dims)"
+        _ = try? await driver.write { [self] c in
+            _ = try c.query(d, "SELECT pg_advisory_xact_lock(4242001)")
+            if try c.query(d, "SELECT to_regclass(?) IS NOT NULL", [.text(name)]).first?[0].text == "t" { return }
+            try c.execute(d, "CREATE INDEX \(name) ON task_embeddings USING hnsw ((embedding::\(schema).vector(\(dims))) \(schema).vector_cosine_ops) WHERE dims = \(dims)")
+        }
+        vectorState.withLock { _ = $0.indexedDims.insert(dims) }
+    }
+
+    /// Fills `embedding` for rows written without it (copied by an upgrade, restored from a
+    /// backup, written by a store that had no pgvector yet), from the stored bytes.
+    func fillMissingVectors(schema: String, model: String) async throws {
+        while true {
+            let filled = try await write { [self] c in
+                let rows = try c.query(d, "SELECT task_id, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = ? LIMIT 1000", [.text(model)])
+                guard !rows.isEmpty else { return 0 }
+                var s = SQLStatement(d, "UPDATE task_embeddings t SET embedding = v.e::\(schema).vector FROM (SELECT unnest(")
+                s.bind(.text("{" + rows.map { "\"\($0[0].text ?? "")\"" }.joined(separator: ",") + "}"))
+                s.append("::text[]) AS id, unnest(")
+                s.bind(.text("{" + rows.map { "\"\(Self.vectorLiteral(TaskEmbedding.floats(d.blobBytes($0[1]))))\"" }.joined(separator: ",") + "}"))
+                s.append("::text[]) AS e) v WHERE t.task_id = v.id")
+                try c.execute(s)
+                return rows.count
+            }
+            if filled == 0 { return }
+        }
+    }
+
+    func pgvectorSearch(schema: String, query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
+        try await fillMissingVectors(schema: schema, model: model)
+        await ensureHNSWIndex(schema: schema, dims: query.count)
+        let dims = query.count
+        return try await read { [self] c in
+            // The candidate list must hold at least k; 100 keeps recall@10 high (BENCHMARKS.md).
+            try c.execute(d, "SELECT set_config('hnsw.ef_search', ?, true)", [.text(String(min(1000, max(100, 2 * k))))])
+            let vec = "embedding::\(schema).vector(\(dims))"
+            var s = SQLStatement(d, "SELECT task_id, (\(vec) OPERATOR(\(schema).<=>) ")
+            s.bind(.text(Self.vectorLiteral(query)))
+            s.append("::\(schema).vector(\(dims))) AS distance FROM task_embeddings WHERE dims = \(dims) AND model = ")
+            s.bind(.text(model))
+            s.append(" ORDER BY distance LIMIT \(k)")
+            return try c.query(s).map { r in (TaskID(trusted: r[0].text ?? ""), Float(1 - (r[1].double ?? 1))) }
+        }
+    }
+}

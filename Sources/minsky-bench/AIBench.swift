@@ -1,0 +1,137 @@
+import Foundation
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+import MinskySQLite
+
+/// `minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384] [--queries 100]`:
+/// top-10 semantic search over N stored embeddings. SQLite: the in-memory SIMD scan against one
+/// plain pass over the same floats (the time to read the vectors from memory once), plus the
+/// cold read from the file. PostgreSQL: pgvector's HNSW index, latency and recall@10 against the
+/// exact ranking. Vectors are clustered (1,000 topics + noise), like sentence embeddings of a
+/// task list, and queries are fresh draws, not stored vectors.
+enum VectorBench {
+    struct Gen {
+        var state: UInt64
+        mutating func next() -> Float {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            z ^= z >> 31
+            return Float(z >> 40) / Float(1 << 24) * 2 - 1
+        }
+    }
+
+    static func vectors(_ n: Int, dims: Int, topics: [[Float]], gen: inout Gen) -> [[Float]] {
+        (0..<n).map { _ in
+            let c = topics[Int(abs(gen.next()) * Float(topics.count - 1))]
+            return c.map { $0 + 0.6 * gen.next() }
+        }
+    }
+
+    /// One pass reading every float once (SIMD8 sum): the memory-bandwidth floor of any scan.
+    static func readOnce(_ values: [Float]) -> Float {
+        values.withUnsafeBufferPointer { p in
+            var acc = SIMD8<Float>()
+            var i = 0
+            while i + 8 <= p.count { acc += SIMD8<Float>(p[i..<(i + 8)]); i += 8 }
+            return acc.sum()
+        }
+    }
+
+    static func timeMs(_ body: () async throws -> Void) async rethrows -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try await body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6
+    }
+
+    static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
+
+    static func run(pgURL: String?, count: Int, dims: Int, queryCount: Int) async throws -> [String] {
+        var gen = Gen(state: 42)
+        let topics = (0..<1000).map { _ in (0..<dims).map { _ in gen.next() } }
+        let data = vectors(count, dims: dims, topics: topics, gen: &gen)
+        let queries = vectors(queryCount, dims: dims, topics: topics, gen: &gen)
+        var rows = ["| store | measure | result |", "|---|---|---|"]
+        func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
+
+        // SQLite
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-vbench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("bench.db").path
+        var store = try SQLiteTaskStore(path: path)
+        let ids = try await Bench.populate(store, tasks: count, deps: 0)
+        let embeddings = zip(ids, data).map { TaskEmbedding(taskId: $0, model: "bench", contentHash: "h", vector: $1) }
+        let save = try await timeMs { for s in stride(from: 0, to: count, by: 1000) { try await store.saveEmbeddings(Array(embeddings[s..<min(count, s + 1000)])) } }
+        log("sqlite: saved \(count) embeddings in \(Int(save)) ms")
+        await store.close()
+        store = try SQLiteTaskStore(path: path)
+        let cold = try await timeMs { _ = try await store.similar(to: queries[0], model: "bench", k: 10) }
+        let flat = data.flatMap { $0 }
+        var sink: Float = 0
+        var readTimes: [Double] = []
+        for _ in 0..<20 { readTimes.append(await timeMs { sink += readOnce(flat) }) }
+        var scanTimes: [Double] = []
+        var exact: [[TaskID]] = []
+        for q in queries {
+            var hits: [(id: TaskID, score: Float)] = []
+            scanTimes.append(try await timeMs { hits = try await store.similar(to: q, model: "bench", k: 10) })
+            exact.append(hits.map(\.id))
+        }
+        await store.close()
+        let read = median(readTimes), scan = median(scanTimes)
+        rows.append("| SQLite | read \(count)×\(dims) float32 from memory once (floor) | \(Bench.fmt(read)) |")
+        rows.append("| SQLite | top-10 search, matrix in memory (p50 of \(queryCount)) | \(Bench.fmt(scan)) = \(String(format: "%.2f", scan / read))× the floor |")
+        rows.append("| SQLite | first search after opening (reads \(count * dims * 4 / 1_000_000) MB of vectors from the file) | \(Bench.fmt(cold)) |")
+        rows.append("| SQLite | save \(count) embeddings (batches of 1,000) | \(Bench.fmt(save)) |")
+        if sink == 42 { log("") }
+
+        // PostgreSQL + pgvector
+        if let pgURL {
+            let db = "vector_bench_\(UUID().uuidString.prefix(6).lowercased())"
+            try await PostgresAdmin.execute(url: pgURL, "CREATE DATABASE \(db)")
+            let url = pgURL.replacingOccurrences(of: "/postgres", with: "/\(db)")
+            try await PostgresAdmin.execute(url: url, "CREATE EXTENSION IF NOT EXISTS vector")
+            let pg = try await PostgresTaskStore.connect(url: url)
+            let pgIDs = try await Bench.populate(pg, tasks: count, deps: 0)
+            // Rows first, then one index build (what an upgrade does); the store then keeps it.
+            try await PostgresAdmin.execute(url: url, "ALTER TABLE task_embeddings ADD COLUMN embedding vector")
+            let pgEmb = zip(pgIDs, data).map { TaskEmbedding(taskId: $0, model: "bench", contentHash: "h", vector: $1) }
+            let pgSave = try await timeMs {
+                for s in stride(from: 0, to: count, by: 1000) {
+                    let chunk = pgEmb[s..<min(count, s + 1000)]
+                    let ids = "{" + chunk.map { "\"\($0.taskId)\"" }.joined(separator: ",") + "}"
+                    let vecs = "{" + chunk.map { "\"[" + $0.vector.map { "\($0)" }.joined(separator: ",") + "]\"" }.joined(separator: ",") + "}"
+                    let hex = "{" + chunk.map { "\"\\\\x" + Hex.encode(TaskEmbedding.bytes($0.vector)) + "\"" }.joined(separator: ",") + "}"
+                    try await PostgresAdmin.execute(url: url, """
+                        INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at, embedding)
+                        SELECT i, 'bench', \(dims), 'h', b, now(), e::vector FROM unnest('\(ids)'::text[], '\(hex)'::bytea[], '\(vecs)'::text[]) AS u(i, b, e)
+                        """)
+                }
+            }
+            log("postgres: saved \(count) embeddings in \(Int(pgSave)) ms; building the HNSW index")
+            try await PostgresAdmin.execute(url: url, "SET maintenance_work_mem = '1GB'")
+            let build = try await timeMs {
+                try await PostgresAdmin.execute(url: url, "SET maintenance_work_mem = '1GB'; CREATE INDEX task_embeddings_hnsw_\(dims) ON task_embeddings USING hnsw ((embedding::vector(\(dims))) vector_cosine_ops) WHERE dims = \(dims)")
+            }
+            log("postgres: index built in \(Int(build)) ms")
+            let byID = Dictionary(uniqueKeysWithValues: zip(pgIDs, ids))
+            _ = try await pg.similar(to: queries[0], model: "bench", k: 10)
+            var times: [Double] = []
+            var found = 0
+            for (qi, q) in queries.enumerated() {
+                var hits: [(id: TaskID, score: Float)] = []
+                times.append(try await timeMs { hits = try await pg.similar(to: q, model: "bench", k: 10) })
+                found += Set(hits.compactMap { byID[$0.id] }).intersection(exact[qi]).count
+            }
+            await pg.close()
+            try? await PostgresAdmin.execute(url: pgURL, "DROP DATABASE \(db) WITH (FORCE)")
+            rows.append("| PostgreSQL | HNSW index build (m=16, ef_construction=64) | \(Bench.fmt(build)) |")
+            rows.append("| PostgreSQL | top-10 search through the store, HNSW (p50 of \(queryCount)) | \(Bench.fmt(median(times))) |")
+            rows.append("| PostgreSQL | recall@10 against the exact ranking | \(String(format: "%.3f", Double(found) / Double(10 * queryCount))) |")
+        }
+        return rows
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+import MinskyTestSupport
+import Testing
+
+/// Deterministic pseudo-random vectors (SplitMix64), so both stores see the same data.
+func testVectors(count: Int, dims: Int, seed: UInt64) -> [[Float]] {
+    var state = seed
+    func next() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) / Float(1 << 24) * 2 - 1
+    }
+    return (0..<count).map { _ in (0..<dims).map { _ in next() } }
+}
+
+/// Exact cosine ranking computed here, independently of the stores.
+func bruteForce(_ query: [Float], _ items: [(TaskID, [Float])], k: Int) -> [TaskID] {
+    func cos(_ a: [Float], _ b: [Float]) -> Double {
+        var dot = 0.0, na = 0.0, nb = 0.0
+        for i in a.indices { dot += Double(a[i] * b[i]); na += Double(a[i] * a[i]); nb += Double(b[i] * b[i]) }
+        return dot / (na.squareRoot() * nb.squareRoot())
+    }
+    return items.map { ($0.0, cos(query, $0.1)) }.sorted { $0.1 > $1.1 }.prefix(k).map(\.0)
+}
+
+@Suite("Semantic search on both stores")
+struct VectorSearchTests {
+    @Test(arguments: StoreKind.allCases)
+    func similarRanksByCosineAndFollowsEveryChange(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var tasks: [TaskID] = []
+            for i in 0..<60 { tasks.append(try await store.create(NewTask(title: "task \(i)")).id) }
+            let vectors = testVectors(count: 60, dims: 24, seed: 7)
+            try await store.saveEmbeddings(zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
+            var items = Array(zip(tasks, vectors))
+            let queries = testVectors(count: 5, dims: 24, seed: 99)
+            for q in queries {
+                let hits = try await store.similar(to: q, model: "m", k: 5)
+                #expect(hits.map(\.id) == bruteForce(q, items, k: 5))
+                #expect(hits.map(\.score) == hits.map(\.score).sorted(by: >))
+                #expect(hits.allSatisfy { $0.score <= 1.0001 && $0.score >= -1.0001 })
+            }
+            // A vector equal to a stored one finds that task first with score 1.
+            let exact = try await store.similar(to: vectors[17], model: "m", k: 1)
+            #expect(exact.first?.id == tasks[17])
+            #expect(abs((exact.first?.score ?? 0) - 1) < 1e-4)
+            // Deleting a task removes it from the results (a cached matrix must notice).
+            _ = try await store.delete(tasks[17], cascade: false)
+            items.removeAll { $0.0 == tasks[17] }
+            #expect(try await store.similar(to: vectors[17], model: "m", k: 3).map(\.id) == bruteForce(vectors[17], items, k: 3))
+            // Re-embedding a task moves it.
+            try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[3], model: "m", contentHash: "h2", vector: vectors[17])])
+            #expect(try await store.similar(to: vectors[17], model: "m", k: 1).first?.id == tasks[3])
+            #expect(try await store.embeddingHashes(model: "m")[tasks[3]] == "h2")
+            #expect(try await store.embeddingHashes(model: "m").count == 59)
+            // Another model's vectors are not mixed in; odd input finds nothing rather than failing.
+            #expect(try await store.similar(to: vectors[0], model: "other", k: 3).isEmpty)
+            #expect(try await store.similar(to: [1, 2], model: "m", k: 3).isEmpty)
+            #expect(try await store.similar(to: vectors[0], model: "m", k: 0).isEmpty)
+            await expectError(.invalidInput, field: "vector") {
+                try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[1], model: "m", contentHash: "x", vector: [1, .nan])])
+            }
+            #expect(try await store.embeddingHashes(model: "m")[tasks[1]] == "h", "a refused batch writes nothing")
+        }
+    }
+
+    @Test func postgresSearchesWithAnHNSWIndexAndFillsCopiedRows() async throws {
+        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+        let store = try await PostgresTaskStore.connect(url: url)
+        var tasks: [TaskID] = []
+        for i in 0..<40 { tasks.append(try await store.create(NewTask(title: "t\(i)")).id) }
+        let vectors = testVectors(count: 40, dims: 16, seed: 3)
+        try await store.saveEmbeddings(zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
+        #expect(await store.vectorSearchMethod().hasPrefix("pgvector HNSW"))
+        let indexes = try await PostgresAdmin.query(url: url, "SELECT indexdef FROM pg_indexes WHERE schemaname = '\(schema)' AND indexname = 'task_embeddings_hnsw_16'")
+        #expect(indexes.first?[0]?.contains("USING hnsw") == true)
+        // The planner uses that index for the search query.
+        let vec = "[" + vectors[0].map { "\($0)" }.joined(separator: ",") + "]"
+        let session = try PostgresSession(url: url)
+        try session.execute("SET enable_seqscan = off")
+        let plan = try session.query("EXPLAIN SELECT task_id FROM task_embeddings WHERE dims = 16 AND model = 'm' ORDER BY embedding::public.vector(16) OPERATOR(public.<=>) '\(vec)'::public.vector(16) LIMIT 5")
+            .compactMap { $0[0].text }.joined(separator: "\n")
+        #expect(plan.contains("task_embeddings_hnsw_16"), "\(plan)")
+        // Rows written without the pgvector column (as an upgrade's COPY writes them) are filled on the next search.
+        try await PostgresAdmin.execute(url: url, "UPDATE task_embeddings SET embedding = NULL")
+        #expect(try await store.similar(to: vectors[9], model: "m", k: 3).map(\.id) == bruteForce(vectors[9], Array(zip(tasks, vectors)), k: 3))
+        let unfilled = try await PostgresAdmin.query(url: url, "SELECT count(*) FROM task_embeddings WHERE embedding IS NULL")
+        #expect(unfilled.first?[0] == "0")
+        await store.close()
+        await TestEnvironment.dropSchema(schema)
+    }
+
+    @Test func postgresWithoutPGVectorSearchesExactly() async throws {
+        // Debian's postgresql-15 has no pgvector: the store says so and still ranks correctly.
+        let pg = try ScratchPostgres(bin: "/usr/lib/postgresql/15/bin")
+        defer { try? pg.stop() }
+        let store = try await PostgresTaskStore.connect(url: pg.url)
+        var tasks: [TaskID] = []
+        for i in 0..<20 { tasks.append(try await store.create(NewTask(title: "t\(i)")).id) }
+        let vectors = testVectors(count: 20, dims: 8, seed: 5)
+        try await store.saveEmbeddings(zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
+        let method = await store.vectorSearchMethod()
+        #expect(method.contains("exact") && method.contains("not installed"), "\(method)")
+        #expect(try await store.similar(to: vectors[4], model: "m", k: 4).map(\.id) == bruteForce(vectors[4], Array(zip(tasks, vectors)), k: 4))
+        await store.close()
+    }
+}
