@@ -90,9 +90,12 @@ public enum Decomposer {
         return .success(out)
     }
 
-    public static func plan(task: TaskItem, maxSubtasks: Int, guidance: String?, provider: any LLMProvider) async throws -> DecompositionPlan {
+    /// `progress` hears how many characters of the answer have arrived while the model streams.
+    public static func plan(task: TaskItem, maxSubtasks: Int, guidance: String?, provider: any LLMProvider,
+                            progress: (@Sendable (Int) -> Void)? = nil) async throws -> DecompositionPlan {
         guard (1...50).contains(maxSubtasks) else { throw MinskyError.invalid("max", "max subtasks must be 1 to 50") }
-        let base = LLMRequest(system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance), schemaName: "decomposition", schema: schema(max: maxSubtasks))
+        let base = LLMRequest(system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance), schemaName: "decomposition", schema: schema(max: maxSubtasks),
+                              onProgress: progress)
         var usage: [LLMUsage] = []
         let first = try await provider.complete(base)
         if let u = first.usage { usage.append(u) }

@@ -11,8 +11,25 @@ public struct EmbeddingClient: Sendable {
         self.model = model
     }
 
-    public func embed(_ texts: [String]) async throws -> [[Float]] {
-        guard !texts.isEmpty else { return [] }
+    public func embed(_ texts: [String]) async throws -> [[Float]] { try await embedCounting(texts).vectors }
+
+    /// Embeds `texts`, recording the call (tokens, time, outcome) in `store`.
+    public func embed(_ texts: [String], recordingIn store: any TaskStore, purpose: String) async throws -> [[Float]] {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        do {
+            let (vectors, tokens) = try await embedCounting(texts)
+            await AICallRecorder.record(store, purpose: purpose, provider: config.kind.rawValue, model: model, taskId: nil,
+                                        usage: tokens.map { LLMUsage(inputTokens: $0, outputTokens: 0) }, since: t0, outcome: "ok")
+            return vectors
+        } catch {
+            await AICallRecorder.record(store, purpose: purpose, provider: config.kind.rawValue, model: model, taskId: nil, usage: nil, since: t0,
+                                        outcome: AICallRecorder.outcome(of: error))
+            throw error
+        }
+    }
+
+    func embedCounting(_ texts: [String]) async throws -> (vectors: [[Float]], tokens: Int?) {
+        guard !texts.isEmpty else { return ([], 0) }
         var headers: [String: String] = [:]
         if let key = config.apiKey, !key.isEmpty { headers["Authorization"] = "Bearer \(key)" }
         let body: JSONValue = ["model": .string(model), "input": .array(texts.map { .string($0) })]
@@ -21,12 +38,13 @@ public struct EmbeddingClient: Sendable {
             throw MinskyError(.internal, "the embeddings answer has \(json["data"]?.arrayValue?.count ?? 0) vectors for \(texts.count) inputs")
         }
         let ordered = data.sorted { ($0["index"]?.intValue ?? 0) < ($1["index"]?.intValue ?? 0) }
-        return try ordered.map { item in
+        let tokens = json["usage"]?["prompt_tokens"]?.intValue.map(Int.init)
+        return (try ordered.map { item in
             guard let v = item["embedding"]?.arrayValue?.compactMap({ $0.doubleValue.map(Float.init) }), !v.isEmpty else {
                 throw MinskyError(.internal, "an embedding in the answer is empty or not numbers")
             }
             return v
-        }
+        }, tokens)
     }
 
     /// Embeds every task whose content changed since its stored embedding (or all with `all`).
@@ -36,7 +54,7 @@ public struct EmbeddingClient: Sendable {
         var done = 0
         for start in stride(from: 0, to: todo.count, by: batch) {
             let slice = Array(todo[start..<min(todo.count, start + batch)])
-            let vectors = try await embed(slice.map { $0.title + "\n" + $0.description })
+            let vectors = try await embed(slice.map { $0.title + "\n" + $0.description }, recordingIn: store, purpose: "embed")
             try await store.saveEmbeddings(zip(slice, vectors).map { TaskEmbedding(taskId: $0.id, model: model, contentHash: TaskEmbedding.contentHash($0), vector: $1) })
             done += slice.count
             progress?(done, todo.count)
@@ -45,7 +63,7 @@ public struct EmbeddingClient: Sendable {
     }
 
     public func similar(to text: String, store: any TaskStore, k: Int) async throws -> [(id: TaskID, score: Float)] {
-        guard let q = try await embed([text]).first else { return [] }
+        guard let q = try await embed([text], recordingIn: store, purpose: "search").first else { return [] }
         return try await store.similar(to: q, model: model, k: k)
     }
 }

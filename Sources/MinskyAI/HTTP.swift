@@ -40,7 +40,89 @@ enum HTTP {
         let task = Mutex<URLSessionDataTask?>(nil)
     }
 
+    /// One exchange whose answer may be a server-sent event stream: each `data:` payload goes to
+    /// `onEvent` as it arrives, and the returned body is empty. Any other answer (an error, or a
+    /// server that ignored `"stream": true`) is returned whole. The request's time-out is the
+    /// longest silence allowed, so a long answer that keeps streaming never times out.
+    static func sendStreaming(_ request: URLRequest, onEvent: @escaping @Sendable (String) -> Void) async throws -> (Data, HTTPURLResponse) {
+        let box = TaskBox()
+        return try await withTaskCancellationHandler {
+            try await withCheckedThrowingContinuation { cont in
+                let delegate = StreamDelegate(onEvent: onEvent, continuation: cont)
+                let queue = OperationQueue()
+                queue.maxConcurrentOperationCount = 1
+                let session = URLSession(configuration: session.configuration, delegate: delegate, delegateQueue: queue)
+                let task = session.dataTask(with: request)
+                box.task.withLock { $0 = task }
+                task.resume()
+            }
+        } onCancel: {
+            box.task.withLock { $0?.cancel() }
+        }
+    }
+
+    /// Collects a streamed answer. Callbacks arrive one at a time on the session's serial queue,
+    /// hence `@unchecked Sendable`.
+    final class StreamDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+        let onEvent: @Sendable (String) -> Void
+        var continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>?
+        var response: HTTPURLResponse?
+        var streaming = false
+        var body = Data()
+        var pending: [UInt8] = []
+
+        init(onEvent: @escaping @Sendable (String) -> Void, continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>) {
+            self.onEvent = onEvent
+            self.continuation = continuation
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+            let http = response as? HTTPURLResponse
+            self.response = http
+            streaming = (200..<300).contains(http?.statusCode ?? 0)
+                && (http?.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased().contains("text/event-stream")
+            completionHandler(.allow)
+        }
+
+        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+            guard streaming else { body.append(data); return }
+            pending.append(contentsOf: data)
+            var start = 0
+            while let nl = pending[start...].firstIndex(of: 10) {
+                var line = pending[start..<nl]
+                if line.last == 13 { line = line.dropLast() }
+                start = nl + 1
+                if line.starts(with: Array("data:".utf8)) {
+                    var payload = line.dropFirst(5)
+                    if payload.first == 32 { payload = payload.dropFirst() }
+                    onEvent(String(decoding: payload, as: UTF8.self))
+                }
+            }
+            pending.removeFirst(start)
+        }
+
+        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
+            if let error {
+                continuation?.resume(throwing: error)
+            } else if let response {
+                continuation?.resume(returning: (body, response))
+            } else {
+                continuation?.resume(throwing: MinskyError(.storeUnavailable, "no HTTP response from \(task.originalRequest?.url?.host ?? "the model server")"))
+            }
+            continuation = nil
+            session.finishTasksAndInvalidate()
+        }
+    }
+
     static func postJSON(url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig) async throws -> JSONValue {
+        try await post(url: url, headers: headers, body: body, config: config, onEvent: nil) ?? .null
+    }
+
+    /// POSTs `body`; with `onEvent`, asks for a stream and returns nil when one came (its events
+    /// went to `onEvent`), or the JSON body when the server answered all at once.
+    static func post(url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig,
+                     onEvent: (@Sendable (String) -> Void)?) async throws -> JSONValue? {
         var req = URLRequest(url: url)
         req.httpMethod = "POST"
         req.timeoutInterval = config.timeout
@@ -53,13 +135,21 @@ enum HTTP {
             try Task.checkCancellation()
             let data: Data, response: HTTPURLResponse
             do {
-                (data, response) = try await send(req)
+                if let onEvent {
+                    (data, response) = try await sendStreaming(req, onEvent: onEvent)
+                    if (200..<300).contains(response.statusCode), data.isEmpty,
+                       (response.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased().contains("text/event-stream") {
+                        return nil
+                    }
+                } else {
+                    (data, response) = try await send(req)
+                }
             } catch let e as MinskyError {
                 throw e
             } catch {
                 let ns = error as NSError
                 if ns.code == NSURLErrorTimedOut {
-                    throw MinskyError(.storeUnavailable, "the model server at \(where_) did not answer within \(Int(config.timeout)) s; raise the time-out or try a smaller model")
+                    throw MinskyError(.storeUnavailable, "the model server at \(where_) sent nothing for \(Int(config.timeout)) s; raise the time-out (MINSKY_AI_TIMEOUT) or try a smaller model")
                 }
                 if attempt < config.maxRetries { attempt += 1; try await backoff(attempt, retryAfter: nil); continue }
                 throw MinskyError(.storeUnavailable, "cannot reach the model server at \(where_): \(ns.localizedDescription)")

@@ -9,7 +9,11 @@ public struct ProviderConfig: Sendable {
     public var model: String
     public var baseURL: URL
     public var apiKey: String?
+    /// Longest silence allowed from the server; a streamed answer may take longer in total.
     public var timeout: TimeInterval = 120
+    /// Ask for a streamed answer (progress while the model writes; servers that cannot stream
+    /// answer all at once and that works too). `ai.stream false` turns it off.
+    public var stream = true
     public var maxRetries = 3
 
     public init(kind: Kind, model: String, baseURL: URL, apiKey: String?) {
@@ -37,6 +41,8 @@ public struct LLMRequest: Sendable {
     public var prompt: String
     public var schemaName: String
     public var schema: JSONValue
+    /// Called with the number of characters of the answer received so far, while it streams.
+    public var onProgress: (@Sendable (Int) -> Void)? = nil
 }
 
 public struct LLMUsage: Sendable, Codable, Equatable {
@@ -60,7 +66,60 @@ public struct LLMResponse: Sendable {
 /// One protocol for every model server.
 public protocol LLMProvider: Sendable {
     var name: String { get }
+    /// openai, anthropic or sampling: what `minsky usage` groups by.
+    var kind: String { get }
+    /// The model asked for (the answer may name the exact one it used).
+    var model: String { get }
     func complete(_ request: LLMRequest) async throws -> LLMResponse
+}
+
+extension LLMProvider {
+    /// This provider, recording every call (tokens, time, outcome) in `store`.
+    public func recording(to store: any TaskStore, purpose: String, taskId: TaskID? = nil) -> any LLMProvider {
+        RecordingProvider(base: self, store: store, purpose: purpose, taskId: taskId)
+    }
+}
+
+/// Records each call in the store after it ends, failed ones too. A record that cannot be
+/// written does not fail the call: the answer matters more than its bookkeeping.
+struct RecordingProvider: LLMProvider {
+    let base: any LLMProvider
+    let store: any TaskStore
+    let purpose: String
+    let taskId: TaskID?
+    var name: String { base.name }
+    var kind: String { base.kind }
+    var model: String { base.model }
+
+    func complete(_ request: LLMRequest) async throws -> LLMResponse {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        do {
+            let response = try await base.complete(request)
+            await record(t0, model: response.model, usage: response.usage, outcome: "ok")
+            return response
+        } catch {
+            await record(t0, model: base.model, usage: nil, outcome: AICallRecorder.outcome(of: error))
+            throw error
+        }
+    }
+
+    func record(_ t0: UInt64, model: String, usage: LLMUsage?, outcome: String) async {
+        await AICallRecorder.record(store, purpose: purpose, provider: kind, model: model, taskId: taskId, usage: usage, since: t0, outcome: outcome)
+    }
+}
+
+enum AICallRecorder {
+    static func outcome(of error: any Error) -> String {
+        if error is CancellationError { return "cancelled" }
+        return (error as? MinskyError)?.code.rawValue ?? "error"
+    }
+
+    static func record(_ store: any TaskStore, purpose: String, provider: String, model: String, taskId: TaskID?, usage: LLMUsage?,
+                       since t0: UInt64, outcome: String) async {
+        let ms = Int((DispatchTime.now().uptimeNanoseconds - t0) / 1_000_000)
+        try? await store.recordAICall(AICall(at: .now(), purpose: purpose, provider: provider, model: model, taskId: taskId,
+                                             inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, durationMs: ms, outcome: outcome))
+    }
 }
 
 public enum Providers {

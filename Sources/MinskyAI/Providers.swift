@@ -1,5 +1,6 @@
 import Foundation
 import MinskyCore
+import Synchronization
 
 /// Any OpenAI-compatible server: OpenAI, Ollama (`http://localhost:11434/v1`), llama.cpp,
 /// vLLM, LM Studio, OpenRouter. Asks for structured output with a JSON schema response format;
@@ -7,9 +8,11 @@ import MinskyCore
 struct OpenAIProvider: LLMProvider {
     let config: ProviderConfig
     var name: String { "openai(\(config.model))" }
+    var kind: String { "openai" }
+    var model: String { config.model }
 
     func complete(_ r: LLMRequest) async throws -> LLMResponse {
-        let body: JSONValue = [
+        var body: [String: JSONValue] = [
             "model": .string(config.model),
             "messages": [["role": "system", "content": .string(r.system)], ["role": "user", "content": .string(r.prompt)]],
             "response_format": ["type": "json_schema", "json_schema": ["name": .string(r.schemaName), "schema": r.schema, "strict": false]],
@@ -17,7 +20,20 @@ struct OpenAIProvider: LLMProvider {
         ]
         var headers: [String: String] = [:]
         if let key = config.apiKey, !key.isEmpty { headers["Authorization"] = "Bearer \(key)" }
-        let json = try await HTTP.postJSON(url: config.baseURL.appendingPathComponent("chat/completions"), headers: headers, body: body, config: config)
+        let url = config.baseURL.appendingPathComponent("chat/completions")
+        if config.stream {
+            let acc = StreamAccumulator(onProgress: r.onProgress)
+            body["stream"] = true
+            body["stream_options"] = ["include_usage": true]
+            if let json = try await HTTP.post(url: url, headers: headers, body: .object(body), config: config, onEvent: { acc.openAI($0) }) {
+                return try Self.decode(json, config: config)
+            }
+            return try acc.response(defaultModel: config.model, server: url)
+        }
+        return try Self.decode(try await HTTP.postJSON(url: url, headers: headers, body: .object(body), config: config), config: config)
+    }
+
+    static func decode(_ json: JSONValue, config: ProviderConfig) throws -> LLMResponse {
         guard let text = json["choices"]?.arrayValue?.first?["message"]?["content"]?.stringValue else {
             throw MinskyError(.internal, "the model server's answer has no choices[0].message.content")
         }
@@ -30,9 +46,11 @@ struct OpenAIProvider: LLMProvider {
 struct AnthropicProvider: LLMProvider {
     let config: ProviderConfig
     var name: String { "anthropic(\(config.model))" }
+    var kind: String { "anthropic" }
+    var model: String { config.model }
 
     func complete(_ r: LLMRequest) async throws -> LLMResponse {
-        let body: JSONValue = [
+        var body: [String: JSONValue] = [
             "model": .string(config.model), "max_tokens": 4096, "system": .string(r.system),
             "messages": [["role": "user", "content": .string(r.prompt)]],
             "tools": [["name": .string(r.schemaName), "description": "Give the answer.", "input_schema": r.schema]],
@@ -40,11 +58,86 @@ struct AnthropicProvider: LLMProvider {
         ]
         var headers = ["anthropic-version": "2023-06-01"]
         if let key = config.apiKey, !key.isEmpty { headers["x-api-key"] = key }
-        let json = try await HTTP.postJSON(url: config.baseURL.appendingPathComponent("v1/messages"), headers: headers, body: body, config: config)
+        let url = config.baseURL.appendingPathComponent("v1/messages")
+        if config.stream {
+            let acc = StreamAccumulator(onProgress: r.onProgress)
+            body["stream"] = true
+            if let json = try await HTTP.post(url: url, headers: headers, body: .object(body), config: config, onEvent: { acc.anthropic($0) }) {
+                return try Self.decode(json, config: config)
+            }
+            return try acc.response(defaultModel: config.model, server: url)
+        }
+        return try Self.decode(try await HTTP.postJSON(url: url, headers: headers, body: .object(body), config: config), config: config)
+    }
+
+    static func decode(_ json: JSONValue, config: ProviderConfig) throws -> LLMResponse {
         guard let input = json["content"]?.arrayValue?.first(where: { $0["type"] == "tool_use" })?["input"] else {
             throw MinskyError(.internal, "the Anthropic answer has no tool_use block")
         }
         let usage = json["usage"].map { LLMUsage(inputTokens: Int($0["input_tokens"]?.intValue ?? 0), outputTokens: Int($0["output_tokens"]?.intValue ?? 0)) }
         return LLMResponse(text: input.canonicalJSON(), usage: usage, model: json["model"]?.stringValue ?? config.model)
+    }
+}
+
+/// Builds one answer from streamed events (OpenAI chat chunks or Anthropic message events),
+/// reporting progress as characters arrive.
+final class StreamAccumulator: Sendable {
+    struct State {
+        var text = ""
+        var inputTokens: Int?
+        var outputTokens: Int?
+        var model: String?
+        var error: String?
+        var finished = false
+    }
+
+    let state = Mutex(State())
+    let onProgress: (@Sendable (Int) -> Void)?
+
+    init(onProgress: (@Sendable (Int) -> Void)?) { self.onProgress = onProgress }
+
+    func openAI(_ payload: String) {
+        if payload == "[DONE]" { state.withLock { $0.finished = true }; return }
+        guard let json = try? JSONParser.parse(payload.utf8) else { state.withLock { $0.error = $0.error ?? "a streamed chunk is not JSON" }; return }
+        let count = state.withLock { s -> Int in
+            if let message = json["error"]?["message"]?.stringValue { s.error = message }
+            if let m = json["model"]?.stringValue { s.model = m }
+            if let piece = json["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue { s.text += piece }
+            if let u = json["usage"], let p = u["prompt_tokens"]?.intValue {
+                s.inputTokens = Int(p)
+                s.outputTokens = Int(u["completion_tokens"]?.intValue ?? 0)
+            }
+            return s.text.count
+        }
+        onProgress?(count)
+    }
+
+    func anthropic(_ payload: String) {
+        guard let json = try? JSONParser.parse(payload.utf8) else { state.withLock { $0.error = $0.error ?? "a streamed event is not JSON" }; return }
+        let count = state.withLock { s -> Int in
+            switch json["type"]?.stringValue {
+            case "message_start":
+                s.model = json["message"]?["model"]?.stringValue
+                s.inputTokens = json["message"]?["usage"]?["input_tokens"]?.intValue.map(Int.init)
+            case "content_block_delta":
+                if let piece = json["delta"]?["partial_json"]?.stringValue { s.text += piece }
+            case "message_delta":
+                if let out = json["usage"]?["output_tokens"]?.intValue { s.outputTokens = Int(out) }
+            case "message_stop": s.finished = true
+            case "error": s.error = json["error"]?["message"]?.stringValue ?? "error event"
+            default: break
+            }
+            return s.text.count
+        }
+        onProgress?(count)
+    }
+
+    func response(defaultModel: String, server: URL) throws -> LLMResponse {
+        let s = state.withLock { $0 }
+        let where_ = "\(server.host ?? "?")\(server.port.map { ":\($0)" } ?? "")"
+        if let e = s.error { throw MinskyError(.storeUnavailable, "the model server at \(where_) reported an error while streaming: \(e)") }
+        guard !s.text.isEmpty else { throw MinskyError(.internal, "the model server at \(where_) streamed no answer") }
+        let usage = s.inputTokens.map { LLMUsage(inputTokens: $0, outputTokens: s.outputTokens ?? 0) }
+        return LLMResponse(text: s.text, usage: usage, model: s.model ?? defaultModel)
     }
 }

@@ -69,6 +69,9 @@ public final class FollowingStore: TaskStore {
     public func similar(to query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
         try await perform { try await $0.similar(to: query, model: model, k: k) }
     }
+    public func recordAICall(_ call: AICall) async throws { try await perform { try await $0.recordAICall(call) } }
+    public func aiCalls(limit: Int) async throws -> [AICall] { try await perform { try await $0.aiCalls(limit: limit) } }
+    public func aiUsage() async throws -> [AIUsage] { try await perform { try await $0.aiUsage() } }
     public func vectorSearchMethod() async -> String { (try? await perform { await $0.vectorSearchMethod() }) ?? "unknown" }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async { await current.withLock { $0 }.close() }

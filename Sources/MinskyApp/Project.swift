@@ -23,6 +23,8 @@ public struct AISettings: Codable, Sendable, Equatable {
     public var model: String?
     public var baseURL: String?
     public var embeddingModel: String?
+    /// "false" turns streamed answers off (default on).
+    public var stream: String?
     public init() {}
 }
 

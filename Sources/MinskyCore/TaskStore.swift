@@ -58,6 +58,13 @@ public protocol TaskStore: Sendable {
     /// How `similar` runs on this store (for `doctor`).
     func vectorSearchMethod() async -> String
 
+    /// Records one model call (tokens used, time, outcome).
+    func recordAICall(_ call: AICall) async throws
+    /// Recorded calls, newest first.
+    func aiCalls(limit: Int) async throws -> [AICall]
+    /// Calls and tokens summed per provider, model and purpose, most tokens first.
+    func aiUsage() async throws -> [AIUsage]
+
     func count() async throws -> Int
     func close() async
 }

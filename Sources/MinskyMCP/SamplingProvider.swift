@@ -6,6 +6,8 @@ import MinskyCore
 struct SamplingProvider: LLMProvider {
     let server: MCPServer
     var name: String { "the client's model (sampling)" }
+    var kind: String { "sampling" }
+    var model: String { "client model" }
 
     func complete(_ r: LLMRequest) async throws -> LLMResponse {
         let text = r.prompt + "\n\nAnswer with only a JSON value matching this JSON Schema, no prose:\n" + r.schema.canonicalJSON()

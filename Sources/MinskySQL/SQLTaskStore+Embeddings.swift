@@ -229,3 +229,50 @@ extension SQLTaskStore {
         }
     }
 }
+
+// MARK: Model calls
+
+extension SQLTaskStore {
+    public func recordAICall(_ a: AICall) async throws {
+        try await write { [self] c in
+            var s = SQLStatement(d, "INSERT INTO ai_calls (id, at, purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome) VALUES (")
+            s.bind(.text(a.id)); s.append(", ")
+            s.bind(.text(a.at.iso8601), as: .timestamp); s.append(", ")
+            s.bind(.text(a.purpose)); s.append(", ")
+            s.bind(.text(a.provider)); s.append(", ")
+            s.bind(.text(a.model)); s.append(", ")
+            s.bind(a.taskId.map { .text($0.rawValue) } ?? .null); s.append(", ")
+            s.bind(a.inputTokens.map { .int(Int64($0)) } ?? .null, as: .integer); s.append(", ")
+            s.bind(a.outputTokens.map { .int(Int64($0)) } ?? .null, as: .integer); s.append(", ")
+            s.bind(.int(Int64(a.durationMs)), as: .integer); s.append(", ")
+            s.bind(.text(a.outcome)); s.append(")")
+            try c.execute(s)
+        }
+    }
+
+    public func aiCalls(limit: Int) async throws -> [AICall] {
+        try await read { [self] c in
+            let cols = "id, \(d.read("at", as: .timestamp)), purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome"
+            return try c.query(d, "SELECT \(cols) FROM ai_calls ORDER BY at DESC, id DESC LIMIT \(max(0, limit))").map { r in
+                guard let at = r[1].text.flatMap(Timestamp.init(iso8601:)) else { throw MinskyError(.internal, "stored model call \(r[0]) is malformed") }
+                return AICall(id: r[0].text ?? "", at: at, purpose: r[2].text ?? "", provider: r[3].text ?? "", model: r[4].text ?? "",
+                              taskId: r[5].text.map(TaskID.init(trusted:)), inputTokens: r[6].int.map(Int.init), outputTokens: r[7].int.map(Int.init),
+                              durationMs: Int(r[8].int ?? 0), outcome: r[9].text ?? "")
+            }
+        }
+    }
+
+    public func aiUsage() async throws -> [AIUsage] {
+        try await read { [self] c in
+            try c.query(d, """
+                SELECT provider, model, purpose, count(*), sum(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END),
+                       coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0)
+                FROM ai_calls GROUP BY provider, model, purpose
+                ORDER BY coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) DESC, provider, model, purpose
+                """).map { r in
+                AIUsage(provider: r[0].text ?? "", model: r[1].text ?? "", purpose: r[2].text ?? "", calls: Int(r[3].int ?? 0),
+                        failed: Int(r[4].int ?? 0), inputTokens: Int(r[5].int ?? 0), outputTokens: Int(r[6].int ?? 0))
+            }
+        }
+    }
+}

@@ -130,6 +130,27 @@ public enum Schema {
                 "CREATE TRIGGER task_embeddings_gen_delete AFTER DELETE ON task_embeddings BEGIN \(bump)",
             ]
         },
+        // One row per model call: tokens, time and outcome (`minsky usage`). No foreign key:
+        // the record of what was spent outlives the task it was spent on.
+        SQLMigration(name: "007_ai_calls") { d in
+            [
+                """
+                CREATE TABLE ai_calls (
+                    id TEXT PRIMARY KEY,
+                    at \(d.type(.timestamp)) NOT NULL,
+                    purpose TEXT NOT NULL,
+                    provider TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    task_id TEXT,
+                    input_tokens \(d.type(.integer)),
+                    output_tokens \(d.type(.integer)),
+                    duration_ms \(d.type(.integer)) NOT NULL,
+                    outcome TEXT NOT NULL
+                )
+                """,
+                "CREATE INDEX ai_calls_at ON ai_calls (at, id)",
+            ]
+        },
     ]
 
     /// Columns PostgreSQL stores keep besides the catalog's, derived from catalog columns and
@@ -165,6 +186,10 @@ public enum Schema {
         ]),
         TableSpec(name: "task_embeddings", key: ["task_id"], columns: [
             ("task_id", .text), ("model", .text), ("dims", .integer), ("content_hash", .text), ("vector", .blob), ("updated_at", .timestamp),
+        ]),
+        TableSpec(name: "ai_calls", key: ["id"], columns: [
+            ("id", .text), ("at", .timestamp), ("purpose", .text), ("provider", .text), ("model", .text), ("task_id", .text),
+            ("input_tokens", .integer), ("output_tokens", .integer), ("duration_ms", .integer), ("outcome", .text),
         ]),
     ]
 

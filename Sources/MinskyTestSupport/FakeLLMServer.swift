@@ -13,6 +13,53 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         public var headers: [String: String]
         public var body: String
         public var delay: Double
+        /// Server-sent events instead of `body`: each block is written as it is (with a blank
+        /// line after it), `interval` seconds apart.
+        public var events: [String]? = nil
+        public var interval: Double = 0
+
+        /// An OpenAI chat completion streamed in `pieces` chunks, then the usage chunk and [DONE].
+        public static func openAIStream(_ content: String, pieces: Int = 4, interval: Double = 0, usage: Bool = true) -> Reply {
+            let chars = Array(content)
+            let size = max(1, (chars.count + pieces - 1) / pieces)
+            var events: [String] = [#"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#]
+            for start in stride(from: 0, to: chars.count, by: size) {
+                let piece: JSONValue = ["id": "c1", "model": "fake-gpt", "choices": [["index": 0, "delta": ["content": .string(String(chars[start..<min(chars.count, start + size)]))]]]]
+                events.append("data: " + piece.canonicalJSON())
+            }
+            events.append(#"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)
+            if usage { events.append(#"data: {"id":"c1","model":"fake-gpt","choices":[],"usage":{"prompt_tokens":120,"completion_tokens":80,"total_tokens":200}}"#) }
+            events.append("data: [DONE]")
+            var r = Reply(body: "")
+            r.events = events
+            r.interval = interval
+            return r
+        }
+
+        /// An Anthropic message streamed as events, the tool input in `pieces` JSON fragments.
+        public static func anthropicStream(_ input: JSONValue, pieces: Int = 4, interval: Double = 0) -> Reply {
+            let chars = Array(input.canonicalJSON())
+            let size = max(1, (chars.count + pieces - 1) / pieces)
+            func event(_ type: String, _ data: JSONValue) -> String { "event: \(type)\ndata: " + data.canonicalJSON() }
+            var events = [
+                event("message_start", ["type": "message_start", "message": ["id": "msg_1", "model": "fake-claude", "usage": ["input_tokens": 100, "output_tokens": 1]]]),
+                event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "tool_use", "id": "t1", "name": "decomposition", "input": [:]]]),
+            ]
+            for start in stride(from: 0, to: chars.count, by: size) {
+                events.append(event("content_block_delta", ["type": "content_block_delta", "index": 0,
+                                                            "delta": ["type": "input_json_delta", "partial_json": .string(String(chars[start..<min(chars.count, start + size)]))]]))
+            }
+            events += [
+                event("content_block_stop", ["type": "content_block_stop", "index": 0]),
+                event("message_delta", ["type": "message_delta", "delta": ["stop_reason": "tool_use"], "usage": ["output_tokens": 50]]),
+                event("message_stop", ["type": "message_stop"]),
+            ]
+            var r = Reply(body: "")
+            r.events = events
+            r.interval = interval
+            return r
+        }
+
         public init(status: Int = 200, headers: [String: String] = [:], body: String, delay: Double = 0) {
             self.status = status; self.headers = headers; self.body = body; self.delay = delay
         }
@@ -108,16 +155,28 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         log.withLock { $0.append(request) }
         let reply = handler?(request) ?? script.withLock { s -> Reply in s.count > 1 ? s.removeFirst() : s[0] }
         if reply.delay > 0 { usleep(UInt32(reply.delay * 1_000_000)) }
+        func write(_ text: String) -> Bool {
+            let bytes = Array(text.utf8)
+            var off = 0
+            while off < bytes.count {
+                let n = bytes.withUnsafeBytes { send(c, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
+                if n <= 0 { return false }
+                off += n
+            }
+            return true
+        }
+        if let events = reply.events {
+            guard write("HTTP/1.1 \(reply.status) X\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n") else { return }
+            for (i, e) in events.enumerated() {
+                if i > 0, reply.interval > 0 { usleep(UInt32(reply.interval * 1_000_000)) }
+                guard write(e + "\n\n") else { return }
+            }
+            return
+        }
         var out = "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\nConnection: close\r\n"
         for (k, v) in reply.headers { out += "\(k): \(v)\r\n" }
         out += "\r\n" + reply.body
-        let bytes = Array(out.utf8)
-        var off = 0
-        while off < bytes.count {
-            let n = bytes.withUnsafeBytes { send(c, $0.baseAddress! + off, bytes.count - off, Int32(MSG_NOSIGNAL)) }
-            if n <= 0 { return }
-            off += n
-        }
+        _ = write(out)
     }
 
     /// A toy embedding model that knows a few synonyms, so "meaning" is testable: words map to
@@ -137,7 +196,8 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
             }
             return ["index": .int(Int64(i)), "embedding": .array(v.map { .double($0) })]
         }
-        return Reply(body: JSONValue.object(["data": .array(data), "model": "fake-embed"]).canonicalJSON())
+        let tokens = inputs.map { TextSearch.terms($0).count }.reduce(0, +)
+        return Reply(body: JSONValue.object(["data": .array(data), "model": "fake-embed", "usage": ["prompt_tokens": .int(Int64(tokens)), "total_tokens": .int(Int64(tokens))]]).canonicalJSON())
     }
 
     deinit {

@@ -92,7 +92,7 @@ enum VectorBench {
         if let pgURL {
             let db = "vector_bench_\(UUID().uuidString.prefix(6).lowercased())"
             try await PostgresAdmin.execute(url: pgURL, "CREATE DATABASE \(db)")
-            let url = pgURL.replacingOccurrences(of: "/postgres", with: "/\(db)")
+            let url = UpgradeBench.database(db, on: pgURL)
             try await PostgresAdmin.execute(url: url, "CREATE EXTENSION IF NOT EXISTS vector")
             let pg = try await PostgresTaskStore.connect(url: url)
             let pgIDs = try await Bench.populate(pg, tasks: count, deps: 0)

@@ -10,6 +10,12 @@ import MinskyUpgrade
 /// 2N dependencies, then times our upgrade (validation included) into a fresh database. The
 /// comparison runs (pgloader, psql \copy) are driven by scripts/bench-upgrade.sh on the same file.
 enum UpgradeBench {
+    /// The same server URL naming another database: the path after host:port replaced.
+    static func database(_ db: String, on url: String) -> String {
+        let slash = url.range(of: "/", options: .backwards, range: url.range(of: "@")!.upperBound..<url.endIndex)! // a URL with user@host/db
+        return String(url[..<slash.upperBound]) + db
+    }
+
     static func run(pgURL: String, tasks: Int, keep: String?) async throws {
         let dir = keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("minsky-upgrade-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
@@ -28,9 +34,7 @@ enum UpgradeBench {
         if !FileManager.default.fileExists(atPath: pristine) { try FileManager.default.copyItem(atPath: path, toPath: pristine) }
         let db = "upgrade_bench_\(UUID().uuidString.prefix(6).lowercased())"
         try await PostgresAdmin.execute(url: pgURL, "CREATE DATABASE \(db)")
-        // Same server, the new database: replace the path after host:port.
-        let slash = pgURL.range(of: "/", options: .backwards, range: pgURL.range(of: "@")!.upperBound..<pgURL.endIndex)! // a URL with user@host/db
-        let target = String(pgURL[..<slash.upperBound]) + db
+        let target = Self.database(db, on: pgURL)
         let t0 = DispatchTime.now().uptimeNanoseconds
         let r = try await Upgrader.toPostgres(project: project, options: UpgradeOptions(dbURL: target), reporter: nil)
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9

@@ -8,11 +8,11 @@ import MinskyCore
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.apiKey.",
+        abstract: "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.stream (true|false), ai.apiKey.",
         discussion: "ai.apiKey goes to the per-user credentials file (0600), never to .minsky/config.json; OPENAI_API_KEY, ANTHROPIC_API_KEY and OLLAMA_HOST are honoured.",
         subcommands: [Set.self, Get.self, List.self, Unset.self])
 
-    static let keys = ["ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.apiKey"]
+    static let keys = ["ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.stream", "ai.apiKey"]
 
     static func checkKey(_ key: String) throws {
         guard keys.contains(key) else { throw MinskyError.invalid("key", "unknown setting '\(key)'; use one of \(keys.joined(separator: ", "))") }
@@ -24,6 +24,7 @@ struct ConfigCommand: AsyncParsableCommand {
         case "ai.provider": return project?.config.ai?.provider
         case "ai.model": return project?.config.ai?.model
         case "ai.baseURL": return project?.config.ai?.baseURL
+        case "ai.stream": return project?.config.ai?.stream
         default: return project?.config.ai?.embeddingModel
         }
     }
@@ -51,6 +52,11 @@ struct ConfigCommand: AsyncParsableCommand {
                 throw MinskyError.invalid("ai.baseURL", "'\(v)' is not an http(s) URL, e.g. http://localhost:11434/v1")
             }
             ai.baseURL = value
+        case "ai.stream":
+            if let v = value, v != "true", v != "false" {
+                throw MinskyError.invalid("ai.stream", "'\(v)' is not true or false")
+            }
+            ai.stream = value
         default: ai.embeddingModel = value
         }
         project.config.ai = ai
@@ -127,6 +133,7 @@ func resolveProvider(project: Project?) throws -> ProviderConfig? {
     let key = UserCredentials(environment: env).load()["ai.apiKey"] ?? env[kind == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"]
     var config = ProviderConfig(kind: kind, model: ai?.model ?? ProviderConfig.defaultModel(kind), baseURL: base, apiKey: key)
     if let t = env["MINSKY_AI_TIMEOUT"].flatMap(Double.init), t > 0 { config.timeout = t }
+    config.stream = ai?.stream != "false"
     return config
 }
 
@@ -160,7 +167,7 @@ extension TasksCommand {
                 let now = Timestamp.now()
                 parent = TaskItem(id: "mk-new", title: target, createdAt: now, updatedAt: now)
             }
-            let plan = try await Decomposer.plan(task: parent, maxSubtasks: maxSubtasks, guidance: guidance, provider: Providers.make(config))
+            let plan = try await Decomposer.plan(task: parent, maxSubtasks: maxSubtasks, guidance: guidance, provider: Providers.make(config).recording(to: store, purpose: "decompose", taskId: existing?.id))
             if dryRun {
                 // Keep the proposal for review (it needs a parent to hang on).
                 if existing == nil { parent = try await store.create(NewTask(title: target)) }
@@ -210,7 +217,7 @@ extension TasksCommand {
                 }
                 var report: [(TaskItem, ComplexityScore)] = []
                 for t in targets {
-                    let s = try await ComplexityScorer.score(t, provider: provider)
+                    let s = try await ComplexityScorer.score(t, provider: provider.recording(to: store, purpose: "complexity", taskId: t.id))
                     report.append((try await ComplexityScorer.store(s, on: t.id, in: store), s))
                 }
                 report = report.filter { $0.1.score >= threshold }.sorted { $0.1.score > $1.1.score }
@@ -237,7 +244,7 @@ extension TasksCommand {
                 var narrative: (summary: String, recommendations: [String])?
                 var note: String?
                 if let config = try resolveProvider(project: project) {
-                    do { narrative = try await Narrative.write(facts, provider: Providers.make(config)) } catch let e as MinskyError { note = "no narrative: \(e.message)" }
+                    do { narrative = try await Narrative.write(facts, provider: Providers.make(config).recording(to: store, purpose: "insights")) } catch let e as MinskyError { note = "no narrative: \(e.message)" }
                 } else {
                     note = "no AI provider configured: facts only (minsky config set ai.provider …)"
                 }
@@ -376,5 +383,39 @@ extension TasksCommand {
     struct SimilarHit: Encodable {
         var score: Float
         var task: TaskItem
+    }
+}
+
+/// `minsky usage`: what the model calls cost, from the records every call leaves in the store.
+struct UsageCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "usage",
+        abstract: "Model calls and tokens used, per provider, model and purpose (every AI call is recorded in the store).")
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "Also list the last N calls.") var calls: Int = 0
+
+    func run() async throws {
+        guard calls >= 0 else { throw MinskyError.invalid("calls", "--calls must be 0 or more") }
+        try await global.withStore { store, out, _ in
+            let usage = try await store.aiUsage()
+            let recent = calls > 0 ? try await store.aiCalls(limit: calls) : []
+            if out.json { try out.emit(UsageOutput(usage: usage, calls: calls > 0 ? recent : nil)); return }
+            if usage.isEmpty { out.line("no model calls recorded yet"); return }
+            out.line("calls  failed  input tokens  output tokens  provider/model · purpose")
+            for u in usage {
+                out.line(String(format: "%5d  %6d  %12d  %13d  ", u.calls, u.failed, u.inputTokens, u.outputTokens) + "\(u.provider)/\(u.model) · \(u.purpose)")
+            }
+            out.line(String(format: "%5d  %6d  %12d  %13d  total", usage.map(\.calls).reduce(0, +), usage.map(\.failed).reduce(0, +),
+                            usage.map(\.inputTokens).reduce(0, +), usage.map(\.outputTokens).reduce(0, +)))
+            for c in recent {
+                let tokens = c.inputTokens.map { "\($0) in / \(c.outputTokens ?? 0) out" } ?? "tokens not reported"
+                out.line("\(c.at.iso8601)  \(c.purpose)  \(c.provider)/\(c.model)  \(tokens)  \(c.durationMs) ms  \(c.outcome)\(c.taskId.map { "  \($0)" } ?? "")")
+            }
+        }
+    }
+
+    struct UsageOutput: Encodable {
+        var usage: [AIUsage]
+        var calls: [AICall]?
     }
 }

@@ -16,7 +16,7 @@ struct Minsky: AsyncParsableCommand {
         claim or cycle), 5 store unavailable or not configured, 64 bad command line.
         """,
         version: "0.1.0",
-        subcommands: [InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self, UpgradeCommand.self, MigrateCommand.self, ConfigCommand.self, DoctorCommand.self, MCPCommand.self]
+        subcommands: [InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self, UpgradeCommand.self, MigrateCommand.self, ConfigCommand.self, UsageCommand.self, DoctorCommand.self, MCPCommand.self]
     )
 
     static func main() async {

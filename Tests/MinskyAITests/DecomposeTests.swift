@@ -69,6 +69,12 @@ struct DecomposeTests {
         #expect(req.body?["response_format"]?["type"] == "json_schema")
         #expect(req.body?["model"] == "fake-model")
         #expect(req.body?["messages"]?.arrayValue?.last?["content"]?.stringValue?.contains("Build user authentication") == true)
+        // The call and its tokens are recorded in the store.
+        let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
+        #expect(usage["usage"] == [["provider": "openai", "model": "fake-gpt", "purpose": "decompose", "calls": 1, "failed": 0, "inputTokens": 120, "outputTokens": 80]])
+        let call = usage["calls"]?.arrayValue?.first
+        #expect(call?["outcome"] == "ok" && call?["inputTokens"] == 120 && call?["durationMs"]?.intValue != nil)
+        #expect(try p.run("usage").stdout.contains("openai/fake-gpt · decompose"))
     }
 
     @Test func anInvalidAnswerGetsOneRepairAttemptQuotingTheError() async throws {
@@ -83,6 +89,8 @@ struct DecomposeTests {
         let repair = server.requests[1].body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
         #expect(repair.contains("rejected") && repair.contains("is required"))
         #expect(try p.tasks().count == 4)
+        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+        #expect(usage?["calls"] == 2 && usage?["inputTokens"] == 240 && usage?["outputTokens"] == 160)
     }
 
     @Test func invalidTwiceIsAClearErrorAndNothingIsWritten() async throws {
@@ -112,6 +120,9 @@ struct DecomposeTests {
         #expect(r.status == 2)
         #expect(r.stderr.contains("HTTP 401") && r.stderr.contains("ai.apiKey"))
         #expect(!r.stderr.contains("SECRET"))
+        // The refused call is recorded as failed, without tokens.
+        let calls = try JSONParser.parse(q.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue
+        #expect(calls?.first?["outcome"] == "invalid_input" && calls?.first?["inputTokens"] == nil)
     }
 
     @Test func serverErrorsAndTimeOutsEndInClearMessages() async throws {
@@ -130,7 +141,7 @@ struct DecomposeTests {
         q.env["MINSKY_AI_TIMEOUT"] = "1"
         let t = try q.run("tasks", "decompose", "Too slow")
         #expect(t.status == 5)
-        #expect(t.stderr.contains("did not answer within 1 s"))
+        #expect(t.stderr.contains("sent nothing for 1 s"))
         #expect(try q.tasks().isEmpty)
     }
 
@@ -300,5 +311,13 @@ struct SemanticSearchTests {
         #expect(dup.stderr.contains("looks like \(login)") || dup.stderr.contains("looks like \(newer)"), "\(dup.stderr)")
         let distinct = try p.run("tasks", "create", "Quarterly budget spreadsheet")
         #expect(distinct.status == 0 && !distinct.stderr.contains("looks like"))
+        // Every embeddings call is recorded, with the tokens the server reported.
+        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue ?? []
+        let embeds = usage.first { $0["purpose"] == "embed" }
+        // (embed: 4 tasks, 1 changed, 1 new before an MCP search, 2 creates; search: 2 CLI, 2 MCP, 2 duplicate checks)
+        #expect(embeds?["calls"] == 5 && embeds?["provider"] == "openai" && embeds?["model"] == "text-embedding-3-small", "\(usage)")
+        #expect(embeds?["inputTokens"]?.intValue ?? 0 > 0)
+        #expect(usage.first { $0["purpose"] == "search" }?["calls"] == 6)
+        #expect(usage.compactMap { $0["calls"]?.intValue }.reduce(0, +) == Int64(server.requests.count))
     }
 }

@@ -39,6 +39,10 @@ struct UpgradeFixture {
         try await store.saveEmbeddings([TaskEmbedding(taskId: ids[0], model: "m", contentHash: "h", vector: [0.5, -1.25, 3.0e-8, .greatestFiniteMagnitude, -0.0, .leastNonzeroMagnitude])])
         try await store.saveProposal(Proposal(id: "pr-fixture1", taskId: ids[0], kind: "decomposition", model: "m", promptHash: "h",
                                               body: ["subtasks": [["title": "x \u{1} ü", "n": 1.5e-07]]], createdAt: .now()))
+        try await store.recordAICall(AICall(at: .now(), purpose: "decompose", provider: "openai", model: "gpt-ü", taskId: ids[0],
+                                            inputTokens: 120, outputTokens: 80, durationMs: 1234, outcome: "ok"))
+        try await store.recordAICall(AICall(at: .now(), purpose: "decompose", provider: "sampling", model: "client model", taskId: nil,
+                                            inputTokens: nil, outputTokens: nil, durationMs: 0, outcome: "cancelled"))
         _ = try await store.update(ids[2], TaskPatch(status: .done), expectedVersion: nil)
         await store.close()
         return f

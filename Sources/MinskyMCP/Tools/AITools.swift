@@ -23,7 +23,9 @@ extension Tool {
             plan = DecompositionPlan(subtasks: try Decomposer.checkAnswer(answer, max: max), model: "agent", attempts: 1, usage: [])
         } else if let provider = try ctx.model() {
             ctx.progress(0, total: 2, message: "asking \(provider.name)")
-            plan = try await Decomposer.plan(task: parent, maxSubtasks: max, guidance: args.string("guidance"), provider: provider)
+            plan = try await Decomposer.plan(task: parent, maxSubtasks: max, guidance: args.string("guidance"),
+                                             provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id),
+                                             progress: { chars in ctx.progress(Double(min(chars, 1_000_000)) / 1_000_000, total: 2, message: "the model has written \(chars) characters") })
             ctx.progress(1, total: 2, message: "writing \(plan.subtasks.count) subtasks")
         } else {
             return ["needsAnswer": true, "instructions": .string(Decomposer.instructions(parent, max: max, guidance: args.string("guidance"))),
@@ -52,7 +54,7 @@ extension Tool {
             score = try ComplexityScorer.check(answer, model: "agent")
         } else if let provider = try ctx.model() {
             ctx.progress(0, total: 1, message: "asking \(provider.name)")
-            score = try await ComplexityScorer.score(task, provider: provider)
+            score = try await ComplexityScorer.score(task, provider: provider.recording(to: store, purpose: "complexity", taskId: task.id))
         } else {
             return ["needsAnswer": true, "instructions": .string(Decomposer.system + "\n\n" + ComplexityScorer.prompt(task)), "answerSchema": ComplexityScorer.schema]
         }

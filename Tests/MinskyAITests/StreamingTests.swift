@@ -1,0 +1,104 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+/// Streamed answers over real HTTP (server-sent events from the fake server), through the real
+/// binary: OpenAI chunks and Anthropic events, usage from the stream, the time-out as the longest
+/// silence, errors mid-stream, progress over MCP, and `ai.stream false`.
+@Suite("Streamed model answers")
+struct StreamingTests {
+    @Test(arguments: StoreKind.allCases)
+    func openAIStreamBuildsTheAnswerAndRecordsItsUsage(kind: StoreKind) async throws {
+        let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 7)])
+        let p = try await AIProject.make(kind, server: server)
+        defer { Task { await p.cleanup() } }
+        let r = try p.run("tasks", "decompose", "Build user authentication", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try JSONParser.parse(r.stdout.utf8)["subtasks"]?.arrayValue?.count == 3)
+        let body = try #require(server.requests.first?.body)
+        #expect(body["stream"] == true && body["stream_options"]?["include_usage"] == true)
+        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+        #expect(usage?["inputTokens"] == 120 && usage?["outputTokens"] == 80 && usage?["model"] == "fake-gpt")
+    }
+
+    @Test func anthropicStreamAssemblesTheToolInput() async throws {
+        let server = try FakeLLMServer([.anthropicStream(try JSONParser.parse(goodPlan.utf8), pieces: 5)])
+        let p = try await AIProject.make(.sqlite, server: server, provider: "anthropic")
+        defer { Task { await p.cleanup() } }
+        let r = try p.run("tasks", "decompose", "Build user authentication")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try p.tasks().count == 4)
+        #expect(server.requests.first?.body?["stream"] == true)
+        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+        #expect(usage?["provider"] == "anthropic" && usage?["inputTokens"] == 100 && usage?["outputTokens"] == 50 && usage?["model"] == "fake-claude")
+    }
+
+    @Test func theTimeOutIsSilenceNotLength() async throws {
+        // 8 pieces 0.4 s apart: ~3.6 s in all, never 1 s of silence.
+        let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 8, interval: 0.4)])
+        var p = try await AIProject.make(.sqlite, server: server)
+        let cleanupP = p
+        defer { Task { await cleanupP.cleanup() } }
+        p.env["MINSKY_AI_TIMEOUT"] = "1"
+        let r = try p.run("tasks", "decompose", "A long answer")
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try p.tasks().count == 4)
+
+        // A stream that goes quiet for 3 s fails clearly, and nothing is written.
+        let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 3)])
+        var q = try await AIProject.make(.sqlite, server: stalls)
+        let cleanupQ = q
+        defer { Task { await cleanupQ.cleanup() } }
+        q.env["MINSKY_AI_TIMEOUT"] = "1"
+        let t = try q.run("tasks", "decompose", "Stalls")
+        #expect(t.status == 5, "\(t.stderr)")
+        #expect(t.stderr.contains("sent nothing for 1 s"))
+        #expect(try q.tasks().isEmpty)
+    }
+
+    @Test func anErrorInTheStreamIsReportedAndNothingIsWritten() async throws {
+        var reply = FakeLLMServer.Reply.openAIStream(goodPlan, pieces: 2)
+        reply.events = Array(reply.events!.prefix(2)) + [#"data: {"error":{"message":"model overloaded"}}"#]
+        let server = try FakeLLMServer([reply])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        let r = try p.run("tasks", "decompose", "Overloaded")
+        #expect(r.status == 5, "\(r.stderr)")
+        #expect(r.stderr.contains("model overloaded"))
+        #expect(try p.tasks().isEmpty)
+        let call = try JSONParser.parse(p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue?.first
+        #expect(call?["outcome"] == "store_unavailable")
+    }
+
+    @Test func streamingCanBeTurnedOffAndServersThatIgnoreItStillWork() async throws {
+        // A server that answers `stream: true` with one JSON body (as some do).
+        let server = try FakeLLMServer([.openAI(goodPlan), .openAI(goodPlan)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        #expect(try p.run("tasks", "decompose", "Plain answer").status == 0)
+        #expect(server.requests[0].body?["stream"] == true)
+        #expect(try p.run("config", "set", "ai.stream", "maybe").status == 2)
+        #expect(try p.run("config", "set", "ai.stream", "false").status == 0)
+        #expect(try p.run("config", "get", "ai.stream").stdout.contains("false"))
+        #expect(try p.run("tasks", "decompose", "Plain again").status == 0)
+        #expect(server.requests[1].body?["stream"] == nil)
+    }
+
+    @Test func mcpDecomposeReportsProgressWhileTheModelWrites() async throws {
+        let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 6, interval: 0.05)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        defer { Task { await p.cleanup() } }
+        let id = try JSONParser.parse(p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let s = try MCPProcess(cwd: p.dir, env: p.env)
+        defer { s.terminate() }
+        _ = s.initialize()
+        s.send(["jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": ["name": "decompose_task", "arguments": ["id": .string(id), "max": 4], "_meta": ["progressToken": "s"]]])
+        let (resp, notes) = s.response(id: 5)
+        #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
+        let writing = notes.filter { $0["method"] == "notifications/progress" && ($0["params"]?["message"]?.stringValue ?? "").contains("characters") }
+        #expect(writing.count >= 4, "\(notes.map { $0.canonicalJSON() })")
+        let values = writing.compactMap { $0["params"]?["progress"]?.doubleValue }
+        #expect(values == values.sorted())
+    }
+}
