@@ -58,7 +58,7 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "minsky-bench", dependencies: [
-            "MinskyCore", "MinskyApp", "MinskyUpgrade",
+            "MinskyCore", "MinskyApp", "MinskyUpgrade", "MinskyAI", "MinskyTestSupport",
         ]),
         // Helpers for tests: temporary stores on both backends, process runner.
         .target(name: "MinskyTestSupport", dependencies: [

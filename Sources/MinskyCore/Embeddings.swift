@@ -45,17 +45,25 @@ public struct EmbeddingMatrix: Sendable {
         var scores = [Float](repeating: 0, count: ids.count)
         values.withUnsafeBufferPointer { m in
             q.withUnsafeBufferPointer { qp in
+                guard let base = m.baseAddress, let qb = qp.baseAddress else { return }
                 let lanes = dims / 8 * 8
+                let raw = UnsafeRawPointer(base), qraw = UnsafeRawPointer(qb)
                 for r in 0..<ids.count {
                     let row = r * dims
-                    var acc = SIMD8<Float>()
+                    // Two accumulators keep two multiply-adds in flight; loads are straight from memory.
+                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
                     var j = 0
+                    while j + 16 <= lanes {
+                        a0 += raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self) * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                        a1 += raw.loadUnaligned(fromByteOffset: (row + j + 8) * 4, as: SIMD8<Float>.self) * qraw.loadUnaligned(fromByteOffset: (j + 8) * 4, as: SIMD8<Float>.self)
+                        j += 16
+                    }
                     while j < lanes {
-                        acc += SIMD8<Float>(m[(row + j)..<(row + j + 8)]) * SIMD8<Float>(qp[j..<(j + 8)])
+                        a0 += raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self) * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
                         j += 8
                     }
-                    var s = acc.sum()
-                    while j < dims { s += m[row + j] * qp[j]; j += 1 }
+                    var s = (a0 + a1).sum()
+                    while j < dims { s += base[row + j] * qb[j]; j += 1 }
                     scores[r] = s
                 }
             }

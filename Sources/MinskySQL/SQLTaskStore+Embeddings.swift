@@ -150,6 +150,7 @@ extension SQLTaskStore {
 
     static func hasEmbeddingColumn(_ c: any SQLConnection) throws -> Bool {
         try !c.query(.postgres, "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('task_embeddings') AND attname = 'embedding' AND NOT attisdropped").isEmpty
+            && c.query(.postgres, "SELECT to_regclass('task_embeddings_unvectored') IS NOT NULL").first?[0].text == "t"
     }
 
     /// Makes sure pgvector is installed and `task_embeddings.embedding` exists (created by the
@@ -168,8 +169,9 @@ extension SQLTaskStore {
                 if try Self.installedSchema(c) == nil { try c.execute(d, "CREATE EXTENSION IF NOT EXISTS vector") }
                 guard let schema = try Self.installedSchema(c) else { return "" }
                 if try !Self.hasEmbeddingColumn(c) {
-                    try c.execute(d, "ALTER TABLE task_embeddings ADD COLUMN embedding \(schema).vector")
-                    try c.execute(d, "CREATE INDEX task_embeddings_unvectored ON task_embeddings (model) WHERE embedding IS NULL")
+                    // The partial index makes "any rows still without a vector?" free on every search.
+                    try c.execute(d, "ALTER TABLE task_embeddings ADD COLUMN IF NOT EXISTS embedding \(schema).vector")
+                    try c.execute(d, "CREATE INDEX IF NOT EXISTS task_embeddings_unvectored ON task_embeddings (model) WHERE embedding IS NULL")
                 }
                 return schema
             }
@@ -213,20 +215,27 @@ extension SQLTaskStore {
     }
 
     func pgvectorSearch(schema: String, query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
-        try await fillMissingVectors(schema: schema, model: model)
         await ensureHNSWIndex(schema: schema, dims: query.count)
         let dims = query.count
-        return try await read { [self] c in
-            // The candidate list must hold at least k; 100 keeps recall@10 high (BENCHMARKS.md).
-            try c.execute(d, "SELECT set_config('hnsw.ef_search', ?, true)", [.text(String(min(1000, max(100, 2 * k))))])
-            let vec = "embedding::\(schema).vector(\(dims))"
-            var s = SQLStatement(d, "SELECT task_id, (\(vec) OPERATOR(\(schema).<=>) ")
-            s.bind(.text(Self.vectorLiteral(query)))
-            s.append("::\(schema).vector(\(dims))) AS distance FROM task_embeddings WHERE dims = \(dims) AND model = ")
-            s.bind(.text(model))
-            s.append(" ORDER BY distance LIMIT \(k)")
-            return try c.query(s).map { r in (TaskID(trusted: r[0].text ?? ""), Float(1 - (r[1].double ?? 1))) }
+        let literal = Self.vectorLiteral(query)
+        for _ in 0..<2 {
+            // One read transaction: the (index-backed) check for rows still without a vector, then the search.
+            let hits: [(id: TaskID, score: Float)]? = try await read { [self] c in
+                if try !c.query(d, "SELECT 1 FROM task_embeddings WHERE embedding IS NULL AND model = ? LIMIT 1", [.text(model)]).isEmpty { return nil }
+                // The candidate list must hold at least k; 100 keeps recall@10 high (BENCHMARKS.md).
+                try c.execute(d, "SELECT set_config('hnsw.ef_search', ?, true)", [.text(String(min(1000, max(100, 2 * k))))])
+                let vec = "embedding::\(schema).vector(\(dims))"
+                var s = SQLStatement(d, "SELECT task_id, \(vec) OPERATOR(\(schema).<=>) ")
+                s.bind(.text(literal))
+                s.append("::\(schema).vector(\(dims)) AS distance FROM task_embeddings WHERE dims = \(dims) AND model = ")
+                s.bind(.text(model))
+                s.append(" ORDER BY distance LIMIT \(k)")
+                return try c.query(s).map { r in (TaskID(trusted: r[0].text ?? ""), Float(1 - (r[1].double ?? 1))) }
+            }
+            if let hits { return hits }
+            try await fillMissingVectors(schema: schema, model: model)
         }
+        throw MinskyError(.conflict, "embeddings kept arriving without vectors while searching; try again")
     }
 }
 

@@ -121,7 +121,6 @@ public enum LiveUpgrade {
                 try pg.execute("SET CONSTRAINTS ALL DEFERRED")
                 // 2. The snapshot, while writers carry on.
                 try Transfer.copy(exports, into: pg, reporter: reporter, faultPoint: nil)
-                reporter?.step("Migrating 0 AI embeddings...")
                 Faults.point("copy")
                 // 3. Replay the log until it has (nearly) caught up.
                 var seq = snapSeq

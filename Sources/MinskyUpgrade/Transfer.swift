@@ -183,6 +183,9 @@ enum Transfer {
         switch table {
         case "tasks": return "Migrating \(n) tasks..."
         case "task_dependencies": return "Migrating \(n) task relationships..."
+        case "task_embeddings": return "Migrating \(n) AI embeddings..."
+        case "proposals": return "Migrating \(n) proposals..."
+        case "ai_calls": return "Migrating \(n) AI call records..."
         default: return "Migrating \(n) rows of \(table)..."
         }
     }
@@ -214,7 +217,6 @@ enum Transfer {
                 try dropForBulkLoad(pg)
                 try copy(exports, into: pg, reporter: reporter, faultPoint: "copy")
             }
-            reporter?.step("Migrating 0 AI embeddings...")
             Faults.point("validate")
             try checkOrphans(pg)
             if !alreadyThere { try restoreAfterBulkLoad(pg) }
@@ -274,7 +276,6 @@ enum Transfer {
             reporter?.step("Exporting SQLite data...")
             reporter?.step("Creating PostgreSQL schema...")
             for e in exports { reporter?.step(label(e.table.name, e.digest.count)) }
-            reporter?.step("Migrating 0 AI embeddings...")
             Faults.point("validate")
             try restoreAfterBulkLoad(pg)
             for e in exports { try validate(pg, e) }

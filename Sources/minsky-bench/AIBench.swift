@@ -1,15 +1,21 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+import MinskyAI
 import MinskyCore
 import MinskyPostgres
 import MinskySQL
 import MinskySQLite
+import MinskyTestSupport
 
-/// `minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384] [--queries 100]`:
+/// `minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384] [--queries 100] [--noise 0.6]`:
 /// top-10 semantic search over N stored embeddings. SQLite: the in-memory SIMD scan against one
 /// plain pass over the same floats (the time to read the vectors from memory once), plus the
 /// cold read from the file. PostgreSQL: pgvector's HNSW index, latency and recall@10 against the
-/// exact ranking. Vectors are clustered (1,000 topics + noise), like sentence embeddings of a
-/// task list, and queries are fresh draws, not stored vectors.
+/// exact ranking. Vectors are clustered (1,000 topics + uniform noise of ±`noise` per dimension,
+/// topics themselves in ±1), like sentence embeddings of a task list; a large `noise` makes them
+/// nearly structureless, the hard case for HNSW. Queries are fresh draws, not stored vectors.
 enum VectorBench {
     struct Gen {
         var state: UInt64
@@ -23,20 +29,26 @@ enum VectorBench {
         }
     }
 
-    static func vectors(_ n: Int, dims: Int, topics: [[Float]], gen: inout Gen) -> [[Float]] {
+    static func vectors(_ n: Int, dims: Int, topics: [[Float]], noise: Float, gen: inout Gen) -> [[Float]] {
         (0..<n).map { _ in
             let c = topics[Int(abs(gen.next()) * Float(topics.count - 1))]
-            return c.map { $0 + 0.6 * gen.next() }
+            return c.map { $0 + noise * gen.next() }
         }
     }
 
     /// One pass reading every float once (SIMD8 sum): the memory-bandwidth floor of any scan.
     static func readOnce(_ values: [Float]) -> Float {
         values.withUnsafeBufferPointer { p in
-            var acc = SIMD8<Float>()
+            guard let base = p.baseAddress else { return 0 }
+            let raw = UnsafeRawPointer(base)
+            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
             var i = 0
-            while i + 8 <= p.count { acc += SIMD8<Float>(p[i..<(i + 8)]); i += 8 }
-            return acc.sum()
+            while i + 16 <= p.count {
+                a0 += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
+                a1 += raw.loadUnaligned(fromByteOffset: (i + 8) * 4, as: SIMD8<Float>.self)
+                i += 16
+            }
+            return (a0 + a1).sum()
         }
     }
 
@@ -48,11 +60,11 @@ enum VectorBench {
 
     static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-    static func run(pgURL: String?, count: Int, dims: Int, queryCount: Int) async throws -> [String] {
+    static func run(pgURL: String?, count: Int, dims: Int, queryCount: Int, noise: Float) async throws -> [String] {
         var gen = Gen(state: 42)
         let topics = (0..<1000).map { _ in (0..<dims).map { _ in gen.next() } }
-        let data = vectors(count, dims: dims, topics: topics, gen: &gen)
-        let queries = vectors(queryCount, dims: dims, topics: topics, gen: &gen)
+        let data = vectors(count, dims: dims, topics: topics, noise: noise, gen: &gen)
+        let queries = vectors(queryCount, dims: dims, topics: topics, noise: noise, gen: &gen)
         var rows = ["| store | measure | result |", "|---|---|---|"]
         func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
@@ -127,11 +139,74 @@ enum VectorBench {
                 found += Set(hits.compactMap { byID[$0.id] }).intersection(exact[qi]).count
             }
             await pg.close()
+            try await Task.sleep(nanoseconds: 700_000_000) // statistics are flushed at most every 500 ms
+            let scans = try await PostgresAdmin.query(url: url, "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname LIKE 'task_embeddings_hnsw_%'").first?[0] ?? "?"
             try? await PostgresAdmin.execute(url: pgURL, "DROP DATABASE \(db) WITH (FORCE)")
             rows.append("| PostgreSQL | HNSW index build (m=16, ef_construction=64) | \(Bench.fmt(build)) |")
             rows.append("| PostgreSQL | top-10 search through the store, HNSW (p50 of \(queryCount)) | \(Bench.fmt(median(times))) |")
             rows.append("| PostgreSQL | recall@10 against the exact ranking | \(String(format: "%.3f", Double(found) / Double(10 * queryCount))) |")
+            rows.append("| PostgreSQL | searches answered by the HNSW index (pg_stat_user_indexes) | \(scans) of \(queryCount + 1) |")
         }
+        return rows
+    }
+}
+
+/// `minsky-bench ai-pipeline`: what our AI pipeline adds to a model call. The "model" is the
+/// fake server on 127.0.0.1 answering at once; the same request sent with a bare URLSession
+/// POST is the floor (HTTP + the server). The difference is ours: building the prompt and
+/// schema, the provider, parsing and validating the answer, recording the call, writing tasks.
+enum PipelineBench {
+    static func run(calls: Int) async throws -> [String] {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-pbench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteTaskStore(path: dir.appendingPathComponent("bench.db").path)
+        let plan = #"{"subtasks":[{"title":"Design the users table","description":"Columns and indexes","complexity":3,"dependsOn":[]},{"title":"Hash passwords","description":"Argon2id","complexity":4,"dependsOn":[0]},{"title":"Login endpoint","description":"POST /login","complexity":5,"dependsOn":[0,1]}]}"#
+        let score = #"{"score":6,"reasoning":"several parts","recommendedSubtasks":3,"decompositionPrompt":"by layer"}"#
+        var rows = ["| pipeline (SQLite store) | p50 total | p50 bare HTTP to the same server | overhead |", "|---|---|---|---|"]
+
+        func bare(_ server: FakeLLMServer, path: String, body: JSONValue) async throws -> Double {
+            var req = URLRequest(url: URL(string: server.baseURL + path)!) // constant, valid
+            req.httpMethod = "POST"
+            req.setValue("application/json", forHTTPHeaderField: "Content-Type")
+            req.httpBody = Data(body.canonicalJSON().utf8)
+            var times: [Double] = []
+            for _ in 0..<calls { times.append(try await VectorBench.timeMs { _ = try await URLSession.shared.data(for: req) }) }
+            return VectorBench.median(times)
+        }
+        func row(_ name: String, _ total: Double, _ floor: Double) -> String {
+            "| \(name) | \(Bench.fmt(total)) | \(Bench.fmt(floor)) | \(Bench.fmt(max(0, total - floor))) |"
+        }
+
+        for stream in [false, true] {
+            let server = try FakeLLMServer(handler: { req in
+                let content = (req.body?["messages"]?.arrayValue?.first?["content"]?.stringValue ?? "").contains("Rate") ? score : plan
+                return req.body?["stream"] == true ? .openAIStream(content) : .openAI(content)
+            })
+            var config = ProviderConfig(kind: .openai, model: "fake", baseURL: URL(string: server.baseURL + "/v1")!, apiKey: "sk-bench") // valid
+            config.stream = stream
+            let provider = Providers.make(config)
+            var times: [Double] = []
+            for i in 0..<calls {
+                let parent = try await store.create(NewTask(title: "Build user authentication \(i)"))
+                times.append(try await VectorBench.timeMs {
+                    let p = try await Decomposer.plan(task: parent, maxSubtasks: 6, guidance: nil, provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id))
+                    _ = try await Decomposer.apply(p, to: parent, store: store)
+                })
+            }
+            let floor = try await bare(server, path: "/v1/chat/completions", body: ["model": "fake", "stream": .bool(stream), "messages": [["role": "user", "content": "x"]]])
+            rows.append(row("decompose → 3 subtasks with dependencies\(stream ? ", streamed" : "")", VectorBench.median(times), floor))
+        }
+
+        let embedServer = try FakeLLMServer(handler: FakeLLMServer.embeddings)
+        let client = EmbeddingClient(config: ProviderConfig(kind: .openai, model: "fake", baseURL: URL(string: embedServer.baseURL + "/v1")!, apiKey: nil), model: "toy") // valid
+        for i in 0..<1000 { _ = try await store.create(NewTask(title: "Task \(i) about login, tables or docs")) }
+        _ = try await client.embedChanged(store: store, all: false)
+        var times: [Double] = []
+        for _ in 0..<calls { times.append(try await VectorBench.timeMs { _ = try await client.similar(to: "sign in with a password", store: store, k: 5) }) }
+        let floor = try await bare(embedServer, path: "/v1/embeddings", body: ["model": "toy", "input": ["sign in with a password"]])
+        rows.append(row("similar: embed the query + top-5 of 1,000 tasks", VectorBench.median(times), floor))
+        await store.close()
         return rows
     }
 }

@@ -8,6 +8,7 @@ import MinskySQLite
 /// Store micro-benchmarks, in process, on both stores. Run with a release build:
 ///   swift run -c release minsky-bench [--postgres URL] [--tasks 10000]
 ///   swift run -c release minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384]
+///   swift run -c release minsky-bench ai-pipeline [--calls 200]
 ///   swift run -c release minsky-bench mcp [--minsky PATH]     (the MCP server over pipes)
 ///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D]
 /// Prints a Markdown table for BENCHMARKS.md.
@@ -134,8 +135,12 @@ struct Bench {
         if args.count > 1 && args[1] == "vectors" {
             let rows = try await VectorBench.run(pgURL: option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"],
                                                  count: Int(option("--vectors") ?? "") ?? 100_000, dims: Int(option("--dims") ?? "") ?? 384,
-                                                 queryCount: Int(option("--queries") ?? "") ?? 100)
+                                                 queryCount: Int(option("--queries") ?? "") ?? 100, noise: Float(option("--noise") ?? "") ?? 0.6)
             print(rows.joined(separator: "\n"))
+            return
+        }
+        if args.count > 1 && args[1] == "ai-pipeline" {
+            print(try await PipelineBench.run(calls: Int(option("--calls") ?? "") ?? 200).joined(separator: "\n"))
             return
         }
         if args.count > 1 && args[1] == "mcp" {

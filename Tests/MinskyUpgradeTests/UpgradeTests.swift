@@ -90,7 +90,7 @@ struct UpgradeTests {
         let r = try f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
         #expect(r.status == 0, "\(r.stderr)")
         for line in ["✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...", "✓ Migrating 13 task relationships...",
-                     "✓ Migrating 0 AI embeddings...", "✓ Validating data integrity...", "✓ Switching backend configuration...", "✓ Migration complete!",
+                     "✓ Migrating 1 AI embeddings...", "✓ Migrating 1 proposals...", "✓ Migrating 2 AI call records...", "✓ Validating data integrity...", "✓ Switching backend configuration...", "✓ Migration complete!",
                      "Old SQLite database backed up to: "] {
             #expect(r.stdout.contains(line), "missing \(line) in:\n\(r.stdout)")
         }
