@@ -88,12 +88,21 @@ extension SQLTaskStore {
         return try await matrix(model: model).topK(query, k: k)
     }
 
+    /// Read-only: reports what the next search would use without setting anything up.
     public func vectorSearchMethod() async -> String {
         if d == .sqlite { return "exact in-memory scan (SIMD, contiguous float32 matrix)" }
-        switch await pgvectorStatus() {
+        switch vectorState.withLock({ $0.pgvector }) {
         case .ready: return "pgvector HNSW index (cosine)"
         case .unavailable(let why): return "exact in-memory scan: \(why)"
-        case .unknown: return "unknown"
+        case .unknown:
+            let probe = try? await driver.read { [self] c in
+                (try Self.installedSchema(c) != nil, try Self.hasEmbeddingColumn(c),
+                 try !c.query(d, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty)
+            }
+            guard let (installed, column, available) = probe else { return "unknown (the store could not be read)" }
+            if installed && column { return "pgvector HNSW index (cosine)" }
+            if installed || available { return "pgvector HNSW index (cosine), set up by the first embed or search" }
+            return "exact in-memory scan: pgvector is not installed on this PostgreSQL server"
         }
     }
 
