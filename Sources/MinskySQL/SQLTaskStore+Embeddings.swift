@@ -32,6 +32,8 @@ extension SQLTaskStore {
         }
         let vectorSchema: String? = d == .postgres ? await pgvectorSchema() : nil
         if let schema = vectorSchema {
+            // Rows copied in without vectors are filled before any index exists to maintain row by row.
+            for model in Set(items.map(\.model)) { try await fillMissingVectors(schema: schema, model: model) }
             for dims in Set(items.map(\.vector.count)) { await ensureHNSWIndex(schema: schema, dims: dims) }
         }
         let now = now()
@@ -224,7 +226,6 @@ extension SQLTaskStore {
     }
 
     func pgvectorSearch(schema: String, query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
-        await ensureHNSWIndex(schema: schema, dims: query.count)
         let dims = query.count
         let literal = Self.vectorLiteral(query)
         for _ in 0..<2 {
@@ -241,7 +242,11 @@ extension SQLTaskStore {
                 s.append(" ORDER BY distance LIMIT \(k)")
                 return try c.query(s).map { r in (TaskID(trusted: r[0].text ?? ""), Float(1 - (r[1].double ?? 1))) }
             }
-            if let hits { return hits }
+            if let hits {
+                // After any fill, so a store that arrived by upgrade builds its index once, in bulk.
+                await ensureHNSWIndex(schema: schema, dims: dims)
+                return hits
+            }
             try await fillMissingVectors(schema: schema, model: model)
         }
         throw MinskyError(.conflict, "embeddings kept arriving without vectors while searching; try again")
