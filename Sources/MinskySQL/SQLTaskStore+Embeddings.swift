@@ -108,6 +108,22 @@ extension SQLTaskStore {
         }
     }
 
+    /// PostgreSQL: makes every stored embedding searchable through pgvector now — fills the
+    /// vector column from the stored bytes, then builds each HNSW index in bulk — instead of on
+    /// the first search (what an upgrade calls after the switch). A no-op on SQLite.
+    @discardableResult
+    public func prepareVectorSearch() async throws -> (embeddings: Int, method: String) {
+        let groups = try await read { [self] c in
+            try c.query(d, "SELECT model, dims, count(*) FROM task_embeddings GROUP BY model, dims").map { ($0[0].text ?? "", Int($0[1].int ?? 0), Int($0[2].int ?? 0)) }
+        }
+        let total = groups.map(\.2).reduce(0, +)
+        if d == .postgres, total > 0, let schema = await pgvectorSchema() {
+            for model in Set(groups.map(\.0)) { try await fillMissingVectors(schema: schema, model: model) }
+            for dims in Set(groups.map(\.1)) { await ensureHNSWIndex(schema: schema, dims: dims) }
+        }
+        return (total, await vectorSearchMethod())
+    }
+
     // MARK: The in-memory matrix (SQLite, and PostgreSQL without pgvector)
 
     /// Every vector of `model` in one contiguous normalised matrix, read straight from the stored

@@ -91,7 +91,7 @@ public enum LiveUpgrade {
 
     public static func run(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws -> UpgradeResult {
         let (path, url) = try Upgrader.endpoints(project: project, options: options)
-        return try await Upgrader.offload {
+        let result = try await Upgrader.offload {
             let driver = try SQLiteDriver(path: path, create: false)
             let pool = driver.databasePool
             defer { try? pool.close() }
@@ -170,8 +170,8 @@ public enum LiveUpgrade {
                 return UpgradeResult(tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
             }
             reporter?.step("Switching backend configuration...")
-            reporter?.step("Migration complete!")
             return UpgradeResult(tables: reports, backup: dest, database: configURL, switched: true, dryRun: false)
         }
+        return await Upgrader.finish(result, url: url, reporter: reporter)
     }
 }

@@ -13,6 +13,12 @@ public protocol TransferReporter: Sendable {
     func step(_ text: String)
     /// Progress within the current step.
     func progress(_ done: Int, of total: Int, _ what: String)
+    /// Something worth knowing that is not a finished step.
+    func note(_ text: String)
+}
+
+extension TransferReporter {
+    public func note(_ text: String) {}
 }
 
 /// Test-only fault injection: `MINSKY_FAULT=<point>:kill` sends SIGKILL to this process at that

@@ -36,9 +36,29 @@ public enum Upgrader {
 
     public static func toPostgres(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws -> UpgradeResult {
         let (path, url) = try endpoints(project: project, options: options)
-        return try await offload {
+        let result = try await offload {
             try run(project: project, sqlitePath: path, url: url, options: options, reporter: reporter)
         }
+        return await finish(result, url: url, reporter: reporter)
+    }
+
+    /// After the switch, embeddings become searchable through pgvector now rather than on the
+    /// first search. Derived data only: a failure here is reported as a note and the store fills
+    /// and indexes them on first use instead; the upgrade itself has already succeeded.
+    static func finish(_ result: UpgradeResult, url: String, reporter: (any TransferReporter)?) async -> UpgradeResult {
+        guard result.switched else { return result }
+        do {
+            let store = try await PostgresTaskStore.connect(url: url)
+            let (count, method) = try await store.prepareVectorSearch()
+            await store.close()
+            if count > 0 {
+                reporter?.step(method.hasPrefix("pgvector") ? "Indexing \(count) AI embeddings for pgvector search..." : "\(count) AI embeddings: \(method)")
+            }
+        } catch {
+            reporter?.note("AI embeddings are not indexed yet (\((error as? MinskyError)?.message ?? "\(error)")); the first search will do it")
+        }
+        reporter?.step("Migration complete!")
+        return result
     }
 
     /// The SQLite file to move and the PostgreSQL URL to move it to (accepting the rerun case).
@@ -144,7 +164,6 @@ public enum Upgrader {
         }
         let backup: String? = dest
         reporter?.step("Switching backend configuration...")
-        reporter?.step("Migration complete!")
         return UpgradeResult(tables: reports, backup: backup, database: configURL, switched: true, dryRun: false)
     }
 }

@@ -15,6 +15,12 @@ struct ConsoleReporter: TransferReporter {
         FileHandle.standardOutput.write(Data("✓ \(text)\n".utf8)) // unbuffered: steps appear as they finish
     }
 
+    func note(_ text: String) {
+        guard !quiet else { return }
+        if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
+        FileHandle.standardOutput.write(Data("  note: \(text)\n".utf8))
+    }
+
     func progress(_ done: Int, of total: Int, _ what: String) {
         guard tty, !quiet, total > 0 else { return }
         let width = 30, filled = min(width, done * width / total)

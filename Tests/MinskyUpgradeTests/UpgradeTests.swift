@@ -90,7 +90,8 @@ struct UpgradeTests {
         let r = try f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
         #expect(r.status == 0, "\(r.stderr)")
         for line in ["✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...", "✓ Migrating 13 task relationships...",
-                     "✓ Migrating 1 AI embeddings...", "✓ Migrating 1 proposals...", "✓ Migrating 2 AI call records...", "✓ Validating data integrity...", "✓ Switching backend configuration...", "✓ Migration complete!",
+                     "✓ Migrating 1 AI embeddings...", "✓ Migrating 1 proposals...", "✓ Migrating 2 AI call records...",
+                     "✓ Indexing 1 AI embeddings for pgvector search...", "✓ Validating data integrity...", "✓ Switching backend configuration...", "✓ Migration complete!",
                      "Old SQLite database backed up to: "] {
             #expect(r.stdout.contains(line), "missing \(line) in:\n\(r.stdout)")
         }
@@ -103,6 +104,9 @@ struct UpgradeTests {
         #expect(((try FileManager.default.attributesOfItem(atPath: f.pgpass.path))[.posixPermissions] as? NSNumber)?.intValue == 0o600)
         #expect(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent(".minsky/pre-migration-backup.db").path))
         #expect(try await f.pgCount() == 40)
+        // The embedding is searchable through pgvector at once: vector filled, HNSW index built.
+        #expect(try await PostgresAdmin.query(url: f.url, "SELECT count(*) FROM task_embeddings WHERE embedding IS NOT NULL").first?.first == "1")
+        #expect(try await PostgresAdmin.query(url: f.url, "SELECT to_regclass('task_embeddings_hnsw_6') IS NOT NULL").first?.first == "t")
         // Field for field, what users see is the same on PostgreSQL.
         #expect(try f.snapshot() == before)
 
@@ -403,6 +407,10 @@ struct UpgradeSchemaTests {
         #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url).status == 0)
         let (fresh, freshSchema) = try await TestEnvironment.freshPostgresSchema()
         let s = try await PostgresTaskStore.connect(url: fresh)
+        // Used normally, a store with a 6-dimension embedding gets the same pgvector objects the
+        // upgrade prepared for the fixture's embedding.
+        let t = try await s.create(NewTask(title: "t"))
+        try await s.saveEmbeddings([TaskEmbedding(taskId: t.id, model: "m", contentHash: "h", vector: [1, 2, 3, 4, 5, 6])])
         await s.close()
         let upgraded = try await Self.shape(f.url, f.schema)
         let migrated = try await Self.shape(fresh, freshSchema)
