@@ -56,11 +56,16 @@ public enum SQLDialect: String, Sendable {
     public func blobBytes(_ v: SQLValue) -> [UInt8] {
         switch v {
         case .blob(let b): return b
-        case .text(let s):
-            var hex = Array(s.utf8)
-            if hex.starts(with: [0x5C, 0x78]) { hex.removeFirst(2) } // \x
-            func nib(_ c: UInt8) -> UInt8 { c <= 57 ? c - 48 : (c | 0x20) - 87 }
-            return stride(from: 0, to: hex.count - 1, by: 2).map { nib(hex[$0]) << 4 | nib(hex[$0 + 1]) }
+        case .text(var s):
+            return s.withUTF8 { hex -> [UInt8] in
+                let skip = hex.count >= 2 && hex[0] == 0x5C && hex[1] == 0x78 ? 2 : 0 // \x
+                let n = (hex.count - skip) / 2
+                @inline(__always) func nib(_ c: UInt8) -> UInt8 { c <= 57 ? c &- 48 : (c | 0x20) &- 87 }
+                return [UInt8](unsafeUninitializedCapacity: n) { out, count in
+                    for i in 0..<n { out[i] = nib(hex[skip + 2 * i]) << 4 | nib(hex[skip + 2 * i + 1]) }
+                    count = n
+                }
+            }
         default: return []
         }
     }

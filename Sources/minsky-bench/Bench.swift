@@ -10,7 +10,7 @@ import MinskySQLite
 ///   swift run -c release minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384]
 ///   swift run -c release minsky-bench ai-pipeline [--calls 200]
 ///   swift run -c release minsky-bench mcp [--minsky PATH]     (the MCP server over pipes)
-///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D]
+///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D] [--embeddings 384]
 /// Prints a Markdown table for BENCHMARKS.md.
 @main
 struct Bench {
@@ -129,7 +129,8 @@ struct Bench {
                 FileHandle.standardError.write(Data("minsky-bench upgrade needs --postgres URL\n".utf8))
                 return
             }
-            try await UpgradeBench.run(pgURL: url, tasks: Int(option("--tasks") ?? "") ?? 100_000, keep: option("--dir"))
+            try await UpgradeBench.run(pgURL: url, tasks: Int(option("--tasks") ?? "") ?? 100_000, keep: option("--dir"),
+                                       embeddingDims: Int(option("--embeddings") ?? "") ?? 0)
             return
         }
         if args.count > 1 && args[1] == "vectors" {

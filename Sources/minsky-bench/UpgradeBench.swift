@@ -16,7 +16,16 @@ enum UpgradeBench {
         return String(url[..<slash.upperBound]) + db
     }
 
-    static func run(pgURL: String, tasks: Int, keep: String?) async throws {
+    /// Prints each finished step with the seconds since the start, to stderr.
+    struct TimingReporter: TransferReporter {
+        let start = DispatchTime.now().uptimeNanoseconds
+        func step(_ text: String) {
+            FileHandle.standardError.write(Data(String(format: "  %6.2f s  %@\n", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, text).utf8))
+        }
+        func progress(_ done: Int, of total: Int, _ what: String) {}
+    }
+
+    static func run(pgURL: String, tasks: Int, keep: String?, embeddingDims: Int = 0) async throws {
         let dir = keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("minsky-upgrade-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
         let project = Project(root: dir, config: ProjectConfig())
@@ -25,7 +34,15 @@ enum UpgradeBench {
         if !FileManager.default.fileExists(atPath: path) {
             let store = try SQLiteTaskStore(path: path)
             let t0 = Date()
-            _ = try await Bench.populate(store, tasks: tasks, deps: tasks * 2)
+            let ids = try await Bench.populate(store, tasks: tasks, deps: tasks * 2)
+            if embeddingDims > 0 {
+                var gen = VectorBench.Gen(state: 7)
+                for start in stride(from: 0, to: ids.count, by: 1000) {
+                    try await store.saveEmbeddings(ids[start..<min(ids.count, start + 1000)].map { id in
+                        TaskEmbedding(taskId: id, model: "bench", contentHash: "h", vector: (0..<embeddingDims).map { _ in gen.next() })
+                    })
+                }
+            }
             await store.close()
             FileHandle.standardError.write(Data("generated \(tasks) tasks, \(tasks * 2) dependencies in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s at \(path)\n".utf8))
         }
@@ -36,7 +53,7 @@ enum UpgradeBench {
         try await PostgresAdmin.execute(url: pgURL, "CREATE DATABASE \(db)")
         let target = Self.database(db, on: pgURL)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let r = try await Upgrader.toPostgres(project: project, options: UpgradeOptions(dbURL: target), reporter: nil)
+        let r = try await Upgrader.toPostgres(project: project, options: UpgradeOptions(dbURL: target), reporter: TimingReporter())
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
         print("minsky upgrade (validated): \(String(format: "%.2f", seconds)) s — " + r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", "))
         try await PostgresAdmin.execute(url: pgURL, "DROP DATABASE \(db)")

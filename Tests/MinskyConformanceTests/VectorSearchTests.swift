@@ -78,6 +78,14 @@ struct VectorSearchTests {
         let vectors = testVectors(count: 40, dims: 16, seed: 3)
         try await store.saveEmbeddings(zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
         #expect(await store.vectorSearchMethod().hasPrefix("pgvector HNSW"))
+        // pgvector holds exactly the stored float32 values, awkward ones included.
+        let odd: [Float] = [0.1, -0.0, 1e-45, -1.1754942e-38, 3.4028235e38, -2.5e-8, 1, 123456.79, .pi, -.ulpOfOne, 1e-40, 0.5,
+                            -7, 65504, 1.0000001, 9.999999e-21]
+        try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[0], model: "odd", contentHash: "h", vector: odd)])
+        let back = try await PostgresAdmin.query(url: url, "SELECT embedding::real[]::text FROM task_embeddings WHERE task_id = '\(tasks[0])'").first?[0] ?? ""
+        let parsed = back.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Float(String($0)) }
+        #expect(parsed.map(\.bitPattern) == odd.map(\.bitPattern), "\(back)")
+        try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[0], model: "m", contentHash: "h", vector: vectors[0])])
         let indexes = try await PostgresAdmin.query(url: url, "SELECT indexdef FROM pg_indexes WHERE schemaname = '\(schema)' AND indexname = 'task_embeddings_hnsw_16'")
         #expect(indexes.first?[0]?.contains("USING hnsw") == true)
         // The planner uses that index for the search query.
