@@ -164,6 +164,22 @@ public struct SHA256: Sendable {
 
 public enum Hex {
     static let digits = Array("0123456789abcdef".utf8)
+    /// Appends the hex digits of `bytes` to `out`, with no intermediate string.
+    public static func append(_ bytes: [UInt8], into out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: bytes.count * 2))
+        out.withUnsafeMutableBufferPointer { o in
+            bytes.withUnsafeBufferPointer { b in
+                digits.withUnsafeBufferPointer { d in
+                    for i in 0..<b.count {
+                        o[start + 2 * i] = d[Int(b[i] >> 4)]
+                        o[start + 2 * i + 1] = d[Int(b[i] & 15)]
+                    }
+                }
+            }
+        }
+    }
+
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)

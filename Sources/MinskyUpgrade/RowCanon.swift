@@ -30,14 +30,30 @@ enum RowCanon {
             guard let s = value.text else { throw MinskyError(.internal, "unreadable JSON \(value)") }
             text = s == "{}" || s == "[]" ? s : try JSONValue.parse(s, field: "json").postgresJSONBText()
         case (.blob(let b), _):
-            text = Hex.encode(b)
+            // The hex text, written straight into the buffer: vectors make these the largest fields.
+            appendLength(b.count * 2, into: &out)
+            out.append(0x3A)
+            Hex.append(b, into: &out)
+            return
         default:
             text = value.text ?? ""
         }
-        let bytes = Array(text.utf8)
-        out.append(contentsOf: Array(String(bytes.count).utf8))
+        appendLength(text.utf8.count, into: &out)
         out.append(0x3A)
-        out.append(contentsOf: bytes)
+        out.append(contentsOf: text.utf8)
+    }
+
+    /// Decimal digits of `n` (≥ 0), without a String.
+    static func appendLength(_ n: Int, into out: inout [UInt8]) {
+        if n < 10 { out.append(UInt8(48 + n)); return }
+        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
+            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        var count = 0
+        var v = n
+        withUnsafeMutableBytes(of: &digits) { d in
+            while v > 0 { d[count] = UInt8(48 + v % 10); v /= 10; count += 1 }
+            for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
+        }
     }
 
     /// PostgreSQL side: an expression giving the same canonical text for `column`.
@@ -110,7 +126,11 @@ enum CopyText {
             return
         case .int(let i): text = String(i)
         case .double(let d): text = String(d)
-        case .blob(let b): text = "\\x" + Hex.encode(b)
+        case .blob(let b):
+            // `\x` with its backslash escaped, then hex digits, which need no escaping.
+            out.append(contentsOf: [0x5C, 0x5C, UInt8(ascii: "x")])
+            Hex.append(b, into: &out)
+            return
         case .text(let s): text = s // JSON too: PostgreSQL parses it into jsonb
         }
         for b in text.utf8 {
