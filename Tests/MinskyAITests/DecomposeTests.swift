@@ -77,10 +77,11 @@ struct DecomposeTests {
         #expect(try p.run("usage").stdout.contains("openai/fake-gpt · decompose"))
     }
 
-    @Test func anInvalidAnswerGetsOneRepairAttemptQuotingTheError() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func anInvalidAnswerGetsOneRepairAttemptQuotingTheError(kind: StoreKind) async throws {
         let bad = #"{"subtasks":[{"title":"only a title"}]}"#
         let server = try FakeLLMServer([.openAI(bad), .openAI(goodPlan)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Build user authentication")
         #expect(r.status == 0, "\(r.stderr)")
@@ -93,9 +94,10 @@ struct DecomposeTests {
         #expect(usage?["calls"] == 2 && usage?["inputTokens"] == 240 && usage?["outputTokens"] == 160)
     }
 
-    @Test func invalidTwiceIsAClearErrorAndNothingIsWritten() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func invalidTwiceIsAClearErrorAndNothingIsWritten(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAI("this is not json"), .openAI(#"{"subtasks":[{"title":"a","description":"","complexity":3,"dependsOn":[5]}]}"#)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let existing = try JSONParser.parse(p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue ?? ""
         let r = try p.run("tasks", "decompose", existing)
@@ -104,9 +106,10 @@ struct DecomposeTests {
         #expect(try p.tasks().count == 1)
     }
 
-    @Test func rateLimitsAreRetriedHonouringRetryAfterAndErrorsHideTheKey() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func rateLimitsAreRetriedHonouringRetryAfterAndErrorsHideTheKey(kind: StoreKind) async throws {
         let server = try FakeLLMServer([FakeLLMServer.Reply(status: 429, headers: ["Retry-After": "1"], body: #"{"error":{"message":"slow down"}}"#), .openAI(goodPlan)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let start = Date()
         #expect(try p.run("tasks", "decompose", "Retry me").status == 0)
@@ -114,7 +117,7 @@ struct DecomposeTests {
         #expect(server.requests.count == 2)
 
         let failing = try FakeLLMServer([FakeLLMServer.Reply(status: 401, body: #"{"error":{"message":"bad key sk-test-SECRET-1234567890"}}"#)])
-        let q = try await AIProject.make(.sqlite, server: failing)
+        let q = try await AIProject.make(kind, server: failing)
         defer { Task { await q.cleanup() } }
         let r = try q.run("tasks", "decompose", "Denied")
         #expect(r.status == 2)
@@ -125,9 +128,10 @@ struct DecomposeTests {
         #expect(calls?.first?["outcome"] == "invalid_input" && calls?.first?["inputTokens"] == nil)
     }
 
-    @Test func serverErrorsAndTimeOutsEndInClearMessages() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func serverErrorsAndTimeOutsEndInClearMessages(kind: StoreKind) async throws {
         let down = try FakeLLMServer([FakeLLMServer.Reply(status: 503, body: "{}")])
-        let p = try await AIProject.make(.sqlite, server: down)
+        let p = try await AIProject.make(kind, server: down)
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Unlucky")
         #expect(r.status == 5)
@@ -135,7 +139,7 @@ struct DecomposeTests {
         #expect(down.requests.count == 4) // the first try and three retries
 
         let slow = try FakeLLMServer([.init(body: "{}", delay: 3)])
-        var q = try await AIProject.make(.sqlite, server: slow)
+        var q = try await AIProject.make(kind, server: slow)
         let cleanupQ = q
         defer { Task { await cleanupQ.cleanup() } }
         q.env["MINSKY_AI_TIMEOUT"] = "1"
@@ -145,9 +149,10 @@ struct DecomposeTests {
         #expect(try q.tasks().isEmpty)
     }
 
-    @Test func anthropicStructuredOutputThroughATool() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func anthropicStructuredOutputThroughATool(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.anthropic(try JSONParser.parse(goodPlan.utf8))])
-        let p = try await AIProject.make(.sqlite, server: server, provider: "anthropic")
+        let p = try await AIProject.make(kind, server: server, provider: "anthropic")
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Build user authentication", "--dry-run")
         #expect(r.status == 0, "\(r.stderr)")
@@ -159,9 +164,10 @@ struct DecomposeTests {
         #expect(req.body?["tool_choice"]?["name"] == "decomposition")
     }
 
-    @Test func keysStayOutOfTheProjectAndAreMasked() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func keysStayOutOfTheProjectAndAreMasked(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAI(goodPlan)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
         #expect(config.contains("fake-model") && !config.contains("SECRET"))
@@ -180,11 +186,12 @@ struct DecomposeTests {
 
 @Suite("AI over MCP and complexity")
 struct AIMoreTests {
-    @Test func complexityIsStoredAndDecomposeUsesTheRecommendedCount() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func complexityIsStoredAndDecomposeUsesTheRecommendedCount(kind: StoreKind) async throws {
         let score = #"{"score":7,"reasoning":"many moving parts","recommendedSubtasks":2,"decompositionPrompt":"split by layer"}"#
         let twoSteps = #"{"subtasks":[{"title":"A","description":"","complexity":3,"dependsOn":[]},{"title":"B","description":"","complexity":3,"dependsOn":[0]}]}"#
         let server = try FakeLLMServer([.openAI(score), .openAI(twoSteps)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let id = try JSONParser.parse(p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)["id"]?.stringValue ?? ""
         let r = try p.run("tasks", "complexity", id)
@@ -208,9 +215,10 @@ struct AIMoreTests {
 
 @Suite("Insights")
 struct InsightsTests {
-    @Test func factsFirstThenAGroundedNarrative() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func factsFirstThenAGroundedNarrative(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAI(#"{"summary":"Two tasks wait on the schema.","recommendations":["Finish the schema first"]}"#)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         func id(_ r: ProcessResult) throws -> String { try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? "" }
         let a = try id(p.run("tasks", "create", "Schema", "--json"))

@@ -22,9 +22,10 @@ struct StreamingTests {
         #expect(usage?["inputTokens"] == 120 && usage?["outputTokens"] == 80 && usage?["model"] == "fake-gpt")
     }
 
-    @Test func anthropicStreamAssemblesTheToolInput() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func anthropicStreamAssemblesTheToolInput(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.anthropicStream(try JSONParser.parse(goodPlan.utf8), pieces: 5)])
-        let p = try await AIProject.make(.sqlite, server: server, provider: "anthropic")
+        let p = try await AIProject.make(kind, server: server, provider: "anthropic")
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Build user authentication")
         #expect(r.status == 0, "\(r.stderr)")
@@ -34,10 +35,11 @@ struct StreamingTests {
         #expect(usage?["provider"] == "anthropic" && usage?["inputTokens"] == 100 && usage?["outputTokens"] == 50 && usage?["model"] == "fake-claude")
     }
 
-    @Test func theTimeOutIsSilenceNotLength() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func theTimeOutIsSilenceNotLength(kind: StoreKind) async throws {
         // 8 pieces 0.4 s apart: ~3.6 s in all, never 1 s of silence.
         let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 8, interval: 0.4)])
-        var p = try await AIProject.make(.sqlite, server: server)
+        var p = try await AIProject.make(kind, server: server)
         let cleanupP = p
         defer { Task { await cleanupP.cleanup() } }
         p.env["MINSKY_AI_TIMEOUT"] = "1"
@@ -47,7 +49,7 @@ struct StreamingTests {
 
         // A stream that goes quiet for 3 s fails clearly, and nothing is written.
         let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 3)])
-        var q = try await AIProject.make(.sqlite, server: stalls)
+        var q = try await AIProject.make(kind, server: stalls)
         let cleanupQ = q
         defer { Task { await cleanupQ.cleanup() } }
         q.env["MINSKY_AI_TIMEOUT"] = "1"
@@ -57,11 +59,12 @@ struct StreamingTests {
         #expect(try q.tasks().isEmpty)
     }
 
-    @Test func anErrorInTheStreamIsReportedAndNothingIsWritten() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func anErrorInTheStreamIsReportedAndNothingIsWritten(kind: StoreKind) async throws {
         var reply = FakeLLMServer.Reply.openAIStream(goodPlan, pieces: 2)
         reply.events = Array(reply.events!.prefix(2)) + [#"data: {"error":{"message":"model overloaded"}}"#]
         let server = try FakeLLMServer([reply])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Overloaded")
         #expect(r.status == 5, "\(r.stderr)")
@@ -71,10 +74,11 @@ struct StreamingTests {
         #expect(call?["outcome"] == "store_unavailable")
     }
 
-    @Test func streamingCanBeTurnedOffAndServersThatIgnoreItStillWork() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func streamingCanBeTurnedOffAndServersThatIgnoreItStillWork(kind: StoreKind) async throws {
         // A server that answers `stream: true` with one JSON body (as some do).
         let server = try FakeLLMServer([.openAI(goodPlan), .openAI(goodPlan)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         #expect(try p.run("tasks", "decompose", "Plain answer").status == 0)
         #expect(server.requests[0].body?["stream"] == true)
@@ -85,9 +89,10 @@ struct StreamingTests {
         #expect(server.requests[1].body?["stream"] == nil)
     }
 
-    @Test func mcpDecomposeReportsProgressWhileTheModelWrites() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func mcpDecomposeReportsProgressWhileTheModelWrites(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 6, interval: 0.05)])
-        let p = try await AIProject.make(.sqlite, server: server)
+        let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let id = try JSONParser.parse(p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?.stringValue ?? ""
         let s = try MCPProcess(cwd: p.dir, env: p.env)

@@ -43,13 +43,28 @@ struct InteropTests {
 
 @Suite("Sampling through the official Python client")
 struct SamplingTests {
-    @Test func aiToolsUseTheAgentsOwnModelWhenNoProviderIsConfigured() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func aiToolsUseTheAgentsOwnModelWhenNoProviderIsConfigured(kind: StoreKind) async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-sampling")
         defer { try? FileManager.default.removeItem(at: dir) }
         #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        var env: [String: String] = [:]
+        var schema: String?
+        if kind == .postgres {
+            let (url, s) = try await TestEnvironment.freshPostgresSchema()
+            env["MINSKY_DB"] = url
+            schema = s
+        }
         let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_sampling.py").path
-        let r = try runProcess(InteropTests.python, [script, Binaries.minsky.path, dir.path])
+        let r = try runProcess(InteropTests.python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
         #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
         #expect(r.stdout.contains("ok: sampling answered by the client"))
+        // Both calls are recorded: the client's model, no token counts (sampling reports none).
+        let usage = try runProcess(Binaries.minsky, ["usage", "--calls", "5", "--json"], cwd: dir, env: env)
+        let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
+        #expect(calls.count == 2, "\(usage.stdout) \(usage.stderr)")
+        #expect(calls.allSatisfy { $0["provider"] == "sampling" && $0["outcome"] == "ok" && $0["inputTokens"] == nil })
+        #expect(Set(calls.compactMap { $0["purpose"]?.stringValue }) == ["decompose", "complexity"])
+        if let schema { await TestEnvironment.dropSchema(schema) }
     }
 }

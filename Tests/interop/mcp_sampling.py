@@ -9,6 +9,7 @@ from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 MINSKY, PROJECT = sys.argv[1], sys.argv[2]
+EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:])
 seen = []
 
 
@@ -30,7 +31,7 @@ def check(cond, message):
 
 
 async def main():
-    async with stdio_client(StdioServerParameters(command=MINSKY, args=["mcp"], cwd=PROJECT)) as streams:
+    async with stdio_client(StdioServerParameters(command=MINSKY, args=["mcp"], cwd=PROJECT, env=EXTRA_ENV or None)) as streams:
         async with ClientSession(streams[0], streams[1], sampling_callback=sampling) as session:
             await session.initialize()
             task = (await session.call_tool("create_task", {"title": "Build a parser"})).structured_content["task"]
