@@ -23,6 +23,8 @@ public struct AISettings: Codable, Sendable, Equatable {
     public var model: String?
     public var baseURL: String?
     public var embeddingModel: String?
+    /// Another OpenAI-compatible server for embeddings only (e.g. Ollama beside Anthropic chat).
+    public var embeddingBaseURL: String?
     /// "false" turns streamed answers off (default on).
     public var stream: String?
     public init() {}

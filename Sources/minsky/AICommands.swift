@@ -8,11 +8,12 @@ import MinskyCore
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.stream (true|false), ai.apiKey.",
-        discussion: "ai.apiKey goes to the per-user credentials file (0600), never to .minsky/config.json; OPENAI_API_KEY, ANTHROPIC_API_KEY and OLLAMA_HOST are honoured.",
+        abstract: "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.embeddingBaseURL, ai.stream (true|false), ai.apiKey, ai.embeddingApiKey.",
+        discussion: "Keys (ai.apiKey, ai.embeddingApiKey) go to the per-user credentials file (0600), never to .minsky/config.json; OPENAI_API_KEY, ANTHROPIC_API_KEY and OLLAMA_HOST are honoured. ai.embeddingBaseURL sends embeddings to another OpenAI-compatible server than chat (e.g. Anthropic for chat, Ollama for embeddings).",
         subcommands: [Set.self, Get.self, List.self, Unset.self])
 
-    static let keys = ["ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.stream", "ai.apiKey"]
+    static let keys = ["ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.embeddingBaseURL", "ai.stream", "ai.apiKey", "ai.embeddingApiKey"]
+    static let secrets: Swift.Set<String> = ["ai.apiKey", "ai.embeddingApiKey"]
 
     static func checkKey(_ key: String) throws {
         guard keys.contains(key) else { throw MinskyError.invalid("key", "unknown setting '\(key)'; use one of \(keys.joined(separator: ", "))") }
@@ -20,7 +21,8 @@ struct ConfigCommand: AsyncParsableCommand {
 
     static func value(_ key: String, project: Project?, env: [String: String]) -> String? {
         switch key {
-        case "ai.apiKey": return (UserCredentials(environment: env).load()["ai.apiKey"]).map(UserCredentials.mask)
+        case "ai.apiKey", "ai.embeddingApiKey": return (UserCredentials(environment: env).load()[key]).map(UserCredentials.mask)
+        case "ai.embeddingBaseURL": return project?.config.ai?.embeddingBaseURL
         case "ai.provider": return project?.config.ai?.provider
         case "ai.model": return project?.config.ai?.model
         case "ai.baseURL": return project?.config.ai?.baseURL
@@ -31,10 +33,10 @@ struct ConfigCommand: AsyncParsableCommand {
 
     static func update(_ key: String, _ value: String?) throws {
         let env = ProcessInfo.processInfo.environment
-        if key == "ai.apiKey" {
+        if secrets.contains(key) {
             let creds = UserCredentials(environment: env)
             var all = creds.load()
-            all["ai.apiKey"] = value
+            all[key] = value
             try creds.save(all)
             return
         }
@@ -47,11 +49,11 @@ struct ConfigCommand: AsyncParsableCommand {
             }
             ai.provider = value
         case "ai.model": ai.model = value
-        case "ai.baseURL":
+        case "ai.baseURL", "ai.embeddingBaseURL":
             if let v = value, URL(string: v)?.scheme?.hasPrefix("http") != true {
-                throw MinskyError.invalid("ai.baseURL", "'\(v)' is not an http(s) URL, e.g. http://localhost:11434/v1")
+                throw MinskyError.invalid(key, "'\(v)' is not an http(s) URL, e.g. http://localhost:11434/v1")
             }
-            ai.baseURL = value
+            if key == "ai.baseURL" { ai.baseURL = value } else { ai.embeddingBaseURL = value }
         case "ai.stream":
             if let v = value, v != "true", v != "false" {
                 throw MinskyError.invalid("ai.stream", "'\(v)' is not true or false")
@@ -70,7 +72,7 @@ struct ConfigCommand: AsyncParsableCommand {
             try await Output(json: false).reportingErrors {
                 try ConfigCommand.checkKey(key)
                 try ConfigCommand.update(key, value)
-                print(key == "ai.apiKey" ? "ai.apiKey saved to \(UserCredentials(environment: ProcessInfo.processInfo.environment).path) (mode 0600)" : "\(key) = \(value)")
+                print(ConfigCommand.secrets.contains(key) ? "\(key) saved to \(UserCredentials(environment: ProcessInfo.processInfo.environment).path) (mode 0600)" : "\(key) = \(value)")
             }
         }
     }
@@ -333,11 +335,22 @@ extension TasksCommand {
 }
 
 /// The embeddings endpoint: the OpenAI-compatible provider's server and key, ai.embeddingModel.
+/// With ai.embeddingBaseURL, that server (key: ai.embeddingApiKey, else OPENAI_API_KEY, else
+/// ai.apiKey when the chat provider is OpenAI-compatible too).
 func resolveEmbeddings(project: Project?) throws -> EmbeddingClient {
-    guard let config = try resolveProvider(project: project), config.kind == .openai else {
-        throw MinskyError(.notConfigured, "embeddings need an OpenAI-compatible server: `minsky config set ai.provider openai` and ai.baseURL (Ollama, llama.cpp, vLLM or OpenAI)")
+    let model = project?.config.ai?.embeddingModel ?? "text-embedding-3-small"
+    let chat = try resolveProvider(project: project)
+    if let base = project?.config.ai?.embeddingBaseURL, let url = URL(string: base) {
+        let env = ProcessInfo.processInfo.environment
+        let key = UserCredentials(environment: env).load()["ai.embeddingApiKey"] ?? env["OPENAI_API_KEY"] ?? (chat?.kind == .openai ? chat?.apiKey : nil)
+        var config = ProviderConfig(kind: .openai, model: model, baseURL: url, apiKey: key)
+        config.timeout = chat?.timeout ?? config.timeout
+        return EmbeddingClient(config: config, model: model)
     }
-    return EmbeddingClient(config: config, model: project?.config.ai?.embeddingModel ?? "text-embedding-3-small")
+    guard let config = chat, config.kind == .openai else {
+        throw MinskyError(.notConfigured, "embeddings need an OpenAI-compatible server: `minsky config set ai.provider openai` and ai.baseURL, or keep your chat provider and `minsky config set ai.embeddingBaseURL http://localhost:11434/v1` (Ollama, llama.cpp, vLLM or OpenAI)")
+    }
+    return EmbeddingClient(config: config, model: model)
 }
 
 extension TasksCommand {

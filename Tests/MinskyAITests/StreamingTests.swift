@@ -107,3 +107,33 @@ struct StreamingTests {
         #expect(values == values.sorted())
     }
 }
+
+@Suite("Embeddings from their own server")
+struct EmbeddingServerTests {
+    @Test(arguments: StoreKind.allCases)
+    func anthropicChatWithEmbeddingsFromAnotherServer(kind: StoreKind) async throws {
+        let chat = try FakeLLMServer([.anthropic(try JSONParser.parse(goodPlan.utf8))])
+        let embedder = try FakeLLMServer(handler: FakeLLMServer.embeddings)
+        let p = try await AIProject.make(kind, server: chat, provider: "anthropic")
+        defer { Task { await p.cleanup() } }
+        let login = try JSONParser.parse(p.run("tasks", "create", "Login endpoint that checks the password", "--json").stdout.utf8)["id"]?.stringValue
+        _ = try p.run("tasks", "create", "CSS button colours")
+        // Without an OpenAI-compatible server for embeddings, the error says how to add one.
+        let none = try p.run("tasks", "embed")
+        #expect(none.status == 5 && none.stderr.contains("ai.embeddingBaseURL"), "\(none.stderr)")
+        #expect(try p.run("config", "set", "ai.embeddingBaseURL", "not a url").status == 2)
+        #expect(try p.run("config", "set", "ai.embeddingBaseURL", embedder.baseURL + "/v1").status == 0)
+        #expect(try p.run("config", "set", "ai.embeddingApiKey", "sk-embed-SECRET-0987654321").status == 0)
+        #expect(try p.run("config", "get", "ai.embeddingApiKey").stdout.contains("sk-…4321"))
+        #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
+        let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
+        #expect(config.contains("ai") && !config.contains("SECRET"))
+        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 2"))
+        #expect(try SemanticSearchTests.ids(p.run("tasks", "search", "--similar", "sign in", "--json")).first == login)
+        #expect(embedder.requests.allSatisfy { $0.headers["authorization"] == "Bearer sk-embed-SECRET-0987654321" && $0.path == "/v1/embeddings" })
+        #expect(chat.requests.isEmpty) // chat stayed with Anthropic, unused here
+        // Decompose still goes to Anthropic.
+        #expect(try p.run("tasks", "decompose", "Build user authentication").status == 0)
+        #expect(chat.requests.first?.path == "/v1/messages")
+    }
+}
