@@ -181,10 +181,32 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         return task
     }
 
+    /// SQLite tasks waiting for the text index (see migration 008) before a flush.
+    static var textIndexBatch: Int { 64 }
+
+    /// SQLite: moves pending tasks into the FTS index, as one segment. Returns how many.
+    @discardableResult
+    func flushTextIndex(_ c: any SQLConnection) throws -> Int {
+        guard d == .sqlite else { return 0 }
+        let n = SQLDialect.indexedDescriptionCharacters
+        try c.execute(d, "INSERT INTO tasks_fts (rowid, title, description) SELECT t.rowid, t.title, substr(t.description, 1, \(n)) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id")
+        return try c.execute(d, "DELETE FROM tasks_fts_pending")
+    }
+
+    /// After inserts: flush once a batch has gathered.
+    func flushTextIndexIfFull(_ c: any SQLConnection) throws {
+        guard d == .sqlite else { return }
+        if try !c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(Self.textIndexBatch - 1)").isEmpty { try flushTextIndex(c) }
+    }
+
     public func create(_ draft: NewTask) async throws -> TaskItem {
         let draft = try TaskRules.validate(draft)
         let now = now()
-        return try await write { [self] c in try insert(c, draft, now: now) }
+        return try await write { [self] c in
+            let task = try insert(c, draft, now: now)
+            try flushTextIndexIfFull(c)
+            return task
+        }
     }
 
     public func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem] {
@@ -200,6 +222,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 created.append(try insert(c, draft, now: Timestamp(microseconds: now.microseconds + Int64(k))))
                 progress?(created.count)
             }
+            try flushTextIndexIfFull(c)
             return created
         }
     }
@@ -210,7 +233,21 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func list(_ query: TaskQuery) async throws -> TaskPage {
         let q = try query.validated()
-        return try await read { [self] c in
+        guard d == .sqlite, !q.textTerms.isEmpty else { return try await read { [self] c in try list(c, q) } }
+        // A text search on SQLite sees every task: with tasks still pending for the index, it
+        // indexes them first, in the same transaction as the search.
+        let page: TaskPage? = try await read { [self] c in
+            try c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1").isEmpty ? try list(c, q) : nil
+        }
+        if let page { return page }
+        return try await write { [self] c in
+            try flushTextIndex(c)
+            return try list(c, q)
+        }
+    }
+
+    func list(_ c: any SQLConnection, _ q: TaskQuery) throws -> TaskPage {
+        do {
             var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE 1 = 1")
             if !q.statuses.isEmpty {
                 s.append(" AND t.status IN (")

@@ -151,6 +151,36 @@ public enum Schema {
                 "CREATE INDEX ai_calls_at ON ai_calls (at, id)",
             ]
         },
+        // SQLite: a new task's text reaches the FTS index in batches. The insert trigger only
+        // notes its rowid in tasks_fts_pending (one small B-tree row instead of a new FTS segment
+        // per commit); `SQLTaskStore.flushTextIndex` moves pending rows into the index every
+        // `textIndexBatch` creates and before any text search, so searches stay exact. Deletes and
+        // edits of a still-pending task skip the index (it holds nothing for it yet).
+        SQLMigration(name: "008_text_index_batches") { d in
+            guard d == .sqlite else { return [] }
+            let n = SQLDialect.indexedDescriptionCharacters
+            let pending = "EXISTS (SELECT 1 FROM tasks_fts_pending WHERE id = old.rowid)"
+            return [
+                "CREATE TABLE tasks_fts_pending (id INTEGER PRIMARY KEY)",
+                "DROP TRIGGER tasks_fts_insert",
+                "DROP TRIGGER tasks_fts_delete",
+                "DROP TRIGGER tasks_fts_update",
+                "CREATE TRIGGER tasks_fts_insert AFTER INSERT ON tasks BEGIN INSERT INTO tasks_fts_pending (id) VALUES (new.rowid); END",
+                """
+                CREATE TRIGGER tasks_fts_delete AFTER DELETE ON tasks BEGIN
+                    INSERT INTO tasks_fts (tasks_fts, rowid, title, description)
+                        SELECT 'delete', old.rowid, old.title, substr(old.description, 1, \(n)) WHERE NOT \(pending);
+                    DELETE FROM tasks_fts_pending WHERE id = old.rowid;
+                END
+                """,
+                """
+                CREATE TRIGGER tasks_fts_update AFTER UPDATE OF title, description ON tasks WHEN NOT \(pending) BEGIN
+                    INSERT INTO tasks_fts (tasks_fts, rowid, title, description) VALUES ('delete', old.rowid, old.title, substr(old.description, 1, \(n)));
+                    INSERT INTO tasks_fts (rowid, title, description) VALUES (new.rowid, new.title, substr(new.description, 1, \(n)));
+                END
+                """,
+            ]
+        },
     ]
 
     /// Columns PostgreSQL stores keep besides the catalog's, derived from catalog columns and

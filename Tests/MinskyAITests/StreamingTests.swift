@@ -37,25 +37,26 @@ struct StreamingTests {
 
     @Test(arguments: StoreKind.allCases)
     func theTimeOutIsSilenceNotLength(kind: StoreKind) async throws {
-        // 8 pieces 0.4 s apart: ~3.6 s in all, never 1 s of silence.
-        let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 8, interval: 0.4)])
+        // 16 pieces 0.3 s apart: ~5 s in all, more than twice the time-out, never 2 s of silence
+        // (margins wide enough for a loaded machine).
+        let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 16, interval: 0.3)])
         var p = try await AIProject.make(kind, server: server)
         let cleanupP = p
         defer { Task { await cleanupP.cleanup() } }
-        p.env["MINSKY_AI_TIMEOUT"] = "1"
+        p.env["MINSKY_AI_TIMEOUT"] = "2"
         let r = try p.run("tasks", "decompose", "A long answer")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try p.tasks().count == 4)
 
-        // A stream that goes quiet for 3 s fails clearly, and nothing is written.
-        let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 3)])
+        // A stream that goes quiet for 6 s fails clearly, and nothing is written.
+        let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 6)])
         var q = try await AIProject.make(kind, server: stalls)
         let cleanupQ = q
         defer { Task { await cleanupQ.cleanup() } }
-        q.env["MINSKY_AI_TIMEOUT"] = "1"
+        q.env["MINSKY_AI_TIMEOUT"] = "2"
         let t = try q.run("tasks", "decompose", "Stalls")
         #expect(t.status == 5, "\(t.stderr)")
-        #expect(t.stderr.contains("sent nothing for 1 s"))
+        #expect(t.stderr.contains("sent nothing for 2 s"))
         #expect(try q.tasks().isEmpty)
     }
 

@@ -119,3 +119,40 @@ struct VectorSearchTests {
         await store.close()
     }
 }
+
+@Suite("Text search stays exact while the SQLite index fills in batches")
+struct TextIndexBatchTests {
+    @Test(arguments: StoreKind.allCases)
+    func pendingAndIndexedTasksAreFoundEditedAndDeletedAlike(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            func search(_ text: String) async throws -> [TaskID] { try await store.list(TaskQuery(text: text, limit: 200)).tasks.map(\.id) }
+            // 70 creates: the first 64 are flushed into the index together, the rest stay pending.
+            var ids: [TaskID] = []
+            for i in 0..<70 { ids.append(try await store.create(NewTask(title: "alpha item\(i)", description: i % 2 == 0 ? "even" : "odd")).id) }
+            #expect(try await search("alpha").count == 70)
+            #expect(try await search("even").count == 35)
+            // Edits and deletes of indexed (early) and just-created (late) tasks are both seen.
+            for id in [ids[3], ids[68]] {
+                _ = try await store.update(id, TaskPatch(title: "omega renamed"), expectedVersion: nil)
+            }
+            #expect(Set(try await search("omega")) == [ids[3], ids[68]])
+            #expect(try await search("alpha").count == 68)
+            let fresh = try await store.create(NewTask(title: "gamma fresh"))
+            _ = try await store.update(fresh.id, TaskPatch(title: "delta fresh"), expectedVersion: nil)
+            #expect(try await search("gamma").isEmpty)
+            #expect(try await search("delta") == [fresh.id])
+            _ = try await store.delete(ids[5], cascade: false)
+            _ = try await store.delete(fresh.id, cascade: false)
+            _ = try await store.delete(ids[69], cascade: false)
+            #expect(try await search("delta").isEmpty)
+            #expect(try await search("alpha").count == 66)
+            // A new task may reuse a deleted task's rowid; it is found by its own words only.
+            let reuse = try await store.create(NewTask(title: "epsilon"))
+            #expect(try await search("epsilon") == [reuse.id])
+            #expect(try await search("item69").isEmpty)
+            // A batch import lands in the index too.
+            let batch = try await store.createMany((0..<100).map { NewTask(title: "zeta \($0)") }, progress: nil, isCancelled: { false })
+            #expect(try await search("zeta").count == batch.count)
+        }
+    }
+}
