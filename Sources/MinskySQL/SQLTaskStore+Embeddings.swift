@@ -10,6 +10,47 @@ struct VectorState: Sendable {
     var indexedDims: Set<Int> = []
 }
 
+/// pgvector's text form of a vector, each value a C99 hexadecimal float (`0x1.8p-1`), which
+/// pgvector's `strtof` reads back to the identical float32 — exact, and ~10× cheaper to write
+/// than shortest decimals. Values must be finite (checked by the callers).
+public enum PGVectorText {
+    public static func literal(_ v: [Float]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(2 + v.count * 16)
+        append(v.count, { v[$0].bitPattern }, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// From stored little-endian float32 bytes, straight into a COPY buffer.
+    public static func append(littleEndian bytes: [UInt8], into out: inout [UInt8]) {
+        bytes.withUnsafeBytes { raw in
+            append(bytes.count / 4, { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }, into: &out)
+        }
+    }
+
+    static let digits = Array("0123456789abcdef".utf8)
+
+    static func append(_ count: Int, _ bits: (Int) -> UInt32, into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for i in 0..<count {
+            if i > 0 { out.append(UInt8(ascii: ",")) }
+            let b = bits(i)
+            if b & 0x8000_0000 != 0 { out.append(UInt8(ascii: "-")) }
+            let exp = Int((b >> 23) & 0xFF), mant = (b & 0x7F_FFFF) << 1 // 24 bits: six hex digits
+            if exp == 0 && mant == 0 { out.append(UInt8(ascii: "0")); continue }
+            out.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: "x"), exp == 0 ? UInt8(ascii: "0") : UInt8(ascii: "1"), UInt8(ascii: ".")])
+            for shift in stride(from: 20, through: 0, by: -4) { out.append(digits[Int((mant >> UInt32(shift)) & 0xF)]) }
+            out.append(UInt8(ascii: "p"))
+            var e = exp == 0 ? -126 : exp - 127
+            if e < 0 { out.append(UInt8(ascii: "-")); e = -e }
+            if e >= 100 { out.append(UInt8(48 + e / 100)) }
+            if e >= 10 { out.append(UInt8(48 + e / 10 % 10)) }
+            out.append(UInt8(48 + e % 10))
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+}
+
 enum PGVectorStatus: Sendable, Equatable {
     case unknown
     /// The extension's schema: every name is qualified with it, whatever the search path.
@@ -149,28 +190,7 @@ extension SQLTaskStore {
 
     // MARK: pgvector
 
-    /// pgvector's text form with each value as a C99 hexadecimal float (`0x1.8p-1`), which
-    /// pgvector's `strtof` reads back to the identical float32 — exact, and ~10× cheaper to write
-    /// than shortest decimals. Values must be finite (checked by the callers).
-    static func vectorLiteral(_ v: [Float]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(2 + v.count * 16)
-        out.append(UInt8(ascii: "["))
-        for (i, x) in v.enumerated() {
-            if i > 0 { out.append(UInt8(ascii: ",")) }
-            let bits = x.bitPattern
-            if bits & 0x8000_0000 != 0 { out.append(UInt8(ascii: "-")) }
-            let exp = Int((bits >> 23) & 0xFF), mant = (bits & 0x7F_FFFF) << 1 // 24 bits: six hex digits
-            if exp == 0 && mant == 0 { out.append(UInt8(ascii: "0")); continue }
-            out.append(contentsOf: exp == 0 ? Array("0x0.".utf8) : Array("0x1.".utf8))
-            for shift in stride(from: 20, through: 0, by: -4) { out.append(digits[Int((mant >> UInt32(shift)) & 0xF)]) }
-            out.append(UInt8(ascii: "p"))
-            out.append(contentsOf: Array(String(exp == 0 ? -126 : exp - 127).utf8))
-        }
-        out.append(UInt8(ascii: "]"))
-        return String(decoding: out, as: UTF8.self)
-    }
+    static func vectorLiteral(_ v: [Float]) -> String { PGVectorText.literal(v) }
 
     func pgvectorStatus() async -> PGVectorStatus {
         let known = vectorState.withLock { $0.pgvector }
@@ -215,12 +235,7 @@ extension SQLTaskStore {
                 if try Self.installedSchema(c) == nil { try c.execute(d, "CREATE EXTENSION IF NOT EXISTS vector") }
                 guard let schema = try Self.installedSchema(c) else { return "" }
                 if try !Self.hasEmbeddingColumn(c) {
-                    // The partial index makes "any rows still without a vector?" free on every search.
-                    try c.execute(d, "ALTER TABLE task_embeddings ADD COLUMN IF NOT EXISTS embedding \(schema).vector")
-                    // Bytes and vector together outgrow the default 2 kB before PostgreSQL moves
-                    // values out of line; keeping rows up to a page inline spares a TOAST write per row.
-                    try c.execute(d, "ALTER TABLE task_embeddings SET (toast_tuple_target = 8160)")
-                    try c.execute(d, "CREATE INDEX IF NOT EXISTS task_embeddings_unvectored ON task_embeddings (model) WHERE embedding IS NULL")
+                    for sql in Schema.pgvectorColumn(schema: schema) { try c.execute(d, sql) }
                 }
                 return schema
             }

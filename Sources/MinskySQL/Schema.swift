@@ -183,6 +183,18 @@ public enum Schema {
         },
     ]
 
+    /// PostgreSQL with pgvector (installed in `schema`): the vector column beside the stored
+    /// bytes, rows kept inline up to a page (bytes and vector together outgrow the default 2 kB
+    /// before values move out of line), and a partial index that finds rows still without a
+    /// vector at once. Idempotent.
+    public static func pgvectorColumn(schema: String) -> [String] {
+        [
+            "ALTER TABLE task_embeddings ADD COLUMN IF NOT EXISTS embedding \(schema).vector",
+            "ALTER TABLE task_embeddings SET (toast_tuple_target = 8160)",
+            "CREATE INDEX IF NOT EXISTS task_embeddings_unvectored ON task_embeddings (model) WHERE embedding IS NULL",
+        ]
+    }
+
     /// Columns PostgreSQL stores keep besides the catalog's, derived from catalog columns and
     /// rebuilt by the store itself (never copied): the text-search vector and pgvector's copy
     /// of each embedding.

@@ -55,7 +55,11 @@ enum Transfer {
 
     /// Reads every catalog table of a SQLite store in one snapshot: COPY data plus digests.
     /// With `sink`, chunks go to it as they fill (and a nil after each table) instead of being kept.
-    static func exportSQLite(_ db: Database, reporter: (any TransferReporter)?, sink: ((_ chunk: [UInt8]?) throws -> Void)? = nil) throws -> [Export] {
+    /// With `vectors`, task_embeddings rows carry one more COPY field after the catalog's: the
+    /// embedding in pgvector's text form, for a target that has the vector column (not digested:
+    /// it is derived from the `vector` bytes, which are).
+    static func exportSQLite(_ db: Database, reporter: (any TransferReporter)?, vectors: Bool = false,
+                             sink: ((_ chunk: [UInt8]?) throws -> Void)? = nil) throws -> [Export] {
             // Map the file instead of a pread per page.
             _ = try Row.fetchAll(db, sql: "PRAGMA mmap_size = 4294967296")
             return try Schema.catalog.map { t in
@@ -66,6 +70,7 @@ enum Transfer {
                 var digest = TableDigest()
                 var canon: [UInt8] = []
                 let keyIdx = t.key.map { k in t.columns.firstIndex { $0.name == k }! } // keys are columns by construction
+                let vectorIdx = vectors && t.name == "task_embeddings" ? t.columns.firstIndex { $0.name == "vector" } : nil
                 // Table order (rowid), not key order: a sequential scan; digests are sorted after.
                 let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name)")
                 while let row = try rows.next() {
@@ -85,6 +90,10 @@ enum Transfer {
                         if i > 0 { buf.append(0x09) }
                         CopyText.append(v, t.columns[i].type, into: &buf)
                         try RowCanon.field(v, t.columns[i].type, into: &canon)
+                    }
+                    if let vi = vectorIdx, case .blob(let bytes) = values[vi] {
+                        buf.append(0x09)
+                        PGVectorText.append(littleEndian: bytes, into: &buf)
                     }
                     buf.append(0x0A)
                     digest.add(key: keyIdx.map { values[$0].text ?? "" }, canonical: canon)
@@ -152,6 +161,17 @@ enum Transfer {
             }
             reporter?.step(label(e.table.name, e.digest.count))
         }
+    }
+
+    /// With pgvector already installed on the target, adds the store's vector column before the
+    /// COPY so embeddings arrive searchable (no second write of every row afterwards). Without
+    /// it, nothing: the store sets pgvector up on first use if it can.
+    static func addVectorColumn(_ pg: PostgresSession) throws -> Bool {
+        guard let schema = try pg.query("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'").first?[0].text else {
+            return false
+        }
+        for sql in Schema.pgvectorColumn(schema: schema) { try pg.execute(sql) }
+        return true
     }
 
     /// Before a bulk COPY: drop foreign keys and secondary indexes (inside the transaction).
@@ -249,6 +269,7 @@ enum Transfer {
                 return nil
             }
             try dropForBulkLoad(pg)
+            let vectors = try addVectorColumn(pg)
             let channel = ChunkChannel()
             let done = DispatchSemaphore(value: 0)
             nonisolated(unsafe) var copyError: (any Error)? // written by the writer thread before `done` is signalled
@@ -257,7 +278,8 @@ enum Transfer {
                 do {
                     for t in tables {
                         var first = true
-                        try pg.copyIn("COPY \(t.name) (\(t.columnList)) FROM STDIN") {
+                        let columns = t.columnList + (vectors && t.name == "task_embeddings" ? ", embedding" : "")
+                        try pg.copyIn("COPY \(t.name) (\(columns)) FROM STDIN") {
                             let c = try channel.receive()
                             if first && c != nil { first = false; Faults.point("copy") }
                             return c
@@ -271,7 +293,7 @@ enum Transfer {
             }.start()
             let exports: [Export]
             do {
-                exports = try exportSQLite(db, reporter: reporter) { try channel.send($0) }
+                exports = try exportSQLite(db, reporter: reporter, vectors: vectors) { try channel.send($0) }
             } catch {
                 channel.fail(error)
                 done.wait()

@@ -11,6 +11,8 @@ import Testing
 
 /// A project on SQLite with a varied store, and an empty PostgreSQL schema to upgrade into.
 struct UpgradeFixture {
+    /// Awkward float32 values (largest, smallest subnormal, negative zero) that must arrive bit-exact.
+    static let vector: [Float] = [0.5, -1.25, 3.0e-8, .greatestFiniteMagnitude, -0.0, .leastNonzeroMagnitude]
     var dir: URL
     var url: String
     var schema: String
@@ -36,7 +38,7 @@ struct UpgradeFixture {
         }
         _ = try await store.claim(ids[1], owner: "agent-ü", ttl: 600)
         // Embeddings must arrive bit-exact (validated as bytes on both sides).
-        try await store.saveEmbeddings([TaskEmbedding(taskId: ids[0], model: "m", contentHash: "h", vector: [0.5, -1.25, 3.0e-8, .greatestFiniteMagnitude, -0.0, .leastNonzeroMagnitude])])
+        try await store.saveEmbeddings([TaskEmbedding(taskId: ids[0], model: "m", contentHash: "h", vector: vector)])
         try await store.saveProposal(Proposal(id: "pr-fixture1", taskId: ids[0], kind: "decomposition", model: "m", promptHash: "h",
                                               body: ["subtasks": [["title": "x \u{1} ü", "n": 1.5e-07]]], createdAt: .now()))
         try await store.recordAICall(AICall(at: .now(), purpose: "decompose", provider: "openai", model: "gpt-ü", taskId: ids[0],
@@ -105,7 +107,9 @@ struct UpgradeTests {
         #expect(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent(".minsky/pre-migration-backup.db").path))
         #expect(try await f.pgCount() == 40)
         // The embedding is searchable through pgvector at once: vector filled, HNSW index built.
-        #expect(try await PostgresAdmin.query(url: f.url, "SELECT count(*) FROM task_embeddings WHERE embedding IS NOT NULL").first?.first == "1")
+        let vector = try await PostgresAdmin.query(url: f.url, "SELECT embedding::real[]::text FROM task_embeddings").first?.first ?? nil
+        let floats = (vector ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Float(String($0)) }
+        #expect(floats.map(\.bitPattern) == UpgradeFixture.vector.map(\.bitPattern), "\(vector ?? "nil")")
         #expect(try await PostgresAdmin.query(url: f.url, "SELECT to_regclass('task_embeddings_hnsw_6') IS NOT NULL").first?.first == "t")
         // Field for field, what users see is the same on PostgreSQL.
         #expect(try f.snapshot() == before)
