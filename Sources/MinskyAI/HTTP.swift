@@ -44,7 +44,9 @@ enum HTTP {
     /// `onEvent` as it arrives, and the returned body is empty. Any other answer (an error, or a
     /// server that ignored `"stream": true`) is returned whole. The request's time-out is the
     /// longest silence allowed, so a long answer that keeps streaming never times out.
-    static func sendStreaming(_ request: URLRequest, onEvent: @escaping @Sendable (String) -> Void) async throws -> (Data, HTTPURLResponse) {
+    /// `onEvent` returns true at the stream's last event ([DONE], message_stop): the answer is
+    /// complete then, whether or not the server closes the connection.
+    static func sendStreaming(_ request: URLRequest, onEvent: @escaping @Sendable (String) -> Bool) async throws -> (Data, HTTPURLResponse) {
         let box = TaskBox()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { cont in
@@ -64,14 +66,14 @@ enum HTTP {
     /// Collects a streamed answer. Callbacks arrive one at a time on the session's serial queue,
     /// hence `@unchecked Sendable`.
     final class StreamDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
-        let onEvent: @Sendable (String) -> Void
+        let onEvent: @Sendable (String) -> Bool
         var continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>?
         var response: HTTPURLResponse?
         var streaming = false
         var body = Data()
         var pending: [UInt8] = []
 
-        init(onEvent: @escaping @Sendable (String) -> Void, continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>) {
+        init(onEvent: @escaping @Sendable (String) -> Bool, continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>) {
             self.onEvent = onEvent
             self.continuation = continuation
         }
@@ -96,7 +98,13 @@ enum HTTP {
                 if line.starts(with: Array("data:".utf8)) {
                     var payload = line.dropFirst(5)
                     if payload.first == 32 { payload = payload.dropFirst() }
-                    onEvent(String(decoding: payload, as: UTF8.self))
+                    if onEvent(String(decoding: payload, as: UTF8.self)), let response {
+                        // The answer is complete: return it now and let go of the connection.
+                        continuation?.resume(returning: (body, response))
+                        continuation = nil
+                        dataTask.cancel()
+                        return
+                    }
                 }
             }
             pending.removeFirst(start)
@@ -122,7 +130,7 @@ enum HTTP {
     /// POSTs `body`; with `onEvent`, asks for a stream and returns nil when one came (its events
     /// went to `onEvent`), or the JSON body when the server answered all at once.
     static func post(url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig,
-                     onEvent: (@Sendable (String) -> Void)?) async throws -> JSONValue? {
+                     onEvent: (@Sendable (String) -> Bool)?) async throws -> JSONValue? {
         var req = URLRequest(url: url)
         req.httpMethod = "POST"
         req.timeoutInterval = config.timeout

@@ -96,9 +96,10 @@ final class StreamAccumulator: Sendable {
 
     init(onProgress: (@Sendable (Int) -> Void)?) { self.onProgress = onProgress }
 
-    func openAI(_ payload: String) {
-        if payload == "[DONE]" { state.withLock { $0.finished = true }; return }
-        guard let json = try? JSONParser.parse(payload.utf8) else { state.withLock { $0.error = $0.error ?? "a streamed chunk is not JSON" }; return }
+    /// Returns true at the last event.
+    func openAI(_ payload: String) -> Bool {
+        if payload == "[DONE]" { state.withLock { $0.finished = true }; return true }
+        guard let json = try? JSONParser.parse(payload.utf8) else { state.withLock { $0.error = $0.error ?? "a streamed chunk is not JSON" }; return false }
         let count = state.withLock { s -> Int in
             if let message = json["error"]?["message"]?.stringValue { s.error = message }
             if let m = json["model"]?.stringValue { s.model = m }
@@ -110,10 +111,12 @@ final class StreamAccumulator: Sendable {
             return s.text.count
         }
         onProgress?(count)
+        return false
     }
 
-    func anthropic(_ payload: String) {
-        guard let json = try? JSONParser.parse(payload.utf8) else { state.withLock { $0.error = $0.error ?? "a streamed event is not JSON" }; return }
+    /// Returns true at the last event.
+    func anthropic(_ payload: String) -> Bool {
+        guard let json = try? JSONParser.parse(payload.utf8) else { state.withLock { $0.error = $0.error ?? "a streamed event is not JSON" }; return false }
         let count = state.withLock { s -> Int in
             switch json["type"]?.stringValue {
             case "message_start":
@@ -130,6 +133,7 @@ final class StreamAccumulator: Sendable {
             return s.text.count
         }
         onProgress?(count)
+        return state.withLock { $0.finished }
     }
 
     func response(defaultModel: String, server: URL) throws -> LLMResponse {

@@ -216,6 +216,14 @@ public final class PostgresDriver: SQLDriver {
     }
 
     public func close() async { pool.close() }
+
+    public func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        do {
+            return try await pool.withConnection { c in try body(PGSQLConnection(conn: c)) }
+        } catch let e as PGError {
+            throw e.minsky
+        }
+    }
 }
 
 struct PGSQLConnection: SQLConnection {

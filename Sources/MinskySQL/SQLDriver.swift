@@ -23,6 +23,15 @@ public protocol SQLDriver: Sendable {
     /// Runs `body` against a consistent snapshot.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
     func close() async
+    /// Runs `body` on a connection outside any transaction, each statement committing on its own
+    /// (PostgreSQL's CREATE INDEX CONCURRENTLY needs this). Default: a write transaction.
+    func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+}
+
+extension SQLDriver {
+    public func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await write(body)
+    }
 }
 
 extension SQLConnection {

@@ -248,20 +248,35 @@ extension SQLTaskStore {
 
     /// One HNSW cosine index per dimension count, on `embedding::vector(N)` of the rows with that
     /// many dimensions. Without it (no rights, too many dimensions) pgvector still answers exactly.
+    /// Built CONCURRENTLY, outside any transaction, so writers and searches carry on meanwhile
+    /// (searches scan exactly until it is ready); one builder at a time (a session advisory lock,
+    /// tried, never waited for: whoever finds it taken just moves on and checks again next time).
     func ensureHNSWIndex(schema: String, dims: Int) async {
         guard dims > 0, dims <= Self.hnswMaxDims, !vectorState.withLock({ $0.indexedDims.contains(dims) }) else { return }
         let name = "task_embeddings_hnsw_\(dims)"
-        _ = try? await driver.write { [self] c in
-            _ = try c.query(d, "SELECT pg_advisory_xact_lock(4242002)")
-            if try c.query(d, "SELECT to_regclass(?) IS NOT NULL", [.text(name)]).first?[0].text == "t" { return }
-            // A build whose graph fits in maintenance_work_mem is several times faster: size it
-            // for the rows there are (vector + ~300 bytes of graph each), 64 MB to 1 GB, this transaction only.
-            let rows = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE dims = \(dims)").first?[0].int ?? 0)
-            let mb = min(1024, max(64, rows * (dims * 4 + 300) * 13 / 10 / 1_000_000 + 1))
-            try c.execute(d, "SELECT set_config('maintenance_work_mem', ?, true)", [.text("\(mb)MB")])
-            try c.execute(d, "CREATE INDEX \(name) ON task_embeddings USING hnsw ((embedding::\(schema).vector(\(dims))) \(schema).vector_cosine_ops) WHERE dims = \(dims)")
+        let settled: Bool
+        do {
+            settled = try await driver.autocommit { [self] c in
+                guard try c.query(d, "SELECT pg_try_advisory_lock(4242003)").first?[0].text == "t" else { return false }
+                defer { _ = try? c.query(d, "SELECT pg_advisory_unlock(4242003)") }
+                // An index left invalid by an interrupted concurrent build is dropped and built again.
+                if let valid = try c.query(d, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(?)", [.text(name)]).first?[0].text {
+                    if valid == "t" { return true }
+                    try c.execute(d, "DROP INDEX CONCURRENTLY IF EXISTS \(name)")
+                }
+                // A build whose graph fits in maintenance_work_mem is several times faster: size it
+                // for the rows there are (vector + ~300 bytes of graph each), 64 MB to 1 GB.
+                let rows = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE dims = \(dims)").first?[0].int ?? 0)
+                let mb = min(1024, max(64, rows * (dims * 4 + 300) * 13 / 10 / 1_000_000 + 1))
+                _ = try c.query(d, "SELECT set_config('maintenance_work_mem', ?, false)", [.text("\(mb)MB")])
+                defer { _ = try? c.execute(d, "RESET maintenance_work_mem") }
+                try c.execute(d, "CREATE INDEX CONCURRENTLY IF NOT EXISTS \(name) ON task_embeddings USING hnsw ((embedding::\(schema).vector(\(dims))) \(schema).vector_cosine_ops) WHERE dims = \(dims)")
+                return true
+            }
+        } catch {
+            settled = true // no rights (or no room): searches stay exact; not retried in this process
         }
-        vectorState.withLock { _ = $0.indexedDims.insert(dims) }
+        if settled { vectorState.withLock { _ = $0.indexedDims.insert(dims) } }
     }
 
     /// Fills `embedding` for rows written without it (copied by an upgrade, restored from a

@@ -17,6 +17,8 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         /// line after it), `interval` seconds apart.
         public var events: [String]? = nil
         public var interval: Double = 0
+        /// Seconds to keep the connection open after the last event (a server that does not close).
+        public var holdOpen: Double = 0
 
         /// An OpenAI chat completion streamed in `pieces` chunks, then the usage chunk and [DONE].
         public static func openAIStream(_ content: String, pieces: Int = 4, interval: Double = 0, usage: Bool = true) -> Reply {
@@ -102,7 +104,9 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
     public init(_ replies: [Reply], handler: (@Sendable (Request) -> Reply)? = nil) throws {
         script = Mutex(replies)
         self.handler = handler
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        // Close-on-exec: children the tests spawn meanwhile must not inherit (and so keep open)
+        // the sockets; a connection must end when this server closes it.
+        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         var one: Int32 = 1
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()
@@ -119,6 +123,7 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         Thread { [self] in
             while true {
                 let c = accept(listener, nil, nil)
+                if c >= 0 { _ = fcntl(c, F_SETFD, FD_CLOEXEC) }
                 if c < 0 { return }
                 Thread { self.serve(c) }.start()
             }
@@ -171,6 +176,7 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
                 if i > 0, reply.interval > 0 { usleep(UInt32(reply.interval * 1_000_000)) }
                 guard write(e + "\n\n") else { return }
             }
+            if reply.holdOpen > 0 { usleep(UInt32(reply.holdOpen * 1_000_000)) }
             return
         }
         var out = "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\nConnection: close\r\n"

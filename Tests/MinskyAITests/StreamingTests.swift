@@ -37,19 +37,22 @@ struct StreamingTests {
 
     @Test(arguments: StoreKind.allCases)
     func theTimeOutIsSilenceNotLength(kind: StoreKind) async throws {
-        // 16 pieces 0.3 s apart: ~5 s in all, more than twice the time-out, never 2 s of silence
-        // (margins wide enough for a loaded machine).
-        let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 16, interval: 0.3)])
+        // 24 pieces 0.25 s apart: ~6 s in all, three times the time-out, never 2 s of silence.
+        // The server then keeps the connection open for 30 s: the answer is complete at [DONE].
+        var reply = FakeLLMServer.Reply.openAIStream(goodPlan, pieces: 24, interval: 0.25)
+        reply.holdOpen = 30
+        let server = try FakeLLMServer([reply])
         var p = try await AIProject.make(kind, server: server)
         let cleanupP = p
         defer { Task { await cleanupP.cleanup() } }
         p.env["MINSKY_AI_TIMEOUT"] = "2"
+        // (Waiting for the close instead would hit the 2 s time-out and fail.)
         let r = try p.run("tasks", "decompose", "A long answer")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(try p.tasks().count == 4)
 
-        // A stream that goes quiet for 6 s fails clearly, and nothing is written.
-        let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 6)])
+        // A stream that goes quiet for 8 s fails clearly, and nothing is written.
+        let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 8)])
         var q = try await AIProject.make(kind, server: stalls)
         let cleanupQ = q
         defer { Task { await cleanupQ.cleanup() } }
