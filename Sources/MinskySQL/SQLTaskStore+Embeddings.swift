@@ -138,11 +138,8 @@ extension SQLTaskStore {
         case .ready: return "pgvector HNSW index (cosine)"
         case .unavailable(let why): return "exact in-memory scan: \(why)"
         case .unknown:
-            let probe = try? await driver.read { [self] c in
-                (try Self.installedSchema(c) != nil, try Self.hasEmbeddingColumn(c),
-                 try !c.query(d, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty)
-            }
-            guard let (installed, column, available) = probe else { return "unknown (the store could not be read)" }
+            guard let (schema, column, available) = try? await probePGVector() else { return "unknown (the store could not be read)" }
+            let installed = schema != nil
             if installed && column { return "pgvector HNSW index (cosine)" }
             if installed || available { return "pgvector HNSW index (cosine), set up by the first embed or search" }
             return "exact in-memory scan: pgvector is not installed on this PostgreSQL server"
@@ -219,12 +216,18 @@ extension SQLTaskStore {
             && c.query(.postgres, "SELECT to_regclass('task_embeddings_unvectored') IS NOT NULL").first?[0].text == "t"
     }
 
+    /// Read-only: pgvector's schema if installed, whether the store's vector column (and its
+    /// partial index) exist, whether the server offers the extension at all.
+    func probePGVector() async throws -> (schema: String?, column: Bool, available: Bool) {
+        try await driver.read { [self] c in
+            (try Self.installedSchema(c), try Self.hasEmbeddingColumn(c), try !c.query(d, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty)
+        }
+    }
+
     /// Makes sure pgvector is installed and `task_embeddings.embedding` exists (created by the
     /// first process that needs it; checked first so roles without DDL rights still search).
     func preparePGVector() async throws -> PGVectorStatus {
-        let (schema, column, available) = try await driver.read { [self] c in
-            (try Self.installedSchema(c), try Self.hasEmbeddingColumn(c), try !c.query(d, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty)
-        }
+        let (schema, column, available) = try await probePGVector()
         if let schema, column { return .ready(schema: schema) }
         guard schema != nil || available else {
             return .unavailable("pgvector is not installed on this PostgreSQL server")

@@ -17,22 +17,12 @@ import MinskyTestSupport
 /// topics themselves in ±1), like sentence embeddings of a task list; a large `noise` makes them
 /// nearly structureless, the hard case for HNSW. Queries are fresh draws, not stored vectors.
 enum VectorBench {
-    struct Gen {
-        var state: UInt64
-        mutating func next() -> Float {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            z ^= z >> 31
-            return Float(z >> 40) / Float(1 << 24) * 2 - 1
-        }
-    }
+    typealias Gen = SplitMix64
 
     static func vectors(_ n: Int, dims: Int, topics: [[Float]], noise: Float, gen: inout Gen) -> [[Float]] {
         (0..<n).map { _ in
-            let c = topics[Int(abs(gen.next()) * Float(topics.count - 1))]
-            return c.map { $0 + noise * gen.next() }
+            let c = topics[Int(abs(gen.nextSigned()) * Float(topics.count - 1))]
+            return c.map { $0 + noise * gen.nextSigned() }
         }
     }
 
@@ -61,8 +51,8 @@ enum VectorBench {
     static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
     static func run(pgURL: String?, count: Int, dims: Int, queryCount: Int, noise: Float) async throws -> [String] {
-        var gen = Gen(state: 42)
-        let topics = (0..<1000).map { _ in (0..<dims).map { _ in gen.next() } }
+        var gen = Gen(seed: 42)
+        let topics = (0..<1000).map { _ in (0..<dims).map { _ in gen.nextSigned() } }
         let data = vectors(count, dims: dims, topics: topics, noise: noise, gen: &gen)
         let queries = vectors(queryCount, dims: dims, topics: topics, noise: noise, gen: &gen)
         var rows = ["| store | measure | result |", "|---|---|---|"]

@@ -4,6 +4,7 @@ import MinskyCore
 import MinskyPostgres
 import MinskySQL
 import MinskySQLite
+import MinskyTestSupport
 import MinskyUpgrade
 
 /// `minsky-bench upgrade --postgres URL [--tasks 100000]`: builds a SQLite store of N tasks and
@@ -36,10 +37,10 @@ enum UpgradeBench {
             let t0 = Date()
             let ids = try await Bench.populate(store, tasks: tasks, deps: tasks * 2)
             if embeddingDims > 0 {
-                var gen = VectorBench.Gen(state: 7)
+                var gen = SplitMix64(seed: 7)
                 for start in stride(from: 0, to: ids.count, by: 1000) {
                     try await store.saveEmbeddings(ids[start..<min(ids.count, start + 1000)].map { id in
-                        TaskEmbedding(taskId: id, model: "bench", contentHash: "h", vector: (0..<embeddingDims).map { _ in gen.next() })
+                        TaskEmbedding(taskId: id, model: "bench", contentHash: "h", vector: (0..<embeddingDims).map { _ in gen.nextSigned() })
                     })
                 }
             }

@@ -5,18 +5,10 @@ import MinskySQL
 import MinskyTestSupport
 import Testing
 
-/// Deterministic pseudo-random vectors (SplitMix64), so both stores see the same data.
+/// Deterministic pseudo-random vectors, so both stores see the same data.
 func testVectors(count: Int, dims: Int, seed: UInt64) -> [[Float]] {
-    var state = seed
-    func next() -> Float {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24) * 2 - 1
-    }
-    return (0..<count).map { _ in (0..<dims).map { _ in next() } }
+    var gen = SplitMix64(seed: seed)
+    return (0..<count).map { _ in (0..<dims).map { _ in gen.nextSigned() } }
 }
 
 /// Exact cosine ranking computed here, independently of the stores.

@@ -1,0 +1,17 @@
+/// A tiny deterministic generator (SplitMix64), so tests and benchmarks can make the same
+/// vectors on every run and on both stores.
+public struct SplitMix64: Sendable {
+    var state: UInt64
+
+    public init(seed: UInt64) { state = seed }
+
+    /// Uniform in [-1, 1).
+    public mutating func nextSigned() -> Float {
+        state &+= 0x9E37_79B9_7F4A_7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        z ^= z >> 31
+        return Float(z >> 40) / Float(1 << 24) * 2 - 1
+    }
+}
