@@ -15,23 +15,15 @@ public struct EmbeddingClient: Sendable {
 
     /// Embeds `texts`, recording the call (tokens, time, outcome) in `store`.
     public func embed(_ texts: [String], recordingIn store: any TaskStore, purpose: String) async throws -> [[Float]] {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        do {
+        try await AICallRecorder.recorded(store, purpose: purpose, provider: config.kind.rawValue, model: model, taskId: nil) {
             let (vectors, tokens) = try await embedCounting(texts)
-            await AICallRecorder.record(store, purpose: purpose, provider: config.kind.rawValue, model: model, taskId: nil,
-                                        usage: tokens.map { LLMUsage(inputTokens: $0, outputTokens: 0) }, since: t0, outcome: "ok")
-            return vectors
-        } catch {
-            await AICallRecorder.record(store, purpose: purpose, provider: config.kind.rawValue, model: model, taskId: nil, usage: nil, since: t0,
-                                        outcome: AICallRecorder.outcome(of: error))
-            throw error
+            return (vectors, model, tokens.map { LLMUsage(inputTokens: $0, outputTokens: 0) })
         }
     }
 
     func embedCounting(_ texts: [String]) async throws -> (vectors: [[Float]], tokens: Int?) {
         guard !texts.isEmpty else { return ([], 0) }
-        var headers: [String: String] = [:]
-        if let key = config.apiKey, !key.isEmpty { headers["Authorization"] = "Bearer \(key)" }
+        let headers = config.bearerHeaders
         let body: JSONValue = ["model": .string(model), "input": .array(texts.map { .string($0) })]
         let json = try await HTTP.postJSON(url: config.baseURL.appendingPathComponent("embeddings"), headers: headers, body: body, config: config)
         guard let data = json["data"]?.arrayValue, data.count == texts.count else {

@@ -23,6 +23,12 @@ public struct ProviderConfig: Sendable {
         self.apiKey = apiKey
     }
 
+    /// `Authorization: Bearer …` for OpenAI-compatible servers, none without a key.
+    var bearerHeaders: [String: String] {
+        guard let key = apiKey, !key.isEmpty else { return [:] }
+        return ["Authorization": "Bearer \(key)"]
+    }
+
     public static func defaultBaseURL(_ kind: Kind) -> URL {
         switch kind {
         case .openai: URL(string: "https://api.openai.com/v1")! // constant, valid
@@ -80,8 +86,7 @@ extension LLMProvider {
     }
 }
 
-/// Records each call in the store after it ends, failed ones too. A record that cannot be
-/// written does not fail the call: the answer matters more than its bookkeeping.
+/// Records each call in the store after it ends, failed ones too.
 struct RecordingProvider: LLMProvider {
     let base: any LLMProvider
     let store: any TaskStore
@@ -92,33 +97,39 @@ struct RecordingProvider: LLMProvider {
     var model: String { base.model }
 
     func complete(_ request: LLMRequest) async throws -> LLMResponse {
-        let t0 = DispatchTime.now().uptimeNanoseconds
-        do {
+        try await AICallRecorder.recorded(store, purpose: purpose, provider: kind, model: base.model, taskId: taskId) {
             let response = try await base.complete(request)
-            await record(t0, model: response.model, usage: response.usage, outcome: "ok")
-            return response
-        } catch {
-            await record(t0, model: base.model, usage: nil, outcome: AICallRecorder.outcome(of: error))
-            throw error
+            return (response, response.model, response.usage)
         }
-    }
-
-    func record(_ t0: UInt64, model: String, usage: LLMUsage?, outcome: String) async {
-        await AICallRecorder.record(store, purpose: purpose, provider: kind, model: model, taskId: taskId, usage: usage, since: t0, outcome: outcome)
     }
 }
 
+/// Writes one `AICall` per model call into the store. A record that cannot be written does not
+/// fail the call: the answer matters more than its bookkeeping.
 enum AICallRecorder {
     static func outcome(of error: any Error) -> String {
         if error is CancellationError { return "cancelled" }
         return (error as? MinskyError)?.code.rawValue ?? "error"
     }
 
-    static func record(_ store: any TaskStore, purpose: String, provider: String, model: String, taskId: TaskID?, usage: LLMUsage?,
-                       since t0: UInt64, outcome: String) async {
-        let ms = Int((DispatchTime.now().uptimeNanoseconds - t0) / 1_000_000)
-        try? await store.recordAICall(AICall(at: .now(), purpose: purpose, provider: provider, model: model, taskId: taskId,
-                                             inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, durationMs: ms, outcome: outcome))
+    /// Runs `call` and records it: the model and tokens it reports, the time, the outcome;
+    /// a failed call is recorded under `model`, without tokens, and rethrown.
+    static func recorded<T>(_ store: any TaskStore, purpose: String, provider: String, model: String, taskId: TaskID?,
+                            _ call: () async throws -> (T, model: String, usage: LLMUsage?)) async throws -> T {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        func record(_ model: String, _ usage: LLMUsage?, _ outcome: String) async {
+            let ms = Int((DispatchTime.now().uptimeNanoseconds - t0) / 1_000_000)
+            try? await store.recordAICall(AICall(at: .now(), purpose: purpose, provider: provider, model: model, taskId: taskId,
+                                                 inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, durationMs: ms, outcome: outcome))
+        }
+        do {
+            let (value, used, usage) = try await call()
+            await record(used, usage, "ok")
+            return value
+        } catch {
+            await record(model, nil, outcome(of: error))
+            throw error
+        }
     }
 }
 

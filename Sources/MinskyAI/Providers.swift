@@ -12,25 +12,15 @@ struct OpenAIProvider: LLMProvider {
     var model: String { config.model }
 
     func complete(_ r: LLMRequest) async throws -> LLMResponse {
-        var body: [String: JSONValue] = [
+        let body: [String: JSONValue] = [
             "model": .string(config.model),
             "messages": [["role": "system", "content": .string(r.system)], ["role": "user", "content": .string(r.prompt)]],
             "response_format": ["type": "json_schema", "json_schema": ["name": .string(r.schemaName), "schema": r.schema, "strict": false]],
             "temperature": 0.2,
         ]
-        var headers: [String: String] = [:]
-        if let key = config.apiKey, !key.isEmpty { headers["Authorization"] = "Bearer \(key)" }
-        let url = config.baseURL.appendingPathComponent("chat/completions")
-        if config.stream {
-            let acc = StreamAccumulator(onProgress: r.onProgress)
-            body["stream"] = true
-            body["stream_options"] = ["include_usage": true]
-            if let json = try await HTTP.post(url: url, headers: headers, body: .object(body), config: config, onEvent: { acc.openAI($0) }) {
-                return try Self.decode(json, config: config)
-            }
-            return try acc.response(defaultModel: config.model, server: url)
-        }
-        return try Self.decode(try await HTTP.postJSON(url: url, headers: headers, body: .object(body), config: config), config: config)
+        return try await exchange(url: config.baseURL.appendingPathComponent("chat/completions"), headers: config.bearerHeaders, body: body,
+                                  streamFields: ["stream": true, "stream_options": ["include_usage": true]], config: config,
+                                  onProgress: r.onProgress, parse: { $0.openAI($1) }, decode: { try Self.decode($0, config: config) })
     }
 
     static func decode(_ json: JSONValue, config: ProviderConfig) throws -> LLMResponse {
@@ -50,7 +40,7 @@ struct AnthropicProvider: LLMProvider {
     var model: String { config.model }
 
     func complete(_ r: LLMRequest) async throws -> LLMResponse {
-        var body: [String: JSONValue] = [
+        let body: [String: JSONValue] = [
             "model": .string(config.model), "max_tokens": 4096, "system": .string(r.system),
             "messages": [["role": "user", "content": .string(r.prompt)]],
             "tools": [["name": .string(r.schemaName), "description": "Give the answer.", "input_schema": r.schema]],
@@ -58,16 +48,9 @@ struct AnthropicProvider: LLMProvider {
         ]
         var headers = ["anthropic-version": "2023-06-01"]
         if let key = config.apiKey, !key.isEmpty { headers["x-api-key"] = key }
-        let url = config.baseURL.appendingPathComponent("v1/messages")
-        if config.stream {
-            let acc = StreamAccumulator(onProgress: r.onProgress)
-            body["stream"] = true
-            if let json = try await HTTP.post(url: url, headers: headers, body: .object(body), config: config, onEvent: { acc.anthropic($0) }) {
-                return try Self.decode(json, config: config)
-            }
-            return try acc.response(defaultModel: config.model, server: url)
-        }
-        return try Self.decode(try await HTTP.postJSON(url: url, headers: headers, body: .object(body), config: config), config: config)
+        return try await exchange(url: config.baseURL.appendingPathComponent("v1/messages"), headers: headers, body: body,
+                                  streamFields: ["stream": true], config: config,
+                                  onProgress: r.onProgress, parse: { $0.anthropic($1) }, decode: { try Self.decode($0, config: config) })
     }
 
     static func decode(_ json: JSONValue, config: ProviderConfig) throws -> LLMResponse {
@@ -77,6 +60,21 @@ struct AnthropicProvider: LLMProvider {
         let usage = json["usage"].map { LLMUsage(inputTokens: Int($0["input_tokens"]?.intValue ?? 0), outputTokens: Int($0["output_tokens"]?.intValue ?? 0)) }
         return LLMResponse(text: input.canonicalJSON(), usage: usage, model: json["model"]?.stringValue ?? config.model)
     }
+}
+
+/// One chat exchange for either provider: streamed when the config asks (`streamFields` added to
+/// the body, each event given to `parse`), else — or when the server answers all at once
+/// anyway — the whole JSON answer given to `decode`.
+func exchange(url: URL, headers: [String: String], body: [String: JSONValue], streamFields: [String: JSONValue], config: ProviderConfig,
+              onProgress: (@Sendable (Int) -> Void)?, parse: @escaping @Sendable (StreamAccumulator, String) -> Bool,
+              decode: (JSONValue) throws -> LLMResponse) async throws -> LLMResponse {
+    guard config.stream else { return try decode(try await HTTP.postJSON(url: url, headers: headers, body: .object(body), config: config)) }
+    let acc = StreamAccumulator(onProgress: onProgress)
+    let streamed = body.merging(streamFields) { _, new in new }
+    if let json = try await HTTP.post(url: url, headers: headers, body: .object(streamed), config: config, onEvent: { parse(acc, $0) }) {
+        return try decode(json)
+    }
+    return try acc.response(defaultModel: config.model, server: url)
 }
 
 /// Builds one answer from streamed events (OpenAI chat chunks or Anthropic message events),

@@ -64,7 +64,6 @@ public final class FollowingStore: TaskStore {
     public func proposal(_ id: String) async throws -> Proposal { try await perform { try await $0.proposal(id) } }
     public func markProposalApplied(_ id: String) async throws { try await perform { try await $0.markProposalApplied(id) } }
     public func saveEmbeddings(_ items: [TaskEmbedding]) async throws { try await perform { try await $0.saveEmbeddings(items) } }
-    public func embeddings(model: String) async throws -> [TaskEmbedding] { try await perform { try await $0.embeddings(model: model) } }
     public func embeddingHashes(model: String) async throws -> [TaskID: String] { try await perform { try await $0.embeddingHashes(model: model) } }
     public func similar(to query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
         try await perform { try await $0.similar(to: query, model: model, k: k) }

@@ -14,12 +14,6 @@ public struct TaskEmbedding: Sendable, Hashable {
 
     /// Little-endian float32 bytes, the stored form on both stores.
     public static func bytes(_ v: [Float]) -> [UInt8] { v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) } }
-
-    public static func floats(_ b: [UInt8]) -> [Float] {
-        stride(from: 0, to: b.count - 3, by: 4).map { i in
-            Float(bitPattern: UInt32(b[i]) | UInt32(b[i + 1]) << 8 | UInt32(b[i + 2]) << 16 | UInt32(b[i + 3]) << 24)
-        }
-    }
 }
 
 /// Every stored vector of one model in one contiguous buffer, rows normalised, for a scan that
@@ -105,12 +99,5 @@ public struct EmbeddingMatrix: Sendable {
             for i in start..<(start + n) { values[i] *= inv }
         }
         ids.append(id)
-    }
-
-    /// Builds the matrix from stored embeddings (rows normalised once here).
-    public static func from(_ items: [TaskEmbedding]) -> EmbeddingMatrix {
-        let dims = items.first?.vector.count ?? 0
-        let rows = items.filter { $0.vector.count == dims }
-        return EmbeddingMatrix(ids: rows.map(\.taskId), dims: dims, values: rows.flatMap { normalized($0.vector) })
     }
 }

@@ -47,8 +47,6 @@ public protocol TaskStore: Sendable {
 
     /// Stores (replaces) embeddings, one per task.
     func saveEmbeddings(_ items: [TaskEmbedding]) async throws
-    /// Stored embeddings of `model`.
-    func embeddings(model: String) async throws -> [TaskEmbedding]
     /// Content hashes of the stored embeddings of `model`, by task: what `embed` compares.
     func embeddingHashes(model: String) async throws -> [TaskID: String]
     /// The `k` stored embeddings of `model` most similar (cosine) to `query`, best first.

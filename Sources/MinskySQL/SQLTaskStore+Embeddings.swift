@@ -93,7 +93,7 @@ extension SQLTaskStore {
                     s.bind(.text(now.iso8601), as: .timestamp)
                     if let schema = vectorSchema {
                         s.append(", ")
-                        s.bind(.text(Self.vectorLiteral(e.vector)))
+                        s.bind(.text(PGVectorText.literal(e.vector)))
                         s.append("::\(schema).vector")
                     }
                     s.append(")")
@@ -101,14 +101,6 @@ extension SQLTaskStore {
                 s.append(" ON CONFLICT (task_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims, content_hash = EXCLUDED.content_hash, vector = EXCLUDED.vector, updated_at = EXCLUDED.updated_at")
                 if vectorSchema != nil { s.append(", embedding = EXCLUDED.embedding") }
                 try c.execute(s)
-            }
-        }
-    }
-
-    public func embeddings(model: String) async throws -> [TaskEmbedding] {
-        try await read { [self] c in
-            try c.query(d, "SELECT task_id, model, content_hash, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE model = ? ORDER BY task_id", [.text(model)]).map { r in
-                TaskEmbedding(taskId: TaskID(trusted: r[0].text ?? ""), model: r[1].text ?? "", contentHash: r[2].text ?? "", vector: TaskEmbedding.floats(d.blobBytes(r[3])))
             }
         }
     }
@@ -186,8 +178,6 @@ extension SQLTaskStore {
     }
 
     // MARK: pgvector
-
-    static func vectorLiteral(_ v: [Float]) -> String { PGVectorText.literal(v) }
 
     func pgvectorStatus() async -> PGVectorStatus {
         let known = vectorState.withLock { $0.pgvector }
@@ -284,26 +274,38 @@ extension SQLTaskStore {
 
     /// Fills `embedding` for rows written without it (copied by an upgrade, restored from a
     /// backup, written by a store that had no pgvector yet), from the stored bytes.
+    /// Reads in a read transaction (so a store with nothing to fill never takes a write lock),
+    /// writes only rows still unfilled (another process may be filling too).
     func fillMissingVectors(schema: String, model: String) async throws {
         while true {
-            let filled = try await write { [self] c in
-                let rows = try c.query(d, "SELECT task_id, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = ? LIMIT 1000", [.text(model)])
-                guard !rows.isEmpty else { return 0 }
-                var s = SQLStatement(d, "UPDATE task_embeddings t SET embedding = v.e::\(schema).vector FROM (SELECT unnest(")
-                s.bind(.text("{" + rows.map { "\"\($0[0].text ?? "")\"" }.joined(separator: ",") + "}"))
-                s.append("::text[]) AS id, unnest(")
-                s.bind(.text("{" + rows.map { "\"\(Self.vectorLiteral(TaskEmbedding.floats(d.blobBytes($0[1]))))\"" }.joined(separator: ",") + "}"))
-                s.append("::text[]) AS e) v WHERE t.task_id = v.id")
-                try c.execute(s)
-                return rows.count
+            let rows = try await read { [self] c in
+                try c.query(d, "SELECT task_id, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = ? LIMIT 1000", [.text(model)])
             }
-            if filled == 0 { return }
+            if rows.isEmpty { return }
+            var ids: [UInt8] = Array("{".utf8), vectors: [UInt8] = Array("{".utf8)
+            for (i, r) in rows.enumerated() {
+                if i > 0 { ids.append(UInt8(ascii: ",")); vectors.append(UInt8(ascii: ",")) }
+                ids += Array("\"\(r[0].text ?? "")\"".utf8) // task ids: [A-Za-z0-9-] only
+                vectors.append(UInt8(ascii: "\""))
+                PGVectorText.append(littleEndian: d.blobBytes(r[1]), into: &vectors)
+                vectors.append(UInt8(ascii: "\""))
+            }
+            ids.append(UInt8(ascii: "}")); vectors.append(UInt8(ascii: "}"))
+            let idArray = String(decoding: ids, as: UTF8.self), vectorArray = String(decoding: vectors, as: UTF8.self)
+            try await write { [self] c in
+                var s = SQLStatement(d, "UPDATE task_embeddings t SET embedding = v.e::\(schema).vector FROM (SELECT unnest(")
+                s.bind(.text(idArray))
+                s.append("::text[]) AS id, unnest(")
+                s.bind(.text(vectorArray))
+                s.append("::text[]) AS e) v WHERE t.task_id = v.id AND t.embedding IS NULL")
+                try c.execute(s)
+            }
         }
     }
 
     func pgvectorSearch(schema: String, query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
         let dims = query.count
-        let literal = Self.vectorLiteral(query)
+        let literal = PGVectorText.literal(query)
         for _ in 0..<2 {
             // One read transaction: the (index-backed) check for rows still without a vector, then the search.
             let hits: [(id: TaskID, score: Float)]? = try await read { [self] c in
