@@ -198,7 +198,10 @@ public enum Schema {
     /// Columns PostgreSQL stores keep besides the catalog's, derived from catalog columns and
     /// rebuilt by the store itself (never copied): the text-search vector and pgvector's copy
     /// of each embedding.
-    public static let postgresDerivedColumns: Set<String> = ["search", "embedding"]
+    public static let postgresDerivedColumns: Set<String> = ["search", pgvectorSource.column]
+
+    /// pgvector's column and the stored bytes it is derived from.
+    public static let pgvectorSource = (table: "task_embeddings", bytes: "vector", column: "embedding")
 
     public static var migrationNames: [String] { migrations.map(\.name) }
 
@@ -281,4 +284,14 @@ public struct TableSpec: Sendable {
     }
 
     public var columnList: String { columns.map(\.name).joined(separator: ", ") }
+
+    /// The column pgvector's column derives from, when this table has one.
+    public var pgvectorBytesIndex: Int? {
+        name == Schema.pgvectorSource.table ? columns.firstIndex { $0.name == Schema.pgvectorSource.bytes } : nil
+    }
+
+    /// The COPY column list, with pgvector's column after the catalog's when `vectors`.
+    public func copyColumns(vectors: Bool) -> String {
+        columnList + (vectors && pgvectorBytesIndex != nil ? ", \(Schema.pgvectorSource.column)" : "")
+    }
 }

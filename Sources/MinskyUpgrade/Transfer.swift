@@ -70,7 +70,7 @@ enum Transfer {
                 var digest = TableDigest()
                 var canon: [UInt8] = []
                 let keyIdx = t.key.map { k in t.columns.firstIndex { $0.name == k }! } // keys are columns by construction
-                let vectorIdx = vectors && t.name == "task_embeddings" ? t.columns.firstIndex { $0.name == "vector" } : nil
+                let vectorIdx = vectors ? t.pgvectorBytesIndex : nil
                 // Table order (rowid), not key order: a sequential scan; digests are sorted after.
                 let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name)")
                 while let row = try rows.next() {
@@ -278,8 +278,7 @@ enum Transfer {
                 do {
                     for t in tables {
                         var first = true
-                        let columns = t.columnList + (vectors && t.name == "task_embeddings" ? ", embedding" : "")
-                        try pg.copyIn("COPY \(t.name) (\(columns)) FROM STDIN") {
+                        try pg.copyIn("COPY \(t.name) (\(t.copyColumns(vectors: vectors))) FROM STDIN") {
                             let c = try channel.receive()
                             if first && c != nil { first = false; Faults.point("copy") }
                             return c
