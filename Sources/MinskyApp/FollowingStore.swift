@@ -37,6 +37,7 @@ public final class FollowingStore: TaskStore {
     public func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem] {
         try await perform { try await $0.createMany(drafts, progress: progress, isCancelled: isCancelled) }
     }
+    public func importRecords(_ records: [TaskRecord]) async throws -> [TaskItem] { try await perform { try await $0.importRecords(records) } }
     public func get(_ id: TaskID) async throws -> TaskItem { try await perform { try await $0.get(id) } }
     public func list(_ query: TaskQuery) async throws -> TaskPage { try await perform { try await $0.list(query) } }
     public func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem {

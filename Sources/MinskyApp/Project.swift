@@ -51,11 +51,7 @@ public struct UserCredentials: Sendable {
         let dir = (path as NSString).deletingLastPathComponent
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let text = JSONValue.object(values.mapValues { .string($0) }).prettyJSON() + "\n"
-        let tmp = path + ".tmp"
-        guard FileManager.default.createFile(atPath: tmp, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw MinskyError(.storeUnavailable, "cannot write \(path); check the permissions of \(dir)")
-        }
-        _ = rename(tmp, path)
+        try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: path), permissions: 0o600)
     }
 
     /// `sk-…1234` style: enough to recognise a key, not enough to use it.
@@ -83,8 +79,16 @@ public struct Project: Sendable {
     public static func find(from start: URL) throws -> Project? {
         var cur = start.standardizedFileURL
         while true {
-            let cfg = cur.appendingPathComponent(dirName).appendingPathComponent(configName)
-            if FileManager.default.fileExists(atPath: cfg.path) { return try load(root: cur) }
+            let dir = cur.appendingPathComponent(dirName)
+            var isDir: ObjCBool = false
+            if FileManager.default.fileExists(atPath: dir.path, isDirectory: &isDir), isDir.boolValue {
+                // A .minsky/ without its config is a failed or half-made init: never skip past it
+                // to some other project's store further up.
+                guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(configName).path) else {
+                    throw MinskyError(.notConfigured, "\(dir.path) has no \(configName) (a failed or unfinished `minsky init`?); run `minsky init` in \(cur.path), or remove that folder")
+                }
+                return try load(root: cur)
+            }
             let parent = cur.deletingLastPathComponent()
             if parent.path == cur.path { return nil }
             cur = parent
@@ -111,7 +115,27 @@ public struct Project: Sendable {
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         let data = try enc.encode(config) + Data("\n".utf8)
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        try data.write(to: configURL, options: .atomic)
+        try AtomicFile.write(data, to: configURL)
+    }
+
+    /// What `.minsky/.gitignore` keeps out of git: the store, its backups and the files upgrades
+    /// and rollbacks leave beside it. config.json is meant to be committed.
+    public static let ignoredFiles = [
+        "tasks.db", "tasks.db-wal", "tasks.db-shm", "backups/", "pre-migration-backup.db", "pre-migration-backup.db-*",
+        "*.before-rollback-*", "*.minsky-tmp", "*.tmp",
+    ]
+
+    /// Writes `.minsky/.gitignore`, or adds the patterns an older one lacks (keeping the user's lines).
+    public func ensureGitignore() throws {
+        let url = dir.appendingPathComponent(".gitignore")
+        let existing = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        let have = Set(existing.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
+        let missing = Self.ignoredFiles.filter { !have.contains($0) }
+        guard !missing.isEmpty else { return }
+        var text = existing.isEmpty ? "# The store, its backups and upgrade leftovers stay local; config.json is meant to be committed.\n" : existing
+        if !text.hasSuffix("\n") { text += "\n" }
+        text += missing.joined(separator: "\n") + "\n"
+        try AtomicFile.write(Data(text.utf8), to: url)
     }
 
     /// The store URL with a relative SQLite path resolved against `.minsky/`.
@@ -129,7 +153,7 @@ public enum StoreURL {
 
     public static func parse(_ raw: String) throws -> Kind {
         let s = raw.trimmingCharacters(in: .whitespaces)
-        if s.hasPrefix("postgresql://") || s.hasPrefix("postgres://") { return .postgres(url: s) }
+        if s.hasPrefix("postgresql://") || s.hasPrefix("postgres://") || isKeywordConninfo(s) { return .postgres(url: s) }
         if s.hasPrefix("sqlite:") {
             var p = String(s.dropFirst("sqlite:".count))
             if p.hasPrefix("//") { p = String(p.dropFirst(2)) }
@@ -148,10 +172,54 @@ public enum StoreURL {
         return "sqlite:" + URL(fileURLWithPath: base).appendingPathComponent(p).standardizedFileURL.path
     }
 
+    /// libpq's other connection-string form: `host=db.internal dbname=tasks user=me`.
+    static func isKeywordConninfo(_ s: String) -> Bool {
+        let keywords = ["host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode", "service", "options", "connect_timeout", "application_name"]
+        return keywordPairs(s).contains { keywords.contains($0.key) }
+    }
+
+    /// The `key=value` pairs of a keyword connection string (values may be single-quoted).
+    static func keywordPairs(_ s: String) -> [(key: String, value: String, range: Range<String.Index>)] {
+        var out: [(String, String, Range<String.Index>)] = []
+        var i = s.startIndex
+        while i < s.endIndex {
+            while i < s.endIndex, s[i].isWhitespace { i = s.index(after: i) }
+            let start = i
+            while i < s.endIndex, s[i] != "=", !s[i].isWhitespace { i = s.index(after: i) }
+            let key = String(s[start..<i])
+            while i < s.endIndex, s[i].isWhitespace { i = s.index(after: i) }
+            guard i < s.endIndex, s[i] == "=", !key.isEmpty, key.allSatisfy({ $0.isLetter || $0 == "_" }) else { return [] }
+            i = s.index(after: i)
+            while i < s.endIndex, s[i].isWhitespace { i = s.index(after: i) }
+            var value = ""
+            if i < s.endIndex, s[i] == "'" {
+                i = s.index(after: i)
+                while i < s.endIndex, s[i] != "'" {
+                    if s[i] == "\\", s.index(after: i) < s.endIndex { i = s.index(after: i) }
+                    value.append(s[i])
+                    i = s.index(after: i)
+                }
+                if i < s.endIndex { i = s.index(after: i) }
+            } else {
+                while i < s.endIndex, !s[i].isWhitespace { value.append(s[i]); i = s.index(after: i) }
+            }
+            out.append((key, value, start..<i))
+        }
+        return out
+    }
+
     /// A URL's password, wherever libpq would take it from: `user:secret@host` or `?password=secret`.
     /// `replacement` nil drops it (and its separator); otherwise it is replaced, for messages.
     static func rewritePassword(_ raw: String, replacement: String?) -> (url: String, found: Bool) {
-        guard let scheme = raw.range(of: "://") else { return (raw, false) }
+        guard let scheme = raw.range(of: "://") else {
+            let pairs = keywordPairs(raw)
+            guard pairs.contains(where: { $0.key == "password" }) else { return (raw, false) }
+            var out = raw
+            for p in pairs.reversed() where p.key == "password" {
+                out.replaceSubrange(p.range, with: replacement.map { "password=" + $0 } ?? "")
+            }
+            return (out.trimmingCharacters(in: .whitespaces), true)
+        }
         var found = false
         var head = String(raw[..<scheme.upperBound])
         var rest = Substring(raw[scheme.upperBound...])

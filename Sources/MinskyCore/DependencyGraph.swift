@@ -40,4 +40,36 @@ public enum DependencyGraph {
             cur = try parentOf(c)
         }
     }
+
+    /// Finds an edge that closes a cycle among the graph reachable from `starts`, and throws the
+    /// same error `checkNewEdge` gives for it. Iterative, so chains of any depth are fine.
+    public static func checkAcyclic(_ edges: [TaskID: [TaskID]], from starts: [TaskID]) throws {
+        var state: [TaskID: UInt8] = [:] // 1 on the path, 2 done
+        for start in starts where state[start] == nil {
+            var stack: [(TaskID, Int)] = [(start, 0)]
+            state[start] = 1
+            while let (node, next) = stack.last {
+                let out = edges[node] ?? []
+                if next < out.count {
+                    stack[stack.count - 1].1 += 1
+                    let to = out[next]
+                    switch state[to] {
+                    case 1:
+                        // node → to closes a cycle: report it as adding that edge would.
+                        var rest = edges
+                        rest[node] = out.filter { $0 != to }
+                        try checkNewEdge(task: node, dependsOn: to) { rest[$0] ?? [] }
+                        throw MinskyError(.cycle, "\(node) cannot depend on \(to): that would close a cycle", field: "dependsOn")
+                    case nil:
+                        state[to] = 1
+                        stack.append((to, 0))
+                    default: break
+                    }
+                } else {
+                    state[node] = 2
+                    stack.removeLast()
+                }
+            }
+        }
+    }
 }

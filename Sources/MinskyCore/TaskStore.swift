@@ -12,6 +12,9 @@ public protocol TaskStore: Sendable {
     /// drafts of the batch (`batchParent`, `batchDependsOn`). `progress` gets the count created so
     /// far; when `isCancelled` turns true the transaction is rolled back and `CancellationError` thrown.
     func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem]
+    /// Writes records as they are (ids, timestamps, versions, claims) in one transaction: all or
+    /// none. Records may refer to each other in any order; ids already in the store are refused.
+    func importRecords(_ records: [TaskRecord]) async throws -> [TaskItem]
     func get(_ id: TaskID) async throws -> TaskItem
     func list(_ query: TaskQuery) async throws -> TaskPage
     /// Applies `patch`. With `expectedVersion`, a different current version is a `.conflict`

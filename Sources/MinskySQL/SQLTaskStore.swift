@@ -156,20 +156,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         var task = TaskItem(id: makeID(idPrefix, length), title: draft.title, description: draft.description,
                             status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
                             parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
-        while true {
-            var s = SQLStatement(d, "INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, created_at, updated_at, version) VALUES (")
-            s.bind(.text(task.id.rawValue)); s.append(", ")
-            s.bind(.text(task.title)); s.append(", ")
-            s.bind(.text(task.description)); s.append(", ")
-            s.bind(.text(task.status.rawValue)); s.append(", ")
-            s.bind(.int(Int64(task.priority.value)), as: .integer); s.append(", ")
-            s.bind(.text(Self.tagsJSON(task.tags)), as: .json); s.append(", ")
-            s.bind(.text(task.metadata.canonicalJSON()), as: .json); s.append(", ")
-            s.bind(task.parentId.map { .text($0.rawValue) } ?? .null); s.append(", ")
-            s.bind(.text(now.iso8601), as: .timestamp); s.append(", ")
-            s.bind(.text(now.iso8601), as: .timestamp); s.append(", 1) ON CONFLICT (id) DO NOTHING")
-            if try c.execute(s) == 1 { break }
-            // Collision with an existing id: draw again with one more character.
+        // A collision with an existing id draws again with one more character.
+        while try insertRow(c, task, ifAbsent: true) == 0 {
             length += 1
             task.id = makeID(idPrefix, length)
         }
@@ -179,6 +167,27 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         // gains an open subtask.
         try refreshCounters(c, Set((draft.dependsOn.isEmpty ? [] : [task.id]) + [task.parentId].compactMap { $0 }))
         return task
+    }
+
+    /// Inserts every column of `t`; with `ifAbsent`, an existing id inserts nothing (returns 0).
+    @discardableResult
+    func insertRow(_ c: any SQLConnection, _ t: TaskItem, ifAbsent: Bool = false) throws -> Int {
+        var s = SQLStatement(d, "INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, created_at, updated_at, version) VALUES (")
+        s.bind(.text(t.id.rawValue)); s.append(", ")
+        s.bind(.text(t.title)); s.append(", ")
+        s.bind(.text(t.description)); s.append(", ")
+        s.bind(.text(t.status.rawValue)); s.append(", ")
+        s.bind(.int(Int64(t.priority.value)), as: .integer); s.append(", ")
+        s.bind(.text(Self.tagsJSON(t.tags)), as: .json); s.append(", ")
+        s.bind(.text(t.metadata.canonicalJSON()), as: .json); s.append(", ")
+        s.bind(t.parentId.map { .text($0.rawValue) } ?? .null); s.append(", ")
+        s.bind(t.assignee.map { .text($0) } ?? .null); s.append(", ")
+        s.bind(t.claimExpiresAt.map { .text($0.iso8601) } ?? .null, as: .timestamp); s.append(", ")
+        s.bind(.text(t.createdAt.iso8601), as: .timestamp); s.append(", ")
+        s.bind(.text(t.updatedAt.iso8601), as: .timestamp); s.append(", ")
+        s.bind(.int(t.version), as: .integer); s.append(")")
+        if ifAbsent { s.append(" ON CONFLICT (id) DO NOTHING") }
+        return try c.execute(s)
     }
 
     /// SQLite tasks waiting for the text index (see migration 008) before a flush.

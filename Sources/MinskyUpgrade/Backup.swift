@@ -86,7 +86,7 @@ public enum Backups {
                 _ = try Transfer.postgresToSQLite(pg: pg, into: target.databasePool, reporter: reporter)
                 try target.closeAsSingleFile()
             }
-            _ = rename(tmp, dest)
+            try AtomicFile.rename(tmp, to: dest)
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: tmp + suffix) }
             let m = try describe(dest, source: StoreURL.redacted(location))
             try writeManifest(m, for: dest)
@@ -146,7 +146,7 @@ public enum Backups {
                 try? FileManager.default.removeItem(atPath: tmp)
                 try FileManager.default.copyItem(atPath: file, toPath: tmp)
                 for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
-                _ = rename(tmp, path)
+                try AtomicFile.rename(tmp, to: path)
                 let driver = try SQLiteDriver(path: path, create: false) // applies newer migrations, if any
                 defer { try? driver.databasePool.close() }
                 let exports = try driver.databasePool.read { try Transfer.exportSQLite($0, reporter: nil) }
@@ -204,10 +204,10 @@ public enum Rollback {
             if FileManager.default.fileExists(atPath: live) {
                 let aside = live + ".before-rollback-" + String(Timestamp.now().microseconds)
                 // The file travels with its WAL so nothing committed to it is lost.
-                for suffix in ["-wal", "-shm", ""] where FileManager.default.fileExists(atPath: live + suffix) { _ = rename(live + suffix, aside + suffix) }
+                for suffix in ["-wal", "-shm", ""] where FileManager.default.fileExists(atPath: live + suffix) { try AtomicFile.rename(live + suffix, to: aside + suffix) }
                 previous = aside
             }
-            _ = rename(tmp, live)
+            try AtomicFile.rename(tmp, to: live)
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: tmp + suffix) }
             var next = project
             next.config.database = "sqlite:tasks.db"

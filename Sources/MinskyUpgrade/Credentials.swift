@@ -24,12 +24,7 @@ public enum Credentials {
         var lines = existing.split(separator: "\n", omittingEmptySubsequences: true).map(String.init).filter { !$0.hasPrefix(prefix) }
         lines.insert(line, at: 0) // libpq uses the first match
         existing = lines.joined(separator: "\n") + "\n"
-        let fm = FileManager.default
-        let tmp = path + ".minsky-tmp"
-        guard fm.createFile(atPath: tmp, contents: Data(existing.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw MinskyError(.storeUnavailable, "cannot write \(path) to keep the database password; check the home directory's permissions")
-        }
-        _ = rename(tmp, path)
+        try AtomicFile.write(Data(existing.utf8), to: URL(fileURLWithPath: path), permissions: 0o600)
         return StoreURL.withoutPassword(url)
     }
 }

@@ -101,7 +101,7 @@ public enum Upgrader {
         let tmp = dest + ".tmp"
         try? FileManager.default.removeItem(atPath: tmp)
         try SQLiteDriver.snapshot(path: sqlitePath, to: tmp)
-        _ = rename(tmp, dest)
+        try AtomicFile.rename(tmp, to: dest)
         return dest
     }
 

@@ -54,19 +54,23 @@ struct InitCommand: AsyncParsableCommand {
             await store.close()
             return Result(directory: existing.dir.path, store: store.location, created: false)
         }
+        let dirExisted = fm.fileExists(atPath: project.dir.path)
         do {
             try fm.createDirectory(at: project.dir, withIntermediateDirectories: true)
         } catch {
             throw MinskyError(.storeUnavailable, "cannot create \(project.dir.path): \(error.localizedDescription)")
         }
-        // Open (and so create and migrate) the store before writing the config that points at it.
-        let store = try await StoreFactory.open(project.resolvedDatabase, idPrefix: prefix, create: true)
-        await store.close()
-        let ignore = project.dir.appendingPathComponent(".gitignore")
-        if !fm.fileExists(atPath: ignore.path) {
-            try Data("# The store and its backups stay local; config.json is meant to be committed.\ntasks.db\ntasks.db-wal\ntasks.db-shm\nbackups/\n".utf8).write(to: ignore)
+        do {
+            // Open (and so create and migrate) the store before writing the config that points at it.
+            let store = try await StoreFactory.open(project.resolvedDatabase, idPrefix: prefix, create: true)
+            await store.close()
+            try project.ensureGitignore()
+            try project.save()
+            return Result(directory: project.dir.path, store: store.location, created: true)
+        } catch {
+            // A failed init leaves nothing behind: a half-made .minsky/ would hide the projects above it.
+            if !dirExisted { try? fm.removeItem(at: project.dir) }
+            throw error
         }
-        try project.save()
-        return Result(directory: project.dir.path, store: store.location, created: true)
     }
 }

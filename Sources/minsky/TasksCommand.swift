@@ -7,7 +7,7 @@ struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks",
         abstract: "Create, list, read, update and claim tasks.",
-        subcommands: [Create.self, Import.self, Decompose.self, Proposals.self, Complexity.self, InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
+        subcommands: [Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self, InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
     )
 }
 
@@ -81,8 +81,14 @@ extension TasksCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Create tasks from JSON Lines, one task per line: {\"title\": …, \"priority\": 1, \"tags\": […], \"dependsOn\": […]}.",
-            discussion: "Every line is checked before anything is written; then each task is created in its own transaction.")
+            abstract: "Create tasks from JSON Lines (what `tasks export` writes), all or none.",
+            discussion: """
+            One task object per line. Only "title" is required; the other keys are \(TaskRecord.keys.joined(separator: ", ")).
+            Unknown keys are refused with their line number. A line with an "id" keeps it (it must be new to the
+            store); parentId and dependsOn may name tasks of the file, in any order, or tasks already stored.
+            Every line is checked first, then everything is written in one transaction: nothing is stored unless
+            all of it is.
+            """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "JSONL file, or - for stdin.") var file: String
 
@@ -93,20 +99,47 @@ extension TasksCommand {
                     guard let d = FileManager.default.contents(atPath: file) else { throw MinskyError.invalid("file", "cannot read \(file); check the path") }
                     data = d
                 }
-                var drafts: [NewTask] = []
-                for (n, line) in String(decoding: data, as: UTF8.self).split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                    guard line.contains(where: { !$0.isWhitespace }) else { continue }
-                    do {
-                        drafts.append(try TaskRules.validate(try JSONDecoder().decode(NewTask.self, from: Data(line.utf8))))
-                    } catch let e as MinskyError {
-                        throw MinskyError(e.code, "line \(n + 1): \(e.message)", field: e.field)
-                    } catch {
-                        throw MinskyError.invalid("file", "line \(n + 1) is not a task object with at least a title, e.g. {\"title\": \"Write docs\"}; nothing was imported")
-                    }
+                guard let text = String(validating: data, as: UTF8.self) else {
+                    throw MinskyError.invalid("file", "\(file) is not UTF-8 text; nothing was imported")
                 }
-                var created: [TaskItem] = []
-                for d in drafts { created.append(try await store.create(d)) }
-                if out.json { try out.emit(["created": created.map(\.id)]) } else { out.line("Imported \(created.count) task(s)") }
+                var records: [TaskRecord] = []
+                for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+                    guard line.contains(where: { !$0.isWhitespace }) else { continue }
+                    let origin = "line \(n + 1)"
+                    let value: JSONValue
+                    do { value = try JSONValue.parse(String(line)) } catch {
+                        throw MinskyError.invalid("file", "\(origin) is not JSON; each line must be a task object like {\"title\": \"Write docs\"}. Nothing was imported")
+                    }
+                    records.append(try TaskRecord(json: value, origin: origin))
+                }
+                let created = try await store.importRecords(records)
+                if out.json { try out.emit(["created": .array(created.map { .string($0.id.rawValue) })] as JSONValue) } else { out.line("Imported \(created.count) task(s)") }
+            }
+        }
+    }
+
+    struct Export: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Write every task as JSON Lines (every field and its dependencies), for `tasks import`.")
+        @OptionGroup var global: GlobalOptions
+        @Option(name: [.short, .long], help: "Write to this file (default: stdout).") var output: String?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let tasks = try await store.listAll()
+                var blockers: [TaskID: [TaskID]] = [:]
+                for e in try await store.dependencyEdges(among: nil) { blockers[e.taskId, default: []].append(e.dependsOn) }
+                var text = ""
+                for t in tasks {
+                    TaskRecord(t, dependsOn: (blockers[t.id] ?? []).sorted()).json.write(to: &text)
+                    text += "\n"
+                }
+                if let output {
+                    try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: output))
+                    FileHandle.standardError.write(Data("Exported \(tasks.count) task(s) to \(output)\n".utf8))
+                } else {
+                    FileHandle.standardOutput.write(Data(text.utf8))
+                }
             }
         }
     }

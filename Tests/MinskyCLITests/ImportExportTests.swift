@@ -1,0 +1,94 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+@Suite("tasks import / export")
+struct ImportExportTests {
+    @Test(arguments: StoreKind.allCases)
+    func importIsAllOrNothingAndRefusesWhatItDoesNotKnow(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            let file = cli.cwd.appendingPathComponent("in.jsonl")
+            // A bad second line: the first is not stored either.
+            try Data("{\"title\":\"b\"}\n{\"title\":\"c\",\"parentId\":\"mk-nope\"}\n".utf8).write(to: file)
+            var r = try cli.run("tasks", "import", file.path)
+            #expect(r.status == 3)
+            #expect(r.stderr.contains("line 2") && r.stderr.contains("mk-nope"))
+            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
+            // Unknown keys are named with their line, never dropped.
+            try Data("{\"title\":\"ok\"}\n{\"title\":\"a\",\"prio\":0,\"depends_on\":[\"mk-zzz\"]}\n".utf8).write(to: file)
+            r = try cli.run("tasks", "import", file.path)
+            #expect(r.status == 2)
+            #expect(r.stderr.contains("line 2") && r.stderr.contains("\"prio\"") && r.stderr.contains("\"depends_on\""))
+            // A cycle among imported tasks and an id already stored are refused whole.
+            try Data("{\"id\":\"mk-a1\",\"title\":\"a\",\"dependsOn\":[\"mk-b1\"]}\n{\"id\":\"mk-b1\",\"title\":\"b\",\"dependsOn\":[\"mk-a1\"]}\n".utf8).write(to: file)
+            r = try cli.run("tasks", "import", file.path)
+            #expect(r.status == 4)
+            #expect(r.stderr.contains("cycle"))
+            let kept = try cli.json("tasks", "create", "kept")
+            let keptID = try #require(kept["id"]?.stringValue)
+            try Data("{\"title\":\"new\"}\n{\"id\":\"\(keptID)\",\"title\":\"dup\"}\n".utf8).write(to: file)
+            r = try cli.run("tasks", "import", file.path)
+            #expect(r.status == 4)
+            #expect(r.stderr.contains("line 2") && r.stderr.contains("already exists"))
+            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+            // Invalid UTF-8 is refused, not repaired.
+            try Data([0x7B, 0x22, 0x74, 0x69, 0x74, 0x6C, 0x65, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A]).write(to: file)
+            r = try cli.run("tasks", "import", file.path)
+            #expect(r.status == 2)
+            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func exportThenImportIntoAnEmptyStoreReproducesEveryTask(kind: StoreKind) async throws {
+        var exported = ""
+        try await withProject(kind) { cli in
+            let root = try #require(try cli.json("tasks", "create", "root", "-p", "high", "-t", "a,b", "--meta", "n=3")["id"]?.stringValue)
+            let kid = try #require(try cli.json("tasks", "create", "kid", "--parent", root, "-d", "line\n\ttab ✓ \u{1F600}")["id"]?.stringValue)
+            let grand = try #require(try cli.json("tasks", "create", "grandkid", "--parent", kid, "--metadata", "{\"deep\":{\"x\":[1,2.5,null,true]}}")["id"]?.stringValue)
+            let other = try #require(try cli.json("tasks", "create", "other")["id"]?.stringValue)
+            // An edge to a task created later than its dependent: import must not need file order.
+            _ = try cli.json("deps", "add", other, grand)
+            _ = try cli.json("deps", "add", kid, other)
+            _ = try cli.json("tasks", "claim", other, "--owner", "ana", "--ttl", "2h")
+            _ = try cli.json("tasks", "update", root, "--title", "root v2", "--add-tag", "c")
+            _ = try cli.json("tasks", "status", grand, "done")
+            let r = try cli.run("tasks", "export")
+            #expect(r.status == 0, "\(r.stderr)")
+            exported = r.stdout
+            #expect(exported.split(separator: "\n").count == 4)
+        }
+        try await withProject(kind) { cli in
+            let file = cli.cwd.appendingPathComponent("tasks.jsonl")
+            // Reversed, so children and dependents come before what they point at.
+            let reversed = exported.split(separator: "\n").reversed().joined(separator: "\n") + "\n"
+            try Data(reversed.utf8).write(to: file)
+            let r = try cli.run("tasks", "import", file.path)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try cli.run("tasks", "export").stdout == exported)
+            // The readiness counters were rebuilt: the same task is next on both.
+            #expect(try cli.json("tasks", "next")["tasks"]?.arrayValue?.count == 0)
+        }
+    }
+
+    @Test func aFailedInitLeavesNothingAndAHalfMadeProjectIsAnError() throws {
+        let outer = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: outer) }
+        #expect(try CLI(cwd: outer).run("init").status == 0)
+        _ = try CLI(cwd: outer).json("tasks", "create", "outer task")
+        let inner = outer.appendingPathComponent("inner")
+        try FileManager.default.createDirectory(at: inner, withIntermediateDirectories: true)
+        let r = try CLI(cwd: inner).run("init", "--db-url", "postgresql://nobody@127.0.0.1:1/nope")
+        #expect(r.status == 5)
+        #expect(!FileManager.default.fileExists(atPath: inner.appendingPathComponent(".minsky").path))
+        // A .minsky/ without config.json stops the search instead of falling through to the outer project.
+        try FileManager.default.createDirectory(at: inner.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
+        let list = try CLI(cwd: inner).run("tasks", "list")
+        #expect(list.status == 5)
+        #expect(list.stderr.contains(inner.appendingPathComponent(".minsky").path) && list.stderr.contains("config.json"))
+        #expect(!list.stdout.contains("outer task"))
+        let ignore = try String(contentsOf: outer.appendingPathComponent(".minsky/.gitignore"), encoding: .utf8)
+        for pattern in ["pre-migration-backup.db", "*.before-rollback-*", "backups/"] { #expect(ignore.contains(pattern)) }
+    }
+}
