@@ -12,6 +12,21 @@ public struct ComplexityScore: Sendable, Codable, Equatable {
 }
 
 public enum ComplexityScorer {
+    /// A scored task as the CLI and `score_complexity` print it.
+    public static func json(_ s: ComplexityScore, taskId: TaskID) -> JSONValue {
+        ["id": .string(taskId.rawValue), "score": .int(Int64(s.score)), "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),
+         "reasoning": .string(s.reasoning), "model": .string(s.model)]
+    }
+
+    /// The shape of `json`.
+    public static let resultSchema: JSONValue = [
+        "type": "object", "required": ["id", "score", "recommendedSubtasks", "reasoning"],
+        "properties": [
+            "id": ["type": "string"], "score": ["type": "integer", "minimum": 1, "maximum": 10], "recommendedSubtasks": ["type": "integer"],
+            "reasoning": ["type": "string"], "model": ["type": "string"], "needsAnswer": ["type": "boolean"],
+        ],
+    ]
+
     public static let schema: JSONValue = [
         "type": "object", "additionalProperties": false, "required": ["score", "reasoning", "recommendedSubtasks", "decompositionPrompt"],
         "properties": [

@@ -26,6 +26,13 @@ public struct DecompositionPlan: Sendable, Codable, Equatable {
 /// `decompose`: ask the model for subtasks matching a JSON schema; an invalid answer gets one
 /// repair attempt that quotes the validation error; then the subtasks and their dependencies are
 /// inserted in one transaction under the parent.
+/// What a finished decomposition answers, in the CLI and over MCP.
+public enum DecomposeResult {
+    public static func json(parent: TaskItem, subtasks: [JSONValue], model: String, attempts: Int) -> JSONValue {
+        ["needsAnswer": false, "parentId": .string(parent.id.rawValue), "subtasks": .array(subtasks), "model": .string(model), "attempts": .int(Int64(attempts))]
+    }
+}
+
 public enum Decomposer {
     public static func schema(max: Int) -> JSONValue {
         [

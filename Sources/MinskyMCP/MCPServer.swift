@@ -320,7 +320,7 @@ public final class MCPServer: Sendable {
             ],
             "serverInfo": ["name": "minsky", "title": "Minsky task store", "version": .string(Self.version)],
             "instructions": """
-                Minsky is the shared task list. Pick work with next_task (claim=true takes it atomically), \
+                Minsky is the shared task list. See ready work with next_task, take it atomically with claim_task, \
                 read it with get_task, record progress with update_task/set_status, and plan with create_tasks \
                 and add_dependency. Pass expectedVersion on updates to avoid overwriting others' changes.
                 """,

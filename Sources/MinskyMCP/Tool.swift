@@ -161,54 +161,12 @@ public enum ToolSchema {
     public static let tags = array(string(), maxItems: TaskRules.maxTags)
     public static let expectedVersion = integer("refuse (conflict) unless the task is at this version", min: 1)
 
-    /// A task in results. Compact results carry the four required fields; full ones add the rest.
-    public static let task = output([
-        "id": ["type": "string"], "title": ["type": "string"], "status": ["type": "string"], "priority": ["type": "integer"],
-    ], required: ["id", "title", "status", "priority"])
-    public static let taskList = output(["tasks": array(task), "nextCursor": ["type": "string"]], required: ["tasks"])
-    public static let taskResult = output(["task": task], required: ["task"])
+    /// The shapes every result uses, described once in the core (`TaskSchemas`).
+    public static let task = TaskSchemas.task
+    public static let taskList = TaskSchemas.page
 }
 
-/// JSON forms of core values for tool results.
-public enum TaskJSON {
-    public static func compact(_ t: TaskItem) -> JSONValue {
-        ["id": .string(t.id.rawValue), "title": .string(t.title), "status": .string(t.status.rawValue), "priority": .int(Int64(t.priority.value))]
-    }
-
-    public static func edge(_ e: DependencyList.Edge) -> JSONValue {
-        ["id": .string(e.id.rawValue), "title": .string(e.title), "status": .string(e.status.rawValue), "priority": .int(Int64(e.priority.value))]
-    }
-
-    public static func full(_ t: TaskItem) -> JSONValue {
-        var o: [String: JSONValue] = [
-            "id": .string(t.id.rawValue), "title": .string(t.title), "description": .string(t.description),
-            "status": .string(t.status.rawValue), "priority": .int(Int64(t.priority.value)),
-            "tags": .array(t.tags.map { .string($0) }), "metadata": t.metadata, "version": .int(t.version),
-            "createdAt": .string(t.createdAt.iso8601), "updatedAt": .string(t.updatedAt.iso8601),
-        ]
-        if let p = t.parentId { o["parentId"] = .string(p.rawValue) }
-        if let a = t.assignee { o["assignee"] = .string(a) }
-        if let e = t.claimExpiresAt { o["claimExpiresAt"] = .string(e.iso8601) }
-        return .object(o)
-    }
-
-    /// Compact tasks up to a size budget, so a default page stays small for the model.
-    public static func page(_ page: TaskPage, full: Bool, budgetCharacters: Int = 6000) -> JSONValue {
-        var items: [JSONValue] = []
-        var used = 0
-        var next = page.nextCursor
-        for (i, t) in page.tasks.enumerated() {
-            let j = full ? Self.full(t) : compact(t)
-            used += j.canonicalJSON().utf8.count
-            if used > budgetCharacters && !items.isEmpty {
-                let last = page.tasks[i - 1]
-                next = PageCursor(createdAt: last.createdAt, id: last.id)
-                break
-            }
-            items.append(j)
-        }
-        var o: [String: JSONValue] = ["tasks": .array(items)]
-        if let next { o["nextCursor"] = .string(next.token) }
-        return .object(o)
-    }
+extension TaskJSON {
+    /// How big one MCP page may be (characters of JSON): ~1k tokens, ~2k with its text copy.
+    public static let mcpPageBudget = 4_000
 }

@@ -112,12 +112,6 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 }
 
-struct DecomposeOutput: Encodable {
-    var parent: TaskItem
-    var subtasks: [TaskItem]
-    var model: String
-    var attempts: Int
-}
 
 /// The provider from project settings, the credentials file and the environment; nil when none is configured.
 func resolveProvider(project: Project?) throws -> ProviderConfig? {
@@ -188,7 +182,7 @@ extension TasksCommand {
             }
             if existing == nil { parent = try await store.create(NewTask(title: target)) }
             let created = try await Decomposer.apply(plan, to: parent, store: store)
-            if out.json { try out.emit(DecomposeOutput(parent: parent, subtasks: created, model: plan.model, attempts: plan.attempts)); return }
+            if out.json { out.emit(DecomposeResult.json(parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: plan.model, attempts: plan.attempts)); return }
             out.line("Decomposed \(parent.id) \(parent.title) into \(created.count) subtasks (\(plan.model), attempts: \(plan.attempts)):")
             out.table(created)
         }
@@ -223,7 +217,7 @@ extension TasksCommand {
                     report.append((try await ComplexityScorer.store(s, on: t.id, in: store), s))
                 }
                 report = report.filter { $0.1.score >= threshold }.sorted { $0.1.score > $1.1.score }
-                if out.json { try out.emit(report.map { ["id": $0.0.id.rawValue, "score": String($0.1.score), "recommendedSubtasks": String($0.1.recommendedSubtasks), "reasoning": $0.1.reasoning] }); return }
+                if out.json { out.emit(["scores": .array(report.map { ComplexityScorer.json($0.1, taskId: $0.0.id) })]); return }
                 for (t, s) in report {
                     out.line("\(s.score)/10  \(t.id)  \(Output.clip(t.title, 50))  → \(s.recommendedSubtasks) subtasks: \(Output.clip(s.reasoning, 60))")
                 }
@@ -380,22 +374,17 @@ extension TasksCommand {
             try await global.withStore { store, out, project in
                 guard similar else {
                     let page = try await store.list(TaskQuery(text: text, limit: limit))
-                    if out.json { try out.emit(page.tasks) } else { out.table(page.tasks) }
+                    if out.json { out.emit(TaskJSON.page(page, full: true)) } else { out.table(page.tasks) }
                     return
                 }
                 let hits = try await resolveEmbeddings(project: project).similar(to: text, store: store, k: limit)
-                var rows: [SimilarHit] = []
-                for h in hits { rows.append(SimilarHit(score: h.score, task: try await store.get(h.id))) }
-                if out.json { try out.emit(rows); return }
-                if rows.isEmpty { out.line("No embedded tasks yet: run `minsky tasks embed`.") }
-                for r in rows { out.line(String(format: "%.3f  ", r.score) + "\(r.task.id)  \(Output.clip(r.task.title, 70))") }
+                var tasks: [TaskItem] = []
+                for h in hits { tasks.append(try await store.get(h.id)) }
+                if out.json { out.emit(TaskJSON.page(tasks, full: true, scores: Dictionary(hits.map { ($0.id, $0.score) }, uniquingKeysWith: max))); return }
+                if tasks.isEmpty { out.line("No embedded tasks yet: run `minsky tasks embed`.") }
+                for (h, t) in zip(hits, tasks) { out.line(String(format: "%.3f  ", h.score) + "\(t.id)  \(Output.clip(t.title, 70))") }
             }
         }
-    }
-
-    struct SimilarHit: Encodable {
-        var score: Float
-        var task: TaskItem
     }
 }
 

@@ -8,6 +8,11 @@ struct Output {
 
     func line(_ s: String = "") { print(s) }
 
+    /// The shapes of `TaskJSON`, indented; written by our own encoder, so any depth prints.
+    func emit(_ value: JSONValue) {
+        FileHandle.standardOutput.write(Data((value.prettyJSON() + "\n").utf8))
+    }
+
     func emit<T: Encodable>(_ value: T) throws {
         let enc = JSONEncoder()
         enc.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
@@ -78,6 +83,9 @@ struct Output {
             line("\(prefix)\(branch)\(mark) \(n.task.id) \(Self.clip(n.task.title, 60)) [\(n.task.status) \(n.task.priority)]\(blocked)")
             let childPrefix = top ? prefix : prefix + (last ? "   " : "│  ")
             for (i, c) in n.children.enumerated() { walk(c, childPrefix, i == n.children.count - 1, false) }
+            if n.omittedDescendants > 0 {
+                line("\(childPrefix)   … \(n.omittedDescendants) deeper subtask(s) not shown (more than \(TaskTree.maxDepth) levels); run `minsky tasks tree \(n.task.id)`")
+            }
         }
         for r in tree.roots { walk(r, "", true, true) }
     }

@@ -73,7 +73,7 @@ extension TasksCommand {
                 draft.dependsOn = try dependsOn.map { try parseID($0, field: "dependsOn") }
                 if let m = try parseMetadata(pairs: meta, json: metadata) { draft.metadata = m }
                 let t = try await store.create(draft)
-                if out.json { try out.emit(t) } else { out.line("Created \(t.id): \(t.title)") }
+                if out.json { out.emit(TaskJSON.full(t)) } else { out.line("Created \(t.id): \(t.title)") }
                 try await warnAboutDuplicates(of: t, store: store, project: project)
             }
         }
@@ -113,7 +113,7 @@ extension TasksCommand {
                     records.append(try TaskRecord(json: value, origin: origin))
                 }
                 let created = try await store.importRecords(records)
-                if out.json { try out.emit(["created": .array(created.map { .string($0.id.rawValue) })] as JSONValue) } else { out.line("Imported \(created.count) task(s)") }
+                if out.json { out.emit(TaskJSON.created(created)) } else { out.line("Imported \(created.count) task(s)") }
             }
         }
     }
@@ -169,17 +169,12 @@ extension TasksCommand {
                 if let cursor { q.cursor = try PageCursor(token: cursor) }
                 let page: TaskPage = all ? TaskPage(tasks: try await store.listAll(q), nextCursor: nil) : try await store.list(q)
                 if out.json {
-                    try out.emit(ListOutput(tasks: page.tasks, nextCursor: page.nextCursor?.token))
+                    out.emit(TaskJSON.page(page, full: true))
                 } else {
                     out.table(page.tasks)
                     if let c = page.nextCursor { out.line("… more: --cursor \(c.token)") }
                 }
             }
-        }
-
-        struct ListOutput: Encodable {
-            var tasks: [TaskItem]
-            var nextCursor: String?
         }
     }
 
@@ -191,13 +186,8 @@ extension TasksCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let (t, deps) = try await store.details(try parseID(id))
-                if out.json { try out.emit(GetOutput(task: t, dependencies: deps)) } else { out.detail(t, deps: deps) }
+                if out.json { out.emit(TaskJSON.detail(t, deps)) } else { out.detail(t, deps: deps) }
             }
-        }
-
-        struct GetOutput: Encodable {
-            var task: TaskItem
-            var dependencies: DependencyList
         }
     }
 
@@ -235,7 +225,7 @@ extension TasksCommand {
                 patch.metadata = try parseMetadata(pairs: meta, json: metadata)
                 patch.assignee = assignee
                 let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
-                if out.json { try out.emit(t) } else { out.line("Updated \(t.id) (version \(t.version)): \(t.title) [\(t.status)]") }
+                if out.json { out.emit(TaskJSON.full(t)) } else { out.line("Updated \(t.id) (version \(t.version)): \(t.title) [\(t.status)]") }
             }
         }
     }
@@ -251,7 +241,7 @@ extension TasksCommand {
             try await global.withStore { store, out in
                 let s = try TaskStatus(parsing: status)
                 let t = try await store.update(try parseID(id), TaskPatch(status: s), expectedVersion: expectVersion)
-                if out.json { try out.emit(t) } else { out.line("\(t.id) is now \(t.status) (version \(t.version))") }
+                if out.json { out.emit(TaskJSON.full(t)) } else { out.line("\(t.id) is now \(t.status) (version \(t.version))") }
             }
         }
     }
@@ -265,7 +255,7 @@ extension TasksCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let ids = try await store.delete(try parseID(id), cascade: cascade)
-                if out.json { try out.emit(["deleted": ids]) } else { out.line("Deleted \(ids.map(\.rawValue).joined(separator: ", "))") }
+                if out.json { out.emit(["deleted": .array(ids.map { .string($0.rawValue) })]) } else { out.line("Deleted \(ids.map(\.rawValue).joined(separator: ", "))") }
             }
         }
     }
@@ -283,11 +273,11 @@ extension TasksCommand {
             try await global.withStore { store, out in
                 if claim {
                     let t = try await store.claimNext(owner: owner ?? defaultOwner(), ttl: try ttl.map { try Duration.seconds(parsing: $0) })
-                    if out.json { try out.emit(["task": t]) } else if let t { out.line("Claimed \(t.id): \(t.title)") } else { out.line("No ready task.") }
+                    if out.json { out.emit(TaskJSON.page(t.map { [$0] } ?? [], full: true)) } else if let t { out.line("Claimed \(t.id): \(t.title)") } else { out.line("No ready task.") }
                     return
                 }
                 let ready = try await store.nextReady(limit: limit)
-                if out.json { try out.emit(["tasks": ready]) } else if ready.isEmpty { out.line("No ready task.") } else { out.table(ready) }
+                if out.json { out.emit(TaskJSON.page(ready, full: true)) } else if ready.isEmpty { out.line("No ready task.") } else { out.table(ready) }
             }
         }
     }
@@ -302,7 +292,7 @@ extension TasksCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let t = try await store.claim(try parseID(id), owner: owner ?? defaultOwner(), ttl: try ttl.map { try Duration.seconds(parsing: $0) })
-                if out.json { try out.emit(t) } else { out.line("Claimed \(t.id) for \(t.assignee ?? "")\(t.claimExpiresAt.map { " until \($0)" } ?? "")") }
+                if out.json { out.emit(TaskJSON.full(t)) } else { out.line("Claimed \(t.id) for \(t.assignee ?? "")\(t.claimExpiresAt.map { " until \($0)" } ?? "")") }
             }
         }
     }
@@ -315,7 +305,7 @@ extension TasksCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let tree = try await store.tree(root: try id.map { try parseID($0) })
-                if out.json { try out.emit(tree) } else { out.tree(tree) }
+                if out.json { out.emit(TaskJSON.tree(tree, full: true)) } else { out.tree(tree) }
             }
         }
     }

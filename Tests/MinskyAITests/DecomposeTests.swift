@@ -56,7 +56,7 @@ struct DecomposeTests {
         let out = try JSONParser.parse(r.stdout.utf8)
         let subtasks = out["subtasks"]?.arrayValue ?? []
         #expect(subtasks.count == 3)
-        let parent = out["parent"]?["id"]?.stringValue
+        let parent = out["parentId"]?.stringValue
         #expect(subtasks.allSatisfy { $0["parentId"]?.stringValue == parent })
         #expect(subtasks[1]["metadata"]?["complexity"] == 4)
         // Dependencies among siblings landed: only the first subtask is ready.
@@ -277,7 +277,7 @@ struct ProposalTests {
 @Suite("Semantic search")
 struct SemanticSearchTests {
     static func ids(_ r: ProcessResult) throws -> [String] {
-        try (JSONParser.parse(r.stdout.utf8).arrayValue ?? []).compactMap { $0["task"]?["id"]?.stringValue }
+        try (JSONParser.parse(r.stdout.utf8)["tasks"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
     }
 
     @Test(arguments: StoreKind.allCases)

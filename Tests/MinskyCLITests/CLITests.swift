@@ -133,7 +133,7 @@ struct CLITests {
 
             let got = try cli.json("tasks", "get", login)
             #expect(got["task"]?["parentId"]?.stringValue == epicID)
-            #expect(got["dependencies"]?["blockedBy"]?.arrayValue?.first?["id"]?.stringValue == schema)
+            #expect(got["blockedBy"]?.arrayValue?.first?["id"]?.stringValue == schema)
 
             // Next ready: the schema task (login is blocked, epic has open subtasks).
             #expect(try cli.json("tasks", "next")["tasks"]?.arrayValue?.first?["id"]?.stringValue == schema)

@@ -320,7 +320,7 @@ struct UpgradePressureTests {
         while Date() < deadline {
             i += 1
             let r = server.call("create_task", ["title": .string("live write \(i)")])
-            if r?["isError"] == false, let id = r?["structuredContent"]?["task"]?["id"]?.stringValue { acknowledged.append(id) } else {
+            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue { acknowledged.append(id) } else {
                 failures.append(r?.canonicalJSON() ?? "no answer")
             }
             if i % 10 == 0, let first = acknowledged.first {
@@ -360,7 +360,7 @@ struct LiveUpgradeTests {
         while Date() < deadline {
             i += 1
             let r = server.call("create_task", ["title": .string("live \(i)")])
-            if r?["isError"] == false, let id = r?["structuredContent"]?["task"]?["id"]?.stringValue { created.append(id) } else {
+            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue { created.append(id) } else {
                 failures.append(r?.canonicalJSON() ?? "no answer")
             }
             if let target = created.randomElement() {

@@ -57,11 +57,12 @@ async def main():
 
             called = set()
             epic = (await call("create_task", {"title": "Interop epic", "description": "from **Python**", "priority": 1,
-                                               "tags": ["interop"], "metadata": {"k": [1, "two"]}}))["task"]
+                                               "tags": ["interop"], "metadata": {"k": [1, "two"]}}))
             plan = (await call("create_tasks", {"tasks": [
                 {"title": "step one", "parentId": epic["id"]},
                 {"title": "step two", "parentId": epic["id"], "dependsOnIndex": [0]},
-            ]}))["tasks"]
+            ]}))["created"]
+            plan = [{"id": i} for i in plan]
             await call("list_tasks", {})
             await call("list_tasks", {"full": True, "status": ["TODO"], "limit": 5})
             await call("search_tasks", {"query": "interop"})
@@ -76,10 +77,11 @@ async def main():
             await call("add_dependency", {"taskId": epic["id"], "dependsOn": plan[1]["id"]})
             await call("remove_dependency", {"taskId": epic["id"], "dependsOn": plan[1]["id"]})
             await call("task_tree", {})
-            await call("next_task", {"claim": True, "owner": "python"})
+            taken = await call("claim_task", {"owner": "python"})
+            check(taken["id"] == plan[1]["id"] and taken["assignee"] == "python", f"claim the next ready {taken}")
             await call("delete_task", {"id": epic["id"], "cascade": True})
             # Without a configured model, the AI tools hand the agent instructions, then take its answer.
-            target = (await call("create_task", {"title": "Plan the release"}))["task"]["id"]
+            target = (await call("create_task", {"title": "Plan the release"}))["id"]
             ask = await call("decompose_task", {"id": target, "max": 3})
             check(ask["needsAnswer"] is True and "Plan the release" in ask["instructions"], "decompose instructions")
             jsonschema.Draft202012Validator.check_schema(ask["answerSchema"])

@@ -34,7 +34,7 @@ async def main():
     async with stdio_client(StdioServerParameters(command=MINSKY, args=["mcp"], cwd=PROJECT, env=EXTRA_ENV or None)) as streams:
         async with ClientSession(streams[0], streams[1], sampling_callback=sampling) as session:
             await session.initialize()
-            task = (await session.call_tool("create_task", {"title": "Build a parser"})).structured_content["task"]
+            task = (await session.call_tool("create_task", {"title": "Build a parser"})).structured_content
             scored = await session.call_tool("score_complexity", {"id": task["id"]})
             check(not scored.is_error, f"score_complexity: {scored.content}")
             check(scored.structured_content["score"] == 6 and not scored.structured_content["needsAnswer"], f"{scored.structured_content}")

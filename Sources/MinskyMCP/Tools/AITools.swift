@@ -10,7 +10,7 @@ extension Tool {
             "plan": ["type": "object", "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}"],
         ], required: ["id"]),
         outputSchema: ToolSchema.output([
-            "needsAnswer": ["type": "boolean"], "parentId": ["type": "string"], "subtasks": ToolSchema.array(ToolSchema.task),
+            "needsAnswer": ["type": "boolean"], "parentId": ["type": "string"], "subtasks": ToolSchema.array(ToolSchema.task), "model": ["type": "string"],
             "instructions": ["type": "string"], "answerSchema": ["type": "object"],
         ], required: ["needsAnswer"]),
         annotations: .write()
@@ -33,7 +33,7 @@ extension Tool {
         }
         let created = try await Decomposer.apply(plan, to: parent, store: store)
         ctx.progress(2, total: 2, message: nil)
-        return ["needsAnswer": false, "parentId": .string(parent.id.rawValue), "subtasks": .array(created.map(TaskJSON.compact))]
+        return DecomposeResult.json(parent: parent, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
     }
 
     static let scoreComplexity = Tool(
@@ -42,8 +42,8 @@ extension Tool {
         inputSchema: ToolSchema.object(["id": ToolSchema.id, "answer": ["type": "object", "description": "your own {score,reasoning,recommendedSubtasks,decompositionPrompt}"]],
                                        required: ["id"]),
         outputSchema: ToolSchema.output([
-            "needsAnswer": ["type": "boolean"], "score": ["type": "integer"], "recommendedSubtasks": ["type": "integer"], "reasoning": ["type": "string"],
-            "instructions": ["type": "string"], "answerSchema": ["type": "object"],
+            "needsAnswer": ["type": "boolean"], "id": ["type": "string"], "score": ["type": "integer"], "recommendedSubtasks": ["type": "integer"],
+            "reasoning": ["type": "string"], "model": ["type": "string"], "instructions": ["type": "string"], "answerSchema": ["type": "object"],
         ], required: ["needsAnswer"]),
         annotations: .write(idempotent: true)
     ) { args, ctx in
@@ -59,6 +59,8 @@ extension Tool {
             return ["needsAnswer": true, "instructions": .string(Decomposer.system + "\n\n" + ComplexityScorer.prompt(task)), "answerSchema": ComplexityScorer.schema]
         }
         _ = try await ComplexityScorer.store(score, on: task.id, in: store)
-        return ["needsAnswer": false, "score": .int(Int64(score.score)), "recommendedSubtasks": .int(Int64(score.recommendedSubtasks)), "reasoning": .string(score.reasoning)]
+        var result = ComplexityScorer.json(score, taskId: task.id).objectValue ?? [:]
+        result["needsAnswer"] = false
+        return .object(result)
     }
 }

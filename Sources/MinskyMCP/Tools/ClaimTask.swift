@@ -3,16 +3,26 @@ import MinskyCore
 extension Tool {
     static let claimTask = Tool(
         name: "claim_task", title: "Claim a task",
-        description: "Atomically mark a task IN-PROGRESS for owner; refused while someone else holds an unexpired claim.",
+        description: "Atomically mark a task IN-PROGRESS for owner (without id: the next ready task nobody holds); refused while another owner's claim is unexpired.",
         inputSchema: ToolSchema.object([
             "id": ToolSchema.id, "owner": ToolSchema.string(maxLength: TaskRules.maxAssigneeCharacters),
             "ttlSeconds": ToolSchema.integer("claim lifetime; omit for none", min: 1, max: Int(TaskRules.maxClaimSeconds)),
-        ], required: ["id"]),
-        outputSchema: ToolSchema.taskResult,
-        annotations: .write(idempotent: true)
+        ]),
+        outputSchema: ToolSchema.task,
+        annotations: .write()
     ) { args, ctx in
-        let t = try await ctx.store().claim(try args.requiredID("id"), owner: args.string("owner") ?? ctx.defaultOwner,
-                                            ttl: args.int("ttlSeconds").map(Double.init))
-        return ["task": TaskJSON.full(t)]
+        let store = try await ctx.store()
+        let owner = args.string("owner") ?? ctx.defaultOwner
+        let ttl = args.int("ttlSeconds").map(Double.init)
+        let t: TaskItem
+        if let id = try args.id("id") {
+            t = try await store.claim(id, owner: owner, ttl: ttl)
+        } else {
+            guard let next = try await store.claimNext(owner: owner, ttl: ttl) else {
+                throw MinskyError(.notFound, "no task is ready to claim (all done, blocked, or claimed); next_task and task_tree show the state", field: "id")
+            }
+            t = next
+        }
+        return TaskJSON.full(t, descriptionLimit: TaskJSON.mcpDescriptionLimit)
     }
 }

@@ -24,9 +24,9 @@ extension Tool {
         name: "create_task", title: "Create a task",
         description: "Create a task (optionally a subtask, with blockers). Returns it with its new id.",
         inputSchema: ToolSchema.object(createTaskProperties, required: ["title"]),
-        outputSchema: ToolSchema.taskResult,
+        outputSchema: ToolSchema.task,
         annotations: .write()
     ) { args, ctx in
-        ["task": TaskJSON.full(try await ctx.store().create(try draft(args)))]
+        TaskJSON.full(try await ctx.store().create(try draft(args)), descriptionLimit: TaskJSON.mcpDescriptionLimit)
     }
 }

@@ -4,13 +4,13 @@ import Synchronization
 extension Tool {
     static let createTasks = Tool(
         name: "create_tasks", title: "Create several tasks",
-        description: "Create up to 500 tasks in one transaction (a plan); parentIndex/dependsOnIndex point at earlier items.",
+        description: "Create up to 500 tasks in one transaction (a plan); parentIndex/dependsOnIndex point at earlier items. Returns the new ids in order.",
         inputSchema: ToolSchema.object([
             "tasks": ToolSchema.array(ToolSchema.object(createTaskProperties.merging([
                 "parentIndex": ToolSchema.integer(min: 0), "dependsOnIndex": ToolSchema.array(ToolSchema.integer(min: 0)),
             ]) { a, _ in a }, required: ["title"]), maxItems: 500),
         ], required: ["tasks"]),
-        outputSchema: ToolSchema.output(["tasks": ToolSchema.array(ToolSchema.task)], required: ["tasks"]),
+        outputSchema: TaskSchemas.created,
         annotations: .write()
     ) { args, ctx in
         let items = args["tasks"]?.arrayValue ?? []
@@ -38,6 +38,6 @@ extension Tool {
         } onCancel: {
             cancelled.withLock { $0 = true }
         }
-        return ["tasks": .array(created.map(TaskJSON.compact))]
+        return TaskJSON.created(created)
     }
 }

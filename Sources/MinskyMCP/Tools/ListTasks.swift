@@ -17,7 +17,7 @@ extension Tool {
         if let p = try args.id("parentId") { q.parent = .task(p) } else if args.bool("root") { q.parent = .root }
         q.tag = args.string("tag")
         q.assignee = args.string("assignee")
-        return TaskJSON.page(try await ctx.store().list(q), full: args.bool("full"))
+        return TaskJSON.page(try await ctx.store().list(q), full: args.bool("full"), budgetCharacters: TaskJSON.mcpPageBudget)
     }
 
     /// Limit and cursor, shared by the listing tools.

@@ -14,6 +14,6 @@ extension Tool {
         var q = try baseQuery(args)
         q.text = args.string("query")
         q.statuses = Set(try (args.strings("status") ?? []).map { try TaskStatus(parsing: $0) })
-        return TaskJSON.page(try await ctx.store().list(q), full: args.bool("full"))
+        return TaskJSON.page(try await ctx.store().list(q), full: args.bool("full"), budgetCharacters: TaskJSON.mcpPageBudget)
     }
 }

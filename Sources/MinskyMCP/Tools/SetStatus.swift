@@ -6,11 +6,11 @@ extension Tool {
         description: "Move a task to TODO, IN-PROGRESS, IN-REVIEW, DONE, BLOCKED or CLOSED.",
         inputSchema: ToolSchema.object(["id": ToolSchema.id, "status": ToolSchema.status, "expectedVersion": ToolSchema.expectedVersion],
                                        required: ["id", "status"]),
-        outputSchema: ToolSchema.taskResult,
+        outputSchema: ToolSchema.task,
         annotations: .write(idempotent: true)
     ) { args, ctx in
         let status = try args.status("status") ?? .todo
         let t = try await ctx.store().update(try args.requiredID("id"), TaskPatch(status: status), expectedVersion: args.int("expectedVersion").map(Int64.init))
-        return ["task": TaskJSON.full(t)]
+        return TaskJSON.full(t, descriptionLimit: TaskJSON.mcpDescriptionLimit)
     }
 }

@@ -11,7 +11,7 @@ extension Tool {
             "addTags": ToolSchema.tags, "removeTags": ToolSchema.tags, "metadata": ["type": "object"],
             "parentId": ["type": ["string", "null"]], "assignee": ToolSchema.string("\"\" clears"),
         ], required: ["id"]),
-        outputSchema: ToolSchema.taskResult,
+        outputSchema: ToolSchema.task,
         annotations: .write()
     ) { args, ctx in
         var p = TaskPatch()
@@ -26,6 +26,6 @@ extension Tool {
         if args.values["parentId"] == .null { p.parent = .clear } else if let parent = try args.id("parentId") { p.parent = .set(parent) }
         p.assignee = args.string("assignee")
         let t = try await ctx.store().update(try args.requiredID("id"), p, expectedVersion: args.int("expectedVersion").map(Int64.init))
-        return ["task": TaskJSON.full(t)]
+        return TaskJSON.full(t, descriptionLimit: TaskJSON.mcpDescriptionLimit)
     }
 }
