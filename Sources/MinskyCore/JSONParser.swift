@@ -29,6 +29,65 @@ public struct JSONParser {
 
     func fail(_ m: String) -> Failure { Failure(message: m, offset: i) }
 
+    /// The raw text of member `key` of a top-level object, found by a lenient scan that does not
+    /// need the rest of the message to be valid (a JSON-RPC id can then be answered even when a
+    /// parameter holds a lone surrogate, and a large numeric id echoed exactly as it was sent).
+    public static func rawMember<C: Collection>(_ data: C, key: String) -> [UInt8]? where C.Element == UInt8 {
+        let b = Array(data)
+        var i = 0
+        func ws() { while i < b.count, b[i] == 0x20 || b[i] == 0x0A || b[i] == 0x0D || b[i] == 0x09 { i += 1 } }
+        /// Skips a string starting at `i` (a quote); returns its raw bytes without quotes.
+        func string() -> [UInt8]? {
+            guard i < b.count, b[i] == UInt8(ascii: "\"") else { return nil }
+            let start = i + 1
+            i += 1
+            while i < b.count, b[i] != UInt8(ascii: "\"") { i += b[i] == UInt8(ascii: "\\") ? 2 : 1 }
+            guard i < b.count else { return nil }
+            defer { i += 1 }
+            return Array(b[start..<i])
+        }
+        /// Skips any value; nested brackets are counted, strings skipped whole.
+        func skipValue() -> Bool {
+            guard i < b.count else { return false }
+            let quote = UInt8(ascii: "\""), open: Set<UInt8> = [UInt8(ascii: "{"), UInt8(ascii: "[")]
+            let close: Set<UInt8> = [UInt8(ascii: "}"), UInt8(ascii: "]")]
+            if b[i] == quote { return string() != nil }
+            if open.contains(b[i]) {
+                var level = 0
+                while i < b.count {
+                    if b[i] == quote { guard string() != nil else { return false }; continue }
+                    if open.contains(b[i]) { level += 1 }
+                    if close.contains(b[i]) {
+                        level -= 1
+                        if level == 0 { i += 1; return true }
+                    }
+                    i += 1
+                }
+                return false
+            }
+            let end: Set<UInt8> = [UInt8(ascii: ","), UInt8(ascii: "}"), UInt8(ascii: "]"), 0x20, 0x0A, 0x0D, 0x09]
+            while i < b.count, !end.contains(b[i]) { i += 1 }
+            return true
+        }
+        ws()
+        guard i < b.count, b[i] == UInt8(ascii: "{") else { return nil }
+        i += 1
+        while true {
+            ws()
+            guard let k = string() else { return nil }
+            ws()
+            guard i < b.count, b[i] == UInt8(ascii: ":") else { return nil }
+            i += 1
+            ws()
+            let start = i
+            guard skipValue() else { return nil }
+            if k == Array(key.utf8) { return Array(b[start..<i]) }
+            ws()
+            guard i < b.count, b[i] == UInt8(ascii: ",") else { return nil }
+            i += 1
+        }
+    }
+
     mutating func skipWS() {
         while i < bytes.count, bytes[i] == 0x20 || bytes[i] == 0x0A || bytes[i] == 0x0D || bytes[i] == 0x09 { i += 1 }
     }

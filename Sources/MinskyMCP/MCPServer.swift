@@ -14,6 +14,12 @@ import Synchronization
 /// before the handler is installed, then only read (from the handler).
 nonisolated(unsafe) var signalPipeWriteFD: Int32 = -1
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// The MCP server: JSON-RPC 2.0 over stdio, written to the 2025-11-25 specification.
 ///
 /// The reader thread parses each line and answers cheap methods (ping, initialize, tools/list)
@@ -41,7 +47,15 @@ public final class MCPServer: Sendable {
         var running: (key: String, task: Task<JSONValue, any Error>)?
         var cancelled: Set<String> = []
         var shuttingDown = false
+        /// The read end of the signal self-pipe, once `run` installed the handlers.
+        var signalFD: Int32 = -1
     }
+
+    /// Tool calls read ahead of the one running, at most. Beyond it the reader waits, so a client
+    /// that pipelines thousands of calls is held back by the pipe instead of filling memory, and
+    /// a signal finds little left to finish.
+    static let maxQueued = 64
+    let slots = DispatchSemaphore(value: MCPServer.maxQueued)
 
     let tools: [Tool]
     let toolIndex: [String: Tool]
@@ -87,15 +101,24 @@ public final class MCPServer: Sendable {
 
     /// Serves until end of input (after answering every request received) and returns.
     public func run() async {
-        installSignalHandlers()
+        let stopFD = installSignalHandlers()
+        state.withLock { $0.signalFD = stopFD }
         let worker = Task { [self] in for await job in jobs { await execute(job) } }
         defer { worker.cancel() }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let reader = Thread { [self] in
-                transport.readLines(onLine: { handle(line: $0) }, onOversized: {
+                let signalled = transport.readLines(stopFD: stopFD, onLine: { handle(line: $0) }, onOversized: {
                     send(RPC.error(id: .null, RPCError(code: .parseError, message: "message longer than 64 MiB")))
                 })
-                group.wait()
+                if signalled {
+                    // SIGINT/SIGTERM: nothing more is read; what was received finishes (at most
+                    // `maxQueued` calls, up to 10 s), then the server exits.
+                    logger.info("signal received: finishing in-flight requests")
+                    state.withLock { $0.shuttingDown = true }
+                    _ = group.wait(timeout: .now() + 10)
+                } else {
+                    group.wait()
+                }
                 done.resume()
             }
             reader.name = "minsky-mcp-reader"
@@ -103,32 +126,28 @@ public final class MCPServer: Sendable {
         }
     }
 
-    /// SIGINT/SIGTERM: finish in-flight requests (up to 10 s), then exit 0. The handler is a
-    /// plain sigaction installed before anything is read, writing to a self-pipe that a thread
-    /// waits on, so there is no window in which the signal could be missed.
-    func installSignalHandlers() {
+    /// SIGINT/SIGTERM: a plain sigaction installed before anything is read writes to a self-pipe
+    /// whose read end the reader polls beside stdin, so no signal can be missed. Returns that end.
+    func installSignalHandlers() -> Int32 {
         var fds: [Int32] = [0, 0]
-        guard pipe(&fds) == 0 else { return }
+        guard pipe(&fds) == 0 else { return -1 }
         signalPipeWriteFD = fds[1]
         var action = sigaction()
+        #if canImport(Glibc)
         action.__sigaction_handler.sa_handler = { _ in
             var byte: UInt8 = 1
             _ = write(signalPipeWriteFD, &byte, 1) // async-signal-safe
         }
+        #else
+        action.__sigaction_u.__sa_handler = { _ in
+            var byte: UInt8 = 1
+            _ = write(signalPipeWriteFD, &byte, 1) // async-signal-safe
+        }
+        #endif
         sigemptyset(&action.sa_mask)
         sigaction(SIGINT, &action, nil)
         sigaction(SIGTERM, &action, nil)
-        let readFD = fds[0]
-        let watcher = Thread { [self] in
-            var byte: UInt8 = 0
-            while read(readFD, &byte, 1) < 0 && errno == EINTR {}
-            logger.info("signal received: finishing in-flight requests")
-            state.withLock { $0.shuttingDown = true }
-            _ = group.wait(timeout: .now() + 10)
-            exit(0)
-        }
-        watcher.name = "minsky-mcp-signals"
-        watcher.start()
+        return fds[0]
     }
 
     func send(_ message: JSONValue) { transport.send(RPC.encode(message)) }
@@ -140,11 +159,10 @@ public final class MCPServer: Sendable {
         while let last = line.last, last == 0x0D || last == 0x20 || last == 0x09 { line = line.dropLast() }
         guard line.contains(where: { $0 != 0x20 && $0 != 0x09 }) else { return }
         let message: JSONValue
-        do { message = try JSONParser.parse(line) } catch let e as JSONParser.Failure {
-            send(RPC.error(id: .null, RPCError(code: .parseError, message: "parse error: \(e.description)")))
-            return
-        } catch {
-            send(RPC.error(id: .null, RPCError(code: .parseError, message: "parse error")))
+        do { message = try JSONParser.parse(line) } catch {
+            // When the id itself is readable, the error answers it rather than null.
+            let id = JSONParser.rawMember(line, key: "id").flatMap(RPC.requestID) ?? .null
+            send(RPC.error(id: id, RPCError(code: .parseError, message: "parse error: \((error as? JSONParser.Failure)?.description ?? "invalid JSON")")))
             return
         }
         guard case .object(let obj) = message else {
@@ -167,7 +185,8 @@ public final class MCPServer: Sendable {
         let validID: JSONValue? = {
             switch idValue {
             case .string?, .int?: return idValue
-            case .double(let d)? where d.isFinite: return idValue
+            // Beyond 64-bit integers: echoed exactly as sent, digit for digit.
+            case .double?: return JSONParser.rawMember(line, key: "id").flatMap(RPC.requestID)
             default: return nil
             }
         }()
@@ -253,6 +272,13 @@ public final class MCPServer: Sendable {
     /// Queues a request for the worker; its result (or error) becomes its one response unless the
     /// client cancels it first.
     func spawn(id: JSONValue, _ work: @escaping @Sendable () async throws -> JSONValue) {
+        let stopFD = state.withLock { $0.signalFD }
+        while slots.wait(timeout: .now() + .milliseconds(100)) == .timedOut {
+            if stopFD >= 0 && StdioTransport.readable(stopFD) {
+                send(RPC.error(id: id, RPCError(code: .internalError, message: "server is shutting down")))
+                return
+            }
+        }
         let key = id.canonicalJSON()
         group.enter()
         state.withLock { _ = $0.queued.insert(key) }
@@ -260,7 +286,10 @@ public final class MCPServer: Sendable {
     }
 
     func execute(_ job: Job) async {
-        defer { group.leave() }
+        defer {
+            slots.signal()
+            group.leave()
+        }
         let skip = state.withLock { s -> Bool in
             guard s.cancelled.remove(job.key) != nil else { return false }
             s.queued.remove(job.key)

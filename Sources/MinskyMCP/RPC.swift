@@ -31,8 +31,28 @@ enum RPC {
         ["jsonrpc": "2.0", "method": .string(method), "params": params]
     }
 
+    /// The key under which an id that is a number beyond Int64 keeps its literal text.
+    static let rawNumberKey = "$rawNumber"
+
+    /// A request id from its raw JSON text: a string or integer as is; any other number as its
+    /// literal text (so it is echoed exactly); nil for anything JSON-RPC does not allow.
+    static func requestID(_ raw: [UInt8]) -> JSONValue? {
+        switch try? JSONParser.parse(raw) {
+        case .string(let s)?: return .string(s)
+        case .int(let i)?: return .int(i)
+        case .double?: return [rawNumberKey: .string(String(decoding: raw, as: UTF8.self))]
+        default: return nil
+        }
+    }
+
     static func encode(_ v: JSONValue) -> [UInt8] {
-        var s = v.canonicalJSON()
+        var s: String
+        if case .object(var o) = v, let raw = o["id"]?[rawNumberKey]?.stringValue {
+            o["id"] = nil
+            s = "{\"id\":" + raw + "," + JSONValue.object(o).canonicalJSON().dropFirst()
+        } else {
+            s = v.canonicalJSON()
+        }
         s += "\n"
         return Array(s.utf8)
     }

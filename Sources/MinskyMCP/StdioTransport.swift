@@ -38,13 +38,27 @@ final class StdioTransport: Sendable {
         }
     }
 
+    /// True when `fd` has something to read right now (or is closed).
+    static func readable(_ fd: Int32) -> Bool {
+        var p = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        return poll(&p, 1, 0) > 0
+    }
+
     /// Calls `onLine` for every complete line (without the newline), `onOversized` for a line over
-    /// the limit, then returns at end of input.
-    func readLines(onLine: ([UInt8]) -> Void, onOversized: () -> Void) {
+    /// the limit, then returns at end of input (false), or as soon as `stopFD` becomes readable
+    /// (true): after a signal nothing more is read.
+    func readLines(stopFD: Int32 = -1, onLine: ([UInt8]) -> Void, onOversized: () -> Void) -> Bool {
         var pending: [UInt8] = []
         var skipping = false
         var buf = [UInt8](repeating: 0, count: 1 << 16)
+        var fds = [pollfd(fd: input, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
         while true {
+            // Waits in poll(2) for input or the stop signal: no polling loop, zero idle CPU.
+            if poll(&fds, 2, -1) < 0 {
+                if errno == EINTR { continue }
+                break
+            }
+            if fds[1].revents != 0 { return true }
             let n = buf.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
             if n < 0 { if errno == EINTR { continue }; break }
             if n == 0 { break }
@@ -65,5 +79,6 @@ final class StdioTransport: Sendable {
             }
         }
         if !pending.isEmpty && !skipping { onLine(pending) }
+        return false
     }
 }

@@ -23,6 +23,8 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
     /// has been seen to miss a child's exit under load.
     public init(args: [String] = ["mcp"], cwd: URL? = nil, env: [String: String] = [:]) throws {
         self.cwd = cwd
+        // A server that exits while a test still writes must not kill the test process.
+        signal(SIGPIPE, SIG_IGN)
         var environment = ProcessInfo.processInfo.environment
         environment["MINSKY_DB"] = nil
         for (k, v) in env { environment[k] = v }
@@ -105,6 +107,18 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
         let line = lines[consumed]
         consumed += 1
         return (try? JSONParser.parse(line.utf8)) ?? .string(line)
+    }
+
+    /// The next line not yet consumed, as sent.
+    public func nextRawLine(timeout: Double = 10) -> String? {
+        let deadline = Date().addingTimeInterval(timeout)
+        lock.lock()
+        defer { lock.unlock() }
+        while consumed >= lines.count {
+            if eof || !lock.wait(until: deadline) { return nil }
+        }
+        consumed += 1
+        return lines[consumed - 1]
     }
 
     /// Reads until the response with `id`; notifications seen on the way are returned too.

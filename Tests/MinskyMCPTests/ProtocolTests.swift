@@ -233,6 +233,53 @@ struct ProtocolTests {
         }
     }
 
+    /// A client that keeps pipelining creates through a SIGTERM: the server stops reading at the
+    /// signal, answers what it had taken in, executes nothing it did not answer, and exits soon.
+    @Test func sigtermStopsReadingAndFinishesOnlyWhatWasReceived() async throws {
+        try await withServer { s in
+            @Sendable func burst(_ from: Int, _ n: Int) {
+                var text = ""
+                for id in from..<(from + n) {
+                    text += JSONValue.object(["jsonrpc": "2.0", "id": .int(Int64(id)), "method": "tools/call",
+                                              "params": ["name": "create_task", "arguments": ["title": .string("t\(id)")]]]).canonicalJSON() + "\n"
+                }
+                s.sendRaw(Array(text.utf8))
+            }
+            burst(1, 500)
+            kill(s.pid, SIGTERM)
+            // Keeps writing after the signal (the pipe may close under it).
+            let writer = Thread { for k in 0..<40 { burst(501 + k * 250, 250) } }
+            writer.start()
+            #expect(s.waitForExit(timeout: 15) == 0)
+            let answered = s.allLines.compactMap { try? JSONParser.parse($0.utf8) }.filter { $0["result"]?["isError"] == false }
+            // Reading stopped: far fewer than the 10,500 sent were even read.
+            #expect(answered.count < 2_000, "\(answered.count) creates answered after a SIGTERM")
+            let list = try runProcess(Binaries.minsky, ["tasks", "list", "--all", "--json"], cwd: try #require(s.cwd))
+            let stored = try JSONParser.parse(list.stdout.utf8)["tasks"]?.arrayValue?.count ?? -1
+            #expect(stored == answered.count, "every executed create was answered: \(stored) stored, \(answered.count) answered")
+        }
+    }
+
+    @Test func idsAreEchoedExactlyEvenBeyond64BitsAndInUnparsableMessages() async throws {
+        try await withServer { s in
+            for raw in ["9223372036854775808", "-9223372036854775809", "1.5", "1e400", "123456789012345678901234567890"] {
+                s.sendLine("{\"jsonrpc\":\"2.0\",\"id\":\(raw),\"method\":\"ping\"}")
+                let line = s.nextRawLine() ?? ""
+                #expect(line.hasPrefix("{\"id\":\(raw),"), "\(raw) → \(line)")
+            }
+            // A lone surrogate makes the message invalid, but its id is readable: answer that id.
+            s.sendLine(#"{"jsonrpc":"2.0","id":"lone","method":"tools/call","params":{"name":"create_task","arguments":{"title":"\ud800"}}}"#)
+            let r = s.nextMessage()
+            #expect(r?["id"] == "lone")
+            #expect(r?["error"]?["code"] == .int(-32700))
+            s.sendLine(#"{"id":77,"jsonrpc":"2.0","method":"ping","params":{"x":"\udc00"}}"#)
+            #expect(s.nextMessage()?["id"] == 77)
+            // Nothing readable: null, as the spec says.
+            s.sendLine(#"{"jsonrpc":"2.0","method":"ping","id":"#)
+            #expect(s.nextMessage()?["id"] == .null)
+        }
+    }
+
     @Test func startsWithoutAStoreAndSaysHowToConfigureOne() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-mcp")
         defer { try? FileManager.default.removeItem(at: dir) }
