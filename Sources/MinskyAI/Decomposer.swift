@@ -54,7 +54,10 @@ public enum Decomposer {
 
     public static let system = "You are a senior engineer planning work for coding agents. Answer only with JSON matching the given schema."
 
-    static func prompt(_ task: TaskItem, max: Int, guidance: String?) -> String {
+    /// `existing` are the task's current subtasks: the model is told them so that a proposal
+    /// adds what is missing instead of overlapping them. A stored complexity review's
+    /// decomposition prompt is passed on as it was written.
+    static func prompt(_ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem]) -> String {
         var p = """
             Break this task into at most \(max) concrete subtasks that can each be done and reviewed on their own.
             For each give a short imperative title, a markdown description with acceptance criteria, a complexity from 1 (trivial) to 10 (very hard),
@@ -63,8 +66,21 @@ public enum Decomposer {
             Task: \(task.title)
             """
         if !task.description.isEmpty { p += "\n\nDescription:\n\(task.description)" }
+        if let how = task.metadata["complexity"]?["decompositionPrompt"]?.stringValue, !how.isEmpty {
+            p += "\n\nHow to split it (from its complexity review): \(how)"
+        }
+        if !existing.isEmpty {
+            p += "\n\nIt already has these subtasks; do not repeat them, propose only the work they leave out:"
+            for t in existing.prefix(50) { p += "\n- \(t.title) [\(t.status)]" }
+        }
         if let guidance, !guidance.isEmpty { p += "\n\nGuidance: \(guidance)" }
         return p
+    }
+
+    /// How many subtasks to ask for: the caller's number, else the count a complexity review
+    /// recommended, else 6.
+    public static func maxSubtasks(requested: Int?, for task: TaskItem) -> Int {
+        requested ?? ComplexityScorer.recommendedSubtasks(task) ?? 6
     }
 
     /// Checks an answer given directly (an agent's own plan, through MCP).
@@ -75,7 +91,9 @@ public enum Decomposer {
         }
     }
 
-    public static func instructions(_ task: TaskItem, max: Int, guidance: String?) -> String { system + "\n\n" + prompt(task, max: max, guidance: guidance) }
+    public static func instructions(_ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem] = []) -> String {
+        system + "\n\n" + prompt(task, max: max, guidance: guidance, existing: existing)
+    }
 
     /// Parses and checks an answer; returns the subtasks or a message for the repair prompt.
     static func check(_ text: String, max: Int) -> Result<[DecompositionPlan.Subtask], MinskyError> {
@@ -98,10 +116,11 @@ public enum Decomposer {
     }
 
     /// `progress` hears how many characters of the answer have arrived while the model streams.
-    public static func plan(task: TaskItem, maxSubtasks: Int, guidance: String?, provider: any LLMProvider,
+    public static func plan(task: TaskItem, maxSubtasks: Int, guidance: String?, existing: [TaskItem] = [], provider: any LLMProvider,
                             progress: (@Sendable (Int) -> Void)? = nil) async throws -> DecompositionPlan {
         guard (1...50).contains(maxSubtasks) else { throw MinskyError.invalid("max", "max subtasks must be 1 to 50") }
-        let base = LLMRequest(system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance), schemaName: "decomposition", schema: schema(max: maxSubtasks),
+        let base = LLMRequest(system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance, existing: existing), schemaName: "decomposition",
+                              schema: schema(max: maxSubtasks),
                               onProgress: progress)
         var usage: [LLMUsage] = []
         let first = try await provider.complete(base)
@@ -151,8 +170,22 @@ public enum Decomposer {
         return out
     }
 
-    /// Inserts the plan under `parent` in one transaction; returns the new subtasks.
+    /// The plan without subtasks whose title (ignoring case and surrounding space) the parent
+    /// already has as a subtask, so applying a proposal twice, or after subtasks were added by
+    /// hand, does not create overlapping children.
+    public static func withoutExisting(_ plan: DecompositionPlan, existing: [TaskItem]) throws -> DecompositionPlan {
+        func key(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
+        let have = Set(existing.map { key($0.title) })
+        let keep = plan.subtasks.indices.filter { !have.contains(key(plan.subtasks[$0].title)) }
+        return keep.count == plan.subtasks.count ? plan : try subset(plan, only: keep)
+    }
+
+    /// Inserts the plan under `parent` in one transaction, leaving out subtasks it already has;
+    /// returns the new subtasks.
     public static func apply(_ plan: DecompositionPlan, to parent: TaskItem, store: any TaskStore) async throws -> [TaskItem] {
+        let existing = try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
+        let plan = try withoutExisting(plan, existing: existing)
+        if plan.subtasks.isEmpty { return [] }
         let drafts = plan.subtasks.map { s in
             var d = NewTask(title: s.title, description: s.description, priority: parent.priority, tags: parent.tags,
                             metadata: ["complexity": .int(Int64(s.complexity)), "decomposedBy": .string(plan.model)], parentId: parent.id)

@@ -139,7 +139,9 @@ extension TasksCommand {
             abstract: "Split a task (an id, or the title of a new task) into subtasks with an AI model, in one transaction.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "A task id, or a title for a new parent task.") var target: String
-        @Option(name: .customLong("max"), help: "At most this many subtasks (default 6).") var maxSubtasks: Int = 6
+        @Option(name: .customLong("max"), parsing: .unconditional,
+                help: "At most this many subtasks (1-50; default: the count a complexity score recommended, else 6).")
+        var maxSubtasks: Int?
         @Option(name: .long, help: "Extra guidance for the model.") var guidance: String?
         @Flag(name: .long, help: "Show the proposal; write nothing.") var dryRun = false
 
@@ -163,11 +165,14 @@ extension TasksCommand {
                 let now = Timestamp.now()
                 parent = TaskItem(id: "mk-new", title: target, createdAt: now, updatedAt: now)
             }
-            let plan = try await Decomposer.plan(task: parent, maxSubtasks: maxSubtasks, guidance: guidance, provider: Providers.make(config).recording(to: store, purpose: "decompose", taskId: existing?.id))
+            let maxSubtasks = Decomposer.maxSubtasks(requested: maxSubtasks, for: parent)
+            let siblings = existing == nil ? [] : try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
+            let plan = try await Decomposer.plan(task: parent, maxSubtasks: maxSubtasks, guidance: guidance, existing: siblings,
+                                                 provider: Providers.make(config).recording(to: store, purpose: "decompose", taskId: existing?.id))
             if dryRun {
                 // Keep the proposal for review (it needs a parent to hang on).
                 if existing == nil { parent = try await store.create(NewTask(title: target)) }
-                let promptHash = SHA256.hex(Array((Decomposer.instructions(parent, max: maxSubtasks, guidance: guidance)).utf8))
+                let promptHash = SHA256.hex(Array((Decomposer.instructions(parent, max: maxSubtasks, guidance: guidance, existing: siblings)).utf8))
                 let proposal = Proposal(id: Proposal.newID(), taskId: parent.id, kind: "decomposition", model: plan.model, promptHash: promptHash,
                                         body: try Decomposer.body(plan), createdAt: .now())
                 try await store.saveProposal(proposal)
@@ -319,7 +324,7 @@ extension TasksCommand {
                     let parent = try await store.get(p.taskId)
                     let created = try await Decomposer.apply(plan, to: parent, store: store)
                     try await store.markProposalApplied(p.id)
-                    if out.json { try out.emit(created); return }
+                    if out.json { out.emit(DecomposeResult.json(parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: p.model, attempts: 1)); return }
                     out.line("Applied \(p.id): \(created.count) subtasks under \(parent.id)")
                     out.table(created)
                 }

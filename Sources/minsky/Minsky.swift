@@ -31,15 +31,40 @@ struct Minsky: AsyncParsableCommand {
             await MCPCommand.Serve.serve(db: db.isEmpty ? nil : db)
             return
         }
+        let json = CommandLine.arguments.contains("--json")
         do {
+            try checkArgumentsAreUTF8()
             var command = try parseAsRoot()
             if var asyncCommand = command as? AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
                 try command.run()
             }
+        } catch let e as MinskyError {
+            // Checks in validate() and before parsing: the same message and exit code as in run().
+            Output(json: json).error(e)
+            Foundation.exit(e.code.exitCode)
+        } catch let e as ExitCode {
+            Foundation.exit(e.rawValue)
         } catch {
-            exit(withError: error)
+            let code = exitCode(for: error)
+            if code == .success || !json {
+                exit(withError: error) // help, version, completion scripts, and usage errors as usual
+            }
+            Output(json: true).error(MinskyError(.invalidInput, fullMessage(for: error)))
+            Foundation.exit(code.rawValue)
+        }
+    }
+
+    /// Arguments must be valid UTF-8: a title or description with broken bytes is refused rather
+    /// than stored with U+FFFD in their place (as `--description-file` already refuses them).
+    static func checkArgumentsAreUTF8() throws {
+        for i in 1..<Int(CommandLine.argc) {
+            guard let p = CommandLine.unsafeArgv[i] else { continue }
+            if String(validatingCString: p) == nil {
+                let shown = String(decoding: UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)), as: UTF8.self)
+                throw MinskyError.invalid("argument", "argument \(i) (\"\(shown.prefix(40))\") is not valid UTF-8 text; nothing was written. Check the terminal's encoding, or pass the text with --description-file")
+            }
         }
     }
 }

@@ -213,6 +213,38 @@ struct AIMoreTests {
     }
 }
 
+extension AIMoreTests {
+    /// The CLI's decompose asks for the stored recommendation's count with its decomposition
+    /// prompt, tells the model the subtasks that exist, and never applies a duplicate of one.
+    @Test(arguments: StoreKind.allCases)
+    func decomposeUsesTheStoredReviewAndTheExistingSubtasks(kind: StoreKind) async throws {
+        let score = #"{"score":8,"reasoning":"wide","recommendedSubtasks":3,"decompositionPrompt":"split by layer: storage, API, UI"}"#
+        let plan = #"{"subtasks":[{"title":"Storage layer","description":"","complexity":3,"dependsOn":[]},{"title":"API layer","description":"","complexity":3,"dependsOn":[0]},{"title":"UI layer","description":"","complexity":2,"dependsOn":[1]}]}"#
+        let server = try FakeLLMServer([.openAI(score), .openAI(plan)])
+        let p = try await AIProject.make(kind, server: server)
+        defer { Task { await p.cleanup() } }
+        func id(_ r: ProcessResult) throws -> String { try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? "" }
+        let parent = try id(p.run("tasks", "create", "Build the settings page", "--json"))
+        _ = try p.run("tasks", "create", "storage layer", "--parent", parent, "--json")
+        #expect(try p.run("tasks", "complexity", parent).status == 0)
+        let r = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let request = try #require(server.requests.last?.body)
+        let prompt = request["messages"]?.arrayValue?.compactMap { $0["content"]?.stringValue }.joined(separator: "\n") ?? ""
+        #expect(prompt.contains("at most 3"), "\(prompt)")
+        #expect(!prompt.contains("at most 6"))
+        #expect(prompt.contains("split by layer: storage, API, UI"))
+        #expect(prompt.contains("- storage layer [TODO]"))
+        #expect(request["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?["maxItems"] == 3)
+        // Applying leaves out the subtask the parent already has; the others keep their order and links.
+        let proposal = try #require(try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue)
+        let applied = try p.run("tasks", "proposals", "apply", proposal, "--json")
+        #expect(applied.status == 0, "\(applied.stderr)")
+        let kids = try JSONParser.parse(p.run("tasks", "list", "--parent", parent, "--json").stdout.utf8)["tasks"]?.arrayValue ?? []
+        #expect(kids.compactMap { $0["title"]?.stringValue }.sorted() == ["API layer", "UI layer", "storage layer"])
+    }
+}
+
 @Suite("Insights")
 struct InsightsTests {
     @Test(arguments: StoreKind.allCases)

@@ -17,18 +17,19 @@ extension Tool {
     ) { args, ctx in
         let store = try await ctx.store()
         let parent = try await store.get(try args.requiredID("id"))
-        let max = args.int("max") ?? ComplexityScorer.recommendedSubtasks(parent) ?? 6
+        let max = Decomposer.maxSubtasks(requested: args.int("max"), for: parent)
+        let existing = try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
         let plan: DecompositionPlan
         if let answer = args["plan"] {
             plan = DecompositionPlan(subtasks: try Decomposer.checkAnswer(answer, max: max), model: "agent", attempts: 1, usage: [])
         } else if let provider = try ctx.model() {
             ctx.progress(0, total: 2, message: "asking \(provider.name)")
-            plan = try await Decomposer.plan(task: parent, maxSubtasks: max, guidance: args.string("guidance"),
+            plan = try await Decomposer.plan(task: parent, maxSubtasks: max, guidance: args.string("guidance"), existing: existing,
                                              provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id),
                                              progress: { chars in ctx.progress(Double(min(chars, 1_000_000)) / 1_000_000, total: 2, message: "the model has written \(chars) characters") })
             ctx.progress(1, total: 2, message: "writing \(plan.subtasks.count) subtasks")
         } else {
-            return ["needsAnswer": true, "instructions": .string(Decomposer.instructions(parent, max: max, guidance: args.string("guidance"))),
+            return ["needsAnswer": true, "instructions": .string(Decomposer.instructions(parent, max: max, guidance: args.string("guidance"), existing: existing)),
                     "answerSchema": Decomposer.schema(max: max)]
         }
         let created = try await Decomposer.apply(plan, to: parent, store: store)
