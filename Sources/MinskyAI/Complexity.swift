@@ -57,7 +57,12 @@ public enum ComplexityScorer {
     }
 
     public static func score(_ task: TaskItem, provider: any LLMProvider) async throws -> ComplexityScore {
-        let req = LLMRequest(system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema)
+        let req = LLMRequest(system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema, check: { text in
+            do {
+                _ = try check(JSONValue.parse(text, field: "answer"), model: "")
+                return nil
+            } catch { return (error as? MinskyError)?.message ?? "invalid" }
+        })
         let first = try await provider.complete(req)
         do {
             return try check(JSONValue.parse(first.text, field: "answer"), model: first.model)
@@ -76,8 +81,20 @@ public enum ComplexityScorer {
         let value: JSONValue = [
             "score": .int(Int64(s.score)), "reasoning": .string(s.reasoning), "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),
             "decompositionPrompt": .string(s.decompositionPrompt), "model": .string(s.model), "scoredAt": .string(s.scoredAt),
+            "contentHash": .string(TaskEmbedding.contentHash(try await store.get(id))),
         ]
         return try await store.update(id, TaskPatch(metadata: ["complexity": value]), expectedVersion: nil)
+    }
+
+    /// The score stored on `task` when its title and description have not changed since it was
+    /// scored (what `complexity --all` reuses instead of asking the model again).
+    public static func current(_ task: TaskItem) -> ComplexityScore? {
+        let c = task.metadata["complexity"]
+        guard let hash = c?["contentHash"]?.stringValue, hash == TaskEmbedding.contentHash(task),
+              let score = c?["score"]?.intValue, let n = c?["recommendedSubtasks"]?.intValue else { return nil }
+        return ComplexityScore(score: Int(score), reasoning: c?["reasoning"]?.stringValue ?? "", recommendedSubtasks: Int(n),
+                               decompositionPrompt: c?["decompositionPrompt"]?.stringValue ?? "", model: c?["model"]?.stringValue ?? "",
+                               scoredAt: c?["scoredAt"]?.stringValue ?? "")
     }
 
     /// The recommended subtask count stored by an earlier score, if any.

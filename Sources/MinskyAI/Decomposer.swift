@@ -121,7 +121,10 @@ public enum Decomposer {
         guard (1...50).contains(maxSubtasks) else { throw MinskyError.invalid("max", "max subtasks must be 1 to 50") }
         let base = LLMRequest(system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance, existing: existing), schemaName: "decomposition",
                               schema: schema(max: maxSubtasks),
-                              onProgress: progress)
+                              onProgress: progress, check: { text in
+                                  if case .failure(let e) = check(text, max: maxSubtasks) { return e.message }
+                                  return nil
+                              })
         var usage: [LLMUsage] = []
         let first = try await provider.complete(base)
         if let u = first.usage { usage.append(u) }

@@ -22,7 +22,7 @@ enum HTTP {
             let task = session.dataTask(with: request) { data, response, error in
                 if let error { cont.resume(throwing: error); return }
                 guard let http = response as? HTTPURLResponse else {
-                    cont.resume(throwing: MinskyError(.storeUnavailable, "no HTTP response from \(request.url?.host ?? "the model server")"))
+                    cont.resume(throwing: MinskyError(.modelUnavailable, "no HTTP response from \(request.url?.host ?? "the model server")"))
                     return
                 }
                 cont.resume(returning: (data ?? Data(), http))
@@ -116,7 +116,7 @@ enum HTTP {
             } else if let response {
                 continuation?.resume(returning: (body, response))
             } else {
-                continuation?.resume(throwing: MinskyError(.storeUnavailable, "no HTTP response from \(task.originalRequest?.url?.host ?? "the model server")"))
+                continuation?.resume(throwing: MinskyError(.modelUnavailable, "no HTTP response from \(task.originalRequest?.url?.host ?? "the model server")"))
             }
             continuation = nil
             session.finishTasksAndInvalidate()
@@ -157,10 +157,10 @@ enum HTTP {
             } catch {
                 let ns = error as NSError
                 if ns.code == NSURLErrorTimedOut {
-                    throw MinskyError(.storeUnavailable, "the model server at \(where_) sent nothing for \(Int(config.timeout)) s; raise the time-out (MINSKY_AI_TIMEOUT) or try a smaller model")
+                    throw MinskyError(.modelUnavailable, "the model server at \(where_) sent nothing for \(Int(config.timeout)) s; raise the time-out (MINSKY_AI_TIMEOUT) or try a smaller model")
                 }
                 if attempt < config.maxRetries { attempt += 1; try await backoff(attempt, retryAfter: nil); continue }
-                throw MinskyError(.storeUnavailable, "cannot reach the model server at \(where_): \(ns.localizedDescription)")
+                throw MinskyError(.modelUnavailable, "cannot reach the model server at \(where_): \(ns.localizedDescription)")
             }
             let status = response.statusCode
             if status == 429 || status >= 500 {
@@ -169,7 +169,7 @@ enum HTTP {
                     try await backoff(attempt, retryAfter: response.value(forHTTPHeaderField: "Retry-After").flatMap(Double.init))
                     continue
                 }
-                throw MinskyError(.storeUnavailable, "the model server at \(where_) answered HTTP \(status) \(attempt + 1) times; try again later")
+                throw MinskyError(.modelUnavailable, "the model server at \(where_) answered HTTP \(status) \(attempt + 1) times; try again later")
             }
             guard (200..<300).contains(status) else {
                 let detail = (try? JSONParser.parse(data))?["error"]?["message"]?.stringValue ?? String(decoding: data.prefix(200), as: UTF8.self)

@@ -49,6 +49,9 @@ public struct LLMRequest: Sendable {
     public var schema: JSONValue
     /// Called with the number of characters of the answer received so far, while it streams.
     public var onProgress: (@Sendable (Int) -> Void)? = nil
+    /// What the caller will check the answer for: the problem, or nil when it is usable. Lets a
+    /// call's record say `invalid_answer` instead of `ok` when the model answered wrongly.
+    public var check: (@Sendable (String) -> String?)? = nil
 }
 
 public struct LLMUsage: Sendable, Codable, Equatable {
@@ -100,6 +103,8 @@ struct RecordingProvider: LLMProvider {
         try await AICallRecorder.recorded(store, purpose: purpose, provider: kind, model: base.model, taskId: taskId) {
             let response = try await base.complete(request)
             return (response, response.model, response.usage)
+        } outcome: { response in
+            request.check?(response.text) == nil ? "ok" : "invalid_answer"
         }
     }
 }
@@ -115,7 +120,8 @@ enum AICallRecorder {
     /// Runs `call` and records it: the model and tokens it reports, the time, the outcome;
     /// a failed call is recorded under `model`, without tokens, and rethrown.
     static func recorded<T>(_ store: any TaskStore, purpose: String, provider: String, model: String, taskId: TaskID?,
-                            _ call: () async throws -> (T, model: String, usage: LLMUsage?)) async throws -> T {
+                            _ call: () async throws -> (T, model: String, usage: LLMUsage?),
+                            outcome success: (T) -> String = { _ in "ok" }) async throws -> T {
         let t0 = DispatchTime.now().uptimeNanoseconds
         func record(_ model: String, _ usage: LLMUsage?, _ outcome: String) async {
             let ms = Int((DispatchTime.now().uptimeNanoseconds - t0) / 1_000_000)
@@ -124,7 +130,7 @@ enum AICallRecorder {
         }
         do {
             let (value, used, usage) = try await call()
-            await record(used, usage, "ok")
+            await record(used, usage, success(value))
             return value
         } catch {
             await record(model, nil, outcome(of: error))

@@ -137,7 +137,7 @@ final class StreamAccumulator: Sendable {
     func response(defaultModel: String, server: URL) throws -> LLMResponse {
         let s = state.withLock { $0 }
         let where_ = "\(server.host ?? "?")\(server.port.map { ":\($0)" } ?? "")"
-        if let e = s.error { throw MinskyError(.storeUnavailable, "the model server at \(where_) reported an error while streaming: \(e)") }
+        if let e = s.error { throw MinskyError(.modelUnavailable, "the model server at \(where_) reported an error while streaming: \(e)") }
         guard !s.text.isEmpty else { throw MinskyError(.internal, "the model server at \(where_) streamed no answer") }
         let usage = s.inputTokens.map { LLMUsage(inputTokens: $0, outputTokens: s.outputTokens ?? 0) }
         return LLMResponse(text: s.text, usage: usage, model: s.model ?? defaultModel)

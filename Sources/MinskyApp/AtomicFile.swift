@@ -28,3 +28,12 @@ public enum AtomicFile {
         }
     }
 }
+
+/// The per-user directories, honouring `HOME` (and the XDG variables) as every Unix tool does,
+/// rather than the password database's home, so tests and sandboxes can redirect them.
+public enum UserPaths {
+    public static func home(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let h = environment["HOME"], !h.isEmpty { return h }
+        return NSHomeDirectory()
+    }
+}

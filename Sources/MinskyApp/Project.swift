@@ -37,7 +37,7 @@ public struct UserCredentials: Sendable {
 
     public init(environment: [String: String]) {
         if let f = environment["MINSKY_CREDENTIALS_FILE"], !f.isEmpty { path = f } else {
-            let base = environment["XDG_CONFIG_HOME"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".config")
+            let base = environment["XDG_CONFIG_HOME"] ?? (UserPaths.home(environment) as NSString).appendingPathComponent(".config")
             path = (base as NSString).appendingPathComponent("minsky/credentials.json")
         }
     }

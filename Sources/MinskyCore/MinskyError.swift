@@ -17,6 +17,8 @@ public struct MinskyError: Error, Sendable, Equatable, CustomStringConvertible {
         case storeIncompatible = "store_incompatible"
         /// No project store was found or configured.
         case notConfigured = "not_configured"
+        /// The model server cannot be reached, keeps failing, or went silent.
+        case modelUnavailable = "model_unavailable"
         /// The store was upgraded to another location; `field` holds the new URL (no password).
         case storeMoved = "store_moved"
         case `internal`

@@ -301,11 +301,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     public func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem {
+        if let ev = expectedVersion, ev < 1 {
+            throw MinskyError.invalid("expectedVersion", "expected version \(ev) is impossible: versions start at 1")
+        }
         let now = now()
         return try await write { [self] c in
             let cur = try fetchTask(c, id, lock: true)
             if let ev = expectedVersion, ev != cur.version {
-                throw MinskyError(.conflict, "task \(id) is at version \(cur.version), not \(ev): someone changed it since you read it; get it again, then retry with expectedVersion \(cur.version)", field: "expectedVersion")
+                throw MinskyError(.conflict, "task \(id) is at version \(cur.version), not \(ev): someone changed it since you read it; read it again, then retry expecting version \(cur.version)", field: "expectedVersion")
             }
             let next = try TaskRules.apply(patch, to: cur, now: now)
             if case .set(let p) = patch.parent, p != cur.parentId {

@@ -70,6 +70,28 @@ public struct SQLiteDriver: SQLDriver {
     }
 
     /// Checks made before SQLite touches an existing file, so a refused file stays byte-identical.
+    /// Read-only: refuses a file that is not a minsky store or holds migrations this build does
+    /// not know (a newer minsky wrote it), without changing a byte.
+    public static func checkSchemaKnown(path: String) throws {
+        var config = Configuration()
+        config.readonly = true
+        let names: [String]?
+        do {
+            let q = try DatabaseQueue(path: path, configuration: config)
+            defer { try? q.close() }
+            names = try q.read { db in
+                try db.tableExists("grdb_migrations") ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : nil
+            }
+        } catch {
+            throw map(error, path: path)
+        }
+        guard let names else {
+            throw MinskyError(.storeIncompatible, "\(path) is not a minsky store (no migrations table); point --db at .minsky/tasks.db. The file was not modified.")
+        }
+        let unknown = Set(names).subtracting(Schema.migrationNames)
+        if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: path) }
+    }
+
     public static func preflight(path: String) throws {
         let fm = FileManager.default
         guard let fh = FileHandle(forReadingAtPath: path) else {

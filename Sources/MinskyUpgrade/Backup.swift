@@ -57,7 +57,7 @@ public enum Backups {
     public static func userDirectory(environment: [String: String]) -> URL {
         if let d = environment["MINSKY_BACKUP_DIR"], !d.isEmpty { return URL(fileURLWithPath: d) }
         let base = environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
-            ?? URL(fileURLWithPath: NSHomeDirectory()).appendingPathComponent(".local/share")
+            ?? URL(fileURLWithPath: UserPaths.home(environment)).appendingPathComponent(".local/share")
         return base.appendingPathComponent("minsky/backups")
     }
 
@@ -66,22 +66,33 @@ public enum Backups {
         let stamp = Timestamp.now().iso8601.replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
         let dest: String
         if let out { dest = out } else if let dir = project.map(directory) ?? fallbackDirectory {
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+            do { try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true) } catch {
+                throw MinskyError(.storeUnavailable, "cannot create \(dir.path) for the backup (no permission?); make it writable or pass --out PATH", field: "out")
+            }
             dest = dir.appendingPathComponent("minsky-\(stamp).db").path
         } else {
             throw MinskyError.invalid("out", "no project here to hold .minsky/backups; pass --out PATH")
         }
         if FileManager.default.fileExists(atPath: dest) { throw MinskyError.invalid("out", "\(dest) already exists; choose another --out") }
+        let destDir = (dest as NSString).deletingLastPathComponent
+        if !FileManager.default.isWritableFile(atPath: destDir.isEmpty ? "." : destDir) {
+            throw MinskyError(.storeUnavailable, "cannot write the backup into \(destDir.isEmpty ? "." : destDir): permission denied; choose a writable place with --out PATH", field: "out")
+        }
         return try await Upgrader.offload {
             let tmp = dest + ".tmp"
             try? FileManager.default.removeItem(atPath: tmp)
             switch try StoreURL.parse(location) {
             case .sqlite(let path):
                 try SQLiteDriver.preflight(path: path)
+                // Like every command, a store this build does not understand is refused, read-only.
+                try SQLiteDriver.checkSchemaKnown(path: path)
                 // VACUUM INTO reads one snapshot: writers are not blocked and nothing is half-copied.
                 try SQLiteDriver.snapshot(path: path, to: tmp)
             case .postgres(let url):
                 let pg = try PostgresSession(url: url)
+                let applied = try pg.query("SELECT name FROM minsky_migrations").compactMap { $0[0].text }
+                let unknown = Set(applied).subtracting(Schema.migrationNames)
+                if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: StoreURL.redacted(location)) }
                 let target = try SQLiteDriver(path: tmp, create: true)
                 _ = try Transfer.postgresToSQLite(pg: pg, into: target.databasePool, reporter: reporter)
                 try target.closeAsSingleFile()
@@ -129,19 +140,52 @@ public enum Backups {
         return m
     }
 
-    /// Restores a verified backup into a SQLite path or a PostgreSQL database. A non-empty target
-    /// is refused unless `force`.
-    public static func restore(_ file: String, to location: String, force: Bool, reporter: (any TransferReporter)?) async throws -> [TableReport] {
+    public struct RestoreResult: Codable, Sendable {
+        public var tables: [TableReport]
+        /// Where what the target held before was saved (a `--force` over a store with tasks).
+        public var safetyBackup: String?
+    }
+
+    /// How many tasks a store holds, without migrating or creating anything (0 when it is absent).
+    static func taskCount(_ location: String) throws -> Int {
+        switch try StoreURL.parse(location) {
+        case .sqlite(let path):
+            guard FileManager.default.fileExists(atPath: path) else { return 0 }
+            var config = Configuration()
+            config.readonly = true
+            let q = try DatabaseQueue(path: path, configuration: config)
+            defer { try? q.close() }
+            return try q.read { db in try db.tableExists("tasks") ? Int.fetchOne(db, sql: "SELECT count(*) FROM tasks") ?? 0 : 0 }
+        case .postgres(let url):
+            let pg = try PostgresSession(url: url)
+            guard try pg.query("SELECT to_regclass('tasks') IS NOT NULL").first?[0].text == "t" else { return 0 }
+            return Int(try pg.query("SELECT count(*) FROM tasks").first?[0].int ?? 0)
+        }
+    }
+
+    /// Restores a verified backup into a SQLite path or a PostgreSQL database. A target that holds
+    /// tasks is refused unless `force`, and then first saved whole to `safetyDirectory`.
+    public static func restore(_ file: String, to location: String, force: Bool, safetyDirectory: URL,
+                               reporter: (any TransferReporter)?) async throws -> RestoreResult {
         _ = try verify(file)
-        return try await Upgrader.offload {
+        let existing = try await Upgrader.offload { try taskCount(location) }
+        if existing > 0 && !force {
+            throw MinskyError.invalid("to", "\(StoreURL.redacted(location)) already holds \(existing) tasks; pass --force to replace it (a safety backup is taken first)")
+        }
+        var safety: String?
+        if existing > 0 {
+            let stamp = Timestamp.now().iso8601.replacingOccurrences(of: ":", with: "").replacingOccurrences(of: "-", with: "").prefix(15)
+            let out = safetyDirectory.appendingPathComponent("minsky-before-restore-\(stamp).db").path
+            do { try FileManager.default.createDirectory(at: safetyDirectory, withIntermediateDirectories: true) } catch {
+                throw MinskyError(.storeUnavailable, "cannot create \(safetyDirectory.path) for the safety backup; nothing was restored")
+            }
+            _ = try await create(location: location, out: out, project: nil, reporter: nil)
+            reporter?.step("Saved what \(StoreURL.redacted(location)) held to \(out)")
+            safety = out
+        }
+        let tables: [TableReport] = try await Upgrader.offload {
             switch try StoreURL.parse(location) {
             case .sqlite(let path):
-                if FileManager.default.fileExists(atPath: path) && !force {
-                    let store = try SQLiteDriver(path: path, create: false)
-                    let n = try store.databasePool.read { try Int.fetchOne($0, sql: "SELECT count(*) FROM tasks") ?? 0 }
-                    try? store.databasePool.close()
-                    if n > 0 { throw MinskyError.invalid("to", "\(path) already holds \(n) tasks; pass --force to replace it") }
-                }
                 let tmp = path + ".restore-tmp"
                 try? FileManager.default.removeItem(atPath: tmp)
                 try FileManager.default.copyItem(atPath: file, toPath: tmp)
@@ -151,7 +195,7 @@ public enum Backups {
                 defer { try? driver.databasePool.close() }
                 let exports = try driver.databasePool.read { try Transfer.exportSQLite($0, reporter: nil) }
                 reporter?.step("Restored \(exports.map { "\($0.digest.count) \($0.table.name)" }.joined(separator: ", "))")
-                return exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }
+                return exports.map { TableReport($0) }
             case .postgres(let url):
                 var config = Configuration()
                 config.readonly = true
@@ -161,6 +205,7 @@ public enum Backups {
                 return try Transfer.sqliteToPostgres(exports: exports, pg: try PostgresSession(url: url), force: force, dryRun: false, reporter: reporter).reports
             }
         }
+        return RestoreResult(tables: tables, safetyBackup: safety)
     }
 }
 
@@ -189,7 +234,7 @@ public enum Rollback {
                 try FileManager.default.copyItem(atPath: backup, toPath: tmp)
                 let driver = try SQLiteDriver(path: tmp, create: false)
                 reports = try driver.databasePool.read { try Transfer.exportSQLite($0, reporter: nil) }.map {
-                    TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum)
+                    TableReport($0)
                 }
                 try driver.closeAsSingleFile()
                 reporter?.step("Restored the pre-migration backup")

@@ -7,7 +7,7 @@ import MinskyPostgres
 /// itself, never in `.minsky/config.json`, which teams commit.
 public enum Credentials {
     public static var pgpassPath: String {
-        ProcessInfo.processInfo.environment["PGPASSFILE"] ?? (NSHomeDirectory() as NSString).appendingPathComponent(".pgpass")
+        ProcessInfo.processInfo.environment["PGPASSFILE"] ?? (UserPaths.home() as NSString).appendingPathComponent(".pgpass")
     }
 
     /// Saves the URL's password (if any) to ~/.pgpass for its host, port, database and user.

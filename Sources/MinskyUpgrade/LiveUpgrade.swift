@@ -142,7 +142,7 @@ public enum LiveUpgrade {
                         try Transfer.checkOrphans(pg)
                         for e in now { try Transfer.validate(pg, e) }
                         reporter?.step("Validating data integrity...")
-                        reports = now.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }
+                        reports = now.map { TableReport($0) }
                         if options.dryRun {
                             try pg.execute("ROLLBACK")
                         } else {

@@ -103,7 +103,15 @@ struct TableDigest: Sendable {
         return h(hi) + h(lo)
     }
 
+    /// The exact sum in decimal, as PostgreSQL prints it (what the two sides compare).
     func checksum() -> String { String(sum) }
+
+    /// A decimal sum as people see it: 32 hexadecimal digits of its 128-bit two's complement.
+    static func hex(sum decimal: String) -> String {
+        guard let v = Int128(decimal) else { return decimal }
+        let u = UInt128(bitPattern: v)
+        return hex(UInt64(truncatingIfNeeded: u >> 64), UInt64(truncatingIfNeeded: u))
+    }
 
     static func precedes(_ a: [String], _ b: [String]) -> Bool {
         for (x, y) in zip(a, b) where x != y { return Array(x.utf8).lexicographicallyPrecedes(Array(y.utf8)) }

@@ -37,7 +37,14 @@ public enum Faults {
 public struct TableReport: Sendable, Codable, Equatable {
     public var table: String
     public var rows: Int
+    /// The table checksum as 32 hexadecimal digits (the 128-bit sum both sides computed).
     public var checksum: String
+
+    init(_ e: Transfer.Export) {
+        table = e.table.name
+        rows = e.digest.count
+        checksum = TableDigest.hex(sum: e.checksum)
+    }
 }
 
 /// Copies between a SQLite file and PostgreSQL, table by table from `Schema.catalog`, and proves
@@ -249,7 +256,7 @@ enum Transfer {
             for e in exports { try validate(pg, e) }
             reporter?.step("Validating data integrity...")
             try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
-            return (exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }, alreadyThere)
+            return (exports.map { TableReport($0) }, alreadyThere)
         } catch {
             _ = try? pg.execute("ROLLBACK")
             throw error
@@ -308,7 +315,7 @@ enum Transfer {
             for e in exports { try validate(pg, e) }
             reporter?.step("Validating data integrity...")
             try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
-            return exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }
+            return exports.map { TableReport($0) }
         } catch {
             _ = try? pg.execute("ROLLBACK")
             throw error
@@ -352,6 +359,6 @@ enum Transfer {
             }
         }
         reporter?.step("Validating data integrity...")
-        return exports.map { TableReport(table: $0.table.name, rows: $0.digest.count, checksum: $0.checksum) }
+        return exports.map { TableReport($0) }
     }
 }

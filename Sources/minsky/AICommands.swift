@@ -65,48 +65,74 @@ struct ConfigCommand: AsyncParsableCommand {
         try project.save()
     }
 
+    /// Setting names, offered in completions.
+    struct Key: ExpressibleByArgument {
+        var name: String
+        init?(argument: String) { name = argument }
+        static var allValueStrings: [String] { ConfigCommand.keys }
+    }
+
     struct Set: AsyncParsableCommand {
-        @Argument var key: String
-        @Argument var value: String
+        static let configuration = CommandConfiguration(abstract: "Set one setting (keys go to the 0600 credentials file).")
+        @Argument(help: "The setting.") var key: Key
+        @Argument(help: "Its value.") var value: String
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
         func run() async throws {
-            try await Output(json: false).reportingErrors {
-                try ConfigCommand.checkKey(key)
-                try ConfigCommand.update(key, value)
-                print(ConfigCommand.secrets.contains(key) ? "\(key) saved to \(UserCredentials(environment: ProcessInfo.processInfo.environment).path) (mode 0600)" : "\(key) = \(value)")
+            let out = Output(json: json)
+            try await out.reportingErrors {
+                try ConfigCommand.checkKey(key.name)
+                try ConfigCommand.update(key.name, value)
+                let shown = ConfigCommand.value(key.name, project: try? currentProject(), env: ProcessInfo.processInfo.environment) ?? ""
+                if json { out.emit(["key": .string(key.name), "value": .string(shown)]); return }
+                print(ConfigCommand.secrets.contains(key.name) ? "\(key.name) saved to \(UserCredentials(environment: ProcessInfo.processInfo.environment).path) (mode 0600)" : "\(key.name) = \(value)")
             }
         }
     }
 
     struct Get: AsyncParsableCommand {
-        @Argument var key: String
+        static let configuration = CommandConfiguration(abstract: "Print one setting (keys masked).")
+        @Argument(help: "The setting.") var key: Key
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
         func run() async throws {
-            try await Output(json: false).reportingErrors {
-                try ConfigCommand.checkKey(key)
+            let out = Output(json: json)
+            try await out.reportingErrors {
+                try ConfigCommand.checkKey(key.name)
                 let project = try Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-                guard let v = ConfigCommand.value(key, project: project, env: ProcessInfo.processInfo.environment) else {
-                    throw MinskyError(.notFound, "\(key) is not set")
+                guard let v = ConfigCommand.value(key.name, project: project, env: ProcessInfo.processInfo.environment) else {
+                    throw MinskyError(.notFound, "\(key.name) is not set; `minsky config set \(key.name) VALUE` sets it")
                 }
-                print(v)
+                if json { out.emit(["key": .string(key.name), "value": .string(v)]) } else { print(v) }
             }
         }
     }
 
     struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Print every setting (keys masked).")
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
         func run() async throws {
-            let project = try? Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-            for k in ConfigCommand.keys {
-                print("\(k) = \(ConfigCommand.value(k, project: project ?? nil, env: ProcessInfo.processInfo.environment) ?? "(not set)")")
+            let out = Output(json: json)
+            try await out.reportingErrors {
+                let project = try Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+                let env = ProcessInfo.processInfo.environment
+                if json {
+                    out.emit(["settings": .object(Dictionary(uniqueKeysWithValues: ConfigCommand.keys.map { k in
+                        (k, ConfigCommand.value(k, project: project, env: env).map { JSONValue.string($0) } ?? .null)
+                    }))])
+                    return
+                }
+                for k in ConfigCommand.keys { print("\(k) = \(ConfigCommand.value(k, project: project, env: env) ?? "(not set)")") }
             }
         }
     }
 
     struct Unset: AsyncParsableCommand {
-        @Argument var key: String
+        static let configuration = CommandConfiguration(abstract: "Remove one setting.")
+        @Argument(help: "The setting.") var key: Key
         func run() async throws {
             try await Output(json: false).reportingErrors {
-                try ConfigCommand.checkKey(key)
-                try ConfigCommand.update(key, nil)
-                print("\(key) unset")
+                try ConfigCommand.checkKey(key.name)
+                try ConfigCommand.update(key.name, nil)
+                print("\(key.name) unset")
             }
         }
     }
@@ -200,8 +226,14 @@ extension TasksCommand {
             abstract: "Score tasks 1-10 with an AI model (stored on each task) and print a report sorted by score.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id (or --all).") var id: String?
-        @Flag(name: .long, help: "Score every open task.") var all = false
-        @Option(name: .long, help: "With --all, only report tasks scoring at least this.") var threshold: Int = 1
+        @Flag(name: .long, help: "Score every open task (tasks unchanged since their last score keep it).") var all = false
+        @Flag(name: .long, help: "With --all, score unchanged tasks again too.") var force = false
+        @Option(name: .long, parsing: .unconditional, help: "With --all, only report tasks scoring at least this (1-10).") var threshold: Int = 1
+
+        func validate() throws {
+            try checkRange(threshold, 1...10, option: "--threshold")
+            if all == (id != nil) { throw MinskyError.invalid("id", "give a task id or --all (one of them)") }
+        }
 
         func run() async throws {
             try await global.withStore { store, out, project in
@@ -210,22 +242,34 @@ extension TasksCommand {
                 }
                 let provider = Providers.make(config)
                 var targets: [TaskItem]
-                if all {
-                    targets = try await store.listAll().filter { !$0.status.isResolved }
-                } else {
-                    guard let id else { throw MinskyError.invalid("id", "give a task id, or --all") }
+                if let id {
                     targets = [try await store.get(try parseID(id))]
+                } else {
+                    targets = try await store.listAll().filter { !$0.status.isResolved }
                 }
                 var report: [(TaskItem, ComplexityScore)] = []
-                for t in targets {
+                let progress = ConsoleReporter(quiet: out.json)
+                var reused = 0
+                for (i, t) in targets.enumerated() {
+                    if all && !force, let kept = ComplexityScorer.current(t) {
+                        report.append((t, kept))
+                        reused += 1
+                        continue
+                    }
+                    progress.progress(i, of: targets.count, "scoring \(Output.clip(t.title, 40))")
                     let s = try await ComplexityScorer.score(t, provider: provider.recording(to: store, purpose: "complexity", taskId: t.id))
                     report.append((try await ComplexityScorer.store(s, on: t.id, in: store), s))
                 }
+                progress.progress(targets.count, of: targets.count, "scored")
                 report = report.filter { $0.1.score >= threshold }.sorted { $0.1.score > $1.1.score }
-                if out.json { out.emit(["scores": .array(report.map { ComplexityScorer.json($0.1, taskId: $0.0.id) })]); return }
+                if out.json {
+                    out.emit(["scores": .array(report.map { ComplexityScorer.json($0.1, taskId: $0.0.id) }), "unchanged": .int(Int64(reused))])
+                    return
+                }
                 for (t, s) in report {
                     out.line("\(s.score)/10  \(t.id)  \(Output.clip(t.title, 50))  → \(s.recommendedSubtasks) subtasks: \(Output.clip(s.reasoning, 60))")
                 }
+                if reused > 0 { out.line("(\(reused) task(s) unchanged since their last score kept it; --force scores them again)") }
             }
         }
     }

@@ -100,8 +100,16 @@ struct MCPCommand: AsyncParsableCommand {
 
     struct ToolsList: AsyncParsableCommand {
         static let configuration = CommandConfiguration(commandName: "tools", abstract: "List the MCP tools with their descriptions.")
+        @Flag(name: .long, help: "Print machine-readable JSON (name, title, description, annotations).") var json = false
 
         func run() async throws {
+            if json {
+                Output(json: true).emit(["tools": .array(Tool.all.map { t in
+                    let d = t.declaration()
+                    return ["name": .string(t.name), "title": .string(t.title), "description": .string(t.description), "annotations": d["annotations"] ?? .null]
+                })])
+                return
+            }
             let width = Tool.all.map(\.name.count).max() ?? 0
             for t in Tool.all {
                 FileHandle.standardOutput.write(Data((t.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + t.description + "\n").utf8))

@@ -10,9 +10,10 @@ struct QuickstartCommand: AsyncParsableCommand {
         abstract: "Create a demo project with a few dependent tasks and show what is ready next.")
 
     @Option(name: .long, help: "Directory for the demo project (default: a new temporary directory).") var dir: String?
+    @Flag(name: .long, help: "Print machine-readable JSON: the project and the tasks ready at the end.") var json = false
 
     func run() async throws {
-        let out = Output(json: false)
+        let out = Output(json: json)
         try await out.reportingErrors {
             let root: URL
             if let dir { root = URL(fileURLWithPath: dir) } else {
@@ -20,7 +21,7 @@ struct QuickstartCommand: AsyncParsableCommand {
             }
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             let r = try await InitCommand.initialize(at: root, dbURL: nil, prefix: TaskID.defaultPrefix, force: false)
-            out.line("1. minsky init → \(r.store)")
+            if !json { out.line("1. minsky init → \(r.store)") }
             let store = try await StoreFactory.open(Project.load(root: root).resolvedDatabase)
 
             let epic = try await store.create(NewTask(title: "Build user authentication", description: "Sign-up, login and sessions.", priority: try Priority(1), tags: ["auth"]))
@@ -28,14 +29,23 @@ struct QuickstartCommand: AsyncParsableCommand {
             let hash = try await store.create(NewTask(title: "Hash passwords with Argon2", tags: ["security"], parentId: epic.id, dependsOn: [schema.id]))
             let login = try await store.create(NewTask(title: "Login endpoint", parentId: epic.id, dependsOn: [schema.id, hash.id]))
             _ = try await store.create(NewTask(title: "Write the README", priority: try Priority(3), tags: ["docs"]))
+            let firstReady = try await store.nextReady(limit: 1)
+            let claimed = try await store.claim(schema.id, owner: "quickstart-agent", ttl: 1800)
+            _ = try await store.update(claimed.id, TaskPatch(status: .done), expectedVersion: claimed.version)
+            if json {
+                var page = TaskJSON.page(try await store.nextReady(limit: 5), full: true).objectValue ?? [:]
+                page["directory"] = .string(root.path)
+                page["store"] = .string(r.store)
+                out.emit(.object(page))
+                await store.close()
+                return
+            }
             out.line("2. created 5 tasks; \(login.id) waits for \(schema.id) and \(hash.id)")
             out.line()
             out.tree(try await store.tree(root: nil))
             out.line()
             out.line("3. next ready task:")
-            out.table(try await store.nextReady(limit: 1))
-            let claimed = try await store.claim(schema.id, owner: "quickstart-agent", ttl: 1800)
-            _ = try await store.update(claimed.id, TaskPatch(status: .done), expectedVersion: claimed.version)
+            out.table(firstReady)
             out.line()
             out.line("4. \(schema.id) claimed and done; ready now:")
             out.table(try await store.nextReady(limit: 5))

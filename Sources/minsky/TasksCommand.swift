@@ -54,8 +54,8 @@ extension TasksCommand {
         @Argument(help: "Short title.") var title: String
         @Option(name: [.short, .long], help: "Markdown description.") var description: String?
         @Option(name: .long, help: "Read the description from a file ('-' for stdin).") var descriptionFile: String?
-        @Option(name: [.short, .long], help: "0 (critical) to 4 (backlog), P0-P4 or a name; default 2.") var priority: String?
-        @Option(name: .long, help: "Initial status (default TODO).") var status: String?
+        @Option(name: [.short, .long], help: "0 (critical) to 4 (backlog), P0-P4 or a name; default 2.") var priority: Priority?
+        @Option(name: .long, help: "Initial status (default TODO).") var status: TaskStatus?
         @Option(name: [.short, .long], help: "Tag (repeatable, or comma-separated).") var tag: [String] = []
         @Option(name: .long, help: "Parent task id: make this a subtask.") var parent: String?
         @Option(name: .long, help: "Id of a task this one waits for (repeatable).") var dependsOn: [String] = []
@@ -66,8 +66,8 @@ extension TasksCommand {
             try await global.withStore { store, out, project in
                 var draft = NewTask(title: title)
                 draft.description = try readDescription(description, file: descriptionFile) ?? ""
-                if let priority { draft.priority = try Priority(parsing: priority) }
-                if let status { draft.status = try TaskStatus(parsing: status) }
+                if let priority { draft.priority = priority }
+                if let status { draft.status = status }
                 draft.tags = splitTags(tag)
                 if let parent { draft.parentId = try parseID(parent, field: "parent") }
                 draft.dependsOn = try dependsOn.map { try parseID($0, field: "dependsOn") }
@@ -147,21 +147,25 @@ extension TasksCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tasks (oldest first), with filters and paging.")
         @OptionGroup var global: GlobalOptions
-        @Option(name: [.short, .long], help: "Only these statuses (repeatable or comma-separated).") var status: [String] = []
+        @Option(name: [.short, .long], help: "Only these statuses (repeatable or comma-separated).") var status: [StatusList] = []
         @Option(name: .long, help: "Only subtasks of this task.") var parent: String?
         @Flag(name: .long, help: "Only top-level tasks.") var root = false
         @Option(name: [.short, .long], help: "Only tasks with this tag.") var tag: String?
         @Option(name: .long, help: "Only tasks claimed by / assigned to this owner.") var assignee: String?
         @Option(name: [.short, .long], help: "Words to find in title or description.") var query: String?
-        @Option(name: .long, help: "Page size (1-1000).") var limit: Int = TaskQuery.defaultLimit
+        @Option(name: .long, parsing: .unconditional, help: "Page size (1-1000).") var limit: Int = TaskQuery.defaultLimit
         @Option(name: .long, help: "Continue after a previous page (its nextCursor).") var cursor: String?
         @Flag(name: .long, help: "Every matching task, following all pages.") var all = false
+
+        func validate() throws {
+            try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit")
+            if root && parent != nil { throw MinskyError.invalid("parent", "--root and --parent exclude each other") }
+        }
 
         func run() async throws {
             try await global.withStore { store, out in
                 var q = TaskQuery(limit: limit)
-                q.statuses = Set(try status.flatMap { $0.split(separator: ",") }.map { try TaskStatus(parsing: String($0)) })
-                if root && parent != nil { throw MinskyError.invalid("parent", "--root and --parent exclude each other") }
+                q.statuses = Set(status.flatMap(\.statuses))
                 if let parent { q.parent = .task(try parseID(parent, field: "parent")) } else if root { q.parent = .root }
                 q.tag = tag
                 q.assignee = assignee
@@ -195,11 +199,11 @@ extension TasksCommand {
         static let configuration = CommandConfiguration(abstract: "Change fields of a task; --expect-version refuses stale writes.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
-        @Option(name: .long) var title: String?
-        @Option(name: [.short, .long]) var description: String?
+        @Option(name: .long, help: "New title.") var title: String?
+        @Option(name: [.short, .long], help: "New markdown description.") var description: String?
         @Option(name: .long, help: "Read the description from a file ('-' for stdin).") var descriptionFile: String?
-        @Option(name: [.short, .long]) var priority: String?
-        @Option(name: .long) var status: String?
+        @Option(name: [.short, .long], help: "New priority: 0 (critical) to 4 (backlog), P0-P4 or a name.") var priority: Priority?
+        @Option(name: .long, help: "New status.") var status: TaskStatus?
         @Option(name: .long, help: "Replace all tags (repeatable or comma-separated; '' clears).") var setTags: [String] = []
         @Option(name: .long, help: "Add a tag (repeatable).") var addTag: [String] = []
         @Option(name: .long, help: "Remove a tag (repeatable).") var removeTag: [String] = []
@@ -208,19 +212,23 @@ extension TasksCommand {
         @Option(name: .long, help: "Set metadata key=value (repeatable; value null removes the key).") var meta: [String] = []
         @Option(name: .long, help: "JSON merge patch for metadata.") var metadata: String?
         @Option(name: .long, help: "Assign to an owner ('' clears).") var assignee: String?
-        @Option(name: .long, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+
+        func validate() throws {
+            try checkRange(expectVersion, 1...Int64.max, option: "--expect-version")
+            if parent != nil && noParent { throw MinskyError.invalid("parent", "--parent and --no-parent exclude each other") }
+        }
 
         func run() async throws {
             try await global.withStore { store, out in
                 var patch = TaskPatch()
                 patch.title = title
                 patch.description = try readDescription(description, file: descriptionFile)
-                if let priority { patch.priority = try Priority(parsing: priority) }
-                if let status { patch.status = try TaskStatus(parsing: status) }
+                patch.priority = priority
+                patch.status = status
                 if !setTags.isEmpty { patch.tags = splitTags(setTags).filter { !$0.isEmpty } }
                 patch.addTags = splitTags(addTag)
                 patch.removeTags = splitTags(removeTag)
-                if parent != nil && noParent { throw MinskyError.invalid("parent", "--parent and --no-parent exclude each other") }
                 if let parent { patch.parent = .set(try parseID(parent, field: "parent")) } else if noParent { patch.parent = .clear }
                 patch.metadata = try parseMetadata(pairs: meta, json: metadata)
                 patch.assignee = assignee
@@ -234,13 +242,14 @@ extension TasksCommand {
         static let configuration = CommandConfiguration(abstract: "Set a task's status (TODO, IN-PROGRESS, IN-REVIEW, DONE, BLOCKED, CLOSED).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
-        @Argument(help: "New status.") var status: String
-        @Option(name: .long, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+        @Argument(help: "New status.") var status: TaskStatus
+        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+
+        func validate() throws { try checkRange(expectVersion, 1...Int64.max, option: "--expect-version") }
 
         func run() async throws {
             try await global.withStore { store, out in
-                let s = try TaskStatus(parsing: status)
-                let t = try await store.update(try parseID(id), TaskPatch(status: s), expectedVersion: expectVersion)
+                let t = try await store.update(try parseID(id), TaskPatch(status: status), expectedVersion: expectVersion)
                 if out.json { out.emit(TaskJSON.full(t)) } else { out.line("\(t.id) is now \(t.status) (version \(t.version))") }
             }
         }
@@ -264,15 +273,17 @@ extension TasksCommand {
         static let configuration = CommandConfiguration(
             abstract: "Show the next ready task: TODO, every blocker done, no open subtasks; most urgent, then oldest.")
         @OptionGroup var global: GlobalOptions
-        @Option(name: .long, help: "How many ready tasks to show.") var limit: Int = 1
+        @Option(name: .long, parsing: .unconditional, help: "How many ready tasks to show (1-1000).") var limit: Int = 1
         @Flag(name: .long, help: "Atomically claim the first ready task nobody else holds.") var claim = false
         @Option(name: .long, help: "Owner for --claim (default MINSKY_OWNER or user@host).") var owner: String?
-        @Option(name: .long, help: "Claim lifetime for --claim, e.g. 30m (default: no expiry).") var ttl: String?
+        @Option(name: .long, help: "Claim lifetime for --claim: 90s, 30m, 2h, 1d (default: no expiry).") var ttl: ClaimTTL?
+
+        func validate() throws { try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit") }
 
         func run() async throws {
             try await global.withStore { store, out in
                 if claim {
-                    let t = try await store.claimNext(owner: owner ?? defaultOwner(), ttl: try ttl.map { try Duration.seconds(parsing: $0) })
+                    let t = try await store.claimNext(owner: owner ?? defaultOwner(), ttl: ttl?.seconds)
                     if out.json { out.emit(TaskJSON.page(t.map { [$0] } ?? [], full: true)) } else if let t { out.line("Claimed \(t.id): \(t.title)") } else { out.line("No ready task.") }
                     return
                 }
@@ -287,11 +298,11 @@ extension TasksCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Option(name: .long, help: "Who claims it (default MINSKY_OWNER or user@host).") var owner: String?
-        @Option(name: .long, help: "Claim lifetime, e.g. 30m or 2h (default: no expiry).") var ttl: String?
+        @Option(name: .long, help: "Claim lifetime: 90s, 30m, 2h, 1d (default: no expiry).") var ttl: ClaimTTL?
 
         func run() async throws {
             try await global.withStore { store, out in
-                let t = try await store.claim(try parseID(id), owner: owner ?? defaultOwner(), ttl: try ttl.map { try Duration.seconds(parsing: $0) })
+                let t = try await store.claim(try parseID(id), owner: owner ?? defaultOwner(), ttl: ttl?.seconds)
                 if out.json { out.emit(TaskJSON.full(t)) } else { out.line("Claimed \(t.id) for \(t.assignee ?? "")\(t.claimExpiresAt.map { " until \($0)" } ?? "")") }
             }
         }
@@ -326,3 +337,4 @@ func warnAboutDuplicates(of task: TaskItem, store: any TaskStore, project: Proje
         FileHandle.standardError.write(Data("note: duplicate check skipped (\((error as? MinskyError)?.message ?? "the embeddings server failed"))\n".utf8))
     }
 }
+

@@ -25,7 +25,9 @@ struct ConsoleReporter: TransferReporter {
         guard tty, !quiet, total > 0 else { return }
         let width = 30, filled = min(width, done * width / total)
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
-        FileHandle.standardError.write(Data("\r\(bar) \(done)/\(total) \(what)".utf8))
+        // The line is cleared before each redraw, and the finished bar ends its own line, so the
+        // next output starts on a fresh one.
+        FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(min(done, total))/\(total) \(what)\(done >= total ? "\n" : "")".utf8))
     }
 }
 
@@ -71,21 +73,38 @@ struct UpgradeCommand: AsyncParsableCommand {
     struct Team: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Upgrade for a team on a hosted or own PostgreSQL, with the provider's settings.")
-        @Option(name: .long, help: "supabase, neon or postgres") var provider: String
-        @Option(name: .long, help: "The provider's connection URL.") var dbUrl: String?
-        @Flag(name: .long) var dryRun = false
-        @Flag(name: .long) var force = false
+        @Option(name: .long, help: "Where the database runs.") var provider: TeamProvider
+        @Option(name: .long, help: "The provider's connection URL (TLS is added where the provider requires it).") var dbUrl: String?
+        @Flag(name: .long, help: "Do everything (copy and validate) but commit nothing and switch nothing.") var dryRun = false
+        @Flag(name: .long, help: "Replace minsky data already in the target database.") var force = false
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
-            let out = Output(json: false)
+            let out = Output(json: json)
             try await out.reportingErrors {
-                let preset = try ProviderPreset.named(provider)
+                let preset = try ProviderPreset.named(provider.rawValue)
                 guard let dbUrl else {
                     throw MinskyError.invalid("db-url", "pass --db-url with the connection string from \(preset.name): \(preset.whereToFind)")
                 }
                 let url = preset.apply(to: dbUrl)
-                for note in preset.notes { out.line("• \(note)") }
-                try await UpgradeCommand.ToPostgres.parse(["--db-url", url] + (dryRun ? ["--dry-run"] : []) + (force ? ["--force"] : [])).run()
+                if !json { for note in preset.notes { out.line("• \(note)") } }
+                let r = try await Upgrader.toPostgres(project: try currentProject(), options: UpgradeOptions(dbURL: url, dryRun: dryRun, force: force),
+                                                      reporter: ConsoleReporter(quiet: json))
+                // What semantic search will use there, read from the database after the move (not assumed).
+                let store = try await StoreFactory.open(StoreURL.withoutPassword(url), idPrefix: TaskID.defaultPrefix)
+                let search = await store.vectorSearchMethod()
+                await store.close()
+                if json {
+                    var v = try JSONValue.encoding(r).objectValue ?? [:]
+                    v["provider"] = .string(provider.rawValue)
+                    v["semanticSearch"] = .string(search)
+                    out.emit(.object(v))
+                    return
+                }
+                for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum) on both sides") }
+                if r.dryRun { out.line("Dry run: validated, nothing committed, config unchanged.") }
+                if let b = r.backup { out.line("Old SQLite database backed up to: \(b)") }
+                out.line("Semantic search there: \(search)")
                 out.line("Team features (roles, change feed) arrive with `minsky team init`, which is not available yet.")
             }
         }
@@ -103,15 +122,13 @@ struct ProviderPreset {
         switch raw.lowercased() {
         case "supabase":
             return ProviderPreset(name: "Supabase", requireTLS: true, whereToFind: "Project Settings → Database → Connection string (session pooler, port 5432)",
-                                  notes: ["TLS required (sslmode=require).", "Use the session pooler (port 5432), not the transaction pooler (6543): minsky holds transactions and advisory locks.",
-                                          "Enable pgvector for semantic search: Database → Extensions → vector."])
+                                  notes: ["TLS required (sslmode=require).", "Use the session pooler (port 5432), not the transaction pooler (6543): minsky holds transactions and advisory locks."])
         case "neon":
             return ProviderPreset(name: "Neon", requireTLS: true, whereToFind: "Dashboard → Connection Details (the direct, non -pooler host)",
-                                  notes: ["TLS required (sslmode=require).", "Prefer the direct host: the -pooler endpoint runs PgBouncer in transaction mode.",
-                                          "pgvector: run CREATE EXTENSION vector; once."])
+                                  notes: ["TLS required (sslmode=require).", "Prefer the direct host: the -pooler endpoint runs PgBouncer in transaction mode."])
         case "postgres", "postgresql":
             return ProviderPreset(name: "PostgreSQL", requireTLS: false, whereToFind: "your server's postgresql://user@host:5432/db",
-                                  notes: ["For semantic search install pgvector and run CREATE EXTENSION vector;."])
+                                  notes: [])
         default:
             throw MinskyError.invalid("provider", "unknown provider '\(raw)'; use supabase, neon or postgres")
         }
@@ -131,7 +148,7 @@ struct MigrateCommand: AsyncParsableCommand {
             commandName: "rollback",
             abstract: "Back to SQLite: copy PostgreSQL's current contents into a fresh, validated SQLite store (PostgreSQL is left untouched).")
         @Flag(name: .long, help: "Restore .minsky/pre-migration-backup.db instead (loses what was written since the upgrade).") var fromBackup = false
-        @Flag(name: .long) var json = false
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
             let out = Output(json: json)
@@ -171,7 +188,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Backups in .minsky/backups/.")
-        @Flag(name: .long) var json = false
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
             let o = Output(json: json)
@@ -186,8 +203,8 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Integrity check plus the manifest's hash, row counts and checksums.")
-        @Argument var file: String
-        @Flag(name: .long) var json = false
+        @Argument(help: "The backup file (.db with its .json manifest beside it).") var file: String
+        @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
             let o = Output(json: json)
@@ -201,16 +218,21 @@ struct BackupCommand: AsyncParsableCommand {
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Restore a verified backup into the current store or --to URL.")
         @OptionGroup var global: GlobalOptions
-        @Argument var file: String
+        @Argument(help: "The backup file (.db with its .json manifest beside it).") var file: String
         @Option(name: .long, help: "Target store (sqlite:PATH or postgresql://…); default: the current store.") var to: String?
-        @Flag(name: .long, help: "Replace a target that already holds tasks.") var force = false
+        @Flag(name: .long, help: "Replace a target that already holds tasks (what it holds is backed up first).") var force = false
 
         func run() async throws {
             let o = Output(json: global.json)
             try await o.reportingErrors {
-                let target = try to ?? global.selection().location
-                let r = try await Backups.restore(file, to: target, force: force, reporter: ConsoleReporter(quiet: global.json))
-                if global.json { try o.emit(r) } else { o.line("Restored \(r.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")) into \(StoreURL.redacted(target))") }
+                let sel = try? global.selection()
+                let target = try to ?? sel?.location ?? global.selection().location
+                let env = ProcessInfo.processInfo.environment
+                let safetyDir = sel?.project.map(Backups.directory) ?? Backups.userDirectory(environment: env)
+                let r = try await Backups.restore(file, to: target, force: force, safetyDirectory: safetyDir, reporter: ConsoleReporter(quiet: true))
+                if global.json { try o.emit(r); return }
+                if let s = r.safetyBackup { o.line("Saved what the target held to \(s) (restore it with `minsky backup restore \(s) --force`)") }
+                o.line("Restored \(r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")) into \(StoreURL.redacted(target))")
             }
         }
     }

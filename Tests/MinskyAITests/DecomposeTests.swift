@@ -104,6 +104,10 @@ struct DecomposeTests {
         #expect(r.status == 2)
         #expect(r.stderr.contains("even after one repair attempt") && r.stderr.contains("dependsOn"))
         #expect(try p.tasks().count == 1)
+        // Both calls reached the model, and both answers were unusable: usage says so.
+        let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
+        let outcomes = usage["calls"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue } ?? []
+        #expect(outcomes == ["invalid_answer", "invalid_answer"], "\(usage.canonicalJSON())")
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -134,7 +138,7 @@ struct DecomposeTests {
         let p = try await AIProject.make(kind, server: down)
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Unlucky")
-        #expect(r.status == 5)
+        #expect(r.status == 6) // the model server's own exit code, not "store unavailable"
         #expect(r.stderr.contains("HTTP 503") && r.stderr.contains("127.0.0.1:\(down.port)"))
         #expect(down.requests.count == 4) // the first try and three retries
 
@@ -144,7 +148,7 @@ struct DecomposeTests {
         defer { Task { await cleanupQ.cleanup() } }
         q.env["MINSKY_AI_TIMEOUT"] = "1"
         let t = try q.run("tasks", "decompose", "Too slow")
-        #expect(t.status == 5)
+        #expect(t.status == 6)
         #expect(t.stderr.contains("sent nothing for 1 s"))
         #expect(try q.tasks().isEmpty)
     }
@@ -295,7 +299,8 @@ struct ProposalTests {
         // Apply subtasks 0 and 2: 2 keeps its dependency on 0, loses the one on 1 (left out).
         let applied = try p.run("tasks", "proposals", "apply", pid, "--only", "0,2", "--json")
         #expect(applied.status == 0, "\(applied.stderr)")
-        let created = try JSONParser.parse(applied.stdout.utf8).arrayValue ?? []
+        let created = try JSONParser.parse(applied.stdout.utf8)["subtasks"]?.arrayValue ?? []
+        try #require(created.count == 2)
         #expect(created.compactMap { $0["title"]?.stringValue } == ["Design the users table", "Login endpoint"])
         let deps = try JSONParser.parse(p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
         #expect(deps["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [created[0]["id"]?.stringValue ?? ""])

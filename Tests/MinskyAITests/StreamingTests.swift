@@ -58,7 +58,7 @@ struct StreamingTests {
         defer { Task { await cleanupQ.cleanup() } }
         q.env["MINSKY_AI_TIMEOUT"] = "2"
         let t = try q.run("tasks", "decompose", "Stalls")
-        #expect(t.status == 5, "\(t.stderr)")
+        #expect(t.status == 6, "\(t.stderr)")
         #expect(t.stderr.contains("sent nothing for 2 s"))
         #expect(try q.tasks().isEmpty)
     }
@@ -71,11 +71,11 @@ struct StreamingTests {
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Overloaded")
-        #expect(r.status == 5, "\(r.stderr)")
+        #expect(r.status == 6, "\(r.stderr)")
         #expect(r.stderr.contains("model overloaded"))
         #expect(try p.tasks().isEmpty)
         let call = try JSONParser.parse(p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue?.first
-        #expect(call?["outcome"] == "store_unavailable")
+        #expect(call?["outcome"] == "model_unavailable")
     }
 
     @Test(arguments: StoreKind.allCases)

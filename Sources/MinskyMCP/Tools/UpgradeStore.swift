@@ -16,10 +16,11 @@ extension Tool {
     ) { args, ctx in
         guard let upgrade = ctx.services.upgrade else { throw MinskyError(.notConfigured, "upgrading is not available in this server") }
         let steps = Mutex(0)
-        ctx.progress(0, total: 8, message: "starting")
+        // The number of steps depends on the store (tables, embeddings), so no total is promised.
+        ctx.progress(0, message: "starting")
         return try await upgrade(args.string("dbUrl") ?? "", args.bool("dryRun"), args.bool("force")) { step in
             let n = steps.withLock { $0 += 1; return $0 }
-            ctx.progress(Double(n), total: 8, message: step)
+            ctx.progress(Double(n), message: step)
         }
     }
 
