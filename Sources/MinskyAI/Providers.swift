@@ -1,4 +1,7 @@
 import Foundation
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
 import MinskyCore
 import Synchronization
 
@@ -141,5 +144,42 @@ final class StreamAccumulator: Sendable {
         guard !s.text.isEmpty else { throw MinskyError(.internal, "the model server at \(where_) streamed no answer") }
         let usage = s.inputTokens.map { LLMUsage(inputTokens: $0, outputTokens: s.outputTokens ?? 0) }
         return LLMResponse(text: s.text, usage: usage, model: s.model ?? defaultModel)
+    }
+}
+
+extension Providers {
+    /// One cheap request (the server's model list: no tokens spent) that proves the server is
+    /// reachable, the key accepted and the configured model offered. Returns what it found.
+    public static func check(_ config: ProviderConfig) async throws -> String {
+        var headers: [String: String]
+        let url: URL
+        switch config.kind {
+        case .openai:
+            headers = config.bearerHeaders
+            url = config.baseURL.appendingPathComponent("models")
+        case .anthropic:
+            headers = ["anthropic-version": "2023-06-01"]
+            if let key = config.apiKey, !key.isEmpty { headers["x-api-key"] = key }
+            url = config.baseURL.appendingPathComponent("v1/models")
+        }
+        var req = URLRequest(url: url)
+        req.timeoutInterval = min(config.timeout, 15)
+        for (k, v) in headers { req.setValue(v, forHTTPHeaderField: k) }
+        let where_ = "\(url.host ?? "?")\(url.port.map { ":\($0)" } ?? "")"
+        let data: Data, response: HTTPURLResponse
+        do { (data, response) = try await HTTP.send(req) } catch let e as MinskyError { throw e } catch {
+            throw MinskyError(.modelUnavailable, "cannot reach the model server at \(where_): \((error as NSError).localizedDescription)")
+        }
+        switch response.statusCode {
+        case 200..<300: break
+        case 401, 403: throw MinskyError(.invalidInput, "the model server at \(where_) refused the key (HTTP \(response.statusCode)); check ai.apiKey")
+        default: throw MinskyError(.modelUnavailable, "the model server at \(where_) answered HTTP \(response.statusCode) to a model list request")
+        }
+        let ids = ((try? JSONParser.parse(data))?["data"]?.arrayValue ?? []).compactMap { $0["id"]?.stringValue }
+        if ids.isEmpty { return "reachable at \(where_)" }
+        guard ids.contains(config.model) else {
+            throw MinskyError.invalid("ai.model", "the model server at \(where_) does not offer \(config.model); it offers \(ids.prefix(8).joined(separator: ", "))\(ids.count > 8 ? ", …" : "")")
+        }
+        return "reachable at \(where_), \(config.model) offered"
     }
 }

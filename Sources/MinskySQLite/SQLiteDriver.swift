@@ -70,6 +70,19 @@ public struct SQLiteDriver: SQLDriver {
     }
 
     /// Checks made before SQLite touches an existing file, so a refused file stays byte-identical.
+    /// Read-only: SQLite's `quick_check` of the file (["ok"] when healthy).
+    public static func quickCheck(path: String) throws -> [String] {
+        var config = Configuration()
+        config.readonly = true
+        do {
+            let q = try DatabaseQueue(path: path, configuration: config)
+            defer { try? q.close() }
+            return try q.read { try String.fetchAll($0, sql: "PRAGMA quick_check") }
+        } catch {
+            throw map(error, path: path)
+        }
+    }
+
     /// Read-only: refuses a file that is not a minsky store or holds migrations this build does
     /// not know (a newer minsky wrote it), without changing a byte.
     public static func checkSchemaKnown(path: String) throws {

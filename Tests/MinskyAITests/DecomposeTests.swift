@@ -218,6 +218,27 @@ struct AIMoreTests {
 }
 
 extension AIMoreTests {
+    /// doctor asks the model server for its model list (one cheap request) instead of assuming.
+    @Test func doctorContactsTheModelServer() async throws {
+        let offers = try FakeLLMServer([FakeLLMServer.Reply(body: #"{"data":[{"id":"other"},{"id":"fake-model"}]}"#)])
+        let p = try await AIProject.make(.sqlite, server: offers)
+        defer { Task { await p.cleanup() } }
+        var r = try p.run("doctor", "--json")
+        #expect(r.status == 0, "\(r.stderr)")
+        let ai = try JSONParser.parse(r.stdout.utf8).arrayValue?.first { $0["name"] == "ai" }
+        #expect(ai?["ok"] == true && ai?["detail"]?.stringValue?.contains("fake-model offered") == true, "\(ai?.canonicalJSON() ?? "")")
+        #expect(offers.requests.last?.path == "/v1/models")
+        #expect(offers.requests.last?.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
+        // A model the server does not offer, and a server that is gone: both named, non-zero exit.
+        #expect(try p.run("config", "set", "ai.model", "missing-model").status == 0)
+        r = try p.run("doctor")
+        #expect(r.status == 2 && r.stdout.contains("! ai") && r.stdout.contains("does not offer missing-model"), "\(r.stdout)")
+        #expect(try p.run("config", "set", "ai.baseURL", "http://127.0.0.1:1/v1").status == 0)
+        r = try p.run("doctor")
+        #expect(r.status == 6 && r.stdout.contains("cannot reach the model server"), "\(r.stdout)")
+        #expect(!r.stdout.contains("SECRET"))
+    }
+
     /// The CLI's decompose asks for the stored recommendation's count with its decomposition
     /// prompt, tells the model the subtasks that exist, and never applies a duplicate of one.
     @Test(arguments: StoreKind.allCases)

@@ -293,11 +293,34 @@ struct DoctorTests {
             #expect(checks.first { $0["name"] == "embeddings" }?["detail"]?.stringValue?.contains("0 of 1") == true)
         }
     }
+
+    /// A damaged page: doctor runs the same integrity check the upgrade does, and says so.
+    @Test func doctorFindsADamagedSQLiteFile() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir)
+        #expect(try cli.run("init").status == 0)
+        let long = String(repeating: "lorem ipsum ", count: 400)
+        for i in 0..<40 { _ = try cli.run("tasks", "create", "task \(i)", "-d", long) }
+        #expect(try cli.json("doctor").arrayValue?.first { $0["name"] == "integrity" }?["ok"] == true)
+        // Fold the WAL into the file, then overwrite the middle of a page deep inside it.
+        let path = dir.appendingPathComponent(".minsky/tasks.db").path
+        _ = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", "import sqlite3; c=sqlite3.connect('\(path)'); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.close()"], cwd: dir)
+        let handle = try #require(FileHandle(forUpdatingAtPath: path))
+        let size = try handle.seekToEnd()
+        try handle.seek(toOffset: size / 2 + 37)
+        handle.write(Data(repeating: 0xA5, count: 3000))
+        try handle.close()
+        let r = try cli.run("doctor")
+        #expect(r.status != 0)
+        #expect(r.stdout.contains("! integrity") || r.stdout.contains("! store"), "\(r.stdout)")
+        #expect(!r.stdout.contains("✓ integrity"))
+    }
 }
 
 @Suite("Store URLs")
 struct StoreURLTests {
-    @Test func passwordsAreFoundRedactedAndRemovedWhereverLibpqTakesThem() {
+    @Test func passwordsAreFoundRedactedAndRemovedWhereverLibpqTakesThem() throws {
         let userinfo = "postgresql://bob:s3cret@db.example:5432/tasks?sslmode=require"
         #expect(StoreURL.hasPassword(userinfo))
         #expect(StoreURL.redacted(userinfo) == "postgresql://bob:****@db.example:5432/tasks?sslmode=require")
@@ -311,5 +334,20 @@ struct StoreURLTests {
         #expect(!StoreURL.hasPassword(clean))
         #expect(StoreURL.redacted(clean) == clean && StoreURL.withoutPassword(clean) == clean)
         #expect(!StoreURL.hasPassword("sqlite:/tmp/a:b@c.db"))
+        // libpq's keyword form is a PostgreSQL location, and its password is found too.
+        let keywords = "host=db.example dbname=tasks user=bob password='s3 cret' sslmode=require"
+        #expect(try StoreURL.parse(keywords) == StoreURL.Kind.postgres(url: keywords))
+        #expect(StoreURL.hasPassword(keywords))
+        #expect(StoreURL.redacted(keywords) == "host=db.example dbname=tasks user=bob password=**** sslmode=require")
+        #expect(!StoreURL.redacted(keywords).contains("s3"))
+    }
+
+    @Test func aKeywordConnectionStringIsUsedAndItsPasswordNeverShown() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let r = try CLI(cwd: dir).run("tasks", "list", "--db", "host=127.0.0.1 port=1 dbname=nope user=bob password=hunter2")
+        #expect(r.status == 5)
+        #expect(r.stderr.contains("127.0.0.1") && r.stderr.contains("PostgreSQL"), "\(r.stderr)")
+        #expect(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"))
     }
 }
