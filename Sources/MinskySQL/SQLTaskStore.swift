@@ -342,10 +342,11 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public func delete(_ id: TaskID, cascade: Bool) async throws -> [TaskID] {
         try await write { [self] c in
             _ = try fetchTask(c, id, lock: true)
-            var s = SQLStatement(d, "WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE id = ")
+            var s = SQLStatement(d, "WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = ")
             s.bind(.text(id.rawValue))
-            s.append(" UNION SELECT t.id FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id FROM sub")
-            let ids = try c.query(s).compactMap { $0[0].text.map(TaskID.init(trusted:)) }
+            s.append(" UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id, depth FROM sub")
+            let rows = try c.query(s)
+            let ids = rows.compactMap { $0[0].text.map(TaskID.init(trusted:)) }
             if ids.count > 1 && !cascade {
                 throw MinskyError.invalid("cascade", "task \(id) has \(ids.count - 1) subtask(s); delete them first or pass cascade (--cascade) to delete the whole subtree")
             }
@@ -353,13 +354,22 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             var affected = Set(try ids.flatMap { try dependents(c, $0) })
             if let p = try parentOf(c, id) { affected.insert(p) }
             affected.subtract(doomed)
-            var del = SQLStatement(d, "DELETE FROM tasks WHERE id IN (")
-            for (i, x) in ids.enumerated() {
-                if i > 0 { del.append(", ") }
-                del.bind(.text(x.rawValue))
+            // Deepest level first, so no delete cascades to a subtask: SQLite counts each cascade
+            // level as trigger recursion and stops at 1,000, while PostgreSQL has no such limit.
+            var levels: [Int64: [TaskID]] = [:]
+            for r in rows { if let x = r[0].text, let depth = r[1].int { levels[depth, default: []].append(TaskID(trusted: x)) } }
+            for depth in levels.keys.sorted(by: >) {
+                for chunk in stride(from: 0, to: levels[depth]!.count, by: 500) { // the key comes from the dictionary
+                    let part = levels[depth]![chunk..<min(chunk + 500, levels[depth]!.count)]
+                    var del = SQLStatement(d, "DELETE FROM tasks WHERE id IN (")
+                    for (i, x) in part.enumerated() {
+                        if i > 0 { del.append(", ") }
+                        del.bind(.text(x.rawValue))
+                    }
+                    del.append(")")
+                    try c.execute(del)
+                }
             }
-            del.append(")")
-            try c.execute(del)
             try refreshCounters(c, affected)
             return ids.sorted()
         }

@@ -1,0 +1,77 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+/// Shapes that once differed between the stores or broke on depth: deep subtrees, imports.
+@Suite("TaskStore conformance: depth and import")
+struct DeepAndImportTests {
+    /// A chain of subtasks deeper than SQLite's trigger-recursion limit (1,000): the tree is
+    /// shown to `TaskTree.maxDepth` and says what it left out; a cascade deletes all of it.
+    @Test(arguments: StoreKind.allCases)
+    func deepSubtreesRenderAndDeleteAlike(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let depth = 1_200
+            var drafts = [NewTask(title: "level 0")]
+            for i in 1..<depth {
+                var d = NewTask(title: "level \(i)")
+                d.batchParent = i - 1
+                drafts.append(d)
+            }
+            let chain = try await store.createMany(drafts, progress: nil, isCancelled: { false })
+            let other = try await store.create(NewTask(title: "unrelated"))
+            let tree = try await store.tree(root: chain[0].id)
+            #expect(tree.cut)
+            var node = try #require(tree.roots.first)
+            var shown = 1
+            while let next = node.children.first { node = next; shown += 1 }
+            #expect(shown == TaskTree.maxDepth + 1)
+            #expect(node.omittedDescendants == depth - shown)
+            let json = TaskJSON.tree(tree, full: true)
+            #expect(json["cutAtDepth"] == .int(Int64(TaskTree.maxDepth)))
+            #expect(json.canonicalJSON().count > 1_000)
+            let deleted = try await store.delete(chain[0].id, cascade: true)
+            #expect(deleted.count == depth)
+            #expect(try await store.count() == 1)
+            #expect(try await store.get(other.id).title == "unrelated")
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func importKeepsEverythingOrNothing(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let existing = try await store.create(NewTask(title: "already here"))
+            func record(_ id: String?, _ title: String, parent: String? = nil, deps: [String] = []) -> TaskRecord {
+                var r = TaskRecord(title: title, origin: "line \(title)")
+                r.id = id.map { TaskID(trusted: $0) }
+                r.parentId = parent.map { TaskID(trusted: $0) }
+                r.dependsOn = deps.map { TaskID(trusted: $0) }
+                return r
+            }
+            // Children before parents, a blocker named before it exists, one on a stored task.
+            var done = record("mk-i3", "c", parent: "mk-i1")
+            done.status = .done
+            done.version = 7
+            done.createdAt = Timestamp(microseconds: 1_700_000_000_000_000)
+            done.updatedAt = Timestamp(microseconds: 1_700_000_000_500_000)
+            done.assignee = "ana"
+            let records = [done, record("mk-i2", "b", deps: ["mk-i3", existing.id.rawValue]), record("mk-i1", "a"), record(nil, "fresh", parent: "mk-i1")]
+            let items = try await store.importRecords(records)
+            #expect(items.map(\.title) == ["c", "b", "a", "fresh"])
+            let c = try await store.get("mk-i3")
+            #expect(c.version == 7 && c.status == .done && c.assignee == "ana" && c.parentId == "mk-i1")
+            #expect(c.createdAt == Timestamp(microseconds: 1_700_000_000_000_000) && c.updatedAt == Timestamp(microseconds: 1_700_000_000_500_000))
+            #expect(try await store.dependencies(of: "mk-i2").blockedBy.map(\.id).sorted() == ["mk-i3", existing.id].sorted())
+            // Counters were rebuilt: b waits for `existing` (TODO); a has open subtasks.
+            #expect(try await store.nextReady(limit: 10).map(\.id).sorted() == [existing.id, items[3].id].sorted())
+            let before = try await store.count()
+            // A cycle, an id already stored, a parent loop: refused whole.
+            await expectError(.cycle) { _ = try await store.importRecords([record("mk-x1", "x", deps: ["mk-x2"]), record("mk-x2", "y", deps: ["mk-x1"])]) }
+            await expectError(.conflict) { _ = try await store.importRecords([record("mk-x3", "ok"), record("mk-i1", "dup")]) }
+            await expectError(.cycle) { _ = try await store.importRecords([record("mk-x4", "p", parent: "mk-x5"), record("mk-x5", "q", parent: "mk-x4")]) }
+            await expectError(.notFound) { _ = try await store.importRecords([record("mk-x6", "ok"), record("mk-x7", "z", deps: ["mk-gone"])]) }
+            #expect(try await store.count() == before)
+            await expectError(.invalidInput, field: "expectedVersion") { _ = try await store.update(existing.id, TaskPatch(title: "v0"), expectedVersion: 0) }
+        }
+    }
+}
