@@ -27,17 +27,7 @@ public struct Insights: Sendable, Codable, Equatable {
         let blocked = tasks.filter { blockersOf[$0.id] != nil }.map {
             Item(id: $0.id, title: $0.title, detail: "waits for " + (blockersOf[$0.id] ?? []).sorted().map(\.rawValue).joined(separator: ", "))
         }
-        // Longest path in the DAG of open dependencies, by memoised depth-first search.
-        var memo: [TaskID: [TaskID]] = [:]
-        func chain(_ id: TaskID, _ depth: Int) -> [TaskID] {
-            if let m = memo[id] { return m }
-            guard depth < 10_000 else { return [id] }
-            let best = (blockersOf[id] ?? []).map { chain($0, depth + 1) }.max { $0.count < $1.count } ?? []
-            let r = best + [id]
-            memo[id] = r
-            return r
-        }
-        let longest = tasks.filter { !$0.status.isResolved }.map { chain($0.id, 0) }.max { $0.count < $1.count } ?? []
+        let longest = Self.longestChain(tasks.filter { !$0.status.isResolved }.map(\.id), blockersOf: blockersOf)
         let staleCut = now.adding(seconds: -staleDays * 86_400)
         let stale = tasks.filter { t in
             guard t.status == .inProgress else { return false }
@@ -52,5 +42,39 @@ public struct Insights: Sendable, Codable, Equatable {
         }.map { Item(id: $0.id, title: $0.title, detail: "complexity \($0.metadata["complexity"]?["score"]?.intValue ?? 0)/10, no subtasks") }
         return Insights(total: tasks.count, byStatus: byStatus, blocked: blocked, longestPath: longest.count > 1 ? longest : [],
                         staleClaims: stale, complexNotDecomposed: complex)
+    }
+
+    /// The longest chain of open tasks, each waiting for the one before it (the critical path),
+    /// in linear time: blockers are settled before the tasks waiting for them (Kahn's order),
+    /// each task keeps only its chain's length and predecessor, and one chain is walked back at
+    /// the end. Ties go to the earlier task, as listed. Tasks on a cycle (which the stores refuse)
+    /// are left out rather than looping.
+    static func longestChain(_ ids: [TaskID], blockersOf: [TaskID: [TaskID]]) -> [TaskID] {
+        var waiting: [TaskID: Int] = [:]
+        var dependents: [TaskID: [TaskID]] = [:]
+        for id in ids {
+            let blockers = blockersOf[id] ?? []
+            waiting[id] = blockers.count
+            for b in blockers { dependents[b, default: []].append(id) }
+        }
+        var length: [TaskID: Int] = [:]
+        var queue = ids.filter { waiting[$0] == 0 }
+        var head = 0
+        while head < queue.count {
+            let u = queue[head]
+            head += 1
+            length[u] = 1 + ((blockersOf[u] ?? []).compactMap { length[$0] }.max() ?? 0)
+            for v in dependents[u] ?? [] {
+                waiting[v, default: 0] -= 1
+                if waiting[v] == 0 { queue.append(v) }
+            }
+        }
+        guard var cur = ids.filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! }) else { return [] } // filtered to known lengths
+        var path = [cur]
+        while let prev = (blockersOf[cur] ?? []).filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! }) { // filtered likewise
+            path.append(prev)
+            cur = prev
+        }
+        return path.reversed()
     }
 }

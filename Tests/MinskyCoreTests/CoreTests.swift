@@ -153,3 +153,32 @@ struct MD5OneShotTests {
         #expect(h(hi) + h(lo) == MD5.hex(bytes))
     }
 }
+
+@Suite("Insights")
+struct InsightsCoreTests {
+    static func task(_ i: Int, _ status: TaskStatus = .todo) -> TaskItem {
+        TaskItem(id: TaskID(trusted: "mk-t\(i)"), title: "t\(i)", status: status, createdAt: Timestamp(microseconds: Int64(i)),
+                 updatedAt: Timestamp(microseconds: Int64(i)))
+    }
+
+    /// A 20,000-long chain is walked whole (the recursive version stopped at 10,000 and copied
+    /// every prefix, which made it quadratic).
+    @Test func theLongestChainOfALongDependencyChainIsTheWholeChain() {
+        let n = 20_000
+        let tasks = (0..<n).map { Self.task($0) }
+        let edges = (1..<n).map { Dependency(taskId: tasks[$0].id, dependsOn: tasks[$0 - 1].id, createdAt: .now()) }
+        let facts = Insights.compute(tasks: tasks, edges: edges, now: .now())
+        #expect(facts.longestPath.count == n)
+        #expect(facts.longestPath.first == tasks[0].id && facts.longestPath.last == tasks[n - 1].id)
+    }
+
+    @Test func resolvedTasksBreakChainsAndTiesGoToTheEarlierTask() {
+        // 0 ← 1 ← 2 (2 waits for 1, 1 for 0); 3 ← 4; 5 done ← 6 ← 7: two chains of 3 and one of 2.
+        let tasks = [0, 1, 2, 3, 4].map { Self.task($0) } + [Self.task(5, .done), Self.task(6), Self.task(7)]
+        let pairs = [(1, 0), (2, 1), (4, 3), (6, 5), (7, 6)]
+        let edges = pairs.map { Dependency(taskId: tasks[$0.0].id, dependsOn: tasks[$0.1].id, createdAt: .now()) }
+        let facts = Insights.compute(tasks: tasks, edges: edges, now: .now())
+        #expect(facts.longestPath == [tasks[0].id, tasks[1].id, tasks[2].id])
+        #expect(Set(facts.blocked.map(\.id)) == [tasks[1].id, tasks[2].id, tasks[4].id, tasks[7].id])
+    }
+}
