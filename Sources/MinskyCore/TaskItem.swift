@@ -37,6 +37,14 @@ public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
         self.version = version
     }
 
+    /// True when any field but the bookkeeping (`version`, `updatedAt`) differs.
+    public func differsInContent(from other: TaskItem) -> Bool {
+        var a = self
+        a.version = other.version
+        a.updatedAt = other.updatedAt
+        return a != other
+    }
+
     /// True when someone other than `owner` holds an unexpired claim at `now`.
     public func isClaimed(byOtherThan owner: String, at now: Timestamp) -> Bool {
         guard let a = assignee, a != owner else { return false }

@@ -90,29 +90,57 @@ public enum TaskJSON {
     }
 
     /// The subtask tree. Nodes below `TaskTree.maxDepth` are left out and their parent says how
-    /// many (`omittedDescendants`), so the cut is visible.
-    public static func tree(_ tree: TaskTree, full isFull: Bool, descriptionLimit: Int? = nil) -> JSONValue {
-        // Built bottom-up without recursion: a chain may be thousands of tasks deep.
-        var order: [(node: TaskTree.Node, parent: Int?)] = []
-        var stack: [(TaskTree.Node, Int?)] = tree.roots.reversed().map { ($0, nil) }
-        while let (n, p) = stack.popLast() {
-            order.append((n, p))
-            let me = order.count - 1
-            for c in n.children.reversed() { stack.append((c, me)) }
+    /// many (`omittedDescendants`), so the cut is visible. With `budgetCharacters` the tree is
+    /// filled level by level until it would pass that size; every node whose subtasks were left
+    /// out says how many, and `omitted` counts them all (ask again for a subtree by its id).
+    public static func tree(_ tree: TaskTree, full isFull: Bool, descriptionLimit: Int? = nil, budgetCharacters: Int? = nil) -> JSONValue {
+        // Level order without recursion: a chain may be thousands of tasks deep.
+        var order: [(node: TaskTree.Node, parent: Int?)] = tree.roots.map { ($0, nil) }
+        var head = 0
+        while head < order.count {
+            for c in order[head].node.children { order.append((c, head)) }
+            head += 1
         }
-        var built: [[JSONValue]] = Array(repeating: [], count: order.count)
+        var shown = order.count
+        if let budget = budgetCharacters {
+            var used = 0
+            for (i, entry) in order.enumerated() {
+                used += compact(entry.node.task).canonicalJSON().utf8.count + 30
+                if used > budget && i > 0 { shown = i; break }
+            }
+        }
+        // Everything below a node, counted bottom-up (the level order lists children after parents).
+        var below = [Int](repeating: 0, count: order.count)
+        for i in order.indices.reversed() { if let p = order[i].parent { below[p] += 1 + below[i] } }
+        var built: [[JSONValue]] = Array(repeating: [], count: shown)
         var roots: [JSONValue] = []
-        for i in order.indices.reversed() {
+        var omitted = order.count - shown
+        for i in (0..<shown).reversed() {
             let n = order[i].node
             var o = (isFull ? full(n.task, descriptionLimit: descriptionLimit) : compact(n.task)).objectValue ?? [:]
             if !n.blockedBy.isEmpty { o["blockedBy"] = .array(n.blockedBy.map { .string($0.rawValue) }) }
             if !built[i].isEmpty { o["children"] = .array(built[i].reversed()) }
-            if n.omittedDescendants > 0 { o["omittedDescendants"] = .int(Int64(n.omittedDescendants)) }
+            let shownBelow = built[i].count
+            let hidden = n.omittedDescendants + (n.children.count > shownBelow ? below[i] - countShown(below: i, order: order, shown: shown) : 0)
+            if hidden > 0 { o["omittedDescendants"] = .int(Int64(hidden)) }
             if let p = order[i].parent { built[p].append(.object(o)) } else { roots.append(.object(o)) }
         }
+        omitted += order.reduce(0) { $0 + $1.node.omittedDescendants }
         var out: [String: JSONValue] = ["roots": .array(roots.reversed())]
         if tree.cut { out["cutAtDepth"] = .int(Int64(TaskTree.maxDepth)) }
+        if omitted > 0 { out["omitted"] = .int(Int64(omitted)) }
         return .object(out)
+    }
+
+    /// How many of node `i`'s descendants are among the first `shown` entries of `order`.
+    static func countShown(below i: Int, order: [(node: TaskTree.Node, parent: Int?)], shown: Int) -> Int {
+        var n = 0
+        for j in (i + 1)..<max(i + 1, shown) {
+            var p = order[j].parent
+            while let q = p, q > i { p = order[q].parent }
+            if p == i { n += 1 }
+        }
+        return n
     }
 }
 
@@ -151,5 +179,5 @@ public enum TaskSchemas {
                                           required: ["task", "blockedBy", "blocks"])
     public static let created = object(["created": strings], required: ["created"])
     /// Nodes are tasks with `blockedBy`, `children` (nodes) and `omittedDescendants`.
-    public static let tree = object(["roots": ["type": "array", "items": task], "cutAtDepth": integer], required: ["roots"])
+    public static let tree = object(["roots": ["type": "array", "items": task], "cutAtDepth": integer, "omitted": integer], required: ["roots"])
 }

@@ -10,8 +10,6 @@ public struct ToolAnnotations: Sendable {
     public var openWorld: Bool
 
     public static let read = ToolAnnotations(readOnly: true, destructive: false, idempotent: true, openWorld: false)
-    /// Reaches beyond the project (another database, the file system).
-    public static let external = ToolAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true)
     public static func write(destructive: Bool = false, idempotent: Bool = false) -> ToolAnnotations {
         ToolAnnotations(readOnly: false, destructive: destructive, idempotent: idempotent, openWorld: false)
     }

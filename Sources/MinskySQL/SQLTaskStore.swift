@@ -311,6 +311,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 throw MinskyError(.conflict, "task \(id) is at version \(cur.version), not \(ev): someone changed it since you read it; read it again, then retry expecting version \(cur.version)", field: "expectedVersion")
             }
             let next = try TaskRules.apply(patch, to: cur, now: now)
+            // A patch that changes nothing writes nothing: no new version, so a repeated call is harmless.
+            if !next.differsInContent(from: cur) { return cur }
             if case .set(let p) = patch.parent, p != cur.parentId {
                 try requireExists(c, p, field: "parent")
                 try DependencyGraph.checkNewParent(task: id, parent: p) { try parentOf(c, $0) }

@@ -171,6 +171,8 @@ extension TasksCommand {
         @Option(name: .long, help: "Extra guidance for the model.") var guidance: String?
         @Flag(name: .long, help: "Show the proposal; write nothing.") var dryRun = false
 
+        func validate() throws { try checkRange(maxSubtasks, 1...50, option: "--max", json: global.json) }
+
         func run() async throws {
             try await global.withStore { store, out, project in
                 try await decompose(store: store, out: out, project: project)
@@ -231,8 +233,8 @@ extension TasksCommand {
         @Option(name: .long, parsing: .unconditional, help: "With --all, only report tasks scoring at least this (1-10).") var threshold: Int = 1
 
         func validate() throws {
-            try checkRange(threshold, 1...10, option: "--threshold")
-            if all == (id != nil) { throw MinskyError.invalid("id", "give a task id or --all (one of them)") }
+            try checkRange(threshold, 1...10, option: "--threshold", json: global.json)
+            if all == (id != nil) { throw refuse(MinskyError.invalid("id", "give a task id or --all (one of them)"), json: global.json) }
         }
 
         func run() async throws {
@@ -417,7 +419,9 @@ extension TasksCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "What to look for.") var text: String
         @Flag(name: .long, help: "Rank by meaning (embeddings) instead of matching words.") var similar = false
-        @Option(name: .long, help: "How many results.") var limit: Int = 10
+        @Option(name: .long, parsing: .unconditional, help: "How many results (1-1000).") var limit: Int = 10
+
+        func validate() throws { try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json) }
 
         func run() async throws {
             try await global.withStore { store, out, project in
@@ -443,7 +447,9 @@ struct UsageCommand: AsyncParsableCommand {
         commandName: "usage",
         abstract: "Model calls and tokens used, per provider, model and purpose (every AI call is recorded in the store).")
     @OptionGroup var global: GlobalOptions
-    @Option(name: .long, help: "Also list the last N calls.") var calls: Int = 0
+    @Option(name: .long, parsing: .unconditional, help: "Also list the last N calls (0-10000).") var calls: Int = 0
+
+    func validate() throws { try checkRange(calls, 0...10_000, option: "--calls", json: global.json) }
 
     func run() async throws {
         guard calls >= 0 else { throw MinskyError.invalid("calls", "--calls must be 0 or more") }

@@ -49,8 +49,17 @@ enum AIProviderName: String, ExpressibleByArgument, CaseIterable {
     case openai, anthropic
 }
 
-/// A range check for `validate()`: the same message and exit code (2) as the stores' own checks.
-func checkRange<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, option: String) throws {
+/// Refuses input in `validate()` with the same message format and exit code (2) as the stores'
+/// own checks. (ArgumentParser wraps any other error thrown there, so it is reported here and
+/// the exit code thrown.)
+func refuse(_ e: MinskyError, json: Bool) -> ExitCode {
+    Output(json: json).error(e)
+    return ExitCode(e.code.exitCode)
+}
+
+/// A range check for `validate()`.
+func checkRange<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, option: String, json: Bool) throws {
     guard let value, !range.contains(value) else { return }
-    throw MinskyError.invalid(option, "\(option) must be between \(range.lowerBound) and \(range.upperBound), got \(value)")
+    let bounds = range.upperBound is Int64 && "\(range.upperBound)" == "\(Int64.max)" ? "at least \(range.lowerBound)" : "between \(range.lowerBound) and \(range.upperBound)"
+    throw refuse(MinskyError.invalid(option, "\(option) must be \(bounds), got \(value)"), json: json)
 }

@@ -52,9 +52,18 @@ struct Minsky: AsyncParsableCommand {
             if code == .success || !json {
                 exit(withError: error) // help, version, completion scripts, and usage errors as usual
             }
-            Output(json: true).error(MinskyError(.invalidInput, fullMessage(for: error)))
+            let message = fullMessage(for: error)
+            Output(json: true).error(MinskyError(.invalidInput, message, field: Self.argumentName(in: message)))
             Foundation.exit(code.rawValue)
         }
+    }
+
+    /// The argument a parser message is about: `status` in "… is invalid for '<status>'" or
+    /// "… for '--status <status>'".
+    static func argumentName(in message: String) -> String? {
+        guard let r = message.range(of: "for '") else { return nil }
+        let name = message[r.upperBound...].drop { $0 == "-" || $0 == "<" }.prefix { $0.isLetter || $0 == "-" }
+        return name.isEmpty ? nil : String(name)
     }
 
     /// Arguments must be valid UTF-8: a title or description with broken bytes is refused rather

@@ -20,9 +20,13 @@ struct Output {
         FileHandle.standardOutput.write(data + Data("\n".utf8))
     }
 
+    /// Core errors name fields as the stores and MCP do; on the command line they are options.
+    static let optionNames = ["expectedVersion": "expect-version", "dependsOn": "depends-on", "parentId": "parent", "ttl": "ttl", "owner": "owner"]
+
     func error(_ e: MinskyError) {
         if json {
-            let obj: JSONValue = ["error": .object(["code": .string(e.code.rawValue), "message": .string(e.message), "field": e.field.map { .string($0) } ?? .null])]
+            let field = e.field.map { Self.optionNames[$0] ?? $0 }
+            let obj: JSONValue = ["error": .object(["code": .string(e.code.rawValue), "message": .string(e.message), "field": field.map { .string($0) } ?? .null])]
             FileHandle.standardError.write(Data((obj.canonicalJSON() + "\n").utf8))
         } else {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))

@@ -158,8 +158,8 @@ extension TasksCommand {
         @Flag(name: .long, help: "Every matching task, following all pages.") var all = false
 
         func validate() throws {
-            try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit")
-            if root && parent != nil { throw MinskyError.invalid("parent", "--root and --parent exclude each other") }
+            try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json)
+            if root && parent != nil { throw refuse(MinskyError.invalid("parent", "--root and --parent exclude each other"), json: global.json) }
         }
 
         func run() async throws {
@@ -215,8 +215,8 @@ extension TasksCommand {
         @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
 
         func validate() throws {
-            try checkRange(expectVersion, 1...Int64.max, option: "--expect-version")
-            if parent != nil && noParent { throw MinskyError.invalid("parent", "--parent and --no-parent exclude each other") }
+            try checkRange(expectVersion, 1...Int64.max, option: "--expect-version", json: global.json)
+            if parent != nil && noParent { throw refuse(MinskyError.invalid("parent", "--parent and --no-parent exclude each other"), json: global.json) }
         }
 
         func run() async throws {
@@ -245,7 +245,7 @@ extension TasksCommand {
         @Argument(help: "New status.") var status: TaskStatus
         @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
 
-        func validate() throws { try checkRange(expectVersion, 1...Int64.max, option: "--expect-version") }
+        func validate() throws { try checkRange(expectVersion, 1...Int64.max, option: "--expect-version", json: global.json) }
 
         func run() async throws {
             try await global.withStore { store, out in
@@ -278,7 +278,7 @@ extension TasksCommand {
         @Option(name: .long, help: "Owner for --claim (default MINSKY_OWNER or user@host).") var owner: String?
         @Option(name: .long, help: "Claim lifetime for --claim: 90s, 30m, 2h, 1d (default: no expiry).") var ttl: ClaimTTL?
 
-        func validate() throws { try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit") }
+        func validate() throws { try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json) }
 
         func run() async throws {
             try await global.withStore { store, out in

@@ -197,8 +197,9 @@ struct CLITests {
         try await withProject(kind) { cli in
             let t = try #require(try cli.json("tasks", "create", "valid")["id"]?.stringValue)
             let badStatus = try cli.run("tasks", "status", t, "finished")
-            #expect(badStatus.status == 2)
-            #expect(badStatus.stderr.contains("unknown status 'finished'") && badStatus.stderr.contains("TODO"))
+            // An unknown value is a bad command line; the message lists the values that exist.
+            #expect(badStatus.status == 64)
+            #expect(badStatus.stderr.contains("'finished'") && badStatus.stderr.contains("TODO") && badStatus.stderr.contains("IN-PROGRESS"))
             let jsonErr = try cli.run("tasks", "status", t, "finished", "--json")
             #expect(try JSONValue.parse(jsonErr.stderr)["error"]?["field"] == "status")
             #expect(jsonErr.stdout.isEmpty)
@@ -209,6 +210,21 @@ struct CLITests {
             #expect(try cli.run("tasks", "get", "bad id!").status == 2)
             #expect(try cli.run("tasks", "list", "--cursor", "garbage").stderr.contains("cursor"))
             #expect(try cli.run("tasks", "frobnicate").status == 64)
+            // Numbers out of range, negative ones included, are invalid input naming the option.
+            let negative = try cli.run("tasks", "list", "--limit", "-1")
+            #expect(negative.status == 2 && negative.stderr.contains("--limit"), "\(negative.stderr)")
+            let zero = try cli.run("tasks", "update", t, "--title", "v", "--expect-version", "0")
+            #expect(zero.status == 2 && zero.stderr.contains("--expect-version"), "\(zero.stderr)")
+            // A stale version is a conflict told in the CLI's words, not the MCP argument's.
+            let stale = try cli.run("tasks", "update", t, "--title", "v", "--expect-version", "9", "--json")
+            #expect(stale.status == 4)
+            #expect(!stale.stderr.contains("expectedVersion") && stale.stderr.contains("expect-version"), "\(stale.stderr)")
+            // Broken UTF-8 in an argument is refused, not stored as U+FFFD.
+            let bytes: [UInt8] = Array("bad ".utf8) + [0xFF, 0xFE] + Array(" end".utf8)
+            let broken = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec \"$0\" tasks create \"$(printf 'bad \\377\\376 end')\"", Binaries.minsky.path],
+                                        cwd: cli.cwd, env: cli.env)
+            _ = bytes
+            #expect(broken.status == 2 && broken.stderr.contains("UTF-8"), "\(broken.stderr)")
             #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
         }
     }

@@ -13,7 +13,8 @@ extension Tool {
             "needsAnswer": ["type": "boolean"], "parentId": ["type": "string"], "subtasks": ToolSchema.array(ToolSchema.task), "model": ["type": "string"],
             "instructions": ["type": "string"], "answerSchema": ["type": "object"],
         ], required: ["needsAnswer"]),
-        annotations: .write()
+        // Adds subtasks (never duplicates of existing ones); may ask the model server.
+        annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
     ) { args, ctx in
         let store = try await ctx.store()
         let parent = try await store.get(try args.requiredID("id"))
@@ -46,7 +47,8 @@ extension Tool {
             "needsAnswer": ["type": "boolean"], "id": ["type": "string"], "score": ["type": "integer"], "recommendedSubtasks": ["type": "integer"],
             "reasoning": ["type": "string"], "model": ["type": "string"], "instructions": ["type": "string"], "answerSchema": ["type": "object"],
         ], required: ["needsAnswer"]),
-        annotations: .write(idempotent: true)
+        // Replaces the stored score; a new model call may score differently.
+        annotations: ToolAnnotations(readOnly: false, destructive: true, idempotent: false, openWorld: true)
     ) { args, ctx in
         let store = try await ctx.store()
         let task = try await store.get(try args.requiredID("id"))

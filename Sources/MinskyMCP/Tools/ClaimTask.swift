@@ -9,7 +9,8 @@ extension Tool {
             "ttlSeconds": ToolSchema.integer("claim lifetime; omit for none", min: 1, max: Int(TaskRules.maxClaimSeconds)),
         ]),
         outputSchema: ToolSchema.task,
-        annotations: .write()
+        // Sets status and assignee (replacing a lapsed claim); a repeat extends the claim.
+        annotations: .write(destructive: true)
     ) { args, ctx in
         let store = try await ctx.store()
         let owner = args.string("owner") ?? ctx.defaultOwner

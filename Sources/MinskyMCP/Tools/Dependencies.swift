@@ -20,7 +20,7 @@ extension Tool {
         name: "remove_dependency", title: "Remove a dependency",
         description: "taskId no longer waits for dependsOn.",
         inputSchema: dependencyInput, outputSchema: dependencyOutput,
-        annotations: .write(destructive: true)
+        annotations: .write(destructive: true, idempotent: true)
     ) { args, ctx in
         let t = try args.requiredID("taskId"), d = try args.requiredID("dependsOn")
         try await ctx.store().removeDependency(t, dependsOn: d)

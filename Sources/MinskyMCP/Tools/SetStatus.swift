@@ -7,7 +7,8 @@ extension Tool {
         inputSchema: ToolSchema.object(["id": ToolSchema.id, "status": ToolSchema.status, "expectedVersion": ToolSchema.expectedVersion],
                                        required: ["id", "status"]),
         outputSchema: ToolSchema.task,
-        annotations: .write(idempotent: true)
+        // Replaces the status; the same status again changes nothing (no new version).
+        annotations: .write(destructive: true, idempotent: true)
     ) { args, ctx in
         let status = try args.status("status") ?? .todo
         let t = try await ctx.store().update(try args.requiredID("id"), TaskPatch(status: status), expectedVersion: args.int("expectedVersion").map(Int64.init))

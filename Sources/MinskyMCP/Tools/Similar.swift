@@ -7,7 +7,8 @@ extension Tool {
         description: "Tasks closest in meaning to text (embeddings; embeds changed tasks first). Scores are cosine similarity.",
         inputSchema: ToolSchema.object(["text": ToolSchema.string(maxLength: 4000), "limit": ToolSchema.integer(min: 1, max: 50)], required: ["text"]),
         outputSchema: ToolSchema.taskList,
-        annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true)
+        // Stores embeddings of changed tasks and records each model call.
+        annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
     ) { args, ctx in
         guard let client = try ctx.services.embeddings?() else { throw MinskyError(.notConfigured, "semantic search is not available in this server") }
         let store = try await ctx.store()

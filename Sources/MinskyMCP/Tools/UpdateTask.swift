@@ -12,7 +12,8 @@ extension Tool {
             "parentId": ["type": ["string", "null"]], "assignee": ToolSchema.string("\"\" clears"),
         ], required: ["id"]),
         outputSchema: ToolSchema.task,
-        annotations: .write()
+        // Replaces fields; the same change again changes nothing (no new version).
+        annotations: .write(destructive: true, idempotent: true)
     ) { args, ctx in
         var p = TaskPatch()
         p.title = args.string("title")

@@ -12,7 +12,8 @@ extension Tool {
         outputSchema: ToolSchema.output([
             "switched": ["type": "boolean"], "database": ["type": "string"], "tables": ToolSchema.array(["type": "object"]),
         ], required: ["switched", "database", "tables"]),
-        annotations: .external
+        // With force it replaces minsky data in the target; a rerun finishes or recognises the copy.
+        annotations: ToolAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true)
     ) { args, ctx in
         guard let upgrade = ctx.services.upgrade else { throw MinskyError(.notConfigured, "upgrading is not available in this server") }
         let steps = Mutex(0)
