@@ -1,0 +1,84 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+/// Every `--json` command prints the one shape of what it returns, as `TaskSchemas` describes
+/// it (the same schemas the MCP tools declare), checked through the built binary.
+@Suite("JSON shapes of the CLI")
+struct JSONShapeTests {
+    static func object(_ required: [String], _ props: [String: JSONValue] = [:]) -> JSONValue {
+        var p = props
+        for r in required where p[r] == nil { p[r] = .object([:]) }
+        return ["type": "object", "required": .array(required.map { .string($0) }), "properties": .object(p)]
+    }
+
+    static func array(of items: JSONValue) -> JSONValue { ["type": "array", "items": items] }
+
+    /// Every node of a tree, at any depth, is a full task.
+    static func checkTree(_ v: JSONValue) -> String? {
+        var stack = v["roots"]?.arrayValue ?? []
+        while let n = stack.popLast() {
+            if let e = JSONSchema.firstError(n, TaskSchemas.fullTask) { return e }
+            stack += n["children"]?.arrayValue ?? []
+        }
+        return nil
+    }
+
+    @Test func everyJSONCommandMatchesItsSchema() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir, env: ["MINSKY_CREDENTIALS_FILE": dir.appendingPathComponent("creds.json").path])
+        var checked = 0
+        func check(_ args: [String], _ schema: JSONValue, extra: ((JSONValue) -> String?)? = nil,
+                   sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
+            let r = try runProcess(Binaries.minsky, args + ["--json"], cwd: dir, env: cli.env)
+            #expect(r.status == 0, "minsky \(args.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
+            let v = try JSONValue.parse(r.stdout)
+            if let problem = JSONSchema.firstError(v, schema) ?? extra?(v) {
+                Issue.record("minsky \(args.joined(separator: " ")) --json: \(problem)\n\(r.stdout.prefix(400))", sourceLocation: sourceLocation)
+            }
+            checked += 1
+            return v
+        }
+        let task = TaskSchemas.fullTask
+        _ = try check(["init"], Self.object(["directory", "store", "created"]))
+        let a = try check(["tasks", "create", "alpha", "-p", "1", "-t", "x"], task)["id"]?.stringValue ?? ""
+        let b = try check(["tasks", "create", "beta", "--depends-on", a], task)["id"]?.stringValue ?? ""
+        let c = try check(["tasks", "create", "gamma", "--parent", a], task)["id"]?.stringValue ?? ""
+        let file = dir.appendingPathComponent("in.jsonl")
+        try Data("{\"title\":\"imported\"}\n".utf8).write(to: file)
+        _ = try check(["tasks", "import", file.path], TaskSchemas.created)
+        _ = try check(["tasks", "update", b, "--title", "beta 2"], task)
+        _ = try check(["tasks", "status", b, "in-review"], task)
+        _ = try check(["tasks", "list"], TaskSchemas.fullPage)
+        _ = try check(["tasks", "list", "--limit", "1"], Self.object(["tasks", "nextCursor"], ["tasks": Self.array(of: task)]))
+        _ = try check(["tasks", "search", "alpha"], TaskSchemas.fullPage)
+        _ = try check(["tasks", "next", "--limit", "5"], TaskSchemas.fullPage)
+        _ = try check(["tasks", "get", b], TaskSchemas.fullDetail)
+        _ = try check(["tasks", "tree"], TaskSchemas.tree, extra: Self.checkTree)
+        _ = try check(["tasks", "tree", a], TaskSchemas.tree, extra: Self.checkTree)
+        _ = try check(["tasks", "claim", c, "--owner", "me", "--ttl", "1h"], task)
+        _ = try check(["tasks", "next", "--claim", "--owner", "me"], TaskSchemas.fullPage)
+        let edge = Self.object(["id", "title", "status", "priority"])
+        _ = try check(["deps", "add", c, b], Self.object(["taskId", "dependsOn", "createdAt"]))
+        _ = try check(["deps", "list", c], Self.object(["blockedBy", "blocks"], ["blockedBy": Self.array(of: edge), "blocks": Self.array(of: edge)]))
+        _ = try check(["deps", "rm", c, b], Self.object(["removed"]))
+        _ = try check(["tasks", "insights"], Self.object(["facts"]))
+        _ = try check(["tasks", "proposals"], Self.array(of: Self.object(["id", "taskId", "model"])))
+        _ = try check(["usage"], Self.object(["usage"]))
+        _ = try check(["config", "set", "ai.model", "m1"], Self.object(["key", "value"]))
+        _ = try check(["config", "get", "ai.model"], Self.object(["key", "value"]))
+        _ = try check(["config", "list"], Self.object(["settings"]))
+        _ = try check(["doctor"], Self.array(of: Self.object(["name", "ok", "detail"])))
+        let manifest = Self.object(["file", "sha256", "tables", "checksums"])
+        let backup = try check(["backup", "create"], manifest)
+        _ = try check(["backup", "list"], Self.array(of: manifest))
+        _ = try check(["backup", "verify", dir.appendingPathComponent(".minsky/backups/" + (backup["file"]?.stringValue ?? "")).path], manifest)
+        _ = try check(["mcp", "tools"], Self.object(["tools"], ["tools": Self.array(of: Self.object(["name", "title", "description", "annotations"]))]))
+        _ = try check(["tasks", "delete", a, "--cascade"], Self.object(["deleted"], ["deleted": Self.array(of: ["type": "string"])]))
+        _ = try check(["quickstart", "--dir", dir.appendingPathComponent("demo").path],
+                      Self.object(["tasks", "directory", "store"], ["tasks": Self.array(of: task)]))
+        #expect(checked == 32)
+    }
+}
