@@ -165,7 +165,7 @@ public final class PostgresDriver: SQLDriver {
                 try c.exec("BEGIN")
                 do {
                     // One migrator at a time across every process sharing this database.
-                    try c.exec("SELECT pg_advisory_xact_lock(4242000)")
+                    try c.exec(AdvisoryLock.migrations.transactionLock)
                     try c.exec("CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
                     let done = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text })
                     for m in Schema.migrations where !done.contains(m.name) {

@@ -31,7 +31,7 @@ public final class PostgresSession: @unchecked Sendable {
     /// Applies the shared migrations inside the caller's transaction (so a rolled-back upgrade
     /// leaves no schema behind). Refuses a database written by a newer minsky.
     public func migrateInTransaction() throws {
-        try execute("SELECT pg_advisory_xact_lock(4242000)")
+        try execute(AdvisoryLock.migrations.transactionLock)
         try execute("CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
         let done = Set(try query("SELECT name FROM minsky_migrations").compactMap { $0[0].text })
         let unknown = done.subtracting(Schema.migrationNames)

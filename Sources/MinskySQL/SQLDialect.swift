@@ -81,7 +81,7 @@ public enum SQLDialect: String, Sendable {
     /// A statement that serializes changes to the dependency graph, so two concurrent edges
     /// cannot together close a cycle. Nil where writers are already serialized.
     public var lockDependencyGraph: String? {
-        self == .postgres ? "SELECT pg_advisory_xact_lock(4242001)" : nil
+        self == .postgres ? AdvisoryLock.dependencyGraph.transactionLock : nil
     }
 
     /// Matches rows of `tasks t` whose title or description contain every term as a word prefix.
@@ -147,40 +147,48 @@ public enum SQLValue: Sendable, Hashable {
     public var isNull: Bool { self == .null }
 }
 
-/// SQL text plus its bound values, built with the dialect's placeholders.
+/// SQL text plus its bound values with the dialect's placeholders, rendered from an `SQL` literal.
 public struct SQLStatement: Sendable {
     public let dialect: SQLDialect
     public private(set) var sql: String
     public private(set) var binds: [SQLValue]
 
-    public init(_ dialect: SQLDialect, _ sql: String = "") {
+    /// An empty statement; `SQLStatement(dialect, sql)` renders an `SQL` literal into one.
+    init(_ dialect: SQLDialect) {
         self.dialect = dialect
-        self.sql = sql
+        self.sql = ""
         self.binds = []
     }
 
-    public mutating func append(_ raw: String) { sql += raw }
+    mutating func append(_ raw: String) { sql += raw }
 
     /// Appends a placeholder for `value`.
-    public mutating func bind(_ value: SQLValue, as t: SQLDialect.ColumnType = .text) {
+    mutating func bind(_ value: SQLValue, as t: SQLDialect.ColumnType = .text) {
         binds.append(value)
         sql += dialect.placeholder(binds.count, as: t)
     }
 
     /// Appends a dialect fragment whose single placeholder is numbered `binds.count + 1`.
-    public mutating func appendFragment(_ make: (Int) -> (sql: String, value: SQLValue)) {
+    mutating func appendFragment(_ make: (Int) -> (sql: String, value: SQLValue)) {
         let (s, v) = make(binds.count + 1)
         binds.append(v)
         sql += s
     }
+}
 
-    /// A statement from SQL whose placeholders are written `?` (text parameters).
-    public static func make(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue]) -> SQLStatement {
-        var s = SQLStatement(dialect)
-        for (i, part) in sql.split(separator: "?", omittingEmptySubsequences: false).enumerated() {
-            if i > 0 { s.bind(binds[i - 1]) }
-            s.append(String(part))
-        }
-        return s
-    }
+/// PostgreSQL advisory lock keys, named once: every process sharing a database agrees on them.
+public enum AdvisoryLock: Int64, Sendable {
+    /// Applying migrations (and an upgrade's schema creation): one migrator at a time.
+    case migrations = 4_242_000
+    /// Changes to the dependency graph, so two concurrent edges cannot together close a cycle.
+    case dependencyGraph = 4_242_001
+    /// Installing pgvector and adding the vector column.
+    case pgvectorSetup = 4_242_002
+    /// Building an HNSW index (a session lock, tried, never waited for).
+    case hnswBuild = 4_242_003
+
+    /// Held until the transaction ends.
+    public var transactionLock: String { "SELECT pg_advisory_xact_lock(\(rawValue))" }
+    public var tryLock: String { "SELECT pg_try_advisory_lock(\(rawValue))" }
+    public var unlock: String { "SELECT pg_advisory_unlock(\(rawValue))" }
 }

@@ -35,20 +35,6 @@ extension SQLDriver {
 }
 
 extension SQLConnection {
-    public func query(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue] = []) throws -> [[SQLValue]] {
-        try query(Self.statement(dialect, sql, binds))
-    }
-
-    @discardableResult
-    public func execute(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue] = []) throws -> Int {
-        try execute(Self.statement(dialect, sql, binds))
-    }
-
-    /// Builds a statement from SQL whose placeholders are written `?` (text parameters).
-    static func statement(_ dialect: SQLDialect, _ sql: String, _ binds: [SQLValue]) -> SQLStatement {
-        SQLStatement.make(dialect, sql, binds)
-    }
-
     public func forEachTextAndBlob(_ statement: SQLStatement, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws {
         for r in try query(statement) {
             try statement.dialect.blobBytes(r[1]).withUnsafeBytes { try body(r[0].text ?? "", $0) }

@@ -82,25 +82,21 @@ extension SQLTaskStore {
             for start in stride(from: 0, to: items.count, by: Self.embeddingBatch) {
                 let batch = items[start..<min(items.count, start + Self.embeddingBatch)]
                 for e in batch { try requireExists(c, e.taskId, field: "taskId") }
-                var s = SQLStatement(d, "INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at\(vectorSchema == nil ? "" : ", embedding")) VALUES ")
+                var s: SQL = "INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at\(raw: vectorSchema == nil ? "" : ", embedding")) VALUES "
                 for (i, e) in batch.enumerated() {
-                    s.append(i == 0 ? "(" : ", (")
-                    s.bind(.text(e.taskId.rawValue)); s.append(", ")
-                    s.bind(.text(e.model)); s.append(", ")
-                    s.bind(.int(Int64(e.vector.count)), as: .integer); s.append(", ")
-                    s.bind(.text(e.contentHash)); s.append(", ")
-                    s.bind(.blob(TaskEmbedding.bytes(e.vector)), as: .blob); s.append(", ")
-                    s.bind(.text(now.iso8601), as: .timestamp)
-                    if let schema = vectorSchema {
-                        s.append(", ")
-                        s.bind(.text(PGVectorText.literal(e.vector)))
-                        s.append("::\(schema).vector")
-                    }
-                    s.append(")")
+                    s += """
+                        \(raw: i == 0 ? "" : ", ")(\(e.taskId), \(text: e.model), \(int: e.vector.count), \(text: e.contentHash), \
+                        \(blob: TaskEmbedding.bytes(e.vector)), \(now)
+                        """
+                    if let schema = vectorSchema { s += ", \(text: PGVectorText.literal(e.vector))::\(raw: schema).vector" }
+                    s += ")"
                 }
-                s.append(" ON CONFLICT (task_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims, content_hash = EXCLUDED.content_hash, vector = EXCLUDED.vector, updated_at = EXCLUDED.updated_at")
-                if vectorSchema != nil { s.append(", embedding = EXCLUDED.embedding") }
-                try c.execute(s)
+                s += """
+                     ON CONFLICT (task_id) DO UPDATE SET model = EXCLUDED.model, dims = EXCLUDED.dims, content_hash = EXCLUDED.content_hash, \
+                    vector = EXCLUDED.vector, updated_at = EXCLUDED.updated_at
+                    """
+                if vectorSchema != nil { s += ", embedding = EXCLUDED.embedding" }
+                try c.execute(d, s)
             }
         }
     }
@@ -108,8 +104,8 @@ extension SQLTaskStore {
     public func embeddingHashes(model: String) async throws -> [TaskID: String] {
         try await read { [self] c in
             var out: [TaskID: String] = [:]
-            for r in try c.query(d, "SELECT task_id, content_hash FROM task_embeddings WHERE model = ?", [.text(model)]) {
-                out[TaskID(trusted: r[0].text ?? "")] = r[1].text ?? ""
+            for r in try c.query(d, "SELECT task_id, content_hash FROM task_embeddings WHERE model = \(text: model)") {
+                out[TaskID(trusted: try Self.text(r, 0, "embedding"))] = try Self.text(r, 1, "embedding")
             }
             return out
         }
@@ -144,7 +140,9 @@ extension SQLTaskStore {
     @discardableResult
     public func prepareVectorSearch() async throws -> (embeddings: Int, method: String) {
         let groups = try await read { [self] c in
-            try c.query(d, "SELECT model, dims, count(*) FROM task_embeddings GROUP BY model, dims").map { ($0[0].text ?? "", Int($0[1].int ?? 0), Int($0[2].int ?? 0)) }
+            try c.query(d, "SELECT model, dims, count(*) FROM task_embeddings GROUP BY model, dims").map {
+                (try Self.text($0, 0, "embedding"), Int($0[1].int ?? 0), Int($0[2].int ?? 0))
+            }
         }
         let total = groups.map(\.2).reduce(0, +)
         if d == .postgres, total > 0, let schema = await pgvectorSchema() {
@@ -166,9 +164,10 @@ extension SQLTaskStore {
                 if let hit = vectorState.withLock({ $0.matrices[model] }), hit.generation == generation { return hit.matrix }
             }
             var m = EmbeddingMatrix(ids: [], dims: 0, values: [])
-            let count = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE model = ?", [.text(model)]).first?[0].int ?? 0)
+            let count = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE model = \(text: model)").first?[0].int ?? 0)
             m.ids.reserveCapacity(count)
-            try c.forEachTextAndBlob(SQLStatement.make(d, "SELECT task_id, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE model = ? ORDER BY task_id", [.text(model)])) { id, bytes in
+            let rows: SQL = "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE model = \(text: model) ORDER BY task_id"
+            try c.forEachTextAndBlob(SQLStatement(d, rows)) { id, bytes in
                 if m.dims == 0 { m.values.reserveCapacity(count * bytes.count / 4) }
                 m.appendRow(TaskID(trusted: id), bytes: bytes)
             }
@@ -224,11 +223,11 @@ extension SQLTaskStore {
         }
         do {
             let ready = try await driver.write { [self] c in
-                _ = try c.query(d, "SELECT pg_advisory_xact_lock(4242002)")
+                _ = try c.query(d, SQL(raw: AdvisoryLock.pgvectorSetup.transactionLock))
                 if try Self.installedSchema(c) == nil { try c.execute(d, "CREATE EXTENSION IF NOT EXISTS vector") }
                 guard let schema = try Self.installedSchema(c) else { return "" }
                 if try !Self.hasEmbeddingColumn(c) {
-                    for sql in Schema.pgvectorColumn(schema: schema) { try c.execute(d, sql) }
+                    for sql in Schema.pgvectorColumn(schema: schema) { try c.execute(d, SQL(raw: sql)) }
                 }
                 return schema
             }
@@ -250,20 +249,23 @@ extension SQLTaskStore {
         let settled: Bool
         do {
             settled = try await driver.autocommit { [self] c in
-                guard try c.query(d, "SELECT pg_try_advisory_lock(4242003)").first?[0].text == "t" else { return false }
-                defer { _ = try? c.query(d, "SELECT pg_advisory_unlock(4242003)") }
+                guard try c.query(d, SQL(raw: AdvisoryLock.hnswBuild.tryLock)).first?[0].text == "t" else { return false }
+                defer { _ = try? c.query(d, SQL(raw: AdvisoryLock.hnswBuild.unlock)) }
                 // An index left invalid by an interrupted concurrent build is dropped and built again.
-                if let valid = try c.query(d, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(?)", [.text(name)]).first?[0].text {
+                if let valid = try c.query(d, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(\(text: name))").first?[0].text {
                     if valid == "t" { return true }
-                    try c.execute(d, "DROP INDEX CONCURRENTLY IF EXISTS \(name)")
+                    try c.execute(d, "DROP INDEX CONCURRENTLY IF EXISTS \(raw: name)")
                 }
                 // A build whose graph fits in maintenance_work_mem is several times faster: size it
                 // for the rows there are (vector + ~300 bytes of graph each), 64 MB to 1 GB.
-                let rows = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE dims = \(dims)").first?[0].int ?? 0)
+                let rows = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE dims = \(int: dims)").first?[0].int ?? 0)
                 let mb = min(1024, max(64, rows * (dims * 4 + 300) * 13 / 10 / 1_000_000 + 1))
-                _ = try c.query(d, "SELECT set_config('maintenance_work_mem', ?, false)", [.text("\(mb)MB")])
+                _ = try c.query(d, "SELECT set_config('maintenance_work_mem', \(text: "\(mb)MB"), false)")
                 defer { _ = try? c.execute(d, "RESET maintenance_work_mem") }
-                try c.execute(d, "CREATE INDEX CONCURRENTLY IF NOT EXISTS \(name) ON task_embeddings USING hnsw ((embedding::\(schema).vector(\(dims))) \(schema).vector_cosine_ops) WHERE dims = \(dims)")
+                try c.execute(d, """
+                    CREATE INDEX CONCURRENTLY IF NOT EXISTS \(raw: name) ON task_embeddings \
+                    USING hnsw ((embedding::\(raw: schema).vector(\(raw: String(dims)))) \(raw: schema).vector_cosine_ops) WHERE dims = \(raw: String(dims))
+                    """)
                 return true
             }
         } catch {
@@ -279,13 +281,13 @@ extension SQLTaskStore {
     func fillMissingVectors(schema: String, model: String) async throws {
         while true {
             let rows = try await read { [self] c in
-                try c.query(d, "SELECT task_id, \(d.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = ? LIMIT 1000", [.text(model)])
+                try c.query(d, "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1000")
             }
             if rows.isEmpty { return }
             var ids: [UInt8] = Array("{".utf8), vectors: [UInt8] = Array("{".utf8)
             for (i, r) in rows.enumerated() {
                 if i > 0 { ids.append(UInt8(ascii: ",")); vectors.append(UInt8(ascii: ",")) }
-                ids += Array("\"\(r[0].text ?? "")\"".utf8) // task ids: [A-Za-z0-9-] only
+                ids += Array("\"\(try Self.text(r, 0, "embedding"))\"".utf8) // task ids: [A-Za-z0-9-] only
                 vectors.append(UInt8(ascii: "\""))
                 PGVectorText.append(littleEndian: d.blobBytes(r[1]), into: &vectors)
                 vectors.append(UInt8(ascii: "\""))
@@ -293,12 +295,11 @@ extension SQLTaskStore {
             ids.append(UInt8(ascii: "}")); vectors.append(UInt8(ascii: "}"))
             let idArray = String(decoding: ids, as: UTF8.self), vectorArray = String(decoding: vectors, as: UTF8.self)
             try await write { [self] c in
-                var s = SQLStatement(d, "UPDATE task_embeddings t SET embedding = v.e::\(schema).vector FROM (SELECT unnest(")
-                s.bind(.text(idArray))
-                s.append("::text[]) AS id, unnest(")
-                s.bind(.text(vectorArray))
-                s.append("::text[]) AS e) v WHERE t.task_id = v.id AND t.embedding IS NULL")
-                try c.execute(s)
+                try c.execute(d, """
+                    UPDATE task_embeddings t SET embedding = v.e::\(raw: schema).vector \
+                    FROM (SELECT unnest(\(text: idArray)::text[]) AS id, unnest(\(text: vectorArray)::text[]) AS e) v \
+                    WHERE t.task_id = v.id AND t.embedding IS NULL
+                    """)
             }
         }
     }
@@ -309,16 +310,17 @@ extension SQLTaskStore {
         for _ in 0..<2 {
             // One read transaction: the (index-backed) check for rows still without a vector, then the search.
             let hits: [(id: TaskID, score: Float)]? = try await read { [self] c in
-                if try !c.query(d, "SELECT 1 FROM task_embeddings WHERE embedding IS NULL AND model = ? LIMIT 1", [.text(model)]).isEmpty { return nil }
+                if try !c.query(d, "SELECT 1 FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1").isEmpty { return nil }
                 // The candidate list must hold at least k; 100 keeps recall@10 high (BENCHMARKS.md).
-                try c.execute(d, "SELECT set_config('hnsw.ef_search', ?, true)", [.text(String(min(1000, max(100, 2 * k))))])
-                let vec = "embedding::\(schema).vector(\(dims))"
-                var s = SQLStatement(d, "SELECT task_id, \(vec) OPERATOR(\(schema).<=>) ")
-                s.bind(.text(literal))
-                s.append("::\(schema).vector(\(dims)) AS distance FROM task_embeddings WHERE dims = \(dims) AND model = ")
-                s.bind(.text(model))
-                s.append(" ORDER BY distance LIMIT \(k)")
-                return try c.query(s).map { r in (TaskID(trusted: r[0].text ?? ""), Float(1 - (r[1].double ?? 1))) }
+                try c.execute(d, "SELECT set_config('hnsw.ef_search', \(text: String(min(1000, max(100, 2 * k)))), true)")
+                let vector = "\(schema).vector(\(dims))"
+                return try c.query(d, """
+                    SELECT task_id, embedding::\(raw: vector) OPERATOR(\(raw: schema).<=>) \(text: literal)::\(raw: vector) AS distance \
+                    FROM task_embeddings WHERE dims = \(int: dims) AND model = \(text: model) ORDER BY distance LIMIT \(raw: String(k))
+                    """).map { r in
+                    guard let distance = r[1].double else { throw MinskyError(.internal, "pgvector returned a row without a distance") }
+                    return (TaskID(trusted: try Self.text(r, 0, "embedding")), Float(1 - distance))
+                }
             }
             if let hits {
                 // After any fill, so a store that arrived by upgrade builds its index once, in bulk.
@@ -336,29 +338,24 @@ extension SQLTaskStore {
 extension SQLTaskStore {
     public func recordAICall(_ a: AICall) async throws {
         try await write { [self] c in
-            var s = SQLStatement(d, "INSERT INTO ai_calls (id, at, purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome) VALUES (")
-            s.bind(.text(a.id)); s.append(", ")
-            s.bind(.text(a.at.iso8601), as: .timestamp); s.append(", ")
-            s.bind(.text(a.purpose)); s.append(", ")
-            s.bind(.text(a.provider)); s.append(", ")
-            s.bind(.text(a.model)); s.append(", ")
-            s.bind(a.taskId.map { .text($0.rawValue) } ?? .null); s.append(", ")
-            s.bind(a.inputTokens.map { .int(Int64($0)) } ?? .null, as: .integer); s.append(", ")
-            s.bind(a.outputTokens.map { .int(Int64($0)) } ?? .null, as: .integer); s.append(", ")
-            s.bind(.int(Int64(a.durationMs)), as: .integer); s.append(", ")
-            s.bind(.text(a.outcome)); s.append(")")
-            try c.execute(s)
+            try c.execute(d, """
+                INSERT INTO ai_calls (id, at, purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome) \
+                VALUES (\(text: a.id), \(a.at), \(text: a.purpose), \(text: a.provider), \(text: a.model), \(a.taskId), \
+                \(a.inputTokens.map { .int(Int64($0)) } ?? .null, as: .integer), \(a.outputTokens.map { .int(Int64($0)) } ?? .null, as: .integer), \
+                \(int: a.durationMs), \(text: a.outcome))
+                """)
         }
     }
 
     public func aiCalls(limit: Int) async throws -> [AICall] {
         try await read { [self] c in
             let cols = "id, \(d.read("at", as: .timestamp)), purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome"
-            return try c.query(d, "SELECT \(cols) FROM ai_calls ORDER BY at DESC, id DESC LIMIT \(max(0, limit))").map { r in
-                guard let at = r[1].text.flatMap(Timestamp.init(iso8601:)) else { throw MinskyError(.internal, "stored model call \(r[0]) is malformed") }
-                return AICall(id: r[0].text ?? "", at: at, purpose: r[2].text ?? "", provider: r[3].text ?? "", model: r[4].text ?? "",
+            return try c.query(d, "SELECT \(raw: cols) FROM ai_calls ORDER BY at DESC, id DESC LIMIT \(raw: String(max(0, limit)))").map { r in
+                guard let ms = r[8].int else { throw MinskyError(.internal, "a stored model call has no duration") }
+                return AICall(id: try Self.text(r, 0, "model call"), at: try Self.timestamp(r, 1, "model call"), purpose: try Self.text(r, 2, "model call"),
+                              provider: try Self.text(r, 3, "model call"), model: try Self.text(r, 4, "model call"),
                               taskId: r[5].text.map(TaskID.init(trusted:)), inputTokens: r[6].int.map(Int.init), outputTokens: r[7].int.map(Int.init),
-                              durationMs: Int(r[8].int ?? 0), outcome: r[9].text ?? "")
+                              durationMs: Int(ms), outcome: try Self.text(r, 9, "model call"))
             }
         }
     }
@@ -371,8 +368,8 @@ extension SQLTaskStore {
                 FROM ai_calls GROUP BY provider, model, purpose
                 ORDER BY coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) DESC, provider, model, purpose
                 """).map { r in
-                AIUsage(provider: r[0].text ?? "", model: r[1].text ?? "", purpose: r[2].text ?? "", calls: Int(r[3].int ?? 0),
-                        failed: Int(r[4].int ?? 0), inputTokens: Int(r[5].int ?? 0), outputTokens: Int(r[6].int ?? 0))
+                AIUsage(provider: try Self.text(r, 0, "usage"), model: try Self.text(r, 1, "usage"), purpose: try Self.text(r, 2, "usage"),
+                        calls: Int(r[3].int ?? 0), failed: Int(r[4].int ?? 0), inputTokens: Int(r[5].int ?? 0), outputTokens: Int(r[6].int ?? 0))
             }
         }
     }

@@ -48,7 +48,7 @@ extension SQLTaskStore {
                 try insertRow(c, t)
                 items[i] = t
             }
-            if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph { try c.execute(d, lock) }
+            if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
             for (i, r) in records.enumerated() {
                 for dep in r.dependsOn {
                     if !batch.contains(dep) {

@@ -34,6 +34,19 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         ].joined(separator: ", ")
     }
 
+    /// Column `i` of a stored `what` row as text; a missing value is an error, never invented.
+    static func text(_ r: [SQLValue], _ i: Int, _ what: String) throws -> String {
+        guard i < r.count, let s = r[i].text else { throw MinskyError(.internal, "a stored \(what) row has no value in column \(i)") }
+        return s
+    }
+
+    /// Column `i` of a stored `what` row as a timestamp (as `SQLDialect.read(_:as: .timestamp)` gives it).
+    static func timestamp(_ r: [SQLValue], _ i: Int, _ what: String) throws -> Timestamp {
+        let s = try text(r, i, what)
+        guard let t = Timestamp(iso8601: s) else { throw MinskyError(.internal, "a stored \(what) timestamp '\(s.prefix(40))' is malformed") }
+        return t
+    }
+
     static func decode(_ r: [SQLValue]) throws -> TaskItem {
         func text(_ i: Int) throws -> String {
             guard let s = r[i].text else { throw MinskyError(.internal, "stored task row has no value in column \(i)") }
@@ -57,18 +70,17 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             claimExpiresAt: r[9].isNull ? nil : try ts(9), createdAt: try ts(10), updatedAt: try ts(11), version: version)
     }
 
-    static func tagsJSON(_ tags: [String]) -> String { JSONValue.array(tags.map { .string($0) }).canonicalJSON() }
+    static func tagsJSON(_ tags: [String]) -> JSONValue { .array(tags.map { .string($0) }) }
 
     func fetchTask(_ c: any SQLConnection, _ id: TaskID, lock: Bool = false) throws -> TaskItem {
-        var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE t.id = ")
-        s.bind(.text(id.rawValue))
-        if lock { s.append(d.forUpdate) }
-        guard let row = try c.query(s).first else { throw MinskyError.notFound(id) }
+        guard let row = try c.query(d, "SELECT \(raw: columns) FROM tasks t WHERE t.id = \(id)\(raw: lock ? d.forUpdate : "")").first else {
+            throw MinskyError.notFound(id)
+        }
         return try Self.decode(row)
     }
 
     func exists(_ c: any SQLConnection, _ id: TaskID) throws -> Bool {
-        try !c.query(d, "SELECT 1 FROM tasks WHERE id = ?", [.text(id.rawValue)]).isEmpty
+        try !c.query(d, "SELECT 1 FROM tasks WHERE id = \(id)").isEmpty
     }
 
     func requireExists(_ c: any SQLConnection, _ id: TaskID, field: String) throws {
@@ -80,47 +92,42 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     func blockers(_ c: any SQLConnection, _ id: TaskID) throws -> [TaskID] {
-        try c.query(d, "SELECT depends_on_id FROM task_dependencies WHERE task_id = ?", [.text(id.rawValue)])
+        try c.query(d, "SELECT depends_on_id FROM task_dependencies WHERE task_id = \(id)")
             .compactMap { $0[0].text.map(TaskID.init(trusted:)) }
     }
 
     func parentOf(_ c: any SQLConnection, _ id: TaskID) throws -> TaskID? {
-        try c.query(d, "SELECT parent_id FROM tasks WHERE id = ?", [.text(id.rawValue)]).first?[0].text.map(TaskID.init(trusted:))
+        try c.query(d, "SELECT parent_id FROM tasks WHERE id = \(id)").first?[0].text.map(TaskID.init(trusted:))
     }
 
     static var unresolved: String { "(" + TaskStatus.allCases.filter { !$0.isResolved }.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")" }
 
+    /// Sets every row's readiness counters from the source rows (add a WHERE to narrow it).
+    static var recountCounters: SQL {
+        """
+        UPDATE tasks SET \
+        open_blockers = (SELECT count(*) FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id \
+        WHERE e.task_id = tasks.id AND b.status IN \(raw: unresolved)), \
+        open_subtasks = (SELECT count(*) FROM tasks k WHERE k.parent_id = tasks.id AND k.status IN \(raw: unresolved))
+        """
+    }
+
     /// Recomputes the readiness counters of `ids` from the source rows.
     func refreshCounters(_ c: any SQLConnection, _ ids: Set<TaskID>) throws {
         guard !ids.isEmpty else { return }
-        var s = SQLStatement(d, """
-            UPDATE tasks SET \
-            open_blockers = (SELECT count(*) FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id WHERE e.task_id = tasks.id AND b.status IN \(Self.unresolved)), \
-            open_subtasks = (SELECT count(*) FROM tasks k WHERE k.parent_id = tasks.id AND k.status IN \(Self.unresolved)) \
-            WHERE id IN (
-            """)
-        for (i, id) in ids.sorted().enumerated() {
-            if i > 0 { s.append(", ") }
-            s.bind(.text(id.rawValue))
-        }
-        s.append(")")
-        try c.execute(s)
+        try c.execute(d, "\(Self.recountCounters) WHERE id IN (\(list: ids.sorted()))")
     }
 
     /// Recomputes every task's readiness counters, for stores filled by bulk copies.
     public func refreshAllCounters() async throws {
         try await write { [self] c in
-            try c.execute(d, """
-                UPDATE tasks SET \
-                open_blockers = (SELECT count(*) FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id WHERE e.task_id = tasks.id AND b.status IN \(Self.unresolved)), \
-                open_subtasks = (SELECT count(*) FROM tasks k WHERE k.parent_id = tasks.id AND k.status IN \(Self.unresolved))
-                """)
+            try c.execute(d, Self.recountCounters)
         }
     }
 
     /// Tasks that depend on `id`.
     func dependents(_ c: any SQLConnection, _ id: TaskID) throws -> [TaskID] {
-        try c.query(d, "SELECT task_id FROM task_dependencies WHERE depends_on_id = ?", [.text(id.rawValue)])
+        try c.query(d, "SELECT task_id FROM task_dependencies WHERE depends_on_id = \(id)")
             .compactMap { $0[0].text.map(TaskID.init(trusted:)) }
     }
 
@@ -161,7 +168,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             length += 1
             task.id = makeID(idPrefix, length)
         }
-        if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, lock) }
+        if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
         for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }
         // A new task's counters start at 0, which is right unless it has blockers; its parent
         // gains an open subtask.
@@ -172,22 +179,12 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     /// Inserts every column of `t`; with `ifAbsent`, an existing id inserts nothing (returns 0).
     @discardableResult
     func insertRow(_ c: any SQLConnection, _ t: TaskItem, ifAbsent: Bool = false) throws -> Int {
-        var s = SQLStatement(d, "INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, created_at, updated_at, version) VALUES (")
-        s.bind(.text(t.id.rawValue)); s.append(", ")
-        s.bind(.text(t.title)); s.append(", ")
-        s.bind(.text(t.description)); s.append(", ")
-        s.bind(.text(t.status.rawValue)); s.append(", ")
-        s.bind(.int(Int64(t.priority.value)), as: .integer); s.append(", ")
-        s.bind(.text(Self.tagsJSON(t.tags)), as: .json); s.append(", ")
-        s.bind(.text(t.metadata.canonicalJSON()), as: .json); s.append(", ")
-        s.bind(t.parentId.map { .text($0.rawValue) } ?? .null); s.append(", ")
-        s.bind(t.assignee.map { .text($0) } ?? .null); s.append(", ")
-        s.bind(t.claimExpiresAt.map { .text($0.iso8601) } ?? .null, as: .timestamp); s.append(", ")
-        s.bind(.text(t.createdAt.iso8601), as: .timestamp); s.append(", ")
-        s.bind(.text(t.updatedAt.iso8601), as: .timestamp); s.append(", ")
-        s.bind(.int(t.version), as: .integer); s.append(")")
-        if ifAbsent { s.append(" ON CONFLICT (id) DO NOTHING") }
-        return try c.execute(s)
+        return try c.execute(d, """
+            INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, \
+            created_at, updated_at, version) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
+            \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
+            \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version))\(raw: ifAbsent ? " ON CONFLICT (id) DO NOTHING" : "")
+            """)
     }
 
     /// SQLite tasks waiting for the text index (see migration 008) before a flush.
@@ -198,14 +195,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     func flushTextIndex(_ c: any SQLConnection) throws -> Int {
         guard d == .sqlite else { return 0 }
         let n = SQLDialect.indexedDescriptionCharacters
-        try c.execute(d, "INSERT INTO tasks_fts (rowid, title, description) SELECT t.rowid, t.title, substr(t.description, 1, \(n)) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id")
+        try c.execute(d, "INSERT INTO tasks_fts (rowid, title, description) SELECT t.rowid, t.title, substr(t.description, 1, \(raw: String(n))) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id")
         return try c.execute(d, "DELETE FROM tasks_fts_pending")
     }
 
     /// After inserts: flush once a batch has gathered.
     func flushTextIndexIfFull(_ c: any SQLConnection) throws {
         guard d == .sqlite else { return }
-        if try !c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(Self.textIndexBatch - 1)").isEmpty { try flushTextIndex(c) }
+        if try !c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(raw: String(Self.textIndexBatch - 1))").isEmpty { try flushTextIndex(c) }
     }
 
     public func create(_ draft: NewTask) async throws -> TaskItem {
@@ -257,40 +254,25 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     func list(_ c: any SQLConnection, _ q: TaskQuery) throws -> TaskPage {
         do {
-            var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE 1 = 1")
-            if !q.statuses.isEmpty {
-                s.append(" AND t.status IN (")
-                for (i, st) in q.statuses.map(\.rawValue).sorted().enumerated() {
-                    if i > 0 { s.append(", ") }
-                    s.bind(.text(st))
-                }
-                s.append(")")
-            }
+            var s: SQL = "SELECT \(raw: columns) FROM tasks t WHERE 1 = 1"
+            if !q.statuses.isEmpty { s += " AND t.status IN (\(list: q.statuses.map(\.rawValue).sorted()))" }
             switch q.parent {
             case .any: break
-            case .root: s.append(" AND t.parent_id IS NULL")
-            case .task(let p): s.append(" AND t.parent_id = "); s.bind(.text(p.rawValue))
+            case .root: s += " AND t.parent_id IS NULL"
+            case .task(let p): s += " AND t.parent_id = \(p)"
             }
-            if let tag = q.tag {
-                s.append(" AND ")
-                s.appendFragment { n in (d.tagMatch(placeholder: n), .text(tag)) }
-            }
-            if let a = q.assignee { s.append(" AND t.assignee = "); s.bind(.text(a)) }
+            if let tag = q.tag { s += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
+            if let a = q.assignee { s += " AND t.assignee = \(text: a)" }
             let terms = q.textTerms
             if !terms.isEmpty {
-                s.append(" AND ")
-                s.appendFragment { n in d.textMatch(terms: terms, placeholder: n) }
+                s += " AND \(fragment: { d, n in d.textMatch(terms: terms, placeholder: n) })"
             } else if let text = q.text, text.contains(where: { !$0.isWhitespace }) {
                 // A query with no words (only punctuation) matches nothing.
-                s.append(" AND 1 = 0")
+                s += " AND 1 = 0"
             }
-            if let cur = q.cursor {
-                s.append(" AND (t.created_at, t.id) > (")
-                s.bind(.text(cur.createdAt.iso8601), as: .timestamp); s.append(", ")
-                s.bind(.text(cur.id.rawValue)); s.append(")")
-            }
-            s.append(" ORDER BY t.created_at, t.id LIMIT \(q.limit + 1)")
-            var tasks = try c.query(s).map(Self.decode)
+            if let cur = q.cursor { s += " AND (t.created_at, t.id) > (\(cur.createdAt), \(cur.id))" }
+            s += " ORDER BY t.created_at, t.id LIMIT \(raw: String(q.limit + 1))"
+            var tasks = try c.query(d, s).map(Self.decode)
             var next: PageCursor?
             if tasks.count > q.limit {
                 tasks.removeLast()
@@ -317,21 +299,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 try requireExists(c, p, field: "parent")
                 try DependencyGraph.checkNewParent(task: id, parent: p) { try parentOf(c, $0) }
             }
-            var s = SQLStatement(d, "UPDATE tasks SET title = ")
-            s.bind(.text(next.title)); s.append(", description = ")
-            s.bind(.text(next.description)); s.append(", status = ")
-            s.bind(.text(next.status.rawValue)); s.append(", priority = ")
-            s.bind(.int(Int64(next.priority.value)), as: .integer); s.append(", tags = ")
-            s.bind(.text(Self.tagsJSON(next.tags)), as: .json); s.append(", metadata = ")
-            s.bind(.text(next.metadata.canonicalJSON()), as: .json); s.append(", parent_id = ")
-            s.bind(next.parentId.map { .text($0.rawValue) } ?? .null); s.append(", assignee = ")
-            s.bind(next.assignee.map { .text($0) } ?? .null); s.append(", claim_expires_at = ")
-            s.bind(next.claimExpiresAt.map { .text($0.iso8601) } ?? .null, as: .timestamp); s.append(", updated_at = ")
-            s.bind(.text(next.updatedAt.iso8601), as: .timestamp); s.append(", version = ")
-            s.bind(.int(next.version), as: .integer); s.append(" WHERE id = ")
-            s.bind(.text(id.rawValue)); s.append(" AND version = ")
-            s.bind(.int(cur.version), as: .integer)
-            guard try c.execute(s) == 1 else {
+            let changed = try c.execute(d, """
+                UPDATE tasks SET title = \(text: next.title), description = \(text: next.description), \
+                status = \(text: next.status.rawValue), priority = \(int: next.priority.value), tags = \(json: Self.tagsJSON(next.tags)), \
+                metadata = \(json: next.metadata), parent_id = \(next.parentId), assignee = \(text: next.assignee), \
+                claim_expires_at = \(next.claimExpiresAt), updated_at = \(next.updatedAt), version = \(int: next.version) \
+                WHERE id = \(id) AND version = \(int: cur.version)
+                """)
+            guard changed == 1 else {
                 throw MinskyError(.conflict, "task \(id) changed while it was being updated; get it again and retry", field: "expectedVersion")
             }
             if cur.status.isResolved != next.status.isResolved || cur.parentId != next.parentId {
@@ -344,10 +319,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public func delete(_ id: TaskID, cascade: Bool) async throws -> [TaskID] {
         try await write { [self] c in
             _ = try fetchTask(c, id, lock: true)
-            var s = SQLStatement(d, "WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = ")
-            s.bind(.text(id.rawValue))
-            s.append(" UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id, depth FROM sub")
-            let rows = try c.query(s)
+            let rows = try c.query(d, """
+                WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = \(id) \
+                UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id, depth FROM sub
+                """)
             let ids = rows.compactMap { $0[0].text.map(TaskID.init(trusted:)) }
             if ids.count > 1 && !cascade {
                 throw MinskyError.invalid("cascade", "task \(id) has \(ids.count - 1) subtask(s); delete them first or pass cascade (--cascade) to delete the whole subtree")
@@ -363,13 +338,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             for depth in levels.keys.sorted(by: >) {
                 for chunk in stride(from: 0, to: levels[depth]!.count, by: 500) { // the key comes from the dictionary
                     let part = levels[depth]![chunk..<min(chunk + 500, levels[depth]!.count)]
-                    var del = SQLStatement(d, "DELETE FROM tasks WHERE id IN (")
-                    for (i, x) in part.enumerated() {
-                        if i > 0 { del.append(", ") }
-                        del.bind(.text(x.rawValue))
-                    }
-                    del.append(")")
-                    try c.execute(del)
+                    try c.execute(d, "DELETE FROM tasks WHERE id IN (\(list: Array(part)))")
                 }
             }
             try refreshCounters(c, affected)
@@ -378,31 +347,28 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     func insertEdge(_ c: any SQLConnection, _ task: TaskID, _ dep: TaskID, _ now: Timestamp) throws {
-        var s = SQLStatement(d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (")
-        s.bind(.text(task.rawValue)); s.append(", ")
-        s.bind(.text(dep.rawValue)); s.append(", ")
-        s.bind(.text(now.iso8601), as: .timestamp); s.append(")")
-        try c.execute(s)
+        try c.execute(d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(task), \(dep), \(now))")
     }
 
     public func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency {
         let now = now()
         return try await write { [self] c in
-            if let lock = d.lockDependencyGraph { try c.execute(d, lock) }
+            if let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
             try requireExists(c, task, field: "id")
             try requireExists(c, dependsOn, field: "dependsOn")
-            var s = SQLStatement(d, "SELECT \(d.read("created_at", as: .timestamp)) FROM task_dependencies WHERE task_id = ")
-            s.bind(.text(task.rawValue)); s.append(" AND depends_on_id = "); s.bind(.text(dependsOn.rawValue))
-            if let row = try c.query(s).first, let t = row[0].text.flatMap(Timestamp.init(iso8601:)) {
+            let existing = try c.query(d, """
+                SELECT \(raw: d.read("created_at", as: .timestamp)) FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)
+                """)
+            if let row = existing.first, let t = row[0].text.flatMap(Timestamp.init(iso8601:)) {
                 return Dependency(taskId: task, dependsOn: dependsOn, createdAt: t)
             }
             // One recursive query answers "does dependsOn already reach task?"; only then does the
             // core walk the graph to name the cycle.
-            var reach = SQLStatement(d, "WITH RECURSIVE r(id) AS (SELECT depends_on_id FROM task_dependencies WHERE task_id = ")
-            reach.bind(.text(dependsOn.rawValue))
-            reach.append(" UNION SELECT e.depends_on_id FROM task_dependencies e JOIN r ON e.task_id = r.id) SELECT 1 FROM r WHERE id = ")
-            reach.bind(.text(task.rawValue))
-            if try task == dependsOn || !c.query(reach).isEmpty {
+            let reach: SQL = """
+                WITH RECURSIVE r(id) AS (SELECT depends_on_id FROM task_dependencies WHERE task_id = \(dependsOn) \
+                UNION SELECT e.depends_on_id FROM task_dependencies e JOIN r ON e.task_id = r.id) SELECT 1 FROM r WHERE id = \(task)
+                """
+            if try task == dependsOn || !c.query(d, reach).isEmpty {
                 try DependencyGraph.checkNewEdge(task: task, dependsOn: dependsOn) { try blockers(c, $0) }
             }
             if try parentOf(c, task) == dependsOn {
@@ -416,7 +382,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws {
         try await write { [self] c in
-            let n = try c.execute(d, "DELETE FROM task_dependencies WHERE task_id = ? AND depends_on_id = ?", [.text(task.rawValue), .text(dependsOn.rawValue)])
+            let n = try c.execute(d, "DELETE FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)")
             if n == 0 {
                 try requireExists(c, task, field: "id")
                 try requireExists(c, dependsOn, field: "dependsOn")
@@ -427,15 +393,24 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     func dependencyList(_ c: any SQLConnection, _ id: TaskID) throws -> DependencyList {
-        func edges(_ sql: String) throws -> [DependencyList.Edge] {
-            try c.query(d, sql, [.text(id.rawValue)]).map {
-                DependencyList.Edge(id: TaskID(trusted: $0[0].text ?? ""), title: $0[1].text ?? "", status: TaskStatus(rawValue: $0[2].text ?? "") ?? .todo,
-                                    priority: (try? Priority(Int($0[3].int ?? 2))) ?? .default)
+        func edges(_ sql: SQL) throws -> [DependencyList.Edge] {
+            try c.query(d, sql).map { r in
+                guard let status = TaskStatus(rawValue: try Self.text(r, 2, "dependency")), let p = r[3].int else {
+                    throw MinskyError(.internal, "stored task \(r[0].text ?? "?") has a malformed status or priority")
+                }
+                return DependencyList.Edge(id: TaskID(trusted: try Self.text(r, 0, "dependency")), title: try Self.text(r, 1, "dependency"),
+                                           status: status, priority: try Priority(Int(p)))
             }
         }
         return DependencyList(
-            blockedBy: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id WHERE e.task_id = ? ORDER BY t.id"),
-            blocks: try edges("SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.task_id WHERE e.depends_on_id = ? ORDER BY t.id"))
+            blockedBy: try edges("""
+                SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id \
+                WHERE e.task_id = \(id) ORDER BY t.id
+                """),
+            blocks: try edges("""
+                SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.task_id \
+                WHERE e.depends_on_id = \(id) ORDER BY t.id
+                """))
     }
 
     public func dependencies(of id: TaskID) async throws -> DependencyList {
@@ -451,9 +426,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
         let all = try await read { [self] c in
-            try c.query(d, "SELECT task_id, depends_on_id, \(d.read("created_at", as: .timestamp)) FROM task_dependencies ORDER BY task_id, depends_on_id").map {
-                Dependency(taskId: TaskID(trusted: $0[0].text ?? ""), dependsOn: TaskID(trusted: $0[1].text ?? ""),
-                           createdAt: $0[2].text.flatMap(Timestamp.init(iso8601:)) ?? Timestamp(microseconds: 0))
+            try c.query(d, "SELECT task_id, depends_on_id, \(raw: d.read("created_at", as: .timestamp)) FROM task_dependencies ORDER BY task_id, depends_on_id").map {
+                Dependency(taskId: TaskID(trusted: try Self.text($0, 0, "dependency")), dependsOn: TaskID(trusted: try Self.text($0, 1, "dependency")),
+                           createdAt: try Self.timestamp($0, 2, "dependency"))
             }
         }
         guard let ids else { return all }
@@ -467,10 +442,11 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         }
         let now = now()
         return try await read { [self] c in
-            var s = SQLStatement(d, "SELECT \(columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= ")
-            s.bind(.text(now.iso8601), as: .timestamp)
-            s.append(")) ORDER BY t.priority, t.created_at, t.id LIMIT \(limit)")
-            return try c.query(s).map(Self.decode)
+            return try c.query(d, """
+                SELECT \(raw: columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR \
+                (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= \(now))) \
+                ORDER BY t.priority, t.created_at, t.id LIMIT \(raw: String(limit))
+                """).map(Self.decode)
         }
     }
 
@@ -494,12 +470,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             t.claimExpiresAt = ttl.map { now.adding(seconds: $0) }
             t.updatedAt = max(now, t.updatedAt)
             t.version += 1
-            var s = SQLStatement(d, "UPDATE tasks SET status = 'IN-PROGRESS', assignee = ")
-            s.bind(.text(owner)); s.append(", claim_expires_at = ")
-            s.bind(t.claimExpiresAt.map { .text($0.iso8601) } ?? .null, as: .timestamp); s.append(", updated_at = ")
-            s.bind(.text(t.updatedAt.iso8601), as: .timestamp); s.append(", version = version + 1 WHERE id = ")
-            s.bind(.text(id.rawValue))
-            try c.execute(s)
+            try c.execute(d, """
+                UPDATE tasks SET status = 'IN-PROGRESS', assignee = \(text: owner), claim_expires_at = \(t.claimExpiresAt), \
+                updated_at = \(t.updatedAt), version = version + 1 WHERE id = \(id)
+                """)
             return t
         }
     }
@@ -509,42 +483,32 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     static func decodeProposal(_ r: [SQLValue]) throws -> Proposal {
-        guard let created = r[6].text.flatMap(Timestamp.init(iso8601:)) else { throw MinskyError(.internal, "stored proposal \(r[0]) is malformed") }
-        return Proposal(id: r[0].text ?? "", taskId: TaskID(trusted: r[1].text ?? ""), kind: r[2].text ?? "", model: r[3].text ?? "",
-                        promptHash: r[4].text ?? "", body: try JSONValue.parse(r[5].text ?? "null"), createdAt: created,
-                        appliedAt: r[7].text.flatMap(Timestamp.init(iso8601:)))
+        Proposal(id: try text(r, 0, "proposal"), taskId: TaskID(trusted: try text(r, 1, "proposal")), kind: try text(r, 2, "proposal"),
+                 model: try text(r, 3, "proposal"), promptHash: try text(r, 4, "proposal"), body: try JSONValue.parse(try text(r, 5, "proposal")),
+                 createdAt: try timestamp(r, 6, "proposal"), appliedAt: r[7].isNull ? nil : try timestamp(r, 7, "proposal"))
     }
 
     public func saveProposal(_ p: Proposal) async throws {
         try TaskRules.checkMetadata(.object(["body": p.body]))
         try await write { [self] c in
             try requireExists(c, p.taskId, field: "taskId")
-            var s = SQLStatement(d, "INSERT INTO proposals (id, task_id, kind, model, prompt_hash, body, created_at) VALUES (")
-            s.bind(.text(p.id)); s.append(", ")
-            s.bind(.text(p.taskId.rawValue)); s.append(", ")
-            s.bind(.text(p.kind)); s.append(", ")
-            s.bind(.text(p.model)); s.append(", ")
-            s.bind(.text(p.promptHash)); s.append(", ")
-            s.bind(.text(p.body.canonicalJSON()), as: .json); s.append(", ")
-            s.bind(.text(p.createdAt.iso8601), as: .timestamp); s.append(")")
-            try c.execute(s)
+            try c.execute(d, """
+                INSERT INTO proposals (id, task_id, kind, model, prompt_hash, body, created_at) \
+                VALUES (\(text: p.id), \(p.taskId), \(text: p.kind), \(text: p.model), \(text: p.promptHash), \(json: p.body), \(p.createdAt))
+                """)
         }
     }
 
     public func proposals(for taskId: TaskID?) async throws -> [Proposal] {
         try await read { [self] c in
-            var s = SQLStatement(d, "SELECT \(proposalColumns) FROM proposals")
-            if let taskId { s.append(" WHERE task_id = "); s.bind(.text(taskId.rawValue)) }
-            s.append(" ORDER BY created_at DESC, id")
-            return try c.query(s).map(Self.decodeProposal)
+            let only: SQL = taskId.map { " WHERE task_id = \($0)" } ?? ""
+            return try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals\(only) ORDER BY created_at DESC, id").map(Self.decodeProposal)
         }
     }
 
     public func proposal(_ id: String) async throws -> Proposal {
         try await read { [self] c in
-            var s = SQLStatement(d, "SELECT \(proposalColumns) FROM proposals WHERE id = ")
-            s.bind(.text(id))
-            guard let row = try c.query(s).first else {
+            guard let row = try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals WHERE id = \(text: id)").first else {
                 throw MinskyError(.notFound, "proposal \(id) not found; `minsky tasks proposals` lists them", field: "proposal")
             }
             return try Self.decodeProposal(row)
@@ -554,12 +518,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public func markProposalApplied(_ id: String) async throws {
         let now = now()
         try await write { [self] c in
-            var s = SQLStatement(d, "UPDATE proposals SET applied_at = ")
-            s.bind(.text(now.iso8601), as: .timestamp)
-            s.append(" WHERE applied_at IS NULL AND id = ")
-            s.bind(.text(id))
-            if try c.execute(s) == 0 {
-                guard try !c.query(d, "SELECT 1 FROM proposals WHERE id = ?", [.text(id)]).isEmpty else {
+            if try c.execute(d, "UPDATE proposals SET applied_at = \(now) WHERE applied_at IS NULL AND id = \(text: id)") == 0 {
+                guard try !c.query(d, "SELECT 1 FROM proposals WHERE id = \(text: id)").isEmpty else {
                     throw MinskyError(.notFound, "proposal \(id) not found", field: "proposal")
                 }
                 throw MinskyError(.conflict, "proposal \(id) was already applied", field: "proposal")

@@ -72,15 +72,15 @@ public enum LiveUpgrade {
         for c in changes {
             let t = c.table
             if let row = c.row {
-                var s = SQLStatement(.postgres, "INSERT INTO \(t.name) (\(t.columnList)) VALUES (")
+                var sql: MinskySQL.SQL = "INSERT INTO \(raw: t.name) (\(raw: t.columnList)) VALUES ("
                 for (i, (v, col)) in zip(row, t.columns).enumerated() {
-                    if i > 0 { s.append(", ") }
                     var value = v
                     if col.type == .json, let text = v.text, let j = try? JSONValue.parse(text) { value = .text(j.canonicalJSON()) }
-                    s.bind(value, as: col.type)
+                    sql += "\(raw: i > 0 ? ", " : "")\(value, as: col.type)"
                 }
                 let updates = t.columns.filter { !t.key.contains($0.name) }.map { "\($0.name) = EXCLUDED.\($0.name)" }.joined(separator: ", ")
-                s.append(") ON CONFLICT (\(t.key.joined(separator: ", "))) DO UPDATE SET \(updates)")
+                sql += ") ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO UPDATE SET \(raw: updates)"
+                let s = SQLStatement(.postgres, sql)
                 try pg.execute(s.sql, s.binds)
             } else {
                 let cond = t.key.enumerated().map { "\($1) = $\($0 + 1)" }.joined(separator: " AND ")

@@ -42,17 +42,11 @@ struct Bench {
             ids += rows.map(\.0)
             try await store.driver.write { c in
                 for (id, prio, status, ts) in rows {
-                    var s = SQLStatement(d, "INSERT INTO tasks (id, title, description, status, priority, tags, metadata, created_at, updated_at, version) VALUES (")
-                    s.bind(.text(id.rawValue)); s.append(", ")
-                    s.bind(.text("Benchmark task \(id) about parsing, storage and search")); s.append(", ")
-                    s.bind(.text("Some *markdown* description for \(id).")); s.append(", ")
-                    s.bind(.text(status)); s.append(", ")
-                    s.bind(.int(Int64(prio)), as: .integer); s.append(", ")
-                    s.bind(.text("[\"bench\"]"), as: .json); s.append(", ")
-                    s.bind(.text("{}"), as: .json); s.append(", ")
-                    s.bind(.text(ts.iso8601), as: .timestamp); s.append(", ")
-                    s.bind(.text(ts.iso8601), as: .timestamp); s.append(", 1)")
-                    try c.execute(s)
+                    try c.execute(d, """
+                        INSERT INTO tasks (id, title, description, status, priority, tags, metadata, created_at, updated_at, version) \
+                        VALUES (\(id), \(text: "Benchmark task \(id) about parsing, storage and search"), \(text: "Some *markdown* description for \(id)."), \
+                        \(text: status), \(int: prio), \(json: ["bench"]), \(json: .object([:])), \(ts), \(ts), 1)
+                        """)
                 }
             }
         }
@@ -67,11 +61,7 @@ struct Bench {
             let chunk = Array(list[b..<min(list.count, b + 2000)])
             try await store.driver.write { c in
                 for e in chunk {
-                    var s = SQLStatement(d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (")
-                    s.bind(.text(idsCopy[e[0]].rawValue)); s.append(", ")
-                    s.bind(.text(idsCopy[e[1]].rawValue)); s.append(", ")
-                    s.bind(.text(start.iso8601), as: .timestamp); s.append(")")
-                    try c.execute(s)
+                    try c.execute(d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(idsCopy[e[0]]), \(idsCopy[e[1]]), \(start))")
                 }
             }
         }
