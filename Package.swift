@@ -26,54 +26,75 @@ let package = Package(
             pkgConfig: "libpq",
             providers: [.apt(["libpq-dev"]), .brew(["libpq"])]
         ),
-        .target(name: "MinskySQLite", dependencies: [
-            "MinskyCore", "MinskySQL",
-            .product(name: "GRDB", package: "GRDB.swift"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .target(name: "MinskyPostgres", dependencies: [
-            "MinskyCore", "MinskySQL", "CLibPQ",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "MinskySQLite",
+            dependencies: [
+                "MinskyCore", "MinskySQL",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .target(
+            name: "MinskyPostgres",
+            dependencies: [
+                "MinskyCore", "MinskySQL", "CLibPQ",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // The MCP server: our own JSON-RPC layer, one file per tool.
-        .target(name: "MinskyMCP", dependencies: [
-            "MinskyCore", "MinskyAI",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "MinskyMCP",
+            dependencies: [
+                "MinskyCore", "MinskyAI",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Wiring shared by the executables: project discovery, config, opening a store by URL.
-        .target(name: "MinskyApp", dependencies: [
-            "MinskyCore", "MinskySQLite", "MinskyPostgres",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "MinskyApp",
+            dependencies: [
+                "MinskyCore", "MinskySQLite", "MinskyPostgres",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // LLM providers (URLSession) and the AI features built on them.
         .target(name: "MinskyAI", dependencies: ["MinskyCore"]),
         // Backup, upgrade to PostgreSQL, rollback: moving a store without losing a byte.
-        .target(name: "MinskyUpgrade", dependencies: [
-            "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyApp",
-            .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
-        .executableTarget(name: "minsky", dependencies: [
-            "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade", "MinskyAI", "MinskyPostgres", "MinskySQL",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .executableTarget(name: "minsky-bench", dependencies: [
-            "MinskyCore", "MinskyApp", "MinskyUpgrade", "MinskyAI", "MinskyTestSupport",
-        ]),
+        .target(
+            name: "MinskyUpgrade",
+            dependencies: [
+                "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyApp",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
+        .executableTarget(
+            name: "minsky",
+            dependencies: [
+                "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade", "MinskyAI", "MinskyPostgres", "MinskySQL",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .executableTarget(
+            name: "minsky-bench",
+            dependencies: [
+                "MinskyCore", "MinskyApp", "MinskyUpgrade", "MinskyAI", "MinskyTestSupport",
+            ]),
         // Helpers for tests: temporary stores on both backends, process runner.
-        .target(name: "MinskyTestSupport", dependencies: [
-            "MinskyCore", "MinskyApp", "MinskySQLite", "MinskyPostgres",
-        ]),
+        .target(
+            name: "MinskyTestSupport",
+            dependencies: [
+                "MinskyCore", "MinskyApp", "MinskySQLite", "MinskyPostgres",
+            ]),
         .testTarget(name: "MinskyCoreTests", dependencies: ["MinskyCore"]),
-        .testTarget(name: "MinskyConformanceTests", dependencies: [
-            "MinskyCore", "MinskyTestSupport", "MinskySQL", "MinskySQLite", "MinskyPostgres",
-            .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+        .testTarget(
+            name: "MinskyConformanceTests",
+            dependencies: [
+                "MinskyCore", "MinskyTestSupport", "MinskySQL", "MinskySQLite", "MinskyPostgres",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyApp", "MinskyTestSupport"]),
-        .testTarget(name: "MinskyUpgradeTests", dependencies: [
-            "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyUpgrade", "MinskyApp", "MinskyTestSupport",
-            .product(name: "GRDB", package: "GRDB.swift"),
-        ]),
+        .testTarget(
+            name: "MinskyUpgradeTests",
+            dependencies: [
+                "MinskyCore", "MinskySQL", "MinskySQLite", "MinskyPostgres", "MinskyUpgrade", "MinskyApp",
+                "MinskyTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+            ]),
         .testTarget(name: "MinskyAITests", dependencies: ["MinskyCore", "MinskyAI", "MinskyTestSupport"]),
         .testTarget(name: "MinskyMCPTests", dependencies: ["MinskyCore", "MinskyMCP", "MinskyTestSupport"]),
     ],

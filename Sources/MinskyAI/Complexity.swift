@@ -14,21 +14,26 @@ public struct ComplexityScore: Sendable, Codable, Equatable {
 public enum ComplexityScorer {
     /// A scored task as the CLI and `score_complexity` print it.
     public static func json(_ s: ComplexityScore, taskId: TaskID) -> JSONValue {
-        ["id": .string(taskId.rawValue), "score": .int(Int64(s.score)), "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),
-         "reasoning": .string(s.reasoning), "model": .string(s.model)]
+        [
+            "id": .string(taskId.rawValue), "score": .int(Int64(s.score)),
+            "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),
+            "reasoning": .string(s.reasoning), "model": .string(s.model),
+        ]
     }
 
     /// The shape of `json`.
     public static let resultSchema: JSONValue = [
         "type": "object", "required": ["id", "score", "recommendedSubtasks", "reasoning"],
         "properties": [
-            "id": ["type": "string"], "score": ["type": "integer", "minimum": 1, "maximum": 10], "recommendedSubtasks": ["type": "integer"],
+            "id": ["type": "string"], "score": ["type": "integer", "minimum": 1, "maximum": 10],
+            "recommendedSubtasks": ["type": "integer"],
             "reasoning": ["type": "string"], "model": ["type": "string"], "needsAnswer": ["type": "boolean"],
         ],
     ]
 
     public static let schema: JSONValue = [
-        "type": "object", "additionalProperties": false, "required": ["score", "reasoning", "recommendedSubtasks", "decompositionPrompt"],
+        "type": "object", "additionalProperties": false,
+        "required": ["score", "reasoning", "recommendedSubtasks", "decompositionPrompt"],
         "properties": [
             "score": ["type": "integer", "minimum": 1, "maximum": 10],
             "reasoning": ["type": "string", "minLength": 1],
@@ -51,27 +56,37 @@ public enum ComplexityScorer {
     /// Validates an answer (a model's or an agent's own).
     public static func check(_ value: JSONValue, model: String) throws -> ComplexityScore {
         if let problem = JSONSchema.firstError(value, schema) { throw MinskyError.invalid("answer", problem) }
-        return ComplexityScore(score: Int(value["score"]?.intValue ?? 0), reasoning: value["reasoning"]?.stringValue ?? "",
-                               recommendedSubtasks: Int(value["recommendedSubtasks"]?.intValue ?? 1),
-                               decompositionPrompt: value["decompositionPrompt"]?.stringValue ?? "", model: model, scoredAt: Timestamp.now().iso8601)
+        return ComplexityScore(
+            score: Int(value["score"]?.intValue ?? 0), reasoning: value["reasoning"]?.stringValue ?? "",
+            recommendedSubtasks: Int(value["recommendedSubtasks"]?.intValue ?? 1),
+            decompositionPrompt: value["decompositionPrompt"]?.stringValue ?? "", model: model,
+            scoredAt: Timestamp.now().iso8601)
     }
 
     public static func score(_ task: TaskItem, provider: any LLMProvider) async throws -> ComplexityScore {
-        let req = LLMRequest(system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema, check: { text in
-            do {
-                _ = try check(JSONValue.parse(text, field: "answer"), model: "")
-                return nil
-            } catch { return (error as? MinskyError)?.message ?? "invalid" }
-        })
+        let req = LLMRequest(
+            system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema,
+            check: { text in
+                do {
+                    _ = try check(JSONValue.parse(text, field: "answer"), model: "")
+                    return nil
+                } catch { return (error as? MinskyError)?.message ?? "invalid" }
+            })
         let first = try await provider.complete(req)
         do {
             return try check(JSONValue.parse(first.text, field: "answer"), model: first.model)
         } catch let e as MinskyError {
             var repair = req
-            repair.prompt += "\n\nYour previous answer was rejected: \(e.message)\nAnswer again with JSON matching the schema."
+            repair.prompt +=
+                "\n\nYour previous answer was rejected: \(e.message)\nAnswer again with JSON matching the schema."
             let second = try await provider.complete(repair)
-            do { return try check(JSONValue.parse(second.text, field: "answer"), model: second.model) } catch let e2 as MinskyError {
-                throw MinskyError.invalid("answer", "the model's complexity answer did not match the schema, even after one repair attempt (\(e2.message)); nothing was written")
+            do { return try check(JSONValue.parse(second.text, field: "answer"), model: second.model) } catch let e2
+                as MinskyError
+            {
+                throw MinskyError.invalid(
+                    "answer",
+                    "the model's complexity answer did not match the schema, even after one repair attempt (\(e2.message)); nothing was written"
+                )
             }
         }
     }
@@ -79,8 +94,10 @@ public enum ComplexityScorer {
     /// Stores the score on the task (metadata.complexity), as one update.
     public static func store(_ s: ComplexityScore, on id: TaskID, in store: any TaskStore) async throws -> TaskItem {
         let value: JSONValue = [
-            "score": .int(Int64(s.score)), "reasoning": .string(s.reasoning), "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),
-            "decompositionPrompt": .string(s.decompositionPrompt), "model": .string(s.model), "scoredAt": .string(s.scoredAt),
+            "score": .int(Int64(s.score)), "reasoning": .string(s.reasoning),
+            "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),
+            "decompositionPrompt": .string(s.decompositionPrompt), "model": .string(s.model),
+            "scoredAt": .string(s.scoredAt),
             "contentHash": .string(TaskEmbedding.contentHash(try await store.get(id))),
         ]
         return try await store.update(id, TaskPatch(metadata: ["complexity": value]), expectedVersion: nil)
@@ -91,10 +108,12 @@ public enum ComplexityScorer {
     public static func current(_ task: TaskItem) -> ComplexityScore? {
         let c = task.metadata["complexity"]
         guard let hash = c?["contentHash"]?.stringValue, hash == TaskEmbedding.contentHash(task),
-              let score = c?["score"]?.intValue, let n = c?["recommendedSubtasks"]?.intValue else { return nil }
-        return ComplexityScore(score: Int(score), reasoning: c?["reasoning"]?.stringValue ?? "", recommendedSubtasks: Int(n),
-                               decompositionPrompt: c?["decompositionPrompt"]?.stringValue ?? "", model: c?["model"]?.stringValue ?? "",
-                               scoredAt: c?["scoredAt"]?.stringValue ?? "")
+            let score = c?["score"]?.intValue, let n = c?["recommendedSubtasks"]?.intValue
+        else { return nil }
+        return ComplexityScore(
+            score: Int(score), reasoning: c?["reasoning"]?.stringValue ?? "", recommendedSubtasks: Int(n),
+            decompositionPrompt: c?["decompositionPrompt"]?.stringValue ?? "", model: c?["model"]?.stringValue ?? "",
+            scoredAt: c?["scoredAt"]?.stringValue ?? "")
     }
 
     /// The recommended subtask count stored by an earlier score, if any.

@@ -29,7 +29,10 @@ public struct DecompositionPlan: Sendable, Codable, Equatable {
 /// What a finished decomposition answers, in the CLI and over MCP.
 public enum DecomposeResult {
     public static func json(parent: TaskItem, subtasks: [JSONValue], model: String, attempts: Int) -> JSONValue {
-        ["needsAnswer": false, "parentId": .string(parent.id.rawValue), "subtasks": .array(subtasks), "model": .string(model), "attempts": .int(Int64(attempts))]
+        [
+            "needsAnswer": false, "parentId": .string(parent.id.rawValue), "subtasks": .array(subtasks),
+            "model": .string(model), "attempts": .int(Int64(attempts)),
+        ]
     }
 }
 
@@ -37,22 +40,29 @@ public enum Decomposer {
     public static func schema(max: Int) -> JSONValue {
         [
             "type": "object", "additionalProperties": false, "required": ["subtasks"],
-            "properties": ["subtasks": [
-                "type": "array", "minItems": 1, "maxItems": .int(Int64(max)),
-                "items": [
-                    "type": "object", "additionalProperties": false, "required": ["title", "description", "complexity", "dependsOn"],
-                    "properties": [
-                        "title": ["type": "string", "minLength": 1, "maxLength": .int(Int64(TaskRules.maxTitleCharacters))],
-                        "description": ["type": "string"],
-                        "complexity": ["type": "integer", "minimum": 1, "maximum": 10],
-                        "dependsOn": ["type": "array", "items": ["type": "integer", "minimum": 0]],
+            "properties": [
+                "subtasks": [
+                    "type": "array", "minItems": 1, "maxItems": .int(Int64(max)),
+                    "items": [
+                        "type": "object", "additionalProperties": false,
+                        "required": ["title", "description", "complexity", "dependsOn"],
+                        "properties": [
+                            "title": [
+                                "type": "string", "minLength": 1,
+                                "maxLength": .int(Int64(TaskRules.maxTitleCharacters)),
+                            ],
+                            "description": ["type": "string"],
+                            "complexity": ["type": "integer", "minimum": 1, "maximum": 10],
+                            "dependsOn": ["type": "array", "items": ["type": "integer", "minimum": 0]],
+                        ],
                     ],
-                ],
-            ]],
+                ]
+            ],
         ]
     }
 
-    public static let system = "You are a senior engineer planning work for coding agents. Answer only with JSON matching the given schema."
+    public static let system =
+        "You are a senior engineer planning work for coding agents. Answer only with JSON matching the given schema."
 
     /// `existing` are the task's current subtasks: the model is told them so that a proposal
     /// adds what is missing instead of overlapping them. A stored complexity review's
@@ -91,7 +101,8 @@ public enum Decomposer {
         }
     }
 
-    public static func instructions(_ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem] = []) -> String {
+    public static func instructions(_ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem] = []) -> String
+    {
         system + "\n\n" + prompt(task, max: max, guidance: guidance, existing: existing)
     }
 
@@ -101,30 +112,46 @@ public enum Decomposer {
         do { value = try JSONValue.parse(text, field: "answer") } catch {
             return .failure(MinskyError.invalid("answer", "the answer is not valid JSON"))
         }
-        if let problem = JSONSchema.firstError(value, schema(max: max)) { return .failure(MinskyError.invalid("answer", problem)) }
+        if let problem = JSONSchema.firstError(value, schema(max: max)) {
+            return .failure(MinskyError.invalid("answer", problem))
+        }
         var out: [DecompositionPlan.Subtask] = []
         for (i, s) in (value["subtasks"]?.arrayValue ?? []).enumerated() {
             let title = s["title"]?.stringValue ?? ""
-            do { try TaskRules.checkTitle(title) } catch let e as MinskyError { return .failure(MinskyError.invalid("answer", "subtasks[\(i)].title: \(e.message)")) } catch {}
+            do { try TaskRules.checkTitle(title) } catch let e as MinskyError {
+                return .failure(MinskyError.invalid("answer", "subtasks[\(i)].title: \(e.message)"))
+            } catch {}
             let deps = (s["dependsOn"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) }
             if let bad = deps.first(where: { $0 >= i }) {
-                return .failure(MinskyError.invalid("answer", "subtasks[\(i)].dependsOn contains \(bad): dependsOn may only name earlier subtasks (0…\(i - 1))"))
+                return .failure(
+                    MinskyError.invalid(
+                        "answer",
+                        "subtasks[\(i)].dependsOn contains \(bad): dependsOn may only name earlier subtasks (0…\(i - 1))"
+                    ))
             }
-            out.append(.init(title: title, description: s["description"]?.stringValue ?? "", complexity: Int(s["complexity"]?.intValue ?? 5), dependsOn: deps))
+            out.append(
+                .init(
+                    title: title, description: s["description"]?.stringValue ?? "",
+                    complexity: Int(s["complexity"]?.intValue ?? 5), dependsOn: deps))
         }
         return .success(out)
     }
 
     /// `progress` hears how many characters of the answer have arrived while the model streams.
-    public static func plan(task: TaskItem, maxSubtasks: Int, guidance: String?, existing: [TaskItem] = [], provider: any LLMProvider,
-                            progress: (@Sendable (Int) -> Void)? = nil) async throws -> DecompositionPlan {
+    public static func plan(
+        task: TaskItem, maxSubtasks: Int, guidance: String?, existing: [TaskItem] = [], provider: any LLMProvider,
+        progress: (@Sendable (Int) -> Void)? = nil
+    ) async throws -> DecompositionPlan {
         guard (1...50).contains(maxSubtasks) else { throw MinskyError.invalid("max", "max subtasks must be 1 to 50") }
-        let base = LLMRequest(system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance, existing: existing), schemaName: "decomposition",
-                              schema: schema(max: maxSubtasks),
-                              onProgress: progress, check: { text in
-                                  if case .failure(let e) = check(text, max: maxSubtasks) { return e.message }
-                                  return nil
-                              })
+        let base = LLMRequest(
+            system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance, existing: existing),
+            schemaName: "decomposition",
+            schema: schema(max: maxSubtasks),
+            onProgress: progress,
+            check: { text in
+                if case .failure(let e) = check(text, max: maxSubtasks) { return e.message }
+                return nil
+            })
         var usage: [LLMUsage] = []
         let first = try await provider.complete(base)
         if let u = first.usage { usage.append(u) }
@@ -133,14 +160,18 @@ public enum Decomposer {
             return DecompositionPlan(subtasks: subtasks, model: first.model, attempts: 1, usage: usage)
         case .failure(let problem):
             var repair = base
-            repair.prompt += "\n\nYour previous answer was rejected: \(problem.message)\nPrevious answer:\n\(first.text.prefix(4000))\n\nAnswer again, fixing that, with JSON matching the schema."
+            repair.prompt +=
+                "\n\nYour previous answer was rejected: \(problem.message)\nPrevious answer:\n\(first.text.prefix(4000))\n\nAnswer again, fixing that, with JSON matching the schema."
             let second = try await provider.complete(repair)
             if let u = second.usage { usage.append(u) }
             switch check(second.text, max: maxSubtasks) {
             case .success(let subtasks):
                 return DecompositionPlan(subtasks: subtasks, model: second.model, attempts: 2, usage: usage)
             case .failure(let again):
-                throw MinskyError.invalid("answer", "the model's answer did not match the schema, even after one repair attempt (\(again.message)); nothing was written")
+                throw MinskyError.invalid(
+                    "answer",
+                    "the model's answer did not match the schema, even after one repair attempt (\(again.message)); nothing was written"
+                )
             }
         }
     }
@@ -161,7 +192,8 @@ public enum Decomposer {
     public static func subset(_ plan: DecompositionPlan, only indices: [Int]) throws -> DecompositionPlan {
         let keep = Array(Set(indices)).sorted()
         if let bad = keep.first(where: { !(0..<plan.subtasks.count).contains($0) }) {
-            throw MinskyError.invalid("only", "the proposal has subtasks 0…\(plan.subtasks.count - 1); there is no \(bad)")
+            throw MinskyError.invalid(
+                "only", "the proposal has subtasks 0…\(plan.subtasks.count - 1); there is no \(bad)")
         }
         let renumber = Dictionary(uniqueKeysWithValues: keep.enumerated().map { ($1, $0) })
         var out = plan
@@ -185,13 +217,17 @@ public enum Decomposer {
 
     /// Inserts the plan under `parent` in one transaction, leaving out subtasks it already has;
     /// returns the new subtasks.
-    public static func apply(_ plan: DecompositionPlan, to parent: TaskItem, store: any TaskStore) async throws -> [TaskItem] {
+    public static func apply(_ plan: DecompositionPlan, to parent: TaskItem, store: any TaskStore) async throws
+        -> [TaskItem]
+    {
         let existing = try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
         let plan = try withoutExisting(plan, existing: existing)
         if plan.subtasks.isEmpty { return [] }
         let drafts = plan.subtasks.map { s in
-            var d = NewTask(title: s.title, description: s.description, priority: parent.priority, tags: parent.tags,
-                            metadata: ["complexity": .int(Int64(s.complexity)), "decomposedBy": .string(plan.model)], parentId: parent.id)
+            var d = NewTask(
+                title: s.title, description: s.description, priority: parent.priority, tags: parent.tags,
+                metadata: ["complexity": .int(Int64(s.complexity)), "decomposedBy": .string(plan.model)],
+                parentId: parent.id)
             d.batchDependsOn = s.dependsOn
             return d
         }

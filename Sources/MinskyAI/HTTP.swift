@@ -1,9 +1,10 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MinskyCore
 import Synchronization
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// JSON over HTTP with time-outs and retries: 429 and 5xx are retried with exponential backoff
 /// and jitter, honouring `Retry-After`. Errors name the server and status, never the API key.
@@ -19,16 +20,21 @@ enum HTTP {
         let box = TaskBox()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { cont in
-            let task = session.dataTask(with: request) { data, response, error in
-                if let error { cont.resume(throwing: error); return }
-                guard let http = response as? HTTPURLResponse else {
-                    cont.resume(throwing: MinskyError(.modelUnavailable, "no HTTP response from \(request.url?.host ?? "the model server")"))
-                    return
+                let task = session.dataTask(with: request) { data, response, error in
+                    if let error {
+                        cont.resume(throwing: error)
+                        return
+                    }
+                    guard let http = response as? HTTPURLResponse else {
+                        cont.resume(
+                            throwing: MinskyError(
+                                .modelUnavailable, "no HTTP response from \(request.url?.host ?? "the model server")"))
+                        return
+                    }
+                    cont.resume(returning: (data ?? Data(), http))
                 }
-                cont.resume(returning: (data ?? Data(), http))
-            }
-            box.task.withLock { $0 = task }
-            task.resume()
+                box.task.withLock { $0 = task }
+                task.resume()
             }
         } onCancel: {
             box.task.withLock { $0?.cancel() }
@@ -46,7 +52,9 @@ enum HTTP {
     /// longest silence allowed, so a long answer that keeps streaming never times out.
     /// `onEvent` returns true at the stream's last event ([DONE], message_stop): the answer is
     /// complete then, whether or not the server closes the connection.
-    static func sendStreaming(_ request: URLRequest, onEvent: @escaping @Sendable (String) -> Bool) async throws -> (Data, HTTPURLResponse) {
+    static func sendStreaming(_ request: URLRequest, onEvent: @escaping @Sendable (String) -> Bool) async throws -> (
+        Data, HTTPURLResponse
+    ) {
         let box = TaskBox()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { cont in
@@ -73,22 +81,31 @@ enum HTTP {
         var body = Data()
         var pending: [UInt8] = []
 
-        init(onEvent: @escaping @Sendable (String) -> Bool, continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>) {
+        init(
+            onEvent: @escaping @Sendable (String) -> Bool,
+            continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>
+        ) {
             self.onEvent = onEvent
             self.continuation = continuation
         }
 
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-                        completionHandler: @escaping (URLSession.ResponseDisposition) -> Void) {
+        func urlSession(
+            _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
+            completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
+        ) {
             let http = response as? HTTPURLResponse
             self.response = http
-            streaming = (200..<300).contains(http?.statusCode ?? 0)
+            streaming =
+                (200..<300).contains(http?.statusCode ?? 0)
                 && (http?.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased().contains("text/event-stream")
             completionHandler(.allow)
         }
 
         func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
-            guard streaming else { body.append(data); return }
+            guard streaming else {
+                body.append(data)
+                return
+            }
             pending.append(contentsOf: data)
             var start = 0
             while let nl = pending[start...].firstIndex(of: 10) {
@@ -116,21 +133,28 @@ enum HTTP {
             } else if let response {
                 continuation?.resume(returning: (body, response))
             } else {
-                continuation?.resume(throwing: MinskyError(.modelUnavailable, "no HTTP response from \(task.originalRequest?.url?.host ?? "the model server")"))
+                continuation?.resume(
+                    throwing: MinskyError(
+                        .modelUnavailable,
+                        "no HTTP response from \(task.originalRequest?.url?.host ?? "the model server")"))
             }
             continuation = nil
             session.finishTasksAndInvalidate()
         }
     }
 
-    static func postJSON(url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig) async throws -> JSONValue {
+    static func postJSON(url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig) async throws
+        -> JSONValue
+    {
         try await post(url: url, headers: headers, body: body, config: config, onEvent: nil) ?? .null
     }
 
     /// POSTs `body`; with `onEvent`, asks for a stream and returns nil when one came (its events
     /// went to `onEvent`), or the JSON body when the server answered all at once.
-    static func post(url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig,
-                     onEvent: (@Sendable (String) -> Bool)?) async throws -> JSONValue? {
+    static func post(
+        url: URL, headers: [String: String], body: JSONValue, config: ProviderConfig,
+        onEvent: (@Sendable (String) -> Bool)?
+    ) async throws -> JSONValue? {
         var req = URLRequest(url: url)
         req.httpMethod = "POST"
         req.timeoutInterval = config.timeout
@@ -141,12 +165,15 @@ enum HTTP {
         var attempt = 0
         while true {
             try Task.checkCancellation()
-            let data: Data, response: HTTPURLResponse
+            let data: Data
+            let response: HTTPURLResponse
             do {
                 if let onEvent {
                     (data, response) = try await sendStreaming(req, onEvent: onEvent)
                     if (200..<300).contains(response.statusCode), data.isEmpty,
-                       (response.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased().contains("text/event-stream") {
+                        (response.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased().contains(
+                            "text/event-stream")
+                    {
                         return nil
                     }
                 } else {
@@ -157,24 +184,40 @@ enum HTTP {
             } catch {
                 let ns = error as NSError
                 if ns.code == NSURLErrorTimedOut {
-                    throw MinskyError(.modelUnavailable, "the model server at \(where_) sent nothing for \(Int(config.timeout)) s; raise the time-out (MINSKY_AI_TIMEOUT) or try a smaller model")
+                    throw MinskyError(
+                        .modelUnavailable,
+                        "the model server at \(where_) sent nothing for \(Int(config.timeout)) s; raise the time-out (MINSKY_AI_TIMEOUT) or try a smaller model"
+                    )
                 }
-                if attempt < config.maxRetries { attempt += 1; try await backoff(attempt, retryAfter: nil); continue }
-                throw MinskyError(.modelUnavailable, "cannot reach the model server at \(where_): \(ns.localizedDescription)")
+                if attempt < config.maxRetries {
+                    attempt += 1
+                    try await backoff(attempt, retryAfter: nil)
+                    continue
+                }
+                throw MinskyError(
+                    .modelUnavailable, "cannot reach the model server at \(where_): \(ns.localizedDescription)")
             }
             let status = response.statusCode
             if status == 429 || status >= 500 {
                 if attempt < config.maxRetries {
                     attempt += 1
-                    try await backoff(attempt, retryAfter: response.value(forHTTPHeaderField: "Retry-After").flatMap(Double.init))
+                    try await backoff(
+                        attempt, retryAfter: response.value(forHTTPHeaderField: "Retry-After").flatMap(Double.init))
                     continue
                 }
-                throw MinskyError(.modelUnavailable, "the model server at \(where_) answered HTTP \(status) \(attempt + 1) times; try again later")
+                throw MinskyError(
+                    .modelUnavailable,
+                    "the model server at \(where_) answered HTTP \(status) \(attempt + 1) times; try again later")
             }
             guard (200..<300).contains(status) else {
-                let detail = (try? JSONParser.parse(data))?["error"]?["message"]?.stringValue ?? String(decoding: data.prefix(200), as: UTF8.self)
+                let detail =
+                    (try? JSONParser.parse(data))?["error"]?["message"]?.stringValue
+                    ?? String(decoding: data.prefix(200), as: UTF8.self)
                 let hint = status == 401 || status == 403 ? " — check ai.apiKey (minsky config set ai.apiKey …)" : ""
-                throw MinskyError(.invalidInput, "the model server at \(where_) refused the request (HTTP \(status)): \(scrub(detail, config.apiKey))\(hint)")
+                throw MinskyError(
+                    .invalidInput,
+                    "the model server at \(where_) refused the request (HTTP \(status)): \(scrub(detail, config.apiKey))\(hint)"
+                )
             }
             do { return try JSONParser.parse(data) } catch {
                 throw MinskyError(.internal, "the model server at \(where_) sent a body that is not JSON")

@@ -31,8 +31,8 @@ public struct ProviderConfig: Sendable {
 
     public static func defaultBaseURL(_ kind: Kind) -> URL {
         switch kind {
-        case .openai: URL(string: "https://api.openai.com/v1")! // constant, valid
-        case .anthropic: URL(string: "https://api.anthropic.com")! // constant, valid
+        case .openai: URL(string: "https://api.openai.com/v1")!  // constant, valid
+        case .anthropic: URL(string: "https://api.anthropic.com")!  // constant, valid
         }
     }
 
@@ -119,14 +119,19 @@ enum AICallRecorder {
 
     /// Runs `call` and records it: the model and tokens it reports, the time, the outcome;
     /// a failed call is recorded under `model`, without tokens, and rethrown.
-    static func recorded<T>(_ store: any TaskStore, purpose: String, provider: String, model: String, taskId: TaskID?,
-                            _ call: () async throws -> (T, model: String, usage: LLMUsage?),
-                            outcome success: (T) -> String = { _ in "ok" }) async throws -> T {
+    static func recorded<T>(
+        _ store: any TaskStore, purpose: String, provider: String, model: String, taskId: TaskID?,
+        _ call: () async throws -> (T, model: String, usage: LLMUsage?),
+        outcome success: (T) -> String = { _ in "ok" }
+    ) async throws -> T {
         let t0 = DispatchTime.now().uptimeNanoseconds
         func record(_ model: String, _ usage: LLMUsage?, _ outcome: String) async {
             let ms = Int((DispatchTime.now().uptimeNanoseconds - t0) / 1_000_000)
-            try? await store.recordAICall(AICall(at: .now(), purpose: purpose, provider: provider, model: model, taskId: taskId,
-                                                 inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, durationMs: ms, outcome: outcome))
+            try? await store.recordAICall(
+                AICall(
+                    at: .now(), purpose: purpose, provider: provider, model: model, taskId: taskId,
+                    inputTokens: usage?.inputTokens, outputTokens: usage?.outputTokens, durationMs: ms, outcome: outcome
+                ))
         }
         do {
             let (value, used, usage) = try await call()

@@ -14,7 +14,8 @@ public enum AtomicFile {
         if let permissions { attributes[.posixPermissions] = permissions }
         try? FileManager.default.removeItem(atPath: tmp)
         guard FileManager.default.createFile(atPath: tmp, contents: data, attributes: attributes) else {
-            throw MinskyError(.storeUnavailable, "cannot write \(path); check that \(dir) exists and is writable", field: "path")
+            throw MinskyError(
+                .storeUnavailable, "cannot write \(path); check that \(dir) exists and is writable", field: "path")
         }
         try rename(tmp, to: path)
     }
@@ -24,7 +25,10 @@ public enum AtomicFile {
         if Foundation.rename(from, to) != 0 {
             let reason = String(cString: strerror(errno))
             try? FileManager.default.removeItem(atPath: from)
-            throw MinskyError(.storeUnavailable, "cannot replace \(to) (\(reason)); check the permissions of \((to as NSString).deletingLastPathComponent)", field: "path")
+            throw MinskyError(
+                .storeUnavailable,
+                "cannot replace \(to) (\(reason)); check the permissions of \((to as NSString).deletingLastPathComponent)",
+                field: "path")
         }
     }
 }

@@ -36,20 +36,26 @@ public struct UserCredentials: Sendable {
     public let path: String
 
     public init(environment: [String: String]) {
-        if let f = environment["MINSKY_CREDENTIALS_FILE"], !f.isEmpty { path = f } else {
-            let base = environment["XDG_CONFIG_HOME"] ?? (UserPaths.home(environment) as NSString).appendingPathComponent(".config")
+        if let f = environment["MINSKY_CREDENTIALS_FILE"], !f.isEmpty {
+            path = f
+        } else {
+            let base =
+                environment["XDG_CONFIG_HOME"]
+                ?? (UserPaths.home(environment) as NSString).appendingPathComponent(".config")
             path = (base as NSString).appendingPathComponent("minsky/credentials.json")
         }
     }
 
     public func load() -> [String: String] {
-        guard let data = FileManager.default.contents(atPath: path), case .object(let o)? = try? JSONParser.parse(data) else { return [:] }
+        guard let data = FileManager.default.contents(atPath: path), case .object(let o)? = try? JSONParser.parse(data)
+        else { return [:] }
         return o.compactMapValues(\.stringValue)
     }
 
     public func save(_ values: [String: String]) throws {
         let dir = (path as NSString).deletingLastPathComponent
-        try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
+        try FileManager.default.createDirectory(
+            atPath: dir, withIntermediateDirectories: true, attributes: [.posixPermissions: 0o700])
         let text = JSONValue.object(values.mapValues { .string($0) }).prettyJSON() + "\n"
         try AtomicFile.write(Data(text.utf8), to: URL(fileURLWithPath: path), permissions: 0o600)
     }
@@ -85,7 +91,10 @@ public struct Project: Sendable {
                 // A .minsky/ without its config is a failed or half-made init: never skip past it
                 // to some other project's store further up.
                 guard FileManager.default.fileExists(atPath: dir.appendingPathComponent(configName).path) else {
-                    throw MinskyError(.notConfigured, "\(dir.path) has no \(configName) (a failed or unfinished `minsky init`?); run `minsky init` in \(cur.path), or remove that folder")
+                    throw MinskyError(
+                        .notConfigured,
+                        "\(dir.path) has no \(configName) (a failed or unfinished `minsky init`?); run `minsky init` in \(cur.path), or remove that folder"
+                    )
                 }
                 return try load(root: cur)
             }
@@ -105,7 +114,9 @@ public struct Project: Sendable {
             let cfg = try JSONDecoder().decode(ProjectConfig.self, from: data)
             return Project(root: root, config: cfg)
         } catch {
-            throw MinskyError(.notConfigured, "\(url.path) is not a valid minsky config (\(error)); fix it or re-run `minsky init --force`")
+            throw MinskyError(
+                .notConfigured,
+                "\(url.path) is not a valid minsky config (\(error)); fix it or re-run `minsky init --force`")
         }
     }
 
@@ -132,7 +143,10 @@ public struct Project: Sendable {
         let have = Set(existing.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) })
         let missing = Self.ignoredFiles.filter { !have.contains($0) }
         guard !missing.isEmpty else { return }
-        var text = existing.isEmpty ? "# The store, its backups and upgrade leftovers stay local; config.json is meant to be committed.\n" : existing
+        var text =
+            existing.isEmpty
+            ? "# The store, its backups and upgrade leftovers stay local; config.json is meant to be committed.\n"
+            : existing
         if !text.hasSuffix("\n") { text += "\n" }
         text += missing.joined(separator: "\n") + "\n"
         try AtomicFile.write(Data(text.utf8), to: url)
@@ -153,17 +167,25 @@ public enum StoreURL {
 
     public static func parse(_ raw: String) throws -> Kind {
         let s = raw.trimmingCharacters(in: .whitespaces)
-        if s.hasPrefix("postgresql://") || s.hasPrefix("postgres://") || isKeywordConninfo(s) { return .postgres(url: s) }
+        if s.hasPrefix("postgresql://") || s.hasPrefix("postgres://") || isKeywordConninfo(s) {
+            return .postgres(url: s)
+        }
         if s.hasPrefix("sqlite:") {
             var p = String(s.dropFirst("sqlite:".count))
             if p.hasPrefix("//") { p = String(p.dropFirst(2)) }
-            guard !p.isEmpty else { throw MinskyError.invalid("db", "sqlite URL has no path; use sqlite:/path/to/tasks.db") }
+            guard !p.isEmpty else {
+                throw MinskyError.invalid("db", "sqlite URL has no path; use sqlite:/path/to/tasks.db")
+            }
             return .sqlite(path: p)
         }
         if s.contains("://") {
-            throw MinskyError.invalid("db", "unsupported store URL scheme in '\(redacted(s))'; use sqlite:PATH or postgresql://user@host:5432/db")
+            throw MinskyError.invalid(
+                "db",
+                "unsupported store URL scheme in '\(redacted(s))'; use sqlite:PATH or postgresql://user@host:5432/db")
         }
-        guard !s.isEmpty else { throw MinskyError.invalid("db", "store location is empty; use sqlite:PATH or postgresql://…") }
+        guard !s.isEmpty else {
+            throw MinskyError.invalid("db", "store location is empty; use sqlite:PATH or postgresql://…")
+        }
         return .sqlite(path: s)
     }
 
@@ -174,7 +196,10 @@ public enum StoreURL {
 
     /// libpq's other connection-string form: `host=db.internal dbname=tasks user=me`.
     static func isKeywordConninfo(_ s: String) -> Bool {
-        let keywords = ["host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode", "service", "options", "connect_timeout", "application_name"]
+        let keywords = [
+            "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode", "service", "options",
+            "connect_timeout", "application_name",
+        ]
         return keywordPairs(s).contains { keywords.contains($0.key) }
     }
 
@@ -188,7 +213,9 @@ public enum StoreURL {
             while i < s.endIndex, s[i] != "=", !s[i].isWhitespace { i = s.index(after: i) }
             let key = String(s[start..<i])
             while i < s.endIndex, s[i].isWhitespace { i = s.index(after: i) }
-            guard i < s.endIndex, s[i] == "=", !key.isEmpty, key.allSatisfy({ $0.isLetter || $0 == "_" }) else { return [] }
+            guard i < s.endIndex, s[i] == "=", !key.isEmpty, key.allSatisfy({ $0.isLetter || $0 == "_" }) else {
+                return []
+            }
             i = s.index(after: i)
             while i < s.endIndex, s[i].isWhitespace { i = s.index(after: i) }
             var value = ""
@@ -201,7 +228,10 @@ public enum StoreURL {
                 }
                 if i < s.endIndex { i = s.index(after: i) }
             } else {
-                while i < s.endIndex, !s[i].isWhitespace { value.append(s[i]); i = s.index(after: i) }
+                while i < s.endIndex, !s[i].isWhitespace {
+                    value.append(s[i])
+                    i = s.index(after: i)
+                }
             }
             out.append((key, value, start..<i))
         }

@@ -6,7 +6,9 @@ import MinskySQLite
 
 /// Opens the store a location names. The executables call this; nothing else picks a backend.
 public enum StoreFactory {
-    public static func open(_ location: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = false) async throws -> any TaskStore {
+    public static func open(_ location: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = false)
+        async throws -> any TaskStore
+    {
         switch try StoreURL.parse(location) {
         case .sqlite(let path):
             return try SQLiteTaskStore(path: path, idPrefix: idPrefix, create: create)
@@ -29,9 +31,14 @@ public struct StoreSelection: Sendable {
         let project = try Project.find(from: cwd)
         let prefix = project?.config.idPrefix ?? environment["MINSKY_ID_PREFIX"] ?? TaskID.defaultPrefix
         if let f = flag, !f.isEmpty { return StoreSelection(location: f, idPrefix: prefix, project: project) }
-        if let e = environment[environmentVariable], !e.isEmpty { return StoreSelection(location: e, idPrefix: prefix, project: project) }
+        if let e = environment[environmentVariable], !e.isEmpty {
+            return StoreSelection(location: e, idPrefix: prefix, project: project)
+        }
         if let p = project { return StoreSelection(location: p.resolvedDatabase, idPrefix: prefix, project: p) }
-        throw MinskyError(.notConfigured, "no minsky store in \(cwd.path) or any parent directory; run `minsky init` here, or pass --db (or set \(environmentVariable))")
+        throw MinskyError(
+            .notConfigured,
+            "no minsky store in \(cwd.path) or any parent directory; run `minsky init` here, or pass --db (or set \(environmentVariable))"
+        )
     }
 
     /// Opens the store, wrapped so that it follows an upgrade made while it is open.

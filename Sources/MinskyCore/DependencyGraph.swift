@@ -11,16 +11,23 @@ public enum DependencyGraph {
         var queue = [dependsOn]
         var i = 0
         while i < queue.count {
-            let cur = queue[i]; i += 1
+            let cur = queue[i]
+            i += 1
             for next in try blockers(cur) where cameFrom[next] == nil {
                 cameFrom[next] = cur
                 if next == task {
                     var path = [task]
                     var p = cur
-                    while p != dependsOn { path.append(p); p = cameFrom[p] ?? dependsOn }
+                    while p != dependsOn {
+                        path.append(p)
+                        p = cameFrom[p] ?? dependsOn
+                    }
                     path.append(dependsOn)
                     let cycle = ([task] + path.reversed()).map(\.rawValue).joined(separator: " → ")
-                    throw MinskyError(.cycle, "\(task) cannot depend on \(dependsOn): that would close the cycle \(cycle); remove one of those dependencies first", field: "dependsOn")
+                    throw MinskyError(
+                        .cycle,
+                        "\(task) cannot depend on \(dependsOn): that would close the cycle \(cycle); remove one of those dependencies first",
+                        field: "dependsOn")
                 }
                 queue.append(next)
             }
@@ -33,7 +40,10 @@ public enum DependencyGraph {
         var steps = 0
         while let c = cur {
             if c == task {
-                throw MinskyError(.cycle, "\(parent) cannot become the parent of \(task): \(task) is \(parent == task ? "the same task" : "an ancestor of \(parent)")", field: "parent")
+                throw MinskyError(
+                    .cycle,
+                    "\(parent) cannot become the parent of \(task): \(task) is \(parent == task ? "the same task" : "an ancestor of \(parent)")",
+                    field: "parent")
             }
             steps += 1
             if steps > 10_000 { break }
@@ -44,7 +54,7 @@ public enum DependencyGraph {
     /// Finds an edge that closes a cycle among the graph reachable from `starts`, and throws the
     /// same error `checkNewEdge` gives for it. Iterative, so chains of any depth are fine.
     public static func checkAcyclic(_ edges: [TaskID: [TaskID]], from starts: [TaskID]) throws {
-        var state: [TaskID: UInt8] = [:] // 1 on the path, 2 done
+        var state: [TaskID: UInt8] = [:]  // 1 on the path, 2 done
         for start in starts where state[start] == nil {
             var stack: [(TaskID, Int)] = [(start, 0)]
             state[start] = 1
@@ -59,7 +69,8 @@ public enum DependencyGraph {
                         var rest = edges
                         rest[node] = out.filter { $0 != to }
                         try checkNewEdge(task: node, dependsOn: to) { rest[$0] ?? [] }
-                        throw MinskyError(.cycle, "\(node) cannot depend on \(to): that would close a cycle", field: "dependsOn")
+                        throw MinskyError(
+                            .cycle, "\(node) cannot depend on \(to): that would close a cycle", field: "dependsOn")
                     case nil:
                         state[to] = 1
                         stack.append((to, 0))

@@ -7,8 +7,12 @@ public struct MD5: Sendable {
     var buffer: [UInt8] = []
     var length: UInt64 = 0
 
-    static let s: [UInt32] = [7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20,
-                              4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21]
+    static let s: [UInt32] = [
+        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14,
+        20,
+        4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10,
+        15, 21,
+    ]
     // floor(abs(sin(i + 1)) * 2^32)
     static let k: [UInt32] = [
         0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
@@ -30,28 +34,47 @@ public struct MD5: Sendable {
         let full = buffer.count / 64 * 64
         buffer.withUnsafeBytes { raw in
             var o = 0
-            while o < full { block(raw.baseAddress! + o); o += 64 } // full ≥ 64 so the buffer is non-empty
+            while o < full {
+                block(raw.baseAddress! + o)
+                o += 64
+            }  // full ≥ 64 so the buffer is non-empty
         }
         buffer.removeSubrange(0..<full)
     }
 
     mutating func block(_ p: UnsafeRawPointer) {
-        var a = a0, b = b0, c = c0, d = d0
+        var a = a0
+        var b = b0
+        var c = c0
+        var d = d0
         for i in 0..<64 {
             var f: UInt32
             let g: Int
             switch i {
-            case 0..<16: f = (b & c) | (~b & d); g = i
-            case 16..<32: f = (d & b) | (~d & c); g = (5 &* i &+ 1) & 15
-            case 32..<48: f = b ^ c ^ d; g = (3 &* i &+ 5) & 15
-            default: f = c ^ (b | ~d); g = (7 &* i) & 15
+            case 0..<16:
+                f = (b & c) | (~b & d)
+                g = i
+            case 16..<32:
+                f = (d & b) | (~d & c)
+                g = (5 &* i &+ 1) & 15
+            case 32..<48:
+                f = b ^ c ^ d
+                g = (3 &* i &+ 5) & 15
+            default:
+                f = c ^ (b | ~d)
+                g = (7 &* i) & 15
             }
             let word = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: g &* 4, as: UInt32.self))
             f = f &+ a &+ Self.k[i] &+ word
-            a = d; d = c; c = b
+            a = d
+            d = c
+            c = b
             b = b &+ (f << Self.s[i] | f >> (32 - Self.s[i]))
         }
-        a0 &+= a; b0 &+= b; c0 &+= c; d0 &+= d
+        a0 &+= a
+        b0 &+= b
+        c0 &+= c
+        d0 &+= d
     }
 
     /// The digest of one byte buffer as two big-endian 64-bit halves, without intermediate copies
@@ -60,7 +83,10 @@ public struct MD5: Sendable {
         var h = MD5()
         let full = bytes.count / 64 * 64
         var o = 0
-        while o < full { h.block(bytes.baseAddress! + o); o += 64 } // full > 0 implies a base address
+        while o < full {
+            h.block(bytes.baseAddress! + o)
+            o += 64
+        }  // full > 0 implies a base address
         var tail = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[full...]))
         tail.append(0x80)
         while tail.count % 64 != 56 { tail.append(0) }
@@ -68,7 +94,10 @@ public struct MD5: Sendable {
         for i in 0..<8 { tail.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
         tail.withUnsafeBytes { t in
             var q = 0
-            while q < t.count { h.block(t.baseAddress! + q); q += 64 } // tail is 64 or 128 bytes
+            while q < t.count {
+                h.block(t.baseAddress! + q)
+                q += 64
+            }  // tail is 64 or 128 bytes
         }
         func be(_ x: UInt32) -> UInt64 { UInt64(x.byteSwapped) }
         return (be(h.a0) << 32 | be(h.b0), be(h.c0) << 32 | be(h.d0))
@@ -99,11 +128,16 @@ public struct SHA256: Sendable {
     var buffer: [UInt8] = []
     var length: UInt64 = 0
     static let k: [UInt32] = [
-        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3,
-        0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
-        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
-        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
-        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208,
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5, 0xd807aa98,
+        0x12835b01, 0x243185be, 0x550c7dc3,
+        0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174, 0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f,
+        0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967, 0x27b70a85,
+        0x2e1b2138, 0x4d2c6dfc, 0x53380d13,
+        0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85, 0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819,
+        0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3, 0x748f82ee,
+        0x78a5636f, 0x84c87814, 0x8cc70208,
         0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
@@ -123,7 +157,9 @@ public struct SHA256: Sendable {
     mutating func block(_ o: Int) {
         var w = [UInt32](repeating: 0, count: 64)
         for i in 0..<16 {
-            w[i] = UInt32(buffer[o + i * 4]) << 24 | UInt32(buffer[o + i * 4 + 1]) << 16 | UInt32(buffer[o + i * 4 + 2]) << 8 | UInt32(buffer[o + i * 4 + 3])
+            w[i] =
+                UInt32(buffer[o + i * 4]) << 24 | UInt32(buffer[o + i * 4 + 1]) << 16 | UInt32(buffer[o + i * 4 + 2])
+                << 8 | UInt32(buffer[o + i * 4 + 3])
         }
         func rotr(_ x: UInt32, _ n: UInt32) -> UInt32 { x >> n | x << (32 - n) }
         for i in 16..<64 {
@@ -131,7 +167,14 @@ public struct SHA256: Sendable {
             let s1 = rotr(w[i - 2], 17) ^ rotr(w[i - 2], 19) ^ (w[i - 2] >> 10)
             w[i] = w[i - 16] &+ s0 &+ w[i - 7] &+ s1
         }
-        var a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], hh = h[7]
+        var a = h[0]
+        var b = h[1]
+        var c = h[2]
+        var d = h[3]
+        var e = h[4]
+        var f = h[5]
+        var g = h[6]
+        var hh = h[7]
         for i in 0..<64 {
             let s1 = rotr(e, 6) ^ rotr(e, 11) ^ rotr(e, 25)
             let ch = (e & f) ^ (~e & g)
@@ -139,9 +182,23 @@ public struct SHA256: Sendable {
             let s0 = rotr(a, 2) ^ rotr(a, 13) ^ rotr(a, 22)
             let maj = (a & b) ^ (a & c) ^ (b & c)
             let t2 = s0 &+ maj
-            hh = g; g = f; f = e; e = d &+ t1; d = c; c = b; b = a; a = t1 &+ t2
+            hh = g
+            g = f
+            f = e
+            e = d &+ t1
+            d = c
+            c = b
+            b = a
+            a = t1 &+ t2
         }
-        h[0] &+= a; h[1] &+= b; h[2] &+= c; h[3] &+= d; h[4] &+= e; h[5] &+= f; h[6] &+= g; h[7] &+= hh
+        h[0] &+= a
+        h[1] &+= b
+        h[2] &+= c
+        h[3] &+= d
+        h[4] &+= e
+        h[5] &+= f
+        h[6] &+= g
+        h[7] &+= hh
     }
 
     public mutating func finalize() -> [UInt8] {
@@ -183,7 +240,10 @@ public enum Hex {
     public static func encode<C: Collection>(_ bytes: C) -> String where C.Element == UInt8 {
         var out = [UInt8]()
         out.reserveCapacity(bytes.count * 2)
-        for b in bytes { out.append(digits[Int(b >> 4)]); out.append(digits[Int(b & 15)]) }
+        for b in bytes {
+            out.append(digits[Int(b >> 4)])
+            out.append(digits[Int(b & 15)])
+        }
         return String(decoding: out, as: UTF8.self)
     }
 }

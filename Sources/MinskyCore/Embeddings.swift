@@ -6,14 +6,19 @@ public struct TaskEmbedding: Sendable, Hashable {
     public var vector: [Float]
 
     public init(taskId: TaskID, model: String, contentHash: String, vector: [Float]) {
-        self.taskId = taskId; self.model = model; self.contentHash = contentHash; self.vector = vector
+        self.taskId = taskId
+        self.model = model
+        self.contentHash = contentHash
+        self.vector = vector
     }
 
     /// SHA-256 of what is embedded, so only changed tasks are embedded again.
     public static func contentHash(_ t: TaskItem) -> String { SHA256.hex(Array((t.title + "\n" + t.description).utf8)) }
 
     /// Little-endian float32 bytes, the stored form on both stores.
-    public static func bytes(_ v: [Float]) -> [UInt8] { v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) } }
+    public static func bytes(_ v: [Float]) -> [UInt8] {
+        v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) }
+    }
 }
 
 /// Every stored vector of one model in one contiguous buffer, rows normalised, for a scan that
@@ -24,7 +29,9 @@ public struct EmbeddingMatrix: Sendable {
     public var values: [Float]
 
     public init(ids: [TaskID], dims: Int, values: [Float]) {
-        self.ids = ids; self.dims = dims; self.values = values
+        self.ids = ids
+        self.dims = dims
+        self.values = values
     }
 
     static func normalized(_ v: [Float]) -> [Float] {
@@ -41,23 +48,34 @@ public struct EmbeddingMatrix: Sendable {
             q.withUnsafeBufferPointer { qp in
                 guard let base = m.baseAddress, let qb = qp.baseAddress else { return }
                 let lanes = dims / 8 * 8
-                let raw = UnsafeRawPointer(base), qraw = UnsafeRawPointer(qb)
+                let raw = UnsafeRawPointer(base)
+                let qraw = UnsafeRawPointer(qb)
                 for r in 0..<ids.count {
                     let row = r * dims
                     // Two accumulators keep two multiply-adds in flight; loads are straight from memory.
-                    var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+                    var a0 = SIMD8<Float>()
+                    var a1 = SIMD8<Float>()
                     var j = 0
                     while j + 16 <= lanes {
-                        a0 += raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self) * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-                        a1 += raw.loadUnaligned(fromByteOffset: (row + j + 8) * 4, as: SIMD8<Float>.self) * qraw.loadUnaligned(fromByteOffset: (j + 8) * 4, as: SIMD8<Float>.self)
+                        a0 +=
+                            raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self)
+                            * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                        a1 +=
+                            raw.loadUnaligned(fromByteOffset: (row + j + 8) * 4, as: SIMD8<Float>.self)
+                            * qraw.loadUnaligned(fromByteOffset: (j + 8) * 4, as: SIMD8<Float>.self)
                         j += 16
                     }
                     while j < lanes {
-                        a0 += raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self) * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                        a0 +=
+                            raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self)
+                            * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
                         j += 8
                     }
                     var s = (a0 + a1).sum()
-                    while j < dims { s += base[row + j] * qb[j]; j += 1 }
+                    while j < dims {
+                        s += base[row + j] * qb[j]
+                        j += 1
+                    }
                     scores[r] = s
                 }
             }

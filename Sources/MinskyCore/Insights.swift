@@ -17,15 +17,21 @@ public struct Insights: Sendable, Codable, Equatable {
     /// Scored 7 or more and never split into subtasks.
     public var complexNotDecomposed: [Item]
 
-    public static func compute(tasks: [TaskItem], edges: [Dependency], now: Timestamp, staleDays: Double = 7) -> Insights {
+    public static func compute(tasks: [TaskItem], edges: [Dependency], now: Timestamp, staleDays: Double = 7)
+        -> Insights
+    {
         let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0) })
         var byStatus: [String: Int] = [:]
         for t in tasks { byStatus[t.status.rawValue, default: 0] += 1 }
         let open = { (id: TaskID) in byID[id].map { !$0.status.isResolved } ?? false }
         var blockersOf: [TaskID: [TaskID]] = [:]
-        for e in edges where open(e.taskId) && open(e.dependsOn) { blockersOf[e.taskId, default: []].append(e.dependsOn) }
+        for e in edges where open(e.taskId) && open(e.dependsOn) {
+            blockersOf[e.taskId, default: []].append(e.dependsOn)
+        }
         let blocked = tasks.filter { blockersOf[$0.id] != nil }.map {
-            Item(id: $0.id, title: $0.title, detail: "waits for " + (blockersOf[$0.id] ?? []).sorted().map(\.rawValue).joined(separator: ", "))
+            Item(
+                id: $0.id, title: $0.title,
+                detail: "waits for " + (blockersOf[$0.id] ?? []).sorted().map(\.rawValue).joined(separator: ", "))
         }
         let longest = Self.longestChain(tasks.filter { !$0.status.isResolved }.map(\.id), blockersOf: blockersOf)
         let staleCut = now.adding(seconds: -staleDays * 86_400)
@@ -34,14 +40,22 @@ public struct Insights: Sendable, Codable, Equatable {
             if let exp = t.claimExpiresAt, exp <= now { return true }
             return t.updatedAt < staleCut
         }.map { t in
-            Item(id: t.id, title: t.title, detail: t.claimExpiresAt.map { $0 <= now ? "claim by \(t.assignee ?? "?") lapsed at \($0)" : "" } ?? "untouched since \(t.updatedAt)")
+            Item(
+                id: t.id, title: t.title,
+                detail: t.claimExpiresAt.map { $0 <= now ? "claim by \(t.assignee ?? "?") lapsed at \($0)" : "" }
+                    ?? "untouched since \(t.updatedAt)")
         }
         let parents = Set(tasks.compactMap(\.parentId))
         let complex = tasks.filter { t in
             !t.status.isResolved && !parents.contains(t.id) && (t.metadata["complexity"]?["score"]?.intValue ?? 0) >= 7
-        }.map { Item(id: $0.id, title: $0.title, detail: "complexity \($0.metadata["complexity"]?["score"]?.intValue ?? 0)/10, no subtasks") }
-        return Insights(total: tasks.count, byStatus: byStatus, blocked: blocked, longestPath: longest.count > 1 ? longest : [],
-                        staleClaims: stale, complexNotDecomposed: complex)
+        }.map {
+            Item(
+                id: $0.id, title: $0.title,
+                detail: "complexity \($0.metadata["complexity"]?["score"]?.intValue ?? 0)/10, no subtasks")
+        }
+        return Insights(
+            total: tasks.count, byStatus: byStatus, blocked: blocked, longestPath: longest.count > 1 ? longest : [],
+            staleClaims: stale, complexNotDecomposed: complex)
     }
 
     /// The longest chain of open tasks, each waiting for the one before it (the critical path),
@@ -69,9 +83,10 @@ public struct Insights: Sendable, Codable, Equatable {
                 if waiting[v] == 0 { queue.append(v) }
             }
         }
-        guard var cur = ids.filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! }) else { return [] } // filtered to known lengths
+        guard var cur = ids.filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! }) else { return [] }  // filtered to known lengths
         var path = [cur]
-        while let prev = (blockersOf[cur] ?? []).filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! }) { // filtered likewise
+        while let prev = (blockersOf[cur] ?? []).filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! })
+        {  // filtered likewise
             path.append(prev)
             cur = prev
         }

@@ -49,17 +49,24 @@ public struct JSONParser {
         /// Skips any value; nested brackets are counted, strings skipped whole.
         func skipValue() -> Bool {
             guard i < b.count else { return false }
-            let quote = UInt8(ascii: "\""), open: Set<UInt8> = [UInt8(ascii: "{"), UInt8(ascii: "[")]
+            let quote = UInt8(ascii: "\"")
+            let open: Set<UInt8> = [UInt8(ascii: "{"), UInt8(ascii: "[")]
             let close: Set<UInt8> = [UInt8(ascii: "}"), UInt8(ascii: "]")]
             if b[i] == quote { return string() != nil }
             if open.contains(b[i]) {
                 var level = 0
                 while i < b.count {
-                    if b[i] == quote { guard string() != nil else { return false }; continue }
+                    if b[i] == quote {
+                        guard string() != nil else { return false }
+                        continue
+                    }
                     if open.contains(b[i]) { level += 1 }
                     if close.contains(b[i]) {
                         level -= 1
-                        if level == 0 { i += 1; return true }
+                        if level == 0 {
+                            i += 1
+                            return true
+                        }
                     }
                     i += 1
                 }
@@ -98,9 +105,15 @@ public struct JSONParser {
         case UInt8(ascii: "{"): return try object()
         case UInt8(ascii: "["): return try array()
         case UInt8(ascii: "\""): return .string(try string())
-        case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-        case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-        case UInt8(ascii: "n"): try literal("null"); return .null
+        case UInt8(ascii: "t"):
+            try literal("true")
+            return .bool(true)
+        case UInt8(ascii: "f"):
+            try literal("false")
+            return .bool(false)
+        case UInt8(ascii: "n"):
+            try literal("null")
+            return .null
         case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return try number()
         default: throw fail("unexpected character")
         }
@@ -124,7 +137,10 @@ public struct JSONParser {
         i += 1
         var out: [String: JSONValue] = [:]
         skipWS()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "}") { i += 1; return .object(out) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "}") {
+            i += 1
+            return .object(out)
+        }
         while true {
             skipWS()
             guard i < bytes.count, bytes[i] == UInt8(ascii: "\"") else { throw fail("expected a string key") }
@@ -136,8 +152,14 @@ public struct JSONParser {
             out[k] = try value()
             skipWS()
             guard i < bytes.count else { throw fail("unexpected end of input") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "}") { i += 1; return .object(out) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "}") {
+                i += 1
+                return .object(out)
+            }
             throw fail("expected ',' or '}'")
         }
     }
@@ -148,14 +170,23 @@ public struct JSONParser {
         i += 1
         var out: [JSONValue] = []
         skipWS()
-        if i < bytes.count, bytes[i] == UInt8(ascii: "]") { i += 1; return .array(out) }
+        if i < bytes.count, bytes[i] == UInt8(ascii: "]") {
+            i += 1
+            return .array(out)
+        }
         while true {
             skipWS()
             out.append(try value())
             skipWS()
             guard i < bytes.count else { throw fail("unexpected end of input") }
-            if bytes[i] == UInt8(ascii: ",") { i += 1; continue }
-            if bytes[i] == UInt8(ascii: "]") { i += 1; return .array(out) }
+            if bytes[i] == UInt8(ascii: ",") {
+                i += 1
+                continue
+            }
+            if bytes[i] == UInt8(ascii: "]") {
+                i += 1
+                return .array(out)
+            }
             throw fail("expected ',' or ']'")
         }
     }
@@ -164,8 +195,14 @@ public struct JSONParser {
         let start = i
         var isInt = true
         if bytes[i] == UInt8(ascii: "-") { i += 1 }
-        guard i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else { throw fail("invalid number") }
-        if bytes[i] == UInt8(ascii: "0") { i += 1 } else { while i < bytes.count, (48...57).contains(bytes[i]) { i += 1 } }
+        guard i < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[i]) else {
+            throw fail("invalid number")
+        }
+        if bytes[i] == UInt8(ascii: "0") {
+            i += 1
+        } else {
+            while i < bytes.count, (48...57).contains(bytes[i]) { i += 1 }
+        }
         if i < bytes.count, bytes[i] == UInt8(ascii: ".") {
             isInt = false
             i += 1
@@ -234,7 +271,8 @@ public struct JSONParser {
                 case UInt8(ascii: "u"):
                     var cp = try hex4()
                     if (0xD800...0xDBFF).contains(cp) {
-                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u") else { throw fail("lone surrogate in \\u escape") }
+                        guard i + 1 < bytes.count, bytes[i] == UInt8(ascii: "\\"), bytes[i + 1] == UInt8(ascii: "u")
+                        else { throw fail("lone surrogate in \\u escape") }
                         i += 2
                         let lo = try hex4()
                         guard (0xDC00...0xDFFF).contains(lo) else { throw fail("invalid surrogate pair") }

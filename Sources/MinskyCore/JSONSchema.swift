@@ -1,5 +1,3 @@
-
-
 /// The subset of JSON Schema 2020-12 the tool schemas use: type, properties, required,
 /// additionalProperties, items, enum, minimum/maximum, minLength/maxLength, minItems/maxItems.
 /// Arguments are validated against the same schema `tools/list` advertises, so the two cannot differ.
@@ -14,20 +12,31 @@ public enum JSONSchema {
             }
         }
         if let e = schema["enum"]?.arrayValue, !e.contains(value) {
-            return "\(here) must be one of \(e.map { $0.canonicalJSON() }.joined(separator: ", ")), got \(describe(value))"
+            return
+                "\(here) must be one of \(e.map { $0.canonicalJSON() }.joined(separator: ", ")), got \(describe(value))"
         }
         switch value {
         case .string(let s):
-            if let m = schema["minLength"]?.intValue, s.count < m { return "\(here) must have at least \(m) character(s)" }
-            if let m = schema["maxLength"]?.intValue, s.count > m { return "\(here) must have at most \(m) characters, got \(s.count)" }
+            if let m = schema["minLength"]?.intValue, s.count < m {
+                return "\(here) must have at least \(m) character(s)"
+            }
+            if let m = schema["maxLength"]?.intValue, s.count > m {
+                return "\(here) must have at most \(m) characters, got \(s.count)"
+            }
         case .int, .double:
             let d = value.doubleValue ?? .nan
             if !d.isFinite { return "\(here) is not a finite number" }
-            if let m = schema["minimum"]?.doubleValue, d < m { return "\(here) must be ≥ \(schema["minimum"]!.canonicalJSON()), got \(value.canonicalJSON())" }
-            if let m = schema["maximum"]?.doubleValue, d > m { return "\(here) must be ≤ \(schema["maximum"]!.canonicalJSON()), got \(value.canonicalJSON())" }
+            if let m = schema["minimum"]?.doubleValue, d < m {
+                return "\(here) must be ≥ \(schema["minimum"]!.canonicalJSON()), got \(value.canonicalJSON())"
+            }
+            if let m = schema["maximum"]?.doubleValue, d > m {
+                return "\(here) must be ≤ \(schema["maximum"]!.canonicalJSON()), got \(value.canonicalJSON())"
+            }
         case .array(let a):
             if let m = schema["minItems"]?.intValue, a.count < m { return "\(here) must have at least \(m) item(s)" }
-            if let m = schema["maxItems"]?.intValue, a.count > m { return "\(here) must have at most \(m) items, got \(a.count)" }
+            if let m = schema["maxItems"]?.intValue, a.count > m {
+                return "\(here) must have at most \(m) items, got \(a.count)"
+            }
             if let items = schema["items"] {
                 for (i, v) in a.enumerated() { if let e = firstError(v, items, path: "\(here)[\(i)]") { return e } }
             }
@@ -39,7 +48,7 @@ public enum JSONSchema {
             for k in o.keys.sorted() {
                 let sub = path.isEmpty ? k : "\(path).\(k)"
                 if let ps = props[k] {
-                    if let e = firstError(o[k]!, ps, path: sub) { return e } // k comes from o.keys
+                    if let e = firstError(o[k]!, ps, path: sub) { return e }  // k comes from o.keys
                 } else if schema["additionalProperties"] == .bool(false) {
                     return "unknown argument \(sub); allowed: \(props.keys.sorted().joined(separator: ", "))"
                 }
@@ -51,7 +60,8 @@ public enum JSONSchema {
 
     static func matches(_ v: JSONValue, _ type: String) -> Bool {
         switch (type, v) {
-        case ("string", .string), ("boolean", .bool), ("null", .null), ("array", .array), ("object", .object): return true
+        case ("string", .string), ("boolean", .bool), ("null", .null), ("array", .array), ("object", .object):
+            return true
         case ("number", .int), ("number", .double): return true
         case ("integer", .int): return true
         case ("integer", .double(let d)): return d.isFinite && d.rounded() == d

@@ -18,11 +18,26 @@ public enum JSONValue: Hashable, Sendable {
         return nil
     }
 
-    public var objectValue: [String: JSONValue]? { if case .object(let o) = self { return o }; return nil }
-    public var arrayValue: [JSONValue]? { if case .array(let a) = self { return a }; return nil }
-    public var stringValue: String? { if case .string(let s) = self { return s }; return nil }
-    public var boolValue: Bool? { if case .bool(let b) = self { return b }; return nil }
-    public var isNull: Bool { if case .null = self { return true }; return false }
+    public var objectValue: [String: JSONValue]? {
+        if case .object(let o) = self { return o }
+        return nil
+    }
+    public var arrayValue: [JSONValue]? {
+        if case .array(let a) = self { return a }
+        return nil
+    }
+    public var stringValue: String? {
+        if case .string(let s) = self { return s }
+        return nil
+    }
+    public var boolValue: Bool? {
+        if case .bool(let b) = self { return b }
+        return nil
+    }
+    public var isNull: Bool {
+        if case .null = self { return true }
+        return false
+    }
     /// Integral numbers only (a double with no fractional part counts).
     public var intValue: Int64? {
         switch self {
@@ -55,13 +70,21 @@ public enum JSONValue: Hashable, Sendable {
 extension JSONValue: Codable {
     public init(from decoder: any Decoder) throws {
         let c = try decoder.singleValueContainer()
-        if c.decodeNil() { self = .null }
-        else if let b = try? c.decode(Bool.self) { self = .bool(b) }
-        else if let i = try? c.decode(Int64.self) { self = .int(i) }
-        else if let d = try? c.decode(Double.self) { self = .double(d) }
-        else if let s = try? c.decode(String.self) { self = .string(s) }
-        else if let a = try? c.decode([JSONValue].self) { self = .array(a) }
-        else { self = .object(try c.decode([String: JSONValue].self)) }
+        if c.decodeNil() {
+            self = .null
+        } else if let b = try? c.decode(Bool.self) {
+            self = .bool(b)
+        } else if let i = try? c.decode(Int64.self) {
+            self = .int(i)
+        } else if let d = try? c.decode(Double.self) {
+            self = .double(d)
+        } else if let s = try? c.decode(String.self) {
+            self = .string(s)
+        } else if let a = try? c.decode([JSONValue].self) {
+            self = .array(a)
+        } else {
+            self = .object(try c.decode([String: JSONValue].self))
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -79,7 +102,8 @@ extension JSONValue: Codable {
 }
 
 extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, ExpressibleByBooleanLiteral,
-    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral {
+    ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral, ExpressibleByNilLiteral, ExpressibleByFloatLiteral
+{
     public init(stringLiteral v: String) { self = .string(v) }
     public init(integerLiteral v: Int64) { self = .int(v) }
     public init(booleanLiteral v: Bool) { self = .bool(v) }
@@ -107,11 +131,16 @@ extension JSONValue {
         case .double(let d):
             if d.isFinite {
                 if d.rounded() == d && abs(d) < 1e15 { out += String(Int64(d)) + ".0" } else { out += "\(d)" }
-            } else { out += "null" }
+            } else {
+                out += "null"
+            }
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let a):
             out += "["
-            for (i, v) in a.enumerated() { if i > 0 { out += "," }; v.write(to: &out) }
+            for (i, v) in a.enumerated() {
+                if i > 0 { out += "," }
+                v.write(to: &out)
+            }
             out += "]"
         case .object(let o):
             out += "{"
@@ -119,7 +148,7 @@ extension JSONValue {
                 if i > 0 { out += "," }
                 JSONValue.writeString(k, to: &out)
                 out += ":"
-                o[k]!.write(to: &out) // key comes from the dictionary itself
+                o[k]!.write(to: &out)  // key comes from the dictionary itself
             }
             out += "}"
         }
@@ -132,11 +161,12 @@ extension JSONValue {
         case .array(let a) where !a.isEmpty:
             return "[\n" + a.map { inner + $0.prettyJSON(indent: inner) }.joined(separator: ",\n") + "\n\(indent)]"
         case .object(let o) where !o.isEmpty:
-            return "{\n" + o.keys.sorted().map { k in
-                var key = ""
-                JSONValue.writeString(k, to: &key)
-                return inner + key + ": " + o[k]!.prettyJSON(indent: inner) // k comes from o.keys
-            }.joined(separator: ",\n") + "\n\(indent)}"
+            return "{\n"
+                + o.keys.sorted().map { k in
+                    var key = ""
+                    JSONValue.writeString(k, to: &key)
+                    return inner + key + ": " + o[k]!.prettyJSON(indent: inner)  // k comes from o.keys
+                }.joined(separator: ",\n") + "\n\(indent)}"
         default:
             return canonicalJSON()
         }

@@ -11,9 +11,18 @@ public struct Proposal: Codable, Sendable, Hashable {
     public var createdAt: Timestamp
     public var appliedAt: Timestamp?
 
-    public init(id: String, taskId: TaskID, kind: String, model: String, promptHash: String, body: JSONValue, createdAt: Timestamp, appliedAt: Timestamp? = nil) {
-        self.id = id; self.taskId = taskId; self.kind = kind; self.model = model; self.promptHash = promptHash
-        self.body = body; self.createdAt = createdAt; self.appliedAt = appliedAt
+    public init(
+        id: String, taskId: TaskID, kind: String, model: String, promptHash: String, body: JSONValue,
+        createdAt: Timestamp, appliedAt: Timestamp? = nil
+    ) {
+        self.id = id
+        self.taskId = taskId
+        self.kind = kind
+        self.model = model
+        self.promptHash = promptHash
+        self.body = body
+        self.createdAt = createdAt
+        self.appliedAt = appliedAt
     }
 
     public static func newID() -> String { "pr-" + String(TaskID.random(prefix: "x", length: 8).rawValue.dropFirst(2)) }
@@ -37,13 +46,25 @@ public struct AICall: Codable, Sendable, Hashable {
     /// "ok", or the error's code.
     public var outcome: String
 
-    public init(id: String = AICall.newID(), at: Timestamp, purpose: String, provider: String, model: String, taskId: TaskID?,
-                inputTokens: Int?, outputTokens: Int?, durationMs: Int, outcome: String) {
-        self.id = id; self.at = at; self.purpose = purpose; self.provider = provider; self.model = model; self.taskId = taskId
-        self.inputTokens = inputTokens; self.outputTokens = outputTokens; self.durationMs = durationMs; self.outcome = outcome
+    public init(
+        id: String = AICall.newID(), at: Timestamp, purpose: String, provider: String, model: String, taskId: TaskID?,
+        inputTokens: Int?, outputTokens: Int?, durationMs: Int, outcome: String
+    ) {
+        self.id = id
+        self.at = at
+        self.purpose = purpose
+        self.provider = provider
+        self.model = model
+        self.taskId = taskId
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
+        self.durationMs = durationMs
+        self.outcome = outcome
     }
 
-    public static func newID() -> String { "ai-" + String(TaskID.random(prefix: "x", length: 10).rawValue.dropFirst(2)) }
+    public static func newID() -> String {
+        "ai-" + String(TaskID.random(prefix: "x", length: 10).rawValue.dropFirst(2))
+    }
 }
 
 /// Calls and tokens summed per provider, model and purpose.
@@ -56,8 +77,15 @@ public struct AIUsage: Codable, Sendable, Hashable {
     public var inputTokens: Int
     public var outputTokens: Int
 
-    public init(provider: String, model: String, purpose: String, calls: Int, failed: Int, inputTokens: Int, outputTokens: Int) {
-        self.provider = provider; self.model = model; self.purpose = purpose; self.calls = calls; self.failed = failed
-        self.inputTokens = inputTokens; self.outputTokens = outputTokens
+    public init(
+        provider: String, model: String, purpose: String, calls: Int, failed: Int, inputTokens: Int, outputTokens: Int
+    ) {
+        self.provider = provider
+        self.model = model
+        self.purpose = purpose
+        self.calls = calls
+        self.failed = failed
+        self.inputTokens = inputTokens
+        self.outputTokens = outputTokens
     }
 }

@@ -16,9 +16,14 @@ public struct TaskID: Hashable, Comparable, Sendable, Codable, CustomStringConve
         let trimmed = raw.trimmingWhitespace()
         guard !trimmed.isEmpty else { throw MinskyError.invalid("id", "task id is empty; pass an id like mk-4f9za") }
         guard trimmed.utf8.count <= Self.maxLength,
-              trimmed.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == ".") })
+            trimmed.unicodeScalars.allSatisfy({
+                $0.isASCII
+                    && ($0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" || $0 == "_" || $0 == ".")
+            })
         else {
-            throw MinskyError.invalid("id", "'\(trimmed.prefix(80))' is not a task id; ids look like mk-4f9za (letters, digits, '-', '_', '.')")
+            throw MinskyError.invalid(
+                "id",
+                "'\(trimmed.prefix(80))' is not a task id; ids look like mk-4f9za (letters, digits, '-', '_', '.')")
         }
         self.rawValue = trimmed.lowercased()
     }
@@ -42,7 +47,9 @@ public struct TaskID: Hashable, Comparable, Sendable, Codable, CustomStringConve
     public static func < (a: TaskID, b: TaskID) -> Bool { a.rawValue < b.rawValue }
 
     /// Draws a random id. `prefix` must already be a valid prefix (see `validatePrefix`).
-    public static func random<G: RandomNumberGenerator>(prefix: String = defaultPrefix, length: Int = defaultSuffixLength, using rng: inout G) -> TaskID {
+    public static func random<G: RandomNumberGenerator>(
+        prefix: String = defaultPrefix, length: Int = defaultSuffixLength, using rng: inout G
+    ) -> TaskID {
         var suffix = ""
         suffix.reserveCapacity(length)
         for _ in 0..<length { suffix.append(alphabet[Int(rng.next(upperBound: UInt32(alphabet.count)))]) }
@@ -56,7 +63,9 @@ public struct TaskID: Hashable, Comparable, Sendable, Codable, CustomStringConve
 
     public static func validatePrefix(_ prefix: String) throws -> String {
         let p = prefix.lowercased()
-        guard (1...16).contains(p.count), p.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) }) else {
+        guard (1...16).contains(p.count),
+            p.unicodeScalars.allSatisfy({ $0.isASCII && ($0.properties.isAlphabetic || ("0"..."9").contains($0)) })
+        else {
             throw MinskyError.invalid("idPrefix", "id prefix '\(prefix)' must be 1-16 ASCII letters or digits, e.g. mk")
         }
         return p

@@ -19,9 +19,11 @@ public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
     /// Starts at 1 and grows by one with every update: the handle for optimistic concurrency.
     public var version: Int64
 
-    public init(id: TaskID, title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
-                tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, assignee: String? = nil,
-                claimExpiresAt: Timestamp? = nil, createdAt: Timestamp, updatedAt: Timestamp, version: Int64 = 1) {
+    public init(
+        id: TaskID, title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
+        tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, assignee: String? = nil,
+        claimExpiresAt: Timestamp? = nil, createdAt: Timestamp, updatedAt: Timestamp, version: Int64 = 1
+    ) {
         self.id = id
         self.title = title
         self.description = description
@@ -69,8 +71,10 @@ public struct NewTask: Sendable, Hashable, Codable {
     /// In `createMany`: index of an earlier draft of the same batch that is this one's parent.
     public var batchParent: Int?
 
-    public init(title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
-                tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, dependsOn: [TaskID] = []) {
+    public init(
+        title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
+        tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, dependsOn: [TaskID] = []
+    ) {
         self.title = title
         self.description = description
         self.status = status
@@ -83,7 +87,9 @@ public struct NewTask: Sendable, Hashable, Codable {
 }
 
 extension NewTask {
-    enum CodingKeys: String, CodingKey { case title, description, status, priority, tags, metadata, parentId, dependsOn }
+    enum CodingKeys: String, CodingKey {
+        case title, description, status, priority, tags, metadata, parentId, dependsOn
+    }
 
     public func encode(to encoder: any Encoder) throws {
         var c = encoder.container(keyedBy: CodingKeys.self)
@@ -131,9 +137,11 @@ public struct TaskPatch: Sendable, Hashable, Codable {
     /// Set or clear (empty string) the assignee without a claim.
     public var assignee: String?
 
-    public init(title: String? = nil, description: String? = nil, status: TaskStatus? = nil, priority: Priority? = nil,
-                tags: [String]? = nil, addTags: [String] = [], removeTags: [String] = [], metadata: JSONValue? = nil,
-                parent: ParentChange? = nil, assignee: String? = nil) {
+    public init(
+        title: String? = nil, description: String? = nil, status: TaskStatus? = nil, priority: Priority? = nil,
+        tags: [String]? = nil, addTags: [String] = [], removeTags: [String] = [], metadata: JSONValue? = nil,
+        parent: ParentChange? = nil, assignee: String? = nil
+    ) {
         self.title = title
         self.description = description
         self.status = status
@@ -173,12 +181,18 @@ public struct DependencyList: Hashable, Sendable, Codable {
         public var status: TaskStatus
         public var priority: Priority
         public init(id: TaskID, title: String, status: TaskStatus, priority: Priority) {
-            self.id = id; self.title = title; self.status = status; self.priority = priority
+            self.id = id
+            self.title = title
+            self.status = status
+            self.priority = priority
         }
     }
     /// Tasks this one waits for.
     public var blockedBy: [Edge]
     /// Tasks waiting for this one.
     public var blocks: [Edge]
-    public init(blockedBy: [Edge], blocks: [Edge]) { self.blockedBy = blockedBy; self.blocks = blocks }
+    public init(blockedBy: [Edge], blocks: [Edge]) {
+        self.blockedBy = blockedBy
+        self.blocks = blocks
+    }
 }

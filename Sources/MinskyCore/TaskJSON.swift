@@ -12,11 +12,17 @@ public enum TaskJSON {
     public static let mcpDescriptionLimit = 2_000
 
     public static func compact(_ t: TaskItem) -> JSONValue {
-        ["id": .string(t.id.rawValue), "title": .string(t.title), "status": .string(t.status.rawValue), "priority": .int(Int64(t.priority.value))]
+        [
+            "id": .string(t.id.rawValue), "title": .string(t.title), "status": .string(t.status.rawValue),
+            "priority": .int(Int64(t.priority.value)),
+        ]
     }
 
     public static func edge(_ e: DependencyList.Edge) -> JSONValue {
-        ["id": .string(e.id.rawValue), "title": .string(e.title), "status": .string(e.status.rawValue), "priority": .int(Int64(e.priority.value))]
+        [
+            "id": .string(e.id.rawValue), "title": .string(e.title), "status": .string(e.status.rawValue),
+            "priority": .int(Int64(e.priority.value)),
+        ]
     }
 
     /// Every field. With `descriptionLimit`, a longer description is cut to that many characters
@@ -30,7 +36,8 @@ public enum TaskJSON {
         ]
         if let limit = descriptionLimit, offset > 0 || t.description.count > limit {
             let chars = t.description.unicodeScalars.count
-            let start = t.description.unicodeScalars.index(t.description.unicodeScalars.startIndex, offsetBy: min(offset, chars))
+            let start = t.description.unicodeScalars.index(
+                t.description.unicodeScalars.startIndex, offsetBy: min(offset, chars))
             let rest = t.description.unicodeScalars[start...]
             let cut = rest.prefix(limit)
             o["description"] = .string(String(String.UnicodeScalarView(cut)))
@@ -45,15 +52,22 @@ public enum TaskJSON {
     }
 
     /// A task and both directions of its dependencies.
-    public static func detail(_ t: TaskItem, _ deps: DependencyList, descriptionLimit: Int? = nil, offset: Int = 0) -> JSONValue {
-        ["task": full(t, descriptionLimit: descriptionLimit, offset: offset), "blockedBy": .array(deps.blockedBy.map(edge)),
-         "blocks": .array(deps.blocks.map(edge))]
+    public static func detail(_ t: TaskItem, _ deps: DependencyList, descriptionLimit: Int? = nil, offset: Int = 0)
+        -> JSONValue
+    {
+        [
+            "task": full(t, descriptionLimit: descriptionLimit, offset: offset),
+            "blockedBy": .array(deps.blockedBy.map(edge)),
+            "blocks": .array(deps.blocks.map(edge)),
+        ]
     }
 
     /// A page of tasks. With a `budgetCharacters`, the page ends early once its JSON would pass
     /// that size (the cursor then continues from the last task shown), and full tasks have their
     /// descriptions cut, so one page is bounded whatever the tasks hold.
-    public static func page(_ page: TaskPage, full isFull: Bool, budgetCharacters: Int? = nil, scores: [TaskID: Float] = [:]) -> JSONValue {
+    public static func page(
+        _ page: TaskPage, full isFull: Bool, budgetCharacters: Int? = nil, scores: [TaskID: Float] = [:]
+    ) -> JSONValue {
         var items: [JSONValue] = []
         var used = 0
         var next = page.nextCursor
@@ -80,7 +94,9 @@ public enum TaskJSON {
     }
 
     /// Tasks in a given order (ready work, similar tasks) as a page without a cursor.
-    public static func page(_ tasks: [TaskItem], full isFull: Bool, budgetCharacters: Int? = nil, scores: [TaskID: Float] = [:]) -> JSONValue {
+    public static func page(
+        _ tasks: [TaskItem], full isFull: Bool, budgetCharacters: Int? = nil, scores: [TaskID: Float] = [:]
+    ) -> JSONValue {
         page(TaskPage(tasks: tasks, nextCursor: nil), full: isFull, budgetCharacters: budgetCharacters, scores: scores)
     }
 
@@ -93,7 +109,9 @@ public enum TaskJSON {
     /// many (`omittedDescendants`), so the cut is visible. With `budgetCharacters` the tree is
     /// filled level by level until it would pass that size; every node whose subtasks were left
     /// out says how many, and `omitted` counts them all (ask again for a subtree by its id).
-    public static func tree(_ tree: TaskTree, full isFull: Bool, descriptionLimit: Int? = nil, budgetCharacters: Int? = nil) -> JSONValue {
+    public static func tree(
+        _ tree: TaskTree, full isFull: Bool, descriptionLimit: Int? = nil, budgetCharacters: Int? = nil
+    ) -> JSONValue {
         // Level order without recursion: a chain may be thousands of tasks deep.
         var order: [(node: TaskTree.Node, parent: Int?)] = tree.roots.map { ($0, nil) }
         var head = 0
@@ -106,7 +124,10 @@ public enum TaskJSON {
             var used = 0
             for (i, entry) in order.enumerated() {
                 used += compact(entry.node.task).canonicalJSON().utf8.count + 30
-                if used > budget && i > 0 { shown = i; break }
+                if used > budget && i > 0 {
+                    shown = i
+                    break
+                }
             }
         }
         // Everything below a node, counted bottom-up (the level order lists children after parents).
@@ -121,7 +142,9 @@ public enum TaskJSON {
             if !n.blockedBy.isEmpty { o["blockedBy"] = .array(n.blockedBy.map { .string($0.rawValue) }) }
             if !built[i].isEmpty { o["children"] = .array(built[i].reversed()) }
             let shownBelow = built[i].count
-            let hidden = n.omittedDescendants + (n.children.count > shownBelow ? below[i] - countShown(below: i, order: order, shown: shown) : 0)
+            let hidden =
+                n.omittedDescendants
+                + (n.children.count > shownBelow ? below[i] - countShown(below: i, order: order, shown: shown) : 0)
             if hidden > 0 { o["omittedDescendants"] = .int(Int64(hidden)) }
             if let p = order[i].parent { built[p].append(.object(o)) } else { roots.append(.object(o)) }
         }
@@ -158,26 +181,42 @@ public enum TaskSchemas {
 
     /// A task as tools declare it: the four fields every result has (full results add the rest,
     /// which `fullTask` describes). Kept small because every tool declaration repeats it.
-    public static let task = object([
-        "id": string, "title": string, "status": string, "priority": integer,
-    ], required: ["id", "title", "status", "priority"])
+    public static let task = object(
+        [
+            "id": string, "title": string, "status": string, "priority": integer,
+        ], required: ["id", "title", "status", "priority"])
 
     /// A task with every field, as the CLI prints it.
-    public static let fullTask = object([
-        "id": string, "title": string, "status": ["type": "string", "enum": .array(TaskStatus.allCases.map { .string($0.rawValue) })],
-        "priority": ["type": "integer", "minimum": 0, "maximum": 4], "description": string, "descriptionTruncated": ["type": "boolean"],
-        "descriptionLength": integer, "descriptionOffset": integer, "tags": strings, "metadata": ["type": "object"],
-        "version": ["type": "integer", "minimum": 1], "createdAt": timestamp, "updatedAt": timestamp, "parentId": string,
-        "assignee": string, "claimExpiresAt": timestamp, "score": ["type": "number"],
-    ], required: ["id", "title", "status", "priority", "description", "tags", "metadata", "version", "createdAt", "updatedAt"])
+    public static let fullTask = object(
+        [
+            "id": string, "title": string,
+            "status": ["type": "string", "enum": .array(TaskStatus.allCases.map { .string($0.rawValue) })],
+            "priority": ["type": "integer", "minimum": 0, "maximum": 4], "description": string,
+            "descriptionTruncated": ["type": "boolean"],
+            "descriptionLength": integer, "descriptionOffset": integer, "tags": strings, "metadata": ["type": "object"],
+            "version": ["type": "integer", "minimum": 1], "createdAt": timestamp, "updatedAt": timestamp,
+            "parentId": string,
+            "assignee": string, "claimExpiresAt": timestamp, "score": ["type": "number"],
+        ],
+        required: [
+            "id", "title", "status", "priority", "description", "tags", "metadata", "version", "createdAt", "updatedAt",
+        ])
 
-    public static let page = object(["tasks": ["type": "array", "items": task], "nextCursor": string], required: ["tasks"])
-    public static let fullPage = object(["tasks": ["type": "array", "items": fullTask], "nextCursor": string], required: ["tasks"])
-    public static let detail = object(["task": task, "blockedBy": ["type": "array", "items": task], "blocks": ["type": "array", "items": task]],
-                                      required: ["task", "blockedBy", "blocks"])
-    public static let fullDetail = object(["task": fullTask, "blockedBy": ["type": "array", "items": task], "blocks": ["type": "array", "items": task]],
-                                          required: ["task", "blockedBy", "blocks"])
+    public static let page = object(
+        ["tasks": ["type": "array", "items": task], "nextCursor": string], required: ["tasks"])
+    public static let fullPage = object(
+        ["tasks": ["type": "array", "items": fullTask], "nextCursor": string], required: ["tasks"])
+    public static let detail = object(
+        ["task": task, "blockedBy": ["type": "array", "items": task], "blocks": ["type": "array", "items": task]],
+        required: ["task", "blockedBy", "blocks"])
+    public static let fullDetail = object(
+        [
+            "task": fullTask, "blockedBy": ["type": "array", "items": task],
+            "blocks": ["type": "array", "items": task],
+        ],
+        required: ["task", "blockedBy", "blocks"])
     public static let created = object(["created": strings], required: ["created"])
     /// Nodes are tasks with `blockedBy`, `children` (nodes) and `omittedDescendants`.
-    public static let tree = object(["roots": ["type": "array", "items": task], "cutAtDepth": integer, "omitted": integer], required: ["roots"])
+    public static let tree = object(
+        ["roots": ["type": "array", "items": task], "cutAtDepth": integer, "omitted": integer], required: ["roots"])
 }

@@ -22,8 +22,10 @@ public struct TaskQuery: Sendable, Hashable {
     public static let defaultLimit = 50
     public static let maxLimit = 1000
 
-    public init(statuses: Set<TaskStatus> = [], parent: ParentFilter = .any, tag: String? = nil, assignee: String? = nil,
-                text: String? = nil, limit: Int = TaskQuery.defaultLimit, cursor: PageCursor? = nil) {
+    public init(
+        statuses: Set<TaskStatus> = [], parent: ParentFilter = .any, tag: String? = nil, assignee: String? = nil,
+        text: String? = nil, limit: Int = TaskQuery.defaultLimit, cursor: PageCursor? = nil
+    ) {
         self.statuses = statuses
         self.parent = parent
         self.tag = tag
@@ -53,7 +55,10 @@ public struct PageCursor: Sendable, Hashable {
     public var createdAt: Timestamp
     public var id: TaskID
 
-    public init(createdAt: Timestamp, id: TaskID) { self.createdAt = createdAt; self.id = id }
+    public init(createdAt: Timestamp, id: TaskID) {
+        self.createdAt = createdAt
+        self.id = id
+    }
 
     public var token: String {
         Data("\(createdAt.microseconds):\(id.rawValue)".utf8).base64EncodedString()
@@ -61,12 +66,13 @@ public struct PageCursor: Sendable, Hashable {
 
     public init(token: String) throws {
         guard let data = Data(base64Encoded: token), let s = String(data: data, encoding: .utf8),
-              let colon = s.firstIndex(of: ":"), let micros = Int64(s[..<colon]),
-              // Years 1 through 9999 only: anything else was not issued by a store.
-              (-62_135_596_800_000_000...253_402_300_799_999_999).contains(micros),
-              let id = try? TaskID(validating: String(s[s.index(after: colon)...]))
+            let colon = s.firstIndex(of: ":"), let micros = Int64(s[..<colon]),
+            // Years 1 through 9999 only: anything else was not issued by a store.
+            (-62_135_596_800_000_000...253_402_300_799_999_999).contains(micros),
+            let id = try? TaskID(validating: String(s[s.index(after: colon)...]))
         else {
-            throw MinskyError.invalid("cursor", "cursor is not one this store issued; pass the nextCursor of the previous page")
+            throw MinskyError.invalid(
+                "cursor", "cursor is not one this store issued; pass the nextCursor of the previous page")
         }
         self.createdAt = Timestamp(microseconds: micros)
         self.id = id
@@ -77,7 +83,10 @@ public struct TaskPage: Sendable, Hashable {
     public var tasks: [TaskItem]
     /// Present when more tasks follow.
     public var nextCursor: PageCursor?
-    public init(tasks: [TaskItem], nextCursor: PageCursor?) { self.tasks = tasks; self.nextCursor = nextCursor }
+    public init(tasks: [TaskItem], nextCursor: PageCursor?) {
+        self.tasks = tasks
+        self.nextCursor = nextCursor
+    }
 }
 
 /// Text-search semantics shared by both stores: a query is split into words (letters and
@@ -87,7 +96,12 @@ public enum TextSearch {
         var terms: [String] = []
         var cur = ""
         for ch in query.lowercased() {
-            if ch.isLetter || ch.isNumber { cur.append(ch) } else if !cur.isEmpty { terms.append(cur); cur = "" }
+            if ch.isLetter || ch.isNumber {
+                cur.append(ch)
+            } else if !cur.isEmpty {
+                terms.append(cur)
+                cur = ""
+            }
         }
         if !cur.isEmpty { terms.append(cur) }
         return Array(terms.prefix(16))

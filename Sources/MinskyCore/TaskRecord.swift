@@ -80,7 +80,10 @@ public struct TaskRecord: Sendable, Hashable {
         let unknown = o.keys.sorted().filter { !allowed.contains($0) }
         if let first = unknown.first {
             let names = unknown.map { "\"\($0)\"" }.joined(separator: ", ")
-            throw fail(first, "unknown key\(unknown.count > 1 ? "s" : "") \(names); allowed keys: \(Self.keys.joined(separator: ", "))")
+            throw fail(
+                first,
+                "unknown key\(unknown.count > 1 ? "s" : "") \(names); allowed keys: \(Self.keys.joined(separator: ", "))"
+            )
         }
         func string(_ k: String) throws -> String? {
             guard let v = o[k], !v.isNull else { return nil }
@@ -100,13 +103,17 @@ public struct TaskRecord: Sendable, Hashable {
         func checked<T>(_ k: String, _ body: () throws -> T) throws -> T {
             do { return try body() } catch let e as MinskyError { throw fail(e.field ?? k, e.message) }
         }
-        guard let title = try string("title") else { throw fail("title", "title is required, e.g. {\"title\": \"Write docs\"}") }
+        guard let title = try string("title") else {
+            throw fail("title", "title is required, e.g. {\"title\": \"Write docs\"}")
+        }
         self.init(title: title, origin: origin)
         id = try string("id").map { try taskID("id", $0) }
         description = try string("description") ?? ""
         if let s = try string("status") { status = try checked("status") { try TaskStatus(parsing: s) } }
         if let v = o["priority"], !v.isNull {
-            guard let n = v.intValue else { throw fail("priority", "priority must be an integer 0-4, got \(v.typeName)") }
+            guard let n = v.intValue else {
+                throw fail("priority", "priority must be an integer 0-4, got \(v.typeName)")
+            }
             priority = try checked("priority") { try Priority(Int(n)) }
         }
         if let v = o["tags"], !v.isNull {
@@ -137,8 +144,9 @@ public struct TaskRecord: Sendable, Hashable {
     public func validated() throws -> TaskRecord {
         var r = self
         do {
-            var draft = NewTask(title: title, description: description, status: status, priority: priority, tags: tags,
-                                metadata: metadata, parentId: parentId, dependsOn: dependsOn)
+            var draft = NewTask(
+                title: title, description: description, status: status, priority: priority, tags: tags,
+                metadata: metadata, parentId: parentId, dependsOn: dependsOn)
             draft = try TaskRules.validate(draft)
             r.tags = draft.tags
             r.dependsOn = draft.dependsOn

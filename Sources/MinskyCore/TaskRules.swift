@@ -13,7 +13,8 @@ public enum TaskRules {
     /// on every store keeps both stores byte-identical.
     public static func checkText(_ s: String, field: String, max bytes: Int) throws {
         if s.utf8.contains(0) {
-            throw MinskyError.invalid(field, "\(field) contains a NUL character (U+0000), which cannot be stored; remove it")
+            throw MinskyError.invalid(
+                field, "\(field) contains a NUL character (U+0000), which cannot be stored; remove it")
         }
         if s.utf8.count > bytes {
             throw MinskyError.invalid(field, "\(field) is \(s.utf8.count) bytes; the limit is \(bytes) bytes")
@@ -26,7 +27,10 @@ public enum TaskRules {
             throw MinskyError.invalid("title", "title is empty; give the task a short title")
         }
         if title.count > maxTitleCharacters {
-            throw MinskyError.invalid("title", "title is \(title.count) characters; the limit is \(maxTitleCharacters): put details in the description")
+            throw MinskyError.invalid(
+                "title",
+                "title is \(title.count) characters; the limit is \(maxTitleCharacters): put details in the description"
+            )
         }
     }
 
@@ -37,29 +41,38 @@ public enum TaskRules {
         for raw in tags {
             let t = raw.trimmingWhitespace()
             try checkText(t, field: "tags", max: maxTagCharacters * 4)
-            guard !t.isEmpty else { throw MinskyError.invalid("tags", "a tag is empty; tags are short words like backend") }
+            guard !t.isEmpty else {
+                throw MinskyError.invalid("tags", "a tag is empty; tags are short words like backend")
+            }
             guard t.count <= maxTagCharacters else {
-                throw MinskyError.invalid("tags", "tag '\(t.prefix(20))…' is longer than \(maxTagCharacters) characters")
+                throw MinskyError.invalid(
+                    "tags", "tag '\(t.prefix(20))…' is longer than \(maxTagCharacters) characters")
             }
             guard !t.contains(where: { $0.isWhitespace || $0 == "," }) else {
-                throw MinskyError.invalid("tags", "tag '\(t)' contains a space or comma; use one word per tag, e.g. ui-polish")
+                throw MinskyError.invalid(
+                    "tags", "tag '\(t)' contains a space or comma; use one word per tag, e.g. ui-polish")
             }
             if seen.insert(t).inserted { out.append(t) }
         }
-        guard out.count <= maxTags else { throw MinskyError.invalid("tags", "\(out.count) tags; the limit is \(maxTags)") }
+        guard out.count <= maxTags else {
+            throw MinskyError.invalid("tags", "\(out.count) tags; the limit is \(maxTags)")
+        }
         return out
     }
 
     public static func checkMetadata(_ metadata: JSONValue) throws {
         guard case .object = metadata else {
-            throw MinskyError.invalid("metadata", "metadata must be a JSON object like {\"key\":\"value\"}, not \(metadata.typeName)")
+            throw MinskyError.invalid(
+                "metadata", "metadata must be a JSON object like {\"key\":\"value\"}, not \(metadata.typeName)")
         }
         let text = metadata.canonicalJSON()
         if text.utf8.count > maxMetadataBytes {
-            throw MinskyError.invalid("metadata", "metadata is \(text.utf8.count) bytes as JSON; the limit is \(maxMetadataBytes)")
+            throw MinskyError.invalid(
+                "metadata", "metadata is \(text.utf8.count) bytes as JSON; the limit is \(maxMetadataBytes)")
         }
         if containsNUL(metadata) {
-            throw MinskyError.invalid("metadata", "metadata contains a NUL character (U+0000), which cannot be stored; remove it")
+            throw MinskyError.invalid(
+                "metadata", "metadata contains a NUL character (U+0000), which cannot be stored; remove it")
         }
     }
 
@@ -75,7 +88,8 @@ public enum TaskRules {
     public static func checkAssignee(_ a: String) throws {
         try checkText(a, field: "owner", max: maxAssigneeCharacters * 4)
         guard !a.trimmingWhitespace().isEmpty, a.count <= maxAssigneeCharacters else {
-            throw MinskyError.invalid("owner", "owner must be 1-\(maxAssigneeCharacters) characters, e.g. claude@laptop")
+            throw MinskyError.invalid(
+                "owner", "owner must be 1-\(maxAssigneeCharacters) characters, e.g. claude@laptop")
         }
     }
 
@@ -87,7 +101,8 @@ public enum TaskRules {
         d.tags = try normalizeTags(d.tags)
         try checkMetadata(d.metadata)
         if let p = d.parentId, d.dependsOn.contains(p) {
-            throw MinskyError.invalid("dependsOn", "a subtask cannot depend on its own parent \(p); the parent is finished by its subtasks")
+            throw MinskyError.invalid(
+                "dependsOn", "a subtask cannot depend on its own parent \(p); the parent is finished by its subtasks")
         }
         var seen = Set<TaskID>()
         d.dependsOn = d.dependsOn.filter { seen.insert($0).inserted }
@@ -105,10 +120,15 @@ public enum TaskRules {
                 throw e
             }
             for j in d.batchDependsOn + [d.batchParent].compactMap({ $0 }) where !(0..<i).contains(j) {
-                throw MinskyError.invalid("tasks[\(i)]", "task #\(i) refers to #\(j); batch references must point to an earlier task of the batch (0…\(i - 1))")
+                throw MinskyError.invalid(
+                    "tasks[\(i)]",
+                    "task #\(i) refers to #\(j); batch references must point to an earlier task of the batch (0…\(i - 1))"
+                )
             }
             if let p = d.batchParent, d.batchDependsOn.contains(p) {
-                throw MinskyError.invalid("tasks[\(i)]", "task #\(i) cannot wait for its own parent #\(p): the parent is finished by its subtasks")
+                throw MinskyError.invalid(
+                    "tasks[\(i)]",
+                    "task #\(i) cannot wait for its own parent #\(p): the parent is finished by its subtasks")
             }
             if d.batchParent != nil && d.parentId != nil {
                 throw MinskyError.invalid("tasks[\(i)]", "task #\(i) has both a parent id and a batch parent; give one")
@@ -124,8 +144,14 @@ public enum TaskRules {
             throw MinskyError.invalid("patch", "nothing to update; pass at least one field to change")
         }
         var t = task
-        if let title = patch.title { try checkTitle(title); t.title = title }
-        if let d = patch.description { try checkText(d, field: "description", max: maxDescriptionBytes); t.description = d }
+        if let title = patch.title {
+            try checkTitle(title)
+            t.title = title
+        }
+        if let d = patch.description {
+            try checkText(d, field: "description", max: maxDescriptionBytes)
+            t.description = d
+        }
         if let p = patch.priority { t.priority = p }
         if let tags = patch.tags { t.tags = try normalizeTags(tags) }
         if !patch.addTags.isEmpty { t.tags = try normalizeTags(t.tags + patch.addTags) }
@@ -134,7 +160,10 @@ public enum TaskRules {
             t.tags.removeAll { remove.contains($0) }
         }
         if let m = patch.metadata {
-            guard case .object = m else { throw MinskyError.invalid("metadata", "metadata must be a JSON object (a merge patch), not \(m.typeName)") }
+            guard case .object = m else {
+                throw MinskyError.invalid(
+                    "metadata", "metadata must be a JSON object (a merge patch), not \(m.typeName)")
+            }
             t.metadata = t.metadata.merging(patch: m)
             try checkMetadata(t.metadata)
         }
@@ -146,12 +175,21 @@ public enum TaskRules {
         case nil: break
         }
         if let a = patch.assignee {
-            if a.isEmpty { t.assignee = nil; t.claimExpiresAt = nil } else { try checkAssignee(a); t.assignee = a; t.claimExpiresAt = nil }
+            if a.isEmpty {
+                t.assignee = nil
+                t.claimExpiresAt = nil
+            } else {
+                try checkAssignee(a)
+                t.assignee = a
+                t.claimExpiresAt = nil
+            }
         }
         if let s = patch.status, s != t.status {
             t.status = s
             switch s {
-            case .todo: if patch.assignee == nil { t.assignee = nil }; t.claimExpiresAt = nil
+            case .todo:
+                if patch.assignee == nil { t.assignee = nil }
+                t.claimExpiresAt = nil
             case .done, .closed: t.claimExpiresAt = nil
             default: break
             }

@@ -14,10 +14,20 @@ public enum TaskStatus: String, CaseIterable, Sendable, Codable, CustomStringCon
 
     /// Accepts `in-progress`, `IN_PROGRESS`, `in progress`, `inprogress`.
     public init(parsing raw: String) throws {
-        let norm = raw.trimmingWhitespace().uppercased().replacingOccurrences(of: "_", with: "-").replacingOccurrences(of: " ", with: "-")
-        if let s = TaskStatus(rawValue: norm) { self = s; return }
-        if let s = TaskStatus.allCases.first(where: { $0.rawValue.replacingOccurrences(of: "-", with: "") == norm }) { self = s; return }
-        throw MinskyError.invalid("status", "unknown status '\(raw.prefix(40))'; use one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))")
+        let norm = raw.trimmingWhitespace().uppercased().replacingOccurrences(of: "_", with: "-").replacingOccurrences(
+            of: " ", with: "-")
+        if let s = TaskStatus(rawValue: norm) {
+            self = s
+            return
+        }
+        if let s = TaskStatus.allCases.first(where: { $0.rawValue.replacingOccurrences(of: "-", with: "") == norm }) {
+            self = s
+            return
+        }
+        throw MinskyError.invalid(
+            "status",
+            "unknown status '\(raw.prefix(40))'; use one of \(TaskStatus.allCases.map(\.rawValue).joined(separator: ", "))"
+        )
     }
 
     public init(from decoder: any Decoder) throws {
@@ -44,10 +54,14 @@ public struct Priority: Hashable, Comparable, Sendable, Codable, CustomStringCon
     /// Accepts `0`-`4`, `P0`-`P4`, or critical/high/medium/low/backlog.
     public init(parsing raw: String) throws {
         let s = raw.trimmingWhitespace().lowercased()
-        if let i = Self.names.firstIndex(of: s) { self.init(unchecked: i); return }
+        if let i = Self.names.firstIndex(of: s) {
+            self.init(unchecked: i)
+            return
+        }
         let digits = s.hasPrefix("p") ? String(s.dropFirst()) : s
         guard let n = Int(digits) else {
-            throw MinskyError.invalid("priority", "unknown priority '\(raw.prefix(40))'; use 0-4, P0-P4 or critical/high/medium/low/backlog")
+            throw MinskyError.invalid(
+                "priority", "unknown priority '\(raw.prefix(40))'; use 0-4, P0-P4 or critical/high/medium/low/backlog")
         }
         try self.init(n)
     }

@@ -11,7 +11,9 @@ public protocol TaskStore: Sendable {
     /// Creates every draft in one transaction: all of them or none. Drafts may refer to earlier
     /// drafts of the batch (`batchParent`, `batchDependsOn`). `progress` gets the count created so
     /// far; when `isCancelled` turns true the transaction is rolled back and `CancellationError` thrown.
-    func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem]
+    func createMany(
+        _ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool
+    ) async throws -> [TaskItem]
     /// Writes records as they are (ids, timestamps, versions, claims) in one transaction: all or
     /// none. Records may refer to each other in any order; ids already in the store are refused.
     func importRecords(_ records: [TaskRecord]) async throws -> [TaskItem]
@@ -77,7 +79,9 @@ extension TaskStore {
             let ready = try await nextReady(limit: 20)
             if ready.isEmpty { return nil }
             for candidate in ready {
-                do { return try await claim(candidate.id, owner: owner, ttl: ttl) } catch let e as MinskyError where e.code == .alreadyClaimed || e.code == .notFound {
+                do { return try await claim(candidate.id, owner: owner, ttl: ttl) } catch let e as MinskyError
+                    where e.code == .alreadyClaimed || e.code == .notFound
+                {
                     continue
                 }
             }

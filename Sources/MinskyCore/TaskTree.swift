@@ -23,7 +23,11 @@ public struct TaskTree: Sendable, Hashable {
         for e in edges { blockers[e.taskId, default: []].append(e.dependsOn) }
         var tops: [TaskItem] = []
         for t in tasks {
-            if let p = t.parentId, ids.contains(p), t.id != root { childrenOf[p, default: []].append(t) } else if root == nil || t.id == root { tops.append(t) }
+            if let p = t.parentId, ids.contains(p), t.id != root {
+                childrenOf[p, default: []].append(t)
+            } else if root == nil || t.id == root {
+                tops.append(t)
+            }
         }
         for k in childrenOf.keys { childrenOf[k]?.sort(by: TaskTree.order) }
         // Counts every descendant of a task, iteratively (chains may be very deep).
@@ -51,7 +55,8 @@ public struct TaskTree: Sendable, Hashable {
                 }
                 let done = pending.removeLast()
                 next.removeLast()
-                var node = Node(task: done.task, blockedBy: (blockers[done.task.id] ?? []).sorted(), children: done.children)
+                var node = Node(
+                    task: done.task, blockedBy: (blockers[done.task.id] ?? []).sorted(), children: done.children)
                 if done.depth >= Self.maxDepth, let kids = childrenOf[done.task.id], !kids.isEmpty {
                     node.omittedDescendants = descendants(done.task.id)
                     cut = true

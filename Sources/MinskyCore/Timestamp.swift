@@ -1,7 +1,7 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// A UTC instant with microsecond precision.
@@ -37,7 +37,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
             let s = String(v)
             return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s
         }
-        return "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(sod / 3600, 2)):\(pad(sod % 3600 / 60, 2)):\(pad(sod % 60, 2)).\(pad(micros, 6))Z"
+        return
+            "\(pad(y, 4))-\(pad(m, 2))-\(pad(d, 2))T\(pad(sod / 3600, 2)):\(pad(sod % 3600 / 60, 2)):\(pad(sod % 60, 2)).\(pad(micros, 6))Z"
     }
 
     public var description: String { iso8601 }
@@ -56,8 +57,9 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
             return v
         }
         guard b.count >= 19, b[4] == 45, b[7] == 45, b[10] == 84 || b[10] == 32, b[13] == 58, b[16] == 58,
-              let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2), let se = num(17, 2),
-              (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61
+            let y = num(0, 4), let mo = num(5, 2), let d = num(8, 2), let h = num(11, 2), let mi = num(14, 2),
+            let se = num(17, 2),
+            (1...12).contains(mo), (1...31).contains(d), h < 24, mi < 60, se < 61
         else { return nil }
         var i = 19
         var micros: Int64 = 0
@@ -74,14 +76,26 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         }
         var offset: Int64 = 0
         if i < b.count {
-            if b[i] == 90 || b[i] == 122 { i += 1 } else if b[i] == 43 || b[i] == 45 {
+            if b[i] == 90 || b[i] == 122 {
+                i += 1
+            } else if b[i] == 43 || b[i] == 45 {
                 let sign: Int64 = b[i] == 45 ? -1 : 1
                 guard let oh = num(i + 1, 2) else { return nil }
                 var om: Int64 = 0
-                if i + 3 < b.count, b[i + 3] == 58 { guard let v = num(i + 4, 2) else { return nil }; om = v; i += 6 }
-                else if let v = num(i + 3, 2) { om = v; i += 5 } else { i += 3 }
+                if i + 3 < b.count, b[i + 3] == 58 {
+                    guard let v = num(i + 4, 2) else { return nil }
+                    om = v
+                    i += 6
+                } else if let v = num(i + 3, 2) {
+                    om = v
+                    i += 5
+                } else {
+                    i += 3
+                }
                 offset = sign * (oh * 3600 + om * 60)
-            } else { return nil }
+            } else {
+                return nil
+            }
         }
         guard i == b.count else { return nil }
         let days = Self.days(fromCivil: y, mo, d)
@@ -91,7 +105,8 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
     public init(from decoder: any Decoder) throws {
         let s = try decoder.singleValueContainer().decode(String.self)
         guard let t = Timestamp(iso8601: s) else {
-            throw MinskyError.invalid("timestamp", "'\(s.prefix(40))' is not an ISO-8601 UTC timestamp like 2026-11-26T12:00:00Z")
+            throw MinskyError.invalid(
+                "timestamp", "'\(s.prefix(40))' is not an ISO-8601 UTC timestamp like 2026-11-26T12:00:00Z")
         }
         self = t
     }

@@ -1,8 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Dispatch
 import Foundation
 import Logging
@@ -10,14 +5,20 @@ import MinskyAI
 import MinskyCore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// The write end of the self-pipe the signal handler writes to. `nonisolated(unsafe)`: set once
 /// before the handler is installed, then only read (from the handler).
 nonisolated(unsafe) var signalPipeWriteFD: Int32 = -1
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The MCP server: JSON-RPC 2.0 over stdio, written to the 2025-11-25 specification.
@@ -75,8 +76,11 @@ public final class MCPServer: Sendable {
         var work: @Sendable () async throws -> JSONValue
     }
 
-    public init(tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any TaskStore, services: ToolServices = ToolServices(),
-                input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp")) {
+    public init(
+        tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any TaskStore,
+        services: ToolServices = ToolServices(),
+        input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp")
+    ) {
         self.services = services
         self.tools = tools
         self.toolIndex = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
@@ -107,9 +111,11 @@ public final class MCPServer: Sendable {
         defer { worker.cancel() }
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
             let reader = Thread { [self] in
-                let signalled = transport.readLines(stopFD: stopFD, onLine: { handle(line: $0) }, onOversized: {
-                    send(RPC.error(id: .null, RPCError(code: .parseError, message: "message longer than 64 MiB")))
-                })
+                let signalled = transport.readLines(
+                    stopFD: stopFD, onLine: { handle(line: $0) },
+                    onOversized: {
+                        send(RPC.error(id: .null, RPCError(code: .parseError, message: "message longer than 64 MiB")))
+                    })
                 if signalled {
                     // SIGINT/SIGTERM: nothing more is read; what was received finishes (at most
                     // `maxQueued` calls, up to 10 s), then the server exits.
@@ -134,15 +140,15 @@ public final class MCPServer: Sendable {
         signalPipeWriteFD = fds[1]
         var action = sigaction()
         #if canImport(Glibc)
-        action.__sigaction_handler.sa_handler = { _ in
-            var byte: UInt8 = 1
-            _ = write(signalPipeWriteFD, &byte, 1) // async-signal-safe
-        }
+            action.__sigaction_handler.sa_handler = { _ in
+                var byte: UInt8 = 1
+                _ = write(signalPipeWriteFD, &byte, 1)  // async-signal-safe
+            }
         #else
-        action.__sigaction_u.__sa_handler = { _ in
-            var byte: UInt8 = 1
-            _ = write(signalPipeWriteFD, &byte, 1) // async-signal-safe
-        }
+            action.__sigaction_u.__sa_handler = { _ in
+                var byte: UInt8 = 1
+                _ = write(signalPipeWriteFD, &byte, 1)  // async-signal-safe
+            }
         #endif
         sigemptyset(&action.sa_mask)
         sigaction(SIGINT, &action, nil)
@@ -162,11 +168,19 @@ public final class MCPServer: Sendable {
         do { message = try JSONParser.parse(line) } catch {
             // When the id itself is readable, the error answers it rather than null.
             let id = JSONParser.rawMember(line, key: "id").flatMap(RPC.requestID) ?? .null
-            send(RPC.error(id: id, RPCError(code: .parseError, message: "parse error: \((error as? JSONParser.Failure)?.description ?? "invalid JSON")")))
+            send(
+                RPC.error(
+                    id: id,
+                    RPCError(
+                        code: .parseError,
+                        message: "parse error: \((error as? JSONParser.Failure)?.description ?? "invalid JSON")")))
             return
         }
         guard case .object(let obj) = message else {
-            let what = message.arrayValue != nil ? "batches are not supported; send one JSON-RPC message per line" : "a JSON-RPC message must be an object"
+            let what =
+                message.arrayValue != nil
+                ? "batches are not supported; send one JSON-RPC message per line"
+                : "a JSON-RPC message must be an object"
             send(RPC.error(id: .null, RPCError(code: .invalidRequest, message: what)))
             return
         }
@@ -175,7 +189,11 @@ public final class MCPServer: Sendable {
             let key = (obj["id"] ?? .null).canonicalJSON()
             let waiter = state.withLock { $0.awaiting.removeValue(forKey: key) }
             if let e = obj["error"] {
-                waiter?.resume(throwing: MinskyError(.internal, "the client refused sampling: \(e["message"]?.stringValue ?? "error \(e["code"]?.canonicalJSON() ?? "?")")"))
+                waiter?.resume(
+                    throwing: MinskyError(
+                        .internal,
+                        "the client refused sampling: \(e["message"]?.stringValue ?? "error \(e["code"]?.canonicalJSON() ?? "?")")"
+                    ))
             } else {
                 waiter?.resume(returning: obj["result"] ?? .null)
             }
@@ -229,7 +247,7 @@ public final class MCPServer: Sendable {
             }
             task?.cancel()
         default:
-            break // notifications/initialized and unknown notifications need no answer
+            break  // notifications/initialized and unknown notifications need no answer
         }
     }
 
@@ -240,7 +258,9 @@ public final class MCPServer: Sendable {
             return
         }
         if !initialized && method != "initialize" && method != "ping" {
-            send(RPC.error(id: id, RPCError(code: .invalidRequest, message: "server not initialized: send initialize first")))
+            send(
+                RPC.error(
+                    id: id, RPCError(code: .invalidRequest, message: "server not initialized: send initialize first")))
             return
         }
         do {
@@ -257,7 +277,9 @@ public final class MCPServer: Sendable {
                 let cursor = try cursorParam(params)
                 spawn(id: id) { [self] in try await listResources(cursor: cursor) }
             case "resources/read":
-                guard let uri = params["uri"]?.stringValue else { throw RPCError(code: .invalidParams, message: "resources/read needs a string uri") }
+                guard let uri = params["uri"]?.stringValue else {
+                    throw RPCError(code: .invalidParams, message: "resources/read needs a string uri")
+                }
                 spawn(id: id) { [self] in try await readResource(uri) }
             default:
                 throw RPCError(code: .methodNotFound, message: "method not found: \(method)")
@@ -326,7 +348,9 @@ public final class MCPServer: Sendable {
 
     func initialize(_ params: [String: JSONValue]) throws -> JSONValue {
         guard let requested = params["protocolVersion"]?.stringValue else {
-            throw RPCError(code: .invalidParams, message: "initialize needs protocolVersion (a string such as \"\(Self.latestProtocolVersion)\")")
+            throw RPCError(
+                code: .invalidParams,
+                message: "initialize needs protocolVersion (a string such as \"\(Self.latestProtocolVersion)\")")
         }
         let chosen = Self.supportedProtocolVersions.contains(requested) ? requested : Self.latestProtocolVersion
         let client = params["clientInfo"]?["name"]?.stringValue ?? "agent"
@@ -349,16 +373,19 @@ public final class MCPServer: Sendable {
             ],
             "serverInfo": ["name": "minsky", "title": "Minsky task store", "version": .string(Self.version)],
             "instructions": """
-                Minsky is the shared task list. See ready work with next_task, take it atomically with claim_task, \
-                read it with get_task, record progress with update_task/set_status, and plan with create_tasks \
-                and add_dependency. Pass expectedVersion on updates to avoid overwriting others' changes.
-                """,
+            Minsky is the shared task list. See ready work with next_task, take it atomically with claim_task, \
+            read it with get_task, record progress with update_task/set_status, and plan with create_tasks \
+            and add_dependency. Pass expectedVersion on updates to avoid overwriting others' changes.
+            """,
         ]
     }
 
     /// Sends a request to the client and waits for its answer (cancellable).
     func requestFromClient(_ method: String, _ params: JSONValue) async throws -> JSONValue {
-        let id = state.withLock { s -> String in s.nextOutgoingID += 1; return "minsky-\(s.nextOutgoingID)" }
+        let id = state.withLock { s -> String in
+            s.nextOutgoingID += 1
+            return "minsky-\(s.nextOutgoingID)"
+        }
         let key = JSONValue.string(id).canonicalJSON()
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (cont: CheckedContinuation<JSONValue, any Error>) in
@@ -375,7 +402,8 @@ public final class MCPServer: Sendable {
 
     func setLevel(_ params: [String: JSONValue]) throws -> JSONValue {
         guard let level = params["level"]?.stringValue, Self.logLevels.contains(level) else {
-            throw RPCError(code: .invalidParams, message: "level must be one of \(Self.logLevels.joined(separator: ", "))")
+            throw RPCError(
+                code: .invalidParams, message: "level must be one of \(Self.logLevels.joined(separator: ", "))")
         }
         state.withLock { $0.logLevel = level }
         return .object([:])
@@ -384,8 +412,12 @@ public final class MCPServer: Sendable {
     /// Sends a `notifications/message` when `level` is at or above the client's chosen level.
     func notifyLog(_ level: String, _ data: String) {
         let min = state.withLock { $0.logLevel }
-        guard let a = Self.logLevels.firstIndex(of: level), let b = Self.logLevels.firstIndex(of: min), a >= b else { return }
-        send(RPC.notification("notifications/message", ["level": .string(level), "logger": "minsky", "data": .string(data)]))
+        guard let a = Self.logLevels.firstIndex(of: level), let b = Self.logLevels.firstIndex(of: min), a >= b else {
+            return
+        }
+        send(
+            RPC.notification(
+                "notifications/message", ["level": .string(level), "logger": "minsky", "data": .string(data)]))
     }
 
     // MARK: Tools
@@ -401,12 +433,17 @@ public final class MCPServer: Sendable {
     func listTools(_ params: [String: JSONValue]) throws -> JSONValue {
         var start = 0
         if let c = try cursorParam(params) {
-            guard let n = Int(c), n > 0, n < tools.count else { throw RPCError(code: .invalidParams, message: "unknown cursor \(c.prefix(40)); pass a nextCursor from tools/list") }
+            guard let n = Int(c), n > 0, n < tools.count else {
+                throw RPCError(
+                    code: .invalidParams, message: "unknown cursor \(c.prefix(40)); pass a nextCursor from tools/list")
+            }
             start = n
         }
         let version = state.withLock { $0.protocolVersion }
         let end = min(tools.count, start + pageSize)
-        var result: [String: JSONValue] = ["tools": .array(tools[start..<end].map { $0.declaration(protocolVersion: version) })]
+        var result: [String: JSONValue] = [
+            "tools": .array(tools[start..<end].map { $0.declaration(protocolVersion: version) })
+        ]
         if end < tools.count { result["nextCursor"] = .string(String(end)) }
         return .object(result)
     }
@@ -416,7 +453,8 @@ public final class MCPServer: Sendable {
             throw RPCError(code: .invalidParams, message: "tools/call needs a string name")
         }
         guard let tool = toolIndex[name] else {
-            throw RPCError(code: .invalidParams, message: "unknown tool: \(name.prefix(80)); tools/list shows the available tools")
+            throw RPCError(
+                code: .invalidParams, message: "unknown tool: \(name.prefix(80)); tools/list shows the available tools")
         }
         switch params["arguments"] {
         case nil, .null?: return (tool, [:])
@@ -445,11 +483,15 @@ public final class MCPServer: Sendable {
         }
         let canSample = state.withLock { $0.clientCanSample }
         let sampler: (any LLMProvider)? = canSample ? SamplingProvider(server: self) : nil
-        let ctx = ToolContext(storeProvider: storeProvider, progressSink: sink, services: services, sampler: sampler, defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
+        let ctx = ToolContext(
+            storeProvider: storeProvider, progressSink: sink, services: services, sampler: sampler,
+            defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
         do {
             let structured = try await tool.handler(Arguments(values: args), ctx)
             try Task.checkCancellation()
-            var result: [String: JSONValue] = ["content": [["type": "text", "text": .string(structured.canonicalJSON())]], "isError": false]
+            var result: [String: JSONValue] = [
+                "content": [["type": "text", "text": .string(structured.canonicalJSON())]], "isError": false,
+            ]
             if version >= "2025-06-18" { result["structuredContent"] = structured }
             return .object(result)
         } catch let e as MinskyError {
@@ -461,33 +503,57 @@ public final class MCPServer: Sendable {
     // MARK: Resources
 
     func resourceTemplates() -> JSONValue {
-        ["resourceTemplates": [[
-            "uriTemplate": .string(Self.resourcePrefix + "{id}"), "name": "task", "title": "Task",
-            "description": "A task with all its fields, as JSON", "mimeType": "application/json",
-        ]]]
+        [
+            "resourceTemplates": [
+                [
+                    "uriTemplate": .string(Self.resourcePrefix + "{id}"), "name": "task", "title": "Task",
+                    "description": "A task with all its fields, as JSON", "mimeType": "application/json",
+                ]
+            ]
+        ]
     }
 
     func listResources(cursor: String?) async throws -> JSONValue {
         var q = TaskQuery(limit: 50)
         if let cursor {
-            do { q.cursor = try PageCursor(token: cursor) } catch { throw RPCError(code: .invalidParams, message: "unknown cursor; pass a nextCursor from resources/list") }
+            do { q.cursor = try PageCursor(token: cursor) } catch {
+                throw RPCError(code: .invalidParams, message: "unknown cursor; pass a nextCursor from resources/list")
+            }
         }
         let page: TaskPage
-        do { page = try await storeProvider().list(q) } catch let e as MinskyError { throw RPCError(code: .internalError, message: e.message) }
-        var out: [String: JSONValue] = ["resources": .array(page.tasks.map {
-            ["uri": .string(Self.resourcePrefix + $0.id.rawValue), "name": .string($0.id.rawValue), "title": .string($0.title), "mimeType": "application/json"]
-        })]
+        do { page = try await storeProvider().list(q) } catch let e as MinskyError {
+            throw RPCError(code: .internalError, message: e.message)
+        }
+        var out: [String: JSONValue] = [
+            "resources": .array(
+                page.tasks.map {
+                    [
+                        "uri": .string(Self.resourcePrefix + $0.id.rawValue), "name": .string($0.id.rawValue),
+                        "title": .string($0.title), "mimeType": "application/json",
+                    ]
+                })
+        ]
         if let n = page.nextCursor { out["nextCursor"] = .string(n.token) }
         return .object(out)
     }
 
     func readResource(_ uri: String) async throws -> JSONValue {
-        guard uri.hasPrefix(Self.resourcePrefix), let id = try? TaskID(validating: String(uri.dropFirst(Self.resourcePrefix.count))) else {
-            throw RPCError(code: .invalidParams, message: "unknown resource URI \(uri.prefix(100)); use minsky://tasks/{id}")
+        guard uri.hasPrefix(Self.resourcePrefix),
+            let id = try? TaskID(validating: String(uri.dropFirst(Self.resourcePrefix.count)))
+        else {
+            throw RPCError(
+                code: .invalidParams, message: "unknown resource URI \(uri.prefix(100)); use minsky://tasks/{id}")
         }
         do {
             let t = try await storeProvider().get(id)
-            return ["contents": [["uri": .string(uri), "mimeType": "application/json", "text": .string(TaskJSON.full(t).canonicalJSON())]]]
+            return [
+                "contents": [
+                    [
+                        "uri": .string(uri), "mimeType": "application/json",
+                        "text": .string(TaskJSON.full(t).canonicalJSON()),
+                    ]
+                ]
+            ]
         } catch let e as MinskyError where e.code == .notFound {
             throw RPCError(code: .resourceNotFound, message: "resource not found: \(uri)", data: ["uri": .string(uri)])
         } catch let e as MinskyError {

@@ -1,10 +1,11 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
 import Foundation
 import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
 
 /// Newline-delimited JSON-RPC over file descriptors. Reading blocks on `read(2)` in a dedicated
 /// thread (no polling, zero idle CPU); writing is one `write(2)` loop per message under a lock,
@@ -27,10 +28,10 @@ final class StdioTransport: Sendable {
             bytes.withUnsafeBytes { buf in
                 var off = 0
                 while off < buf.count {
-                    let n = write(output, buf.baseAddress! + off, buf.count - off) // non-empty: every message ends in "\n"
+                    let n = write(output, buf.baseAddress! + off, buf.count - off)  // non-empty: every message ends in "\n"
                     if n < 0 {
                         if errno == EINTR { continue }
-                        return // the client went away (EPIPE): nothing more to do
+                        return  // the client went away (EPIPE): nothing more to do
                     }
                     off += n
                 }
@@ -51,7 +52,9 @@ final class StdioTransport: Sendable {
         var pending: [UInt8] = []
         var skipping = false
         var buf = [UInt8](repeating: 0, count: 1 << 16)
-        var fds = [pollfd(fd: input, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0)]
+        var fds = [
+            pollfd(fd: input, events: Int16(POLLIN), revents: 0), pollfd(fd: stopFD, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             // Waits in poll(2) for input or the stop signal: no polling loop, zero idle CPU.
             if poll(&fds, 2, -1) < 0 {
@@ -60,11 +63,16 @@ final class StdioTransport: Sendable {
             }
             if fds[1].revents != 0 { return true }
             let n = buf.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
-            if n < 0 { if errno == EINTR { continue }; break }
+            if n < 0 {
+                if errno == EINTR { continue }
+                break
+            }
             if n == 0 { break }
             var start = 0
             for i in 0..<n where buf[i] == 0x0A {
-                if skipping { skipping = false } else {
+                if skipping {
+                    skipping = false
+                } else {
                     pending.append(contentsOf: buf[start..<i])
                     onLine(pending)
                 }

@@ -15,7 +15,10 @@ public struct ToolAnnotations: Sendable {
     }
 
     var json: JSONValue {
-        ["readOnlyHint": .bool(readOnly), "destructiveHint": .bool(destructive), "idempotentHint": .bool(idempotent), "openWorldHint": .bool(openWorld)]
+        [
+            "readOnlyHint": .bool(readOnly), "destructiveHint": .bool(destructive), "idempotentHint": .bool(idempotent),
+            "openWorldHint": .bool(openWorld),
+        ]
     }
 }
 
@@ -31,7 +34,9 @@ public struct Tool: Sendable {
 
     /// The declaration as `tools/list` serves it for a negotiated protocol version.
     public func declaration(protocolVersion: String = MCPServer.latestProtocolVersion) -> JSONValue {
-        var o: [String: JSONValue] = ["name": .string(name), "description": .string(description), "inputSchema": inputSchema]
+        var o: [String: JSONValue] = [
+            "name": .string(name), "description": .string(description), "inputSchema": inputSchema,
+        ]
         if protocolVersion >= "2025-03-26" { o["annotations"] = annotations.json }
         if protocolVersion >= "2025-06-18" {
             o["title"] = .string(title)
@@ -45,7 +50,11 @@ public struct Tool: Sendable {
 /// depend on the upgrade module). A nil service makes its tool answer that it is unavailable.
 public struct ToolServices: Sendable {
     /// Upgrades the project's store to PostgreSQL; reports each finished step.
-    public var upgrade: (@Sendable (_ dbURL: String, _ dryRun: Bool, _ force: Bool, _ step: @escaping @Sendable (String) -> Void) async throws -> JSONValue)?
+    public var upgrade:
+        (
+            @Sendable (_ dbURL: String, _ dryRun: Bool, _ force: Bool, _ step: @escaping @Sendable (String) -> Void)
+                async throws -> JSONValue
+        )?
     /// Writes a backup of the current store and returns its manifest.
     public var backup: (@Sendable () async throws -> JSONValue)?
     /// The configured model, if any (nil: agents answer AI tools themselves).
@@ -53,9 +62,13 @@ public struct ToolServices: Sendable {
     /// The embeddings endpoint for semantic search.
     public var embeddings: (@Sendable () throws -> EmbeddingClient)?
 
-    public init(upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? = nil,
-                backup: (@Sendable () async throws -> JSONValue)? = nil, llm: (@Sendable () throws -> (any LLMProvider)?)? = nil,
-                embeddings: (@Sendable () throws -> EmbeddingClient)? = nil) {
+    public init(
+        upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? =
+            nil,
+        backup: (@Sendable () async throws -> JSONValue)? = nil,
+        llm: (@Sendable () throws -> (any LLMProvider)?)? = nil,
+        embeddings: (@Sendable () throws -> EmbeddingClient)? = nil
+    ) {
         self.upgrade = upgrade
         self.backup = backup
         self.llm = llm
@@ -96,7 +109,10 @@ public struct Arguments: Sendable {
 
     public func id(_ k: String) throws -> TaskID? {
         guard let s = string(k) else { return nil }
-        do { return try TaskID(validating: s) } catch var e as MinskyError { e.field = k; throw e }
+        do { return try TaskID(validating: s) } catch var e as MinskyError {
+            e.field = k
+            throw e
+        }
     }
 
     public func requiredID(_ k: String) throws -> TaskID {
@@ -106,7 +122,10 @@ public struct Arguments: Sendable {
 
     public func ids(_ k: String) throws -> [TaskID] {
         try (strings(k) ?? []).map { s in
-            do { return try TaskID(validating: s) } catch var e as MinskyError { e.field = k; throw e }
+            do { return try TaskID(validating: s) } catch var e as MinskyError {
+                e.field = k
+                throw e
+            }
         }
     }
 
@@ -154,7 +173,9 @@ public enum ToolSchema {
     }
 
     public static let id = string()
-    public static let status: JSONValue = ["type": "string", "enum": .array(TaskStatus.allCases.map { .string($0.rawValue) })]
+    public static let status: JSONValue = [
+        "type": "string", "enum": .array(TaskStatus.allCases.map { .string($0.rawValue) }),
+    ]
     public static let priority = integer("0 critical … 4 backlog", min: 0, max: 4)
     public static let tags = array(string(), maxItems: TaskRules.maxTags)
     public static let expectedVersion = integer("refuse (conflict) unless the task is at this version", min: 1)

@@ -17,7 +17,10 @@ final class PGConnection: @unchecked Sendable {
             var msg = target.scrub(String(cString: PQerrorMessage(c)))
             while let last = msg.last, last == "." || last == " " { msg.removeLast() }
             PQfinish(c)
-            throw MinskyError(.storeUnavailable, "cannot connect to PostgreSQL at \(target.hostPort) (database \(target.database), user \(target.user)): \(msg) — check that the server is running and the URL is right")
+            throw MinskyError(
+                .storeUnavailable,
+                "cannot connect to PostgreSQL at \(target.hostPort) (database \(target.database), user \(target.user)): \(msg) — check that the server is running and the URL is right"
+            )
         }
         raw = c
         self.target = target
@@ -44,8 +47,12 @@ final class PGConnection: @unchecked Sendable {
                 var hex = "\\x"
                 hex.reserveCapacity(2 + b.count * 2)
                 let digits = Array("0123456789abcdef".utf8)
-                var bytes = [UInt8](); bytes.reserveCapacity(b.count * 2)
-                for x in b { bytes.append(digits[Int(x >> 4)]); bytes.append(digits[Int(x & 15)]) }
+                var bytes = [UInt8]()
+                bytes.reserveCapacity(b.count * 2)
+                for x in b {
+                    bytes.append(digits[Int(x >> 4)])
+                    bytes.append(digits[Int(x & 15)])
+                }
                 hex += String(decoding: bytes, as: UTF8.self)
                 return strdup(hex)
             }
@@ -72,19 +79,25 @@ struct PGResult {
 
     static func check(_ res: OpaquePointer?, conn: PGConnection, sql: String) throws -> PGResult {
         guard let res else {
-            throw MinskyError(.storeUnavailable, "lost the connection to PostgreSQL at \(conn.target.hostPort): \(conn.target.scrub(String(cString: PQerrorMessage(conn.raw))))")
+            throw MinskyError(
+                .storeUnavailable,
+                "lost the connection to PostgreSQL at \(conn.target.hostPort): \(conn.target.scrub(String(cString: PQerrorMessage(conn.raw))))"
+            )
         }
         defer { PQclear(res) }
         let st = PQresultStatus(res)
         if st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK {
-            let n = Int(PQntuples(res)), m = Int(PQnfields(res))
+            let n = Int(PQntuples(res))
+            let m = Int(PQnfields(res))
             var rows: [[SQLValue]] = []
             rows.reserveCapacity(n)
             for r in 0..<n {
                 var row: [SQLValue] = []
                 row.reserveCapacity(m)
                 for f in 0..<m {
-                    if PQgetisnull(res, Int32(r), Int32(f)) == 1 { row.append(.null) } else {
+                    if PQgetisnull(res, Int32(r), Int32(f)) == 1 {
+                        row.append(.null)
+                    } else {
                         row.append(.text(String(cString: PQgetvalue(res, Int32(r), Int32(f)))))
                     }
                 }
@@ -94,7 +107,8 @@ struct PGResult {
             return PGResult(rows: rows, affected: affected)
         }
         let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
-        let primary = PQresultErrorField(res, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
+        let primary =
+            PQresultErrorField(res, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
             ?? conn.target.scrub(String(cString: PQerrorMessage(conn.raw)))
         throw PGError(sqlState: state, message: conn.target.scrub(primary), sql: sql, hostPort: conn.target.hostPort)
     }
@@ -113,11 +127,15 @@ struct PGError: Error {
     var minsky: MinskyError {
         switch sqlState {
         case "23505", "23503", "23514", "23502":
-            return MinskyError(.invalidInput, "the change breaks a store constraint (\(message)); check ids and values", detail: sql)
+            return MinskyError(
+                .invalidInput, "the change breaks a store constraint (\(message)); check ids and values", detail: sql)
         case "22021", "22P05":
-            return MinskyError(.invalidInput, "text contains a character PostgreSQL cannot store (\(message))", detail: sql)
+            return MinskyError(
+                .invalidInput, "text contains a character PostgreSQL cannot store (\(message))", detail: sql)
         case "42501":
-            return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) refused: \(message); grant this role the needed privileges", detail: sql)
+            return MinskyError(
+                .storeUnavailable,
+                "PostgreSQL at \(hostPort) refused: \(message); grant this role the needed privileges", detail: sql)
         case _ where isConnectionLoss:
             return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) is unavailable: \(message)", detail: sql)
         default:
@@ -145,7 +163,8 @@ public struct PGTarget: Sendable {
             if let err { PQfreemem(err) }
             // libpq quotes the offending URL, password included: never echo it.
             msg = msg.replacingOccurrences(of: conninfo, with: "<url>").trimmingCharacters(in: .whitespacesAndNewlines)
-            throw MinskyError.invalid("db-url", "the PostgreSQL URL is malformed (\(msg)); use postgresql://user@host:5432/dbname")
+            throw MinskyError.invalid(
+                "db-url", "the PostgreSQL URL is malformed (\(msg)); use postgresql://user@host:5432/dbname")
         }
         defer { PQconninfoFree(opts) }
         var values: [String: String] = [:]
@@ -164,7 +183,8 @@ public struct PGTarget: Sendable {
 
     /// Removes the password from text that came from libpq or the server.
     func scrub(_ s: String) -> String {
-        var out = s.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ").replacingOccurrences(of: "\t", with: " ")
+        var out = s.trimmingCharacters(in: .whitespacesAndNewlines).replacingOccurrences(of: "\n", with: " ")
+            .replacingOccurrences(of: "\t", with: " ")
         if let pw = password, !pw.isEmpty { out = out.replacingOccurrences(of: pw, with: "****") }
         return out
     }

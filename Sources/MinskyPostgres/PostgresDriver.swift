@@ -51,7 +51,10 @@ final class PGPool: Sendable {
         let step: Step = state.withLock { s in
             if s.closed { return .closed }
             if let c = s.idle.popLast() { return .use(c) }
-            if s.open < maxConnections { s.open += 1; return .connect }
+            if s.open < maxConnections {
+                s.open += 1
+                return .connect
+            }
             return .wait
         }
         switch step {
@@ -63,7 +66,8 @@ final class PGPool: Sendable {
             return try await acquire()
         case .connect:
             do {
-                let info = conninfo, t = target
+                let info = conninfo
+                let t = target
                 return try await offload { try PGConnection(conninfo: info, target: t) }
             } catch {
                 discard()
@@ -89,12 +93,17 @@ final class PGPool: Sendable {
     func release(_ c: PGConnection) {
         let healthy = c.isHealthy
         let waiter: CheckedContinuation<PGConnection?, Never>? = state.withLock { s in
-            if !healthy || s.closed { s.open -= 1; return nil }
+            if !healthy || s.closed {
+                s.open -= 1
+                return nil
+            }
             if !s.waiters.isEmpty { return s.waiters.removeFirst() }
             s.idle.append(c)
             return nil
         }
-        if let waiter { waiter.resume(returning: c) } else if !healthy {
+        if let waiter {
+            waiter.resume(returning: c)
+        } else if !healthy {
             wakeOneToConnect()
         }
     }
@@ -112,9 +121,12 @@ final class PGPool: Sendable {
             return s.waiters.removeFirst()
         }
         guard let w else { return }
-        let info = conninfo, t = target
+        let info = conninfo
+        let t = target
         queue.async { [self] in
-            if let c = try? PGConnection(conninfo: info, target: t) { w.resume(returning: c) } else {
+            if let c = try? PGConnection(conninfo: info, target: t) {
+                w.resume(returning: c)
+            } else {
                 state.withLock { $0.open -= 1 }
                 w.resume(returning: nil)
             }
@@ -130,7 +142,7 @@ final class PGPool: Sendable {
             s.waiters = []
             return r
         }
-        _ = idle // connections finish in deinit
+        _ = idle  // connections finish in deinit
         for w in waiters { w.resume(returning: nil) }
     }
 }
@@ -156,9 +168,12 @@ public final class PostgresDriver: SQLDriver {
         try await pool.withConnection { c in
             do {
                 try c.exec("SET client_min_messages = warning")
-                let hasTable = try c.exec("SELECT to_regclass('minsky_migrations') IS NOT NULL").rows.first?[0].text == "t"
+                let hasTable =
+                    try c.exec("SELECT to_regclass('minsky_migrations') IS NOT NULL").rows.first?[0].text == "t"
                 var applied = Set<String>()
-                if hasTable { applied = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text }) }
+                if hasTable {
+                    applied = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text })
+                }
                 let unknown = applied.subtracting(Schema.migrationNames)
                 if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: loc) }
                 if applied.count == Schema.migrations.count { return }
@@ -166,7 +181,9 @@ public final class PostgresDriver: SQLDriver {
                 do {
                     // One migrator at a time across every process sharing this database.
                     try c.exec(AdvisoryLock.migrations.transactionLock)
-                    try c.exec("CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+                    try c.exec(
+                        "CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+                    )
                     let done = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text })
                     for m in Schema.migrations where !done.contains(m.name) {
                         logger.debug("applying migration", metadata: ["name": "\(m.name)"])
@@ -184,7 +201,9 @@ public final class PostgresDriver: SQLDriver {
         }
     }
 
-    func transaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+    func transaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (any SQLConnection) throws -> T)
+        async throws -> T
+    {
         var attempt = 0
         while true {
             attempt += 1
@@ -236,10 +255,14 @@ struct PGSQLConnection: SQLConnection {
 public typealias PostgresTaskStore = SQLTaskStore<PostgresDriver>
 
 extension SQLTaskStore where Driver == PostgresDriver {
-    public static func connect(url: String, idPrefix: String = TaskID.defaultPrefix, maxConnections: Int = 4,
-                               now: @escaping @Sendable () -> Timestamp = { .now() },
-                               makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }) async throws -> PostgresTaskStore {
-        PostgresTaskStore(driver: try await PostgresDriver(url: url, maxConnections: maxConnections), idPrefix: idPrefix, now: now, makeID: makeID)
+    public static func connect(
+        url: String, idPrefix: String = TaskID.defaultPrefix, maxConnections: Int = 4,
+        now: @escaping @Sendable () -> Timestamp = { .now() },
+        makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }
+    ) async throws -> PostgresTaskStore {
+        PostgresTaskStore(
+            driver: try await PostgresDriver(url: url, maxConnections: maxConnections), idPrefix: idPrefix, now: now,
+            makeID: makeID)
     }
 }
 

@@ -32,7 +32,9 @@ public final class PostgresSession: @unchecked Sendable {
     /// leaves no schema behind). Refuses a database written by a newer minsky.
     public func migrateInTransaction() throws {
         try execute(AdvisoryLock.migrations.transactionLock)
-        try execute("CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+        try execute(
+            "CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
+        )
         let done = Set(try query("SELECT name FROM minsky_migrations").compactMap { $0[0].text })
         let unknown = done.subtracting(Schema.migrationNames)
         if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: target.safeDescription) }
@@ -68,7 +70,9 @@ public final class PostgresSession: @unchecked Sendable {
         var serverError: (any Error)?
         while let r = PQgetResult(raw) {
             if PQresultStatus(r) != PGRES_COMMAND_OK {
-                do { _ = try PGResult.check(r, conn: conn, sql: sql) } catch let e as PGError { serverError = e.minsky } catch { serverError = error }
+                do { _ = try PGResult.check(r, conn: conn, sql: sql) } catch let e as PGError {
+                    serverError = e.minsky
+                } catch { serverError = error }
             } else {
                 PQclear(r)
             }
@@ -79,7 +83,10 @@ public final class PostgresSession: @unchecked Sendable {
     }
 
     func lost() -> MinskyError {
-        MinskyError(.storeUnavailable, "lost the connection to PostgreSQL at \(target.hostPort): \(target.scrub(String(cString: PQerrorMessage(conn.raw)))); nothing was switched, rerun when the server is back")
+        MinskyError(
+            .storeUnavailable,
+            "lost the connection to PostgreSQL at \(target.hostPort): \(target.scrub(String(cString: PQerrorMessage(conn.raw)))); nothing was switched, rerun when the server is back"
+        )
     }
 }
 

@@ -32,17 +32,27 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
 
         public mutating func appendLiteral(_ literal: String) { parts.append(.raw(literal)) }
         public mutating func appendInterpolation(text: String) { parts.append(.value(.text(text), .text)) }
-        public mutating func appendInterpolation(text: String?) { parts.append(.value(text.map(SQLValue.text) ?? .null, .text)) }
+        public mutating func appendInterpolation(text: String?) {
+            parts.append(.value(text.map(SQLValue.text) ?? .null, .text))
+        }
         public mutating func appendInterpolation(_ id: TaskID) { parts.append(.value(.text(id.rawValue), .text)) }
-        public mutating func appendInterpolation(_ id: TaskID?) { parts.append(.value(id.map { .text($0.rawValue) } ?? .null, .text)) }
+        public mutating func appendInterpolation(_ id: TaskID?) {
+            parts.append(.value(id.map { .text($0.rawValue) } ?? .null, .text))
+        }
         public mutating func appendInterpolation(int: Int64) { parts.append(.value(.int(int), .integer)) }
         public mutating func appendInterpolation(int: Int) { parts.append(.value(.int(Int64(int)), .integer)) }
         public mutating func appendInterpolation(_ t: Timestamp) { parts.append(.value(.text(t.iso8601), .timestamp)) }
-        public mutating func appendInterpolation(_ t: Timestamp?) { parts.append(.value(t.map { .text($0.iso8601) } ?? .null, .timestamp)) }
+        public mutating func appendInterpolation(_ t: Timestamp?) {
+            parts.append(.value(t.map { .text($0.iso8601) } ?? .null, .timestamp))
+        }
         /// A JSON column's value, stored in canonical form.
-        public mutating func appendInterpolation(json: JSONValue) { parts.append(.value(.text(json.canonicalJSON()), .json)) }
+        public mutating func appendInterpolation(json: JSONValue) {
+            parts.append(.value(.text(json.canonicalJSON()), .json))
+        }
         public mutating func appendInterpolation(blob: [UInt8]) { parts.append(.value(.blob(blob), .blob)) }
-        public mutating func appendInterpolation(_ value: SQLValue, as type: SQLDialect.ColumnType) { parts.append(.value(value, type)) }
+        public mutating func appendInterpolation(_ value: SQLValue, as type: SQLDialect.ColumnType) {
+            parts.append(.value(value, type))
+        }
         /// Trusted SQL text: column lists, constants, dialect fragments. Never user input.
         public mutating func appendInterpolation(raw: String) { parts.append(.raw(raw)) }
         public mutating func appendInterpolation(_ sql: SQL) { parts += sql.parts }
@@ -55,7 +65,9 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
         }
         public mutating func appendInterpolation(list: [TaskID]) { appendInterpolation(list: list.map(\.rawValue)) }
         /// A dialect fragment that binds one value at the placeholder number it is given.
-        public mutating func appendInterpolation(fragment: @escaping @Sendable (SQLDialect, Int) -> (sql: String, value: SQLValue)) {
+        public mutating func appendInterpolation(
+            fragment: @escaping @Sendable (SQLDialect, Int) -> (sql: String, value: SQLValue)
+        ) {
             parts.append(.fragment(fragment))
         }
     }

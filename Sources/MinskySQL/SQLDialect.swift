@@ -58,7 +58,7 @@ public enum SQLDialect: String, Sendable {
         case .blob(let b): return b
         case .text(var s):
             return s.withUTF8 { hex -> [UInt8] in
-                let skip = hex.count >= 2 && hex[0] == 0x5C && hex[1] == 0x78 ? 2 : 0 // \x
+                let skip = hex.count >= 2 && hex[0] == 0x5C && hex[1] == 0x78 ? 2 : 0  // \x
                 let n = (hex.count - skip) / 2
                 @inline(__always) func nib(_ c: UInt8) -> UInt8 { c <= 57 ? c &- 48 : (c | 0x20) &- 87 }
                 return [UInt8](unsafeUninitializedCapacity: n) { out, count in

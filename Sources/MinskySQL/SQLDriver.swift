@@ -35,7 +35,9 @@ extension SQLDriver {
 }
 
 extension SQLConnection {
-    public func forEachTextAndBlob(_ statement: SQLStatement, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws {
+    public func forEachTextAndBlob(_ statement: SQLStatement, _ body: (String, UnsafeRawBufferPointer) throws -> Void)
+        throws
+    {
         for r in try query(statement) {
             try statement.dialect.blobBytes(r[1]).withUnsafeBytes { try body(r[0].text ?? "", $0) }
         }

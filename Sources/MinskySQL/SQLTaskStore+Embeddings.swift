@@ -24,7 +24,9 @@ public enum PGVectorText {
     /// From stored little-endian float32 bytes, straight into a COPY buffer.
     public static func append(littleEndian bytes: [UInt8], into out: inout [UInt8]) {
         bytes.withUnsafeBytes { raw in
-            append(bytes.count / 4, { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) }, into: &out)
+            append(
+                bytes.count / 4, { UInt32(littleEndian: raw.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self)) },
+                into: &out)
         }
     }
 
@@ -36,13 +38,23 @@ public enum PGVectorText {
             if i > 0 { out.append(UInt8(ascii: ",")) }
             let b = bits(i)
             if b & 0x8000_0000 != 0 { out.append(UInt8(ascii: "-")) }
-            let exp = Int((b >> 23) & 0xFF), mant = (b & 0x7F_FFFF) << 1 // 24 bits: six hex digits
-            if exp == 0 && mant == 0 { out.append(UInt8(ascii: "0")); continue }
-            out.append(contentsOf: [UInt8(ascii: "0"), UInt8(ascii: "x"), exp == 0 ? UInt8(ascii: "0") : UInt8(ascii: "1"), UInt8(ascii: ".")])
+            let exp = Int((b >> 23) & 0xFF)
+            let mant = (b & 0x7F_FFFF) << 1  // 24 bits: six hex digits
+            if exp == 0 && mant == 0 {
+                out.append(UInt8(ascii: "0"))
+                continue
+            }
+            out.append(contentsOf: [
+                UInt8(ascii: "0"), UInt8(ascii: "x"), exp == 0 ? UInt8(ascii: "0") : UInt8(ascii: "1"),
+                UInt8(ascii: "."),
+            ])
             for shift in stride(from: 20, through: 0, by: -4) { out.append(digits[Int((mant >> UInt32(shift)) & 0xF)]) }
             out.append(UInt8(ascii: "p"))
             var e = exp == 0 ? -126 : exp - 127
-            if e < 0 { out.append(UInt8(ascii: "-")); e = -e }
+            if e < 0 {
+                out.append(UInt8(ascii: "-"))
+                e = -e
+            }
             if e >= 100 { out.append(UInt8(48 + e / 100)) }
             if e >= 10 { out.append(UInt8(48 + e / 10 % 10)) }
             out.append(UInt8(48 + e % 10))
@@ -68,7 +80,9 @@ extension SQLTaskStore {
         guard !items.isEmpty else { return }
         for e in items {
             guard !e.vector.isEmpty, e.vector.allSatisfy(\.isFinite) else {
-                throw MinskyError.invalid("vector", "the embedding for \(e.taskId) is empty or holds NaN/infinity; check the embedding model's answer")
+                throw MinskyError.invalid(
+                    "vector",
+                    "the embedding for \(e.taskId) is empty or holds NaN/infinity; check the embedding model's answer")
             }
         }
         let vectorSchema: String? = d == .postgres ? await pgvectorSchema() : nil
@@ -82,13 +96,16 @@ extension SQLTaskStore {
             for start in stride(from: 0, to: items.count, by: Self.embeddingBatch) {
                 let batch = items[start..<min(items.count, start + Self.embeddingBatch)]
                 for e in batch { try requireExists(c, e.taskId, field: "taskId") }
-                var s: SQL = "INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at\(raw: vectorSchema == nil ? "" : ", embedding")) VALUES "
+                var s: SQL =
+                    "INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at\(raw: vectorSchema == nil ? "" : ", embedding")) VALUES "
                 for (i, e) in batch.enumerated() {
                     s += """
                         \(raw: i == 0 ? "" : ", ")(\(e.taskId), \(text: e.model), \(int: e.vector.count), \(text: e.contentHash), \
                         \(blob: TaskEmbedding.bytes(e.vector)), \(now)
                         """
-                    if let schema = vectorSchema { s += ", \(text: PGVectorText.literal(e.vector))::\(raw: schema).vector" }
+                    if let schema = vectorSchema {
+                        s += ", \(text: PGVectorText.literal(e.vector))::\(raw: schema).vector"
+                    }
                     s += ")"
                 }
                 s += """
@@ -126,7 +143,9 @@ extension SQLTaskStore {
         case .ready: return "pgvector HNSW index (cosine)"
         case .unavailable(let why): return "exact in-memory scan: \(why)"
         case .unknown:
-            guard let (schema, column, available) = try? await probePGVector() else { return "unknown (the store could not be read)" }
+            guard let (schema, column, available) = try? await probePGVector() else {
+                return "unknown (the store could not be read)"
+            }
             let installed = schema != nil
             if installed && column { return "pgvector HNSW index (cosine)" }
             if installed || available { return "pgvector HNSW index (cosine), set up by the first embed or search" }
@@ -161,12 +180,16 @@ extension SQLTaskStore {
             var generation: Int64 = -1
             if d == .sqlite {
                 generation = try c.query(d, "SELECT generation FROM embedding_generation").first?[0].int ?? -1
-                if let hit = vectorState.withLock({ $0.matrices[model] }), hit.generation == generation { return hit.matrix }
+                if let hit = vectorState.withLock({ $0.matrices[model] }), hit.generation == generation {
+                    return hit.matrix
+                }
             }
             var m = EmbeddingMatrix(ids: [], dims: 0, values: [])
-            let count = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE model = \(text: model)").first?[0].int ?? 0)
+            let count = Int(
+                try c.query(d, "SELECT count(*) FROM task_embeddings WHERE model = \(text: model)").first?[0].int ?? 0)
             m.ids.reserveCapacity(count)
-            let rows: SQL = "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE model = \(text: model) ORDER BY task_id"
+            let rows: SQL =
+                "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE model = \(text: model) ORDER BY task_id"
             try c.forEachTextAndBlob(SQLStatement(d, rows)) { id, bytes in
                 if m.dims == 0 { m.values.reserveCapacity(count * bytes.count / 4) }
                 m.appendRow(TaskID(trusted: id), bytes: bytes)
@@ -197,11 +220,17 @@ extension SQLTaskStore {
     }
 
     static func installedSchema(_ c: any SQLConnection) throws -> String? {
-        try c.query(.postgres, "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'").first?[0].text
+        try c.query(
+            .postgres,
+            "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+        ).first?[0].text
     }
 
     static func hasEmbeddingColumn(_ c: any SQLConnection) throws -> Bool {
-        try !c.query(.postgres, "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('task_embeddings') AND attname = 'embedding' AND NOT attisdropped").isEmpty
+        try !c.query(
+            .postgres,
+            "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('task_embeddings') AND attname = 'embedding' AND NOT attisdropped"
+        ).isEmpty
             && c.query(.postgres, "SELECT to_regclass('task_embeddings_unvectored') IS NOT NULL").first?[0].text == "t"
     }
 
@@ -209,7 +238,10 @@ extension SQLTaskStore {
     /// partial index) exist, whether the server offers the extension at all.
     func probePGVector() async throws -> (schema: String?, column: Bool, available: Bool) {
         try await driver.read { [self] c in
-            (try Self.installedSchema(c), try Self.hasEmbeddingColumn(c), try !c.query(d, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty)
+            (
+                try Self.installedSchema(c), try Self.hasEmbeddingColumn(c),
+                try !c.query(d, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty
+            )
         }
     }
 
@@ -231,10 +263,12 @@ extension SQLTaskStore {
                 }
                 return schema
             }
-            return ready.isEmpty ? .unavailable("pgvector is not installed on this PostgreSQL server") : .ready(schema: ready)
+            return ready.isEmpty
+                ? .unavailable("pgvector is not installed on this PostgreSQL server") : .ready(schema: ready)
         } catch {
             let why = (error as? MinskyError)?.message ?? "\(error)"
-            return .unavailable("pgvector is available but could not be enabled (\(why)); a superuser can run CREATE EXTENSION vector")
+            return .unavailable(
+                "pgvector is available but could not be enabled (\(why)); a superuser can run CREATE EXTENSION vector")
         }
     }
 
@@ -244,32 +278,41 @@ extension SQLTaskStore {
     /// (searches scan exactly until it is ready); one builder at a time (a session advisory lock,
     /// tried, never waited for: whoever finds it taken just moves on and checks again next time).
     func ensureHNSWIndex(schema: String, dims: Int) async {
-        guard dims > 0, dims <= Self.hnswMaxDims, !vectorState.withLock({ $0.indexedDims.contains(dims) }) else { return }
+        guard dims > 0, dims <= Self.hnswMaxDims, !vectorState.withLock({ $0.indexedDims.contains(dims) }) else {
+            return
+        }
         let name = "task_embeddings_hnsw_\(dims)"
         let settled: Bool
         do {
             settled = try await driver.autocommit { [self] c in
-                guard try c.query(d, SQL(raw: AdvisoryLock.hnswBuild.tryLock)).first?[0].text == "t" else { return false }
+                guard try c.query(d, SQL(raw: AdvisoryLock.hnswBuild.tryLock)).first?[0].text == "t" else {
+                    return false
+                }
                 defer { _ = try? c.query(d, SQL(raw: AdvisoryLock.hnswBuild.unlock)) }
                 // An index left invalid by an interrupted concurrent build is dropped and built again.
-                if let valid = try c.query(d, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(\(text: name))").first?[0].text {
+                if let valid = try c.query(
+                    d, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(\(text: name))"
+                ).first?[0].text {
                     if valid == "t" { return true }
                     try c.execute(d, "DROP INDEX CONCURRENTLY IF EXISTS \(raw: name)")
                 }
                 // A build whose graph fits in maintenance_work_mem is several times faster: size it
                 // for the rows there are (vector + ~300 bytes of graph each), 64 MB to 1 GB.
-                let rows = Int(try c.query(d, "SELECT count(*) FROM task_embeddings WHERE dims = \(int: dims)").first?[0].int ?? 0)
+                let rows = Int(
+                    try c.query(d, "SELECT count(*) FROM task_embeddings WHERE dims = \(int: dims)").first?[0].int ?? 0)
                 let mb = min(1024, max(64, rows * (dims * 4 + 300) * 13 / 10 / 1_000_000 + 1))
                 _ = try c.query(d, "SELECT set_config('maintenance_work_mem', \(text: "\(mb)MB"), false)")
                 defer { _ = try? c.execute(d, "RESET maintenance_work_mem") }
-                try c.execute(d, """
+                try c.execute(
+                    d,
+                    """
                     CREATE INDEX CONCURRENTLY IF NOT EXISTS \(raw: name) ON task_embeddings \
                     USING hnsw ((embedding::\(raw: schema).vector(\(raw: String(dims)))) \(raw: schema).vector_cosine_ops) WHERE dims = \(raw: String(dims))
                     """)
                 return true
             }
         } catch {
-            settled = true // no rights (or no room): searches stay exact; not retried in this process
+            settled = true  // no rights (or no room): searches stay exact; not retried in this process
         }
         if settled { vectorState.withLock { _ = $0.indexedDims.insert(dims) } }
     }
@@ -281,21 +324,32 @@ extension SQLTaskStore {
     func fillMissingVectors(schema: String, model: String) async throws {
         while true {
             let rows = try await read { [self] c in
-                try c.query(d, "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1000")
+                try c.query(
+                    d,
+                    "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1000"
+                )
             }
             if rows.isEmpty { return }
-            var ids: [UInt8] = Array("{".utf8), vectors: [UInt8] = Array("{".utf8)
+            var ids: [UInt8] = Array("{".utf8)
+            var vectors: [UInt8] = Array("{".utf8)
             for (i, r) in rows.enumerated() {
-                if i > 0 { ids.append(UInt8(ascii: ",")); vectors.append(UInt8(ascii: ",")) }
-                ids += Array("\"\(try Self.text(r, 0, "embedding"))\"".utf8) // task ids: [A-Za-z0-9-] only
+                if i > 0 {
+                    ids.append(UInt8(ascii: ","))
+                    vectors.append(UInt8(ascii: ","))
+                }
+                ids += Array("\"\(try Self.text(r, 0, "embedding"))\"".utf8)  // task ids: [A-Za-z0-9-] only
                 vectors.append(UInt8(ascii: "\""))
                 PGVectorText.append(littleEndian: d.blobBytes(r[1]), into: &vectors)
                 vectors.append(UInt8(ascii: "\""))
             }
-            ids.append(UInt8(ascii: "}")); vectors.append(UInt8(ascii: "}"))
-            let idArray = String(decoding: ids, as: UTF8.self), vectorArray = String(decoding: vectors, as: UTF8.self)
+            ids.append(UInt8(ascii: "}"))
+            vectors.append(UInt8(ascii: "}"))
+            let idArray = String(decoding: ids, as: UTF8.self)
+            let vectorArray = String(decoding: vectors, as: UTF8.self)
             try await write { [self] c in
-                try c.execute(d, """
+                try c.execute(
+                    d,
+                    """
                     UPDATE task_embeddings t SET embedding = v.e::\(raw: schema).vector \
                     FROM (SELECT unnest(\(text: idArray)::text[]) AS id, unnest(\(text: vectorArray)::text[]) AS e) v \
                     WHERE t.task_id = v.id AND t.embedding IS NULL
@@ -304,21 +358,33 @@ extension SQLTaskStore {
         }
     }
 
-    func pgvectorSearch(schema: String, query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
+    func pgvectorSearch(schema: String, query: [Float], model: String, k: Int) async throws -> [(
+        id: TaskID, score: Float
+    )] {
         let dims = query.count
         let literal = PGVectorText.literal(query)
         for _ in 0..<2 {
             // One read transaction: the (index-backed) check for rows still without a vector, then the search.
             let hits: [(id: TaskID, score: Float)]? = try await read { [self] c in
-                if try !c.query(d, "SELECT 1 FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1").isEmpty { return nil }
+                if try !c.query(
+                    d, "SELECT 1 FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1"
+                ).isEmpty {
+                    return nil
+                }
                 // The candidate list must hold at least k; 100 keeps recall@10 high (BENCHMARKS.md).
-                try c.execute(d, "SELECT set_config('hnsw.ef_search', \(text: String(min(1000, max(100, 2 * k)))), true)")
+                try c.execute(
+                    d, "SELECT set_config('hnsw.ef_search', \(text: String(min(1000, max(100, 2 * k)))), true)")
                 let vector = "\(schema).vector(\(dims))"
-                return try c.query(d, """
+                return try c.query(
+                    d,
+                    """
                     SELECT task_id, embedding::\(raw: vector) OPERATOR(\(raw: schema).<=>) \(text: literal)::\(raw: vector) AS distance \
                     FROM task_embeddings WHERE dims = \(int: dims) AND model = \(text: model) ORDER BY distance LIMIT \(raw: String(k))
-                    """).map { r in
-                    guard let distance = r[1].double else { throw MinskyError(.internal, "pgvector returned a row without a distance") }
+                    """
+                ).map { r in
+                    guard let distance = r[1].double else {
+                        throw MinskyError(.internal, "pgvector returned a row without a distance")
+                    }
                     return (TaskID(trusted: try Self.text(r, 0, "embedding")), Float(1 - distance))
                 }
             }
@@ -338,7 +404,9 @@ extension SQLTaskStore {
 extension SQLTaskStore {
     public func recordAICall(_ a: AICall) async throws {
         try await write { [self] c in
-            try c.execute(d, """
+            try c.execute(
+                d,
+                """
                 INSERT INTO ai_calls (id, at, purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome) \
                 VALUES (\(text: a.id), \(a.at), \(text: a.purpose), \(text: a.provider), \(text: a.model), \(a.taskId), \
                 \(a.inputTokens.map { .int(Int64($0)) } ?? .null, as: .integer), \(a.outputTokens.map { .int(Int64($0)) } ?? .null, as: .integer), \
@@ -349,27 +417,39 @@ extension SQLTaskStore {
 
     public func aiCalls(limit: Int) async throws -> [AICall] {
         try await read { [self] c in
-            let cols = "id, \(d.read("at", as: .timestamp)), purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome"
-            return try c.query(d, "SELECT \(raw: cols) FROM ai_calls ORDER BY at DESC, id DESC LIMIT \(raw: String(max(0, limit)))").map { r in
+            let cols =
+                "id, \(d.read("at", as: .timestamp)), purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome"
+            return try c.query(
+                d, "SELECT \(raw: cols) FROM ai_calls ORDER BY at DESC, id DESC LIMIT \(raw: String(max(0, limit)))"
+            ).map { r in
                 guard let ms = r[8].int else { throw MinskyError(.internal, "a stored model call has no duration") }
-                return AICall(id: try Self.text(r, 0, "model call"), at: try Self.timestamp(r, 1, "model call"), purpose: try Self.text(r, 2, "model call"),
-                              provider: try Self.text(r, 3, "model call"), model: try Self.text(r, 4, "model call"),
-                              taskId: r[5].text.map(TaskID.init(trusted:)), inputTokens: r[6].int.map(Int.init), outputTokens: r[7].int.map(Int.init),
-                              durationMs: Int(ms), outcome: try Self.text(r, 9, "model call"))
+                return AICall(
+                    id: try Self.text(r, 0, "model call"), at: try Self.timestamp(r, 1, "model call"),
+                    purpose: try Self.text(r, 2, "model call"),
+                    provider: try Self.text(r, 3, "model call"), model: try Self.text(r, 4, "model call"),
+                    taskId: r[5].text.map(TaskID.init(trusted:)), inputTokens: r[6].int.map(Int.init),
+                    outputTokens: r[7].int.map(Int.init),
+                    durationMs: Int(ms), outcome: try Self.text(r, 9, "model call"))
             }
         }
     }
 
     public func aiUsage() async throws -> [AIUsage] {
         try await read { [self] c in
-            try c.query(d, """
+            try c.query(
+                d,
+                """
                 SELECT provider, model, purpose, count(*), sum(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END),
                        coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0)
                 FROM ai_calls GROUP BY provider, model, purpose
                 ORDER BY coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) DESC, provider, model, purpose
-                """).map { r in
-                AIUsage(provider: try Self.text(r, 0, "usage"), model: try Self.text(r, 1, "usage"), purpose: try Self.text(r, 2, "usage"),
-                        calls: Int(r[3].int ?? 0), failed: Int(r[4].int ?? 0), inputTokens: Int(r[5].int ?? 0), outputTokens: Int(r[6].int ?? 0))
+                """
+            ).map { r in
+                AIUsage(
+                    provider: try Self.text(r, 0, "usage"), model: try Self.text(r, 1, "usage"),
+                    purpose: try Self.text(r, 2, "usage"),
+                    calls: Int(r[3].int ?? 0), failed: Int(r[4].int ?? 0), inputTokens: Int(r[5].int ?? 0),
+                    outputTokens: Int(r[6].int ?? 0))
             }
         }
     }

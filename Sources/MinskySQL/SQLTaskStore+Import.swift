@@ -8,7 +8,10 @@ extension SQLTaskStore {
         var seen: [TaskID: String] = [:]
         for r in records {
             guard let id = r.id else { continue }
-            if let other = seen[id] { throw MinskyError(.conflict, "\(r.origin): id \(id) is also used by \(other); ids must be unique", field: "id") }
+            if let other = seen[id] {
+                throw MinskyError(
+                    .conflict, "\(r.origin): id \(id) is also used by \(other); ids must be unique", field: "id")
+            }
             seen[id] = r.origin
         }
         let order = try Self.parentsFirst(records)
@@ -31,9 +34,12 @@ extension SQLTaskStore {
             var items: [TaskItem?] = Array(repeating: nil, count: records.count)
             for i in order {
                 let r = records[i]
-                let id = ids[i]! // every nil id was assigned above
+                let id = ids[i]!  // every nil id was assigned above
                 if try exists(c, id) {
-                    throw MinskyError(.conflict, "\(r.origin): task \(id) already exists in this store; import into an empty store, or drop the id to create a new task", field: "id")
+                    throw MinskyError(
+                        .conflict,
+                        "\(r.origin): task \(id) already exists in this store; import into an empty store, or drop the id to create a new task",
+                        field: "id")
                 }
                 if let p = r.parentId, !batch.contains(p) {
                     do { try requireExists(c, p, field: "parentId") } catch var e as MinskyError {
@@ -42,13 +48,17 @@ extension SQLTaskStore {
                     }
                 }
                 let created = r.createdAt ?? Timestamp(microseconds: now.microseconds + Int64(i))
-                let t = TaskItem(id: id, title: r.title, description: r.description, status: r.status, priority: r.priority, tags: r.tags,
-                                 metadata: r.metadata, parentId: r.parentId, assignee: r.assignee, claimExpiresAt: r.claimExpiresAt,
-                                 createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1)
+                let t = TaskItem(
+                    id: id, title: r.title, description: r.description, status: r.status, priority: r.priority,
+                    tags: r.tags,
+                    metadata: r.metadata, parentId: r.parentId, assignee: r.assignee, claimExpiresAt: r.claimExpiresAt,
+                    createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1)
                 try insertRow(c, t)
                 items[i] = t
             }
-            if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
+            if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph {
+                try c.execute(d, SQL(raw: lock))
+            }
             for (i, r) in records.enumerated() {
                 for dep in r.dependsOn {
                     if !batch.contains(dep) {
@@ -57,7 +67,7 @@ extension SQLTaskStore {
                             throw e
                         }
                     }
-                    try insertEdge(c, ids[i]!, dep, now) // assigned above
+                    try insertEdge(c, ids[i]!, dep, now)  // assigned above
                 }
             }
             // One walk over the graph: the imported edges must not close a cycle.
@@ -67,7 +77,8 @@ extension SQLTaskStore {
                     guard let a = row[0].text, let b = row[1].text else { continue }
                     graph[TaskID(trusted: a), default: []].append(TaskID(trusted: b))
                 }
-                try DependencyGraph.checkAcyclic(graph, from: records.indices.filter { !records[$0].dependsOn.isEmpty }.map { ids[$0]! }) // assigned above
+                try DependencyGraph.checkAcyclic(
+                    graph, from: records.indices.filter { !records[$0].dependsOn.isEmpty }.map { ids[$0]! })  // assigned above
             }
             let parents = records.compactMap(\.parentId)
             try refreshCounters(c, Set(ids.compactMap { $0 } + parents))
@@ -80,7 +91,7 @@ extension SQLTaskStore {
     static func parentsFirst(_ records: [TaskRecord]) throws -> [Int] {
         var index: [TaskID: Int] = [:]
         for (i, r) in records.enumerated() { if let id = r.id { index[id] = i } }
-        var state = [UInt8](repeating: 0, count: records.count) // 0 new, 1 on the path, 2 placed
+        var state = [UInt8](repeating: 0, count: records.count)  // 0 new, 1 on the path, 2 placed
         var order: [Int] = []
         order.reserveCapacity(records.count)
         for start in records.indices where state[start] == 0 {
@@ -92,7 +103,10 @@ extension SQLTaskStore {
                 path.append(i)
                 cur = records[i].parentId.flatMap { index[$0] }
                 if let p = cur, state[p] == 1 {
-                    throw MinskyError(.cycle, "\(records[p].origin): the parent links of the imported tasks form a loop through \(records[p].id?.rawValue ?? "?")", field: "parentId")
+                    throw MinskyError(
+                        .cycle,
+                        "\(records[p].origin): the parent links of the imported tasks form a loop through \(records[p].id?.rawValue ?? "?")",
+                        field: "parentId")
                 }
             }
             for i in path.reversed() {

@@ -13,8 +13,12 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     /// `now` and `makeID` are injectable so tests can replay the same operations on two stores
     /// and compare results field by field.
-    public init(driver: Driver, idPrefix: String = TaskID.defaultPrefix, now: @escaping @Sendable () -> Timestamp = { .now() },
-                makeID: @escaping @Sendable (_ prefix: String, _ length: Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }) {
+    public init(
+        driver: Driver, idPrefix: String = TaskID.defaultPrefix, now: @escaping @Sendable () -> Timestamp = { .now() },
+        makeID: @escaping @Sendable (_ prefix: String, _ length: Int) -> TaskID = {
+            TaskID.random(prefix: $0, length: $1)
+        }
+    ) {
         self.driver = driver
         self.idPrefix = idPrefix
         self.now = now
@@ -36,14 +40,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     /// Column `i` of a stored `what` row as text; a missing value is an error, never invented.
     static func text(_ r: [SQLValue], _ i: Int, _ what: String) throws -> String {
-        guard i < r.count, let s = r[i].text else { throw MinskyError(.internal, "a stored \(what) row has no value in column \(i)") }
+        guard i < r.count, let s = r[i].text else {
+            throw MinskyError(.internal, "a stored \(what) row has no value in column \(i)")
+        }
         return s
     }
 
     /// Column `i` of a stored `what` row as a timestamp (as `SQLDialect.read(_:as: .timestamp)` gives it).
     static func timestamp(_ r: [SQLValue], _ i: Int, _ what: String) throws -> Timestamp {
         let s = try text(r, i, what)
-        guard let t = Timestamp(iso8601: s) else { throw MinskyError(.internal, "a stored \(what) timestamp '\(s.prefix(40))' is malformed") }
+        guard let t = Timestamp(iso8601: s) else {
+            throw MinskyError(.internal, "a stored \(what) timestamp '\(s.prefix(40))' is malformed")
+        }
         return t
     }
 
@@ -53,27 +61,36 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             return s
         }
         func ts(_ i: Int) throws -> Timestamp {
-            guard let t = Timestamp(iso8601: try text(i)) else { throw MinskyError(.internal, "stored timestamp '\(try text(i))' is malformed") }
+            guard let t = Timestamp(iso8601: try text(i)) else {
+                throw MinskyError(.internal, "stored timestamp '\(try text(i))' is malformed")
+            }
             return t
         }
         guard let status = TaskStatus(rawValue: try text(3)), let prio = r[4].int, let version = r[12].int else {
             throw MinskyError(.internal, "stored task row \(r[0]) is malformed")
         }
         let tagsText = try text(5)
-        let tags: [String] = tagsText == "[]" ? [] : (try JSONValue.parse(tagsText, field: "tags").arrayValue ?? []).compactMap(\.stringValue)
+        let tags: [String] =
+            tagsText == "[]"
+            ? [] : (try JSONValue.parse(tagsText, field: "tags").arrayValue ?? []).compactMap(\.stringValue)
         let metaText = try text(6)
         let meta: JSONValue = metaText == "{}" ? .object([:]) : try JSONValue.parse(metaText, field: "metadata")
         return TaskItem(
             id: TaskID(trusted: try text(0)), title: try text(1), description: try text(2), status: status,
             priority: try Priority(Int(prio)), tags: tags, metadata: meta,
             parentId: r[7].text.map(TaskID.init(trusted:)), assignee: r[8].text,
-            claimExpiresAt: r[9].isNull ? nil : try ts(9), createdAt: try ts(10), updatedAt: try ts(11), version: version)
+            claimExpiresAt: r[9].isNull ? nil : try ts(9), createdAt: try ts(10), updatedAt: try ts(11),
+            version: version)
     }
 
     static func tagsJSON(_ tags: [String]) -> JSONValue { .array(tags.map { .string($0) }) }
 
     func fetchTask(_ c: any SQLConnection, _ id: TaskID, lock: Bool = false) throws -> TaskItem {
-        guard let row = try c.query(d, "SELECT \(raw: columns) FROM tasks t WHERE t.id = \(id)\(raw: lock ? d.forUpdate : "")").first else {
+        guard
+            let row = try c.query(
+                d, "SELECT \(raw: columns) FROM tasks t WHERE t.id = \(id)\(raw: lock ? d.forUpdate : "")"
+            ).first
+        else {
             throw MinskyError.notFound(id)
         }
         return try Self.decode(row)
@@ -100,7 +117,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         try c.query(d, "SELECT parent_id FROM tasks WHERE id = \(id)").first?[0].text.map(TaskID.init(trusted:))
     }
 
-    static var unresolved: String { "(" + TaskStatus.allCases.filter { !$0.isResolved }.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")" }
+    static var unresolved: String {
+        "(" + TaskStatus.allCases.filter { !$0.isResolved }.map { "'\($0.rawValue)'" }.joined(separator: ", ") + ")"
+    }
 
     /// Sets every row's readiness counters from the source rows (add a WHERE to narrow it).
     static var recountCounters: SQL {
@@ -135,7 +154,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     func checkNotMoved(_ c: any SQLConnection) throws {
         guard d.canBeUpgradedAway else { return }
         if let url = try c.query(d, "SELECT url FROM store_moved").first?[0].text {
-            throw MinskyError(.storeMoved, "this store was moved to \(url) by `minsky upgrade`; use that store", field: url)
+            throw MinskyError(
+                .storeMoved, "this store was moved to \(url) by `minsky upgrade`; use that store", field: url)
         }
     }
 
@@ -160,9 +180,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         if let p = draft.parentId { try requireExists(c, p, field: "parent") }
         for dep in draft.dependsOn { try requireExists(c, dep, field: "dependsOn") }
         var length = TaskID.defaultSuffixLength
-        var task = TaskItem(id: makeID(idPrefix, length), title: draft.title, description: draft.description,
-                            status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
-                            parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
+        var task = TaskItem(
+            id: makeID(idPrefix, length), title: draft.title, description: draft.description,
+            status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
+            parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
         // A collision with an existing id draws again with one more character.
         while try insertRow(c, task, ifAbsent: true) == 0 {
             length += 1
@@ -179,7 +200,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     /// Inserts every column of `t`; with `ifAbsent`, an existing id inserts nothing (returns 0).
     @discardableResult
     func insertRow(_ c: any SQLConnection, _ t: TaskItem, ifAbsent: Bool = false) throws -> Int {
-        return try c.execute(d, """
+        return try c.execute(
+            d,
+            """
             INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, \
             created_at, updated_at, version) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
             \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
@@ -195,14 +218,21 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     func flushTextIndex(_ c: any SQLConnection) throws -> Int {
         guard d == .sqlite else { return 0 }
         let n = SQLDialect.indexedDescriptionCharacters
-        try c.execute(d, "INSERT INTO tasks_fts (rowid, title, description) SELECT t.rowid, t.title, substr(t.description, 1, \(raw: String(n))) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id")
+        try c.execute(
+            d,
+            "INSERT INTO tasks_fts (rowid, title, description) SELECT t.rowid, t.title, substr(t.description, 1, \(raw: String(n))) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id"
+        )
         return try c.execute(d, "DELETE FROM tasks_fts_pending")
     }
 
     /// After inserts: flush once a batch has gathered.
     func flushTextIndexIfFull(_ c: any SQLConnection) throws {
         guard d == .sqlite else { return }
-        if try !c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(raw: String(Self.textIndexBatch - 1))").isEmpty { try flushTextIndex(c) }
+        if try !c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(raw: String(Self.textIndexBatch - 1))")
+            .isEmpty
+        {
+            try flushTextIndex(c)
+        }
     }
 
     public func create(_ draft: NewTask) async throws -> TaskItem {
@@ -215,7 +245,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         }
     }
 
-    public func createMany(_ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool) async throws -> [TaskItem] {
+    public func createMany(
+        _ drafts: [NewTask], progress: (@Sendable (Int) -> Void)?, isCancelled: @escaping @Sendable () -> Bool
+    ) async throws -> [TaskItem] {
         let drafts = try TaskRules.validateBatch(drafts)
         let now = now()
         return try await write { [self] c in
@@ -290,7 +322,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         return try await write { [self] c in
             let cur = try fetchTask(c, id, lock: true)
             if let ev = expectedVersion, ev != cur.version {
-                throw MinskyError(.conflict, "task \(id) is at version \(cur.version), not \(ev): someone changed it since you read it; read it again, then retry expecting version \(cur.version)", field: "expectedVersion")
+                throw MinskyError(
+                    .conflict,
+                    "task \(id) is at version \(cur.version), not \(ev): someone changed it since you read it; read it again, then retry expecting version \(cur.version)",
+                    field: "expectedVersion")
             }
             let next = try TaskRules.apply(patch, to: cur, now: now)
             // A patch that changes nothing writes nothing: no new version, so a repeated call is harmless.
@@ -299,7 +334,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 try requireExists(c, p, field: "parent")
                 try DependencyGraph.checkNewParent(task: id, parent: p) { try parentOf(c, $0) }
             }
-            let changed = try c.execute(d, """
+            let changed = try c.execute(
+                d,
+                """
                 UPDATE tasks SET title = \(text: next.title), description = \(text: next.description), \
                 status = \(text: next.status.rawValue), priority = \(int: next.priority.value), tags = \(json: Self.tagsJSON(next.tags)), \
                 metadata = \(json: next.metadata), parent_id = \(next.parentId), assignee = \(text: next.assignee), \
@@ -307,7 +344,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 WHERE id = \(id) AND version = \(int: cur.version)
                 """)
             guard changed == 1 else {
-                throw MinskyError(.conflict, "task \(id) changed while it was being updated; get it again and retry", field: "expectedVersion")
+                throw MinskyError(
+                    .conflict, "task \(id) changed while it was being updated; get it again and retry",
+                    field: "expectedVersion")
             }
             if cur.status.isResolved != next.status.isResolved || cur.parentId != next.parentId {
                 try refreshCounters(c, Set(try dependents(c, id) + [cur.parentId, next.parentId].compactMap { $0 }))
@@ -319,13 +358,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public func delete(_ id: TaskID, cascade: Bool) async throws -> [TaskID] {
         try await write { [self] c in
             _ = try fetchTask(c, id, lock: true)
-            let rows = try c.query(d, """
+            let rows = try c.query(
+                d,
+                """
                 WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = \(id) \
                 UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id, depth FROM sub
                 """)
             let ids = rows.compactMap { $0[0].text.map(TaskID.init(trusted:)) }
             if ids.count > 1 && !cascade {
-                throw MinskyError.invalid("cascade", "task \(id) has \(ids.count - 1) subtask(s); delete them first or pass cascade (--cascade) to delete the whole subtree")
+                throw MinskyError.invalid(
+                    "cascade",
+                    "task \(id) has \(ids.count - 1) subtask(s); delete them first or pass cascade (--cascade) to delete the whole subtree"
+                )
             }
             let doomed = Set(ids)
             var affected = Set(try ids.flatMap { try dependents(c, $0) })
@@ -334,9 +378,11 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             // Deepest level first, so no delete cascades to a subtask: SQLite counts each cascade
             // level as trigger recursion and stops at 1,000, while PostgreSQL has no such limit.
             var levels: [Int64: [TaskID]] = [:]
-            for r in rows { if let x = r[0].text, let depth = r[1].int { levels[depth, default: []].append(TaskID(trusted: x)) } }
+            for r in rows {
+                if let x = r[0].text, let depth = r[1].int { levels[depth, default: []].append(TaskID(trusted: x)) }
+            }
             for depth in levels.keys.sorted(by: >) {
-                for chunk in stride(from: 0, to: levels[depth]!.count, by: 500) { // the key comes from the dictionary
+                for chunk in stride(from: 0, to: levels[depth]!.count, by: 500) {  // the key comes from the dictionary
                     let part = levels[depth]![chunk..<min(chunk + 500, levels[depth]!.count)]
                     try c.execute(d, "DELETE FROM tasks WHERE id IN (\(list: Array(part)))")
                 }
@@ -347,7 +393,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     func insertEdge(_ c: any SQLConnection, _ task: TaskID, _ dep: TaskID, _ now: Timestamp) throws {
-        try c.execute(d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(task), \(dep), \(now))")
+        try c.execute(
+            d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(task), \(dep), \(now))")
     }
 
     public func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency {
@@ -356,7 +403,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
             if let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
             try requireExists(c, task, field: "id")
             try requireExists(c, dependsOn, field: "dependsOn")
-            let existing = try c.query(d, """
+            let existing = try c.query(
+                d,
+                """
                 SELECT \(raw: d.read("created_at", as: .timestamp)) FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)
                 """)
             if let row = existing.first, let t = row[0].text.flatMap(Timestamp.init(iso8601:)) {
@@ -372,7 +421,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 try DependencyGraph.checkNewEdge(task: task, dependsOn: dependsOn) { try blockers(c, $0) }
             }
             if try parentOf(c, task) == dependsOn {
-                throw MinskyError.invalid("dependsOn", "\(task) is a subtask of \(dependsOn) and cannot wait for it: the parent is finished by its subtasks")
+                throw MinskyError.invalid(
+                    "dependsOn",
+                    "\(task) is a subtask of \(dependsOn) and cannot wait for it: the parent is finished by its subtasks"
+                )
             }
             try insertEdge(c, task, dependsOn, now)
             try refreshCounters(c, [task])
@@ -382,11 +434,15 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws {
         try await write { [self] c in
-            let n = try c.execute(d, "DELETE FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)")
+            let n = try c.execute(
+                d, "DELETE FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)")
             if n == 0 {
                 try requireExists(c, task, field: "id")
                 try requireExists(c, dependsOn, field: "dependsOn")
-                throw MinskyError(.notFound, "\(task) does not depend on \(dependsOn); `minsky deps list \(task)` shows its dependencies", field: "dependsOn")
+                throw MinskyError(
+                    .notFound,
+                    "\(task) does not depend on \(dependsOn); `minsky deps list \(task)` shows its dependencies",
+                    field: "dependsOn")
             }
             try refreshCounters(c, [task])
         }
@@ -398,16 +454,19 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
                 guard let status = TaskStatus(rawValue: try Self.text(r, 2, "dependency")), let p = r[3].int else {
                     throw MinskyError(.internal, "stored task \(r[0].text ?? "?") has a malformed status or priority")
                 }
-                return DependencyList.Edge(id: TaskID(trusted: try Self.text(r, 0, "dependency")), title: try Self.text(r, 1, "dependency"),
-                                           status: status, priority: try Priority(Int(p)))
+                return DependencyList.Edge(
+                    id: TaskID(trusted: try Self.text(r, 0, "dependency")), title: try Self.text(r, 1, "dependency"),
+                    status: status, priority: try Priority(Int(p)))
             }
         }
         return DependencyList(
-            blockedBy: try edges("""
+            blockedBy: try edges(
+                """
                 SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.depends_on_id \
                 WHERE e.task_id = \(id) ORDER BY t.id
                 """),
-            blocks: try edges("""
+            blocks: try edges(
+                """
                 SELECT t.id, t.title, t.status, t.priority FROM task_dependencies e JOIN tasks t ON t.id = e.task_id \
                 WHERE e.depends_on_id = \(id) ORDER BY t.id
                 """))
@@ -426,9 +485,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
 
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
         let all = try await read { [self] c in
-            try c.query(d, "SELECT task_id, depends_on_id, \(raw: d.read("created_at", as: .timestamp)) FROM task_dependencies ORDER BY task_id, depends_on_id").map {
-                Dependency(taskId: TaskID(trusted: try Self.text($0, 0, "dependency")), dependsOn: TaskID(trusted: try Self.text($0, 1, "dependency")),
-                           createdAt: try Self.timestamp($0, 2, "dependency"))
+            try c.query(
+                d,
+                "SELECT task_id, depends_on_id, \(raw: d.read("created_at", as: .timestamp)) FROM task_dependencies ORDER BY task_id, depends_on_id"
+            ).map {
+                Dependency(
+                    taskId: TaskID(trusted: try Self.text($0, 0, "dependency")),
+                    dependsOn: TaskID(trusted: try Self.text($0, 1, "dependency")),
+                    createdAt: try Self.timestamp($0, 2, "dependency"))
             }
         }
         guard let ids else { return all }
@@ -442,35 +506,47 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
         }
         let now = now()
         return try await read { [self] c in
-            return try c.query(d, """
+            return try c.query(
+                d,
+                """
                 SELECT \(raw: columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR \
                 (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= \(now))) \
                 ORDER BY t.priority, t.created_at, t.id LIMIT \(raw: String(limit))
-                """).map(Self.decode)
+                """
+            ).map(Self.decode)
         }
     }
 
     public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
         try TaskRules.checkAssignee(owner)
         if let ttl, !(ttl > 0 && ttl <= TaskRules.maxClaimSeconds) {
-            throw MinskyError.invalid("ttl", "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year); omit it for a claim without expiry")
+            throw MinskyError.invalid(
+                "ttl",
+                "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year); omit it for a claim without expiry"
+            )
         }
         let now = now()
         return try await write { [self] c in
             var t = try fetchTask(c, id, lock: true)
             if t.status.isResolved {
-                throw MinskyError.invalid("status", "task \(id) is \(t.status) and cannot be claimed; reopen it first with status TODO")
+                throw MinskyError.invalid(
+                    "status", "task \(id) is \(t.status) and cannot be claimed; reopen it first with status TODO")
             }
             if t.isClaimed(byOtherThan: owner, at: now) {
                 let until = t.claimExpiresAt.map { " until \($0.iso8601)" } ?? " with no expiry"
-                throw MinskyError(.alreadyClaimed, "task \(id) is already claimed by \(t.assignee ?? "?")\(until); pick another task (next ready) or wait for the claim to lapse", field: "id")
+                throw MinskyError(
+                    .alreadyClaimed,
+                    "task \(id) is already claimed by \(t.assignee ?? "?")\(until); pick another task (next ready) or wait for the claim to lapse",
+                    field: "id")
             }
             t.status = .inProgress
             t.assignee = owner
             t.claimExpiresAt = ttl.map { now.adding(seconds: $0) }
             t.updatedAt = max(now, t.updatedAt)
             t.version += 1
-            try c.execute(d, """
+            try c.execute(
+                d,
+                """
                 UPDATE tasks SET status = 'IN-PROGRESS', assignee = \(text: owner), claim_expires_at = \(t.claimExpiresAt), \
                 updated_at = \(t.updatedAt), version = version + 1 WHERE id = \(id)
                 """)
@@ -483,16 +559,21 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     }
 
     static func decodeProposal(_ r: [SQLValue]) throws -> Proposal {
-        Proposal(id: try text(r, 0, "proposal"), taskId: TaskID(trusted: try text(r, 1, "proposal")), kind: try text(r, 2, "proposal"),
-                 model: try text(r, 3, "proposal"), promptHash: try text(r, 4, "proposal"), body: try JSONValue.parse(try text(r, 5, "proposal")),
-                 createdAt: try timestamp(r, 6, "proposal"), appliedAt: r[7].isNull ? nil : try timestamp(r, 7, "proposal"))
+        Proposal(
+            id: try text(r, 0, "proposal"), taskId: TaskID(trusted: try text(r, 1, "proposal")),
+            kind: try text(r, 2, "proposal"),
+            model: try text(r, 3, "proposal"), promptHash: try text(r, 4, "proposal"),
+            body: try JSONValue.parse(try text(r, 5, "proposal")),
+            createdAt: try timestamp(r, 6, "proposal"), appliedAt: r[7].isNull ? nil : try timestamp(r, 7, "proposal"))
     }
 
     public func saveProposal(_ p: Proposal) async throws {
         try TaskRules.checkMetadata(.object(["body": p.body]))
         try await write { [self] c in
             try requireExists(c, p.taskId, field: "taskId")
-            try c.execute(d, """
+            try c.execute(
+                d,
+                """
                 INSERT INTO proposals (id, task_id, kind, model, prompt_hash, body, created_at) \
                 VALUES (\(text: p.id), \(p.taskId), \(text: p.kind), \(text: p.model), \(text: p.promptHash), \(json: p.body), \(p.createdAt))
                 """)
@@ -502,14 +583,17 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public func proposals(for taskId: TaskID?) async throws -> [Proposal] {
         try await read { [self] c in
             let only: SQL = taskId.map { " WHERE task_id = \($0)" } ?? ""
-            return try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals\(only) ORDER BY created_at DESC, id").map(Self.decodeProposal)
+            return try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals\(only) ORDER BY created_at DESC, id")
+                .map(Self.decodeProposal)
         }
     }
 
     public func proposal(_ id: String) async throws -> Proposal {
         try await read { [self] c in
-            guard let row = try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals WHERE id = \(text: id)").first else {
-                throw MinskyError(.notFound, "proposal \(id) not found; `minsky tasks proposals` lists them", field: "proposal")
+            guard let row = try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals WHERE id = \(text: id)").first
+            else {
+                throw MinskyError(
+                    .notFound, "proposal \(id) not found; `minsky tasks proposals` lists them", field: "proposal")
             }
             return try Self.decodeProposal(row)
         }
@@ -518,7 +602,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
     public func markProposalApplied(_ id: String) async throws {
         let now = now()
         try await write { [self] c in
-            if try c.execute(d, "UPDATE proposals SET applied_at = \(now) WHERE applied_at IS NULL AND id = \(text: id)") == 0 {
+            if try c.execute(
+                d, "UPDATE proposals SET applied_at = \(now) WHERE applied_at IS NULL AND id = \(text: id)") == 0
+            {
                 guard try !c.query(d, "SELECT 1 FROM proposals WHERE id = \(text: id)").isEmpty else {
                     throw MinskyError(.notFound, "proposal \(id) not found", field: "proposal")
                 }

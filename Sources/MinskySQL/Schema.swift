@@ -113,7 +113,7 @@ public enum Schema {
                     vector \(d.type(.blob)) NOT NULL,
                     updated_at \(d.type(.timestamp)) NOT NULL
                 )
-                """,
+                """
             ]
         },
         // A counter every change to task_embeddings bumps (SQLite), so a process can keep the
@@ -207,8 +207,10 @@ public enum Schema {
 
     /// The error for a store that records migrations this build does not know.
     public static func newerSchemaError(unknown: [String], location: String) -> MinskyError {
-        MinskyError(.storeIncompatible,
-                    "\(location) was written by a newer minsky (unknown schema migrations: \(unknown.sorted().joined(separator: ", "))); upgrade minsky to use it. The store was not modified.")
+        MinskyError(
+            .storeIncompatible,
+            "\(location) was written by a newer minsky (unknown schema migrations: \(unknown.sorted().joined(separator: ", "))); upgrade minsky to use it. The store was not modified."
+        )
     }
 
     /// Every table that holds user data, with its columns in storage order: what upgrade, backup,
@@ -216,26 +218,41 @@ public enum Schema {
     /// not copied. A test compares this list with the tables a migrated store really has, so a
     /// table added without being listed here fails the build.
     public static let catalog: [TableSpec] = [
-        TableSpec(name: "tasks", key: ["id"], columns: [
-            ("id", .text), ("title", .text), ("description", .text), ("status", .text), ("priority", .integer),
-            ("tags", .json), ("metadata", .json), ("parent_id", .text), ("assignee", .text), ("claim_expires_at", .timestamp),
-            ("created_at", .timestamp), ("updated_at", .timestamp), ("version", .integer), ("open_blockers", .integer),
-            ("open_subtasks", .integer),
-        ]),
-        TableSpec(name: "task_dependencies", key: ["task_id", "depends_on_id"], columns: [
-            ("task_id", .text), ("depends_on_id", .text), ("created_at", .timestamp),
-        ]),
-        TableSpec(name: "proposals", key: ["id"], columns: [
-            ("id", .text), ("task_id", .text), ("kind", .text), ("model", .text), ("prompt_hash", .text), ("body", .json),
-            ("created_at", .timestamp), ("applied_at", .timestamp),
-        ]),
-        TableSpec(name: "task_embeddings", key: ["task_id"], columns: [
-            ("task_id", .text), ("model", .text), ("dims", .integer), ("content_hash", .text), ("vector", .blob), ("updated_at", .timestamp),
-        ]),
-        TableSpec(name: "ai_calls", key: ["id"], columns: [
-            ("id", .text), ("at", .timestamp), ("purpose", .text), ("provider", .text), ("model", .text), ("task_id", .text),
-            ("input_tokens", .integer), ("output_tokens", .integer), ("duration_ms", .integer), ("outcome", .text),
-        ]),
+        TableSpec(
+            name: "tasks", key: ["id"],
+            columns: [
+                ("id", .text), ("title", .text), ("description", .text), ("status", .text), ("priority", .integer),
+                ("tags", .json), ("metadata", .json), ("parent_id", .text), ("assignee", .text),
+                ("claim_expires_at", .timestamp),
+                ("created_at", .timestamp), ("updated_at", .timestamp), ("version", .integer),
+                ("open_blockers", .integer),
+                ("open_subtasks", .integer),
+            ]),
+        TableSpec(
+            name: "task_dependencies", key: ["task_id", "depends_on_id"],
+            columns: [
+                ("task_id", .text), ("depends_on_id", .text), ("created_at", .timestamp),
+            ]),
+        TableSpec(
+            name: "proposals", key: ["id"],
+            columns: [
+                ("id", .text), ("task_id", .text), ("kind", .text), ("model", .text), ("prompt_hash", .text),
+                ("body", .json),
+                ("created_at", .timestamp), ("applied_at", .timestamp),
+            ]),
+        TableSpec(
+            name: "task_embeddings", key: ["task_id"],
+            columns: [
+                ("task_id", .text), ("model", .text), ("dims", .integer), ("content_hash", .text), ("vector", .blob),
+                ("updated_at", .timestamp),
+            ]),
+        TableSpec(
+            name: "ai_calls", key: ["id"],
+            columns: [
+                ("id", .text), ("at", .timestamp), ("purpose", .text), ("provider", .text), ("model", .text),
+                ("task_id", .text),
+                ("input_tokens", .integer), ("output_tokens", .integer), ("duration_ms", .integer), ("outcome", .text),
+            ]),
     ]
 
     /// PostgreSQL foreign keys by the names PostgreSQL gives the migrations' REFERENCES clauses.
@@ -243,11 +260,26 @@ public enum Schema {
     /// check and one index build instead of a trigger and an index insert per row. A test checks
     /// the result is the same schema as a fresh migration.
     public static let postgresForeignKeys: [(table: String, name: String, definition: String)] = [
-        ("tasks", "tasks_parent_id_fkey", "FOREIGN KEY (parent_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
-        ("task_dependencies", "task_dependencies_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
-        ("task_dependencies", "task_dependencies_depends_on_id_fkey", "FOREIGN KEY (depends_on_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
-        ("proposals", "proposals_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
-        ("task_embeddings", "task_embeddings_task_id_fkey", "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"),
+        (
+            "tasks", "tasks_parent_id_fkey",
+            "FOREIGN KEY (parent_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"
+        ),
+        (
+            "task_dependencies", "task_dependencies_task_id_fkey",
+            "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"
+        ),
+        (
+            "task_dependencies", "task_dependencies_depends_on_id_fkey",
+            "FOREIGN KEY (depends_on_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"
+        ),
+        (
+            "proposals", "proposals_task_id_fkey",
+            "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"
+        ),
+        (
+            "task_embeddings", "task_embeddings_task_id_fkey",
+            "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"
+        ),
     ]
 
     /// The migrations' secondary indexes for PostgreSQL, as (name, CREATE statement).
@@ -261,7 +293,8 @@ public enum Schema {
 
     /// Objects a migrated store has besides the catalog's tables (bookkeeping and derived indexes).
     public static func isBookkeeping(_ table: String) -> Bool {
-        table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log" || table == "embedding_generation" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
+        table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log"
+            || table == "embedding_generation" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
     }
 }
 

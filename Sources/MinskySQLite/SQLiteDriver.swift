@@ -25,11 +25,15 @@ public struct SQLiteDriver: SQLDriver {
         if !exists && !create {
             throw MinskyError(.storeUnavailable, "no SQLite store at \(path); run `minsky init` to create one")
         }
-        if exists { try Self.preflight(path: path) } else {
+        if exists {
+            try Self.preflight(path: path)
+        } else {
             let dir = (path as NSString).deletingLastPathComponent
             if !dir.isEmpty && !fm.fileExists(atPath: dir) {
                 do { try fm.createDirectory(atPath: dir, withIntermediateDirectories: true) } catch {
-                    throw MinskyError(.storeUnavailable, "cannot create directory \(dir) for the SQLite store: \(error.localizedDescription)")
+                    throw MinskyError(
+                        .storeUnavailable,
+                        "cannot create directory \(dir) for the SQLite store: \(error.localizedDescription)")
                 }
             }
         }
@@ -93,13 +97,17 @@ public struct SQLiteDriver: SQLDriver {
             let q = try DatabaseQueue(path: path, configuration: config)
             defer { try? q.close() }
             names = try q.read { db in
-                try db.tableExists("grdb_migrations") ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : nil
+                try db.tableExists("grdb_migrations")
+                    ? try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations") : nil
             }
         } catch {
             throw map(error, path: path)
         }
         guard let names else {
-            throw MinskyError(.storeIncompatible, "\(path) is not a minsky store (no migrations table); point --db at .minsky/tasks.db. The file was not modified.")
+            throw MinskyError(
+                .storeIncompatible,
+                "\(path) is not a minsky store (no migrations table); point --db at .minsky/tasks.db. The file was not modified."
+            )
         }
         let unknown = Set(names).subtracting(Schema.migrationNames)
         if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: path) }
@@ -108,20 +116,28 @@ public struct SQLiteDriver: SQLDriver {
     public static func preflight(path: String) throws {
         let fm = FileManager.default
         guard let fh = FileHandle(forReadingAtPath: path) else {
-            throw MinskyError(.storeUnavailable, "cannot read \(path): permission denied; check the file's owner and mode")
+            throw MinskyError(
+                .storeUnavailable, "cannot read \(path): permission denied; check the file's owner and mode")
         }
         let header = (try? fh.read(upToCount: 100)) ?? Data()
         try? fh.close()
         if header.isEmpty { return }
         let magic = Data("SQLite format 3\u{0}".utf8)
         guard header.count >= 100, header.prefix(16) == magic else {
-            throw MinskyError(.storeIncompatible, "\(path) is not a SQLite database; point --db at a minsky store (.minsky/tasks.db) or run `minsky init` elsewhere. The file was not modified.")
+            throw MinskyError(
+                .storeIncompatible,
+                "\(path) is not a SQLite database; point --db at a minsky store (.minsky/tasks.db) or run `minsky init` elsewhere. The file was not modified."
+            )
         }
         let attrs = try? fm.attributesOfItem(atPath: path)
         let mode = (attrs?[.posixPermissions] as? NSNumber)?.intValue ?? 0o644
         let dir = (path as NSString).deletingLastPathComponent
-        if !fm.isWritableFile(atPath: path) || mode & 0o222 == 0 || !fm.isWritableFile(atPath: dir.isEmpty ? "." : dir) {
-            throw MinskyError(.storeUnavailable, "\(path) is read-only (or its directory is); minsky needs to write the store and its -wal file. Make it writable (chmod u+w) and retry. The file was not modified.")
+        if !fm.isWritableFile(atPath: path) || mode & 0o222 == 0 || !fm.isWritableFile(atPath: dir.isEmpty ? "." : dir)
+        {
+            throw MinskyError(
+                .storeUnavailable,
+                "\(path) is read-only (or its directory is); minsky needs to write the store and its -wal file. Make it writable (chmod u+w) and retry. The file was not modified."
+            )
         }
         // A legacy rollback-journal file (header byte 18 == 1) would be switched to WAL by opening
         // a pool: first make sure it is a minsky store (or empty) before touching it.
@@ -131,13 +147,18 @@ public struct SQLiteDriver: SQLDriver {
             let names: [String]
             do {
                 let q = try DatabaseQueue(path: path, configuration: config)
-                names = try q.read { db in try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'") }
+                names = try q.read { db in
+                    try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table'")
+                }
                 try q.close()
             } catch {
                 throw map(error, path: path)
             }
             if !names.isEmpty && !names.contains("grdb_migrations") {
-                throw MinskyError(.storeIncompatible, "\(path) is a SQLite database but not a minsky store (tables: \(names.prefix(5).joined(separator: ", "))); use another path. The file was not modified.")
+                throw MinskyError(
+                    .storeIncompatible,
+                    "\(path) is a SQLite database but not a minsky store (tables: \(names.prefix(5).joined(separator: ", "))); use another path. The file was not modified."
+                )
             }
         }
     }
@@ -149,21 +170,32 @@ public struct SQLiteDriver: SQLDriver {
         }
         switch db.resultCode {
         case .SQLITE_NOTADB:
-            return MinskyError(.storeIncompatible, "\(path) is not a SQLite database (or is encrypted); point --db at a minsky store")
+            return MinskyError(
+                .storeIncompatible, "\(path) is not a SQLite database (or is encrypted); point --db at a minsky store")
         case .SQLITE_CORRUPT:
-            return MinskyError(.storeIncompatible, "\(path) is corrupt (\(db.message ?? "malformed")); restore it from a backup")
+            return MinskyError(
+                .storeIncompatible, "\(path) is corrupt (\(db.message ?? "malformed")); restore it from a backup")
         case .SQLITE_READONLY:
             return MinskyError(.storeUnavailable, "\(path) is read-only; make it writable (chmod u+w) and retry")
         case .SQLITE_BUSY, .SQLITE_LOCKED:
-            return MinskyError(.storeUnavailable, "\(path) stayed locked by another process for \(Int(busyTimeout)) s; retry, or look for a stuck minsky process")
+            return MinskyError(
+                .storeUnavailable,
+                "\(path) stayed locked by another process for \(Int(busyTimeout)) s; retry, or look for a stuck minsky process"
+            )
         case .SQLITE_CANTOPEN, .SQLITE_PERM, .SQLITE_AUTH:
-            return MinskyError(.storeUnavailable, "cannot open \(path): \(db.message ?? "permission denied"); check the path and permissions")
+            return MinskyError(
+                .storeUnavailable,
+                "cannot open \(path): \(db.message ?? "permission denied"); check the path and permissions")
         case .SQLITE_FULL, .SQLITE_IOERR:
-            return MinskyError(.storeUnavailable, "I/O error on \(path): \(db.message ?? "disk full?"); free disk space and retry")
+            return MinskyError(
+                .storeUnavailable, "I/O error on \(path): \(db.message ?? "disk full?"); free disk space and retry")
         case .SQLITE_CONSTRAINT:
-            return MinskyError(.invalidInput, "the change breaks a store constraint (\(db.message ?? "constraint")); check ids and values")
+            return MinskyError(
+                .invalidInput,
+                "the change breaks a store constraint (\(db.message ?? "constraint")); check ids and values")
         default:
-            return MinskyError(.internal, "SQLite error on \(path): \(db.message ?? "\(db.resultCode)")", detail: db.sql)
+            return MinskyError(
+                .internal, "SQLite error on \(path): \(db.message ?? "\(db.resultCode)")", detail: db.sql)
         }
     }
 
@@ -214,7 +246,8 @@ public struct SQLiteDriver: SQLDriver {
         }
         let wal = (try? FileManager.default.attributesOfItem(atPath: path + "-wal"))?[.size] as? NSNumber
         if let wal, wal.intValue > 0 {
-            throw MinskyError(.internal, "\(path) still has \(wal.intValue) bytes of write-ahead log after closing; retry")
+            throw MinskyError(
+                .internal, "\(path) still has \(wal.intValue) bytes of write-ahead log after closing; retry")
         }
     }
 
@@ -228,15 +261,16 @@ struct GRDBConnection: SQLConnection {
     let db: Database
 
     func arguments(_ s: SQLStatement) -> StatementArguments {
-        StatementArguments(s.binds.map { v -> (any DatabaseValueConvertible)? in
-            switch v {
-            case .null: nil
-            case .int(let i): i
-            case .double(let x): x
-            case .text(let t): t
-            case .blob(let b): Data(b)
-            }
-        })
+        StatementArguments(
+            s.binds.map { v -> (any DatabaseValueConvertible)? in
+                switch v {
+                case .null: nil
+                case .int(let i): i
+                case .double(let x): x
+                case .text(let t): t
+                case .blob(let b): Data(b)
+                }
+            })
     }
 
     func execute(_ s: SQLStatement) throws -> Int {
@@ -282,9 +316,11 @@ struct GRDBConnection: SQLConnection {
 public typealias SQLiteTaskStore = SQLTaskStore<SQLiteDriver>
 
 extension SQLTaskStore where Driver == SQLiteDriver {
-    public convenience init(path: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = true,
-                            now: @escaping @Sendable () -> Timestamp = { .now() },
-                            makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }) throws {
+    public convenience init(
+        path: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = true,
+        now: @escaping @Sendable () -> Timestamp = { .now() },
+        makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }
+    ) throws {
         self.init(driver: try SQLiteDriver(path: path, create: create), idPrefix: idPrefix, now: now, makeID: makeID)
     }
 }

@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import MinskyCore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A scripted HTTP/1.1 server on 127.0.0.1 standing in for OpenAI-compatible and Anthropic APIs.
 /// Each request takes the next scripted reply (the last one repeats); every request is recorded.
-public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; the socket is owned by the accept thread
+public final class FakeLLMServer: @unchecked Sendable {  // state behind Mutex; the socket is owned by the accept thread
     public struct Reply: Sendable {
         public var status: Int
         public var headers: [String: String]
@@ -21,16 +22,33 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         public var holdOpen: Double = 0
 
         /// An OpenAI chat completion streamed in `pieces` chunks, then the usage chunk and [DONE].
-        public static func openAIStream(_ content: String, pieces: Int = 4, interval: Double = 0, usage: Bool = true) -> Reply {
+        public static func openAIStream(_ content: String, pieces: Int = 4, interval: Double = 0, usage: Bool = true)
+            -> Reply
+        {
             let chars = Array(content)
             let size = max(1, (chars.count + pieces - 1) / pieces)
-            var events: [String] = [#"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#]
+            var events: [String] = [
+                #"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#
+            ]
             for start in stride(from: 0, to: chars.count, by: size) {
-                let piece: JSONValue = ["id": "c1", "model": "fake-gpt", "choices": [["index": 0, "delta": ["content": .string(String(chars[start..<min(chars.count, start + size)]))]]]]
+                let piece: JSONValue = [
+                    "id": "c1", "model": "fake-gpt",
+                    "choices": [
+                        [
+                            "index": 0,
+                            "delta": ["content": .string(String(chars[start..<min(chars.count, start + size)]))],
+                        ]
+                    ],
+                ]
                 events.append("data: " + piece.canonicalJSON())
             }
-            events.append(#"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)
-            if usage { events.append(#"data: {"id":"c1","model":"fake-gpt","choices":[],"usage":{"prompt_tokens":120,"completion_tokens":80,"total_tokens":200}}"#) }
+            events.append(
+                #"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)
+            if usage {
+                events.append(
+                    #"data: {"id":"c1","model":"fake-gpt","choices":[],"usage":{"prompt_tokens":120,"completion_tokens":80,"total_tokens":200}}"#
+                )
+            }
             events.append("data: [DONE]")
             var r = Reply(body: "")
             r.events = events
@@ -44,16 +62,38 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
             let size = max(1, (chars.count + pieces - 1) / pieces)
             func event(_ type: String, _ data: JSONValue) -> String { "event: \(type)\ndata: " + data.canonicalJSON() }
             var events = [
-                event("message_start", ["type": "message_start", "message": ["id": "msg_1", "model": "fake-claude", "usage": ["input_tokens": 100, "output_tokens": 1]]]),
-                event("content_block_start", ["type": "content_block_start", "index": 0, "content_block": ["type": "tool_use", "id": "t1", "name": "decomposition", "input": [:]]]),
+                event(
+                    "message_start",
+                    [
+                        "type": "message_start",
+                        "message": [
+                            "id": "msg_1", "model": "fake-claude", "usage": ["input_tokens": 100, "output_tokens": 1],
+                        ],
+                    ]),
+                event(
+                    "content_block_start",
+                    [
+                        "type": "content_block_start", "index": 0,
+                        "content_block": ["type": "tool_use", "id": "t1", "name": "decomposition", "input": [:]],
+                    ]),
             ]
             for start in stride(from: 0, to: chars.count, by: size) {
-                events.append(event("content_block_delta", ["type": "content_block_delta", "index": 0,
-                                                            "delta": ["type": "input_json_delta", "partial_json": .string(String(chars[start..<min(chars.count, start + size)]))]]))
+                events.append(
+                    event(
+                        "content_block_delta",
+                        [
+                            "type": "content_block_delta", "index": 0,
+                            "delta": [
+                                "type": "input_json_delta",
+                                "partial_json": .string(String(chars[start..<min(chars.count, start + size)])),
+                            ],
+                        ]))
             }
             events += [
                 event("content_block_stop", ["type": "content_block_stop", "index": 0]),
-                event("message_delta", ["type": "message_delta", "delta": ["stop_reason": "tool_use"], "usage": ["output_tokens": 50]]),
+                event(
+                    "message_delta",
+                    ["type": "message_delta", "delta": ["stop_reason": "tool_use"], "usage": ["output_tokens": 50]]),
                 event("message_stop", ["type": "message_stop"]),
             ]
             var r = Reply(body: "")
@@ -63,20 +103,29 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         }
 
         public init(status: Int = 200, headers: [String: String] = [:], body: String, delay: Double = 0) {
-            self.status = status; self.headers = headers; self.body = body; self.delay = delay
+            self.status = status
+            self.headers = headers
+            self.body = body
+            self.delay = delay
         }
 
         /// An OpenAI chat completion whose message content is `content`.
         public static func openAI(_ content: String) -> Reply {
-            let body: JSONValue = ["id": "chatcmpl-1", "model": "fake-gpt", "choices": [["index": 0, "message": ["role": "assistant", "content": .string(content)]]],
-                                   "usage": ["prompt_tokens": 120, "completion_tokens": 80]]
+            let body: JSONValue = [
+                "id": "chatcmpl-1", "model": "fake-gpt",
+                "choices": [["index": 0, "message": ["role": "assistant", "content": .string(content)]]],
+                "usage": ["prompt_tokens": 120, "completion_tokens": 80],
+            ]
             return Reply(body: body.canonicalJSON())
         }
 
         /// An Anthropic message that calls the answer tool with `input`.
         public static func anthropic(_ input: JSONValue) -> Reply {
-            let body: JSONValue = ["id": "msg_1", "model": "fake-claude", "content": [["type": "tool_use", "id": "t1", "name": "decomposition", "input": input]],
-                                   "usage": ["input_tokens": 100, "output_tokens": 50]]
+            let body: JSONValue = [
+                "id": "msg_1", "model": "fake-claude",
+                "content": [["type": "tool_use", "id": "t1", "name": "decomposition", "input": input]],
+                "usage": ["input_tokens": 100, "output_tokens": 50],
+            ]
             return Reply(body: body.canonicalJSON())
         }
     }
@@ -113,10 +162,16 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_addr.s_addr = inet_addr("127.0.0.1")
         addr.sin_port = 0
-        let bound = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) } }
+        let bound = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(sock, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
         guard bound == 0, listen(sock, 16) == 0 else { throw NSError(domain: "FakeLLMServer", code: Int(errno)) }
         var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) } }
+        _ = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(sock, $0, &len) }
+        }
         port = Int(UInt16(bigEndian: addr.sin_port))
         fd = sock
         let listener = sock
@@ -153,7 +208,10 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         let head = String(decoding: data[..<h], as: UTF8.self).split(separator: "\r\n")
         var headers: [String: String] = [:]
         for line in head.dropFirst() {
-            if let colon = line.firstIndex(of: ":") { headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces) }
+            if let colon = line.firstIndex(of: ":") {
+                headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                    in: .whitespaces)
+            }
         }
         let path = head.first?.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
         let request = Request(path: path, headers: headers, body: try? JSONParser.parse(data[h...]))
@@ -171,7 +229,11 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
             return true
         }
         if let events = reply.events {
-            guard write("HTTP/1.1 \(reply.status) X\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n") else { return }
+            guard
+                write(
+                    "HTTP/1.1 \(reply.status) X\r\nContent-Type: text/event-stream\r\nCache-Control: no-cache\r\nConnection: close\r\n\r\n"
+                )
+            else { return }
             for (i, e) in events.enumerated() {
                 if i > 0, reply.interval > 0 { usleep(UInt32(reply.interval * 1_000_000)) }
                 guard write(e + "\n\n") else { return }
@@ -179,7 +241,8 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
             if reply.holdOpen > 0 { usleep(UInt32(reply.holdOpen * 1_000_000)) }
             return
         }
-        var out = "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\nConnection: close\r\n"
+        var out =
+            "HTTP/1.1 \(reply.status) X\r\nContent-Type: application/json\r\nContent-Length: \(reply.body.utf8.count)\r\nConnection: close\r\n"
         for (k, v) in reply.headers { out += "\(k): \(v)\r\n" }
         out += "\r\n" + reply.body
         _ = write(out)
@@ -189,7 +252,8 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
     /// concepts (auth, database, ui, docs), other words to hashed buckets; 16 dimensions.
     public static func embeddings(_ request: Request) -> Reply {
         let concepts: [String: Int] = [
-            "login": 0, "sign": 0, "signin": 0, "authenticate": 0, "authentication": 0, "password": 0, "session": 0, "auth": 0,
+            "login": 0, "sign": 0, "signin": 0, "authenticate": 0, "authentication": 0, "password": 0, "session": 0,
+            "auth": 0,
             "database": 1, "table": 1, "schema": 1, "sql": 1, "index": 1, "migration": 1,
             "ui": 2, "button": 2, "css": 2, "colour": 2, "color": 2, "layout": 2,
             "docs": 3, "readme": 3, "documentation": 3, "guide": 3,
@@ -198,12 +262,20 @@ public final class FakeLLMServer: @unchecked Sendable { // state behind Mutex; t
         let data: [JSONValue] = inputs.enumerated().map { i, text in
             var v = [Double](repeating: 0, count: 16)
             for w in TextSearch.terms(text) {
-                if let c = concepts[w] { v[c] += 3 } else { v[4 + Int(w.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xffff }) % 12] += 1 }
+                if let c = concepts[w] {
+                    v[c] += 3
+                } else {
+                    v[4 + Int(w.utf8.reduce(0) { ($0 &* 31 &+ Int($1)) & 0xffff }) % 12] += 1
+                }
             }
             return ["index": .int(Int64(i)), "embedding": .array(v.map { .double($0) })]
         }
         let tokens = inputs.map { TextSearch.terms($0).count }.reduce(0, +)
-        return Reply(body: JSONValue.object(["data": .array(data), "model": "fake-embed", "usage": ["prompt_tokens": .int(Int64(tokens)), "total_tokens": .int(Int64(tokens))]]).canonicalJSON())
+        return Reply(
+            body: JSONValue.object([
+                "data": .array(data), "model": "fake-embed",
+                "usage": ["prompt_tokens": .int(Int64(tokens)), "total_tokens": .int(Int64(tokens))],
+            ]).canonicalJSON())
     }
 
     deinit {

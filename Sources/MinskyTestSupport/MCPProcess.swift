@@ -1,13 +1,14 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import MinskyCore
 import Synchronization
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// A raw JSON-RPC client for the built `minsky mcp`, over real pipes. It keeps every line the
 /// server wrote so tests can check that stdout carried nothing but JSON-RPC.
-public final class MCPProcess: @unchecked Sendable { // mutable state is guarded by `lock`; the child is only reaped by waitForExit
+public final class MCPProcess: @unchecked Sendable {  // mutable state is guarded by `lock`; the child is only reaped by waitForExit
     public let pid: pid_t
     public let cwd: URL?
     let toChild: FileHandle
@@ -28,24 +29,33 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
         var environment = ProcessInfo.processInfo.environment
         environment["MINSKY_DB"] = nil
         for (k, v) in env { environment[k] = v }
-        let inPipe = Pipe(), outPipe = Pipe(), errPipe = Pipe()
+        let inPipe = Pipe()
+        let outPipe = Pipe()
+        let errPipe = Pipe()
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
         posix_spawn_file_actions_adddup2(&actions, inPipe.fileHandleForReading.fileDescriptor, 0)
         posix_spawn_file_actions_adddup2(&actions, outPipe.fileHandleForWriting.fileDescriptor, 1)
         posix_spawn_file_actions_adddup2(&actions, errPipe.fileHandleForWriting.fileDescriptor, 2)
-        for fd in [inPipe.fileHandleForWriting.fileDescriptor, outPipe.fileHandleForReading.fileDescriptor, errPipe.fileHandleForReading.fileDescriptor] {
+        for fd in [
+            inPipe.fileHandleForWriting.fileDescriptor, outPipe.fileHandleForReading.fileDescriptor,
+            errPipe.fileHandleForReading.fileDescriptor,
+        ] {
             posix_spawn_file_actions_addclose(&actions, fd)
         }
         // A shell `cd` gives the child its working directory without changing ours.
         let exe = Binaries.minsky.path
-        let quoted = ([exe] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(separator: " ")
+        let quoted = ([exe] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(
+            separator: " ")
         let script = (cwd.map { "cd '\($0.path)' && " } ?? "") + "exec " + quoted
         let parts: [String] = ["/bin/sh", "-c", script]
         let argv: [UnsafeMutablePointer<CChar>?] = parts.map { strdup($0) } + [nil]
         let envp: [UnsafeMutablePointer<CChar>?] = environment.map { strdup("\($0.key)=\($0.value)") } + [nil]
-        defer { for a in argv { free(a) }; for e in envp { free(e) } }
+        defer {
+            for a in argv { free(a) }
+            for e in envp { free(e) }
+        }
         var child: pid_t = 0
         let rc = posix_spawn(&child, "/bin/sh", &actions, nil, argv, envp)
         guard rc == 0 else { throw NSError(domain: "posix_spawn", code: Int(rc)) }
@@ -67,13 +77,19 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
                         pending.append(contentsOf: raw[start..<i])
                         let line = String(decoding: pending, as: UTF8.self)
                         pending.removeAll(keepingCapacity: true)
-                        lock.lock(); lines.append(line); lock.broadcast(); lock.unlock()
+                        lock.lock()
+                        lines.append(line)
+                        lock.broadcast()
+                        lock.unlock()
                         start = i + 1
                     }
                     pending.append(contentsOf: raw[start..<raw.count])
                 }
             }
-            lock.lock(); eof = true; lock.broadcast(); lock.unlock()
+            lock.lock()
+            eof = true
+            lock.broadcast()
+            lock.unlock()
         }.start()
         let err = errPipe.fileHandleForReading
         Thread { [self] in
@@ -88,7 +104,11 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
     public var stderrText: String { stderrData.withLock { String(decoding: $0, as: UTF8.self) } }
 
     /// Every line written to stdout so far.
-    public var allLines: [String] { lock.lock(); defer { lock.unlock() }; return lines }
+    public var allLines: [String] {
+        lock.lock()
+        defer { lock.unlock() }
+        return lines
+    }
 
     public func sendRaw(_ bytes: [UInt8]) { try? toChild.write(contentsOf: Data(bytes)) }
     public func sendLine(_ text: String) { sendRaw(Array((text + "\n").utf8)) }
@@ -144,7 +164,12 @@ public final class MCPProcess: @unchecked Sendable { // mutable state is guarded
     }
 
     public func initialize(version: String = "2025-11-25") -> JSONValue? {
-        let r = request("initialize", ["protocolVersion": .string(version), "capabilities": .object([:]), "clientInfo": ["name": "minsky-tests", "version": "1"]])
+        let r = request(
+            "initialize",
+            [
+                "protocolVersion": .string(version), "capabilities": .object([:]),
+                "clientInfo": ["name": "minsky-tests", "version": "1"],
+            ])
         send(["jsonrpc": "2.0", "method": "notifications/initialized"])
         return r
     }

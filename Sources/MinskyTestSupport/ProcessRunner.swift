@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Runs the built executables over real pipes, as users and agents do.
 public struct ProcessResult: Sendable {
@@ -28,7 +29,8 @@ public enum Binaries {
 /// Runs a command whose descendants may outlive it (a server started by `pg_ctl`): output goes
 /// to a file, so no pipe is left open waiting for them, and the child is reaped with waitpid.
 public func runDetached(_ executable: URL, _ args: [String]) throws -> ProcessResult {
-    let log = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-detached-\(UUID().uuidString).log").path
+    let log = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-detached-\(UUID().uuidString).log")
+        .path
     defer { try? FileManager.default.removeItem(atPath: log) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
@@ -48,8 +50,10 @@ public func runDetached(_ executable: URL, _ args: [String]) throws -> ProcessRe
     return ProcessResult(status: code, stdout: text, stderr: text)
 }
 
-public func runProcess(_ executable: URL, _ args: [String], cwd: URL? = nil, env: [String: String] = [:],
-                       stdin: Data? = nil) throws -> ProcessResult {
+public func runProcess(
+    _ executable: URL, _ args: [String], cwd: URL? = nil, env: [String: String] = [:],
+    stdin: Data? = nil
+) throws -> ProcessResult {
     let p = Process()
     p.executableURL = executable
     p.arguments = args
@@ -58,7 +62,9 @@ public func runProcess(_ executable: URL, _ args: [String], cwd: URL? = nil, env
     environment["MINSKY_DB"] = nil
     for (k, v) in env { environment[k] = v }
     p.environment = environment
-    let out = Pipe(), err = Pipe(), inp = Pipe()
+    let out = Pipe()
+    let err = Pipe()
+    let inp = Pipe()
     p.standardOutput = out
     p.standardError = err
     p.standardInput = inp
@@ -69,9 +75,14 @@ public func runProcess(_ executable: URL, _ args: [String], cwd: URL? = nil, env
     nonisolated(unsafe) var errData = Data()
     let g = DispatchGroup()
     g.enter()
-    DispatchQueue.global().async { errData = err.fileHandleForReading.readDataToEndOfFile(); g.leave() }
+    DispatchQueue.global().async {
+        errData = err.fileHandleForReading.readDataToEndOfFile()
+        g.leave()
+    }
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     g.wait()
     p.waitUntilExit()
-    return ProcessResult(status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self), stderr: String(decoding: errData, as: UTF8.self))
+    return ProcessResult(
+        status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData, as: UTF8.self))
 }

@@ -2,7 +2,7 @@ import Foundation
 
 /// A PostgreSQL server of the test's own (for tests that stop the server), started from the
 /// binaries scripts/test installs (MINSKY_TEST_PGBIN) or Debian's postgresql-15.
-public final class ScratchPostgres: @unchecked Sendable { // immutable after init
+public final class ScratchPostgres: @unchecked Sendable {  // immutable after init
     public let dataDir: String
     public let port: Int
     public let bin: String
@@ -29,15 +29,25 @@ public final class ScratchPostgres: @unchecked Sendable { // immutable after ini
             _ = try runProcess(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres", dir.path])
         }
         port = Int.random(in: 20_000..<40_000)
-        let initdb = try Self.asPostgres(["\(bin)/initdb", "-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"])
-        guard initdb.status == 0 else { throw NSError(domain: "initdb", code: Int(initdb.status), userInfo: [NSLocalizedDescriptionKey: initdb.stderr]) }
+        let initdb = try Self.asPostgres([
+            "\(bin)/initdb", "-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync",
+        ])
+        guard initdb.status == 0 else {
+            throw NSError(
+                domain: "initdb", code: Int(initdb.status), userInfo: [NSLocalizedDescriptionKey: initdb.stderr])
+        }
         try start()
     }
 
     public func start() throws {
-        let r = try Self.asPostgres(["\(bin)/pg_ctl", "-D", dataDir, "-l", dataDir + "/../log", "-w", "-o",
-                                     "-p \(port) -k \(dataDir)/.. -c listen_addresses=127.0.0.1 -c fsync=off", "start"])
-        guard r.status == 0 else { throw NSError(domain: "pg_ctl", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr + r.stdout]) }
+        let r = try Self.asPostgres([
+            "\(bin)/pg_ctl", "-D", dataDir, "-l", dataDir + "/../log", "-w", "-o",
+            "-p \(port) -k \(dataDir)/.. -c listen_addresses=127.0.0.1 -c fsync=off", "start",
+        ])
+        guard r.status == 0 else {
+            throw NSError(
+                domain: "pg_ctl", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr + r.stdout])
+        }
     }
 
     public func stop() throws {

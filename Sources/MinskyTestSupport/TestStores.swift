@@ -16,7 +16,13 @@ public enum StoreKind: String, CaseIterable, Sendable {
 public final class TestClock: Sendable {
     let current: Mutex<Int64>
     public init(start: Timestamp = Timestamp(iso8601: "2026-01-01T00:00:00Z")!) { current = Mutex(start.microseconds) }
-    public func now() -> Timestamp { Timestamp(microseconds: current.withLock { $0 += 1000; return $0 }) }
+    public func now() -> Timestamp {
+        Timestamp(
+            microseconds: current.withLock {
+                $0 += 1000
+                return $0
+            })
+    }
     public func advance(seconds: Double) { current.withLock { $0 += Int64(seconds * 1_000_000) } }
 }
 
@@ -25,7 +31,10 @@ public final class SequentialIDs: Sendable {
     let n = Mutex(0)
     public init() {}
     public func next(prefix: String, length: Int) -> TaskID {
-        let i = n.withLock { $0 += 1; return $0 }
+        let i = n.withLock {
+            $0 += 1
+            return $0
+        }
         let s = String(i, radix: 36)
         return TaskID(trusted: "\(prefix)-" + String(repeating: "0", count: max(0, length - s.count)) + s)
     }
@@ -37,13 +46,17 @@ public enum TestEnvironment {
 
     public static func postgresURL() throws -> String {
         guard let url = ProcessInfo.processInfo.environment[postgresVariable], !url.isEmpty else {
-            throw MinskyError(.notConfigured, "\(postgresVariable) is not set: run the tests with scripts/test (it starts PostgreSQL), or point \(postgresVariable) at a server, e.g. postgresql://postgres@127.0.0.1:5432/postgres")
+            throw MinskyError(
+                .notConfigured,
+                "\(postgresVariable) is not set: run the tests with scripts/test (it starts PostgreSQL), or point \(postgresVariable) at a server, e.g. postgresql://postgres@127.0.0.1:5432/postgres"
+            )
         }
         return url
     }
 
     public static func tempDirectory(_ label: String = "minsky-test") throws -> URL {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("\(label)-\(UUID().uuidString.prefix(12).lowercased())")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "\(label)-\(UUID().uuidString.prefix(12).lowercased())")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         return dir
     }
@@ -64,8 +77,10 @@ public enum TestEnvironment {
 }
 
 /// Runs `body` with a new, empty store of `kind`, then removes it.
-public func withStore<T>(_ kind: StoreKind, clock: TestClock? = nil, ids: SequentialIDs? = nil,
-                         _ body: (any TaskStore) async throws -> T) async throws -> T {
+public func withStore<T>(
+    _ kind: StoreKind, clock: TestClock? = nil, ids: SequentialIDs? = nil,
+    _ body: (any TaskStore) async throws -> T
+) async throws -> T {
     let now: @Sendable () -> Timestamp = { clock?.now() ?? .now() }
     let makeID: @Sendable (String, Int) -> TaskID = { prefix, length in
         ids?.next(prefix: prefix, length: length) ?? TaskID.random(prefix: prefix, length: length)

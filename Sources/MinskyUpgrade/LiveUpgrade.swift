@@ -16,41 +16,57 @@ import MinskySQLite
 /// the old store is marked moved, so the waiting writers continue on PostgreSQL.
 public enum LiveUpgrade {
     static func captureStatements() -> [String] {
-        var out = ["CREATE TABLE IF NOT EXISTS change_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, k1 TEXT NOT NULL, k2 TEXT)"]
+        var out = [
+            "CREATE TABLE IF NOT EXISTS change_log (seq INTEGER PRIMARY KEY AUTOINCREMENT, tbl TEXT NOT NULL, k1 TEXT NOT NULL, k2 TEXT)"
+        ]
         for t in Schema.catalog {
             let keys = t.key
             for (op, row) in [("INSERT", "NEW"), ("UPDATE", "NEW"), ("DELETE", "OLD")] {
                 let values = "'\(t.name)', \(row).\(keys[0]), " + (keys.count > 1 ? "\(row).\(keys[1])" : "NULL")
-                out.append("CREATE TRIGGER IF NOT EXISTS minsky_capture_\(t.name)_\(op.lowercased()) AFTER \(op) ON \(t.name) BEGIN INSERT INTO change_log (tbl, k1, k2) VALUES (\(values)); END")
+                out.append(
+                    "CREATE TRIGGER IF NOT EXISTS minsky_capture_\(t.name)_\(op.lowercased()) AFTER \(op) ON \(t.name) BEGIN INSERT INTO change_log (tbl, k1, k2) VALUES (\(values)); END"
+                )
             }
         }
         return out
     }
 
     static func dropStatements() -> [String] {
-        Schema.catalog.flatMap { t in ["insert", "update", "delete"].map { "DROP TRIGGER IF EXISTS minsky_capture_\(t.name)_\($0)" } } + ["DROP TABLE IF EXISTS change_log"]
+        Schema.catalog.flatMap { t in
+            ["insert", "update", "delete"].map { "DROP TRIGGER IF EXISTS minsky_capture_\(t.name)_\($0)" }
+        } + ["DROP TABLE IF EXISTS change_log"]
     }
 
-    struct Change { var table: TableSpec; var key: [String]; var row: [SQLValue]? }
+    struct Change {
+        var table: TableSpec
+        var key: [String]
+        var row: [SQLValue]?
+    }
 
     /// Changes after `seq` with each key's current row (nil when it was deleted), last change per key.
     static func pending(_ db: Database, after seq: Int64) throws -> (changes: [Change], last: Int64) {
-        let rows = try Row.fetchAll(db, sql: "SELECT seq, tbl, k1, k2 FROM change_log WHERE seq > ? ORDER BY seq", arguments: [seq])
+        let rows = try Row.fetchAll(
+            db, sql: "SELECT seq, tbl, k1, k2 FROM change_log WHERE seq > ? ORDER BY seq", arguments: [seq])
         var last = seq
         var order: [String] = []
         var latest: [String: (String, [String])] = [:]
         for r in rows {
             last = r["seq"]
-            let tbl: String = r["tbl"], k1: String = r["k1"], k2: String? = r["k2"]
+            let tbl: String = r["tbl"]
+            let k1: String = r["k1"]
+            let k2: String? = r["k2"]
             let key = [k1] + (k2.map { [$0] } ?? [])
             let id = tbl + "\u{1}" + key.joined(separator: "\u{1}")
             if latest[id] == nil { order.append(id) }
             latest[id] = (tbl, key)
         }
         let changes: [Change] = try order.compactMap { id in
-            guard let (tbl, key) = latest[id], let t = Schema.catalog.first(where: { $0.name == tbl }) else { return nil }
+            guard let (tbl, key) = latest[id], let t = Schema.catalog.first(where: { $0.name == tbl }) else {
+                return nil
+            }
             let cond = t.key.map { "\($0) = ?" }.joined(separator: " AND ")
-            let row = try Row.fetchOne(db, sql: "SELECT \(t.columnList) FROM \(t.name) WHERE \(cond)", arguments: StatementArguments(key))
+            let row = try Row.fetchOne(
+                db, sql: "SELECT \(t.columnList) FROM \(t.name) WHERE \(cond)", arguments: StatementArguments(key))
             let values: [SQLValue]? = row.map { r in
                 r.databaseValues.map { v in
                     switch v.storage {
@@ -75,10 +91,13 @@ public enum LiveUpgrade {
                 var sql: MinskySQL.SQL = "INSERT INTO \(raw: t.name) (\(raw: t.columnList)) VALUES ("
                 for (i, (v, col)) in zip(row, t.columns).enumerated() {
                     var value = v
-                    if col.type == .json, let text = v.text, let j = try? JSONValue.parse(text) { value = .text(j.canonicalJSON()) }
+                    if col.type == .json, let text = v.text, let j = try? JSONValue.parse(text) {
+                        value = .text(j.canonicalJSON())
+                    }
                     sql += "\(raw: i > 0 ? ", " : "")\(value, as: col.type)"
                 }
-                let updates = t.columns.filter { !t.key.contains($0.name) }.map { "\($0.name) = EXCLUDED.\($0.name)" }.joined(separator: ", ")
+                let updates = t.columns.filter { !t.key.contains($0.name) }.map { "\($0.name) = EXCLUDED.\($0.name)" }
+                    .joined(separator: ", ")
                 sql += ") ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO UPDATE SET \(raw: updates)"
                 let s = SQLStatement(.postgres, sql)
                 try pg.execute(s.sql, s.binds)
@@ -89,7 +108,9 @@ public enum LiveUpgrade {
         }
     }
 
-    public static func run(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws -> UpgradeResult {
+    public static func run(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws
+        -> UpgradeResult
+    {
         let (path, url) = try Upgrader.endpoints(project: project, options: options)
         let result = try await Upgrader.offload {
             let driver = try SQLiteDriver(path: path, create: false)
@@ -102,7 +123,10 @@ public enum LiveUpgrade {
             // 1. Capture changes from now on, then take the snapshot and note where the log stood.
             try pool.write { db in for sql in captureStatements() { try db.execute(sql: sql) } }
             let (exports, snapSeq) = try pool.read { db in
-                (try Transfer.exportSQLite(db, reporter: reporter), try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM change_log") ?? 0)
+                (
+                    try Transfer.exportSQLite(db, reporter: reporter),
+                    try Int64.fetchOne(db, sql: "SELECT coalesce(max(seq), 0) FROM change_log") ?? 0
+                )
             }
             reporter?.step("Exporting SQLite data...")
             var reports: [TableReport] = []
@@ -114,9 +138,12 @@ public enum LiveUpgrade {
                 let nonEmpty = try Transfer.postgresCounts(pg).filter { $0.value > 0 }
                 if !nonEmpty.isEmpty {
                     guard options.force else {
-                        throw MinskyError.invalid("db-url", "the target PostgreSQL database is not empty; point at an empty database or pass --force")
+                        throw MinskyError.invalid(
+                            "db-url",
+                            "the target PostgreSQL database is not empty; point at an empty database or pass --force")
                     }
-                    try pg.execute("TRUNCATE " + Schema.catalog.map(\.name).reversed().joined(separator: ", ") + " CASCADE")
+                    try pg.execute(
+                        "TRUNCATE " + Schema.catalog.map(\.name).reversed().joined(separator: ", ") + " CASCADE")
                 }
                 try pg.execute("SET CONSTRAINTS ALL DEFERRED")
                 // 2. The snapshot, while writers carry on.
@@ -152,7 +179,9 @@ public enum LiveUpgrade {
                             var next = project
                             next.config.database = configURL
                             try next.save()
-                            try db.execute(sql: "INSERT INTO store_moved (url, moved_at) VALUES (?, ?)", arguments: [configURL, Timestamp.now().iso8601])
+                            try db.execute(
+                                sql: "INSERT INTO store_moved (url, moved_at) VALUES (?, ?)",
+                                arguments: [configURL, Timestamp.now().iso8601])
                         }
                         for sql in dropStatements() { try db.execute(sql: sql) }
                         try db.execute(sql: "COMMIT")
@@ -167,7 +196,8 @@ public enum LiveUpgrade {
                 throw error
             }
             if options.dryRun {
-                return UpgradeResult(tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
+                return UpgradeResult(
+                    tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
             }
             reporter?.step("Switching backend configuration...")
             return UpgradeResult(tables: reports, backup: dest, database: configURL, switched: true, dryRun: false)

@@ -14,7 +14,7 @@ enum RowCanon {
         let text: String
         switch (value, type) {
         case (.null, _):
-            out.append(contentsOf: [0x5C, 0x4E]) // \N
+            out.append(contentsOf: [0x5C, 0x4E])  // \N
             return
         case (_, .integer):
             guard let i = value.int else { throw MinskyError(.internal, "expected an integer, found \(value)") }
@@ -22,7 +22,9 @@ enum RowCanon {
         case (_, .timestamp):
             guard let s = value.text else { throw MinskyError(.internal, "unreadable timestamp \(value)") }
             // Stored timestamps are already canonical (fixed width, microseconds, Z); others are normalized.
-            if s.utf8.count == 27, s.utf8.last == UInt8(ascii: "Z") { text = s } else {
+            if s.utf8.count == 27, s.utf8.last == UInt8(ascii: "Z") {
+                text = s
+            } else {
                 guard let t = Timestamp(iso8601: s) else { throw MinskyError(.internal, "unreadable timestamp \(s)") }
                 text = t.iso8601
             }
@@ -45,13 +47,24 @@ enum RowCanon {
 
     /// Decimal digits of `n` (≥ 0), without a String.
     static func appendLength(_ n: Int, into out: inout [UInt8]) {
-        if n < 10 { out.append(UInt8(48 + n)); return }
-        var digits: (UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8) =
-            (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        if n < 10 {
+            out.append(UInt8(48 + n))
+            return
+        }
+        var digits:
+            (
+                UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8, UInt8,
+                UInt8, UInt8, UInt8, UInt8, UInt8
+            ) =
+                (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
         var count = 0
         var v = n
         withUnsafeMutableBytes(of: &digits) { d in
-            while v > 0 { d[count] = UInt8(48 + v % 10); v /= 10; count += 1 }
+            while v > 0 {
+                d[count] = UInt8(48 + v % 10)
+                v /= 10
+                count += 1
+            }
             for i in stride(from: count - 1, through: 0, by: -1) { out.append(d[i]) }
         }
     }
@@ -80,7 +93,8 @@ enum RowCanon {
     /// signed integer). Order-independent, so neither side sorts; a mismatch then compares rows.
     static func postgresTableDigest(_ t: TableSpec) -> String {
         let row = t.columns.map { sql($0.name, $0.type) }.joined(separator: " || ")
-        return "SELECT count(*), coalesce(sum(('x' || substr(md5(\(row)), 1, 16))::bit(64)::bigint::numeric), 0)::text FROM \(t.name)"
+        return
+            "SELECT count(*), coalesce(sum(('x' || substr(md5(\(row)), 1, 16))::bit(64)::bigint::numeric), 0)::text FROM \(t.name)"
     }
 }
 
@@ -99,7 +113,10 @@ struct TableDigest: Sendable {
     }
 
     static func hex(_ hi: UInt64, _ lo: UInt64) -> String {
-        func h(_ x: UInt64) -> String { let s = String(x, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
+        func h(_ x: UInt64) -> String {
+            let s = String(x, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
         return h(hi) + h(lo)
     }
 
@@ -139,14 +156,22 @@ enum CopyText {
             out.append(contentsOf: [0x5C, 0x5C, UInt8(ascii: "x")])
             Hex.append(b, into: &out)
             return
-        case .text(let s): text = s // JSON too: PostgreSQL parses it into jsonb
+        case .text(let s): text = s  // JSON too: PostgreSQL parses it into jsonb
         }
         for b in text.utf8 {
             switch b {
-            case 0x5C: out.append(0x5C); out.append(0x5C)
-            case 0x0A: out.append(0x5C); out.append(UInt8(ascii: "n"))
-            case 0x0D: out.append(0x5C); out.append(UInt8(ascii: "r"))
-            case 0x09: out.append(0x5C); out.append(UInt8(ascii: "t"))
+            case 0x5C:
+                out.append(0x5C)
+                out.append(0x5C)
+            case 0x0A:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "n"))
+            case 0x0D:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "r"))
+            case 0x09:
+                out.append(0x5C)
+                out.append(UInt8(ascii: "t"))
             default: out.append(b)
             }
         }
@@ -171,12 +196,16 @@ extension JSONValue {
         case .string(let s): Self.jsonbString(s, to: &out)
         case .array(let a):
             out += "["
-            for (i, v) in a.enumerated() { if i > 0 { out += ", " }; v.writeJSONB(to: &out) }
+            for (i, v) in a.enumerated() {
+                if i > 0 { out += ", " }
+                v.writeJSONB(to: &out)
+            }
             out += "]"
         case .object(let o):
             out += "{"
             let keys = o.keys.sorted { a, b in
-                let x = Array(a.utf8), y = Array(b.utf8)
+                let x = Array(a.utf8)
+                let y = Array(b.utf8)
                 return x.count != y.count ? x.count < y.count : x.lexicographicallyPrecedes(y)
             }
             for (i, k) in keys.enumerated() {
@@ -196,18 +225,25 @@ extension JSONValue {
     static func numericText(_ literal: String) -> String {
         var s = Substring(literal)
         var negative = false
-        if s.first == "-" { negative = true; s = s.dropFirst() }
+        if s.first == "-" {
+            negative = true
+            s = s.dropFirst()
+        }
         var exponent = 0
         if let e = s.firstIndex(where: { $0 == "e" || $0 == "E" }) {
             exponent = Int(s[s.index(after: e)...].replacingOccurrences(of: "+", with: "")) ?? 0
             s = s[..<e]
         }
         let parts = s.split(separator: ".", omittingEmptySubsequences: false)
-        let intPart = String(parts[0]), fracPart = parts.count > 1 ? String(parts[1]) : ""
+        let intPart = String(parts[0])
+        let fracPart = parts.count > 1 ? String(parts[1]) : ""
         var digits = Array(intPart + fracPart)
         var point = intPart.count + exponent
         let scale = max(0, fracPart.count - exponent)
-        if point < 0 { digits = Array(repeating: "0", count: -point) + digits; point = 0 }
+        if point < 0 {
+            digits = Array(repeating: "0", count: -point) + digits
+            point = 0
+        }
         if point > digits.count { digits += Array(repeating: "0", count: point - digits.count) }
         var whole = String(digits[..<point])
         var frac = String(digits[point...])

@@ -1,11 +1,12 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import GRDB
 import MinskyCore
 import MinskyPostgres
 import MinskySQL
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Reports the steps of a long operation to a person (CLI) or an agent (MCP progress).
 public protocol TransferReporter: Sendable {
@@ -65,59 +66,61 @@ enum Transfer {
     /// With `vectors`, task_embeddings rows carry one more COPY field after the catalog's: the
     /// embedding in pgvector's text form, for a target that has the vector column (not digested:
     /// it is derived from the `vector` bytes, which are).
-    static func exportSQLite(_ db: Database, reporter: (any TransferReporter)?, vectors: Bool = false,
-                             sink: ((_ chunk: [UInt8]?) throws -> Void)? = nil) throws -> [Export] {
-            // Map the file instead of a pread per page.
-            _ = try Row.fetchAll(db, sql: "PRAGMA mmap_size = 4294967296")
-            return try Schema.catalog.map { t in
-                let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(t.name)") ?? 0
-                var chunks: [[UInt8]] = []
-                var buf: [UInt8] = []
-                buf.reserveCapacity(chunkBytes + 4096)
-                var digest = TableDigest()
-                var canon: [UInt8] = []
-                let keyIdx = t.key.map { k in t.columns.firstIndex { $0.name == k }! } // keys are columns by construction
-                let vectorIdx = vectors ? t.pgvectorBytesIndex : nil
-                // Table order (rowid), not key order: a sequential scan; digests are sorted after.
-                let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name)")
-                while let row = try rows.next() {
-                    canon.removeAll(keepingCapacity: true)
-                    var values: [SQLValue] = []
-                    values.reserveCapacity(t.columns.count)
-                    for (i, dbv) in row.databaseValues.enumerated() {
-                        let v: SQLValue
-                        switch dbv.storage {
-                        case .null: v = .null
-                        case .int64(let x): v = .int(x)
-                        case .double(let x): v = .double(x)
-                        case .string(let s): v = .text(s)
-                        case .blob(let b): v = .blob([UInt8](b))
-                        }
-                        values.append(v)
-                        if i > 0 { buf.append(0x09) }
-                        CopyText.append(v, t.columns[i].type, into: &buf)
-                        try RowCanon.field(v, t.columns[i].type, into: &canon)
+    static func exportSQLite(
+        _ db: Database, reporter: (any TransferReporter)?, vectors: Bool = false,
+        sink: ((_ chunk: [UInt8]?) throws -> Void)? = nil
+    ) throws -> [Export] {
+        // Map the file instead of a pread per page.
+        _ = try Row.fetchAll(db, sql: "PRAGMA mmap_size = 4294967296")
+        return try Schema.catalog.map { t in
+            let total = try Int.fetchOne(db, sql: "SELECT count(*) FROM \(t.name)") ?? 0
+            var chunks: [[UInt8]] = []
+            var buf: [UInt8] = []
+            buf.reserveCapacity(chunkBytes + 4096)
+            var digest = TableDigest()
+            var canon: [UInt8] = []
+            let keyIdx = t.key.map { k in t.columns.firstIndex { $0.name == k }! }  // keys are columns by construction
+            let vectorIdx = vectors ? t.pgvectorBytesIndex : nil
+            // Table order (rowid), not key order: a sequential scan; digests are sorted after.
+            let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name)")
+            while let row = try rows.next() {
+                canon.removeAll(keepingCapacity: true)
+                var values: [SQLValue] = []
+                values.reserveCapacity(t.columns.count)
+                for (i, dbv) in row.databaseValues.enumerated() {
+                    let v: SQLValue
+                    switch dbv.storage {
+                    case .null: v = .null
+                    case .int64(let x): v = .int(x)
+                    case .double(let x): v = .double(x)
+                    case .string(let s): v = .text(s)
+                    case .blob(let b): v = .blob([UInt8](b))
                     }
-                    if let vi = vectorIdx, case .blob(let bytes) = values[vi] {
-                        buf.append(0x09)
-                        PGVectorText.append(littleEndian: bytes, into: &buf)
-                    }
-                    buf.append(0x0A)
-                    digest.add(key: keyIdx.map { values[$0].text ?? "" }, canonical: canon)
-                    if buf.count >= chunkBytes {
-                        if let sink { try sink(buf) } else { chunks.append(buf) }
-                        buf.removeAll(keepingCapacity: true)
-                        reporter?.progress(digest.count, of: total, "exporting \(t.name)")
-                    }
+                    values.append(v)
+                    if i > 0 { buf.append(0x09) }
+                    CopyText.append(v, t.columns[i].type, into: &buf)
+                    try RowCanon.field(v, t.columns[i].type, into: &canon)
                 }
-                if let sink {
-                    if !buf.isEmpty { try sink(buf) }
-                    try sink(nil)
-                } else if !buf.isEmpty {
-                    chunks.append(buf)
+                if let vi = vectorIdx, case .blob(let bytes) = values[vi] {
+                    buf.append(0x09)
+                    PGVectorText.append(littleEndian: bytes, into: &buf)
                 }
-                return Export(table: t, chunks: chunks, digest: digest, checksum: digest.checksum())
+                buf.append(0x0A)
+                digest.add(key: keyIdx.map { values[$0].text ?? "" }, canonical: canon)
+                if buf.count >= chunkBytes {
+                    if let sink { try sink(buf) } else { chunks.append(buf) }
+                    buf.removeAll(keepingCapacity: true)
+                    reporter?.progress(digest.count, of: total, "exporting \(t.name)")
+                }
             }
+            if let sink {
+                if !buf.isEmpty { try sink(buf) }
+                try sink(nil)
+            } else if !buf.isEmpty {
+                chunks.append(buf)
+            }
+            return Export(table: t, chunks: chunks, digest: digest, checksum: digest.checksum())
+        }
     }
 
     /// Row counts of the catalog tables in PostgreSQL (0 for missing tables).
@@ -146,17 +149,25 @@ enum Transfer {
             let other = i < theirs.count ? theirs[i] : nil
             let otherKey = other.map { $0.dropLast().map { $0.text ?? "" }.joined(separator: "|") }
             let myKey = mine.parts.joined(separator: "|")
-            if otherKey != myKey || other?.last?.text != mine.md5 { first = myKey; break }
+            if otherKey != myKey || other?.last?.text != mine.md5 {
+                first = myKey
+                break
+            }
         }
         if first == "none" && theirs.count > e.digest.rows.count {
             first = theirs[e.digest.rows.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")
         }
-        throw MinskyError(.internal, "validation failed on table \(e.table.name): source has \(e.digest.count) rows (checksum \(e.checksum)), PostgreSQL has \(count) (checksum \(sum)); first differing row: \(first). Nothing was committed.")
+        throw MinskyError(
+            .internal,
+            "validation failed on table \(e.table.name): source has \(e.digest.count) rows (checksum \(e.checksum)), PostgreSQL has \(count) (checksum \(sum)); first differing row: \(first). Nothing was committed."
+        )
     }
 
     /// COPYs the exported chunks of every table (reporting each), with an optional fault point
     /// once data is flowing.
-    static func copy(_ exports: [Export], into pg: PostgresSession, reporter: (any TransferReporter)?, faultPoint: String?) throws {
+    static func copy(
+        _ exports: [Export], into pg: PostgresSession, reporter: (any TransferReporter)?, faultPoint: String?
+    ) throws {
         for e in exports {
             var i = 0
             try pg.copyIn("COPY \(e.table.name) (\(e.table.columnList)) FROM STDIN") {
@@ -174,7 +185,11 @@ enum Transfer {
     /// COPY so embeddings arrive searchable (no second write of every row afterwards). Without
     /// it, nothing: the store sets pgvector up on first use if it can.
     static func addVectorColumn(_ pg: PostgresSession) throws -> Bool {
-        guard let schema = try pg.query("SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'").first?[0].text else {
+        guard
+            let schema = try pg.query(
+                "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
+            ).first?[0].text
+        else {
             return false
         }
         for sql in Schema.pgvectorColumn(schema: schema) { try pg.execute(sql) }
@@ -184,7 +199,9 @@ enum Transfer {
     /// Before a bulk COPY: drop foreign keys and secondary indexes (inside the transaction).
     static func dropForBulkLoad(_ pg: PostgresSession) throws {
         try pg.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        for fk in Schema.postgresForeignKeys { try pg.execute("ALTER TABLE \(fk.table) DROP CONSTRAINT IF EXISTS \(fk.name)") }
+        for fk in Schema.postgresForeignKeys {
+            try pg.execute("ALTER TABLE \(fk.table) DROP CONSTRAINT IF EXISTS \(fk.name)")
+        }
         for ix in Schema.postgresIndexes { try pg.execute("DROP INDEX IF EXISTS \(ix.name)") }
     }
 
@@ -196,7 +213,10 @@ enum Transfer {
             do {
                 try pg.execute("ALTER TABLE \(fk.table) ADD CONSTRAINT \(fk.name) \(fk.definition)")
             } catch let e as MinskyError where e.message.contains("violates foreign key constraint") {
-                throw MinskyError(.internal, "validation failed: \(fk.table) has rows whose \(fk.definition.split(separator: "(")[1].prefix { $0 != ")" }) points at a missing task (\(e.message)). Nothing was committed.")
+                throw MinskyError(
+                    .internal,
+                    "validation failed: \(fk.table) has rows whose \(fk.definition.split(separator: "(")[1].prefix { $0 != ")" }) points at a missing task (\(e.message)). Nothing was committed."
+                )
             }
         }
     }
@@ -204,12 +224,18 @@ enum Transfer {
     /// Foreign keys hold: no dependency or parent pointing at a missing task.
     static func checkOrphans(_ pg: PostgresSession) throws {
         try pg.execute("SET CONSTRAINTS ALL IMMEDIATE")
-        let orphans = try pg.query("""
-            SELECT (SELECT count(*) FROM tasks t WHERE t.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.id = t.parent_id)) + \
-            (SELECT count(*) FROM task_dependencies e WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id) \
-            OR NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.depends_on_id))
-            """).first?[0].int ?? 0
-        if orphans != 0 { throw MinskyError(.internal, "validation failed: \(orphans) orphaned reference(s) in PostgreSQL. Nothing was committed.") }
+        let orphans =
+            try pg.query(
+                """
+                SELECT (SELECT count(*) FROM tasks t WHERE t.parent_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM tasks p WHERE p.id = t.parent_id)) + \
+                (SELECT count(*) FROM task_dependencies e WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.task_id) \
+                OR NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = e.depends_on_id))
+                """
+            ).first?[0].int ?? 0
+        if orphans != 0 {
+            throw MinskyError(
+                .internal, "validation failed: \(orphans) orphaned reference(s) in PostgreSQL. Nothing was committed.")
+        }
     }
 
     static func label(_ table: String, _ n: Int) -> String {
@@ -225,8 +251,10 @@ enum Transfer {
 
     /// SQLite → PostgreSQL inside one PostgreSQL transaction. Returns per-table reports, or throws
     /// with everything rolled back. `dryRun` validates and then rolls back.
-    static func sqliteToPostgres(exports: [Export], pg: PostgresSession, force: Bool, dryRun: Bool,
-                                 reporter: (any TransferReporter)?) throws -> (reports: [TableReport], alreadyThere: Bool) {
+    static func sqliteToPostgres(
+        exports: [Export], pg: PostgresSession, force: Bool, dryRun: Bool,
+        reporter: (any TransferReporter)?
+    ) throws -> (reports: [TableReport], alreadyThere: Bool) {
         try pg.execute("BEGIN")
         do {
             try pg.migrateInTransaction()
@@ -236,14 +264,20 @@ enum Transfer {
             var alreadyThere = false
             if !nonEmpty.isEmpty {
                 // A rerun after a crash between commit and switch finds exactly this data: fine.
-                let same = try exports.allSatisfy { e in try postgresDigest(pg, e.table) == (e.digest.count, e.checksum) }
+                let same = try exports.allSatisfy { e in try postgresDigest(pg, e.table) == (e.digest.count, e.checksum)
+                }
                 if same {
                     alreadyThere = true
                 } else if force {
-                    try pg.execute("TRUNCATE " + Schema.catalog.map(\.name).reversed().joined(separator: ", ") + " CASCADE")
+                    try pg.execute(
+                        "TRUNCATE " + Schema.catalog.map(\.name).reversed().joined(separator: ", ") + " CASCADE")
                 } else {
-                    let what = nonEmpty.sorted { $0.key < $1.key }.map { "\($0.value) rows in \($0.key)" }.joined(separator: ", ")
-                    throw MinskyError.invalid("db-url", "the target PostgreSQL database is not empty (\(what)); point at an empty database or pass --force to replace its minsky data")
+                    let what = nonEmpty.sorted { $0.key < $1.key }.map { "\($0.value) rows in \($0.key)" }.joined(
+                        separator: ", ")
+                    throw MinskyError.invalid(
+                        "db-url",
+                        "the target PostgreSQL database is not empty (\(what)); point at an empty database or pass --force to replace its minsky data"
+                    )
                 }
             }
             if !alreadyThere {
@@ -266,8 +300,10 @@ enum Transfer {
     /// SQLite → PostgreSQL with reading and copying overlapped: a writer thread COPYs chunks while
     /// this thread is still reading and digesting SQLite. Used when the target is empty (the usual
     /// case); otherwise the target must first be compared with full digests, see `sqliteToPostgres`.
-    static func streamSQLiteToPostgres(_ db: Database, pg: PostgresSession, dryRun: Bool,
-                                       reporter: (any TransferReporter)?) throws -> [TableReport]? {
+    static func streamSQLiteToPostgres(
+        _ db: Database, pg: PostgresSession, dryRun: Bool,
+        reporter: (any TransferReporter)?
+    ) throws -> [TableReport]? {
         try pg.execute("BEGIN")
         do {
             try pg.migrateInTransaction()
@@ -279,7 +315,7 @@ enum Transfer {
             let vectors = try addVectorColumn(pg)
             let channel = ChunkChannel()
             let done = DispatchSemaphore(value: 0)
-            nonisolated(unsafe) var copyError: (any Error)? // written by the writer thread before `done` is signalled
+            nonisolated(unsafe) var copyError: (any Error)?  // written by the writer thread before `done` is signalled
             let tables = Schema.catalog
             Thread {
                 do {
@@ -287,7 +323,10 @@ enum Transfer {
                         var first = true
                         try pg.copyIn("COPY \(t.name) (\(t.copyColumns(vectors: vectors))) FROM STDIN") {
                             let c = try channel.receive()
-                            if first && c != nil { first = false; Faults.point("copy") }
+                            if first && c != nil {
+                                first = false
+                                Faults.point("copy")
+                            }
                             return c
                         }
                     }
@@ -324,7 +363,9 @@ enum Transfer {
 
     /// PostgreSQL → a SQLite database (already created and migrated, empty), validated the same
     /// way: the SQLite copy is exported and its checksums compared with PostgreSQL's.
-    static func postgresToSQLite(pg: PostgresSession, into db: DatabasePool, reporter: (any TransferReporter)?) throws -> [TableReport] {
+    static func postgresToSQLite(pg: PostgresSession, into db: DatabasePool, reporter: (any TransferReporter)?) throws
+        -> [TableReport]
+    {
         try pg.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
         defer { _ = try? pg.execute("ROLLBACK") }
         var expected: [String: (Int, String)] = [:]
@@ -333,8 +374,13 @@ enum Transfer {
             for t in Schema.catalog {
                 expected[t.name] = try postgresDigest(pg, t)
                 let cols = t.columns.map { SQLDialect.postgres.read($0.name, as: $0.type) }.joined(separator: ", ")
-                let rows = try pg.query("SELECT \(cols) FROM \(t.name) ORDER BY \(t.key.map { "\($0) COLLATE \"C\"" }.joined(separator: ", "))")
-                let insert = try db.makeStatement(sql: "INSERT INTO \(t.name) (\(t.columnList)) VALUES (\(t.columns.map { _ in "?" }.joined(separator: ", ")))")
+                let rows = try pg.query(
+                    "SELECT \(cols) FROM \(t.name) ORDER BY \(t.key.map { "\($0) COLLATE \"C\"" }.joined(separator: ", "))"
+                )
+                let insert = try db.makeStatement(
+                    sql:
+                        "INSERT INTO \(t.name) (\(t.columnList)) VALUES (\(t.columns.map { _ in "?" }.joined(separator: ", ")))"
+                )
                 for (n, r) in rows.enumerated() {
                     let args: [(any DatabaseValueConvertible)?] = zip(r, t.columns).map { v, c in
                         switch (v, c.type) {
@@ -355,7 +401,10 @@ enum Transfer {
         for e in exports {
             let (n, sum) = expected[e.table.name] ?? (0, "")
             if n != e.digest.count || sum != e.checksum {
-                throw MinskyError(.internal, "validation failed on table \(e.table.name): PostgreSQL has \(n) rows (checksum \(sum)), the SQLite copy \(e.digest.count) (checksum \(e.checksum))")
+                throw MinskyError(
+                    .internal,
+                    "validation failed on table \(e.table.name): PostgreSQL has \(n) rows (checksum \(sum)), the SQLite copy \(e.digest.count) (checksum \(e.checksum))"
+                )
             }
         }
         reporter?.step("Validating data integrity...")

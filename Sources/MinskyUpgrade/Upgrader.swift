@@ -34,7 +34,9 @@ public struct UpgradeResult: Sendable, Codable {
 public enum Upgrader {
     public static let backupName = "pre-migration-backup.db"
 
-    public static func toPostgres(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?) async throws -> UpgradeResult {
+    public static func toPostgres(project: Project, options: UpgradeOptions, reporter: (any TransferReporter)?)
+        async throws -> UpgradeResult
+    {
         let (path, url) = try endpoints(project: project, options: options)
         let result = try await offload {
             try run(project: project, sqlitePath: path, url: url, options: options, reporter: reporter)
@@ -52,10 +54,15 @@ public enum Upgrader {
             let (count, method) = try await store.prepareVectorSearch()
             await store.close()
             if count > 0 {
-                reporter?.step(method.hasPrefix("pgvector") ? "Indexing \(count) AI embeddings for pgvector search..." : "\(count) AI embeddings: \(method)")
+                reporter?.step(
+                    method.hasPrefix("pgvector")
+                        ? "Indexing \(count) AI embeddings for pgvector search..." : "\(count) AI embeddings: \(method)"
+                )
             }
         } catch {
-            reporter?.note("AI embeddings are not indexed yet (\((error as? MinskyError)?.message ?? "\(error)")); the first search will do it")
+            reporter?.note(
+                "AI embeddings are not indexed yet (\((error as? MinskyError)?.message ?? "\(error)")); the first search will do it"
+            )
         }
         reporter?.step("Migration complete!")
         return result
@@ -64,7 +71,8 @@ public enum Upgrader {
     /// The SQLite file to move and the PostgreSQL URL to move it to (accepting the rerun case).
     static func endpoints(project: Project, options: UpgradeOptions) throws -> (path: String, url: String) {
         guard case .postgres(let url) = try StoreURL.parse(options.dbURL) else {
-            throw MinskyError.invalid("db-url", "upgrade to-postgres needs a postgresql:// URL, e.g. postgresql://me@db.internal:5432/tasks")
+            throw MinskyError.invalid(
+                "db-url", "upgrade to-postgres needs a postgresql:// URL, e.g. postgresql://me@db.internal:5432/tasks")
         }
         let path: String
         switch try StoreURL.parse(project.resolvedDatabase) {
@@ -72,8 +80,11 @@ public enum Upgrader {
         case .postgres(let current):
             // A rerun after a crash that switched the config but did not mark the old store.
             let local = project.dir.appendingPathComponent("tasks.db").path
-            guard StoreURL.withoutPassword(current) == StoreURL.withoutPassword(url), FileManager.default.fileExists(atPath: local) else {
-                throw MinskyError.invalid("db", "this project already uses \(StoreURL.redacted(project.config.database)); nothing to upgrade")
+            guard StoreURL.withoutPassword(current) == StoreURL.withoutPassword(url),
+                FileManager.default.fileExists(atPath: local)
+            else {
+                throw MinskyError.invalid(
+                    "db", "this project already uses \(StoreURL.redacted(project.config.database)); nothing to upgrade")
             }
             path = local
         }
@@ -85,10 +96,18 @@ public enum Upgrader {
         try pool.read { db in
             let integrity = try String.fetchAll(db, sql: "PRAGMA quick_check")
             guard integrity == ["ok"] else {
-                throw MinskyError(.storeIncompatible, "\(path) fails its integrity check (\(integrity.prefix(3).joined(separator: "; "))); restore a backup before upgrading")
+                throw MinskyError(
+                    .storeIncompatible,
+                    "\(path) fails its integrity check (\(integrity.prefix(3).joined(separator: "; "))); restore a backup before upgrading"
+                )
             }
             let fk = try Row.fetchAll(db, sql: "PRAGMA foreign_key_check")
-            guard fk.isEmpty else { throw MinskyError(.storeIncompatible, "\(path) has \(fk.count) broken foreign key(s); run `minsky backup verify` and repair before upgrading") }
+            guard fk.isEmpty else {
+                throw MinskyError(
+                    .storeIncompatible,
+                    "\(path) has \(fk.count) broken foreign key(s); run `minsky backup verify` and repair before upgrading"
+                )
+            }
             if let moved = try String.fetchOne(db, sql: "SELECT url FROM store_moved") {
                 throw MinskyError.invalid("db", "\(path) was already upgraded to \(moved)")
             }
@@ -110,14 +129,19 @@ public enum Upgrader {
     static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
         try await withCheckedThrowingContinuation { cont in
             DispatchQueue.global().async {
-                cont.resume(with: Result {
-                    do { return try work() } catch let e as MinskyError { throw e } catch { throw SQLiteDriver.map(error, path: "the SQLite store") }
-                })
+                cont.resume(
+                    with: Result {
+                        do { return try work() } catch let e as MinskyError { throw e } catch {
+                            throw SQLiteDriver.map(error, path: "the SQLite store")
+                        }
+                    })
             }
         }
     }
 
-    static func run(project: Project, sqlitePath: String, url: String, options: UpgradeOptions, reporter: (any TransferReporter)?) throws -> UpgradeResult {
+    static func run(
+        project: Project, sqlitePath: String, url: String, options: UpgradeOptions, reporter: (any TransferReporter)?
+    ) throws -> UpgradeResult {
         let driver = try SQLiteDriver(path: sqlitePath, create: false)
         let pool = driver.databasePool
         defer { try? pool.close() }
@@ -127,14 +151,19 @@ public enum Upgrader {
 
         /// Streams into an empty target; otherwise compares full digests first (rerun, --force).
         func copy(_ db: Database, dryRun: Bool) throws -> [TableReport] {
-            if let reports = try Transfer.streamSQLiteToPostgres(db, pg: pg, dryRun: dryRun, reporter: reporter) { return reports }
+            if let reports = try Transfer.streamSQLiteToPostgres(db, pg: pg, dryRun: dryRun, reporter: reporter) {
+                return reports
+            }
             let exports = try Transfer.exportSQLite(db, reporter: reporter)
             reporter?.step("Exporting SQLite data...")
-            return try Transfer.sqliteToPostgres(exports: exports, pg: pg, force: options.force, dryRun: dryRun, reporter: reporter).reports
+            return try Transfer.sqliteToPostgres(
+                exports: exports, pg: pg, force: options.force, dryRun: dryRun, reporter: reporter
+            ).reports
         }
         if options.dryRun {
             let reports = try pool.read { try copy($0, dryRun: true) }
-            return UpgradeResult(tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
+            return UpgradeResult(
+                tables: reports, backup: nil, database: pg.target.safeDescription, switched: false, dryRun: true)
         }
 
         let dest = try preMigrationBackup(project: project, sqlitePath: sqlitePath)
@@ -155,7 +184,9 @@ public enum Upgrader {
                 next.config.database = configURL
                 try next.save()
                 try db.execute(sql: "DELETE FROM store_moved")
-                try db.execute(sql: "INSERT INTO store_moved (url, moved_at) VALUES (?, ?)", arguments: [configURL, Timestamp.now().iso8601])
+                try db.execute(
+                    sql: "INSERT INTO store_moved (url, moved_at) VALUES (?, ?)",
+                    arguments: [configURL, Timestamp.now().iso8601])
                 try db.execute(sql: "COMMIT")
             } catch {
                 try? db.execute(sql: "ROLLBACK")

@@ -1,13 +1,14 @@
 import Foundation
-#if canImport(FoundationNetworking)
-import FoundationNetworking
-#endif
 import MinskyAI
 import MinskyCore
 import MinskyPostgres
 import MinskySQL
 import MinskySQLite
 import MinskyTestSupport
+
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
 
 /// `minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384] [--queries 100] [--noise 0.6]`:
 /// top-10 semantic search over N stored embeddings. SQLite: the in-memory SIMD scan against one
@@ -31,7 +32,8 @@ enum VectorBench {
         values.withUnsafeBufferPointer { p in
             guard let base = p.baseAddress else { return 0 }
             let raw = UnsafeRawPointer(base)
-            var a0 = SIMD8<Float>(), a1 = SIMD8<Float>()
+            var a0 = SIMD8<Float>()
+            var a1 = SIMD8<Float>()
             var i = 0
             while i + 16 <= p.count {
                 a0 += raw.loadUnaligned(fromByteOffset: i * 4, as: SIMD8<Float>.self)
@@ -59,14 +61,19 @@ enum VectorBench {
         func log(_ s: String) { FileHandle.standardError.write(Data((s + "\n").utf8)) }
 
         // SQLite
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-vbench-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "minsky-vbench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("bench.db").path
         var store = try SQLiteTaskStore(path: path)
         let ids = try await Bench.populate(store, tasks: count, deps: 0)
         let embeddings = zip(ids, data).map { TaskEmbedding(taskId: $0, model: "bench", contentHash: "h", vector: $1) }
-        let save = try await timeMs { for s in stride(from: 0, to: count, by: 1000) { try await store.saveEmbeddings(Array(embeddings[s..<min(count, s + 1000)])) } }
+        let save = try await timeMs {
+            for s in stride(from: 0, to: count, by: 1000) {
+                try await store.saveEmbeddings(Array(embeddings[s..<min(count, s + 1000)]))
+            }
+        }
         log("sqlite: saved \(count) embeddings in \(Int(save)) ms")
         await store.close()
         store = try SQLiteTaskStore(path: path)
@@ -83,10 +90,15 @@ enum VectorBench {
             exact.append(hits.map(\.id))
         }
         await store.close()
-        let read = median(readTimes), scan = median(scanTimes)
+        let read = median(readTimes)
+        let scan = median(scanTimes)
         rows.append("| SQLite | read \(count)×\(dims) float32 from memory once (floor) | \(Bench.fmt(read)) |")
-        rows.append("| SQLite | top-10 search, matrix in memory (p50 of \(queryCount)) | \(Bench.fmt(scan)) = \(String(format: "%.2f", scan / read))× the floor |")
-        rows.append("| SQLite | first search after opening (reads \(count * dims * 4 / 1_000_000) MB of vectors from the file) | \(Bench.fmt(cold)) |")
+        rows.append(
+            "| SQLite | top-10 search, matrix in memory (p50 of \(queryCount)) | \(Bench.fmt(scan)) = \(String(format: "%.2f", scan / read))× the floor |"
+        )
+        rows.append(
+            "| SQLite | first search after opening (reads \(count * dims * 4 / 1_000_000) MB of vectors from the file) | \(Bench.fmt(cold)) |"
+        )
         rows.append("| SQLite | save \(count) embeddings (batches of 1,000) | \(Bench.fmt(save)) |")
         if sink == 42 { log("") }
 
@@ -105,9 +117,17 @@ enum VectorBench {
                 for s in stride(from: 0, to: count, by: 1000) {
                     let chunk = pgEmb[s..<min(count, s + 1000)]
                     let ids = "{" + chunk.map { "\"\($0.taskId)\"" }.joined(separator: ",") + "}"
-                    let vecs = "{" + chunk.map { "\"[" + $0.vector.map { "\($0)" }.joined(separator: ",") + "]\"" }.joined(separator: ",") + "}"
-                    let hex = "{" + chunk.map { "\"\\\\x" + Hex.encode(TaskEmbedding.bytes($0.vector)) + "\"" }.joined(separator: ",") + "}"
-                    try await PostgresAdmin.execute(url: url, """
+                    let vecs =
+                        "{"
+                        + chunk.map { "\"[" + $0.vector.map { "\($0)" }.joined(separator: ",") + "]\"" }.joined(
+                            separator: ",") + "}"
+                    let hex =
+                        "{"
+                        + chunk.map { "\"\\\\x" + Hex.encode(TaskEmbedding.bytes($0.vector)) + "\"" }.joined(
+                            separator: ",") + "}"
+                    try await PostgresAdmin.execute(
+                        url: url,
+                        """
                         INSERT INTO task_embeddings (task_id, model, dims, content_hash, vector, updated_at, embedding)
                         SELECT i, 'bench', \(dims), 'h', b, now(), e::vector FROM unnest('\(ids)'::text[], '\(hex)'::bytea[], '\(vecs)'::text[]) AS u(i, b, e)
                         """)
@@ -116,7 +136,10 @@ enum VectorBench {
             log("postgres: saved \(count) embeddings in \(Int(pgSave)) ms; building the HNSW index")
             try await PostgresAdmin.execute(url: url, "SET maintenance_work_mem = '1GB'")
             let build = try await timeMs {
-                try await PostgresAdmin.execute(url: url, "SET maintenance_work_mem = '1GB'; CREATE INDEX task_embeddings_hnsw_\(dims) ON task_embeddings USING hnsw ((embedding::vector(\(dims))) vector_cosine_ops) WHERE dims = \(dims)")
+                try await PostgresAdmin.execute(
+                    url: url,
+                    "SET maintenance_work_mem = '1GB'; CREATE INDEX task_embeddings_hnsw_\(dims) ON task_embeddings USING hnsw ((embedding::vector(\(dims))) vector_cosine_ops) WHERE dims = \(dims)"
+                )
             }
             log("postgres: index built in \(Int(build)) ms")
             let byID = Dictionary(uniqueKeysWithValues: zip(pgIDs, ids))
@@ -129,13 +152,23 @@ enum VectorBench {
                 found += Set(hits.compactMap { byID[$0.id] }).intersection(exact[qi]).count
             }
             await pg.close()
-            try await Task.sleep(nanoseconds: 700_000_000) // statistics are flushed at most every 500 ms
-            let scans = try await PostgresAdmin.query(url: url, "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname LIKE 'task_embeddings_hnsw_%'").first?[0] ?? "?"
+            try await Task.sleep(nanoseconds: 700_000_000)  // statistics are flushed at most every 500 ms
+            let scans =
+                try await PostgresAdmin.query(
+                    url: url,
+                    "SELECT coalesce(sum(idx_scan), 0) FROM pg_stat_user_indexes WHERE indexrelname LIKE 'task_embeddings_hnsw_%'"
+                ).first?[0] ?? "?"
             try? await PostgresAdmin.execute(url: pgURL, "DROP DATABASE \(db) WITH (FORCE)")
             rows.append("| PostgreSQL | HNSW index build (m=16, ef_construction=64) | \(Bench.fmt(build)) |")
-            rows.append("| PostgreSQL | top-10 search through the store, HNSW (p50 of \(queryCount)) | \(Bench.fmt(median(times))) |")
-            rows.append("| PostgreSQL | recall@10 against the exact ranking | \(String(format: "%.3f", Double(found) / Double(10 * queryCount))) |")
-            rows.append("| PostgreSQL | searches answered by the HNSW index (pg_stat_user_indexes) | \(scans) of \(queryCount + 1) |")
+            rows.append(
+                "| PostgreSQL | top-10 search through the store, HNSW (p50 of \(queryCount)) | \(Bench.fmt(median(times))) |"
+            )
+            rows.append(
+                "| PostgreSQL | recall@10 against the exact ranking | \(String(format: "%.3f", Double(found) / Double(10 * queryCount))) |"
+            )
+            rows.append(
+                "| PostgreSQL | searches answered by the HNSW index (pg_stat_user_indexes) | \(scans) of \(queryCount + 1) |"
+            )
         }
         return rows
     }
@@ -147,21 +180,28 @@ enum VectorBench {
 /// schema, the provider, parsing and validating the answer, recording the call, writing tasks.
 enum PipelineBench {
     static func run(calls: Int) async throws -> [String] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-pbench-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "minsky-pbench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try SQLiteTaskStore(path: dir.appendingPathComponent("bench.db").path)
-        let plan = #"{"subtasks":[{"title":"Design the users table","description":"Columns and indexes","complexity":3,"dependsOn":[]},{"title":"Hash passwords","description":"Argon2id","complexity":4,"dependsOn":[0]},{"title":"Login endpoint","description":"POST /login","complexity":5,"dependsOn":[0,1]}]}"#
+        let plan =
+            #"{"subtasks":[{"title":"Design the users table","description":"Columns and indexes","complexity":3,"dependsOn":[]},{"title":"Hash passwords","description":"Argon2id","complexity":4,"dependsOn":[0]},{"title":"Login endpoint","description":"POST /login","complexity":5,"dependsOn":[0,1]}]}"#
         let score = #"{"score":6,"reasoning":"several parts","recommendedSubtasks":3,"decompositionPrompt":"by layer"}"#
-        var rows = ["| pipeline (SQLite store) | p50 total | p50 bare HTTP to the same server | overhead |", "|---|---|---|---|"]
+        var rows = [
+            "| pipeline (SQLite store) | p50 total | p50 bare HTTP to the same server | overhead |",
+            "|---|---|---|---|",
+        ]
 
         func bare(_ server: FakeLLMServer, path: String, body: JSONValue) async throws -> Double {
-            var req = URLRequest(url: URL(string: server.baseURL + path)!) // constant, valid
+            var req = URLRequest(url: URL(string: server.baseURL + path)!)  // constant, valid
             req.httpMethod = "POST"
             req.setValue("application/json", forHTTPHeaderField: "Content-Type")
             req.httpBody = Data(body.canonicalJSON().utf8)
             var times: [Double] = []
-            for _ in 0..<calls { times.append(try await VectorBench.timeMs { _ = try await URLSession.shared.data(for: req) }) }
+            for _ in 0..<calls {
+                times.append(try await VectorBench.timeMs { _ = try await URLSession.shared.data(for: req) })
+            }
             return VectorBench.median(times)
         }
         func row(_ name: String, _ total: Double, _ floor: Double) -> String {
@@ -170,31 +210,51 @@ enum PipelineBench {
 
         for stream in [false, true] {
             let server = try FakeLLMServer(handler: { req in
-                let content = (req.body?["messages"]?.arrayValue?.first?["content"]?.stringValue ?? "").contains("Rate") ? score : plan
+                let content =
+                    (req.body?["messages"]?.arrayValue?.first?["content"]?.stringValue ?? "").contains("Rate")
+                    ? score : plan
                 return req.body?["stream"] == true ? .openAIStream(content) : .openAI(content)
             })
-            var config = ProviderConfig(kind: .openai, model: "fake", baseURL: URL(string: server.baseURL + "/v1")!, apiKey: "sk-bench") // valid
+            var config = ProviderConfig(
+                kind: .openai, model: "fake", baseURL: URL(string: server.baseURL + "/v1")!, apiKey: "sk-bench")  // valid
             config.stream = stream
             let provider = Providers.make(config)
             var times: [Double] = []
             for i in 0..<calls {
                 let parent = try await store.create(NewTask(title: "Build user authentication \(i)"))
-                times.append(try await VectorBench.timeMs {
-                    let p = try await Decomposer.plan(task: parent, maxSubtasks: 6, guidance: nil, provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id))
-                    _ = try await Decomposer.apply(p, to: parent, store: store)
-                })
+                times.append(
+                    try await VectorBench.timeMs {
+                        let p = try await Decomposer.plan(
+                            task: parent, maxSubtasks: 6, guidance: nil,
+                            provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id))
+                        _ = try await Decomposer.apply(p, to: parent, store: store)
+                    })
             }
-            let floor = try await bare(server, path: "/v1/chat/completions", body: ["model": "fake", "stream": .bool(stream), "messages": [["role": "user", "content": "x"]]])
-            rows.append(row("decompose → 3 subtasks with dependencies\(stream ? ", streamed" : "")", VectorBench.median(times), floor))
+            let floor = try await bare(
+                server, path: "/v1/chat/completions",
+                body: ["model": "fake", "stream": .bool(stream), "messages": [["role": "user", "content": "x"]]])
+            rows.append(
+                row(
+                    "decompose → 3 subtasks with dependencies\(stream ? ", streamed" : "")", VectorBench.median(times),
+                    floor))
         }
 
         let embedServer = try FakeLLMServer(handler: FakeLLMServer.embeddings)
-        let client = EmbeddingClient(config: ProviderConfig(kind: .openai, model: "fake", baseURL: URL(string: embedServer.baseURL + "/v1")!, apiKey: nil), model: "toy") // valid
+        let client = EmbeddingClient(
+            config: ProviderConfig(
+                kind: .openai, model: "fake", baseURL: URL(string: embedServer.baseURL + "/v1")!, apiKey: nil),
+            model: "toy")  // valid
         for i in 0..<1000 { _ = try await store.create(NewTask(title: "Task \(i) about login, tables or docs")) }
         _ = try await client.embedChanged(store: store, all: false)
         var times: [Double] = []
-        for _ in 0..<calls { times.append(try await VectorBench.timeMs { _ = try await client.similar(to: "sign in with a password", store: store, k: 5) }) }
-        let floor = try await bare(embedServer, path: "/v1/embeddings", body: ["model": "toy", "input": ["sign in with a password"]])
+        for _ in 0..<calls {
+            times.append(
+                try await VectorBench.timeMs {
+                    _ = try await client.similar(to: "sign in with a password", store: store, k: 5)
+                })
+        }
+        let floor = try await bare(
+            embedServer, path: "/v1/embeddings", body: ["model": "toy", "input": ["sign in with a password"]])
         rows.append(row("similar: embed the query + top-5 of 1,000 tasks", VectorBench.median(times), floor))
         await store.close()
         return rows

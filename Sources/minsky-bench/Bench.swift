@@ -37,12 +37,17 @@ struct Bench {
         let batch = 1000
         for b in stride(from: 0, to: tasks, by: batch) {
             let rows: [(TaskID, Int, String, Timestamp)] = (b..<min(tasks, b + batch)).map { i in
-                (TaskID.random(prefix: "mk", length: 9), Int.random(in: 0...4, using: &rng), i % 5 == 0 ? "DONE" : "TODO", start.adding(seconds: Double(i) / 1000))
+                (
+                    TaskID.random(prefix: "mk", length: 9), Int.random(in: 0...4, using: &rng),
+                    i % 5 == 0 ? "DONE" : "TODO", start.adding(seconds: Double(i) / 1000)
+                )
             }
             ids += rows.map(\.0)
             try await store.driver.write { c in
                 for (id, prio, status, ts) in rows {
-                    try c.execute(d, """
+                    try c.execute(
+                        d,
+                        """
                         INSERT INTO tasks (id, title, description, status, priority, tags, metadata, created_at, updated_at, version) \
                         VALUES (\(id), \(text: "Benchmark task \(id) about parsing, storage and search"), \(text: "Some *markdown* description for \(id)."), \
                         \(text: status), \(int: prio), \(json: ["bench"]), \(json: .object([:])), \(ts), \(ts), 1)
@@ -61,7 +66,10 @@ struct Bench {
             let chunk = Array(list[b..<min(list.count, b + 2000)])
             try await store.driver.write { c in
                 for e in chunk {
-                    try c.execute(d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(idsCopy[e[0]]), \(idsCopy[e[1]]), \(start))")
+                    try c.execute(
+                        d,
+                        "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(idsCopy[e[0]]), \(idsCopy[e[1]]), \(start))"
+                    )
                 }
             }
         }
@@ -72,7 +80,9 @@ struct Bench {
 
     static func run<D: SQLDriver>(_ name: String, _ store: SQLTaskStore<D>, tasks: Int) async throws -> [String] {
         var rows: [String] = []
-        let create = try await measure(2000) { i in _ = try await store.create(NewTask(title: "created \(i)", tags: ["x"])) }
+        let create = try await measure(2000) { i in
+            _ = try await store.create(NewTask(title: "created \(i)", tags: ["x"]))
+        }
         rows.append("| \(name) | create | \(fmt(create.p50)) | \(fmt(create.mean)) |")
         let ids = try await populate(store, tasks: tasks, deps: tasks * 2)
         let hop = try await measure(5000) { _ in _ = try await store.driver.read { _ in 0 } }
@@ -87,12 +97,17 @@ struct Bench {
             cursor = p.nextCursor
         }
         rows.append("| \(name) | list (page of 50, \(tasks / 1000)k tasks) | \(fmt(list.p50)) | \(fmt(list.mean)) |")
-        let search = try await measure(200) { _ in _ = try await store.list(TaskQuery(text: "parsing storage", limit: 50)) }
+        let search = try await measure(200) { _ in
+            _ = try await store.list(TaskQuery(text: "parsing storage", limit: 50))
+        }
         rows.append("| \(name) | text search (page of 50) | \(fmt(search.p50)) | \(fmt(search.mean)) |")
         let next = try await measure(200) { _ in _ = try await store.nextReady(limit: 1) }
-        rows.append("| \(name) | next ready (\(tasks / 1000)k tasks, \(tasks * 2 / 1000)k deps) | \(fmt(next.p50)) | \(fmt(next.mean)) |")
+        rows.append(
+            "| \(name) | next ready (\(tasks / 1000)k tasks, \(tasks * 2 / 1000)k deps) | \(fmt(next.p50)) | \(fmt(next.mean)) |"
+        )
         let dep = try await measure(200) { i in
-            let a = ids[tasks - 1 - i], b = ids[i]
+            let a = ids[tasks - 1 - i]
+            let b = ids[i]
             _ = try await store.addDependency(a, dependsOn: b)
         }
         rows.append("| \(name) | add dependency (cycle check) | \(fmt(dep.p50)) | \(fmt(dep.mean)) |")
@@ -101,7 +116,9 @@ struct Bench {
 
     /// For `perf record`: nothing but creates on a fresh SQLite store.
     static func profileCreates(_ n: Int) async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-profile-\(UUID().uuidString.prefix(8)).db").path
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "minsky-profile-\(UUID().uuidString.prefix(8)).db"
+        ).path
         let store = try SQLiteTaskStore(path: path)
         let r = try await measure(n) { i in _ = try await store.create(NewTask(title: "created \(i)", tags: ["x"])) }
         print("create p50 \(fmt(r.p50)) mean \(fmt(r.mean))")
@@ -111,22 +128,30 @@ struct Bench {
 
     static func main() async throws {
         let args = CommandLine.arguments
-        func option(_ name: String) -> String? { args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil } }
+        func option(_ name: String) -> String? {
+            args.firstIndex(of: name).flatMap { $0 + 1 < args.count ? args[$0 + 1] : nil }
+        }
         let tasks = Int(option("--tasks") ?? "") ?? 10_000
-        if let n = option("--profile-creates").flatMap(Int.init) { try await profileCreates(n); return }
+        if let n = option("--profile-creates").flatMap(Int.init) {
+            try await profileCreates(n)
+            return
+        }
         if args.count > 1 && args[1] == "upgrade" {
-            guard let url = option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"] else {
+            guard let url = option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"]
+            else {
                 FileHandle.standardError.write(Data("minsky-bench upgrade needs --postgres URL\n".utf8))
                 return
             }
-            try await UpgradeBench.run(pgURL: url, tasks: Int(option("--tasks") ?? "") ?? 100_000, keep: option("--dir"),
-                                       embeddingDims: Int(option("--embeddings") ?? "") ?? 0)
+            try await UpgradeBench.run(
+                pgURL: url, tasks: Int(option("--tasks") ?? "") ?? 100_000, keep: option("--dir"),
+                embeddingDims: Int(option("--embeddings") ?? "") ?? 0)
             return
         }
         if args.count > 1 && args[1] == "vectors" {
-            let rows = try await VectorBench.run(pgURL: option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"],
-                                                 count: Int(option("--vectors") ?? "") ?? 100_000, dims: Int(option("--dims") ?? "") ?? 384,
-                                                 queryCount: Int(option("--queries") ?? "") ?? 100, noise: Float(option("--noise") ?? "") ?? 0.6)
+            let rows = try await VectorBench.run(
+                pgURL: option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"],
+                count: Int(option("--vectors") ?? "") ?? 100_000, dims: Int(option("--dims") ?? "") ?? 384,
+                queryCount: Int(option("--queries") ?? "") ?? 100, noise: Float(option("--noise") ?? "") ?? 0.6)
             print(rows.joined(separator: "\n"))
             return
         }
@@ -135,13 +160,17 @@ struct Bench {
             return
         }
         if args.count > 1 && args[1] == "mcp" {
-            let minsky = option("--minsky") ?? URL(fileURLWithPath: args[0]).deletingLastPathComponent().appendingPathComponent("minsky").path
-            FileHandle.standardOutput.write(Data((try MCPBench.run(minsky: minsky).joined(separator: "\n") + "\n").utf8))
+            let minsky =
+                option("--minsky")
+                ?? URL(fileURLWithPath: args[0]).deletingLastPathComponent().appendingPathComponent("minsky").path
+            FileHandle.standardOutput.write(
+                Data((try MCPBench.run(minsky: minsky).joined(separator: "\n") + "\n").utf8))
             return
         }
         let pgURL = option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"]
         var rows = ["| store | operation | p50 | mean |", "|---|---|---|---|"]
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-bench-\(UUID().uuidString.prefix(8))")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "minsky-bench-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let sqlite = try SQLiteTaskStore(path: dir.appendingPathComponent("bench.db").path)
@@ -156,7 +185,8 @@ struct Bench {
             await pg.close()
             try await PostgresAdmin.execute(url: pgURL, "DROP SCHEMA \(schema) CASCADE")
         } else {
-            FileHandle.standardError.write(Data("(no --postgres URL or MINSKY_BENCH_POSTGRES_URL: PostgreSQL skipped)\n".utf8))
+            FileHandle.standardError.write(
+                Data("(no --postgres URL or MINSKY_BENCH_POSTGRES_URL: PostgreSQL skipped)\n".utf8))
         }
         print(rows.joined(separator: "\n"))
     }

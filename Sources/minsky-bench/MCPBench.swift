@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Drives a stdio MCP server over raw pipes with a client that reads in chunks, as the issue asks:
 /// cold start to the initialize answer, ping round trip, tools/call get and create, idle CPU.
@@ -14,8 +15,10 @@ enum MCPBench {
         var buffer: [UInt8] = []
 
         init(_ argv: [String], cwd _: String) throws {
-            var inPipe: [Int32] = [0, 0], outPipe: [Int32] = [0, 0]
-            pipe(&inPipe); pipe(&outPipe)
+            var inPipe: [Int32] = [0, 0]
+            var outPipe: [Int32] = [0, 0]
+            pipe(&inPipe)
+            pipe(&outPipe)
             var actions = posix_spawn_file_actions_t()
             posix_spawn_file_actions_init(&actions)
             posix_spawn_file_actions_adddup2(&actions, inPipe[0], 0)
@@ -27,14 +30,19 @@ enum MCPBench {
             let rc = posix_spawn(&p, argv[0], &actions, nil, cargs, environ)
             for a in cargs { free(a) }
             guard rc == 0 else { throw NSError(domain: "spawn", code: Int(rc)) }
-            close(inPipe[0]); close(outPipe[1])
-            pid = p; toChild = inPipe[1]; fromChild = outPipe[0]
+            close(inPipe[0])
+            close(outPipe[1])
+            pid = p
+            toChild = inPipe[1]
+            fromChild = outPipe[0]
         }
 
         func send(_ s: String) {
             var bytes = Array((s + "\n").utf8)
             var off = 0
-            while off < bytes.count { off += bytes.withUnsafeMutableBytes { write(toChild, $0.baseAddress! + off, $0.count - off) } }
+            while off < bytes.count {
+                off += bytes.withUnsafeMutableBytes { write(toChild, $0.baseAddress! + off, $0.count - off) }
+            }
         }
 
         /// One line, reading in 64 KiB chunks.
@@ -52,12 +60,15 @@ enum MCPBench {
             }
         }
 
-        func roundTrip(_ s: String) -> String { send(s); return readLine() }
+        func roundTrip(_ s: String) -> String {
+            send(s)
+            return readLine()
+        }
 
         func cpuTicks() -> Int {
             guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8) else { return -1 }
             let fields = stat.split(separator: ")").last?.split(separator: " ") ?? []
-            return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0) // utime + stime
+            return (Int(fields[11]) ?? 0) + (Int(fields[12]) ?? 0)  // utime + stime
         }
 
         func stop() {
@@ -68,7 +79,8 @@ enum MCPBench {
         }
     }
 
-    static let initialize = #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#
+    static let initialize =
+        #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#
 
     static func p50(_ n: Int, _ body: (Int) -> Void) -> Double {
         var s: [Double] = []
@@ -82,32 +94,34 @@ enum MCPBench {
     }
 
     static let cServer = #"""
-    #include <stdio.h>
-    #include <string.h>
-    #include <stdlib.h>
-    #include <unistd.h>
-    int main(void) {
-        static char in[1 << 20]; static char out[256]; size_t len = 0;
-        for (;;) {
-            ssize_t n = read(0, in + len, sizeof in - len);
-            if (n <= 0) return 0;
-            len += (size_t)n;
-            char *start = in, *nl;
-            while ((nl = memchr(start, '\n', len - (size_t)(start - in)))) {
-                char *id = strstr(start, "\"id\":");
-                long v = id ? strtol(id + 5, 0, 10) : 0;
-                int m = snprintf(out, sizeof out, "{\"id\":%ld,\"jsonrpc\":\"2.0\",\"result\":{}}\n", v);
-                write(1, out, (size_t)m);
-                start = nl + 1;
+        #include <stdio.h>
+        #include <string.h>
+        #include <stdlib.h>
+        #include <unistd.h>
+        int main(void) {
+            static char in[1 << 20]; static char out[256]; size_t len = 0;
+            for (;;) {
+                ssize_t n = read(0, in + len, sizeof in - len);
+                if (n <= 0) return 0;
+                len += (size_t)n;
+                char *start = in, *nl;
+                while ((nl = memchr(start, '\n', len - (size_t)(start - in)))) {
+                    char *id = strstr(start, "\"id\":");
+                    long v = id ? strtol(id + 5, 0, 10) : 0;
+                    int m = snprintf(out, sizeof out, "{\"id\":%ld,\"jsonrpc\":\"2.0\",\"result\":{}}\n", v);
+                    write(1, out, (size_t)m);
+                    start = nl + 1;
+                }
+                len -= (size_t)(start - in);
+                memmove(in, start, len);
             }
-            len -= (size_t)(start - in);
-            memmove(in, start, len);
         }
-    }
-    """#
+        """#
 
     static func run(minsky: String) throws -> [String] {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-mcp-bench-\(UUID().uuidString.prefix(8))").path
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "minsky-mcp-bench-\(UUID().uuidString.prefix(8))"
+        ).path
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Children inherit the working directory: the project `minsky init` creates there.
@@ -117,12 +131,17 @@ enum MCPBench {
         var rows = ["| measurement | p50 |", "|---|---|"]
 
         // Harness floor: a C server answering pings.
-        let cPath = dir + "/floor.c", binPath = dir + "/floor"
+        let cPath = dir + "/floor.c"
+        let binPath = dir + "/floor"
         try cServer.write(toFile: cPath, atomically: true, encoding: .utf8)
         let cc = try Child(["/usr/bin/cc", "-O2", "-o", binPath, cPath], cwd: dir)
         cc.stop()
         if FileManager.default.isExecutableFile(atPath: binPath) {
-            let start = p50(20) { _ in let c = try! Child([binPath], cwd: dir); _ = c.roundTrip(initialize); c.stop() } // spawn succeeded above
+            let start = p50(20) { _ in
+                let c = try! Child([binPath], cwd: dir)
+                _ = c.roundTrip(initialize)
+                c.stop()
+            }  // spawn succeeded above
             let c = try Child([binPath], cwd: dir)
             let ping = p50(5000) { i in _ = c.roundTrip(#"{"jsonrpc":"2.0","id":\#(i),"method":"ping"}"#) }
             c.stop()
@@ -131,7 +150,7 @@ enum MCPBench {
         }
 
         let cold = p50(20) { _ in
-            let c = try! Child([minsky, "mcp"], cwd: dir) // the same spawn worked for `init`
+            let c = try! Child([minsky, "mcp"], cwd: dir)  // the same spawn worked for `init`
             _ = c.roundTrip(initialize)
             c.stop()
         }
@@ -143,13 +162,22 @@ enum MCPBench {
         let ping = p50(5000) { i in _ = s.roundTrip(#"{"jsonrpc":"2.0","id":\#(i),"method":"ping"}"#) }
         rows.append("| ping round trip | \(String(format: "%.4f", ping)) ms |")
         let create = p50(2000) { i in
-            _ = s.roundTrip(#"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"name":"create_task","arguments":{"title":"bench task \#(i)","tags":["bench"]}}}"#)
+            _ = s.roundTrip(
+                #"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"name":"create_task","arguments":{"title":"bench task \#(i)","tags":["bench"]}}}"#
+            )
         }
         rows.append("| tools/call create_task (SQLite) | \(String(format: "%.3f", create)) ms |")
-        let created = s.roundTrip(#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_task","arguments":{"title":"target"}}}"#)
-        let id = created.range(of: #"\"id\":\"(mk-[0-9a-z]+)"#, options: .regularExpression).map { String(created[$0].dropFirst(6).dropLast()) } ?? ""
+        let created = s.roundTrip(
+            #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"create_task","arguments":{"title":"target"}}}"#
+        )
+        let id =
+            created.range(of: #"\"id\":\"(mk-[0-9a-z]+)"#, options: .regularExpression).map {
+                String(created[$0].dropFirst(6).dropLast())
+            } ?? ""
         let get = p50(5000) { i in
-            _ = s.roundTrip(#"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"name":"get_task","arguments":{"id":"\#(id)"}}}"#)
+            _ = s.roundTrip(
+                #"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"name":"get_task","arguments":{"id":"\#(id)"}}}"#
+            )
         }
         rows.append("| tools/call get_task (SQLite) | \(String(format: "%.3f", get)) ms |")
         let before = s.cpuTicks()

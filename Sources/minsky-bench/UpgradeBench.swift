@@ -13,7 +13,7 @@ import MinskyUpgrade
 enum UpgradeBench {
     /// The same server URL naming another database: the path after host:port replaced.
     static func database(_ db: String, on url: String) -> String {
-        let slash = url.range(of: "/", options: .backwards, range: url.range(of: "@")!.upperBound..<url.endIndex)! // a URL with user@host/db
+        let slash = url.range(of: "/", options: .backwards, range: url.range(of: "@")!.upperBound..<url.endIndex)!  // a URL with user@host/db
         return String(url[..<slash.upperBound]) + db
     }
 
@@ -21,14 +21,21 @@ enum UpgradeBench {
     struct TimingReporter: TransferReporter {
         let start = DispatchTime.now().uptimeNanoseconds
         func step(_ text: String) {
-            FileHandle.standardError.write(Data(String(format: "  %6.2f s  %@\n", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, text).utf8))
+            FileHandle.standardError.write(
+                Data(
+                    String(format: "  %6.2f s  %@\n", Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9, text)
+                        .utf8))
         }
         func progress(_ done: Int, of total: Int, _ what: String) {}
     }
 
     static func run(pgURL: String, tasks: Int, keep: String?, embeddingDims: Int = 0) async throws {
-        let dir = keep.map { URL(fileURLWithPath: $0) } ?? FileManager.default.temporaryDirectory.appendingPathComponent("minsky-upgrade-bench-\(UUID().uuidString.prefix(8))")
-        try FileManager.default.createDirectory(at: dir.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
+        let dir =
+            keep.map { URL(fileURLWithPath: $0) }
+            ?? FileManager.default.temporaryDirectory.appendingPathComponent(
+                "minsky-upgrade-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(
+            at: dir.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
         let project = Project(root: dir, config: ProjectConfig())
         try project.save()
         let path = dir.appendingPathComponent(".minsky/tasks.db").path
@@ -39,24 +46,35 @@ enum UpgradeBench {
             if embeddingDims > 0 {
                 var gen = SplitMix64(seed: 7)
                 for start in stride(from: 0, to: ids.count, by: 1000) {
-                    try await store.saveEmbeddings(ids[start..<min(ids.count, start + 1000)].map { id in
-                        TaskEmbedding(taskId: id, model: "bench", contentHash: "h", vector: (0..<embeddingDims).map { _ in gen.nextSigned() })
-                    })
+                    try await store.saveEmbeddings(
+                        ids[start..<min(ids.count, start + 1000)].map { id in
+                            TaskEmbedding(
+                                taskId: id, model: "bench", contentHash: "h",
+                                vector: (0..<embeddingDims).map { _ in gen.nextSigned() })
+                        })
                 }
             }
             await store.close()
-            FileHandle.standardError.write(Data("generated \(tasks) tasks, \(tasks * 2) dependencies in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s at \(path)\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "generated \(tasks) tasks, \(tasks * 2) dependencies in \(String(format: "%.1f", Date().timeIntervalSince(t0))) s at \(path)\n"
+                        .utf8))
         }
         // A pristine copy, so the benchmark can be rerun on the same data.
         let pristine = path + ".pristine"
-        if !FileManager.default.fileExists(atPath: pristine) { try FileManager.default.copyItem(atPath: path, toPath: pristine) }
+        if !FileManager.default.fileExists(atPath: pristine) {
+            try FileManager.default.copyItem(atPath: path, toPath: pristine)
+        }
         let db = "upgrade_bench_\(UUID().uuidString.prefix(6).lowercased())"
         try await PostgresAdmin.execute(url: pgURL, "CREATE DATABASE \(db)")
         let target = Self.database(db, on: pgURL)
         let t0 = DispatchTime.now().uptimeNanoseconds
-        let r = try await Upgrader.toPostgres(project: project, options: UpgradeOptions(dbURL: target), reporter: TimingReporter())
+        let r = try await Upgrader.toPostgres(
+            project: project, options: UpgradeOptions(dbURL: target), reporter: TimingReporter())
         let seconds = Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
-        print("minsky upgrade (validated): \(String(format: "%.2f", seconds)) s — " + r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", "))
+        print(
+            "minsky upgrade (validated): \(String(format: "%.2f", seconds)) s — "
+                + r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", "))
         try await PostgresAdmin.execute(url: pgURL, "DROP DATABASE \(db)")
         // Leave the store as it was for the next run.
         try? FileManager.default.removeItem(atPath: path)

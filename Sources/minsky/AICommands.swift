@@ -8,20 +8,28 @@ import MinskyCore
 struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
-        abstract: "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.embeddingBaseURL, ai.stream (true|false), ai.apiKey, ai.embeddingApiKey.",
-        discussion: "Keys (ai.apiKey, ai.embeddingApiKey) go to the per-user credentials file (0600), never to .minsky/config.json; OPENAI_API_KEY, ANTHROPIC_API_KEY and OLLAMA_HOST are honoured. ai.embeddingBaseURL sends embeddings to another OpenAI-compatible server than chat (e.g. Anthropic for chat, Ollama for embeddings).",
+        abstract:
+            "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.embeddingBaseURL, ai.stream (true|false), ai.apiKey, ai.embeddingApiKey.",
+        discussion:
+            "Keys (ai.apiKey, ai.embeddingApiKey) go to the per-user credentials file (0600), never to .minsky/config.json; OPENAI_API_KEY, ANTHROPIC_API_KEY and OLLAMA_HOST are honoured. ai.embeddingBaseURL sends embeddings to another OpenAI-compatible server than chat (e.g. Anthropic for chat, Ollama for embeddings).",
         subcommands: [Set.self, Get.self, List.self, Unset.self])
 
-    static let keys = ["ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.embeddingBaseURL", "ai.stream", "ai.apiKey", "ai.embeddingApiKey"]
+    static let keys = [
+        "ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.embeddingBaseURL", "ai.stream", "ai.apiKey",
+        "ai.embeddingApiKey",
+    ]
     static let secrets: Swift.Set<String> = ["ai.apiKey", "ai.embeddingApiKey"]
 
     static func checkKey(_ key: String) throws {
-        guard keys.contains(key) else { throw MinskyError.invalid("key", "unknown setting '\(key)'; use one of \(keys.joined(separator: ", "))") }
+        guard keys.contains(key) else {
+            throw MinskyError.invalid("key", "unknown setting '\(key)'; use one of \(keys.joined(separator: ", "))")
+        }
     }
 
     static func value(_ key: String, project: Project?, env: [String: String]) -> String? {
         switch key {
-        case "ai.apiKey", "ai.embeddingApiKey": return (UserCredentials(environment: env).load()[key]).map(UserCredentials.mask)
+        case "ai.apiKey", "ai.embeddingApiKey":
+            return (UserCredentials(environment: env).load()[key]).map(UserCredentials.mask)
         case "ai.embeddingBaseURL": return project?.config.ai?.embeddingBaseURL
         case "ai.provider": return project?.config.ai?.provider
         case "ai.model": return project?.config.ai?.model
@@ -45,7 +53,9 @@ struct ConfigCommand: AsyncParsableCommand {
         switch key {
         case "ai.provider":
             if let v = value, ProviderConfig.Kind(rawValue: v) == nil {
-                throw MinskyError.invalid("ai.provider", "unknown provider '\(v)'; use openai (any OpenAI-compatible server, Ollama included) or anthropic")
+                throw MinskyError.invalid(
+                    "ai.provider",
+                    "unknown provider '\(v)'; use openai (any OpenAI-compatible server, Ollama included) or anthropic")
             }
             ai.provider = value
         case "ai.model": ai.model = value
@@ -73,7 +83,8 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 
     struct Set: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set one setting (keys go to the 0600 credentials file).")
+        static let configuration = CommandConfiguration(
+            abstract: "Set one setting (keys go to the 0600 credentials file).")
         @Argument(help: "The setting.") var key: Key
         @Argument(help: "Its value.") var value: String
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
@@ -82,9 +93,17 @@ struct ConfigCommand: AsyncParsableCommand {
             try await out.reportingErrors {
                 try ConfigCommand.checkKey(key.name)
                 try ConfigCommand.update(key.name, value)
-                let shown = ConfigCommand.value(key.name, project: try? currentProject(), env: ProcessInfo.processInfo.environment) ?? ""
-                if json { out.emit(["key": .string(key.name), "value": .string(shown)]); return }
-                print(ConfigCommand.secrets.contains(key.name) ? "\(key.name) saved to \(UserCredentials(environment: ProcessInfo.processInfo.environment).path) (mode 0600)" : "\(key.name) = \(value)")
+                let shown =
+                    ConfigCommand.value(
+                        key.name, project: try? currentProject(), env: ProcessInfo.processInfo.environment) ?? ""
+                if json {
+                    out.emit(["key": .string(key.name), "value": .string(shown)])
+                    return
+                }
+                print(
+                    ConfigCommand.secrets.contains(key.name)
+                        ? "\(key.name) saved to \(UserCredentials(environment: ProcessInfo.processInfo.environment).path) (mode 0600)"
+                        : "\(key.name) = \(value)")
             }
         }
     }
@@ -98,8 +117,10 @@ struct ConfigCommand: AsyncParsableCommand {
             try await out.reportingErrors {
                 try ConfigCommand.checkKey(key.name)
                 let project = try Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
-                guard let v = ConfigCommand.value(key.name, project: project, env: ProcessInfo.processInfo.environment) else {
-                    throw MinskyError(.notFound, "\(key.name) is not set; `minsky config set \(key.name) VALUE` sets it")
+                guard let v = ConfigCommand.value(key.name, project: project, env: ProcessInfo.processInfo.environment)
+                else {
+                    throw MinskyError(
+                        .notFound, "\(key.name) is not set; `minsky config set \(key.name) VALUE` sets it")
                 }
                 if json { out.emit(["key": .string(key.name), "value": .string(v)]) } else { print(v) }
             }
@@ -115,12 +136,22 @@ struct ConfigCommand: AsyncParsableCommand {
                 let project = try Project.find(from: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
                 let env = ProcessInfo.processInfo.environment
                 if json {
-                    out.emit(["settings": .object(Dictionary(uniqueKeysWithValues: ConfigCommand.keys.map { k in
-                        (k, ConfigCommand.value(k, project: project, env: env).map { JSONValue.string($0) } ?? .null)
-                    }))])
+                    out.emit([
+                        "settings": .object(
+                            Dictionary(
+                                uniqueKeysWithValues: ConfigCommand.keys.map { k in
+                                    (
+                                        k,
+                                        ConfigCommand.value(k, project: project, env: env).map { JSONValue.string($0) }
+                                            ?? .null
+                                    )
+                                }))
+                    ])
                     return
                 }
-                for k in ConfigCommand.keys { print("\(k) = \(ConfigCommand.value(k, project: project, env: env) ?? "(not set)")") }
+                for k in ConfigCommand.keys {
+                    print("\(k) = \(ConfigCommand.value(k, project: project, env: env) ?? "(not set)")")
+                }
             }
         }
     }
@@ -138,22 +169,30 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 }
 
-
 /// The provider from project settings, the credentials file and the environment; nil when none is configured.
 func resolveProvider(project: Project?) throws -> ProviderConfig? {
     let env = ProcessInfo.processInfo.environment
     let ai = project?.config.ai
     var kind: ProviderConfig.Kind?
-    if let p = ai?.provider { kind = ProviderConfig.Kind(rawValue: p) } else if env["OPENAI_API_KEY"] != nil || env["OLLAMA_HOST"] != nil {
+    if let p = ai?.provider {
+        kind = ProviderConfig.Kind(rawValue: p)
+    } else if env["OPENAI_API_KEY"] != nil || env["OLLAMA_HOST"] != nil {
         kind = .openai
     } else if env["ANTHROPIC_API_KEY"] != nil {
         kind = .anthropic
     }
     guard let kind else { return nil }
     var base = ai?.baseURL.flatMap(URL.init(string:)) ?? ProviderConfig.defaultBaseURL(kind)
-    if ai?.baseURL == nil, kind == .openai, let host = env["OLLAMA_HOST"], let u = URL(string: (host.hasPrefix("http") ? host : "http://" + host) + "/v1") { base = u }
-    let key = UserCredentials(environment: env).load()["ai.apiKey"] ?? env[kind == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"]
-    var config = ProviderConfig(kind: kind, model: ai?.model ?? ProviderConfig.defaultModel(kind), baseURL: base, apiKey: key)
+    if ai?.baseURL == nil, kind == .openai, let host = env["OLLAMA_HOST"],
+        let u = URL(string: (host.hasPrefix("http") ? host : "http://" + host) + "/v1")
+    {
+        base = u
+    }
+    let key =
+        UserCredentials(environment: env).load()["ai.apiKey"]
+        ?? env[kind == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"]
+    var config = ProviderConfig(
+        kind: kind, model: ai?.model ?? ProviderConfig.defaultModel(kind), baseURL: base, apiKey: key)
     if let t = env["MINSKY_AI_TIMEOUT"].flatMap(Double.init), t > 0 { config.timeout = t }
     config.stream = ai?.stream != "false"
     return config
@@ -162,11 +201,13 @@ func resolveProvider(project: Project?) throws -> ProviderConfig? {
 extension TasksCommand {
     struct Decompose: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Split a task (an id, or the title of a new task) into subtasks with an AI model, in one transaction.")
+            abstract:
+                "Split a task (an id, or the title of a new task) into subtasks with an AI model, in one transaction.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "A task id, or a title for a new parent task.") var target: String
-        @Option(name: .customLong("max"), parsing: .unconditional,
-                help: "At most this many subtasks (1-50; default: the count a complexity score recommended, else 6).")
+        @Option(
+            name: .customLong("max"), parsing: .unconditional,
+            help: "At most this many subtasks (1-50; default: the count a complexity score recommended, else 6).")
         var maxSubtasks: Int?
         @Option(name: .long, help: "Extra guidance for the model.") var guidance: String?
         @Flag(name: .long, help: "Show the proposal; write nothing.") var dryRun = false
@@ -181,33 +222,50 @@ extension TasksCommand {
 
         func decompose(store: any TaskStore, out: Output, project: Project?) async throws {
             guard let config = try resolveProvider(project: project) else {
-                throw MinskyError(.notConfigured, "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama")
+                throw MinskyError(
+                    .notConfigured,
+                    "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama"
+                )
             }
             var parent: TaskItem
             let existing: TaskItem? = await {
                 guard let id = try? TaskID(validating: target) else { return nil }
                 return try? await store.get(id)
             }()
-            if let existing { parent = existing } else {
+            if let existing {
+                parent = existing
+            } else {
                 try TaskRules.checkTitle(target)
                 let now = Timestamp.now()
                 parent = TaskItem(id: "mk-new", title: target, createdAt: now, updatedAt: now)
             }
             let maxSubtasks = Decomposer.maxSubtasks(requested: maxSubtasks, for: parent)
-            let siblings = existing == nil ? [] : try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
-            let plan = try await Decomposer.plan(task: parent, maxSubtasks: maxSubtasks, guidance: guidance, existing: siblings,
-                                                 provider: Providers.make(config).recording(to: store, purpose: "decompose", taskId: existing?.id))
+            let siblings =
+                existing == nil
+                ? [] : try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
+            let plan = try await Decomposer.plan(
+                task: parent, maxSubtasks: maxSubtasks, guidance: guidance, existing: siblings,
+                provider: Providers.make(config).recording(to: store, purpose: "decompose", taskId: existing?.id))
             if dryRun {
                 // Keep the proposal for review (it needs a parent to hang on).
                 if existing == nil { parent = try await store.create(NewTask(title: target)) }
-                let promptHash = SHA256.hex(Array((Decomposer.instructions(parent, max: maxSubtasks, guidance: guidance, existing: siblings)).utf8))
-                let proposal = Proposal(id: Proposal.newID(), taskId: parent.id, kind: "decomposition", model: plan.model, promptHash: promptHash,
-                                        body: try Decomposer.body(plan), createdAt: .now())
+                let promptHash = SHA256.hex(
+                    Array(
+                        (Decomposer.instructions(parent, max: maxSubtasks, guidance: guidance, existing: siblings)).utf8
+                    ))
+                let proposal = Proposal(
+                    id: Proposal.newID(), taskId: parent.id, kind: "decomposition", model: plan.model,
+                    promptHash: promptHash,
+                    body: try Decomposer.body(plan), createdAt: .now())
                 try await store.saveProposal(proposal)
-                if out.json { try out.emit(proposal); return }
+                if out.json {
+                    try out.emit(proposal)
+                    return
+                }
                 out.line("Proposal \(proposal.id) from \(plan.model) for \(parent.id) \(parent.title):")
                 for (i, s) in plan.subtasks.enumerated() {
-                    let after = s.dependsOn.isEmpty ? "" : "  after " + s.dependsOn.map { String($0) }.joined(separator: ", ")
+                    let after =
+                        s.dependsOn.isEmpty ? "" : "  after " + s.dependsOn.map { String($0) }.joined(separator: ", ")
                     out.line("  \(i). \(s.title)  [complexity \(s.complexity)]" + after)
                 }
                 out.line("Apply it with: minsky tasks proposals apply \(proposal.id) [--only 0,2]")
@@ -215,8 +273,16 @@ extension TasksCommand {
             }
             if existing == nil { parent = try await store.create(NewTask(title: target)) }
             let created = try await Decomposer.apply(plan, to: parent, store: store)
-            if out.json { out.emit(DecomposeResult.json(parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: plan.model, attempts: plan.attempts)); return }
-            out.line("Decomposed \(parent.id) \(parent.title) into \(created.count) subtasks (\(plan.model), attempts: \(plan.attempts)):")
+            if out.json {
+                out.emit(
+                    DecomposeResult.json(
+                        parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: plan.model,
+                        attempts: plan.attempts))
+                return
+            }
+            out.line(
+                "Decomposed \(parent.id) \(parent.title) into \(created.count) subtasks (\(plan.model), attempts: \(plan.attempts)):"
+            )
             out.table(created)
         }
     }
@@ -228,19 +294,27 @@ extension TasksCommand {
             abstract: "Score tasks 1-10 with an AI model (stored on each task) and print a report sorted by score.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id (or --all).") var id: String?
-        @Flag(name: .long, help: "Score every open task (tasks unchanged since their last score keep it).") var all = false
+        @Flag(name: .long, help: "Score every open task (tasks unchanged since their last score keep it).") var all =
+            false
         @Flag(name: .long, help: "With --all, score unchanged tasks again too.") var force = false
-        @Option(name: .long, parsing: .unconditional, help: "With --all, only report tasks scoring at least this (1-10).") var threshold: Int = 1
+        @Option(
+            name: .long, parsing: .unconditional, help: "With --all, only report tasks scoring at least this (1-10).")
+        var threshold: Int = 1
 
         func validate() throws {
             try checkRange(threshold, 1...10, option: "--threshold", json: global.json)
-            if all == (id != nil) { throw refuse(MinskyError.invalid("id", "give a task id or --all (one of them)"), json: global.json) }
+            if all == (id != nil) {
+                throw refuse(MinskyError.invalid("id", "give a task id or --all (one of them)"), json: global.json)
+            }
         }
 
         func run() async throws {
             try await global.withStore { store, out, project in
                 guard let config = try resolveProvider(project: project) else {
-                    throw MinskyError(.notConfigured, "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`")
+                    throw MinskyError(
+                        .notConfigured,
+                        "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`"
+                    )
                 }
                 let provider = Providers.make(config)
                 var targets: [TaskItem]
@@ -259,19 +333,27 @@ extension TasksCommand {
                         continue
                     }
                     progress.progress(i, of: targets.count, "scoring \(Output.clip(t.title, 40))")
-                    let s = try await ComplexityScorer.score(t, provider: provider.recording(to: store, purpose: "complexity", taskId: t.id))
+                    let s = try await ComplexityScorer.score(
+                        t, provider: provider.recording(to: store, purpose: "complexity", taskId: t.id))
                     report.append((try await ComplexityScorer.store(s, on: t.id, in: store), s))
                 }
                 progress.progress(targets.count, of: targets.count, "scored")
                 report = report.filter { $0.1.score >= threshold }.sorted { $0.1.score > $1.1.score }
                 if out.json {
-                    out.emit(["scores": .array(report.map { ComplexityScorer.json($0.1, taskId: $0.0.id) }), "unchanged": .int(Int64(reused))])
+                    out.emit([
+                        "scores": .array(report.map { ComplexityScorer.json($0.1, taskId: $0.0.id) }),
+                        "unchanged": .int(Int64(reused)),
+                    ])
                     return
                 }
                 for (t, s) in report {
-                    out.line("\(s.score)/10  \(t.id)  \(Output.clip(t.title, 50))  → \(s.recommendedSubtasks) subtasks: \(Output.clip(s.reasoning, 60))")
+                    out.line(
+                        "\(s.score)/10  \(t.id)  \(Output.clip(t.title, 50))  → \(s.recommendedSubtasks) subtasks: \(Output.clip(s.reasoning, 60))"
+                    )
                 }
-                if reused > 0 { out.line("(\(reused) task(s) unchanged since their last score kept it; --force scores them again)") }
+                if reused > 0 {
+                    out.line("(\(reused) task(s) unchanged since their last score kept it; --force scores them again)")
+                }
             }
         }
     }
@@ -281,27 +363,46 @@ extension TasksCommand {
     struct InsightsCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "insights",
-            abstract: "Facts about the plan (status counts, blocked chains, the longest dependency path, stale claims, complex tasks never split), then the model's short narrative if one is configured.")
+            abstract:
+                "Facts about the plan (status counts, blocked chains, the longest dependency path, stale claims, complex tasks never split), then the model's short narrative if one is configured."
+        )
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
             try await global.withStore { store, out, project in
                 let tasks = try await store.listAll()
-                let facts = Insights.compute(tasks: tasks, edges: try await store.dependencyEdges(among: nil), now: .now())
+                let facts = Insights.compute(
+                    tasks: tasks, edges: try await store.dependencyEdges(among: nil), now: .now())
                 var narrative: (summary: String, recommendations: [String])?
                 var note: String?
                 if let config = try resolveProvider(project: project) {
-                    do { narrative = try await Narrative.write(facts, provider: Providers.make(config).recording(to: store, purpose: "insights")) } catch let e as MinskyError { note = "no narrative: \(e.message)" }
+                    do {
+                        narrative = try await Narrative.write(
+                            facts, provider: Providers.make(config).recording(to: store, purpose: "insights"))
+                    } catch let e as MinskyError { note = "no narrative: \(e.message)" }
                 } else {
                     note = "no AI provider configured: facts only (minsky config set ai.provider …)"
                 }
                 if out.json {
-                    try out.emit(InsightsOutput(facts: facts, summary: narrative?.summary, recommendations: narrative?.recommendations, note: note))
+                    try out.emit(
+                        InsightsOutput(
+                            facts: facts, summary: narrative?.summary, recommendations: narrative?.recommendations,
+                            note: note))
                     return
                 }
-                out.line("\(facts.total) tasks: " + facts.byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))
-                if !facts.longestPath.isEmpty { out.line("Longest dependency path (\(facts.longestPath.count)): " + facts.longestPath.map(\.rawValue).joined(separator: " → ")) }
-                for (label, items) in [("Blocked", facts.blocked), ("Stale claims", facts.staleClaims), ("Complex, never decomposed", facts.complexNotDecomposed)] where !items.isEmpty {
+                out.line(
+                    "\(facts.total) tasks: "
+                        + facts.byStatus.sorted { $0.key < $1.key }.map { "\($0.value) \($0.key)" }.joined(
+                            separator: ", "))
+                if !facts.longestPath.isEmpty {
+                    out.line(
+                        "Longest dependency path (\(facts.longestPath.count)): "
+                            + facts.longestPath.map(\.rawValue).joined(separator: " → "))
+                }
+                for (label, items) in [
+                    ("Blocked", facts.blocked), ("Stale claims", facts.staleClaims),
+                    ("Complex, never decomposed", facts.complexNotDecomposed),
+                ] where !items.isEmpty {
                     out.line("\(label):")
                     for i in items.prefix(10) { out.line("  \(i.id)  \(Output.clip(i.title, 50))  — \(i.detail)") }
                 }
@@ -339,18 +440,24 @@ extension TasksCommand {
             func run() async throws {
                 try await global.withStore { store, out in
                     let all = try await store.proposals(for: try task.map { try parseID($0) })
-                    if out.json { try out.emit(all); return }
+                    if out.json {
+                        try out.emit(all)
+                        return
+                    }
                     if all.isEmpty { out.line("No proposals. `minsky tasks decompose ID --dry-run` makes one.") }
                     for p in all {
                         let n = p.body["subtasks"]?.arrayValue?.count ?? 0
-                        out.line("\(p.id)  \(p.taskId)  \(p.kind)  \(n) subtasks  \(p.model)  \(p.createdAt)\(p.appliedAt.map { "  applied \($0)" } ?? "")")
+                        out.line(
+                            "\(p.id)  \(p.taskId)  \(p.kind)  \(n) subtasks  \(p.model)  \(p.createdAt)\(p.appliedAt.map { "  applied \($0)" } ?? "")"
+                        )
                     }
                 }
             }
         }
 
         struct Apply: AsyncParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Create the proposal's subtasks (one transaction), all or only some.")
+            static let configuration = CommandConfiguration(
+                abstract: "Create the proposal's subtasks (one transaction), all or only some.")
             @OptionGroup var global: GlobalOptions
             @Argument(help: "Proposal id (pr-…).") var proposal: String
             @Option(name: .long, help: "Only these subtasks, by number, e.g. 0,2.") var only: String?
@@ -358,11 +465,15 @@ extension TasksCommand {
             func run() async throws {
                 try await global.withStore { store, out in
                     let p = try await store.proposal(proposal)
-                    if p.appliedAt != nil { throw MinskyError(.conflict, "proposal \(p.id) was already applied", field: "proposal") }
+                    if p.appliedAt != nil {
+                        throw MinskyError(.conflict, "proposal \(p.id) was already applied", field: "proposal")
+                    }
                     var plan = try Decomposer.plan(fromBody: p.body)
                     if let only {
                         let picks = try only.split(separator: ",").map { part -> Int in
-                            guard let n = Int(part.trimmingCharacters(in: .whitespaces)) else { throw MinskyError.invalid("only", "--only takes subtask numbers like 0,2") }
+                            guard let n = Int(part.trimmingCharacters(in: .whitespaces)) else {
+                                throw MinskyError.invalid("only", "--only takes subtask numbers like 0,2")
+                            }
                             return n
                         }
                         plan = try Decomposer.subset(plan, only: picks)
@@ -370,7 +481,13 @@ extension TasksCommand {
                     let parent = try await store.get(p.taskId)
                     let created = try await Decomposer.apply(plan, to: parent, store: store)
                     try await store.markProposalApplied(p.id)
-                    if out.json { out.emit(DecomposeResult.json(parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: p.model, attempts: 1)); return }
+                    if out.json {
+                        out.emit(
+                            DecomposeResult.json(
+                                parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: p.model, attempts: 1
+                            ))
+                        return
+                    }
                     out.line("Applied \(p.id): \(created.count) subtasks under \(parent.id)")
                     out.table(created)
                 }
@@ -387,20 +504,26 @@ func resolveEmbeddings(project: Project?) throws -> EmbeddingClient {
     let chat = try resolveProvider(project: project)
     if let base = project?.config.ai?.embeddingBaseURL, let url = URL(string: base) {
         let env = ProcessInfo.processInfo.environment
-        let key = UserCredentials(environment: env).load()["ai.embeddingApiKey"] ?? env["OPENAI_API_KEY"] ?? (chat?.kind == .openai ? chat?.apiKey : nil)
+        let key =
+            UserCredentials(environment: env).load()["ai.embeddingApiKey"] ?? env["OPENAI_API_KEY"]
+            ?? (chat?.kind == .openai ? chat?.apiKey : nil)
         var config = ProviderConfig(kind: .openai, model: model, baseURL: url, apiKey: key)
         config.timeout = chat?.timeout ?? config.timeout
         return EmbeddingClient(config: config, model: model)
     }
     guard let config = chat, config.kind == .openai else {
-        throw MinskyError(.notConfigured, "embeddings need an OpenAI-compatible server: `minsky config set ai.provider openai` and ai.baseURL, or keep your chat provider and `minsky config set ai.embeddingBaseURL http://localhost:11434/v1` (Ollama, llama.cpp, vLLM or OpenAI)")
+        throw MinskyError(
+            .notConfigured,
+            "embeddings need an OpenAI-compatible server: `minsky config set ai.provider openai` and ai.baseURL, or keep your chat provider and `minsky config set ai.embeddingBaseURL http://localhost:11434/v1` (Ollama, llama.cpp, vLLM or OpenAI)"
+        )
     }
     return EmbeddingClient(config: config, model: model)
 }
 
 extension TasksCommand {
     struct Embed: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Embed tasks whose title or description changed (all with --all), in batches.")
+        static let configuration = CommandConfiguration(
+            abstract: "Embed tasks whose title or description changed (all with --all), in batches.")
         @OptionGroup var global: GlobalOptions
         @Flag(name: .long, help: "Embed every task again.") var all = false
 
@@ -408,14 +531,21 @@ extension TasksCommand {
             try await global.withStore { store, out, project in
                 let client = try resolveEmbeddings(project: project)
                 let reporter = ConsoleReporter(quiet: out.json)
-                let n = try await client.embedChanged(store: store, all: all) { reporter.progress($0, of: $1, "embedding") }
-                if out.json { try out.emit(["embedded": n]) } else { out.line("Embedded \(n) task(s) with \(client.model)") }
+                let n = try await client.embedChanged(store: store, all: all) {
+                    reporter.progress($0, of: $1, "embedding")
+                }
+                if out.json {
+                    try out.emit(["embedded": n])
+                } else {
+                    out.line("Embedded \(n) task(s) with \(client.model)")
+                }
             }
         }
     }
 
     struct Search: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Find tasks by words, or by meaning with --similar (needs `minsky tasks embed`).")
+        static let configuration = CommandConfiguration(
+            abstract: "Find tasks by words, or by meaning with --similar (needs `minsky tasks embed`).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "What to look for.") var text: String
         @Flag(name: .long, help: "Rank by meaning (embeddings) instead of matching words.") var similar = false
@@ -433,9 +563,17 @@ extension TasksCommand {
                 let hits = try await resolveEmbeddings(project: project).similar(to: text, store: store, k: limit)
                 var tasks: [TaskItem] = []
                 for h in hits { tasks.append(try await store.get(h.id)) }
-                if out.json { out.emit(TaskJSON.page(tasks, full: true, scores: Dictionary(hits.map { ($0.id, $0.score) }, uniquingKeysWith: max))); return }
+                if out.json {
+                    out.emit(
+                        TaskJSON.page(
+                            tasks, full: true, scores: Dictionary(hits.map { ($0.id, $0.score) }, uniquingKeysWith: max)
+                        ))
+                    return
+                }
                 if tasks.isEmpty { out.line("No embedded tasks yet: run `minsky tasks embed`.") }
-                for (h, t) in zip(hits, tasks) { out.line(String(format: "%.3f  ", h.score) + "\(t.id)  \(Output.clip(t.title, 70))") }
+                for (h, t) in zip(hits, tasks) {
+                    out.line(String(format: "%.3f  ", h.score) + "\(t.id)  \(Output.clip(t.title, 70))")
+                }
             }
         }
     }
@@ -445,7 +583,8 @@ extension TasksCommand {
 struct UsageCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "usage",
-        abstract: "Model calls and tokens used, per provider, model and purpose (every AI call is recorded in the store).")
+        abstract:
+            "Model calls and tokens used, per provider, model and purpose (every AI call is recorded in the store).")
     @OptionGroup var global: GlobalOptions
     @Option(name: .long, parsing: .unconditional, help: "Also list the last N calls (0-10000).") var calls: Int = 0
 
@@ -456,17 +595,30 @@ struct UsageCommand: AsyncParsableCommand {
         try await global.withStore { store, out, _ in
             let usage = try await store.aiUsage()
             let recent = calls > 0 ? try await store.aiCalls(limit: calls) : []
-            if out.json { try out.emit(UsageOutput(usage: usage, calls: calls > 0 ? recent : nil)); return }
-            if usage.isEmpty { out.line("no model calls recorded yet"); return }
+            if out.json {
+                try out.emit(UsageOutput(usage: usage, calls: calls > 0 ? recent : nil))
+                return
+            }
+            if usage.isEmpty {
+                out.line("no model calls recorded yet")
+                return
+            }
             out.line("calls  failed  input tokens  output tokens  provider/model · purpose")
             for u in usage {
-                out.line(String(format: "%5d  %6d  %12d  %13d  ", u.calls, u.failed, u.inputTokens, u.outputTokens) + "\(u.provider)/\(u.model) · \(u.purpose)")
+                out.line(
+                    String(format: "%5d  %6d  %12d  %13d  ", u.calls, u.failed, u.inputTokens, u.outputTokens)
+                        + "\(u.provider)/\(u.model) · \(u.purpose)")
             }
-            out.line(String(format: "%5d  %6d  %12d  %13d  total", usage.map(\.calls).reduce(0, +), usage.map(\.failed).reduce(0, +),
-                            usage.map(\.inputTokens).reduce(0, +), usage.map(\.outputTokens).reduce(0, +)))
+            out.line(
+                String(
+                    format: "%5d  %6d  %12d  %13d  total", usage.map(\.calls).reduce(0, +),
+                    usage.map(\.failed).reduce(0, +),
+                    usage.map(\.inputTokens).reduce(0, +), usage.map(\.outputTokens).reduce(0, +)))
             for c in recent {
                 let tokens = c.inputTokens.map { "\($0) in / \(c.outputTokens ?? 0) out" } ?? "tokens not reported"
-                out.line("\(c.at.iso8601)  \(c.purpose)  \(c.provider)/\(c.model)  \(tokens)  \(c.durationMs) ms  \(c.outcome)\(c.taskId.map { "  \($0)" } ?? "")")
+                out.line(
+                    "\(c.at.iso8601)  \(c.purpose)  \(c.provider)/\(c.model)  \(tokens)  \(c.durationMs) ms  \(c.outcome)\(c.taskId.map { "  \($0)" } ?? "")"
+                )
             }
         }
     }

@@ -11,7 +11,9 @@ extension TaskStatus: ExpressibleByArgument {
 
 extension Priority: ExpressibleByArgument {
     public init?(argument: String) { try? self.init(parsing: argument) }
-    public static var allValueStrings: [String] { Priority.range.map(String.init) + ["critical", "high", "medium", "low", "backlog"] }
+    public static var allValueStrings: [String] {
+        Priority.range.map(String.init) + ["critical", "high", "medium", "low", "backlog"]
+    }
     public var defaultValueDescription: String { "\(value)" }
 }
 
@@ -34,7 +36,9 @@ struct StatusList: ExpressibleByArgument {
 struct ClaimTTL: ExpressibleByArgument {
     var seconds: Double
     init?(argument: String) {
-        guard let s = try? Duration.seconds(parsing: argument), s > 0, s <= TaskRules.maxClaimSeconds else { return nil }
+        guard let s = try? Duration.seconds(parsing: argument), s > 0, s <= TaskRules.maxClaimSeconds else {
+            return nil
+        }
         seconds = s
     }
 }
@@ -60,6 +64,8 @@ func refuse(_ e: MinskyError, json: Bool) -> ExitCode {
 /// A range check for `validate()`.
 func checkRange<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, option: String, json: Bool) throws {
     guard let value, !range.contains(value) else { return }
-    let bounds = range.upperBound is Int64 && "\(range.upperBound)" == "\(Int64.max)" ? "at least \(range.lowerBound)" : "between \(range.lowerBound) and \(range.upperBound)"
+    let bounds =
+        range.upperBound is Int64 && "\(range.upperBound)" == "\(Int64.max)"
+        ? "at least \(range.lowerBound)" : "between \(range.lowerBound) and \(range.upperBound)"
     throw refuse(MinskyError.invalid(option, "\(option) must be \(bounds), got \(value)"), json: json)
 }

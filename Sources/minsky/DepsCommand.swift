@@ -16,23 +16,30 @@ struct DepsCommand: AsyncParsableCommand {
 
         func run() async throws {
             try await global.withStore { store, out in
-                let d = try await store.addDependency(try parseID(task), dependsOn: try parseID(blocker, field: "dependsOn"))
+                let d = try await store.addDependency(
+                    try parseID(task), dependsOn: try parseID(blocker, field: "dependsOn"))
                 if out.json { try out.emit(d) } else { out.line("\(d.taskId) now waits for \(d.dependsOn)") }
             }
         }
     }
 
     struct Remove: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "rm", abstract: "Remove the dependency of TASK on BLOCKER.")
+        static let configuration = CommandConfiguration(
+            commandName: "rm", abstract: "Remove the dependency of TASK on BLOCKER.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The task that waits.") var task: String
         @Argument(help: "The task it waits for.") var blocker: String
 
         func run() async throws {
             try await global.withStore { store, out in
-                let t = try parseID(task), b = try parseID(blocker, field: "dependsOn")
+                let t = try parseID(task)
+                let b = try parseID(blocker, field: "dependsOn")
                 try await store.removeDependency(t, dependsOn: b)
-                if out.json { try out.emit(["removed": ["taskId": t.rawValue, "dependsOn": b.rawValue]]) } else { out.line("\(t) no longer waits for \(b)") }
+                if out.json {
+                    try out.emit(["removed": ["taskId": t.rawValue, "dependsOn": b.rawValue]])
+                } else {
+                    out.line("\(t) no longer waits for \(b)")
+                }
             }
         }
     }
@@ -45,7 +52,10 @@ struct DepsCommand: AsyncParsableCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let deps = try await store.dependencies(of: try parseID(task))
-                if out.json { try out.emit(deps); return }
+                if out.json {
+                    try out.emit(deps)
+                    return
+                }
                 if deps.blockedBy.isEmpty && deps.blocks.isEmpty { out.line("\(task) has no dependencies.") }
                 for e in deps.blockedBy { out.line("blocked by  \(e.id)  [\(e.status)]  \(Output.clip(e.title, 60))") }
                 for e in deps.blocks { out.line("blocks      \(e.id)  [\(e.status)]  \(Output.clip(e.title, 60))") }

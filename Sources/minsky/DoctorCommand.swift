@@ -13,7 +13,8 @@ import MinskySQLite
 struct DoctorCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "doctor",
-        abstract: "Check the store, its integrity and schema, PostgreSQL extensions and the AI settings; say how to fix what is wrong.",
+        abstract:
+            "Check the store, its integrity and schema, PostgreSQL extensions and the AI settings; say how to fix what is wrong.",
         discussion: "Exits 0 when every check passes or only warns, else with the exit code of the first failed check.")
     @OptionGroup var global: GlobalOptions
 
@@ -34,13 +35,19 @@ struct DoctorCommand: AsyncParsableCommand {
         try await out.reportingErrors {
             let sel = try global.selection()
             let location = StoreURL.redacted(sel.location)
-            if case .sqlite(let path)? = try? StoreURL.parse(sel.location), FileManager.default.fileExists(atPath: path) {
+            if case .sqlite(let path)? = try? StoreURL.parse(sel.location), FileManager.default.fileExists(atPath: path)
+            {
                 do {
                     let result = try SQLiteDriver.quickCheck(path: path)
                     if result == ["ok"] {
                         checks.append(Check(name: "integrity", ok: true, detail: "quick_check ok"))
                     } else {
-                        fail("integrity", MinskyError(.storeIncompatible, "\(path) is damaged (\(result.prefix(2).joined(separator: "; "))); restore a backup: minsky backup list, then minsky backup restore FILE --force"))
+                        fail(
+                            "integrity",
+                            MinskyError(
+                                .storeIncompatible,
+                                "\(path) is damaged (\(result.prefix(2).joined(separator: "; "))); restore a backup: minsky backup list, then minsky backup restore FILE --force"
+                            ))
                     }
                 } catch let e as MinskyError { fail("integrity", e) }
             }
@@ -56,33 +63,55 @@ struct DoctorCommand: AsyncParsableCommand {
                 return
             }
             checks.insert(Check(name: "store", ok: true, detail: location), at: 0)
-            checks.append(Check(name: "schema", ok: true, detail: "migrations \(Schema.migrationNames.joined(separator: ", ")); \(count) tasks"))
+            checks.append(
+                Check(
+                    name: "schema", ok: true,
+                    detail: "migrations \(Schema.migrationNames.joined(separator: ", ")); \(count) tasks"))
             if case .postgres(let url)? = try? StoreURL.parse(sel.location) {
                 let session = try PostgresSession(url: url)
                 let version = try session.query("SHOW server_version").first?[0].text ?? "?"
                 checks.append(Check(name: "postgresql", ok: true, detail: "server \(version)"))
-                let installed = try session.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'").first?[0].text
+                let installed = try session.query("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+                    .first?[0].text
                 let method = await store.vectorSearchMethod()
-                checks.append(Check(name: "pgvector", ok: method.hasPrefix("pgvector"),
-                                    detail: installed.map { "\($0); semantic search: \(method)" } ?? "semantic search: \(method)"))
+                checks.append(
+                    Check(
+                        name: "pgvector", ok: method.hasPrefix("pgvector"),
+                        detail: installed.map { "\($0); semantic search: \(method)" } ?? "semantic search: \(method)"))
             } else {
-                checks.append(Check(name: "search", ok: true, detail: "semantic search: \(await store.vectorSearchMethod())"))
+                checks.append(
+                    Check(name: "search", ok: true, detail: "semantic search: \(await store.vectorSearchMethod())"))
             }
-            let embedded = try await store.embeddingHashes(model: sel.project?.config.ai?.embeddingModel ?? "text-embedding-3-small").count
+            let embedded = try await store.embeddingHashes(
+                model: sel.project?.config.ai?.embeddingModel ?? "text-embedding-3-small"
+            ).count
             await store.close()
             if let provider = try resolveProvider(project: sel.project) {
-                let what = "\(provider.kind.rawValue) \(provider.model) at \(provider.baseURL.absoluteString); key \(provider.apiKey == nil ? "not set" : "set")"
+                let what =
+                    "\(provider.kind.rawValue) \(provider.model) at \(provider.baseURL.absoluteString); key \(provider.apiKey == nil ? "not set" : "set")"
                 do {
-                    checks.append(Check(name: "ai", ok: true, detail: "\(what): " + (try await Providers.check(provider))))
+                    checks.append(
+                        Check(name: "ai", ok: true, detail: "\(what): " + (try await Providers.check(provider))))
                 } catch let e as MinskyError {
                     fail("ai", MinskyError(e.code, "\(what): \(e.message)"))
                 }
             } else {
-                checks.append(Check(name: "ai", ok: false, detail: "no provider: minsky config set ai.provider openai (agents over MCP can still answer themselves)"))
+                checks.append(
+                    Check(
+                        name: "ai", ok: false,
+                        detail:
+                            "no provider: minsky config set ai.provider openai (agents over MCP can still answer themselves)"
+                    ))
             }
-            checks.append(Check(name: "embeddings", ok: embedded > 0 || count == 0, detail: "\(embedded) of \(count) tasks embedded" + (embedded < count ? "; run minsky tasks embed" : "")))
+            checks.append(
+                Check(
+                    name: "embeddings", ok: embedded > 0 || count == 0,
+                    detail: "\(embedded) of \(count) tasks embedded"
+                        + (embedded < count ? "; run minsky tasks embed" : "")))
         }
-        if out.json { try out.emit(checks) } else {
+        if out.json {
+            try out.emit(checks)
+        } else {
             for c in checks { out.line("\(c.ok ? "✓" : "!") \(c.name): \(c.detail)") }
         }
         if let failure { throw ExitCode(failure.code.exitCode) }

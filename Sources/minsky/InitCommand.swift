@@ -8,7 +8,11 @@ struct InitCommand: AsyncParsableCommand {
         commandName: "init",
         abstract: "Create .minsky/ here: a SQLite store (tasks.db) and config.json.")
 
-    @Option(name: .long, help: ArgumentHelp("Use this store instead of .minsky/tasks.db (e.g. postgresql://user@host/db). Passwords belong in ~/.pgpass or PGPASSWORD, not here.", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Use this store instead of .minsky/tasks.db (e.g. postgresql://user@host/db). Passwords belong in ~/.pgpass or PGPASSWORD, not here.",
+            valueName: "url"))
     var dbUrl: String?
     @Option(name: .long, help: "Prefix of new task ids (default mk).") var prefix: String = TaskID.defaultPrefix
     @Flag(name: .long, help: "Rewrite an existing config.json.") var force = false
@@ -19,8 +23,13 @@ struct InitCommand: AsyncParsableCommand {
         try await out.reportingErrors {
             let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             let result = try await Self.initialize(at: cwd, dbURL: dbUrl, prefix: prefix, force: force)
-            if json { try out.emit(result) } else {
-                out.line(result.created ? "Initialized minsky in \(result.directory)" : "minsky is already initialized in \(result.directory)")
+            if json {
+                try out.emit(result)
+            } else {
+                out.line(
+                    result.created
+                        ? "Initialized minsky in \(result.directory)"
+                        : "minsky is already initialized in \(result.directory)")
                 out.line("  store: \(result.store)")
                 out.line("Next: minsky tasks create \"My first task\"")
             }
@@ -39,7 +48,10 @@ struct InitCommand: AsyncParsableCommand {
         var project = Project(root: root, config: ProjectConfig(idPrefix: prefix))
         if let dbURL {
             if StoreURL.hasPassword(dbURL) {
-                throw MinskyError.invalid("db-url", "the URL holds a password, and .minsky/config.json is meant to be committed; drop it from the URL (\(StoreURL.redacted(dbURL))) and put it in ~/.pgpass or PGPASSWORD")
+                throw MinskyError.invalid(
+                    "db-url",
+                    "the URL holds a password, and .minsky/config.json is meant to be committed; drop it from the URL (\(StoreURL.redacted(dbURL))) and put it in ~/.pgpass or PGPASSWORD"
+                )
             }
             _ = try StoreURL.parse(dbURL)
             project.config.database = dbURL
@@ -48,9 +60,13 @@ struct InitCommand: AsyncParsableCommand {
         if fm.fileExists(atPath: project.configURL.path) && !force {
             let existing = try Project.load(root: root)
             if let dbURL, dbURL != existing.config.database {
-                throw MinskyError.invalid("db-url", "\(project.configURL.path) already uses \(existing.config.database); pass --force to switch it to \(dbURL)")
+                throw MinskyError.invalid(
+                    "db-url",
+                    "\(project.configURL.path) already uses \(existing.config.database); pass --force to switch it to \(dbURL)"
+                )
             }
-            let store = try await StoreFactory.open(existing.resolvedDatabase, idPrefix: existing.config.idPrefix, create: true)
+            let store = try await StoreFactory.open(
+                existing.resolvedDatabase, idPrefix: existing.config.idPrefix, create: true)
             await store.close()
             return Result(directory: existing.dir.path, store: store.location, created: false)
         }

@@ -33,7 +33,9 @@ struct MCPCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "serve",
             abstract: "Serve MCP on stdin/stdout (what `minsky mcp` runs). Logs go to stderr.")
-        @Option(name: .long, help: ArgumentHelp("Store location (overrides MINSKY_DB and .minsky/config.json).", valueName: "url"))
+        @Option(
+            name: .long,
+            help: ArgumentHelp("Store location (overrides MINSKY_DB and .minsky/config.json).", valueName: "url"))
         var db: String?
 
         func run() async throws { await Self.serve(db: db) }
@@ -49,16 +51,20 @@ struct MCPCommand: AsyncParsableCommand {
             let services = ToolServices(
                 upgrade: { url, dryRun, force, step in
                     guard let project = try Project.find(from: cwd) else {
-                        throw MinskyError(.notConfigured, "no .minsky/ project above \(cwd.path) to upgrade; run `minsky init` there")
+                        throw MinskyError(
+                            .notConfigured, "no .minsky/ project above \(cwd.path) to upgrade; run `minsky init` there")
                     }
-                    let r = try await Upgrader.toPostgres(project: project, options: UpgradeOptions(dbURL: url, dryRun: dryRun, force: force),
-                                                          reporter: StepReporter(onStep: step))
+                    let r = try await Upgrader.toPostgres(
+                        project: project, options: UpgradeOptions(dbURL: url, dryRun: dryRun, force: force),
+                        reporter: StepReporter(onStep: step))
                     return try JSONValue.encoding(r)
                 },
                 backup: {
                     let sel = try StoreSelection.resolve(flag: db, environment: env, cwd: cwd)
-                    return try JSONValue.encoding(try await Backups.create(location: sel.location, out: nil, project: sel.project,
-                                                                           fallbackDirectory: Backups.userDirectory(environment: env), reporter: nil))
+                    return try JSONValue.encoding(
+                        try await Backups.create(
+                            location: sel.location, out: nil, project: sel.project,
+                            fallbackDirectory: Backups.userDirectory(environment: env), reporter: nil))
                 },
                 llm: {
                     try resolveProvider(project: try Project.find(from: cwd)).map(Providers.make)
@@ -66,7 +72,9 @@ struct MCPCommand: AsyncParsableCommand {
                 embeddings: {
                     try resolveEmbeddings(project: try Project.find(from: cwd))
                 })
-            let server = MCPServer(store: { try await opening.value }, services: services, pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
+            let server = MCPServer(
+                store: { try await opening.value }, services: services,
+                pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
             await server.run()
             if let store = try? await opening.value { await store.close() }
         }
@@ -99,20 +107,31 @@ struct MCPCommand: AsyncParsableCommand {
     }
 
     struct ToolsList: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "tools", abstract: "List the MCP tools with their descriptions.")
-        @Flag(name: .long, help: "Print machine-readable JSON (name, title, description, annotations).") var json = false
+        static let configuration = CommandConfiguration(
+            commandName: "tools", abstract: "List the MCP tools with their descriptions.")
+        @Flag(name: .long, help: "Print machine-readable JSON (name, title, description, annotations).") var json =
+            false
 
         func run() async throws {
             if json {
-                Output(json: true).emit(["tools": .array(Tool.all.map { t in
-                    let d = t.declaration()
-                    return ["name": .string(t.name), "title": .string(t.title), "description": .string(t.description), "annotations": d["annotations"] ?? .null]
-                })])
+                Output(json: true).emit([
+                    "tools": .array(
+                        Tool.all.map { t in
+                            let d = t.declaration()
+                            return [
+                                "name": .string(t.name), "title": .string(t.title),
+                                "description": .string(t.description), "annotations": d["annotations"] ?? .null,
+                            ]
+                        })
+                ])
                 return
             }
             let width = Tool.all.map(\.name.count).max() ?? 0
             for t in Tool.all {
-                FileHandle.standardOutput.write(Data((t.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + t.description + "\n").utf8))
+                FileHandle.standardOutput.write(
+                    Data(
+                        (t.name.padding(toLength: width, withPad: " ", startingAt: 0) + "  " + t.description + "\n")
+                            .utf8))
             }
         }
     }

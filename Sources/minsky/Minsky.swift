@@ -10,20 +10,25 @@ struct Minsky: AsyncParsableCommand {
         commandName: "minsky",
         abstract: "A durable task list that AI coding agents and people plan on together.",
         discussion: """
-        Start with `minsky init` (creates .minsky/tasks.db), then `minsky tasks create "…"`.
-        The store is chosen by --db, then MINSKY_DB, then the nearest .minsky/config.json.
-        Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 not found, 4 conflict (version,
-        claim or cycle), 5 store unavailable or not configured, 6 model server unavailable,
-        64 bad command line. Shell completions: minsky --generate-completion-script bash|zsh|fish.
-        """,
+            Start with `minsky init` (creates .minsky/tasks.db), then `minsky tasks create "…"`.
+            The store is chosen by --db, then MINSKY_DB, then the nearest .minsky/config.json.
+            Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 not found, 4 conflict (version,
+            claim or cycle), 5 store unavailable or not configured, 6 model server unavailable,
+            64 bad command line. Shell completions: minsky --generate-completion-script bash|zsh|fish.
+            """,
         version: "0.1.0",
-        subcommands: [InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self, UpgradeCommand.self, MigrateCommand.self, ConfigCommand.self, UsageCommand.self, DoctorCommand.self, MCPCommand.self]
+        subcommands: [
+            InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self,
+            UpgradeCommand.self, MigrateCommand.self, ConfigCommand.self, UsageCommand.self, DoctorCommand.self,
+            MCPCommand.self,
+        ]
     )
 
     static func main() async {
         LoggingSystem.bootstrap { label in
             var h = StreamLogHandler.standardError(label: label)
-            h.logLevel = Logger.Level(rawValue: ProcessInfo.processInfo.environment["MINSKY_LOG_LEVEL"] ?? "") ?? .warning
+            h.logLevel =
+                Logger.Level(rawValue: ProcessInfo.processInfo.environment["MINSKY_LOG_LEVEL"] ?? "") ?? .warning
             return h
         }
         // `minsky mcp [--db URL]` is started by agents for every session: skip the general
@@ -50,7 +55,7 @@ struct Minsky: AsyncParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code == .success || !json {
-                exit(withError: error) // help, version, completion scripts, and usage errors as usual
+                exit(withError: error)  // help, version, completion scripts, and usage errors as usual
             }
             let message = fullMessage(for: error)
             Output(json: true).error(MinskyError(.invalidInput, message, field: Self.argumentName(in: message)))
@@ -72,8 +77,14 @@ struct Minsky: AsyncParsableCommand {
         for i in 1..<Int(CommandLine.argc) {
             guard let p = CommandLine.unsafeArgv[i] else { continue }
             if String(validatingCString: p) == nil {
-                let shown = String(decoding: UnsafeBufferPointer(start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)), as: UTF8.self)
-                throw MinskyError.invalid("argument", "argument \(i) (\"\(shown.prefix(40))\") is not valid UTF-8 text; nothing was written. Check the terminal's encoding, or pass the text with --description-file")
+                let shown = String(
+                    decoding: UnsafeBufferPointer(
+                        start: UnsafeRawPointer(p).assumingMemoryBound(to: UInt8.self), count: strlen(p)), as: UTF8.self
+                )
+                throw MinskyError.invalid(
+                    "argument",
+                    "argument \(i) (\"\(shown.prefix(40))\") is not valid UTF-8 text; nothing was written. Check the terminal's encoding, or pass the text with --description-file"
+                )
             }
         }
     }
@@ -81,15 +92,20 @@ struct Minsky: AsyncParsableCommand {
 
 /// Options every store command shares.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("Store location: a SQLite path, sqlite:PATH or postgresql://user@host/db (overrides MINSKY_DB and .minsky/config.json).", valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Store location: a SQLite path, sqlite:PATH or postgresql://user@host/db (overrides MINSKY_DB and .minsky/config.json).",
+            valueName: "url"))
     var db: String?
 
     @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
     var json = false
 
     func selection() throws -> StoreSelection {
-        try StoreSelection.resolve(flag: db, environment: ProcessInfo.processInfo.environment,
-                                   cwd: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
+        try StoreSelection.resolve(
+            flag: db, environment: ProcessInfo.processInfo.environment,
+            cwd: URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
     }
 
     /// Opens the store, runs `body`, closes the store, and turns errors into messages and exit codes.
@@ -135,5 +151,8 @@ func defaultOwner() -> String {
 }
 
 func parseID(_ raw: String, field: String = "id") throws -> TaskID {
-    do { return try TaskID(validating: raw) } catch var e as MinskyError { e.field = field; throw e }
+    do { return try TaskID(validating: raw) } catch var e as MinskyError {
+        e.field = field
+        throw e
+    }
 }

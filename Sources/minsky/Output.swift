@@ -21,12 +21,20 @@ struct Output {
     }
 
     /// Core errors name fields as the stores and MCP do; on the command line they are options.
-    static let optionNames = ["expectedVersion": "expect-version", "dependsOn": "depends-on", "parentId": "parent", "ttl": "ttl", "owner": "owner"]
+    static let optionNames = [
+        "expectedVersion": "expect-version", "dependsOn": "depends-on", "parentId": "parent", "ttl": "ttl",
+        "owner": "owner",
+    ]
 
     func error(_ e: MinskyError) {
         if json {
             let field = e.field.map { Self.optionNames[$0] ?? $0 }
-            let obj: JSONValue = ["error": .object(["code": .string(e.code.rawValue), "message": .string(e.message), "field": field.map { .string($0) } ?? .null])]
+            let obj: JSONValue = [
+                "error": .object([
+                    "code": .string(e.code.rawValue), "message": .string(e.message),
+                    "field": field.map { .string($0) } ?? .null,
+                ])
+            ]
             FileHandle.standardError.write(Data((obj.canonicalJSON() + "\n").utf8))
         } else {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
@@ -47,10 +55,15 @@ struct Output {
         return oneLine.count <= n ? String(oneLine) : String(oneLine.prefix(n - 1)) + "…"
     }
 
-    static func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+    static func pad(_ s: String, _ n: Int) -> String {
+        s.count >= n ? s : s + String(repeating: " ", count: n - s.count)
+    }
 
     func table(_ tasks: [TaskItem]) {
-        guard !tasks.isEmpty else { line("No tasks."); return }
+        guard !tasks.isEmpty else {
+            line("No tasks.")
+            return
+        }
         let idW = max(2, tasks.map(\.id.rawValue.count).max() ?? 2)
         line("\(Self.pad("ID", idW))  \(Self.pad("STATUS", 11))  PRI  TITLE")
         for t in tasks {
@@ -62,7 +75,9 @@ struct Output {
 
     func detail(_ t: TaskItem, deps: DependencyList?) {
         line("\(t.id)  \(t.title)")
-        line("  status:    \(t.status)\(t.assignee.map { "  (claimed by \($0)\(t.claimExpiresAt.map { " until \($0)" } ?? ""))" } ?? "")")
+        line(
+            "  status:    \(t.status)\(t.assignee.map { "  (claimed by \($0)\(t.claimExpiresAt.map { " until \($0)" } ?? ""))" } ?? "")"
+        )
         line("  priority:  \(t.priority) (\(t.priority.name))")
         if !t.tags.isEmpty { line("  tags:      \(t.tags.joined(separator: ", "))") }
         if let p = t.parentId { line("  parent:    \(p)") }
@@ -79,16 +94,24 @@ struct Output {
     }
 
     func tree(_ tree: TaskTree) {
-        guard !tree.roots.isEmpty else { line("No tasks."); return }
+        guard !tree.roots.isEmpty else {
+            line("No tasks.")
+            return
+        }
         func walk(_ n: TaskTree.Node, _ prefix: String, _ last: Bool, _ top: Bool) {
             let mark = n.task.status.isResolved ? "✓" : (n.task.status == .inProgress ? "▶" : "○")
-            let blocked = n.blockedBy.isEmpty ? "" : "  ⟵ blocked by " + n.blockedBy.map(\.rawValue).joined(separator: ", ")
+            let blocked =
+                n.blockedBy.isEmpty ? "" : "  ⟵ blocked by " + n.blockedBy.map(\.rawValue).joined(separator: ", ")
             let branch = top ? "" : (last ? "└─ " : "├─ ")
-            line("\(prefix)\(branch)\(mark) \(n.task.id) \(Self.clip(n.task.title, 60)) [\(n.task.status) \(n.task.priority)]\(blocked)")
+            line(
+                "\(prefix)\(branch)\(mark) \(n.task.id) \(Self.clip(n.task.title, 60)) [\(n.task.status) \(n.task.priority)]\(blocked)"
+            )
             let childPrefix = top ? prefix : prefix + (last ? "   " : "│  ")
             for (i, c) in n.children.enumerated() { walk(c, childPrefix, i == n.children.count - 1, false) }
             if n.omittedDescendants > 0 {
-                line("\(childPrefix)   … \(n.omittedDescendants) deeper subtask(s) not shown (more than \(TaskTree.maxDepth) levels); run `minsky tasks tree \(n.task.id)`")
+                line(
+                    "\(childPrefix)   … \(n.omittedDescendants) deeper subtask(s) not shown (more than \(TaskTree.maxDepth) levels); run `minsky tasks tree \(n.task.id)`"
+                )
             }
         }
         for r in tree.roots { walk(r, "", true, true) }

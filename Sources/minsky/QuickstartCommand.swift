@@ -10,24 +10,35 @@ struct QuickstartCommand: AsyncParsableCommand {
         abstract: "Create a demo project with a few dependent tasks and show what is ready next.")
 
     @Option(name: .long, help: "Directory for the demo project (default: a new temporary directory).") var dir: String?
-    @Flag(name: .long, help: "Print machine-readable JSON: the project and the tasks ready at the end.") var json = false
+    @Flag(name: .long, help: "Print machine-readable JSON: the project and the tasks ready at the end.") var json =
+        false
 
     func run() async throws {
         let out = Output(json: json)
         try await out.reportingErrors {
             let root: URL
-            if let dir { root = URL(fileURLWithPath: dir) } else {
-                root = FileManager.default.temporaryDirectory.appendingPathComponent("minsky-quickstart-\(UUID().uuidString.prefix(8).lowercased())")
+            if let dir {
+                root = URL(fileURLWithPath: dir)
+            } else {
+                root = FileManager.default.temporaryDirectory.appendingPathComponent(
+                    "minsky-quickstart-\(UUID().uuidString.prefix(8).lowercased())")
             }
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             let r = try await InitCommand.initialize(at: root, dbURL: nil, prefix: TaskID.defaultPrefix, force: false)
             if !json { out.line("1. minsky init → \(r.store)") }
             let store = try await StoreFactory.open(Project.load(root: root).resolvedDatabase)
 
-            let epic = try await store.create(NewTask(title: "Build user authentication", description: "Sign-up, login and sessions.", priority: try Priority(1), tags: ["auth"]))
-            let schema = try await store.create(NewTask(title: "Design the users table", priority: try Priority(1), tags: ["db"], parentId: epic.id))
-            let hash = try await store.create(NewTask(title: "Hash passwords with Argon2", tags: ["security"], parentId: epic.id, dependsOn: [schema.id]))
-            let login = try await store.create(NewTask(title: "Login endpoint", parentId: epic.id, dependsOn: [schema.id, hash.id]))
+            let epic = try await store.create(
+                NewTask(
+                    title: "Build user authentication", description: "Sign-up, login and sessions.",
+                    priority: try Priority(1), tags: ["auth"]))
+            let schema = try await store.create(
+                NewTask(title: "Design the users table", priority: try Priority(1), tags: ["db"], parentId: epic.id))
+            let hash = try await store.create(
+                NewTask(
+                    title: "Hash passwords with Argon2", tags: ["security"], parentId: epic.id, dependsOn: [schema.id]))
+            let login = try await store.create(
+                NewTask(title: "Login endpoint", parentId: epic.id, dependsOn: [schema.id, hash.id]))
             _ = try await store.create(NewTask(title: "Write the README", priority: try Priority(3), tags: ["docs"]))
             let firstReady = try await store.nextReady(limit: 1)
             let claimed = try await store.claim(schema.id, owner: "quickstart-agent", ttl: 1800)

@@ -7,7 +7,11 @@ struct TasksCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "tasks",
         abstract: "Create, list, read, update and claim tasks.",
-        subcommands: [Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self, InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self, Next.self, Claim.self, Tree.self]
+        subcommands: [
+            Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self,
+            InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self,
+            Next.self, Claim.self, Tree.self,
+        ]
     )
 }
 
@@ -16,7 +20,9 @@ func parseMetadata(pairs: [String], json: String?) throws -> JSONValue? {
     var obj: [String: JSONValue] = [:]
     if let json {
         let v = try JSONValue.parse(json, field: "metadata")
-        guard case .object(let o) = v else { throw MinskyError.invalid("metadata", "--metadata must be a JSON object like {\"key\":\"value\"}") }
+        guard case .object(let o) = v else {
+            throw MinskyError.invalid("metadata", "--metadata must be a JSON object like {\"key\":\"value\"}")
+        }
         obj = o
     }
     for p in pairs {
@@ -36,7 +42,9 @@ func splitTags(_ raw: [String]) -> [String] {
 
 func readDescription(_ text: String?, file: String?) throws -> String? {
     guard let file else { return text }
-    if text != nil { throw MinskyError.invalid("description", "pass either --description or --description-file, not both") }
+    if text != nil {
+        throw MinskyError.invalid("description", "pass either --description or --description-file, not both")
+    }
     if file == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
     guard let data = FileManager.default.contents(atPath: file) else {
         throw MinskyError.invalid("description-file", "cannot read \(file); check the path")
@@ -54,7 +62,8 @@ extension TasksCommand {
         @Argument(help: "Short title.") var title: String
         @Option(name: [.short, .long], help: "Markdown description.") var description: String?
         @Option(name: .long, help: "Read the description from a file ('-' for stdin).") var descriptionFile: String?
-        @Option(name: [.short, .long], help: "0 (critical) to 4 (backlog), P0-P4 or a name; default 2.") var priority: Priority?
+        @Option(name: [.short, .long], help: "0 (critical) to 4 (backlog), P0-P4 or a name; default 2.") var priority:
+            Priority?
         @Option(name: .long, help: "Initial status (default TODO).") var status: TaskStatus?
         @Option(name: [.short, .long], help: "Tag (repeatable, or comma-separated).") var tag: [String] = []
         @Option(name: .long, help: "Parent task id: make this a subtask.") var parent: String?
@@ -83,20 +92,24 @@ extension TasksCommand {
         static let configuration = CommandConfiguration(
             abstract: "Create tasks from JSON Lines (what `tasks export` writes), all or none.",
             discussion: """
-            One task object per line. Only "title" is required; the other keys are \(TaskRecord.keys.joined(separator: ", ")).
-            Unknown keys are refused with their line number. A line with an "id" keeps it (it must be new to the
-            store); parentId and dependsOn may name tasks of the file, in any order, or tasks already stored.
-            Every line is checked first, then everything is written in one transaction: nothing is stored unless
-            all of it is.
-            """)
+                One task object per line. Only "title" is required; the other keys are \(TaskRecord.keys.joined(separator: ", ")).
+                Unknown keys are refused with their line number. A line with an "id" keeps it (it must be new to the
+                store); parentId and dependsOn may name tasks of the file, in any order, or tasks already stored.
+                Every line is checked first, then everything is written in one transaction: nothing is stored unless
+                all of it is.
+                """)
         @OptionGroup var global: GlobalOptions
         @Argument(help: "JSONL file, or - for stdin.") var file: String
 
         func run() async throws {
             try await global.withStore { store, out in
                 let data: Data
-                if file == "-" { data = FileHandle.standardInput.readDataToEndOfFile() } else {
-                    guard let d = FileManager.default.contents(atPath: file) else { throw MinskyError.invalid("file", "cannot read \(file); check the path") }
+                if file == "-" {
+                    data = FileHandle.standardInput.readDataToEndOfFile()
+                } else {
+                    guard let d = FileManager.default.contents(atPath: file) else {
+                        throw MinskyError.invalid("file", "cannot read \(file); check the path")
+                    }
                     data = d
                 }
                 guard let text = String(validating: data, as: UTF8.self) else {
@@ -108,12 +121,19 @@ extension TasksCommand {
                     let origin = "line \(n + 1)"
                     let value: JSONValue
                     do { value = try JSONValue.parse(String(line)) } catch {
-                        throw MinskyError.invalid("file", "\(origin) is not JSON; each line must be a task object like {\"title\": \"Write docs\"}. Nothing was imported")
+                        throw MinskyError.invalid(
+                            "file",
+                            "\(origin) is not JSON; each line must be a task object like {\"title\": \"Write docs\"}. Nothing was imported"
+                        )
                     }
                     records.append(try TaskRecord(json: value, origin: origin))
                 }
                 let created = try await store.importRecords(records)
-                if out.json { out.emit(TaskJSON.created(created)) } else { out.line("Imported \(created.count) task(s)") }
+                if out.json {
+                    out.emit(TaskJSON.created(created))
+                } else {
+                    out.line("Imported \(created.count) task(s)")
+                }
             }
         }
     }
@@ -128,7 +148,9 @@ extension TasksCommand {
             try await global.withStore { store, out in
                 let tasks = try await store.listAll()
                 var blockers: [TaskID: [TaskID]] = [:]
-                for e in try await store.dependencyEdges(among: nil) { blockers[e.taskId, default: []].append(e.dependsOn) }
+                for e in try await store.dependencyEdges(among: nil) {
+                    blockers[e.taskId, default: []].append(e.dependsOn)
+                }
                 var text = ""
                 for t in tasks {
                     TaskRecord(t, dependsOn: (blockers[t.id] ?? []).sorted()).json.write(to: &text)
@@ -147,31 +169,40 @@ extension TasksCommand {
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List tasks (oldest first), with filters and paging.")
         @OptionGroup var global: GlobalOptions
-        @Option(name: [.short, .long], help: "Only these statuses (repeatable or comma-separated).") var status: [StatusList] = []
+        @Option(name: [.short, .long], help: "Only these statuses (repeatable or comma-separated).") var status:
+            [StatusList] = []
         @Option(name: .long, help: "Only subtasks of this task.") var parent: String?
         @Flag(name: .long, help: "Only top-level tasks.") var root = false
         @Option(name: [.short, .long], help: "Only tasks with this tag.") var tag: String?
         @Option(name: .long, help: "Only tasks claimed by / assigned to this owner.") var assignee: String?
         @Option(name: [.short, .long], help: "Words to find in title or description.") var query: String?
-        @Option(name: .long, parsing: .unconditional, help: "Page size (1-1000).") var limit: Int = TaskQuery.defaultLimit
+        @Option(name: .long, parsing: .unconditional, help: "Page size (1-1000).") var limit: Int = TaskQuery
+            .defaultLimit
         @Option(name: .long, help: "Continue after a previous page (its nextCursor).") var cursor: String?
         @Flag(name: .long, help: "Every matching task, following all pages.") var all = false
 
         func validate() throws {
             try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json)
-            if root && parent != nil { throw refuse(MinskyError.invalid("parent", "--root and --parent exclude each other"), json: global.json) }
+            if root && parent != nil {
+                throw refuse(MinskyError.invalid("parent", "--root and --parent exclude each other"), json: global.json)
+            }
         }
 
         func run() async throws {
             try await global.withStore { store, out in
                 var q = TaskQuery(limit: limit)
                 q.statuses = Set(status.flatMap(\.statuses))
-                if let parent { q.parent = .task(try parseID(parent, field: "parent")) } else if root { q.parent = .root }
+                if let parent {
+                    q.parent = .task(try parseID(parent, field: "parent"))
+                } else if root {
+                    q.parent = .root
+                }
                 q.tag = tag
                 q.assignee = assignee
                 q.text = query
                 if let cursor { q.cursor = try PageCursor(token: cursor) }
-                let page: TaskPage = all ? TaskPage(tasks: try await store.listAll(q), nextCursor: nil) : try await store.list(q)
+                let page: TaskPage =
+                    all ? TaskPage(tasks: try await store.listAll(q), nextCursor: nil) : try await store.list(q)
                 if out.json {
                     out.emit(TaskJSON.page(page, full: true))
                 } else {
@@ -196,27 +227,35 @@ extension TasksCommand {
     }
 
     struct Update: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Change fields of a task; --expect-version refuses stale writes.")
+        static let configuration = CommandConfiguration(
+            abstract: "Change fields of a task; --expect-version refuses stale writes.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Option(name: .long, help: "New title.") var title: String?
         @Option(name: [.short, .long], help: "New markdown description.") var description: String?
         @Option(name: .long, help: "Read the description from a file ('-' for stdin).") var descriptionFile: String?
-        @Option(name: [.short, .long], help: "New priority: 0 (critical) to 4 (backlog), P0-P4 or a name.") var priority: Priority?
+        @Option(name: [.short, .long], help: "New priority: 0 (critical) to 4 (backlog), P0-P4 or a name.")
+        var priority: Priority?
         @Option(name: .long, help: "New status.") var status: TaskStatus?
-        @Option(name: .long, help: "Replace all tags (repeatable or comma-separated; '' clears).") var setTags: [String] = []
+        @Option(name: .long, help: "Replace all tags (repeatable or comma-separated; '' clears).") var setTags:
+            [String] = []
         @Option(name: .long, help: "Add a tag (repeatable).") var addTag: [String] = []
         @Option(name: .long, help: "Remove a tag (repeatable).") var removeTag: [String] = []
         @Option(name: .long, help: "Move under this parent task.") var parent: String?
         @Flag(name: .long, help: "Make it a top-level task.") var noParent = false
-        @Option(name: .long, help: "Set metadata key=value (repeatable; value null removes the key).") var meta: [String] = []
+        @Option(name: .long, help: "Set metadata key=value (repeatable; value null removes the key).") var meta:
+            [String] = []
         @Option(name: .long, help: "JSON merge patch for metadata.") var metadata: String?
         @Option(name: .long, help: "Assign to an owner ('' clears).") var assignee: String?
-        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
+        var expectVersion: Int64?
 
         func validate() throws {
             try checkRange(expectVersion, 1...Int64.max, option: "--expect-version", json: global.json)
-            if parent != nil && noParent { throw refuse(MinskyError.invalid("parent", "--parent and --no-parent exclude each other"), json: global.json) }
+            if parent != nil && noParent {
+                throw refuse(
+                    MinskyError.invalid("parent", "--parent and --no-parent exclude each other"), json: global.json)
+            }
         }
 
         func run() async throws {
@@ -229,28 +268,45 @@ extension TasksCommand {
                 if !setTags.isEmpty { patch.tags = splitTags(setTags).filter { !$0.isEmpty } }
                 patch.addTags = splitTags(addTag)
                 patch.removeTags = splitTags(removeTag)
-                if let parent { patch.parent = .set(try parseID(parent, field: "parent")) } else if noParent { patch.parent = .clear }
+                if let parent {
+                    patch.parent = .set(try parseID(parent, field: "parent"))
+                } else if noParent {
+                    patch.parent = .clear
+                }
                 patch.metadata = try parseMetadata(pairs: meta, json: metadata)
                 patch.assignee = assignee
                 let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
-                if out.json { out.emit(TaskJSON.full(t)) } else { out.line("Updated \(t.id) (version \(t.version)): \(t.title) [\(t.status)]") }
+                if out.json {
+                    out.emit(TaskJSON.full(t))
+                } else {
+                    out.line("Updated \(t.id) (version \(t.version)): \(t.title) [\(t.status)]")
+                }
             }
         }
     }
 
     struct Status: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Set a task's status (TODO, IN-PROGRESS, IN-REVIEW, DONE, BLOCKED, CLOSED).")
+        static let configuration = CommandConfiguration(
+            abstract: "Set a task's status (TODO, IN-PROGRESS, IN-REVIEW, DONE, BLOCKED, CLOSED).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Argument(help: "New status.") var status: TaskStatus
-        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.") var expectVersion: Int64?
+        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
+        var expectVersion: Int64?
 
-        func validate() throws { try checkRange(expectVersion, 1...Int64.max, option: "--expect-version", json: global.json) }
+        func validate() throws {
+            try checkRange(expectVersion, 1...Int64.max, option: "--expect-version", json: global.json)
+        }
 
         func run() async throws {
             try await global.withStore { store, out in
-                let t = try await store.update(try parseID(id), TaskPatch(status: status), expectedVersion: expectVersion)
-                if out.json { out.emit(TaskJSON.full(t)) } else { out.line("\(t.id) is now \(t.status) (version \(t.version))") }
+                let t = try await store.update(
+                    try parseID(id), TaskPatch(status: status), expectedVersion: expectVersion)
+                if out.json {
+                    out.emit(TaskJSON.full(t))
+                } else {
+                    out.line("\(t.id) is now \(t.status) (version \(t.version))")
+                }
             }
         }
     }
@@ -264,7 +320,11 @@ extension TasksCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let ids = try await store.delete(try parseID(id), cascade: cascade)
-                if out.json { out.emit(["deleted": .array(ids.map { .string($0.rawValue) })]) } else { out.line("Deleted \(ids.map(\.rawValue).joined(separator: ", "))") }
+                if out.json {
+                    out.emit(["deleted": .array(ids.map { .string($0.rawValue) })])
+                } else {
+                    out.line("Deleted \(ids.map(\.rawValue).joined(separator: ", "))")
+                }
             }
         }
     }
@@ -276,7 +336,8 @@ extension TasksCommand {
         @Option(name: .long, parsing: .unconditional, help: "How many ready tasks to show (1-1000).") var limit: Int = 1
         @Flag(name: .long, help: "Atomically claim the first ready task nobody else holds.") var claim = false
         @Option(name: .long, help: "Owner for --claim (default MINSKY_OWNER or user@host).") var owner: String?
-        @Option(name: .long, help: "Claim lifetime for --claim: 90s, 30m, 2h, 1d (default: no expiry).") var ttl: ClaimTTL?
+        @Option(name: .long, help: "Claim lifetime for --claim: 90s, 30m, 2h, 1d (default: no expiry).") var ttl:
+            ClaimTTL?
 
         func validate() throws { try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json) }
 
@@ -284,11 +345,23 @@ extension TasksCommand {
             try await global.withStore { store, out in
                 if claim {
                     let t = try await store.claimNext(owner: owner ?? defaultOwner(), ttl: ttl?.seconds)
-                    if out.json { out.emit(TaskJSON.page(t.map { [$0] } ?? [], full: true)) } else if let t { out.line("Claimed \(t.id): \(t.title)") } else { out.line("No ready task.") }
+                    if out.json {
+                        out.emit(TaskJSON.page(t.map { [$0] } ?? [], full: true))
+                    } else if let t {
+                        out.line("Claimed \(t.id): \(t.title)")
+                    } else {
+                        out.line("No ready task.")
+                    }
                     return
                 }
                 let ready = try await store.nextReady(limit: limit)
-                if out.json { out.emit(TaskJSON.page(ready, full: true)) } else if ready.isEmpty { out.line("No ready task.") } else { out.table(ready) }
+                if out.json {
+                    out.emit(TaskJSON.page(ready, full: true))
+                } else if ready.isEmpty {
+                    out.line("No ready task.")
+                } else {
+                    out.table(ready)
+                }
             }
         }
     }
@@ -303,13 +376,18 @@ extension TasksCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let t = try await store.claim(try parseID(id), owner: owner ?? defaultOwner(), ttl: ttl?.seconds)
-                if out.json { out.emit(TaskJSON.full(t)) } else { out.line("Claimed \(t.id) for \(t.assignee ?? "")\(t.claimExpiresAt.map { " until \($0)" } ?? "")") }
+                if out.json {
+                    out.emit(TaskJSON.full(t))
+                } else {
+                    out.line("Claimed \(t.id) for \(t.assignee ?? "")\(t.claimExpiresAt.map { " until \($0)" } ?? "")")
+                }
             }
         }
     }
 
     struct Tree: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show tasks as a tree of subtasks with their blockers.")
+        static let configuration = CommandConfiguration(
+            abstract: "Show tasks as a tree of subtasks with their blockers.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Root task id (default: the whole store).") var id: String?
 
@@ -325,16 +403,23 @@ extension TasksCommand {
 /// After a create: when an embedding model is configured (ai.embeddingModel), embed the new task
 /// and warn on stderr about a likely duplicate (cosine ≥ 0.9). Never fails the create.
 func warnAboutDuplicates(of task: TaskItem, store: any TaskStore, project: Project?) async throws {
-    guard project?.config.ai?.embeddingModel != nil, let client = try? resolveEmbeddings(project: project) else { return }
+    guard project?.config.ai?.embeddingModel != nil, let client = try? resolveEmbeddings(project: project) else {
+        return
+    }
     do {
         _ = try await client.embedChanged(store: store, all: false)
         let hits = try await client.similar(to: task.title + "\n" + task.description, store: store, k: 2)
         if let dup = hits.first(where: { $0.id != task.id && $0.score >= 0.9 }) {
             let other = try await store.get(dup.id)
-            FileHandle.standardError.write(Data("warning: \(task.id) looks like \(other.id) \"\(Output.clip(other.title, 60))\" (similarity \(String(format: "%.2f", dup.score)))\n".utf8))
+            FileHandle.standardError.write(
+                Data(
+                    "warning: \(task.id) looks like \(other.id) \"\(Output.clip(other.title, 60))\" (similarity \(String(format: "%.2f", dup.score)))\n"
+                        .utf8))
         }
     } catch {
-        FileHandle.standardError.write(Data("note: duplicate check skipped (\((error as? MinskyError)?.message ?? "the embeddings server failed"))\n".utf8))
+        FileHandle.standardError.write(
+            Data(
+                "note: duplicate check skipped (\((error as? MinskyError)?.message ?? "the embeddings server failed"))\n"
+                    .utf8))
     }
 }
-

@@ -12,7 +12,7 @@ struct ConsoleReporter: TransferReporter {
     func step(_ text: String) {
         guard !quiet else { return }
         if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
-        FileHandle.standardOutput.write(Data("✓ \(text)\n".utf8)) // unbuffered: steps appear as they finish
+        FileHandle.standardOutput.write(Data("✓ \(text)\n".utf8))  // unbuffered: steps appear as they finish
     }
 
     func note(_ text: String) {
@@ -23,11 +23,13 @@ struct ConsoleReporter: TransferReporter {
 
     func progress(_ done: Int, of total: Int, _ what: String) {
         guard tty, !quiet, total > 0 else { return }
-        let width = 30, filled = min(width, done * width / total)
+        let width = 30
+        let filled = min(width, done * width / total)
         let bar = String(repeating: "█", count: filled) + String(repeating: "░", count: width - filled)
         // The line is cleared before each redraw, and the finished bar ends its own line, so the
         // next output starts on a fresh one.
-        FileHandle.standardError.write(Data("\r\u{1B}[K\(bar) \(min(done, total))/\(total) \(what)\(done >= total ? "\n" : "")".utf8))
+        FileHandle.standardError.write(
+            Data("\r\u{1B}[K\(bar) \(min(done, total))/\(total) \(what)\(done >= total ? "\n" : "")".utf8))
     }
 }
 
@@ -50,19 +52,29 @@ struct UpgradeCommand: AsyncParsableCommand {
             abstract: "Back up, copy every table in one transaction, validate, then switch the config.",
             discussion: "The password (if the URL has one) is kept in ~/.pgpass, never in .minsky/config.json.")
         @Option(name: .long, help: "Target database, e.g. postgresql://me@db.internal:5432/tasks") var dbUrl: String
-        @Flag(name: .long, help: "Do everything (copy and validate) but commit nothing and switch nothing.") var dryRun = false
+        @Flag(name: .long, help: "Do everything (copy and validate) but commit nothing and switch nothing.")
+        var dryRun = false
         @Flag(name: .long, help: "Replace minsky data already in the target database.") var force = false
-        @Flag(name: .long, help: "Zero downtime: capture changes, copy, replay, then hold writers only for the final moment.") var live = false
+        @Flag(
+            name: .long,
+            help: "Zero downtime: capture changes, copy, replay, then hold writers only for the final moment.")
+        var live = false
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
             let out = Output(json: json)
             try await out.reportingErrors {
                 let options = UpgradeOptions(dbURL: dbUrl, dryRun: dryRun, force: force)
-                let r = live
-                    ? try await LiveUpgrade.run(project: try currentProject(), options: options, reporter: ConsoleReporter(quiet: json))
-                    : try await Upgrader.toPostgres(project: try currentProject(), options: options, reporter: ConsoleReporter(quiet: json))
-                if json { try out.emit(r); return }
+                let r =
+                    live
+                    ? try await LiveUpgrade.run(
+                        project: try currentProject(), options: options, reporter: ConsoleReporter(quiet: json))
+                    : try await Upgrader.toPostgres(
+                        project: try currentProject(), options: options, reporter: ConsoleReporter(quiet: json))
+                if json {
+                    try out.emit(r)
+                    return
+                }
                 for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum) on both sides") }
                 if r.dryRun { out.line("Dry run: validated, nothing committed, config unchanged.") }
                 if let b = r.backup { out.line("Old SQLite database backed up to: \(b)") }
@@ -74,8 +86,10 @@ struct UpgradeCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Upgrade for a team on a hosted or own PostgreSQL, with the provider's settings.")
         @Option(name: .long, help: "Where the database runs.") var provider: TeamProvider
-        @Option(name: .long, help: "The provider's connection URL (TLS is added where the provider requires it).") var dbUrl: String?
-        @Flag(name: .long, help: "Do everything (copy and validate) but commit nothing and switch nothing.") var dryRun = false
+        @Option(name: .long, help: "The provider's connection URL (TLS is added where the provider requires it).")
+        var dbUrl: String?
+        @Flag(name: .long, help: "Do everything (copy and validate) but commit nothing and switch nothing.")
+        var dryRun = false
         @Flag(name: .long, help: "Replace minsky data already in the target database.") var force = false
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
@@ -84,12 +98,14 @@ struct UpgradeCommand: AsyncParsableCommand {
             try await out.reportingErrors {
                 let preset = try ProviderPreset.named(provider.rawValue)
                 guard let dbUrl else {
-                    throw MinskyError.invalid("db-url", "pass --db-url with the connection string from \(preset.name): \(preset.whereToFind)")
+                    throw MinskyError.invalid(
+                        "db-url", "pass --db-url with the connection string from \(preset.name): \(preset.whereToFind)")
                 }
                 let url = preset.apply(to: dbUrl)
                 if !json { for note in preset.notes { out.line("• \(note)") } }
-                let r = try await Upgrader.toPostgres(project: try currentProject(), options: UpgradeOptions(dbURL: url, dryRun: dryRun, force: force),
-                                                      reporter: ConsoleReporter(quiet: json))
+                let r = try await Upgrader.toPostgres(
+                    project: try currentProject(), options: UpgradeOptions(dbURL: url, dryRun: dryRun, force: force),
+                    reporter: ConsoleReporter(quiet: json))
                 // What semantic search will use there, read from the database after the move (not assumed).
                 let store = try await StoreFactory.open(StoreURL.withoutPassword(url), idPrefix: TaskID.defaultPrefix)
                 let search = await store.vectorSearchMethod()
@@ -105,7 +121,8 @@ struct UpgradeCommand: AsyncParsableCommand {
                 if r.dryRun { out.line("Dry run: validated, nothing committed, config unchanged.") }
                 if let b = r.backup { out.line("Old SQLite database backed up to: \(b)") }
                 out.line("Semantic search there: \(search)")
-                out.line("Team features (roles, change feed) arrive with `minsky team init`, which is not available yet.")
+                out.line(
+                    "Team features (roles, change feed) arrive with `minsky team init`, which is not available yet.")
             }
         }
     }
@@ -121,14 +138,25 @@ struct ProviderPreset {
     static func named(_ raw: String) throws -> ProviderPreset {
         switch raw.lowercased() {
         case "supabase":
-            return ProviderPreset(name: "Supabase", requireTLS: true, whereToFind: "Project Settings → Database → Connection string (session pooler, port 5432)",
-                                  notes: ["TLS required (sslmode=require).", "Use the session pooler (port 5432), not the transaction pooler (6543): minsky holds transactions and advisory locks."])
+            return ProviderPreset(
+                name: "Supabase", requireTLS: true,
+                whereToFind: "Project Settings → Database → Connection string (session pooler, port 5432)",
+                notes: [
+                    "TLS required (sslmode=require).",
+                    "Use the session pooler (port 5432), not the transaction pooler (6543): minsky holds transactions and advisory locks.",
+                ])
         case "neon":
-            return ProviderPreset(name: "Neon", requireTLS: true, whereToFind: "Dashboard → Connection Details (the direct, non -pooler host)",
-                                  notes: ["TLS required (sslmode=require).", "Prefer the direct host: the -pooler endpoint runs PgBouncer in transaction mode."])
+            return ProviderPreset(
+                name: "Neon", requireTLS: true,
+                whereToFind: "Dashboard → Connection Details (the direct, non -pooler host)",
+                notes: [
+                    "TLS required (sslmode=require).",
+                    "Prefer the direct host: the -pooler endpoint runs PgBouncer in transaction mode.",
+                ])
         case "postgres", "postgresql":
-            return ProviderPreset(name: "PostgreSQL", requireTLS: false, whereToFind: "your server's postgresql://user@host:5432/db",
-                                  notes: [])
+            return ProviderPreset(
+                name: "PostgreSQL", requireTLS: false, whereToFind: "your server's postgresql://user@host:5432/db",
+                notes: [])
         default:
             throw MinskyError.invalid("provider", "unknown provider '\(raw)'; use supabase, neon or postgres")
         }
@@ -141,33 +169,46 @@ struct ProviderPreset {
 }
 
 struct MigrateCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "migrate", abstract: "Undo an upgrade.", subcommands: [RollbackCommand.self])
+    static let configuration = CommandConfiguration(
+        commandName: "migrate", abstract: "Undo an upgrade.", subcommands: [RollbackCommand.self])
 
     struct RollbackCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "rollback",
-            abstract: "Back to SQLite: copy PostgreSQL's current contents into a fresh, validated SQLite store (PostgreSQL is left untouched).")
-        @Flag(name: .long, help: "Restore .minsky/pre-migration-backup.db instead (loses what was written since the upgrade).") var fromBackup = false
+            abstract:
+                "Back to SQLite: copy PostgreSQL's current contents into a fresh, validated SQLite store (PostgreSQL is left untouched)."
+        )
+        @Flag(
+            name: .long,
+            help: "Restore .minsky/pre-migration-backup.db instead (loses what was written since the upgrade).")
+        var fromBackup = false
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
             let out = Output(json: json)
             try await out.reportingErrors {
-                let r = try await Rollback.run(project: try currentProject(), fromBackup: fromBackup, reporter: ConsoleReporter(quiet: json))
-                if json { try out.emit(r); return }
+                let r = try await Rollback.run(
+                    project: try currentProject(), fromBackup: fromBackup, reporter: ConsoleReporter(quiet: json))
+                if json {
+                    try out.emit(r)
+                    return
+                }
                 for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum)") }
-                out.line("Now on \(r.database)\(r.previousFile.map { "; the previous SQLite file is kept at \($0)" } ?? "")")
+                out.line(
+                    "Now on \(r.database)\(r.previousFile.map { "; the previous SQLite file is kept at \($0)" } ?? "")")
             }
         }
     }
 }
 
 struct BackupCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "backup", abstract: "Portable SQLite snapshots of either store, with manifests.",
-                                                    subcommands: [Create.self, List.self, Verify.self, Restore.self])
+    static let configuration = CommandConfiguration(
+        commandName: "backup", abstract: "Portable SQLite snapshots of either store, with manifests.",
+        subcommands: [Create.self, List.self, Verify.self, Restore.self])
 
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Snapshot the store (writers keep going) into .minsky/backups/ or --out.")
+        static let configuration = CommandConfiguration(
+            abstract: "Snapshot the store (writers keep going) into .minsky/backups/ or --out.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, help: "Where to write the backup file.") var out: String?
 
@@ -176,10 +217,16 @@ struct BackupCommand: AsyncParsableCommand {
             try await o.reportingErrors {
                 let sel = try global.selection()
                 let fallback = Backups.userDirectory(environment: ProcessInfo.processInfo.environment)
-                let m = try await Backups.create(location: sel.location, out: out, project: sel.project, fallbackDirectory: fallback, reporter: ConsoleReporter(quiet: true))
-                if global.json { try o.emit(m) } else {
+                let m = try await Backups.create(
+                    location: sel.location, out: out, project: sel.project, fallbackDirectory: fallback,
+                    reporter: ConsoleReporter(quiet: true))
+                if global.json {
+                    try o.emit(m)
+                } else {
                     let dir = sel.project.map(Backups.directory) ?? fallback
-                    o.line("Backed up \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) to \(out ?? dir.appendingPathComponent(m.file).path)")
+                    o.line(
+                        "Backed up \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", ")) to \(out ?? dir.appendingPathComponent(m.file).path)"
+                    )
                     o.line("  sha256 \(m.sha256)")
                 }
             }
@@ -194,7 +241,10 @@ struct BackupCommand: AsyncParsableCommand {
             let o = Output(json: json)
             try await o.reportingErrors {
                 let all = try Backups.list(try currentProject())
-                if json { try o.emit(all); return }
+                if json {
+                    try o.emit(all)
+                    return
+                }
                 if all.isEmpty { o.line("No backups yet: minsky backup create") }
                 for m in all { o.line("\(m.file)  \(m.createdAt)  \(m.tables["tasks"] ?? 0) tasks  from \(m.source)") }
             }
@@ -202,7 +252,8 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct Verify: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Integrity check plus the manifest's hash, row counts and checksums.")
+        static let configuration = CommandConfiguration(
+            abstract: "Integrity check plus the manifest's hash, row counts and checksums.")
         @Argument(help: "The backup file (.db with its .json manifest beside it).") var file: String
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
@@ -210,17 +261,26 @@ struct BackupCommand: AsyncParsableCommand {
             let o = Output(json: json)
             try await o.reportingErrors {
                 let m = try Backups.verify(file)
-                if json { try o.emit(m) } else { o.line("✓ \(file) is intact: \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))") }
+                if json {
+                    try o.emit(m)
+                } else {
+                    o.line(
+                        "✓ \(file) is intact: \(m.tables.sorted { $0.key > $1.key }.map { "\($0.value) \($0.key)" }.joined(separator: ", "))"
+                    )
+                }
             }
         }
     }
 
     struct Restore: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Restore a verified backup into the current store or --to URL.")
+        static let configuration = CommandConfiguration(
+            abstract: "Restore a verified backup into the current store or --to URL.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The backup file (.db with its .json manifest beside it).") var file: String
-        @Option(name: .long, help: "Target store (sqlite:PATH or postgresql://…); default: the current store.") var to: String?
-        @Flag(name: .long, help: "Replace a target that already holds tasks (what it holds is backed up first).") var force = false
+        @Option(name: .long, help: "Target store (sqlite:PATH or postgresql://…); default: the current store.") var to:
+            String?
+        @Flag(name: .long, help: "Replace a target that already holds tasks (what it holds is backed up first).")
+        var force = false
 
         func run() async throws {
             let o = Output(json: global.json)
@@ -229,10 +289,18 @@ struct BackupCommand: AsyncParsableCommand {
                 let target = try to ?? sel?.location ?? global.selection().location
                 let env = ProcessInfo.processInfo.environment
                 let safetyDir = sel?.project.map(Backups.directory) ?? Backups.userDirectory(environment: env)
-                let r = try await Backups.restore(file, to: target, force: force, safetyDirectory: safetyDir, reporter: ConsoleReporter(quiet: true))
-                if global.json { try o.emit(r); return }
-                if let s = r.safetyBackup { o.line("Saved what the target held to \(s) (restore it with `minsky backup restore \(s) --force`)") }
-                o.line("Restored \(r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")) into \(StoreURL.redacted(target))")
+                let r = try await Backups.restore(
+                    file, to: target, force: force, safetyDirectory: safetyDir, reporter: ConsoleReporter(quiet: true))
+                if global.json {
+                    try o.emit(r)
+                    return
+                }
+                if let s = r.safetyBackup {
+                    o.line("Saved what the target held to \(s) (restore it with `minsky backup restore \(s) --force`)")
+                }
+                o.line(
+                    "Restored \(r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")) into \(StoreURL.redacted(target))"
+                )
             }
         }
     }

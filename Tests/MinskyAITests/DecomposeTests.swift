@@ -16,10 +16,12 @@ struct AIProject {
 
     static func make(_ kind: StoreKind, server: FakeLLMServer, provider: String = "openai") async throws -> AIProject {
         let dir = try TestEnvironment.tempDirectory("minsky-ai")
-        var p = AIProject(dir: dir, env: ["MINSKY_CREDENTIALS_FILE": dir.appendingPathComponent("creds/credentials.json").path])
+        var p = AIProject(
+            dir: dir, env: ["MINSKY_CREDENTIALS_FILE": dir.appendingPathComponent("creds/credentials.json").path])
         #expect(try p.run("init").status == 0)
         #expect(try p.run("config", "set", "ai.provider", provider).status == 0)
-        #expect(try p.run("config", "set", "ai.baseURL", server.baseURL + (provider == "openai" ? "/v1" : "")).status == 0)
+        #expect(
+            try p.run("config", "set", "ai.baseURL", server.baseURL + (provider == "openai" ? "/v1" : "")).status == 0)
         #expect(try p.run("config", "set", "ai.model", "fake-model").status == 0)
         #expect(try p.run("config", "set", "ai.apiKey", "sk-test-SECRET-1234567890").status == 0)
         if kind == .postgres {
@@ -42,7 +44,8 @@ struct AIProject {
     }
 }
 
-let goodPlan = #"{"subtasks":[{"title":"Design the users table","description":"Columns and indexes","complexity":3,"dependsOn":[]},{"title":"Hash passwords","description":"Argon2id","complexity":4,"dependsOn":[0]},{"title":"Login endpoint","description":"POST /login","complexity":5,"dependsOn":[0,1]}]}"#
+let goodPlan =
+    #"{"subtasks":[{"title":"Design the users table","description":"Columns and indexes","complexity":3,"dependsOn":[]},{"title":"Hash passwords","description":"Argon2id","complexity":4,"dependsOn":[0]},{"title":"Login endpoint","description":"POST /login","complexity":5,"dependsOn":[0,1]}]}"#
 
 @Suite("AI decomposition through real HTTP")
 struct DecomposeTests {
@@ -60,7 +63,9 @@ struct DecomposeTests {
         #expect(subtasks.allSatisfy { $0["parentId"]?.stringValue == parent })
         #expect(subtasks[1]["metadata"]?["complexity"] == 4)
         // Dependencies among siblings landed: only the first subtask is ready.
-        let next = try JSONParser.parse(p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)["tasks"]?.arrayValue ?? []
+        let next =
+            try JSONParser.parse(p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)["tasks"]?.arrayValue
+            ?? []
         #expect(next.compactMap { $0["title"]?.stringValue } == ["Design the users table"])
         // What went over the wire: the key as a bearer token, structured output requested.
         let req = try #require(server.requests.first)
@@ -68,10 +73,18 @@ struct DecomposeTests {
         #expect(req.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
         #expect(req.body?["response_format"]?["type"] == "json_schema")
         #expect(req.body?["model"] == "fake-model")
-        #expect(req.body?["messages"]?.arrayValue?.last?["content"]?.stringValue?.contains("Build user authentication") == true)
+        #expect(
+            req.body?["messages"]?.arrayValue?.last?["content"]?.stringValue?.contains("Build user authentication")
+                == true)
         // The call and its tokens are recorded in the store.
         let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
-        #expect(usage["usage"] == [["provider": "openai", "model": "fake-gpt", "purpose": "decompose", "calls": 1, "failed": 0, "inputTokens": 120, "outputTokens": 80]])
+        #expect(
+            usage["usage"] == [
+                [
+                    "provider": "openai", "model": "fake-gpt", "purpose": "decompose", "calls": 1, "failed": 0,
+                    "inputTokens": 120, "outputTokens": 80,
+                ]
+            ])
         let call = usage["calls"]?.arrayValue?.first
         #expect(call?["outcome"] == "ok" && call?["inputTokens"] == 120 && call?["durationMs"]?.intValue != nil)
         #expect(try p.run("usage").stdout.contains("openai/fake-gpt · decompose"))
@@ -96,10 +109,14 @@ struct DecomposeTests {
 
     @Test(arguments: StoreKind.allCases)
     func invalidTwiceIsAClearErrorAndNothingIsWritten(kind: StoreKind) async throws {
-        let server = try FakeLLMServer([.openAI("this is not json"), .openAI(#"{"subtasks":[{"title":"a","description":"","complexity":3,"dependsOn":[5]}]}"#)])
+        let server = try FakeLLMServer([
+            .openAI("this is not json"),
+            .openAI(#"{"subtasks":[{"title":"a","description":"","complexity":3,"dependsOn":[5]}]}"#),
+        ])
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
-        let existing = try JSONParser.parse(p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let existing =
+            try JSONParser.parse(p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue ?? ""
         let r = try p.run("tasks", "decompose", existing)
         #expect(r.status == 2)
         #expect(r.stderr.contains("even after one repair attempt") && r.stderr.contains("dependsOn"))
@@ -112,15 +129,21 @@ struct DecomposeTests {
 
     @Test(arguments: StoreKind.allCases)
     func rateLimitsAreRetriedHonouringRetryAfterAndErrorsHideTheKey(kind: StoreKind) async throws {
-        let server = try FakeLLMServer([FakeLLMServer.Reply(status: 429, headers: ["Retry-After": "1"], body: #"{"error":{"message":"slow down"}}"#), .openAI(goodPlan)])
+        let server = try FakeLLMServer([
+            FakeLLMServer.Reply(
+                status: 429, headers: ["Retry-After": "1"], body: #"{"error":{"message":"slow down"}}"#),
+            .openAI(goodPlan),
+        ])
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         let start = Date()
         #expect(try p.run("tasks", "decompose", "Retry me").status == 0)
-        #expect(Date().timeIntervalSince(start) >= 1) // waited as asked
+        #expect(Date().timeIntervalSince(start) >= 1)  // waited as asked
         #expect(server.requests.count == 2)
 
-        let failing = try FakeLLMServer([FakeLLMServer.Reply(status: 401, body: #"{"error":{"message":"bad key sk-test-SECRET-1234567890"}}"#)])
+        let failing = try FakeLLMServer([
+            FakeLLMServer.Reply(status: 401, body: #"{"error":{"message":"bad key sk-test-SECRET-1234567890"}}"#)
+        ])
         let q = try await AIProject.make(kind, server: failing)
         defer { Task { await q.cleanup() } }
         let r = try q.run("tasks", "decompose", "Denied")
@@ -138,9 +161,9 @@ struct DecomposeTests {
         let p = try await AIProject.make(kind, server: down)
         defer { Task { await p.cleanup() } }
         let r = try p.run("tasks", "decompose", "Unlucky")
-        #expect(r.status == 6) // the model server's own exit code, not "store unavailable"
+        #expect(r.status == 6)  // the model server's own exit code, not "store unavailable"
         #expect(r.stderr.contains("HTTP 503") && r.stderr.contains("127.0.0.1:\(down.port)"))
-        #expect(down.requests.count == 4) // the first try and three retries
+        #expect(down.requests.count == 4)  // the first try and three retries
 
         let slow = try FakeLLMServer([.init(body: "{}", delay: 3)])
         var q = try await AIProject.make(kind, server: slow)
@@ -161,7 +184,7 @@ struct DecomposeTests {
         let r = try p.run("tasks", "decompose", "Build user authentication", "--dry-run")
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("from fake-claude") && r.stdout.contains("2. Login endpoint"))
-        #expect(try p.tasks().count == 1) // a dry run writes only the parent the proposal hangs on
+        #expect(try p.tasks().count == 1)  // a dry run writes only the parent the proposal hangs on
         let req = try #require(server.requests.first)
         #expect(req.path == "/v1/messages")
         #expect(req.headers["x-api-key"] == "sk-test-SECRET-1234567890")
@@ -176,7 +199,9 @@ struct DecomposeTests {
         let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
         #expect(config.contains("fake-model") && !config.contains("SECRET"))
         let creds = p.env["MINSKY_CREDENTIALS_FILE"] ?? ""
-        #expect(((try FileManager.default.attributesOfItem(atPath: creds))[.posixPermissions] as? NSNumber)?.intValue == 0o600)
+        #expect(
+            ((try FileManager.default.attributesOfItem(atPath: creds))[.posixPermissions] as? NSNumber)?.intValue
+                == 0o600)
         let got = try p.run("config", "get", "ai.apiKey")
         #expect(got.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "sk-…7890")
         #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
@@ -192,12 +217,16 @@ struct DecomposeTests {
 struct AIMoreTests {
     @Test(arguments: StoreKind.allCases)
     func complexityIsStoredAndDecomposeUsesTheRecommendedCount(kind: StoreKind) async throws {
-        let score = #"{"score":7,"reasoning":"many moving parts","recommendedSubtasks":2,"decompositionPrompt":"split by layer"}"#
-        let twoSteps = #"{"subtasks":[{"title":"A","description":"","complexity":3,"dependsOn":[]},{"title":"B","description":"","complexity":3,"dependsOn":[0]}]}"#
+        let score =
+            #"{"score":7,"reasoning":"many moving parts","recommendedSubtasks":2,"decompositionPrompt":"split by layer"}"#
+        let twoSteps =
+            #"{"subtasks":[{"title":"A","description":"","complexity":3,"dependsOn":[]},{"title":"B","description":"","complexity":3,"dependsOn":[0]}]}"#
         let server = try FakeLLMServer([.openAI(score), .openAI(twoSteps)])
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
-        let id = try JSONParser.parse(p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let id =
+            try JSONParser.parse(p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)["id"]?
+            .stringValue ?? ""
         let r = try p.run("tasks", "complexity", id)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("7/10"))
@@ -208,12 +237,17 @@ struct AIMoreTests {
         let s = try MCPProcess(cwd: p.dir, env: p.env)
         defer { s.terminate() }
         _ = s.initialize()
-        s.send(["jsonrpc": "2.0", "id": 9, "method": "tools/call", "params": ["name": "decompose_task", "arguments": ["id": .string(id)], "_meta": ["progressToken": "d"]]])
+        s.send([
+            "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+            "params": ["name": "decompose_task", "arguments": ["id": .string(id)], "_meta": ["progressToken": "d"]],
+        ])
         let (resp, notes) = s.response(id: 9)
         #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
         #expect(resp?["result"]?["structuredContent"]?["subtasks"]?.arrayValue?.count == 2)
         #expect(notes.contains { $0["method"] == "notifications/progress" })
-        #expect(server.requests.last?.body?["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?["maxItems"] == 2)
+        #expect(
+            server.requests.last?.body?["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?[
+                "maxItems"] == 2)
     }
 }
 
@@ -226,13 +260,17 @@ extension AIMoreTests {
         var r = try p.run("doctor", "--json")
         #expect(r.status == 0, "\(r.stderr)")
         let ai = try JSONParser.parse(r.stdout.utf8).arrayValue?.first { $0["name"] == "ai" }
-        #expect(ai?["ok"] == true && ai?["detail"]?.stringValue?.contains("fake-model offered") == true, "\(ai?.canonicalJSON() ?? "")")
+        #expect(
+            ai?["ok"] == true && ai?["detail"]?.stringValue?.contains("fake-model offered") == true,
+            "\(ai?.canonicalJSON() ?? "")")
         #expect(offers.requests.last?.path == "/v1/models")
         #expect(offers.requests.last?.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
         // A model the server does not offer, and a server that is gone: both named, non-zero exit.
         #expect(try p.run("config", "set", "ai.model", "missing-model").status == 0)
         r = try p.run("doctor")
-        #expect(r.status == 2 && r.stdout.contains("! ai") && r.stdout.contains("does not offer missing-model"), "\(r.stdout)")
+        #expect(
+            r.status == 2 && r.stdout.contains("! ai") && r.stdout.contains("does not offer missing-model"),
+            "\(r.stdout)")
         #expect(try p.run("config", "set", "ai.baseURL", "http://127.0.0.1:1/v1").status == 0)
         r = try p.run("doctor")
         #expect(r.status == 6 && r.stdout.contains("cannot reach the model server"), "\(r.stdout)")
@@ -243,8 +281,10 @@ extension AIMoreTests {
     /// prompt, tells the model the subtasks that exist, and never applies a duplicate of one.
     @Test(arguments: StoreKind.allCases)
     func decomposeUsesTheStoredReviewAndTheExistingSubtasks(kind: StoreKind) async throws {
-        let score = #"{"score":8,"reasoning":"wide","recommendedSubtasks":3,"decompositionPrompt":"split by layer: storage, API, UI"}"#
-        let plan = #"{"subtasks":[{"title":"Storage layer","description":"","complexity":3,"dependsOn":[]},{"title":"API layer","description":"","complexity":3,"dependsOn":[0]},{"title":"UI layer","description":"","complexity":2,"dependsOn":[1]}]}"#
+        let score =
+            #"{"score":8,"reasoning":"wide","recommendedSubtasks":3,"decompositionPrompt":"split by layer: storage, API, UI"}"#
+        let plan =
+            #"{"subtasks":[{"title":"Storage layer","description":"","complexity":3,"dependsOn":[]},{"title":"API layer","description":"","complexity":3,"dependsOn":[0]},{"title":"UI layer","description":"","complexity":2,"dependsOn":[1]}]}"#
         let server = try FakeLLMServer([.openAI(score), .openAI(plan)])
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
@@ -255,7 +295,8 @@ extension AIMoreTests {
         let r = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
         #expect(r.status == 0, "\(r.stderr)")
         let request = try #require(server.requests.last?.body)
-        let prompt = request["messages"]?.arrayValue?.compactMap { $0["content"]?.stringValue }.joined(separator: "\n") ?? ""
+        let prompt =
+            request["messages"]?.arrayValue?.compactMap { $0["content"]?.stringValue }.joined(separator: "\n") ?? ""
         #expect(prompt.contains("at most 3"), "\(prompt)")
         #expect(!prompt.contains("at most 6"))
         #expect(prompt.contains("split by layer: storage, API, UI"))
@@ -265,7 +306,9 @@ extension AIMoreTests {
         let proposal = try #require(try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue)
         let applied = try p.run("tasks", "proposals", "apply", proposal, "--json")
         #expect(applied.status == 0, "\(applied.stderr)")
-        let kids = try JSONParser.parse(p.run("tasks", "list", "--parent", parent, "--json").stdout.utf8)["tasks"]?.arrayValue ?? []
+        let kids =
+            try JSONParser.parse(p.run("tasks", "list", "--parent", parent, "--json").stdout.utf8)["tasks"]?.arrayValue
+            ?? []
         #expect(kids.compactMap { $0["title"]?.stringValue }.sorted() == ["API layer", "UI layer", "storage layer"])
     }
 }
@@ -274,7 +317,9 @@ extension AIMoreTests {
 struct InsightsTests {
     @Test(arguments: StoreKind.allCases)
     func factsFirstThenAGroundedNarrative(kind: StoreKind) async throws {
-        let server = try FakeLLMServer([.openAI(#"{"summary":"Two tasks wait on the schema.","recommendations":["Finish the schema first"]}"#)])
+        let server = try FakeLLMServer([
+            .openAI(#"{"summary":"Two tasks wait on the schema.","recommendations":["Finish the schema first"]}"#)
+        ])
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
         func id(_ r: ProcessResult) throws -> String { try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? "" }
@@ -301,7 +346,6 @@ struct InsightsTests {
     }
 }
 
-
 @Suite("Reviewable proposals")
 struct ProposalTests {
     @Test(arguments: StoreKind.allCases)
@@ -309,7 +353,9 @@ struct ProposalTests {
         let server = try FakeLLMServer([.openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
-        let parent = try JSONParser.parse(p.run("tasks", "create", "Build user authentication", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let parent =
+            try JSONParser.parse(p.run("tasks", "create", "Build user authentication", "--json").stdout.utf8)["id"]?
+            .stringValue ?? ""
         let dry = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
         #expect(dry.status == 0, "\(dry.stderr)")
         let proposal = try JSONParser.parse(dry.stdout.utf8)
@@ -323,8 +369,11 @@ struct ProposalTests {
         let created = try JSONParser.parse(applied.stdout.utf8)["subtasks"]?.arrayValue ?? []
         try #require(created.count == 2)
         #expect(created.compactMap { $0["title"]?.stringValue } == ["Design the users table", "Login endpoint"])
-        let deps = try JSONParser.parse(p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
-        #expect(deps["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [created[0]["id"]?.stringValue ?? ""])
+        let deps = try JSONParser.parse(
+            p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
+        #expect(
+            deps["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [created[0]["id"]?.stringValue ?? ""]
+        )
         // Once only.
         #expect(try p.run("tasks", "proposals", "apply", pid).status == 4)
         #expect(try p.run("tasks", "proposals", "apply", "pr-none").status == 3)
@@ -343,13 +392,15 @@ struct SemanticSearchTests {
         let server = try FakeLLMServer(handler: FakeLLMServer.embeddings)
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
-        func create(_ t: String) throws -> String { try JSONParser.parse(p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? "" }
+        func create(_ t: String) throws -> String {
+            try JSONParser.parse(p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        }
         let login = try create("Login endpoint that checks the password")
         let table = try create("Design the users table schema")
         _ = try create("CSS button colours")
         let docs = try create("Write the README guide")
         #expect(try p.run("tasks", "embed").stdout.contains("Embedded 4"))
-        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 0")) // nothing changed
+        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 0"))  // nothing changed
         #expect(try p.run("tasks", "update", docs, "--title", "Write the documentation guide").status == 0)
         #expect(try p.run("tasks", "embed").stdout.contains("Embedded 1"))
         let signIn = try p.run("tasks", "search", "--similar", "sign in and authenticate", "--json")
@@ -358,7 +409,8 @@ struct SemanticSearchTests {
         let scores = (try JSONParser.parse(signIn.stdout.utf8).arrayValue ?? []).compactMap { $0["score"]?.doubleValue }
         #expect(scores == scores.sorted(by: >))
         #expect(try Self.ids(p.run("tasks", "search", "--similar", "database migration", "--json")).first == table)
-        #expect(server.requests.allSatisfy { $0.path == "/v1/embeddings" && $0.body?["model"] == "text-embedding-3-small" })
+        #expect(
+            server.requests.allSatisfy { $0.path == "/v1/embeddings" && $0.body?["model"] == "text-embedding-3-small" })
         // Over MCP, `similar` embeds what changed, then ranks.
         let s = try MCPProcess(cwd: p.dir, env: p.env)
         defer { s.terminate() }
@@ -368,20 +420,25 @@ struct SemanticSearchTests {
         #expect(r?["isError"] == false, "\(r?.canonicalJSON() ?? "")")
         #expect(r?["structuredContent"]?["tasks"]?.arrayValue?.first?["id"]?.stringValue == docs)
         let again = s.call("similar", ["text": "login session", "limit": 2])
-        #expect(again?["structuredContent"]?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue }.contains(newer) == true)
+        #expect(
+            again?["structuredContent"]?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue }.contains(newer)
+                == true)
         // With an embedding model configured, creating a near-duplicate warns (and still creates).
         #expect(try p.run("config", "set", "ai.embeddingModel", "text-embedding-3-small").status == 0)
         let dup = try p.run("tasks", "create", "Login endpoint checking the password")
         #expect(dup.status == 0)
         // (The toy model puts every login-ish task close together: either earlier one is a fair match.)
-        #expect(dup.stderr.contains("looks like \(login)") || dup.stderr.contains("looks like \(newer)"), "\(dup.stderr)")
+        #expect(
+            dup.stderr.contains("looks like \(login)") || dup.stderr.contains("looks like \(newer)"), "\(dup.stderr)")
         let distinct = try p.run("tasks", "create", "Quarterly budget spreadsheet")
         #expect(distinct.status == 0 && !distinct.stderr.contains("looks like"))
         // Every embeddings call is recorded, with the tokens the server reported.
         let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue ?? []
         let embeds = usage.first { $0["purpose"] == "embed" }
         // (embed: 4 tasks, 1 changed, 1 new before an MCP search, 2 creates; search: 2 CLI, 2 MCP, 2 duplicate checks)
-        #expect(embeds?["calls"] == 5 && embeds?["provider"] == "openai" && embeds?["model"] == "text-embedding-3-small", "\(usage)")
+        #expect(
+            embeds?["calls"] == 5 && embeds?["provider"] == "openai" && embeds?["model"] == "text-embedding-3-small",
+            "\(usage)")
         #expect(embeds?["inputTokens"]?.intValue ?? 0 > 0)
         #expect(usage.first { $0["purpose"] == "search" }?["calls"] == 6)
         #expect(usage.compactMap { $0["calls"]?.intValue }.reduce(0, +) == Int64(server.requests.count))

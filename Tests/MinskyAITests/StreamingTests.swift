@@ -32,7 +32,9 @@ struct StreamingTests {
         #expect(try p.tasks().count == 4)
         #expect(server.requests.first?.body?["stream"] == true)
         let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
-        #expect(usage?["provider"] == "anthropic" && usage?["inputTokens"] == 100 && usage?["outputTokens"] == 50 && usage?["model"] == "fake-claude")
+        #expect(
+            usage?["provider"] == "anthropic" && usage?["inputTokens"] == 100 && usage?["outputTokens"] == 50
+                && usage?["model"] == "fake-claude")
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -74,7 +76,8 @@ struct StreamingTests {
         #expect(r.status == 6, "\(r.stderr)")
         #expect(r.stderr.contains("model overloaded"))
         #expect(try p.tasks().isEmpty)
-        let call = try JSONParser.parse(p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue?.first
+        let call = try JSONParser.parse(p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue?
+            .first
         #expect(call?["outcome"] == "model_unavailable")
     }
 
@@ -98,14 +101,24 @@ struct StreamingTests {
         let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 6, interval: 0.05)])
         let p = try await AIProject.make(kind, server: server)
         defer { Task { await p.cleanup() } }
-        let id = try JSONParser.parse(p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        let id =
+            try JSONParser.parse(p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?.stringValue
+            ?? ""
         let s = try MCPProcess(cwd: p.dir, env: p.env)
         defer { s.terminate() }
         _ = s.initialize()
-        s.send(["jsonrpc": "2.0", "id": 5, "method": "tools/call", "params": ["name": "decompose_task", "arguments": ["id": .string(id), "max": 4], "_meta": ["progressToken": "s"]]])
+        s.send([
+            "jsonrpc": "2.0", "id": 5, "method": "tools/call",
+            "params": [
+                "name": "decompose_task", "arguments": ["id": .string(id), "max": 4], "_meta": ["progressToken": "s"],
+            ],
+        ])
         let (resp, notes) = s.response(id: 5)
         #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
-        let writing = notes.filter { $0["method"] == "notifications/progress" && ($0["params"]?["message"]?.stringValue ?? "").contains("characters") }
+        let writing = notes.filter {
+            $0["method"] == "notifications/progress"
+                && ($0["params"]?["message"]?.stringValue ?? "").contains("characters")
+        }
         #expect(writing.count >= 4, "\(notes.map { $0.canonicalJSON() })")
         let values = writing.compactMap { $0["params"]?["progress"]?.doubleValue }
         #expect(values == values.sorted())
@@ -120,7 +133,9 @@ struct EmbeddingServerTests {
         let embedder = try FakeLLMServer(handler: FakeLLMServer.embeddings)
         let p = try await AIProject.make(kind, server: chat, provider: "anthropic")
         defer { Task { await p.cleanup() } }
-        let login = try JSONParser.parse(p.run("tasks", "create", "Login endpoint that checks the password", "--json").stdout.utf8)["id"]?.stringValue
+        let login = try JSONParser.parse(
+            p.run("tasks", "create", "Login endpoint that checks the password", "--json").stdout.utf8)["id"]?
+            .stringValue
         _ = try p.run("tasks", "create", "CSS button colours")
         // Without an OpenAI-compatible server for embeddings, the error says how to add one.
         let none = try p.run("tasks", "embed")
@@ -134,8 +149,11 @@ struct EmbeddingServerTests {
         #expect(config.contains("ai") && !config.contains("SECRET"))
         #expect(try p.run("tasks", "embed").stdout.contains("Embedded 2"))
         #expect(try SemanticSearchTests.ids(p.run("tasks", "search", "--similar", "sign in", "--json")).first == login)
-        #expect(embedder.requests.allSatisfy { $0.headers["authorization"] == "Bearer sk-embed-SECRET-0987654321" && $0.path == "/v1/embeddings" })
-        #expect(chat.requests.isEmpty) // chat stayed with Anthropic, unused here
+        #expect(
+            embedder.requests.allSatisfy {
+                $0.headers["authorization"] == "Bearer sk-embed-SECRET-0987654321" && $0.path == "/v1/embeddings"
+            })
+        #expect(chat.requests.isEmpty)  // chat stayed with Anthropic, unused here
         // Decompose still goes to Anthropic.
         #expect(try p.run("tasks", "decompose", "Build user authentication").status == 0)
         #expect(chat.requests.first?.path == "/v1/messages")

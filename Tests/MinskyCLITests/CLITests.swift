@@ -39,7 +39,10 @@ func withProject(_ kind: StoreKind, _ body: (CLI) async throws -> Void) async th
     case .postgres:
         let (url, schema) = try await TestEnvironment.freshPostgresSchema()
         cli.env["MINSKY_DB"] = url
-        do { try await body(cli) } catch { await TestEnvironment.dropSchema(schema); throw error }
+        do { try await body(cli) } catch {
+            await TestEnvironment.dropSchema(schema)
+            throw error
+        }
         await TestEnvironment.dropSchema(schema)
     }
 }
@@ -55,10 +58,13 @@ struct CLITests {
         #expect(r.stdout.contains("Initialized minsky"))
         let fm = FileManager.default
         #expect(fm.fileExists(atPath: dir.appendingPathComponent(".minsky/tasks.db").path))
-        let config = try JSONValue.parse(String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8))
+        let config = try JSONValue.parse(
+            String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8))
         #expect(config["database"] == "sqlite:tasks.db")
         #expect(config["idPrefix"] == "mk")
-        #expect(try String(contentsOf: dir.appendingPathComponent(".minsky/.gitignore"), encoding: .utf8).contains("tasks.db"))
+        #expect(
+            try String(contentsOf: dir.appendingPathComponent(".minsky/.gitignore"), encoding: .utf8).contains(
+                "tasks.db"))
         // Re-running is harmless and keeps tasks.
         _ = try cli.json("tasks", "create", "keep me")
         #expect(try cli.run("init").stdout.contains("already initialized"))
@@ -118,18 +124,25 @@ struct CLITests {
     @Test(arguments: StoreKind.allCases)
     func fullWorkflow(kind: StoreKind) async throws {
         try await withProject(kind) { cli in
-            let epic = try cli.json("tasks", "create", "Build user authentication", "-d", "Sign-up *and* login", "-p", "1", "-t", "auth,backend", "--meta", "estimate=5", "--meta", "owner=\"team a\"")
+            let epic = try cli.json(
+                "tasks", "create", "Build user authentication", "-d", "Sign-up *and* login", "-p", "1", "-t",
+                "auth,backend", "--meta", "estimate=5", "--meta", "owner=\"team a\"")
             let epicID = try #require(epic["id"]?.stringValue)
             #expect(epic["priority"] == 1)
             #expect(epic["tags"] == ["auth", "backend"])
             #expect(epic["metadata"] == ["estimate": 5, "owner": "team a"])
-            let schema = try #require(try cli.json("tasks", "create", "Design users table", "--parent", epicID)["id"]?.stringValue)
-            let login = try #require(try cli.json("tasks", "create", "Login endpoint", "--parent", epicID, "--depends-on", schema)["id"]?.stringValue)
+            let schema = try #require(
+                try cli.json("tasks", "create", "Design users table", "--parent", epicID)["id"]?.stringValue)
+            let login = try #require(
+                try cli.json("tasks", "create", "Login endpoint", "--parent", epicID, "--depends-on", schema)["id"]?
+                    .stringValue)
 
             // Human output is a table.
             let table = try cli.run("tasks", "list")
             #expect(table.status == 0)
-            #expect(table.stdout.contains("ID") && table.stdout.contains("STATUS") && table.stdout.contains("Login endpoint"))
+            #expect(
+                table.stdout.contains("ID") && table.stdout.contains("STATUS")
+                    && table.stdout.contains("Login endpoint"))
 
             let got = try cli.json("tasks", "get", login)
             #expect(got["task"]?["parentId"]?.stringValue == epicID)
@@ -181,7 +194,8 @@ struct CLITests {
             let tree = try cli.run("tasks", "tree")
             #expect(tree.status == 0)
             #expect(tree.stdout.contains("└─") && tree.stdout.contains("blocked by \(schema)"))
-            #expect(try cli.json("tasks", "tree", epicID)["roots"]?.arrayValue?.first?["children"]?.arrayValue?.count == 2)
+            #expect(
+                try cli.json("tasks", "tree", epicID)["roots"]?.arrayValue?.first?["children"]?.arrayValue?.count == 2)
 
             // Delete: refused with subtasks, then cascade.
             let refusedDelete = try cli.run("tasks", "delete", epicID)
@@ -199,7 +213,9 @@ struct CLITests {
             let badStatus = try cli.run("tasks", "status", t, "finished")
             // An unknown value is a bad command line; the message lists the values that exist.
             #expect(badStatus.status == 64)
-            #expect(badStatus.stderr.contains("'finished'") && badStatus.stderr.contains("TODO") && badStatus.stderr.contains("IN-PROGRESS"))
+            #expect(
+                badStatus.stderr.contains("'finished'") && badStatus.stderr.contains("TODO")
+                    && badStatus.stderr.contains("IN-PROGRESS"))
             let jsonErr = try cli.run("tasks", "status", t, "finished", "--json")
             #expect(try JSONValue.parse(jsonErr.stderr)["error"]?["field"] == "status")
             #expect(jsonErr.stdout.isEmpty)
@@ -218,11 +234,14 @@ struct CLITests {
             // A stale version is a conflict told in the CLI's words, not the MCP argument's.
             let stale = try cli.run("tasks", "update", t, "--title", "v", "--expect-version", "9", "--json")
             #expect(stale.status == 4)
-            #expect(!stale.stderr.contains("expectedVersion") && stale.stderr.contains("expect-version"), "\(stale.stderr)")
+            #expect(
+                !stale.stderr.contains("expectedVersion") && stale.stderr.contains("expect-version"), "\(stale.stderr)")
             // Broken UTF-8 in an argument is refused, not stored as U+FFFD.
             let bytes: [UInt8] = Array("bad ".utf8) + [0xFF, 0xFE] + Array(" end".utf8)
-            let broken = try runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", "exec \"$0\" tasks create \"$(printf 'bad \\377\\376 end')\"", Binaries.minsky.path],
-                                        cwd: cli.cwd, env: cli.env)
+            let broken = try runProcess(
+                URL(fileURLWithPath: "/bin/sh"),
+                ["-c", "exec \"$0\" tasks create \"$(printf 'bad \\377\\376 end')\"", Binaries.minsky.path],
+                cwd: cli.cwd, env: cli.env)
             _ = bytes
             #expect(broken.status == 2 && broken.stderr.contains("UTF-8"), "\(broken.stderr)")
             #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
@@ -250,7 +269,9 @@ struct CLITests {
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("line 2"))
         #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
-        let good = try cli.run("tasks", "import", "-", stdin: "{\"title\":\"a\",\"priority\":1,\"tags\":[\"x\"]}\n\n{\"title\":\"b\",\"status\":\"done\"}\n")
+        let good = try cli.run(
+            "tasks", "import", "-",
+            stdin: "{\"title\":\"a\",\"priority\":1,\"tags\":[\"x\"]}\n\n{\"title\":\"b\",\"status\":\"done\"}\n")
         #expect(good.status == 0, "\(good.stderr)")
         #expect(try cli.json("tasks", "list", "--status", "DONE")["tasks"]?.arrayValue?.count == 1)
     }
@@ -263,7 +284,8 @@ struct CLITests {
         #expect(try cli.run("init").status == 0)
         let results = try await withThrowingTaskGroup(of: ProcessResult.self) { g in
             for p in 0..<8 {
-                let lines = (0..<500).map { "{\"title\":\"process \(p) task \($0)\",\"tags\":[\"p\(p)\"]}" }.joined(separator: "\n")
+                let lines = (0..<500).map { "{\"title\":\"process \(p) task \($0)\",\"tags\":[\"p\(p)\"]}" }.joined(
+                    separator: "\n")
                 g.addTask { try cli.run("tasks", "import", "-", stdin: lines) }
             }
             var all: [ProcessResult] = []
@@ -279,7 +301,9 @@ struct CLITests {
         let tasks = all["tasks"]?.arrayValue ?? []
         #expect(tasks.count == 4000)
         #expect(Set(tasks.compactMap { $0["id"]?.stringValue }).count == 4000)
-        for p in 0..<8 { #expect(try cli.json("tasks", "list", "--tag", "p\(p)", "--all")["tasks"]?.arrayValue?.count == 500) }
+        for p in 0..<8 {
+            #expect(try cli.json("tasks", "list", "--tag", "p\(p)", "--all")["tasks"]?.arrayValue?.count == 500)
+        }
     }
 
     @Test func quickstartShowsTheNextReadyTask() throws {
@@ -301,7 +325,9 @@ struct DoctorTests {
             _ = try cli.json("tasks", "create", "one")
             let checks = try cli.json("doctor").arrayValue ?? []
             let names = checks.compactMap { $0["name"]?.stringValue }
-            #expect(names.contains("store") && names.contains("schema") && names.contains("ai") && names.contains("embeddings"))
+            #expect(
+                names.contains("store") && names.contains("schema") && names.contains("ai")
+                    && names.contains("embeddings"))
             #expect(names.contains("pgvector") == (kind == .postgres))
             let ai = checks.first { $0["name"] == "ai" }
             #expect(ai?["ok"] == false)
@@ -321,7 +347,12 @@ struct DoctorTests {
         #expect(try cli.json("doctor").arrayValue?.first { $0["name"] == "integrity" }?["ok"] == true)
         // Fold the WAL into the file, then overwrite the middle of a page deep inside it.
         let path = dir.appendingPathComponent(".minsky/tasks.db").path
-        _ = try runProcess(URL(fileURLWithPath: "/usr/bin/env"), ["python3", "-c", "import sqlite3; c=sqlite3.connect('\(path)'); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.close()"], cwd: dir)
+        _ = try runProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                "import sqlite3; c=sqlite3.connect('\(path)'); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.close()",
+            ], cwd: dir)
         let handle = try #require(FileHandle(forUpdatingAtPath: path))
         let size = try handle.seekToEnd()
         try handle.seek(toOffset: size / 2 + 37)
@@ -343,8 +374,11 @@ struct StoreURLTests {
         #expect(StoreURL.withoutPassword(userinfo) == "postgresql://bob@db.example:5432/tasks?sslmode=require")
         let query = "postgresql://bob@db.example/tasks?sslmode=require&password=s3cret&application_name=x"
         #expect(StoreURL.hasPassword(query))
-        #expect(StoreURL.redacted(query) == "postgresql://bob@db.example/tasks?sslmode=require&password=****&application_name=x")
-        #expect(StoreURL.withoutPassword(query) == "postgresql://bob@db.example/tasks?sslmode=require&application_name=x")
+        #expect(
+            StoreURL.redacted(query)
+                == "postgresql://bob@db.example/tasks?sslmode=require&password=****&application_name=x")
+        #expect(
+            StoreURL.withoutPassword(query) == "postgresql://bob@db.example/tasks?sslmode=require&application_name=x")
         #expect(StoreURL.withoutPassword("postgresql://bob@h/d?password=x") == "postgresql://bob@h/d")
         let clean = "postgresql://bob@db.example:5432/tasks"
         #expect(!StoreURL.hasPassword(clean))
@@ -361,7 +395,8 @@ struct StoreURLTests {
     @Test func aKeywordConnectionStringIsUsedAndItsPasswordNeverShown() throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI(cwd: dir).run("tasks", "list", "--db", "host=127.0.0.1 port=1 dbname=nope user=bob password=hunter2")
+        let r = try CLI(cwd: dir).run(
+            "tasks", "list", "--db", "host=127.0.0.1 port=1 dbname=nope user=bob password=hunter2")
         #expect(r.status == 5)
         #expect(r.stderr.contains("127.0.0.1") && r.stderr.contains("PostgreSQL"), "\(r.stderr)")
         #expect(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"))

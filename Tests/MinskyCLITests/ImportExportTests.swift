@@ -16,12 +16,16 @@ struct ImportExportTests {
             #expect(r.stderr.contains("line 2") && r.stderr.contains("mk-nope"))
             #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
             // Unknown keys are named with their line, never dropped.
-            try Data("{\"title\":\"ok\"}\n{\"title\":\"a\",\"prio\":0,\"depends_on\":[\"mk-zzz\"]}\n".utf8).write(to: file)
+            try Data("{\"title\":\"ok\"}\n{\"title\":\"a\",\"prio\":0,\"depends_on\":[\"mk-zzz\"]}\n".utf8).write(
+                to: file)
             r = try cli.run("tasks", "import", file.path)
             #expect(r.status == 2)
             #expect(r.stderr.contains("line 2") && r.stderr.contains("\"prio\"") && r.stderr.contains("\"depends_on\""))
             // A cycle among imported tasks and an id already stored are refused whole.
-            try Data("{\"id\":\"mk-a1\",\"title\":\"a\",\"dependsOn\":[\"mk-b1\"]}\n{\"id\":\"mk-b1\",\"title\":\"b\",\"dependsOn\":[\"mk-a1\"]}\n".utf8).write(to: file)
+            try Data(
+                "{\"id\":\"mk-a1\",\"title\":\"a\",\"dependsOn\":[\"mk-b1\"]}\n{\"id\":\"mk-b1\",\"title\":\"b\",\"dependsOn\":[\"mk-a1\"]}\n"
+                    .utf8
+            ).write(to: file)
             r = try cli.run("tasks", "import", file.path)
             #expect(r.status == 4)
             #expect(r.stderr.contains("cycle"))
@@ -33,7 +37,8 @@ struct ImportExportTests {
             #expect(r.stderr.contains("line 2") && r.stderr.contains("already exists"))
             #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
             // Invalid UTF-8 is refused, not repaired.
-            try Data([0x7B, 0x22, 0x74, 0x69, 0x74, 0x6C, 0x65, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A]).write(to: file)
+            try Data([0x7B, 0x22, 0x74, 0x69, 0x74, 0x6C, 0x65, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A]).write(
+                to: file)
             r = try cli.run("tasks", "import", file.path)
             #expect(r.status == 2)
             #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
@@ -44,9 +49,15 @@ struct ImportExportTests {
     func exportThenImportIntoAnEmptyStoreReproducesEveryTask(kind: StoreKind) async throws {
         var exported = ""
         try await withProject(kind) { cli in
-            let root = try #require(try cli.json("tasks", "create", "root", "-p", "high", "-t", "a,b", "--meta", "n=3")["id"]?.stringValue)
-            let kid = try #require(try cli.json("tasks", "create", "kid", "--parent", root, "-d", "line\n\ttab ✓ \u{1F600}")["id"]?.stringValue)
-            let grand = try #require(try cli.json("tasks", "create", "grandkid", "--parent", kid, "--metadata", "{\"deep\":{\"x\":[1,2.5,null,true]}}")["id"]?.stringValue)
+            let root = try #require(
+                try cli.json("tasks", "create", "root", "-p", "high", "-t", "a,b", "--meta", "n=3")["id"]?.stringValue)
+            let kid = try #require(
+                try cli.json("tasks", "create", "kid", "--parent", root, "-d", "line\n\ttab ✓ \u{1F600}")["id"]?
+                    .stringValue)
+            let grand = try #require(
+                try cli.json(
+                    "tasks", "create", "grandkid", "--parent", kid, "--metadata", "{\"deep\":{\"x\":[1,2.5,null,true]}}"
+                )["id"]?.stringValue)
             let other = try #require(try cli.json("tasks", "create", "other")["id"]?.stringValue)
             // An edge to a task created later than its dependent: import must not need file order.
             _ = try cli.json("deps", "add", other, grand)
@@ -83,12 +94,16 @@ struct ImportExportTests {
         #expect(r.status == 5)
         #expect(!FileManager.default.fileExists(atPath: inner.appendingPathComponent(".minsky").path))
         // A .minsky/ without config.json stops the search instead of falling through to the outer project.
-        try FileManager.default.createDirectory(at: inner.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
+        try FileManager.default.createDirectory(
+            at: inner.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
         let list = try CLI(cwd: inner).run("tasks", "list")
         #expect(list.status == 5)
-        #expect(list.stderr.contains(inner.appendingPathComponent(".minsky").path) && list.stderr.contains("config.json"))
+        #expect(
+            list.stderr.contains(inner.appendingPathComponent(".minsky").path) && list.stderr.contains("config.json"))
         #expect(!list.stdout.contains("outer task"))
         let ignore = try String(contentsOf: outer.appendingPathComponent(".minsky/.gitignore"), encoding: .utf8)
-        for pattern in ["pre-migration-backup.db", "*.before-rollback-*", "backups/"] { #expect(ignore.contains(pattern)) }
+        for pattern in ["pre-migration-backup.db", "*.before-rollback-*", "backups/"] {
+            #expect(ignore.contains(pattern))
+        }
     }
 }

@@ -30,13 +30,17 @@ struct JSONShapeTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let cli = CLI(cwd: dir, env: ["MINSKY_CREDENTIALS_FILE": dir.appendingPathComponent("creds.json").path])
         var checked = 0
-        func check(_ args: [String], _ schema: JSONValue, extra: ((JSONValue) -> String?)? = nil,
-                   sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
+        func check(
+            _ args: [String], _ schema: JSONValue, extra: ((JSONValue) -> String?)? = nil,
+            sourceLocation: SourceLocation = #_sourceLocation
+        ) throws -> JSONValue {
             let r = try runProcess(Binaries.minsky, args + ["--json"], cwd: dir, env: cli.env)
             #expect(r.status == 0, "minsky \(args.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
             let v = try JSONValue.parse(r.stdout)
             if let problem = JSONSchema.firstError(v, schema) ?? extra?(v) {
-                Issue.record("minsky \(args.joined(separator: " ")) --json: \(problem)\n\(r.stdout.prefix(400))", sourceLocation: sourceLocation)
+                Issue.record(
+                    "minsky \(args.joined(separator: " ")) --json: \(problem)\n\(r.stdout.prefix(400))",
+                    sourceLocation: sourceLocation)
             }
             checked += 1
             return v
@@ -52,7 +56,8 @@ struct JSONShapeTests {
         _ = try check(["tasks", "update", b, "--title", "beta 2"], task)
         _ = try check(["tasks", "status", b, "in-review"], task)
         _ = try check(["tasks", "list"], TaskSchemas.fullPage)
-        _ = try check(["tasks", "list", "--limit", "1"], Self.object(["tasks", "nextCursor"], ["tasks": Self.array(of: task)]))
+        _ = try check(
+            ["tasks", "list", "--limit", "1"], Self.object(["tasks", "nextCursor"], ["tasks": Self.array(of: task)]))
         _ = try check(["tasks", "search", "alpha"], TaskSchemas.fullPage)
         _ = try check(["tasks", "next", "--limit", "5"], TaskSchemas.fullPage)
         _ = try check(["tasks", "get", b], TaskSchemas.fullDetail)
@@ -62,7 +67,9 @@ struct JSONShapeTests {
         _ = try check(["tasks", "next", "--claim", "--owner", "me"], TaskSchemas.fullPage)
         let edge = Self.object(["id", "title", "status", "priority"])
         _ = try check(["deps", "add", c, b], Self.object(["taskId", "dependsOn", "createdAt"]))
-        _ = try check(["deps", "list", c], Self.object(["blockedBy", "blocks"], ["blockedBy": Self.array(of: edge), "blocks": Self.array(of: edge)]))
+        _ = try check(
+            ["deps", "list", c],
+            Self.object(["blockedBy", "blocks"], ["blockedBy": Self.array(of: edge), "blocks": Self.array(of: edge)]))
         _ = try check(["deps", "rm", c, b], Self.object(["removed"]))
         _ = try check(["tasks", "insights"], Self.object(["facts"]))
         _ = try check(["tasks", "proposals"], Self.array(of: Self.object(["id", "taskId", "model"])))
@@ -74,11 +81,21 @@ struct JSONShapeTests {
         let manifest = Self.object(["file", "sha256", "tables", "checksums"])
         let backup = try check(["backup", "create"], manifest)
         _ = try check(["backup", "list"], Self.array(of: manifest))
-        _ = try check(["backup", "verify", dir.appendingPathComponent(".minsky/backups/" + (backup["file"]?.stringValue ?? "")).path], manifest)
-        _ = try check(["mcp", "tools"], Self.object(["tools"], ["tools": Self.array(of: Self.object(["name", "title", "description", "annotations"]))]))
-        _ = try check(["tasks", "delete", a, "--cascade"], Self.object(["deleted"], ["deleted": Self.array(of: ["type": "string"])]))
-        _ = try check(["quickstart", "--dir", dir.appendingPathComponent("demo").path],
-                      Self.object(["tasks", "directory", "store"], ["tasks": Self.array(of: task)]))
+        _ = try check(
+            [
+                "backup", "verify",
+                dir.appendingPathComponent(".minsky/backups/" + (backup["file"]?.stringValue ?? "")).path,
+            ], manifest)
+        _ = try check(
+            ["mcp", "tools"],
+            Self.object(
+                ["tools"], ["tools": Self.array(of: Self.object(["name", "title", "description", "annotations"]))]))
+        _ = try check(
+            ["tasks", "delete", a, "--cascade"],
+            Self.object(["deleted"], ["deleted": Self.array(of: ["type": "string"])]))
+        _ = try check(
+            ["quickstart", "--dir", dir.appendingPathComponent("demo").path],
+            Self.object(["tasks", "directory", "store"], ["tasks": Self.array(of: task)]))
         #expect(checked == 32)
     }
 }

@@ -7,8 +7,10 @@ extension StoreKind: CustomTestStringConvertible {
     public var testDescription: String { rawValue }
 }
 
-func expectError(_ code: MinskyError.Code, field: String? = nil, _ body: () async throws -> Void,
-                 sourceLocation: SourceLocation = #_sourceLocation) async {
+func expectError(
+    _ code: MinskyError.Code, field: String? = nil, _ body: () async throws -> Void,
+    sourceLocation: SourceLocation = #_sourceLocation
+) async {
     do {
         try await body()
         Issue.record("expected \(code) error, got success", sourceLocation: sourceLocation)
@@ -31,9 +33,11 @@ struct ConformanceTests {
     func createAndGetRoundTrip(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let parent = try await store.create(NewTask(title: "Parent"))
-            let draft = NewTask(title: "Write the spec", description: "# Heading\n\n- item", status: .inReview, priority: try Priority(0),
-                                tags: ["docs", "spec", "docs"], metadata: ["estimate": 3, "nested": ["a": [1, 2.5, "x", true, nil]]],
-                                parentId: parent.id)
+            let draft = NewTask(
+                title: "Write the spec", description: "# Heading\n\n- item", status: .inReview,
+                priority: try Priority(0),
+                tags: ["docs", "spec", "docs"], metadata: ["estimate": 3, "nested": ["a": [1, 2.5, "x", true, nil]]],
+                parentId: parent.id)
             let t = try await store.create(draft)
             #expect(t.id.rawValue.hasPrefix("mk-"))
             #expect(t.id.rawValue.count == 3 + TaskID.defaultSuffixLength)
@@ -52,12 +56,24 @@ struct ConformanceTests {
     func validationErrorsNameTheField(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             await expectError(.invalidInput, field: "title") { _ = try await store.create(NewTask(title: "   ")) }
-            await expectError(.invalidInput, field: "title") { _ = try await store.create(NewTask(title: String(repeating: "x", count: 501))) }
-            await expectError(.invalidInput, field: "tags") { _ = try await store.create(NewTask(title: "t", tags: ["two words"])) }
-            await expectError(.invalidInput, field: "tags") { _ = try await store.create(NewTask(title: "t", tags: [""])) }
-            await expectError(.invalidInput, field: "metadata") { _ = try await store.create(NewTask(title: "t", metadata: [1, 2])) }
-            await expectError(.notFound, field: "parent") { _ = try await store.create(NewTask(title: "t", parentId: "mk-nope1")) }
-            await expectError(.notFound, field: "dependsOn") { _ = try await store.create(NewTask(title: "t", dependsOn: ["mk-nope1"])) }
+            await expectError(.invalidInput, field: "title") {
+                _ = try await store.create(NewTask(title: String(repeating: "x", count: 501)))
+            }
+            await expectError(.invalidInput, field: "tags") {
+                _ = try await store.create(NewTask(title: "t", tags: ["two words"]))
+            }
+            await expectError(.invalidInput, field: "tags") {
+                _ = try await store.create(NewTask(title: "t", tags: [""]))
+            }
+            await expectError(.invalidInput, field: "metadata") {
+                _ = try await store.create(NewTask(title: "t", metadata: [1, 2]))
+            }
+            await expectError(.notFound, field: "parent") {
+                _ = try await store.create(NewTask(title: "t", parentId: "mk-nope1"))
+            }
+            await expectError(.notFound, field: "dependsOn") {
+                _ = try await store.create(NewTask(title: "t", dependsOn: ["mk-nope1"]))
+            }
             await expectError(.notFound) { _ = try await store.get("mk-zzzzz") }
             await expectError(.invalidInput, field: "limit") { _ = try await store.list(TaskQuery(limit: 0)) }
             // Nothing half-written by any refusal above.
@@ -71,19 +87,32 @@ struct ConformanceTests {
     func nulIsRefusedTheSameWayEverywhere(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             await expectError(.invalidInput, field: "title") { _ = try await store.create(NewTask(title: "a\u{0}b")) }
-            await expectError(.invalidInput, field: "description") { _ = try await store.create(NewTask(title: "t", description: "x\u{0}")) }
-            await expectError(.invalidInput, field: "tags") { _ = try await store.create(NewTask(title: "t", tags: ["a\u{0}"])) }
-            await expectError(.invalidInput, field: "metadata") { _ = try await store.create(NewTask(title: "t", metadata: ["k": "v\u{0}"])) }
-            await expectError(.invalidInput, field: "metadata") { _ = try await store.create(NewTask(title: "t", metadata: ["k\u{0}": 1])) }
+            await expectError(.invalidInput, field: "description") {
+                _ = try await store.create(NewTask(title: "t", description: "x\u{0}"))
+            }
+            await expectError(.invalidInput, field: "tags") {
+                _ = try await store.create(NewTask(title: "t", tags: ["a\u{0}"]))
+            }
+            await expectError(.invalidInput, field: "metadata") {
+                _ = try await store.create(NewTask(title: "t", metadata: ["k": "v\u{0}"]))
+            }
+            await expectError(.invalidInput, field: "metadata") {
+                _ = try await store.create(NewTask(title: "t", metadata: ["k\u{0}": 1]))
+            }
             let t = try await store.create(NewTask(title: "ok"))
-            await expectError(.invalidInput, field: "title") { _ = try await store.update(t.id, TaskPatch(title: "\u{0}"), expectedVersion: nil) }
-            await expectError(.invalidInput, field: "owner") { _ = try await store.claim(t.id, owner: "a\u{0}", ttl: nil) }
+            await expectError(.invalidInput, field: "title") {
+                _ = try await store.update(t.id, TaskPatch(title: "\u{0}"), expectedVersion: nil)
+            }
+            await expectError(.invalidInput, field: "owner") {
+                _ = try await store.claim(t.id, owner: "a\u{0}", ttl: nil)
+            }
             #expect(try await store.get(t.id) == t)
         }
     }
 
     static let hostile = [
-        "'; DROP TABLE tasks; --", "Robert\"); DELETE FROM tasks WHERE (\"1\"=\"1", "back\\slash \\x00 \\u0000 %s %d $1 ? :name",
+        "'; DROP TABLE tasks; --", "Robert\"); DELETE FROM tasks WHERE (\"1\"=\"1",
+        "back\\slash \\x00 \\u0000 %s %d $1 ? :name",
         "tab\there\r\nnewline\u{1}\u{7}\u{1B}[31mred\u{7F}", "emoji 🎉👩‍👩‍👧‍👦🏳️‍🌈", "עברית العربية 中文 日本語 한국어",
         "e\u{301} vs é, ﬁ ligature, Ω", "\u{FEFF}bom \u{200B}zero-width \u{2028}sep", "'quoted' \"double\" `back`",
     ]
@@ -93,7 +122,10 @@ struct ConformanceTests {
         try await withStore(kind) { store in
             for s in Self.hostile {
                 let tag = String(s.filter { !$0.isWhitespace && $0 != "," }.prefix(60))
-                let t = try await store.create(NewTask(title: s, description: s + "\n" + s, tags: [tag], metadata: [s: .string(s), "list": [.string(s)]]))
+                let t = try await store.create(
+                    NewTask(
+                        title: s, description: s + "\n" + s, tags: [tag],
+                        metadata: [s: .string(s), "list": [.string(s)]]))
                 let r = try await store.get(t.id)
                 #expect(Array(r.title.utf8) == Array(s.utf8))
                 #expect(Array(r.description.utf8) == Array((s + "\n" + s).utf8))
@@ -123,7 +155,10 @@ struct ConformanceTests {
             // Searchable within the indexed prefix.
             #expect(try await store.list(TaskQuery(text: "word17")).tasks.map(\.id) == [t.id])
             await expectError(.invalidInput, field: "description") {
-                _ = try await store.create(NewTask(title: "too big", description: String(repeating: "x", count: TaskRules.maxDescriptionBytes + 1)))
+                _ = try await store.create(
+                    NewTask(
+                        title: "too big", description: String(repeating: "x", count: TaskRules.maxDescriptionBytes + 1))
+                )
             }
         }
     }
@@ -132,20 +167,29 @@ struct ConformanceTests {
     func updatesBumpVersionAndHonourExpectedVersion(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let t = try await store.create(NewTask(title: "v1", tags: ["a", "b"], metadata: ["keep": 1, "drop": 2]))
-            let u = try await store.update(t.id, TaskPatch(title: "v2", priority: try Priority(1), addTags: ["c"], removeTags: ["a"],
-                                                           metadata: ["drop": nil, "new": "x"]), expectedVersion: 1)
+            let u = try await store.update(
+                t.id,
+                TaskPatch(
+                    title: "v2", priority: try Priority(1), addTags: ["c"], removeTags: ["a"],
+                    metadata: ["drop": nil, "new": "x"]), expectedVersion: 1)
             #expect(u.version == 2)
             #expect(u.title == "v2")
             #expect(u.tags == ["b", "c"])
             #expect(u.metadata == ["keep": 1, "new": "x"])
             #expect(u.updatedAt >= t.updatedAt)
             #expect(try await store.get(t.id) == u)
-            await expectError(.conflict, field: "expectedVersion") { _ = try await store.update(t.id, TaskPatch(title: "stale"), expectedVersion: 1) }
+            await expectError(.conflict, field: "expectedVersion") {
+                _ = try await store.update(t.id, TaskPatch(title: "stale"), expectedVersion: 1)
+            }
             #expect(try await store.get(t.id).title == "v2")
             let s = try await store.update(t.id, TaskPatch(status: .done), expectedVersion: nil)
             #expect(s.version == 3 && s.status == .done)
-            await expectError(.invalidInput, field: "patch") { _ = try await store.update(t.id, TaskPatch(), expectedVersion: nil) }
-            await expectError(.notFound) { _ = try await store.update("mk-nope9", TaskPatch(title: "x"), expectedVersion: nil) }
+            await expectError(.invalidInput, field: "patch") {
+                _ = try await store.update(t.id, TaskPatch(), expectedVersion: nil)
+            }
+            await expectError(.notFound) {
+                _ = try await store.update("mk-nope9", TaskPatch(title: "x"), expectedVersion: nil)
+            }
         }
     }
 
@@ -156,7 +200,11 @@ struct ConformanceTests {
                 let t = try await store.create(NewTask(title: "race \(round)"))
                 let results = await withTaskGroup(of: Result<TaskItem, any Error>.self) { g in
                     for i in 0..<8 {
-                        g.addTask { await asyncResult { try await store.update(t.id, TaskPatch(title: "writer \(i)"), expectedVersion: 1) } }
+                        g.addTask {
+                            await asyncResult {
+                                try await store.update(t.id, TaskPatch(title: "writer \(i)"), expectedVersion: 1)
+                            }
+                        }
                     }
                     var all: [Result<TaskItem, any Error>] = []
                     for await r in g { all.append(r) }
@@ -172,7 +220,9 @@ struct ConformanceTests {
             // Without expected versions nothing is lost: every increment lands.
             let c = try await store.create(NewTask(title: "counter", metadata: ["n": 0]))
             await withTaskGroup(of: Void.self) { g in
-                for i in 0..<10 { g.addTask { _ = try? await store.update(c.id, TaskPatch(addTags: ["t\(i)"]), expectedVersion: nil) } }
+                for i in 0..<10 {
+                    g.addTask { _ = try? await store.update(c.id, TaskPatch(addTags: ["t\(i)"]), expectedVersion: nil) }
+                }
             }
             let after = try await store.get(c.id)
             #expect(after.version == 11)
@@ -207,7 +257,7 @@ struct ConformanceTests {
             await expectError(.cycle, field: "dependsOn") { _ = try await store.addDependency(a.id, dependsOn: a.id) }
             let ab = try await store.addDependency(a.id, dependsOn: b.id)
             #expect(ab.taskId == a.id && ab.dependsOn == b.id)
-            #expect(try await store.addDependency(a.id, dependsOn: b.id) == ab) // idempotent
+            #expect(try await store.addDependency(a.id, dependsOn: b.id) == ab)  // idempotent
             _ = try await store.addDependency(b.id, dependsOn: c.id)
             do {
                 _ = try await store.addDependency(c.id, dependsOn: a.id)
@@ -225,12 +275,16 @@ struct ConformanceTests {
             #expect(try await store.dependencyEdges(among: nil).count == 2)
             try await store.removeDependency(a.id, dependsOn: b.id)
             await expectError(.notFound, field: "dependsOn") { try await store.removeDependency(a.id, dependsOn: b.id) }
-            await expectError(.notFound, field: "dependsOn") { _ = try await store.addDependency(a.id, dependsOn: "mk-gone0") }
+            await expectError(.notFound, field: "dependsOn") {
+                _ = try await store.addDependency(a.id, dependsOn: "mk-gone0")
+            }
             // Now c → a is fine: a no longer reaches c.
             _ = try await store.addDependency(c.id, dependsOn: a.id)
             // A subtask cannot wait for its own parent.
             let kid = try await store.create(NewTask(title: "kid", parentId: a.id))
-            await expectError(.invalidInput, field: "dependsOn") { _ = try await store.addDependency(kid.id, dependsOn: a.id) }
+            await expectError(.invalidInput, field: "dependsOn") {
+                _ = try await store.addDependency(kid.id, dependsOn: a.id)
+            }
         }
     }
 
@@ -254,8 +308,12 @@ struct ConformanceTests {
             let a = try await store.create(NewTask(title: "a"))
             let b = try await store.create(NewTask(title: "b", parentId: a.id))
             let c = try await store.create(NewTask(title: "c", parentId: b.id))
-            await expectError(.cycle, field: "parent") { _ = try await store.update(a.id, TaskPatch(parent: .set(c.id)), expectedVersion: nil) }
-            await expectError(.cycle, field: "parent") { _ = try await store.update(a.id, TaskPatch(parent: .set(a.id)), expectedVersion: nil) }
+            await expectError(.cycle, field: "parent") {
+                _ = try await store.update(a.id, TaskPatch(parent: .set(c.id)), expectedVersion: nil)
+            }
+            await expectError(.cycle, field: "parent") {
+                _ = try await store.update(a.id, TaskPatch(parent: .set(a.id)), expectedVersion: nil)
+            }
             let moved = try await store.update(c.id, TaskPatch(parent: .clear), expectedVersion: nil)
             #expect(moved.parentId == nil)
         }
@@ -270,13 +328,17 @@ struct ConformanceTests {
             let urgentOld = try await store.create(NewTask(title: "urgent old", priority: try Priority(0)))
             let urgentNew = try await store.create(NewTask(title: "urgent new", priority: try Priority(0)))
             let blocker = try await store.create(NewTask(title: "blocker", priority: try Priority(2)))
-            let blocked = try await store.create(NewTask(title: "blocked", priority: try Priority(0), dependsOn: [blocker.id]))
+            let blocked = try await store.create(
+                NewTask(title: "blocked", priority: try Priority(0), dependsOn: [blocker.id]))
             let parent = try await store.create(NewTask(title: "parent", priority: try Priority(0)))
             let kid = try await store.create(NewTask(title: "kid", priority: try Priority(1), parentId: parent.id))
             _ = try await store.create(NewTask(title: "done", status: .done, priority: try Priority(0)))
             _ = try await store.create(NewTask(title: "flagged", status: .blocked, priority: try Priority(0)))
             _ = try await store.create(NewTask(title: "review", status: .inReview, priority: try Priority(0)))
-            #expect(try await store.nextReady(limit: 10).map(\.id) == [urgentOld.id, urgentNew.id, kid.id, blocker.id, low.id])
+            #expect(
+                try await store.nextReady(limit: 10).map(\.id) == [
+                    urgentOld.id, urgentNew.id, kid.id, blocker.id, low.id,
+                ])
             #expect(try await store.nextReady(limit: 1).map(\.id) == [urgentOld.id])
             // A claimed task is not ready for others; a lapsed claim makes it ready again.
             _ = try await store.claim(urgentOld.id, owner: "agent-1", ttl: 60)
@@ -303,18 +365,20 @@ struct ConformanceTests {
             #expect(c.claimExpiresAt != nil)
             #expect(try await store.get(t.id) == c)
             await expectError(.alreadyClaimed) { _ = try await store.claim(t.id, owner: "bob", ttl: 300) }
-            let again = try await store.claim(t.id, owner: "alice", ttl: 600) // renewal by the holder
+            let again = try await store.claim(t.id, owner: "alice", ttl: 600)  // renewal by the holder
             #expect(again.version == 3)
             clock.advance(seconds: 601)
             let stolen = try await store.claim(t.id, owner: "bob", ttl: nil)
             #expect(stolen.assignee == "bob" && stolen.claimExpiresAt == nil)
             clock.advance(seconds: 100_000)
-            await expectError(.alreadyClaimed) { _ = try await store.claim(t.id, owner: "alice", ttl: nil) } // no expiry
+            await expectError(.alreadyClaimed) { _ = try await store.claim(t.id, owner: "alice", ttl: nil) }  // no expiry
             // Back to TODO releases the claim.
             let released = try await store.update(t.id, TaskPatch(status: .todo), expectedVersion: nil)
             #expect(released.assignee == nil)
             _ = try await store.update(t.id, TaskPatch(status: .done), expectedVersion: nil)
-            await expectError(.invalidInput, field: "status") { _ = try await store.claim(t.id, owner: "carol", ttl: nil) }
+            await expectError(.invalidInput, field: "status") {
+                _ = try await store.claim(t.id, owner: "carol", ttl: nil)
+            }
             await expectError(.notFound) { _ = try await store.claim("mk-none0", owner: "carol", ttl: nil) }
             await expectError(.invalidInput, field: "owner") { _ = try await store.claim(t.id, owner: " ", ttl: nil) }
             await expectError(.invalidInput, field: "ttl") { _ = try await store.claim(t.id, owner: "x", ttl: 9.2e18) }
@@ -346,12 +410,18 @@ struct ConformanceTests {
     @Test(arguments: StoreKind.allCases)
     func listFiltersAndSearch(kind: StoreKind) async throws {
         try await withStore(kind) { store in
-            let auth = try await store.create(NewTask(title: "Build user authentication", description: "OAuth login and sessions", tags: ["backend", "security"]))
-            let kid = try await store.create(NewTask(title: "Login form", description: "email + password fields", tags: ["frontend"], parentId: auth.id))
+            let auth = try await store.create(
+                NewTask(
+                    title: "Build user authentication", description: "OAuth login and sessions",
+                    tags: ["backend", "security"]))
+            let kid = try await store.create(
+                NewTask(
+                    title: "Login form", description: "email + password fields", tags: ["frontend"], parentId: auth.id))
             let docs = try await store.create(NewTask(title: "Write documentation", status: .done, tags: ["docs"]))
             _ = try await store.claim(kid.id, owner: "ana", ttl: nil)
             #expect(try await store.list(TaskQuery(statuses: [.done])).tasks.map(\.id) == [docs.id])
-            #expect(try await store.list(TaskQuery(statuses: [.done, .inProgress])).tasks.map(\.id) == [kid.id, docs.id])
+            #expect(
+                try await store.list(TaskQuery(statuses: [.done, .inProgress])).tasks.map(\.id) == [kid.id, docs.id])
             #expect(try await store.list(TaskQuery(parent: .task(auth.id))).tasks.map(\.id) == [kid.id])
             #expect(try await store.list(TaskQuery(parent: .root)).tasks.map(\.id) == [auth.id, docs.id])
             #expect(try await store.list(TaskQuery(tag: "security")).tasks.map(\.id) == [auth.id])
@@ -359,7 +429,7 @@ struct ConformanceTests {
             #expect(try await store.list(TaskQuery(assignee: "ana")).tasks.map(\.id) == [kid.id])
             #expect(try await store.list(TaskQuery(text: "login")).tasks.map(\.id) == [auth.id, kid.id])
             #expect(try await store.list(TaskQuery(text: "LOGIN form")).tasks.map(\.id) == [kid.id])
-            #expect(try await store.list(TaskQuery(text: "authent")).tasks.map(\.id) == [auth.id]) // prefix
+            #expect(try await store.list(TaskQuery(text: "authent")).tasks.map(\.id) == [auth.id])  // prefix
             #expect(try await store.list(TaskQuery(text: "documentation")).tasks.map(\.id) == [docs.id])
             #expect(try await store.list(TaskQuery(text: "zebra")).tasks.isEmpty)
             #expect(try await store.list(TaskQuery(text: "' OR 1=1 --")).tasks.isEmpty)
@@ -378,7 +448,10 @@ struct ConformanceTests {
     func paginationHasNoDuplicatesOrGaps(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             var created: [TaskID] = []
-            for i in 0..<237 { created.append(try await store.create(NewTask(title: "task \(i)", tags: i % 3 == 0 ? ["third"] : [])).id) }
+            for i in 0..<237 {
+                created.append(
+                    try await store.create(NewTask(title: "task \(i)", tags: i % 3 == 0 ? ["third"] : [])).id)
+            }
             var seen: [TaskID] = []
             var q = TaskQuery(limit: 10)
             var pages = 0
@@ -408,15 +481,22 @@ struct ConformanceTests {
     func proposalsAreStoredListedAndAppliedOnce(kind: StoreKind) async throws {
         try await withStore(kind) { store in
             let t = try await store.create(NewTask(title: "to split"))
-            let body: JSONValue = ["subtasks": [["title": "a", "description": "ü 🎉", "complexity": 3, "dependsOn": []]], "model": "m", "attempts": 1, "usage": []]
-            let p = Proposal(id: Proposal.newID(), taskId: t.id, kind: "decomposition", model: "m", promptHash: "abc", body: body,
-                             createdAt: Timestamp(iso8601: "2026-01-01T00:00:00.000001Z")!)
+            let body: JSONValue = [
+                "subtasks": [["title": "a", "description": "ü 🎉", "complexity": 3, "dependsOn": []]], "model": "m",
+                "attempts": 1, "usage": [],
+            ]
+            let p = Proposal(
+                id: Proposal.newID(), taskId: t.id, kind: "decomposition", model: "m", promptHash: "abc", body: body,
+                createdAt: Timestamp(iso8601: "2026-01-01T00:00:00.000001Z")!)
             try await store.saveProposal(p)
             #expect(try await store.proposal(p.id) == p)
             #expect(try await store.proposals(for: t.id) == [p])
             #expect(try await store.proposals(for: nil).count == 1)
             await expectError(.notFound, field: "taskId") {
-                try await store.saveProposal(Proposal(id: Proposal.newID(), taskId: "mk-gone2", kind: "x", model: "m", promptHash: "", body: [:], createdAt: .now()))
+                try await store.saveProposal(
+                    Proposal(
+                        id: Proposal.newID(), taskId: "mk-gone2", kind: "x", model: "m", promptHash: "", body: [:],
+                        createdAt: .now()))
             }
             try await store.markProposalApplied(p.id)
             #expect(try await store.proposal(p.id).appliedAt != nil)
@@ -453,8 +533,11 @@ struct ReadinessTests {
     static func reference(_ tasks: [TaskItem], _ edges: [Dependency], now: Timestamp) -> [TaskID] {
         let byID = Dictionary(uniqueKeysWithValues: tasks.map { ($0.id, $0) })
         return tasks.filter { t in
-            let statusOK = t.status == .todo || (t.status == .inProgress && (t.claimExpiresAt.map { $0 <= now } ?? false))
-            let blockersDone = edges.filter { $0.taskId == t.id }.allSatisfy { byID[$0.dependsOn]?.status.isResolved ?? true }
+            let statusOK =
+                t.status == .todo || (t.status == .inProgress && (t.claimExpiresAt.map { $0 <= now } ?? false))
+            let blockersDone = edges.filter { $0.taskId == t.id }.allSatisfy {
+                byID[$0.dependsOn]?.status.isResolved ?? true
+            }
             let kidsDone = tasks.filter { $0.parentId == t.id }.allSatisfy(\.status.isResolved)
             return statusOK && blockersDone && kidsDone
         }
@@ -475,15 +558,26 @@ struct ReadinessTests {
                     if ids.count < 8 || roll < 30 {
                         let parent = ids.isEmpty || roll % 3 != 0 ? nil : ids[Int(rng.next() % UInt64(ids.count))]
                         let deps = ids.isEmpty ? [] : [ids[Int(rng.next() % UInt64(ids.count))]]
-                        ids.append(try await store.create(NewTask(title: "t\(step)", priority: try Priority(Int(rng.next() % 5)), parentId: parent, dependsOn: deps)).id)
+                        ids.append(
+                            try await store.create(
+                                NewTask(
+                                    title: "t\(step)", priority: try Priority(Int(rng.next() % 5)), parentId: parent,
+                                    dependsOn: deps)
+                            ).id)
                     } else if roll < 55 {
                         let id = ids[Int(rng.next() % UInt64(ids.count))]
-                        _ = try await store.update(id, TaskPatch(status: statuses[Int(rng.next() % UInt64(statuses.count))]), expectedVersion: nil)
+                        _ = try await store.update(
+                            id, TaskPatch(status: statuses[Int(rng.next() % UInt64(statuses.count))]),
+                            expectedVersion: nil)
                     } else if roll < 70 {
-                        _ = try await store.addDependency(ids[Int(rng.next() % UInt64(ids.count))], dependsOn: ids[Int(rng.next() % UInt64(ids.count))])
+                        _ = try await store.addDependency(
+                            ids[Int(rng.next() % UInt64(ids.count))],
+                            dependsOn: ids[Int(rng.next() % UInt64(ids.count))])
                     } else if roll < 78 {
                         let id = ids[Int(rng.next() % UInt64(ids.count))]
-                        if let b = try await store.dependencies(of: id).blockedBy.first { try await store.removeDependency(id, dependsOn: b.id) }
+                        if let b = try await store.dependencies(of: id).blockedBy.first {
+                            try await store.removeDependency(id, dependsOn: b.id)
+                        }
                     } else if roll < 85 {
                         let id = ids[Int(rng.next() % UInt64(ids.count))]
                         let gone = try await store.delete(id, cascade: true)
@@ -491,12 +585,15 @@ struct ReadinessTests {
                     } else if roll < 92 {
                         let id = ids[Int(rng.next() % UInt64(ids.count))]
                         let p = ids[Int(rng.next() % UInt64(ids.count))]
-                        _ = try await store.update(id, TaskPatch(parent: roll % 2 == 0 ? .clear : .set(p)), expectedVersion: nil)
+                        _ = try await store.update(
+                            id, TaskPatch(parent: roll % 2 == 0 ? .clear : .set(p)), expectedVersion: nil)
                     } else {
-                        _ = try await store.claim(ids[Int(rng.next() % UInt64(ids.count))], owner: "a\(roll % 3)", ttl: 30)
+                        _ = try await store.claim(
+                            ids[Int(rng.next() % UInt64(ids.count))], owner: "a\(roll % 3)", ttl: 30)
                         clock.advance(seconds: 20)
                     }
-                } catch let e as MinskyError where [.cycle, .invalidInput, .alreadyClaimed, .notFound].contains(e.code) {
+                } catch let e as MinskyError where [.cycle, .invalidInput, .alreadyClaimed, .notFound].contains(e.code)
+                {
                     // Refusals are part of the mix.
                 }
                 if step % 50 == 49 {

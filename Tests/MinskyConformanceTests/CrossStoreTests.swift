@@ -19,23 +19,32 @@ struct CrossStoreTests {
     static func script(_ store: any TaskStore, clock: TestClock) async throws -> Snapshot {
         var errors: [String] = []
         func attempt(_ body: () async throws -> Void) async {
-            do { try await body() } catch let e as MinskyError { errors.append("\(e.code.rawValue):\(e.field ?? "-"):\(e.message)") } catch { errors.append("\(error)") }
+            do { try await body() } catch let e as MinskyError {
+                errors.append("\(e.code.rawValue):\(e.field ?? "-"):\(e.message)")
+            } catch { errors.append("\(error)") }
         }
-        let epic = try await store.create(NewTask(title: "Ship v1 🚀", description: "Plan *everything*.\n'quotes' \"and\" \\", priority: try Priority(1),
-                                                  tags: ["release", "Q4"], metadata: ["owner": "team-a", "budget": 12.5, "n": 3, "deep": ["x": [true, nil]]]))
+        let epic = try await store.create(
+            NewTask(
+                title: "Ship v1 🚀", description: "Plan *everything*.\n'quotes' \"and\" \\", priority: try Priority(1),
+                tags: ["release", "Q4"],
+                metadata: ["owner": "team-a", "budget": 12.5, "n": 3, "deep": ["x": [true, nil]]]))
         var ids: [TaskID] = []
         for i in 0..<30 {
-            let t = try await store.create(NewTask(title: "Step \(i) — ünïcode", description: "details \(i)", priority: try Priority(i % 5),
-                                                   tags: i % 2 == 0 ? ["even"] : ["odd", "x\(i)"], metadata: ["i": .int(Int64(i))],
-                                                   parentId: i % 3 == 0 ? epic.id : nil, dependsOn: ids.suffix(i % 4 == 1 ? 1 : 0)))
+            let t = try await store.create(
+                NewTask(
+                    title: "Step \(i) — ünïcode", description: "details \(i)", priority: try Priority(i % 5),
+                    tags: i % 2 == 0 ? ["even"] : ["odd", "x\(i)"], metadata: ["i": .int(Int64(i))],
+                    parentId: i % 3 == 0 ? epic.id : nil, dependsOn: ids.suffix(i % 4 == 1 ? 1 : 0)))
             ids.append(t.id)
         }
         _ = try await store.addDependency(ids[10], dependsOn: ids[2])
         _ = try await store.addDependency(ids[11], dependsOn: ids[10])
         await attempt { _ = try await store.addDependency(ids[2], dependsOn: ids[11]) }
-        await attempt { _ = try await store.create(NewTask(title: "") ) }
+        await attempt { _ = try await store.create(NewTask(title: "")) }
         await attempt { _ = try await store.create(NewTask(title: "nul\u{0}")) }
-        _ = try await store.update(ids[3], TaskPatch(title: "Step three, renamed", status: .inReview, metadata: ["i": nil, "note": "hi"]), expectedVersion: 1)
+        _ = try await store.update(
+            ids[3], TaskPatch(title: "Step three, renamed", status: .inReview, metadata: ["i": nil, "note": "hi"]),
+            expectedVersion: 1)
         await attempt { _ = try await store.update(ids[3], TaskPatch(title: "stale"), expectedVersion: 1) }
         _ = try await store.claim(ids[0], owner: "agent-a", ttl: 120)
         _ = try await store.claim(ids[5], owner: "agent-b", ttl: nil)
@@ -58,17 +67,24 @@ struct CrossStoreTests {
         for text in ["step", "ünïcode", "renamed three", "details 1", "ship", "nothing-here"] {
             searches.append(try await store.list(TaskQuery(text: text, limit: 100)).tasks.map(\.id))
         }
-        searches.append(try await store.list(TaskQuery(statuses: [.done, .closed, .inReview], limit: 100)).tasks.map(\.id))
+        searches.append(
+            try await store.list(TaskQuery(statuses: [.done, .closed, .inReview], limit: 100)).tasks.map(\.id))
         searches.append(try await store.list(TaskQuery(tag: "odd", limit: 100)).tasks.map(\.id))
         searches.append(try await store.list(TaskQuery(parent: .task(epic.id), limit: 100)).tasks.map(\.id))
-        return Snapshot(tasks: all, edges: try await store.dependencyEdges(among: nil), ready: try await store.nextReady(limit: 50),
-                        tree: try await store.tree(root: nil), searches: searches, pages: pages, errors: errors)
+        return Snapshot(
+            tasks: all, edges: try await store.dependencyEdges(among: nil), ready: try await store.nextReady(limit: 50),
+            tree: try await store.tree(root: nil), searches: searches, pages: pages, errors: errors)
     }
 
     @Test func sqliteAndPostgresAgreeFieldByField() async throws {
-        let sqliteClock = TestClock(), pgClock = TestClock()
-        let a = try await withStore(.sqlite, clock: sqliteClock, ids: SequentialIDs()) { try await Self.script($0, clock: sqliteClock) }
-        let b = try await withStore(.postgres, clock: pgClock, ids: SequentialIDs()) { try await Self.script($0, clock: pgClock) }
+        let sqliteClock = TestClock()
+        let pgClock = TestClock()
+        let a = try await withStore(.sqlite, clock: sqliteClock, ids: SequentialIDs()) {
+            try await Self.script($0, clock: sqliteClock)
+        }
+        let b = try await withStore(.postgres, clock: pgClock, ids: SequentialIDs()) {
+            try await Self.script($0, clock: pgClock)
+        }
         #expect(a.tasks.count == 30)
         #expect(a.errors.count == 5)
         #expect(a.tasks == b.tasks)

@@ -24,7 +24,10 @@ struct DeepAndImportTests {
             #expect(tree.cut)
             var node = try #require(tree.roots.first)
             var shown = 1
-            while let next = node.children.first { node = next; shown += 1 }
+            while let next = node.children.first {
+                node = next
+                shown += 1
+            }
             #expect(shown == TaskTree.maxDepth + 1)
             #expect(node.omittedDescendants == depth - shown)
             let json = TaskJSON.tree(tree, full: true)
@@ -55,23 +58,44 @@ struct DeepAndImportTests {
             done.createdAt = Timestamp(microseconds: 1_700_000_000_000_000)
             done.updatedAt = Timestamp(microseconds: 1_700_000_000_500_000)
             done.assignee = "ana"
-            let records = [done, record("mk-i2", "b", deps: ["mk-i3", existing.id.rawValue]), record("mk-i1", "a"), record(nil, "fresh", parent: "mk-i1")]
+            let records = [
+                done, record("mk-i2", "b", deps: ["mk-i3", existing.id.rawValue]), record("mk-i1", "a"),
+                record(nil, "fresh", parent: "mk-i1"),
+            ]
             let items = try await store.importRecords(records)
             #expect(items.map(\.title) == ["c", "b", "a", "fresh"])
             let c = try await store.get("mk-i3")
             #expect(c.version == 7 && c.status == .done && c.assignee == "ana" && c.parentId == "mk-i1")
-            #expect(c.createdAt == Timestamp(microseconds: 1_700_000_000_000_000) && c.updatedAt == Timestamp(microseconds: 1_700_000_000_500_000))
-            #expect(try await store.dependencies(of: "mk-i2").blockedBy.map(\.id).sorted() == ["mk-i3", existing.id].sorted())
+            #expect(
+                c.createdAt == Timestamp(microseconds: 1_700_000_000_000_000)
+                    && c.updatedAt == Timestamp(microseconds: 1_700_000_000_500_000))
+            #expect(
+                try await store.dependencies(of: "mk-i2").blockedBy.map(\.id).sorted()
+                    == ["mk-i3", existing.id].sorted())
             // Counters were rebuilt: b waits for `existing` (TODO); a has open subtasks.
             #expect(try await store.nextReady(limit: 10).map(\.id).sorted() == [existing.id, items[3].id].sorted())
             let before = try await store.count()
             // A cycle, an id already stored, a parent loop: refused whole.
-            await expectError(.cycle) { _ = try await store.importRecords([record("mk-x1", "x", deps: ["mk-x2"]), record("mk-x2", "y", deps: ["mk-x1"])]) }
-            await expectError(.conflict) { _ = try await store.importRecords([record("mk-x3", "ok"), record("mk-i1", "dup")]) }
-            await expectError(.cycle) { _ = try await store.importRecords([record("mk-x4", "p", parent: "mk-x5"), record("mk-x5", "q", parent: "mk-x4")]) }
-            await expectError(.notFound) { _ = try await store.importRecords([record("mk-x6", "ok"), record("mk-x7", "z", deps: ["mk-gone"])]) }
+            await expectError(.cycle) {
+                _ = try await store.importRecords([
+                    record("mk-x1", "x", deps: ["mk-x2"]), record("mk-x2", "y", deps: ["mk-x1"]),
+                ])
+            }
+            await expectError(.conflict) {
+                _ = try await store.importRecords([record("mk-x3", "ok"), record("mk-i1", "dup")])
+            }
+            await expectError(.cycle) {
+                _ = try await store.importRecords([
+                    record("mk-x4", "p", parent: "mk-x5"), record("mk-x5", "q", parent: "mk-x4"),
+                ])
+            }
+            await expectError(.notFound) {
+                _ = try await store.importRecords([record("mk-x6", "ok"), record("mk-x7", "z", deps: ["mk-gone"])])
+            }
             #expect(try await store.count() == before)
-            await expectError(.invalidInput, field: "expectedVersion") { _ = try await store.update(existing.id, TaskPatch(title: "v0"), expectedVersion: 0) }
+            await expectError(.invalidInput, field: "expectedVersion") {
+                _ = try await store.update(existing.id, TaskPatch(title: "v0"), expectedVersion: 0)
+            }
         }
     }
 }

@@ -9,7 +9,10 @@ import Testing
 @Suite("PostgreSQL store connections")
 struct PostgresStoreTests {
     func connectError(_ url: String) async -> MinskyError? {
-        do { _ = try await PostgresTaskStore.connect(url: url); return nil } catch let e as MinskyError { return e } catch {
+        do {
+            _ = try await PostgresTaskStore.connect(url: url)
+            return nil
+        } catch let e as MinskyError { return e } catch {
             return MinskyError(.internal, "\(error)")
         }
     }
@@ -31,7 +34,8 @@ struct PostgresStoreTests {
     @Test func missingDatabaseIsNamed() async throws {
         let base = try TestEnvironment.postgresURL()
         let target = try PGTarget(conninfo: base)
-        let e = await connectError("postgresql://\(target.user)@\(target.host):\(target.port)/no_such_db_\(UUID().uuidString.prefix(6))")
+        let e = await connectError(
+            "postgresql://\(target.user)@\(target.host):\(target.port)/no_such_db_\(UUID().uuidString.prefix(6))")
         #expect(e?.code == .storeUnavailable)
         #expect(e?.message.contains("no_such_db") == true)
         #expect(e?.message.contains("\(target.host):\(target.port)") == true)
@@ -43,9 +47,14 @@ struct PostgresStoreTests {
         let s = try await PostgresTaskStore.connect(url: url)
         _ = try await s.create(NewTask(title: "x"))
         await s.close()
-        let names = try await PostgresAdmin.query(url: url, "SELECT name FROM minsky_migrations ORDER BY name").map { $0[0] ?? "" }
+        let names = try await PostgresAdmin.query(url: url, "SELECT name FROM minsky_migrations ORDER BY name").map {
+            $0[0] ?? ""
+        }
         #expect(names == Schema.migrationNames)
-        let types = try await PostgresAdmin.query(url: url, "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'tasks' AND column_name IN ('metadata', 'created_at', 'search') ORDER BY 1")
+        let types = try await PostgresAdmin.query(
+            url: url,
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'tasks' AND column_name IN ('metadata', 'created_at', 'search') ORDER BY 1"
+        )
         #expect(types.map { $0[1] ?? "" } == ["timestamp with time zone", "jsonb", "tsvector"])
         try await PostgresAdmin.execute(url: url, "INSERT INTO minsky_migrations (name) VALUES ('999_future_feature')")
         let e = await connectError(url)
@@ -58,9 +67,17 @@ struct PostgresStoreTests {
         let (url, schema) = try await TestEnvironment.freshPostgresSchema()
         defer { Task { await TestEnvironment.dropSchema(schema) } }
         try await withThrowingTaskGroup(of: Void.self) { g in
-            for _ in 0..<4 { g.addTask { let s = try await PostgresTaskStore.connect(url: url); _ = try await s.count(); await s.close() } }
+            for _ in 0..<4 {
+                g.addTask {
+                    let s = try await PostgresTaskStore.connect(url: url)
+                    _ = try await s.count()
+                    await s.close()
+                }
+            }
             try await g.waitForAll()
         }
-        #expect(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM minsky_migrations")[0][0] == String(Schema.migrationNames.count))
+        #expect(
+            try await PostgresAdmin.query(url: url, "SELECT count(*) FROM minsky_migrations")[0][0]
+                == String(Schema.migrationNames.count))
     }
 }

@@ -12,7 +12,10 @@ struct SQLiteStoreTests {
     func bytes(_ path: String) throws -> Data { try Data(contentsOf: URL(fileURLWithPath: path)) }
 
     func open(_ path: String) -> MinskyError? {
-        do { _ = try SQLiteTaskStore(path: path, create: false); return nil } catch let e as MinskyError { return e } catch {
+        do {
+            _ = try SQLiteTaskStore(path: path, create: false)
+            return nil
+        } catch let e as MinskyError { return e } catch {
             return MinskyError(.internal, "\(error)")
         }
     }
@@ -24,8 +27,11 @@ struct SQLiteStoreTests {
         let store = try SQLiteTaskStore(path: path)
         _ = try await store.create(NewTask(title: "x"))
         let (mode, migrations, timeout) = try await store.driver.databasePool.read { db in
-            (try String.fetchOne(db, sql: "PRAGMA journal_mode"), try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"),
-             try Int.fetchOne(db, sql: "PRAGMA busy_timeout"))
+            (
+                try String.fetchOne(db, sql: "PRAGMA journal_mode"),
+                try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations ORDER BY identifier"),
+                try Int.fetchOne(db, sql: "PRAGMA busy_timeout")
+            )
         }
         #expect(mode == "wal")
         #expect(migrations == Schema.migrationNames)
@@ -55,7 +61,11 @@ struct SQLiteStoreTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let path = dir.appendingPathComponent("other.db").path
         let q = try DatabaseQueue(path: path)
-        try q.write { db in try db.execute(sql: "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos (name) VALUES ('cat')") }
+        try q.write { db in
+            try db.execute(
+                sql: "CREATE TABLE photos (id INTEGER PRIMARY KEY, name TEXT); INSERT INTO photos (name) VALUES ('cat')"
+            )
+        }
         try q.close()
         let before = try bytes(path)
         let e = open(path)
@@ -86,7 +96,9 @@ struct SQLiteStoreTests {
         let path = dir.appendingPathComponent("tasks.db").path
         let s = try SQLiteTaskStore(path: path)
         _ = try await s.create(NewTask(title: "from the future"))
-        try await s.driver.databasePool.write { db in try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('999_future_feature')") }
+        try await s.driver.databasePool.write { db in
+            try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('999_future_feature')")
+        }
         await s.close()
         let before = try bytes(path)
         let e = open(path)
@@ -106,9 +118,11 @@ struct SQLiteStoreTests {
         let dir = try TestEnvironment.tempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
         // A generator that always draws the same short id: the store must grow it to stay unique.
-        let store = try SQLiteTaskStore(path: dir.appendingPathComponent("t.db").path, makeID: { p, len in
-            TaskID(trusted: "\(p)-" + String(repeating: "a", count: len))
-        })
+        let store = try SQLiteTaskStore(
+            path: dir.appendingPathComponent("t.db").path,
+            makeID: { p, len in
+                TaskID(trusted: "\(p)-" + String(repeating: "a", count: len))
+            })
         let a = try await store.create(NewTask(title: "a"))
         let b = try await store.create(NewTask(title: "b"))
         let c = try await store.create(NewTask(title: "c"))

@@ -14,8 +14,14 @@ func testVectors(count: Int, dims: Int, seed: UInt64) -> [[Float]] {
 /// Exact cosine ranking computed here, independently of the stores.
 func bruteForce(_ query: [Float], _ items: [(TaskID, [Float])], k: Int) -> [TaskID] {
     func cos(_ a: [Float], _ b: [Float]) -> Double {
-        var dot = 0.0, na = 0.0, nb = 0.0
-        for i in a.indices { dot += Double(a[i] * b[i]); na += Double(a[i] * a[i]); nb += Double(b[i] * b[i]) }
+        var dot = 0.0
+        var na = 0.0
+        var nb = 0.0
+        for i in a.indices {
+            dot += Double(a[i] * b[i])
+            na += Double(a[i] * a[i])
+            nb += Double(b[i] * b[i])
+        }
         return dot / (na.squareRoot() * nb.squareRoot())
     }
     return items.map { ($0.0, cos(query, $0.1)) }.sorted { $0.1 > $1.1 }.prefix(k).map(\.0)
@@ -29,7 +35,8 @@ struct VectorSearchTests {
             var tasks: [TaskID] = []
             for i in 0..<60 { tasks.append(try await store.create(NewTask(title: "task \(i)")).id) }
             let vectors = testVectors(count: 60, dims: 24, seed: 7)
-            try await store.saveEmbeddings(zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
+            try await store.saveEmbeddings(
+                zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
             var items = Array(zip(tasks, vectors))
             let queries = testVectors(count: 5, dims: 24, seed: 99)
             for q in queries {
@@ -45,9 +52,13 @@ struct VectorSearchTests {
             // Deleting a task removes it from the results (a cached matrix must notice).
             _ = try await store.delete(tasks[17], cascade: false)
             items.removeAll { $0.0 == tasks[17] }
-            #expect(try await store.similar(to: vectors[17], model: "m", k: 3).map(\.id) == bruteForce(vectors[17], items, k: 3))
+            #expect(
+                try await store.similar(to: vectors[17], model: "m", k: 3).map(\.id)
+                    == bruteForce(vectors[17], items, k: 3))
             // Re-embedding a task moves it.
-            try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[3], model: "m", contentHash: "h2", vector: vectors[17])])
+            try await store.saveEmbeddings([
+                TaskEmbedding(taskId: tasks[3], model: "m", contentHash: "h2", vector: vectors[17])
+            ])
             #expect(try await store.similar(to: vectors[17], model: "m", k: 1).first?.id == tasks[3])
             #expect(try await store.embeddingHashes(model: "m")[tasks[3]] == "h2")
             #expect(try await store.embeddingHashes(model: "m").count == 59)
@@ -56,7 +67,9 @@ struct VectorSearchTests {
             #expect(try await store.similar(to: [1, 2], model: "m", k: 3).isEmpty)
             #expect(try await store.similar(to: vectors[0], model: "m", k: 0).isEmpty)
             await expectError(.invalidInput, field: "vector") {
-                try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[1], model: "m", contentHash: "x", vector: [1, .nan])])
+                try await store.saveEmbeddings([
+                    TaskEmbedding(taskId: tasks[1], model: "m", contentHash: "x", vector: [1, .nan])
+                ])
             }
             #expect(try await store.embeddingHashes(model: "m")[tasks[1]] == "h", "a refused batch writes nothing")
         }
@@ -68,29 +81,46 @@ struct VectorSearchTests {
         var tasks: [TaskID] = []
         for i in 0..<40 { tasks.append(try await store.create(NewTask(title: "t\(i)")).id) }
         let vectors = testVectors(count: 40, dims: 16, seed: 3)
-        try await store.saveEmbeddings(zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
+        try await store.saveEmbeddings(
+            zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
         #expect(await store.vectorSearchMethod().hasPrefix("pgvector HNSW"))
         // pgvector holds exactly the stored float32 values, awkward ones included.
-        let odd: [Float] = [0.1, -0.0, 1e-45, -1.1754942e-38, 3.4028235e38, -2.5e-8, 1, 123456.79, .pi, -.ulpOfOne, 1e-40, 0.5,
-                            -7, 65504, 1.0000001, 9.999999e-21]
+        let odd: [Float] = [
+            0.1, -0.0, 1e-45, -1.1754942e-38, 3.4028235e38, -2.5e-8, 1, 123456.79, .pi, -.ulpOfOne, 1e-40, 0.5,
+            -7, 65504, 1.0000001, 9.999999e-21,
+        ]
         try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[0], model: "odd", contentHash: "h", vector: odd)])
-        let back = try await PostgresAdmin.query(url: url, "SELECT embedding::real[]::text FROM task_embeddings WHERE task_id = '\(tasks[0])'").first?[0] ?? ""
-        let parsed = back.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Float(String($0)) }
+        let back =
+            try await PostgresAdmin.query(
+                url: url, "SELECT embedding::real[]::text FROM task_embeddings WHERE task_id = '\(tasks[0])'"
+            ).first?[0] ?? ""
+        let parsed = back.trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap {
+            Float(String($0))
+        }
         #expect(parsed.map(\.bitPattern) == odd.map(\.bitPattern), "\(back)")
-        try await store.saveEmbeddings([TaskEmbedding(taskId: tasks[0], model: "m", contentHash: "h", vector: vectors[0])])
-        let indexes = try await PostgresAdmin.query(url: url, "SELECT indexdef FROM pg_indexes WHERE schemaname = '\(schema)' AND indexname = 'task_embeddings_hnsw_16'")
+        try await store.saveEmbeddings([
+            TaskEmbedding(taskId: tasks[0], model: "m", contentHash: "h", vector: vectors[0])
+        ])
+        let indexes = try await PostgresAdmin.query(
+            url: url,
+            "SELECT indexdef FROM pg_indexes WHERE schemaname = '\(schema)' AND indexname = 'task_embeddings_hnsw_16'")
         #expect(indexes.first?[0]?.contains("USING hnsw") == true)
         // The planner uses that index for the search query.
         let vec = "[" + vectors[0].map { "\($0)" }.joined(separator: ",") + "]"
         let session = try PostgresSession(url: url)
         try session.execute("SET enable_seqscan = off")
-        let plan = try session.query("EXPLAIN SELECT task_id FROM task_embeddings WHERE dims = 16 AND model = 'm' ORDER BY embedding::public.vector(16) OPERATOR(public.<=>) '\(vec)'::public.vector(16) LIMIT 5")
-            .compactMap { $0[0].text }.joined(separator: "\n")
+        let plan = try session.query(
+            "EXPLAIN SELECT task_id FROM task_embeddings WHERE dims = 16 AND model = 'm' ORDER BY embedding::public.vector(16) OPERATOR(public.<=>) '\(vec)'::public.vector(16) LIMIT 5"
+        )
+        .compactMap { $0[0].text }.joined(separator: "\n")
         #expect(plan.contains("task_embeddings_hnsw_16"), "\(plan)")
         // Rows written without the pgvector column (as an upgrade's COPY writes them) are filled on the next search.
         try await PostgresAdmin.execute(url: url, "UPDATE task_embeddings SET embedding = NULL")
-        #expect(try await store.similar(to: vectors[9], model: "m", k: 3).map(\.id) == bruteForce(vectors[9], Array(zip(tasks, vectors)), k: 3))
-        let unfilled = try await PostgresAdmin.query(url: url, "SELECT count(*) FROM task_embeddings WHERE embedding IS NULL")
+        #expect(
+            try await store.similar(to: vectors[9], model: "m", k: 3).map(\.id)
+                == bruteForce(vectors[9], Array(zip(tasks, vectors)), k: 3))
+        let unfilled = try await PostgresAdmin.query(
+            url: url, "SELECT count(*) FROM task_embeddings WHERE embedding IS NULL")
         #expect(unfilled.first?[0] == "0")
         await store.close()
         await TestEnvironment.dropSchema(schema)
@@ -104,10 +134,13 @@ struct VectorSearchTests {
         var tasks: [TaskID] = []
         for i in 0..<20 { tasks.append(try await store.create(NewTask(title: "t\(i)")).id) }
         let vectors = testVectors(count: 20, dims: 8, seed: 5)
-        try await store.saveEmbeddings(zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
+        try await store.saveEmbeddings(
+            zip(tasks, vectors).map { TaskEmbedding(taskId: $0, model: "m", contentHash: "h", vector: $1) })
         let method = await store.vectorSearchMethod()
         #expect(method.contains("exact") && method.contains("not installed"), "\(method)")
-        #expect(try await store.similar(to: vectors[4], model: "m", k: 4).map(\.id) == bruteForce(vectors[4], Array(zip(tasks, vectors)), k: 4))
+        #expect(
+            try await store.similar(to: vectors[4], model: "m", k: 4).map(\.id)
+                == bruteForce(vectors[4], Array(zip(tasks, vectors)), k: 4))
         await store.close()
     }
 }
@@ -117,10 +150,16 @@ struct TextIndexBatchTests {
     @Test(arguments: StoreKind.allCases)
     func pendingAndIndexedTasksAreFoundEditedAndDeletedAlike(kind: StoreKind) async throws {
         try await withStore(kind) { store in
-            func search(_ text: String) async throws -> [TaskID] { try await store.list(TaskQuery(text: text, limit: 200)).tasks.map(\.id) }
+            func search(_ text: String) async throws -> [TaskID] {
+                try await store.list(TaskQuery(text: text, limit: 200)).tasks.map(\.id)
+            }
             // 70 creates: the first 64 are flushed into the index together, the rest stay pending.
             var ids: [TaskID] = []
-            for i in 0..<70 { ids.append(try await store.create(NewTask(title: "alpha item\(i)", description: i % 2 == 0 ? "even" : "odd")).id) }
+            for i in 0..<70 {
+                ids.append(
+                    try await store.create(NewTask(title: "alpha item\(i)", description: i % 2 == 0 ? "even" : "odd"))
+                        .id)
+            }
             #expect(try await search("alpha").count == 70)
             #expect(try await search("even").count == 35)
             // Edits and deletes of indexed (early) and just-created (late) tasks are both seen.
@@ -143,7 +182,8 @@ struct TextIndexBatchTests {
             #expect(try await search("epsilon") == [reuse.id])
             #expect(try await search("item69").isEmpty)
             // A batch import lands in the index too.
-            let batch = try await store.createMany((0..<100).map { NewTask(title: "zeta \($0)") }, progress: nil, isCancelled: { false })
+            let batch = try await store.createMany(
+                (0..<100).map { NewTask(title: "zeta \($0)") }, progress: nil, isCancelled: { false })
             #expect(try await search("zeta").count == batch.count)
         }
     }

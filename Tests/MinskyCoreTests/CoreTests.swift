@@ -5,7 +5,8 @@ import Testing
 @Suite("Core model and rules")
 struct CoreTests {
     @Test func taskIDsAreShortRandomAndValidated() throws {
-        let a = TaskID.random(), b = TaskID.random()
+        let a = TaskID.random()
+        let b = TaskID.random()
         #expect(a != b)
         #expect(a.rawValue.count == 8 && a.rawValue.hasPrefix("mk-"))
         #expect(try TaskID(validating: "  MK-AB12c ").rawValue == "mk-ab12c")
@@ -17,7 +18,10 @@ struct CoreTests {
         #expect(ids.count > 9_990)
     }
 
-    @Test(arguments: ["2026-11-26T12:57:24.123456Z", "1970-01-01T00:00:00.000000Z", "1969-12-31T23:59:59.999999Z", "2000-02-29T23:00:00.000001Z", "9999-12-31T23:59:59.999999Z"])
+    @Test(arguments: [
+        "2026-11-26T12:57:24.123456Z", "1970-01-01T00:00:00.000000Z", "1969-12-31T23:59:59.999999Z",
+        "2000-02-29T23:00:00.000001Z", "9999-12-31T23:59:59.999999Z",
+    ])
     func timestampsRoundTripExactly(text: String) throws {
         let t = try #require(Timestamp(iso8601: text))
         #expect(t.iso8601 == text)
@@ -25,7 +29,9 @@ struct CoreTests {
 
     @Test func timestampParsingAcceptsOffsetsAndRejectsGarbage() throws {
         #expect(Timestamp(iso8601: "2026-01-01T01:00:00+01:00") == Timestamp(iso8601: "2026-01-01T00:00:00Z"))
-        #expect(Timestamp(iso8601: "2026-01-01 00:00:00.5Z")?.microseconds == Timestamp(iso8601: "2026-01-01T00:00:00Z")!.microseconds + 500_000)
+        #expect(
+            Timestamp(iso8601: "2026-01-01 00:00:00.5Z")?.microseconds == Timestamp(iso8601: "2026-01-01T00:00:00Z")!
+                .microseconds + 500_000)
         #expect(Timestamp(iso8601: "2026-01-01T00:00:00.1234567891Z") != nil)
         #expect(Timestamp(iso8601: "yesterday") == nil)
         #expect(Timestamp(iso8601: "2026-13-01T00:00:00Z") == nil)
@@ -61,7 +67,10 @@ struct CoreTests {
         #expect(v.canonicalJSON() == #"{"a":{"x":"q\"\n\u0001","y":2.5},"b":1,"c":null,"d":[true,false]}"#)
         #expect(try JSONValue.parse(v.canonicalJSON()) == v)
         #expect(try JSONValue.parse(#""data:text/plain;base64,AAAA""#) == .string("data:text/plain;base64,AAAA"))
-        #expect(JSONValue.object(["a": 1, "b": ["c": 2]]).merging(patch: ["a": nil, "b": ["d": 3]]) == ["b": ["c": 2, "d": 3]])
+        #expect(
+            JSONValue.object(["a": 1, "b": ["c": 2]]).merging(patch: ["a": nil, "b": ["d": 3]]) == [
+                "b": ["c": 2, "d": 3]
+            ])
     }
 
     @Test func rulesRefuseBadInput() throws {
@@ -70,7 +79,9 @@ struct CoreTests {
         #expect(throws: MinskyError.self) { try TaskRules.validate(NewTask(title: "x", metadata: "str")) }
         #expect(try TaskRules.validate(NewTask(title: "x", tags: [" a ", "a", "b"])).tags == ["a", "b"])
         let now = Timestamp.now()
-        let t = TaskItem(id: "mk-aaaaa", title: "t", status: .inProgress, assignee: "ann", claimExpiresAt: now, createdAt: now, updatedAt: now)
+        let t = TaskItem(
+            id: "mk-aaaaa", title: "t", status: .inProgress, assignee: "ann", claimExpiresAt: now, createdAt: now,
+            updatedAt: now)
         let todo = try TaskRules.apply(TaskPatch(status: .todo), to: t, now: now)
         #expect(todo.assignee == nil && todo.claimExpiresAt == nil && todo.version == 2)
         let done = try TaskRules.apply(TaskPatch(status: .done), to: t, now: now)
@@ -85,9 +96,13 @@ struct CoreTests {
         #expect(e?.code == .cycle)
         #expect(e?.message.contains("mk-a → mk-b → mk-c → mk-d → mk-a") == true)
         try DependencyGraph.checkNewEdge(task: "mk-z", dependsOn: "mk-b") { edges[$0] ?? [] }
-        #expect(throws: MinskyError.self) { try DependencyGraph.checkNewEdge(task: "mk-a", dependsOn: "mk-a") { _ in [] } }
+        #expect(throws: MinskyError.self) {
+            try DependencyGraph.checkNewEdge(task: "mk-a", dependsOn: "mk-a") { _ in [] }
+        }
         let parents: [TaskID: TaskID] = ["mk-c": "mk-b", "mk-b": "mk-a"]
-        #expect(throws: MinskyError.self) { try DependencyGraph.checkNewParent(task: "mk-a", parent: "mk-c") { parents[$0] } }
+        #expect(throws: MinskyError.self) {
+            try DependencyGraph.checkNewParent(task: "mk-a", parent: "mk-c") { parents[$0] }
+        }
         try DependencyGraph.checkNewParent(task: "mk-x", parent: "mk-c") { parents[$0] }
     }
 
@@ -101,27 +116,37 @@ struct CoreTests {
 @Suite("JSON parser")
 struct JSONParserTests {
     @Test(arguments: [
-        #"{"a":[1,-2,3.5e2,true,false,null,"x\u00e9\ud83c\udf89\n"]}"#, "[]", "{}", "0", "-0.5", #""\/""#, " [ 1 , 2 ] ",
+        #"{"a":[1,-2,3.5e2,true,false,null,"x\u00e9\ud83c\udf89\n"]}"#, "[]", "{}", "0", "-0.5", #""\/""#,
+        " [ 1 , 2 ] ",
         "9223372036854775807", "1e400",
     ])
     func acceptsValidJSON(text: String) throws {
         _ = try JSONParser.parse(text.utf8)
     }
 
-    @Test(arguments: ["", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "tru", "\"\\x\"", "\"\u{1}\"", "[1] x", "\"\\ud800\"", "{'a':1}", "NaN"])
+    @Test(arguments: [
+        "", "{", "[1,]", "{\"a\" 1}", "01", "1.", "-", "tru", "\"\\x\"", "\"\u{1}\"", "[1] x", "\"\\ud800\"", "{'a':1}",
+        "NaN",
+    ])
     func refusesInvalidJSON(text: String) {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(text.utf8) }
     }
 
     @Test func refusesInvalidUTF8AndDeepNesting() {
         #expect(throws: JSONParser.Failure.self) { try JSONParser.parse([0x22, 0xFF, 0xFE, 0x22]) }
-        #expect(throws: JSONParser.Failure.self) { try JSONParser.parse(Array(repeating: UInt8(ascii: "["), count: 100_000)) }
-        #expect(throws: Never.self) { try JSONParser.parse((String(repeating: "[", count: 200) + String(repeating: "]", count: 200)).utf8) }
+        #expect(throws: JSONParser.Failure.self) {
+            try JSONParser.parse(Array(repeating: UInt8(ascii: "["), count: 100_000))
+        }
+        #expect(throws: Never.self) {
+            try JSONParser.parse((String(repeating: "[", count: 200) + String(repeating: "]", count: 200)).utf8)
+        }
     }
 
     @Test func keepsIntegersExactAndStringsAsStrings() throws {
         #expect(try JSONParser.parse("9007199254740993".utf8) == .int(9_007_199_254_740_993))
-        #expect(try JSONParser.parse(#""data:application/octet-stream;base64,AAEC""#.utf8) == .string("data:application/octet-stream;base64,AAEC"))
+        #expect(
+            try JSONParser.parse(#""data:application/octet-stream;base64,AAEC""#.utf8)
+                == .string("data:application/octet-stream;base64,AAEC"))
         #expect(try JSONParser.parse("1e400".utf8) == .double(.infinity))
         let v: JSONValue = ["k": ["é", 1, 2.5, nil, true]]
         #expect(try JSONParser.parse(v.canonicalJSON().utf8) == v)
@@ -132,11 +157,14 @@ struct JSONParserTests {
 struct DigestTests {
     @Test func knownVectors() {
         #expect(MD5.hex(Array("".utf8)) == "d41d8cd98f00b204e9800998ecf8427e")
-        #expect(MD5.hex(Array("The quick brown fox jumps over the lazy dog".utf8)) == "9e107d9d372bb6826bd81d3542a419d6")
+        #expect(
+            MD5.hex(Array("The quick brown fox jumps over the lazy dog".utf8)) == "9e107d9d372bb6826bd81d3542a419d6")
         #expect(MD5.hex(Array(String(repeating: "a", count: 1000).utf8)) == "cabe45dcc9ae5b66ba86600cca6b8ba8")
         #expect(SHA256.hex(Array("".utf8)) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(SHA256.hex(Array("abc".utf8)) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
-        #expect(SHA256.hex(Array(String(repeating: "a", count: 1000).utf8)) == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
+        #expect(
+            SHA256.hex(Array(String(repeating: "a", count: 1000).utf8))
+                == "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3")
         var inc = MD5()
         for chunk in ["The quick ", "brown fox jumps over ", "the lazy dog"] { inc.update(Array(chunk.utf8)) }
         #expect(Hex.encode(inc.finalize()) == "9e107d9d372bb6826bd81d3542a419d6")
@@ -149,7 +177,10 @@ struct MD5OneShotTests {
     func matchesTheStreamingDigest(length: Int) {
         let bytes = (0..<length).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ 7) }
         let (hi, lo) = bytes.withUnsafeBytes { MD5.digest128($0) }
-        func h(_ x: UInt64) -> String { let s = String(x, radix: 16); return String(repeating: "0", count: 16 - s.count) + s }
+        func h(_ x: UInt64) -> String {
+            let s = String(x, radix: 16)
+            return String(repeating: "0", count: 16 - s.count) + s
+        }
         #expect(h(hi) + h(lo) == MD5.hex(bytes))
     }
 }
@@ -157,8 +188,10 @@ struct MD5OneShotTests {
 @Suite("Insights")
 struct InsightsCoreTests {
     static func task(_ i: Int, _ status: TaskStatus = .todo) -> TaskItem {
-        TaskItem(id: TaskID(trusted: "mk-t\(i)"), title: "t\(i)", status: status, createdAt: Timestamp(microseconds: Int64(i)),
-                 updatedAt: Timestamp(microseconds: Int64(i)))
+        TaskItem(
+            id: TaskID(trusted: "mk-t\(i)"), title: "t\(i)", status: status,
+            createdAt: Timestamp(microseconds: Int64(i)),
+            updatedAt: Timestamp(microseconds: Int64(i)))
     }
 
     /// A 20,000-long chain is walked whole (the recursive version stopped at 10,000 and copied

@@ -34,15 +34,21 @@ struct HostileInputTests {
                         calls += 1
                         // A value of the wrong JSON type must be a tool error the model can read; an
                         // extreme value of the right type must at least get an answer.
-                        let types = schema["type"]?.arrayValue?.compactMap(\.stringValue) ?? [schema["type"]?.stringValue ?? ""]
+                        let types =
+                            schema["type"]?.arrayValue?.compactMap(\.stringValue) ?? [schema["type"]?.stringValue ?? ""]
                         let rightType = types.contains { t in
                             switch (t, bad) {
-                            case ("boolean", .bool), ("object", .object), ("array", .array), ("string", .string), ("integer", .int), ("number", .int), ("number", .double): return true
+                            case ("boolean", .bool), ("object", .object), ("array", .array), ("string", .string),
+                                ("integer", .int), ("number", .int), ("number", .double):
+                                return true
                             default: return false
                             }
                         }
                         let ok = rightType ? r?["isError"] != nil : r?["isError"] == true
-                        #expect(ok, "\(name).\(prop) = \(bad.canonicalJSON().prefix(60)) → \(r?.canonicalJSON().prefix(200) ?? "no answer")")
+                        #expect(
+                            ok,
+                            "\(name).\(prop) = \(bad.canonicalJSON().prefix(60)) → \(r?.canonicalJSON().prefix(200) ?? "no answer")"
+                        )
                         if !ok { return }
                     }
                 }
@@ -55,23 +61,33 @@ struct HostileInputTests {
     @Test func malformedMessagesNeverStopTheServer() async throws {
         try await withServer { s in
             let junk: [[UInt8]] = [
-                Array("{".utf8), Array("}".utf8), Array("[]".utf8), Array("null".utf8), Array("123".utf8), Array("\"x\"".utf8),
-                Array("{\"jsonrpc\":\"2.0\"}".utf8), Array("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}".utf8),
+                Array("{".utf8), Array("}".utf8), Array("[]".utf8), Array("null".utf8), Array("123".utf8),
+                Array("\"x\"".utf8),
+                Array("{\"jsonrpc\":\"2.0\"}".utf8),
+                Array("{\"jsonrpc\":\"2.0\",\"id\":null,\"method\":\"ping\"}".utf8),
                 Array("{\"jsonrpc\":\"2.0\",\"id\":1e999,\"method\":\"ping\"}".utf8),
                 Array("{\"jsonrpc\":\"2.0\",\"id\":99999999999999999999999,\"method\":\"ping\"}".utf8),
-                Array(String(repeating: "[", count: 50_000).utf8), Array((String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)).utf8),
-                [0xC0, 0xAF, 0xFF], [0x00, 0x01, 0x02], Array("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"x\":\"\\ud800\"}".utf8),
-                Array("{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"create_task\",\"arguments\":{\"title\":\"ok\",\"priority\":1e400}}}".utf8),
+                Array(String(repeating: "[", count: 50_000).utf8),
+                Array((String(repeating: "{\"a\":", count: 5000) + "1" + String(repeating: "}", count: 5000)).utf8),
+                [0xC0, 0xAF, 0xFF], [0x00, 0x01, 0x02],
+                Array("{\"jsonrpc\":\"2.0\",\"id\":2,\"method\":\"ping\",\"x\":\"\\ud800\"}".utf8),
+                Array(
+                    "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"tools/call\",\"params\":{\"name\":\"create_task\",\"arguments\":{\"title\":\"ok\",\"priority\":1e400}}}"
+                        .utf8),
                 Array(String(repeating: "x", count: 2_000_000).utf8),
             ]
             for j in junk {
                 s.sendRaw(j + [0x0A])
                 let reply = s.request("ping", timeout: 20)
-                #expect(reply?["result"] == .object([:]), "server stopped answering after \(String(decoding: j.prefix(40), as: UTF8.self))")
+                #expect(
+                    reply?["result"] == .object([:]),
+                    "server stopped answering after \(String(decoding: j.prefix(40), as: UTF8.self))")
             }
             // Deep nesting inside arguments: refused as a parse error, not a crash.
             let deep = String(repeating: "[", count: 3000) + String(repeating: "]", count: 3000)
-            s.sendLine("{\"jsonrpc\":\"2.0\",\"id\":\"deep\",\"method\":\"tools/call\",\"params\":{\"name\":\"list_tasks\",\"arguments\":{\"status\":\(deep)}}}")
+            s.sendLine(
+                "{\"jsonrpc\":\"2.0\",\"id\":\"deep\",\"method\":\"tools/call\",\"params\":{\"name\":\"list_tasks\",\"arguments\":{\"status\":\(deep)}}}"
+            )
             #expect(s.nextMessage()?["error"]?["code"] == -32700)
             s.closeInput()
             #expect(s.waitForExit() == 0)

@@ -56,7 +56,8 @@ struct SamplingTests {
             schema = s
         }
         let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_sampling.py").path
-        let r = try runProcess(InteropTests.python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
+        let r = try runProcess(
+            InteropTests.python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
         #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
         #expect(r.stdout.contains("ok: sampling answered by the client"))
         // Both calls are recorded: the client's model, no token counts (sampling reports none).

@@ -8,8 +8,10 @@ extension StoreKind: CustomTestStringConvertible {
 }
 
 /// An initialized `minsky mcp` on a fresh store of `kind`.
-func withServer(_ kind: StoreKind = .sqlite, env: [String: String] = [:], initialize: Bool = true,
-                _ body: (MCPProcess) async throws -> Void) async throws {
+func withServer(
+    _ kind: StoreKind = .sqlite, env: [String: String] = [:], initialize: Bool = true,
+    _ body: (MCPProcess) async throws -> Void
+) async throws {
     let dir = try TestEnvironment.tempDirectory("minsky-mcp")
     defer { try? FileManager.default.removeItem(at: dir) }
     var env = env
@@ -42,11 +44,16 @@ func errorCode(_ response: JSONValue?) -> Int64? { response?["error"]?["code"]?.
 
 /// The structured result of a successful tool call, checked against its text block.
 func structured(_ result: JSONValue?, sourceLocation: SourceLocation = #_sourceLocation) -> JSONValue? {
-    guard let r = result else { Issue.record("no result", sourceLocation: sourceLocation); return nil }
+    guard let r = result else {
+        Issue.record("no result", sourceLocation: sourceLocation)
+        return nil
+    }
     #expect(r["isError"] == false, "tool failed: \(r.canonicalJSON().prefix(500))", sourceLocation: sourceLocation)
     let sc = r["structuredContent"]
     let text = r["content"]?.arrayValue?.first?["text"]?.stringValue ?? ""
-    #expect((try? JSONParser.parse(text.utf8)) == sc, "text block differs from structuredContent", sourceLocation: sourceLocation)
+    #expect(
+        (try? JSONParser.parse(text.utf8)) == sc, "text block differs from structuredContent",
+        sourceLocation: sourceLocation)
     return sc
 }
 

@@ -44,7 +44,7 @@ struct ProtocolTests {
             var m = s.nextMessage()
             #expect(m?["error"]?["code"] == -32700)
             #expect(m?["id"] == .null)
-            s.sendRaw([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D, 0x0A]) // invalid UTF-8
+            s.sendRaw([0x7B, 0x22, 0xFF, 0xFE, 0x22, 0x3A, 0x31, 0x7D, 0x0A])  // invalid UTF-8
             m = s.nextMessage()
             #expect(m?["error"]?["code"] == -32700)
             s.sendLine("[{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}]")
@@ -85,9 +85,11 @@ struct ProtocolTests {
             #expect(missing?["isError"] == true)
             #expect(missing?["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("not found") == true)
             let extra = s.call("list_tasks", ["colour": "blue"])
-            #expect(extra?["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("unknown argument colour") == true)
+            #expect(
+                extra?["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("unknown argument colour") == true)
             let a = structured(s.call("create_task", ["title": "a"]))?["id"]?.stringValue ?? ""
-            let b = structured(s.call("create_task", ["title": "b", "dependsOn": [.string(a)]]))?["id"]?.stringValue ?? ""
+            let b =
+                structured(s.call("create_task", ["title": "b", "dependsOn": [.string(a)]]))?["id"]?.stringValue ?? ""
             let cycle = s.call("add_dependency", ["taskId": .string(a), "dependsOn": .string(b)])
             #expect(cycle?["isError"] == true)
             #expect(cycle?["content"]?.arrayValue?.first?["text"]?.stringValue?.contains("cycle") == true)
@@ -113,10 +115,14 @@ struct ProtocolTests {
             #expect(pages == (all.count + 4) / 5)
             #expect(all.count == Tool.all.count)
             let file = try JSONParser.parse(Data(contentsOf: repositoryRoot().appendingPathComponent("tools.json")))
-            #expect(file["tools"] == .array(all), "tools.json is stale: run `swift run minsky mcp tools-json > tools.json`")
+            #expect(
+                file["tools"] == .array(all), "tools.json is stale: run `swift run minsky mcp tools-json > tools.json`")
             let names = all.compactMap { $0["name"]?.stringValue }
-            for n in ["list_tasks", "create_task", "update_task", "delete_task", "set_status", "add_dependency", "remove_dependency",
-                      "next_task", "claim_task", "task_tree", "search_tasks", "get_task"] {
+            for n in [
+                "list_tasks", "create_task", "update_task", "delete_task", "set_status", "add_dependency",
+                "remove_dependency",
+                "next_task", "claim_task", "task_tree", "search_tasks", "get_task",
+            ] {
                 #expect(names.contains(n))
             }
             for t in all {
@@ -137,9 +143,13 @@ struct ProtocolTests {
         try await withServer { s in
             var batch = ""
             for i in 0..<1000 {
-                let m: JSONValue = i % 2 == 0
+                let m: JSONValue =
+                    i % 2 == 0
                     ? ["jsonrpc": "2.0", "id": .int(Int64(i)), "method": "ping"]
-                    : ["jsonrpc": "2.0", "id": .string("r\(i)"), "method": "tools/call", "params": ["name": "create_task", "arguments": ["title": .string("pipelined \(i)")]]]
+                    : [
+                        "jsonrpc": "2.0", "id": .string("r\(i)"), "method": "tools/call",
+                        "params": ["name": "create_task", "arguments": ["title": .string("pipelined \(i)")]],
+                    ]
                 batch += m.canonicalJSON() + "\n"
             }
             s.sendLine(String(batch.dropLast()))
@@ -156,12 +166,24 @@ struct ProtocolTests {
 
     @Test func cancellationStopsTheWorkAndSuppressesTheResponse() async throws {
         try await withServer { s in
-            let tasks = JSONValue.array((0..<500).map { .object(["title": .string("bulk \($0)"), "description": .string(String(repeating: "lorem ipsum ", count: 400))]) })
-            s.send(["jsonrpc": "2.0", "id": "bulk", "method": "tools/call", "params": ["name": "create_tasks", "arguments": ["tasks": tasks], "_meta": ["progressToken": "p1"]]])
+            let tasks = JSONValue.array(
+                (0..<500).map {
+                    .object([
+                        "title": .string("bulk \($0)"),
+                        "description": .string(String(repeating: "lorem ipsum ", count: 400)),
+                    ])
+                })
+            s.send([
+                "jsonrpc": "2.0", "id": "bulk", "method": "tools/call",
+                "params": ["name": "create_tasks", "arguments": ["tasks": tasks], "_meta": ["progressToken": "p1"]],
+            ])
             // Wait for the first progress notification, then cancel.
             let first = s.nextMessage()
             #expect(first?["method"] == "notifications/progress")
-            s.send(["jsonrpc": "2.0", "method": "notifications/cancelled", "params": ["requestId": "bulk", "reason": "test"]])
+            s.send([
+                "jsonrpc": "2.0", "method": "notifications/cancelled",
+                "params": ["requestId": "bulk", "reason": "test"],
+            ])
             #expect(s.request("ping")?["result"] == .object([:]))
             s.closeInput()
             var answeredBulk = false
@@ -178,7 +200,10 @@ struct ProtocolTests {
     @Test func progressNotificationsPrecedeTheResult() async throws {
         try await withServer { s in
             let tasks = JSONValue.array((0..<40).map { .object(["title": .string("step \($0)")]) })
-            s.send(["jsonrpc": "2.0", "id": 77, "method": "tools/call", "params": ["name": "create_tasks", "arguments": ["tasks": tasks], "_meta": ["progressToken": 5]]])
+            s.send([
+                "jsonrpc": "2.0", "id": 77, "method": "tools/call",
+                "params": ["name": "create_tasks", "arguments": ["tasks": tasks], "_meta": ["progressToken": 5]],
+            ])
             let (r, notes) = s.response(id: 77)
             let progress = notes.filter { $0["method"] == "notifications/progress" }
             #expect(progress.count >= 2)
@@ -195,12 +220,15 @@ struct ProtocolTests {
             let big = String(repeating: "ünïcødé 🎉 ", count: 70_000)
             #expect(big.utf8.count > 1_000_000)
             let title = "\"quotes\" \\ back \u{1} ctrl עברית 👩‍👩‍👧 data:text/plain;base64,AAAA"
-            let id = structured(s.call("create_task", ["title": .string(title), "description": .string(big)]))?["id"]?.stringValue ?? ""
+            let id =
+                structured(s.call("create_task", ["title": .string(title), "description": .string(big)]))?["id"]?
+                .stringValue ?? ""
             // get_task answers in bounded pieces; reading on with offset yields every character.
             var text = ""
             var rounds = 0
             while rounds < 1_000 {
-                let got = structured(s.call("get_task", ["id": .string(id), "offset": .int(Int64(text.unicodeScalars.count))]))?["task"]
+                let got = structured(
+                    s.call("get_task", ["id": .string(id), "offset": .int(Int64(text.unicodeScalars.count))]))?["task"]
                 #expect(got?["title"]?.stringValue == title)
                 text += got?["description"]?.stringValue ?? ""
                 rounds += 1
@@ -216,7 +244,8 @@ struct ProtocolTests {
             let id = structured(s.call("create_task", ["title": "as a resource"]))?["id"]?.stringValue ?? ""
             let list = s.request("resources/list")?["result"]?["resources"]?.arrayValue ?? []
             #expect(list.first?["uri"]?.stringValue == "minsky://tasks/\(id)")
-            let read = s.request("resources/read", ["uri": .string("minsky://tasks/\(id)")])?["result"]?["contents"]?.arrayValue?.first
+            let read = s.request("resources/read", ["uri": .string("minsky://tasks/\(id)")])?["result"]?["contents"]?
+                .arrayValue?.first
             #expect(read?["mimeType"] == "application/json")
             let body = try JSONParser.parse((read?["text"]?.stringValue ?? "").utf8)
             #expect(body["title"] == "as a resource")
@@ -240,8 +269,11 @@ struct ProtocolTests {
             @Sendable func burst(_ from: Int, _ n: Int) {
                 var text = ""
                 for id in from..<(from + n) {
-                    text += JSONValue.object(["jsonrpc": "2.0", "id": .int(Int64(id)), "method": "tools/call",
-                                              "params": ["name": "create_task", "arguments": ["title": .string("t\(id)")]]]).canonicalJSON() + "\n"
+                    text +=
+                        JSONValue.object([
+                            "jsonrpc": "2.0", "id": .int(Int64(id)), "method": "tools/call",
+                            "params": ["name": "create_task", "arguments": ["title": .string("t\(id)")]],
+                        ]).canonicalJSON() + "\n"
                 }
                 s.sendRaw(Array(text.utf8))
             }
@@ -251,24 +283,32 @@ struct ProtocolTests {
             let writer = Thread { for k in 0..<40 { burst(501 + k * 250, 250) } }
             writer.start()
             #expect(s.waitForExit(timeout: 15) == 0)
-            let answered = s.allLines.compactMap { try? JSONParser.parse($0.utf8) }.filter { $0["result"]?["isError"] == false }
+            let answered = s.allLines.compactMap { try? JSONParser.parse($0.utf8) }.filter {
+                $0["result"]?["isError"] == false
+            }
             // Reading stopped: far fewer than the 10,500 sent were even read.
             #expect(answered.count < 2_000, "\(answered.count) creates answered after a SIGTERM")
             let list = try runProcess(Binaries.minsky, ["tasks", "list", "--all", "--json"], cwd: try #require(s.cwd))
             let stored = try JSONParser.parse(list.stdout.utf8)["tasks"]?.arrayValue?.count ?? -1
-            #expect(stored == answered.count, "every executed create was answered: \(stored) stored, \(answered.count) answered")
+            #expect(
+                stored == answered.count,
+                "every executed create was answered: \(stored) stored, \(answered.count) answered")
         }
     }
 
     @Test func idsAreEchoedExactlyEvenBeyond64BitsAndInUnparsableMessages() async throws {
         try await withServer { s in
-            for raw in ["9223372036854775808", "-9223372036854775809", "1.5", "1e400", "123456789012345678901234567890"] {
+            for raw in [
+                "9223372036854775808", "-9223372036854775809", "1.5", "1e400", "123456789012345678901234567890",
+            ] {
                 s.sendLine("{\"jsonrpc\":\"2.0\",\"id\":\(raw),\"method\":\"ping\"}")
                 let line = s.nextRawLine() ?? ""
                 #expect(line.hasPrefix("{\"id\":\(raw),"), "\(raw) → \(line)")
             }
             // A lone surrogate makes the message invalid, but its id is readable: answer that id.
-            s.sendLine(#"{"jsonrpc":"2.0","id":"lone","method":"tools/call","params":{"name":"create_task","arguments":{"title":"\ud800"}}}"#)
+            s.sendLine(
+                #"{"jsonrpc":"2.0","id":"lone","method":"tools/call","params":{"name":"create_task","arguments":{"title":"\ud800"}}}"#
+            )
             let r = s.nextMessage()
             #expect(r?["id"] == "lone")
             #expect(r?["error"]?["code"] == .int(-32700))
@@ -316,8 +356,14 @@ struct ProtocolTests {
 
     @Test func pipelinedRequestsSeeEarlierWrites() async throws {
         try await withServer { s in
-            s.send(["jsonrpc": "2.0", "id": "w", "method": "tools/call", "params": ["name": "create_task", "arguments": ["title": "written first"]]])
-            s.send(["jsonrpc": "2.0", "id": "r", "method": "tools/call", "params": ["name": "list_tasks", "arguments": .object([:])]])
+            s.send([
+                "jsonrpc": "2.0", "id": "w", "method": "tools/call",
+                "params": ["name": "create_task", "arguments": ["title": "written first"]],
+            ])
+            s.send([
+                "jsonrpc": "2.0", "id": "r", "method": "tools/call",
+                "params": ["name": "list_tasks", "arguments": .object([:])],
+            ])
             let (r, _) = s.response(id: "r")
             #expect(structured(r?["result"])?["tasks"]?.arrayValue?.count == 1)
         }

@@ -20,9 +20,13 @@ struct ToolContractTests {
 
     /// A, B (waits for A), C (subtask of A).
     static func fixture(_ s: MCPProcess) -> Fixture {
-        let a = structured(s.call("create_task", ["title": "alpha task", "description": "first"]))?["id"]?.stringValue ?? ""
-        let b = structured(s.call("create_task", ["title": "beta task", "dependsOn": [.string(a)]]))?["id"]?.stringValue ?? ""
-        let c = structured(s.call("create_task", ["title": "gamma task", "parentId": .string(a)]))?["id"]?.stringValue ?? ""
+        let a =
+            structured(s.call("create_task", ["title": "alpha task", "description": "first"]))?["id"]?.stringValue ?? ""
+        let b =
+            structured(s.call("create_task", ["title": "beta task", "dependsOn": [.string(a)]]))?["id"]?.stringValue
+            ?? ""
+        let c =
+            structured(s.call("create_task", ["title": "gamma task", "parentId": .string(a)]))?["id"]?.stringValue ?? ""
         return Fixture(a: a, b: b, c: c)
     }
 
@@ -44,9 +48,15 @@ struct ToolContractTests {
         case "remove_dependency": ["taskId": .string(f.b), "dependsOn": .string(f.a)]
         case "claim_task": ["id": .string(f.b), "owner": "tester", "ttlSeconds": 600]
         case "decompose_task":
-            ["id": .string(f.b), "plan": ["subtasks": [["title": "one", "description": "", "complexity": 2, "dependsOn": []]]]]
+            [
+                "id": .string(f.b),
+                "plan": ["subtasks": [["title": "one", "description": "", "complexity": 2, "dependsOn": []]]],
+            ]
         case "score_complexity":
-            ["id": .string(f.b), "answer": ["score": 3, "reasoning": "small", "recommendedSubtasks": 1, "decompositionPrompt": ""]]
+            [
+                "id": .string(f.b),
+                "answer": ["score": 3, "reasoning": "small", "recommendedSubtasks": 1, "decompositionPrompt": ""],
+            ]
         case "backup_store": .object([:])
         default: nil
         }
@@ -78,7 +88,9 @@ struct ToolContractTests {
                     func tasks(_ export: String) -> [String: JSONValue] {
                         var out: [String: JSONValue] = [:]
                         for line in export.split(separator: "\n") {
-                            guard let v = try? JSONParser.parse(line.utf8), let id = v["id"]?.stringValue else { continue }
+                            guard let v = try? JSONParser.parse(line.utf8), let id = v["id"]?.stringValue else {
+                                continue
+                            }
                             out[id] = v
                         }
                         return out
@@ -89,7 +101,8 @@ struct ToolContractTests {
                             Issue.record("\(name) is marked non-destructive but \(id) is gone")
                             continue
                         }
-                        let grew = Set(was["dependsOn"]?.arrayValue ?? []).isSubset(of: Set(now["dependsOn"]?.arrayValue ?? []))
+                        let grew = Set(was["dependsOn"]?.arrayValue ?? []).isSubset(
+                            of: Set(now["dependsOn"]?.arrayValue ?? []))
                         now["dependsOn"] = nil
                         was["dependsOn"] = nil
                         #expect(grew && now == was, "\(name) is marked non-destructive but changed \(id)")
@@ -97,7 +110,8 @@ struct ToolContractTests {
                 }
                 if hints["idempotentHint"] == true {
                     _ = s.call(name, args)
-                    #expect(try Self.snapshot(dir) == once, "\(name) is marked idempotent but a repeat changed the store")
+                    #expect(
+                        try Self.snapshot(dir) == once, "\(name) is marked idempotent but a repeat changed the store")
                 }
                 checked.append(name)
             }
@@ -113,14 +127,22 @@ struct ToolContractTests {
             let created = s.call("create_task", ["title": "huge", "description": .string(huge), "tags": ["big"]])
             let id = structured(created)?["id"]?.stringValue ?? ""
             var batch: [JSONValue] = []
-            for i in 0..<500 { batch.append(["title": .string("step \(i) of a long generated plan with a descriptive title")]) }
+            for i in 0..<500 {
+                batch.append(["title": .string("step \(i) of a long generated plan with a descriptive title")])
+            }
             let many = s.call("create_tasks", ["tasks": .array(batch)])
-            for i in 0..<30 { _ = s.call("create_task", ["title": .string("big \(i)"), "description": .string(String(huge.prefix(200_000)))]) }
+            for i in 0..<30 {
+                _ = s.call(
+                    "create_task", ["title": .string("big \(i)"), "description": .string(String(huge.prefix(200_000)))])
+            }
             var results: [(String, JSONValue?)] = [("create_task", created), ("create_tasks", many)]
             for (name, args) in [
-                ("get_task", ["id": .string(id)]), ("list_tasks", .object([:])), ("list_tasks", ["full": true, "limit": 200]),
-                ("search_tasks", ["query": "big", "full": true]), ("next_task", ["limit": 20]), ("task_tree", .object([:])),
-                ("update_task", ["id": .string(id), "title": "huge renamed"]), ("set_status", ["id": .string(id), "status": "BLOCKED"]),
+                ("get_task", ["id": .string(id)]), ("list_tasks", .object([:])),
+                ("list_tasks", ["full": true, "limit": 200]),
+                ("search_tasks", ["query": "big", "full": true]), ("next_task", ["limit": 20]),
+                ("task_tree", .object([:])),
+                ("update_task", ["id": .string(id), "title": "huge renamed"]),
+                ("set_status", ["id": .string(id), "status": "BLOCKED"]),
                 ("claim_task", ["id": .string(id), "owner": "x"]),
             ] as [(String, JSONValue)] {
                 results.append((name, s.call(name, args)))
@@ -137,7 +159,8 @@ struct ToolContractTests {
             let got = structured(s.call("get_task", ["id": .string(id)]))?["task"]
             #expect(got?["descriptionTruncated"] == true)
             #expect(got?["descriptionLength"] == .int(Int64(huge.count)))
-            let tail = structured(s.call("get_task", ["id": .string(id), "offset": .int(Int64(huge.count - 10))]))?["task"]
+            let tail = structured(s.call("get_task", ["id": .string(id), "offset": .int(Int64(huge.count - 10))]))?[
+                "task"]
             #expect(tail?["description"]?.stringValue == String(huge.suffix(10)))
             #expect(tail?["descriptionTruncated"] == nil)
         }

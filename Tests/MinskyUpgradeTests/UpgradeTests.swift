@@ -6,8 +6,9 @@ import MinskyPostgres
 import MinskySQL
 import MinskySQLite
 import MinskyTestSupport
-@testable import MinskyUpgrade
 import Testing
+
+@testable import MinskyUpgrade
 
 /// A project on SQLite with a varied store, and an empty PostgreSQL schema to upgrade into.
 struct UpgradeFixture {
@@ -27,24 +28,37 @@ struct UpgradeFixture {
         let f = UpgradeFixture(dir: dir, url: url, schema: schema, pgpass: dir.appendingPathComponent("pgpass"))
         let store = try SQLiteTaskStore(path: f.storePath)
         var ids: [TaskID] = []
-        let zoo: JSONValue = ["f": 1.5e-07, "big": 1e300, "neg": -0.5, "one": 1.0, "int": 42, "s": "tab\there \u{1} \u{8}\u{C}\u{2028} ü 🎉", "nested": ["bb": 1, "a": [true, nil, "x"]], "": "empty key"]
+        let zoo: JSONValue = [
+            "f": 1.5e-07, "big": 1e300, "neg": -0.5, "one": 1.0, "int": 42,
+            "s": "tab\there \u{1} \u{8}\u{C}\u{2028} ü 🎉", "nested": ["bb": 1, "a": [true, nil, "x"]], "": "empty key",
+        ]
         for i in 0..<tasks {
-            let t = try await store.create(NewTask(
-                title: i % 5 == 0 ? "'; DROP TABLE tasks; -- \\ \"q\" 🎉 #\(i)" : "Task \(i) — ünïcode",
-                description: i == 3 ? String(repeating: "long text ", count: 50_000) : "line1\nline2\r\n\ttab \\N \\. end",
-                priority: try Priority(i % 5), tags: i % 2 == 0 ? ["even", "t\(i)"] : [], metadata: i % 3 == 0 ? zoo : ["i": .int(Int64(i))],
-                parentId: i > 0 && i % 4 == 0 ? ids[i / 2] : nil, dependsOn: ids.isEmpty || i % 3 != 1 ? [] : [ids[i - 1]]))
+            let t = try await store.create(
+                NewTask(
+                    title: i % 5 == 0 ? "'; DROP TABLE tasks; -- \\ \"q\" 🎉 #\(i)" : "Task \(i) — ünïcode",
+                    description: i == 3
+                        ? String(repeating: "long text ", count: 50_000) : "line1\nline2\r\n\ttab \\N \\. end",
+                    priority: try Priority(i % 5), tags: i % 2 == 0 ? ["even", "t\(i)"] : [],
+                    metadata: i % 3 == 0 ? zoo : ["i": .int(Int64(i))],
+                    parentId: i > 0 && i % 4 == 0 ? ids[i / 2] : nil,
+                    dependsOn: ids.isEmpty || i % 3 != 1 ? [] : [ids[i - 1]]))
             ids.append(t.id)
         }
         _ = try await store.claim(ids[1], owner: "agent-ü", ttl: 600)
         // Embeddings must arrive bit-exact (validated as bytes on both sides).
         try await store.saveEmbeddings([TaskEmbedding(taskId: ids[0], model: "m", contentHash: "h", vector: vector)])
-        try await store.saveProposal(Proposal(id: "pr-fixture1", taskId: ids[0], kind: "decomposition", model: "m", promptHash: "h",
-                                              body: ["subtasks": [["title": "x \u{1} ü", "n": 1.5e-07]]], createdAt: .now()))
-        try await store.recordAICall(AICall(at: .now(), purpose: "decompose", provider: "openai", model: "gpt-ü", taskId: ids[0],
-                                            inputTokens: 120, outputTokens: 80, durationMs: 1234, outcome: "ok"))
-        try await store.recordAICall(AICall(at: .now(), purpose: "decompose", provider: "sampling", model: "client model", taskId: nil,
-                                            inputTokens: nil, outputTokens: nil, durationMs: 0, outcome: "cancelled"))
+        try await store.saveProposal(
+            Proposal(
+                id: "pr-fixture1", taskId: ids[0], kind: "decomposition", model: "m", promptHash: "h",
+                body: ["subtasks": [["title": "x \u{1} ü", "n": 1.5e-07]]], createdAt: .now()))
+        try await store.recordAICall(
+            AICall(
+                at: .now(), purpose: "decompose", provider: "openai", model: "gpt-ü", taskId: ids[0],
+                inputTokens: 120, outputTokens: 80, durationMs: 1234, outcome: "ok"))
+        try await store.recordAICall(
+            AICall(
+                at: .now(), purpose: "decompose", provider: "sampling", model: "client model", taskId: nil,
+                inputTokens: nil, outputTokens: nil, durationMs: 0, outcome: "cancelled"))
         _ = try await store.update(ids[2], TaskPatch(status: .done), expectedVersion: nil)
         await store.close()
         return f
@@ -60,16 +74,23 @@ struct UpgradeFixture {
         #expect(list.status == 0, "\(list.stderr)", sourceLocation: sourceLocation)
         let tree = try run("tasks", "tree", "--json")
         let proposals = try run("tasks", "proposals", "--json")
-        return ["tasks": try JSONParser.parse(list.stdout.utf8)["tasks"] ?? .null, "tree": try JSONParser.parse(tree.stdout.utf8),
-                "proposals": try JSONParser.parse(proposals.stdout.utf8)]
+        return [
+            "tasks": try JSONParser.parse(list.stdout.utf8)["tasks"] ?? .null,
+            "tree": try JSONParser.parse(tree.stdout.utf8),
+            "proposals": try JSONParser.parse(proposals.stdout.utf8),
+        ]
     }
 
-    func config() throws -> String { try String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8) }
+    func config() throws -> String {
+        try String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
+    }
 
     func pgCount(_ table: String = "tasks") async throws -> Int {
         let exists = try await PostgresAdmin.query(url: url, "SELECT to_regclass('\(table)') IS NOT NULL")
         guard exists.first?.first == "t" else { return 0 }
-        return Int(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM \(table)").first?.first.flatMap { $0 } ?? "0") ?? 0
+        return Int(
+            try await PostgresAdmin.query(url: url, "SELECT count(*) FROM \(table)").first?.first.flatMap { $0 } ?? "0")
+            ?? 0
     }
 
     func cleanup() async {
@@ -81,7 +102,9 @@ struct UpgradeFixture {
 func sha(_ path: String) throws -> String { SHA256.hex(try Data(contentsOf: URL(fileURLWithPath: path))) }
 
 /// The URL with a password the trust-auth test server ignores, to prove where passwords go.
-func withPassword(_ url: String) -> String { url.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://postgres:s3cr3t-pw@") }
+func withPassword(_ url: String) -> String {
+    url.replacingOccurrences(of: "postgresql://postgres@", with: "postgresql://postgres:s3cr3t-pw@")
+}
 
 @Suite("Upgrade, rollback and backups")
 struct UpgradeTests {
@@ -91,10 +114,14 @@ struct UpgradeTests {
         let before = try f.snapshot()
         let r = try f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
         #expect(r.status == 0, "\(r.stderr)")
-        for line in ["✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...", "✓ Migrating 13 task relationships...",
-                     "✓ Migrating 1 AI embeddings...", "✓ Migrating 1 proposals...", "✓ Migrating 2 AI call records...",
-                     "✓ Indexing 1 AI embeddings for pgvector search...", "✓ Validating data integrity...", "✓ Switching backend configuration...", "✓ Migration complete!",
-                     "Old SQLite database backed up to: "] {
+        for line in [
+            "✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...",
+            "✓ Migrating 13 task relationships...",
+            "✓ Migrating 1 AI embeddings...", "✓ Migrating 1 proposals...", "✓ Migrating 2 AI call records...",
+            "✓ Indexing 1 AI embeddings for pgvector search...", "✓ Validating data integrity...",
+            "✓ Switching backend configuration...", "✓ Migration complete!",
+            "Old SQLite database backed up to: ",
+        ] {
             #expect(r.stdout.contains(line), "missing \(line) in:\n\(r.stdout)")
         }
         #expect(!r.stdout.contains("s3cr3t-pw") && !r.stderr.contains("s3cr3t-pw"))
@@ -103,14 +130,23 @@ struct UpgradeTests {
         #expect(config.contains("postgresql://postgres@127.0.0.1"))
         #expect(!config.contains("s3cr3t-pw"))
         #expect(try String(contentsOf: f.pgpass, encoding: .utf8).contains(":s3cr3t-pw"))
-        #expect(((try FileManager.default.attributesOfItem(atPath: f.pgpass.path))[.posixPermissions] as? NSNumber)?.intValue == 0o600)
-        #expect(FileManager.default.fileExists(atPath: f.dir.appendingPathComponent(".minsky/pre-migration-backup.db").path))
+        #expect(
+            ((try FileManager.default.attributesOfItem(atPath: f.pgpass.path))[.posixPermissions] as? NSNumber)?
+                .intValue == 0o600)
+        #expect(
+            FileManager.default.fileExists(atPath: f.dir.appendingPathComponent(".minsky/pre-migration-backup.db").path)
+        )
         #expect(try await f.pgCount() == 40)
         // The embedding is searchable through pgvector at once: vector filled, HNSW index built.
-        let vector = try await PostgresAdmin.query(url: f.url, "SELECT embedding::real[]::text FROM task_embeddings").first?.first ?? nil
-        let floats = (vector ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",").compactMap { Float(String($0)) }
+        let vector =
+            try await PostgresAdmin.query(url: f.url, "SELECT embedding::real[]::text FROM task_embeddings").first?
+            .first ?? nil
+        let floats = (vector ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",")
+            .compactMap { Float(String($0)) }
         #expect(floats.map(\.bitPattern) == UpgradeFixture.vector.map(\.bitPattern), "\(vector ?? "nil")")
-        #expect(try await PostgresAdmin.query(url: f.url, "SELECT to_regclass('task_embeddings_hnsw_6') IS NOT NULL").first?.first == "t")
+        #expect(
+            try await PostgresAdmin.query(url: f.url, "SELECT to_regclass('task_embeddings_hnsw_6') IS NOT NULL").first?
+                .first == "t")
         // Field for field, what users see is the same on PostgreSQL.
         #expect(try f.snapshot() == before)
 
@@ -121,7 +157,7 @@ struct UpgradeTests {
         #expect(rb.status == 0, "\(rb.stderr)")
         #expect(try f.config().contains("sqlite:tasks.db"))
         #expect(try f.snapshot() == onPostgres)
-        #expect(try await f.pgCount() == 41) // PostgreSQL left untouched
+        #expect(try await f.pgCount() == 41)  // PostgreSQL left untouched
 
         // --from-backup restores the pre-migration state instead.
         #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force").status == 0)
@@ -135,21 +171,32 @@ struct UpgradeTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let store = try SQLiteTaskStore(path: dir.appendingPathComponent("t.db").path)
         let sqliteTables = try await store.driver.databasePool.read { db in
-            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").filter { !Schema.isBookkeeping($0) }
+            try String.fetchAll(db, sql: "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").filter {
+                !Schema.isBookkeeping($0)
+            }
         }
-        #expect(Set(sqliteTables) == Set(Schema.catalog.map(\.name)), "a table exists that upgrade, backup and rollback would not carry")
+        #expect(
+            Set(sqliteTables) == Set(Schema.catalog.map(\.name)),
+            "a table exists that upgrade, backup and rollback would not carry")
         for t in Schema.catalog {
-            let cols = try await store.driver.databasePool.read { db in try Row.fetchAll(db, sql: "PRAGMA table_info(\(t.name))").map { $0["name"] as String } }
+            let cols = try await store.driver.databasePool.read { db in
+                try Row.fetchAll(db, sql: "PRAGMA table_info(\(t.name))").map { $0["name"] as String }
+            }
             #expect(cols == t.columns.map(\.name), "columns of \(t.name) differ from Schema.catalog")
         }
         await store.close()
         let (url, schema) = try await TestEnvironment.freshPostgresSchema()
         let pg = try await PostgresTaskStore.connect(url: url)
         await pg.close()
-        let pgTables = try await PostgresAdmin.query(url: url, "SELECT table_name FROM information_schema.tables WHERE table_schema = '\(schema)'").compactMap { $0[0] }
+        let pgTables = try await PostgresAdmin.query(
+            url: url, "SELECT table_name FROM information_schema.tables WHERE table_schema = '\(schema)'"
+        ).compactMap { $0[0] }
         #expect(Set(pgTables.filter { !Schema.isBookkeeping($0) }) == Set(Schema.catalog.map(\.name)))
         for t in Schema.catalog {
-            let cols = try await PostgresAdmin.query(url: url, "SELECT column_name FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = '\(t.name)' ORDER BY ordinal_position").compactMap { $0[0] }
+            let cols = try await PostgresAdmin.query(
+                url: url,
+                "SELECT column_name FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = '\(t.name)' ORDER BY ordinal_position"
+            ).compactMap { $0[0] }
             #expect(cols.filter { !Schema.postgresDerivedColumns.contains($0) } == t.columns.map(\.name))
         }
         await TestEnvironment.dropSchema(schema)
@@ -167,7 +214,7 @@ struct UpgradeTests {
         try pg.migrateInTransaction()
         try pg.execute("SET CONSTRAINTS ALL DEFERRED")
         try Transfer.copy(exports, into: pg, reporter: nil, faultPoint: nil)
-        try Transfer.validate(pg, exports[0]) // identical so far
+        try Transfer.validate(pg, exports[0])  // identical so far
         try pg.execute("UPDATE tasks SET title = title || '!' WHERE id = $1", [.text(victim)])
         do {
             try Transfer.validate(pg, exports[0])
@@ -179,7 +226,9 @@ struct UpgradeTests {
         // JSON is compared by value as PostgreSQL stores it: a changed number is caught too.
         try pg.execute("UPDATE tasks SET title = rtrim(title, '!') WHERE id = $1", [.text(victim)])
         try Transfer.validate(pg, exports[0])
-        try pg.execute("UPDATE tasks SET metadata = jsonb_set(metadata, '{f}', '0.00000016') WHERE metadata ? 'f' AND id = (SELECT min(id) FROM tasks WHERE metadata ? 'f')")
+        try pg.execute(
+            "UPDATE tasks SET metadata = jsonb_set(metadata, '{f}', '0.00000016') WHERE metadata ? 'f' AND id = (SELECT min(id) FROM tasks WHERE metadata ? 'f')"
+        )
         #expect(throws: MinskyError.self) { try Transfer.validate(pg, exports[0]) }
         try pg.execute("ROLLBACK")
     }
@@ -233,7 +282,7 @@ struct UpgradeTests {
         let n = try await f.pgCount()
         #expect(n == 0 || n == 30, "PostgreSQL holds \(n) of 30 rows")
         let config = try f.config()
-        if config.contains("postgresql://") { #expect(n == 30) } // never an unvalidated database
+        if config.contains("postgresql://") { #expect(n == 30) }  // never an unvalidated database
         #expect(point == "switch" || n == 0)
         let rerun = try f.run("upgrade", "to-postgres", "--db-url", f.url)
         #expect(rerun.status == 0, "\(rerun.stderr)")
@@ -259,7 +308,10 @@ struct UpgradeTests {
         #expect(toPG.status == 0, "\(toPG.stderr)")
         #expect(try await f.pgCount() == 15)
         // A backup of the PostgreSQL store is the same portable format, with the same checksums.
-        let pgBackup = try runProcess(Binaries.minsky, ["backup", "create", "--json", "--db", f.url, "--out", f.dir.appendingPathComponent("pg.db").path], cwd: f.dir, env: f.env)
+        let pgBackup = try runProcess(
+            Binaries.minsky,
+            ["backup", "create", "--json", "--db", f.url, "--out", f.dir.appendingPathComponent("pg.db").path],
+            cwd: f.dir, env: f.env)
         #expect(pgBackup.status == 0, "\(pgBackup.stderr)")
         #expect(try JSONParser.parse(pgBackup.stdout.utf8)["checksums"] == manifest["checksums"])
         // Tampering is caught.
@@ -320,7 +372,9 @@ struct UpgradePressureTests {
         while Date() < deadline {
             i += 1
             let r = server.call("create_task", ["title": .string("live write \(i)")])
-            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue { acknowledged.append(id) } else {
+            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
+                acknowledged.append(id)
+            } else {
                 failures.append(r?.canonicalJSON() ?? "no answer")
             }
             if i % 10 == 0, let first = acknowledged.first {
@@ -360,17 +414,26 @@ struct LiveUpgradeTests {
         while Date() < deadline {
             i += 1
             let r = server.call("create_task", ["title": .string("live \(i)")])
-            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue { created.append(id) } else {
+            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
+                created.append(id)
+            } else {
                 failures.append(r?.canonicalJSON() ?? "no answer")
             }
             if let target = created.randomElement() {
                 let text = "revision \(i)"
                 let u = server.call("update_task", ["id": .string(target), "description": .string(text)])
-                if u?["isError"] == false { lastDescription[target] = text } else { failures.append(u?.canonicalJSON() ?? "no answer") }
+                if u?["isError"] == false {
+                    lastDescription[target] = text
+                } else {
+                    failures.append(u?.canonicalJSON() ?? "no answer")
+                }
             }
             if i % 7 == 0, let victim = created.first {
                 let d = server.call("delete_task", ["id": .string(victim)])
-                if d?["isError"] == false { created.removeFirst(); lastDescription[victim] = nil }
+                if d?["isError"] == false {
+                    created.removeFirst()
+                    lastDescription[victim] = nil
+                }
             }
         }
         let r = try await upgrade.value
@@ -380,7 +443,8 @@ struct LiveUpgradeTests {
         #expect(created.count > 20)
         #expect(try f.config().contains("postgresql://"))
         let tasks = try f.snapshot()["tasks"]?.arrayValue ?? []
-        let byID = Dictionary(tasks.compactMap { t in t["id"]?.stringValue.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
+        let byID = Dictionary(
+            tasks.compactMap { t in t["id"]?.stringValue.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
         let missing = created.filter { byID[$0] == nil }
         #expect(missing.isEmpty, "acknowledged creates missing: \(missing.prefix(5))")
         for (id, text) in lastDescription {
@@ -395,8 +459,13 @@ struct LiveUpgradeTests {
 @Suite("Upgrade leaves the schema a migration would")
 struct UpgradeSchemaTests {
     static func shape(_ url: String, _ schema: String) async throws -> [String] {
-        let idx = try await PostgresAdmin.query(url: url, "SELECT indexname || ': ' || replace(indexdef, '\(schema).', '') FROM pg_indexes WHERE schemaname = '\(schema)' ORDER BY 1")
-        let fks = try await PostgresAdmin.query(url: url, """
+        let idx = try await PostgresAdmin.query(
+            url: url,
+            "SELECT indexname || ': ' || replace(indexdef, '\(schema).', '') FROM pg_indexes WHERE schemaname = '\(schema)' ORDER BY 1"
+        )
+        let fks = try await PostgresAdmin.query(
+            url: url,
+            """
             SELECT conrelid::regclass::text || '.' || conname || ': ' || pg_get_constraintdef(oid) FROM pg_constraint \
             WHERE connamespace = '\(schema)'::regnamespace ORDER BY 1
             """)
@@ -414,7 +483,9 @@ struct UpgradeSchemaTests {
         // Used normally, a store with a 6-dimension embedding gets the same pgvector objects the
         // upgrade prepared for the fixture's embedding.
         let t = try await s.create(NewTask(title: "t"))
-        try await s.saveEmbeddings([TaskEmbedding(taskId: t.id, model: "m", contentHash: "h", vector: [1, 2, 3, 4, 5, 6])])
+        try await s.saveEmbeddings([
+            TaskEmbedding(taskId: t.id, model: "m", contentHash: "h", vector: [1, 2, 3, 4, 5, 6])
+        ])
         await s.close()
         let upgraded = try await Self.shape(f.url, f.schema)
         let migrated = try await Self.shape(fresh, freshSchema)

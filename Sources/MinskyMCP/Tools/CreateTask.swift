@@ -2,7 +2,8 @@ import MinskyCore
 
 extension Tool {
     static let createTaskProperties: [String: JSONValue] = [
-        "title": ToolSchema.string(maxLength: TaskRules.maxTitleCharacters), "description": ToolSchema.string("markdown"),
+        "title": ToolSchema.string(maxLength: TaskRules.maxTitleCharacters),
+        "description": ToolSchema.string("markdown"),
         "priority": ToolSchema.priority, "status": ToolSchema.status, "tags": ToolSchema.tags,
         "metadata": ["type": "object"], "parentId": ToolSchema.string("make it a subtask of this task"),
         "dependsOn": ToolSchema.array(ToolSchema.string(), description: "ids of tasks it waits for"),

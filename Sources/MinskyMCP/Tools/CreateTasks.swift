@@ -4,12 +4,17 @@ import Synchronization
 extension Tool {
     static let createTasks = Tool(
         name: "create_tasks", title: "Create several tasks",
-        description: "Create up to 500 tasks in one transaction (a plan); parentIndex/dependsOnIndex point at earlier items. Returns the new ids in order.",
-        inputSchema: ToolSchema.object([
-            "tasks": ToolSchema.array(ToolSchema.object(createTaskProperties.merging([
-                "parentIndex": ToolSchema.integer(min: 0), "dependsOnIndex": ToolSchema.array(ToolSchema.integer(min: 0)),
-            ]) { a, _ in a }, required: ["title"]), maxItems: 500),
-        ], required: ["tasks"]),
+        description:
+            "Create up to 500 tasks in one transaction (a plan); parentIndex/dependsOnIndex point at earlier items. Returns the new ids in order.",
+        inputSchema: ToolSchema.object(
+            [
+                "tasks": ToolSchema.array(
+                    ToolSchema.object(
+                        createTaskProperties.merging([
+                            "parentIndex": ToolSchema.integer(min: 0),
+                            "dependsOnIndex": ToolSchema.array(ToolSchema.integer(min: 0)),
+                        ]) { a, _ in a }, required: ["title"]), maxItems: 500)
+            ], required: ["tasks"]),
         outputSchema: TaskSchemas.created,
         annotations: .write()
     ) { args, ctx in
@@ -30,11 +35,15 @@ extension Tool {
         let cancelled = Mutex(false)
         ctx.progress(0, total: total, message: "creating \(drafts.count) tasks")
         let created = try await withTaskCancellationHandler {
-            try await ctx.store().createMany(drafts, progress: { n in
-                // About twenty notifications per batch, whatever its size.
-                if n == drafts.count || n % max(1, drafts.count / 20) == 0 { ctx.progress(Double(n), total: total, message: nil) }
-            },
-                                             isCancelled: { cancelled.withLock { $0 } })
+            try await ctx.store().createMany(
+                drafts,
+                progress: { n in
+                    // About twenty notifications per batch, whatever its size.
+                    if n == drafts.count || n % max(1, drafts.count / 20) == 0 {
+                        ctx.progress(Double(n), total: total, message: nil)
+                    }
+                },
+                isCancelled: { cancelled.withLock { $0 } })
         } onCancel: {
             cancelled.withLock { $0 = true }
         }

@@ -4,7 +4,8 @@ extension Tool {
     static let dependencyInput = ToolSchema.object(
         ["taskId": ToolSchema.string("the task that waits"), "dependsOn": ToolSchema.string("the task it waits for")],
         required: ["taskId", "dependsOn"])
-    static let dependencyOutput = ToolSchema.output(["taskId": ["type": "string"], "dependsOn": ["type": "string"]], required: ["taskId", "dependsOn"])
+    static let dependencyOutput = ToolSchema.output(
+        ["taskId": ["type": "string"], "dependsOn": ["type": "string"]], required: ["taskId", "dependsOn"])
 
     static let addDependency = Tool(
         name: "add_dependency", title: "Add a dependency",
@@ -12,7 +13,8 @@ extension Tool {
         inputSchema: dependencyInput, outputSchema: dependencyOutput,
         annotations: .write(idempotent: true)
     ) { args, ctx in
-        let d = try await ctx.store().addDependency(try args.requiredID("taskId"), dependsOn: try args.requiredID("dependsOn"))
+        let d = try await ctx.store().addDependency(
+            try args.requiredID("taskId"), dependsOn: try args.requiredID("dependsOn"))
         return ["taskId": .string(d.taskId.rawValue), "dependsOn": .string(d.dependsOn.rawValue)]
     }
 
@@ -22,7 +24,8 @@ extension Tool {
         inputSchema: dependencyInput, outputSchema: dependencyOutput,
         annotations: .write(destructive: true, idempotent: true)
     ) { args, ctx in
-        let t = try args.requiredID("taskId"), d = try args.requiredID("dependsOn")
+        let t = try args.requiredID("taskId")
+        let d = try args.requiredID("dependsOn")
         try await ctx.store().removeDependency(t, dependsOn: d)
         return ["taskId": .string(t.rawValue), "dependsOn": .string(d.rawValue)]
     }

@@ -3,10 +3,13 @@ import MinskyCore
 extension Tool {
     static let getTask = Tool(
         name: "get_task", title: "Get a task",
-        description: "One task with the tasks it waits for (blockedBy) and that wait for it (blocks). Long descriptions are cut (descriptionTruncated); offset reads on.",
-        inputSchema: ToolSchema.object([
-            "id": ToolSchema.id, "offset": ToolSchema.integer("read a long description from this character on", min: 0),
-        ], required: ["id"]),
+        description:
+            "One task with the tasks it waits for (blockedBy) and that wait for it (blocks). Long descriptions are cut (descriptionTruncated); offset reads on.",
+        inputSchema: ToolSchema.object(
+            [
+                "id": ToolSchema.id,
+                "offset": ToolSchema.integer("read a long description from this character on", min: 0),
+            ], required: ["id"]),
         outputSchema: TaskSchemas.detail,
         annotations: .read
     ) { args, ctx in

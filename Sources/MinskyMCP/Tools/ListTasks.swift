@@ -3,10 +3,12 @@ import MinskyCore
 extension Tool {
     static let listTasks = Tool(
         name: "list_tasks", title: "List tasks",
-        description: "List tasks oldest first, compact (id,title,status,priority) unless full=true. Page with nextCursor.",
+        description:
+            "List tasks oldest first, compact (id,title,status,priority) unless full=true. Page with nextCursor.",
         inputSchema: ToolSchema.object([
             "status": ToolSchema.array(ToolSchema.status), "parentId": ToolSchema.string("only subtasks of this task"),
-            "root": ToolSchema.boolean("only top-level tasks"), "tag": ToolSchema.string(), "assignee": ToolSchema.string(),
+            "root": ToolSchema.boolean("only top-level tasks"), "tag": ToolSchema.string(),
+            "assignee": ToolSchema.string(),
             "limit": ToolSchema.integer(min: 1, max: 200), "cursor": ToolSchema.string(), "full": ToolSchema.boolean(),
         ]),
         outputSchema: ToolSchema.taskList,
@@ -17,7 +19,8 @@ extension Tool {
         if let p = try args.id("parentId") { q.parent = .task(p) } else if args.bool("root") { q.parent = .root }
         q.tag = args.string("tag")
         q.assignee = args.string("assignee")
-        return TaskJSON.page(try await ctx.store().list(q), full: args.bool("full"), budgetCharacters: TaskJSON.mcpPageBudget)
+        return TaskJSON.page(
+            try await ctx.store().list(q), full: args.bool("full"), budgetCharacters: TaskJSON.mcpPageBudget)
     }
 
     /// Limit and cursor, shared by the listing tools.

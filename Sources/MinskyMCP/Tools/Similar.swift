@@ -4,19 +4,25 @@ import MinskyCore
 extension Tool {
     static let similar = Tool(
         name: "similar", title: "Find similar tasks",
-        description: "Tasks closest in meaning to text (embeddings; embeds changed tasks first). Scores are cosine similarity.",
-        inputSchema: ToolSchema.object(["text": ToolSchema.string(maxLength: 4000), "limit": ToolSchema.integer(min: 1, max: 50)], required: ["text"]),
+        description:
+            "Tasks closest in meaning to text (embeddings; embeds changed tasks first). Scores are cosine similarity.",
+        inputSchema: ToolSchema.object(
+            ["text": ToolSchema.string(maxLength: 4000), "limit": ToolSchema.integer(min: 1, max: 50)],
+            required: ["text"]),
         outputSchema: ToolSchema.taskList,
         // Stores embeddings of changed tasks and records each model call.
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
     ) { args, ctx in
-        guard let client = try ctx.services.embeddings?() else { throw MinskyError(.notConfigured, "semantic search is not available in this server") }
+        guard let client = try ctx.services.embeddings?() else {
+            throw MinskyError(.notConfigured, "semantic search is not available in this server")
+        }
         let store = try await ctx.store()
         _ = try await client.embedChanged(store: store, all: false)
         let hits = try await client.similar(to: args.string("text") ?? "", store: store, k: args.int("limit") ?? 5)
         var tasks: [TaskItem] = []
         for hit in hits { tasks.append(try await store.get(hit.id)) }
-        return TaskJSON.page(tasks, full: false, budgetCharacters: TaskJSON.mcpPageBudget,
-                             scores: Dictionary(hits.map { ($0.id, $0.score) }, uniquingKeysWith: max))
+        return TaskJSON.page(
+            tasks, full: false, budgetCharacters: TaskJSON.mcpPageBudget,
+            scores: Dictionary(hits.map { ($0.id, $0.score) }, uniquingKeysWith: max))
     }
 }

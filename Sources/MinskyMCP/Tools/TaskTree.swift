@@ -3,11 +3,13 @@ import MinskyCore
 extension Tool {
     static let taskTree = Tool(
         name: "task_tree", title: "Task tree",
-        description: "Subtasks nested under parents with blockedBy ids (whole store without id). Large trees are cut: omittedDescendants says where.",
+        description:
+            "Subtasks nested under parents with blockedBy ids (whole store without id). Large trees are cut: omittedDescendants says where.",
         inputSchema: ToolSchema.object(["id": ToolSchema.string("root task")]),
         outputSchema: TaskSchemas.tree,
         annotations: .read
     ) { args, ctx in
-        TaskJSON.tree(try await ctx.store().tree(root: try args.id("id")), full: false, budgetCharacters: TaskJSON.mcpPageBudget)
+        TaskJSON.tree(
+            try await ctx.store().tree(root: try args.id("id")), full: false, budgetCharacters: TaskJSON.mcpPageBudget)
     }
 }

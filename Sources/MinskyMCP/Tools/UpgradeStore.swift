@@ -4,36 +4,50 @@ import Synchronization
 extension Tool {
     static let upgradeStore = Tool(
         name: "upgrade_store", title: "Upgrade the store to PostgreSQL",
-        description: "Move this project's SQLite store to PostgreSQL: backup, copy, validate, switch. Agents keep working; reports progress.",
-        inputSchema: ToolSchema.object([
-            "dbUrl": ToolSchema.string("postgresql://user@host:5432/db (passwords go to ~/.pgpass)"),
-            "dryRun": ToolSchema.boolean("copy and validate, then roll back"), "force": ToolSchema.boolean("replace minsky data in the target"),
-        ], required: ["dbUrl"]),
-        outputSchema: ToolSchema.output([
-            "switched": ["type": "boolean"], "database": ["type": "string"], "tables": ToolSchema.array(["type": "object"]),
-        ], required: ["switched", "database", "tables"]),
+        description:
+            "Move this project's SQLite store to PostgreSQL: backup, copy, validate, switch. Agents keep working; reports progress.",
+        inputSchema: ToolSchema.object(
+            [
+                "dbUrl": ToolSchema.string("postgresql://user@host:5432/db (passwords go to ~/.pgpass)"),
+                "dryRun": ToolSchema.boolean("copy and validate, then roll back"),
+                "force": ToolSchema.boolean("replace minsky data in the target"),
+            ], required: ["dbUrl"]),
+        outputSchema: ToolSchema.output(
+            [
+                "switched": ["type": "boolean"], "database": ["type": "string"],
+                "tables": ToolSchema.array(["type": "object"]),
+            ], required: ["switched", "database", "tables"]),
         // With force it replaces minsky data in the target; a rerun finishes or recognises the copy.
         annotations: ToolAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true)
     ) { args, ctx in
-        guard let upgrade = ctx.services.upgrade else { throw MinskyError(.notConfigured, "upgrading is not available in this server") }
+        guard let upgrade = ctx.services.upgrade else {
+            throw MinskyError(.notConfigured, "upgrading is not available in this server")
+        }
         let steps = Mutex(0)
         // The number of steps depends on the store (tables, embeddings), so no total is promised.
         ctx.progress(0, message: "starting")
         return try await upgrade(args.string("dbUrl") ?? "", args.bool("dryRun"), args.bool("force")) { step in
-            let n = steps.withLock { $0 += 1; return $0 }
+            let n = steps.withLock {
+                $0 += 1
+                return $0
+            }
             ctx.progress(Double(n), message: step)
         }
     }
 
     static let backupStore = Tool(
         name: "backup_store", title: "Back up the store",
-        description: "Write a consistent snapshot of the store to .minsky/backups/ (portable SQLite + manifest); writers keep going.",
+        description:
+            "Write a consistent snapshot of the store to .minsky/backups/ (portable SQLite + manifest); writers keep going.",
         inputSchema: ToolSchema.object([:]),
-        outputSchema: ToolSchema.output(["file": ["type": "string"], "sha256": ["type": "string"], "tables": ["type": "object"]],
-                                        required: ["file", "sha256", "tables"]),
+        outputSchema: ToolSchema.output(
+            ["file": ["type": "string"], "sha256": ["type": "string"], "tables": ["type": "object"]],
+            required: ["file", "sha256", "tables"]),
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: false)
     ) { _, ctx in
-        guard let backup = ctx.services.backup else { throw MinskyError(.notConfigured, "backups are not available in this server") }
+        guard let backup = ctx.services.backup else {
+            throw MinskyError(.notConfigured, "backups are not available in this server")
+        }
         return try await backup()
     }
 }
