@@ -92,7 +92,7 @@ public enum ComplexityScorer {
     }
 
     /// Stores the score on the task (metadata.complexity), as one update.
-    public static func store(_ s: ComplexityScore, on id: TaskID, in store: any TaskStore) async throws -> TaskItem {
+    public static func store(_ s: ComplexityScore, on id: TaskID, in store: any MinskyStore) async throws -> TaskItem {
         let value: JSONValue = [
             "score": .int(Int64(s.score)), "reasoning": .string(s.reasoning),
             "recommendedSubtasks": .int(Int64(s.recommendedSubtasks)),

@@ -217,7 +217,7 @@ public enum Decomposer {
 
     /// Inserts the plan under `parent` in one transaction, leaving out subtasks it already has;
     /// returns the new subtasks.
-    public static func apply(_ plan: DecompositionPlan, to parent: TaskItem, store: any TaskStore) async throws
+    public static func apply(_ plan: DecompositionPlan, to parent: TaskItem, store: any MinskyStore) async throws
         -> [TaskItem]
     {
         let existing = try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))

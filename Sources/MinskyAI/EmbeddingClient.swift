@@ -14,7 +14,8 @@ public struct EmbeddingClient: Sendable {
     public func embed(_ texts: [String]) async throws -> [[Float]] { try await embedCounting(texts).vectors }
 
     /// Embeds `texts`, recording the call (tokens, time, outcome) in `store`.
-    public func embed(_ texts: [String], recordingIn store: any TaskStore, purpose: String) async throws -> [[Float]] {
+    public func embed(_ texts: [String], recordingIn store: any MinskyStore, purpose: String) async throws -> [[Float]]
+    {
         try await AICallRecorder.recorded(
             store, purpose: purpose, provider: config.kind.rawValue, model: model, taskId: nil
         ) {
@@ -48,7 +49,7 @@ public struct EmbeddingClient: Sendable {
     }
 
     /// Embeds every task whose content changed since its stored embedding (or all with `all`).
-    public func embedChanged(store: any TaskStore, all: Bool, batch: Int = 64, progress: ((Int, Int) -> Void)? = nil)
+    public func embedChanged(store: any MinskyStore, all: Bool, batch: Int = 64, progress: ((Int, Int) -> Void)? = nil)
         async throws -> Int
     {
         let stored = try await store.embeddingHashes(model: model)
@@ -68,7 +69,7 @@ public struct EmbeddingClient: Sendable {
         return done
     }
 
-    public func similar(to text: String, store: any TaskStore, k: Int) async throws -> [(id: TaskID, score: Float)] {
+    public func similar(to text: String, store: any MinskyStore, k: Int) async throws -> [(id: TaskID, score: Float)] {
         guard let q = try await embed([text], recordingIn: store, purpose: "search").first else { return [] }
         return try await store.similar(to: q, model: model, k: k)
     }

@@ -84,7 +84,7 @@ public protocol LLMProvider: Sendable {
 
 extension LLMProvider {
     /// This provider, recording every call (tokens, time, outcome) in `store`.
-    public func recording(to store: any TaskStore, purpose: String, taskId: TaskID? = nil) -> any LLMProvider {
+    public func recording(to store: any MinskyStore, purpose: String, taskId: TaskID? = nil) -> any LLMProvider {
         RecordingProvider(base: self, store: store, purpose: purpose, taskId: taskId)
     }
 }
@@ -92,7 +92,7 @@ extension LLMProvider {
 /// Records each call in the store after it ends, failed ones too.
 struct RecordingProvider: LLMProvider {
     let base: any LLMProvider
-    let store: any TaskStore
+    let store: any MinskyStore
     let purpose: String
     let taskId: TaskID?
     var name: String { base.name }
@@ -120,7 +120,7 @@ enum AICallRecorder {
     /// Runs `call` and records it: the model and tokens it reports, the time, the outcome;
     /// a failed call is recorded under `model`, without tokens, and rethrown.
     static func recorded<T>(
-        _ store: any TaskStore, purpose: String, provider: String, model: String, taskId: TaskID?,
+        _ store: any MinskyStore, purpose: String, provider: String, model: String, taskId: TaskID?,
         _ call: () async throws -> (T, model: String, usage: LLMUsage?),
         outcome success: (T) -> String = { _ in "ok" }
     ) async throws -> T {

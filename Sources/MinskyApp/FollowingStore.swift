@@ -6,31 +6,102 @@ import Synchronization
 /// upgraded to PostgreSQL while this process was running, perhaps while this very write was
 /// waiting for the lock), it opens the new location and repeats the operation there. Agents keep
 /// working through a migration without restarting.
-public final class FollowingStore: TaskStore {
-    let current: Mutex<any TaskStore>
-    let idPrefix: String
-
-    public init(_ store: any TaskStore, idPrefix: String) {
-        current = Mutex(store)
-        self.idPrefix = idPrefix
+public final class FollowingStore: MinskyStore {
+    struct State {
+        var store: any MinskyStore
+        /// Bumped at each switch; an operation that saw `storeMoved` on an older generation
+        /// just retries on the current store.
+        var generation = 0
+        /// The one open of the new location in progress, shared by every operation that saw
+        /// the move at the same time (so only one store is opened, none leaked).
+        var opening: Task<any MinskyStore, any Error>?
+        /// Operations running on each generation's store; a replaced store is closed when its
+        /// last one ends, never under it.
+        var running: [Int: Int] = [:]
+        var retired: [Int: any MinskyStore] = [:]
+        var closed = false
     }
 
-    public var location: String { current.withLock { $0.location } }
+    let state: Mutex<State>
+    let idPrefix: String
+    let opener: @Sendable (String, String) async throws -> any MinskyStore
 
-    func perform<T: Sendable>(_ op: @Sendable (any TaskStore) async throws -> T) async throws -> T {
+    /// `opener` opens a moved-to location (injectable so tests can count the opens).
+    public init(
+        _ store: any MinskyStore, idPrefix: String,
+        opener: @escaping @Sendable (String, String) async throws -> any MinskyStore = {
+            try await StoreFactory.open($0, idPrefix: $1)
+        }
+    ) {
+        state = Mutex(State(store: store))
+        self.idPrefix = idPrefix
+        self.opener = opener
+    }
+
+    public var location: String { state.withLock { $0.store.location } }
+
+    func perform<T: Sendable>(_ op: @Sendable (any MinskyStore) async throws -> T) async throws -> T {
         var hops = 0
         while true {
-            let store = current.withLock { $0 }
+            let (store, generation) = state.withLock { s -> (any MinskyStore, Int) in
+                s.running[s.generation, default: 0] += 1
+                return (s.store, s.generation)
+            }
             do {
-                return try await op(store)
+                let value = try await op(store)
+                await finished(generation)
+                return value
             } catch let e as MinskyError where e.code == .storeMoved && hops < 3 {
+                await finished(generation)
                 hops += 1
                 guard let url = e.field else { throw e }
-                let next = try await StoreFactory.open(url, idPrefix: idPrefix)
-                current.withLock { $0 = next }
-                await store.close()
+                try await follow(to: url, from: generation)
+            } catch {
+                await finished(generation)
+                throw error
             }
         }
+    }
+
+    /// Switches to `url` once, however many operations saw the move from `generation`.
+    func follow(to url: String, from generation: Int) async throws {
+        let task = state.withLock { s -> Task<any MinskyStore, any Error>? in
+            guard s.generation == generation else { return nil }  // someone already switched
+            if let t = s.opening { return t }
+            let t = Task { [opener, idPrefix] in try await opener(url, idPrefix) }
+            s.opening = t
+            return t
+        }
+        guard let task else { return }
+        let next: any MinskyStore
+        do { next = try await task.value } catch {
+            state.withLock { if $0.generation == generation { $0.opening = nil } }
+            throw error
+        }
+        let old = state.withLock { s -> (any MinskyStore)? in
+            guard s.generation == generation else { return nil }
+            let old = s.store
+            s.store = next
+            s.generation += 1
+            s.opening = nil
+            if s.running[generation, default: 0] > 0 {
+                s.retired[generation] = old  // closed by its last operation
+                return nil
+            }
+            return old
+        }
+        if let old { await old.close() }
+    }
+
+    /// Ends one operation on `generation`'s store; closes a replaced store after its last one.
+    func finished(_ generation: Int) async {
+        let retired = state.withLock { s -> (any MinskyStore)? in
+            s.running[generation, default: 1] -= 1
+            guard s.running[generation] == 0 else { return nil }
+            s.running[generation] = nil
+            return s.retired.removeValue(forKey: generation)
+        }
+        if let retired { await retired.close() }
     }
 
     public func create(_ draft: NewTask) async throws -> TaskItem { try await perform { try await $0.create(draft) } }
@@ -103,7 +174,14 @@ public final class FollowingStore: TaskStore {
         (try? await perform { await $0.vectorSearchMethod() }) ?? "unknown"
     }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
-    public func close() async { await current.withLock { $0 }.close() }
+    public func close() async {
+        let store = state.withLock { s -> (any MinskyStore)? in
+            guard !s.closed else { return nil }
+            s.closed = true
+            return s.store
+        }
+        await store?.close()
+    }
 
     struct DetailsBox: Sendable {
         var task: TaskItem

@@ -7,11 +7,12 @@ import MinskySQLite
 /// Opens the store a location names. The executables call this; nothing else picks a backend.
 public enum StoreFactory {
     public static func open(_ location: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = false)
-        async throws -> any TaskStore
+        async throws -> any MinskyStore
     {
         switch try StoreURL.parse(location) {
         case .sqlite(let path):
-            return try SQLiteTaskStore(path: path, idPrefix: idPrefix, create: create)
+            // Opening reads and may migrate the file: blocking work, off the cooperative pool.
+            return try await Blocking.run { try SQLiteTaskStore(path: path, idPrefix: idPrefix, create: create) }
         case .postgres(let url):
             return try await PostgresTaskStore.connect(url: url, idPrefix: idPrefix)
         }
@@ -42,7 +43,7 @@ public struct StoreSelection: Sendable {
     }
 
     /// Opens the store, wrapped so that it follows an upgrade made while it is open.
-    public func open() async throws -> any TaskStore {
+    public func open() async throws -> any MinskyStore {
         FollowingStore(try await StoreFactory.open(location, idPrefix: idPrefix, create: false), idPrefix: idPrefix)
     }
 }

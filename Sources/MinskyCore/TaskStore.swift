@@ -1,5 +1,6 @@
-/// The one contract every backend implements. The conformance suite runs the same tests
-/// against each implementation so the stores cannot drift apart.
+/// Tasks, their dependencies and claims: the core of the contract every backend implements
+/// (with `ProposalStore`, `EmbeddingStore` and `AICallLog`, together `MinskyStore`). The
+/// conformance suite runs the same tests against each implementation so the stores cannot drift.
 ///
 /// Implementations are safe to call from many tasks at once and must make each operation
 /// atomic: a thrown error means nothing was written.
@@ -42,6 +43,12 @@ public protocol TaskStore: Sendable {
     /// another owner holds an unexpired claim, and for DONE or CLOSED tasks. `ttl` nil: no expiry.
     func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem
 
+    func count() async throws -> Int
+    func close() async
+}
+
+/// AI proposals awaiting review (decompositions stored by `--dry-run`).
+public protocol ProposalStore: Sendable {
     /// Stores a proposal for `taskId` (which must exist).
     func saveProposal(_ proposal: Proposal) async throws
     /// Proposals, newest first; only those for `taskId` when given.
@@ -49,7 +56,10 @@ public protocol TaskStore: Sendable {
     func proposal(_ id: String) async throws -> Proposal
     /// Marks a proposal applied; `.conflict` if it already was.
     func markProposalApplied(_ id: String) async throws
+}
 
+/// Embeddings of tasks and search by meaning.
+public protocol EmbeddingStore: Sendable {
     /// Stores (replaces) embeddings, one per task.
     func saveEmbeddings(_ items: [TaskEmbedding]) async throws
     /// Content hashes of the stored embeddings of `model`, by task: what `embed` compares.
@@ -60,17 +70,21 @@ public protocol TaskStore: Sendable {
     func similar(to query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)]
     /// How `similar` runs on this store (for `doctor`).
     func vectorSearchMethod() async -> String
+}
 
+/// The record of every model call: tokens, time, outcome.
+public protocol AICallLog: Sendable {
     /// Records one model call (tokens used, time, outcome).
     func recordAICall(_ call: AICall) async throws
     /// Recorded calls, newest first.
     func aiCalls(limit: Int) async throws -> [AICall]
     /// Calls and tokens summed per provider, model and purpose, most tokens first.
     func aiUsage() async throws -> [AIUsage]
-
-    func count() async throws -> Int
-    func close() async
 }
+
+/// Everything a minsky store keeps: what the stores implement and the adapters hold. Code that
+/// needs only part of it takes only that part (`any MinskyStore`, `any AICallLog`, …).
+public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog
 
 extension TaskStore {
     /// Claims the first ready task nobody else holds; retries past tasks another agent won.

@@ -60,7 +60,7 @@ public final class MCPServer: Sendable {
 
     let tools: [Tool]
     let toolIndex: [String: Tool]
-    let storeProvider: @Sendable () async throws -> any TaskStore
+    let storeProvider: @Sendable () async throws -> any MinskyStore
     let transport: StdioTransport
     let logger: Logger
     let state = Mutex(State())
@@ -77,7 +77,7 @@ public final class MCPServer: Sendable {
     }
 
     public init(
-        tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any TaskStore,
+        tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any MinskyStore,
         services: ToolServices = ToolServices(),
         input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp")
     ) {

@@ -78,7 +78,7 @@ public struct ToolServices: Sendable {
 
 /// What a handler can use besides its arguments.
 public struct ToolContext: Sendable {
-    let storeProvider: @Sendable () async throws -> any TaskStore
+    let storeProvider: @Sendable () async throws -> any MinskyStore
     let progressSink: (@Sendable (Double, Double?, String?) -> Void)?
     public let services: ToolServices
     /// The calling agent's own model, when its client declared the sampling capability.
@@ -89,7 +89,7 @@ public struct ToolContext: Sendable {
     /// The default owner for claims: the client's name at this host.
     public let defaultOwner: String
 
-    public func store() async throws -> any TaskStore { try await storeProvider() }
+    public func store() async throws -> any MinskyStore { try await storeProvider() }
 
     /// Reports progress when the caller asked for it (`_meta.progressToken`); a no-op otherwise.
     public func progress(_ done: Double, total: Double? = nil, message: String? = nil) {

@@ -5,7 +5,7 @@ import MinskyCore
 import MinskySQL
 import Synchronization
 
-/// A small pool of libpq connections. Blocking libpq calls run on a dedicated dispatch queue,
+/// A small pool of libpq connections. Blocking libpq calls run on blocking-work threads (`Blocking`),
 /// never on Swift's cooperative thread pool; waiting for a free connection suspends, not blocks.
 final class PGPool: Sendable {
     struct State {
@@ -19,7 +19,6 @@ final class PGPool: Sendable {
     let target: PGTarget
     let maxConnections: Int
     let state = Mutex(State())
-    let queue = DispatchQueue(label: "minsky.postgres", attributes: .concurrent)
 
     init(conninfo: String, target: PGTarget, maxConnections: Int) {
         self.conninfo = conninfo
@@ -27,11 +26,9 @@ final class PGPool: Sendable {
         self.maxConnections = max(1, maxConnections)
     }
 
-    /// Runs blocking work on the pool's queue.
+    /// Runs blocking libpq work off the cooperative pool.
     func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { cont in
-            queue.async { cont.resume(with: Result { try work() }) }
-        }
+        try await Blocking.run(work)
     }
 
     func withConnection<T: Sendable>(_ body: @escaping @Sendable (PGConnection) throws -> T) async throws -> T {
@@ -123,8 +120,8 @@ final class PGPool: Sendable {
         guard let w else { return }
         let info = conninfo
         let t = target
-        queue.async { [self] in
-            if let c = try? PGConnection(conninfo: info, target: t) {
+        Task { [self] in
+            if let c = await Blocking.run({ try? PGConnection(conninfo: info, target: t) }) {
                 w.resume(returning: c)
             } else {
                 state.withLock { $0.open -= 1 }

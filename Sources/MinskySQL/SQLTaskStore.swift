@@ -3,7 +3,7 @@ import Synchronization
 
 /// The `TaskStore` implementation shared by every SQL backend. Backends supply only a driver
 /// (transactions, value binding) and a dialect, so task logic cannot drift between stores.
-public final class SQLTaskStore<Driver: SQLDriver>: TaskStore {
+public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public let driver: Driver
     public let idPrefix: String
     let now: @Sendable () -> Timestamp

@@ -209,16 +209,12 @@ public struct SQLiteDriver: SQLDriver {
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         do {
-            // WAL readers never wait for locks, so a read runs inline on the caller's thread:
-            // a hop to another queue would cost more than the query itself.
-            return try readInline(body)
+            // On GRDB's reader queue: a read may be long (every embedding of a model), and the
+            // cooperative pool's threads must not block on it.
+            return try await pool.read { db in try body(GRDBConnection(db: db)) }
         } catch {
             throw Self.map(error, path: path)
         }
-    }
-
-    func readInline<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
-        try pool.read { db in try body(GRDBConnection(db: db)) }
     }
 
     /// A consistent copy of the store at `dest` (`VACUUM INTO` on a connection of its own, so

@@ -79,7 +79,7 @@ public enum TestEnvironment {
 /// Runs `body` with a new, empty store of `kind`, then removes it.
 public func withStore<T>(
     _ kind: StoreKind, clock: TestClock? = nil, ids: SequentialIDs? = nil,
-    _ body: (any TaskStore) async throws -> T
+    _ body: (any MinskyStore) async throws -> T
 ) async throws -> T {
     let now: @Sendable () -> Timestamp = { clock?.now() ?? .now() }
     let makeID: @Sendable (String, Int) -> TaskID = { prefix, length in

@@ -127,14 +127,9 @@ public enum Upgrader {
     /// Runs blocking work on a dispatch queue, off Swift's cooperative pool.
     /// SQLite errors come back as `MinskyError`s that name the file.
     static func offload<T: Sendable>(_ work: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { cont in
-            DispatchQueue.global().async {
-                cont.resume(
-                    with: Result {
-                        do { return try work() } catch let e as MinskyError { throw e } catch {
-                            throw SQLiteDriver.map(error, path: "the SQLite store")
-                        }
-                    })
+        try await Blocking.run {
+            do { return try work() } catch let e as MinskyError { throw e } catch {
+                throw SQLiteDriver.map(error, path: "the SQLite store")
             }
         }
     }

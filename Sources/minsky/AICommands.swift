@@ -220,7 +220,7 @@ extension TasksCommand {
             }
         }
 
-        func decompose(store: any TaskStore, out: Output, project: Project?) async throws {
+        func decompose(store: any MinskyStore, out: Output, project: Project?) async throws {
             guard let config = try resolveProvider(project: project) else {
                 throw MinskyError(
                     .notConfigured,

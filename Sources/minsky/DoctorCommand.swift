@@ -51,7 +51,7 @@ struct DoctorCommand: AsyncParsableCommand {
                     }
                 } catch let e as MinskyError { fail("integrity", e) }
             }
-            let store: any TaskStore
+            let store: any MinskyStore
             do { store = try await sel.open() } catch let e as MinskyError {
                 fail("store", MinskyError(e.code, "\(location): \(e.message)"))
                 return

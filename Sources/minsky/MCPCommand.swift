@@ -45,7 +45,7 @@ struct MCPCommand: AsyncParsableCommand {
             let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             let logger = Logger(label: "minsky.mcp")
             // Open the store in the background: `initialize` is answered at once, tools wait for it.
-            let opening = Task { () throws -> any TaskStore in
+            let opening = Task { () throws -> any MinskyStore in
                 try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
             }
             let services = ToolServices(

@@ -109,12 +109,12 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// Opens the store, runs `body`, closes the store, and turns errors into messages and exit codes.
-    func withStore(_ body: (any TaskStore, Output) async throws -> Void) async throws {
+    func withStore(_ body: (any MinskyStore, Output) async throws -> Void) async throws {
         try await withStore { store, out, _ in try await body(store, out) }
     }
 
     /// The same, also handing over the project found while choosing the store (its AI settings).
-    func withStore(_ body: (any TaskStore, Output, Project?) async throws -> Void) async throws {
+    func withStore(_ body: (any MinskyStore, Output, Project?) async throws -> Void) async throws {
         let out = Output(json: json)
         try await out.reportingErrors {
             let sel = try selection()

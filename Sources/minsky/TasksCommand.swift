@@ -402,7 +402,7 @@ extension TasksCommand {
 
 /// After a create: when an embedding model is configured (ai.embeddingModel), embed the new task
 /// and warn on stderr about a likely duplicate (cosine ≥ 0.9). Never fails the create.
-func warnAboutDuplicates(of task: TaskItem, store: any TaskStore, project: Project?) async throws {
+func warnAboutDuplicates(of task: TaskItem, store: any MinskyStore, project: Project?) async throws {
     guard project?.config.ai?.embeddingModel != nil, let client = try? resolveEmbeddings(project: project) else {
         return
     }

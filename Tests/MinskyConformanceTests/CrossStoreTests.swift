@@ -16,7 +16,7 @@ struct CrossStoreTests {
         var errors: [String]
     }
 
-    static func script(_ store: any TaskStore, clock: TestClock) async throws -> Snapshot {
+    static func script(_ store: any MinskyStore, clock: TestClock) async throws -> Snapshot {
         var errors: [String] = []
         func attempt(_ body: () async throws -> Void) async {
             do { try await body() } catch let e as MinskyError {
