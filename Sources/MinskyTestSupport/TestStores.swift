@@ -6,10 +6,12 @@ import MinskySQLite
 import Synchronization
 
 /// The backends the conformance suite runs on. Every test parameterised over `StoreKind.allCases`
-/// runs once per store.
-public enum StoreKind: String, CaseIterable, Sendable {
+/// runs once per store, and is named by it ("sqlite", "postgres") in the test report.
+public enum StoreKind: String, CaseIterable, Sendable, CustomStringConvertible {
     case sqlite
     case postgres
+
+    public var description: String { rawValue }
 }
 
 /// A deterministic clock: every reading is 1 ms after the previous one. Tests can jump it.
@@ -115,5 +117,18 @@ public func withStore<T>(
             await TestEnvironment.dropSchema(schema)
             throw error
         }
+    }
+}
+
+/// Runs `body`, then awaits `cleanup` (a dropped schema, a removed directory) whether `body`
+/// threw or not: the clean-up has finished when the test ends, unlike a `defer { Task { … } }`.
+public func cleaningUp<T>(_ cleanup: () async -> Void, _ body: () async throws -> T) async throws -> T {
+    do {
+        let value = try await body()
+        await cleanup()
+        return value
+    } catch {
+        await cleanup()
+        throw error
     }
 }

@@ -23,7 +23,10 @@ extension TransferReporter {
 }
 
 /// Test-only fault injection: `MINSKY_FAULT=<point>:kill` sends SIGKILL to this process at that
-/// point, `<point>:sleep=<seconds>` pauses there. Points: after-backup, copy, validate, switch.
+/// point, `<point>:sleep=<seconds>` pauses there, and `<point>:wait=<file>` creates
+/// `<file>.reached` and waits there until `<file>` exists (a handshake: a test acts while the
+/// process is known to be at the point, with no timing to guess). Points: after-backup, copy,
+/// validate, switch.
 public enum Faults {
     public static func point(_ name: String) {
         guard let spec = ProcessInfo.processInfo.environment["MINSKY_FAULT"], spec.hasPrefix(name + ":") else { return }
@@ -31,6 +34,11 @@ public enum Faults {
         FileHandle.standardError.write(Data("minsky: fault point \(name) reached\n".utf8))
         if action == "kill" { kill(getpid(), SIGKILL) }
         if action.hasPrefix("sleep="), let s = Double(action.dropFirst(6)) { usleep(UInt32(s * 1_000_000)) }
+        if action.hasPrefix("wait=") {
+            let file = String(action.dropFirst(5))
+            FileManager.default.createFile(atPath: file + ".reached", contents: nil)
+            for _ in 0..<6_000 where !FileManager.default.fileExists(atPath: file) { usleep(10_000) }
+        }
     }
 }
 

@@ -54,6 +54,15 @@ struct Minsky: AsyncParsableCommand {
             Foundation.exit(e.rawValue)
         } catch {
             let code = exitCode(for: error)
+            if code == .failure, !(error is ValidationError) {
+                // Not a usage error and not one of ours: never print the value's dump (it may be
+                // huge, or hold data); the detail goes to the debug log.
+                Logger(label: "minsky").debug("internal error: \(String(reflecting: error))")
+                let e = MinskyError(
+                    .internal, "internal error (\(type(of: error))); run again with MINSKY_LOG_LEVEL=debug for details")
+                Output(json: json).error(e)
+                Foundation.exit(1)
+            }
             if code == .success || !json {
                 exit(withError: error)  // help, version, completion scripts, and usage errors as usual
             }

@@ -3,10 +3,6 @@ import MinskyCore
 import MinskyTestSupport
 import Testing
 
-extension StoreKind: CustomTestStringConvertible {
-    public var testDescription: String { rawValue }
-}
-
 /// A project whose AI settings point at a fake model server; the API key lives in a temporary
 /// credentials file. On PostgreSQL the store comes from MINSKY_DB while settings stay in the project.
 struct AIProject {
@@ -53,41 +49,42 @@ struct DecomposeTests {
     func decomposeCreatesSubtasksWithDependenciesInOneGo(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let r = try p.run("tasks", "decompose", "Build user authentication", "--max", "4", "--json")
-        #expect(r.status == 0, "\(r.stderr)")
-        let out = try JSONParser.parse(r.stdout.utf8)
-        let subtasks = out["subtasks"]?.arrayValue ?? []
-        #expect(subtasks.count == 3)
-        let parent = out["parentId"]?.stringValue
-        #expect(subtasks.allSatisfy { $0["parentId"]?.stringValue == parent })
-        #expect(subtasks[1]["metadata"]?["complexity"] == 4)
-        // Dependencies among siblings landed: only the first subtask is ready.
-        let next =
-            try JSONParser.parse(p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)["tasks"]?.arrayValue
-            ?? []
-        #expect(next.compactMap { $0["title"]?.stringValue } == ["Design the users table"])
-        // What went over the wire: the key as a bearer token, structured output requested.
-        let req = try #require(server.requests.first)
-        #expect(req.path == "/v1/chat/completions")
-        #expect(req.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
-        #expect(req.body?["response_format"]?["type"] == "json_schema")
-        #expect(req.body?["model"] == "fake-model")
-        #expect(
-            req.body?["messages"]?.arrayValue?.last?["content"]?.stringValue?.contains("Build user authentication")
-                == true)
-        // The call and its tokens are recorded in the store.
-        let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
-        #expect(
-            usage["usage"] == [
-                [
-                    "provider": "openai", "model": "fake-gpt", "purpose": "decompose", "calls": 1, "failed": 0,
-                    "inputTokens": 120, "outputTokens": 80,
-                ]
-            ])
-        let call = usage["calls"]?.arrayValue?.first
-        #expect(call?["outcome"] == "ok" && call?["inputTokens"] == 120 && call?["durationMs"]?.intValue != nil)
-        #expect(try p.run("usage").stdout.contains("openai/fake-gpt · decompose"))
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try p.run("tasks", "decompose", "Build user authentication", "--max", "4", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            let out = try JSONParser.parse(r.stdout.utf8)
+            let subtasks = out["subtasks"]?.arrayValue ?? []
+            #expect(subtasks.count == 3)
+            let parent = out["parentId"]?.stringValue
+            #expect(subtasks.allSatisfy { $0["parentId"]?.stringValue == parent })
+            #expect(subtasks[1]["metadata"]?["complexity"] == 4)
+            // Dependencies among siblings landed: only the first subtask is ready.
+            let next =
+                try JSONParser.parse(p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)["tasks"]?.arrayValue
+                ?? []
+            #expect(next.compactMap { $0["title"]?.stringValue } == ["Design the users table"])
+            // What went over the wire: the key as a bearer token, structured output requested.
+            let req = try #require(server.requests.first)
+            #expect(req.path == "/v1/chat/completions")
+            #expect(req.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
+            #expect(req.body?["response_format"]?["type"] == "json_schema")
+            #expect(req.body?["model"] == "fake-model")
+            #expect(
+                req.body?["messages"]?.arrayValue?.last?["content"]?.stringValue?.contains("Build user authentication")
+                    == true)
+            // The call and its tokens are recorded in the store.
+            let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
+            #expect(
+                usage["usage"] == [
+                    [
+                        "provider": "openai", "model": "fake-gpt", "purpose": "decompose", "calls": 1, "failed": 0,
+                        "inputTokens": 120, "outputTokens": 80,
+                    ]
+                ])
+            let call = usage["calls"]?.arrayValue?.first
+            #expect(call?["outcome"] == "ok" && call?["inputTokens"] == 120 && call?["durationMs"]?.intValue != nil)
+            #expect(try p.run("usage").stdout.contains("openai/fake-gpt · decompose"))
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -95,16 +92,17 @@ struct DecomposeTests {
         let bad = #"{"subtasks":[{"title":"only a title"}]}"#
         let server = try FakeLLMServer([.openAI(bad), .openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let r = try p.run("tasks", "decompose", "Build user authentication")
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("attempts: 2"))
-        #expect(server.requests.count == 2)
-        let repair = server.requests[1].body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
-        #expect(repair.contains("rejected") && repair.contains("is required"))
-        #expect(try p.tasks().count == 4)
-        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
-        #expect(usage?["calls"] == 2 && usage?["inputTokens"] == 240 && usage?["outputTokens"] == 160)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try p.run("tasks", "decompose", "Build user authentication")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("attempts: 2"))
+            #expect(server.requests.count == 2)
+            let repair = server.requests[1].body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+            #expect(repair.contains("rejected") && repair.contains("is required"))
+            #expect(try p.tasks().count == 4)
+            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+            #expect(usage?["calls"] == 2 && usage?["inputTokens"] == 240 && usage?["outputTokens"] == 160)
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -114,17 +112,18 @@ struct DecomposeTests {
             .openAI(#"{"subtasks":[{"title":"a","description":"","complexity":3,"dependsOn":[5]}]}"#),
         ])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let existing =
-            try JSONParser.parse(p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue ?? ""
-        let r = try p.run("tasks", "decompose", existing)
-        #expect(r.status == 2)
-        #expect(r.stderr.contains("even after one repair attempt") && r.stderr.contains("dependsOn"))
-        #expect(try p.tasks().count == 1)
-        // Both calls reached the model, and both answers were unusable: usage says so.
-        let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
-        let outcomes = usage["calls"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue } ?? []
-        #expect(outcomes == ["invalid_answer", "invalid_answer"], "\(usage.canonicalJSON())")
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let existing =
+                try JSONParser.parse(p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+            let r = try p.run("tasks", "decompose", existing)
+            #expect(r.status == 2)
+            #expect(r.stderr.contains("even after one repair attempt") && r.stderr.contains("dependsOn"))
+            #expect(try p.tasks().count == 1)
+            // Both calls reached the model, and both answers were unusable: usage says so.
+            let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
+            let outcomes = usage["calls"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue } ?? []
+            #expect(outcomes == ["invalid_answer", "invalid_answer"], "\(usage.canonicalJSON())")
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -135,81 +134,88 @@ struct DecomposeTests {
             .openAI(goodPlan),
         ])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let start = Date()
-        #expect(try p.run("tasks", "decompose", "Retry me").status == 0)
-        #expect(Date().timeIntervalSince(start) >= 1)  // waited as asked
-        #expect(server.requests.count == 2)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let start = Date()
+            #expect(try p.run("tasks", "decompose", "Retry me").status == 0)
+            #expect(Date().timeIntervalSince(start) >= 1)  // waited as asked
+            #expect(server.requests.count == 2)
 
-        let failing = try FakeLLMServer([
-            FakeLLMServer.Reply(status: 401, body: #"{"error":{"message":"bad key sk-test-SECRET-1234567890"}}"#)
-        ])
-        let q = try await AIProject.make(kind, server: failing)
-        defer { Task { await q.cleanup() } }
-        let r = try q.run("tasks", "decompose", "Denied")
-        #expect(r.status == 2)
-        #expect(r.stderr.contains("HTTP 401") && r.stderr.contains("ai.apiKey"))
-        #expect(!r.stderr.contains("SECRET"))
-        // The refused call is recorded as failed, without tokens.
-        let calls = try JSONParser.parse(q.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue
-        #expect(calls?.first?["outcome"] == "invalid_input" && calls?.first?["inputTokens"] == nil)
+            let failing = try FakeLLMServer([
+                FakeLLMServer.Reply(status: 401, body: #"{"error":{"message":"bad key sk-test-SECRET-1234567890"}}"#)
+            ])
+            let q = try await AIProject.make(kind, server: failing)
+            try await cleaningUp({ await q.cleanup() }) { () async throws in
+                let r = try q.run("tasks", "decompose", "Denied")
+                #expect(r.status == 2)
+                #expect(r.stderr.contains("HTTP 401") && r.stderr.contains("ai.apiKey"))
+                #expect(!r.stderr.contains("SECRET"))
+                // The refused call is recorded as failed, without tokens.
+                let calls = try JSONParser.parse(q.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?
+                    .arrayValue
+                #expect(calls?.first?["outcome"] == "invalid_input" && calls?.first?["inputTokens"] == nil)
+            }
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
     func serverErrorsAndTimeOutsEndInClearMessages(kind: StoreKind) async throws {
         let down = try FakeLLMServer([FakeLLMServer.Reply(status: 503, body: "{}")])
         let p = try await AIProject.make(kind, server: down)
-        defer { Task { await p.cleanup() } }
-        let r = try p.run("tasks", "decompose", "Unlucky")
-        #expect(r.status == 6)  // the model server's own exit code, not "store unavailable"
-        #expect(r.stderr.contains("HTTP 503") && r.stderr.contains("127.0.0.1:\(down.port)"))
-        #expect(down.requests.count == 4)  // the first try and three retries
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try p.run("tasks", "decompose", "Unlucky")
+            #expect(r.status == 6)  // the model server's own exit code, not "store unavailable"
+            #expect(r.stderr.contains("HTTP 503") && r.stderr.contains("127.0.0.1:\(down.port)"))
+            #expect(down.requests.count == 4)  // the first try and three retries
 
-        let slow = try FakeLLMServer([.init(body: "{}", delay: 3)])
-        var q = try await AIProject.make(kind, server: slow)
-        let cleanupQ = q
-        defer { Task { await cleanupQ.cleanup() } }
-        q.env["MINSKY_AI_TIMEOUT"] = "1"
-        let t = try q.run("tasks", "decompose", "Too slow")
-        #expect(t.status == 6)
-        #expect(t.stderr.contains("sent nothing for 1 s"))
-        #expect(try q.tasks().isEmpty)
+            let slow = try FakeLLMServer([.init(body: "{}", delay: 3)])
+            var q = try await AIProject.make(kind, server: slow)
+            let cleanupQ = q
+            try await cleaningUp({ await cleanupQ.cleanup() }) { () async throws in
+                q.env["MINSKY_AI_TIMEOUT"] = "1"
+                let t = try q.run("tasks", "decompose", "Too slow")
+                #expect(t.status == 6)
+                #expect(t.stderr.contains("sent nothing for 1 s"))
+                #expect(try q.tasks().isEmpty)
+            }
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
     func anthropicStructuredOutputThroughATool(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.anthropic(try JSONParser.parse(goodPlan.utf8))])
         let p = try await AIProject.make(kind, server: server, provider: "anthropic")
-        defer { Task { await p.cleanup() } }
-        let r = try p.run("tasks", "decompose", "Build user authentication", "--dry-run")
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("from fake-claude") && r.stdout.contains("2. Login endpoint"))
-        #expect(try p.tasks().count == 1)  // a dry run writes only the parent the proposal hangs on
-        let req = try #require(server.requests.first)
-        #expect(req.path == "/v1/messages")
-        #expect(req.headers["x-api-key"] == "sk-test-SECRET-1234567890")
-        #expect(req.body?["tool_choice"]?["name"] == "decomposition")
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try p.run("tasks", "decompose", "Build user authentication", "--dry-run")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("from fake-claude") && r.stdout.contains("2. Login endpoint"))
+            #expect(try p.tasks().count == 1)  // a dry run writes only the parent the proposal hangs on
+            let req = try #require(server.requests.first)
+            #expect(req.path == "/v1/messages")
+            #expect(req.headers["x-api-key"] == "sk-test-SECRET-1234567890")
+            #expect(req.body?["tool_choice"]?["name"] == "decomposition")
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
     func keysStayOutOfTheProjectAndAreMasked(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
-        #expect(config.contains("fake-model") && !config.contains("SECRET"))
-        let creds = p.env["MINSKY_CREDENTIALS_FILE"] ?? ""
-        #expect(
-            ((try FileManager.default.attributesOfItem(atPath: creds))[.posixPermissions] as? NSNumber)?.intValue
-                == 0o600)
-        let got = try p.run("config", "get", "ai.apiKey")
-        #expect(got.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "sk-…7890")
-        #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
-        #expect(try p.run("config", "set", "ai.provider", "skynet").status == 2)
-        #expect(try p.run("config", "unset", "ai.provider").status == 0)
-        let none = try p.run("tasks", "decompose", "No provider")
-        #expect(none.status == 5)
-        #expect(none.stderr.contains("minsky config set ai.provider"))
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
+            #expect(config.contains("fake-model") && !config.contains("SECRET"))
+            let creds = p.env["MINSKY_CREDENTIALS_FILE"] ?? ""
+            #expect(
+                ((try FileManager.default.attributesOfItem(atPath: creds))[.posixPermissions] as? NSNumber)?.intValue
+                    == 0o600)
+            let got = try p.run("config", "get", "ai.apiKey")
+            #expect(got.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "sk-…7890")
+            #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
+            #expect(try p.run("config", "set", "ai.provider", "skynet").status == 2)
+            #expect(try p.run("config", "unset", "ai.provider").status == 0)
+            let none = try p.run("tasks", "decompose", "No provider")
+            #expect(none.status == 5)
+            #expect(none.stderr.contains("minsky config set ai.provider"))
+        }
     }
 }
 
@@ -223,31 +229,34 @@ struct AIMoreTests {
             #"{"subtasks":[{"title":"A","description":"","complexity":3,"dependsOn":[]},{"title":"B","description":"","complexity":3,"dependsOn":[0]}]}"#
         let server = try FakeLLMServer([.openAI(score), .openAI(twoSteps)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let id =
-            try JSONParser.parse(p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)["id"]?
-            .stringValue ?? ""
-        let r = try p.run("tasks", "complexity", id)
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("7/10"))
-        let task = try JSONParser.parse(p.run("tasks", "get", id, "--json").stdout.utf8)["task"]
-        #expect(task?["metadata"]?["complexity"]?["score"] == 7)
-        #expect(task?["metadata"]?["complexity"]?["model"] == "fake-gpt")
-        // Over MCP, decompose without max uses the stored recommendation, with progress.
-        let s = try MCPProcess(cwd: p.dir, env: p.env)
-        defer { s.terminate() }
-        _ = s.initialize()
-        s.send([
-            "jsonrpc": "2.0", "id": 9, "method": "tools/call",
-            "params": ["name": "decompose_task", "arguments": ["id": .string(id)], "_meta": ["progressToken": "d"]],
-        ])
-        let (resp, notes) = s.response(id: 9)
-        #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
-        #expect(resp?["result"]?["structuredContent"]?["subtasks"]?.arrayValue?.count == 2)
-        #expect(notes.contains { $0["method"] == "notifications/progress" })
-        #expect(
-            server.requests.last?.body?["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?[
-                "maxItems"] == 2)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let id =
+                try JSONParser.parse(p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)["id"]?
+                .stringValue ?? ""
+            let r = try p.run("tasks", "complexity", id)
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("7/10"))
+            let task = try JSONParser.parse(p.run("tasks", "get", id, "--json").stdout.utf8)["task"]
+            #expect(task?["metadata"]?["complexity"]?["score"] == 7)
+            #expect(task?["metadata"]?["complexity"]?["model"] == "fake-gpt")
+            // Over MCP, decompose without max uses the stored recommendation, with progress.
+            let s = try MCPProcess(cwd: p.dir, env: p.env)
+            defer { s.terminate() }
+            _ = s.initialize()
+            s.send([
+                "jsonrpc": "2.0", "id": 9, "method": "tools/call",
+                "params": [
+                    "name": "decompose_task", "arguments": ["id": .string(id)], "_meta": ["progressToken": "d"],
+                ],
+            ])
+            let (resp, notes) = s.response(id: 9)
+            #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
+            #expect(resp?["result"]?["structuredContent"]?["subtasks"]?.arrayValue?.count == 2)
+            #expect(notes.contains { $0["method"] == "notifications/progress" })
+            #expect(
+                server.requests.last?.body?["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?[
+                    "maxItems"] == 2)
+        }
     }
 }
 
@@ -256,25 +265,26 @@ extension AIMoreTests {
     @Test func doctorContactsTheModelServer() async throws {
         let offers = try FakeLLMServer([FakeLLMServer.Reply(body: #"{"data":[{"id":"other"},{"id":"fake-model"}]}"#)])
         let p = try await AIProject.make(.sqlite, server: offers)
-        defer { Task { await p.cleanup() } }
-        var r = try p.run("doctor", "--json")
-        #expect(r.status == 0, "\(r.stderr)")
-        let ai = try JSONParser.parse(r.stdout.utf8).arrayValue?.first { $0["name"] == "ai" }
-        #expect(
-            ai?["ok"] == true && ai?["detail"]?.stringValue?.contains("fake-model offered") == true,
-            "\(ai?.canonicalJSON() ?? "")")
-        #expect(offers.requests.last?.path == "/v1/models")
-        #expect(offers.requests.last?.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
-        // A model the server does not offer, and a server that is gone: both named, non-zero exit.
-        #expect(try p.run("config", "set", "ai.model", "missing-model").status == 0)
-        r = try p.run("doctor")
-        #expect(
-            r.status == 2 && r.stdout.contains("! ai") && r.stdout.contains("does not offer missing-model"),
-            "\(r.stdout)")
-        #expect(try p.run("config", "set", "ai.baseURL", "http://127.0.0.1:1/v1").status == 0)
-        r = try p.run("doctor")
-        #expect(r.status == 6 && r.stdout.contains("cannot reach the model server"), "\(r.stdout)")
-        #expect(!r.stdout.contains("SECRET"))
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            var r = try p.run("doctor", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            let ai = try JSONParser.parse(r.stdout.utf8).arrayValue?.first { $0["name"] == "ai" }
+            #expect(
+                ai?["ok"] == true && ai?["detail"]?.stringValue?.contains("fake-model offered") == true,
+                "\(ai?.canonicalJSON() ?? "")")
+            #expect(offers.requests.last?.path == "/v1/models")
+            #expect(offers.requests.last?.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
+            // A model the server does not offer, and a server that is gone: both named, non-zero exit.
+            #expect(try p.run("config", "set", "ai.model", "missing-model").status == 0)
+            r = try p.run("doctor")
+            #expect(
+                r.status == 2 && r.stdout.contains("! ai") && r.stdout.contains("does not offer missing-model"),
+                "\(r.stdout)")
+            #expect(try p.run("config", "set", "ai.baseURL", "http://127.0.0.1:1/v1").status == 0)
+            r = try p.run("doctor")
+            #expect(r.status == 6 && r.stdout.contains("cannot reach the model server"), "\(r.stdout)")
+            #expect(!r.stdout.contains("SECRET"))
+        }
     }
 
     /// The CLI's decompose asks for the stored recommendation's count with its decomposition
@@ -287,29 +297,34 @@ extension AIMoreTests {
             #"{"subtasks":[{"title":"Storage layer","description":"","complexity":3,"dependsOn":[]},{"title":"API layer","description":"","complexity":3,"dependsOn":[0]},{"title":"UI layer","description":"","complexity":2,"dependsOn":[1]}]}"#
         let server = try FakeLLMServer([.openAI(score), .openAI(plan)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        func id(_ r: ProcessResult) throws -> String { try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? "" }
-        let parent = try id(p.run("tasks", "create", "Build the settings page", "--json"))
-        _ = try p.run("tasks", "create", "storage layer", "--parent", parent, "--json")
-        #expect(try p.run("tasks", "complexity", parent).status == 0)
-        let r = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
-        #expect(r.status == 0, "\(r.stderr)")
-        let request = try #require(server.requests.last?.body)
-        let prompt =
-            request["messages"]?.arrayValue?.compactMap { $0["content"]?.stringValue }.joined(separator: "\n") ?? ""
-        #expect(prompt.contains("at most 3"), "\(prompt)")
-        #expect(!prompt.contains("at most 6"))
-        #expect(prompt.contains("split by layer: storage, API, UI"))
-        #expect(prompt.contains("- storage layer [TODO]"))
-        #expect(request["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?["maxItems"] == 3)
-        // Applying leaves out the subtask the parent already has; the others keep their order and links.
-        let proposal = try #require(try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue)
-        let applied = try p.run("tasks", "proposals", "apply", proposal, "--json")
-        #expect(applied.status == 0, "\(applied.stderr)")
-        let kids =
-            try JSONParser.parse(p.run("tasks", "list", "--parent", parent, "--json").stdout.utf8)["tasks"]?.arrayValue
-            ?? []
-        #expect(kids.compactMap { $0["title"]?.stringValue }.sorted() == ["API layer", "UI layer", "storage layer"])
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            func id(_ r: ProcessResult) throws -> String {
+                try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? ""
+            }
+            let parent = try id(p.run("tasks", "create", "Build the settings page", "--json"))
+            _ = try p.run("tasks", "create", "storage layer", "--parent", parent, "--json")
+            #expect(try p.run("tasks", "complexity", parent).status == 0)
+            let r = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            let request = try #require(server.requests.last?.body)
+            let prompt =
+                request["messages"]?.arrayValue?.compactMap { $0["content"]?.stringValue }.joined(separator: "\n") ?? ""
+            #expect(prompt.contains("at most 3"), "\(prompt)")
+            #expect(!prompt.contains("at most 6"))
+            #expect(prompt.contains("split by layer: storage, API, UI"))
+            #expect(prompt.contains("- storage layer [TODO]"))
+            #expect(request["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?["maxItems"] == 3)
+            // Applying leaves out the subtask the parent already has; the others keep their order and links.
+            let proposal = try #require(try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue)
+            let applied = try p.run("tasks", "proposals", "apply", proposal, "--json")
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let kids =
+                try JSONParser.parse(p.run("tasks", "list", "--parent", parent, "--json").stdout.utf8)["tasks"]?
+                .arrayValue
+                ?? []
+            #expect(
+                kids.compactMap { $0["title"]?.stringValue }.sorted() == ["API layer", "UI layer", "storage layer"])
+        }
     }
 }
 
@@ -321,28 +336,31 @@ struct InsightsTests {
             .openAI(#"{"summary":"Two tasks wait on the schema.","recommendations":["Finish the schema first"]}"#)
         ])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        func id(_ r: ProcessResult) throws -> String { try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? "" }
-        let a = try id(p.run("tasks", "create", "Schema", "--json"))
-        let b = try id(p.run("tasks", "create", "API", "--depends-on", a, "--json"))
-        let c = try id(p.run("tasks", "create", "UI", "--depends-on", b, "--json"))
-        _ = try p.run("tasks", "claim", a, "--owner", "ghost", "--ttl", "0.001s")
-        let r = try p.run("tasks", "insights", "--json")
-        #expect(r.status == 0, "\(r.stderr)")
-        let out = try JSONParser.parse(r.stdout.utf8)
-        #expect(out["facts"]?["total"] == 3)
-        #expect(out["facts"]?["longestPath"] == [.string(a), .string(b), .string(c)])
-        #expect(out["facts"]?["blocked"]?.arrayValue?.count == 2)
-        #expect(out["facts"]?["staleClaims"]?.arrayValue?.first?["id"]?.stringValue == a)
-        #expect(out["summary"] == "Two tasks wait on the schema.")
-        // The model saw the computed facts.
-        let prompt = server.requests.first?.body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
-        #expect(prompt.contains(c) && prompt.contains("longestPath"))
-        // Without a provider: the facts alone.
-        #expect(try p.run("config", "unset", "ai.provider").status == 0)
-        let plain = try p.run("tasks", "insights")
-        #expect(plain.status == 0)
-        #expect(plain.stdout.contains("Longest dependency path (3)") && plain.stdout.contains("facts only"))
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            func id(_ r: ProcessResult) throws -> String {
+                try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? ""
+            }
+            let a = try id(p.run("tasks", "create", "Schema", "--json"))
+            let b = try id(p.run("tasks", "create", "API", "--depends-on", a, "--json"))
+            let c = try id(p.run("tasks", "create", "UI", "--depends-on", b, "--json"))
+            _ = try p.run("tasks", "claim", a, "--owner", "ghost", "--ttl", "0.001s")
+            let r = try p.run("tasks", "insights", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            let out = try JSONParser.parse(r.stdout.utf8)
+            #expect(out["facts"]?["total"] == 3)
+            #expect(out["facts"]?["longestPath"] == [.string(a), .string(b), .string(c)])
+            #expect(out["facts"]?["blocked"]?.arrayValue?.count == 2)
+            #expect(out["facts"]?["staleClaims"]?.arrayValue?.first?["id"]?.stringValue == a)
+            #expect(out["summary"] == "Two tasks wait on the schema.")
+            // The model saw the computed facts.
+            let prompt = server.requests.first?.body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+            #expect(prompt.contains(c) && prompt.contains("longestPath"))
+            // Without a provider: the facts alone.
+            #expect(try p.run("config", "unset", "ai.provider").status == 0)
+            let plain = try p.run("tasks", "insights")
+            #expect(plain.status == 0)
+            #expect(plain.stdout.contains("Longest dependency path (3)") && plain.stdout.contains("facts only"))
+        }
     }
 }
 
@@ -352,32 +370,35 @@ struct ProposalTests {
     func aDryRunIsStoredAndAppliedLaterInPart(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let parent =
-            try JSONParser.parse(p.run("tasks", "create", "Build user authentication", "--json").stdout.utf8)["id"]?
-            .stringValue ?? ""
-        let dry = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
-        #expect(dry.status == 0, "\(dry.stderr)")
-        let proposal = try JSONParser.parse(dry.stdout.utf8)
-        let pid = proposal["id"]?.stringValue ?? ""
-        #expect(proposal["model"] == "fake-gpt" && proposal["promptHash"]?.stringValue?.count == 64)
-        #expect(try p.tasks().count == 1)
-        #expect(try p.run("tasks", "proposals").stdout.contains(pid))
-        // Apply subtasks 0 and 2: 2 keeps its dependency on 0, loses the one on 1 (left out).
-        let applied = try p.run("tasks", "proposals", "apply", pid, "--only", "0,2", "--json")
-        #expect(applied.status == 0, "\(applied.stderr)")
-        let created = try JSONParser.parse(applied.stdout.utf8)["subtasks"]?.arrayValue ?? []
-        try #require(created.count == 2)
-        #expect(created.compactMap { $0["title"]?.stringValue } == ["Design the users table", "Login endpoint"])
-        let deps = try JSONParser.parse(
-            p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
-        #expect(
-            deps["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [created[0]["id"]?.stringValue ?? ""]
-        )
-        // Once only.
-        #expect(try p.run("tasks", "proposals", "apply", pid).status == 4)
-        #expect(try p.run("tasks", "proposals", "apply", "pr-none").status == 3)
-        #expect(server.requests.count == 1)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let parent =
+                try JSONParser.parse(p.run("tasks", "create", "Build user authentication", "--json").stdout.utf8)["id"]?
+                .stringValue ?? ""
+            let dry = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
+            #expect(dry.status == 0, "\(dry.stderr)")
+            let proposal = try JSONParser.parse(dry.stdout.utf8)
+            let pid = proposal["id"]?.stringValue ?? ""
+            #expect(proposal["model"] == "fake-gpt" && proposal["promptHash"]?.stringValue?.count == 64)
+            #expect(try p.tasks().count == 1)
+            #expect(try p.run("tasks", "proposals").stdout.contains(pid))
+            // Apply subtasks 0 and 2: 2 keeps its dependency on 0, loses the one on 1 (left out).
+            let applied = try p.run("tasks", "proposals", "apply", pid, "--only", "0,2", "--json")
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let created = try JSONParser.parse(applied.stdout.utf8)["subtasks"]?.arrayValue ?? []
+            try #require(created.count == 2)
+            #expect(created.compactMap { $0["title"]?.stringValue } == ["Design the users table", "Login endpoint"])
+            let deps = try JSONParser.parse(
+                p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
+            #expect(
+                deps["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [
+                    created[0]["id"]?.stringValue ?? ""
+                ]
+            )
+            // Once only.
+            #expect(try p.run("tasks", "proposals", "apply", pid).status == 4)
+            #expect(try p.run("tasks", "proposals", "apply", "pr-none").status == 3)
+            #expect(server.requests.count == 1)
+        }
     }
 }
 
@@ -391,56 +412,63 @@ struct SemanticSearchTests {
     func embedsOnlyWhatChangedAndRanksByMeaning(kind: StoreKind) async throws {
         let server = try FakeLLMServer(handler: FakeLLMServer.embeddings)
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        func create(_ t: String) throws -> String {
-            try JSONParser.parse(p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? ""
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            func create(_ t: String) throws -> String {
+                try JSONParser.parse(p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? ""
+            }
+            let login = try create("Login endpoint that checks the password")
+            let table = try create("Design the users table schema")
+            _ = try create("CSS button colours")
+            let docs = try create("Write the README guide")
+            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 4"))
+            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 0"))  // nothing changed
+            #expect(try p.run("tasks", "update", docs, "--title", "Write the documentation guide").status == 0)
+            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 1"))
+            let signIn = try p.run("tasks", "search", "--similar", "sign in and authenticate", "--json")
+            #expect(signIn.status == 0, "\(signIn.stderr)")
+            #expect(try Self.ids(signIn).first == login)
+            let scores = (try JSONParser.parse(signIn.stdout.utf8).arrayValue ?? []).compactMap {
+                $0["score"]?.doubleValue
+            }
+            #expect(scores == scores.sorted(by: >))
+            #expect(try Self.ids(p.run("tasks", "search", "--similar", "database migration", "--json")).first == table)
+            #expect(
+                server.requests.allSatisfy {
+                    $0.path == "/v1/embeddings" && $0.body?["model"] == "text-embedding-3-small"
+                })
+            // Over MCP, `similar` embeds what changed, then ranks.
+            let s = try MCPProcess(cwd: p.dir, env: p.env)
+            defer { s.terminate() }
+            _ = s.initialize()
+            let newer = try create("Session cookies for login")
+            let r = s.call("similar", ["text": "documentation", "limit": 2])
+            #expect(r?["isError"] == false, "\(r?.canonicalJSON() ?? "")")
+            #expect(r?["structuredContent"]?["tasks"]?.arrayValue?.first?["id"]?.stringValue == docs)
+            let again = s.call("similar", ["text": "login session", "limit": 2])
+            #expect(
+                again?["structuredContent"]?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue }.contains(newer)
+                    == true)
+            // With an embedding model configured, creating a near-duplicate warns (and still creates).
+            #expect(try p.run("config", "set", "ai.embeddingModel", "text-embedding-3-small").status == 0)
+            let dup = try p.run("tasks", "create", "Login endpoint checking the password")
+            #expect(dup.status == 0)
+            // (The toy model puts every login-ish task close together: either earlier one is a fair match.)
+            #expect(
+                dup.stderr.contains("looks like \(login)") || dup.stderr.contains("looks like \(newer)"),
+                "\(dup.stderr)")
+            let distinct = try p.run("tasks", "create", "Quarterly budget spreadsheet")
+            #expect(distinct.status == 0 && !distinct.stderr.contains("looks like"))
+            // Every embeddings call is recorded, with the tokens the server reported.
+            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue ?? []
+            let embeds = usage.first { $0["purpose"] == "embed" }
+            // (embed: 4 tasks, 1 changed, 1 new before an MCP search, 2 creates; search: 2 CLI, 2 MCP, 2 duplicate checks)
+            #expect(
+                embeds?["calls"] == 5 && embeds?["provider"] == "openai"
+                    && embeds?["model"] == "text-embedding-3-small",
+                "\(usage)")
+            #expect(embeds?["inputTokens"]?.intValue ?? 0 > 0)
+            #expect(usage.first { $0["purpose"] == "search" }?["calls"] == 6)
+            #expect(usage.compactMap { $0["calls"]?.intValue }.reduce(0, +) == Int64(server.requests.count))
         }
-        let login = try create("Login endpoint that checks the password")
-        let table = try create("Design the users table schema")
-        _ = try create("CSS button colours")
-        let docs = try create("Write the README guide")
-        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 4"))
-        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 0"))  // nothing changed
-        #expect(try p.run("tasks", "update", docs, "--title", "Write the documentation guide").status == 0)
-        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 1"))
-        let signIn = try p.run("tasks", "search", "--similar", "sign in and authenticate", "--json")
-        #expect(signIn.status == 0, "\(signIn.stderr)")
-        #expect(try Self.ids(signIn).first == login)
-        let scores = (try JSONParser.parse(signIn.stdout.utf8).arrayValue ?? []).compactMap { $0["score"]?.doubleValue }
-        #expect(scores == scores.sorted(by: >))
-        #expect(try Self.ids(p.run("tasks", "search", "--similar", "database migration", "--json")).first == table)
-        #expect(
-            server.requests.allSatisfy { $0.path == "/v1/embeddings" && $0.body?["model"] == "text-embedding-3-small" })
-        // Over MCP, `similar` embeds what changed, then ranks.
-        let s = try MCPProcess(cwd: p.dir, env: p.env)
-        defer { s.terminate() }
-        _ = s.initialize()
-        let newer = try create("Session cookies for login")
-        let r = s.call("similar", ["text": "documentation", "limit": 2])
-        #expect(r?["isError"] == false, "\(r?.canonicalJSON() ?? "")")
-        #expect(r?["structuredContent"]?["tasks"]?.arrayValue?.first?["id"]?.stringValue == docs)
-        let again = s.call("similar", ["text": "login session", "limit": 2])
-        #expect(
-            again?["structuredContent"]?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue }.contains(newer)
-                == true)
-        // With an embedding model configured, creating a near-duplicate warns (and still creates).
-        #expect(try p.run("config", "set", "ai.embeddingModel", "text-embedding-3-small").status == 0)
-        let dup = try p.run("tasks", "create", "Login endpoint checking the password")
-        #expect(dup.status == 0)
-        // (The toy model puts every login-ish task close together: either earlier one is a fair match.)
-        #expect(
-            dup.stderr.contains("looks like \(login)") || dup.stderr.contains("looks like \(newer)"), "\(dup.stderr)")
-        let distinct = try p.run("tasks", "create", "Quarterly budget spreadsheet")
-        #expect(distinct.status == 0 && !distinct.stderr.contains("looks like"))
-        // Every embeddings call is recorded, with the tokens the server reported.
-        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue ?? []
-        let embeds = usage.first { $0["purpose"] == "embed" }
-        // (embed: 4 tasks, 1 changed, 1 new before an MCP search, 2 creates; search: 2 CLI, 2 MCP, 2 duplicate checks)
-        #expect(
-            embeds?["calls"] == 5 && embeds?["provider"] == "openai" && embeds?["model"] == "text-embedding-3-small",
-            "\(usage)")
-        #expect(embeds?["inputTokens"]?.intValue ?? 0 > 0)
-        #expect(usage.first { $0["purpose"] == "search" }?["calls"] == 6)
-        #expect(usage.compactMap { $0["calls"]?.intValue }.reduce(0, +) == Int64(server.requests.count))
     }
 }

@@ -12,29 +12,31 @@ struct StreamingTests {
     func openAIStreamBuildsTheAnswerAndRecordsItsUsage(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 7)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let r = try p.run("tasks", "decompose", "Build user authentication", "--json")
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(try JSONParser.parse(r.stdout.utf8)["subtasks"]?.arrayValue?.count == 3)
-        let body = try #require(server.requests.first?.body)
-        #expect(body["stream"] == true && body["stream_options"]?["include_usage"] == true)
-        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
-        #expect(usage?["inputTokens"] == 120 && usage?["outputTokens"] == 80 && usage?["model"] == "fake-gpt")
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try p.run("tasks", "decompose", "Build user authentication", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try JSONParser.parse(r.stdout.utf8)["subtasks"]?.arrayValue?.count == 3)
+            let body = try #require(server.requests.first?.body)
+            #expect(body["stream"] == true && body["stream_options"]?["include_usage"] == true)
+            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+            #expect(usage?["inputTokens"] == 120 && usage?["outputTokens"] == 80 && usage?["model"] == "fake-gpt")
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
     func anthropicStreamAssemblesTheToolInput(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.anthropicStream(try JSONParser.parse(goodPlan.utf8), pieces: 5)])
         let p = try await AIProject.make(kind, server: server, provider: "anthropic")
-        defer { Task { await p.cleanup() } }
-        let r = try p.run("tasks", "decompose", "Build user authentication")
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(try p.tasks().count == 4)
-        #expect(server.requests.first?.body?["stream"] == true)
-        let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
-        #expect(
-            usage?["provider"] == "anthropic" && usage?["inputTokens"] == 100 && usage?["outputTokens"] == 50
-                && usage?["model"] == "fake-claude")
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try p.run("tasks", "decompose", "Build user authentication")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try p.tasks().count == 4)
+            #expect(server.requests.first?.body?["stream"] == true)
+            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+            #expect(
+                usage?["provider"] == "anthropic" && usage?["inputTokens"] == 100 && usage?["outputTokens"] == 50
+                    && usage?["model"] == "fake-claude")
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -46,23 +48,25 @@ struct StreamingTests {
         let server = try FakeLLMServer([reply])
         var p = try await AIProject.make(kind, server: server)
         let cleanupP = p
-        defer { Task { await cleanupP.cleanup() } }
-        p.env["MINSKY_AI_TIMEOUT"] = "2"
-        // (Waiting for the close instead would hit the 2 s time-out and fail.)
-        let r = try p.run("tasks", "decompose", "A long answer")
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(try p.tasks().count == 4)
+        try await cleaningUp({ await cleanupP.cleanup() }) { () async throws in
+            p.env["MINSKY_AI_TIMEOUT"] = "2"
+            // (Waiting for the close instead would hit the 2 s time-out and fail.)
+            let r = try p.run("tasks", "decompose", "A long answer")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try p.tasks().count == 4)
 
-        // A stream that goes quiet for 8 s fails clearly, and nothing is written.
-        let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 8)])
-        var q = try await AIProject.make(kind, server: stalls)
-        let cleanupQ = q
-        defer { Task { await cleanupQ.cleanup() } }
-        q.env["MINSKY_AI_TIMEOUT"] = "2"
-        let t = try q.run("tasks", "decompose", "Stalls")
-        #expect(t.status == 6, "\(t.stderr)")
-        #expect(t.stderr.contains("sent nothing for 2 s"))
-        #expect(try q.tasks().isEmpty)
+            // A stream that goes quiet for 8 s fails clearly, and nothing is written.
+            let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 8)])
+            var q = try await AIProject.make(kind, server: stalls)
+            let cleanupQ = q
+            try await cleaningUp({ await cleanupQ.cleanup() }) { () async throws in
+                q.env["MINSKY_AI_TIMEOUT"] = "2"
+                let t = try q.run("tasks", "decompose", "Stalls")
+                #expect(t.status == 6, "\(t.stderr)")
+                #expect(t.stderr.contains("sent nothing for 2 s"))
+                #expect(try q.tasks().isEmpty)
+            }
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -71,14 +75,15 @@ struct StreamingTests {
         reply.events = Array(reply.events!.prefix(2)) + [#"data: {"error":{"message":"model overloaded"}}"#]
         let server = try FakeLLMServer([reply])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let r = try p.run("tasks", "decompose", "Overloaded")
-        #expect(r.status == 6, "\(r.stderr)")
-        #expect(r.stderr.contains("model overloaded"))
-        #expect(try p.tasks().isEmpty)
-        let call = try JSONParser.parse(p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue?
-            .first
-        #expect(call?["outcome"] == "model_unavailable")
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try p.run("tasks", "decompose", "Overloaded")
+            #expect(r.status == 6, "\(r.stderr)")
+            #expect(r.stderr.contains("model overloaded"))
+            #expect(try p.tasks().isEmpty)
+            let call = try JSONParser.parse(p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue?
+                .first
+            #expect(call?["outcome"] == "model_unavailable")
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
@@ -86,42 +91,46 @@ struct StreamingTests {
         // A server that answers `stream: true` with one JSON body (as some do).
         let server = try FakeLLMServer([.openAI(goodPlan), .openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        #expect(try p.run("tasks", "decompose", "Plain answer").status == 0)
-        #expect(server.requests[0].body?["stream"] == true)
-        #expect(try p.run("config", "set", "ai.stream", "maybe").status == 2)
-        #expect(try p.run("config", "set", "ai.stream", "false").status == 0)
-        #expect(try p.run("config", "get", "ai.stream").stdout.contains("false"))
-        #expect(try p.run("tasks", "decompose", "Plain again").status == 0)
-        #expect(server.requests[1].body?["stream"] == nil)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            #expect(try p.run("tasks", "decompose", "Plain answer").status == 0)
+            #expect(server.requests[0].body?["stream"] == true)
+            #expect(try p.run("config", "set", "ai.stream", "maybe").status == 2)
+            #expect(try p.run("config", "set", "ai.stream", "false").status == 0)
+            #expect(try p.run("config", "get", "ai.stream").stdout.contains("false"))
+            #expect(try p.run("tasks", "decompose", "Plain again").status == 0)
+            #expect(server.requests[1].body?["stream"] == nil)
+        }
     }
 
     @Test(arguments: StoreKind.allCases)
     func mcpDecomposeReportsProgressWhileTheModelWrites(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 6, interval: 0.05)])
         let p = try await AIProject.make(kind, server: server)
-        defer { Task { await p.cleanup() } }
-        let id =
-            try JSONParser.parse(p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?.stringValue
-            ?? ""
-        let s = try MCPProcess(cwd: p.dir, env: p.env)
-        defer { s.terminate() }
-        _ = s.initialize()
-        s.send([
-            "jsonrpc": "2.0", "id": 5, "method": "tools/call",
-            "params": [
-                "name": "decompose_task", "arguments": ["id": .string(id), "max": 4], "_meta": ["progressToken": "s"],
-            ],
-        ])
-        let (resp, notes) = s.response(id: 5)
-        #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
-        let writing = notes.filter {
-            $0["method"] == "notifications/progress"
-                && ($0["params"]?["message"]?.stringValue ?? "").contains("characters")
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let id =
+                try JSONParser.parse(p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?
+                .stringValue
+                ?? ""
+            let s = try MCPProcess(cwd: p.dir, env: p.env)
+            defer { s.terminate() }
+            _ = s.initialize()
+            s.send([
+                "jsonrpc": "2.0", "id": 5, "method": "tools/call",
+                "params": [
+                    "name": "decompose_task", "arguments": ["id": .string(id), "max": 4],
+                    "_meta": ["progressToken": "s"],
+                ],
+            ])
+            let (resp, notes) = s.response(id: 5)
+            #expect(resp?["result"]?["isError"] == false, "\(resp?.canonicalJSON() ?? "")")
+            let writing = notes.filter {
+                $0["method"] == "notifications/progress"
+                    && ($0["params"]?["message"]?.stringValue ?? "").contains("characters")
+            }
+            #expect(writing.count >= 4, "\(notes.map { $0.canonicalJSON() })")
+            let values = writing.compactMap { $0["params"]?["progress"]?.doubleValue }
+            #expect(values == values.sorted())
         }
-        #expect(writing.count >= 4, "\(notes.map { $0.canonicalJSON() })")
-        let values = writing.compactMap { $0["params"]?["progress"]?.doubleValue }
-        #expect(values == values.sorted())
     }
 }
 
@@ -132,30 +141,32 @@ struct EmbeddingServerTests {
         let chat = try FakeLLMServer([.anthropic(try JSONParser.parse(goodPlan.utf8))])
         let embedder = try FakeLLMServer(handler: FakeLLMServer.embeddings)
         let p = try await AIProject.make(kind, server: chat, provider: "anthropic")
-        defer { Task { await p.cleanup() } }
-        let login = try JSONParser.parse(
-            p.run("tasks", "create", "Login endpoint that checks the password", "--json").stdout.utf8)["id"]?
-            .stringValue
-        _ = try p.run("tasks", "create", "CSS button colours")
-        // Without an OpenAI-compatible server for embeddings, the error says how to add one.
-        let none = try p.run("tasks", "embed")
-        #expect(none.status == 5 && none.stderr.contains("ai.embeddingBaseURL"), "\(none.stderr)")
-        #expect(try p.run("config", "set", "ai.embeddingBaseURL", "not a url").status == 2)
-        #expect(try p.run("config", "set", "ai.embeddingBaseURL", embedder.baseURL + "/v1").status == 0)
-        #expect(try p.run("config", "set", "ai.embeddingApiKey", "sk-embed-SECRET-0987654321").status == 0)
-        #expect(try p.run("config", "get", "ai.embeddingApiKey").stdout.contains("sk-…4321"))
-        #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
-        let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
-        #expect(config.contains("ai") && !config.contains("SECRET"))
-        #expect(try p.run("tasks", "embed").stdout.contains("Embedded 2"))
-        #expect(try SemanticSearchTests.ids(p.run("tasks", "search", "--similar", "sign in", "--json")).first == login)
-        #expect(
-            embedder.requests.allSatisfy {
-                $0.headers["authorization"] == "Bearer sk-embed-SECRET-0987654321" && $0.path == "/v1/embeddings"
-            })
-        #expect(chat.requests.isEmpty)  // chat stayed with Anthropic, unused here
-        // Decompose still goes to Anthropic.
-        #expect(try p.run("tasks", "decompose", "Build user authentication").status == 0)
-        #expect(chat.requests.first?.path == "/v1/messages")
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let login = try JSONParser.parse(
+                p.run("tasks", "create", "Login endpoint that checks the password", "--json").stdout.utf8)["id"]?
+                .stringValue
+            _ = try p.run("tasks", "create", "CSS button colours")
+            // Without an OpenAI-compatible server for embeddings, the error says how to add one.
+            let none = try p.run("tasks", "embed")
+            #expect(none.status == 5 && none.stderr.contains("ai.embeddingBaseURL"), "\(none.stderr)")
+            #expect(try p.run("config", "set", "ai.embeddingBaseURL", "not a url").status == 2)
+            #expect(try p.run("config", "set", "ai.embeddingBaseURL", embedder.baseURL + "/v1").status == 0)
+            #expect(try p.run("config", "set", "ai.embeddingApiKey", "sk-embed-SECRET-0987654321").status == 0)
+            #expect(try p.run("config", "get", "ai.embeddingApiKey").stdout.contains("sk-…4321"))
+            #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
+            let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
+            #expect(config.contains("ai") && !config.contains("SECRET"))
+            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 2"))
+            #expect(
+                try SemanticSearchTests.ids(p.run("tasks", "search", "--similar", "sign in", "--json")).first == login)
+            #expect(
+                embedder.requests.allSatisfy {
+                    $0.headers["authorization"] == "Bearer sk-embed-SECRET-0987654321" && $0.path == "/v1/embeddings"
+                })
+            #expect(chat.requests.isEmpty)  // chat stayed with Anthropic, unused here
+            // Decompose still goes to Anthropic.
+            #expect(try p.run("tasks", "decompose", "Build user authentication").status == 0)
+            #expect(chat.requests.first?.path == "/v1/messages")
+        }
     }
 }

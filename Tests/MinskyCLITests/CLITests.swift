@@ -4,10 +4,6 @@ import MinskyCore
 import MinskyTestSupport
 import Testing
 
-extension StoreKind: CustomTestStringConvertible {
-    public var testDescription: String { rawValue }
-}
-
 /// Drives the built `minsky` binary over real pipes and checks stdout, stderr and exit codes.
 struct CLI {
     var cwd: URL

@@ -107,3 +107,44 @@ struct ImportExportTests {
         }
     }
 }
+
+@Suite("Deep trees on the command line")
+struct DeepTreeCLITests {
+    /// A 300-deep chain prints whole, as JSON and as text (it once failed with an encoder error
+    /// whose message dumped the whole tree), and one past the cut says where and how to go on.
+    @Test func deepChainsPrintWholeOrSayWhereTheyWereCut() throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir)
+        #expect(try cli.run("init").status == 0)
+        func chain(_ n: Int, prefix: String) -> String {
+            (0..<n).map { i in
+                "{\"id\":\"mk-\(prefix)\(i)\",\"title\":\"level \(i)\""
+                    + (i > 0 ? ",\"parentId\":\"mk-\(prefix)\(i - 1)\"" : "") + "}"
+            }.joined(separator: "\n") + "\n"
+        }
+        let file = dir.appendingPathComponent("chain.jsonl")
+        try Data(chain(300, prefix: "a").utf8).write(to: file)
+        #expect(try cli.run("tasks", "import", file.path).status == 0)
+        let r = try cli.run("tasks", "tree", "mk-a0", "--json")
+        #expect(r.status == 0, "\(r.stderr.prefix(300))")
+        #expect(r.stderr.count < 1_000)
+        // Deeper than our own parser's nesting bound (it guards the MCP server): read it with Python's.
+        let py = try runProcess(
+            URL(fileURLWithPath: "/usr/bin/env"),
+            [
+                "python3", "-c",
+                "import json,sys; n=json.load(sys.stdin)['roots'][0]; d=0\nwhile n.get('children'): n=n['children'][0]; d+=1\nprint(d)",
+            ],
+            stdin: Data(r.stdout.utf8))
+        #expect(py.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "299", "\(py.stderr)")
+        #expect(try cli.run("tasks", "tree", "mk-a0").stdout.contains("level 299"))
+        try Data(chain(TaskTree.maxDepth + 5, prefix: "b").utf8).write(to: file)
+        #expect(try cli.run("tasks", "import", file.path).status == 0)
+        let cut = try cli.run("tasks", "tree", "mk-b0")
+        #expect(cut.status == 0)
+        #expect(
+            cut.stdout.contains("4 deeper subtask(s) not shown")
+                && cut.stdout.contains("minsky tasks tree mk-b\(TaskTree.maxDepth)"), "\(cut.stdout.suffix(300))")
+    }
+}

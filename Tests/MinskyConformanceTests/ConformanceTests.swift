@@ -3,10 +3,6 @@ import MinskyCore
 import MinskyTestSupport
 import Testing
 
-extension StoreKind: CustomTestStringConvertible {
-    public var testDescription: String { rawValue }
-}
-
 func expectError(
     _ code: MinskyError.Code, field: String? = nil, _ body: () async throws -> Void,
     sourceLocation: SourceLocation = #_sourceLocation

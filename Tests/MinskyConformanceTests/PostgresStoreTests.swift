@@ -43,41 +43,45 @@ struct PostgresStoreTests {
 
     @Test func migrationsAreRecordedAndNewerSchemaRefused() async throws {
         let (url, schema) = try await TestEnvironment.freshPostgresSchema()
-        defer { Task { await TestEnvironment.dropSchema(schema) } }
-        let s = try await PostgresTaskStore.connect(url: url)
-        _ = try await s.create(NewTask(title: "x"))
-        await s.close()
-        let names = try await PostgresAdmin.query(url: url, "SELECT name FROM minsky_migrations ORDER BY name").map {
-            $0[0] ?? ""
+        try await cleaningUp({ await TestEnvironment.dropSchema(schema) }) { () async throws in
+            let s = try await PostgresTaskStore.connect(url: url)
+            _ = try await s.create(NewTask(title: "x"))
+            await s.close()
+            let names = try await PostgresAdmin.query(url: url, "SELECT name FROM minsky_migrations ORDER BY name").map
+            {
+                $0[0] ?? ""
+            }
+            #expect(names == Schema.migrationNames)
+            let types = try await PostgresAdmin.query(
+                url: url,
+                "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'tasks' AND column_name IN ('metadata', 'created_at', 'search') ORDER BY 1"
+            )
+            #expect(types.map { $0[1] ?? "" } == ["timestamp with time zone", "jsonb", "tsvector"])
+            try await PostgresAdmin.execute(
+                url: url, "INSERT INTO minsky_migrations (name) VALUES ('999_future_feature')")
+            let e = await connectError(url)
+            #expect(e?.code == .storeIncompatible)
+            #expect(e?.message.contains("999_future_feature") == true)
+            #expect(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM tasks")[0][0] == "1")
         }
-        #expect(names == Schema.migrationNames)
-        let types = try await PostgresAdmin.query(
-            url: url,
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_schema = '\(schema)' AND table_name = 'tasks' AND column_name IN ('metadata', 'created_at', 'search') ORDER BY 1"
-        )
-        #expect(types.map { $0[1] ?? "" } == ["timestamp with time zone", "jsonb", "tsvector"])
-        try await PostgresAdmin.execute(url: url, "INSERT INTO minsky_migrations (name) VALUES ('999_future_feature')")
-        let e = await connectError(url)
-        #expect(e?.code == .storeIncompatible)
-        #expect(e?.message.contains("999_future_feature") == true)
-        #expect(try await PostgresAdmin.query(url: url, "SELECT count(*) FROM tasks")[0][0] == "1")
     }
 
     @Test func concurrentFirstOpensMigrateOnce() async throws {
         let (url, schema) = try await TestEnvironment.freshPostgresSchema()
-        defer { Task { await TestEnvironment.dropSchema(schema) } }
-        try await withThrowingTaskGroup(of: Void.self) { g in
-            for _ in 0..<4 {
-                g.addTask {
-                    let s = try await PostgresTaskStore.connect(url: url)
-                    _ = try await s.count()
-                    await s.close()
+        try await cleaningUp({ await TestEnvironment.dropSchema(schema) }) { () async throws in
+            try await withThrowingTaskGroup(of: Void.self) { g in
+                for _ in 0..<4 {
+                    g.addTask {
+                        let s = try await PostgresTaskStore.connect(url: url)
+                        _ = try await s.count()
+                        await s.close()
+                    }
                 }
+                try await g.waitForAll()
             }
-            try await g.waitForAll()
+            #expect(
+                try await PostgresAdmin.query(url: url, "SELECT count(*) FROM minsky_migrations")[0][0]
+                    == String(Schema.migrationNames.count))
         }
-        #expect(
-            try await PostgresAdmin.query(url: url, "SELECT count(*) FROM minsky_migrations")[0][0]
-                == String(Schema.migrationNames.count))
     }
 }

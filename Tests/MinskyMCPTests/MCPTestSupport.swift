@@ -3,10 +3,6 @@ import MinskyCore
 import MinskyTestSupport
 import Testing
 
-extension StoreKind: CustomTestStringConvertible {
-    public var testDescription: String { rawValue }
-}
-
 /// An initialized `minsky mcp` on a fresh store of `kind`.
 func withServer(
     _ kind: StoreKind = .sqlite, env: [String: String] = [:], initialize: Bool = true,

@@ -6,6 +6,7 @@ import MinskyPostgres
 import MinskySQL
 import MinskySQLite
 import MinskyTestSupport
+import Synchronization
 import Testing
 
 @testable import MinskyUpgrade
@@ -110,60 +111,63 @@ func withPassword(_ url: String) -> String {
 struct UpgradeTests {
     @Test func upgradeCarriesEverythingAndRollbackBringsItBack() async throws {
         let f = try await UpgradeFixture.make()
-        defer { Task { await f.cleanup() } }
-        let before = try f.snapshot()
-        let r = try f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
-        #expect(r.status == 0, "\(r.stderr)")
-        for line in [
-            "✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...",
-            "✓ Migrating 13 task relationships...",
-            "✓ Migrating 1 AI embeddings...", "✓ Migrating 1 proposals...", "✓ Migrating 2 AI call records...",
-            "✓ Indexing 1 AI embeddings for pgvector search...", "✓ Validating data integrity...",
-            "✓ Switching backend configuration...", "✓ Migration complete!",
-            "Old SQLite database backed up to: ",
-        ] {
-            #expect(r.stdout.contains(line), "missing \(line) in:\n\(r.stdout)")
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let before = try f.snapshot()
+            let r = try f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
+            #expect(r.status == 0, "\(r.stderr)")
+            for line in [
+                "✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...",
+                "✓ Migrating 13 task relationships...",
+                "✓ Migrating 1 AI embeddings...", "✓ Migrating 1 proposals...", "✓ Migrating 2 AI call records...",
+                "✓ Indexing 1 AI embeddings for pgvector search...", "✓ Validating data integrity...",
+                "✓ Switching backend configuration...", "✓ Migration complete!",
+                "Old SQLite database backed up to: ",
+            ] {
+                #expect(r.stdout.contains(line), "missing \(line) in:\n\(r.stdout)")
+            }
+            #expect(!r.stdout.contains("s3cr3t-pw") && !r.stderr.contains("s3cr3t-pw"))
+            // Config points at PostgreSQL, without the password; the password is in the 0600 pgpass file.
+            let config = try f.config()
+            #expect(config.contains("postgresql://postgres@127.0.0.1"))
+            #expect(!config.contains("s3cr3t-pw"))
+            #expect(try String(contentsOf: f.pgpass, encoding: .utf8).contains(":s3cr3t-pw"))
+            #expect(
+                ((try FileManager.default.attributesOfItem(atPath: f.pgpass.path))[.posixPermissions] as? NSNumber)?
+                    .intValue == 0o600)
+            #expect(
+                FileManager.default.fileExists(
+                    atPath: f.dir.appendingPathComponent(".minsky/pre-migration-backup.db").path)
+            )
+            #expect(try await f.pgCount() == 40)
+            // The embedding is searchable through pgvector at once: vector filled, HNSW index built.
+            let vector =
+                try await PostgresAdmin.query(url: f.url, "SELECT embedding::real[]::text FROM task_embeddings").first?
+                .first ?? nil
+            let floats = (vector ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",")
+                .compactMap { Float(String($0)) }
+            #expect(floats.map(\.bitPattern) == UpgradeFixture.vector.map(\.bitPattern), "\(vector ?? "nil")")
+            #expect(
+                try await PostgresAdmin.query(url: f.url, "SELECT to_regclass('task_embeddings_hnsw_6') IS NOT NULL")
+                    .first?
+                    .first == "t")
+            // Field for field, what users see is the same on PostgreSQL.
+            #expect(try f.snapshot() == before)
+
+            // Work continues on PostgreSQL; rollback brings it all back to SQLite.
+            #expect(try f.run("tasks", "create", "written after the upgrade").status == 0)
+            let onPostgres = try f.snapshot()
+            let rb = try f.run("migrate", "rollback")
+            #expect(rb.status == 0, "\(rb.stderr)")
+            #expect(try f.config().contains("sqlite:tasks.db"))
+            #expect(try f.snapshot() == onPostgres)
+            #expect(try await f.pgCount() == 41)  // PostgreSQL left untouched
+
+            // --from-backup restores the pre-migration state instead.
+            #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force").status == 0)
+            let fb = try f.run("migrate", "rollback", "--from-backup")
+            #expect(fb.status == 0, "\(fb.stderr)")
+            #expect(try f.snapshot()["tasks"]?.arrayValue?.count == 41)
         }
-        #expect(!r.stdout.contains("s3cr3t-pw") && !r.stderr.contains("s3cr3t-pw"))
-        // Config points at PostgreSQL, without the password; the password is in the 0600 pgpass file.
-        let config = try f.config()
-        #expect(config.contains("postgresql://postgres@127.0.0.1"))
-        #expect(!config.contains("s3cr3t-pw"))
-        #expect(try String(contentsOf: f.pgpass, encoding: .utf8).contains(":s3cr3t-pw"))
-        #expect(
-            ((try FileManager.default.attributesOfItem(atPath: f.pgpass.path))[.posixPermissions] as? NSNumber)?
-                .intValue == 0o600)
-        #expect(
-            FileManager.default.fileExists(atPath: f.dir.appendingPathComponent(".minsky/pre-migration-backup.db").path)
-        )
-        #expect(try await f.pgCount() == 40)
-        // The embedding is searchable through pgvector at once: vector filled, HNSW index built.
-        let vector =
-            try await PostgresAdmin.query(url: f.url, "SELECT embedding::real[]::text FROM task_embeddings").first?
-            .first ?? nil
-        let floats = (vector ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "{}")).split(separator: ",")
-            .compactMap { Float(String($0)) }
-        #expect(floats.map(\.bitPattern) == UpgradeFixture.vector.map(\.bitPattern), "\(vector ?? "nil")")
-        #expect(
-            try await PostgresAdmin.query(url: f.url, "SELECT to_regclass('task_embeddings_hnsw_6') IS NOT NULL").first?
-                .first == "t")
-        // Field for field, what users see is the same on PostgreSQL.
-        #expect(try f.snapshot() == before)
-
-        // Work continues on PostgreSQL; rollback brings it all back to SQLite.
-        #expect(try f.run("tasks", "create", "written after the upgrade").status == 0)
-        let onPostgres = try f.snapshot()
-        let rb = try f.run("migrate", "rollback")
-        #expect(rb.status == 0, "\(rb.stderr)")
-        #expect(try f.config().contains("sqlite:tasks.db"))
-        #expect(try f.snapshot() == onPostgres)
-        #expect(try await f.pgCount() == 41)  // PostgreSQL left untouched
-
-        // --from-backup restores the pre-migration state instead.
-        #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force").status == 0)
-        let fb = try f.run("migrate", "rollback", "--from-backup")
-        #expect(fb.status == 0, "\(fb.stderr)")
-        #expect(try f.snapshot()["tasks"]?.arrayValue?.count == 41)
     }
 
     @Test func theCatalogCarriesEveryTableAndColumn() async throws {
@@ -204,67 +208,70 @@ struct UpgradeTests {
 
     @Test func validationNamesTheTableAndTheFirstDifferingRow() async throws {
         let f = try await UpgradeFixture.make(tasks: 12)
-        defer { Task { await f.cleanup() } }
-        let driver = try SQLiteDriver(path: f.storePath, create: false)
-        let exports = try await driver.databasePool.read { try Transfer.exportSQLite($0, reporter: nil) }
-        try driver.databasePool.close()
-        let victim = exports[0].digest.sorted()[5].parts.joined(separator: "|")
-        let pg = try PostgresSession(url: f.url)
-        try pg.execute("BEGIN")
-        try pg.migrateInTransaction()
-        try pg.execute("SET CONSTRAINTS ALL DEFERRED")
-        try Transfer.copy(exports, into: pg, reporter: nil, faultPoint: nil)
-        try Transfer.validate(pg, exports[0])  // identical so far
-        try pg.execute("UPDATE tasks SET title = title || '!' WHERE id = $1", [.text(victim)])
-        do {
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let driver = try SQLiteDriver(path: f.storePath, create: false)
+            let exports = try await driver.databasePool.read { try Transfer.exportSQLite($0, reporter: nil) }
+            try driver.databasePool.close()
+            let victim = exports[0].digest.sorted()[5].parts.joined(separator: "|")
+            let pg = try PostgresSession(url: f.url)
+            try pg.execute("BEGIN")
+            try pg.migrateInTransaction()
+            try pg.execute("SET CONSTRAINTS ALL DEFERRED")
+            try Transfer.copy(exports, into: pg, reporter: nil, faultPoint: nil)
+            try Transfer.validate(pg, exports[0])  // identical so far
+            try pg.execute("UPDATE tasks SET title = title || '!' WHERE id = $1", [.text(victim)])
+            do {
+                try Transfer.validate(pg, exports[0])
+                Issue.record("a changed row passed validation")
+            } catch let e as MinskyError {
+                #expect(e.message.contains("table tasks"))
+                #expect(e.message.contains("first differing row: \(victim)"))
+            }
+            // JSON is compared by value as PostgreSQL stores it: a changed number is caught too.
+            try pg.execute("UPDATE tasks SET title = rtrim(title, '!') WHERE id = $1", [.text(victim)])
             try Transfer.validate(pg, exports[0])
-            Issue.record("a changed row passed validation")
-        } catch let e as MinskyError {
-            #expect(e.message.contains("table tasks"))
-            #expect(e.message.contains("first differing row: \(victim)"))
+            try pg.execute(
+                "UPDATE tasks SET metadata = jsonb_set(metadata, '{f}', '0.00000016') WHERE metadata ? 'f' AND id = (SELECT min(id) FROM tasks WHERE metadata ? 'f')"
+            )
+            #expect(throws: MinskyError.self) { try Transfer.validate(pg, exports[0]) }
+            try pg.execute("ROLLBACK")
         }
-        // JSON is compared by value as PostgreSQL stores it: a changed number is caught too.
-        try pg.execute("UPDATE tasks SET title = rtrim(title, '!') WHERE id = $1", [.text(victim)])
-        try Transfer.validate(pg, exports[0])
-        try pg.execute(
-            "UPDATE tasks SET metadata = jsonb_set(metadata, '{f}', '0.00000016') WHERE metadata ? 'f' AND id = (SELECT min(id) FROM tasks WHERE metadata ? 'f')"
-        )
-        #expect(throws: MinskyError.self) { try Transfer.validate(pg, exports[0]) }
-        try pg.execute("ROLLBACK")
     }
 
     @Test func nonEmptyTargetsNeedForceAndDryRunsWriteNothing() async throws {
         let f = try await UpgradeFixture.make(tasks: 10)
-        defer { Task { await f.cleanup() } }
-        let dry = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--dry-run")
-        #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(dry.stdout.contains("Dry run"))
-        #expect(try await f.pgCount() == 0)
-        #expect(try f.config().contains("sqlite:tasks.db"))
-        // Something else already in the target: refused, named, and nothing changes.
-        let other = try await PostgresTaskStore.connect(url: f.url)
-        _ = try await other.create(NewTask(title: "someone else's"))
-        await other.close()
-        let refused = try f.run("upgrade", "to-postgres", "--db-url", f.url)
-        #expect(refused.status == 2)
-        #expect(refused.stderr.contains("not empty") && refused.stderr.contains("--force"))
-        #expect(try f.config().contains("sqlite:tasks.db"))
-        #expect(try await f.pgCount() == 1)
-        let forced = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force")
-        #expect(forced.status == 0, "\(forced.stderr)")
-        #expect(try await f.pgCount() == 10)
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let dry = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--dry-run")
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(dry.stdout.contains("Dry run"))
+            #expect(try await f.pgCount() == 0)
+            #expect(try f.config().contains("sqlite:tasks.db"))
+            // Something else already in the target: refused, named, and nothing changes.
+            let other = try await PostgresTaskStore.connect(url: f.url)
+            _ = try await other.create(NewTask(title: "someone else's"))
+            await other.close()
+            let refused = try f.run("upgrade", "to-postgres", "--db-url", f.url)
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("not empty") && refused.stderr.contains("--force"))
+            #expect(try f.config().contains("sqlite:tasks.db"))
+            #expect(try await f.pgCount() == 1)
+            let forced = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force")
+            #expect(forced.status == 0, "\(forced.stderr)")
+            #expect(try await f.pgCount() == 10)
+        }
     }
 
     @Test func unreachableTargetNamesHostAndPortNotThePassword() async throws {
         let f = try await UpgradeFixture.make(tasks: 3)
-        defer { Task { await f.cleanup() } }
-        let before = try sha(f.storePath)
-        let r = try f.run("upgrade", "to-postgres", "--db-url", "postgresql://bob:hunter2@127.0.0.1:1/x")
-        #expect(r.status == 5)
-        #expect(r.stderr.contains("127.0.0.1:1"))
-        #expect(!r.stderr.contains("hunter2"))
-        #expect(try sha(f.storePath) == before)
-        #expect(try f.config().contains("sqlite:tasks.db"))
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let before = try sha(f.storePath)
+            let r = try f.run("upgrade", "to-postgres", "--db-url", "postgresql://bob:hunter2@127.0.0.1:1/x")
+            #expect(r.status == 5)
+            #expect(r.stderr.contains("127.0.0.1:1"))
+            #expect(!r.stderr.contains("hunter2"))
+            #expect(try sha(f.storePath) == before)
+            #expect(try f.config().contains("sqlite:tasks.db"))
+        }
     }
 
     /// SIGKILL at each step: SQLite unchanged, PostgreSQL all-or-nothing, config never ahead of
@@ -272,60 +279,63 @@ struct UpgradeTests {
     @Test(arguments: ["after-backup", "copy", "validate", "switch"])
     func killedUpgradesLeaveEverythingConsistent(point: String) async throws {
         let f = try await UpgradeFixture.make(tasks: 30)
-        defer { Task { await f.cleanup() } }
-        let before = try f.snapshot()
-        let sqliteBefore = try sha(f.storePath)
-        let killed = try f.run("upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "\(point):kill"])
-        #expect(killed.status != 0)
-        #expect(killed.stderr.contains("fault point \(point) reached"))
-        #expect(try sha(f.storePath) == sqliteBefore, "the SQLite store changed")
-        let n = try await f.pgCount()
-        #expect(n == 0 || n == 30, "PostgreSQL holds \(n) of 30 rows")
-        let config = try f.config()
-        if config.contains("postgresql://") { #expect(n == 30) }  // never an unvalidated database
-        #expect(point == "switch" || n == 0)
-        let rerun = try f.run("upgrade", "to-postgres", "--db-url", f.url)
-        #expect(rerun.status == 0, "\(rerun.stderr)")
-        #expect(try f.config().contains("postgresql://"))
-        #expect(try await f.pgCount() == 30)
-        #expect(try f.snapshot() == before)
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let before = try f.snapshot()
+            let sqliteBefore = try sha(f.storePath)
+            let killed = try f.run(
+                "upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "\(point):kill"])
+            #expect(killed.status != 0)
+            #expect(killed.stderr.contains("fault point \(point) reached"))
+            #expect(try sha(f.storePath) == sqliteBefore, "the SQLite store changed")
+            let n = try await f.pgCount()
+            #expect(n == 0 || n == 30, "PostgreSQL holds \(n) of 30 rows")
+            let config = try f.config()
+            if config.contains("postgresql://") { #expect(n == 30) }  // never an unvalidated database
+            #expect(point == "switch" || n == 0)
+            let rerun = try f.run("upgrade", "to-postgres", "--db-url", f.url)
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            #expect(try f.config().contains("postgresql://"))
+            #expect(try await f.pgCount() == 30)
+            #expect(try f.snapshot() == before)
+        }
     }
 
     @Test func backupsAreVerifiedAndRestoredOnBothStores() async throws {
         let f = try await UpgradeFixture.make(tasks: 15)
-        defer { Task { await f.cleanup() } }
-        let before = try f.snapshot()
-        let c = try f.run("backup", "create", "--json")
-        #expect(c.status == 0, "\(c.stderr)")
-        let manifest = try JSONParser.parse(c.stdout.utf8)
-        #expect(manifest["tables"]?["tasks"] == 15)
-        let file = f.dir.appendingPathComponent(".minsky/backups/\(manifest["file"]?.stringValue ?? "")").path
-        #expect(try f.run("backup", "list").stdout.contains(manifest["file"]?.stringValue ?? "?"))
-        #expect(try f.run("backup", "verify", file).status == 0)
-        // Restoring over a non-empty store needs --force; into an empty PostgreSQL it does not.
-        #expect(try f.run("backup", "restore", file).status == 2)
-        let toPG = try f.run("backup", "restore", file, "--to", f.url)
-        #expect(toPG.status == 0, "\(toPG.stderr)")
-        #expect(try await f.pgCount() == 15)
-        // A backup of the PostgreSQL store is the same portable format, with the same checksums.
-        let pgBackup = try runProcess(
-            Binaries.minsky,
-            ["backup", "create", "--json", "--db", f.url, "--out", f.dir.appendingPathComponent("pg.db").path],
-            cwd: f.dir, env: f.env)
-        #expect(pgBackup.status == 0, "\(pgBackup.stderr)")
-        #expect(try JSONParser.parse(pgBackup.stdout.utf8)["checksums"] == manifest["checksums"])
-        // Tampering is caught.
-        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
-        bytes[bytes.count - 100] ^= 0xFF
-        try bytes.write(to: URL(fileURLWithPath: file))
-        let bad = try f.run("backup", "verify", file)
-        #expect(bad.status != 0)
-        #expect(bad.stderr.contains("SHA-256"))
-        // Restore the PostgreSQL backup over the SQLite store with --force: same content.
-        #expect(try f.run("tasks", "create", "extra").status == 0)
-        let forced = try f.run("backup", "restore", f.dir.appendingPathComponent("pg.db").path, "--force")
-        #expect(forced.status == 0, "\(forced.stderr)")
-        #expect(try f.snapshot() == before)
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let before = try f.snapshot()
+            let c = try f.run("backup", "create", "--json")
+            #expect(c.status == 0, "\(c.stderr)")
+            let manifest = try JSONParser.parse(c.stdout.utf8)
+            #expect(manifest["tables"]?["tasks"] == 15)
+            let file = f.dir.appendingPathComponent(".minsky/backups/\(manifest["file"]?.stringValue ?? "")").path
+            #expect(try f.run("backup", "list").stdout.contains(manifest["file"]?.stringValue ?? "?"))
+            #expect(try f.run("backup", "verify", file).status == 0)
+            // Restoring over a non-empty store needs --force; into an empty PostgreSQL it does not.
+            #expect(try f.run("backup", "restore", file).status == 2)
+            let toPG = try f.run("backup", "restore", file, "--to", f.url)
+            #expect(toPG.status == 0, "\(toPG.stderr)")
+            #expect(try await f.pgCount() == 15)
+            // A backup of the PostgreSQL store is the same portable format, with the same checksums.
+            let pgBackup = try runProcess(
+                Binaries.minsky,
+                ["backup", "create", "--json", "--db", f.url, "--out", f.dir.appendingPathComponent("pg.db").path],
+                cwd: f.dir, env: f.env)
+            #expect(pgBackup.status == 0, "\(pgBackup.stderr)")
+            #expect(try JSONParser.parse(pgBackup.stdout.utf8)["checksums"] == manifest["checksums"])
+            // Tampering is caught.
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+            bytes[bytes.count - 100] ^= 0xFF
+            try bytes.write(to: URL(fileURLWithPath: file))
+            let bad = try f.run("backup", "verify", file)
+            #expect(bad.status != 0)
+            #expect(bad.stderr.contains("SHA-256"))
+            // Restore the PostgreSQL backup over the SQLite store with --force: same content.
+            #expect(try f.run("tasks", "create", "extra").status == 0)
+            let forced = try f.run("backup", "restore", f.dir.appendingPathComponent("pg.db").path, "--force")
+            #expect(forced.status == 0, "\(forced.stderr)")
+            #expect(try f.snapshot() == before)
+        }
     }
 }
 
@@ -336,59 +346,73 @@ struct UpgradePressureTests {
     @Test func postgresStoppingMidCopyIsAClearErrorAndRerunCompletes() async throws {
         let pgServer = try ScratchPostgres()
         let f = try await UpgradeFixture.make(tasks: 25)
-        defer { Task { await f.cleanup() } }
-        let sqliteBefore = try sha(f.storePath)
-        let upgrade = Task.detached {
-            try f.run("upgrade", "to-postgres", "--db-url", pgServer.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=3"])
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let sqliteBefore = try sha(f.storePath)
+            let go = f.dir.appendingPathComponent("go").path
+            let upgrade = Task.detached {
+                try f.run(
+                    "upgrade", "to-postgres", "--db-url", pgServer.url, extraEnv: ["MINSKY_FAULT": "copy:wait=\(go)"])
+            }
+            // Stop the server once the upgrade is known to be in the copy, then let it go on.
+            while !FileManager.default.fileExists(atPath: go + ".reached") {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            try pgServer.stop()
+            FileManager.default.createFile(atPath: go, contents: nil)
+            let r = try await upgrade.value
+            #expect(r.status != 0)
+            #expect(r.stderr.contains("127.0.0.1:\(pgServer.port)"), "\(r.stderr)")
+            #expect(try f.config().contains("sqlite:tasks.db"))
+            #expect(try sha(f.storePath) == sqliteBefore)
+            try pgServer.start()
+            let rerun = try f.run("upgrade", "to-postgres", "--db-url", pgServer.url)
+            #expect(rerun.status == 0, "\(rerun.stderr)")
+            #expect(rerun.stdout.contains("Migrating 25 tasks"))
         }
-        try await Task.sleep(for: .milliseconds(1500))
-        try pgServer.stop()
-        let r = try await upgrade.value
-        #expect(r.status != 0)
-        #expect(r.stderr.contains("127.0.0.1:\(pgServer.port)"), "\(r.stderr)")
-        #expect(try f.config().contains("sqlite:tasks.db"))
-        #expect(try sha(f.storePath) == sqliteBefore)
-        try pgServer.start()
-        let rerun = try f.run("upgrade", "to-postgres", "--db-url", pgServer.url)
-        #expect(rerun.status == 0, "\(rerun.stderr)")
-        #expect(rerun.stdout.contains("Migrating 25 tasks"))
     }
 
     /// An agent keeps writing through its MCP server while the store is upgraded: its writes
     /// wait for the copy, then follow the store to PostgreSQL; every acknowledged write is there.
     @Test func writersDuringTheUpgradeFollowItToPostgres() async throws {
         let f = try await UpgradeFixture.make(tasks: 10)
-        defer { Task { await f.cleanup() } }
-        let server = try MCPProcess(cwd: f.dir, env: f.env)
-        defer { server.terminate() }
-        _ = server.initialize()
-        let upgrade = Task.detached {
-            try f.run("upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "validate:sleep=1"])
-        }
-        var acknowledged: [String] = []
-        var failures: [String] = []
-        let deadline = Date().addingTimeInterval(4)
-        var i = 0
-        while Date() < deadline {
-            i += 1
-            let r = server.call("create_task", ["title": .string("live write \(i)")])
-            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
-                acknowledged.append(id)
-            } else {
-                failures.append(r?.canonicalJSON() ?? "no answer")
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let server = try MCPProcess(cwd: f.dir, env: f.env)
+            defer { server.terminate() }
+            _ = server.initialize()
+            let finished = Mutex(false)
+            let upgrade = Task.detached {
+                defer { finished.withLock { $0 = true } }
+                return try f.run(
+                    "upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "validate:sleep=1"])
             }
-            if i % 10 == 0, let first = acknowledged.first {
-                _ = server.call("update_task", ["id": .string(first), "description": .string("updated \(i)")])
+            var acknowledged: [String] = []
+            var failures: [String] = []
+            var i = 0
+            // Writes go on for the whole upgrade and a while after it (however fast or slow the
+            // machine), so some wait for it and some follow the store to PostgreSQL.
+            var after = 0
+            while after < 20 {
+                if finished.withLock({ $0 }) { after += 1 }
+                i += 1
+                let r = server.call("create_task", ["title": .string("live write \(i)")])
+                if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
+                    acknowledged.append(id)
+                } else {
+                    failures.append(r?.canonicalJSON() ?? "no answer")
+                }
+                if i % 10 == 0, let first = acknowledged.first {
+                    _ = server.call("update_task", ["id": .string(first), "description": .string("updated \(i)")])
+                }
             }
+            let r = try await upgrade.value
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(failures.isEmpty, "writes failed during the upgrade: \(failures.prefix(3))")
+            #expect(acknowledged.count >= 20)
+            let onPostgres = try f.snapshot()["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            let missing = Set(acknowledged).subtracting(onPostgres)
+            #expect(missing.isEmpty, "acknowledged writes missing from PostgreSQL: \(missing.prefix(5))")
+            #expect(try f.config().contains("postgresql://"))
         }
-        let r = try await upgrade.value
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(failures.isEmpty, "writes failed during the upgrade: \(failures.prefix(3))")
-        #expect(acknowledged.count > 20)
-        let onPostgres = try f.snapshot()["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
-        let missing = Set(acknowledged).subtracting(onPostgres)
-        #expect(missing.isEmpty, "acknowledged writes missing from PostgreSQL: \(missing.prefix(5))")
-        #expect(try f.config().contains("postgresql://"))
     }
 }
 
@@ -399,60 +423,66 @@ struct LiveUpgradeTests {
     /// write, and the last acknowledged version of every update, is in PostgreSQL.
     @Test func everyAcknowledgedWriteDuringALiveUpgradeIsInPostgres() async throws {
         let f = try await UpgradeFixture.make(tasks: 20)
-        defer { Task { await f.cleanup() } }
-        let server = try MCPProcess(cwd: f.dir, env: f.env)
-        defer { server.terminate() }
-        _ = server.initialize()
-        let upgrade = Task.detached {
-            try f.run("upgrade", "to-postgres", "--live", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=2"])
-        }
-        var created: [String] = []
-        var lastDescription: [String: String] = [:]
-        var failures: [String] = []
-        let deadline = Date().addingTimeInterval(4.5)
-        var i = 0
-        while Date() < deadline {
-            i += 1
-            let r = server.call("create_task", ["title": .string("live \(i)")])
-            if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
-                created.append(id)
-            } else {
-                failures.append(r?.canonicalJSON() ?? "no answer")
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            let server = try MCPProcess(cwd: f.dir, env: f.env)
+            defer { server.terminate() }
+            _ = server.initialize()
+            let finished = Mutex(false)
+            let upgrade = Task.detached {
+                defer { finished.withLock { $0 = true } }
+                return try f.run(
+                    "upgrade", "to-postgres", "--live", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=2"])
             }
-            if let target = created.randomElement() {
-                let text = "revision \(i)"
-                let u = server.call("update_task", ["id": .string(target), "description": .string(text)])
-                if u?["isError"] == false {
-                    lastDescription[target] = text
+            var created: [String] = []
+            var lastDescription: [String: String] = [:]
+            var failures: [String] = []
+            var i = 0
+            // Writes for the whole migration and a little after it, however fast the machine is.
+            var after = 0
+            while after < 20 {
+                if finished.withLock({ $0 }) { after += 1 }
+                i += 1
+                let r = server.call("create_task", ["title": .string("live \(i)")])
+                if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
+                    created.append(id)
                 } else {
-                    failures.append(u?.canonicalJSON() ?? "no answer")
+                    failures.append(r?.canonicalJSON() ?? "no answer")
+                }
+                if let target = created.randomElement() {
+                    let text = "revision \(i)"
+                    let u = server.call("update_task", ["id": .string(target), "description": .string(text)])
+                    if u?["isError"] == false {
+                        lastDescription[target] = text
+                    } else {
+                        failures.append(u?.canonicalJSON() ?? "no answer")
+                    }
+                }
+                if i % 7 == 0, let victim = created.first {
+                    let d = server.call("delete_task", ["id": .string(victim)])
+                    if d?["isError"] == false {
+                        created.removeFirst()
+                        lastDescription[victim] = nil
+                    }
                 }
             }
-            if i % 7 == 0, let victim = created.first {
-                let d = server.call("delete_task", ["id": .string(victim)])
-                if d?["isError"] == false {
-                    created.removeFirst()
-                    lastDescription[victim] = nil
-                }
+            let r = try await upgrade.value
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(r.stdout.contains("Replayed changes"))
+            #expect(failures.isEmpty, "writes failed: \(failures.prefix(3))")
+            #expect(created.count > 20)
+            #expect(try f.config().contains("postgresql://"))
+            let tasks = try f.snapshot()["tasks"]?.arrayValue ?? []
+            let byID = Dictionary(
+                tasks.compactMap { t in t["id"]?.stringValue.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
+            let missing = created.filter { byID[$0] == nil }
+            #expect(missing.isEmpty, "acknowledged creates missing: \(missing.prefix(5))")
+            for (id, text) in lastDescription {
+                #expect(byID[id]?["description"]?.stringValue == text, "update of \(id) lost")
             }
+            // The writer is on PostgreSQL now and keeps going.
+            #expect(server.call("create_task", ["title": "after the switch"])?["isError"] == false)
+            #expect(try await f.pgCount() == tasks.count + 1)
         }
-        let r = try await upgrade.value
-        #expect(r.status == 0, "\(r.stderr)")
-        #expect(r.stdout.contains("Replayed changes"))
-        #expect(failures.isEmpty, "writes failed: \(failures.prefix(3))")
-        #expect(created.count > 20)
-        #expect(try f.config().contains("postgresql://"))
-        let tasks = try f.snapshot()["tasks"]?.arrayValue ?? []
-        let byID = Dictionary(
-            tasks.compactMap { t in t["id"]?.stringValue.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
-        let missing = created.filter { byID[$0] == nil }
-        #expect(missing.isEmpty, "acknowledged creates missing: \(missing.prefix(5))")
-        for (id, text) in lastDescription {
-            #expect(byID[id]?["description"]?.stringValue == text, "update of \(id) lost")
-        }
-        // The writer is on PostgreSQL now and keeps going.
-        #expect(server.call("create_task", ["title": "after the switch"])?["isError"] == false)
-        #expect(try await f.pgCount() == tasks.count + 1)
     }
 }
 
@@ -476,21 +506,22 @@ struct UpgradeSchemaTests {
     /// exactly what the migrations create.
     @Test func indexesAndForeignKeysMatchAFreshlyMigratedStore() async throws {
         let f = try await UpgradeFixture.make(tasks: 5)
-        defer { Task { await f.cleanup() } }
-        #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url).status == 0)
-        let (fresh, freshSchema) = try await TestEnvironment.freshPostgresSchema()
-        let s = try await PostgresTaskStore.connect(url: fresh)
-        // Used normally, a store with a 6-dimension embedding gets the same pgvector objects the
-        // upgrade prepared for the fixture's embedding.
-        let t = try await s.create(NewTask(title: "t"))
-        try await s.saveEmbeddings([
-            TaskEmbedding(taskId: t.id, model: "m", contentHash: "h", vector: [1, 2, 3, 4, 5, 6])
-        ])
-        await s.close()
-        let upgraded = try await Self.shape(f.url, f.schema)
-        let migrated = try await Self.shape(fresh, freshSchema)
-        await TestEnvironment.dropSchema(freshSchema)
-        #expect(upgraded.count > 8)
-        #expect(upgraded == migrated)
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url).status == 0)
+            let (fresh, freshSchema) = try await TestEnvironment.freshPostgresSchema()
+            let s = try await PostgresTaskStore.connect(url: fresh)
+            // Used normally, a store with a 6-dimension embedding gets the same pgvector objects the
+            // upgrade prepared for the fixture's embedding.
+            let t = try await s.create(NewTask(title: "t"))
+            try await s.saveEmbeddings([
+                TaskEmbedding(taskId: t.id, model: "m", contentHash: "h", vector: [1, 2, 3, 4, 5, 6])
+            ])
+            await s.close()
+            let upgraded = try await Self.shape(f.url, f.schema)
+            let migrated = try await Self.shape(fresh, freshSchema)
+            await TestEnvironment.dropSchema(freshSchema)
+            #expect(upgraded.count > 8)
+            #expect(upgraded == migrated)
+        }
     }
 }
