@@ -30,6 +30,7 @@ struct StatusList: ExpressibleByArgument {
         statuses = out
     }
     static var allValueStrings: [String] { TaskStatus.allValueStrings }
+    static var defaultCompletionKind: CompletionKind { .list(allValueStrings) }
 }
 
 /// A claim lifetime: `90s`, `30m`, `2h`, `1d`, or plain seconds.

@@ -99,3 +99,39 @@ struct JSONShapeTests {
         #expect(checked == 32)
     }
 }
+
+@Suite("Command-line help")
+struct HelpTests {
+    /// Every command has an abstract and every option and argument a help text; values with a
+    /// fixed set of choices list them (what `--help` shows and shell completion offers).
+    @Test func everyOptionAndArgumentIsDocumented() throws {
+        let r = try runProcess(Binaries.minsky, ["--experimental-dump-help"])
+        #expect(r.status == 0)
+        var missing: [String] = []
+        var choices: [String: [String]] = [:]
+        var stack: [(JSONValue, String)] = [(try JSONValue.parse(r.stdout)["command"] ?? .null, "minsky")]
+        while let (command, path) = stack.popLast() {
+            if (command["abstract"]?.stringValue ?? "").isEmpty && path != "minsky help" { missing.append(path) }
+            for a in command["arguments"]?.arrayValue ?? [] {
+                let names = a["names"]?.arrayValue ?? []
+                let long = names.first { $0["kind"] == "long" } ?? names.first
+                let name = long?["name"]?.stringValue ?? a["valueName"]?.stringValue ?? "?"
+                if ["help", "version", "experimental-dump-help"].contains(name) || path == "minsky help" { continue }
+                if (a["abstract"]?.stringValue ?? "").isEmpty { missing.append("\(path) \(name)") }
+                if let values = a["allValues"]?.arrayValue?.compactMap(\.stringValue), !values.isEmpty {
+                    choices["\(path) \(name)"] = values
+                }
+            }
+            for sub in command["subcommands"]?.arrayValue ?? [] {
+                stack.append((sub, path + " " + (sub["commandName"]?.stringValue ?? "?")))
+            }
+        }
+        #expect(missing.isEmpty, "without help: \(missing)")
+        #expect(choices["minsky tasks status status"]?.contains("IN-PROGRESS") == true, "\(choices.keys.sorted())")
+        #expect(choices["minsky tasks create priority"]?.contains("critical") == true)
+        #expect(choices["minsky upgrade team provider"] == ["supabase", "neon", "postgres"])
+        #expect(choices["minsky config set key"]?.contains("ai.model") == true)
+        let bash = try runProcess(Binaries.minsky, ["--generate-completion-script", "bash"])
+        #expect(bash.status == 0 && bash.stdout.contains("IN-PROGRESS"))
+    }
+}
