@@ -70,6 +70,15 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// New tasks reach the text index in batches (SQLite's FTS through `tasks_fts_pending`,
+    /// flushed by the 64th create or before a text search); elsewhere the index is kept by the
+    /// database as rows change.
+    public var batchesTextIndex: Bool { self == .sqlite }
+
+    /// A trigger-kept counter (`embedding_generation`) says when embeddings changed, so a
+    /// process may keep its in-memory matrix between searches.
+    public var countsEmbeddingChanges: Bool { self == .sqlite }
+
     /// Only SQLite stores are ever upgraded away (and marked in `store_moved`); a PostgreSQL store
     /// need not pay a query per transaction to check for a mark it can never carry.
     public var canBeUpgradedAway: Bool { self == .sqlite }

@@ -26,9 +26,14 @@ public protocol SQLDriver: Sendable {
     /// Runs `body` on a connection outside any transaction, each statement committing on its own
     /// (PostgreSQL's CREATE INDEX CONCURRENTLY needs this). Default: a write transaction.
     func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    /// A vector index of the backend's own, made once per store.
+    func makeVectorIndex() -> (any VectorIndex)?
 }
 
 extension SQLDriver {
+    /// The backend's own vector index, if it has one (see `VectorIndex`). Default: none.
+    public func makeVectorIndex() -> (any VectorIndex)? { nil }
+
     public func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await write(body)
     }

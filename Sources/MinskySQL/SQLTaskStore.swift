@@ -8,8 +8,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public let idPrefix: String
     let now: @Sendable () -> Timestamp
     let makeID: @Sendable (_ prefix: String, _ length: Int) -> TaskID
-    /// Embedding matrices already read, and what this process learned about pgvector.
+    /// Embedding matrices already read.
     let vectorState = Mutex(VectorState())
+    /// The backend's own vector index (pgvector), if any.
+    let vectorIndex: (any VectorIndex)?
 
     /// `now` and `makeID` are injectable so tests can replay the same operations on two stores
     /// and compare results field by field.
@@ -20,6 +22,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         }
     ) {
         self.driver = driver
+        self.vectorIndex = driver.makeVectorIndex()
         self.idPrefix = idPrefix
         self.now = now
         self.makeID = makeID
@@ -216,7 +219,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     /// SQLite: moves pending tasks into the FTS index, as one segment. Returns how many.
     @discardableResult
     func flushTextIndex(_ c: any SQLConnection) throws -> Int {
-        guard d == .sqlite else { return 0 }
+        guard d.batchesTextIndex else { return 0 }
         let n = SQLDialect.indexedDescriptionCharacters
         try c.execute(
             d,
@@ -227,7 +230,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     /// After inserts: flush once a batch has gathered.
     func flushTextIndexIfFull(_ c: any SQLConnection) throws {
-        guard d == .sqlite else { return }
+        guard d.batchesTextIndex else { return }
         if try !c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(raw: String(Self.textIndexBatch - 1))")
             .isEmpty
         {
@@ -271,7 +274,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     public func list(_ query: TaskQuery) async throws -> TaskPage {
         let q = try query.validated()
-        guard d == .sqlite, !q.textTerms.isEmpty else { return try await read { [self] c in try list(c, q) } }
+        guard d.batchesTextIndex, !q.textTerms.isEmpty else { return try await read { [self] c in try list(c, q) } }
         // A text search on SQLite sees every task: with tasks still pending for the index, it
         // indexes them first, in the same transaction as the search.
         let page: TaskPage? = try await read { [self] c in

@@ -120,7 +120,7 @@ public enum Schema {
         // embedding matrix in memory and know, with one tiny read, when it must read it again.
         // PostgreSQL searches with pgvector (see SQLTaskStore+Embeddings) and needs none.
         SQLMigration(name: "006_embedding_generation") { d in
-            guard d == .sqlite else { return [] }
+            guard d.countsEmbeddingChanges else { return [] }
             let bump = "UPDATE embedding_generation SET generation = generation + 1; END"
             return [
                 "CREATE TABLE embedding_generation (generation INTEGER NOT NULL)",
@@ -157,7 +157,7 @@ public enum Schema {
         // `textIndexBatch` creates and before any text search, so searches stay exact. Deletes and
         // edits of a still-pending task skip the index (it holds nothing for it yet).
         SQLMigration(name: "008_text_index_batches") { d in
-            guard d == .sqlite else { return [] }
+            guard d.batchesTextIndex else { return [] }
             let n = SQLDialect.indexedDescriptionCharacters
             let pending = "EXISTS (SELECT 1 FROM tasks_fts_pending WHERE id = old.rowid)"
             return [
