@@ -165,29 +165,15 @@ public final class PostgresDriver: SQLDriver {
         try await pool.withConnection { c in
             do {
                 try c.exec("SET client_min_messages = warning")
-                let hasTable =
-                    try c.exec("SELECT to_regclass('minsky_migrations') IS NOT NULL").rows.first?[0].text == "t"
-                var applied = Set<String>()
-                if hasTable {
-                    applied = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text })
-                }
-                let unknown = applied.subtracting(Schema.migrationNames)
-                if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: loc) }
-                if applied.count == Schema.migrations.count { return }
+                let target = PostgresMigrations(exec: { sql, params in try c.exec(sql, params).rows }, location: loc)
+                if try MigrationRunner.pending(recorded: target.recordedMigrations(), location: loc).isEmpty { return }
                 try c.exec("BEGIN")
                 do {
                     // One migrator at a time across every process sharing this database.
                     try c.exec(AdvisoryLock.migrations.transactionLock)
-                    try c.exec(
-                        "CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-                    )
-                    let done = Set(try c.exec("SELECT name FROM minsky_migrations").rows.compactMap { $0[0].text })
-                    for m in Schema.migrations where !done.contains(m.name) {
-                        logger.debug("applying migration", metadata: ["name": "\(m.name)"])
-                        for sql in m.statements(.postgres) { try c.exec(sql) }
-                        try c.exec("INSERT INTO minsky_migrations (name) VALUES ($1)", [.text(m.name)])
-                    }
+                    let applied = try MigrationRunner.apply(to: target)
                     try c.exec("COMMIT")
+                    if !applied.isEmpty { logger.debug("applied migrations", metadata: ["names": "\(applied)"]) }
                 } catch {
                     _ = try? c.exec("ROLLBACK")
                     throw error
@@ -286,5 +272,32 @@ public enum PostgresAdmin {
         } catch let e as PGError {
             throw e.minsky
         }
+    }
+}
+
+/// PostgreSQL's migration record: `minsky_migrations`, read and written through `exec`.
+struct PostgresMigrations: MigrationTarget {
+    let exec: (String, [SQLValue]) throws -> [[SQLValue]]
+    let location: String
+    var dialect: SQLDialect { .postgres }
+    var migrationLocation: String { location }
+
+    func recordedMigrations() throws -> Set<String> {
+        guard try exec("SELECT to_regclass('minsky_migrations') IS NOT NULL", []).first?[0].text == "t" else {
+            return []
+        }
+        return Set(try exec("SELECT name FROM minsky_migrations", []).compactMap { $0[0].text })
+    }
+
+    func executeMigration(_ sql: String) throws { _ = try exec(sql, []) }
+
+    func createMigrationRecord() throws {
+        _ = try exec(
+            "CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())",
+            [])
+    }
+
+    func recordMigration(_ name: String) throws {
+        _ = try exec("INSERT INTO minsky_migrations (name) VALUES ($1)", [.text(name)])
     }
 }

@@ -32,16 +32,9 @@ public final class PostgresSession: @unchecked Sendable {
     /// leaves no schema behind). Refuses a database written by a newer minsky.
     public func migrateInTransaction() throws {
         try execute(AdvisoryLock.migrations.transactionLock)
-        try execute(
-            "CREATE TABLE IF NOT EXISTS minsky_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())"
-        )
-        let done = Set(try query("SELECT name FROM minsky_migrations").compactMap { $0[0].text })
-        let unknown = done.subtracting(Schema.migrationNames)
-        if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: target.safeDescription) }
-        for m in Schema.migrations where !done.contains(m.name) {
-            for sql in m.statements(.postgres) { try execute(sql) }
-            try execute("INSERT INTO minsky_migrations (name) VALUES ($1)", [.text(m.name)])
-        }
+        try MigrationRunner.apply(
+            to: PostgresMigrations(
+                exec: { sql, params in try self.query(sql, params) }, location: target.safeDescription))
     }
 
     /// Streams COPY text-format data into `sql` (`COPY t (…) FROM STDIN`). `chunks` is called

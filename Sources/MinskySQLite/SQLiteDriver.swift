@@ -49,20 +49,18 @@ public struct SQLiteDriver: SQLDriver {
         } catch {
             throw Self.map(error, path: path)
         }
-        var migrator = DatabaseMigrator()
-        for m in Schema.migrations {
-            migrator.registerMigration(m.name) { db in
-                for sql in m.statements(.sqlite) { try db.execute(sql: sql) }
-            }
-        }
         do {
-            let known = Set(Schema.migrationNames)
-            let applied = try pool.read { db in try migrator.appliedIdentifiers(db) }
-            let unknown = applied.subtracting(known)
-            if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: path) }
-            if applied != known {
+            let location = path
+            let recorded = try pool.read { db in try SQLiteMigrations(db: db, location: location).recordedMigrations() }
+            if try !MigrationRunner.pending(recorded: recorded, location: path).isEmpty {
                 logger.debug("migrating SQLite store", metadata: ["path": "\(path)"])
-                try migrator.migrate(pool)
+                // BEGIN IMMEDIATE: one migrator at a time; the names are read again inside.
+                try pool.writeWithoutTransaction { db in
+                    try db.inTransaction(.immediate) {
+                        try MigrationRunner.apply(to: SQLiteMigrations(db: db, location: location))
+                        return .commit
+                    }
+                }
             }
         } catch let e as MinskyError {
             try? pool.close()
@@ -318,5 +316,28 @@ extension SQLTaskStore where Driver == SQLiteDriver {
         makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }
     ) throws {
         self.init(driver: try SQLiteDriver(path: path, create: create), idPrefix: idPrefix, now: now, makeID: makeID)
+    }
+}
+
+/// SQLite's migration record: GRDB's `grdb_migrations` table, which every existing store has.
+struct SQLiteMigrations: MigrationTarget {
+    let db: Database
+    let location: String
+    var dialect: SQLDialect { .sqlite }
+    var migrationLocation: String { location }
+
+    func recordedMigrations() throws -> Set<String> {
+        guard try db.tableExists("grdb_migrations") else { return [] }
+        return Set(try String.fetchAll(db, sql: "SELECT identifier FROM grdb_migrations"))
+    }
+
+    func executeMigration(_ sql: String) throws { try db.execute(sql: sql) }
+
+    func createMigrationRecord() throws {
+        try db.execute(sql: "CREATE TABLE IF NOT EXISTS grdb_migrations (identifier TEXT NOT NULL PRIMARY KEY)")
+    }
+
+    func recordMigration(_ name: String) throws {
+        try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [name])
     }
 }
