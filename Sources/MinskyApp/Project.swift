@@ -40,7 +40,7 @@ public struct UserCredentials: Sendable {
             path = f
         } else {
             let base =
-                environment["XDG_CONFIG_HOME"]
+                environment["XDG_CONFIG_HOME"].flatMap { $0.isEmpty ? nil : $0 }
                 ?? (UserPaths.home(environment) as NSString).appendingPathComponent(".config")
             path = (base as NSString).appendingPathComponent("minsky/credentials.json")
         }

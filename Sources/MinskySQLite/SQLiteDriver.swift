@@ -113,6 +113,10 @@ public struct SQLiteDriver: SQLDriver {
 
     public static func preflight(path: String) throws {
         let fm = FileManager.default
+        guard fm.fileExists(atPath: path) else {
+            throw MinskyError(
+                .storeUnavailable, "no SQLite store at \(path); run `minsky init` to create one, or check the path")
+        }
         guard let fh = FileHandle(forReadingAtPath: path) else {
             throw MinskyError(
                 .storeUnavailable, "cannot read \(path): permission denied; check the file's owner and mode")

@@ -72,6 +72,16 @@ public enum TestEnvironment {
         return (base + sep + "options=-csearch_path%3D\(schema)", schema)
     }
 
+    /// A fresh, empty schema on the test server for `body` (its URL selects it through the
+    /// search path), dropped when `body` ends, thrown or not: the one set-up and tear-down every
+    /// PostgreSQL test uses.
+    public static func withPostgresSchema<T>(_ body: (_ url: String, _ schema: String) async throws -> T) async throws
+        -> T
+    {
+        let (url, schema) = try await freshPostgresSchema()
+        return try await cleaningUp({ await dropSchema(schema) }) { try await body(url, schema) }
+    }
+
     public static func dropSchema(_ schema: String) async {
         guard let base = try? postgresURL() else { return }
         try? await PostgresAdmin.execute(url: base, "DROP SCHEMA IF EXISTS \(schema) CASCADE")
@@ -101,21 +111,9 @@ public func withStore<T>(
             throw error
         }
     case .postgres:
-        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
-        do {
+        return try await TestEnvironment.withPostgresSchema { url, _ in
             let store = try await PostgresTaskStore.connect(url: url, now: now, makeID: makeID)
-            do {
-                let r = try await body(store)
-                await store.close()
-                await TestEnvironment.dropSchema(schema)
-                return r
-            } catch {
-                await store.close()
-                throw error
-            }
-        } catch {
-            await TestEnvironment.dropSchema(schema)
-            throw error
+            return try await cleaningUp({ await store.close() }) { try await body(store) }
         }
     }
 }

@@ -63,7 +63,8 @@ public enum Backups {
     public static func userDirectory(environment: [String: String]) -> URL {
         if let d = environment["MINSKY_BACKUP_DIR"], !d.isEmpty { return URL(fileURLWithPath: d) }
         let base =
-            environment["XDG_DATA_HOME"].map { URL(fileURLWithPath: $0) }
+            // An empty XDG variable counts as unset (as the XDG spec says).
+            environment["XDG_DATA_HOME"].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) }
             ?? URL(fileURLWithPath: UserPaths.home(environment)).appendingPathComponent(".local/share")
         return base.appendingPathComponent("minsky/backups")
     }

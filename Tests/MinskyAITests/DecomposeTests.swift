@@ -261,6 +261,31 @@ struct AIMoreTests {
 }
 
 extension AIMoreTests {
+    /// `complexity --all` asks the model only about tasks whose content changed since their last
+    /// score (unless --force), and still reports every task.
+    @Test func complexityAllSkipsUnchangedTasksUnlessForced() async throws {
+        let score = #"{"score":5,"reasoning":"medium","recommendedSubtasks":2,"decompositionPrompt":""}"#
+        let server = try FakeLLMServer([.openAI(score)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let a =
+                try JSONParser.parse(p.run("tasks", "create", "First", "--json").stdout.utf8)["id"]?.stringValue ?? ""
+            _ = try p.run("tasks", "create", "Second", "--json")
+            var r = try p.run("tasks", "complexity", "--all", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(server.requests.count == 2)
+            r = try p.run("tasks", "complexity", "--all", "--json")
+            #expect(server.requests.count == 2, "unchanged tasks were scored again")
+            let out = try JSONParser.parse(r.stdout.utf8)
+            #expect(out["scores"]?.arrayValue?.count == 2 && out["unchanged"] == 2)
+            _ = try p.run("tasks", "update", a, "-d", "now with a description")
+            _ = try p.run("tasks", "complexity", "--all")
+            #expect(server.requests.count == 3, "only the changed task is scored again")
+            _ = try p.run("tasks", "complexity", "--all", "--force")
+            #expect(server.requests.count == 5)
+        }
+    }
+
     /// doctor asks the model server for its model list (one cheap request) instead of assuming.
     @Test func doctorContactsTheModelServer() async throws {
         let offers = try FakeLLMServer([FakeLLMServer.Reply(body: #"{"data":[{"id":"other"},{"id":"fake-model"}]}"#)])

@@ -33,13 +33,10 @@ func withProject(_ kind: StoreKind, _ body: (CLI) async throws -> Void) async th
         #expect(r.status == 0, "\(r.stderr)")
         try await body(cli)
     case .postgres:
-        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
-        cli.env["MINSKY_DB"] = url
-        do { try await body(cli) } catch {
-            await TestEnvironment.dropSchema(schema)
-            throw error
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            cli.env["MINSKY_DB"] = url
+            try await body(cli)
         }
-        await TestEnvironment.dropSchema(schema)
     }
 }
 

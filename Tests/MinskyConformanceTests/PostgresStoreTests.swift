@@ -42,8 +42,7 @@ struct PostgresStoreTests {
     }
 
     @Test func migrationsAreRecordedAndNewerSchemaRefused() async throws {
-        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
-        try await cleaningUp({ await TestEnvironment.dropSchema(schema) }) { () async throws in
+        try await TestEnvironment.withPostgresSchema { url, schema in
             let s = try await PostgresTaskStore.connect(url: url)
             _ = try await s.create(NewTask(title: "x"))
             await s.close()
@@ -67,8 +66,7 @@ struct PostgresStoreTests {
     }
 
     @Test func concurrentFirstOpensMigrateOnce() async throws {
-        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
-        try await cleaningUp({ await TestEnvironment.dropSchema(schema) }) { () async throws in
+        try await TestEnvironment.withPostgresSchema { url, schema in
             try await withThrowingTaskGroup(of: Void.self) { g in
                 for _ in 0..<4 {
                     g.addTask {

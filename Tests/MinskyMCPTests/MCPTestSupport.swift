@@ -10,25 +10,23 @@ func withServer(
 ) async throws {
     let dir = try TestEnvironment.tempDirectory("minsky-mcp")
     defer { try? FileManager.default.removeItem(at: dir) }
-    var env = env
-    var schema: String?
+    func serve(_ env: [String: String]) async throws -> MCPProcess {
+        let server = try MCPProcess(cwd: dir, env: env)
+        if initialize { #expect(server.initialize()?["result"]?["protocolVersion"] == "2025-11-25") }
+        try await cleaningUp({ server.terminate() }) { try await body(server) }
+        return server
+    }
+    let server: MCPProcess
     switch kind {
     case .sqlite:
         let r = try runProcess(Binaries.minsky, ["init"], cwd: dir)
         #expect(r.status == 0, "\(r.stderr)")
+        server = try await serve(env)
     case .postgres:
-        let (url, s) = try await TestEnvironment.freshPostgresSchema()
-        env["MINSKY_DB"] = url
-        schema = s
+        server = try await TestEnvironment.withPostgresSchema { url, _ in
+            try await serve(env.merging(["MINSKY_DB": url]) { _, b in b })
+        }
     }
-    let server = try MCPProcess(cwd: dir, env: env)
-    defer { server.terminate() }
-    if initialize { #expect(server.initialize()?["result"]?["protocolVersion"] == "2025-11-25") }
-    do { try await body(server) } catch {
-        if let schema { await TestEnvironment.dropSchema(schema) }
-        throw error
-    }
-    if let schema { await TestEnvironment.dropSchema(schema) }
     // Whatever happened, stdout carried JSON-RPC 2.0 messages only.
     for line in server.allLines {
         let v = try? JSONParser.parse(line.utf8)

@@ -49,3 +49,47 @@ struct FollowingStoreTests {
         await following.close()
     }
 }
+
+@Suite("Backups refuse what they cannot do")
+struct BackupRefusalTests {
+    /// A store a newer minsky wrote is refused, byte for byte untouched; a store given by URL
+    /// backs up under HOME (not the password database's home); an unwritable place is named.
+    @Test func newerSchemasHomeAndUnwritablePlaces() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-backup")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        #expect(try runProcess(Binaries.minsky, ["tasks", "create", "keep"], cwd: dir).status == 0)
+        let store = dir.appendingPathComponent(".minsky/tasks.db").path
+        let q = try DatabaseQueue(path: store)
+        try await q.write {
+            try $0.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES ('999_from_the_future')")
+        }
+        try q.close()
+        let before = try Data(contentsOf: URL(fileURLWithPath: store))
+        let newer = try runProcess(Binaries.minsky, ["backup", "create"], cwd: dir)
+        #expect(newer.status == 5 && newer.stderr.contains("999_from_the_future"), "\(newer.stderr)")
+        #expect(try Data(contentsOf: URL(fileURLWithPath: store)) == before)
+        // A healthy store named by --db from a folder with no project: its backup lands under HOME.
+        let other = try TestEnvironment.tempDirectory("minsky-backup-home")
+        defer { try? FileManager.default.removeItem(at: other) }
+        let project = other.appendingPathComponent("project")
+        try FileManager.default.createDirectory(at: project, withIntermediateDirectories: true)
+        #expect(try runProcess(Binaries.minsky, ["init"], cwd: project).status == 0)
+        let plain = project.appendingPathComponent(".minsky/tasks.db").path
+        let home = other.appendingPathComponent("home")
+        let r = try runProcess(
+            Binaries.minsky, ["backup", "create", "--db", plain, "--json"], cwd: other,
+            env: ["HOME": home.path, "XDG_DATA_HOME": "", "MINSKY_BACKUP_DIR": ""])
+        #expect(r.status == 0, "\(r.stderr)")
+        let file = try JSONValue.parse(r.stdout)["file"]?.stringValue ?? "?"
+        #expect(
+            FileManager.default.fileExists(
+                atPath: home.appendingPathComponent(".local/share/minsky/backups/\(file)").path))
+        let nowhere = try runProcess(
+            Binaries.minsky, ["backup", "create", "--db", plain, "--out", "/nonexistent-dir/x.db"], cwd: other)
+        #expect(
+            nowhere.status == 5 && nowhere.stderr.contains("/nonexistent-dir") && nowhere.stderr.contains("--out"),
+            "\(nowhere.stderr)")
+        #expect(!nowhere.stderr.contains("NSCocoaErrorDomain"))
+    }
+}

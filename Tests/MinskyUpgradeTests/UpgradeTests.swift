@@ -332,9 +332,14 @@ struct UpgradeTests {
             #expect(bad.stderr.contains("SHA-256"))
             // Restore the PostgreSQL backup over the SQLite store with --force: same content.
             #expect(try f.run("tasks", "create", "extra").status == 0)
-            let forced = try f.run("backup", "restore", f.dir.appendingPathComponent("pg.db").path, "--force")
+            let forced = try f.run("backup", "restore", f.dir.appendingPathComponent("pg.db").path, "--force", "--json")
             #expect(forced.status == 0, "\(forced.stderr)")
             #expect(try f.snapshot() == before)
+            // What the store held (16 tasks, the extra one included) was saved first, and is a valid backup.
+            let safety = try #require(try JSONParser.parse(forced.stdout.utf8)["safetyBackup"]?.stringValue)
+            let saved = try f.run("backup", "verify", safety, "--json")
+            #expect(saved.status == 0, "\(saved.stderr)")
+            #expect(try JSONParser.parse(saved.stdout.utf8)["tables"]?["tasks"] == 16)
         }
     }
 }
