@@ -213,7 +213,8 @@ public struct SQLiteDriver: SQLDriver {
         do {
             // On GRDB's reader queue: a read may be long (every embedding of a model), and the
             // cooperative pool's threads must not block on it.
-            return try await pool.read { db in try body(GRDBConnection(db: db)) }
+            let pool = pool
+            return try await Blocking.run { try pool.read { db in try body(GRDBConnection(db: db)) } }
         } catch {
             throw Self.map(error, path: path)
         }
