@@ -15,12 +15,6 @@ import Synchronization
 /// before the handler is installed, then only read (from the handler).
 nonisolated(unsafe) var signalPipeWriteFD: Int32 = -1
 
-#if canImport(Glibc)
-    import Glibc
-#elseif canImport(Darwin)
-    import Darwin
-#endif
-
 /// The MCP server: JSON-RPC 2.0 over stdio, written to the 2025-11-25 specification.
 ///
 /// The reader thread parses each line and answers cheap methods (ping, initialize, tools/list)

@@ -121,7 +121,7 @@ final class PGVectorIndex: VectorIndex {
     func prepareAll(models: Set<String>, dims: Set<Int>) async throws {
         guard let schema = await pgvectorSchema() else { return }
         for model in models { try await fillMissingVectors(schema: schema, model: model) }
-        for n in dims { await ensureHNSWIndex(schema: schema, dims: n) }
+        for n in dims { await ensureHNSWIndex(schema: schema, dims: n, wait: true) }
     }
 
     // MARK: Set-up, fill, index, search
@@ -204,7 +204,9 @@ final class PGVectorIndex: VectorIndex {
     /// Built CONCURRENTLY, outside any transaction, so writers and searches carry on meanwhile
     /// (searches scan exactly until it is ready); one builder at a time (a session advisory lock,
     /// tried, never waited for: whoever finds it taken just moves on and checks again next time).
-    func ensureHNSWIndex(schema: String, dims: Int) async {
+    /// `wait`: wait for another builder instead of moving on (an explicit `prepareAll`, whose
+    /// caller expects the index to exist afterwards).
+    func ensureHNSWIndex(schema: String, dims: Int, wait: Bool = false) async {
         guard dims > 0, dims <= Self.hnswMaxDims, !state.withLock({ $0.indexedDims.contains(dims) }) else {
             return
         }
@@ -212,10 +214,16 @@ final class PGVectorIndex: VectorIndex {
         let settled: Bool
         do {
             settled = try await driver.autocommit { c in
-                guard try c.query(.postgres, SQL(raw: AdvisoryLock.hnswBuild.tryLock)).first?[0].text == "t" else {
+                // Keyed by this store's table too: stores in other schemas of the database build their
+                // own indexes meanwhile.
+                let key: SQL =
+                    "\(raw: String(AdvisoryLock.hnswBuild.rawValue)), ('task_embeddings'::regclass::oid::bigint % 2147483647)::int4"
+                if wait {
+                    _ = try c.query(.postgres, "SELECT pg_advisory_lock(\(key))")
+                } else if try c.query(.postgres, "SELECT pg_try_advisory_lock(\(key))").first?[0].text != "t" {
                     return false
                 }
-                defer { _ = try? c.query(.postgres, SQL(raw: AdvisoryLock.hnswBuild.unlock)) }
+                defer { _ = try? c.query(.postgres, "SELECT pg_advisory_unlock(\(key))") }
                 // An index left invalid by an interrupted concurrent build is dropped and built again.
                 if let valid = try c.query(
                     .postgres, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(\(text: name))"

@@ -193,11 +193,10 @@ public enum AdvisoryLock: Int64, Sendable {
     case dependencyGraph = 4_242_001
     /// Installing pgvector and adding the vector column.
     case pgvectorSetup = 4_242_002
-    /// Building an HNSW index (a session lock, tried, never waited for).
+    /// Building an HNSW index (a session lock on this key and the table's oid: tried, never
+    /// waited for, except by an explicit preparation).
     case hnswBuild = 4_242_003
 
     /// Held until the transaction ends.
     public var transactionLock: String { "SELECT pg_advisory_xact_lock(\(rawValue))" }
-    public var tryLock: String { "SELECT pg_try_advisory_lock(\(rawValue))" }
-    public var unlock: String { "SELECT pg_advisory_unlock(\(rawValue))" }
 }

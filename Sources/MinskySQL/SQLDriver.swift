@@ -20,8 +20,11 @@ public protocol SQLDriver: Sendable {
     var location: String { get }
     /// Runs `body` in a write transaction; a thrown error rolls everything back.
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
-    /// Runs `body` against a consistent snapshot.
+    /// Runs `body` against a consistent snapshot, off the cooperative pool.
     func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    /// The same for a bounded read (a few rows found by index): a backend may run it where it is
+    /// cheapest, when that cannot block for long. Default: `read`.
+    func boundedRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
     func close() async
     /// Runs `body` on a connection outside any transaction, each statement committing on its own
     /// (PostgreSQL's CREATE INDEX CONCURRENTLY needs this). Default: a write transaction.
@@ -31,6 +34,11 @@ public protocol SQLDriver: Sendable {
 }
 
 extension SQLDriver {
+    public func boundedRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    {
+        try await read(body)
+    }
+
     /// The backend's own vector index, if it has one (see `VectorIndex`). Default: none.
     public func makeVectorIndex() -> (any VectorIndex)? { nil }
 

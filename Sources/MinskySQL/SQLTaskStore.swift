@@ -176,6 +176,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         }
     }
 
+    /// A read of a few rows found by index (one task, its edges, the next ready ones).
+    func boundedRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try await driver.boundedRead { [self] c in
+            try checkNotMoved(c)
+            return try body(c)
+        }
+    }
+
     // MARK: TaskStore
 
     /// Inserts one validated draft with its dependency edges inside the caller's transaction.
@@ -269,7 +277,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     public func get(_ id: TaskID) async throws -> TaskItem {
-        try await read { [self] c in try fetchTask(c, id) }
+        try await boundedRead { [self] c in try fetchTask(c, id) }
     }
 
     public func list(_ query: TaskQuery) async throws -> TaskPage {
@@ -476,14 +484,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     public func dependencies(of id: TaskID) async throws -> DependencyList {
-        try await read { [self] c in
+        try await boundedRead { [self] c in
             try requireExists(c, id, field: "id")
             return try dependencyList(c, id)
         }
     }
 
     public func details(_ id: TaskID) async throws -> (task: TaskItem, dependencies: DependencyList) {
-        try await read { [self] c in (try fetchTask(c, id), try dependencyList(c, id)) }
+        try await boundedRead { [self] c in (try fetchTask(c, id), try dependencyList(c, id)) }
     }
 
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
@@ -508,7 +516,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             throw MinskyError.invalid("limit", "limit \(limit) is out of range; use 1 to \(TaskQuery.maxLimit)")
         }
         let now = now()
-        return try await read { [self] c in
+        return try await boundedRead { [self] c in
             return try c.query(
                 d,
                 """

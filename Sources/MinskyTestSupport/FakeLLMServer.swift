@@ -155,7 +155,12 @@ public final class FakeLLMServer: @unchecked Sendable {  // state behind Mutex; 
         self.handler = handler
         // Close-on-exec: children the tests spawn meanwhile must not inherit (and so keep open)
         // the sockets; a connection must end when this server closes it.
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #if os(Linux)
+            let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        #else
+            let sock = socket(AF_INET, SOCK_STREAM, 0)
+            _ = fcntl(sock, F_SETFD, FD_CLOEXEC)
+        #endif
         var one: Int32 = 1
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         var addr = sockaddr_in()

@@ -126,6 +126,13 @@ struct UpgradeTests {
                 #expect(r.stdout.contains(line), "missing \(line) in:\n\(r.stdout)")
             }
             #expect(!r.stdout.contains("s3cr3t-pw") && !r.stderr.contains("s3cr3t-pw"))
+            // Checksums read as 32 hexadecimal digits, never as (negative) decimals.
+            let sums = r.stdout.split(separator: "\n").filter { $0.contains("checksum") }
+            #expect(!sums.isEmpty)
+            for line in sums {
+                let word = line.split(separator: " ").drop { $0 != "checksum" }.dropFirst().first ?? ""
+                #expect(word.count == 32 && word.allSatisfy(\.isHexDigit), "\(line)")
+            }
             // Config points at PostgreSQL, without the password; the password is in the 0600 pgpass file.
             let config = try f.config()
             #expect(config.contains("postgresql://postgres@127.0.0.1"))

@@ -102,13 +102,17 @@ async def main():
             check(backup["tables"]["tasks"] >= 0, "backup manifest")
             if UPGRADE_URL:
                 progress = []
+                counts = []
                 async def on_progress(p, total, message):
                     progress.append(message)
+                    counts.append((p, total))
                 result = await session.call_tool("upgrade_store", {"dbUrl": UPGRADE_URL, "dryRun": True}, progress_callback=on_progress)
                 check(not result.is_error, f"upgrade_store failed: {result.content}")
                 jsonschema.validate(result.structured_content, by_name["upgrade_store"].output_schema, cls=jsonschema.Draft202012Validator)
                 check(result.structured_content["switched"] is False, "a dry run must not switch")
                 check(any("Validating" in (m or "") for m in progress), f"no progress notifications: {progress}")
+                check(all(t is None or p <= t for p, t in counts), f"progress past its total: {counts}")
+                check([p for p, _ in counts] == sorted(p for p, _ in counts), f"progress went back: {counts}")
                 called.add("upgrade_store")
             else:
                 # A store given by URL has no project to upgrade: a readable tool error.
