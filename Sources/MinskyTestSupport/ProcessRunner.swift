@@ -1,4 +1,5 @@
 import Foundation
+import MinskyCore
 
 #if canImport(Glibc)
     import Glibc
@@ -50,7 +51,17 @@ public func runDetached(_ executable: URL, _ args: [String]) throws -> ProcessRe
     return ProcessResult(status: code, stdout: text, stderr: text)
 }
 
+/// Runs the executable to its end and returns what it printed. Async: the wait happens on a
+/// blocking-work thread, so tests awaiting children never hold Swift's cooperative pool.
 public func runProcess(
+    _ executable: URL, _ args: [String], cwd: URL? = nil, env: [String: String] = [:],
+    stdin: Data? = nil
+) async throws -> ProcessResult {
+    try await Blocking.run { try runProcessBlocking(executable, args, cwd: cwd, env: env, stdin: stdin) }
+}
+
+/// The same, on the calling thread, for code that is not async (set-up of a scratch server).
+public func runProcessBlocking(
     _ executable: URL, _ args: [String], cwd: URL? = nil, env: [String: String] = [:],
     stdin: Data? = nil
 ) throws -> ProcessResult {

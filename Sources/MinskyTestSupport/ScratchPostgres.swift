@@ -26,7 +26,7 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
         let dir = try TestEnvironment.tempDirectory("minsky-pg")
         dataDir = dir.appendingPathComponent("data").path
         if getuid() == 0 {
-            _ = try runProcess(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres", dir.path])
+            _ = try runProcessBlocking(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres", dir.path])
         }
         port = Int.random(in: 20_000..<40_000)
         let initdb = try Self.asPostgres([

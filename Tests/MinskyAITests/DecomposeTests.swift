@@ -14,12 +14,13 @@ struct AIProject {
         let dir = try TestEnvironment.tempDirectory("minsky-ai")
         var p = AIProject(
             dir: dir, env: ["MINSKY_CREDENTIALS_FILE": dir.appendingPathComponent("creds/credentials.json").path])
-        #expect(try p.run("init").status == 0)
-        #expect(try p.run("config", "set", "ai.provider", provider).status == 0)
+        #expect(try await p.run("init").status == 0)
+        #expect(try await p.run("config", "set", "ai.provider", provider).status == 0)
         #expect(
-            try p.run("config", "set", "ai.baseURL", server.baseURL + (provider == "openai" ? "/v1" : "")).status == 0)
-        #expect(try p.run("config", "set", "ai.model", "fake-model").status == 0)
-        #expect(try p.run("config", "set", "ai.apiKey", "sk-test-SECRET-1234567890").status == 0)
+            try await p.run("config", "set", "ai.baseURL", server.baseURL + (provider == "openai" ? "/v1" : "")).status
+                == 0)
+        #expect(try await p.run("config", "set", "ai.model", "fake-model").status == 0)
+        #expect(try await p.run("config", "set", "ai.apiKey", "sk-test-SECRET-1234567890").status == 0)
         if kind == .postgres {
             let (url, schema) = try await TestEnvironment.freshPostgresSchema()
             p.env["MINSKY_DB"] = url
@@ -28,10 +29,12 @@ struct AIProject {
         return p
     }
 
-    func run(_ args: String...) throws -> ProcessResult { try runProcess(Binaries.minsky, args, cwd: dir, env: env) }
+    func run(_ args: String...) async throws -> ProcessResult {
+        try await runProcess(Binaries.minsky, args, cwd: dir, env: env)
+    }
 
-    func tasks() throws -> [JSONValue] {
-        try JSONParser.parse(run("tasks", "list", "--all", "--json").stdout.utf8)["tasks"]?.arrayValue ?? []
+    func tasks() async throws -> [JSONValue] {
+        try JSONParser.parse(await run("tasks", "list", "--all", "--json").stdout.utf8)["tasks"]?.arrayValue ?? []
     }
 
     func cleanup() async {
@@ -50,7 +53,7 @@ struct DecomposeTests {
         let server = try FakeLLMServer([.openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            let r = try p.run("tasks", "decompose", "Build user authentication", "--max", "4", "--json")
+            let r = try await p.run("tasks", "decompose", "Build user authentication", "--max", "4", "--json")
             #expect(r.status == 0, "\(r.stderr)")
             let out = try JSONParser.parse(r.stdout.utf8)
             let subtasks = out["subtasks"]?.arrayValue ?? []
@@ -60,7 +63,8 @@ struct DecomposeTests {
             #expect(subtasks[1]["metadata"]?["complexity"] == 4)
             // Dependencies among siblings landed: only the first subtask is ready.
             let next =
-                try JSONParser.parse(p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)["tasks"]?.arrayValue
+                try JSONParser.parse(await p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)["tasks"]?
+                .arrayValue
                 ?? []
             #expect(next.compactMap { $0["title"]?.stringValue } == ["Design the users table"])
             // What went over the wire: the key as a bearer token, structured output requested.
@@ -73,7 +77,7 @@ struct DecomposeTests {
                 req.body?["messages"]?.arrayValue?.last?["content"]?.stringValue?.contains("Build user authentication")
                     == true)
             // The call and its tokens are recorded in the store.
-            let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
+            let usage = try JSONParser.parse(await p.run("usage", "--calls", "5", "--json").stdout.utf8)
             #expect(
                 usage["usage"] == [
                     [
@@ -83,7 +87,7 @@ struct DecomposeTests {
                 ])
             let call = usage["calls"]?.arrayValue?.first
             #expect(call?["outcome"] == "ok" && call?["inputTokens"] == 120 && call?["durationMs"]?.intValue != nil)
-            #expect(try p.run("usage").stdout.contains("openai/fake-gpt · decompose"))
+            #expect(try await p.run("usage").stdout.contains("openai/fake-gpt · decompose"))
         }
     }
 
@@ -93,14 +97,14 @@ struct DecomposeTests {
         let server = try FakeLLMServer([.openAI(bad), .openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            let r = try p.run("tasks", "decompose", "Build user authentication")
+            let r = try await p.run("tasks", "decompose", "Build user authentication")
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("attempts: 2"))
             #expect(server.requests.count == 2)
             let repair = server.requests[1].body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
             #expect(repair.contains("rejected") && repair.contains("is required"))
-            #expect(try p.tasks().count == 4)
-            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+            #expect(try await p.tasks().count == 4)
+            let usage = try JSONParser.parse(await p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
             #expect(usage?["calls"] == 2 && usage?["inputTokens"] == 240 && usage?["outputTokens"] == 160)
         }
     }
@@ -114,13 +118,14 @@ struct DecomposeTests {
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
             let existing =
-                try JSONParser.parse(p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue ?? ""
-            let r = try p.run("tasks", "decompose", existing)
+                try JSONParser.parse(await p.run("tasks", "create", "Parent", "--json").stdout.utf8)["id"]?.stringValue
+                ?? ""
+            let r = try await p.run("tasks", "decompose", existing)
             #expect(r.status == 2)
             #expect(r.stderr.contains("even after one repair attempt") && r.stderr.contains("dependsOn"))
-            #expect(try p.tasks().count == 1)
+            #expect(try await p.tasks().count == 1)
             // Both calls reached the model, and both answers were unusable: usage says so.
-            let usage = try JSONParser.parse(p.run("usage", "--calls", "5", "--json").stdout.utf8)
+            let usage = try JSONParser.parse(await p.run("usage", "--calls", "5", "--json").stdout.utf8)
             let outcomes = usage["calls"]?.arrayValue?.compactMap { $0["outcome"]?.stringValue } ?? []
             #expect(outcomes == ["invalid_answer", "invalid_answer"], "\(usage.canonicalJSON())")
         }
@@ -136,7 +141,7 @@ struct DecomposeTests {
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
             let start = Date()
-            #expect(try p.run("tasks", "decompose", "Retry me").status == 0)
+            #expect(try await p.run("tasks", "decompose", "Retry me").status == 0)
             #expect(Date().timeIntervalSince(start) >= 1)  // waited as asked
             #expect(server.requests.count == 2)
 
@@ -145,12 +150,12 @@ struct DecomposeTests {
             ])
             let q = try await AIProject.make(kind, server: failing)
             try await cleaningUp({ await q.cleanup() }) { () async throws in
-                let r = try q.run("tasks", "decompose", "Denied")
+                let r = try await q.run("tasks", "decompose", "Denied")
                 #expect(r.status == 2)
                 #expect(r.stderr.contains("HTTP 401") && r.stderr.contains("ai.apiKey"))
                 #expect(!r.stderr.contains("SECRET"))
                 // The refused call is recorded as failed, without tokens.
-                let calls = try JSONParser.parse(q.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?
+                let calls = try JSONParser.parse(await q.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?
                     .arrayValue
                 #expect(calls?.first?["outcome"] == "invalid_input" && calls?.first?["inputTokens"] == nil)
             }
@@ -162,7 +167,7 @@ struct DecomposeTests {
         let down = try FakeLLMServer([FakeLLMServer.Reply(status: 503, body: "{}")])
         let p = try await AIProject.make(kind, server: down)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            let r = try p.run("tasks", "decompose", "Unlucky")
+            let r = try await p.run("tasks", "decompose", "Unlucky")
             #expect(r.status == 6)  // the model server's own exit code, not "store unavailable"
             #expect(r.stderr.contains("HTTP 503") && r.stderr.contains("127.0.0.1:\(down.port)"))
             #expect(down.requests.count == 4)  // the first try and three retries
@@ -172,10 +177,10 @@ struct DecomposeTests {
             let cleanupQ = q
             try await cleaningUp({ await cleanupQ.cleanup() }) { () async throws in
                 q.env["MINSKY_AI_TIMEOUT"] = "1"
-                let t = try q.run("tasks", "decompose", "Too slow")
+                let t = try await q.run("tasks", "decompose", "Too slow")
                 #expect(t.status == 6)
                 #expect(t.stderr.contains("sent nothing for 1 s"))
-                #expect(try q.tasks().isEmpty)
+                #expect(try await q.tasks().isEmpty)
             }
         }
     }
@@ -185,10 +190,10 @@ struct DecomposeTests {
         let server = try FakeLLMServer([.anthropic(try JSONParser.parse(goodPlan.utf8))])
         let p = try await AIProject.make(kind, server: server, provider: "anthropic")
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            let r = try p.run("tasks", "decompose", "Build user authentication", "--dry-run")
+            let r = try await p.run("tasks", "decompose", "Build user authentication", "--dry-run")
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("from fake-claude") && r.stdout.contains("2. Login endpoint"))
-            #expect(try p.tasks().count == 1)  // a dry run writes only the parent the proposal hangs on
+            #expect(try await p.tasks().count == 1)  // a dry run writes only the parent the proposal hangs on
             let req = try #require(server.requests.first)
             #expect(req.path == "/v1/messages")
             #expect(req.headers["x-api-key"] == "sk-test-SECRET-1234567890")
@@ -207,12 +212,12 @@ struct DecomposeTests {
             #expect(
                 ((try FileManager.default.attributesOfItem(atPath: creds))[.posixPermissions] as? NSNumber)?.intValue
                     == 0o600)
-            let got = try p.run("config", "get", "ai.apiKey")
+            let got = try await p.run("config", "get", "ai.apiKey")
             #expect(got.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "sk-…7890")
-            #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
-            #expect(try p.run("config", "set", "ai.provider", "skynet").status == 2)
-            #expect(try p.run("config", "unset", "ai.provider").status == 0)
-            let none = try p.run("tasks", "decompose", "No provider")
+            #expect(!(try await p.run("config", "list").stdout.contains("SECRET")))
+            #expect(try await p.run("config", "set", "ai.provider", "skynet").status == 2)
+            #expect(try await p.run("config", "unset", "ai.provider").status == 0)
+            let none = try await p.run("tasks", "decompose", "No provider")
             #expect(none.status == 5)
             #expect(none.stderr.contains("minsky config set ai.provider"))
         }
@@ -231,12 +236,13 @@ struct AIMoreTests {
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
             let id =
-                try JSONParser.parse(p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)["id"]?
+                try JSONParser.parse(await p.run("tasks", "create", "Rewrite the sync engine", "--json").stdout.utf8)[
+                    "id"]?
                 .stringValue ?? ""
-            let r = try p.run("tasks", "complexity", id)
+            let r = try await p.run("tasks", "complexity", id)
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("7/10"))
-            let task = try JSONParser.parse(p.run("tasks", "get", id, "--json").stdout.utf8)["task"]
+            let task = try JSONParser.parse(await p.run("tasks", "get", id, "--json").stdout.utf8)["task"]
             #expect(task?["metadata"]?["complexity"]?["score"] == 7)
             #expect(task?["metadata"]?["complexity"]?["model"] == "fake-gpt")
             // Over MCP, decompose without max uses the stored recommendation, with progress.
@@ -269,19 +275,20 @@ extension AIMoreTests {
         let p = try await AIProject.make(.sqlite, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
             let a =
-                try JSONParser.parse(p.run("tasks", "create", "First", "--json").stdout.utf8)["id"]?.stringValue ?? ""
-            _ = try p.run("tasks", "create", "Second", "--json")
-            var r = try p.run("tasks", "complexity", "--all", "--json")
+                try JSONParser.parse(await p.run("tasks", "create", "First", "--json").stdout.utf8)["id"]?.stringValue
+                ?? ""
+            _ = try await p.run("tasks", "create", "Second", "--json")
+            var r = try await p.run("tasks", "complexity", "--all", "--json")
             #expect(r.status == 0, "\(r.stderr)")
             #expect(server.requests.count == 2)
-            r = try p.run("tasks", "complexity", "--all", "--json")
+            r = try await p.run("tasks", "complexity", "--all", "--json")
             #expect(server.requests.count == 2, "unchanged tasks were scored again")
             let out = try JSONParser.parse(r.stdout.utf8)
             #expect(out["scores"]?.arrayValue?.count == 2 && out["unchanged"] == 2)
-            _ = try p.run("tasks", "update", a, "-d", "now with a description")
-            _ = try p.run("tasks", "complexity", "--all")
+            _ = try await p.run("tasks", "update", a, "-d", "now with a description")
+            _ = try await p.run("tasks", "complexity", "--all")
             #expect(server.requests.count == 3, "only the changed task is scored again")
-            _ = try p.run("tasks", "complexity", "--all", "--force")
+            _ = try await p.run("tasks", "complexity", "--all", "--force")
             #expect(server.requests.count == 5)
         }
     }
@@ -291,7 +298,7 @@ extension AIMoreTests {
         let offers = try FakeLLMServer([FakeLLMServer.Reply(body: #"{"data":[{"id":"other"},{"id":"fake-model"}]}"#)])
         let p = try await AIProject.make(.sqlite, server: offers)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            var r = try p.run("doctor", "--json")
+            var r = try await p.run("doctor", "--json")
             #expect(r.status == 0, "\(r.stderr)")
             let ai = try JSONParser.parse(r.stdout.utf8).arrayValue?.first { $0["name"] == "ai" }
             #expect(
@@ -300,13 +307,13 @@ extension AIMoreTests {
             #expect(offers.requests.last?.path == "/v1/models")
             #expect(offers.requests.last?.headers["authorization"] == "Bearer sk-test-SECRET-1234567890")
             // A model the server does not offer, and a server that is gone: both named, non-zero exit.
-            #expect(try p.run("config", "set", "ai.model", "missing-model").status == 0)
-            r = try p.run("doctor")
+            #expect(try await p.run("config", "set", "ai.model", "missing-model").status == 0)
+            r = try await p.run("doctor")
             #expect(
                 r.status == 2 && r.stdout.contains("! ai") && r.stdout.contains("does not offer missing-model"),
                 "\(r.stdout)")
-            #expect(try p.run("config", "set", "ai.baseURL", "http://127.0.0.1:1/v1").status == 0)
-            r = try p.run("doctor")
+            #expect(try await p.run("config", "set", "ai.baseURL", "http://127.0.0.1:1/v1").status == 0)
+            r = try await p.run("doctor")
             #expect(r.status == 6 && r.stdout.contains("cannot reach the model server"), "\(r.stdout)")
             #expect(!r.stdout.contains("SECRET"))
         }
@@ -326,10 +333,10 @@ extension AIMoreTests {
             func id(_ r: ProcessResult) throws -> String {
                 try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? ""
             }
-            let parent = try id(p.run("tasks", "create", "Build the settings page", "--json"))
-            _ = try p.run("tasks", "create", "storage layer", "--parent", parent, "--json")
-            #expect(try p.run("tasks", "complexity", parent).status == 0)
-            let r = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
+            let parent = try id(await p.run("tasks", "create", "Build the settings page", "--json"))
+            _ = try await p.run("tasks", "create", "storage layer", "--parent", parent, "--json")
+            #expect(try await p.run("tasks", "complexity", parent).status == 0)
+            let r = try await p.run("tasks", "decompose", parent, "--dry-run", "--json")
             #expect(r.status == 0, "\(r.stderr)")
             let request = try #require(server.requests.last?.body)
             let prompt =
@@ -341,10 +348,10 @@ extension AIMoreTests {
             #expect(request["response_format"]?["json_schema"]?["schema"]?["properties"]?["subtasks"]?["maxItems"] == 3)
             // Applying leaves out the subtask the parent already has; the others keep their order and links.
             let proposal = try #require(try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue)
-            let applied = try p.run("tasks", "proposals", "apply", proposal, "--json")
+            let applied = try await p.run("tasks", "proposals", "apply", proposal, "--json")
             #expect(applied.status == 0, "\(applied.stderr)")
             let kids =
-                try JSONParser.parse(p.run("tasks", "list", "--parent", parent, "--json").stdout.utf8)["tasks"]?
+                try JSONParser.parse(await p.run("tasks", "list", "--parent", parent, "--json").stdout.utf8)["tasks"]?
                 .arrayValue
                 ?? []
             #expect(
@@ -365,11 +372,11 @@ struct InsightsTests {
             func id(_ r: ProcessResult) throws -> String {
                 try JSONParser.parse(r.stdout.utf8)["id"]?.stringValue ?? ""
             }
-            let a = try id(p.run("tasks", "create", "Schema", "--json"))
-            let b = try id(p.run("tasks", "create", "API", "--depends-on", a, "--json"))
-            let c = try id(p.run("tasks", "create", "UI", "--depends-on", b, "--json"))
-            _ = try p.run("tasks", "claim", a, "--owner", "ghost", "--ttl", "0.001s")
-            let r = try p.run("tasks", "insights", "--json")
+            let a = try id(await p.run("tasks", "create", "Schema", "--json"))
+            let b = try id(await p.run("tasks", "create", "API", "--depends-on", a, "--json"))
+            let c = try id(await p.run("tasks", "create", "UI", "--depends-on", b, "--json"))
+            _ = try await p.run("tasks", "claim", a, "--owner", "ghost", "--ttl", "0.001s")
+            let r = try await p.run("tasks", "insights", "--json")
             #expect(r.status == 0, "\(r.stderr)")
             let out = try JSONParser.parse(r.stdout.utf8)
             #expect(out["facts"]?["total"] == 3)
@@ -381,8 +388,8 @@ struct InsightsTests {
             let prompt = server.requests.first?.body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
             #expect(prompt.contains(c) && prompt.contains("longestPath"))
             // Without a provider: the facts alone.
-            #expect(try p.run("config", "unset", "ai.provider").status == 0)
-            let plain = try p.run("tasks", "insights")
+            #expect(try await p.run("config", "unset", "ai.provider").status == 0)
+            let plain = try await p.run("tasks", "insights")
             #expect(plain.status == 0)
             #expect(plain.stdout.contains("Longest dependency path (3)") && plain.stdout.contains("facts only"))
         }
@@ -397,31 +404,32 @@ struct ProposalTests {
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
             let parent =
-                try JSONParser.parse(p.run("tasks", "create", "Build user authentication", "--json").stdout.utf8)["id"]?
+                try JSONParser.parse(await p.run("tasks", "create", "Build user authentication", "--json").stdout.utf8)[
+                    "id"]?
                 .stringValue ?? ""
-            let dry = try p.run("tasks", "decompose", parent, "--dry-run", "--json")
+            let dry = try await p.run("tasks", "decompose", parent, "--dry-run", "--json")
             #expect(dry.status == 0, "\(dry.stderr)")
             let proposal = try JSONParser.parse(dry.stdout.utf8)
             let pid = proposal["id"]?.stringValue ?? ""
             #expect(proposal["model"] == "fake-gpt" && proposal["promptHash"]?.stringValue?.count == 64)
-            #expect(try p.tasks().count == 1)
-            #expect(try p.run("tasks", "proposals").stdout.contains(pid))
+            #expect(try await p.tasks().count == 1)
+            #expect(try await p.run("tasks", "proposals").stdout.contains(pid))
             // Apply subtasks 0 and 2: 2 keeps its dependency on 0, loses the one on 1 (left out).
-            let applied = try p.run("tasks", "proposals", "apply", pid, "--only", "0,2", "--json")
+            let applied = try await p.run("tasks", "proposals", "apply", pid, "--only", "0,2", "--json")
             #expect(applied.status == 0, "\(applied.stderr)")
             let created = try JSONParser.parse(applied.stdout.utf8)["subtasks"]?.arrayValue ?? []
             try #require(created.count == 2)
             #expect(created.compactMap { $0["title"]?.stringValue } == ["Design the users table", "Login endpoint"])
             let deps = try JSONParser.parse(
-                p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
+                await p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
             #expect(
                 deps["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [
                     created[0]["id"]?.stringValue ?? ""
                 ]
             )
             // Once only.
-            #expect(try p.run("tasks", "proposals", "apply", pid).status == 4)
-            #expect(try p.run("tasks", "proposals", "apply", "pr-none").status == 3)
+            #expect(try await p.run("tasks", "proposals", "apply", pid).status == 4)
+            #expect(try await p.run("tasks", "proposals", "apply", "pr-none").status == 3)
             #expect(server.requests.count == 1)
         }
     }
@@ -438,25 +446,27 @@ struct SemanticSearchTests {
         let server = try FakeLLMServer(handler: FakeLLMServer.embeddings)
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            func create(_ t: String) throws -> String {
-                try JSONParser.parse(p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? ""
+            func create(_ t: String) async throws -> String {
+                try JSONParser.parse(await p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? ""
             }
-            let login = try create("Login endpoint that checks the password")
-            let table = try create("Design the users table schema")
-            _ = try create("CSS button colours")
-            let docs = try create("Write the README guide")
-            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 4"))
-            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 0"))  // nothing changed
-            #expect(try p.run("tasks", "update", docs, "--title", "Write the documentation guide").status == 0)
-            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 1"))
-            let signIn = try p.run("tasks", "search", "--similar", "sign in and authenticate", "--json")
+            let login = try await create("Login endpoint that checks the password")
+            let table = try await create("Design the users table schema")
+            _ = try await create("CSS button colours")
+            let docs = try await create("Write the README guide")
+            #expect(try await p.run("tasks", "embed").stdout.contains("Embedded 4"))
+            #expect(try await p.run("tasks", "embed").stdout.contains("Embedded 0"))  // nothing changed
+            #expect(try await p.run("tasks", "update", docs, "--title", "Write the documentation guide").status == 0)
+            #expect(try await p.run("tasks", "embed").stdout.contains("Embedded 1"))
+            let signIn = try await p.run("tasks", "search", "--similar", "sign in and authenticate", "--json")
             #expect(signIn.status == 0, "\(signIn.stderr)")
             #expect(try Self.ids(signIn).first == login)
             let scores = (try JSONParser.parse(signIn.stdout.utf8).arrayValue ?? []).compactMap {
                 $0["score"]?.doubleValue
             }
             #expect(scores == scores.sorted(by: >))
-            #expect(try Self.ids(p.run("tasks", "search", "--similar", "database migration", "--json")).first == table)
+            #expect(
+                try Self.ids(await p.run("tasks", "search", "--similar", "database migration", "--json")).first == table
+            )
             #expect(
                 server.requests.allSatisfy {
                     $0.path == "/v1/embeddings" && $0.body?["model"] == "text-embedding-3-small"
@@ -465,7 +475,7 @@ struct SemanticSearchTests {
             let s = try MCPProcess(cwd: p.dir, env: p.env)
             defer { s.terminate() }
             _ = s.initialize()
-            let newer = try create("Session cookies for login")
+            let newer = try await create("Session cookies for login")
             let r = s.call("similar", ["text": "documentation", "limit": 2])
             #expect(r?["isError"] == false, "\(r?.canonicalJSON() ?? "")")
             #expect(r?["structuredContent"]?["tasks"]?.arrayValue?.first?["id"]?.stringValue == docs)
@@ -474,17 +484,17 @@ struct SemanticSearchTests {
                 again?["structuredContent"]?["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue }.contains(newer)
                     == true)
             // With an embedding model configured, creating a near-duplicate warns (and still creates).
-            #expect(try p.run("config", "set", "ai.embeddingModel", "text-embedding-3-small").status == 0)
-            let dup = try p.run("tasks", "create", "Login endpoint checking the password")
+            #expect(try await p.run("config", "set", "ai.embeddingModel", "text-embedding-3-small").status == 0)
+            let dup = try await p.run("tasks", "create", "Login endpoint checking the password")
             #expect(dup.status == 0)
             // (The toy model puts every login-ish task close together: either earlier one is a fair match.)
             #expect(
                 dup.stderr.contains("looks like \(login)") || dup.stderr.contains("looks like \(newer)"),
                 "\(dup.stderr)")
-            let distinct = try p.run("tasks", "create", "Quarterly budget spreadsheet")
+            let distinct = try await p.run("tasks", "create", "Quarterly budget spreadsheet")
             #expect(distinct.status == 0 && !distinct.stderr.contains("looks like"))
             // Every embeddings call is recorded, with the tokens the server reported.
-            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue ?? []
+            let usage = try JSONParser.parse(await p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue ?? []
             let embeds = usage.first { $0["purpose"] == "embed" }
             // (embed: 4 tasks, 1 changed, 1 new before an MCP search, 2 creates; search: 2 CLI, 2 MCP, 2 duplicate checks)
             #expect(

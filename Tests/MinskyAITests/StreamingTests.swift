@@ -13,12 +13,12 @@ struct StreamingTests {
         let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 7)])
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            let r = try p.run("tasks", "decompose", "Build user authentication", "--json")
+            let r = try await p.run("tasks", "decompose", "Build user authentication", "--json")
             #expect(r.status == 0, "\(r.stderr)")
             #expect(try JSONParser.parse(r.stdout.utf8)["subtasks"]?.arrayValue?.count == 3)
             let body = try #require(server.requests.first?.body)
             #expect(body["stream"] == true && body["stream_options"]?["include_usage"] == true)
-            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+            let usage = try JSONParser.parse(await p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
             #expect(usage?["inputTokens"] == 120 && usage?["outputTokens"] == 80 && usage?["model"] == "fake-gpt")
         }
     }
@@ -28,11 +28,11 @@ struct StreamingTests {
         let server = try FakeLLMServer([.anthropicStream(try JSONParser.parse(goodPlan.utf8), pieces: 5)])
         let p = try await AIProject.make(kind, server: server, provider: "anthropic")
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            let r = try p.run("tasks", "decompose", "Build user authentication")
+            let r = try await p.run("tasks", "decompose", "Build user authentication")
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(try p.tasks().count == 4)
+            #expect(try await p.tasks().count == 4)
             #expect(server.requests.first?.body?["stream"] == true)
-            let usage = try JSONParser.parse(p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
+            let usage = try JSONParser.parse(await p.run("usage", "--json").stdout.utf8)["usage"]?.arrayValue?.first
             #expect(
                 usage?["provider"] == "anthropic" && usage?["inputTokens"] == 100 && usage?["outputTokens"] == 50
                     && usage?["model"] == "fake-claude")
@@ -51,9 +51,9 @@ struct StreamingTests {
         try await cleaningUp({ await cleanupP.cleanup() }) { () async throws in
             p.env["MINSKY_AI_TIMEOUT"] = "2"
             // (Waiting for the close instead would hit the 2 s time-out and fail.)
-            let r = try p.run("tasks", "decompose", "A long answer")
+            let r = try await p.run("tasks", "decompose", "A long answer")
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(try p.tasks().count == 4)
+            #expect(try await p.tasks().count == 4)
 
             // A stream that goes quiet for 8 s fails clearly, and nothing is written.
             let stalls = try FakeLLMServer([.openAIStream(goodPlan, pieces: 2, interval: 8)])
@@ -61,10 +61,10 @@ struct StreamingTests {
             let cleanupQ = q
             try await cleaningUp({ await cleanupQ.cleanup() }) { () async throws in
                 q.env["MINSKY_AI_TIMEOUT"] = "2"
-                let t = try q.run("tasks", "decompose", "Stalls")
+                let t = try await q.run("tasks", "decompose", "Stalls")
                 #expect(t.status == 6, "\(t.stderr)")
                 #expect(t.stderr.contains("sent nothing for 2 s"))
-                #expect(try q.tasks().isEmpty)
+                #expect(try await q.tasks().isEmpty)
             }
         }
     }
@@ -76,11 +76,12 @@ struct StreamingTests {
         let server = try FakeLLMServer([reply])
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            let r = try p.run("tasks", "decompose", "Overloaded")
+            let r = try await p.run("tasks", "decompose", "Overloaded")
             #expect(r.status == 6, "\(r.stderr)")
             #expect(r.stderr.contains("model overloaded"))
-            #expect(try p.tasks().isEmpty)
-            let call = try JSONParser.parse(p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?.arrayValue?
+            #expect(try await p.tasks().isEmpty)
+            let call = try JSONParser.parse(await p.run("usage", "--calls", "1", "--json").stdout.utf8)["calls"]?
+                .arrayValue?
                 .first
             #expect(call?["outcome"] == "model_unavailable")
         }
@@ -92,12 +93,12 @@ struct StreamingTests {
         let server = try FakeLLMServer([.openAI(goodPlan), .openAI(goodPlan)])
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
-            #expect(try p.run("tasks", "decompose", "Plain answer").status == 0)
+            #expect(try await p.run("tasks", "decompose", "Plain answer").status == 0)
             #expect(server.requests[0].body?["stream"] == true)
-            #expect(try p.run("config", "set", "ai.stream", "maybe").status == 2)
-            #expect(try p.run("config", "set", "ai.stream", "false").status == 0)
-            #expect(try p.run("config", "get", "ai.stream").stdout.contains("false"))
-            #expect(try p.run("tasks", "decompose", "Plain again").status == 0)
+            #expect(try await p.run("config", "set", "ai.stream", "maybe").status == 2)
+            #expect(try await p.run("config", "set", "ai.stream", "false").status == 0)
+            #expect(try await p.run("config", "get", "ai.stream").stdout.contains("false"))
+            #expect(try await p.run("tasks", "decompose", "Plain again").status == 0)
             #expect(server.requests[1].body?["stream"] == nil)
         }
     }
@@ -108,7 +109,7 @@ struct StreamingTests {
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
             let id =
-                try JSONParser.parse(p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?
+                try JSONParser.parse(await p.run("tasks", "create", "Streamed over MCP", "--json").stdout.utf8)["id"]?
                 .stringValue
                 ?? ""
             let s = try MCPProcess(cwd: p.dir, env: p.env)
@@ -143,29 +144,30 @@ struct EmbeddingServerTests {
         let p = try await AIProject.make(kind, server: chat, provider: "anthropic")
         try await cleaningUp({ await p.cleanup() }) { () async throws in
             let login = try JSONParser.parse(
-                p.run("tasks", "create", "Login endpoint that checks the password", "--json").stdout.utf8)["id"]?
+                await p.run("tasks", "create", "Login endpoint that checks the password", "--json").stdout.utf8)["id"]?
                 .stringValue
-            _ = try p.run("tasks", "create", "CSS button colours")
+            _ = try await p.run("tasks", "create", "CSS button colours")
             // Without an OpenAI-compatible server for embeddings, the error says how to add one.
-            let none = try p.run("tasks", "embed")
+            let none = try await p.run("tasks", "embed")
             #expect(none.status == 5 && none.stderr.contains("ai.embeddingBaseURL"), "\(none.stderr)")
-            #expect(try p.run("config", "set", "ai.embeddingBaseURL", "not a url").status == 2)
-            #expect(try p.run("config", "set", "ai.embeddingBaseURL", embedder.baseURL + "/v1").status == 0)
-            #expect(try p.run("config", "set", "ai.embeddingApiKey", "sk-embed-SECRET-0987654321").status == 0)
-            #expect(try p.run("config", "get", "ai.embeddingApiKey").stdout.contains("sk-…4321"))
-            #expect(!(try p.run("config", "list").stdout.contains("SECRET")))
+            #expect(try await p.run("config", "set", "ai.embeddingBaseURL", "not a url").status == 2)
+            #expect(try await p.run("config", "set", "ai.embeddingBaseURL", embedder.baseURL + "/v1").status == 0)
+            #expect(try await p.run("config", "set", "ai.embeddingApiKey", "sk-embed-SECRET-0987654321").status == 0)
+            #expect(try await p.run("config", "get", "ai.embeddingApiKey").stdout.contains("sk-…4321"))
+            #expect(!(try await p.run("config", "list").stdout.contains("SECRET")))
             let config = try String(contentsOf: p.dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
             #expect(config.contains("ai") && !config.contains("SECRET"))
-            #expect(try p.run("tasks", "embed").stdout.contains("Embedded 2"))
+            #expect(try await p.run("tasks", "embed").stdout.contains("Embedded 2"))
             #expect(
-                try SemanticSearchTests.ids(p.run("tasks", "search", "--similar", "sign in", "--json")).first == login)
+                try SemanticSearchTests.ids(await p.run("tasks", "search", "--similar", "sign in", "--json")).first
+                    == login)
             #expect(
                 embedder.requests.allSatisfy {
                     $0.headers["authorization"] == "Bearer sk-embed-SECRET-0987654321" && $0.path == "/v1/embeddings"
                 })
             #expect(chat.requests.isEmpty)  // chat stayed with Anthropic, unused here
             // Decompose still goes to Anthropic.
-            #expect(try p.run("tasks", "decompose", "Build user authentication").status == 0)
+            #expect(try await p.run("tasks", "decompose", "Build user authentication").status == 0)
             #expect(chat.requests.first?.path == "/v1/messages")
         }
     }

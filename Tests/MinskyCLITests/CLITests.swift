@@ -10,13 +10,13 @@ struct CLI {
     var env: [String: String] = [:]
 
     @discardableResult
-    func run(_ args: String..., stdin: String? = nil) throws -> ProcessResult {
-        try runProcess(Binaries.minsky, args, cwd: cwd, env: env, stdin: stdin.map { Data($0.utf8) })
+    func run(_ args: String..., stdin: String? = nil) async throws -> ProcessResult {
+        try await runProcess(Binaries.minsky, args, cwd: cwd, env: env, stdin: stdin.map { Data($0.utf8) })
     }
 
     /// Runs with --json, expects success, returns the parsed stdout.
-    func json(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
-        let r = try runProcess(Binaries.minsky, args + ["--json"], cwd: cwd, env: env)
+    func json(_ args: String..., sourceLocation: SourceLocation = #_sourceLocation) async throws -> JSONValue {
+        let r = try await runProcess(Binaries.minsky, args + ["--json"], cwd: cwd, env: env)
         #expect(r.status == 0, "minsky \(args.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
         return try JSONValue.parse(r.stdout)
     }
@@ -29,7 +29,7 @@ func withProject(_ kind: StoreKind, _ body: (CLI) async throws -> Void) async th
     var cli = CLI(cwd: dir)
     switch kind {
     case .sqlite:
-        let r = try cli.run("init")
+        let r = try await cli.run("init")
         #expect(r.status == 0, "\(r.stderr)")
         try await body(cli)
     case .postgres:
@@ -42,11 +42,11 @@ func withProject(_ kind: StoreKind, _ body: (CLI) async throws -> Void) async th
 
 @Suite("minsky CLI end to end")
 struct CLITests {
-    @Test func initCreatesStoreAndConfigAndIsFoundFromSubdirectories() throws {
+    @Test func initCreatesStoreAndConfigAndIsFoundFromSubdirectories() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let cli = CLI(cwd: dir)
-        let r = try cli.run("init")
+        let r = try await cli.run("init")
         #expect(r.status == 0)
         #expect(r.stdout.contains("Initialized minsky"))
         let fm = FileManager.default
@@ -59,56 +59,56 @@ struct CLITests {
             try String(contentsOf: dir.appendingPathComponent(".minsky/.gitignore"), encoding: .utf8).contains(
                 "tasks.db"))
         // Re-running is harmless and keeps tasks.
-        _ = try cli.json("tasks", "create", "keep me")
-        #expect(try cli.run("init").stdout.contains("already initialized"))
+        _ = try await cli.json("tasks", "create", "keep me")
+        #expect(try await cli.run("init").stdout.contains("already initialized"))
         let sub = dir.appendingPathComponent("src/deep/er")
         try fm.createDirectory(at: sub, withIntermediateDirectories: true)
-        let list = try CLI(cwd: sub).json("tasks", "list")
+        let list = try await CLI(cwd: sub).json("tasks", "list")
         #expect(list["tasks"]?.arrayValue?.count == 1)
     }
 
-    @Test func commandsWithoutAStoreSayHowToCreateOne() throws {
+    @Test func commandsWithoutAStoreSayHowToCreateOne() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI(cwd: dir).run("tasks", "list")
+        let r = try await CLI(cwd: dir).run("tasks", "list")
         #expect(r.status == 5)
         #expect(r.stderr.contains("minsky init"))
         #expect(r.stdout.isEmpty)
     }
 
-    @Test func dbFlagAndEnvironmentOverrideTheProject() throws {
+    @Test func dbFlagAndEnvironmentOverrideTheProject() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let cli = CLI(cwd: dir)
-        #expect(try cli.run("init").status == 0)
+        #expect(try await cli.run("init").status == 0)
         let other = dir.appendingPathComponent("other")
         try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
-        #expect(try CLI(cwd: other).run("init").status == 0)
+        #expect(try await CLI(cwd: other).run("init").status == 0)
         let otherDB = other.appendingPathComponent(".minsky/tasks.db").path
-        _ = try cli.json("tasks", "create", "in other", "--db", otherDB)
-        #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
+        _ = try await cli.json("tasks", "create", "in other", "--db", otherDB)
+        #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
         var envCLI = cli
         envCLI.env["MINSKY_DB"] = "sqlite:" + otherDB
-        #expect(try envCLI.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+        #expect(try await envCLI.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
     }
 
-    @Test func initRefusesPasswordsInTheCommittedConfig() throws {
+    @Test func initRefusesPasswordsInTheCommittedConfig() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI(cwd: dir).run("init", "--db-url", "postgresql://bob:hunter2@db.example:5432/tasks")
+        let r = try await CLI(cwd: dir).run("init", "--db-url", "postgresql://bob:hunter2@db.example:5432/tasks")
         #expect(r.status == 2)
         #expect(!r.stderr.contains("hunter2"))
         #expect(r.stderr.contains(".pgpass"))
         #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent(".minsky/config.json").path))
     }
 
-    @Test func pointingAtAFileThatIsNotSQLiteFailsAndLeavesItAlone() throws {
+    @Test func pointingAtAFileThatIsNotSQLiteFailsAndLeavesItAlone() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let file = dir.appendingPathComponent("notes.txt")
         let content = Data(String(repeating: "my precious notes\n", count: 20).utf8)
         try content.write(to: file)
-        let r = try CLI(cwd: dir).run("tasks", "list", "--db", file.path)
+        let r = try await CLI(cwd: dir).run("tasks", "list", "--db", file.path)
         #expect(r.status == 5)
         #expect(r.stderr.contains("not a SQLite database"))
         #expect(try Data(contentsOf: file) == content)
@@ -117,7 +117,7 @@ struct CLITests {
     @Test(arguments: StoreKind.allCases)
     func fullWorkflow(kind: StoreKind) async throws {
         try await withProject(kind) { cli in
-            let epic = try cli.json(
+            let epic = try await cli.json(
                 "tasks", "create", "Build user authentication", "-d", "Sign-up *and* login", "-p", "1", "-t",
                 "auth,backend", "--meta", "estimate=5", "--meta", "owner=\"team a\"")
             let epicID = try #require(epic["id"]?.stringValue)
@@ -125,119 +125,124 @@ struct CLITests {
             #expect(epic["tags"] == ["auth", "backend"])
             #expect(epic["metadata"] == ["estimate": 5, "owner": "team a"])
             let schema = try #require(
-                try cli.json("tasks", "create", "Design users table", "--parent", epicID)["id"]?.stringValue)
+                try await cli.json("tasks", "create", "Design users table", "--parent", epicID)["id"]?.stringValue)
             let login = try #require(
-                try cli.json("tasks", "create", "Login endpoint", "--parent", epicID, "--depends-on", schema)["id"]?
+                try await cli.json("tasks", "create", "Login endpoint", "--parent", epicID, "--depends-on", schema)[
+                    "id"]?
                     .stringValue)
 
             // Human output is a table.
-            let table = try cli.run("tasks", "list")
+            let table = try await cli.run("tasks", "list")
             #expect(table.status == 0)
             #expect(
                 table.stdout.contains("ID") && table.stdout.contains("STATUS")
                     && table.stdout.contains("Login endpoint"))
 
-            let got = try cli.json("tasks", "get", login)
+            let got = try await cli.json("tasks", "get", login)
             #expect(got["task"]?["parentId"]?.stringValue == epicID)
             #expect(got["blockedBy"]?.arrayValue?.first?["id"]?.stringValue == schema)
 
             // Next ready: the schema task (login is blocked, epic has open subtasks).
-            #expect(try cli.json("tasks", "next")["tasks"]?.arrayValue?.first?["id"]?.stringValue == schema)
+            #expect(try await cli.json("tasks", "next")["tasks"]?.arrayValue?.first?["id"]?.stringValue == schema)
 
             // Claims are exclusive.
-            let claimed = try cli.json("tasks", "claim", schema, "--owner", "agent-1", "--ttl", "30m")
+            let claimed = try await cli.json("tasks", "claim", schema, "--owner", "agent-1", "--ttl", "30m")
             #expect(claimed["status"] == "IN-PROGRESS")
-            let refused = try cli.run("tasks", "claim", schema, "--owner", "agent-2")
+            let refused = try await cli.run("tasks", "claim", schema, "--owner", "agent-2")
             #expect(refused.status == 4)
             #expect(refused.stderr.contains("already claimed by agent-1"))
 
             // Optimistic concurrency from the command line.
-            let v = try #require(try cli.json("tasks", "get", schema)["task"]?["version"]?.intValue)
-            let stale = try cli.run("tasks", "update", schema, "--title", "x", "--expect-version", "\(v - 1)")
+            let v = try #require(try await cli.json("tasks", "get", schema)["task"]?["version"]?.intValue)
+            let stale = try await cli.run("tasks", "update", schema, "--title", "x", "--expect-version", "\(v - 1)")
             #expect(stale.status == 4)
             #expect(stale.stderr.contains("version \(v)"))
-            let done = try cli.json("tasks", "status", schema, "done", "--expect-version", "\(v)")
+            let done = try await cli.json("tasks", "status", schema, "done", "--expect-version", "\(v)")
             #expect(done["status"] == "DONE")
-            #expect(try cli.json("tasks", "next")["tasks"]?.arrayValue?.first?["id"]?.stringValue == login)
+            #expect(try await cli.json("tasks", "next")["tasks"]?.arrayValue?.first?["id"]?.stringValue == login)
 
             // Dependencies: list, cycle refusal, removal.
-            let deps = try cli.json("deps", "list", schema)
+            let deps = try await cli.json("deps", "list", schema)
             #expect(deps["blocks"]?.arrayValue?.first?["id"]?.stringValue == login)
-            let cycle = try cli.run("deps", "add", schema, login)
+            let cycle = try await cli.run("deps", "add", schema, login)
             #expect(cycle.status == 4)
             #expect(cycle.stderr.contains("cycle"))
-            #expect(try cli.run("deps", "rm", login, schema).status == 0)
-            #expect(try cli.run("deps", "rm", login, schema).status == 3)
-            #expect(try cli.json("deps", "add", login, schema)["dependsOn"]?.stringValue == schema)
+            #expect(try await cli.run("deps", "rm", login, schema).status == 0)
+            #expect(try await cli.run("deps", "rm", login, schema).status == 3)
+            #expect(try await cli.json("deps", "add", login, schema)["dependsOn"]?.stringValue == schema)
 
             // Update several fields at once.
-            let upd = try cli.json("tasks", "update", login, "--add-tag", "api", "--meta", "estimate=2", "-p", "high")
+            let upd = try await cli.json(
+                "tasks", "update", login, "--add-tag", "api", "--meta", "estimate=2", "-p", "high")
             #expect(upd["tags"] == ["api"] && upd["metadata"] == ["estimate": 2] && upd["priority"] == 1)
 
             // Filters and search.
-            #expect(try cli.json("tasks", "list", "--status", "done")["tasks"]?.arrayValue?.count == 1)
-            #expect(try cli.json("tasks", "list", "-q", "login")["tasks"]?.arrayValue?.count == 2)
-            #expect(try cli.json("tasks", "list", "--tag", "backend")["tasks"]?.arrayValue?.count == 1)
-            #expect(try cli.json("tasks", "list", "--root")["tasks"]?.arrayValue?.count == 1)
-            let page = try cli.json("tasks", "list", "--limit", "2")
+            #expect(try await cli.json("tasks", "list", "--status", "done")["tasks"]?.arrayValue?.count == 1)
+            #expect(try await cli.json("tasks", "list", "-q", "login")["tasks"]?.arrayValue?.count == 2)
+            #expect(try await cli.json("tasks", "list", "--tag", "backend")["tasks"]?.arrayValue?.count == 1)
+            #expect(try await cli.json("tasks", "list", "--root")["tasks"]?.arrayValue?.count == 1)
+            let page = try await cli.json("tasks", "list", "--limit", "2")
             let cursor = try #require(page["nextCursor"]?.stringValue)
-            #expect(try cli.json("tasks", "list", "--limit", "2", "--cursor", cursor)["tasks"]?.arrayValue?.count == 1)
+            #expect(
+                try await cli.json("tasks", "list", "--limit", "2", "--cursor", cursor)["tasks"]?.arrayValue?.count == 1
+            )
 
             // Tree.
-            let tree = try cli.run("tasks", "tree")
+            let tree = try await cli.run("tasks", "tree")
             #expect(tree.status == 0)
             #expect(tree.stdout.contains("└─") && tree.stdout.contains("blocked by \(schema)"))
             #expect(
-                try cli.json("tasks", "tree", epicID)["roots"]?.arrayValue?.first?["children"]?.arrayValue?.count == 2)
+                try await cli.json("tasks", "tree", epicID)["roots"]?.arrayValue?.first?["children"]?.arrayValue?.count
+                    == 2)
 
             // Delete: refused with subtasks, then cascade.
-            let refusedDelete = try cli.run("tasks", "delete", epicID)
+            let refusedDelete = try await cli.run("tasks", "delete", epicID)
             #expect(refusedDelete.status == 2)
             #expect(refusedDelete.stderr.contains("--cascade"))
-            #expect(try cli.json("tasks", "delete", epicID, "--cascade")["deleted"]?.arrayValue?.count == 3)
-            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
+            #expect(try await cli.json("tasks", "delete", epicID, "--cascade")["deleted"]?.arrayValue?.count == 3)
+            #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
         }
     }
 
     @Test(arguments: StoreKind.allCases)
     func badInputGivesFieldNamedErrorsAndExitCodes(kind: StoreKind) async throws {
         try await withProject(kind) { cli in
-            let t = try #require(try cli.json("tasks", "create", "valid")["id"]?.stringValue)
-            let badStatus = try cli.run("tasks", "status", t, "finished")
+            let t = try #require(try await cli.json("tasks", "create", "valid")["id"]?.stringValue)
+            let badStatus = try await cli.run("tasks", "status", t, "finished")
             // An unknown value is a bad command line; the message lists the values that exist.
             #expect(badStatus.status == 64)
             #expect(
                 badStatus.stderr.contains("'finished'") && badStatus.stderr.contains("TODO")
                     && badStatus.stderr.contains("IN-PROGRESS"))
-            let jsonErr = try cli.run("tasks", "status", t, "finished", "--json")
+            let jsonErr = try await cli.run("tasks", "status", t, "finished", "--json")
             #expect(try JSONValue.parse(jsonErr.stderr)["error"]?["field"] == "status")
             #expect(jsonErr.stdout.isEmpty)
-            #expect(try cli.run("tasks", "get", "mk-nope0").status == 3)
-            #expect(try cli.run("tasks", "create", "  ").status == 2)
-            #expect(try cli.run("tasks", "create", "x", "-p", "9").stderr.contains("priority"))
-            #expect(try cli.run("tasks", "create", "x", "--metadata", "[1]").stderr.contains("metadata"))
-            #expect(try cli.run("tasks", "get", "bad id!").status == 2)
-            #expect(try cli.run("tasks", "list", "--cursor", "garbage").stderr.contains("cursor"))
-            #expect(try cli.run("tasks", "frobnicate").status == 64)
+            #expect(try await cli.run("tasks", "get", "mk-nope0").status == 3)
+            #expect(try await cli.run("tasks", "create", "  ").status == 2)
+            #expect(try await cli.run("tasks", "create", "x", "-p", "9").stderr.contains("priority"))
+            #expect(try await cli.run("tasks", "create", "x", "--metadata", "[1]").stderr.contains("metadata"))
+            #expect(try await cli.run("tasks", "get", "bad id!").status == 2)
+            #expect(try await cli.run("tasks", "list", "--cursor", "garbage").stderr.contains("cursor"))
+            #expect(try await cli.run("tasks", "frobnicate").status == 64)
             // Numbers out of range, negative ones included, are invalid input naming the option.
-            let negative = try cli.run("tasks", "list", "--limit", "-1")
+            let negative = try await cli.run("tasks", "list", "--limit", "-1")
             #expect(negative.status == 2 && negative.stderr.contains("--limit"), "\(negative.stderr)")
-            let zero = try cli.run("tasks", "update", t, "--title", "v", "--expect-version", "0")
+            let zero = try await cli.run("tasks", "update", t, "--title", "v", "--expect-version", "0")
             #expect(zero.status == 2 && zero.stderr.contains("--expect-version"), "\(zero.stderr)")
             // A stale version is a conflict told in the CLI's words, not the MCP argument's.
-            let stale = try cli.run("tasks", "update", t, "--title", "v", "--expect-version", "9", "--json")
+            let stale = try await cli.run("tasks", "update", t, "--title", "v", "--expect-version", "9", "--json")
             #expect(stale.status == 4)
             #expect(
                 !stale.stderr.contains("expectedVersion") && stale.stderr.contains("expect-version"), "\(stale.stderr)")
             // Broken UTF-8 in an argument is refused, not stored as U+FFFD.
             let bytes: [UInt8] = Array("bad ".utf8) + [0xFF, 0xFE] + Array(" end".utf8)
-            let broken = try runProcess(
+            let broken = try await runProcess(
                 URL(fileURLWithPath: "/bin/sh"),
                 ["-c", "exec \"$0\" tasks create \"$(printf 'bad \\377\\376 end')\"", Binaries.minsky.path],
                 cwd: cli.cwd, env: cli.env)
             _ = bytes
             #expect(broken.status == 2 && broken.stderr.contains("UTF-8"), "\(broken.stderr)")
-            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+            #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
         }
     }
 
@@ -246,27 +251,27 @@ struct CLITests {
         try await withProject(kind) { cli in
             let title = "'; DROP TABLE tasks; -- \"q\" \\ 🎉 עברית \u{1}"
             let desc = "line1\nline2\r\n\ttabbed $(rm -rf /) `x`"
-            let id = try #require(try cli.json("tasks", "create", title, "-d", desc)["id"]?.stringValue)
-            let back = try cli.json("tasks", "get", id)
+            let id = try #require(try await cli.json("tasks", "create", title, "-d", desc)["id"]?.stringValue)
+            let back = try await cli.json("tasks", "get", id)
             #expect(back["task"]?["title"]?.stringValue == title)
             #expect(back["task"]?["description"]?.stringValue == desc)
         }
     }
 
-    @Test func importValidatesEveryLineBeforeWriting() throws {
+    @Test func importValidatesEveryLineBeforeWriting() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let cli = CLI(cwd: dir)
-        #expect(try cli.run("init").status == 0)
-        let bad = try cli.run("tasks", "import", "-", stdin: "{\"title\":\"ok\"}\n{\"title\":\"\"}\n")
+        #expect(try await cli.run("init").status == 0)
+        let bad = try await cli.run("tasks", "import", "-", stdin: "{\"title\":\"ok\"}\n{\"title\":\"\"}\n")
         #expect(bad.status == 2)
         #expect(bad.stderr.contains("line 2"))
-        #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
-        let good = try cli.run(
+        #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
+        let good = try await cli.run(
             "tasks", "import", "-",
             stdin: "{\"title\":\"a\",\"priority\":1,\"tags\":[\"x\"]}\n\n{\"title\":\"b\",\"status\":\"done\"}\n")
         #expect(good.status == 0, "\(good.stderr)")
-        #expect(try cli.json("tasks", "list", "--status", "DONE")["tasks"]?.arrayValue?.count == 1)
+        #expect(try await cli.json("tasks", "list", "--status", "DONE")["tasks"]?.arrayValue?.count == 1)
     }
 
     /// Eight processes write to one SQLite file at once: every task lands, no "database is locked".
@@ -274,12 +279,12 @@ struct CLITests {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let cli = CLI(cwd: dir)
-        #expect(try cli.run("init").status == 0)
+        #expect(try await cli.run("init").status == 0)
         let results = try await withThrowingTaskGroup(of: ProcessResult.self) { g in
             for p in 0..<8 {
                 let lines = (0..<500).map { "{\"title\":\"process \(p) task \($0)\",\"tags\":[\"p\(p)\"]}" }.joined(
                     separator: "\n")
-                g.addTask { try cli.run("tasks", "import", "-", stdin: lines) }
+                g.addTask { try await cli.run("tasks", "import", "-", stdin: lines) }
             }
             var all: [ProcessResult] = []
             for try await r in g { all.append(r) }
@@ -290,19 +295,19 @@ struct CLITests {
             #expect(!r.stderr.lowercased().contains("locked"))
             #expect(r.stdout.contains("Imported 500"))
         }
-        let all = try cli.json("tasks", "list", "--all")
+        let all = try await cli.json("tasks", "list", "--all")
         let tasks = all["tasks"]?.arrayValue ?? []
         #expect(tasks.count == 4000)
         #expect(Set(tasks.compactMap { $0["id"]?.stringValue }).count == 4000)
         for p in 0..<8 {
-            #expect(try cli.json("tasks", "list", "--tag", "p\(p)", "--all")["tasks"]?.arrayValue?.count == 500)
+            #expect(try await cli.json("tasks", "list", "--tag", "p\(p)", "--all")["tasks"]?.arrayValue?.count == 500)
         }
     }
 
-    @Test func quickstartShowsTheNextReadyTask() throws {
+    @Test func quickstartShowsTheNextReadyTask() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI(cwd: dir).run("quickstart", "--dir", dir.appendingPathComponent("demo").path)
+        let r = try await CLI(cwd: dir).run("quickstart", "--dir", dir.appendingPathComponent("demo").path)
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("next ready task"))
         #expect(r.stdout.contains("Design the users table"))
@@ -315,8 +320,8 @@ struct DoctorTests {
     @Test(arguments: StoreKind.allCases)
     func doctorReportsTheStoreAndWhatIsMissing(kind: StoreKind) async throws {
         try await withProject(kind) { cli in
-            _ = try cli.json("tasks", "create", "one")
-            let checks = try cli.json("doctor").arrayValue ?? []
+            _ = try await cli.json("tasks", "create", "one")
+            let checks = try await cli.json("doctor").arrayValue ?? []
             let names = checks.compactMap { $0["name"]?.stringValue }
             #expect(
                 names.contains("store") && names.contains("schema") && names.contains("ai")
@@ -330,17 +335,17 @@ struct DoctorTests {
     }
 
     /// A damaged page: doctor runs the same integrity check the upgrade does, and says so.
-    @Test func doctorFindsADamagedSQLiteFile() throws {
+    @Test func doctorFindsADamagedSQLiteFile() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let cli = CLI(cwd: dir)
-        #expect(try cli.run("init").status == 0)
+        #expect(try await cli.run("init").status == 0)
         let long = String(repeating: "lorem ipsum ", count: 400)
-        for i in 0..<40 { _ = try cli.run("tasks", "create", "task \(i)", "-d", long) }
-        #expect(try cli.json("doctor").arrayValue?.first { $0["name"] == "integrity" }?["ok"] == true)
+        for i in 0..<40 { _ = try await cli.run("tasks", "create", "task \(i)", "-d", long) }
+        #expect(try await cli.json("doctor").arrayValue?.first { $0["name"] == "integrity" }?["ok"] == true)
         // Fold the WAL into the file, then overwrite the middle of a page deep inside it.
         let path = dir.appendingPathComponent(".minsky/tasks.db").path
-        _ = try runProcess(
+        _ = try await runProcess(
             URL(fileURLWithPath: "/usr/bin/env"),
             [
                 "python3", "-c",
@@ -351,7 +356,7 @@ struct DoctorTests {
         try handle.seek(toOffset: size / 2 + 37)
         handle.write(Data(repeating: 0xA5, count: 3000))
         try handle.close()
-        let r = try cli.run("doctor")
+        let r = try await cli.run("doctor")
         #expect(r.status != 0)
         #expect(r.stdout.contains("! integrity") || r.stdout.contains("! store"), "\(r.stdout)")
         #expect(!r.stdout.contains("✓ integrity"))
@@ -385,10 +390,10 @@ struct StoreURLTests {
         #expect(!StoreURL.redacted(keywords).contains("s3"))
     }
 
-    @Test func aKeywordConnectionStringIsUsedAndItsPasswordNeverShown() throws {
+    @Test func aKeywordConnectionStringIsUsedAndItsPasswordNeverShown() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try CLI(cwd: dir).run(
+        let r = try await CLI(cwd: dir).run(
             "tasks", "list", "--db", "host=127.0.0.1 port=1 dbname=nope user=bob password=hunter2")
         #expect(r.status == 5)
         #expect(r.stderr.contains("127.0.0.1") && r.stderr.contains("PostgreSQL"), "\(r.stderr)")

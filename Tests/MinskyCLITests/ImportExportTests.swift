@@ -11,14 +11,14 @@ struct ImportExportTests {
             let file = cli.cwd.appendingPathComponent("in.jsonl")
             // A bad second line: the first is not stored either.
             try Data("{\"title\":\"b\"}\n{\"title\":\"c\",\"parentId\":\"mk-nope\"}\n".utf8).write(to: file)
-            var r = try cli.run("tasks", "import", file.path)
+            var r = try await cli.run("tasks", "import", file.path)
             #expect(r.status == 3)
             #expect(r.stderr.contains("line 2") && r.stderr.contains("mk-nope"))
-            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
+            #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
             // Unknown keys are named with their line, never dropped.
             try Data("{\"title\":\"ok\"}\n{\"title\":\"a\",\"prio\":0,\"depends_on\":[\"mk-zzz\"]}\n".utf8).write(
                 to: file)
-            r = try cli.run("tasks", "import", file.path)
+            r = try await cli.run("tasks", "import", file.path)
             #expect(r.status == 2)
             #expect(r.stderr.contains("line 2") && r.stderr.contains("\"prio\"") && r.stderr.contains("\"depends_on\""))
             // A cycle among imported tasks and an id already stored are refused whole.
@@ -26,22 +26,22 @@ struct ImportExportTests {
                 "{\"id\":\"mk-a1\",\"title\":\"a\",\"dependsOn\":[\"mk-b1\"]}\n{\"id\":\"mk-b1\",\"title\":\"b\",\"dependsOn\":[\"mk-a1\"]}\n"
                     .utf8
             ).write(to: file)
-            r = try cli.run("tasks", "import", file.path)
+            r = try await cli.run("tasks", "import", file.path)
             #expect(r.status == 4)
             #expect(r.stderr.contains("cycle"))
-            let kept = try cli.json("tasks", "create", "kept")
+            let kept = try await cli.json("tasks", "create", "kept")
             let keptID = try #require(kept["id"]?.stringValue)
             try Data("{\"title\":\"new\"}\n{\"id\":\"\(keptID)\",\"title\":\"dup\"}\n".utf8).write(to: file)
-            r = try cli.run("tasks", "import", file.path)
+            r = try await cli.run("tasks", "import", file.path)
             #expect(r.status == 4)
             #expect(r.stderr.contains("line 2") && r.stderr.contains("already exists"))
-            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+            #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
             // Invalid UTF-8 is refused, not repaired.
             try Data([0x7B, 0x22, 0x74, 0x69, 0x74, 0x6C, 0x65, 0x22, 0x3A, 0x22, 0xFF, 0x22, 0x7D, 0x0A]).write(
                 to: file)
-            r = try cli.run("tasks", "import", file.path)
+            r = try await cli.run("tasks", "import", file.path)
             #expect(r.status == 2)
-            #expect(try cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+            #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
         }
     }
 
@@ -50,22 +50,23 @@ struct ImportExportTests {
         var exported = ""
         try await withProject(kind) { cli in
             let root = try #require(
-                try cli.json("tasks", "create", "root", "-p", "high", "-t", "a,b", "--meta", "n=3")["id"]?.stringValue)
+                try await cli.json("tasks", "create", "root", "-p", "high", "-t", "a,b", "--meta", "n=3")["id"]?
+                    .stringValue)
             let kid = try #require(
-                try cli.json("tasks", "create", "kid", "--parent", root, "-d", "line\n\ttab ✓ \u{1F600}")["id"]?
+                try await cli.json("tasks", "create", "kid", "--parent", root, "-d", "line\n\ttab ✓ \u{1F600}")["id"]?
                     .stringValue)
             let grand = try #require(
-                try cli.json(
+                try await cli.json(
                     "tasks", "create", "grandkid", "--parent", kid, "--metadata", "{\"deep\":{\"x\":[1,2.5,null,true]}}"
                 )["id"]?.stringValue)
-            let other = try #require(try cli.json("tasks", "create", "other")["id"]?.stringValue)
+            let other = try #require(try await cli.json("tasks", "create", "other")["id"]?.stringValue)
             // An edge to a task created later than its dependent: import must not need file order.
-            _ = try cli.json("deps", "add", other, grand)
-            _ = try cli.json("deps", "add", kid, other)
-            _ = try cli.json("tasks", "claim", other, "--owner", "ana", "--ttl", "2h")
-            _ = try cli.json("tasks", "update", root, "--title", "root v2", "--add-tag", "c")
-            _ = try cli.json("tasks", "status", grand, "done")
-            let r = try cli.run("tasks", "export")
+            _ = try await cli.json("deps", "add", other, grand)
+            _ = try await cli.json("deps", "add", kid, other)
+            _ = try await cli.json("tasks", "claim", other, "--owner", "ana", "--ttl", "2h")
+            _ = try await cli.json("tasks", "update", root, "--title", "root v2", "--add-tag", "c")
+            _ = try await cli.json("tasks", "status", grand, "done")
+            let r = try await cli.run("tasks", "export")
             #expect(r.status == 0, "\(r.stderr)")
             exported = r.stdout
             #expect(exported.split(separator: "\n").count == 4)
@@ -75,28 +76,28 @@ struct ImportExportTests {
             // Reversed, so children and dependents come before what they point at.
             let reversed = exported.split(separator: "\n").reversed().joined(separator: "\n") + "\n"
             try Data(reversed.utf8).write(to: file)
-            let r = try cli.run("tasks", "import", file.path)
+            let r = try await cli.run("tasks", "import", file.path)
             #expect(r.status == 0, "\(r.stderr)")
-            #expect(try cli.run("tasks", "export").stdout == exported)
+            #expect(try await cli.run("tasks", "export").stdout == exported)
             // The readiness counters were rebuilt: the same task is next on both.
-            #expect(try cli.json("tasks", "next")["tasks"]?.arrayValue?.count == 0)
+            #expect(try await cli.json("tasks", "next")["tasks"]?.arrayValue?.count == 0)
         }
     }
 
-    @Test func aFailedInitLeavesNothingAndAHalfMadeProjectIsAnError() throws {
+    @Test func aFailedInitLeavesNothingAndAHalfMadeProjectIsAnError() async throws {
         let outer = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: outer) }
-        #expect(try CLI(cwd: outer).run("init").status == 0)
-        _ = try CLI(cwd: outer).json("tasks", "create", "outer task")
+        #expect(try await CLI(cwd: outer).run("init").status == 0)
+        _ = try await CLI(cwd: outer).json("tasks", "create", "outer task")
         let inner = outer.appendingPathComponent("inner")
         try FileManager.default.createDirectory(at: inner, withIntermediateDirectories: true)
-        let r = try CLI(cwd: inner).run("init", "--db-url", "postgresql://nobody@127.0.0.1:1/nope")
+        let r = try await CLI(cwd: inner).run("init", "--db-url", "postgresql://nobody@127.0.0.1:1/nope")
         #expect(r.status == 5)
         #expect(!FileManager.default.fileExists(atPath: inner.appendingPathComponent(".minsky").path))
         // A .minsky/ without config.json stops the search instead of falling through to the outer project.
         try FileManager.default.createDirectory(
             at: inner.appendingPathComponent(".minsky"), withIntermediateDirectories: true)
-        let list = try CLI(cwd: inner).run("tasks", "list")
+        let list = try await CLI(cwd: inner).run("tasks", "list")
         #expect(list.status == 5)
         #expect(
             list.stderr.contains(inner.appendingPathComponent(".minsky").path) && list.stderr.contains("config.json"))
@@ -112,11 +113,11 @@ struct ImportExportTests {
 struct DeepTreeCLITests {
     /// A 300-deep chain prints whole, as JSON and as text (it once failed with an encoder error
     /// whose message dumped the whole tree), and one past the cut says where and how to go on.
-    @Test func deepChainsPrintWholeOrSayWhereTheyWereCut() throws {
+    @Test func deepChainsPrintWholeOrSayWhereTheyWereCut() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
         let cli = CLI(cwd: dir)
-        #expect(try cli.run("init").status == 0)
+        #expect(try await cli.run("init").status == 0)
         func chain(_ n: Int, prefix: String) -> String {
             (0..<n).map { i in
                 "{\"id\":\"mk-\(prefix)\(i)\",\"title\":\"level \(i)\""
@@ -125,12 +126,12 @@ struct DeepTreeCLITests {
         }
         let file = dir.appendingPathComponent("chain.jsonl")
         try Data(chain(300, prefix: "a").utf8).write(to: file)
-        #expect(try cli.run("tasks", "import", file.path).status == 0)
-        let r = try cli.run("tasks", "tree", "mk-a0", "--json")
+        #expect(try await cli.run("tasks", "import", file.path).status == 0)
+        let r = try await cli.run("tasks", "tree", "mk-a0", "--json")
         #expect(r.status == 0, "\(r.stderr.prefix(300))")
         #expect(r.stderr.count < 1_000)
         // Deeper than our own parser's nesting bound (it guards the MCP server): read it with Python's.
-        let py = try runProcess(
+        let py = try await runProcess(
             URL(fileURLWithPath: "/usr/bin/env"),
             [
                 "python3", "-c",
@@ -138,10 +139,10 @@ struct DeepTreeCLITests {
             ],
             stdin: Data(r.stdout.utf8))
         #expect(py.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "299", "\(py.stderr)")
-        #expect(try cli.run("tasks", "tree", "mk-a0").stdout.contains("level 299"))
+        #expect(try await cli.run("tasks", "tree", "mk-a0").stdout.contains("level 299"))
         try Data(chain(TaskTree.maxDepth + 5, prefix: "b").utf8).write(to: file)
-        #expect(try cli.run("tasks", "import", file.path).status == 0)
-        let cut = try cli.run("tasks", "tree", "mk-b0")
+        #expect(try await cli.run("tasks", "import", file.path).status == 0)
+        let cut = try await cli.run("tasks", "tree", "mk-b0")
         #expect(cut.status == 0)
         #expect(
             cut.stdout.contains("4 deeper subtask(s) not shown")

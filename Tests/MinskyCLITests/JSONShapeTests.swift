@@ -33,8 +33,8 @@ struct JSONShapeTests {
         func check(
             _ args: [String], _ schema: JSONValue, extra: ((JSONValue) -> String?)? = nil,
             sourceLocation: SourceLocation = #_sourceLocation
-        ) throws -> JSONValue {
-            let r = try runProcess(Binaries.minsky, args + ["--json"], cwd: dir, env: cli.env)
+        ) async throws -> JSONValue {
+            let r = try await runProcess(Binaries.minsky, args + ["--json"], cwd: dir, env: cli.env)
             #expect(r.status == 0, "minsky \(args.joined(separator: " ")): \(r.stderr)", sourceLocation: sourceLocation)
             let v = try JSONValue.parse(r.stdout)
             if let problem = JSONSchema.firstError(v, schema) ?? extra?(v) {
@@ -46,54 +46,54 @@ struct JSONShapeTests {
             return v
         }
         let task = TaskSchemas.fullTask
-        _ = try check(["init"], Self.object(["directory", "store", "created"]))
-        let a = try check(["tasks", "create", "alpha", "-p", "1", "-t", "x"], task)["id"]?.stringValue ?? ""
-        let b = try check(["tasks", "create", "beta", "--depends-on", a], task)["id"]?.stringValue ?? ""
-        let c = try check(["tasks", "create", "gamma", "--parent", a], task)["id"]?.stringValue ?? ""
+        _ = try await check(["init"], Self.object(["directory", "store", "created"]))
+        let a = try await check(["tasks", "create", "alpha", "-p", "1", "-t", "x"], task)["id"]?.stringValue ?? ""
+        let b = try await check(["tasks", "create", "beta", "--depends-on", a], task)["id"]?.stringValue ?? ""
+        let c = try await check(["tasks", "create", "gamma", "--parent", a], task)["id"]?.stringValue ?? ""
         let file = dir.appendingPathComponent("in.jsonl")
         try Data("{\"title\":\"imported\"}\n".utf8).write(to: file)
-        _ = try check(["tasks", "import", file.path], TaskSchemas.created)
-        _ = try check(["tasks", "update", b, "--title", "beta 2"], task)
-        _ = try check(["tasks", "status", b, "in-review"], task)
-        _ = try check(["tasks", "list"], TaskSchemas.fullPage)
-        _ = try check(
+        _ = try await check(["tasks", "import", file.path], TaskSchemas.created)
+        _ = try await check(["tasks", "update", b, "--title", "beta 2"], task)
+        _ = try await check(["tasks", "status", b, "in-review"], task)
+        _ = try await check(["tasks", "list"], TaskSchemas.fullPage)
+        _ = try await check(
             ["tasks", "list", "--limit", "1"], Self.object(["tasks", "nextCursor"], ["tasks": Self.array(of: task)]))
-        _ = try check(["tasks", "search", "alpha"], TaskSchemas.fullPage)
-        _ = try check(["tasks", "next", "--limit", "5"], TaskSchemas.fullPage)
-        _ = try check(["tasks", "get", b], TaskSchemas.fullDetail)
-        _ = try check(["tasks", "tree"], TaskSchemas.tree, extra: Self.checkTree)
-        _ = try check(["tasks", "tree", a], TaskSchemas.tree, extra: Self.checkTree)
-        _ = try check(["tasks", "claim", c, "--owner", "me", "--ttl", "1h"], task)
-        _ = try check(["tasks", "next", "--claim", "--owner", "me"], TaskSchemas.fullPage)
+        _ = try await check(["tasks", "search", "alpha"], TaskSchemas.fullPage)
+        _ = try await check(["tasks", "next", "--limit", "5"], TaskSchemas.fullPage)
+        _ = try await check(["tasks", "get", b], TaskSchemas.fullDetail)
+        _ = try await check(["tasks", "tree"], TaskSchemas.tree, extra: Self.checkTree)
+        _ = try await check(["tasks", "tree", a], TaskSchemas.tree, extra: Self.checkTree)
+        _ = try await check(["tasks", "claim", c, "--owner", "me", "--ttl", "1h"], task)
+        _ = try await check(["tasks", "next", "--claim", "--owner", "me"], TaskSchemas.fullPage)
         let edge = Self.object(["id", "title", "status", "priority"])
-        _ = try check(["deps", "add", c, b], Self.object(["taskId", "dependsOn", "createdAt"]))
-        _ = try check(
+        _ = try await check(["deps", "add", c, b], Self.object(["taskId", "dependsOn", "createdAt"]))
+        _ = try await check(
             ["deps", "list", c],
             Self.object(["blockedBy", "blocks"], ["blockedBy": Self.array(of: edge), "blocks": Self.array(of: edge)]))
-        _ = try check(["deps", "rm", c, b], Self.object(["removed"]))
-        _ = try check(["tasks", "insights"], Self.object(["facts"]))
-        _ = try check(["tasks", "proposals"], Self.array(of: Self.object(["id", "taskId", "model"])))
-        _ = try check(["usage"], Self.object(["usage"]))
-        _ = try check(["config", "set", "ai.model", "m1"], Self.object(["key", "value"]))
-        _ = try check(["config", "get", "ai.model"], Self.object(["key", "value"]))
-        _ = try check(["config", "list"], Self.object(["settings"]))
-        _ = try check(["doctor"], Self.array(of: Self.object(["name", "ok", "detail"])))
+        _ = try await check(["deps", "rm", c, b], Self.object(["removed"]))
+        _ = try await check(["tasks", "insights"], Self.object(["facts"]))
+        _ = try await check(["tasks", "proposals"], Self.array(of: Self.object(["id", "taskId", "model"])))
+        _ = try await check(["usage"], Self.object(["usage"]))
+        _ = try await check(["config", "set", "ai.model", "m1"], Self.object(["key", "value"]))
+        _ = try await check(["config", "get", "ai.model"], Self.object(["key", "value"]))
+        _ = try await check(["config", "list"], Self.object(["settings"]))
+        _ = try await check(["doctor"], Self.array(of: Self.object(["name", "ok", "detail"])))
         let manifest = Self.object(["file", "sha256", "tables", "checksums"])
-        let backup = try check(["backup", "create"], manifest)
-        _ = try check(["backup", "list"], Self.array(of: manifest))
-        _ = try check(
+        let backup = try await check(["backup", "create"], manifest)
+        _ = try await check(["backup", "list"], Self.array(of: manifest))
+        _ = try await check(
             [
                 "backup", "verify",
                 dir.appendingPathComponent(".minsky/backups/" + (backup["file"]?.stringValue ?? "")).path,
             ], manifest)
-        _ = try check(
+        _ = try await check(
             ["mcp", "tools"],
             Self.object(
                 ["tools"], ["tools": Self.array(of: Self.object(["name", "title", "description", "annotations"]))]))
-        _ = try check(
+        _ = try await check(
             ["tasks", "delete", a, "--cascade"],
             Self.object(["deleted"], ["deleted": Self.array(of: ["type": "string"])]))
-        _ = try check(
+        _ = try await check(
             ["quickstart", "--dir", dir.appendingPathComponent("demo").path],
             Self.object(["tasks", "directory", "store"], ["tasks": Self.array(of: task)]))
         #expect(checked == 32)
@@ -104,8 +104,8 @@ struct JSONShapeTests {
 struct HelpTests {
     /// Every command has an abstract and every option and argument a help text; values with a
     /// fixed set of choices list them (what `--help` shows and shell completion offers).
-    @Test func everyOptionAndArgumentIsDocumented() throws {
-        let r = try runProcess(Binaries.minsky, ["--experimental-dump-help"])
+    @Test func everyOptionAndArgumentIsDocumented() async throws {
+        let r = try await runProcess(Binaries.minsky, ["--experimental-dump-help"])
         #expect(r.status == 0)
         var missing: [String] = []
         var choices: [String: [String]] = [:]
@@ -131,7 +131,7 @@ struct HelpTests {
         #expect(choices["minsky tasks create priority"]?.contains("critical") == true)
         #expect(choices["minsky upgrade team provider"] == ["supabase", "neon", "postgres"])
         #expect(choices["minsky config set key"]?.contains("ai.model") == true)
-        let bash = try runProcess(Binaries.minsky, ["--generate-completion-script", "bash"])
+        let bash = try await runProcess(Binaries.minsky, ["--generate-completion-script", "bash"])
         #expect(bash.status == 0 && bash.stdout.contains("IN-PROGRESS"))
     }
 }

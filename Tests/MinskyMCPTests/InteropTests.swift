@@ -24,7 +24,7 @@ struct InteropTests {
         var extra: [String] = []
         var schema: String?
         if kind == .sqlite {
-            #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+            #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
             let (url, s) = try await TestEnvironment.freshPostgresSchema()
             schema = s
             extra = ["UPGRADE_URL=\(url)"]
@@ -34,7 +34,7 @@ struct InteropTests {
             extra = ["MINSKY_DB=\(url)", "MINSKY_BACKUP_DIR=\(dir.appendingPathComponent("backups").path)"]
         }
         let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_interop.py").path
-        let r = try runProcess(Self.python, [script, Binaries.minsky.path, dir.path] + extra)
+        let r = try await runProcess(Self.python, [script, Binaries.minsky.path, dir.path] + extra)
         if let schema { await TestEnvironment.dropSchema(schema) }
         #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
         #expect(r.stdout.contains("ok: \(Tool.all.count) of \(Tool.all.count) tools called and validated"))
@@ -47,7 +47,7 @@ struct SamplingTests {
     func aiToolsUseTheAgentsOwnModelWhenNoProviderIsConfigured(kind: StoreKind) async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-sampling")
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
         var env: [String: String] = [:]
         var schema: String?
         if kind == .postgres {
@@ -56,12 +56,12 @@ struct SamplingTests {
             schema = s
         }
         let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_sampling.py").path
-        let r = try runProcess(
+        let r = try await runProcess(
             InteropTests.python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
         #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
         #expect(r.stdout.contains("ok: sampling answered by the client"))
         // Both calls are recorded: the client's model, no token counts (sampling reports none).
-        let usage = try runProcess(Binaries.minsky, ["usage", "--calls", "5", "--json"], cwd: dir, env: env)
+        let usage = try await runProcess(Binaries.minsky, ["usage", "--calls", "5", "--json"], cwd: dir, env: env)
         let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
         #expect(calls.count == 2, "\(usage.stdout) \(usage.stderr)")
         #expect(calls.allSatisfy { $0["provider"] == "sampling" && $0["outcome"] == "ok" && $0["inputTokens"] == nil })

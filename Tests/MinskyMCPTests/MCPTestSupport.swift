@@ -19,7 +19,7 @@ func withServer(
     let server: MCPProcess
     switch kind {
     case .sqlite:
-        let r = try runProcess(Binaries.minsky, ["init"], cwd: dir)
+        let r = try await runProcess(Binaries.minsky, ["init"], cwd: dir)
         #expect(r.status == 0, "\(r.stderr)")
         server = try await serve(env)
     case .postgres:

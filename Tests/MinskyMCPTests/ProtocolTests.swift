@@ -288,7 +288,8 @@ struct ProtocolTests {
             }
             // Reading stopped: far fewer than the 10,500 sent were even read.
             #expect(answered.count < 2_000, "\(answered.count) creates answered after a SIGTERM")
-            let list = try runProcess(Binaries.minsky, ["tasks", "list", "--all", "--json"], cwd: try #require(s.cwd))
+            let list = try await runProcess(
+                Binaries.minsky, ["tasks", "list", "--all", "--json"], cwd: try #require(s.cwd))
             let stored = try JSONParser.parse(list.stdout.utf8)["tasks"]?.arrayValue?.count ?? -1
             #expect(
                 stored == answered.count,
@@ -369,9 +370,9 @@ struct ProtocolTests {
         }
     }
 
-    @Test func theScriptedSampleSessionRuns() throws {
+    @Test func theScriptedSampleSessionRuns() async throws {
         let script = repositoryRoot().appendingPathComponent("examples/sample-session.sh")
-        let r = try runProcess(script, [Binaries.minsky.path])
+        let r = try await runProcess(script, [Binaries.minsky.path])
         #expect(r.status == 0, "\(r.stderr)")
         #expect(r.stdout.contains("\"assignee\": \"sample-agent\""))
         #expect(r.stdout.contains("Login endpoint"))

@@ -8,8 +8,8 @@ import Testing
 @Suite("Tool contracts")
 struct ToolContractTests {
     /// Every stored field of every task, as `tasks export` writes them, plus the backups made.
-    static func snapshot(_ dir: URL) throws -> String {
-        let r = try runProcess(Binaries.minsky, ["tasks", "export"], cwd: dir)
+    static func snapshot(_ dir: URL) async throws -> String {
+        let r = try await runProcess(Binaries.minsky, ["tasks", "export"], cwd: dir)
         #expect(r.status == 0, "\(r.stderr)")
         return r.stdout
     }
@@ -72,13 +72,13 @@ struct ToolContractTests {
             try await withServer { s in
                 let f = Self.fixture(s)
                 guard let args = Self.arguments(name, f), let dir = s.cwd else { return }
-                let before = try Self.snapshot(dir)
+                let before = try await Self.snapshot(dir)
                 let first = s.call(name, args)
                 let result = structured(first)
                 if let problem = JSONSchema.firstError(result ?? .null, tool["outputSchema"] ?? .null) {
                     Issue.record("\(name): result does not match its output schema: \(problem)")
                 }
-                let once = try Self.snapshot(dir)
+                let once = try await Self.snapshot(dir)
                 if hints["readOnlyHint"] == true {
                     #expect(once == before, "\(name) is marked read-only but changed the store")
                 }
@@ -111,7 +111,8 @@ struct ToolContractTests {
                 if hints["idempotentHint"] == true {
                     _ = s.call(name, args)
                     #expect(
-                        try Self.snapshot(dir) == once, "\(name) is marked idempotent but a repeat changed the store")
+                        try await Self.snapshot(dir) == once,
+                        "\(name) is marked idempotent but a repeat changed the store")
                 }
                 checked.append(name)
             }

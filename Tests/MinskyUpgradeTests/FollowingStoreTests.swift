@@ -57,8 +57,8 @@ struct BackupRefusalTests {
     @Test func newerSchemasHomeAndUnwritablePlaces() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-backup")
         defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
-        #expect(try runProcess(Binaries.minsky, ["tasks", "create", "keep"], cwd: dir).status == 0)
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        #expect(try await runProcess(Binaries.minsky, ["tasks", "create", "keep"], cwd: dir).status == 0)
         let store = dir.appendingPathComponent(".minsky/tasks.db").path
         let q = try DatabaseQueue(path: store)
         try await q.write {
@@ -66,7 +66,7 @@ struct BackupRefusalTests {
         }
         try q.close()
         let before = try Data(contentsOf: URL(fileURLWithPath: store))
-        let newer = try runProcess(Binaries.minsky, ["backup", "create"], cwd: dir)
+        let newer = try await runProcess(Binaries.minsky, ["backup", "create"], cwd: dir)
         #expect(newer.status == 5 && newer.stderr.contains("999_from_the_future"), "\(newer.stderr)")
         #expect(try Data(contentsOf: URL(fileURLWithPath: store)) == before)
         // A healthy store named by --db from a folder with no project: its backup lands under HOME.
@@ -74,10 +74,10 @@ struct BackupRefusalTests {
         defer { try? FileManager.default.removeItem(at: other) }
         let project = other.appendingPathComponent("project")
         try FileManager.default.createDirectory(at: project, withIntermediateDirectories: true)
-        #expect(try runProcess(Binaries.minsky, ["init"], cwd: project).status == 0)
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: project).status == 0)
         let plain = project.appendingPathComponent(".minsky/tasks.db").path
         let home = other.appendingPathComponent("home")
-        let r = try runProcess(
+        let r = try await runProcess(
             Binaries.minsky, ["backup", "create", "--db", plain, "--json"], cwd: other,
             env: ["HOME": home.path, "XDG_DATA_HOME": "", "MINSKY_BACKUP_DIR": ""])
         #expect(r.status == 0, "\(r.stderr)")
@@ -85,7 +85,7 @@ struct BackupRefusalTests {
         #expect(
             FileManager.default.fileExists(
                 atPath: home.appendingPathComponent(".local/share/minsky/backups/\(file)").path))
-        let nowhere = try runProcess(
+        let nowhere = try await runProcess(
             Binaries.minsky, ["backup", "create", "--db", plain, "--out", "/nonexistent-dir/x.db"], cwd: other)
         #expect(
             nowhere.status == 5 && nowhere.stderr.contains("/nonexistent-dir") && nowhere.stderr.contains("--out"),

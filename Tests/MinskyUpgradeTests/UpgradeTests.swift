@@ -24,7 +24,7 @@ struct UpgradeFixture {
 
     static func make(tasks: Int = 40) async throws -> UpgradeFixture {
         let dir = try TestEnvironment.tempDirectory("minsky-upgrade")
-        #expect(try runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
         let (url, schema) = try await TestEnvironment.freshPostgresSchema()
         let f = UpgradeFixture(dir: dir, url: url, schema: schema, pgpass: dir.appendingPathComponent("pgpass"))
         let store = try SQLiteTaskStore(path: f.storePath)
@@ -65,16 +65,16 @@ struct UpgradeFixture {
         return f
     }
 
-    func run(_ args: String..., extraEnv: [String: String] = [:]) throws -> ProcessResult {
-        try runProcess(Binaries.minsky, args, cwd: dir, env: env.merging(extraEnv) { _, b in b })
+    func run(_ args: String..., extraEnv: [String: String] = [:]) async throws -> ProcessResult {
+        try await runProcess(Binaries.minsky, args, cwd: dir, env: env.merging(extraEnv) { _, b in b })
     }
 
     /// Everything a user can see: every task in full and every dependency edge.
-    func snapshot(sourceLocation: SourceLocation = #_sourceLocation) throws -> JSONValue {
-        let list = try run("tasks", "list", "--all", "--json")
+    func snapshot(sourceLocation: SourceLocation = #_sourceLocation) async throws -> JSONValue {
+        let list = try await run("tasks", "list", "--all", "--json")
         #expect(list.status == 0, "\(list.stderr)", sourceLocation: sourceLocation)
-        let tree = try run("tasks", "tree", "--json")
-        let proposals = try run("tasks", "proposals", "--json")
+        let tree = try await run("tasks", "tree", "--json")
+        let proposals = try await run("tasks", "proposals", "--json")
         return [
             "tasks": try JSONParser.parse(list.stdout.utf8)["tasks"] ?? .null,
             "tree": try JSONParser.parse(tree.stdout.utf8),
@@ -112,8 +112,8 @@ struct UpgradeTests {
     @Test func upgradeCarriesEverythingAndRollbackBringsItBack() async throws {
         let f = try await UpgradeFixture.make()
         try await cleaningUp({ await f.cleanup() }) { () async throws in
-            let before = try f.snapshot()
-            let r = try f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
+            let before = try await f.snapshot()
+            let r = try await f.run("upgrade", "to-postgres", "--db-url", withPassword(f.url))
             #expect(r.status == 0, "\(r.stderr)")
             for line in [
                 "✓ Exporting SQLite data...", "✓ Creating PostgreSQL schema...", "✓ Migrating 40 tasks...",
@@ -158,22 +158,22 @@ struct UpgradeTests {
                     .first?
                     .first == "t")
             // Field for field, what users see is the same on PostgreSQL.
-            #expect(try f.snapshot() == before)
+            #expect(try await f.snapshot() == before)
 
             // Work continues on PostgreSQL; rollback brings it all back to SQLite.
-            #expect(try f.run("tasks", "create", "written after the upgrade").status == 0)
-            let onPostgres = try f.snapshot()
-            let rb = try f.run("migrate", "rollback")
+            #expect(try await f.run("tasks", "create", "written after the upgrade").status == 0)
+            let onPostgres = try await f.snapshot()
+            let rb = try await f.run("migrate", "rollback")
             #expect(rb.status == 0, "\(rb.stderr)")
             #expect(try f.config().contains("sqlite:tasks.db"))
-            #expect(try f.snapshot() == onPostgres)
+            #expect(try await f.snapshot() == onPostgres)
             #expect(try await f.pgCount() == 41)  // PostgreSQL left untouched
 
             // --from-backup restores the pre-migration state instead.
-            #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force").status == 0)
-            let fb = try f.run("migrate", "rollback", "--from-backup")
+            #expect(try await f.run("upgrade", "to-postgres", "--db-url", f.url, "--force").status == 0)
+            let fb = try await f.run("migrate", "rollback", "--from-backup")
             #expect(fb.status == 0, "\(fb.stderr)")
-            #expect(try f.snapshot()["tasks"]?.arrayValue?.count == 41)
+            #expect(try await f.snapshot()["tasks"]?.arrayValue?.count == 41)
         }
     }
 
@@ -248,7 +248,7 @@ struct UpgradeTests {
     @Test func nonEmptyTargetsNeedForceAndDryRunsWriteNothing() async throws {
         let f = try await UpgradeFixture.make(tasks: 10)
         try await cleaningUp({ await f.cleanup() }) { () async throws in
-            let dry = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--dry-run")
+            let dry = try await f.run("upgrade", "to-postgres", "--db-url", f.url, "--dry-run")
             #expect(dry.status == 0, "\(dry.stderr)")
             #expect(dry.stdout.contains("Dry run"))
             #expect(try await f.pgCount() == 0)
@@ -257,12 +257,12 @@ struct UpgradeTests {
             let other = try await PostgresTaskStore.connect(url: f.url)
             _ = try await other.create(NewTask(title: "someone else's"))
             await other.close()
-            let refused = try f.run("upgrade", "to-postgres", "--db-url", f.url)
+            let refused = try await f.run("upgrade", "to-postgres", "--db-url", f.url)
             #expect(refused.status == 2)
             #expect(refused.stderr.contains("not empty") && refused.stderr.contains("--force"))
             #expect(try f.config().contains("sqlite:tasks.db"))
             #expect(try await f.pgCount() == 1)
-            let forced = try f.run("upgrade", "to-postgres", "--db-url", f.url, "--force")
+            let forced = try await f.run("upgrade", "to-postgres", "--db-url", f.url, "--force")
             #expect(forced.status == 0, "\(forced.stderr)")
             #expect(try await f.pgCount() == 10)
         }
@@ -272,7 +272,7 @@ struct UpgradeTests {
         let f = try await UpgradeFixture.make(tasks: 3)
         try await cleaningUp({ await f.cleanup() }) { () async throws in
             let before = try sha(f.storePath)
-            let r = try f.run("upgrade", "to-postgres", "--db-url", "postgresql://bob:hunter2@127.0.0.1:1/x")
+            let r = try await f.run("upgrade", "to-postgres", "--db-url", "postgresql://bob:hunter2@127.0.0.1:1/x")
             #expect(r.status == 5)
             #expect(r.stderr.contains("127.0.0.1:1"))
             #expect(!r.stderr.contains("hunter2"))
@@ -287,9 +287,9 @@ struct UpgradeTests {
     func killedUpgradesLeaveEverythingConsistent(point: String) async throws {
         let f = try await UpgradeFixture.make(tasks: 30)
         try await cleaningUp({ await f.cleanup() }) { () async throws in
-            let before = try f.snapshot()
+            let before = try await f.snapshot()
             let sqliteBefore = try sha(f.storePath)
-            let killed = try f.run(
+            let killed = try await f.run(
                 "upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "\(point):kill"])
             #expect(killed.status != 0)
             #expect(killed.stderr.contains("fault point \(point) reached"))
@@ -299,32 +299,32 @@ struct UpgradeTests {
             let config = try f.config()
             if config.contains("postgresql://") { #expect(n == 30) }  // never an unvalidated database
             #expect(point == "switch" || n == 0)
-            let rerun = try f.run("upgrade", "to-postgres", "--db-url", f.url)
+            let rerun = try await f.run("upgrade", "to-postgres", "--db-url", f.url)
             #expect(rerun.status == 0, "\(rerun.stderr)")
             #expect(try f.config().contains("postgresql://"))
             #expect(try await f.pgCount() == 30)
-            #expect(try f.snapshot() == before)
+            #expect(try await f.snapshot() == before)
         }
     }
 
     @Test func backupsAreVerifiedAndRestoredOnBothStores() async throws {
         let f = try await UpgradeFixture.make(tasks: 15)
         try await cleaningUp({ await f.cleanup() }) { () async throws in
-            let before = try f.snapshot()
-            let c = try f.run("backup", "create", "--json")
+            let before = try await f.snapshot()
+            let c = try await f.run("backup", "create", "--json")
             #expect(c.status == 0, "\(c.stderr)")
             let manifest = try JSONParser.parse(c.stdout.utf8)
             #expect(manifest["tables"]?["tasks"] == 15)
             let file = f.dir.appendingPathComponent(".minsky/backups/\(manifest["file"]?.stringValue ?? "")").path
-            #expect(try f.run("backup", "list").stdout.contains(manifest["file"]?.stringValue ?? "?"))
-            #expect(try f.run("backup", "verify", file).status == 0)
+            #expect(try await f.run("backup", "list").stdout.contains(manifest["file"]?.stringValue ?? "?"))
+            #expect(try await f.run("backup", "verify", file).status == 0)
             // Restoring over a non-empty store needs --force; into an empty PostgreSQL it does not.
-            #expect(try f.run("backup", "restore", file).status == 2)
-            let toPG = try f.run("backup", "restore", file, "--to", f.url)
+            #expect(try await f.run("backup", "restore", file).status == 2)
+            let toPG = try await f.run("backup", "restore", file, "--to", f.url)
             #expect(toPG.status == 0, "\(toPG.stderr)")
             #expect(try await f.pgCount() == 15)
             // A backup of the PostgreSQL store is the same portable format, with the same checksums.
-            let pgBackup = try runProcess(
+            let pgBackup = try await runProcess(
                 Binaries.minsky,
                 ["backup", "create", "--json", "--db", f.url, "--out", f.dir.appendingPathComponent("pg.db").path],
                 cwd: f.dir, env: f.env)
@@ -334,17 +334,18 @@ struct UpgradeTests {
             var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
             bytes[bytes.count - 100] ^= 0xFF
             try bytes.write(to: URL(fileURLWithPath: file))
-            let bad = try f.run("backup", "verify", file)
+            let bad = try await f.run("backup", "verify", file)
             #expect(bad.status != 0)
             #expect(bad.stderr.contains("SHA-256"))
             // Restore the PostgreSQL backup over the SQLite store with --force: same content.
-            #expect(try f.run("tasks", "create", "extra").status == 0)
-            let forced = try f.run("backup", "restore", f.dir.appendingPathComponent("pg.db").path, "--force", "--json")
+            #expect(try await f.run("tasks", "create", "extra").status == 0)
+            let forced = try await f.run(
+                "backup", "restore", f.dir.appendingPathComponent("pg.db").path, "--force", "--json")
             #expect(forced.status == 0, "\(forced.stderr)")
-            #expect(try f.snapshot() == before)
+            #expect(try await f.snapshot() == before)
             // What the store held (16 tasks, the extra one included) was saved first, and is a valid backup.
             let safety = try #require(try JSONParser.parse(forced.stdout.utf8)["safetyBackup"]?.stringValue)
-            let saved = try f.run("backup", "verify", safety, "--json")
+            let saved = try await f.run("backup", "verify", safety, "--json")
             #expect(saved.status == 0, "\(saved.stderr)")
             #expect(try JSONParser.parse(saved.stdout.utf8)["tables"]?["tasks"] == 16)
         }
@@ -362,7 +363,7 @@ struct UpgradePressureTests {
             let sqliteBefore = try sha(f.storePath)
             let go = f.dir.appendingPathComponent("go").path
             let upgrade = Task.detached {
-                try f.run(
+                try await f.run(
                     "upgrade", "to-postgres", "--db-url", pgServer.url, extraEnv: ["MINSKY_FAULT": "copy:wait=\(go)"])
             }
             // Stop the server once the upgrade is known to be in the copy, then let it go on.
@@ -377,7 +378,7 @@ struct UpgradePressureTests {
             #expect(try f.config().contains("sqlite:tasks.db"))
             #expect(try sha(f.storePath) == sqliteBefore)
             try pgServer.start()
-            let rerun = try f.run("upgrade", "to-postgres", "--db-url", pgServer.url)
+            let rerun = try await f.run("upgrade", "to-postgres", "--db-url", pgServer.url)
             #expect(rerun.status == 0, "\(rerun.stderr)")
             #expect(rerun.stdout.contains("Migrating 25 tasks"))
         }
@@ -394,7 +395,7 @@ struct UpgradePressureTests {
             let finished = Mutex(false)
             let upgrade = Task.detached {
                 defer { finished.withLock { $0 = true } }
-                return try f.run(
+                return try await f.run(
                     "upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "validate:sleep=1"])
             }
             var acknowledged: [String] = []
@@ -420,7 +421,7 @@ struct UpgradePressureTests {
             #expect(r.status == 0, "\(r.stderr)")
             #expect(failures.isEmpty, "writes failed during the upgrade: \(failures.prefix(3))")
             #expect(acknowledged.count >= 20)
-            let onPostgres = try f.snapshot()["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
+            let onPostgres = try await f.snapshot()["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []
             let missing = Set(acknowledged).subtracting(onPostgres)
             #expect(missing.isEmpty, "acknowledged writes missing from PostgreSQL: \(missing.prefix(5))")
             #expect(try f.config().contains("postgresql://"))
@@ -442,7 +443,7 @@ struct LiveUpgradeTests {
             let finished = Mutex(false)
             let upgrade = Task.detached {
                 defer { finished.withLock { $0 = true } }
-                return try f.run(
+                return try await f.run(
                     "upgrade", "to-postgres", "--live", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=2"])
             }
             var created: [String] = []
@@ -483,7 +484,7 @@ struct LiveUpgradeTests {
             #expect(failures.isEmpty, "writes failed: \(failures.prefix(3))")
             #expect(created.count > 20)
             #expect(try f.config().contains("postgresql://"))
-            let tasks = try f.snapshot()["tasks"]?.arrayValue ?? []
+            let tasks = try await f.snapshot()["tasks"]?.arrayValue ?? []
             let byID = Dictionary(
                 tasks.compactMap { t in t["id"]?.stringValue.map { ($0, t) } }, uniquingKeysWith: { a, _ in a })
             let missing = created.filter { byID[$0] == nil }
@@ -519,7 +520,7 @@ struct UpgradeSchemaTests {
     @Test func indexesAndForeignKeysMatchAFreshlyMigratedStore() async throws {
         let f = try await UpgradeFixture.make(tasks: 5)
         try await cleaningUp({ await f.cleanup() }) { () async throws in
-            #expect(try f.run("upgrade", "to-postgres", "--db-url", f.url).status == 0)
+            #expect(try await f.run("upgrade", "to-postgres", "--db-url", f.url).status == 0)
             let (fresh, freshSchema) = try await TestEnvironment.freshPostgresSchema()
             let s = try await PostgresTaskStore.connect(url: fresh)
             // Used normally, a store with a 6-dimension embedding gets the same pgvector objects the
