@@ -143,6 +143,12 @@ public final class FollowingStore: MinskyStore {
     public func nextReady(limit: Int) async throws -> [TaskItem] {
         try await perform { try await $0.nextReady(limit: limit) }
     }
+    public func heartbeat(_ id: TaskID, owner: String, ttl: Double) async throws -> TaskItem {
+        try await perform { try await $0.heartbeat(id, owner: owner, ttl: ttl) }
+    }
+    public func release(_ id: TaskID, owner: String) async throws -> TaskItem {
+        try await perform { try await $0.release(id, owner: owner) }
+    }
     public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
         try await perform { try await $0.claim(id, owner: owner, ttl: ttl) }
     }

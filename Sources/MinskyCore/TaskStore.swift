@@ -42,6 +42,11 @@ public protocol TaskStore: Sendable {
     /// Atomically marks the task IN-PROGRESS for `owner`. Refused with `.alreadyClaimed` when
     /// another owner holds an unexpired claim, and for DONE or CLOSED tasks. `ttl` nil: no expiry.
     func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem
+    /// Extends the claim `owner` holds by `ttl` seconds from now. A `.conflict` naming the holder
+    /// when the claim lapsed and another owner took it, or the task is not claimed.
+    func heartbeat(_ id: TaskID, owner: String, ttl: Double) async throws -> TaskItem
+    /// Gives the claim back: the task is TODO again, unassigned. A `.conflict` unless `owner` holds it.
+    func release(_ id: TaskID, owner: String) async throws -> TaskItem
 
     func count() async throws -> Int
     func close() async

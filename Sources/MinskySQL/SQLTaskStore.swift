@@ -565,6 +565,63 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         }
     }
 
+    /// Checks that `owner` holds the claim on `t`, naming who does otherwise.
+    static func checkHolds(_ t: TaskItem, owner: String) throws {
+        guard t.status == .inProgress, let holder = t.assignee else {
+            throw MinskyError(
+                .conflict, "task \(t.id) is not claimed (it is \(t.status)); claim it first (tasks claim / claim_task)",
+                field: "owner")
+        }
+        guard holder == owner else {
+            throw MinskyError(
+                .conflict,
+                "task \(t.id) is claimed by \(holder), not \(owner): the claim lapsed and was taken, or was never yours; stop working on it and pick another task",
+                field: "owner")
+        }
+    }
+
+    public func heartbeat(_ id: TaskID, owner: String, ttl: Double) async throws -> TaskItem {
+        try TaskRules.checkAssignee(owner)
+        guard ttl > 0 && ttl <= TaskRules.maxClaimSeconds else {
+            throw MinskyError.invalid(
+                "ttl", "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year)")
+        }
+        let now = now()
+        return try await write { [self] c in
+            var t = try fetchTask(c, id, lock: true)
+            try Self.checkHolds(t, owner: owner)
+            t.claimExpiresAt = now.adding(seconds: ttl)
+            t.updatedAt = max(now, t.updatedAt)
+            t.version += 1
+            try c.execute(
+                d,
+                "UPDATE tasks SET claim_expires_at = \(t.claimExpiresAt), updated_at = \(t.updatedAt), version = version + 1 WHERE id = \(id)"
+            )
+            return t
+        }
+    }
+
+    public func release(_ id: TaskID, owner: String) async throws -> TaskItem {
+        try TaskRules.checkAssignee(owner)
+        let now = now()
+        return try await write { [self] c in
+            var t = try fetchTask(c, id, lock: true)
+            try Self.checkHolds(t, owner: owner)
+            t.status = .todo
+            t.assignee = nil
+            t.claimExpiresAt = nil
+            t.updatedAt = max(now, t.updatedAt)
+            t.version += 1
+            try c.execute(
+                d,
+                """
+                UPDATE tasks SET status = 'TODO', assignee = NULL, claim_expires_at = NULL, updated_at = \(t.updatedAt), \
+                version = version + 1 WHERE id = \(id)
+                """)
+            return t
+        }
+    }
+
     var proposalColumns: String {
         "id, task_id, kind, model, prompt_hash, \(d.read("body", as: .json)), \(d.read("created_at", as: .timestamp)), \(d.read("applied_at", as: .timestamp))"
     }

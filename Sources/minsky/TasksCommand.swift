@@ -10,7 +10,7 @@ struct TasksCommand: AsyncParsableCommand {
         subcommands: [
             Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self,
             InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self,
-            Next.self, Claim.self, Tree.self,
+            Next.self, Claim.self, Heartbeat.self, Release.self, Tree.self,
         ]
     )
 }
@@ -380,6 +380,47 @@ extension TasksCommand {
                     out.emit(TaskJSON.full(t))
                 } else {
                     out.line("Claimed \(t.id) for \(t.assignee ?? "")\(t.claimExpiresAt.map { " until \($0)" } ?? "")")
+                }
+            }
+        }
+    }
+
+    struct Heartbeat: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Extend a claim you hold; fails with a conflict (exit 4) naming the holder if it lapsed and was taken.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Option(name: .long, help: "Who holds the claim (default MINSKY_OWNER or user@host).") var owner: String?
+        @Option(name: .long, help: "New lifetime from now: 90s, 30m, 2h, 1d (default 30m).") var ttl: ClaimTTL?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let t = try await store.heartbeat(
+                    try parseID(id), owner: owner ?? defaultOwner(), ttl: ttl?.seconds ?? 1800)
+                if out.json {
+                    out.emit(TaskJSON.full(t))
+                } else {
+                    out.line("\(t.id) still claimed by \(t.assignee ?? ""), until \(t.claimExpiresAt?.iso8601 ?? "?")")
+                }
+            }
+        }
+    }
+
+    struct Release: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Give back a claim you hold: the task is TODO again, unassigned.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Option(name: .long, help: "Who holds the claim (default MINSKY_OWNER or user@host).") var owner: String?
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let t = try await store.release(try parseID(id), owner: owner ?? defaultOwner())
+                if out.json {
+                    out.emit(TaskJSON.full(t))
+                } else {
+                    out.line("Released \(t.id); it is \(t.status) again")
                 }
             }
         }

@@ -149,3 +149,21 @@ struct DeepTreeCLITests {
                 && cut.stdout.contains("minsky tasks tree mk-b\(TaskTree.maxDepth)"), "\(cut.stdout.suffix(300))")
     }
 }
+
+@Suite("Leases on the command line")
+struct LeaseCLITests {
+    @Test(arguments: StoreKind.allCases)
+    func heartbeatAndReleaseNameTheHolder(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            let id = try #require(try await cli.json("tasks", "create", "leased")["id"]?.stringValue)
+            #expect(try await cli.run("tasks", "claim", id, "--owner", "ana", "--ttl", "1m").status == 0)
+            let beat = try await cli.json("tasks", "heartbeat", id, "--owner", "ana", "--ttl", "2h")
+            #expect(beat["assignee"] == "ana" && beat["claimExpiresAt"] != nil)
+            let stale = try await cli.run("tasks", "heartbeat", id, "--owner", "bob")
+            #expect(stale.status == 4 && stale.stderr.contains("claimed by ana"), "\(stale.stderr)")
+            let released = try await cli.json("tasks", "release", id, "--owner", "ana")
+            #expect(released["status"] == "TODO" && released["assignee"] == nil)
+            #expect(try await cli.run("tasks", "release", id, "--owner", "ana").status == 4)
+        }
+    }
+}

@@ -99,3 +99,39 @@ struct DeepAndImportTests {
         }
     }
 }
+
+@Suite("TaskStore conformance: claims are leases")
+struct LeaseTests {
+    /// Heartbeats extend a claim its owner holds; an expired claim is taken by another owner,
+    /// after which the first owner's heartbeat and release are conflicts naming the holder.
+    @Test(arguments: StoreKind.allCases)
+    func heartbeatsExtendAndStaleOwnersAreToldWhoHoldsTheClaim(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            let t = try await store.create(NewTask(title: "leased"))
+            let claimed = try await store.claim(t.id, owner: "ana", ttl: 60)
+            let beat = try await store.heartbeat(t.id, owner: "ana", ttl: 600)
+            #expect(beat.assignee == "ana" && beat.version == claimed.version + 1)
+            #expect(try #require(beat.claimExpiresAt) > (try #require(claimed.claimExpiresAt)))
+            await expectError(.conflict, field: "owner") { _ = try await store.heartbeat(t.id, owner: "bob", ttl: 60) }
+            await expectError(.conflict, field: "owner") { _ = try await store.release(t.id, owner: "bob") }
+            await expectError(.alreadyClaimed) { _ = try await store.claim(t.id, owner: "bob", ttl: 60) }
+            // Ana's lease lapses; Bob takes the task; Ana is now a stale owner.
+            clock.advance(seconds: 601)
+            #expect(try await store.claim(t.id, owner: "bob", ttl: 60).assignee == "bob")
+            do {
+                _ = try await store.heartbeat(t.id, owner: "ana", ttl: 60)
+                Issue.record("a stale owner's heartbeat succeeded")
+            } catch let e as MinskyError {
+                #expect(e.code == .conflict && e.message.contains("claimed by bob"), "\(e.message)")
+            }
+            await expectError(.conflict) { _ = try await store.release(t.id, owner: "ana") }
+            let released = try await store.release(t.id, owner: "bob")
+            #expect(released.status == .todo && released.assignee == nil && released.claimExpiresAt == nil)
+            #expect(try await store.get(t.id) == released)
+            await expectError(.conflict) { _ = try await store.release(t.id, owner: "bob") }
+            await expectError(.conflict) { _ = try await store.heartbeat(t.id, owner: "bob", ttl: 60) }
+            await expectError(.invalidInput, field: "ttl") { _ = try await store.heartbeat(t.id, owner: "bob", ttl: 0) }
+        }
+    }
+}

@@ -5,7 +5,7 @@ extension Tool {
     static let decomposeTask = Tool(
         name: "decompose_task", title: "Decompose a task",
         description:
-            "Split a task into subtasks in one transaction. Uses the configured or your own model (sampling); else returns instructions: call again with plan.",
+            "Split a task into subtasks (configured model, or yours by sampling); else returns instructions: call again with plan.",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "max": ToolSchema.integer("at most this many subtasks", min: 1, max: 20),
@@ -60,7 +60,7 @@ extension Tool {
     static let scoreComplexity = Tool(
         name: "score_complexity", title: "Score complexity",
         description:
-            "Rate a task 1-10 with reasoning and a recommended subtask count, stored on the task. Without a configured model, returns instructions: call again with your answer.",
+            "Rate a task 1-10 with reasoning and a subtask count, stored on it. Without a model, returns instructions: call again with answer.",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id,

@@ -5,7 +5,7 @@ extension Tool {
     static let createTasks = Tool(
         name: "create_tasks", title: "Create several tasks",
         description:
-            "Create up to 500 tasks in one transaction (a plan); parentIndex/dependsOnIndex point at earlier items. Returns the new ids in order.",
+            "Up to 500 tasks in one transaction; parentIndex/dependsOnIndex name earlier items. Returns the new ids.",
         inputSchema: ToolSchema.object(
             [
                 "tasks": ToolSchema.array(

@@ -4,7 +4,7 @@ extension Tool {
     static let getTask = Tool(
         name: "get_task", title: "Get a task",
         description:
-            "One task with the tasks it waits for (blockedBy) and that wait for it (blocks). Long descriptions are cut (descriptionTruncated); offset reads on.",
+            "A task with blockedBy and blocks. A long description is cut (descriptionTruncated); offset reads on.",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id,

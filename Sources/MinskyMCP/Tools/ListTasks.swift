@@ -4,7 +4,7 @@ extension Tool {
     static let listTasks = Tool(
         name: "list_tasks", title: "List tasks",
         description:
-            "List tasks oldest first, compact (id,title,status,priority) unless full=true. Page with nextCursor.",
+            "Tasks oldest first, compact unless full=true; page with nextCursor.",
         inputSchema: ToolSchema.object([
             "status": ToolSchema.array(ToolSchema.status), "parentId": ToolSchema.string("only subtasks of this task"),
             "root": ToolSchema.boolean("only top-level tasks"), "tag": ToolSchema.string(),

@@ -5,7 +5,7 @@ extension Tool {
     static let similar = Tool(
         name: "similar", title: "Find similar tasks",
         description:
-            "Tasks closest in meaning to text (embeddings; embeds changed tasks first). Scores are cosine similarity.",
+            "Tasks closest in meaning to text (embeds changed tasks first); score is cosine similarity.",
         inputSchema: ToolSchema.object(
             ["text": ToolSchema.string(maxLength: 4000), "limit": ToolSchema.integer(min: 1, max: 50)],
             required: ["text"]),

@@ -5,7 +5,7 @@ extension Tool {
     static let upgradeStore = Tool(
         name: "upgrade_store", title: "Upgrade the store to PostgreSQL",
         description:
-            "Move this project's SQLite store to PostgreSQL: backup, copy, validate, switch. Agents keep working; reports progress.",
+            "Move this project's SQLite store to PostgreSQL: backup, copy, validate, switch; reports progress.",
         inputSchema: ToolSchema.object(
             [
                 "dbUrl": ToolSchema.string("postgresql://user@host:5432/db (passwords go to ~/.pgpass)"),
@@ -38,7 +38,7 @@ extension Tool {
     static let backupStore = Tool(
         name: "backup_store", title: "Back up the store",
         description:
-            "Write a consistent snapshot of the store to .minsky/backups/ (portable SQLite + manifest); writers keep going.",
+            "A consistent snapshot of the store in .minsky/backups/ (portable SQLite + manifest).",
         inputSchema: ToolSchema.object([:]),
         outputSchema: ToolSchema.output(
             ["file": ["type": "string"], "sha256": ["type": "string"], "tables": ["type": "object"]],
