@@ -184,6 +184,9 @@ public final class PostgresDriver: SQLDriver {
         }
     }
 
+    /// Attempts of a transaction that keeps failing with a serialization failure or deadlock.
+    static let maxAttempts = 20
+
     func transaction<T: Sendable>(readOnly: Bool, _ body: @escaping @Sendable (any SQLConnection) throws -> T)
         async throws -> T
     {
@@ -203,7 +206,14 @@ public final class PostgresDriver: SQLDriver {
                     }
                 }
             } catch let e as PGError {
-                if e.isRetryable && attempt < 5 { continue }
+                // Serialization failures and deadlocks are the database asking for a retry: the
+                // transaction is run again (with a growing, jittered pause) and never reaches the
+                // caller unless contention lasts through every attempt.
+                if e.isRetryable && attempt < Self.maxAttempts {
+                    let pause = min(50_000_000, 500_000 << min(attempt, 7))
+                    try await Task.sleep(nanoseconds: UInt64(pause / 2 + Int.random(in: 0...(pause / 2))))
+                    continue
+                }
                 throw e.minsky
             }
         }
