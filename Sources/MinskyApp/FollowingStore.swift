@@ -179,6 +179,9 @@ public final class FollowingStore: MinskyStore {
     public func vectorSearchMethod() async -> String {
         (try? await perform { await $0.vectorSearchMethod() }) ?? "unknown"
     }
+    public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {
+        try await perform { try await $0.history(of: id, limit: limit, cursor: cursor) }
+    }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async {
         let store = state.withLock { s -> (any MinskyStore)? in

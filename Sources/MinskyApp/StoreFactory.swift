@@ -6,13 +6,18 @@ import MinskySQLite
 
 /// Opens the store a location names. The executables call this; nothing else picks a backend.
 public enum StoreFactory {
-    public static func open(_ location: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = false)
+    public static func open(
+        _ location: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = false,
+        actor: String = StoreSelection.defaultActor()
+    )
         async throws -> any MinskyStore
     {
         switch try StoreURL.parse(location) {
         case .sqlite(let path):
             // Opening reads and may migrate the file: blocking work, off the cooperative pool.
-            return try await Blocking.run { try SQLiteTaskStore(path: path, idPrefix: idPrefix, create: create) }
+            return try await Blocking.run {
+                try SQLiteTaskStore(path: path, idPrefix: idPrefix, create: create, actor: actor)
+            }
         case .postgres(let url):
             return try await PostgresTaskStore.connect(url: url, idPrefix: idPrefix)
         }
@@ -27,6 +32,13 @@ public struct StoreSelection: Sendable {
     public var project: Project?
 
     public static let environmentVariable = "MINSKY_DB"
+
+    /// Who this process's changes are recorded as on stores that do not know the user themselves
+    /// (SQLite): MINSKY_OWNER, else user@host.
+    public static func defaultActor(_ environment: [String: String] = ProcessInfo.processInfo.environment) -> String {
+        if let o = environment["MINSKY_OWNER"], !o.isEmpty { return o }
+        return "\(environment["USER"] ?? "user")@\(ProcessInfo.processInfo.hostName)"
+    }
 
     public static func resolve(flag: String?, environment: [String: String], cwd: URL) throws -> StoreSelection {
         let project = try Project.find(from: cwd)

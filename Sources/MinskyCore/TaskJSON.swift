@@ -181,10 +181,7 @@ public enum TaskSchemas {
 
     /// A task as tools declare it: the four fields every result has (full results add the rest,
     /// which `fullTask` describes). Kept small because every tool declaration repeats it.
-    public static let task = object(
-        [
-            "id": string, "title": string, "status": string, "priority": integer,
-        ], required: ["id", "title", "status", "priority"])
+    public static let task: JSONValue = ["type": "object", "required": ["id", "title", "status", "priority"]]
 
     /// A task with every field, as the CLI prints it.
     public static let fullTask = object(
@@ -207,7 +204,7 @@ public enum TaskSchemas {
     public static let fullPage = object(
         ["tasks": ["type": "array", "items": fullTask], "nextCursor": string], required: ["tasks"])
     public static let detail = object(
-        ["task": task, "blockedBy": ["type": "array", "items": task], "blocks": ["type": "array", "items": task]],
+        ["task": task, "blockedBy": ["type": "array"], "blocks": ["type": "array"]],
         required: ["task", "blockedBy", "blocks"])
     public static let fullDetail = object(
         [

@@ -87,9 +87,16 @@ public protocol AICallLog: Sendable {
     func aiUsage() async throws -> [AIUsage]
 }
 
+/// The history of every change, append-only.
+public protocol HistoryStore: Sendable {
+    /// The events of `id` (the task may be deleted), oldest first, `limit` at a time; `cursor`
+    /// is the previous page's `nextCursor`.
+    func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage
+}
+
 /// Everything a minsky store keeps: what the stores implement and the adapters hold. Code that
 /// needs only part of it takes only that part (`any MinskyStore`, `any AICallLog`, …).
-public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog
+public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog & HistoryStore
 
 extension TaskStore {
     /// Claims the first ready task nobody else holds; retries past tasks another agent won.

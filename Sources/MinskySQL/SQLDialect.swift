@@ -79,6 +79,10 @@ public enum SQLDialect: String, Sendable {
     /// process may keep its in-memory matrix between searches.
     public var countsEmbeddingChanges: Bool { self == .sqlite }
 
+    /// Who makes a change, as the history records it: the database role where the database
+    /// knows it (PostgreSQL), else the store's configured actor (bound).
+    public var databaseActor: String? { self == .postgres ? "current_user" : nil }
+
     /// Only SQLite stores are ever upgraded away (and marked in `store_moved`); a PostgreSQL store
     /// need not pay a query per transaction to check for a mark it can never carry.
     public var canBeUpgradedAway: Bool { self == .sqlite }

@@ -54,6 +54,11 @@ extension SQLTaskStore {
                     metadata: r.metadata, parentId: r.parentId, assignee: r.assignee, claimExpiresAt: r.claimExpiresAt,
                     createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1)
                 try insertRow(c, t)
+                var changes = TaskEvent.changes(from: nil, to: t).objectValue ?? [:]
+                if !r.dependsOn.isEmpty {
+                    changes["dependsOn"] = ["after": .array(r.dependsOn.map { .string($0.rawValue) })]
+                }
+                try recordEvent(c, id, "imported", .object(changes), at: now)
                 items[i] = t
             }
             if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph {

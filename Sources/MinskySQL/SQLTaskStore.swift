@@ -12,6 +12,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     let vectorState = Mutex(VectorState())
     /// The backend's own vector index (pgvector), if any.
     let vectorIndex: (any VectorIndex)?
+    /// Who makes this process's changes, for the history where the database does not know it.
+    public let actor: String
 
     /// `now` and `makeID` are injectable so tests can replay the same operations on two stores
     /// and compare results field by field.
@@ -19,8 +21,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         driver: Driver, idPrefix: String = TaskID.defaultPrefix, now: @escaping @Sendable () -> Timestamp = { .now() },
         makeID: @escaping @Sendable (_ prefix: String, _ length: Int) -> TaskID = {
             TaskID.random(prefix: $0, length: $1)
-        }
+        }, actor: String = "unknown"
     ) {
+        self.actor = actor
         self.driver = driver
         self.vectorIndex = driver.makeVectorIndex()
         self.idPrefix = idPrefix
@@ -205,6 +208,11 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         // A new task's counters start at 0, which is right unless it has blockers; its parent
         // gains an open subtask.
         try refreshCounters(c, Set((draft.dependsOn.isEmpty ? [] : [task.id]) + [task.parentId].compactMap { $0 }))
+        var changes = TaskEvent.changes(from: nil, to: task).objectValue ?? [:]
+        if !draft.dependsOn.isEmpty {
+            changes["dependsOn"] = ["after": .array(draft.dependsOn.map { .string($0.rawValue) })]
+        }
+        try recordEvent(c, task.id, "created", .object(changes), at: now)
         return task
     }
 
@@ -359,6 +367,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                     .conflict, "task \(id) changed while it was being updated; get it again and retry",
                     field: "expectedVersion")
             }
+            try recordEvent(c, id, "updated", TaskEvent.changes(from: cur, to: next), at: next.updatedAt)
             if cur.status.isResolved != next.status.isResolved || cur.parentId != next.parentId {
                 try refreshCounters(c, Set(try dependents(c, id) + [cur.parentId, next.parentId].compactMap { $0 }))
             }
@@ -367,13 +376,15 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     public func delete(_ id: TaskID, cascade: Bool) async throws -> [TaskID] {
-        try await write { [self] c in
+        let now = now()
+        return try await write { [self] c in
             _ = try fetchTask(c, id, lock: true)
             let rows = try c.query(
                 d,
                 """
                 WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = \(id) \
-                UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id, depth FROM sub
+                UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) \
+                SELECT sub.id, sub.depth, t.title FROM sub JOIN tasks t ON t.id = sub.id
                 """)
             let ids = rows.compactMap { $0[0].text.map(TaskID.init(trusted:)) }
             if ids.count > 1 && !cascade {
@@ -399,6 +410,11 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 }
             }
             try refreshCounters(c, affected)
+            for r in rows {
+                guard let x = r[0].text else { continue }
+                try recordEvent(
+                    c, TaskID(trusted: x), "deleted", ["title": ["before": .string(r[2].text ?? "")]], at: now)
+            }
             return ids.sorted()
         }
     }
@@ -439,11 +455,13 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             }
             try insertEdge(c, task, dependsOn, now)
             try refreshCounters(c, [task])
+            try recordEvent(c, task, "dependency_added", ["dependsOn": ["after": .string(dependsOn.rawValue)]], at: now)
             return Dependency(taskId: task, dependsOn: dependsOn, createdAt: now)
         }
     }
 
     public func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws {
+        let now = now()
         try await write { [self] c in
             let n = try c.execute(
                 d, "DELETE FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)")
@@ -456,6 +474,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                     field: "dependsOn")
             }
             try refreshCounters(c, [task])
+            try recordEvent(
+                c, task, "dependency_removed", ["dependsOn": ["before": .string(dependsOn.rawValue)]], at: now)
         }
     }
 
@@ -539,6 +559,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         let now = now()
         return try await write { [self] c in
             var t = try fetchTask(c, id, lock: true)
+            let before = t
             if t.status.isResolved {
                 throw MinskyError.invalid(
                     "status", "task \(id) is \(t.status) and cannot be claimed; reopen it first with status TODO")
@@ -561,6 +582,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 UPDATE tasks SET status = 'IN-PROGRESS', assignee = \(text: owner), claim_expires_at = \(t.claimExpiresAt), \
                 updated_at = \(t.updatedAt), version = version + 1 WHERE id = \(id)
                 """)
+            try recordEvent(c, id, "claimed", TaskEvent.changes(from: before, to: t), at: t.updatedAt)
             return t
         }
     }
@@ -590,6 +612,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         return try await write { [self] c in
             var t = try fetchTask(c, id, lock: true)
             try Self.checkHolds(t, owner: owner)
+            let before = t
             t.claimExpiresAt = now.adding(seconds: ttl)
             t.updatedAt = max(now, t.updatedAt)
             t.version += 1
@@ -597,6 +620,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 d,
                 "UPDATE tasks SET claim_expires_at = \(t.claimExpiresAt), updated_at = \(t.updatedAt), version = version + 1 WHERE id = \(id)"
             )
+            try recordEvent(c, id, "heartbeat", TaskEvent.changes(from: before, to: t), at: t.updatedAt)
             return t
         }
     }
@@ -607,6 +631,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         return try await write { [self] c in
             var t = try fetchTask(c, id, lock: true)
             try Self.checkHolds(t, owner: owner)
+            let before = t
             t.status = .todo
             t.assignee = nil
             t.claimExpiresAt = nil
@@ -618,6 +643,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 UPDATE tasks SET status = 'TODO', assignee = NULL, claim_expires_at = NULL, updated_at = \(t.updatedAt), \
                 version = version + 1 WHERE id = \(id)
                 """)
+            try recordEvent(c, id, "released", TaskEvent.changes(from: before, to: t), at: t.updatedAt)
             return t
         }
     }

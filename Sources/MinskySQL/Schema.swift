@@ -181,6 +181,18 @@ public enum Schema {
                 """,
             ]
         },
+        // Every change to a task, appended in the transaction that makes it: who (the database
+        // role on PostgreSQL, the configured user on SQLite), when, what, and the changed fields
+        // before and after. Events outlive their task (no foreign key), so a deletion stays known.
+        SQLMigration(name: "009_task_events") { d in
+            [
+                """
+                CREATE TABLE task_events (id TEXT PRIMARY KEY, task_id TEXT NOT NULL, at \(d.type(.timestamp)) NOT NULL, \
+                actor TEXT NOT NULL, kind TEXT NOT NULL, changes \(d.type(.json)) NOT NULL)
+                """,
+                "CREATE INDEX task_events_task ON task_events (task_id, at, id)",
+            ]
+        },
     ]
 
     /// PostgreSQL with pgvector (installed in `schema`): the vector column beside the stored
@@ -245,6 +257,12 @@ public enum Schema {
             columns: [
                 ("task_id", .text), ("model", .text), ("dims", .integer), ("content_hash", .text), ("vector", .blob),
                 ("updated_at", .timestamp),
+            ]),
+        TableSpec(
+            name: "task_events", key: ["id"],
+            columns: [
+                ("id", .text), ("task_id", .text), ("at", .timestamp), ("actor", .text), ("kind", .text),
+                ("changes", .json),
             ]),
         TableSpec(
             name: "ai_calls", key: ["id"],

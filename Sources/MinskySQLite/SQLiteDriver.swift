@@ -336,9 +336,12 @@ extension SQLTaskStore where Driver == SQLiteDriver {
     public convenience init(
         path: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = true,
         now: @escaping @Sendable () -> Timestamp = { .now() },
-        makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) }
+        makeID: @escaping @Sendable (String, Int) -> TaskID = { TaskID.random(prefix: $0, length: $1) },
+        actor: String = "unknown"
     ) throws {
-        self.init(driver: try SQLiteDriver(path: path, create: create), idPrefix: idPrefix, now: now, makeID: makeID)
+        self.init(
+            driver: try SQLiteDriver(path: path, create: create), idPrefix: idPrefix, now: now, makeID: makeID,
+            actor: actor)
     }
 }
 

@@ -10,7 +10,7 @@ struct TasksCommand: AsyncParsableCommand {
         subcommands: [
             Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self,
             InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self,
-            Next.self, Claim.self, Heartbeat.self, Release.self, Tree.self,
+            Next.self, Claim.self, Heartbeat.self, Release.self, Tree.self, History.self,
         ]
     )
 }
@@ -422,6 +422,39 @@ extension TasksCommand {
                 } else {
                     out.line("Released \(t.id); it is \(t.status) again")
                 }
+            }
+        }
+    }
+
+    struct History: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Every change to a task, oldest first: who, when, what, and the fields before and after.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id (a deleted task's history remains).") var id: String
+        @Option(name: .long, parsing: .unconditional, help: "Events per page (1-1000).") var limit: Int = 50
+        @Option(name: .long, help: "Continue after a previous page (its nextCursor).") var cursor: String?
+
+        func validate() throws { try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json) }
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let page = try await store.history(of: try parseID(id), limit: limit, cursor: cursor)
+                if out.json {
+                    out.emit(page.json)
+                    return
+                }
+                if page.events.isEmpty { out.line("No recorded changes to \(id).") }
+                for e in page.events {
+                    let fields = (e.changes.objectValue ?? [:]).keys.sorted().map { key -> String in
+                        let c = e.changes[key]
+                        func show(_ v: JSONValue?) -> String {
+                            v.map { Output.clip($0.stringValue ?? $0.canonicalJSON(), 40) } ?? "∅"
+                        }
+                        return "\(key): \(show(c?["before"])) → \(show(c?["after"]))"
+                    }
+                    out.line("\(e.at.iso8601)  \(e.actor)  \(e.kind)  " + fields.joined(separator: "; "))
+                }
+                if let c = page.nextCursor { out.line("… more: --cursor \(c)") }
             }
         }
     }

@@ -352,9 +352,11 @@ struct DoctorTests {
                 "import sqlite3; c=sqlite3.connect('\(path)'); c.execute('PRAGMA wal_checkpoint(TRUNCATE)'); c.close()",
             ], cwd: dir)
         let handle = try #require(FileHandle(forUpdatingAtPath: path))
-        let size = try handle.seekToEnd()
-        try handle.seek(toOffset: size / 2 + 37)
-        handle.write(Data(repeating: 0xA5, count: 3000))
+        // The b-tree page headers of pages 2-6 (4 KiB pages): structure quick_check must notice.
+        for page in 1..<6 {
+            try handle.seek(toOffset: UInt64(page * 4096))
+            handle.write(Data(repeating: 0xA5, count: 12))
+        }
         try handle.close()
         let r = try await cli.run("doctor")
         #expect(r.status != 0)

@@ -135,3 +135,56 @@ struct LeaseTests {
         }
     }
 }
+
+@Suite("TaskStore conformance: history")
+struct HistoryTests {
+    /// Every change leaves one event, in order, with who made it and the fields before and after;
+    /// a deleted task keeps its history; pages follow cursors.
+    @Test(arguments: StoreKind.allCases)
+    func everyChangeIsRecordedInOrder(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            let blocker = try await store.create(NewTask(title: "blocker"))
+            let t = try await store.create(
+                NewTask(title: "watched", priority: try Priority(1), dependsOn: [blocker.id]))
+            _ = try await store.update(t.id, TaskPatch(title: "watched closely", addTags: ["x"]), expectedVersion: nil)
+            _ = try await store.update(t.id, TaskPatch(title: "watched closely"), expectedVersion: nil)  // no change: no event
+            _ = try await store.claim(t.id, owner: "ana", ttl: 60)
+            _ = try await store.heartbeat(t.id, owner: "ana", ttl: 120)
+            _ = try await store.release(t.id, owner: "ana")
+            try await store.removeDependency(t.id, dependsOn: blocker.id)
+            _ = try await store.addDependency(t.id, dependsOn: blocker.id)
+            _ = try await store.delete(t.id, cascade: false)
+            let page = try await store.history(of: t.id, limit: 100, cursor: nil)
+            #expect(
+                page.events.map(\.kind) == [
+                    "created", "updated", "claimed", "heartbeat", "released", "dependency_removed", "dependency_added",
+                    "deleted",
+                ])
+            let created = page.events[0].changes
+            #expect(created["title"]?["after"] == "watched" && created["title"]?["before"] == nil)
+            #expect(created["dependsOn"]?["after"] == [.string(blocker.id.rawValue)])
+            let updated = page.events[1].changes
+            #expect(updated["title"]?["before"] == "watched" && updated["title"]?["after"] == "watched closely")
+            #expect(updated["tags"]?["after"] == ["x"])
+            #expect(updated["version"] == nil && updated["description"] == nil)
+            #expect(page.events[2].changes["assignee"]?["after"] == "ana")
+            #expect(page.events[4].changes["status"]?["after"] == "TODO")
+            #expect(page.events[7].changes["title"]?["before"] == "watched closely")
+            // The actor: the database role on PostgreSQL, the configured one on SQLite.
+            #expect(Set(page.events.map(\.actor)).count == 1)
+            #expect(page.events[0].actor == (kind == .postgres ? "postgres" : "unknown"), "\(page.events[0].actor)")
+            #expect(zip(page.events, page.events.dropFirst()).allSatisfy { $0.at <= $1.at })
+            // Pages of three follow each other without gaps or repeats.
+            var seen: [String] = []
+            var cursor: String?
+            repeat {
+                let p = try await store.history(of: t.id, limit: 3, cursor: cursor)
+                seen += p.events.map(\.id)
+                cursor = p.nextCursor
+            } while cursor != nil
+            #expect(seen == page.events.map(\.id))
+            #expect(try await store.history(of: blocker.id, limit: 10, cursor: nil).events.map(\.kind) == ["created"])
+        }
+    }
+}

@@ -37,6 +37,7 @@ struct ToolContractTests {
         case "list_tasks": ["full": true]
         case "search_tasks": ["query": "alpha"]
         case "get_task": ["id": .string(f.a)]
+        case "task_history": ["id": .string(f.a), "limit": 5]
         case "next_task": ["limit": 5]
         case "task_tree": .object([:])
         case "create_task": ["title": "delta"]
@@ -117,7 +118,7 @@ struct ToolContractTests {
                 checked.append(name)
             }
         }
-        #expect(checked.count == 16, "\(checked)")
+        #expect(checked.count == 17, "\(checked)")
     }
 
     /// A 4 MiB description: no tool answers more than ~2k tokens (text and structured content

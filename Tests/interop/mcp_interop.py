@@ -77,6 +77,8 @@ async def main():
             await call("add_dependency", {"taskId": epic["id"], "dependsOn": plan[1]["id"]})
             await call("remove_dependency", {"taskId": epic["id"], "dependsOn": plan[1]["id"]})
             await call("task_tree", {})
+            hist = await call("task_history", {"id": epic["id"]})
+            check([e["kind"] for e in hist["events"]][:2] == ["created", "updated"], f"history of the epic {hist}")
             taken = await call("claim_task", {"owner": "python"})
             check(taken["id"] == plan[1]["id"] and taken["assignee"] == "python", f"claim the next ready {taken}")
             await call("delete_task", {"id": epic["id"], "cascade": True})

@@ -1,0 +1,58 @@
+import Foundation
+import MinskyCore
+
+extension SQLTaskStore {
+    /// Appends one event to the history, in the caller's transaction (so a change and its record
+    /// commit or roll back together). The actor is the database role where the database knows it.
+    func recordEvent(_ c: any SQLConnection, _ taskId: TaskID, _ kind: String, _ changes: JSONValue, at: Timestamp)
+        throws
+    {
+        let id = "ev-" + String(at.microseconds, radix: 36) + "-" + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+        let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"
+        try c.execute(
+            d,
+            """
+            INSERT INTO task_events (id, task_id, at, actor, kind, changes) \
+            VALUES (\(text: id), \(taskId), \(at), \(who), \(text: kind), \(json: changes))
+            """)
+    }
+
+    public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {
+        guard (1...TaskQuery.maxLimit).contains(limit) else {
+            throw MinskyError.invalid("limit", "limit \(limit) is out of range; use 1 to \(TaskQuery.maxLimit)")
+        }
+        let after = try cursor.map(Self.eventCursor)
+        return try await read { [self] c in
+            let from: SQL = after.map { " AND (at, id) > (\($0.at), \(text: $0.id))" } ?? ""
+            let rows = try c.query(
+                d,
+                """
+                SELECT id, task_id, \(raw: d.read("at", as: .timestamp)), actor, kind, \(raw: d.read("changes", as: .json)) \
+                FROM task_events WHERE task_id = \(id)\(from) ORDER BY at, id LIMIT \(raw: String(limit + 1))
+                """)
+            var events = try rows.map { r in
+                TaskEvent(
+                    id: try Self.text(r, 0, "event"), taskId: TaskID(trusted: try Self.text(r, 1, "event")),
+                    at: try Self.timestamp(r, 2, "event"), actor: try Self.text(r, 3, "event"),
+                    kind: try Self.text(r, 4, "event"),
+                    changes: try JSONValue.parse(try Self.text(r, 5, "event")))
+            }
+            var next: String?
+            if events.count > limit {
+                events.removeLast()
+                if let last = events.last { next = TaskEventPage.cursor(after: last) }
+            }
+            return TaskEventPage(events: events, nextCursor: next)
+        }
+    }
+
+    static func eventCursor(_ token: String) throws -> (at: Timestamp, id: String) {
+        guard let data = Data(base64Encoded: token), let s = String(data: data, encoding: .utf8),
+            let colon = s.firstIndex(of: ":"), let micros = Int64(s[..<colon])
+        else {
+            throw MinskyError.invalid(
+                "cursor", "cursor is not one this history issued; pass the nextCursor of the previous page")
+        }
+        return (Timestamp(microseconds: micros), String(s[s.index(after: colon)...]))
+    }
+}
