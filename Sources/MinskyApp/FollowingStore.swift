@@ -182,6 +182,9 @@ public final class FollowingStore: MinskyStore {
     public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {
         try await perform { try await $0.history(of: id, limit: limit, cursor: cursor) }
     }
+    public func events(since: Timestamp, limit: Int) async throws -> [TaskEvent] {
+        try await perform { try await $0.events(since: since, limit: limit) }
+    }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async {
         let store = state.withLock { s -> (any MinskyStore)? in

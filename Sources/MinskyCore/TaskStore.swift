@@ -92,6 +92,8 @@ public protocol HistoryStore: Sendable {
     /// The events of `id` (the task may be deleted), oldest first, `limit` at a time; `cursor`
     /// is the previous page's `nextCursor`.
     func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage
+    /// Events of every task at or after `since`, oldest first, at most `limit` (the change feed).
+    func events(since: Timestamp, limit: Int) async throws -> [TaskEvent]
 }
 
 /// Everything a minsky store keeps: what the stores implement and the adapters hold. Code that

@@ -79,6 +79,10 @@ public enum SQLDialect: String, Sendable {
     /// process may keep its in-memory matrix between searches.
     public var countsEmbeddingChanges: Bool { self == .sqlite }
 
+    /// Committed events are announced by NOTIFY on `changeChannel` (PostgreSQL).
+    public var notifiesChanges: Bool { self == .postgres }
+    public static let changeChannel = "minsky_events"
+
     /// Who makes a change, as the history records it: the database role where the database
     /// knows it (PostgreSQL), else the store's configured actor (bound).
     public var databaseActor: String? { self == .postgres ? "current_user" : nil }

@@ -46,6 +46,26 @@ extension SQLTaskStore {
         }
     }
 
+    public func events(since: Timestamp, limit: Int) async throws -> [TaskEvent] {
+        try await read { [self] c in
+            try c.query(
+                d,
+                """
+                SELECT id, task_id, \(raw: d.read("at", as: .timestamp)), actor, kind, \(raw: d.read("changes", as: .json)) \
+                FROM task_events WHERE at >= \(since) ORDER BY at, id LIMIT \(raw: String(max(1, limit)))
+                """
+            ).map(Self.decodeEvent)
+        }
+    }
+
+    static func decodeEvent(_ r: [SQLValue]) throws -> TaskEvent {
+        TaskEvent(
+            id: try text(r, 0, "event"), taskId: TaskID(trusted: try text(r, 1, "event")),
+            at: try timestamp(r, 2, "event"),
+            actor: try text(r, 3, "event"), kind: try text(r, 4, "event"),
+            changes: try JSONValue.parse(try text(r, 5, "event")))
+    }
+
     static func eventCursor(_ token: String) throws -> (at: Timestamp, id: String) {
         guard let data = Data(base64Encoded: token), let s = String(data: data, encoding: .utf8),
             let colon = s.firstIndex(of: ":"), let micros = Int64(s[..<colon])

@@ -193,6 +193,25 @@ public enum Schema {
                 "CREATE INDEX task_events_task ON task_events (task_id, at, id)",
             ]
         },
+        // The change feed: `at` orders every event for watchers; on PostgreSQL a NOTIFY on
+        // `minsky_events` wakes them (an empty payload, so a transaction's events collapse into
+        // one notification, sent at commit). SQLite watchers notice commits by `data_version`.
+        SQLMigration(name: "010_change_feed") { d in
+            var statements = ["CREATE INDEX task_events_at ON task_events (at, id)"]
+            if d.notifiesChanges {
+                statements += [
+                    """
+                    CREATE FUNCTION minsky_notify_events() RETURNS trigger LANGUAGE plpgsql AS $$ \
+                    BEGIN PERFORM pg_notify('\(SQLDialect.changeChannel)', ''); RETURN NULL; END $$
+                    """,
+                    """
+                    CREATE TRIGGER task_events_notify AFTER INSERT ON task_events \
+                    FOR EACH STATEMENT EXECUTE FUNCTION minsky_notify_events()
+                    """,
+                ]
+            }
+            return statements
+        },
     ]
 
     /// PostgreSQL with pgvector (installed in `schema`): the vector column beside the stored

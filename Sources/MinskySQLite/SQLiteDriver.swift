@@ -367,3 +367,38 @@ struct SQLiteMigrations: MigrationTarget {
         try db.execute(sql: "INSERT INTO grdb_migrations (identifier) VALUES (?)", arguments: [name])
     }
 }
+
+/// Notices commits made by any process to a SQLite file: `PRAGMA data_version` on a connection
+/// of its own changes whenever another connection commits. Checked every 100 ms by `wait`, a
+/// query that reads one page header (no measurable CPU while idle).
+/// `@unchecked Sendable`: used by one watcher thread at a time, by contract.
+public final class SQLiteCommitWatcher: @unchecked Sendable {
+    let queue: DatabaseQueue
+    var last: Int64 = -1
+
+    public init(path: String) throws {
+        var config = Configuration()
+        config.readonly = true
+        do { queue = try DatabaseQueue(path: path, configuration: config) } catch {
+            throw SQLiteDriver.map(error, path: path)
+        }
+        last = (try? version()) ?? -1
+    }
+
+    func version() throws -> Int64 {
+        try queue.inDatabase { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? -1 }
+    }
+
+    /// True when another connection committed since the last call; false after `timeout` seconds.
+    public func wait(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        repeat {
+            if let v = try? version(), v != last {
+                last = v
+                return true
+            }
+            usleep(100_000)
+        } while Date() < deadline
+        return false
+    }
+}

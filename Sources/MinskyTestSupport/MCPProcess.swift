@@ -181,7 +181,7 @@ public final class MCPProcess: @unchecked Sendable {  // mutable state is guarde
     }
 
     /// The exit status (128 + signal when killed), or nil if it is still running at the deadline.
-    public func waitForExit(timeout: Double = 20) -> Int32? {
+    public func waitForExit(timeout: Double = 60) -> Int32? {
         let deadline = Date().addingTimeInterval(timeout)
         while Date() < deadline {
             if let s = lock.withLock({ exitStatus }) { return s }

@@ -10,7 +10,7 @@ struct TasksCommand: AsyncParsableCommand {
         subcommands: [
             Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self,
             InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self,
-            Next.self, Claim.self, Heartbeat.self, Release.self, Tree.self, History.self,
+            Next.self, Claim.self, Heartbeat.self, Release.self, Tree.self, History.self, Watch.self,
         ]
     )
 }
@@ -455,6 +455,43 @@ extension TasksCommand {
                     out.line("\(e.at.iso8601)  \(e.actor)  \(e.kind)  " + fields.joined(separator: "; "))
                 }
                 if let c = page.nextCursor { out.line("… more: --cursor \(c)") }
+            }
+        }
+    }
+
+    struct Watch: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Print every change as it happens, one line each (who, what, which fields), until interrupted.",
+            discussion: "PostgreSQL wakes watchers by LISTEN/NOTIFY; SQLite by noticing other processes' commits.")
+        @OptionGroup var global: GlobalOptions
+        @Option(
+            name: .long,
+            help: "Start from this time (ISO 8601, e.g. 2026-12-02T17:00:00Z) instead of now: catch up first.")
+        var since: String?
+
+        func validate() throws {
+            if let since, Timestamp(iso8601: since) == nil {
+                throw refuse(
+                    MinskyError.invalid(
+                        "since", "--since '\(since.prefix(40))' is not an ISO 8601 time like 2026-12-02T17:00:00Z"),
+                    json: global.json)
+            }
+        }
+
+        func run() async throws {
+            let out = Output(json: global.json)
+            try await out.reportingErrors {
+                let start = since.flatMap(Timestamp.init(iso8601:)) ?? .now()
+                try await ChangeFeed.watch(try global.selection(), since: start, stop: { false }) { e in
+                    if out.json {
+                        FileHandle.standardOutput.write(Data((e.json.canonicalJSON() + "\n").utf8))
+                        return
+                    }
+                    // Written at once (not through stdout's buffer): a pipe reader sees each change as it happens.
+                    let fields = (e.changes.objectValue ?? [:]).keys.sorted().joined(separator: ", ")
+                    FileHandle.standardOutput.write(
+                        Data("\(e.at.iso8601)  \(e.actor)  \(e.kind)  \(e.taskId)  \(fields)\n".utf8))
+                }
             }
         }
     }

@@ -167,3 +167,32 @@ struct LeaseCLITests {
         }
     }
 }
+
+@Suite("Change feed")
+struct WatchTests {
+    /// `tasks watch` in one process prints the changes another process makes, as they happen,
+    /// after catching up from `--since`.
+    @Test(arguments: StoreKind.allCases)
+    func aWatcherSeesAnotherProcessesChanges(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            let start = Timestamp.now().iso8601
+            let before = try #require(try await cli.json("tasks", "create", "before the watch")["id"]?.stringValue)
+            let watcher = try MCPProcess(
+                args: ["tasks", "watch", "--json", "--since", start], cwd: cli.cwd, env: cli.env)
+            defer { watcher.terminate() }
+            func next() throws -> JSONValue {
+                try JSONValue.parse(
+                    try #require(watcher.nextRawLine(timeout: 15), "no line from the watcher: \(watcher.stderrText)"))
+            }
+            let caughtUp = try next()
+            #expect(caughtUp["kind"] == "created" && caughtUp["taskId"]?.stringValue == before)
+            let id = try #require(try await cli.json("tasks", "create", "during the watch")["id"]?.stringValue)
+            let created = try next()
+            #expect(created["kind"] == "created" && created["taskId"]?.stringValue == id)
+            _ = try await cli.json("tasks", "update", id, "--title", "renamed while watched")
+            let updated = try next()
+            #expect(updated["kind"] == "updated" && updated["changes"]?["title"]?["after"] == "renamed while watched")
+            #expect(updated["actor"]?.stringValue?.isEmpty == false)
+        }
+    }
+}
