@@ -83,7 +83,8 @@ public struct Insights: Sendable, Codable, Equatable {
                 if waiting[v] == 0 { queue.append(v) }
             }
         }
-        guard var cur = ids.filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! }) else { return [] }  // filtered to known lengths
+        // filtered to known lengths
+        guard var cur = ids.filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! }) else { return [] }
         var path = [cur]
         while let prev = (blockersOf[cur] ?? []).filter({ length[$0] != nil }).max(by: { length[$0]! < length[$1]! })
         {  // filtered likewise

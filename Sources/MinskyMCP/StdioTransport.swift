@@ -28,7 +28,8 @@ final class StdioTransport: Sendable {
             bytes.withUnsafeBytes { buf in
                 var off = 0
                 while off < buf.count {
-                    let n = write(output, buf.baseAddress! + off, buf.count - off)  // non-empty: every message ends in "\n"
+                    // non-empty: every message ends in "\n"
+                    let n = write(output, buf.baseAddress! + off, buf.count - off)
                     if n < 0 {
                         if errno == EINTR { continue }
                         return  // the client went away (EPIPE): nothing more to do

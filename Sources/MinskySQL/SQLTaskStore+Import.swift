@@ -19,8 +19,9 @@ extension SQLTaskStore {
         let given = seen
         return try await write { [self] c in
             var seen = given
-            var ids = records.map(\.id)
-            for (i, r) in records.enumerated() where r.id == nil {
+            // Each record's id: its own, or a new one that neither the store nor the file holds.
+            let ids: [TaskID] = try records.map { r in
+                if let id = r.id { return id }
                 var length = TaskID.defaultSuffixLength
                 var id = makeID(idPrefix, length)
                 while try seen[id] != nil || exists(c, id) {
@@ -28,13 +29,13 @@ extension SQLTaskStore {
                     id = makeID(idPrefix, length)
                 }
                 seen[id] = r.origin
-                ids[i] = id
+                return id
             }
-            let batch = Set(ids.compactMap { $0 })
+            let batch = Set(ids)
             var items: [TaskItem?] = Array(repeating: nil, count: records.count)
             for i in order {
                 let r = records[i]
-                let id = ids[i]!  // every nil id was assigned above
+                let id = ids[i]
                 if try exists(c, id) {
                     throw MinskyError(
                         .conflict,
@@ -72,7 +73,7 @@ extension SQLTaskStore {
                             throw e
                         }
                     }
-                    try insertEdge(c, ids[i]!, dep, now)  // assigned above
+                    try insertEdge(c, ids[i], dep, now)
                 }
             }
             // One walk over the graph: the imported edges must not close a cycle.
@@ -83,10 +84,10 @@ extension SQLTaskStore {
                     graph[TaskID(trusted: a), default: []].append(TaskID(trusted: b))
                 }
                 try DependencyGraph.checkAcyclic(
-                    graph, from: records.indices.filter { !records[$0].dependsOn.isEmpty }.map { ids[$0]! })  // assigned above
+                    graph, from: records.indices.filter { !records[$0].dependsOn.isEmpty }.map { ids[$0] })
             }
             let parents = records.compactMap(\.parentId)
-            try refreshCounters(c, Set(ids.compactMap { $0 } + parents))
+            try refreshCounters(c, Set(ids + parents))
             try flushTextIndexIfFull(c)
             return items.compactMap { $0 }
         }

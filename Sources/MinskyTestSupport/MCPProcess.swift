@@ -8,7 +8,8 @@ import Synchronization
 
 /// A raw JSON-RPC client for the built `minsky mcp`, over real pipes. It keeps every line the
 /// server wrote so tests can check that stdout carried nothing but JSON-RPC.
-public final class MCPProcess: @unchecked Sendable {  // mutable state is guarded by `lock`; the child is only reaped by waitForExit
+// mutable state is guarded by `lock`; the child is only reaped by waitForExit
+public final class MCPProcess: @unchecked Sendable {
     public let pid: pid_t
     public let cwd: URL?
     let toChild: FileHandle

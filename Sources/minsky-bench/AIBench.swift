@@ -215,8 +215,9 @@ enum PipelineBench {
                     ? score : plan
                 return req.body?["stream"] == true ? .openAIStream(content) : .openAI(content)
             })
+            // The fake server's URL is always a valid URL.
             var config = ProviderConfig(
-                kind: .openai, model: "fake", baseURL: URL(string: server.baseURL + "/v1")!, apiKey: "sk-bench")  // valid
+                kind: .openai, model: "fake", baseURL: URL(string: server.baseURL + "/v1")!, apiKey: "sk-bench")
             config.stream = stream
             let provider = Providers.make(config)
             var times: [Double] = []

@@ -13,7 +13,8 @@ import MinskyUpgrade
 enum UpgradeBench {
     /// The same server URL naming another database: the path after host:port replaced.
     static func database(_ db: String, on url: String) -> String {
-        let slash = url.range(of: "/", options: .backwards, range: url.range(of: "@")!.upperBound..<url.endIndex)!  // a URL with user@host/db
+        // a URL with user@host/db
+        let slash = url.range(of: "/", options: .backwards, range: url.range(of: "@")!.upperBound..<url.endIndex)!
         return String(url[..<slash.upperBound]) + db
     }
 

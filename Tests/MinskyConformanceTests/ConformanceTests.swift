@@ -367,7 +367,8 @@ struct ConformanceTests {
             let stolen = try await store.claim(t.id, owner: "bob", ttl: nil)
             #expect(stolen.assignee == "bob" && stolen.claimExpiresAt == nil)
             clock.advance(seconds: 100_000)
-            await expectError(.alreadyClaimed) { _ = try await store.claim(t.id, owner: "alice", ttl: nil) }  // no expiry
+            // no expiry
+            await expectError(.alreadyClaimed) { _ = try await store.claim(t.id, owner: "alice", ttl: nil) }
             // Back to TODO releases the claim.
             let released = try await store.update(t.id, TaskPatch(status: .todo), expectedVersion: nil)
             #expect(released.assignee == nil)

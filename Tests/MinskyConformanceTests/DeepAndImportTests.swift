@@ -148,7 +148,8 @@ struct HistoryTests {
             let t = try await store.create(
                 NewTask(title: "watched", priority: try Priority(1), dependsOn: [blocker.id]))
             _ = try await store.update(t.id, TaskPatch(title: "watched closely", addTags: ["x"]), expectedVersion: nil)
-            _ = try await store.update(t.id, TaskPatch(title: "watched closely"), expectedVersion: nil)  // no change: no event
+            // no change: no event
+            _ = try await store.update(t.id, TaskPatch(title: "watched closely"), expectedVersion: nil)
             _ = try await store.claim(t.id, owner: "ana", ttl: 60)
             _ = try await store.heartbeat(t.id, owner: "ana", ttl: 120)
             _ = try await store.release(t.id, owner: "ana")
