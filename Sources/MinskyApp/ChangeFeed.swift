@@ -19,7 +19,19 @@ public enum ChangeFeed {
         onEvent: @escaping (TaskEvent) -> Void
     ) async throws {
         let store = try await selection.open()
-        defer { Task { await store.close() } }
+        do {
+            try await follow(store, selection: selection, since: since, stop: stop, onEvent: onEvent)
+            await store.close()
+        } catch {
+            await store.close()
+            throw error
+        }
+    }
+
+    static func follow(
+        _ store: any MinskyStore, selection: StoreSelection, since: Timestamp, stop: @escaping @Sendable () -> Bool,
+        onEvent: @escaping (TaskEvent) -> Void
+    ) async throws {
         let wait: @Sendable (Double) -> Bool
         switch try StoreURL.parse(selection.location) {
         case .sqlite(let path):

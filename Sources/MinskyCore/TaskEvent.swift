@@ -60,9 +60,43 @@ public struct TaskEventPage: Sendable, Hashable {
         Data("\(event.at.microseconds):\(event.id)".utf8).base64EncodedString()
     }
 
-    public var json: JSONValue {
-        var o: [String: JSONValue] = ["events": .array(events.map(\.json))]
-        if let nextCursor { o["nextCursor"] = .string(nextCursor) }
+    public var json: JSONValue { json() }
+
+    /// The page as `{events, nextCursor?}`. With a budget (MCP), string values in the changes are
+    /// cut to `valueLimit` characters and the page ends once its JSON would pass the budget, the
+    /// cursor then continuing after the last event shown, like every bounded result.
+    public func json(budgetCharacters: Int? = nil, valueLimit: Int = 300) -> JSONValue {
+        var items: [JSONValue] = []
+        var used = 0
+        var next = nextCursor
+        for e in events {
+            var j = e.json
+            if budgetCharacters != nil, var o = j.objectValue, var changes = o["changes"]?.objectValue {
+                for (field, change) in changes {
+                    var sides = change.objectValue ?? [:]
+                    for (side, v) in sides {
+                        if case .string(let text) = v, text.count > valueLimit {
+                            sides[side] = .string(text.prefix(valueLimit) + "…")
+                        }
+                    }
+                    changes[field] = .object(sides)
+                }
+                o["changes"] = .object(changes)
+                j = .object(o)
+            }
+            if let budget = budgetCharacters {
+                used += j.canonicalJSON().utf8.count
+                if used > budget, let last = items.last, let id = last["id"]?.stringValue,
+                    let shown = events.first(where: { $0.id == id })
+                {
+                    next = Self.cursor(after: shown)
+                    break
+                }
+            }
+            items.append(j)
+        }
+        var o: [String: JSONValue] = ["events": .array(items)]
+        if let next { o["nextCursor"] = .string(next) }
         return .object(o)
     }
 }

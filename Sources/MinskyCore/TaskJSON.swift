@@ -10,6 +10,8 @@ public enum TaskJSON {
     /// Descriptions longer than this many characters are cut in MCP results by default
     /// (`descriptionTruncated`, `descriptionLength`, and `get_task` with `offset` reads on).
     public static let mcpDescriptionLimit = 2_000
+    /// How big one MCP page may be (characters of JSON): ~1k tokens, ~2k with its text copy.
+    public static let mcpPageBudget = 4_000
 
     public static func compact(_ t: TaskItem) -> JSONValue {
         [
@@ -130,9 +132,11 @@ public enum TaskJSON {
                 }
             }
         }
-        // Everything below a node, counted bottom-up (the level order lists children after parents).
+        // Everything below a node, and how much of it is shown, counted bottom-up (the level
+        // order lists children after their parents).
         var below = [Int](repeating: 0, count: order.count)
         for i in order.indices.reversed() { if let p = order[i].parent { below[p] += 1 + below[i] } }
+        var shownBelow = [Int](repeating: 0, count: shown)
         var built: [[JSONValue]] = Array(repeating: [], count: shown)
         var roots: [JSONValue] = []
         var omitted = order.count - shown
@@ -141,29 +145,20 @@ public enum TaskJSON {
             var o = (isFull ? full(n.task, descriptionLimit: descriptionLimit) : compact(n.task)).objectValue ?? [:]
             if !n.blockedBy.isEmpty { o["blockedBy"] = .array(n.blockedBy.map { .string($0.rawValue) }) }
             if !built[i].isEmpty { o["children"] = .array(built[i].reversed()) }
-            let shownBelow = built[i].count
-            let hidden =
-                n.omittedDescendants
-                + (n.children.count > shownBelow ? below[i] - countShown(below: i, order: order, shown: shown) : 0)
+            let hidden = n.omittedDescendants + below[i] - shownBelow[i]
             if hidden > 0 { o["omittedDescendants"] = .int(Int64(hidden)) }
-            if let p = order[i].parent { built[p].append(.object(o)) } else { roots.append(.object(o)) }
+            if let p = order[i].parent {
+                built[p].append(.object(o))
+                shownBelow[p] += 1 + shownBelow[i]
+            } else {
+                roots.append(.object(o))
+            }
         }
         omitted += order.reduce(0) { $0 + $1.node.omittedDescendants }
         var out: [String: JSONValue] = ["roots": .array(roots.reversed())]
         if tree.cut { out["cutAtDepth"] = .int(Int64(TaskTree.maxDepth)) }
         if omitted > 0 { out["omitted"] = .int(Int64(omitted)) }
         return .object(out)
-    }
-
-    /// How many of node `i`'s descendants are among the first `shown` entries of `order`.
-    static func countShown(below i: Int, order: [(node: TaskTree.Node, parent: Int?)], shown: Int) -> Int {
-        var n = 0
-        for j in (i + 1)..<max(i + 1, shown) {
-            var p = order[j].parent
-            while let q = p, q > i { p = order[q].parent }
-            if p == i { n += 1 }
-        }
-        return n
     }
 }
 

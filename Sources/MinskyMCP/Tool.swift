@@ -184,8 +184,3 @@ public enum ToolSchema {
     public static let task = TaskSchemas.task
     public static let taskList = TaskSchemas.page
 }
-
-extension TaskJSON {
-    /// How big one MCP page may be (characters of JSON): ~1k tokens, ~2k with its text copy.
-    public static let mcpPageBudget = 4_000
-}

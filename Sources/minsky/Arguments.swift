@@ -65,8 +65,13 @@ func refuse(_ e: MinskyError, json: Bool) -> ExitCode {
 /// A range check for `validate()`.
 func checkRange<T: Comparable>(_ value: T?, _ range: ClosedRange<T>, option: String, json: Bool) throws {
     guard let value, !range.contains(value) else { return }
-    let bounds =
-        range.upperBound is Int64 && "\(range.upperBound)" == "\(Int64.max)"
-        ? "at least \(range.lowerBound)" : "between \(range.lowerBound) and \(range.upperBound)"
-    throw refuse(MinskyError.invalid(option, "\(option) must be \(bounds), got \(value)"), json: json)
+    throw refuse(
+        MinskyError.invalid(
+            option, "\(option) must be between \(range.lowerBound) and \(range.upperBound), got \(value)"), json: json)
+}
+
+/// A lower-bound check for `validate()` (versions: at least 1, no useful upper bound to name).
+func checkMinimum<T: Comparable>(_ value: T?, _ minimum: T, option: String, json: Bool) throws {
+    guard let value, value < minimum else { return }
+    throw refuse(MinskyError.invalid(option, "\(option) must be at least \(minimum), got \(value)"), json: json)
 }

@@ -251,7 +251,7 @@ extension TasksCommand {
         var expectVersion: Int64?
 
         func validate() throws {
-            try checkRange(expectVersion, 1...Int64.max, option: "--expect-version", json: global.json)
+            try checkMinimum(expectVersion, 1, option: "--expect-version", json: global.json)
             if parent != nil && noParent {
                 throw refuse(
                     MinskyError.invalid("parent", "--parent and --no-parent exclude each other"), json: global.json)
@@ -295,7 +295,7 @@ extension TasksCommand {
         var expectVersion: Int64?
 
         func validate() throws {
-            try checkRange(expectVersion, 1...Int64.max, option: "--expect-version", json: global.json)
+            try checkMinimum(expectVersion, 1, option: "--expect-version", json: global.json)
         }
 
         func run() async throws {

@@ -235,12 +235,10 @@ struct CLITests {
             #expect(
                 !stale.stderr.contains("expectedVersion") && stale.stderr.contains("expect-version"), "\(stale.stderr)")
             // Broken UTF-8 in an argument is refused, not stored as U+FFFD.
-            let bytes: [UInt8] = Array("bad ".utf8) + [0xFF, 0xFE] + Array(" end".utf8)
             let broken = try await runProcess(
                 URL(fileURLWithPath: "/bin/sh"),
                 ["-c", "exec \"$0\" tasks create \"$(printf 'bad \\377\\376 end')\"", Binaries.minsky.path],
                 cwd: cli.cwd, env: cli.env)
-            _ = bytes
             #expect(broken.status == 2 && broken.stderr.contains("UTF-8"), "\(broken.stderr)")
             #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
         }

@@ -82,6 +82,30 @@ struct UpgradeFixture {
         ]
     }
 
+    /// The same command, run to its end on the calling thread.
+    func runBlocking(_ args: String..., extraEnv: [String: String] = [:]) throws -> ProcessResult {
+        try runProcessBlocking(Binaries.minsky, args, cwd: dir, env: env.merging(extraEnv) { _, b in b })
+    }
+
+    /// Calls `write` with 1, 2, 3… for as long as `work` runs and 20 times after it ends (and at
+    /// least 50 times in all), however fast or slow the machine; returns what `work` returned. `work` runs on a thread of its own:
+    /// `write` blocks its caller (it waits for a server's answer), and a task waiting to resume on
+    /// Swift's cooperative pool could wait for ever behind such loops.
+    static func writing<T: Sendable>(while work: @escaping @Sendable () throws -> T, _ write: (Int) -> Void) throws -> T
+    {
+        let outcome = Mutex<Result<T, any Error>?>(nil)
+        Thread { outcome.withLock { $0 = Result { try work() } } }.start()
+        var i = 0
+        var after = 0
+        while after < 20 || i < 50 {
+            if outcome.withLock({ $0 != nil }) { after += 1 }
+            i += 1
+            write(i)
+        }
+        // The loop ends only once `work` has set its outcome.
+        return try outcome.withLock { $0! }.get()
+    }
+
     func config() throws -> String {
         try String(contentsOf: dir.appendingPathComponent(".minsky/config.json"), encoding: .utf8)
     }
@@ -392,21 +416,13 @@ struct UpgradePressureTests {
             let server = try MCPProcess(cwd: f.dir, env: f.env)
             defer { server.terminate() }
             _ = server.initialize()
-            let finished = Mutex(false)
-            let upgrade = Task.detached {
-                defer { finished.withLock { $0 = true } }
-                return try await f.run(
-                    "upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "validate:sleep=1"])
-            }
             var acknowledged: [String] = []
             var failures: [String] = []
-            var i = 0
-            // Writes go on for the whole upgrade and a while after it (however fast or slow the
-            // machine), so some wait for it and some follow the store to PostgreSQL.
-            var after = 0
-            while after < 20 {
-                if finished.withLock({ $0 }) { after += 1 }
-                i += 1
+            // Some writes wait for the upgrade, some follow the store to PostgreSQL.
+            let r = try UpgradeFixture.writing(while: {
+                try f.runBlocking(
+                    "upgrade", "to-postgres", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "validate:sleep=1"])
+            }) { i in
                 let r = server.call("create_task", ["title": .string("live write \(i)")])
                 if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
                     acknowledged.append(id)
@@ -417,7 +433,6 @@ struct UpgradePressureTests {
                     _ = server.call("update_task", ["id": .string(first), "description": .string("updated \(i)")])
                 }
             }
-            let r = try await upgrade.value
             #expect(r.status == 0, "\(r.stderr)")
             #expect(failures.isEmpty, "writes failed during the upgrade: \(failures.prefix(3))")
             #expect(acknowledged.count >= 20)
@@ -440,21 +455,13 @@ struct LiveUpgradeTests {
             let server = try MCPProcess(cwd: f.dir, env: f.env)
             defer { server.terminate() }
             _ = server.initialize()
-            let finished = Mutex(false)
-            let upgrade = Task.detached {
-                defer { finished.withLock { $0 = true } }
-                return try await f.run(
-                    "upgrade", "to-postgres", "--live", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=2"])
-            }
             var created: [String] = []
             var lastDescription: [String: String] = [:]
             var failures: [String] = []
-            var i = 0
-            // Writes for the whole migration and a little after it, however fast the machine is.
-            var after = 0
-            while after < 20 {
-                if finished.withLock({ $0 }) { after += 1 }
-                i += 1
+            let r = try UpgradeFixture.writing(while: {
+                try f.runBlocking(
+                    "upgrade", "to-postgres", "--live", "--db-url", f.url, extraEnv: ["MINSKY_FAULT": "copy:sleep=2"])
+            }) { i in
                 let r = server.call("create_task", ["title": .string("live \(i)")])
                 if r?["isError"] == false, let id = r?["structuredContent"]?["id"]?.stringValue {
                     created.append(id)
@@ -478,7 +485,6 @@ struct LiveUpgradeTests {
                     }
                 }
             }
-            let r = try await upgrade.value
             #expect(r.status == 0, "\(r.stderr)")
             #expect(r.stdout.contains("Replayed changes"))
             #expect(failures.isEmpty, "writes failed: \(failures.prefix(3))")
