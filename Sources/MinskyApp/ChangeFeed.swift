@@ -12,15 +12,16 @@ public enum ChangeFeed {
     /// How far each read looks back for events that committed after later-stamped ones.
     static let lookback = 5.0
 
-    /// Calls `onEvent` for every event at or after `since`, in order, until `stop` returns true
-    /// (checked at least once a second). Waiting happens on a blocking-work thread.
+    /// Calls `onEvents` with every event at or after `since`, in order, a batch per read, until
+    /// `stop` returns true (checked at least once a second). Waiting happens on a blocking-work
+    /// thread.
     public static func watch(
         _ selection: StoreSelection, since: Timestamp, stop: @escaping @Sendable () -> Bool,
-        onEvent: @escaping (TaskEvent) -> Void
+        onEvents: @escaping ([TaskEvent]) -> Void
     ) async throws {
         let store = try await selection.open()
         do {
-            try await follow(store, selection: selection, since: since, stop: stop, onEvent: onEvent)
+            try await follow(store, selection: selection, since: since, stop: stop, onEvents: onEvents)
             await store.close()
         } catch {
             await store.close()
@@ -30,7 +31,7 @@ public enum ChangeFeed {
 
     static func follow(
         _ store: any MinskyStore, selection: StoreSelection, since: Timestamp, stop: @escaping @Sendable () -> Bool,
-        onEvent: @escaping (TaskEvent) -> Void
+        onEvents: @escaping ([TaskEvent]) -> Void
     ) async throws {
         let wait: @Sendable (Double) -> Bool
         switch try StoreURL.parse(selection.location) {
@@ -51,10 +52,8 @@ public enum ChangeFeed {
             while true {
                 let batch = try await store.events(since: max(from, since), limit: 1000)
                 let fresh = batch.filter { seen[$0.id] == nil }
-                for e in fresh {
-                    seen[e.id] = e.at
-                    onEvent(e)
-                }
+                for e in fresh { seen[e.id] = e.at }
+                if !fresh.isEmpty { onEvents(fresh) }
                 if let last = batch.last { cursor = max(cursor, last.at) }
                 if batch.count < 1000 || fresh.isEmpty { break }
             }

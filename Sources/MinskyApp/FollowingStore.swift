@@ -185,6 +185,7 @@ public final class FollowingStore: MinskyStore {
     public func events(since: Timestamp, limit: Int) async throws -> [TaskEvent] {
         try await perform { try await $0.events(since: since, limit: limit) }
     }
+    public func access() async throws -> StoreAccess { try await perform { try await $0.access() } }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async {
         let store = state.withLock { s -> (any MinskyStore)? in

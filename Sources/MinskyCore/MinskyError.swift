@@ -21,6 +21,9 @@ public struct MinskyError: Error, Sendable, Equatable, CustomStringConvertible {
         case modelUnavailable = "model_unavailable"
         /// The store was upgraded to another location; `field` holds the new URL (no password).
         case storeMoved = "store_moved"
+        /// The database refused the connected role (a team store's viewer writing, a member
+        /// deleting); the message names the missing right and who can grant it.
+        case permissionDenied = "permission_denied"
         case `internal`
     }
 

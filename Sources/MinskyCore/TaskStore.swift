@@ -98,7 +98,7 @@ public protocol HistoryStore: Sendable {
 
 /// Everything a minsky store keeps: what the stores implement and the adapters hold. Code that
 /// needs only part of it takes only that part (`any MinskyStore`, `any AICallLog`, …).
-public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog & HistoryStore
+public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog & HistoryStore & AccessReporting
 
 extension TaskStore {
     /// Claims the first ready task nobody else holds; retries past tasks another agent won.

@@ -44,6 +44,11 @@ public final class MCPServer: Sendable {
         var shuttingDown = false
         /// The read end of the signal self-pipe, once `run` installed the handlers.
         var signalFD: Int32 = -1
+        /// What the connected role may do, once asked (a team store offers only that).
+        var access: StoreAccess?
+        /// Tasks the client subscribed to (`resources/subscribe`), by id.
+        var subscriptions: Set<String> = []
+        var watching = false
     }
 
     /// Tool calls read ahead of the one running, at most. Beyond it the reader waits, so a client
@@ -119,6 +124,7 @@ public final class MCPServer: Sendable {
                 } else {
                     group.wait()
                 }
+                state.withLock { $0.watching = false }
                 done.resume()
             }
             reader.name = "minsky-mcp-reader"
@@ -261,7 +267,29 @@ public final class MCPServer: Sendable {
             switch method {
             case "ping": send(RPC.response(id: id, result: .object([:])))
             case "initialize": send(RPC.response(id: id, result: try initialize(params)))
-            case "tools/list": send(RPC.response(id: id, result: try listTools(params)))
+            case "tools/list":
+                if let access = state.withLock({ $0.access }) {
+                    send(RPC.response(id: id, result: try listTools(params, access: access)))
+                } else {
+                    // The role's rights need the store: asked once, in arrival order with the calls.
+                    spawn(id: id) { [self] in try listTools(params, access: await currentAccess()) }
+                }
+            case "resources/subscribe", "resources/unsubscribe":
+                guard let uri = params["uri"]?.stringValue else {
+                    throw RPCError(code: .invalidParams, message: "\(method) needs a string uri")
+                }
+                guard services.changes != nil else {
+                    throw RPCError(code: .methodNotFound, message: "this store has no change feed to subscribe to")
+                }
+                let id0 = try taskID(fromURI: uri)
+                state.withLock { s in
+                    if method == "resources/subscribe" {
+                        s.subscriptions.insert(id0.rawValue)
+                    } else {
+                        s.subscriptions.remove(id0.rawValue)
+                    }
+                }
+                send(RPC.response(id: id, result: .object([:])))
             case "resources/templates/list": send(RPC.response(id: id, result: resourceTemplates()))
             case "logging/setLevel": send(RPC.response(id: id, result: try setLevel(params)))
             case "tools/call":
@@ -358,11 +386,15 @@ public final class MCPServer: Sendable {
             return false
         }
         if already { throw RPCError(code: .invalidRequest, message: "already initialized") }
+        startWatching()
         return [
             "protocolVersion": .string(chosen),
             "capabilities": [
                 "tools": ["listChanged": false],
-                "resources": ["listChanged": false, "subscribe": false],
+                // Declared only when honoured: a change feed tells this server of others' changes.
+                "resources": [
+                    "listChanged": .bool(services.changes != nil), "subscribe": .bool(services.changes != nil),
+                ],
                 "logging": .object([:]),
             ],
             "serverInfo": ["name": "minsky", "title": "Minsky task store", "version": .string(Self.version)],
@@ -372,6 +404,42 @@ public final class MCPServer: Sendable {
             and add_dependency. Pass expectedVersion on updates to avoid overwriting others' changes.
             """,
         ]
+    }
+
+    /// Follows the change feed for the session: a change to a subscribed task is announced by
+    /// `notifications/resources/updated`, a created or deleted task by
+    /// `notifications/resources/list_changed` (once per batch of changes read together).
+    func startWatching() {
+        guard let changes = services.changes else { return }
+        let start = state.withLock { s -> Bool in
+            if s.watching { return false }
+            s.watching = true
+            return true
+        }
+        guard start else { return }
+        Task { [self] in
+            do {
+                try await changes({ [self] in state.withLock { !$0.watching } }) { [self] events in
+                    announce(events)
+                }
+            } catch {
+                logger.info("change feed stopped: \((error as? MinskyError)?.message ?? "\(error)")")
+            }
+        }
+    }
+
+    func announce(_ events: [TaskEvent]) {
+        let subscribed = state.withLock { $0.subscriptions }
+        var updated: [String] = []
+        for e in events where subscribed.contains(e.taskId.rawValue) && !updated.contains(e.taskId.rawValue) {
+            updated.append(e.taskId.rawValue)
+        }
+        for id in updated {
+            send(RPC.notification("notifications/resources/updated", ["uri": .string(Self.resourcePrefix + id)]))
+        }
+        if events.contains(where: { ["created", "deleted", "imported"].contains($0.kind) }) {
+            send(RPC.notification("notifications/resources/list_changed", .object([:])))
+        }
     }
 
     /// Sends a request to the client and waits for its answer (cancellable).
@@ -424,7 +492,17 @@ public final class MCPServer: Sendable {
         }
     }
 
-    func listTools(_ params: [String: JSONValue]) throws -> JSONValue {
+    /// The connected role's rights, asked of the store once; nil when the store cannot say (it
+    /// cannot be opened: every tool is offered and each call reports the problem itself).
+    func currentAccess() async -> StoreAccess? {
+        if let known = state.withLock({ $0.access }) { return known }
+        guard let access = try? await storeProvider().access() else { return nil }
+        state.withLock { $0.access = access }
+        return access
+    }
+
+    func listTools(_ params: [String: JSONValue], access: StoreAccess?) throws -> JSONValue {
+        let tools = access.map { a in self.tools.filter { a.allows($0.right) } } ?? self.tools
         var start = 0
         if let c = try cursorParam(params) {
             guard let n = Int(c), n > 0, n < tools.count else {
@@ -464,6 +542,10 @@ public final class MCPServer: Sendable {
     func callTool(_ tool: Tool, _ args: [String: JSONValue], params: [String: JSONValue]) async throws -> JSONValue {
         if let problem = JSONSchema.firstError(.object(args), tool.inputSchema) {
             return Self.errorResult("invalid arguments for \(tool.name): \(problem)")
+        }
+        if tool.right > .read, let access = await currentAccess(), !access.allows(tool.right) {
+            let e = access.refusal("use \(tool.name)", needs: tool.right)
+            return Self.errorResult("\(e.code.rawValue): \(e.message)")
         }
         let (version, client) = state.withLock { ($0.protocolVersion, $0.clientName) }
         var sink: (@Sendable (Double, Double?, String?) -> Void)?
@@ -531,13 +613,18 @@ public final class MCPServer: Sendable {
         return .object(out)
     }
 
-    func readResource(_ uri: String) async throws -> JSONValue {
+    func taskID(fromURI uri: String) throws -> TaskID {
         guard uri.hasPrefix(Self.resourcePrefix),
             let id = try? TaskID(validating: String(uri.dropFirst(Self.resourcePrefix.count)))
         else {
             throw RPCError(
                 code: .invalidParams, message: "unknown resource URI \(uri.prefix(100)); use minsky://tasks/{id}")
         }
+        return id
+    }
+
+    func readResource(_ uri: String) async throws -> JSONValue {
+        let id = try taskID(fromURI: uri)
         do {
             let t = try await storeProvider().get(id)
             return [

@@ -30,7 +30,13 @@ public struct Tool: Sendable {
     public var inputSchema: JSONValue
     public var outputSchema: JSONValue
     public var annotations: ToolAnnotations
+    /// Deleting and whole-store operations: for a team store's admins only.
+    public var adminOnly = false
     public var handler: @Sendable (Arguments, ToolContext) async throws -> JSONValue
+
+    /// The right a caller needs: reading for read-only tools, admin for `adminOnly`, else write.
+    /// A team store's `tools/list` offers only what the connected role holds.
+    public var right: AccessRight { annotations.readOnly ? .read : adminOnly ? .admin : .write }
 
     /// The declaration as `tools/list` serves it for a negotiated protocol version.
     public func declaration(protocolVersion: String = MCPServer.latestProtocolVersion) -> JSONValue {
@@ -61,14 +67,27 @@ public struct ToolServices: Sendable {
     public var llm: (@Sendable () throws -> (any LLMProvider)?)?
     /// The embeddings endpoint for semantic search.
     public var embeddings: (@Sendable () throws -> EmbeddingClient)?
+    /// Follows every change made to the store by anyone, from now on: calls its handler with
+    /// each batch of events as they commit, until `stop` returns true (checked at least once a
+    /// second). Nil where there is no change feed: the server then declares no subscriptions.
+    public var changes:
+        (
+            @Sendable (_ stop: @escaping @Sendable () -> Bool, _ onEvents: @escaping @Sendable ([TaskEvent]) -> Void)
+                async throws -> Void
+        )?
 
     public init(
         upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? =
             nil,
         backup: (@Sendable () async throws -> JSONValue)? = nil,
         llm: (@Sendable () throws -> (any LLMProvider)?)? = nil,
-        embeddings: (@Sendable () throws -> EmbeddingClient)? = nil
+        embeddings: (@Sendable () throws -> EmbeddingClient)? = nil,
+        changes: (
+            @Sendable (_ stop: @escaping @Sendable () -> Bool, _ onEvents: @escaping @Sendable ([TaskEvent]) -> Void)
+                async throws -> Void
+        )? = nil
     ) {
+        self.changes = changes
         self.upgrade = upgrade
         self.backup = backup
         self.llm = llm

@@ -110,7 +110,9 @@ struct PGResult {
         let primary =
             PQresultErrorField(res, Int32(UInt8(ascii: "M"))).map { String(cString: $0) }
             ?? conn.target.scrub(String(cString: PQerrorMessage(conn.raw)))
-        throw PGError(sqlState: state, message: conn.target.scrub(primary), sql: sql, hostPort: conn.target.hostPort)
+        throw PGError(
+            sqlState: state, message: conn.target.scrub(primary), sql: sql, hostPort: conn.target.hostPort,
+            user: conn.target.user)
     }
 }
 
@@ -120,6 +122,7 @@ struct PGError: Error {
     var message: String
     var sql: String
     var hostPort: String
+    var user: String
 
     var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
     var isConnectionLoss: Bool { sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.isEmpty }
@@ -134,8 +137,9 @@ struct PGError: Error {
                 .invalidInput, "text contains a character PostgreSQL cannot store (\(message))", detail: sql)
         case "42501":
             return MinskyError(
-                .storeUnavailable,
-                "PostgreSQL at \(hostPort) refused: \(message); grant this role the needed privileges", detail: sql)
+                .permissionDenied,
+                "PostgreSQL refused role \(user): \(message); the role lacks the right for this operation (viewers read; members also create and update; admins also delete and manage the team): ask an admin for a role that has it (`minsky team list` shows who is an admin)",
+                field: "role", detail: sql)
         case _ where isConnectionLoss:
             return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) is unavailable: \(message)", detail: sql)
         default:

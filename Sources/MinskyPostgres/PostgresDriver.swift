@@ -171,7 +171,24 @@ public final class PostgresDriver: SQLDriver {
                 do {
                     // One migrator at a time across every process sharing this database.
                     try c.exec(AdvisoryLock.migrations.transactionLock)
+                    // A team store: migrate as its owner role, and protect what was added.
+                    let roles = TeamRoles(schema: try c.exec("SELECT current_schema()").rows.first?[0].text ?? "public")
+                    let team =
+                        try c.exec(
+                            "SELECT 1 FROM pg_roles WHERE rolname = $1 AND pg_has_role(current_user, oid, 'MEMBER')",
+                            [.text(roles.owner)]
+                        ).rows.isEmpty == false
+                    if team { try c.exec("SET LOCAL ROLE \(PostgresTeam.quote(roles.owner))") }
                     let applied = try MigrationRunner.apply(to: target)
+                    if team {
+                        let tables = Schema.catalog.map(\.name) + PostgresTeam.bookkeepingTables
+                        let present = Set(
+                            try c.exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").rows
+                                .compactMap { $0[0].text })
+                        for sql in PostgresTeam.tableGrants(roles, tables: tables.filter(present.contains)) {
+                            try c.exec(sql)
+                        }
+                    }
                     try c.exec("COMMIT")
                     if !applied.isEmpty { logger.debug("applied migrations", metadata: ["names": "\(applied)"]) }
                 } catch {

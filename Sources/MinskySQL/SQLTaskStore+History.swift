@@ -76,3 +76,25 @@ extension SQLTaskStore {
         return (Timestamp(microseconds: micros), String(s[s.index(after: colon)...]))
     }
 }
+
+extension SQLTaskStore {
+    /// SQLite: one user, every right. PostgreSQL: what the database grants the connected role on
+    /// `tasks` (deleting is the admin's right, inserting and updating the member's).
+    public func access() async throws -> StoreAccess {
+        guard d == .postgres else { return StoreAccess(identity: actor, right: .admin, enforced: false) }
+        let row = try await read { [self] c in
+            try c.query(
+                d,
+                """
+                SELECT current_user, has_table_privilege('tasks', 'DELETE'), \
+                has_table_privilege('tasks', 'INSERT') AND has_table_privilege('tasks', 'UPDATE') \
+                AND has_table_privilege('task_events', 'INSERT'), \
+                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                """
+            ).first ?? []
+        }
+        let flag = { (i: Int) in i < row.count && row[i].text == "t" }
+        let right: AccessRight = flag(1) ? .admin : flag(2) ? .write : .read
+        return StoreAccess(identity: row.first?.text ?? actor, right: right, enforced: !flag(3))
+    }
+}

@@ -20,6 +20,8 @@ public final class MCPProcess: @unchecked Sendable {
     var exitStatus: Int32?
     let stderrData = Mutex(Data())
     public private(set) var nextID = 1000
+    /// Messages read past while waiting for something else (notifications), oldest first.
+    var unclaimed: [JSONValue] = []
 
     /// Spawned with posix_spawn and reaped with waitpid by this class alone: Foundation's Process
     /// has been seen to miss a child's exit under load.
@@ -150,8 +152,26 @@ public final class MCPProcess: @unchecked Sendable {
             guard let m = nextMessage(timeout: deadline.timeIntervalSinceNow) else { break }
             if m["id"] == id && m["method"] == nil { return (m, notes) }
             notes.append(m)
+            unclaimed.append(m)
         }
         return (nil, notes)
+    }
+
+    /// The first notification of `method` (satisfying `matching`), among those seen while waiting
+    /// for responses and those still to come; nil if none arrives within `timeout`.
+    public func notification(
+        _ method: String, timeout: Double = 10, matching: (JSONValue) -> Bool = { _ in true }
+    ) -> JSONValue? {
+        if let i = unclaimed.firstIndex(where: { $0["method"]?.stringValue == method && matching($0) }) {
+            return unclaimed.remove(at: i)
+        }
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            guard let m = nextMessage(timeout: deadline.timeIntervalSinceNow) else { break }
+            if m["method"]?.stringValue == method && matching(m) { return m }
+            unclaimed.append(m)
+        }
+        return nil
     }
 
     @discardableResult

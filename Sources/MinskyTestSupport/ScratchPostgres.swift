@@ -21,7 +21,8 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
     }
 
     /// `bin` picks other server binaries (e.g. Debian's postgresql-15, which has no pgvector).
-    public init(bin binDir: String? = nil) throws {
+    /// `passwords`: every role but `postgres` must log in over TCP with its SCRAM password.
+    public init(bin binDir: String? = nil, passwords: Bool = false) throws {
         bin = binDir ?? Self.binDir
         let dir = try TestEnvironment.tempDirectory("minsky-pg")
         dataDir = dir.appendingPathComponent("data").path
@@ -35,6 +36,14 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
         guard initdb.status == 0 else {
             throw NSError(
                 domain: "initdb", code: Int(initdb.status), userInfo: [NSLocalizedDescriptionKey: initdb.stderr])
+        }
+        if passwords {
+            try """
+            local all all trust
+            host all postgres 127.0.0.1/32 trust
+            host all all 127.0.0.1/32 scram-sha-256
+
+            """.write(toFile: dataDir + "/pg_hba.conf", atomically: false, encoding: .utf8)
         }
         try start()
     }

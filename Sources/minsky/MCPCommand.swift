@@ -71,6 +71,11 @@ struct MCPCommand: AsyncParsableCommand {
                 },
                 embeddings: {
                     try resolveEmbeddings(project: try Project.find(from: cwd))
+                },
+                changes: { stop, onEvents in
+                    try await ChangeFeed.watch(
+                        try StoreSelection.resolve(flag: db, environment: env, cwd: cwd), since: .now(), stop: stop,
+                        onEvents: onEvents)
                 })
             let server = MCPServer(
                 store: { try await opening.value }, services: services,

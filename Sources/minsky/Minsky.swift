@@ -14,13 +14,13 @@ struct Minsky: AsyncParsableCommand {
             The store is chosen by --db, then MINSKY_DB, then the nearest .minsky/config.json.
             Exit codes: 0 ok, 1 internal error, 2 invalid input, 3 not found, 4 conflict (version,
             claim or cycle), 5 store unavailable or not configured, 6 model server unavailable,
-            64 bad command line. Shell completions: minsky --generate-completion-script bash|zsh|fish.
+            7 permission denied (a team role's missing right), 64 bad command line. Shell completions: minsky --generate-completion-script bash|zsh|fish.
             """,
         version: "0.1.0",
         subcommands: [
             InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self,
             UpgradeCommand.self, MigrateCommand.self, ConfigCommand.self, UsageCommand.self, DoctorCommand.self,
-            MCPCommand.self,
+            TeamCommand.self, MCPCommand.self,
         ]
     )
 
@@ -147,6 +147,7 @@ extension MinskyError.Code {
         case .conflict, .alreadyClaimed, .cycle: 4
         case .storeUnavailable, .storeIncompatible, .notConfigured, .storeMoved: 5
         case .modelUnavailable: 6
+        case .permissionDenied: 7
         case .internal: 1
         }
     }

@@ -482,15 +482,17 @@ extension TasksCommand {
             let out = Output(json: global.json)
             try await out.reportingErrors {
                 let start = since.flatMap(Timestamp.init(iso8601:)) ?? .now()
-                try await ChangeFeed.watch(try global.selection(), since: start, stop: { false }) { e in
-                    if out.json {
-                        FileHandle.standardOutput.write(Data((e.json.canonicalJSON() + "\n").utf8))
-                        return
+                try await ChangeFeed.watch(try global.selection(), since: start, stop: { false }) { events in
+                    for e in events {
+                        if out.json {
+                            FileHandle.standardOutput.write(Data((e.json.canonicalJSON() + "\n").utf8))
+                            continue
+                        }
+                        // Written at once (not through stdout's buffer): a pipe reader sees each change as it happens.
+                        let fields = (e.changes.objectValue ?? [:]).keys.sorted().joined(separator: ", ")
+                        FileHandle.standardOutput.write(
+                            Data("\(e.at.iso8601)  \(e.actor)  \(e.kind)  \(e.taskId)  \(fields)\n".utf8))
                     }
-                    // Written at once (not through stdout's buffer): a pipe reader sees each change as it happens.
-                    let fields = (e.changes.objectValue ?? [:]).keys.sorted().joined(separator: ", ")
-                    FileHandle.standardOutput.write(
-                        Data("\(e.at.iso8601)  \(e.actor)  \(e.kind)  \(e.taskId)  \(fields)\n".utf8))
                 }
             }
         }

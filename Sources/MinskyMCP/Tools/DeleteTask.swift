@@ -7,7 +7,8 @@ extension Tool {
         inputSchema: ToolSchema.object(["id": ToolSchema.id, "cascade": ToolSchema.boolean()], required: ["id"]),
         outputSchema: ToolSchema.output(["deleted": ToolSchema.array(ToolSchema.string())], required: ["deleted"]),
         // Deleting again finds nothing to delete: no further effect.
-        annotations: .write(destructive: true, idempotent: true)
+        annotations: .write(destructive: true, idempotent: true),
+        adminOnly: true
     ) { args, ctx in
         let ids = try await ctx.store().delete(try args.requiredID("id"), cascade: args.bool("cascade"))
         return ["deleted": .array(ids.map { .string($0.rawValue) })]

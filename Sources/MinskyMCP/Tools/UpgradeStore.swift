@@ -18,7 +18,8 @@ extension Tool {
                 "tables": ToolSchema.array(["type": "object"]),
             ], required: ["switched", "database", "tables"]),
         // With force it replaces minsky data in the target; a rerun finishes or recognises the copy.
-        annotations: ToolAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true)
+        annotations: ToolAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
+        adminOnly: true
     ) { args, ctx in
         guard let upgrade = ctx.services.upgrade else {
             throw MinskyError(.notConfigured, "upgrading is not available in this server")
@@ -43,7 +44,8 @@ extension Tool {
         outputSchema: ToolSchema.output(
             ["file": ["type": "string"], "sha256": ["type": "string"], "tables": ["type": "object"]],
             required: ["file", "sha256", "tables"]),
-        annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: false)
+        annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: false),
+        adminOnly: true
     ) { _, ctx in
         guard let backup = ctx.services.backup else {
             throw MinskyError(.notConfigured, "backups are not available in this server")

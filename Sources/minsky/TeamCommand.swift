@@ -1,0 +1,135 @@
+import ArgumentParser
+import Foundation
+import MinskyApp
+import MinskyCore
+import MinskyPostgres
+
+extension TeamRole: ExpressibleByArgument {
+    public static var allValueStrings: [String] { allCases.map(\.rawValue) }
+}
+
+struct TeamCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "team",
+        abstract: "Team mode on PostgreSQL: roles the database enforces (viewer, member, admin).",
+        discussion: """
+            viewer reads; member also creates and updates tasks, claims, dependencies and AI proposals; \
+            admin also deletes, manages the team, and runs upgrades and backups. PostgreSQL enforces it \
+            (grants and FORCE ROW LEVEL SECURITY), for minsky and for plain psql alike. A SQLite store has \
+            one user: move it first with `minsky upgrade team --provider postgres --db-url URL`.
+            """,
+        subcommands: [Init.self, Add.self, List.self, Remove.self])
+
+    /// The PostgreSQL URL of the selected store, or the error that says team mode needs one.
+    static func postgresURL(_ global: GlobalOptions) throws -> String {
+        let sel = try global.selection()
+        guard case .postgres(let url) = try StoreURL.parse(sel.location) else {
+            throw MinskyError(
+                .storeIncompatible,
+                "team commands need a PostgreSQL store; this one is SQLite (one user, \(sel.location)). Move it with `minsky upgrade team --provider postgres --db-url postgresql://user@host:5432/db`, which also sets the team up"
+            )
+        }
+        return url
+    }
+
+    struct Init: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract:
+                "Set the store up for a team (idempotent): owner, admin, member and viewer roles, grants, forced row-level security. Run as the database owner or a superuser."
+        )
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let out = Output(json: global.json)
+            try await out.reportingErrors {
+                let url = try TeamCommand.postgresURL(global)
+                // Opening the store first applies pending migrations, so every table exists.
+                await (try await global.selection().open()).close()
+                let setup = try await Blocking.run { try PostgresTeam.initialize(url: url) }
+                if out.json { return try out.emit(setup) }
+                out.line(
+                    "✓ team set up in schema \(setup.schema): \(setup.tables.count) tables owned by \(setup.owner), row-level security forced"
+                )
+                for role in TeamRole.allCases { out.line("  \(role.rawValue): \(setup.roles[role.rawValue] ?? "")") }
+                out.line("Add people and agents with `minsky team add NAME --role viewer|member|admin`.")
+            }
+        }
+    }
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a login role for a person or an agent; the password is printed once.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Login name (lowercase letters, digits, _).") var name: String
+        @Option(name: .long, help: "What they may do.") var role: TeamRole = .member
+        @Flag(name: .long, help: "Read the password from stdin instead of generating one.") var passwordStdin = false
+
+        func run() async throws {
+            let out = Output(json: global.json)
+            try await out.reportingErrors {
+                let url = try TeamCommand.postgresURL(global)
+                var password: String
+                if passwordStdin {
+                    password = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
+                    while password.last?.isNewline == true { password.removeLast() }
+                } else {
+                    password = Self.generatePassword()
+                }
+                let (name, role, pw) = (name, role, password)
+                try await Blocking.run { try PostgresTeam.add(url: url, name: name, role: role, password: pw) }
+                let target = try PGTarget(conninfo: url)
+                let login = "postgresql://\(name)@\(target.hostPort)/\(target.database)"
+                var result: [String: JSONValue] = [
+                    "name": .string(name), "role": .string(role.rawValue), "url": .string(login),
+                ]
+                if !passwordStdin { result["password"] = .string(password) }
+                if out.json { return out.emit(.object(result)) }
+                out.line("✓ \(name) added as \(role.rawValue)")
+                out.line("  connect: \(login)")
+                if !passwordStdin {
+                    out.line("  password: \(password)   (shown once: store it, e.g. in ~/.pgpass)")
+                }
+            }
+        }
+
+        static func generatePassword() -> String {
+            let alphabet = Array("abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789")
+            var g = SystemRandomNumberGenerator()
+            return String((0..<24).map { _ in alphabet[Int(g.next(upperBound: UInt(alphabet.count)))] })
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "The team's members and their roles.")
+        @OptionGroup var global: GlobalOptions
+
+        func run() async throws {
+            let out = Output(json: global.json)
+            try await out.reportingErrors {
+                let url = try TeamCommand.postgresURL(global)
+                let members = try await Blocking.run { try PostgresTeam.list(url: url) }
+                if out.json { return try out.emit(["members": members]) }
+                if members.isEmpty { out.line("no members yet: `minsky team add NAME --role member`") }
+                for m in members { out.line("\(m.name)  \(m.role.rawValue)") }
+            }
+        }
+    }
+
+    struct Remove: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Remove a member's login (their history stays, under their name).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Login name.") var name: String
+
+        func run() async throws {
+            let out = Output(json: global.json)
+            try await out.reportingErrors {
+                let url = try TeamCommand.postgresURL(global)
+                let name = name
+                try await Blocking.run { try PostgresTeam.remove(url: url, name: name) }
+                if out.json { return out.emit(["removed": .string(name)]) }
+                out.line("✓ \(name) removed")
+            }
+        }
+    }
+}
