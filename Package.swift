@@ -87,7 +87,8 @@ let package = Package(
                 "MinskyCore", "MinskyTestSupport", "MinskySQL", "MinskySQLite", "MinskyPostgres",
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
-        .testTarget(name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyApp", "MinskyTestSupport"]),
+        .testTarget(
+            name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyApp", "MinskyPostgres", "MinskyTestSupport"]),
         .testTarget(
             name: "MinskyUpgradeTests",
             dependencies: [

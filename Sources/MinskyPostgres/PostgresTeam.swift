@@ -183,6 +183,18 @@ public enum PostgresTeam {
         return out
     }
 
+    /// Whether each of the store's tables has row-level security forced, for `doctor`.
+    public static func forcedRowSecurity(_ s: PostgresSession) throws -> [String: Bool] {
+        let names = try existingTables(s)
+        var out: [String: Bool] = [:]
+        for row in try s.query(
+            "SELECT relname, relforcerowsecurity AND relrowsecurity FROM pg_class WHERE relnamespace = current_schema()::regnamespace AND relkind = 'r'"
+        ) where names.contains(row[0].text ?? "") {
+            out[row[0].text ?? ""] = row[1].text == "t"
+        }
+        return out
+    }
+
     /// A valid login name: lowercase letters, digits and underscores, not a group role's.
     static func checkName(_ name: String, _ r: TeamRoles) throws {
         let ok =

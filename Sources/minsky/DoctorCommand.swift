@@ -24,6 +24,52 @@ struct DoctorCommand: AsyncParsableCommand {
         var detail: String
     }
 
+    /// On PostgreSQL: who is connected and with which right, whether row-level security is forced
+    /// on every table, and whether the change feed delivers (a real LISTEN/NOTIFY round trip).
+    static func teamChecks(store: any MinskyStore, session: PostgresSession, url: String) async throws -> [Check] {
+        var checks: [Check] = []
+        let access = try await store.access()
+        checks.append(
+            Check(
+                name: "role", ok: true,
+                detail: access.enforced
+                    ? "\(access.identity): \(access.right.rawValue) right (team role \(access.right.teamRole))"
+                    : "\(access.identity) is a superuser and bypasses row-level security; give people and agents team roles instead (minsky team add NAME --role member)"
+            ))
+        let forced = try PostgresTeam.forcedRowSecurity(session)
+        let loose = forced.filter { !$0.value }.keys.sorted()
+        checks.append(
+            Check(
+                name: "row-level security", ok: loose.isEmpty,
+                detail: loose.isEmpty
+                    ? "forced on all \(forced.count) tables"
+                    : loose.count == forced.count
+                        ? "not set up (one user): run `minsky team init` as the database owner to enforce roles"
+                        : "not forced on \(loose.joined(separator: ", ")): run `minsky team init` as the database owner"
+            ))
+        let trigger =
+            try session.query(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = 'task_events_notify' AND tgrelid = to_regclass('task_events')"
+            ).first?[0].text == "1"
+        let started = Date()
+        let delivered = try await Blocking.run { () throws -> Bool in
+            let listener = try PGListener(url: url)
+            try session.execute("SELECT pg_notify('\(SQLDialect.changeChannel)', '')")
+            return listener.wait(timeout: 2)
+        }
+        let ms = Int(Date().timeIntervalSince(started) * 1000)
+        checks.append(
+            Check(
+                name: "change feed", ok: trigger && delivered,
+                detail: !trigger
+                    ? "the task_events_notify trigger is missing: reopen the store with this minsky to migrate it"
+                    : delivered
+                        ? "LISTEN/NOTIFY round trip in \(ms) ms"
+                        : "no notification within 2 s: connect directly or through a session pooler (a transaction pooler drops LISTEN)"
+            ))
+        return checks
+    }
+
     func run() async throws {
         let out = Output(json: global.json)
         var checks: [Check] = []
@@ -78,6 +124,7 @@ struct DoctorCommand: AsyncParsableCommand {
                     Check(
                         name: "pgvector", ok: method.hasPrefix("pgvector"),
                         detail: installed.map { "\($0); semantic search: \(method)" } ?? "semantic search: \(method)"))
+                checks += try await Self.teamChecks(store: store, session: session, url: url)
             } else {
                 checks.append(
                     Check(name: "search", ok: true, detail: "semantic search: \(await store.vectorSearchMethod())"))

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import MinskyApp
 import MinskyCore
+import MinskyPostgres
 import MinskyUpgrade
 
 /// Prints finished steps as "✓ …"; progress bars go to stderr, and only on a terminal.
@@ -110,19 +111,37 @@ struct UpgradeCommand: AsyncParsableCommand {
                 let store = try await StoreFactory.open(StoreURL.withoutPassword(url), idPrefix: TaskID.defaultPrefix)
                 let search = await store.vectorSearchMethod()
                 await store.close()
+                // Last step: the roles and row-level security (`minsky team init`), unless nothing moved.
+                var team: Result<TeamSetup, MinskyError>?
+                if !r.dryRun {
+                    do {
+                        team = .success(try await Blocking.run { try PostgresTeam.initialize(url: url) })
+                    } catch let e as MinskyError {
+                        team = .failure(
+                            MinskyError(
+                                e.code,
+                                "the store moved and works, but the team set-up failed: \(e.message); run `minsky team init` as the database owner"
+                            ))
+                    }
+                }
                 if json {
                     var v = try JSONValue.encoding(r).objectValue ?? [:]
                     v["provider"] = .string(provider.rawValue)
                     v["semanticSearch"] = .string(search)
+                    if case .success(let setup)? = team { v["team"] = try JSONValue.encoding(setup) }
                     out.emit(.object(v))
-                    return
+                } else {
+                    for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum) on both sides") }
+                    if r.dryRun { out.line("Dry run: validated, nothing committed, config unchanged.") }
+                    if let b = r.backup { out.line("Old SQLite database backed up to: \(b)") }
+                    out.line("Semantic search there: \(search)")
+                    if case .success(let setup)? = team {
+                        out.line(
+                            "✓ Team set up: roles \(TeamRole.allCases.compactMap { setup.roles[$0.rawValue] }.joined(separator: ", ")), row-level security forced; add people with `minsky team add NAME --role member`"
+                        )
+                    }
                 }
-                for t in r.tables { out.line("  \(t.table): \(t.rows) rows, checksum \(t.checksum) on both sides") }
-                if r.dryRun { out.line("Dry run: validated, nothing committed, config unchanged.") }
-                if let b = r.backup { out.line("Old SQLite database backed up to: \(b)") }
-                out.line("Semantic search there: \(search)")
-                out.line(
-                    "Team features (roles, change feed) arrive with `minsky team init`, which is not available yet.")
+                if case .failure(let e)? = team { throw e }
             }
         }
     }

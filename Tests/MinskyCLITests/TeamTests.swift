@@ -1,5 +1,6 @@
 import Foundation
 import MinskyCore
+import MinskyPostgres
 import MinskyTestSupport
 import Testing
 
@@ -32,6 +33,17 @@ struct TeamTests {
         defer { try? FileManager.default.removeItem(at: dir) }
         let su = CLI(cwd: dir, env: ["MINSKY_DB": pg.url])
         let seed = try #require(try await su.json("tasks", "create", "seeded by the owner")["id"]?.stringValue)
+
+        func doctor(_ cli: CLI) async throws -> [String: JSONValue] {
+            let r = try await cli.run("doctor", "--json")
+            return Dictionary(
+                (try JSONValue.parse(r.stdout).arrayValue ?? []).map { ($0["name"]?.stringValue ?? "", $0) },
+                uniquingKeysWith: { a, _ in a })
+        }
+        let before = try await doctor(su)
+        #expect(before["row-level security"]?["ok"] == false)
+        #expect(before["row-level security"]?["detail"]?.stringValue?.contains("minsky team init") == true)
+        #expect(before["change feed"]?["ok"] == true, "\(before)")
 
         // Set-up: idempotent, every table owned by the NOLOGIN owner with FORCE ROW LEVEL SECURITY.
         let setup = try await su.json("team", "init")
@@ -92,6 +104,9 @@ struct TeamTests {
             #expect(r.status == 7 && r.stderr.contains("refused role vic"), "\(args): \(r.stderr)")
             #expect(!r.stderr.contains(viewer.password))
         }
+        let viewerDoctor = try await doctor(cli(viewer))
+        #expect(viewerDoctor["role"]?["detail"]?.stringValue?.contains("vic: read right") == true, "\(viewerDoctor)")
+        #expect(viewerDoctor["row-level security"]?["ok"] == true && viewerDoctor["change feed"]?["ok"] == true)
         // The member creates, updates, claims, links and unlinks, but does not delete.
         let m = cli(member)
         let made = try #require(try await m.json("tasks", "create", "by the member")["id"]?.stringValue)
@@ -182,5 +197,32 @@ struct TeamTests {
         defer { adminServer.terminate() }
         #expect(
             toolNames(adminServer).isSuperset(of: memberTools.union(["delete_task", "backup_store", "upgrade_store"])))
+    }
+}
+
+@Suite("upgrade team")
+struct UpgradeTeamTests {
+    /// `upgrade team` moves a SQLite project to PostgreSQL and ends with the team set up.
+    @Test
+    func upgradeTeamEndsWithTheTeamSetUp() async throws {
+        try await withProject(.sqlite) { cli in
+            _ = try await cli.json("tasks", "create", "before the move")
+            try await TestEnvironment.withPostgresSchema { url, schema in
+                let roles = ["owner", "admin", "member", "viewer"].map { "\(schema)_\($0)" }
+                try await cleaningUp({
+                    await TestEnvironment.dropSchema(schema)
+                    for r in roles { try? await PostgresAdmin.execute(url: url, "DROP ROLE IF EXISTS \(r)") }
+                }) {
+                    let r = try await cli.json("upgrade", "team", "--provider", "postgres", "--db-url", url)
+                    #expect(r["team"]?["owner"]?.stringValue == "\(schema)_owner", "\(r)")
+                    #expect(r["team"]?["tables"]?.arrayValue?.contains("task_events") == true)
+                    let list = try await cli.json("team", "list")
+                    #expect(list["members"]?.arrayValue == [])
+                    let doctor = try await cli.run("doctor", "--json")
+                    #expect(doctor.stdout.contains("forced on all"), "\(doctor.stdout)")
+                    #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
+                }
+            }
+        }
     }
 }
