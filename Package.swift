@@ -97,7 +97,8 @@ let package = Package(
                 .product(name: "GRDB", package: "GRDB.swift"),
             ]),
         .testTarget(name: "MinskyAITests", dependencies: ["MinskyCore", "MinskyAI", "MinskyTestSupport"]),
-        .testTarget(name: "MinskyMCPTests", dependencies: ["MinskyCore", "MinskyMCP", "MinskyTestSupport"]),
+        .testTarget(
+            name: "MinskyMCPTests", dependencies: ["MinskyCore", "MinskyMCP", "MinskyApp", "MinskyTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

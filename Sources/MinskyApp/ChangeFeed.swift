@@ -29,7 +29,9 @@ public enum ChangeFeed {
         }
     }
 
-    static func follow(
+    /// The same on a store already open (its connections are shared; the wake-up connection is
+    /// the watcher's own).
+    public static func follow(
         _ store: any MinskyStore, selection: StoreSelection, since: Timestamp, stop: @escaping @Sendable () -> Bool,
         onEvents: @escaping ([TaskEvent]) -> Void
     ) async throws {

@@ -5,13 +5,17 @@ public struct SplitMix64: Sendable {
 
     public init(seed: UInt64) { state = seed }
 
-    /// Uniform in [-1, 1).
-    public mutating func nextSigned() -> Float {
+    /// The next 64 random bits.
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
         z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        z ^= z >> 31
-        return Float(z >> 40) / Float(1 << 24) * 2 - 1
+        return z ^ (z >> 31)
+    }
+
+    /// Uniform in [-1, 1).
+    public mutating func nextSigned() -> Float {
+        Float(next() >> 40) / Float(1 << 24) * 2 - 1
     }
 }

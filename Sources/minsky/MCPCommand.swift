@@ -73,9 +73,11 @@ struct MCPCommand: AsyncParsableCommand {
                     try resolveEmbeddings(project: try Project.find(from: cwd))
                 },
                 changes: { stop, onEvents in
-                    try await ChangeFeed.watch(
-                        try StoreSelection.resolve(flag: db, environment: env, cwd: cwd), since: .now(), stop: stop,
-                        onEvents: onEvents)
+                    let since = Timestamp.now()
+                    try await ChangeFeed.follow(
+                        try await opening.value,
+                        selection: try StoreSelection.resolve(flag: db, environment: env, cwd: cwd),
+                        since: since, stop: stop, onEvents: onEvents)
                 })
             let server = MCPServer(
                 store: { try await opening.value }, services: services,
