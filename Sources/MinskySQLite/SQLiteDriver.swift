@@ -369,12 +369,17 @@ struct SQLiteMigrations: MigrationTarget {
 }
 
 /// Notices commits made by any process to a SQLite file: `PRAGMA data_version` on a connection
-/// of its own changes whenever another connection commits. Checked every 100 ms by `wait`, a
-/// query that reads one page header (no measurable CPU while idle).
+/// of its own changes whenever another connection commits. On Linux it sleeps in poll(2) on an
+/// inotify watch of the file's directory and looks only when the database or its WAL was written
+/// (no CPU at all while nothing happens); elsewhere it looks every 100 ms.
 /// `@unchecked Sendable`: used by one watcher thread at a time, by contract.
 public final class SQLiteCommitWatcher: @unchecked Sendable {
     let queue: DatabaseQueue
     var last: Int64 = -1
+    let fileName: String
+    #if os(Linux)
+        let inotify: Int32
+    #endif
 
     public init(path: String) throws {
         var config = Configuration()
@@ -382,11 +387,60 @@ public final class SQLiteCommitWatcher: @unchecked Sendable {
         do { queue = try DatabaseQueue(path: path, configuration: config) } catch {
             throw SQLiteDriver.map(error, path: path)
         }
+        let url = URL(fileURLWithPath: path)
+        fileName = url.lastPathComponent
+        #if os(Linux)
+            inotify = inotify_init1(Int32(IN_NONBLOCK | IN_CLOEXEC))
+            if inotify >= 0 {
+                let mask = UInt32(IN_MODIFY | IN_CLOSE_WRITE | IN_CREATE | IN_MOVED_TO)
+                _ = inotify_add_watch(inotify, url.deletingLastPathComponent().path, mask)
+            }
+        #endif
         last = (try? version()) ?? -1
+    }
+
+    deinit {
+        #if os(Linux)
+            if inotify >= 0 { close(inotify) }
+        #endif
     }
 
     func version() throws -> Int64 {
         try queue.inDatabase { db in try Int64.fetchOne(db, sql: "PRAGMA data_version") ?? -1 }
+    }
+
+    /// Sleeps until the database file or its WAL is written to (true), or `timeout` seconds pass.
+    func sleepUntilWritten(timeout: Double) -> Bool {
+        #if os(Linux)
+            guard inotify >= 0 else {
+                usleep(UInt32(min(timeout, 0.1) * 1_000_000))
+                return true
+            }
+            let deadline = Date().addingTimeInterval(timeout)
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while true {
+                let left = deadline.timeIntervalSinceNow
+                if left <= 0 { return false }
+                var p = pollfd(fd: inotify, events: Int16(POLLIN), revents: 0)
+                if poll(&p, 1, Int32(left * 1000) + 1) <= 0 { return false }
+                let n = buffer.withUnsafeMutableBytes { read(inotify, $0.baseAddress, $0.count) }
+                guard n > 0 else { continue }
+                // Only the database and its WAL matter: our own reads touch the -shm file.
+                var offset = 0
+                while offset + 16 <= n {
+                    let nameLength = buffer.withUnsafeBytes {
+                        Int($0.load(fromByteOffset: offset + 12, as: UInt32.self))
+                    }
+                    let nameBytes = buffer[(offset + 16)..<min(n, offset + 16 + nameLength)].prefix { $0 != 0 }
+                    let name = String(decoding: nameBytes, as: UTF8.self)
+                    if name == fileName || name == fileName + "-wal" || name == fileName + "-journal" { return true }
+                    offset += 16 + nameLength
+                }
+            }
+        #else
+            usleep(UInt32(min(timeout, 0.1) * 1_000_000))
+            return true
+        #endif
     }
 
     /// True when another connection committed since the last call; false after `timeout` seconds.
@@ -397,8 +451,21 @@ public final class SQLiteCommitWatcher: @unchecked Sendable {
                 last = v
                 return true
             }
-            usleep(100_000)
+            guard sleepUntilWritten(timeout: deadline.timeIntervalSinceNow) else { break }
+            // A commit writes the WAL first and then the shared-memory index (which sends no
+            // event) that makes it visible: look again briefly before sleeping on.
+            for _ in 0..<25 where Date() < deadline {
+                if let v = try? version(), v != last {
+                    last = v
+                    return true
+                }
+                usleep(2000)
+            }
         } while Date() < deadline
+        if let v = try? version(), v != last {
+            last = v
+            return true
+        }
         return false
     }
 }
