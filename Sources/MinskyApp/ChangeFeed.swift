@@ -52,7 +52,16 @@ public enum ChangeFeed {
             first = false
             let from = cursor.adding(seconds: -lookback)
             while true {
-                let batch = try await store.events(since: max(from, since), limit: 1000)
+                let batch: [TaskEvent]
+                do {
+                    batch = try await store.events(since: max(from, since), limit: 1000)
+                } catch let e as MinskyError where e.code == .storeUnavailable {
+                    // The server went away (a restart): keep the place, wait, read again; the
+                    // wake-up connection reconnects on its own.
+                    try await Task.sleep(nanoseconds: 500_000_000)
+                    first = true
+                    break
+                }
                 let fresh = batch.filter { seen[$0.id] == nil }
                 for e in fresh { seen[e.id] = e.at }
                 if !fresh.isEmpty { onEvents(fresh) }

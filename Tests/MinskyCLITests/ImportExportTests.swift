@@ -195,4 +195,29 @@ struct WatchTests {
             #expect(updated["actor"]?.stringValue?.isEmpty == false)
         }
     }
+
+    /// A PostgreSQL server restart does not lose the watcher's place: it reconnects and catches
+    /// up from the history, including what was written while it was away.
+    @Test
+    func aWatcherReconnectsAfterAServerRestart() async throws {
+        let pg = try ScratchPostgres()
+        let dir = try TestEnvironment.tempDirectory("minsky-watch-restart")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir, env: ["MINSKY_DB": pg.url])
+        _ = try await cli.json("tasks", "create", "before the restart")
+        let watcher = try MCPProcess(
+            args: ["tasks", "watch", "--json", "--since", "2000-01-01T00:00:00Z"], cwd: dir, env: cli.env)
+        defer { watcher.terminate() }
+        func nextTitle() -> String? {
+            guard let line = watcher.nextRawLine(timeout: 20), let e = try? JSONValue.parse(line) else { return nil }
+            return e["changes"]?["title"]?["after"]?.stringValue
+        }
+        #expect(nextTitle() == "before the restart", "\(watcher.stderrText)")
+        try pg.stop()
+        try pg.start()
+        _ = try await cli.json("tasks", "create", "after the restart")
+        #expect(nextTitle() == "after the restart", "\(watcher.stderrText)")
+        _ = try await cli.json("tasks", "create", "and the next one")
+        #expect(nextTitle() == "and the next one")
+    }
 }
