@@ -28,8 +28,9 @@ public struct StoreAccess: Sendable, Equatable {
     /// The database role (PostgreSQL) or the configured user (SQLite).
     public var identity: String
     public var right: AccessRight
-    /// True when the database itself enforces the rights (a PostgreSQL team store); false for
-    /// a single-user store, where whoever can open the file may do everything.
+    /// True when the database checks this identity's rights (PostgreSQL, not a superuser);
+    /// false for a superuser, who bypasses row-level security, and for SQLite, where whoever can
+    /// open the file may do everything.
     public var enforced: Bool
 
     public init(identity: String, right: AccessRight, enforced: Bool) {

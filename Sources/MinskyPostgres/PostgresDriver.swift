@@ -181,11 +181,8 @@ public final class PostgresDriver: SQLDriver {
                     if team { try c.exec("SET LOCAL ROLE \(PostgresTeam.quote(roles.owner))") }
                     let applied = try MigrationRunner.apply(to: target)
                     if team {
-                        let tables = Schema.catalog.map(\.name) + PostgresTeam.bookkeepingTables
-                        let present = Set(
-                            try c.exec("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").rows
-                                .compactMap { $0[0].text })
-                        for sql in PostgresTeam.tableGrants(roles, tables: tables.filter(present.contains)) {
+                        let tables = try PostgresTeam.existingTables(query: { try c.exec($0).rows })
+                        for sql in PostgresTeam.tableGrants(roles, tables: tables) {
                             try c.exec(sql)
                         }
                     }

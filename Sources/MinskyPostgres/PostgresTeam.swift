@@ -32,6 +32,8 @@ public struct TeamRoles: Sendable, Equatable {
     /// even the owner).
     public var owner: String { base + "_owner" }
     public func group(_ role: TeamRole) -> String { base + "_" + role.rawValue }
+    /// The owner and the three groups.
+    public var all: [String] { [owner] + TeamRole.allCases.map(group) }
 }
 
 /// A login role of the team.
@@ -97,7 +99,7 @@ public enum PostgresTeam {
                     "no minsky store in schema \(r.schema) of \(s.target.safeDescription); create it first (`minsky upgrade team` or `minsky init --db URL`)"
                 )
             }
-            for name in [r.owner] + TeamRole.allCases.map(r.group) where try !roleExists(s, name) {
+            for name in r.all where try !roleExists(s, name) {
                 try s.execute("CREATE ROLE \(quote(name)) NOLOGIN")
             }
             // Admins act as the owner (schema changes in upgrades) and grant the other roles.
@@ -124,19 +126,21 @@ public enum PostgresTeam {
     }
 
     static func existingTables(_ s: PostgresSession) throws -> [String] {
-        let wanted = Schema.catalog.map(\.name) + bookkeepingTables
+        try existingTables(query: { try s.query($0) })
+    }
+
+    /// minsky's tables present in the current schema, read through `query` (any connection).
+    static func existingTables(query: (String) throws -> [[SQLValue]]) throws -> [String] {
         let present = Set(
-            try s.query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").compactMap { $0[0].text }
-        )
-        return wanted.filter(present.contains)
+            try query("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()").compactMap { $0[0].text })
+        return (Schema.catalog.map(\.name) + bookkeepingTables).filter(present.contains)
     }
 
     /// The schema grants, then the grants and policies for `tables`; every statement may run
     /// again (policies are replaced).
     static func grants(_ r: TeamRoles, tables: [String]) -> [String] {
-        let all = [r.owner] + TeamRole.allCases.map(r.group)
-        return [
-            "GRANT USAGE ON SCHEMA \(quote(r.schema)) TO \(all.map(quote).joined(separator: ", "))",
+        [
+            "GRANT USAGE ON SCHEMA \(quote(r.schema)) TO \(r.all.map(quote).joined(separator: ", "))",
             "GRANT CREATE ON SCHEMA \(quote(r.schema)) TO \(quote(r.owner))",
         ] + tableGrants(r, tables: tables)
     }
@@ -205,7 +209,7 @@ public enum PostgresTeam {
                 "name",
                 "'\(name.prefix(70))' is not a valid member name; use lowercase letters, digits and _ (at most 63)")
         }
-        if name.hasPrefix("pg_") || name == "postgres" || ([r.owner] + TeamRole.allCases.map(r.group)).contains(name) {
+        if name.hasPrefix("pg_") || name == "postgres" || r.all.contains(name) {
             throw MinskyError.invalid("name", "'\(name)' is reserved; choose another member name")
         }
     }
@@ -272,12 +276,11 @@ public enum PostgresTeam {
         let s = try PostgresSession(url: url)
         let r = try roles(s)
         try requireTeam(s, r)
-        let groups = TeamRole.allCases.map(r.group)
         let rows = try s.query(
             """
             SELECT m.rolname, g.rolname FROM pg_auth_members am JOIN pg_roles g ON g.oid = am.roleid \
             JOIN pg_roles m ON m.oid = am.member WHERE m.rolcanlogin AND g.rolname = ANY($1::text[]) ORDER BY 1
-            """, [.text("{" + groups.joined(separator: ",") + "}")])
+            """, [.text("{" + TeamRole.allCases.map(r.group).joined(separator: ",") + "}")])
         var best: [String: TeamRole] = [:]
         for row in rows {
             guard let name = row[0].text, let g = row[1].text,
