@@ -57,7 +57,7 @@ public struct TeamSetup: Sendable, Codable {
 /// superuser or has BYPASSRLS. Every call blocks: run it off the cooperative pool.
 public enum PostgresTeam {
     /// The tables minsky keeps on PostgreSQL, besides the catalog's.
-    static let bookkeepingTables = ["minsky_migrations", "store_moved"]
+    static let bookkeepingTables = ["minsky_migrations", "store_moved"] + Schema.syncTables
 
     /// What a member may do to each table besides reading it.
     static let memberWrites: [String: [String]] = [
@@ -67,6 +67,11 @@ public enum PostgresTeam {
         "task_embeddings": ["INSERT", "UPDATE"],
         "task_events": ["INSERT"],
         "ai_calls": ["INSERT"],
+        // A member's writes are tracked for sync, and a member's replica may push.
+        "sync_rows": ["INSERT", "UPDATE"],
+        "sync_log": ["INSERT"],
+        "sync_applied": ["INSERT"],
+        "sync_replicas": ["INSERT", "UPDATE"],
     ]
 
     public static func quote(_ identifier: String) -> String {

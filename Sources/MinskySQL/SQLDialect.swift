@@ -204,6 +204,8 @@ public enum AdvisoryLock: Int64, Sendable {
     /// Building an HNSW index (a session lock on this key and the table's oid: tried, never
     /// waited for, except by an explicit preparation).
     case hnswBuild = 4_242_003
+    /// Appending to the sync log: held to commit, so sequence order is commit order.
+    case syncLog = 4_242_004
 
     /// Held until the transaction ends.
     public var transactionLock: String { "SELECT pg_advisory_xact_lock(\(rawValue))" }

@@ -43,6 +43,7 @@ extension SQLTaskStore {
                     """
                 if let column { s += ", \(raw: column.name) = EXCLUDED.\(raw: column.name)" }
                 try c.execute(d, s)
+                for e in batch { try track(c, .embedding, e.taskId.rawValue, changed: []) }
             }
         }
     }

@@ -4,9 +4,11 @@ import MinskyCore
 extension SQLTaskStore {
     /// Appends one event to the history, in the caller's transaction (so a change and its record
     /// commit or roll back together). The actor is the database role where the database knows it.
-    func recordEvent(_ c: any SQLConnection, _ taskId: TaskID, _ kind: String, _ changes: JSONValue, at: Timestamp)
-        throws
-    {
+    /// With `track`, the change is also recorded for sync when the store tracks changes.
+    func recordEvent(
+        _ c: any SQLConnection, _ taskId: TaskID, _ kind: String, _ changes: JSONValue, at: Timestamp,
+        track: Bool = true
+    ) throws {
         let id = "ev-" + String(at.microseconds, radix: 36) + "-" + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
         let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"
         try c.execute(
@@ -15,6 +17,7 @@ extension SQLTaskStore {
             INSERT INTO task_events (id, task_id, at, actor, kind, changes) \
             VALUES (\(text: id), \(taskId), \(at), \(who), \(text: kind), \(json: changes))
             """)
+        if track { try trackEvent(c, taskId, kind, changes) }
     }
 
     public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {

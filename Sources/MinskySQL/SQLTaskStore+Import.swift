@@ -74,6 +74,7 @@ extension SQLTaskStore {
                         }
                     }
                     try insertEdge(c, ids[i], dep, now)
+                    try track(c, .dependency, ids[i].rawValue + "|" + dep.rawValue, changed: [])
                 }
             }
             // One walk over the graph: the imported edges must not close a cycle.

@@ -14,6 +14,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     let vectorIndex: (any VectorIndex)?
     /// Who makes this process's changes, for the history where the database does not know it.
     public let actor: String
+    /// Stamps this process's changes for sync.
+    let syncClock = HybridClock()
 
     /// `now` and `makeID` are injectable so tests can replay the same operations on two stores
     /// and compare results field by field.
@@ -671,6 +673,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 INSERT INTO proposals (id, task_id, kind, model, prompt_hash, body, created_at) \
                 VALUES (\(text: p.id), \(p.taskId), \(text: p.kind), \(text: p.model), \(text: p.promptHash), \(json: p.body), \(p.createdAt))
                 """)
+            try track(c, .proposal, p.id, changed: [])
         }
     }
 
@@ -704,6 +707,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 }
                 throw MinskyError(.conflict, "proposal \(id) was already applied", field: "proposal")
             }
+            try track(c, .proposal, id, changed: ["applied_at"])
         }
     }
 

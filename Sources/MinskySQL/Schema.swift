@@ -212,6 +212,38 @@ public enum Schema {
             }
             return statements
         },
+        // Sync (see SQLTaskStore+Sync): settings (`sync_state`), the stamps of every tracked row
+        // (`sync_rows`), the change log with gap-free sequence numbers (`sync_log`), which pushed
+        // changes a remote has applied and how (`sync_applied`), how far each replica has pulled
+        // (`sync_replicas`) and a replica's open conflicts (`sync_conflicts`). Bodies are JSON
+        // text on both stores, so what one store logs another reads back byte for byte.
+        SQLMigration(name: "011_sync") { d in
+            let int = d.type(.integer)
+            let ts = d.type(.timestamp)
+            return [
+                "CREATE TABLE sync_state (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+                """
+                CREATE TABLE sync_rows (entity TEXT NOT NULL, key TEXT NOT NULL, stamps TEXT NOT NULL, \
+                deleted \(int) NOT NULL DEFAULT 0, PRIMARY KEY (entity, key))
+                """,
+                """
+                CREATE TABLE sync_log (seq \(int) PRIMARY KEY, change_id TEXT NOT NULL UNIQUE, replica TEXT NOT NULL, \
+                entity TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, at \(ts) NOT NULL)
+                """,
+                "CREATE INDEX sync_log_row ON sync_log (entity, key, seq)",
+                "CREATE TABLE sync_applied (change_id TEXT PRIMARY KEY, replica TEXT NOT NULL, outcome TEXT NOT NULL, at \(ts) NOT NULL)",
+                "CREATE TABLE sync_replicas (replica TEXT PRIMARY KEY, pulled_seq \(int) NOT NULL, seen_at \(ts) NOT NULL)",
+                """
+                CREATE TABLE sync_conflicts (entity TEXT NOT NULL, key TEXT NOT NULL, field TEXT NOT NULL, body TEXT NOT NULL, \
+                PRIMARY KEY (entity, key, field))
+                """,
+            ]
+        },
+    ]
+
+    /// Sync's bookkeeping tables (never copied by upgrades or backups: a store's sync state is its own).
+    public static let syncTables = [
+        "sync_state", "sync_rows", "sync_log", "sync_applied", "sync_replicas", "sync_conflicts",
     ]
 
     /// PostgreSQL with pgvector (installed in `schema`): the vector column beside the stored
@@ -331,7 +363,8 @@ public enum Schema {
     /// Objects a migrated store has besides the catalog's tables (bookkeeping and derived indexes).
     public static func isBookkeeping(_ table: String) -> Bool {
         table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log"
-            || table == "embedding_generation" || table.hasPrefix("sqlite_") || table.hasPrefix("tasks_fts")
+            || table == "embedding_generation" || syncTables.contains(table) || table.hasPrefix("sqlite_")
+            || table.hasPrefix("tasks_fts")
     }
 }
 

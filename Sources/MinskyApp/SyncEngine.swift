@@ -1,0 +1,284 @@
+import Foundation
+import MinskyCore
+import Synchronization
+
+/// Two-way sync between a local store (the replica every operation goes to first) and a shared
+/// remote: push sends the local log the remote has not acknowledged, pull applies the remote's
+/// results since the last position. Both run in batches, each batch one transaction on each
+/// side, so an interruption at any point loses nothing and a retry applies nothing twice.
+public final class SyncEngine: Sendable {
+    public let local: any SyncPeer
+    let openRemote: @Sendable (String) async throws -> any SyncPeer & TaskStore
+    let remote = Mutex<(any SyncPeer & TaskStore)?>(nil)
+    /// Changes per transaction: small enough that a pull never holds SQLite's write lock long.
+    public let batch: Int
+
+    public static let defaultStrategy = SyncStrategy.mergeFields
+    public static let defaultInterval = 30.0
+
+    public init(
+        local: any SyncPeer, batch: Int = 500,
+        openRemote: @escaping @Sendable (String) async throws -> any SyncPeer & TaskStore
+    ) {
+        self.local = local
+        self.batch = batch
+        self.openRemote = openRemote
+    }
+
+    /// Opens the remote sync is configured for (kept open; dropped after a failure).
+    func remoteStore() async throws -> any SyncPeer & TaskStore {
+        if let r = remote.withLock({ $0 }) { return r }
+        guard let url = try await local.syncSetting(SyncSetting.remote) else {
+            throw MinskyError(.notConfigured, "sync is not enabled here; run `minsky sync enable --remote-db URL`")
+        }
+        let r = try await openRemote(url)
+        remote.withLock { $0 = r }
+        return r
+    }
+
+    /// Forgets the open remote after an error, so the next attempt connects again.
+    func forget(_ error: any Error) async {
+        let r = remote.withLock { r -> (any SyncPeer & TaskStore)? in
+            defer { r = nil }
+            return r
+        }
+        await r?.close()
+    }
+
+    func guarded<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch {
+            if let e = error as? MinskyError, e.code == .permissionDenied || e.code == .invalidInput { throw error }
+            await forget(error)
+            throw error
+        }
+    }
+
+    public func close() async {
+        let r = remote.withLock { r -> (any SyncPeer & TaskStore)? in
+            defer { r = nil }
+            return r
+        }
+        await r?.close()
+    }
+
+    /// Turns sync on: the remote starts tracking its own writes, this store gets a replica id
+    /// and logs what it holds, so the first push carries it.
+    public func enable(remoteURL: String, strategy: SyncStrategy, interval: Double?) async throws -> String {
+        let remote = try await openRemote(remoteURL)
+        defer { Task { await remote.close() } }
+        _ = try await remote.syncStartTracking(remote: nil, strategy: nil)
+        let replica = try await local.syncStartTracking(remote: remoteURL, strategy: strategy)
+        try await local.syncSetSetting(SyncSetting.strategy, strategy.rawValue)
+        if let interval { try await local.syncSetSetting(SyncSetting.interval, String(interval)) }
+        return replica
+    }
+
+    public func disable() async throws {
+        await close()
+        try await local.syncStopTracking()
+    }
+
+    func replica() async throws -> String {
+        guard let r = try await local.syncReplica() else {
+            throw MinskyError(.notConfigured, "sync is not enabled here; run `minsky sync enable --remote-db URL`")
+        }
+        return r
+    }
+
+    public func strategy() async throws -> SyncStrategy {
+        try SyncStrategy.parse(try await local.syncSetting(SyncSetting.strategy) ?? Self.defaultStrategy.rawValue)
+    }
+
+    /// Sends every local change the remote has not acknowledged.
+    public func push(progress: (@Sendable (Int) -> Void)? = nil) async throws -> SyncPushResult {
+        let replica = try await replica()
+        let strategy = try await strategy()
+        return try await guarded {
+            let remote = try await remoteStore()
+            var pushed = Int64(try await local.syncSetting(SyncSetting.pushedSeq) ?? "0") ?? 0
+            var total = SyncPushResult()
+            while true {
+                let changes = try await local.syncLocalChanges(after: pushed, limit: batch)
+                guard let last = changes.last else { break }
+                let r = try await remote.syncApplyPush(changes, strategy: strategy, replica: replica)
+                try await local.syncAcknowledge(upTo: last.seq, conflicts: r.conflicts)
+                pushed = last.seq
+                total.sent += r.sent
+                total.applied += r.applied
+                total.conflicts += r.conflicts
+                progress?(total.sent)
+            }
+            return total
+        }
+    }
+
+    /// Applies every result the remote logged since the last pull. Returns rows changed here.
+    public func pull(progress: (@Sendable (Int) -> Void)? = nil) async throws -> (received: Int, changed: Int) {
+        let replica = try await replica()
+        return try await guarded {
+            let remote = try await remoteStore()
+            var pulled = Int64(try await local.syncSetting(SyncSetting.pulledSeq) ?? "0") ?? 0
+            var received = 0
+            var changed = 0
+            while true {
+                let changes = try await remote.syncRemoteLog(after: pulled, limit: batch)
+                guard let last = changes.last else { break }
+                changed += try await local.syncApplyPulled(changes, position: last.seq)
+                pulled = last.seq
+                received += changes.count
+                progress?(received)
+            }
+            // Where this replica stands lets the remote drop what every replica has seen; a
+            // role that may only read cannot record it, which costs nothing but compaction.
+            try? await remote.syncNotePull(replica: replica, position: pulled)
+            return (received, changed)
+        }
+    }
+
+    public struct RoundResult: Sendable {
+        public var push: SyncPushResult
+        public var received: Int
+        public var changed: Int
+        public var json: JSONValue {
+            [
+                "pushed": .int(Int64(push.sent)), "applied": .int(Int64(push.applied)),
+                "conflicts": .array(push.conflicts.map(\.json)), "pulled": .int(Int64(received)),
+                "changedHere": .int(Int64(changed)),
+            ]
+        }
+    }
+
+    /// Push, then pull: afterwards this replica holds the remote's state plus whatever it kept.
+    public func syncNow() async throws -> RoundResult {
+        let p = try await push()
+        let (received, changed) = try await pull()
+        return RoundResult(push: p, received: received, changed: changed)
+    }
+
+    public func status(checkRemote: Bool) async throws -> SyncStatus {
+        let replica = try await local.syncReplica()
+        var s = SyncStatus(
+            enabled: replica != nil, replica: replica, remote: try await local.syncSetting(SyncSetting.remote),
+            strategy: replica == nil ? nil : try await strategy(), pending: try await local.syncPendingCount(),
+            conflicts: try await local.syncConflicts().count,
+            lastPush: try await local.syncSetting(SyncSetting.lastPush).flatMap(Timestamp.init(iso8601:)),
+            lastPull: try await local.syncSetting(SyncSetting.lastPull).flatMap(Timestamp.init(iso8601:)),
+            pushedSeq: Int64(try await local.syncSetting(SyncSetting.pushedSeq) ?? "0") ?? 0,
+            pulledSeq: Int64(try await local.syncSetting(SyncSetting.pulledSeq) ?? "0") ?? 0,
+            interval: try await interval())
+        if checkRemote && replica != nil {
+            do {
+                _ = try await guarded { try await remoteStore().count() }
+                s.reachable = true
+            } catch {
+                s.reachable = false
+                s.remoteError = (error as? MinskyError)?.message ?? "\(error)"
+            }
+        }
+        return s
+    }
+
+    public func interval() async throws -> Double {
+        Double(try await local.syncSetting(SyncSetting.interval) ?? "") ?? Self.defaultInterval
+    }
+}
+
+/// Background sync for a long-running process (the MCP server): a round every `interval`
+/// seconds and soon after local writes, on its own connections, never in a tool call's path.
+/// Failures (the remote down) back off and are retried; they never reach an agent.
+public final class SyncScheduler: Sendable {
+    let engine: SyncEngine
+    let task = Mutex<Task<Void, Never>?>(nil)
+    let state = Mutex(State())
+
+    struct State {
+        var rounds = 0
+        var failures = 0
+        var lastError: String?
+        var lastRound: Date?
+    }
+
+    public init(engine: SyncEngine) { self.engine = engine }
+
+    public var rounds: Int { state.withLock { $0.rounds } }
+    public var lastError: String? { state.withLock { $0.lastError } }
+
+    public func start() {
+        let t = Task.detached { [self] in await loop() }
+        task.withLock { $0 = t }
+    }
+
+    public func stop() async {
+        let t = task.withLock { $0 }
+        t?.cancel()
+        await t?.value
+        await engine.close()
+    }
+
+    func loop() async {
+        var lastAttempt = Date.distantPast
+        var backoff = 1.0
+        while !Task.isCancelled {
+            try? await Task.sleep(nanoseconds: 250_000_000)
+            if Task.isCancelled { return }
+            let interval = (try? await engine.interval()) ?? SyncEngine.defaultInterval
+            let since = Date().timeIntervalSince(lastAttempt)
+            let failing = state.withLock { $0.failures > 0 }
+            let pending = ((try? await engine.local.syncPendingCount()) ?? 0) > 0
+            let due = since >= interval || (pending && since >= (failing ? backoff : 0.25))
+            guard due, !failing || since >= backoff else { continue }
+            lastAttempt = Date()
+            do {
+                _ = try await engine.syncNow()
+                backoff = 1
+                state.withLock {
+                    $0.rounds += 1
+                    $0.failures = 0
+                    $0.lastError = nil
+                    $0.lastRound = Date()
+                }
+            } catch {
+                backoff = min(interval, backoff * 2)
+                state.withLock {
+                    $0.failures += 1
+                    $0.lastError = (error as? MinskyError)?.message ?? "\(error)"
+                }
+            }
+        }
+    }
+}
+
+extension SyncEngine {
+    /// The engine for a local SQLite store (opened here, closed by `close`) and its PostgreSQL remote.
+    public static func open(local location: String, idPrefix: String = TaskID.defaultPrefix) async throws -> SyncEngine
+    {
+        guard case .sqlite = try StoreURL.parse(location) else {
+            throw MinskyError(
+                .storeIncompatible,
+                "sync keeps a SQLite replica of a shared PostgreSQL store, and this store (\(StoreURL.withoutPassword(location))) is not SQLite; agents on PostgreSQL need no sync"
+            )
+        }
+        guard let store = try await StoreFactory.open(location, idPrefix: idPrefix) as? any SyncPeer else {
+            throw MinskyError(.internal, "the store at \(location) cannot sync")
+        }
+        return SyncEngine(local: store, openRemote: openRemote)
+    }
+
+    /// Opens a PostgreSQL remote (migrating it like any store).
+    @Sendable public static func openRemote(_ url: String) async throws -> any SyncPeer & TaskStore {
+        guard case .postgres = try StoreURL.parse(url) else {
+            throw MinskyError.invalid(
+                "remote-db", "the sync remote must be a PostgreSQL URL (postgresql://user@host:5432/db), not \(url)")
+        }
+        guard let store = try await StoreFactory.open(url) as? any SyncPeer & TaskStore else {
+            throw MinskyError(.internal, "the store at \(StoreURL.withoutPassword(url)) cannot sync")
+        }
+        return store
+    }
+
+    /// Closes the remote and the local store.
+    public func closeAll() async {
+        await close()
+        await (local as? any TaskStore)?.close()
+    }
+}

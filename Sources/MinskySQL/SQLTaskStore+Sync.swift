@@ -1,0 +1,840 @@
+import Foundation
+import MinskyCore
+
+/// How each synced kind of row maps onto its table: the key columns and the fields (every
+/// catalog column but the key and what a store derives itself: version, readiness counters).
+struct SyncTable: Sendable {
+    let entity: SyncEntity
+    let table: String
+    let key: [String]
+    let fields: [TableSpec.Column]
+
+    static let derived: Set<String> = ["version", "open_blockers", "open_subtasks"]
+
+    static let all: [SyncEntity: SyncTable] = {
+        func make(_ e: SyncEntity, _ name: String) -> SyncTable {
+            guard let spec = Schema.catalog.first(where: { $0.name == name }) else {
+                preconditionFailure("the schema catalog has no table \(name)")
+            }
+            return SyncTable(
+                entity: e, table: name, key: spec.key,
+                fields: spec.columns.filter { !spec.key.contains($0.name) && !derived.contains($0.name) })
+        }
+        return [
+            .task: make(.task, "tasks"), .dependency: make(.dependency, "task_dependencies"),
+            .embedding: make(.embedding, "task_embeddings"), .proposal: make(.proposal, "proposals"),
+        ]
+    }()
+
+    static func of(_ e: SyncEntity) -> SyncTable { all[e]! }  // every entity has a table (built above)
+
+    /// Sync keys join the key columns with "|" (task ids never contain it).
+    func keyParts(_ key: String) -> [String] {
+        key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
+    }
+
+    func keyWhere(_ key: String, alias: String = "") -> SQL {
+        var s: SQL = ""
+        for (i, (column, value)) in zip(self.key, keyParts(key)).enumerated() {
+            s += "\(raw: i == 0 ? "" : " AND ")\(raw: alias)\(raw: column) = \(text: value)"
+        }
+        return s
+    }
+
+    /// The task a row belongs to (for history and counters).
+    func taskID(_ key: String) -> TaskID { TaskID(trusted: keyParts(key)[0]) }
+}
+
+extension SQLTaskStore {
+    // MARK: Values
+
+    func jsonValue(_ v: SQLValue, _ type: SQLDialect.ColumnType) throws -> JSONValue {
+        if v.isNull { return .null }
+        switch type {
+        case .text, .timestamp: return .string(v.text ?? "")
+        case .integer: return .int(v.int ?? 0)
+        case .json: return try JSONValue.parse(v.text ?? "null")
+        case .blob: return .string(Data(d.blobBytes(v)).base64EncodedString())
+        }
+    }
+
+    func bind(_ v: JSONValue?, _ type: SQLDialect.ColumnType) -> SQL {
+        guard let v, !v.isNull else { return "\(SQLValue.null, as: type)" }
+        switch type {
+        case .text: return "\(text: v.stringValue ?? "")"
+        case .timestamp: return "\(v.stringValue.flatMap(Timestamp.init(iso8601:)))"
+        case .integer: return "\(int: v.intValue ?? 0)"
+        case .json: return "\(json: v)"
+        case .blob: return "\(blob: [UInt8](Data(base64Encoded: v.stringValue ?? "") ?? Data()))"
+        }
+    }
+
+    /// The row's synced fields, or nil when the table has no such row.
+    func syncRow(_ c: any SQLConnection, _ t: SyncTable, _ key: String) throws -> [String: JSONValue]? {
+        let cols = t.fields.map { d.read($0.name, as: $0.type) }.joined(separator: ", ")
+        guard let r = try c.query(d, "SELECT \(raw: cols) FROM \(raw: t.table) WHERE \(t.keyWhere(key))").first else {
+            return nil
+        }
+        var out: [String: JSONValue] = [:]
+        for (i, col) in t.fields.enumerated() { out[col.name] = try jsonValue(r[i], col.type) }
+        return out
+    }
+
+    /// The stamps a store holds for a row and whether it is a tombstone (nil: never tracked).
+    func syncStamps(_ c: any SQLConnection, _ e: SyncEntity, _ key: String) throws -> (
+        stamps: [String: SyncStamp], deleted: Bool
+    )? {
+        guard
+            let r = try c.query(
+                d, "SELECT stamps, deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key)"
+            ).first
+        else { return nil }
+        let stamps = (try JSONValue.parse(r[0].text ?? "{}").objectValue ?? [:]).compactMapValues {
+            $0.stringValue.map(SyncStamp.init(raw:))
+        }
+        return (stamps, (r[1].int ?? 0) != 0)
+    }
+
+    func saveStamps(
+        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, _ stamps: [String: SyncStamp], deleted: Bool
+    )
+        throws
+    {
+        let json = JSONValue.object(stamps.mapValues { .string($0.raw) }).canonicalJSON()
+        try c.execute(
+            d,
+            """
+            INSERT INTO sync_rows (entity, key, stamps, deleted) VALUES (\(text: e.rawValue), \(text: key), \(text: json), \(int: deleted ? 1 : 0)) \
+            ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted
+            """)
+    }
+
+    /// The row as sync sees it: fields, stamps and whether it is gone (nil: neither a row nor a record of one).
+    func syncState(_ c: any SQLConnection, _ e: SyncEntity, _ key: String) throws -> SyncRowState? {
+        let fields = try syncRow(c, SyncTable.of(e), key)
+        let known = try syncStamps(c, e, key)
+        if fields == nil && known == nil { return nil }
+        return SyncRowState(fields: fields ?? [:], stamps: known?.stamps ?? [:], deleted: fields == nil)
+    }
+
+    // MARK: Settings
+
+    func setting(_ c: any SQLConnection, _ name: String) throws -> String? {
+        try c.query(d, "SELECT value FROM sync_state WHERE name = \(text: name)").first?[0].text
+    }
+
+    func setSetting(_ c: any SQLConnection, _ name: String, _ value: String?) throws {
+        guard let value else {
+            try c.execute(d, "DELETE FROM sync_state WHERE name = \(text: name)")
+            return
+        }
+        try c.execute(
+            d,
+            "INSERT INTO sync_state (name, value) VALUES (\(text: name), \(text: value)) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
+        )
+    }
+
+    // MARK: Tracking local writes
+
+    /// The replica id and its clock floor when this store tracks changes.
+    func tracking(_ c: any SQLConnection) throws -> (replica: String, floor: SyncStamp)? {
+        var replica: String?
+        var floor = SyncStamp.zero
+        for r in try c.query(d, "SELECT name, value FROM sync_state WHERE name IN ('replica', 'clock')") {
+            if r[0].text == SyncSetting.replica { replica = r[1].text }
+            if r[0].text == SyncSetting.clock, let v = r[1].text { floor = SyncStamp(raw: v) }
+        }
+        return replica.map { ($0, floor) }
+    }
+
+    /// Appends a change to the log with the next sequence number. On PostgreSQL an advisory
+    /// lock held to commit makes sequence order commit order, so a reader that has seen
+    /// sequence N has seen everything before it.
+    func appendLog(_ c: any SQLConnection, _ ch: SyncChange) throws {
+        if d == .postgres { try c.execute(d, SQL(raw: AdvisoryLock.syncLog.transactionLock)) }
+        try c.execute(
+            d,
+            """
+            INSERT INTO sync_log (seq, change_id, replica, entity, key, body, at) \
+            SELECT coalesce(max(seq), 0) + 1, \(text: ch.id), \(text: ch.replica), \(text: ch.entity.rawValue), \(text: ch.key), \
+            \(text: ch.body.canonicalJSON()), \(now()) FROM sync_log
+            """)
+    }
+
+    /// Records a local write of `changed` fields (column names) of one row, when tracking: new
+    /// stamps for those fields, the row's whole state after the write, and a log entry.
+    func track(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, changed: [String], deleted: Bool = false) throws
+    {
+        guard let (replica, floor) = try tracking(c) else { return }
+        let prior = try syncStamps(c, e, key)
+        var stamps = prior?.stamps ?? [:]
+        let stamp = syncClock.next(replica: replica, after: Array(stamps.values) + [floor])
+        let fields = deleted ? [:] : (try syncRow(c, SyncTable.of(e), key) ?? [:])
+        let written: Set<String>
+        if deleted {
+            written = [SyncChange.presence]
+        } else if prior == nil || prior?.deleted == true {
+            written = Set(fields.keys).union([SyncChange.presence])
+        } else if e.atomic {
+            written = Set(fields.keys)
+        } else {
+            written = Set(changed)
+        }
+        var bases: [String: SyncStamp] = [:]
+        for f in written {
+            bases[f] = stamps[f] ?? .zero
+            stamps[f] = stamp
+        }
+        if !deleted && stamps["updated_at"] == nil && fields["updated_at"] != nil { stamps["updated_at"] = stamp }
+        try saveStamps(c, e, key, stamps, deleted: deleted)
+        try appendLog(
+            c,
+            SyncChange(
+                id: SyncChange.newID(), replica: replica, entity: e, key: key, deleted: deleted, fields: fields,
+                stamps: stamps, changed: bases))
+    }
+
+    /// Tracks a task change the history has just recorded (`kind` and `changes` as the event has them).
+    func trackEvent(_ c: any SQLConnection, _ id: TaskID, _ kind: String, _ changes: JSONValue) throws {
+        switch kind {
+        case "created", "imported":
+            try track(c, .task, id.rawValue, changed: [])
+            for dep in changes["dependsOn"]?["after"]?.arrayValue ?? [] {
+                if let dep = dep.stringValue, try syncRow(c, SyncTable.of(.dependency), id.rawValue + "|" + dep) != nil
+                {
+                    try track(c, .dependency, id.rawValue + "|" + dep, changed: [])
+                }
+            }
+        case "deleted":
+            try track(c, .task, id.rawValue, changed: [], deleted: true)
+        case "dependency_added":
+            if let dep = changes["dependsOn"]?["after"]?.stringValue {
+                try track(c, .dependency, id.rawValue + "|" + dep, changed: [])
+            }
+        case "dependency_removed":
+            if let dep = changes["dependsOn"]?["before"]?.stringValue {
+                try track(c, .dependency, id.rawValue + "|" + dep, changed: [], deleted: true)
+            }
+        default:
+            let columns = (changes.objectValue ?? [:]).keys.compactMap { Self.taskColumn[$0] }
+            try track(c, .task, id.rawValue, changed: columns + ["updated_at"])
+        }
+    }
+
+    /// Task JSON names → columns.
+    static var taskColumn: [String: String] {
+        [
+            "title": "title", "description": "description", "status": "status", "priority": "priority", "tags": "tags",
+            "metadata": "metadata", "parentId": "parent_id", "assignee": "assignee",
+            "claimExpiresAt": "claim_expires_at",
+        ]
+    }
+
+    // MARK: Writing rows that came from elsewhere
+
+    /// Writes `fields` as the row `key` (insert or update), keeping the store's own bookkeeping.
+    func writeSyncRow(
+        _ c: any SQLConnection, _ t: SyncTable, _ key: String, _ fields: [String: JSONValue], exists: Bool
+    )
+        throws
+    {
+        if exists {
+            guard !fields.isEmpty else { return }
+            var s: SQL = "UPDATE \(raw: t.table) SET "
+            for (i, col) in t.fields.filter({ fields[$0.name] != nil }).enumerated() {
+                s += "\(raw: i == 0 ? "" : ", ")\(raw: col.name) = \(bind(fields[col.name], col.type))"
+            }
+            if t.entity == .task { s += ", version = version + 1" }
+            if t.entity == .embedding && d == .postgres, try hasVectorColumn(c) { s += ", embedding = NULL" }
+            s += " WHERE \(t.keyWhere(key))"
+            try c.execute(d, s)
+        } else {
+            let names = t.key + t.fields.map(\.name)
+            var s: SQL = "INSERT INTO \(raw: t.table) (\(raw: names.joined(separator: ", "))) VALUES ("
+            for (i, k) in t.keyParts(key).enumerated() { s += "\(raw: i == 0 ? "" : ", ")\(text: k)" }
+            for col in t.fields { s += ", \(bind(fields[col.name], col.type))" }
+            s += ")"
+            try c.execute(d, s)
+        }
+    }
+
+    func hasVectorColumn(_ c: any SQLConnection) throws -> Bool {
+        try !c.query(
+            d,
+            "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'task_embeddings' AND column_name = 'embedding'"
+        ).isEmpty
+    }
+
+    /// Deletes a row that sync removes. A task takes its subtree with it; every task removed is
+    /// returned so its tombstone can be recorded.
+    func deleteSyncRow(_ c: any SQLConnection, _ t: SyncTable, _ key: String) throws -> [TaskID] {
+        guard t.entity == .task else {
+            try c.execute(d, "DELETE FROM \(raw: t.table) WHERE \(t.keyWhere(key))")
+            return []
+        }
+        let rows = try c.query(
+            d,
+            """
+            WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = \(text: key) \
+            UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id, depth FROM sub ORDER BY depth DESC
+            """)
+        let ids = rows.compactMap { $0[0].text.map(TaskID.init(trusted:)) }
+        var affected = Set(try ids.flatMap { try dependents(c, $0) })
+        if let p = try parentOf(c, TaskID(trusted: key)) { affected.insert(p) }
+        affected.subtract(ids)
+        for id in ids { try c.execute(d, "DELETE FROM tasks WHERE id = \(id)") }
+        try refreshCounters(c, affected)
+        return ids
+    }
+
+    /// After a task row changed by sync: counters of it, its parents and dependents.
+    func refreshAfterSync(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, oldParent: TaskID?) throws {
+        let id = SyncTable.of(e).taskID(key)
+        var ids: Set<TaskID> = [id]
+        if let oldParent { ids.insert(oldParent) }
+        if try exists(c, id) {
+            if let p = try parentOf(c, id) { ids.insert(p) }
+            ids.formUnion(try dependents(c, id))
+        }
+        try refreshCounters(c, ids.filter { (try? exists(c, $0)) == true })
+    }
+
+    /// Records a sync-applied change in the history (tasks and their edges), so watchers see it.
+    func recordSyncEvent(
+        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, before: [String: JSONValue]?,
+        after: [String: JSONValue]?
+    ) throws {
+        let t = SyncTable.of(e)
+        switch e {
+        case .task:
+            var changes: [String: JSONValue] = [:]
+            let names = Dictionary(uniqueKeysWithValues: Self.taskColumn.map { ($1, $0) })
+            for col in t.fields.map(\.name)
+            where !SyncEntity.maxFields.contains(col) && !SyncEntity.fixedFields.contains(col) {
+                let a = before?[col] ?? .null
+                let b = after?[col] ?? .null
+                if a != b || (before == nil) != (after == nil) {
+                    var ch: [String: JSONValue] = [:]
+                    if before != nil, !a.isNull { ch["before"] = a }
+                    if after != nil, !b.isNull { ch["after"] = b }
+                    changes[names[col] ?? col] = .object(ch)
+                }
+            }
+            let kind = after == nil ? "deleted" : (before == nil ? "created" : "updated")
+            if kind == "updated" && changes.isEmpty { return }
+            try recordEvent(c, t.taskID(key), "synced_" + kind, .object(changes), at: now(), track: false)
+        case .dependency:
+            let parts = t.keyParts(key)
+            guard parts.count == 2, (before == nil) != (after == nil) else { return }
+            let side = after == nil ? "before" : "after"
+            try recordEvent(
+                c, TaskID(trusted: parts[0]), after == nil ? "synced_dependency_removed" : "synced_dependency_added",
+                ["dependsOn": .object([side: .string(parts[1])])], at: now(), track: false)
+        case .embedding, .proposal:
+            return
+        }
+    }
+
+    // MARK: SyncPeer
+
+    public func syncReplica() async throws -> String? {
+        try await read { [self] c in try tracking(c)?.replica }
+    }
+
+    public func syncSetting(_ name: String) async throws -> String? {
+        try await read { [self] c in try setting(c, name) }
+    }
+
+    public func syncSetSetting(_ name: String, _ value: String?) async throws {
+        try await write { [self] c in try setSetting(c, name, value) }
+    }
+
+    public func syncStartTracking(remote: String?, strategy: SyncStrategy?) async throws -> String {
+        try await write { [self] c in
+            if let remote { try setSetting(c, SyncSetting.remote, remote) }
+            if let strategy { try setSetting(c, SyncSetting.strategy, strategy.rawValue) }
+            if let r = try tracking(c)?.replica { return r }
+            let replica = "r" + String(UInt64.random(in: 0..<(1 << 50)), radix: 36)
+            try setSetting(c, SyncSetting.replica, replica)
+            // What the store already holds becomes changes, so it reaches the other side.
+            for e in SyncEntity.allCases {
+                let t = SyncTable.of(e)
+                let keyExpr = t.key.count == 1 ? t.key[0] : t.key.joined(separator: " || '|' || ")
+                let order = e == .task ? "created_at, id" : t.key.joined(separator: ", ")
+                for r in try c.query(d, "SELECT \(raw: keyExpr) FROM \(raw: t.table) ORDER BY \(raw: order)") {
+                    if let k = r[0].text { try track(c, e, k, changed: []) }
+                }
+            }
+            return replica
+        }
+    }
+
+    public func syncStopTracking() async throws {
+        try await write { [self] c in
+            for t in ["sync_state", "sync_rows", "sync_log", "sync_conflicts", "sync_applied"] {
+                try c.execute(d, "DELETE FROM \(raw: t)")
+            }
+        }
+    }
+
+    static func decodeLog(_ r: [SQLValue]) throws -> SyncChange {
+        try SyncChange(
+            seq: r[0].int ?? 0, id: r[1].text ?? "", replica: r[2].text ?? "", entity: r[3].text ?? "",
+            key: r[4].text ?? "", body: try JSONValue.parse(r[5].text ?? "{}"))
+    }
+
+    func logEntries(_ c: any SQLConnection, after seq: Int64, limit: Int) throws -> [SyncChange] {
+        try c.query(
+            d,
+            "SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE seq > \(int: seq) ORDER BY seq LIMIT \(raw: String(limit))"
+        ).map(Self.decodeLog)
+    }
+
+    public func syncLocalChanges(after seq: Int64, limit: Int) async throws -> [SyncChange] {
+        try await read { [self] c in try logEntries(c, after: seq, limit: limit) }
+    }
+
+    public func syncRemoteLog(after seq: Int64, limit: Int) async throws -> [SyncChange] {
+        try await read { [self] c in try logEntries(c, after: seq, limit: limit) }
+    }
+
+    public func syncPendingCount() async throws -> Int {
+        try await read { [self] c in
+            let pushed = Int64(try setting(c, SyncSetting.pushedSeq) ?? "0") ?? 0
+            return Int(try c.query(d, "SELECT count(*) FROM sync_log WHERE seq > \(int: pushed)").first?[0].int ?? 0)
+        }
+    }
+
+    // MARK: The remote's side of a push
+
+    public func syncApplyPush(_ changes: [SyncChange], strategy: SyncStrategy, replica: String) async throws
+        -> SyncPushResult
+    {
+        let now = now()
+        let right = try await access()
+        guard right.allows(.write) else {
+            throw MinskyError(
+                .permissionDenied,
+                "the remote role \(right.identity) may read but not write (\(right.right.rawValue)): pull works, push is refused; the \(changes.count) local change(s) are kept and pushed once a member or admin role syncs",
+                field: "remote")
+        }
+        let canDelete = right.allows(.admin)
+        return try await write { [self] c in
+            guard let (remoteReplica, _) = try tracking(c) else {
+                throw MinskyError(
+                    .notConfigured, "the remote store does not track changes; run `minsky sync enable` again")
+            }
+            if d == .postgres { try c.execute(d, SQL(raw: AdvisoryLock.syncLog.transactionLock)) }
+            var result = SyncPushResult()
+            result.sent = changes.count
+            for ch in changes {
+                if let done = try c.query(d, "SELECT outcome FROM sync_applied WHERE change_id = \(text: ch.id)").first
+                {
+                    let stored = try JSONValue.parse(done[0].text ?? "[]").arrayValue ?? []
+                    result.conflicts += try stored.map(SyncConflict.init(json:))
+                    continue
+                }
+                let conflicts = try applyPushed(
+                    c, ch, strategy: strategy, remoteReplica: remoteReplica, canDelete: canDelete, now: now)
+                result.applied += 1
+                result.conflicts += conflicts
+                try c.execute(
+                    d,
+                    """
+                    INSERT INTO sync_applied (change_id, replica, outcome, at) VALUES (\(text: ch.id), \(text: replica), \
+                    \(text: JSONValue.array(conflicts.map(\.json)).canonicalJSON()), \(now))
+                    """)
+            }
+            try c.execute(
+                d,
+                """
+                INSERT INTO sync_replicas (replica, pulled_seq, seen_at) VALUES (\(text: replica), 0, \(now)) \
+                ON CONFLICT (replica) DO UPDATE SET seen_at = EXCLUDED.seen_at
+                """)
+            return result
+        }
+    }
+
+    /// Settles one pushed change against the remote's row, writes the result and logs it.
+    func applyPushed(
+        _ c: any SQLConnection, _ ch: SyncChange, strategy: SyncStrategy, remoteReplica: String, canDelete: Bool,
+        now: Timestamp
+    )
+        throws -> [SyncConflict]
+    {
+        let t = SyncTable.of(ch.entity)
+        let current = try syncState(c, ch.entity, ch.key)
+        let outcome = SyncResolver.resolve(ch, current: current, strategy: strategy)
+        var conflicts: [SyncConflict] = []
+        func conflict(_ field: String, _ kind: SyncConflict.Kind, _ message: String) {
+            let local = field == SyncChange.presence ? JSONValue.bool(!ch.deleted) : (ch.fields[field] ?? .null)
+            let remote =
+                field == SyncChange.presence
+                ? JSONValue.bool(!(current?.deleted ?? true)) : (current?.fields[field] ?? .null)
+            conflicts.append(
+                SyncConflict(
+                    entity: ch.entity, key: ch.key, field: field, kind: kind, local: local,
+                    localStamp: ch.stamps[field] ?? .zero, remote: remote, remoteStamp: current?.stamp(field) ?? .zero,
+                    message: message, detectedAt: now))
+        }
+        for f in outcome.conflicts {
+            if f == SyncChange.presence && current?.deleted == true {
+                conflict(f, .deleted, "\(ch.entity) \(ch.key) was deleted on the remote; your edit was not applied")
+            } else {
+                conflict(f, .field, "\(f) was changed on the remote and here since the last sync")
+            }
+        }
+        var stamps = current?.stamps ?? [:]
+        let before = current.flatMap { $0.deleted ? nil : $0.fields }
+        var removed: [TaskID] = []
+        if outcome.delete {
+            if before != nil {
+                if ch.entity == .task && !canDelete {
+                    conflict(
+                        SyncChange.presence, .refused,
+                        "deleting needs the admin role on the remote; the task was kept there")
+                } else {
+                    removed = try deleteSyncRow(c, t, ch.key)
+                }
+            }
+            if conflicts.isEmpty || ch.entity != .task {
+                stamps[SyncChange.presence] = ch.stamps[SyncChange.presence] ?? stamps[SyncChange.presence]
+            }
+        } else if !outcome.take.isEmpty {
+            var fields = before ?? [:]
+            for f in outcome.take where f != SyncChange.presence { fields[f] = ch.fields[f] ?? .null }
+            for f in SyncEntity.maxFields where ch.fields[f] != nil {
+                let mine = ch.fields[f]?.stringValue ?? ""
+                if mine > (fields[f]?.stringValue ?? "") { fields[f] = ch.fields[f] }
+            }
+            if let refusal = try syncRefusal(c, ch.entity, ch.key, fields, before: before) {
+                conflict(SyncChange.presence, .refused, refusal)
+            } else {
+                let oldParent = before?["parent_id"]?.stringValue.map(TaskID.init(trusted:))
+                try writeSyncRow(c, t, ch.key, fields, exists: before != nil)
+                for f in outcome.take { stamps[f] = ch.stamps[f] ?? stamps[f] }
+                for f in SyncEntity.maxFields where ch.stamps[f].map({ $0 > (stamps[f] ?? .zero) }) == true {
+                    stamps[f] = ch.stamps[f]
+                }
+                if ch.entity == .task || ch.entity == .dependency {
+                    try refreshAfterSync(c, ch.entity, ch.key, oldParent: oldParent)
+                }
+                try recordSyncEvent(c, ch.entity, ch.key, before: before, after: try syncRow(c, t, ch.key))
+            }
+        }
+        // The result, whatever it is, is logged: the pushing replica takes it from its next pull.
+        try logResult(c, ch.entity, ch.key, stamps: stamps, replica: remoteReplica, origin: ch.id)
+        if ch.entity == .task {
+            for id in removed where id.rawValue != ch.key {
+                try logResult(
+                    c, .task, id.rawValue, stamps: try syncStamps(c, .task, id.rawValue)?.stamps ?? [:],
+                    replica: remoteReplica, origin: ch.id)
+            }
+            for id in removed { try recordEvent(c, id, "synced_deleted", [:], at: now, track: false) }
+        }
+        return conflicts
+    }
+
+    /// Why a row cannot be written as `fields` (a missing task it refers to, a cycle), or nil.
+    /// A task the row refers to that this store does not have, named, or nil.
+    func missingReference(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, _ fields: [String: JSONValue]) throws
+        -> String?
+    {
+        let t = SyncTable.of(e)
+        var refs: [TaskID] = []
+        switch e {
+        case .task: refs = [fields["parent_id"]?.stringValue.map(TaskID.init(trusted:))].compactMap { $0 }
+        case .dependency: refs = t.keyParts(key).map(TaskID.init(trusted:))
+        case .embedding, .proposal: refs = [fields["task_id"]?.stringValue.map(TaskID.init(trusted:)) ?? t.taskID(key)]
+        }
+        for id in refs where !(try exists(c, id)) { return "task \(id) was deleted on the remote" }
+        return nil
+    }
+
+    func syncRefusal(
+        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, _ fields: [String: JSONValue],
+        before: [String: JSONValue]?
+    ) throws -> String? {
+        if let missing = try missingReference(c, e, key, fields) { return missing }
+        let t = SyncTable.of(e)
+        switch e {
+        case .task:
+            guard let p = fields["parent_id"]?.stringValue.map(TaskID.init(trusted:)) else { return nil }
+            if before?["parent_id"] != fields["parent_id"] {
+                do {
+                    try DependencyGraph.checkNewParent(task: TaskID(trusted: key), parent: p) { try parentOf(c, $0) }
+                } catch let err as MinskyError { return err.message }
+            }
+            return nil
+        case .dependency:
+            let parts = t.keyParts(key).map(TaskID.init(trusted:))
+            guard parts.count == 2 else { return "malformed dependency key \(key)" }
+            if before != nil { return nil }
+            if let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
+            do {
+                try DependencyGraph.checkNewEdge(task: parts[0], dependsOn: parts[1]) { try blockers(c, $0) }
+            } catch let err as MinskyError { return err.message }
+            if try parentOf(c, parts[0]) == parts[1] {
+                return "\(parts[0]) is a subtask of \(parts[1]) and cannot wait for it"
+            }
+            return nil
+        case .embedding, .proposal:
+            return nil
+        }
+    }
+
+    /// Logs a row's current state (or its tombstone) with `stamps` as a result others pull.
+    func logResult(
+        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, stamps: [String: SyncStamp], replica: String,
+        origin: String?
+    ) throws {
+        let fields = try syncRow(c, SyncTable.of(e), key)
+        try saveStamps(c, e, key, stamps, deleted: fields == nil)
+        try appendLog(
+            c,
+            SyncChange(
+                id: SyncChange.newID(), replica: replica, entity: e, key: key, deleted: fields == nil,
+                fields: fields ?? [:],
+                stamps: stamps, changed: [:], origin: origin))
+    }
+
+    /// Remote: records how far `replica` has pulled, and drops log entries every known replica
+    /// has pulled that a later entry for the same row replaces, then tombstones all have seen.
+    public func syncNotePull(replica: String, position: Int64) async throws {
+        let now = now()
+        let admin = try await access().allows(.admin)
+        try await write { [self] c in
+            try c.execute(
+                d,
+                """
+                INSERT INTO sync_replicas (replica, pulled_seq, seen_at) VALUES (\(text: replica), \(int: position), \(now)) \
+                ON CONFLICT (replica) DO UPDATE SET pulled_seq = EXCLUDED.pulled_seq, seen_at = EXCLUDED.seen_at
+                """)
+            guard admin, let low = try c.query(d, "SELECT min(pulled_seq) FROM sync_replicas").first?[0].int else {
+                return
+            }
+            try c.execute(
+                d,
+                """
+                DELETE FROM sync_log WHERE seq <= \(int: low) AND EXISTS (SELECT 1 FROM sync_log l \
+                WHERE l.entity = sync_log.entity AND l.key = sync_log.key AND l.seq > sync_log.seq)
+                """)
+            try c.execute(
+                d,
+                """
+                DELETE FROM sync_log WHERE seq <= \(int: low) AND seq < (SELECT max(seq) FROM sync_log) AND EXISTS \
+                (SELECT 1 FROM sync_rows r WHERE r.entity = sync_log.entity AND r.key = sync_log.key AND r.deleted = 1)
+                """)
+        }
+    }
+
+    // MARK: The replica's side
+
+    public func syncAcknowledge(upTo seq: Int64, conflicts: [SyncConflict]) async throws {
+        try await write { [self] c in
+            for k in conflicts { try saveConflict(c, k) }
+            try setSetting(c, SyncSetting.pushedSeq, String(seq))
+            try setSetting(c, SyncSetting.lastPush, now().iso8601)
+            // Acknowledged changes have done their work: the log keeps only what is still to push.
+            try c.execute(d, "DELETE FROM sync_log WHERE seq <= \(int: seq) AND seq < (SELECT max(seq) FROM sync_log)")
+        }
+    }
+
+    func saveConflict(_ c: any SQLConnection, _ k: SyncConflict) throws {
+        try c.execute(
+            d,
+            """
+            INSERT INTO sync_conflicts (entity, key, field, body) VALUES (\(text: k.entity.rawValue), \(text: k.key), \(text: k.field), \
+            \(text: k.json.canonicalJSON())) ON CONFLICT (entity, key, field) DO UPDATE SET body = EXCLUDED.body
+            """)
+    }
+
+    func conflictsOf(_ c: any SQLConnection, _ e: SyncEntity?, _ key: String?) throws -> [SyncConflict] {
+        var s: SQL = "SELECT body FROM sync_conflicts"
+        if let e, let key { s += " WHERE entity = \(text: e.rawValue) AND key = \(text: key)" }
+        s += " ORDER BY entity, key, field"
+        return try c.query(d, s).map { try SyncConflict(json: try JSONValue.parse($0[0].text ?? "{}")) }
+    }
+
+    public func syncConflicts() async throws -> [SyncConflict] {
+        try await read { [self] c in try conflictsOf(c, nil, nil) }
+    }
+
+    /// Fields of a row with local changes not yet pushed.
+    func pendingFields(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, pushed: Int64) throws -> Set<String> {
+        var out: Set<String> = []
+        for r in try c.query(
+            d,
+            "SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) AND key = \(text: key) AND seq > \(int: pushed)"
+        ) {
+            out.formUnion(try Self.decodeLog(r).changed.keys)
+        }
+        return out
+    }
+
+    public func syncApplyPulled(_ changes: [SyncChange], position: Int64) async throws -> Int {
+        try await write { [self] c in
+            if d == .sqlite {
+                try c.execute(d, "PRAGMA defer_foreign_keys = ON")
+            } else {
+                try c.execute(d, "SET CONSTRAINTS ALL DEFERRED")
+            }
+            let pushed = Int64(try setting(c, SyncSetting.pushedSeq) ?? "0") ?? 0
+            var floor = SyncStamp(raw: try setting(c, SyncSetting.clock) ?? SyncStamp.zero.raw)
+            var changed = 0
+            for ch in changes {
+                floor = max(floor, ch.stamps.values.max() ?? .zero)
+                if try applyPulled(c, ch, pushed: pushed) { changed += 1 }
+            }
+            try setSetting(c, SyncSetting.clock, floor.raw)
+            try setSetting(c, SyncSetting.pulledSeq, String(position))
+            try setSetting(c, SyncSetting.lastPull, now().iso8601)
+            return changed
+        }
+    }
+
+    /// Applies one remote result; fields with unpushed local changes or open conflicts stay.
+    func applyPulled(_ c: any SQLConnection, _ ch: SyncChange, pushed: Int64) throws -> Bool {
+        let t = SyncTable.of(ch.entity)
+        var keep = try pendingFields(c, ch.entity, ch.key, pushed: pushed)
+        let open = try conflictsOf(c, ch.entity, ch.key)
+        for var k in open {
+            // The conflict now stands against the remote's latest value.
+            if k.field == SyncChange.presence {
+                k.remote = .bool(!ch.deleted)
+            } else {
+                k.remote = ch.fields[k.field] ?? .null
+            }
+            k.remoteStamp = ch.stamps[k.field] ?? k.remoteStamp
+            try saveConflict(c, k)
+            keep.insert(k.field)
+        }
+        let before = try syncRow(c, t, ch.key)
+        var stamps = try syncStamps(c, ch.entity, ch.key)?.stamps ?? [:]
+        if ch.deleted {
+            // A removed edge re-added here and not yet pushed stays until the push settles it;
+            // a deleted task is deleted (deletes win).
+            if keep.contains(SyncChange.presence) && !ch.entity.deletesAreFinal { return false }
+            return try deletePulled(c, t, ch, before: before, stamps: &stamps)
+        }
+        if keep.contains(SyncChange.presence) && before == nil { return false }  // deleted here, not yet pushed
+        var fields = before ?? [:]
+        for (f, v) in ch.fields where !keep.contains(f) {
+            fields[f] = v
+            if let s = ch.stamps[f] { stamps[f] = s }
+        }
+        if let s = ch.stamps[SyncChange.presence], !keep.contains(SyncChange.presence) {
+            stamps[SyncChange.presence] = s
+        }
+        // A row it needs (a parent, an end of an edge) deleted here and not yet pushed: the push
+        // settles it, and the remote's answer comes back by a later pull.
+        if before == nil, try missingReference(c, ch.entity, ch.key, fields) != nil { return false }
+        if let before, fields == before {
+            try saveStamps(c, ch.entity, ch.key, stamps, deleted: false)
+            return false
+        }
+        let oldParent = before?["parent_id"]?.stringValue.map(TaskID.init(trusted:))
+        try writeSyncRow(
+            c, t, ch.key, before == nil ? fields : fields.filter { before?[$0.key] != $0.value }, exists: before != nil)
+        try saveStamps(c, ch.entity, ch.key, stamps, deleted: false)
+        if ch.entity == .task || ch.entity == .dependency {
+            try refreshAfterSync(c, ch.entity, ch.key, oldParent: oldParent)
+        }
+        try recordSyncEvent(c, ch.entity, ch.key, before: before, after: fields)
+        return true
+    }
+
+    func deletePulled(
+        _ c: any SQLConnection, _ t: SyncTable, _ ch: SyncChange, before: [String: JSONValue]?,
+        stamps: inout [String: SyncStamp]
+    ) throws -> Bool {
+        if let s = ch.stamps[SyncChange.presence] { stamps[SyncChange.presence] = s }
+        try saveStamps(c, ch.entity, ch.key, stamps, deleted: true)
+        guard before != nil else { return false }
+        let removed = try deleteSyncRow(c, t, ch.key)
+        if ch.entity == .task {
+            for id in removed { try recordEvent(c, id, "synced_deleted", [:], at: now(), track: false) }
+        } else {
+            try recordSyncEvent(c, ch.entity, ch.key, before: before, after: nil)
+        }
+        return true
+    }
+
+    public func syncResolve(entity: SyncEntity, key: String, takeLocal: [String: Bool]) async throws -> Int {
+        try await write { [self] c in
+            let open = try conflictsOf(c, entity, key)
+            guard !open.isEmpty else {
+                throw MinskyError(
+                    .notFound, "\(entity) \(key) has no open sync conflict; `minsky sync conflicts` lists them",
+                    field: "id")
+            }
+            for f in takeLocal.keys where !open.contains(where: { $0.field == f }) {
+                throw MinskyError.invalid(
+                    "field",
+                    "\(f) of \(entity) \(key) is not in conflict; conflicted fields: \(open.map(\.field).joined(separator: ", "))"
+                )
+            }
+            let t = SyncTable.of(entity)
+            var settled = 0
+            var stamps = try syncStamps(c, entity, key)?.stamps ?? [:]
+            var localFields: [String] = []
+            let before = try syncRow(c, t, key)
+            var fields = before ?? [:]
+            for k in open {
+                guard let local = takeLocal[k.field] else { continue }
+                settled += 1
+                try c.execute(
+                    d,
+                    "DELETE FROM sync_conflicts WHERE entity = \(text: entity.rawValue) AND key = \(text: key) AND field = \(text: k.field)"
+                )
+                if local {
+                    // Kept here: pushed again as a change made after the remote's value.
+                    stamps[k.field] = max(stamps[k.field] ?? .zero, k.remoteStamp)
+                    localFields.append(k.field)
+                } else if k.field == SyncChange.presence {
+                    if k.remote.boolValue == false, before != nil { _ = try deleteSyncRow(c, t, key) }
+                    stamps[k.field] = k.remoteStamp
+                } else {
+                    fields[k.field] = k.remote
+                    stamps[k.field] = k.remoteStamp
+                }
+            }
+            if let before, fields != before {
+                try writeSyncRow(c, t, key, fields.filter { before[$0.key] != $0.value }, exists: true)
+                if entity == .task {
+                    try refreshAfterSync(
+                        c, entity, key, oldParent: before["parent_id"]?.stringValue.map(TaskID.init(trusted:)))
+                }
+                try recordSyncEvent(c, entity, key, before: before, after: fields)
+            }
+            try saveStamps(c, entity, key, stamps, deleted: before == nil)
+            if !localFields.isEmpty {
+                if localFields.contains(SyncChange.presence), before == nil {
+                    // A local delete kept: push it again.
+                    try track(c, entity, key, changed: [], deleted: true)
+                } else {
+                    try track(c, entity, key, changed: localFields.filter { $0 != SyncChange.presence })
+                }
+            }
+            return settled
+        }
+    }
+
+    public func syncSnapshot() async throws -> [String: [String: JSONValue]] {
+        try await read { [self] c in
+            var out: [String: [String: JSONValue]] = [:]
+            for e in SyncEntity.allCases {
+                let t = SyncTable.of(e)
+                let keyExpr = t.key.count == 1 ? t.key[0] : t.key.joined(separator: " || '|' || ")
+                let cols = t.fields.map { d.read($0.name, as: $0.type) }.joined(separator: ", ")
+                for r in try c.query(d, "SELECT \(raw: keyExpr), \(raw: cols) FROM \(raw: t.table)") {
+                    var row: [String: JSONValue] = [:]
+                    for (i, col) in t.fields.enumerated() { row[col.name] = try jsonValue(r[i + 1], col.type) }
+                    out["\(e.rawValue)/\(r[0].text ?? "")"] = row
+                }
+            }
+            return out
+        }
+    }
+}
+extension SQLTaskStore: SyncPeer {}
