@@ -45,11 +45,20 @@ public final class SyncEngine: Sendable {
         await r?.close()
     }
 
-    func guarded<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch {
-            if let e = error as? MinskyError, e.code == .permissionDenied || e.code == .invalidInput { throw error }
-            await forget(error)
-            throw error
+    /// Runs `body` with the remote. A kept connection the server dropped (a restart) is
+    /// reopened once: every step is idempotent, so running it again is safe.
+    func withRemote<T>(_ body: (any SyncPeer & TaskStore) async throws -> T) async throws -> T {
+        var attempt = 0
+        while true {
+            attempt += 1
+            let kept = remote.withLock { $0 } != nil
+            do { return try await body(try await remoteStore()) } catch {
+                let e = error as? MinskyError
+                if e?.code == .permissionDenied || e?.code == .invalidInput { throw error }
+                await forget(error)
+                if kept && attempt == 1 && e?.code == .storeUnavailable { continue }
+                throw error
+            }
         }
     }
 
@@ -93,8 +102,7 @@ public final class SyncEngine: Sendable {
     public func push(progress: (@Sendable (Int) -> Void)? = nil) async throws -> SyncPushResult {
         let replica = try await replica()
         let strategy = try await strategy()
-        return try await guarded {
-            let remote = try await remoteStore()
+        return try await withRemote { remote in
             var pushed = Int64(try await local.syncSetting(SyncSetting.pushedSeq) ?? "0") ?? 0
             var total = SyncPushResult()
             while true {
@@ -115,8 +123,7 @@ public final class SyncEngine: Sendable {
     /// Applies every result the remote logged since the last pull. Returns rows changed here.
     public func pull(progress: (@Sendable (Int) -> Void)? = nil) async throws -> (received: Int, changed: Int) {
         let replica = try await replica()
-        return try await guarded {
-            let remote = try await remoteStore()
+        return try await withRemote { remote in
             var pulled = Int64(try await local.syncSetting(SyncSetting.pulledSeq) ?? "0") ?? 0
             var received = 0
             var changed = 0
@@ -168,7 +175,7 @@ public final class SyncEngine: Sendable {
             interval: try await interval())
         if checkRemote && replica != nil {
             do {
-                _ = try await guarded { try await remoteStore().count() }
+                _ = try await withRemote { try await $0.count() }
                 s.reachable = true
             } catch {
                 s.reachable = false

@@ -512,7 +512,8 @@ extension SQLTaskStore {
             } else {
                 let oldParent = before?["parent_id"]?.stringValue.map(TaskID.init(trusted:))
                 try writeSyncRow(c, t, ch.key, fields, exists: before != nil)
-                for f in outcome.take { stamps[f] = ch.stamps[f] ?? stamps[f] }
+                // A field's stamp never goes back (an equal value pushed with an older stamp keeps the newer).
+                for f in outcome.take { stamps[f] = max(stamps[f] ?? .zero, ch.stamps[f] ?? .zero) }
                 for f in SyncEntity.maxFields where ch.stamps[f].map({ $0 > (stamps[f] ?? .zero) }) == true {
                     stamps[f] = ch.stamps[f]
                 }
@@ -598,8 +599,10 @@ extension SQLTaskStore {
                 stamps: stamps, changed: [:], origin: origin))
     }
 
-    /// Remote: records how far `replica` has pulled, and drops log entries every known replica
-    /// has pulled that a later entry for the same row replaces, then tombstones all have seen.
+    /// Remote: records how far `replica` has pulled, and drops the log of deleted rows once every
+    /// known replica has pulled past it (the tombstone row itself stays, so a late edit cannot
+    /// bring the row back). Live rows keep their whole log: a row's first entry must stay before
+    /// the entries of rows that refer to it, for a replica that starts from nothing.
     public func syncNotePull(replica: String, position: Int64) async throws {
         let now = now()
         let admin = try await access().allows(.admin)
@@ -613,12 +616,6 @@ extension SQLTaskStore {
             guard admin, let low = try c.query(d, "SELECT min(pulled_seq) FROM sync_replicas").first?[0].int else {
                 return
             }
-            try c.execute(
-                d,
-                """
-                DELETE FROM sync_log WHERE seq <= \(int: low) AND EXISTS (SELECT 1 FROM sync_log l \
-                WHERE l.entity = sync_log.entity AND l.key = sync_log.key AND l.seq > sync_log.seq)
-                """)
             try c.execute(
                 d,
                 """
@@ -818,6 +815,11 @@ extension SQLTaskStore {
             }
             return settled
         }
+    }
+
+    /// The stamps this store holds for a row (empty when it never tracked it).
+    public func syncStampsOf(_ e: SyncEntity, _ key: String) async throws -> [String: SyncStamp] {
+        try await read { [self] c in try syncStamps(c, e, key)?.stamps ?? [:] }
     }
 
     public func syncSnapshot() async throws -> [String: [String: JSONValue]] {
