@@ -57,6 +57,13 @@ public final class SyncEngine: Sendable {
                 if e?.code == .permissionDenied || e?.code == .invalidInput { throw error }
                 await forget(error)
                 if kept && attempt == 1 && e?.code == .storeUnavailable { continue }
+                if var e, e.code == .storeUnavailable {
+                    // Nothing is lost offline: say so, with what waits.
+                    let pending = (try? await local.syncPendingCount()) ?? 0
+                    e.message +=
+                        "; working offline: \(pending) local change(s) are kept and sync when the remote is back"
+                    throw e
+                }
                 throw error
             }
         }
@@ -268,7 +275,11 @@ extension SyncEngine {
         guard let store = try await StoreFactory.open(location, idPrefix: idPrefix) as? any SyncPeer else {
             throw MinskyError(.internal, "the store at \(location) cannot sync")
         }
-        return SyncEngine(local: store, openRemote: openRemote)
+        let batch =
+            Int(ProcessInfo.processInfo.environment["MINSKY_SYNC_BATCH"] ?? "").flatMap {
+                (1...5000).contains($0) ? $0 : nil
+            } ?? 500
+        return SyncEngine(local: store, batch: batch, openRemote: openRemote)
     }
 
     /// Opens a PostgreSQL remote (migrating it like any store).
@@ -287,5 +298,44 @@ extension SyncEngine {
     public func closeAll() async {
         await close()
         await (local as? any TaskStore)?.close()
+    }
+}
+
+extension SyncEngine {
+    /// One `sync` tool call: status, push, pull, now, conflicts or resolve (with `id` and `take`
+    /// or `fields`).
+    public func perform(action: String, args: JSONValue) async throws -> JSONValue {
+        switch action {
+        case "status":
+            return try await status(checkRemote: true).json
+        case "push":
+            let r = try await push()
+            return [
+                "pushed": .int(Int64(r.sent)), "applied": .int(Int64(r.applied)),
+                "conflicts": .array(r.conflicts.map(\.json)),
+            ]
+        case "pull":
+            let (received, changed) = try await pull()
+            return ["pulled": .int(Int64(received)), "changedHere": .int(Int64(changed))]
+        case "now":
+            return try await syncNow().json
+        case "conflicts":
+            return ["conflicts": .array(try await local.syncConflicts().map(\.json))]
+        case "resolve":
+            let id = args["id"]?.stringValue ?? ""
+            let open = try await local.syncConflicts().filter { $0.entity == .task && $0.key == id }
+            var choice: [String: Bool] = [:]
+            if let take = args["take"]?.stringValue { for k in open { choice[k.field] = take == "local" } }
+            for (f, side) in args["fields"]?.objectValue ?? [:] { choice[f] = side.stringValue == "local" }
+            guard !choice.isEmpty else {
+                throw MinskyError.invalid(
+                    "take", "say which version to keep: take local|remote, or fields {name: local|remote}")
+            }
+            let n = try await local.syncResolve(entity: .task, key: id, takeLocal: choice)
+            return ["resolved": .int(Int64(n)), "id": .string(id)]
+        default:
+            throw MinskyError.invalid(
+                "action", "unknown action '\(action)'; use status, push, pull, now, conflicts or resolve")
+        }
     }
 }

@@ -76,6 +76,10 @@ public struct ToolServices: Sendable {
                 async throws -> Void
         )?
 
+    /// Sync with the shared remote: `action` (status, push, pull, now, conflicts, resolve) and
+    /// the call's arguments. Nil where the store does not sync.
+    public var sync: (@Sendable (_ action: String, _ args: JSONValue) async throws -> JSONValue)?
+
     public init(
         upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? =
             nil,
@@ -85,8 +89,10 @@ public struct ToolServices: Sendable {
         changes: (
             @Sendable (_ stop: @escaping @Sendable () -> Bool, _ onEvents: @escaping @Sendable ([TaskEvent]) -> Void)
                 async throws -> Void
-        )? = nil
+        )? = nil,
+        sync: (@Sendable (_ action: String, _ args: JSONValue) async throws -> JSONValue)? = nil
     ) {
+        self.sync = sync
         self.changes = changes
         self.upgrade = upgrade
         self.backup = backup

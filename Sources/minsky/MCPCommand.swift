@@ -48,6 +48,21 @@ struct MCPCommand: AsyncParsableCommand {
             let opening = Task { () throws -> any MinskyStore in
                 try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
             }
+            // A SQLite replica with sync enabled syncs in the background, on its own connections:
+            // tool calls answer from SQLite and never wait on the network.
+            let syncing = Task { () -> (SyncEngine, SyncScheduler)? in
+                guard let sel = try? StoreSelection.resolve(flag: db, environment: env, cwd: cwd),
+                    case .sqlite = try? StoreURL.parse(sel.location),
+                    let engine = try? await SyncEngine.open(local: sel.location, idPrefix: sel.idPrefix)
+                else { return nil }
+                guard (try? await engine.local.syncReplica()) != nil else {
+                    await engine.closeAll()
+                    return nil
+                }
+                let scheduler = SyncScheduler(engine: engine)
+                scheduler.start()
+                return (engine, scheduler)
+            }
             let services = ToolServices(
                 upgrade: { url, dryRun, force, step in
                     guard let project = try Project.find(from: cwd) else {
@@ -78,11 +93,24 @@ struct MCPCommand: AsyncParsableCommand {
                         try await opening.value,
                         selection: try StoreSelection.resolve(flag: db, environment: env, cwd: cwd),
                         since: since, stop: stop, onEvents: onEvents)
+                },
+                sync: { action, args in
+                    guard let (engine, _) = await syncing.value else {
+                        throw MinskyError(
+                            .notConfigured,
+                            "sync is not enabled for this store; run `minsky sync enable --remote-db URL` in the project first"
+                        )
+                    }
+                    return try await engine.perform(action: action, args: args)
                 })
             let server = MCPServer(
                 store: { try await opening.value }, services: services,
                 pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
             await server.run()
+            if let (engine, scheduler) = await syncing.value {
+                await scheduler.stop()
+                await engine.closeAll()
+            }
             if let store = try? await opening.value { await store.close() }
         }
     }

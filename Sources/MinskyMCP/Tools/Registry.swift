@@ -4,6 +4,6 @@ extension Tool {
         listTasks, searchTasks, getTask, createTask, createTasks, updateTask, setStatus, deleteTask,
         addDependency, removeDependency, nextTask, claimTask, taskTree, taskHistory, decomposeTask, scoreComplexity,
         similar,
-        backupStore, upgradeStore,
+        backupStore, upgradeStore, sync,
     ]
 }
