@@ -771,6 +771,11 @@ extension SQLTaskStore {
                     "\(f) of \(entity) \(key) is not in conflict; conflicted fields: \(open.map(\.field).joined(separator: ", "))"
                 )
             }
+            // An atomic row (an embedding, an edge) is settled whole, by the first side named.
+            var takeLocal = takeLocal
+            if entity.atomic, let side = takeLocal.values.first {
+                for k in open { takeLocal[k.field] = side }
+            }
             let t = SyncTable.of(entity)
             var settled = 0
             var stamps = try syncStamps(c, entity, key)?.stamps ?? [:]

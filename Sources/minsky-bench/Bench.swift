@@ -10,6 +10,7 @@ import MinskySQLite
 ///   swift run -c release minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384]
 ///   swift run -c release minsky-bench ai-pipeline [--calls 200]
 ///   swift run -c release minsky-bench mcp [--minsky PATH]     (the MCP server over pipes)
+///   swift run -c release minsky-bench sync --postgres URL [--changes 10000]
 ///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D] [--embeddings 384]
 /// Prints a Markdown table for BENCHMARKS.md.
 @main
@@ -145,6 +146,15 @@ struct Bench {
             try await UpgradeBench.run(
                 pgURL: url, tasks: Int(option("--tasks") ?? "") ?? 100_000, keep: option("--dir"),
                 embeddingDims: Int(option("--embeddings") ?? "") ?? 0)
+            return
+        }
+        if args.count > 1 && args[1] == "sync" {
+            guard let url = option("--postgres") ?? ProcessInfo.processInfo.environment["MINSKY_BENCH_POSTGRES_URL"]
+            else {
+                FileHandle.standardError.write(Data("minsky-bench sync needs --postgres URL\n".utf8))
+                return
+            }
+            try await SyncBench.run(pgURL: url, changes: Int(option("--changes") ?? "") ?? 10_000)
             return
         }
         if args.count > 1 && args[1] == "vectors" {

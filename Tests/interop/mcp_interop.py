@@ -100,6 +100,10 @@ async def main():
             sim = await session.call_tool("similar", {"text": "release"})
             check(sim.is_error and "OpenAI-compatible" in sim.content[0].text, f"similar without embeddings: {sim.content}")
             called.add("similar")
+            # No remote configured: a readable tool error that says how to enable sync.
+            s = await session.call_tool("sync", {"action": "status"})
+            check(s.is_error and "sync enable" in s.content[0].text, f"sync without a remote: {s.content}")
+            called.add("sync")
             backup = await call("backup_store", {})
             check(backup["tables"]["tasks"] >= 0, "backup manifest")
             if UPGRADE_URL:

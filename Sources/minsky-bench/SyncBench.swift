@@ -1,0 +1,126 @@
+import Foundation
+import MinskyApp
+import MinskyCore
+import MinskyPostgres
+import MinskySQL
+import MinskySQLite
+
+/// `minsky-bench sync --postgres URL [--changes 10000]`: push and pull of N changes through the
+/// real engine, the cost of change tracking on local writes, and how long local calls wait
+/// while a background sync pulls.
+enum SyncBench {
+    static func seconds(_ body: () async throws -> Void) async throws -> Double {
+        let t0 = DispatchTime.now().uptimeNanoseconds
+        try await body()
+        return Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e9
+    }
+
+    static func percentile(_ xs: [Double], _ p: Double) -> Double {
+        let s = xs.sorted()
+        return s.isEmpty ? 0 : s[min(s.count - 1, Int(Double(s.count) * p))]
+    }
+
+    static func run(pgURL: String, changes: Int) async throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "minsky-sync-bench-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let schema = "sync_bench_\(UInt32.random(in: 0..<UInt32.max))"
+        try await PostgresAdmin.execute(url: pgURL, "CREATE SCHEMA \(schema)")
+        defer { Task { try? await PostgresAdmin.execute(url: pgURL, "DROP SCHEMA \(schema) CASCADE") } }
+        let url = pgURL + (pgURL.contains("?") ? "&" : "?") + "options=-csearch_path%3D\(schema)"
+        print("| Sync (\(changes) changes) | Result |")
+        print("|---|---|")
+
+        // Push: one replica made `changes` changes (creates) while tracking.
+        let a = try SQLiteTaskStore(path: dir.appendingPathComponent("a.db").path, create: true)
+        let engineA = SyncEngine(local: a, openRemote: SyncEngine.openRemote)
+        _ = try await engineA.enable(remoteURL: url, strategy: .mergeFields, interval: nil)
+        for start in stride(from: 0, to: changes, by: 1000) {
+            _ = try await a.createMany(
+                (start..<min(changes, start + 1000)).map { NewTask(title: "sync bench task \($0)", tags: ["bench"]) },
+                progress: nil, isCancelled: { false })
+        }
+        let push = try await seconds { _ = try await engineA.push() }
+        print(String(format: "| push %d changes (SQLite → PostgreSQL) | %.2f s |", changes, push))
+
+        // Pull: a fresh replica takes them all.
+        let b = try SQLiteTaskStore(path: dir.appendingPathComponent("b.db").path, create: true)
+        let engineB = SyncEngine(local: b, openRemote: SyncEngine.openRemote)
+        _ = try await engineB.enable(remoteURL: url, strategy: .mergeFields, interval: nil)
+        let pull = try await seconds { _ = try await engineB.pull() }
+        print(String(format: "| pull %d changes (PostgreSQL → SQLite) | %.2f s |", try await b.count(), pull))
+
+        // Tracking overhead: the same creates and updates, on a store with and without sync.
+        func writes(_ s: SQLiteTaskStore, _ n: Int) async throws -> (create: Double, update: Double) {
+            var ids: [TaskID] = []
+            let c = try await seconds {
+                for i in 0..<n { ids.append(try await s.create(NewTask(title: "overhead \(i)")).id) }
+            }
+            let u = try await seconds {
+                for (i, id) in ids.enumerated() {
+                    _ = try await s.update(id, TaskPatch(title: "renamed \(i)"), expectedVersion: nil)
+                }
+            }
+            return (c / Double(n) * 1000, u / Double(n) * 1000)
+        }
+        let plain = try SQLiteTaskStore(path: dir.appendingPathComponent("plain.db").path, create: true)
+        let tracked = try SQLiteTaskStore(path: dir.appendingPathComponent("tracked.db").path, create: true)
+        _ = try await tracked.syncStartTracking(remote: nil, strategy: nil)
+        _ = try await writes(plain, 300)  // warm-up
+        _ = try await writes(tracked, 300)
+        let p = try await writes(plain, 2000)
+        let t = try await writes(tracked, 2000)
+        print(
+            String(
+                format: "| create without / with tracking | %.3f / %.3f ms (×%.2f) |", p.create, t.create,
+                t.create / p.create))
+        print(
+            String(
+                format: "| update without / with tracking | %.3f / %.3f ms (×%.2f) |", p.update, t.update,
+                t.update / p.update))
+
+        // Local calls while a background sync pulls everything into a third replica: reads (WAL)
+        // never wait; writes wait at most one pull batch.
+        let c = try SQLiteTaskStore(path: dir.appendingPathComponent("c.db").path, create: true)
+        let engineC = SyncEngine(local: c, batch: 64, openRemote: SyncEngine.openRemote)
+        _ = try await engineC.enable(remoteURL: url, strategy: .mergeFields, interval: nil)
+        let agent = try SQLiteTaskStore(path: dir.appendingPathComponent("c.db").path)
+        let probe = try await agent.create(NewTask(title: "probe"))
+        func sample(_ n: Int) async throws -> (read: [Double], write: [Double]) {
+            var r: [Double] = []
+            var w: [Double] = []
+            for i in 0..<n {
+                r.append(try await seconds { _ = try await agent.get(probe.id) } * 1000)
+                w.append(
+                    try await seconds {
+                        _ = try await agent.update(probe.id, TaskPatch(description: "\(i)"), expectedVersion: nil)
+                    } * 1000)
+            }
+            return (r, w)
+        }
+        let idle = try await sample(300)
+        let syncing = Task { try await engineC.pull() }
+        var busy: (read: [Double], write: [Double]) = ([], [])
+        while !Task.isCancelled {
+            let s = try await sample(20)
+            busy.read += s.read
+            busy.write += s.write
+            if (try? await c.syncSetting(SyncSetting.lastPull)) != nil { break }
+        }
+        _ = try await syncing.value
+        print(
+            String(
+                format: "| get during pull: p50 / p99 / max (idle p50 %.3f) | %.3f / %.3f / %.3f ms |",
+                percentile(idle.read, 0.5), percentile(busy.read, 0.5), percentile(busy.read, 0.99),
+                busy.read.max() ?? 0))
+        print(
+            String(
+                format: "| update during pull: p50 / p99 / max (idle p50 %.3f) | %.3f / %.3f / %.3f ms |",
+                percentile(idle.write, 0.5), percentile(busy.write, 0.5), percentile(busy.write, 0.99),
+                busy.write.max() ?? 0))
+        print("| samples during the pull | \(busy.read.count) |")
+        for e in [engineA, engineB, engineC] { await e.close() }
+        for s in [a, b, plain, tracked, c, agent] { await s.close() }
+    }
+}
