@@ -299,11 +299,10 @@ extension SQLTaskStore {
         try refreshCounters(c, ids.filter { (try? exists(c, $0)) == true })
     }
 
-    /// Records a sync-applied change in the history (tasks and their edges), so watchers see it.
-    func recordSyncEvent(
-        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, before: [String: JSONValue]?,
-        after: [String: JSONValue]?
-    ) throws {
+    /// The history event for a sync-applied change (tasks and their edges), so watchers see it.
+    func syncEvent(_ e: SyncEntity, _ key: String, before: [String: JSONValue]?, after: [String: JSONValue]?)
+        -> (TaskID, String, JSONValue)?
+    {
         let t = SyncTable.of(e)
         switch e {
         case .task:
@@ -321,18 +320,26 @@ extension SQLTaskStore {
                 }
             }
             let kind = after == nil ? "deleted" : (before == nil ? "created" : "updated")
-            if kind == "updated" && changes.isEmpty { return }
-            try recordEvent(c, t.taskID(key), "synced_" + kind, .object(changes), at: now(), track: false)
+            if kind == "updated" && changes.isEmpty { return nil }
+            return (t.taskID(key), "synced_" + kind, .object(changes))
         case .dependency:
             let parts = t.keyParts(key)
-            guard parts.count == 2, (before == nil) != (after == nil) else { return }
+            guard parts.count == 2, (before == nil) != (after == nil) else { return nil }
             let side = after == nil ? "before" : "after"
-            try recordEvent(
-                c, TaskID(trusted: parts[0]), after == nil ? "synced_dependency_removed" : "synced_dependency_added",
-                ["dependsOn": .object([side: .string(parts[1])])], at: now(), track: false)
+            return (
+                TaskID(trusted: parts[0]), after == nil ? "synced_dependency_removed" : "synced_dependency_added",
+                ["dependsOn": .object([side: .string(parts[1])])]
+            )
         case .embedding, .proposal:
-            return
+            return nil
         }
+    }
+
+    func recordSyncEvent(
+        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, before: [String: JSONValue]?,
+        after: [String: JSONValue]?
+    ) throws {
+        if let ev = syncEvent(e, key, before: before, after: after) { try insertEvents(c, [ev], at: now()) }
     }
 
     // MARK: SyncPeer
@@ -424,26 +431,46 @@ extension SQLTaskStore {
                 throw MinskyError(
                     .notConfigured, "the remote store does not track changes; run `minsky sync enable` again")
             }
-            if d == .postgres { try c.execute(d, SQL(raw: AdvisoryLock.syncLog.transactionLock)) }
+            if d == .postgres {
+                try c.execute(d, SQL(raw: AdvisoryLock.syncLog.transactionLock))
+                try c.execute(d, "SET CONSTRAINTS ALL DEFERRED")
+            }
             var result = SyncPushResult()
             result.sent = changes.count
-            for ch in changes {
-                if let done = try c.query(d, "SELECT outcome FROM sync_applied WHERE change_id = \(text: ch.id)").first
+            var done: [String: [SyncConflict]] = [:]
+            let ids = changes.map(\.id)
+            for start in stride(from: 0, to: ids.count, by: 400) {
+                let part = Array(ids[start..<min(ids.count, start + 400)])
+                for r in try c.query(
+                    d, "SELECT change_id, outcome FROM sync_applied WHERE change_id IN (\(list: part))")
                 {
-                    let stored = try JSONValue.parse(done[0].text ?? "[]").arrayValue ?? []
-                    result.conflicts += try stored.map(SyncConflict.init(json:))
+                    let stored = try JSONValue.parse(r[1].text ?? "[]").arrayValue ?? []
+                    done[r[0].text ?? ""] = try stored.map(SyncConflict.init(json:))
+                }
+            }
+            let batch = SyncBatch(store: self, c: c, now: now)
+            try batch.load(changes.filter { done[$0.id] == nil }.map { ($0.entity, $0.key) })
+            var applied: [(String, [SyncConflict])] = []
+            for ch in changes {
+                if let stored = done[ch.id] {
+                    result.conflicts += stored
                     continue
                 }
                 let conflicts = try applyPushed(
-                    c, ch, strategy: strategy, remoteReplica: remoteReplica, canDelete: canDelete, now: now)
+                    batch, ch, strategy: strategy, remoteReplica: remoteReplica, canDelete: canDelete)
                 result.applied += 1
                 result.conflicts += conflicts
-                try c.execute(
-                    d,
-                    """
-                    INSERT INTO sync_applied (change_id, replica, outcome, at) VALUES (\(text: ch.id), \(text: replica), \
-                    \(text: JSONValue.array(conflicts.map(\.json)).canonicalJSON()), \(now))
-                    """)
+                applied.append((ch.id, conflicts))
+                done[ch.id] = conflicts
+            }
+            try batch.finish(appendLog: true)
+            for start in stride(from: 0, to: applied.count, by: 400) {
+                var s: SQL = "INSERT INTO sync_applied (change_id, replica, outcome, at) VALUES "
+                for (n, (id, conflicts)) in applied[start..<min(applied.count, start + 400)].enumerated() {
+                    let outcome = JSONValue.array(conflicts.map(\.json)).canonicalJSON()
+                    s += "\(raw: n == 0 ? "" : ", ")(\(text: id), \(text: replica), \(text: outcome), \(now))"
+                }
+                try c.execute(d, s)
             }
             try c.execute(
                 d,
@@ -457,13 +484,9 @@ extension SQLTaskStore {
 
     /// Settles one pushed change against the remote's row, writes the result and logs it.
     func applyPushed(
-        _ c: any SQLConnection, _ ch: SyncChange, strategy: SyncStrategy, remoteReplica: String, canDelete: Bool,
-        now: Timestamp
-    )
-        throws -> [SyncConflict]
-    {
-        let t = SyncTable.of(ch.entity)
-        let current = try syncState(c, ch.entity, ch.key)
+        _ batch: SyncBatch<Driver>, _ ch: SyncChange, strategy: SyncStrategy, remoteReplica: String, canDelete: Bool
+    ) throws -> [SyncConflict] {
+        let current = try batch.state(ch.entity, ch.key)
         let outcome = SyncResolver.resolve(ch, current: current, strategy: strategy)
         var conflicts: [SyncConflict] = []
         func conflict(_ field: String, _ kind: SyncConflict.Kind, _ message: String) {
@@ -475,7 +498,7 @@ extension SQLTaskStore {
                 SyncConflict(
                     entity: ch.entity, key: ch.key, field: field, kind: kind, local: local,
                     localStamp: ch.stamps[field] ?? .zero, remote: remote, remoteStamp: current?.stamp(field) ?? .zero,
-                    message: message, detectedAt: now))
+                    message: message, detectedAt: batch.now))
         }
         for f in outcome.conflicts {
             if f == SyncChange.presence && current?.deleted == true {
@@ -494,7 +517,7 @@ extension SQLTaskStore {
                         SyncChange.presence, .refused,
                         "deleting needs the admin role on the remote; the task was kept there")
                 } else {
-                    removed = try deleteSyncRow(c, t, ch.key)
+                    removed = try batch.delete(ch.entity, ch.key, before: before)
                 }
             }
             if conflicts.isEmpty || ch.entity != .task {
@@ -504,99 +527,29 @@ extension SQLTaskStore {
             var fields = before ?? [:]
             for f in outcome.take where f != SyncChange.presence { fields[f] = ch.fields[f] ?? .null }
             for f in SyncEntity.maxFields where ch.fields[f] != nil {
-                let mine = ch.fields[f]?.stringValue ?? ""
-                if mine > (fields[f]?.stringValue ?? "") { fields[f] = ch.fields[f] }
+                if (ch.fields[f]?.stringValue ?? "") > (fields[f]?.stringValue ?? "") { fields[f] = ch.fields[f] }
             }
-            if let refusal = try syncRefusal(c, ch.entity, ch.key, fields, before: before) {
+            if let refusal = try batch.refusal(ch.entity, ch.key, fields, before: before) {
                 conflict(SyncChange.presence, .refused, refusal)
             } else {
-                let oldParent = before?["parent_id"]?.stringValue.map(TaskID.init(trusted:))
-                try writeSyncRow(c, t, ch.key, fields, exists: before != nil)
+                if fields != before { try batch.write(ch.entity, ch.key, fields, before: before) }
                 // A field's stamp never goes back (an equal value pushed with an older stamp keeps the newer).
                 for f in outcome.take { stamps[f] = max(stamps[f] ?? .zero, ch.stamps[f] ?? .zero) }
                 for f in SyncEntity.maxFields where ch.stamps[f].map({ $0 > (stamps[f] ?? .zero) }) == true {
                     stamps[f] = ch.stamps[f]
                 }
-                if ch.entity == .task || ch.entity == .dependency {
-                    try refreshAfterSync(c, ch.entity, ch.key, oldParent: oldParent)
-                }
-                try recordSyncEvent(c, ch.entity, ch.key, before: before, after: try syncRow(c, t, ch.key))
             }
         }
+        let live = try batch.state(ch.entity, ch.key).map { !$0.deleted } ?? false
+        batch.setStamps(ch.entity, ch.key, stamps, deleted: !live)
         // The result, whatever it is, is logged: the pushing replica takes it from its next pull.
-        try logResult(c, ch.entity, ch.key, stamps: stamps, replica: remoteReplica, origin: ch.id)
-        if ch.entity == .task {
-            for id in removed where id.rawValue != ch.key {
-                try logResult(
-                    c, .task, id.rawValue, stamps: try syncStamps(c, .task, id.rawValue)?.stamps ?? [:],
-                    replica: remoteReplica, origin: ch.id)
-            }
-            for id in removed { try recordEvent(c, id, "synced_deleted", [:], at: now, track: false) }
+        try batch.logResult(ch.entity, ch.key, stamps: stamps, replica: remoteReplica, origin: ch.id)
+        for id in removed where id.rawValue != ch.key {
+            let s = try batch.state(.task, id.rawValue)?.stamps ?? [:]
+            batch.setStamps(.task, id.rawValue, s, deleted: true)
+            try batch.logResult(.task, id.rawValue, stamps: s, replica: remoteReplica, origin: ch.id)
         }
         return conflicts
-    }
-
-    /// Why a row cannot be written as `fields` (a missing task it refers to, a cycle), or nil.
-    /// A task the row refers to that this store does not have, named, or nil.
-    func missingReference(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, _ fields: [String: JSONValue]) throws
-        -> String?
-    {
-        let t = SyncTable.of(e)
-        var refs: [TaskID] = []
-        switch e {
-        case .task: refs = [fields["parent_id"]?.stringValue.map(TaskID.init(trusted:))].compactMap { $0 }
-        case .dependency: refs = t.keyParts(key).map(TaskID.init(trusted:))
-        case .embedding, .proposal: refs = [fields["task_id"]?.stringValue.map(TaskID.init(trusted:)) ?? t.taskID(key)]
-        }
-        for id in refs where !(try exists(c, id)) { return "task \(id) was deleted on the remote" }
-        return nil
-    }
-
-    func syncRefusal(
-        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, _ fields: [String: JSONValue],
-        before: [String: JSONValue]?
-    ) throws -> String? {
-        if let missing = try missingReference(c, e, key, fields) { return missing }
-        let t = SyncTable.of(e)
-        switch e {
-        case .task:
-            guard let p = fields["parent_id"]?.stringValue.map(TaskID.init(trusted:)) else { return nil }
-            if before?["parent_id"] != fields["parent_id"] {
-                do {
-                    try DependencyGraph.checkNewParent(task: TaskID(trusted: key), parent: p) { try parentOf(c, $0) }
-                } catch let err as MinskyError { return err.message }
-            }
-            return nil
-        case .dependency:
-            let parts = t.keyParts(key).map(TaskID.init(trusted:))
-            guard parts.count == 2 else { return "malformed dependency key \(key)" }
-            if before != nil { return nil }
-            if let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
-            do {
-                try DependencyGraph.checkNewEdge(task: parts[0], dependsOn: parts[1]) { try blockers(c, $0) }
-            } catch let err as MinskyError { return err.message }
-            if try parentOf(c, parts[0]) == parts[1] {
-                return "\(parts[0]) is a subtask of \(parts[1]) and cannot wait for it"
-            }
-            return nil
-        case .embedding, .proposal:
-            return nil
-        }
-    }
-
-    /// Logs a row's current state (or its tombstone) with `stamps` as a result others pull.
-    func logResult(
-        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, stamps: [String: SyncStamp], replica: String,
-        origin: String?
-    ) throws {
-        let fields = try syncRow(c, SyncTable.of(e), key)
-        try saveStamps(c, e, key, stamps, deleted: fields == nil)
-        try appendLog(
-            c,
-            SyncChange(
-                id: SyncChange.newID(), replica: replica, entity: e, key: key, deleted: fields == nil,
-                fields: fields ?? [:],
-                stamps: stamps, changed: [:], origin: origin))
     }
 
     /// Remote: records how far `replica` has pulled, and drops the log of deleted rows once every
@@ -670,49 +623,62 @@ extension SQLTaskStore {
     }
 
     public func syncApplyPulled(_ changes: [SyncChange], position: Int64) async throws -> Int {
-        try await write { [self] c in
+        let now = now()
+        return try await write { [self] c in
             if d == .sqlite {
                 try c.execute(d, "PRAGMA defer_foreign_keys = ON")
             } else {
                 try c.execute(d, "SET CONSTRAINTS ALL DEFERRED")
             }
             let pushed = Int64(try setting(c, SyncSetting.pushedSeq) ?? "0") ?? 0
+            // Fields with local changes not yet pushed, and open conflicts: both stay as they are.
+            var keep: [String: Set<String>] = [:]
+            for r in try c.query(
+                d, "SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE seq > \(int: pushed)")
+            {
+                let ch = try Self.decodeLog(r)
+                keep[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].formUnion(ch.changed.keys)
+            }
+            var open: [String: [SyncConflict]] = [:]
+            for k in try conflictsOf(c, nil, nil) { open[SyncBatch<Driver>.id(k.entity, k.key), default: []].append(k) }
             var floor = SyncStamp(raw: try setting(c, SyncSetting.clock) ?? SyncStamp.zero.raw)
+            let batch = SyncBatch(store: self, c: c, now: now)
+            try batch.load(changes.map { ($0.entity, $0.key) })
             var changed = 0
             for ch in changes {
                 floor = max(floor, ch.stamps.values.max() ?? .zero)
-                if try applyPulled(c, ch, pushed: pushed) { changed += 1 }
+                let id = SyncBatch<Driver>.id(ch.entity, ch.key)
+                var kept = keep[id] ?? []
+                for var k in open[id] ?? [] {
+                    // The conflict now stands against the remote's latest value.
+                    k.remote = k.field == SyncChange.presence ? .bool(!ch.deleted) : (ch.fields[k.field] ?? .null)
+                    k.remoteStamp = ch.stamps[k.field] ?? k.remoteStamp
+                    try saveConflict(c, k)
+                    kept.insert(k.field)
+                }
+                if try applyPulled(batch, ch, keep: kept) { changed += 1 }
             }
+            try batch.finish(appendLog: false)
             try setSetting(c, SyncSetting.clock, floor.raw)
             try setSetting(c, SyncSetting.pulledSeq, String(position))
-            try setSetting(c, SyncSetting.lastPull, now().iso8601)
+            try setSetting(c, SyncSetting.lastPull, now.iso8601)
             return changed
         }
     }
 
-    /// Applies one remote result; fields with unpushed local changes or open conflicts stay.
-    func applyPulled(_ c: any SQLConnection, _ ch: SyncChange, pushed: Int64) throws -> Bool {
-        let t = SyncTable.of(ch.entity)
-        var keep = try pendingFields(c, ch.entity, ch.key, pushed: pushed)
-        let open = try conflictsOf(c, ch.entity, ch.key)
-        for var k in open {
-            // The conflict now stands against the remote's latest value.
-            if k.field == SyncChange.presence {
-                k.remote = .bool(!ch.deleted)
-            } else {
-                k.remote = ch.fields[k.field] ?? .null
-            }
-            k.remoteStamp = ch.stamps[k.field] ?? k.remoteStamp
-            try saveConflict(c, k)
-            keep.insert(k.field)
-        }
-        let before = try syncRow(c, t, ch.key)
-        var stamps = try syncStamps(c, ch.entity, ch.key)?.stamps ?? [:]
+    /// Applies one remote result; fields in `keep` (unpushed local changes, open conflicts) stay.
+    func applyPulled(_ batch: SyncBatch<Driver>, _ ch: SyncChange, keep: Set<String>) throws -> Bool {
+        let current = try batch.state(ch.entity, ch.key)
+        let before = current.flatMap { $0.deleted ? nil : $0.fields }
+        var stamps = current?.stamps ?? [:]
         if ch.deleted {
             // A removed edge re-added here and not yet pushed stays until the push settles it;
             // a deleted task is deleted (deletes win).
             if keep.contains(SyncChange.presence) && !ch.entity.deletesAreFinal { return false }
-            return try deletePulled(c, t, ch, before: before, stamps: &stamps)
+            if let s = ch.stamps[SyncChange.presence] { stamps[SyncChange.presence] = s }
+            if before != nil { _ = try batch.delete(ch.entity, ch.key, before: before) }
+            batch.setStamps(ch.entity, ch.key, stamps, deleted: true)
+            return before != nil
         }
         if keep.contains(SyncChange.presence) && before == nil { return false }  // deleted here, not yet pushed
         var fields = before ?? [:]
@@ -725,36 +691,11 @@ extension SQLTaskStore {
         }
         // A row it needs (a parent, an end of an edge) deleted here and not yet pushed: the push
         // settles it, and the remote's answer comes back by a later pull.
-        if before == nil, try missingReference(c, ch.entity, ch.key, fields) != nil { return false }
-        if let before, fields == before {
-            try saveStamps(c, ch.entity, ch.key, stamps, deleted: false)
-            return false
-        }
-        let oldParent = before?["parent_id"]?.stringValue.map(TaskID.init(trusted:))
-        try writeSyncRow(
-            c, t, ch.key, before == nil ? fields : fields.filter { before?[$0.key] != $0.value }, exists: before != nil)
-        try saveStamps(c, ch.entity, ch.key, stamps, deleted: false)
-        if ch.entity == .task || ch.entity == .dependency {
-            try refreshAfterSync(c, ch.entity, ch.key, oldParent: oldParent)
-        }
-        try recordSyncEvent(c, ch.entity, ch.key, before: before, after: fields)
-        return true
-    }
-
-    func deletePulled(
-        _ c: any SQLConnection, _ t: SyncTable, _ ch: SyncChange, before: [String: JSONValue]?,
-        stamps: inout [String: SyncStamp]
-    ) throws -> Bool {
-        if let s = ch.stamps[SyncChange.presence] { stamps[SyncChange.presence] = s }
-        try saveStamps(c, ch.entity, ch.key, stamps, deleted: true)
-        guard before != nil else { return false }
-        let removed = try deleteSyncRow(c, t, ch.key)
-        if ch.entity == .task {
-            for id in removed { try recordEvent(c, id, "synced_deleted", [:], at: now(), track: false) }
-        } else {
-            try recordSyncEvent(c, ch.entity, ch.key, before: before, after: nil)
-        }
-        return true
+        if before == nil, try batch.missingReference(ch.entity, ch.key, fields) != nil { return false }
+        let changed = fields != before
+        if changed { try batch.write(ch.entity, ch.key, fields, before: before) }
+        batch.setStamps(ch.entity, ch.key, stamps, deleted: false)
+        return changed
     }
 
     public func syncResolve(entity: SyncEntity, key: String, takeLocal: [String: Bool]) async throws -> Int {

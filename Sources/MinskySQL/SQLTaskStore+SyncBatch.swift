@@ -1,0 +1,307 @@
+import Foundation
+import MinskyCore
+
+/// One transaction's worth of sync work: rows are read for the whole batch at once, kept in
+/// memory as they change, and written back with multi-row statements, so a change costs a few
+/// bound rows rather than a dozen round trips. Order is kept where it matters: a buffered write
+/// is flushed before a delete, a cycle check or a second write of the same row.
+final class SyncBatch<Driver: SQLDriver> {
+    let store: SQLTaskStore<Driver>
+    let c: any SQLConnection
+    var d: SQLDialect { store.driver.dialect }
+    /// entity/key → the row as this transaction has it (nil: neither a row nor a record of one).
+    var states: [String: SyncRowState?] = [:]
+    var buffered: [(table: SyncTable, key: String, fields: [String: JSONValue], exists: Bool)] = []
+    var bufferedKeys: Set<String> = []
+    var stamps: [String: (entity: SyncEntity, key: String, stamps: [String: SyncStamp], deleted: Bool)] = [:]
+    var stampOrder: [String] = []
+    var events: [(TaskID, String, JSONValue)] = []
+    var log: [SyncChange] = []
+    var affected: Set<TaskID> = []
+    var resolvedChanged: Set<TaskID> = []
+    let now: Timestamp
+    /// Rows per multi-row statement.
+    static var chunk: Int { 400 }
+
+    init(store: SQLTaskStore<Driver>, c: any SQLConnection, now: Timestamp) {
+        self.store = store
+        self.c = c
+        self.now = now
+    }
+
+    static func id(_ e: SyncEntity, _ key: String) -> String { "\(e.rawValue)/\(key)" }
+
+    // MARK: Reading
+
+    /// Reads the rows and stamps of `keys` not read yet, a few statements per entity.
+    func load(_ keys: [(SyncEntity, String)]) throws {
+        var wanted: [SyncEntity: Set<String>] = [:]
+        for (e, k) in keys where states[Self.id(e, k)] == nil { wanted[e, default: []].insert(k) }
+        for (e, ks) in wanted {
+            let t = SyncTable.of(e)
+            let all = Array(ks)
+            var rows: [String: [String: JSONValue]] = [:]
+            var known: [String: ([String: SyncStamp], Bool)] = [:]
+            for start in stride(from: 0, to: all.count, by: Self.chunk) {
+                let part = Array(all[start..<min(all.count, start + Self.chunk)])
+                let firsts = Array(Set(part.map { t.keyParts($0)[0] }))
+                let cols = (t.key + t.fields.map { d.read($0.name, as: $0.type) }).joined(separator: ", ")
+                for r in try c.query(
+                    d, "SELECT \(raw: cols) FROM \(raw: t.table) WHERE \(raw: t.key[0]) IN (\(list: firsts))")
+                {
+                    let key = (0..<t.key.count).map { r[$0].text ?? "" }.joined(separator: "|")
+                    guard ks.contains(key) else { continue }
+                    var fields: [String: JSONValue] = [:]
+                    for (i, col) in t.fields.enumerated() {
+                        fields[col.name] = try store.jsonValue(r[t.key.count + i], col.type)
+                    }
+                    rows[key] = fields
+                }
+                for r in try c.query(
+                    d,
+                    "SELECT key, stamps, deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key IN (\(list: part))"
+                ) {
+                    let s = (try JSONValue.parse(r[1].text ?? "{}").objectValue ?? [:]).compactMapValues {
+                        $0.stringValue.map(SyncStamp.init(raw:))
+                    }
+                    known[r[0].text ?? ""] = (s, (r[2].int ?? 0) != 0)
+                }
+            }
+            for k in ks {
+                let fields = rows[k]
+                let stamps = known[k]
+                states[Self.id(e, k)] =
+                    fields == nil && stamps == nil
+                    ? .some(nil) : SyncRowState(fields: fields ?? [:], stamps: stamps?.0 ?? [:], deleted: fields == nil)
+            }
+        }
+    }
+
+    func state(_ e: SyncEntity, _ key: String) throws -> SyncRowState? {
+        if let s = states[Self.id(e, key)] { return s }
+        try load([(e, key)])
+        return states[Self.id(e, key)] ?? nil
+    }
+
+    func taskExists(_ id: TaskID) throws -> Bool {
+        guard let s = try state(.task, id.rawValue) else { return false }
+        return !s.deleted
+    }
+
+    /// A task the row refers to that this store does not have, named, or nil.
+    func missingReference(_ e: SyncEntity, _ key: String, _ fields: [String: JSONValue]) throws -> String? {
+        let t = SyncTable.of(e)
+        var refs: [TaskID] = []
+        switch e {
+        case .task: refs = [fields["parent_id"]?.stringValue.map(TaskID.init(trusted:))].compactMap { $0 }
+        case .dependency: refs = t.keyParts(key).map(TaskID.init(trusted:))
+        case .embedding, .proposal: refs = [fields["task_id"]?.stringValue.map(TaskID.init(trusted:)) ?? t.taskID(key)]
+        }
+        for id in refs where !(try taskExists(id)) { return "task \(id) was deleted on the remote" }
+        return nil
+    }
+
+    /// Why the remote cannot hold the row as `fields` (a missing task, a cycle), or nil.
+    func refusal(_ e: SyncEntity, _ key: String, _ fields: [String: JSONValue], before: [String: JSONValue]?) throws
+        -> String?
+    {
+        if let missing = try missingReference(e, key, fields) { return missing }
+        switch e {
+        case .task:
+            guard let p = fields["parent_id"]?.stringValue.map(TaskID.init(trusted:)),
+                before?["parent_id"] != fields["parent_id"], before != nil
+            else { return nil }
+            try flush()
+            do {
+                try DependencyGraph.checkNewParent(task: TaskID(trusted: key), parent: p) { try store.parentOf(c, $0) }
+            } catch let err as MinskyError { return err.message }
+            return nil
+        case .dependency:
+            guard before == nil else { return nil }
+            let parts = SyncTable.of(e).keyParts(key).map(TaskID.init(trusted:))
+            guard parts.count == 2 else { return "malformed dependency key \(key)" }
+            try flush()
+            if let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
+            do {
+                try DependencyGraph.checkNewEdge(task: parts[0], dependsOn: parts[1]) { try store.blockers(c, $0) }
+            } catch let err as MinskyError { return err.message }
+            if try store.parentOf(c, parts[0]) == parts[1] {
+                return "\(parts[0]) is a subtask of \(parts[1]) and cannot wait for it"
+            }
+            return nil
+        case .embedding, .proposal:
+            return nil
+        }
+    }
+
+    // MARK: Writing
+
+    /// Writes the row as `fields` (buffered); records what the history and counters need.
+    func write(_ e: SyncEntity, _ key: String, _ fields: [String: JSONValue], before: [String: JSONValue]?) throws {
+        let id = Self.id(e, key)
+        if bufferedKeys.contains(id) { try flush() }
+        buffered.append((SyncTable.of(e), key, fields, before != nil))
+        bufferedKeys.insert(id)
+        var s = try state(e, key) ?? SyncRowState(fields: [:], stamps: [:], deleted: false)
+        s.fields = fields
+        s.deleted = false
+        states[id] = s
+        if let ev = store.syncEvent(e, key, before: before, after: fields) { events.append(ev) }
+        let task = SyncTable.of(e).taskID(key)
+        switch e {
+        case .task:
+            affected.insert(task)
+            for p in [before?["parent_id"]?.stringValue, fields["parent_id"]?.stringValue].compactMap({ $0 }) {
+                affected.insert(TaskID(trusted: p))
+            }
+            let was = before?["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:))?.isResolved
+            let isNow = fields["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:))?.isResolved
+            if was != isNow { resolvedChanged.insert(task) }
+        case .dependency:
+            affected.insert(task)
+        case .embedding, .proposal:
+            break
+        }
+    }
+
+    /// Deletes the row now (a task takes its subtree); returns the tasks removed.
+    func delete(_ e: SyncEntity, _ key: String, before: [String: JSONValue]?) throws -> [TaskID] {
+        try flush()
+        let removed = try store.deleteSyncRow(c, SyncTable.of(e), key)
+        if e == .task {
+            for id in removed {
+                if var s = states[Self.id(.task, id.rawValue)] ?? nil {
+                    s.deleted = true
+                    states[Self.id(.task, id.rawValue)] = s
+                } else {
+                    states[Self.id(.task, id.rawValue)] = SyncRowState(fields: [:], stamps: [:], deleted: true)
+                }
+                events.append((id, "synced_deleted", [:]))
+            }
+            // Edges, embeddings and proposals of removed tasks went with them (foreign keys):
+            // read them again if they are needed.
+            states = states.filter { $0.key.hasPrefix("task/") }
+        } else {
+            var s = try state(e, key) ?? SyncRowState(fields: [:], stamps: [:], deleted: true)
+            s.deleted = true
+            states[Self.id(e, key)] = s
+            if let ev = store.syncEvent(e, key, before: before, after: nil) { events.append(ev) }
+            if e == .dependency { affected.insert(SyncTable.of(e).taskID(key)) }
+        }
+        return removed
+    }
+
+    func setStamps(_ e: SyncEntity, _ key: String, _ s: [String: SyncStamp], deleted: Bool) {
+        let id = Self.id(e, key)
+        if stamps[id] == nil { stampOrder.append(id) }
+        stamps[id] = (e, key, s, deleted)
+        if var st = states[id] ?? nil {
+            st.stamps = s
+            states[id] = st
+        }
+    }
+
+    /// Logs the row's state as this transaction leaves it (the remote's results).
+    func logResult(_ e: SyncEntity, _ key: String, stamps s: [String: SyncStamp], replica: String, origin: String?)
+        throws
+    {
+        let st = try state(e, key)
+        let live = st.map { !$0.deleted } ?? false
+        log.append(
+            SyncChange(
+                id: SyncChange.newID(), replica: replica, entity: e, key: key, deleted: !live,
+                fields: live ? (st?.fields ?? [:]) : [:], stamps: s, changed: [:], origin: origin))
+    }
+
+    /// Writes every buffered row, grouped by table in multi-row upserts.
+    func flush() throws {
+        guard !buffered.isEmpty else { return }
+        var i = 0
+        while i < buffered.count {
+            let t = buffered[i].table
+            var j = i
+            while j < buffered.count && buffered[j].table.table == t.table && j - i < Self.chunk { j += 1 }
+            try upsert(t, Array(buffered[i..<j]))
+            i = j
+        }
+        buffered.removeAll()
+        bufferedKeys.removeAll()
+    }
+
+    func upsert(_ t: SyncTable, _ rows: [(table: SyncTable, key: String, fields: [String: JSONValue], exists: Bool)])
+        throws
+    {
+        let names = t.key + t.fields.map(\.name)
+        var s: SQL = "INSERT INTO \(raw: t.table) (\(raw: names.joined(separator: ", "))) VALUES "
+        for (n, r) in rows.enumerated() {
+            s += "\(raw: n == 0 ? "(" : ", (")"
+            for (i, k) in t.keyParts(r.key).enumerated() { s += "\(raw: i == 0 ? "" : ", ")\(text: k)" }
+            for col in t.fields { s += ", \(store.bind(r.fields[col.name], col.type))" }
+            s += ")"
+        }
+        var sets = t.fields.map { "\($0.name) = EXCLUDED.\($0.name)" }
+        if t.entity == .task { sets.append("version = \(t.table).version + 1") }
+        if t.entity == .embedding && d == .postgres, try store.hasVectorColumn(c) { sets.append("embedding = NULL") }
+        s += " ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO UPDATE SET \(raw: sets.joined(separator: ", "))"
+        try c.execute(d, s)
+    }
+
+    /// Writes everything left: rows, readiness counters, history, stamps and (remote) the log.
+    func finish(appendLog: Bool) throws {
+        try flush()
+        var ids = affected
+        let changed = Array(resolvedChanged)
+        for start in stride(from: 0, to: changed.count, by: Self.chunk) {
+            let part = Array(changed[start..<min(changed.count, start + Self.chunk)])
+            for r in try c.query(d, "SELECT task_id FROM task_dependencies WHERE depends_on_id IN (\(list: part))") {
+                if let t = r[0].text { ids.insert(TaskID(trusted: t)) }
+            }
+        }
+        let all = ids.sorted()
+        for start in stride(from: 0, to: all.count, by: Self.chunk) {
+            try store.refreshCounters(c, Set(all[start..<min(all.count, start + Self.chunk)]))
+        }
+        try store.insertEvents(c, events, at: now)
+        for start in stride(from: 0, to: stampOrder.count, by: Self.chunk) {
+            let part = stampOrder[start..<min(stampOrder.count, start + Self.chunk)].compactMap { stamps[$0] }
+            var s: SQL = "INSERT INTO sync_rows (entity, key, stamps, deleted) VALUES "
+            for (n, r) in part.enumerated() {
+                let json = JSONValue.object(r.stamps.mapValues { .string($0.raw) }).canonicalJSON()
+                s +=
+                    "\(raw: n == 0 ? "" : ", ")(\(text: r.entity.rawValue), \(text: r.key), \(text: json), \(int: r.deleted ? 1 : 0))"
+            }
+            s += " ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted"
+            try c.execute(d, s)
+        }
+        guard appendLog, !log.isEmpty else { return }
+        var seq = try c.query(d, "SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0
+        for start in stride(from: 0, to: log.count, by: Self.chunk) {
+            var s: SQL = "INSERT INTO sync_log (seq, change_id, replica, entity, key, body, at) VALUES "
+            for (n, ch) in log[start..<min(log.count, start + Self.chunk)].enumerated() {
+                seq += 1
+                s += """
+                    \(raw: n == 0 ? "" : ", ")(\(int: seq), \(text: ch.id), \(text: ch.replica), \(text: ch.entity.rawValue), \
+                    \(text: ch.key), \(text: ch.body.canonicalJSON()), \(now))
+                    """
+            }
+            try c.execute(d, s)
+        }
+    }
+}
+
+extension SQLTaskStore {
+    /// Appends history events in multi-row statements.
+    func insertEvents(_ c: any SQLConnection, _ events: [(TaskID, String, JSONValue)], at: Timestamp) throws {
+        let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"
+        for start in stride(from: 0, to: events.count, by: 400) {
+            var s: SQL = "INSERT INTO task_events (id, task_id, at, actor, kind, changes) VALUES "
+            for (n, (task, kind, changes)) in events[start..<min(events.count, start + 400)].enumerated() {
+                let id =
+                    "ev-" + String(at.microseconds, radix: 36) + "-"
+                    + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+                s += "\(raw: n == 0 ? "" : ", ")(\(text: id), \(task), \(at), \(who), \(text: kind), \(json: changes))"
+            }
+            try c.execute(d, s)
+        }
+    }
+}
