@@ -40,6 +40,9 @@ public final class FollowingStore: MinskyStore {
 
     public var location: String { state.withLock { $0.store.location } }
 
+    /// The store operations go to now.
+    public var current: any MinskyStore { state.withLock { $0.store } }
+
     func perform<T: Sendable>(_ op: @Sendable (any MinskyStore) async throws -> T) async throws -> T {
         var hops = 0
         while true {

@@ -15,6 +15,9 @@ public final class SyncEngine: Sendable {
 
     public static let defaultStrategy = SyncStrategy.mergeFields
     public static let defaultInterval = 30.0
+    /// Changes per transaction for background sync: each holds the local write lock about a
+    /// millisecond, so a tool call's write never waits longer (BENCHMARKS.md).
+    public static let backgroundBatch = 2
 
     public init(
         local: any SyncPeer, batch: Int = 500,

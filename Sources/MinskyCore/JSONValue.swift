@@ -176,6 +176,12 @@ extension JSONValue {
     /// \b and \f in short form, U+2028/U+2029 unescaped.
     public static func writeString(_ s: String, to out: inout String, postgresStyle: Bool = false) {
         out += "\""
+        // Most text needs no escape: copied whole (0xE2 leads U+2028/U+2029, so it takes the slow path).
+        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) {
+            out += s
+            out += "\""
+            return
+        }
         for u in s.unicodeScalars {
             switch u {
             case "\"": out += "\\\""

@@ -165,8 +165,25 @@ extension SQLTaskStore {
     /// stamps for those fields, the row's whole state after the write, and a log entry.
     func track(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, changed: [String], deleted: Bool = false) throws
     {
-        guard let (replica, floor) = try tracking(c) else { return }
-        let prior = try syncStamps(c, e, key)
+        // One statement answers "does this store track?" and reads the row's stamps: the whole
+        // cost of tracking on a store that does not sync.
+        guard
+            let r = try c.query(
+                d,
+                """
+                SELECT (SELECT value FROM sync_state WHERE name = 'replica'), (SELECT value FROM sync_state WHERE name = 'clock'), \
+                (SELECT stamps FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key)), \
+                (SELECT deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key))
+                """
+            ).first, let replica = r[0].text
+        else { return }
+        let floor = r[1].text.map(SyncStamp.init(raw:)) ?? .zero
+        let prior: (stamps: [String: SyncStamp], deleted: Bool)? = try r[2].text.map { text in
+            let stamps = (try JSONValue.parse(text).objectValue ?? [:]).compactMapValues {
+                $0.stringValue.map(SyncStamp.init(raw:))
+            }
+            return (stamps, (r[3].int ?? 0) != 0)
+        }
         var stamps = prior?.stamps ?? [:]
         let stamp = syncClock.next(replica: replica, after: Array(stamps.values) + [floor])
         let fields = deleted ? [:] : (try syncRow(c, SyncTable.of(e), key) ?? [:])
@@ -222,13 +239,19 @@ extension SQLTaskStore {
     }
 
     /// Task JSON names → columns.
-    static var taskColumn: [String: String] {
-        [
-            "title": "title", "description": "description", "status": "status", "priority": "priority", "tags": "tags",
-            "metadata": "metadata", "parentId": "parent_id", "assignee": "assignee",
-            "claimExpiresAt": "claim_expires_at",
-        ]
-    }
+    static var taskColumn: [String: String] { taskColumns }
+    static var taskJSONName: [String: String] { taskJSONNames }
+}
+
+/// Task JSON names → columns, and back (built once).
+let taskColumns: [String: String] = [
+    "title": "title", "description": "description", "status": "status", "priority": "priority", "tags": "tags",
+    "metadata": "metadata", "parentId": "parent_id", "assignee": "assignee",
+    "claimExpiresAt": "claim_expires_at",
+]
+let taskJSONNames = Dictionary(uniqueKeysWithValues: taskColumns.map { ($1, $0) })
+
+extension SQLTaskStore {
 
     // MARK: Writing rows that came from elsewhere
 
@@ -307,7 +330,7 @@ extension SQLTaskStore {
         switch e {
         case .task:
             var changes: [String: JSONValue] = [:]
-            let names = Dictionary(uniqueKeysWithValues: Self.taskColumn.map { ($1, $0) })
+            let names = Self.taskJSONName
             for col in t.fields.map(\.name)
             where !SyncEntity.maxFields.contains(col) && !SyncEntity.fixedFields.contains(col) {
                 let a = before?[col] ?? .null
@@ -581,7 +604,7 @@ extension SQLTaskStore {
     // MARK: The replica's side
 
     public func syncAcknowledge(upTo seq: Int64, conflicts: [SyncConflict]) async throws {
-        try await write { [self] c in
+        try await backgroundWrite { [self] c in
             for k in conflicts { try saveConflict(c, k) }
             try setSetting(c, SyncSetting.pushedSeq, String(seq))
             try setSetting(c, SyncSetting.lastPush, now().iso8601)
@@ -624,7 +647,7 @@ extension SQLTaskStore {
 
     public func syncApplyPulled(_ changes: [SyncChange], position: Int64) async throws -> Int {
         let now = now()
-        return try await write { [self] c in
+        return try await backgroundWrite { [self] c in
             if d == .sqlite {
                 try c.execute(d, "PRAGMA defer_foreign_keys = ON")
             } else {
@@ -632,12 +655,23 @@ extension SQLTaskStore {
             }
             let pushed = Int64(try setting(c, SyncSetting.pushedSeq) ?? "0") ?? 0
             // Fields with local changes not yet pushed, and open conflicts: both stay as they are.
+            // Read for this batch's rows only (by the log's (entity, key, seq) index).
             var keep: [String: Set<String>] = [:]
-            for r in try c.query(
-                d, "SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE seq > \(int: pushed)")
-            {
-                let ch = try Self.decodeLog(r)
-                keep[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].formUnion(ch.changed.keys)
+            for (e, keys) in Dictionary(grouping: changes.map { ($0.entity, $0.key) }, by: { $0.0 }) {
+                let all = Array(Set(keys.map(\.1)))
+                for start in stride(from: 0, to: all.count, by: 400) {
+                    let part = Array(all[start..<min(all.count, start + 400)])
+                    for r in try c.query(
+                        d,
+                        """
+                        SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) \
+                        AND key IN (\(list: part)) AND seq > \(int: pushed)
+                        """)
+                    {
+                        let ch = try Self.decodeLog(r)
+                        keep[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].formUnion(ch.changed.keys)
+                    }
+                }
             }
             var open: [String: [SyncConflict]] = [:]
             for k in try conflictsOf(c, nil, nil) { open[SyncBatch<Driver>.id(k.entity, k.key), default: []].append(k) }

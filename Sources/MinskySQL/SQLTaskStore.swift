@@ -16,6 +16,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public let actor: String
     /// Stamps this process's changes for sync.
     let syncClock = HybridClock()
+    /// Writes in flight other than background sync's (see `backgroundWrite`).
+    let foregroundWrites = WriteCounter()
 
     /// `now` and `makeID` are injectable so tests can replay the same operations on two stores
     /// and compare results field by field.
@@ -168,7 +170,30 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try await driver.write { [self] c in
+        foregroundWrites.enter()
+        do {
+            let value = try await driver.write { [self] c in
+                try checkNotMoved(c)
+                return try body(c)
+            }
+            foregroundWrites.leave()
+            return value
+        } catch {
+            foregroundWrites.leave()
+            throw error
+        }
+    }
+
+    /// A write for background sync: it lets this process's other writes (an agent's tool calls)
+    /// go first, waiting up to 50 ms for a gap, so they wait at most for one short sync
+    /// transaction already running.
+    func backgroundWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        var waited = 0
+        while foregroundWrites.busy && waited < 500 {
+            try await Task.sleep(nanoseconds: 100_000)
+            waited += 1
+        }
+        return try await driver.write { [self] c in
             try checkNotMoved(c)
             return try body(c)
         }
@@ -716,4 +741,12 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     public func close() async { await driver.close() }
+}
+
+/// How many writes other than background sync's are in flight in one store.
+final class WriteCounter: Sendable {
+    let count = Mutex(0)
+    func enter() { count.withLock { $0 += 1 } }
+    func leave() { count.withLock { $0 -= 1 } }
+    var busy: Bool { count.withLock { $0 > 0 } }
 }

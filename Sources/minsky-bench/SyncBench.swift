@@ -4,6 +4,7 @@ import MinskyCore
 import MinskyPostgres
 import MinskySQL
 import MinskySQLite
+import Synchronization
 
 /// `minsky-bench sync --postgres URL [--changes 10000]`: push and pull of N changes through the
 /// real engine, the cost of change tracking on local writes, and how long local calls wait
@@ -41,7 +42,9 @@ enum SyncBench {
                 (start..<min(changes, start + 1000)).map { NewTask(title: "sync bench task \($0)", tags: ["bench"]) },
                 progress: nil, isCancelled: { false })
         }
+        let readLog = try await seconds { _ = try await a.syncLocalChanges(after: 0, limit: changes) }
         let push = try await seconds { _ = try await engineA.push() }
+        print(String(format: "| (reading the local log alone) | %.2f s |", readLog))
         print(String(format: "| push %d changes (SQLite → PostgreSQL) | %.2f s |", changes, push))
 
         // Pull: a fresh replica takes them all.
@@ -82,10 +85,11 @@ enum SyncBench {
 
         // Local calls while a background sync pulls everything into a third replica: reads (WAL)
         // never wait; writes wait at most one pull batch.
+        // As in `minsky mcp`: the background engine and the agent's calls share one store.
         let c = try SQLiteTaskStore(path: dir.appendingPathComponent("c.db").path, create: true)
-        let engineC = SyncEngine(local: c, batch: 64, openRemote: SyncEngine.openRemote)
+        let engineC = SyncEngine(local: c, batch: SyncEngine.backgroundBatch, openRemote: SyncEngine.openRemote)
         _ = try await engineC.enable(remoteURL: url, strategy: .mergeFields, interval: nil)
-        let agent = try SQLiteTaskStore(path: dir.appendingPathComponent("c.db").path)
+        let agent = c
         let probe = try await agent.create(NewTask(title: "probe"))
         func sample(_ n: Int) async throws -> (read: [Double], write: [Double]) {
             var r: [Double] = []
@@ -99,14 +103,17 @@ enum SyncBench {
             }
             return (r, w)
         }
-        let idle = try await sample(300)
-        let syncing = Task { try await engineC.pull() }
+        let idle = try await sample(2000)
+        let finished = Flag()
+        let syncing = Task {
+            defer { finished.set() }
+            return try await engineC.pull()
+        }
         var busy: (read: [Double], write: [Double]) = ([], [])
-        while !Task.isCancelled {
+        while !finished.isSet {
             let s = try await sample(20)
             busy.read += s.read
             busy.write += s.write
-            if (try? await c.syncSetting(SyncSetting.lastPull)) != nil { break }
         }
         _ = try await syncing.value
         print(
@@ -121,6 +128,13 @@ enum SyncBench {
                 busy.write.max() ?? 0))
         print("| samples during the pull | \(busy.read.count) |")
         for e in [engineA, engineB, engineC] { await e.close() }
-        for s in [a, b, plain, tracked, c, agent] { await s.close() }
+        for s in [a, b, plain, tracked, c] { await s.close() }
     }
+}
+
+/// A flag one task sets and another reads.
+final class Flag: Sendable {
+    let value = Mutex(false)
+    func set() { value.withLock { $0 = true } }
+    var isSet: Bool { value.withLock { $0 } }
 }

@@ -48,17 +48,17 @@ struct MCPCommand: AsyncParsableCommand {
             let opening = Task { () throws -> any MinskyStore in
                 try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
             }
-            // A SQLite replica with sync enabled syncs in the background, on its own connections:
-            // tool calls answer from SQLite and never wait on the network.
+            // A SQLite replica with sync enabled syncs in the background through the same store
+            // (so its short transactions queue in-process with the tool calls', never behind a
+            // lock another connection holds): tool calls answer from SQLite and never wait on
+            // the network.
             let syncing = Task { () -> (SyncEngine, SyncScheduler)? in
-                guard let sel = try? StoreSelection.resolve(flag: db, environment: env, cwd: cwd),
-                    case .sqlite = try? StoreURL.parse(sel.location),
-                    let engine = try? await SyncEngine.open(local: sel.location, idPrefix: sel.idPrefix)
+                guard let store = try? await opening.value else { return nil }
+                guard let peer = ((store as? FollowingStore)?.current ?? store) as? any SyncPeer,
+                    (try? await peer.syncReplica()) != nil, (try? await peer.syncSetting(SyncSetting.remote)) != nil
                 else { return nil }
-                guard (try? await engine.local.syncReplica()) != nil else {
-                    await engine.closeAll()
-                    return nil
-                }
+                let engine = SyncEngine(
+                    local: peer, batch: SyncEngine.backgroundBatch, openRemote: SyncEngine.openRemote)
                 let scheduler = SyncScheduler(engine: engine)
                 scheduler.start()
                 return (engine, scheduler)
@@ -107,10 +107,7 @@ struct MCPCommand: AsyncParsableCommand {
                 store: { try await opening.value }, services: services,
                 pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)
             await server.run()
-            if let (engine, scheduler) = await syncing.value {
-                await scheduler.stop()
-                await engine.closeAll()
-            }
+            if let (_, scheduler) = await syncing.value { await scheduler.stop() }
             if let store = try? await opening.value { await store.close() }
         }
     }
