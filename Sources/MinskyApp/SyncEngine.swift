@@ -113,14 +113,18 @@ public final class SyncEngine: Sendable {
         let replica = try await replica()
         let strategy = try await strategy()
         return try await withRemote { remote in
-            var pushed = Int64(try await local.syncSetting(SyncSetting.pushedSeq) ?? "0") ?? 0
+            let pushed = Int64(try await local.syncSetting(SyncSetting.pushedSeq) ?? "0") ?? 0
             var total = SyncPushResult()
+            let (local, batch) = (local, batch)
+            // The next batch is read from SQLite while the remote applies this one.
+            var next = Task { try await local.syncLocalChanges(after: pushed, limit: batch) }
+            defer { next.cancel() }
             while true {
-                let changes = try await local.syncLocalChanges(after: pushed, limit: batch)
+                let changes = try await next.value
                 guard let last = changes.last else { break }
+                next = Task { try await local.syncLocalChanges(after: last.seq, limit: batch) }
                 let r = try await remote.syncApplyPush(changes, strategy: strategy, replica: replica)
                 try await local.syncAcknowledge(upTo: last.seq, conflicts: r.conflicts)
-                pushed = last.seq
                 total.sent += r.sent
                 total.applied += r.applied
                 total.conflicts += r.conflicts

@@ -144,11 +144,11 @@ extension JSONValue {
             out += "]"
         case .object(let o):
             out += "{"
-            for (i, k) in o.keys.sorted().enumerated() {
+            for (i, kv) in o.sorted(by: { $0.key < $1.key }).enumerated() {
                 if i > 0 { out += "," }
-                JSONValue.writeString(k, to: &out)
+                JSONValue.writeString(kv.key, to: &out)
                 out += ":"
-                o[k]!.write(to: &out)  // key comes from the dictionary itself
+                kv.value.write(to: &out)
             }
             out += "}"
         }

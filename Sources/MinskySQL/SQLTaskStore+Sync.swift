@@ -70,13 +70,16 @@ extension SQLTaskStore {
     }
 
     /// The row's synced fields, or nil when the table has no such row.
-    func syncRow(_ c: any SQLConnection, _ t: SyncTable, _ key: String) throws -> [String: JSONValue]? {
-        let cols = t.fields.map { d.read($0.name, as: $0.type) }.joined(separator: ", ")
+    func syncRow(_ c: any SQLConnection, _ t: SyncTable, _ key: String, only: Set<String>? = nil) throws
+        -> [String: JSONValue]?
+    {
+        let wanted = only.map { o in t.fields.filter { o.contains($0.name) } } ?? t.fields
+        let cols = (["1"] + wanted.map { d.read($0.name, as: $0.type) }).joined(separator: ", ")
         guard let r = try c.query(d, "SELECT \(raw: cols) FROM \(raw: t.table) WHERE \(t.keyWhere(key))").first else {
             return nil
         }
         var out: [String: JSONValue] = [:]
-        for (i, col) in t.fields.enumerated() { out[col.name] = try jsonValue(r[i], col.type) }
+        for (i, col) in wanted.enumerated() { out[col.name] = try jsonValue(r[i + 1], col.type) }
         return out
     }
 
@@ -186,7 +189,13 @@ extension SQLTaskStore {
         }
         var stamps = prior?.stamps ?? [:]
         let stamp = syncClock.next(replica: replica, after: Array(stamps.values) + [floor])
-        let fields = deleted ? [:] : (try syncRow(c, SyncTable.of(e), key) ?? [:])
+        // An edit of a row the other side already has carries only the fields it wrote (and the
+        // merged ones): a smaller entry, and a narrower read.
+        let full = deleted || prior == nil || prior?.deleted == true || e.atomic
+        let fields =
+            deleted
+            ? [:]
+            : (try syncRow(c, SyncTable.of(e), key, only: full ? nil : Set(changed).union(SyncEntity.maxFields)) ?? [:])
         let written: Set<String>
         if deleted {
             written = [SyncChange.presence]
@@ -726,6 +735,8 @@ extension SQLTaskStore {
         // A row it needs (a parent, an end of an edge) deleted here and not yet pushed: the push
         // settles it, and the remote's answer comes back by a later pull.
         if before == nil, try batch.missingReference(ch.entity, ch.key, fields) != nil { return false }
+        // An edit (some fields) of a row this replica does not have cannot make the row.
+        if before == nil && SyncTable.of(ch.entity).fields.contains(where: { fields[$0.name] == nil }) { return false }
         let changed = fields != before
         if changed { try batch.write(ch.entity, ch.key, fields, before: before) }
         batch.setStamps(ch.entity, ch.key, stamps, deleted: false)

@@ -150,13 +150,17 @@ final class SyncBatch<Driver: SQLDriver> {
         let task = SyncTable.of(e).taskID(key)
         switch e {
         case .task:
-            affected.insert(task)
-            for p in [before?["parent_id"]?.stringValue, fields["parent_id"]?.stringValue].compactMap({ $0 }) {
-                affected.insert(TaskID(trusted: p))
-            }
+            // A task's own counters count its blockers and subtasks, which this write does not
+            // change; its parents' count it, and its dependents' count it while it is unresolved.
             let was = before?["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:))?.isResolved
             let isNow = fields["status"]?.stringValue.flatMap(TaskStatus.init(rawValue:))?.isResolved
-            if was != isNow { resolvedChanged.insert(task) }
+            let moved = before?["parent_id"] != fields["parent_id"]
+            if was != isNow || moved {
+                for p in [before?["parent_id"]?.stringValue, fields["parent_id"]?.stringValue].compactMap({ $0 }) {
+                    affected.insert(TaskID(trusted: p))
+                }
+            }
+            if before != nil && was != isNow { resolvedChanged.insert(task) }
         case .dependency:
             affected.insert(task)
         case .embedding, .proposal:

@@ -227,7 +227,7 @@ public enum Schema {
                 deleted \(int) NOT NULL DEFAULT 0, PRIMARY KEY (entity, key))
                 """,
                 """
-                CREATE TABLE sync_log (seq \(int) PRIMARY KEY, change_id TEXT NOT NULL UNIQUE, replica TEXT NOT NULL, \
+                CREATE TABLE sync_log (seq \(int) PRIMARY KEY, change_id TEXT NOT NULL, replica TEXT NOT NULL, \
                 entity TEXT NOT NULL, key TEXT NOT NULL, body TEXT NOT NULL, at \(ts) NOT NULL)
                 """,
                 "CREATE INDEX sync_log_row ON sync_log (entity, key, seq)",
