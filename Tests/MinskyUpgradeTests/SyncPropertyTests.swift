@@ -96,7 +96,7 @@ import Testing
             let store = stores[r]
             let tasks = try await store.listAll()
             let pick = tasks.isEmpty ? nil : tasks[Int(rng.next() % UInt64(tasks.count))]
-            let op = rng.next() % 12
+            let op = rng.next() % 14
             do {
                 switch op {
                 case 0, 1:
@@ -156,6 +156,22 @@ import Testing
                     try await store.saveEmbeddings([
                         TaskEmbedding(taskId: p.id, model: "m", contentHash: "h\(step)", vector: v)
                     ])
+                case 10:
+                    // Proposals (a decomposition kept for review) and complexity data (in metadata).
+                    guard let p = pick else { continue }
+                    if rng.next() % 2 == 0,
+                        let open = try await store.proposals(for: p.id).first(where: { $0.appliedAt == nil })
+                    {
+                        try await store.markProposalApplied(open.id)
+                    } else {
+                        try await store.saveProposal(
+                            Proposal(
+                                id: Proposal.newID(), taskId: p.id, kind: "decompose", model: "m", promptHash: "h",
+                                body: ["subtasks": [["title": .string("s\(step)")]]], createdAt: .now()))
+                        _ = try await store.update(
+                            p.id, TaskPatch(metadata: ["complexity": ["score": .int(Int64(rng.next() % 10))]]),
+                            expectedVersion: nil)
+                    }
                 default:
                     let e = engines[r]
                     do {
