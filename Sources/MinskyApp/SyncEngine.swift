@@ -118,18 +118,23 @@ public final class SyncEngine: Sendable {
             let (local, batch) = (local, batch)
             // The next batch is read from SQLite while the remote applies this one.
             var next = Task { try await local.syncLocalChanges(after: pushed, limit: batch) }
+            var acknowledging: Task<Void, any Error>?
             defer { next.cancel() }
             while true {
                 let changes = try await next.value
                 guard let last = changes.last else { break }
                 next = Task { try await local.syncLocalChanges(after: last.seq, limit: batch) }
                 let r = try await remote.syncApplyPush(changes, strategy: strategy, replica: replica)
-                try await local.syncAcknowledge(upTo: last.seq, conflicts: r.conflicts)
+                // This batch is acknowledged here while the remote applies the next one; the
+                // acknowledgements stay in order (a lost one only means a harmless re-send).
+                try await acknowledging?.value
+                acknowledging = Task { try await local.syncAcknowledge(upTo: last.seq, conflicts: r.conflicts) }
                 total.sent += r.sent
                 total.applied += r.applied
                 total.conflicts += r.conflicts
                 progress?(total.sent)
             }
+            try await acknowledging?.value
             return total
         }
     }

@@ -177,7 +177,12 @@ extension JSONValue {
     public static func writeString(_ s: String, to out: inout String, postgresStyle: Bool = false) {
         out += "\""
         // Most text needs no escape: copied whole (0xE2 leads U+2028/U+2029, so it takes the slow path).
-        if !s.utf8.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0xE2 }) {
+        var s = s
+        let plain = s.withUTF8 { bytes in
+            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0xE2 { return false }
+            return true
+        }
+        if plain {
             out += s
             out += "\""
             return

@@ -35,7 +35,9 @@ enum SyncBench {
 
         // Push: one replica made `changes` changes (creates) while tracking.
         let a = try SQLiteTaskStore(path: dir.appendingPathComponent("a.db").path, create: true)
-        let engineA = SyncEngine(local: a, openRemote: SyncEngine.openRemote)
+        let engineA = SyncEngine(
+            local: a, batch: Int(ProcessInfo.processInfo.environment["MINSKY_SYNC_BATCH"] ?? "") ?? 500,
+            openRemote: SyncEngine.openRemote)
         _ = try await engineA.enable(remoteURL: url, strategy: .mergeFields, interval: nil)
         for start in stride(from: 0, to: changes, by: 1000) {
             _ = try await a.createMany(
@@ -56,33 +58,49 @@ enum SyncBench {
         print(String(format: "| pull %d changes (PostgreSQL → SQLite) | %.2f s |", try await b.count(), pull))
 
         // Tracking overhead: the same creates and updates, on a store with and without sync.
-        func writes(_ s: SQLiteTaskStore, _ n: Int) async throws -> (create: Double, update: Double) {
+        /// Per-operation times of `n` creates, then `n` updates of them.
+        func writes(_ s: SQLiteTaskStore, _ n: Int) async throws -> (create: [Double], update: [Double]) {
             var ids: [TaskID] = []
-            let c = try await seconds {
-                for i in 0..<n { ids.append(try await s.create(NewTask(title: "overhead \(i)")).id) }
+            var c: [Double] = []
+            var u: [Double] = []
+            for i in 0..<n {
+                c.append(
+                    try await seconds { ids.append(try await s.create(NewTask(title: "overhead \(i)")).id) } * 1000)
             }
-            let u = try await seconds {
-                for (i, id) in ids.enumerated() {
-                    _ = try await s.update(id, TaskPatch(title: "renamed \(i)"), expectedVersion: nil)
-                }
+            for (i, id) in ids.enumerated() {
+                u.append(
+                    try await seconds {
+                        _ = try await s.update(id, TaskPatch(title: "renamed \(i)"), expectedVersion: nil)
+                    } * 1000)
             }
-            return (c / Double(n) * 1000, u / Double(n) * 1000)
+            return (c, u)
         }
         let plain = try SQLiteTaskStore(path: dir.appendingPathComponent("plain.db").path, create: true)
         let tracked = try SQLiteTaskStore(path: dir.appendingPathComponent("tracked.db").path, create: true)
         _ = try await tracked.syncStartTracking(remote: nil, strategy: nil)
         _ = try await writes(plain, 300)  // warm-up
         _ = try await writes(tracked, 300)
-        let p = try await writes(plain, 2000)
-        let t = try await writes(tracked, 2000)
-        print(
-            String(
-                format: "| create without / with tracking | %.3f / %.3f ms (×%.2f) |", p.create, t.create,
-                t.create / p.create))
-        print(
-            String(
-                format: "| update without / with tracking | %.3f / %.3f ms (×%.2f) |", p.update, t.update,
-                t.update / p.update))
+        // Alternating rounds, so both stores see the same machine; medians, so a WAL checkpoint
+        // landing in one round does not decide the ratio.
+        var p: (create: [Double], update: [Double]) = ([], [])
+        var t: (create: [Double], update: [Double]) = ([], [])
+        for _ in 0..<5 {
+            let a = try await writes(plain, 400)
+            let b = try await writes(tracked, 400)
+            p.create += a.create
+            p.update += a.update
+            t.create += b.create
+            t.update += b.update
+        }
+        for (name, x, y) in [("create", p.create, t.create), ("update", p.update, t.update)] {
+            let (mx, my) = (percentile(x, 0.5), percentile(y, 0.5))
+            let (ax, ay) = (x.reduce(0, +) / Double(x.count), y.reduce(0, +) / Double(y.count))
+            print(
+                String(
+                    format:
+                        "| %@ without / with tracking: median (mean) | %.3f / %.3f ms (%.3f / %.3f): ×%.2f (×%.2f) |",
+                    name, mx, my, ax, ay, my / mx, ay / ax))
+        }
 
         // Local calls while a background sync pulls everything into a third replica: reads (WAL)
         // never wait; writes wait at most one pull batch.
