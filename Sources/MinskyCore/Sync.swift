@@ -36,6 +36,29 @@ public struct SyncStamp: Hashable, Comparable, Sendable, CustomStringConvertible
         raw = String(repeating: "0", count: max(0, 16 - hex.count)) + hex + "-" + replica
     }
 
+    /// Stamps as JSON. When they cover every key of `all` (a new row: one stamp for all its
+    /// fields), the most common stamp is written once under "*" and only the others by name.
+    public static func encode(_ stamps: [String: SyncStamp], all: Set<String>?) -> JSONValue {
+        var out: [String: JSONValue] = [:]
+        var common: SyncStamp?
+        if let all, stamps.count >= 3, all.isSubset(of: stamps.keys) {
+            var counts: [SyncStamp: Int] = [:]
+            for v in stamps.values { counts[v, default: 0] += 1 }
+            common = counts.max { $0.value < $1.value || ($0.value == $1.value && $0.key > $1.key) }?.key
+        }
+        if let common { out["*"] = .string(common.raw) }
+        for (k, v) in stamps where v != common { out[k] = .string(v.raw) }
+        return .object(out)
+    }
+
+    /// The inverse of `encode`: "*" stands for every key of `all` not named.
+    public static func decode(_ v: JSONValue?, all: Set<String>?) -> [String: SyncStamp] {
+        var out = (v?.objectValue ?? [:]).compactMapValues { $0.stringValue.map(SyncStamp.init(raw:)) }
+        guard let common = out.removeValue(forKey: "*") else { return out }
+        for k in all ?? [] where out[k] == nil { out[k] = common }
+        return out
+    }
+
     /// Older than every real stamp: what a row written before tracking began carries.
     public static let zero = SyncStamp(clock: 0, replica: "")
 
@@ -127,25 +150,27 @@ public struct SyncChange: Sendable, Hashable {
     }
 
     /// The stored body: everything but seq, id, replica, entity and key (their own columns).
-    public var body: JSONValue {
+    /// `all` (the row's fields and presence) lets stamps that cover them all be written compactly.
+    public func body(all: Set<String>? = nil) -> JSONValue {
         var o: [String: JSONValue] = [
             "deleted": .bool(deleted), "fields": .object(fields),
-            "stamps": .object(stamps.mapValues { .string($0.raw) }),
-            "changed": .object(changed.mapValues { .string($0.raw) }),
+            "stamps": SyncStamp.encode(stamps, all: all), "changed": SyncStamp.encode(changed, all: all),
         ]
         if let origin { o["origin"] = .string(origin) }
         return .object(o)
     }
 
-    public init(seq: Int64, id: String, replica: String, entity: String, key: String, body: JSONValue) throws {
+    public init(
+        seq: Int64, id: String, replica: String, entity: String, key: String, body: JSONValue,
+        all: (SyncEntity) -> Set<String>? = { _ in nil }
+    ) throws {
         guard let e = SyncEntity(rawValue: entity) else {
             throw MinskyError(
                 .storeIncompatible,
                 "the sync log holds a change to '\(entity)', which this minsky does not know; upgrade minsky")
         }
-        func stamps(_ v: JSONValue?) -> [String: SyncStamp] {
-            (v?.objectValue ?? [:]).compactMapValues { $0.stringValue.map(SyncStamp.init(raw:)) }
-        }
+        let keys = all(e)
+        func stamps(_ v: JSONValue?) -> [String: SyncStamp] { SyncStamp.decode(v, all: keys) }
         self.init(
             seq: seq, id: id, replica: replica, entity: e, key: key, deleted: body["deleted"]?.boolValue ?? false,
             fields: body["fields"]?.objectValue ?? [:], stamps: stamps(body["stamps"]),

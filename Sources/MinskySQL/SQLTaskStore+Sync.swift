@@ -28,6 +28,11 @@ struct SyncTable: Sendable {
 
     static func of(_ e: SyncEntity) -> SyncTable { all[e]! }  // every entity has a table (built above)
 
+    /// Every stamped key of a row: its fields and its presence.
+    var stampKeys: Set<String> { Set(fields.map(\.name)).union([SyncChange.presence]) }
+    static let keys: [SyncEntity: Set<String>] = all.mapValues(\.stampKeys)
+    static func stampKeys(_ e: SyncEntity) -> Set<String>? { keys[e] }
+
     /// Sync keys join the key columns with "|" (task ids never contain it).
     func keyParts(_ key: String) -> [String] {
         key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
@@ -92,9 +97,7 @@ extension SQLTaskStore {
                 d, "SELECT stamps, deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key)"
             ).first
         else { return nil }
-        let stamps = (try JSONValue.parse(r[0].text ?? "{}").objectValue ?? [:]).compactMapValues {
-            $0.stringValue.map(SyncStamp.init(raw:))
-        }
+        let stamps = SyncStamp.decode(try JSONValue.parse(r[0].text ?? "{}"), all: SyncTable.stampKeys(e))
         return (stamps, (r[1].int ?? 0) != 0)
     }
 
@@ -103,7 +106,7 @@ extension SQLTaskStore {
     )
         throws
     {
-        let json = JSONValue.object(stamps.mapValues { .string($0.raw) }).canonicalJSON()
+        let json = SyncStamp.encode(stamps, all: SyncTable.stampKeys(e)).canonicalJSON()
         try c.execute(
             d,
             """
@@ -160,7 +163,7 @@ extension SQLTaskStore {
             """
             INSERT INTO sync_log (seq, change_id, replica, entity, key, body, at) \
             SELECT coalesce(max(seq), 0) + 1, \(text: ch.id), \(text: ch.replica), \(text: ch.entity.rawValue), \(text: ch.key), \
-            \(text: ch.body.canonicalJSON()), \(now()) FROM sync_log
+            \(text: ch.body(all: SyncTable.stampKeys(ch.entity)).canonicalJSON()), \(now()) FROM sync_log
             """)
     }
 
@@ -182,10 +185,7 @@ extension SQLTaskStore {
         else { return }
         let floor = r[1].text.map(SyncStamp.init(raw:)) ?? .zero
         let prior: (stamps: [String: SyncStamp], deleted: Bool)? = try r[2].text.map { text in
-            let stamps = (try JSONValue.parse(text).objectValue ?? [:]).compactMapValues {
-                $0.stringValue.map(SyncStamp.init(raw:))
-            }
-            return (stamps, (r[3].int ?? 0) != 0)
+            return (SyncStamp.decode(try JSONValue.parse(text), all: SyncTable.stampKeys(e)), (r[3].int ?? 0) != 0)
         }
         var stamps = prior?.stamps ?? [:]
         let stamp = syncClock.next(replica: replica, after: Array(stamps.values) + [floor])
@@ -419,7 +419,7 @@ extension SQLTaskStore {
     static func decodeLog(_ r: [SQLValue]) throws -> SyncChange {
         try SyncChange(
             seq: r[0].int ?? 0, id: r[1].text ?? "", replica: r[2].text ?? "", entity: r[3].text ?? "",
-            key: r[4].text ?? "", body: try JSONValue.parse(r[5].text ?? "{}"))
+            key: r[4].text ?? "", body: try JSONValue.parse(r[5].text ?? "{}"), all: SyncTable.stampKeys)
     }
 
     func logEntries(_ c: any SQLConnection, after seq: Int64, limit: Int) throws -> [SyncChange] {

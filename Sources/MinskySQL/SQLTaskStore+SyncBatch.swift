@@ -61,9 +61,7 @@ final class SyncBatch<Driver: SQLDriver> {
                     d,
                     "SELECT key, stamps, deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key IN (\(list: part))"
                 ) {
-                    let s = (try JSONValue.parse(r[1].text ?? "{}").objectValue ?? [:]).compactMapValues {
-                        $0.stringValue.map(SyncStamp.init(raw:))
-                    }
+                    let s = SyncStamp.decode(try JSONValue.parse(r[1].text ?? "{}"), all: t.stampKeys)
                     known[r[0].text ?? ""] = (s, (r[2].int ?? 0) != 0)
                 }
             }
@@ -270,7 +268,7 @@ final class SyncBatch<Driver: SQLDriver> {
             let part = stampOrder[start..<min(stampOrder.count, start + Self.chunk)].compactMap { stamps[$0] }
             var s: SQL = "INSERT INTO sync_rows (entity, key, stamps, deleted) VALUES "
             for (n, r) in part.enumerated() {
-                let json = JSONValue.object(r.stamps.mapValues { .string($0.raw) }).canonicalJSON()
+                let json = SyncStamp.encode(r.stamps, all: SyncTable.stampKeys(r.entity)).canonicalJSON()
                 s +=
                     "\(raw: n == 0 ? "" : ", ")(\(text: r.entity.rawValue), \(text: r.key), \(text: json), \(int: r.deleted ? 1 : 0))"
             }
@@ -285,7 +283,7 @@ final class SyncBatch<Driver: SQLDriver> {
                 seq += 1
                 s += """
                     \(raw: n == 0 ? "" : ", ")(\(int: seq), \(text: ch.id), \(text: ch.replica), \(text: ch.entity.rawValue), \
-                    \(text: ch.key), \(text: ch.body.canonicalJSON()), \(now))
+                    \(text: ch.key), \(text: ch.body(all: SyncTable.stampKeys(ch.entity)).canonicalJSON()), \(now))
                     """
             }
             try c.execute(d, s)
