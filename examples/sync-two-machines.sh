@@ -3,9 +3,9 @@
 # offline for a while, edit the same task, reconnect, and end with the same list.
 #   examples/sync-two-machines.sh postgresql://user@host:5432/db [strategy]
 # The database is used as the shared remote (minsky's tables are created in its current schema).
-# Stopping the server in the middle is what "offline" means here: set STOP/START to commands
-# that do it (e.g. STOP="pg_ctl -D data stop" START="pg_ctl -D data start"), or leave them
-# empty and the script simulates the outage by pointing nowhere while the machines edit.
+# "Offline" is real when STOP and START are commands that stop and start the server (e.g.
+# STOP="pg_ctl -D data -m fast stop" START="pg_ctl -D data -w start"); without them the machines
+# simply edit without syncing. The test suite runs this script with a real stop and start.
 set -euo pipefail
 URL=${1:?usage: $0 postgresql://user@host:5432/db [strategy]}
 STRATEGY=${2:-manual}
@@ -26,7 +26,7 @@ $MINSKY sync enable --remote-db "$URL" --strategy "$STRATEGY"
 $MINSKY tasks list
 
 step "both offline: edits keep working on SQLite"
-${STOP:-true}
+if [ -n "${STOP:-}" ]; then eval "$STOP"; fi
 cd "$WORK/laptop" && $MINSKY tasks update "$ID" --title "Release notes for 2.0" >/dev/null
 $MINSKY tasks create "Laptop-only idea" >/dev/null
 cd "$WORK/desktop" && $MINSKY tasks update "$ID" --title "Release notes (draft)" --priority 0 >/dev/null
@@ -34,7 +34,7 @@ $MINSKY tasks create "Desktop-only idea" >/dev/null
 $MINSKY sync status || true
 
 step "back online: both sync"
-${START:-true}
+if [ -n "${START:-}" ]; then eval "$START"; fi
 cd "$WORK/laptop" && $MINSKY sync now
 cd "$WORK/desktop" && $MINSKY sync now
 if [ "$STRATEGY" = manual ]; then
