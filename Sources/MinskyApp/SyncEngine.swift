@@ -319,6 +319,7 @@ extension SyncEngine {
     public func perform(action: String, args: JSONValue) async throws -> JSONValue {
         switch action {
         case "status":
+            if let id = args["id"]?.stringValue { return try await local.syncRowState(entity: .task, key: id).json }
             return try await status(checkRemote: true).json
         case "push":
             let r = try await push()

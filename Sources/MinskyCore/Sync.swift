@@ -397,6 +397,37 @@ public struct SyncStatus: Sendable {
     }
 }
 
+/// One row's sync state on a replica: pending (changes not yet pushed), synced, or in
+/// conflict, with the stamp of each field.
+public struct SyncRowReport: Sendable {
+    public enum State: String, Sendable { case pending, synced, conflict, untracked }
+    public var state: State
+    public var deleted: Bool
+    public var stamps: [String: SyncStamp]
+    public var pendingFields: Set<String>
+    public var conflictFields: Set<String>
+
+    public init(
+        state: State, deleted: Bool, stamps: [String: SyncStamp], pendingFields: Set<String>,
+        conflictFields: Set<String>
+    ) {
+        self.state = state
+        self.deleted = deleted
+        self.stamps = stamps
+        self.pendingFields = pendingFields
+        self.conflictFields = conflictFields
+    }
+
+    public var json: JSONValue {
+        [
+            "state": .string(state.rawValue), "deleted": .bool(deleted),
+            "stamps": .object(stamps.mapValues { .string($0.raw) }),
+            "pendingFields": .array(pendingFields.sorted().map { .string($0) }),
+            "conflictFields": .array(conflictFields.sorted().map { .string($0) }),
+        ]
+    }
+}
+
 /// What a push achieved: changes sent and how the remote settled them.
 public struct SyncPushResult: Sendable {
     public var sent: Int = 0
@@ -433,6 +464,8 @@ public protocol SyncPeer: Sendable {
     func syncApplyPulled(_ changes: [SyncChange], position: Int64) async throws -> Int
     /// Number of local changes not yet acknowledged.
     func syncPendingCount() async throws -> Int
+    /// One row's state here: pending, synced or in conflict, and its stamps.
+    func syncRowState(entity: SyncEntity, key: String) async throws -> SyncRowReport
     func syncConflicts() async throws -> [SyncConflict]
     /// Remote: notes how far `replica` has pulled and compacts what every replica has seen.
     func syncNotePull(replica: String, position: Int64) async throws

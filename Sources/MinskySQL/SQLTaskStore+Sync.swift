@@ -444,6 +444,29 @@ extension SQLTaskStore {
         }
     }
 
+    public func syncRowState(entity: SyncEntity, key: String) async throws -> SyncRowReport {
+        try await read { [self] c in
+            let pushed = Int64(try setting(c, SyncSetting.pushedSeq) ?? "0") ?? 0
+            let known = try syncStamps(c, entity, key)
+            var pending: Set<String> = []
+            for r in try c.query(
+                d,
+                """
+                SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: entity.rawValue) \
+                AND key = \(text: key) AND seq > \(int: pushed)
+                """)
+            {
+                pending.formUnion(try Self.decodeLog(r).changed.keys)
+            }
+            let conflicts = try conflictsOf(c, entity, key)
+            let state: SyncRowReport.State =
+                !conflicts.isEmpty ? .conflict : (!pending.isEmpty ? .pending : (known == nil ? .untracked : .synced))
+            return SyncRowReport(
+                state: state, deleted: known?.deleted ?? false, stamps: known?.stamps ?? [:], pendingFields: pending,
+                conflictFields: Set(conflicts.map(\.field)))
+        }
+    }
+
     // MARK: The remote's side of a push
 
     public func syncApplyPush(_ changes: [SyncChange], strategy: SyncStrategy, replica: String) async throws

@@ -144,12 +144,28 @@ struct SyncCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Pending changes, last sync each way, open conflicts, whether the remote answers.")
+            abstract:
+                "Pending changes, last sync each way, open conflicts, whether the remote answers; with an id, that task's sync state and field stamps."
+        )
         @OptionGroup var global: GlobalOptions
+        @Argument(help: "A task id: its state (pending, synced, conflict) and the stamp of each field.") var id: String?
         func run() async throws {
             let out = Output(json: global.json)
             try await out.reportingErrors {
                 try await SyncCommand.withEngine(global) { engine in
+                    if let id {
+                        let r = try await engine.local.syncRowState(entity: .task, key: id)
+                        if out.json { return out.emit(r.json) }
+                        out.line("\(id): \(r.state.rawValue)\(r.deleted ? " (deleted)" : "")")
+                        for (field, stamp) in r.stamps.sorted(by: { $0.key < $1.key }) {
+                            let mark =
+                                r.conflictFields.contains(field)
+                                ? "  conflict" : (r.pendingFields.contains(field) ? "  pending" : "")
+                            out.line(
+                                "  \(field.padding(toLength: 18, withPad: " ", startingAt: 0)) \(stamp.raw)\(mark)")
+                        }
+                        return
+                    }
                     let s = try await engine.status(checkRemote: true)
                     if out.json { return out.emit(s.json) }
                     guard s.enabled else {

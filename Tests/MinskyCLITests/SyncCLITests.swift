@@ -50,6 +50,10 @@ import Testing
         #expect(try await b.run("tasks", "update", shared, "--priority", "0").status == 0)
         let onlyA = try await a.json("tasks", "create", "only on A")["id"]?.stringValue ?? ""
         let onlyB = try await b.json("tasks", "create", "only on B")["id"]?.stringValue ?? ""
+        let row = try await b.json("sync", "status", shared)
+        #expect(row["state"] == "pending", "\(row)")
+        let pendingFields = Set(row["pendingFields"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        #expect(pendingFields.isSuperset(of: ["title", "priority"]), "\(row)")
         let failed = try await a.run("sync", "now")
         #expect(failed.status != 0 && failed.stderr.contains("local change(s) are kept"), "\(failed.stderr)")
         let offline = try await a.json("sync", "status")
@@ -82,6 +86,7 @@ import Testing
         #expect(conflicts.count == 1 && conflicts.first?["field"] == "title", "\(conflicts)")
         #expect(conflicts.first?["local"] == "title from B" && conflicts.first?["remote"] == "title from A")
         #expect(try await titles(b)[shared]?["title"] == "title from B", "both versions are kept meanwhile")
+        #expect(try await b.json("sync", "status", shared)["state"] == "conflict")
         #expect(try await b.run("sync", "resolve", shared, "--take", "local").status == 0)
         _ = try await b.json("sync", "now")
         _ = try await a.json("sync", "now")
@@ -92,6 +97,7 @@ import Testing
         #expect(final[shared] == ["title": "title from B", "priority": 0, "status": "TODO"])
         for id in [onlyA, onlyB, viaMCP] { #expect(final[id] != nil, "\(id) missing after sync") }
         #expect(try await b.json("sync", "conflicts")["conflicts"]?.arrayValue?.isEmpty == true)
+        #expect(try await a.json("sync", "status", shared)["state"] == "synced")
     }
 
     /// Runs `minsky args` in `cli.cwd` and kills it with SIGKILL after `delay` seconds if still running.

@@ -10,7 +10,7 @@ extension Tool {
                 "action": [
                     "type": "string", "enum": ["status", "push", "pull", "now", "conflicts", "resolve"],
                 ],
-                "id": ToolSchema.string("resolve: task id"),
+                "id": ToolSchema.string("task id: its sync state (status), or the one to resolve"),
                 "take": ["type": "string", "enum": ["local", "remote"]],
                 "fields": [
                     "type": "object", "description": "resolve: field → local|remote",
