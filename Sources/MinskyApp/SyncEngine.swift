@@ -39,15 +39,6 @@ public final class SyncEngine: Sendable {
         return r
     }
 
-    /// Forgets the open remote after an error, so the next attempt connects again.
-    func forget(_ error: any Error) async {
-        let r = remote.withLock { r -> (any SyncPeer & TaskStore)? in
-            defer { r = nil }
-            return r
-        }
-        await r?.close()
-    }
-
     /// Runs `body` with the remote. A kept connection the server dropped (a restart) is
     /// reopened once: every step is idempotent, so running it again is safe.
     func withRemote<T>(_ body: (any SyncPeer & TaskStore) async throws -> T) async throws -> T {
@@ -58,7 +49,7 @@ public final class SyncEngine: Sendable {
             do { return try await body(try await remoteStore()) } catch {
                 let e = error as? MinskyError
                 if e?.code == .permissionDenied || e?.code == .invalidInput { throw error }
-                await forget(error)
+                await close()  // the next attempt connects again
                 if kept && attempt == 1 && e?.code == .storeUnavailable { continue }
                 if var e, e.code == .storeUnavailable {
                     // Nothing is lost offline: say so, with what waits.
@@ -84,10 +75,14 @@ public final class SyncEngine: Sendable {
     /// and logs what it holds, so the first push carries it.
     public func enable(remoteURL: String, strategy: SyncStrategy, interval: Double?) async throws -> String {
         let remote = try await openRemote(remoteURL)
-        defer { Task { await remote.close() } }
-        _ = try await remote.syncStartTracking(remote: nil, strategy: nil)
+        do {
+            _ = try await remote.syncStartTracking(remote: nil, strategy: nil)
+            await remote.close()
+        } catch {
+            await remote.close()
+            throw error
+        }
         let replica = try await local.syncStartTracking(remote: remoteURL, strategy: strategy)
-        try await local.syncSetSetting(SyncSetting.strategy, strategy.rawValue)
         if let interval { try await local.syncSetSetting(SyncSetting.interval, String(interval)) }
         return replica
     }
@@ -210,24 +205,14 @@ public final class SyncEngine: Sendable {
 }
 
 /// Background sync for a long-running process (the MCP server): a round every `interval`
-/// seconds and soon after local writes, on its own connections, never in a tool call's path.
-/// Failures (the remote down) back off and are retried; they never reach an agent.
+/// seconds and within a quarter second of local writes, through the engine's local store (the
+/// server's own, whose writes go ahead of sync's), never in a tool call's path. Failures (the
+/// remote down) back off and are retried; they never reach an agent.
 public final class SyncScheduler: Sendable {
     let engine: SyncEngine
     let task = Mutex<Task<Void, Never>?>(nil)
-    let state = Mutex(State())
-
-    struct State {
-        var rounds = 0
-        var failures = 0
-        var lastError: String?
-        var lastRound: Date?
-    }
 
     public init(engine: SyncEngine) { self.engine = engine }
-
-    public var rounds: Int { state.withLock { $0.rounds } }
-    public var lastError: String? { state.withLock { $0.lastError } }
 
     public func start() {
         let t = Task.detached { [self] in await loop() }
@@ -244,31 +229,23 @@ public final class SyncScheduler: Sendable {
     func loop() async {
         var lastAttempt = Date.distantPast
         var backoff = 1.0
+        var failing = false
         while !Task.isCancelled {
             try? await Task.sleep(nanoseconds: 250_000_000)
             if Task.isCancelled { return }
             let interval = (try? await engine.interval()) ?? SyncEngine.defaultInterval
-            let since = Date().timeIntervalSince(lastAttempt)
-            let failing = state.withLock { $0.failures > 0 }
             let pending = ((try? await engine.local.syncPendingCount()) ?? 0) > 0
-            let due = since >= interval || (pending && since >= (failing ? backoff : 0.25))
-            guard due, !failing || since >= backoff else { continue }
+            // Local writes go out at once, or after the back-off while the remote fails.
+            let wait = pending ? (failing ? backoff : 0) : interval
+            guard Date().timeIntervalSince(lastAttempt) >= wait else { continue }
             lastAttempt = Date()
             do {
                 _ = try await engine.syncNow()
                 backoff = 1
-                state.withLock {
-                    $0.rounds += 1
-                    $0.failures = 0
-                    $0.lastError = nil
-                    $0.lastRound = Date()
-                }
+                failing = false
             } catch {
                 backoff = min(interval, backoff * 2)
-                state.withLock {
-                    $0.failures += 1
-                    $0.lastError = (error as? MinskyError)?.message ?? "\(error)"
-                }
+                failing = true
             }
         }
     }
@@ -335,20 +312,49 @@ extension SyncEngine {
         case "conflicts":
             return ["conflicts": .array(try await local.syncConflicts().map(\.json))]
         case "resolve":
+            let sides = (args["fields"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
             let id = args["id"]?.stringValue ?? ""
-            let open = try await local.syncConflicts().filter { $0.entity == .task && $0.key == id }
-            var choice: [String: Bool] = [:]
-            if let take = args["take"]?.stringValue { for k in open { choice[k.field] = take == "local" } }
-            for (f, side) in args["fields"]?.objectValue ?? [:] { choice[f] = side.stringValue == "local" }
-            guard !choice.isEmpty else {
-                throw MinskyError.invalid(
-                    "take", "say which version to keep: take local|remote, or fields {name: local|remote}")
-            }
-            let n = try await local.syncResolve(entity: .task, key: id, takeLocal: choice)
+            let n = try await resolve(id: id, take: args["take"]?.stringValue, fields: sides)
             return ["resolved": .int(Int64(n)), "id": .string(id)]
         default:
             throw MinskyError.invalid(
                 "action", "unknown action '\(action)'; use status, push, pull, now, conflicts or resolve")
         }
+    }
+
+    /// Settles the conflicts of `id` (a task id, or `entity/key` as `sync conflicts` shows):
+    /// `take` local|remote for every conflicted field, and/or `fields` name → local|remote (task
+    /// JSON names such as `parentId` or column names).
+    public func resolve(id: String, take: String?, fields: [String: String]) async throws -> Int {
+        var entity = SyncEntity.task
+        var key = id
+        if let slash = id.firstIndex(of: "/"), let e = SyncEntity(rawValue: String(id[..<slash])) {
+            entity = e
+            key = String(id[id.index(after: slash)...])
+        }
+        func keepsLocal(_ side: String, _ field: String) throws -> Bool {
+            switch side {
+            case "local": return true
+            case "remote": return false
+            default: throw MinskyError.invalid(field, "'\(side)' is neither local nor remote")
+            }
+        }
+        guard take != nil || !fields.isEmpty else {
+            throw MinskyError.invalid(
+                "take", "say which version to keep: take local|remote, or field NAME=local|remote")
+        }
+        var choice: [String: Bool] = [:]
+        if let take {
+            let local = try keepsLocal(take, "take")
+            for k in try await self.local.syncConflicts() where k.entity == entity && k.key == key {
+                choice[k.field] = local
+            }
+        }
+        let columns = [
+            "parentId": "parent_id", "claimExpiresAt": "claim_expires_at", "updatedAt": "updated_at",
+            "createdAt": "created_at", "deleted": SyncChange.presence, "present": SyncChange.presence,
+        ]
+        for (name, side) in fields { choice[columns[name] ?? name] = try keepsLocal(side, "field") }
+        return try await self.local.syncResolve(entity: entity, key: key, takeLocal: choice)
     }
 }

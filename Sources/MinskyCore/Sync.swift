@@ -178,6 +178,11 @@ public struct SyncChange: Sendable, Hashable {
             origin: body["origin"]?.stringValue)
     }
 
+    /// A field's value after the change; the presence pseudo-field is whether the row lives.
+    public func value(_ field: String) -> JSONValue? {
+        field == Self.presence ? .bool(!deleted) : fields[field]
+    }
+
     /// The latest stamp this change wrote.
     public var latestWrite: SyncStamp { changed.keys.compactMap { stamps[$0] }.max() ?? .zero }
 }
@@ -193,6 +198,10 @@ public struct SyncRowState: Sendable, Hashable {
         self.deleted = deleted
     }
     public func stamp(_ f: String) -> SyncStamp { stamps[f] ?? .zero }
+    /// A field's value (nil on a tombstone); the presence pseudo-field is whether the row lives.
+    public func value(_ field: String) -> JSONValue? {
+        field == SyncChange.presence ? .bool(!deleted) : (deleted ? nil : fields[field])
+    }
 }
 
 /// A change the remote did not take as it came: a true conflict under `manual`, or a change the
@@ -285,19 +294,13 @@ public enum SyncResolver {
         } else {
             units = written.map { [$0] }
         }
-        let incomingValue: (String) -> JSONValue? = { f in
-            f == SyncChange.presence ? .bool(!change.deleted) : change.fields[f]
-        }
-        let currentValue: (String) -> JSONValue? = { f in
-            f == SyncChange.presence ? .bool(!current.deleted) : (current.deleted ? nil : current.fields[f])
-        }
         var clean: [[String]] = []
         var conflicted: [[String]] = []
         for u in units {
             let moved = u.contains { f in
                 !SyncEntity.maxFields.contains(f) && current.stamp(f) > (change.changed[f] ?? .zero)
             }
-            let same = u.allSatisfy { incomingValue($0) == currentValue($0) }
+            let same = u.allSatisfy { change.value($0) == current.value($0) }
             if moved && !same { conflicted.append(u) } else { clean.append(u) }
         }
         var take = Set(clean.flatMap { $0 })
@@ -472,6 +475,6 @@ public protocol SyncPeer: Sendable {
     /// Settles conflicts of `key`: for each field, `true` keeps the local value (pushed again as a
     /// new change), `false` takes the remote's. Fields not named stay open. Returns how many settled.
     func syncResolve(entity: SyncEntity, key: String, takeLocal: [String: Bool]) async throws -> Int
-    /// Every live row of every synced kind, as `entity/key` → fields (for convergence checks and `sync verify`).
+    /// Every live row of every synced kind, as `entity/key` → fields (what convergence is checked on).
     func syncSnapshot() async throws -> [String: [String: JSONValue]]
 }

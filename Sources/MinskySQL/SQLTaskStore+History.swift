@@ -9,15 +9,23 @@ extension SQLTaskStore {
         _ c: any SQLConnection, _ taskId: TaskID, _ kind: String, _ changes: JSONValue, at: Timestamp,
         track: Bool = true
     ) throws {
-        let id = "ev-" + String(at.microseconds, radix: 36) + "-" + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
-        let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"
-        try c.execute(
-            d,
-            """
-            INSERT INTO task_events (id, task_id, at, actor, kind, changes) \
-            VALUES (\(text: id), \(taskId), \(at), \(who), \(text: kind), \(json: changes))
-            """)
+        try insertEvents(c, [(taskId, kind, changes)], at: at)
         if track { try trackEvent(c, taskId, kind, changes) }
+    }
+
+    /// Appends history events in multi-row statements.
+    func insertEvents(_ c: any SQLConnection, _ events: [(TaskID, String, JSONValue)], at: Timestamp) throws {
+        let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"
+        for start in stride(from: 0, to: events.count, by: 400) {
+            var s: SQL = "INSERT INTO task_events (id, task_id, at, actor, kind, changes) VALUES "
+            for (n, (task, kind, changes)) in events[start..<min(events.count, start + 400)].enumerated() {
+                let id =
+                    "ev-" + String(at.microseconds, radix: 36) + "-"
+                    + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+                s += "\(raw: n == 0 ? "" : ", ")(\(text: id), \(task), \(at), \(who), \(text: kind), \(json: changes))"
+            }
+            try c.execute(d, s)
+        }
     }
 
     public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {

@@ -38,10 +38,10 @@ struct SyncTable: Sendable {
         key.split(separator: "|", omittingEmptySubsequences: false).map(String.init)
     }
 
-    func keyWhere(_ key: String, alias: String = "") -> SQL {
+    func keyWhere(_ key: String) -> SQL {
         var s: SQL = ""
         for (i, (column, value)) in zip(self.key, keyParts(key)).enumerated() {
-            s += "\(raw: i == 0 ? "" : " AND ")\(raw: alias)\(raw: column) = \(text: value)"
+            s += "\(raw: i == 0 ? "" : " AND ")\(raw: column) = \(text: value)"
         }
         return s
     }
@@ -113,14 +113,6 @@ extension SQLTaskStore {
             INSERT INTO sync_rows (entity, key, stamps, deleted) VALUES (\(text: e.rawValue), \(text: key), \(text: json), \(int: deleted ? 1 : 0)) \
             ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted
             """)
-    }
-
-    /// The row as sync sees it: fields, stamps and whether it is gone (nil: neither a row nor a record of one).
-    func syncState(_ c: any SQLConnection, _ e: SyncEntity, _ key: String) throws -> SyncRowState? {
-        let fields = try syncRow(c, SyncTable.of(e), key)
-        let known = try syncStamps(c, e, key)
-        if fields == nil && known == nil { return nil }
-        return SyncRowState(fields: fields ?? [:], stamps: known?.stamps ?? [:], deleted: fields == nil)
     }
 
     // MARK: Settings
@@ -242,14 +234,10 @@ extension SQLTaskStore {
                 try track(c, .dependency, id.rawValue + "|" + dep, changed: [], deleted: true)
             }
         default:
-            let columns = (changes.objectValue ?? [:]).keys.compactMap { Self.taskColumn[$0] }
+            let columns = (changes.objectValue ?? [:]).keys.compactMap { taskColumns[$0] }
             try track(c, .task, id.rawValue, changed: columns + ["updated_at"])
         }
     }
-
-    /// Task JSON names → columns.
-    static var taskColumn: [String: String] { taskColumns }
-    static var taskJSONName: [String: String] { taskJSONNames }
 }
 
 /// Task JSON names → columns, and back (built once).
@@ -263,32 +251,6 @@ let taskJSONNames = Dictionary(uniqueKeysWithValues: taskColumns.map { ($1, $0) 
 extension SQLTaskStore {
 
     // MARK: Writing rows that came from elsewhere
-
-    /// Writes `fields` as the row `key` (insert or update), keeping the store's own bookkeeping.
-    func writeSyncRow(
-        _ c: any SQLConnection, _ t: SyncTable, _ key: String, _ fields: [String: JSONValue], exists: Bool
-    )
-        throws
-    {
-        if exists {
-            guard !fields.isEmpty else { return }
-            var s: SQL = "UPDATE \(raw: t.table) SET "
-            for (i, col) in t.fields.filter({ fields[$0.name] != nil }).enumerated() {
-                s += "\(raw: i == 0 ? "" : ", ")\(raw: col.name) = \(bind(fields[col.name], col.type))"
-            }
-            if t.entity == .task { s += ", version = version + 1" }
-            if t.entity == .embedding && d == .postgres, try hasVectorColumn(c) { s += ", embedding = NULL" }
-            s += " WHERE \(t.keyWhere(key))"
-            try c.execute(d, s)
-        } else {
-            let names = t.key + t.fields.map(\.name)
-            var s: SQL = "INSERT INTO \(raw: t.table) (\(raw: names.joined(separator: ", "))) VALUES ("
-            for (i, k) in t.keyParts(key).enumerated() { s += "\(raw: i == 0 ? "" : ", ")\(text: k)" }
-            for col in t.fields { s += ", \(bind(fields[col.name], col.type))" }
-            s += ")"
-            try c.execute(d, s)
-        }
-    }
 
     func hasVectorColumn(_ c: any SQLConnection) throws -> Bool {
         try !c.query(
@@ -319,18 +281,6 @@ extension SQLTaskStore {
         return ids
     }
 
-    /// After a task row changed by sync: counters of it, its parents and dependents.
-    func refreshAfterSync(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, oldParent: TaskID?) throws {
-        let id = SyncTable.of(e).taskID(key)
-        var ids: Set<TaskID> = [id]
-        if let oldParent { ids.insert(oldParent) }
-        if try exists(c, id) {
-            if let p = try parentOf(c, id) { ids.insert(p) }
-            ids.formUnion(try dependents(c, id))
-        }
-        try refreshCounters(c, ids.filter { (try? exists(c, $0)) == true })
-    }
-
     /// The history event for a sync-applied change (tasks and their edges), so watchers see it.
     func syncEvent(_ e: SyncEntity, _ key: String, before: [String: JSONValue]?, after: [String: JSONValue]?)
         -> (TaskID, String, JSONValue)?
@@ -339,7 +289,7 @@ extension SQLTaskStore {
         switch e {
         case .task:
             var changes: [String: JSONValue] = [:]
-            let names = Self.taskJSONName
+            let names = taskJSONNames
             for col in t.fields.map(\.name)
             where !SyncEntity.maxFields.contains(col) && !SyncEntity.fixedFields.contains(col) {
                 let a = before?[col] ?? .null
@@ -365,13 +315,6 @@ extension SQLTaskStore {
         case .embedding, .proposal:
             return nil
         }
-    }
-
-    func recordSyncEvent(
-        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, before: [String: JSONValue]?,
-        after: [String: JSONValue]?
-    ) throws {
-        if let ev = syncEvent(e, key, before: before, after: after) { try insertEvents(c, [ev], at: now()) }
     }
 
     // MARK: SyncPeer
@@ -410,7 +353,7 @@ extension SQLTaskStore {
 
     public func syncStopTracking() async throws {
         try await write { [self] c in
-            for t in ["sync_state", "sync_rows", "sync_log", "sync_conflicts", "sync_applied"] {
+            for t in Schema.syncTables {
                 try c.execute(d, "DELETE FROM \(raw: t)")
             }
         }
@@ -545,10 +488,8 @@ extension SQLTaskStore {
         let outcome = SyncResolver.resolve(ch, current: current, strategy: strategy)
         var conflicts: [SyncConflict] = []
         func conflict(_ field: String, _ kind: SyncConflict.Kind, _ message: String) {
-            let local = field == SyncChange.presence ? JSONValue.bool(!ch.deleted) : (ch.fields[field] ?? .null)
-            let remote =
-                field == SyncChange.presence
-                ? JSONValue.bool(!(current?.deleted ?? true)) : (current?.fields[field] ?? .null)
+            let local = ch.value(field) ?? .null
+            let remote = current?.value(field) ?? (field == SyncChange.presence ? .bool(false) : .null)
             conflicts.append(
                 SyncConflict(
                     entity: ch.entity, key: ch.key, field: field, kind: kind, local: local,
@@ -717,7 +658,7 @@ extension SQLTaskStore {
                 var kept = keep[id] ?? []
                 for var k in open[id] ?? [] {
                     // The conflict now stands against the remote's latest value.
-                    k.remote = k.field == SyncChange.presence ? .bool(!ch.deleted) : (ch.fields[k.field] ?? .null)
+                    k.remote = ch.value(k.field) ?? .null
                     k.remoteStamp = ch.stamps[k.field] ?? k.remoteStamp
                     try saveConflict(c, k)
                     kept.insert(k.field)
@@ -785,12 +726,15 @@ extension SQLTaskStore {
             if entity.atomic, let side = takeLocal.values.first {
                 for k in open { takeLocal[k.field] = side }
             }
-            let t = SyncTable.of(entity)
-            var settled = 0
-            var stamps = try syncStamps(c, entity, key)?.stamps ?? [:]
-            var localFields: [String] = []
-            let before = try syncRow(c, t, key)
+            // Written the way sync writes every row (history, counters, stamps).
+            let batch = SyncBatch(store: self, c: c, now: now())
+            let current = try batch.state(entity, key)
+            let before = current.flatMap { $0.deleted ? nil : $0.fields }
             var fields = before ?? [:]
+            var stamps = current?.stamps ?? [:]
+            var deleting = false
+            var settled = 0
+            var localFields: [String] = []
             for k in open {
                 guard let local = takeLocal[k.field] else { continue }
                 settled += 1
@@ -802,23 +746,22 @@ extension SQLTaskStore {
                     // Kept here: pushed again as a change made after the remote's value.
                     stamps[k.field] = max(stamps[k.field] ?? .zero, k.remoteStamp)
                     localFields.append(k.field)
-                } else if k.field == SyncChange.presence {
-                    if k.remote.boolValue == false, before != nil { _ = try deleteSyncRow(c, t, key) }
-                    stamps[k.field] = k.remoteStamp
                 } else {
-                    fields[k.field] = k.remote
+                    if k.field == SyncChange.presence {
+                        deleting = k.remote.boolValue == false && before != nil
+                    } else {
+                        fields[k.field] = k.remote
+                    }
                     stamps[k.field] = k.remoteStamp
                 }
             }
-            if let before, fields != before {
-                try writeSyncRow(c, t, key, fields.filter { before[$0.key] != $0.value }, exists: true)
-                if entity == .task {
-                    try refreshAfterSync(
-                        c, entity, key, oldParent: before["parent_id"]?.stringValue.map(TaskID.init(trusted:)))
-                }
-                try recordSyncEvent(c, entity, key, before: before, after: fields)
+            if deleting {
+                _ = try batch.delete(entity, key, before: before)
+            } else if let before, fields != before {
+                try batch.write(entity, key, fields, before: before)
             }
-            try saveStamps(c, entity, key, stamps, deleted: before == nil)
+            batch.setStamps(entity, key, stamps, deleted: deleting || before == nil)
+            try batch.finish(appendLog: false)
             if !localFields.isEmpty {
                 if localFields.contains(SyncChange.presence), before == nil {
                     // A local delete kept: push it again.

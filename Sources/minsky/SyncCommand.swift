@@ -217,36 +217,16 @@ struct SyncCommand: AsyncParsableCommand {
         func run() async throws {
             let out = Output(json: global.json)
             try await out.reportingErrors {
-                var entity = SyncEntity.task
-                var key = id
-                if let slash = id.firstIndex(of: "/"), let e = SyncEntity(rawValue: String(id[..<slash])) {
-                    entity = e
-                    key = String(id[id.index(after: slash)...])
-                }
-                func side(_ s: String, _ field: String) throws -> Bool {
-                    switch s {
-                    case "local": return true
-                    case "remote": return false
-                    default: throw MinskyError.invalid(field, "'\(s)' is neither local nor remote")
+                var sides: [String: String] = [:]
+                for f in fields {
+                    let parts = f.split(separator: "=", maxSplits: 1).map(String.init)
+                    guard parts.count == 2 else {
+                        throw MinskyError.invalid("field", "--field takes NAME=local|remote, not '\(f)'")
                     }
-                }
-                if take == nil && fields.isEmpty {
-                    throw MinskyError.invalid(
-                        "take", "say which version to keep: --take local|remote, or --field NAME=local|remote")
+                    sides[parts[0]] = parts[1]
                 }
                 try await SyncCommand.withEngine(global) { engine in
-                    let open = try await engine.local.syncConflicts().filter { $0.entity == entity && $0.key == key }
-                    var choice: [String: Bool] = [:]
-                    if let take { for k in open { choice[k.field] = try side(take, "take") } }
-                    for f in fields {
-                        let parts = f.split(separator: "=", maxSplits: 1).map(String.init)
-                        guard parts.count == 2 else {
-                            throw MinskyError.invalid("field", "--field takes NAME=local|remote, not '\(f)'")
-                        }
-                        let name = SyncCommand.column(parts[0])
-                        choice[name] = try side(parts[1], "field")
-                    }
-                    let n = try await engine.local.syncResolve(entity: entity, key: key, takeLocal: choice)
+                    let n = try await engine.resolve(id: id, take: take, fields: sides)
                     if out.json { return out.emit(["resolved": .int(Int64(n)), "id": .string(id)]) }
                     out.line("✓ \(n) conflict(s) of \(id) settled; `minsky sync now` sends kept local values")
                 }
@@ -272,14 +252,5 @@ struct SyncCommand: AsyncParsableCommand {
                 }
             }
         }
-    }
-
-    /// Conflict field names accept the task JSON names (`parentId`) as well as columns.
-    static func column(_ name: String) -> String {
-        let map = [
-            "parentId": "parent_id", "claimExpiresAt": "claim_expires_at", "updatedAt": "updated_at",
-            "createdAt": "created_at", "deleted": SyncChange.presence, "present": SyncChange.presence,
-        ]
-        return map[name] ?? name
     }
 }
