@@ -15,6 +15,9 @@ let package = Package(
         .package(url: "https://github.com/groue/GRDB.swift", exact: "7.10.0"),
         .package(url: "https://github.com/apple/swift-argument-parser", exact: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", exact: "1.16.2"),
+        // The board's HTTP and WebSocket server (README "Dependencies": 21 s clean build here
+        // against 137 s for hummingbird 2, which brings SwiftNIO).
+        .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
         // Domain: models, TaskStore contract, rules, errors. No database, HTTP or MCP code.
@@ -53,6 +56,14 @@ let package = Package(
                 "MinskyCore", "MinskySQLite", "MinskyPostgres",
                 .product(name: "Logging", package: "swift-log"),
             ]),
+        // `minsky board`: the local web board (page, JSON API, live WebSocket) on FlyingFox.
+        .target(
+            name: "MinskyBoard",
+            dependencies: ["MinskyCore", .product(name: "FlyingFox", package: "FlyingFox")],
+            resources: [
+                .embedInCode("Resources/board.html"), .embedInCode("Resources/board.css"),
+                .embedInCode("Resources/board.js"),
+            ]),
         // LLM providers (URLSession) and the AI features built on them.
         .target(name: "MinskyAI", dependencies: ["MinskyCore"]),
         // Backup, upgrade to PostgreSQL, rollback: moving a store without losing a byte.
@@ -66,6 +77,7 @@ let package = Package(
             name: "minsky",
             dependencies: [
                 "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade", "MinskyAI", "MinskyPostgres", "MinskySQL",
+                "MinskyBoard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

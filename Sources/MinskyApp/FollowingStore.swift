@@ -143,8 +143,8 @@ public final class FollowingStore: MinskyStore {
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
         try await perform { try await $0.dependencyEdges(among: ids) }
     }
-    public func nextReady(limit: Int) async throws -> [TaskItem] {
-        try await perform { try await $0.nextReady(limit: limit) }
+    public func nextReady(limit: Int, filter: ReadyFilter) async throws -> [TaskItem] {
+        try await perform { try await $0.nextReady(limit: limit, filter: filter) }
     }
     public func heartbeat(_ id: TaskID, owner: String, ttl: Double) async throws -> TaskItem {
         try await perform { try await $0.heartbeat(id, owner: owner, ttl: ttl) }
@@ -181,6 +181,12 @@ public final class FollowingStore: MinskyStore {
     public func aiUsage() async throws -> [AIUsage] { try await perform { try await $0.aiUsage() } }
     public func vectorSearchMethod() async -> String {
         (try? await perform { await $0.vectorSearchMethod() }) ?? "unknown"
+    }
+    public func addNote(_ taskId: TaskID, body: String) async throws -> TaskNote {
+        try await perform { try await $0.addNote(taskId, body: body) }
+    }
+    public func notes(of taskId: TaskID) async throws -> [TaskNote] {
+        try await perform { try await $0.notes(of: taskId) }
     }
     public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {
         try await perform { try await $0.history(of: id, limit: limit, cursor: cursor) }

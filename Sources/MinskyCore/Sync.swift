@@ -94,7 +94,7 @@ public final class HybridClock: Sendable {
 
 /// The kinds of rows that sync, each named as the change log names it.
 public enum SyncEntity: String, CaseIterable, Sendable {
-    case task, dependency, embedding, proposal
+    case task, dependency, embedding, proposal, note
 
     /// Whether all fields change together (an embedding's model, dimensions and bytes).
     public var atomic: Bool { self == .embedding || self == .dependency }

@@ -12,6 +12,8 @@ public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
     public var parentId: TaskID?
     /// Who claimed the task (agent or person), if anyone.
     public var assignee: String?
+    /// What must hold for the task to be done, in order; `tasks check ID N` ticks one.
+    public var acceptance: [AcceptanceCriterion] = []
     /// When the claim lapses; nil means the claim does not expire.
     public var claimExpiresAt: Timestamp?
     public var createdAt: Timestamp
@@ -22,9 +24,11 @@ public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
     public init(
         id: TaskID, title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
         tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, assignee: String? = nil,
-        claimExpiresAt: Timestamp? = nil, createdAt: Timestamp, updatedAt: Timestamp, version: Int64 = 1
+        claimExpiresAt: Timestamp? = nil, createdAt: Timestamp, updatedAt: Timestamp, version: Int64 = 1,
+        acceptance: [AcceptanceCriterion] = []
     ) {
         self.id = id
+        self.acceptance = acceptance
         self.title = title
         self.description = description
         self.status = status
@@ -47,12 +51,47 @@ public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
         return a != other
     }
 
+    /// The acceptance criteria not yet checked, with their 1-based numbers.
+    public var uncheckedCriteria: [(number: Int, text: String)] {
+        acceptance.enumerated().filter { !$0.element.done }.map { ($0.offset + 1, $0.element.text) }
+    }
+
     /// True when someone other than `owner` holds an unexpired claim at `now`.
     public func isClaimed(byOtherThan owner: String, at now: Timestamp) -> Bool {
         guard let a = assignee, a != owner else { return false }
         if let exp = claimExpiresAt { return exp > now }
         return true
     }
+}
+
+/// One acceptance criterion: a statement that must hold, and whether someone checked it.
+public struct AcceptanceCriterion: Hashable, Sendable, Codable {
+    public var text: String
+    public var done: Bool
+    public init(_ text: String, done: Bool = false) {
+        self.text = text
+        self.done = done
+    }
+
+    public var json: JSONValue { ["text": .string(text), "done": .bool(done)] }
+
+    /// Reads `[{"text": …, "done": …}]` (or plain strings, unchecked); nil when malformed.
+    public static func list(_ v: JSONValue) -> [AcceptanceCriterion]? {
+        guard let a = v.arrayValue else { return nil }
+        var out: [AcceptanceCriterion] = []
+        for item in a {
+            if let s = item.stringValue {
+                out.append(AcceptanceCriterion(s))
+            } else if let t = item["text"]?.stringValue {
+                out.append(AcceptanceCriterion(t, done: item["done"]?.boolValue ?? false))
+            } else {
+                return nil
+            }
+        }
+        return out
+    }
+
+    public static func json(_ list: [AcceptanceCriterion]) -> JSONValue { .array(list.map(\.json)) }
 }
 
 /// What a caller supplies to create a task; the store assigns id, timestamps and version.
@@ -66,6 +105,8 @@ public struct NewTask: Sendable, Hashable, Codable {
     public var parentId: TaskID?
     /// Tasks that must be done before this one; added in the same transaction.
     public var dependsOn: [TaskID]
+    /// Acceptance criteria, unchecked.
+    public var acceptance: [String] = []
     /// In `createMany`: indices of earlier drafts of the same batch this one waits for.
     public var batchDependsOn: [Int] = []
     /// In `createMany`: index of an earlier draft of the same batch that is this one's parent.
@@ -88,7 +129,7 @@ public struct NewTask: Sendable, Hashable, Codable {
 
 extension NewTask {
     enum CodingKeys: String, CodingKey {
-        case title, description, status, priority, tags, metadata, parentId, dependsOn
+        case title, description, status, priority, tags, metadata, parentId, dependsOn, acceptance
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -101,6 +142,7 @@ extension NewTask {
         try c.encode(metadata, forKey: .metadata)
         try c.encodeIfPresent(parentId, forKey: .parentId)
         try c.encode(dependsOn, forKey: .dependsOn)
+        if !acceptance.isEmpty { try c.encode(acceptance, forKey: .acceptance) }
     }
 
     /// Only `title` is required; everything else has the same defaults as the initializer.
@@ -114,6 +156,7 @@ extension NewTask {
         metadata = try c.decodeIfPresent(JSONValue.self, forKey: .metadata) ?? .object([:])
         parentId = try c.decodeIfPresent(TaskID.self, forKey: .parentId)
         dependsOn = try c.decodeIfPresent([TaskID].self, forKey: .dependsOn) ?? []
+        acceptance = try c.decodeIfPresent([String].self, forKey: .acceptance) ?? []
     }
 }
 
@@ -136,6 +179,14 @@ public struct TaskPatch: Sendable, Hashable, Codable {
     public var parent: ParentChange?
     /// Set or clear (empty string) the assignee without a claim.
     public var assignee: String?
+    /// Replaces every acceptance criterion.
+    public var acceptance: [AcceptanceCriterion]?
+    /// Appends unchecked criteria.
+    public var addAcceptance: [String] = []
+    /// Checks (true) or unchecks (false) criteria by their 1-based number.
+    public var check: [Int: Bool] = [:]
+    /// Lets `status: DONE` through with acceptance criteria still unchecked (refused otherwise).
+    public var force = false
 
     public init(
         title: String? = nil, description: String? = nil, status: TaskStatus? = nil, priority: Priority? = nil,
@@ -156,7 +207,8 @@ public struct TaskPatch: Sendable, Hashable, Codable {
 
     public var isEmpty: Bool {
         title == nil && description == nil && status == nil && priority == nil && tags == nil && addTags.isEmpty
-            && removeTags.isEmpty && metadata == nil && parent == nil && assignee == nil
+            && removeTags.isEmpty && metadata == nil && parent == nil && assignee == nil && acceptance == nil
+            && addAcceptance.isEmpty && check.isEmpty
     }
 }
 
@@ -194,5 +246,30 @@ public struct DependencyList: Hashable, Sendable, Codable {
     public init(blockedBy: [Edge], blocks: [Edge]) {
         self.blockedBy = blockedBy
         self.blocks = blocks
+    }
+}
+
+/// A note on a task: who wrote what, when. Notes are never edited; they sync as their own rows,
+/// so notes written on two machines at once both survive.
+public struct TaskNote: Hashable, Sendable {
+    public var id: String
+    public var taskId: TaskID
+    public var author: String
+    public var body: String
+    public var createdAt: Timestamp
+
+    public init(id: String, taskId: TaskID, author: String, body: String, createdAt: Timestamp) {
+        self.id = id
+        self.taskId = taskId
+        self.author = author
+        self.body = body
+        self.createdAt = createdAt
+    }
+
+    public var json: JSONValue {
+        [
+            "id": .string(id), "taskId": .string(taskId.rawValue), "author": .string(author), "body": .string(body),
+            "createdAt": .string(createdAt.iso8601),
+        ]
     }
 }

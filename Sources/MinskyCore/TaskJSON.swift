@@ -50,18 +50,21 @@ public enum TaskJSON {
         if let p = t.parentId { o["parentId"] = .string(p.rawValue) }
         if let a = t.assignee { o["assignee"] = .string(a) }
         if let e = t.claimExpiresAt { o["claimExpiresAt"] = .string(e.iso8601) }
+        if !t.acceptance.isEmpty { o["acceptance"] = AcceptanceCriterion.json(t.acceptance) }
         return .object(o)
     }
 
-    /// A task and both directions of its dependencies.
-    public static func detail(_ t: TaskItem, _ deps: DependencyList, descriptionLimit: Int? = nil, offset: Int = 0)
-        -> JSONValue
-    {
-        [
+    /// A task and both directions of its dependencies, and its notes when it has any.
+    public static func detail(
+        _ t: TaskItem, _ deps: DependencyList, notes: [TaskNote] = [], descriptionLimit: Int? = nil, offset: Int = 0
+    ) -> JSONValue {
+        var o: [String: JSONValue] = [
             "task": full(t, descriptionLimit: descriptionLimit, offset: offset),
             "blockedBy": .array(deps.blockedBy.map(edge)),
             "blocks": .array(deps.blocks.map(edge)),
         ]
+        if !notes.isEmpty { o["notes"] = .array(notes.map(\.json)) }
+        return .object(o)
     }
 
     /// A page of tasks. With a `budgetCharacters`, the page ends early once its JSON would pass
@@ -189,6 +192,10 @@ public enum TaskSchemas {
             "version": ["type": "integer", "minimum": 1], "createdAt": timestamp, "updatedAt": timestamp,
             "parentId": string,
             "assignee": string, "claimExpiresAt": timestamp, "score": ["type": "number"],
+            "acceptance": [
+                "type": "array",
+                "items": object(["text": string, "done": ["type": "boolean"]], required: ["text", "done"]),
+            ],
         ],
         required: [
             "id", "title", "status", "priority", "description", "tags", "metadata", "version", "createdAt", "updatedAt",
@@ -196,15 +203,21 @@ public enum TaskSchemas {
 
     public static let page = object(
         ["tasks": ["type": "array", "items": task], "nextCursor": string], required: ["tasks"])
+    /// `next_task`: a page, and when it is empty, why (`NotReadyReport.json`).
+    public static let readyPage = object(
+        ["tasks": ["type": "array", "items": task], "why": ["type": "object"]], required: ["tasks"])
     public static let fullPage = object(
         ["tasks": ["type": "array", "items": fullTask], "nextCursor": string], required: ["tasks"])
     public static let detail = object(
         ["task": task, "blockedBy": ["type": "array"], "blocks": ["type": "array"]],
         required: ["task", "blockedBy", "blocks"])
+    public static let note = object(
+        ["id": string, "taskId": string, "author": string, "body": string, "createdAt": timestamp],
+        required: ["id", "taskId", "author", "body", "createdAt"])
     public static let fullDetail = object(
         [
             "task": fullTask, "blockedBy": ["type": "array", "items": task],
-            "blocks": ["type": "array", "items": task],
+            "blocks": ["type": "array", "items": task], "notes": ["type": "array", "items": note],
         ],
         required: ["task", "blockedBy", "blocks"])
     public static let created = object(["created": strings], required: ["created"])

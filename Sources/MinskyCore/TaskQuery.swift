@@ -107,3 +107,118 @@ public enum TextSearch {
         return Array(terms.prefix(16))
     }
 }
+
+/// Which ready tasks a person or an agent wants (`tasks next`, `next_task`).
+public struct ReadyFilter: Sendable, Hashable {
+    public var tag: String?
+    /// Only tasks under this one (its whole subtree).
+    public var parent: TaskID?
+    /// Only tasks assigned to this owner.
+    public var assignee: String?
+    /// Only tasks nobody holds (no assignee, or a lapsed claim).
+    public var unassigned: Bool
+
+    public init(tag: String? = nil, parent: TaskID? = nil, assignee: String? = nil, unassigned: Bool = false) {
+        self.tag = tag
+        self.parent = parent
+        self.assignee = assignee
+        self.unassigned = unassigned
+    }
+
+    public var isEmpty: Bool { tag == nil && parent == nil && assignee == nil && !unassigned }
+
+    public func validated() throws -> ReadyFilter {
+        var f = self
+        if let tag { f.tag = try TaskRules.normalizeTags([tag]).first }
+        if let assignee { try TaskRules.checkText(assignee, field: "assignee", max: 1000) }
+        if assignee != nil && unassigned {
+            throw MinskyError.invalid("unassigned", "assignee and unassigned exclude each other; pass one")
+        }
+        return f
+    }
+
+    /// Whether `t` passes the filter's tag and owner conditions (the subtree is checked apart).
+    public func admits(_ t: TaskItem, now: Timestamp) -> Bool {
+        if let tag, !t.tags.contains(tag) { return false }
+        if let assignee, t.assignee != assignee { return false }
+        if unassigned, t.assignee != nil, !(t.claimExpiresAt.map { $0 <= now } ?? false) { return false }
+        return true
+    }
+}
+
+/// Why no task is ready for a filter: what the open tasks it admits are waiting for.
+public struct NotReadyReport: Sendable, Hashable {
+    public struct Blocked: Sendable, Hashable {
+        public var task: TaskItem
+        /// The unresolved tasks it waits for.
+        public var blockers: [DependencyList.Edge]
+    }
+    /// Unresolved tasks the filter admits.
+    public var open = 0
+    /// Resolved (DONE, CLOSED) tasks the filter admits.
+    public var resolved = 0
+    public var claimed: [TaskItem] = []
+    public var blocked: [Blocked] = []
+    public var waitingForSubtasks: [TaskItem] = []
+    /// Tasks whose status keeps them out (BLOCKED, IN-REVIEW).
+    public var held: [TaskItem] = []
+
+    /// How many of each list are named (the counts are exact).
+    public static let named = 5
+
+    public var summary: String {
+        if open == 0 {
+            return resolved == 0
+                ? "Nothing is open: no task matches."
+                : "Nothing is open: all \(resolved) matching task(s) are done or closed."
+        }
+        var parts: [String] = []
+        if !claimed.isEmpty {
+            parts.append(
+                "\(claimed.count) claimed ("
+                    + claimed.prefix(Self.named).map { "\($0.id) by \($0.assignee ?? "?")" }.joined(separator: ", ")
+                    + (claimed.count > Self.named ? ", …" : "") + ")")
+        }
+        if !blocked.isEmpty {
+            parts.append(
+                "\(blocked.count) blocked ("
+                    + blocked.prefix(Self.named).map { b in
+                        "\(b.task.id) by " + b.blockers.map { "\($0.id) [\($0.status)]" }.joined(separator: ", ")
+                    }.joined(separator: "; ") + (blocked.count > Self.named ? "; …" : "") + ")")
+        }
+        if !waitingForSubtasks.isEmpty {
+            parts.append(
+                "\(waitingForSubtasks.count) waiting for open subtasks ("
+                    + waitingForSubtasks.prefix(Self.named).map(\.id.rawValue).joined(separator: ", ") + ")")
+        }
+        if !held.isEmpty {
+            parts.append(
+                "\(held.count) held by status ("
+                    + held.prefix(Self.named).map { "\($0.id) \($0.status)" }.joined(separator: ", ") + ")")
+        }
+        return "No task is ready: " + parts.joined(separator: "; ") + "."
+    }
+
+    public var json: JSONValue {
+        func ids(_ ts: [TaskItem]) -> JSONValue { .array(ts.prefix(Self.named).map { .string($0.id.rawValue) }) }
+        var o: [String: JSONValue] = ["summary": .string(summary), "open": .int(Int64(open))]
+        if !claimed.isEmpty {
+            o["claimed"] = .array(
+                claimed.prefix(Self.named).map {
+                    ["id": .string($0.id.rawValue), "assignee": .string($0.assignee ?? "")]
+                })
+        }
+        if !blocked.isEmpty {
+            o["blocked"] = .array(
+                blocked.prefix(Self.named).map {
+                    [
+                        "id": .string($0.task.id.rawValue),
+                        "blockedBy": .array($0.blockers.map { .string($0.id.rawValue) }),
+                    ]
+                })
+        }
+        if !waitingForSubtasks.isEmpty { o["waitingForSubtasks"] = ids(waitingForSubtasks) }
+        if !held.isEmpty { o["held"] = ids(held) }
+        return .object(o)
+    }
+}

@@ -17,6 +17,7 @@ public struct TaskRecord: Sendable, Hashable {
     public var createdAt: Timestamp?
     public var updatedAt: Timestamp?
     public var version: Int64?
+    public var acceptance: [AcceptanceCriterion] = []
     /// Where the record came from ("line 3"), prefixed to every error about it.
     public var origin: String
 
@@ -41,13 +42,14 @@ public struct TaskRecord: Sendable, Hashable {
         createdAt = t.createdAt
         updatedAt = t.updatedAt
         version = t.version
+        acceptance = t.acceptance
         origin = t.id.rawValue
     }
 
     /// Every key a record may hold, in the order `fields` lists them in messages.
     public static let keys = [
         "id", "title", "description", "status", "priority", "tags", "metadata", "parentId", "dependsOn", "assignee",
-        "claimExpiresAt", "createdAt", "updatedAt", "version",
+        "claimExpiresAt", "createdAt", "updatedAt", "version", "acceptance",
     ]
 
     /// The JSON object export writes: the full task shape plus `dependsOn`.
@@ -64,6 +66,7 @@ public struct TaskRecord: Sendable, Hashable {
         if let createdAt { o["createdAt"] = .string(createdAt.iso8601) }
         if let updatedAt { o["updatedAt"] = .string(updatedAt.iso8601) }
         if let version { o["version"] = .int(version) }
+        if !acceptance.isEmpty { o["acceptance"] = AcceptanceCriterion.json(acceptance) }
         return .object(o)
     }
 
@@ -134,6 +137,13 @@ public struct TaskRecord: Sendable, Hashable {
         claimExpiresAt = try timestamp("claimExpiresAt")
         createdAt = try timestamp("createdAt")
         updatedAt = try timestamp("updatedAt")
+        if let v = o["acceptance"], !v.isNull {
+            guard let list = AcceptanceCriterion.list(v) else {
+                throw fail(
+                    "acceptance", "acceptance must be an array like [{\"text\": \"tests pass\", \"done\": false}]")
+            }
+            acceptance = list
+        }
         if let v = o["version"], !v.isNull {
             guard let n = v.intValue, n >= 1 else { throw fail("version", "version must be an integer ≥ 1") }
             version = n
@@ -150,6 +160,7 @@ public struct TaskRecord: Sendable, Hashable {
             draft = try TaskRules.validate(draft)
             r.tags = draft.tags
             r.dependsOn = draft.dependsOn
+            try TaskRules.checkAcceptance(acceptance.map(\.text))
             if let a = assignee { try TaskRules.checkAssignee(a) }
             if claimExpiresAt != nil && assignee == nil {
                 throw MinskyError.invalid("claimExpiresAt", "claimExpiresAt needs an assignee who holds the claim")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Domain rules every store applies the same way: validation of input and how a patch changes a task.
 public enum TaskRules {
     public static let maxTitleCharacters = 500
@@ -6,6 +8,9 @@ public enum TaskRules {
     public static let maxTagCharacters = 64
     public static let maxMetadataBytes = 256 * 1024
     public static let maxAssigneeCharacters = 200
+    public static let maxCriteria = 100
+    public static let maxCriterionCharacters = 1_000
+    public static let maxNoteBytes = 64 * 1024
     /// Claims last at most a year; longer is almost certainly a unit mistake.
     public static let maxClaimSeconds: Double = 366 * 86_400
 
@@ -94,9 +99,51 @@ public enum TaskRules {
     }
 
     /// Validates a new task; returns it with tags normalized.
+    /// Acceptance criteria: each a non-empty line of at most `maxCriterionCharacters`, at most `maxCriteria`.
+    public static func checkAcceptance(_ list: [String]) throws {
+        if list.count > maxCriteria {
+            throw MinskyError.invalid(
+                "acceptance", "\(list.count) acceptance criteria is too many; keep at most \(maxCriteria)")
+        }
+        for (i, text) in list.enumerated() {
+            if text.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+                throw MinskyError.invalid("acceptance", "acceptance criterion \(i + 1) is empty; write what must hold")
+            }
+            if text.count > maxCriterionCharacters {
+                throw MinskyError.invalid(
+                    "acceptance",
+                    "acceptance criterion \(i + 1) has \(text.count) characters; keep it under \(maxCriterionCharacters) (details belong in the description)"
+                )
+            }
+            try checkText(text, field: "acceptance", max: maxCriterionCharacters * 4)
+        }
+    }
+
+    /// A note's text: not empty, at most `maxNoteBytes`.
+    public static func checkNote(_ body: String) throws {
+        if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
+            throw MinskyError.invalid(
+                "note", "the note is empty; write its text, e.g. tasks note mk-1 \"found the cause\"")
+        }
+        try checkText(body, field: "note", max: maxNoteBytes)
+    }
+
+    /// The error for marking a task DONE while criteria are unchecked (the CLI, MCP and board
+    /// refuse it unless forced), or nil when every criterion is checked.
+    public static func uncheckedCriteriaError(_ t: TaskItem, status: TaskStatus) -> MinskyError? {
+        let open = t.uncheckedCriteria
+        guard status == .done, t.status != .done, !open.isEmpty else { return nil }
+        let list = open.prefix(5).map { "\($0.number). \($0.text)" }.joined(separator: "; ")
+        return MinskyError.invalid(
+            "force",
+            "task \(t.id) has \(open.count) unchecked acceptance criteri\(open.count == 1 ? "on" : "a") (\(list)\(open.count > 5 ? "; …" : "")); check them first (tasks check \(t.id) N) or force it (--force, force: true)"
+        )
+    }
+
     public static func validate(_ draft: NewTask) throws -> NewTask {
         var d = draft
         try checkTitle(d.title)
+        try checkAcceptance(d.acceptance)
         try checkText(d.description, field: "description", max: maxDescriptionBytes)
         d.tags = try normalizeTags(d.tags)
         try checkMetadata(d.metadata)
@@ -174,6 +221,25 @@ public enum TaskRules {
         case .clear: t.parentId = nil
         case nil: break
         }
+        if let list = patch.acceptance {
+            try checkAcceptance(list.map(\.text))
+            t.acceptance = list
+        }
+        if !patch.addAcceptance.isEmpty {
+            try checkAcceptance(t.acceptance.map(\.text) + patch.addAcceptance)
+            t.acceptance += patch.addAcceptance.map { AcceptanceCriterion($0) }
+        }
+        for (n, done) in patch.check.sorted(by: { $0.key < $1.key }) {
+            guard (1...max(1, t.acceptance.count)).contains(n), n <= t.acceptance.count else {
+                throw MinskyError.invalid(
+                    "number",
+                    t.acceptance.isEmpty
+                        ? "task \(t.id) has no acceptance criteria; add some with --ac \"…\""
+                        : "task \(t.id) has \(t.acceptance.count) acceptance criteri\(t.acceptance.count == 1 ? "on" : "a"); number \(n) is not one of 1…\(t.acceptance.count)"
+                )
+            }
+            t.acceptance[n - 1].done = done
+        }
         if let a = patch.assignee {
             if a.isEmpty {
                 t.assignee = nil
@@ -184,6 +250,7 @@ public enum TaskRules {
                 t.claimExpiresAt = nil
             }
         }
+        if let s = patch.status, !patch.force, let refusal = uncheckedCriteriaError(t, status: s) { throw refusal }
         if let s = patch.status, s != t.status {
             t.status = s
             switch s {

@@ -38,7 +38,8 @@ public protocol TaskStore: Sendable {
 
     /// Tasks ready to start: TODO (or IN-PROGRESS with a lapsed claim), every blocker DONE or
     /// CLOSED, and no open subtasks; most urgent priority first, then oldest, then id.
-    func nextReady(limit: Int) async throws -> [TaskItem]
+    /// Only tasks `filter` admits (tag, subtree, owner).
+    func nextReady(limit: Int, filter: ReadyFilter) async throws -> [TaskItem]
     /// Atomically marks the task IN-PROGRESS for `owner`. Refused with `.alreadyClaimed` when
     /// another owner holds an unexpired claim, and for DONE or CLOSED tasks. `ttl` nil: no expiry.
     func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem
@@ -87,6 +88,14 @@ public protocol AICallLog: Sendable {
     func aiUsage() async throws -> [AIUsage]
 }
 
+/// Notes on a task: append-only comments with author and time.
+public protocol NoteStore: Sendable {
+    /// Appends a note to `taskId` as the store's actor (the database role on PostgreSQL).
+    func addNote(_ taskId: TaskID, body: String) async throws -> TaskNote
+    /// The notes of `taskId`, oldest first.
+    func notes(of taskId: TaskID) async throws -> [TaskNote]
+}
+
 /// The history of every change, append-only.
 public protocol HistoryStore: Sendable {
     /// The events of `id` (the task may be deleted), oldest first, `limit` at a time; `cursor`
@@ -98,13 +107,52 @@ public protocol HistoryStore: Sendable {
 
 /// Everything a minsky store keeps: what the stores implement and the adapters hold. Code that
 /// needs only part of it takes only that part (`any MinskyStore`, `any AICallLog`, …).
-public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog & HistoryStore & AccessReporting
+public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog & HistoryStore & NoteStore
+    & AccessReporting
 
 extension TaskStore {
+    public func nextReady(limit: Int) async throws -> [TaskItem] {
+        try await nextReady(limit: limit, filter: ReadyFilter())
+    }
+
+    /// Why `nextReady` finds nothing for `filter`: what the open tasks it admits wait for.
+    /// Reads the tasks the filter admits (only called when nothing is ready).
+    public func notReadyReport(filter: ReadyFilter, now: Timestamp = .now()) async throws -> NotReadyReport {
+        let f = try filter.validated()
+        var tasks: [TaskItem]
+        if let p = f.parent {
+            tasks = Array(try await subtree(root: p).dropFirst())
+        } else {
+            tasks = try await listAll(TaskQuery(tag: f.tag, assignee: f.assignee, limit: TaskQuery.maxLimit))
+        }
+        tasks = tasks.filter { f.admits($0, now: now) }
+        var r = NotReadyReport()
+        for t in tasks {
+            if t.status.isResolved {
+                r.resolved += 1
+                continue
+            }
+            r.open += 1
+            if t.status == .inProgress, t.assignee != nil, t.claimExpiresAt.map({ $0 > now }) ?? true {
+                r.claimed.append(t)
+            } else if t.status == .blocked || t.status == .inReview {
+                r.held.append(t)
+            } else if r.blocked.count < NotReadyReport.named * 4,
+                case let open = try await dependencies(of: t.id).blockedBy.filter({ !$0.status.isResolved }),
+                !open.isEmpty
+            {
+                r.blocked.append(.init(task: t, blockers: open))
+            } else {
+                r.waitingForSubtasks.append(t)
+            }
+        }
+        return r
+    }
+
     /// Claims the first ready task nobody else holds; retries past tasks another agent won.
-    public func claimNext(owner: String, ttl: Double?) async throws -> TaskItem? {
+    public func claimNext(owner: String, ttl: Double?, filter: ReadyFilter = ReadyFilter()) async throws -> TaskItem? {
         for _ in 0..<5 {
-            let ready = try await nextReady(limit: 20)
+            let ready = try await nextReady(limit: 20, filter: filter)
             if ready.isEmpty { return nil }
             for candidate in ready {
                 do { return try await claim(candidate.id, owner: owner, ttl: ttl) } catch let e as MinskyError
@@ -130,22 +178,24 @@ extension TaskStore {
     }
 
     /// The subtask tree under `root` (the whole store when nil) with the dependency edges among it.
-    public func tree(root: TaskID?) async throws -> TaskTree {
-        var tasks: [TaskItem] = []
-        if let root {
-            var frontier = [try await get(root)]
-            tasks = frontier
-            while !frontier.isEmpty {
-                var next: [TaskItem] = []
-                for t in frontier {
-                    next += try await listAll(TaskQuery(parent: .task(t.id), limit: TaskQuery.maxLimit))
-                }
-                tasks += next
-                frontier = next
+    /// `root` and every task below it, level by level.
+    public func subtree(root: TaskID) async throws -> [TaskItem] {
+        var frontier = [try await get(root)]
+        var tasks = frontier
+        while !frontier.isEmpty {
+            var next: [TaskItem] = []
+            for t in frontier {
+                next += try await listAll(TaskQuery(parent: .task(t.id), limit: TaskQuery.maxLimit))
             }
-        } else {
-            tasks = try await listAll()
+            tasks += next
+            frontier = next
         }
+        return tasks
+    }
+
+    public func tree(root: TaskID?) async throws -> TaskTree {
+        let tasks: [TaskItem]
+        if let root { tasks = try await subtree(root: root) } else { tasks = try await listAll() }
         let edges = try await dependencyEdges(among: root == nil ? nil : tasks.map(\.id))
         return TaskTree(tasks: tasks, edges: edges, root: root)
     }

@@ -131,6 +131,7 @@ public struct Arguments: Sendable {
     public func int(_ k: String) -> Int? { self[k]?.intValue.map { Int($0) } }
     public func bool(_ k: String) -> Bool { self[k]?.boolValue ?? false }
     public func strings(_ k: String) -> [String]? { self[k]?.arrayValue?.compactMap(\.stringValue) }
+    public func ints(_ k: String) -> [Int]? { self[k]?.arrayValue?.compactMap { $0.intValue.map { Int($0) } } }
 
     public func id(_ k: String) throws -> TaskID? {
         guard let s = string(k) else { return nil }
@@ -203,7 +204,9 @@ public enum ToolSchema {
     ]
     public static let priority = integer("0 critical … 4 backlog", min: 0, max: 4)
     public static let tags = array(string(), maxItems: TaskRules.maxTags)
-    public static let expectedVersion = integer("refuse (conflict) unless the task is at this version", min: 1)
+    public static let expectedVersion = integer("conflict unless at this version", min: 1)
+    public static let criteria = array(string(), maxItems: TaskRules.maxCriteria)
+    public static let numbers = array(integer(min: 1))
 
     /// The shapes every result uses, described once in the core (`TaskSchemas`).
     public static let task = TaskSchemas.task

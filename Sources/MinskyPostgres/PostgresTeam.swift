@@ -64,6 +64,7 @@ public enum PostgresTeam {
         "tasks": ["INSERT", "UPDATE"],
         "task_dependencies": ["INSERT", "DELETE"],
         "proposals": ["INSERT", "UPDATE"],
+        "task_notes": ["INSERT"],
         "task_embeddings": ["INSERT", "UPDATE"],
         "task_events": ["INSERT"],
         "ai_calls": ["INSERT"],
@@ -175,6 +176,7 @@ public enum PostgresTeam {
                 switch op {
                 case "INSERT":
                     // History is written as oneself: a member cannot record a change in another's name.
+                    // (Notes keep their author when a replica's sync brings them, so they are not checked.)
                     let check = t == "task_events" ? "actor = current_user" : "true"
                     policies.append(("minsky_member_insert", "FOR INSERT TO \(member) WITH CHECK (\(check))"))
                 case "UPDATE":

@@ -53,7 +53,8 @@ extension SQLTaskStore {
                     id: id, title: r.title, description: r.description, status: r.status, priority: r.priority,
                     tags: r.tags,
                     metadata: r.metadata, parentId: r.parentId, assignee: r.assignee, claimExpiresAt: r.claimExpiresAt,
-                    createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1)
+                    createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1,
+                    acceptance: r.acceptance)
                 try insertRow(c, t)
                 var changes = TaskEvent.changes(from: nil, to: t).objectValue ?? [:]
                 if !r.dependsOn.isEmpty {

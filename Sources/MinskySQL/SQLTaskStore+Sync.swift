@@ -23,6 +23,7 @@ struct SyncTable: Sendable {
         return [
             .task: make(.task, "tasks"), .dependency: make(.dependency, "task_dependencies"),
             .embedding: make(.embedding, "task_embeddings"), .proposal: make(.proposal, "proposals"),
+            .note: make(.note, "task_notes"),
         ]
     }()
 
@@ -244,7 +245,7 @@ extension SQLTaskStore {
 let taskColumns: [String: String] = [
     "title": "title", "description": "description", "status": "status", "priority": "priority", "tags": "tags",
     "metadata": "metadata", "parentId": "parent_id", "assignee": "assignee",
-    "claimExpiresAt": "claim_expires_at",
+    "claimExpiresAt": "claim_expires_at", "acceptance": "acceptance",
 ]
 let taskJSONNames = Dictionary(uniqueKeysWithValues: taskColumns.map { ($1, $0) })
 
@@ -312,6 +313,9 @@ extension SQLTaskStore {
                 TaskID(trusted: parts[0]), after == nil ? "synced_dependency_removed" : "synced_dependency_added",
                 ["dependsOn": .object([side: .string(parts[1])])]
             )
+        case .note:
+            guard before == nil, let after, let task = after["task_id"]?.stringValue else { return nil }
+            return (TaskID(trusted: task), "synced_note_added", ["notes": ["after": after["body"] ?? .null]])
         case .embedding, .proposal:
             return nil
         }

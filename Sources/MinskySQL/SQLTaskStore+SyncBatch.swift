@@ -93,7 +93,8 @@ final class SyncBatch<Driver: SQLDriver> {
         switch e {
         case .task: refs = [fields["parent_id"]?.stringValue.map(TaskID.init(trusted:))].compactMap { $0 }
         case .dependency: refs = t.keyParts(key).map(TaskID.init(trusted:))
-        case .embedding, .proposal: refs = [fields["task_id"]?.stringValue.map(TaskID.init(trusted:)) ?? t.taskID(key)]
+        case .embedding, .proposal, .note:
+            refs = [fields["task_id"]?.stringValue.map(TaskID.init(trusted:)) ?? t.taskID(key)]
         }
         for id in refs where !(try taskExists(id)) { return "task \(id) was deleted on the remote" }
         return nil
@@ -127,7 +128,7 @@ final class SyncBatch<Driver: SQLDriver> {
                 return "\(parts[0]) is a subtask of \(parts[1]) and cannot wait for it"
             }
             return nil
-        case .embedding, .proposal:
+        case .embedding, .proposal, .note:
             return nil
         }
     }
@@ -161,7 +162,7 @@ final class SyncBatch<Driver: SQLDriver> {
             if before != nil && was != isNow { resolvedChanged.insert(task) }
         case .dependency:
             affected.insert(task)
-        case .embedding, .proposal:
+        case .embedding, .proposal, .note:
             break
         }
     }

@@ -45,6 +45,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             "t.id", "t.title", "t.description", "t.status", "t.priority", d.read("t.tags", as: .json),
             d.read("t.metadata", as: .json), "t.parent_id", "t.assignee", d.read("t.claim_expires_at", as: .timestamp),
             d.read("t.created_at", as: .timestamp), d.read("t.updated_at", as: .timestamp), "t.version",
+            d.read("t.acceptance", as: .json),
         ].joined(separator: ", ")
     }
 
@@ -90,10 +91,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             priority: try Priority(Int(prio)), tags: tags, metadata: meta,
             parentId: r[7].text.map(TaskID.init(trusted:)), assignee: r[8].text,
             claimExpiresAt: r[9].isNull ? nil : try ts(9), createdAt: try ts(10), updatedAt: try ts(11),
-            version: version)
+            version: version, acceptance: try acceptance(text(13)))
     }
 
     static func tagsJSON(_ tags: [String]) -> JSONValue { .array(tags.map { .string($0) }) }
+
+    static func acceptance(_ text: String) throws -> [AcceptanceCriterion] {
+        if text == "[]" { return [] }
+        guard let list = AcceptanceCriterion.list(try JSONValue.parse(text, field: "acceptance")) else {
+            throw MinskyError(.internal, "stored acceptance criteria '\(text.prefix(40))' are malformed")
+        }
+        return list
+    }
 
     func fetchTask(_ c: any SQLConnection, _ id: TaskID, lock: Bool = false) throws -> TaskItem {
         guard
@@ -224,7 +233,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         var task = TaskItem(
             id: makeID(idPrefix, length), title: draft.title, description: draft.description,
             status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
-            parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1)
+            parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1,
+            acceptance: draft.acceptance.map { AcceptanceCriterion($0) })
         // A collision with an existing id draws again with one more character.
         while try insertRow(c, task, ifAbsent: true) == 0 {
             length += 1
@@ -250,9 +260,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             d,
             """
             INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, \
-            created_at, updated_at, version) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
+            created_at, updated_at, version, acceptance) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
             \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
-            \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version))\(raw: ifAbsent ? " ON CONFLICT (id) DO NOTHING" : "")
+            \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version), \(json: AcceptanceCriterion.json(t.acceptance)))\(raw: ifAbsent ? " ON CONFLICT (id) DO NOTHING" : "")
             """)
     }
 
@@ -386,7 +396,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 UPDATE tasks SET title = \(text: next.title), description = \(text: next.description), \
                 status = \(text: next.status.rawValue), priority = \(int: next.priority.value), tags = \(json: Self.tagsJSON(next.tags)), \
                 metadata = \(json: next.metadata), parent_id = \(next.parentId), assignee = \(text: next.assignee), \
-                claim_expires_at = \(next.claimExpiresAt), updated_at = \(next.updatedAt), version = \(int: next.version) \
+                claim_expires_at = \(next.claimExpiresAt), updated_at = \(next.updatedAt), version = \(int: next.version), \
+                acceptance = \(json: AcceptanceCriterion.json(next.acceptance)) \
                 WHERE id = \(id) AND version = \(int: cur.version)
                 """)
             guard changed == 1 else {
@@ -558,20 +569,31 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         return all.filter { set.contains($0.taskId) && set.contains($0.dependsOn) }
     }
 
-    public func nextReady(limit: Int) async throws -> [TaskItem] {
+    public func nextReady(limit: Int, filter: ReadyFilter) async throws -> [TaskItem] {
         guard (1...TaskQuery.maxLimit).contains(limit) else {
             throw MinskyError.invalid("limit", "limit \(limit) is out of range; use 1 to \(TaskQuery.maxLimit)")
         }
+        let f = try filter.validated()
         let now = now()
-        return try await boundedRead { [self] c in
-            return try c.query(
-                d,
+        var s: SQL = """
+            SELECT \(raw: columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR \
+            (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= \(now)))
+            """
+        if let tag = f.tag { s += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
+        if let a = f.assignee { s += " AND t.assignee = \(text: a)" }
+        if f.unassigned {
+            s += " AND (t.assignee IS NULL OR (t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= \(now)))"
+        }
+        if let p = f.parent {
+            s += """
+                 AND t.id IN (WITH RECURSIVE sub(id) AS (SELECT id FROM tasks WHERE parent_id = \(p) \
+                UNION ALL SELECT c.id FROM tasks c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub)
                 """
-                SELECT \(raw: columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR \
-                (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= \(now))) \
-                ORDER BY t.priority, t.created_at, t.id LIMIT \(raw: String(limit))
-                """
-            ).map(Self.decode)
+        }
+        s += " ORDER BY t.priority, t.created_at, t.id LIMIT \(raw: String(limit))"
+        return try await boundedRead { [self, s] c in
+            if let p = f.parent { try requireExists(c, p, field: "parent") }
+            return try c.query(d, s).map(Self.decode)
         }
     }
 

@@ -239,6 +239,24 @@ public enum Schema {
                 """,
             ]
         },
+        // Acceptance criteria (a JSON array of {text, done} on the task: checking one is an edit
+        // with a new version) and notes (their own append-only rows, so notes written on two
+        // replicas at once both survive a sync).
+        SQLMigration(name: "012_notes_acceptance") { d in
+            [
+                "ALTER TABLE tasks ADD COLUMN acceptance \(d.type(.json)) NOT NULL DEFAULT '[]'",
+                """
+                CREATE TABLE task_notes (
+                    id TEXT PRIMARY KEY,
+                    task_id TEXT NOT NULL REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE,
+                    author TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    created_at \(d.type(.timestamp)) NOT NULL
+                )
+                """,
+                "CREATE INDEX task_notes_task ON task_notes (task_id, created_at, id)",
+            ]
+        },
     ]
 
     /// Sync's bookkeeping tables (never copied by upgrades or backups: a store's sync state is its own).
@@ -289,7 +307,7 @@ public enum Schema {
                 ("claim_expires_at", .timestamp),
                 ("created_at", .timestamp), ("updated_at", .timestamp), ("version", .integer),
                 ("open_blockers", .integer),
-                ("open_subtasks", .integer),
+                ("open_subtasks", .integer), ("acceptance", .json),
             ]),
         TableSpec(
             name: "task_dependencies", key: ["task_id", "depends_on_id"],
@@ -302,6 +320,11 @@ public enum Schema {
                 ("id", .text), ("task_id", .text), ("kind", .text), ("model", .text), ("prompt_hash", .text),
                 ("body", .json),
                 ("created_at", .timestamp), ("applied_at", .timestamp),
+            ]),
+        TableSpec(
+            name: "task_notes", key: ["id"],
+            columns: [
+                ("id", .text), ("task_id", .text), ("author", .text), ("body", .text), ("created_at", .timestamp),
             ]),
         TableSpec(
             name: "task_embeddings", key: ["task_id"],
@@ -343,6 +366,10 @@ public enum Schema {
         ),
         (
             "proposals", "proposals_task_id_fkey",
+            "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"
+        ),
+        (
+            "task_notes", "task_notes_task_id_fkey",
             "FOREIGN KEY (task_id) REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE"
         ),
         (

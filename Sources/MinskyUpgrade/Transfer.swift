@@ -252,6 +252,7 @@ enum Transfer {
         case "task_dependencies": return "Migrating \(n) task relationships..."
         case "task_embeddings": return "Migrating \(n) AI embeddings..."
         case "proposals": return "Migrating \(n) proposals..."
+        case "task_notes": return "Migrating \(n) notes..."
         case "ai_calls": return "Migrating \(n) AI call records..."
         default: return "Migrating \(n) rows of \(table)..."
         }

@@ -8,6 +8,9 @@ struct Output {
 
     func line(_ s: String = "") { print(s) }
 
+    /// A warning on stderr (stdout stays the command's result).
+    func warn(_ s: String) { FileHandle.standardError.write(Data("warning: \(s)\n".utf8)) }
+
     /// The shapes of `TaskJSON`, indented; written by our own encoder, so any depth prints.
     func emit(_ value: JSONValue) {
         FileHandle.standardOutput.write(Data((value.prettyJSON() + "\n").utf8))
@@ -23,7 +26,7 @@ struct Output {
     /// Core errors name fields as the stores and MCP do; on the command line they are options.
     static let optionNames = [
         "expectedVersion": "expect-version", "dependsOn": "depends-on", "parentId": "parent", "ttl": "ttl",
-        "owner": "owner",
+        "owner": "owner", "acceptance": "ac",
     ]
 
     func error(_ e: MinskyError) {
@@ -73,7 +76,7 @@ struct Output {
         }
     }
 
-    func detail(_ t: TaskItem, deps: DependencyList?) {
+    func detail(_ t: TaskItem, deps: DependencyList?, notes: [TaskNote] = []) {
         line("\(t.id)  \(t.title)")
         line(
             "  status:    \(t.status)\(t.assignee.map { "  (claimed by \($0)\(t.claimExpiresAt.map { " until \($0)" } ?? ""))" } ?? "")"
@@ -87,9 +90,23 @@ struct Output {
             for e in deps.blockedBy { line("  blocked by \(e.id) [\(e.status)] \(Self.clip(e.title, 50))") }
             for e in deps.blocks { line("  blocks     \(e.id) [\(e.status)] \(Self.clip(e.title, 50))") }
         }
+        if !t.acceptance.isEmpty {
+            line(
+                "  acceptance criteria (\(t.acceptance.count - t.uncheckedCriteria.count)/\(t.acceptance.count) checked):"
+            )
+            for (i, c) in t.acceptance.enumerated() { line("    \(i + 1). [\(c.done ? "x" : " ")] \(c.text)") }
+        }
         if !t.description.isEmpty {
             line()
             for l in t.description.split(separator: "\n", omittingEmptySubsequences: false) { line("  " + l) }
+        }
+        if !notes.isEmpty {
+            line()
+            line("  notes:")
+            for n in notes {
+                line("  — \(n.author), \(n.createdAt):")
+                for l in n.body.split(separator: "\n", omittingEmptySubsequences: false) { line("    " + l) }
+            }
         }
     }
 

@@ -10,7 +10,8 @@ struct TasksCommand: AsyncParsableCommand {
         subcommands: [
             Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self,
             InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self,
-            Next.self, Claim.self, Heartbeat.self, Release.self, Tree.self, History.self, Watch.self,
+            Next.self, Claim.self, Heartbeat.self, Release.self, Note.self, Check.self, Uncheck.self, Tree.self,
+            History.self, Watch.self,
         ]
     )
 }
@@ -70,10 +71,12 @@ extension TasksCommand {
         @Option(name: .long, help: "Id of a task this one waits for (repeatable).") var dependsOn: [String] = []
         @Option(name: .long, help: "Metadata key=value (repeatable).") var meta: [String] = []
         @Option(name: .long, help: "Metadata as a JSON object.") var metadata: String?
+        @Option(name: .customLong("ac"), help: "An acceptance criterion (repeatable).") var acceptance: [String] = []
 
         func run() async throws {
             try await global.withStore { store, out, project in
                 var draft = NewTask(title: title)
+                draft.acceptance = acceptance
                 draft.description = try readDescription(description, file: descriptionFile) ?? ""
                 if let priority { draft.priority = priority }
                 if let status { draft.status = status }
@@ -221,7 +224,12 @@ extension TasksCommand {
         func run() async throws {
             try await global.withStore { store, out in
                 let (t, deps) = try await store.details(try parseID(id))
-                if out.json { out.emit(TaskJSON.detail(t, deps)) } else { out.detail(t, deps: deps) }
+                let notes = try await store.notes(of: t.id)
+                if out.json {
+                    out.emit(TaskJSON.detail(t, deps, notes: notes))
+                } else {
+                    out.detail(t, deps: deps, notes: notes)
+                }
             }
         }
     }
@@ -247,6 +255,10 @@ extension TasksCommand {
             [String] = []
         @Option(name: .long, help: "JSON merge patch for metadata.") var metadata: String?
         @Option(name: .long, help: "Assign to an owner ('' clears).") var assignee: String?
+        @Option(name: .customLong("ac"), help: "Add an acceptance criterion (repeatable).") var acceptance: [String] =
+            []
+        @Flag(name: .long, help: "Remove every acceptance criterion (before adding --ac ones).") var clearAc = false
+        @Flag(name: .long, help: "With --status DONE: allow unchecked acceptance criteria.") var force = false
         @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
         var expectVersion: Int64?
 
@@ -275,6 +287,12 @@ extension TasksCommand {
                 }
                 patch.metadata = try parseMetadata(pairs: meta, json: metadata)
                 patch.assignee = assignee
+                if clearAc {
+                    patch.acceptance = acceptance.map { AcceptanceCriterion($0) }
+                } else {
+                    patch.addAcceptance = acceptance
+                }
+                patch.force = force
                 let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
                 if out.json {
                     out.emit(TaskJSON.full(t))
@@ -291,6 +309,7 @@ extension TasksCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Argument(help: "New status.") var status: TaskStatus
+        @Flag(name: .long, help: "Mark DONE even with unchecked acceptance criteria.") var force = false
         @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
         var expectVersion: Int64?
 
@@ -300,13 +319,74 @@ extension TasksCommand {
 
         func run() async throws {
             try await global.withStore { store, out in
-                let t = try await store.update(
-                    try parseID(id), TaskPatch(status: status), expectedVersion: expectVersion)
+                var patch = TaskPatch(status: status)
+                patch.force = force
+                let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
+                if force, !out.json, status == .done, !t.uncheckedCriteria.isEmpty {
+                    out.warn(
+                        "\(t.id) is DONE with \(t.uncheckedCriteria.count) acceptance criteria unchecked (--force)")
+                }
                 if out.json {
                     out.emit(TaskJSON.full(t))
                 } else {
                     out.line("\(t.id) is now \(t.status) (version \(t.version))")
                 }
+            }
+        }
+    }
+
+    struct Note: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Append a note to a task (with its author and time; `tasks get` shows them).")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Argument(help: "The note's text (markdown; '-' reads stdin).") var text: String
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                let body = text == "-" ? try readDescription(nil, file: "-") ?? "" : text
+                let n = try await store.addNote(try parseID(id), body: body)
+                if out.json { out.emit(n.json) } else { out.line("Noted on \(n.taskId) by \(n.author)") }
+            }
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check acceptance criteria of a task by number.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Argument(help: "Criterion numbers, from 1 (as `tasks get` lists them).") var numbers: [Int]
+        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
+        var expectVersion: Int64?
+
+        func run() async throws { try await setCriteria(global, id, numbers, done: true, expectVersion) }
+    }
+
+    struct Uncheck: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Uncheck acceptance criteria of a task by number.")
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Argument(help: "Criterion numbers, from 1 (as `tasks get` lists them).") var numbers: [Int]
+        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
+        var expectVersion: Int64?
+
+        func run() async throws { try await setCriteria(global, id, numbers, done: false, expectVersion) }
+    }
+
+    static func setCriteria(_ global: GlobalOptions, _ id: String, _ numbers: [Int], done: Bool, _ expect: Int64?)
+        async throws
+    {
+        try await global.withStore { store, out in
+            var patch = TaskPatch()
+            for n in numbers { patch.check[n] = done }
+            let t = try await store.update(try parseID(id), patch, expectedVersion: expect)
+            if out.json {
+                out.emit(TaskJSON.full(t))
+            } else {
+                let open = t.uncheckedCriteria.count
+                out.line(
+                    "\(t.id): \(t.acceptance.count - open) of \(t.acceptance.count) acceptance criteria checked (version \(t.version))"
+                )
             }
         }
     }
@@ -331,34 +411,50 @@ extension TasksCommand {
 
     struct Next: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Show the next ready task: TODO, every blocker done, no open subtasks; most urgent, then oldest.")
+            abstract: "Show the next ready task: TODO, every blocker done, no open subtasks; most urgent, then oldest.",
+            discussion: "When nothing is ready it says why: all claimed (by whom), blocked (by what), or nothing open.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, parsing: .unconditional, help: "How many ready tasks to show (1-1000).") var limit: Int = 1
+        @Option(name: [.short, .long], help: "Only tasks with this tag.") var tag: String?
+        @Option(name: .long, help: "Only tasks under this task (its whole subtree).") var parent: String?
+        @Option(name: .long, help: "Only tasks assigned to this owner.") var assignee: String?
+        @Flag(name: .long, help: "Only tasks nobody holds (no assignee, or a lapsed claim).") var unassigned = false
         @Flag(name: .long, help: "Atomically claim the first ready task nobody else holds.") var claim = false
         @Option(name: .long, help: "Owner for --claim (default MINSKY_OWNER or user@host).") var owner: String?
         @Option(name: .long, help: "Claim lifetime for --claim: 90s, 30m, 2h, 1d (default: no expiry).") var ttl:
             ClaimTTL?
 
-        func validate() throws { try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json) }
+        func validate() throws {
+            try checkRange(limit, 1...TaskQuery.maxLimit, option: "--limit", json: global.json)
+            if assignee != nil && unassigned {
+                throw refuse(
+                    MinskyError.invalid("assignee", "--assignee and --unassigned exclude each other"), json: global.json
+                )
+            }
+        }
 
         func run() async throws {
             try await global.withStore { store, out in
+                let filter = ReadyFilter(
+                    tag: tag, parent: try parent.map { try parseID($0, field: "parent") }, assignee: assignee,
+                    unassigned: unassigned)
+                let ready: [TaskItem]
                 if claim {
-                    let t = try await store.claimNext(owner: owner ?? defaultOwner(), ttl: ttl?.seconds)
-                    if out.json {
-                        out.emit(TaskJSON.page(t.map { [$0] } ?? [], full: true))
-                    } else if let t {
-                        out.line("Claimed \(t.id): \(t.title)")
-                    } else {
-                        out.line("No ready task.")
-                    }
-                    return
+                    ready =
+                        try await store.claimNext(owner: owner ?? defaultOwner(), ttl: ttl?.seconds, filter: filter)
+                        .map { [$0] } ?? []
+                } else {
+                    ready = try await store.nextReady(limit: limit, filter: filter)
                 }
-                let ready = try await store.nextReady(limit: limit)
+                let why = ready.isEmpty ? try await store.notReadyReport(filter: filter) : nil
                 if out.json {
-                    out.emit(TaskJSON.page(ready, full: true))
-                } else if ready.isEmpty {
-                    out.line("No ready task.")
+                    var page = TaskJSON.page(ready, full: true).objectValue ?? [:]
+                    if let why { page["why"] = why.json }
+                    out.emit(.object(page))
+                } else if let why {
+                    out.line(why.summary)
+                } else if claim, let t = ready.first {
+                    out.line("Claimed \(t.id): \(t.title)")
                 } else {
                     out.table(ready)
                 }

@@ -96,7 +96,7 @@ import Testing
             let store = stores[r]
             let tasks = try await store.listAll()
             let pick = tasks.isEmpty ? nil : tasks[Int(rng.next() % UInt64(tasks.count))]
-            let op = rng.next() % 14
+            let op = rng.next() % 15
             do {
                 switch op {
                 case 0, 1:
@@ -171,6 +171,21 @@ import Testing
                         _ = try await store.update(
                             p.id, TaskPatch(metadata: ["complexity": ["score": .int(Int64(rng.next() % 10))]]),
                             expectedVersion: nil)
+                    }
+                case 11:
+                    // Notes (their own rows: concurrent notes all survive) and acceptance criteria.
+                    guard let p = pick else { continue }
+                    switch rng.next() % 3 {
+                    case 0: _ = try await store.addNote(p.id, body: "note \(r)-\(step)")
+                    case 1:
+                        var patch = TaskPatch()
+                        patch.addAcceptance = ["ac \(step)"]
+                        _ = try await store.update(p.id, patch, expectedVersion: nil)
+                    default:
+                        guard !p.acceptance.isEmpty else { continue }
+                        var patch = TaskPatch()
+                        patch.check = [1 + Int(rng.next() % UInt64(p.acceptance.count)): rng.next() % 2 == 0]
+                        _ = try await store.update(p.id, patch, expectedVersion: nil)
                     }
                 default:
                     let e = engines[r]

@@ -8,7 +8,7 @@ extension Tool {
             "Split a task into subtasks (configured model, or yours by sampling); else returns instructions: call again with plan.",
         inputSchema: ToolSchema.object(
             [
-                "id": ToolSchema.id, "max": ToolSchema.integer("at most this many subtasks", min: 1, max: 20),
+                "id": ToolSchema.id, "max": ToolSchema.integer(min: 1, max: 20),
                 "guidance": ToolSchema.string(),
                 "plan": [
                     "type": "object",
@@ -60,7 +60,7 @@ extension Tool {
     static let scoreComplexity = Tool(
         name: "score_complexity", title: "Score complexity",
         description:
-            "Rate a task 1-10 with reasoning and a subtask count, stored on it. Without a model, returns instructions: call again with answer.",
+            "Rate a task 1-10 (reasoning, subtask count; stored). Without a model: instructions, then call again with answer.",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id,

@@ -4,12 +4,12 @@ extension Tool {
     static let claimTask = Tool(
         name: "claim_task", title: "Claim a task",
         description:
-            "Claims are leases: claim (no id: the next ready task) marks it IN-PROGRESS for owner; heartbeat extends it; release gives it back.",
+            "Lease a task: claim (no id: the next ready one) sets IN-PROGRESS; heartbeat extends; release returns it.",
         inputSchema: ToolSchema.object([
             "id": ToolSchema.id, "owner": ToolSchema.string(maxLength: TaskRules.maxAssigneeCharacters),
             "action": ["type": "string", "enum": ["claim", "heartbeat", "release"]],
             "ttlSeconds": ToolSchema.integer(
-                "lease length; claim: none if omitted, heartbeat: 1800", min: 1, max: Int(TaskRules.maxClaimSeconds)),
+                "lease; heartbeat default 1800", min: 1, max: Int(TaskRules.maxClaimSeconds)),
         ]),
         outputSchema: ToolSchema.task,
         // Sets status and assignee (replacing a lapsed claim); a repeat extends the claim.
@@ -29,10 +29,8 @@ extension Tool {
                 t = try await store.claim(id, owner: owner, ttl: ttl)
             } else {
                 guard let next = try await store.claimNext(owner: owner, ttl: ttl) else {
-                    throw MinskyError(
-                        .notFound,
-                        "no task is ready to claim (all done, blocked, or claimed); next_task and task_tree show the state",
-                        field: "id")
+                    let why = try await store.notReadyReport(filter: ReadyFilter())
+                    throw MinskyError(.notFound, "nothing to claim. " + why.summary, field: "id")
                 }
                 t = next
             }

@@ -5,8 +5,9 @@ extension Tool {
         "title": ToolSchema.string(maxLength: TaskRules.maxTitleCharacters),
         "description": ToolSchema.string("markdown"),
         "priority": ToolSchema.priority, "status": ToolSchema.status, "tags": ToolSchema.tags,
-        "metadata": ["type": "object"], "parentId": ToolSchema.string("make it a subtask of this task"),
-        "dependsOn": ToolSchema.array(ToolSchema.string(), description: "ids of tasks it waits for"),
+        "metadata": ["type": "object"], "parentId": ToolSchema.string("parent task"),
+        "dependsOn": ToolSchema.array(ToolSchema.string(), description: "blocker ids"),
+        "acceptance": ToolSchema.criteria,
     ]
 
     static func draft(_ args: Arguments) throws -> NewTask {
@@ -18,6 +19,7 @@ extension Tool {
         if let m = args["metadata"] { d.metadata = m }
         d.parentId = try args.id("parentId")
         d.dependsOn = try args.ids("dependsOn")
+        d.acceptance = args.strings("acceptance") ?? []
         return d
     }
 

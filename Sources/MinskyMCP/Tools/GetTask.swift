@@ -4,7 +4,7 @@ extension Tool {
     static let getTask = Tool(
         name: "get_task", title: "Get a task",
         description:
-            "A task with blockedBy and blocks. A long description is cut (descriptionTruncated); offset reads on.",
+            "A task with blockedBy, blocks and notes. A long description is cut (descriptionTruncated); offset reads on.",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id,
@@ -13,7 +13,10 @@ extension Tool {
         outputSchema: TaskSchemas.detail,
         annotations: .read
     ) { args, ctx in
-        let (t, deps) = try await ctx.store().details(try args.requiredID("id"))
-        return TaskJSON.detail(t, deps, descriptionLimit: TaskJSON.mcpDescriptionLimit, offset: args.int("offset") ?? 0)
+        let store = try await ctx.store()
+        let (t, deps) = try await store.details(try args.requiredID("id"))
+        return TaskJSON.detail(
+            t, deps, notes: try await store.notes(of: t.id), descriptionLimit: TaskJSON.mcpDescriptionLimit,
+            offset: args.int("offset") ?? 0)
     }
 }

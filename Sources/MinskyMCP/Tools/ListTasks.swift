@@ -6,7 +6,7 @@ extension Tool {
         description:
             "Tasks oldest first, compact unless full=true; page with nextCursor.",
         inputSchema: ToolSchema.object([
-            "status": ToolSchema.array(ToolSchema.status), "parentId": ToolSchema.string("only subtasks of this task"),
+            "status": ToolSchema.array(ToolSchema.status), "parentId": ToolSchema.string("subtasks of"),
             "root": ToolSchema.boolean("only top-level tasks"), "tag": ToolSchema.string(),
             "assignee": ToolSchema.string(),
             "limit": ToolSchema.integer(min: 1, max: 200), "cursor": ToolSchema.string(), "full": ToolSchema.boolean(),

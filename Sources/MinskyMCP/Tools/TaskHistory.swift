@@ -4,7 +4,7 @@ extension Tool {
     static let taskHistory = Tool(
         name: "task_history", title: "Task history",
         description:
-            "Every change to a task, oldest first: who, when, kind, changed fields before/after. Page with nextCursor.",
+            "A task's changes, oldest first: who, when, kind, fields before/after; page with nextCursor.",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "limit": ToolSchema.integer(min: 1, max: 100), "cursor": ToolSchema.string(),

@@ -4,7 +4,7 @@ extension Tool {
     static let taskTree = Tool(
         name: "task_tree", title: "Task tree",
         description:
-            "Subtasks nested under parents with blockedBy ids (whole store without id). Large trees are cut: omittedDescendants says where.",
+            "Subtasks nested under parents, with blockedBy ids (no id: whole store). Cut trees say omittedDescendants.",
         inputSchema: ToolSchema.object(["id": ToolSchema.string("root task")]),
         outputSchema: TaskSchemas.tree,
         annotations: .read

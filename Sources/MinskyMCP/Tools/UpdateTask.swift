@@ -4,7 +4,7 @@ extension Tool {
     static let updateTask = Tool(
         name: "update_task", title: "Update a task",
         description:
-            "Change fields (metadata: JSON merge patch; parentId null detaches). expectedVersion refuses stale writes.",
+            "Change fields (metadata: merge patch; parentId null detaches); note appends one; check/uncheck criteria by number (1-based).",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "expectedVersion": ToolSchema.expectedVersion,
@@ -12,6 +12,8 @@ extension Tool {
                 "priority": ToolSchema.priority, "status": ToolSchema.status, "tags": ToolSchema.tags,
                 "addTags": ToolSchema.tags, "removeTags": ToolSchema.tags, "metadata": ["type": "object"],
                 "parentId": ["type": ["string", "null"]], "assignee": ToolSchema.string("\"\" clears"),
+                "note": ToolSchema.string(), "acceptance": ToolSchema.criteria, "check": ToolSchema.numbers,
+                "uncheck": ToolSchema.numbers, "force": ToolSchema.boolean("DONE with unchecked criteria"),
             ], required: ["id"]),
         outputSchema: ToolSchema.task,
         // Replaces fields; the same change again changes nothing (no new version).
@@ -32,8 +34,17 @@ extension Tool {
             p.parent = .set(parent)
         }
         p.assignee = args.string("assignee")
-        let t = try await ctx.store().update(
-            try args.requiredID("id"), p, expectedVersion: args.int("expectedVersion").map(Int64.init))
+        p.acceptance = args.strings("acceptance")?.map { AcceptanceCriterion($0) }
+        for n in args.ints("check") ?? [] { p.check[n] = true }
+        for n in args.ints("uncheck") ?? [] { p.check[n] = false }
+        p.force = args.bool("force")
+        let id = try args.requiredID("id")
+        let note = args.string("note")
+        if let note { try TaskRules.checkNote(note) }
+        if p.isEmpty && note != nil { return try await ctx.store().addNote(id, body: note ?? "").json }
+        let t = try await ctx.store().update(id, p, expectedVersion: args.int("expectedVersion").map(Int64.init))
+        // The note goes after the change it may explain.
+        if let note { _ = try await ctx.store().addNote(id, body: note) }
         return TaskJSON.full(t, descriptionLimit: TaskJSON.mcpDescriptionLimit)
     }
 }

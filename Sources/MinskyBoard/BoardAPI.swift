@@ -1,0 +1,199 @@
+import Foundation
+import MinskyCore
+
+/// The board's JSON API, apart from HTTP: a request's method, path, query and body in, a
+/// status and a JSON body out. Every read and write goes through the store's contract, so the
+/// board behaves the same on SQLite and PostgreSQL, and the database's roles still decide.
+public struct BoardAPI: Sendable {
+    public typealias Search = @Sendable (_ text: String, _ store: any MinskyStore) async throws -> [TaskID]?
+
+    let store: any MinskyStore
+    /// Search by meaning, when embeddings are configured (nil: the board hides the option).
+    let meaning: Search?
+
+    public init(store: any MinskyStore, meaning: Search?) {
+        self.store = store
+        self.meaning = meaning
+    }
+
+    public struct Reply: Sendable {
+        public var status: Int
+        public var body: JSONValue
+    }
+
+    public func handle(method: String, path: String, query: [String: String], body: Data) async -> Reply {
+        do {
+            let parts = path.split(separator: "/").map(String.init)
+            let id = parts.count >= 3 && parts[0] == "api" && parts[1] == "task" ? parts[2] : nil
+            switch (method, parts.count, id) {
+            case ("GET", 2, nil) where parts == ["api", "board"]:
+                return Reply(status: 200, body: try await board(query))
+            case ("GET", 3, let id?):
+                return Reply(status: 200, body: try await detail(try parse(id)))
+            case ("POST", 2, nil) where parts == ["api", "tasks"]:
+                try await requireWrite("create tasks")
+                return Reply(status: 201, body: try await create(try json(body)))
+            case ("POST", 3, let id?):
+                try await requireWrite("change tasks")
+                return try await update(try parse(id), try json(body))
+            case ("POST", 4, let id?) where parts[3] == "note":
+                try await requireWrite("add notes")
+                let b = try json(body)
+                return Reply(
+                    status: 201, body: try await store.addNote(try parse(id), body: b["body"]?.stringValue ?? "").json)
+            default:
+                return Reply(
+                    status: 404, body: Self.error(MinskyError(.notFound, "no such endpoint: \(method) \(path)")))
+            }
+        } catch let e as MinskyError {
+            return Reply(status: Self.status(e.code), body: Self.error(e))
+        } catch {
+            return Reply(status: 500, body: Self.error(MinskyError(.internal, "\(error)")))
+        }
+    }
+
+    static func error(_ e: MinskyError) -> JSONValue {
+        [
+            "error": [
+                "code": .string(e.code.rawValue), "message": .string(e.message),
+                "field": e.field.map { .string($0) } ?? .null,
+            ]
+        ]
+    }
+
+    static func status(_ c: MinskyError.Code) -> Int {
+        switch c {
+        case .invalidInput, .cycle: 400
+        case .notFound: 404
+        case .conflict, .alreadyClaimed: 409
+        case .permissionDenied: 403
+        case .storeUnavailable, .modelUnavailable, .notConfigured, .storeMoved, .storeIncompatible: 503
+        case .internal: 500
+        }
+    }
+
+    func parse(_ id: String) throws -> TaskID {
+        let raw = id.removingPercentEncoding ?? id
+        do { return try TaskID(validating: raw) } catch var e as MinskyError {
+            e.field = "id"
+            throw e
+        }
+    }
+
+    func json(_ body: Data) throws -> JSONValue {
+        let v = try JSONValue.parse(String(decoding: body, as: UTF8.self), field: "body")
+        guard case .object = v else { throw MinskyError.invalid("body", "the request body must be a JSON object") }
+        return v
+    }
+
+    /// Viewers get a read-only board; the database refuses their writes anyway.
+    func requireWrite(_ what: String) async throws {
+        let a = try await store.access()
+        if !a.allows(.write) { throw a.refusal(what, needs: .write) }
+    }
+
+    // MARK: Reads
+
+    /// Every task as a card, with what blocks it, filtered by tag, assignee, words or meaning.
+    func board(_ q: [String: String]) async throws -> JSONValue {
+        var query = TaskQuery(limit: TaskQuery.maxLimit)
+        if let t = q["tag"], !t.isEmpty { query.tag = t }
+        if let a = q["assignee"], !a.isEmpty { query.assignee = a }
+        var order: [TaskID: Int]?
+        if let text = q["q"], !text.trimmingCharacters(in: .whitespaces).isEmpty {
+            if q["meaning"] == "1" {
+                guard let meaning, let ids = try await meaning(text, store) else {
+                    throw MinskyError(.notConfigured, "search by meaning needs embeddings: `minsky tasks embed`")
+                }
+                order = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+            } else {
+                query.text = text
+            }
+        }
+        let all = try await store.listAll()
+        var tasks =
+            query.tag == nil && query.assignee == nil && query.text == nil ? all : try await store.listAll(query)
+        if let order { tasks = tasks.filter { order[$0.id] != nil }.sorted { order[$0.id]! < order[$1.id]! } }
+        let status = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        var blockers: [TaskID: [TaskID]] = [:]
+        for e in try await store.dependencyEdges(among: nil) where !(status[e.dependsOn]?.status.isResolved ?? true) {
+            blockers[e.taskId, default: []].append(e.dependsOn)
+        }
+        var openSubtasks: [TaskID: Int] = [:]
+        for t in all where !t.status.isResolved { if let p = t.parentId { openSubtasks[p, default: 0] += 1 } }
+        let cards: [JSONValue] = tasks.map { t in
+            var o: [String: JSONValue] = [
+                "id": .string(t.id.rawValue), "title": .string(t.title), "status": .string(t.status.rawValue),
+                "priority": .int(Int64(t.priority.value)), "tags": .array(t.tags.map { .string($0) }),
+                "version": .int(t.version),
+            ]
+            if let a = t.assignee { o["assignee"] = .string(a) }
+            if let e = t.claimExpiresAt { o["claimExpiresAt"] = .string(e.iso8601) }
+            if let p = t.parentId { o["parentId"] = .string(p.rawValue) }
+            if let b = blockers[t.id] {
+                o["blockedBy"] = .array(
+                    b.map { id in ["id": .string(id.rawValue), "title": .string(status[id]?.title ?? "")] })
+            }
+            if let n = openSubtasks[t.id] { o["openSubtasks"] = .int(Int64(n)) }
+            if !t.acceptance.isEmpty {
+                o["acceptance"] = [
+                    "done": .int(Int64(t.acceptance.count - t.uncheckedCriteria.count)),
+                    "total": .int(Int64(t.acceptance.count)),
+                ]
+            }
+            return .object(o)
+        }
+        let access = try await store.access()
+        return [
+            "tasks": .array(cards),
+            "statuses": .array(TaskStatus.allCases.map { .string($0.rawValue) }),
+            "tags": .array(Set(all.flatMap(\.tags)).sorted().map { .string($0) }),
+            "assignees": .array(Set(all.compactMap(\.assignee)).sorted().map { .string($0) }),
+            "identity": .string(access.identity), "right": .string(access.right.rawValue),
+            "readOnly": .bool(!access.allows(.write)), "meaning": .bool(meaning != nil),
+            "store": .string(store.location),
+        ]
+    }
+
+    /// One task for the panel: every field, edges, notes, history, and its subtree with blockers.
+    func detail(_ id: TaskID) async throws -> JSONValue {
+        let (t, deps) = try await store.details(id)
+        var o = TaskJSON.detail(t, deps, notes: try await store.notes(of: id)).objectValue ?? [:]
+        if o["notes"] == nil { o["notes"] = .array([]) }
+        o["history"] = .array(try await store.history(of: id, limit: 200, cursor: nil).events.map { $0.json })
+        o["tree"] = TaskJSON.tree(try await store.tree(root: id), full: false)
+        return .object(o)
+    }
+
+    // MARK: Writes
+
+    func create(_ b: JSONValue) async throws -> JSONValue {
+        var d = NewTask(title: b["title"]?.stringValue ?? "")
+        d.description = b["description"]?.stringValue ?? ""
+        if let p = b["priority"]?.intValue { d.priority = try Priority(Int(p)) }
+        if let s = b["status"]?.stringValue { d.status = try TaskStatus(parsing: s) }
+        d.tags = b["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        if let p = b["parentId"]?.stringValue, !p.isEmpty { d.parentId = try parse(p) }
+        d.acceptance = b["acceptance"]?.arrayValue?.compactMap(\.stringValue) ?? []
+        return TaskJSON.full(try await store.create(d))
+    }
+
+    /// A drag (status) or a check, with the version the page saw: a stale one is a 409 that
+    /// carries the task as it is now, and nothing is written.
+    func update(_ id: TaskID, _ b: JSONValue) async throws -> Reply {
+        var patch = TaskPatch()
+        if let s = b["status"]?.stringValue { patch.status = try TaskStatus(parsing: s) }
+        if let n = b["check"]?.intValue { patch.check[Int(n)] = b["done"]?.boolValue ?? true }
+        patch.force = b["force"]?.boolValue ?? false
+        guard let expected = b["expectedVersion"]?.intValue else {
+            throw MinskyError.invalid("expectedVersion", "the board sends the version it saw (expectedVersion)")
+        }
+        do {
+            return Reply(status: 200, body: TaskJSON.full(try await store.update(id, patch, expectedVersion: expected)))
+        } catch let e as MinskyError where e.code == .conflict {
+            var body = Self.error(e).objectValue ?? [:]
+            body["current"] = TaskJSON.full(try await store.get(id))
+            return Reply(status: 409, body: .object(body))
+        }
+    }
+}

@@ -1,0 +1,155 @@
+import FlyingFox
+import Foundation
+import MinskyCore
+import Synchronization
+
+/// `minsky board`: a local web board on FlyingFox. It listens on 127.0.0.1 only, checks every
+/// request with `BoardGuard`, serves one page (HTML, CSS and JavaScript embedded in the binary:
+/// no network, no build step), the JSON API of `BoardAPI`, and a WebSocket that tells pages
+/// which tasks changed, fed by the store's change feed (so changes from the CLI, agents, other
+/// boards and sync all appear).
+public final class BoardServer: Sendable {
+    public typealias Feed =
+        @Sendable (
+            _ stop: @escaping @Sendable () -> Bool, _ onEvents: @escaping ([TaskEvent]) -> Void
+        ) async throws -> Void
+
+    let server: HTTPServer
+    let live = LiveClients()
+    let boundPort = PortBox()
+    public let token: String
+
+    public init(api: BoardAPI, port: UInt16, token: String = BoardGuard.newToken()) throws {
+        self.token = token
+        server = HTTPServer(address: try .inet(ip4: "127.0.0.1", port: port), timeout: 60, logger: .disabled)
+        handler = BoardHandler(api: api, token: token, port: boundPort, live: live, page: Self.page())
+    }
+
+    let handler: BoardHandler
+
+    /// The port it listens on (known once `start` returned).
+    public var port: UInt16 { boundPort.value }
+    public var url: String { "http://127.0.0.1:\(port)/?token=\(token)" }
+
+    /// Serves until cancelled; follows `feed` and tells every open page what changed.
+    /// `onListening` runs once the port is bound (print the URL there).
+    public func run(feed: Feed?, onListening: @escaping @Sendable () -> Void) async throws {
+        await server.appendRoute("*", to: handler)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.server.run() }
+            try await server.waitUntilListening(timeout: 10)
+            guard case .ip4(_, let bound)? = await server.listeningAddress else {
+                throw MinskyError(.internal, "the board's socket has no IPv4 address")
+            }
+            boundPort.set(bound)
+            onListening()
+            if let feed {
+                let live = self.live
+                group.addTask {
+                    try await feed({ Task.isCancelled }) { events in
+                        let ids = Array(Set(events.map(\.taskId.rawValue))).sorted()
+                        live.send(
+                            MinskyCore.JSONValue.object(["changed": .array(ids.map { .string($0) })]).canonicalJSON())
+                    }
+                }
+            }
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+
+    public func stop() async { await server.stop(timeout: 1) }
+
+    /// The page with its stylesheet and script inlined.
+    static func page() -> String {
+        let html = String(decoding: PackageResources.board_html, as: UTF8.self)
+        return html.replacingOccurrences(
+            of: "/*BOARD_CSS*/", with: String(decoding: PackageResources.board_css, as: UTF8.self)
+        )
+        .replacingOccurrences(of: "/*BOARD_JS*/", with: String(decoding: PackageResources.board_js, as: UTF8.self))
+    }
+}
+
+/// The WebSocket clients that want to hear about changes.
+final class LiveClients: Sendable {
+    let clients = Mutex<[UUID: AsyncStream<WSMessage>.Continuation]>([:])
+
+    func add() -> AsyncStream<WSMessage> {
+        let id = UUID()
+        let (stream, cont) = AsyncStream<WSMessage>.makeStream()
+        cont.onTermination = { [weak self] _ in _ = self?.clients.withLock { $0.removeValue(forKey: id) } }
+        clients.withLock { $0[id] = cont }
+        cont.yield(.text("{\"hello\":true}"))
+        return stream
+    }
+
+    func send(_ text: String) {
+        for c in clients.withLock({ Array($0.values) }) { c.yield(.text(text)) }
+    }
+
+    var count: Int { clients.withLock { $0.count } }
+}
+
+struct LiveHandler: WSMessageHandler {
+    let live: LiveClients
+    func makeMessages(for client: AsyncStream<WSMessage>) async throws -> AsyncStream<WSMessage> {
+        let out = live.add()
+        // Drain what the page sends (nothing but pings); the stream ends when the page goes.
+        Task { for await _ in client {} }
+        return out
+    }
+}
+
+/// The port, once bound (0 before: every request is refused until then).
+final class PortBox: Sendable {
+    let port = Mutex<UInt16>(0)
+    var value: UInt16 { port.withLock { $0 } }
+    func set(_ p: UInt16) { port.withLock { $0 = p } }
+}
+
+struct BoardHandler: HTTPHandler {
+    let api: BoardAPI
+    let token: String
+    let port: PortBox
+    let live: LiveClients
+    let page: String
+
+    func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
+        let given = request.headers[HTTPHeader("X-Minsky-Token")] ?? request.query.first { $0.name == "token" }?.value
+        let `guard` = BoardGuard(token: token, port: port.value)
+        if let why = `guard`.refusal(
+            host: request.headers[HTTPHeader("Host")], origin: request.headers[HTTPHeader("Origin")], token: given)
+        {
+            return Self.json(403, BoardAPI.error(MinskyError(.permissionDenied, why)))
+        }
+        switch (request.method, request.path) {
+        case (.GET, "/"):
+            return HTTPResponse(
+                statusCode: .ok,
+                headers: [
+                    HTTPHeader("Content-Type"): "text/html; charset=utf-8",
+                    HTTPHeader("Content-Security-Policy"):
+                        "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self' ws://127.0.0.1:\(`guard`.port) ws://localhost:\(`guard`.port); img-src data:; frame-ancestors 'none'",
+                    HTTPHeader("X-Frame-Options"): "DENY", HTTPHeader("Cache-Control"): "no-store",
+                    HTTPHeader("Referrer-Policy"): "no-referrer",
+                ],
+                body: Data(page.utf8))
+        case (.GET, "/api/live"):
+            return try await WebSocketHTTPHandler(handler: MessageFrameWSHandler(handler: LiveHandler(live: live)))
+                .handleRequest(request)
+        default:
+            var query: [String: String] = [:]
+            for q in request.query { query[q.name] = q.value }
+            let reply = await api.handle(
+                method: request.method.rawValue, path: request.path, query: query, body: try await request.bodyData)
+            return Self.json(reply.status, reply.body)
+        }
+    }
+
+    static func json(_ status: Int, _ body: MinskyCore.JSONValue) -> HTTPResponse {
+        HTTPResponse(
+            statusCode: HTTPStatusCode(status, phrase: status == 200 ? "OK" : "Status \(status)"),
+            headers: [HTTPHeader("Content-Type"): "application/json", HTTPHeader("Cache-Control"): "no-store"],
+            body: Data(body.canonicalJSON().utf8))
+    }
+}

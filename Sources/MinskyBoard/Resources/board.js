@@ -1,0 +1,266 @@
+"use strict";
+(() => {
+  const token = new URLSearchParams(location.search).get("token") || "";
+  const $ = (s, el = document) => el.querySelector(s);
+  const state = { data: null, open: null, readOnly: true, loading: null, again: false };
+
+  const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+  async function api(method, path, body) {
+    const res = await fetch(path, {
+      method, headers: { "X-Minsky-Token": token, "Content-Type": "application/json" },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    let json = null;
+    try { json = await res.json(); } catch (_) { /* empty */ }
+    return { ok: res.ok, status: res.status, json };
+  }
+
+  function toast(text, error) {
+    const t = $("#toast");
+    t.textContent = text;
+    t.className = error ? "error" : "";
+    t.hidden = false;
+    clearTimeout(toast.timer);
+    toast.timer = setTimeout(() => { t.hidden = true; }, error ? 9000 : 3000);
+  }
+
+  // A small, safe markdown: the text is escaped first, then headings, lists, code, emphasis and
+  // http(s) links are marked up. Nothing the text says can become a tag or a script.
+  function markdown(src) {
+    const blocks = esc(src).split(/\n{2,}/);
+    return blocks.map((b) => {
+      if (/^```/.test(b)) return "<pre><code>" + b.replace(/^```\w*\n?|```$/g, "") + "</code></pre>";
+      const h = b.match(/^(#{1,4}) (.*)$/);
+      if (h && !b.includes("\n")) return `<h${h[1].length + 2}>${inline(h[2])}</h${h[1].length + 2}>`;
+      if (/^\s*[-*] /.test(b)) return "<ul>" + b.split(/\n/).map((l) => "<li>" + inline(l.replace(/^\s*[-*] /, "")) + "</li>").join("") + "</ul>";
+      return "<p>" + inline(b).replace(/\n/g, "<br>") + "</p>";
+    }).join("");
+  }
+  function inline(s) {
+    return s.replace(/`([^`]+)`/g, "<code>$1</code>")
+      .replace(/\*\*([^*]+)\*\*/g, "<strong>$1</strong>")
+      .replace(/\*([^*]+)\*/g, "<em>$1</em>")
+      .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, '<a href="$2" rel="noopener noreferrer" target="_blank">$1</a>');
+  }
+
+  function when(iso) {
+    if (!iso) return "";
+    const d = new Date(iso);
+    return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  }
+
+  // MARK: loading and rendering
+
+  async function load() {
+    if (state.loading) { state.again = true; return state.loading; }
+    state.loading = (async () => {
+      do {
+        state.again = false;
+        const p = new URLSearchParams();
+        if ($("#f-tag").value) p.set("tag", $("#f-tag").value);
+        if ($("#f-assignee").value) p.set("assignee", $("#f-assignee").value);
+        if ($("#f-q").value.trim()) p.set("q", $("#f-q").value.trim());
+        if ($("#f-meaning").checked) p.set("meaning", "1");
+        const r = await api("GET", "/api/board?" + p);
+        if (!r.ok) { toast(r.json?.error?.message || "could not load the board", true); break; }
+        state.data = r.json;
+        render();
+      } while (state.again);
+    })();
+    try { await state.loading; } finally { state.loading = null; }
+  }
+
+  function fillSelect(sel, values, label) {
+    const cur = sel.value;
+    sel.innerHTML = `<option value="">${label}</option>` + values.map((v) => `<option>${esc(v)}</option>`).join("");
+    sel.value = values.includes(cur) ? cur : "";
+  }
+
+  function render() {
+    const d = state.data;
+    state.readOnly = d.readOnly;
+    $("#store").textContent = d.store;
+    $("#role").textContent = d.identity + (d.readOnly ? " · read-only" : "");
+    $("#role").className = "badge" + (d.readOnly ? " ro" : "");
+    $("#new-task").hidden = d.readOnly;
+    $("#f-meaning-label").hidden = !d.meaning;
+    fillSelect($("#f-tag"), d.tags, "all tags");
+    fillSelect($("#f-assignee"), d.assignees, "anyone");
+    const board = $("#board");
+    board.innerHTML = "";
+    for (const status of d.statuses) {
+      const tasks = d.tasks.filter((t) => t.status === status);
+      const col = document.createElement("section");
+      col.className = "column";
+      col.dataset.status = status;
+      col.innerHTML = `<h2><span>${status}</span><span>${tasks.length}</span></h2>`;
+      for (const t of tasks) col.appendChild(card(t));
+      board.appendChild(col);
+    }
+    document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
+  }
+
+  function card(t) {
+    const el = document.createElement("article");
+    el.className = "card" + (t.blockedBy ? " is-blocked" : "");
+    el.dataset.id = t.id;
+    el.dataset.version = t.version;
+    el.dataset.status = t.status;
+    const meta = [];
+    if (t.assignee) meta.push(esc(t.assignee) + (t.claimExpiresAt ? " until " + esc(when(t.claimExpiresAt)) : ""));
+    if (t.acceptance) meta.push(`✓ ${t.acceptance.done}/${t.acceptance.total}`);
+    if (t.openSubtasks) meta.push(`${t.openSubtasks} open subtask(s)`);
+    const blocked = t.blockedBy ? `<div class="blocked" title="${esc(t.blockedBy.map((b) => b.id + " " + b.title).join("\n"))}">blocked by ${t.blockedBy.map((b) => esc(b.id)).join(", ")}</div>` : "";
+    el.innerHTML = `<div class="top"><span class="id">${esc(t.id)}</span><span class="prio p${t.priority}">P${t.priority}</span></div>
+      <div class="title">${esc(t.title)}</div>
+      <div>${t.tags.map((g) => `<span class="tag">${esc(g)}</span>`).join("")}</div>
+      ${meta.length ? `<div class="meta">${meta.join(" · ")}</div>` : ""}
+      ${blocked}`;
+    el.addEventListener("pointerdown", (e) => startDrag(e, el, t));
+    return el;
+  }
+
+  // MARK: dragging (pointer events: mouse, pen and touch alike)
+
+  function startDrag(e, el, t) {
+    if (e.button !== 0) return;
+    const start = { x: e.clientX, y: e.clientY };
+    let ghost = null;
+    let over = null;
+    const move = (ev) => {
+      if (!ghost) {
+        if (Math.hypot(ev.clientX - start.x, ev.clientY - start.y) < 5 || state.readOnly) return;
+        ghost = el.cloneNode(true);
+        ghost.classList.add("ghost");
+        ghost.style.width = el.offsetWidth + "px";
+        document.body.appendChild(ghost);
+        el.classList.add("dragging");
+      }
+      ghost.style.left = ev.clientX - 20 + "px";
+      ghost.style.top = ev.clientY - 10 + "px";
+      const col = document.elementFromPoint(ev.clientX, ev.clientY)?.closest(".column");
+      if (over !== col) { over?.classList.remove("drop"); over = col; over?.classList.add("drop"); }
+    };
+    const up = async (ev) => {
+      document.removeEventListener("pointermove", move);
+      document.removeEventListener("pointerup", up);
+      if (!ghost) { openPanel(t.id); return; }
+      ghost.remove();
+      el.classList.remove("dragging");
+      over?.classList.remove("drop");
+      const col = document.elementFromPoint(ev.clientX, ev.clientY)?.closest(".column");
+      if (col && col.dataset.status !== t.status) await move_(t, col.dataset.status);
+    };
+    document.addEventListener("pointermove", move);
+    document.addEventListener("pointerup", up);
+  }
+
+  async function move_(t, status, force) {
+    const r = await api("POST", `/api/task/${encodeURIComponent(t.id)}`, { status, expectedVersion: t.version, force: !!force });
+    if (r.ok) { toast(`${t.id} → ${status}`); }
+    else if (r.status === 409 && r.json?.current) {
+      const c = r.json.current;
+      toast(`Not moved: ${t.id} changed since this page loaded (now ${c.status}, version ${c.version}, “${c.title}”). The board shows it as it is now.`, true);
+    } else if (r.json?.error?.field === "force" && !state.readOnly) {
+      if (confirm(r.json.error.message + "\n\nMark it DONE anyway?")) return move_(t, status, true);
+    } else {
+      toast(r.json?.error?.message || `could not move ${t.id}`, true);
+    }
+    await load();
+    if (state.open === t.id) await openPanel(t.id);
+  }
+
+  // MARK: the task panel
+
+  async function openPanel(id) {
+    state.open = id;
+    const r = await api("GET", `/api/task/${encodeURIComponent(id)}`);
+    if (!r.ok) { toast(r.json?.error?.message || "could not read " + id, true); return; }
+    const { task: t, blockedBy, blocks, notes, history, tree } = r.json;
+    const link = (e) => `<a class="task-link" data-open="${esc(e.id)}">${esc(e.id)}</a> ${esc(e.title)} <span class="muted">${esc(e.status)}</span>`;
+    const ro = state.readOnly ? "disabled" : "";
+    const ac = (t.acceptance || []).map((c, i) => `<li><label><input type="checkbox" data-check="${i + 1}" ${c.done ? "checked" : ""} ${ro}> ${esc(c.text)}</label></li>`).join("");
+    const subtasks = (tree.roots[0]?.children || []).map((n) => `<li>${link(n)}</li>`).join("");
+    $("#panel-body").innerHTML = `
+      <div class="muted">${esc(t.id)} · P${t.priority} · version ${t.version}</div>
+      <h2>${esc(t.title)}</h2>
+      <div><span class="badge">${esc(t.status)}</span> ${t.assignee ? "claimed by " + esc(t.assignee) + (t.claimExpiresAt ? " until " + esc(when(t.claimExpiresAt)) : "") : ""}
+      ${(t.tags || []).map((g) => `<span class="tag">${esc(g)}</span>`).join("")}</div>
+      <div class="md">${t.description ? markdown(t.description) : '<p class="muted">No description.</p>'}</div>
+      ${ac ? `<h3>Acceptance criteria</h3><ul class="ac">${ac}</ul>` : ""}
+      ${subtasks ? `<h3>Subtasks</h3><ul>${subtasks}</ul>` : ""}
+      ${blockedBy.length ? `<h3>Blocked by</h3><ul>${blockedBy.map((e) => `<li>${link(e)}</li>`).join("")}</ul>` : ""}
+      ${blocks.length ? `<h3>Blocks</h3><ul>${blocks.map((e) => `<li>${link(e)}</li>`).join("")}</ul>` : ""}
+      <h3>Tree</h3><div class="tree">${esc(treeText(tree))}</div>
+      <h3>Notes</h3>
+      <div class="notes">${notes.map((n) => `<div class="note"><div class="muted">${esc(n.author)} · ${esc(when(n.createdAt))}</div><div class="md">${markdown(n.body)}</div></div>`).join("") || '<p class="muted">No notes yet.</p>'}</div>
+      ${state.readOnly ? "" : `<form id="note-form"><input id="note-text" placeholder="Add a note…" aria-label="note" style="flex:1"><button type="submit">Note</button></form>`}
+      <h3>History</h3><ul class="history">${history.slice().reverse().map((e) => `<li>${esc(when(e.at))} · ${esc(e.actor)} · ${esc(e.kind)} ${esc(Object.keys(e.changes || {}).join(", "))}</li>`).join("")}</ul>`;
+    $("#panel").hidden = false;
+    $("#panel-body").querySelectorAll("[data-open]").forEach((a) => a.addEventListener("click", () => openPanel(a.dataset.open)));
+    $("#panel-body").querySelectorAll("[data-check]").forEach((box) => box.addEventListener("change", async () => {
+      const res = await api("POST", `/api/task/${encodeURIComponent(t.id)}`, { check: Number(box.dataset.check), done: box.checked, expectedVersion: t.version });
+      if (!res.ok) toast(res.status === 409 ? `${t.id} changed meanwhile; shown as it is now` : res.json?.error?.message, true);
+      await openPanel(t.id);
+    }));
+    $("#note-form")?.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const body = $("#note-text").value;
+      if (!body.trim()) return;
+      const res = await api("POST", `/api/task/${encodeURIComponent(t.id)}/note`, { body });
+      if (!res.ok) toast(res.json?.error?.message || "could not add the note", true);
+      await openPanel(t.id);
+    });
+  }
+
+  // The subtree with blockers, as `minsky tasks tree` draws it.
+  function treeText(tree) {
+    const out = [];
+    const walk = (n, prefix, last, top) => {
+      const mark = n.status === "DONE" || n.status === "CLOSED" ? "✓" : n.status === "IN-PROGRESS" ? "▶" : "○";
+      const blocked = n.blockedBy ? "  ⟵ blocked by " + n.blockedBy.join(", ") : "";
+      out.push(prefix + (top ? "" : last ? "└─ " : "├─ ") + `${mark} ${n.id} ${n.title} [${n.status}]` + blocked);
+      const kids = n.children || [];
+      kids.forEach((c, i) => walk(c, top ? prefix : prefix + (last ? "   " : "│  "), i === kids.length - 1, false));
+    };
+    tree.roots.forEach((r) => walk(r, "", true, true));
+    return out.join("\n");
+  }
+
+  // MARK: live updates
+
+  function connect() {
+    const ws = new WebSocket(`ws://${location.host}/api/live?token=${encodeURIComponent(token)}`);
+    ws.onopen = () => $("#live").classList.add("on");
+    ws.onmessage = (m) => {
+      let msg = {};
+      try { msg = JSON.parse(m.data); } catch (_) { return; }
+      if (!msg.changed) return;
+      clearTimeout(connect.timer);
+      connect.timer = setTimeout(async () => {
+        await load();
+        if (state.open && msg.changed.includes(state.open) && !$("#panel").hidden && document.activeElement?.id !== "note-text") await openPanel(state.open);
+      }, 60);
+    };
+    ws.onclose = () => { $("#live").classList.remove("on"); setTimeout(connect, 1000); };
+  }
+
+  // MARK: wiring
+
+  $("#panel-close").addEventListener("click", () => { $("#panel").hidden = true; state.open = null; });
+  for (const id of ["#f-tag", "#f-assignee", "#f-meaning"]) $(id).addEventListener("change", load);
+  $("#f-q").addEventListener("input", () => { clearTimeout(load.timer); load.timer = setTimeout(load, 250); });
+  $("#filters").addEventListener("submit", (e) => { e.preventDefault(); load(); });
+  $("#new-task").addEventListener("submit", async (e) => {
+    e.preventDefault();
+    const title = $("#new-title").value;
+    if (!title.trim()) return;
+    const r = await api("POST", "/api/tasks", { title, priority: Number($("#new-priority").value) });
+    if (!r.ok) { toast(r.json?.error?.message || "could not create the task", true); return; }
+    $("#new-title").value = "";
+    toast(`Created ${r.json.id}`);
+    await load();
+  });
+  load().then(connect);
+})();
