@@ -97,3 +97,8 @@ public func runProcessBlocking(
         status: p.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
         stderr: String(decoding: errData, as: UTF8.self))
 }
+
+/// The repository's root folder (this file is Sources/MinskyTestSupport/ProcessRunner.swift).
+public func repositoryRoot() -> URL {
+    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}

@@ -50,7 +50,3 @@ func structured(_ result: JSONValue?, sourceLocation: SourceLocation = #_sourceL
         sourceLocation: sourceLocation)
     return sc
 }
-
-func repositoryRoot() -> URL {
-    URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-}

@@ -150,20 +150,21 @@
       el.classList.remove("dragging");
       over?.classList.remove("drop");
       const col = document.elementFromPoint(ev.clientX, ev.clientY)?.closest(".column");
-      if (col && col.dataset.status !== t.status) await move_(t, col.dataset.status);
+      if (col && col.dataset.status !== t.status) await move_(t, col.dataset.status, false, Number(el.dataset.version));
     };
     document.addEventListener("pointermove", move);
     document.addEventListener("pointerup", up);
   }
 
-  async function move_(t, status, force) {
-    const r = await api("POST", `/api/task/${encodeURIComponent(t.id)}`, { status, expectedVersion: t.version, force: !!force });
+  // The move carries the version this page saw (the card's): a stale one is refused, never applied.
+  async function move_(t, status, force, version = t.version) {
+    const r = await api("POST", `/api/task/${encodeURIComponent(t.id)}`, { status, expectedVersion: version, force: !!force });
     if (r.ok) { toast(`${t.id} → ${status}`); }
     else if (r.status === 409 && r.json?.current) {
       const c = r.json.current;
       toast(`Not moved: ${t.id} changed since this page loaded (now ${c.status}, version ${c.version}, “${c.title}”). The board shows it as it is now.`, true);
     } else if (r.json?.error?.field === "force" && !state.readOnly) {
-      if (confirm(r.json.error.message + "\n\nMark it DONE anyway?")) return move_(t, status, true);
+      if (confirm(r.json.error.message + "\n\nMark it DONE anyway?")) return move_(t, status, true, version);
     } else {
       toast(r.json?.error?.message || `could not move ${t.id}`, true);
     }

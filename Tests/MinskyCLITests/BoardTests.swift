@@ -1,0 +1,48 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+/// `minsky board` in a real browser: Debian's chromium, headless, driven through chromedriver by
+/// selenium (Tests/browser/board_browser.py), against the real binary on both stores.
+@Suite("Board in a real browser", .serialized)
+struct BoardTests {
+    static var python: URL {
+        if let p = ProcessInfo.processInfo.environment["MINSKY_TEST_PYTHON"] { return URL(fileURLWithPath: p) }
+        return repositoryRoot().appendingPathComponent(".venv/bin/python")
+    }
+    static let script = repositoryRoot().appendingPathComponent("Tests/browser/board_browser.py").path
+
+    @Test(arguments: StoreKind.allCases)
+    func openCreateDragAndSeeAnotherProcessesChangeLive(kind: StoreKind) async throws {
+        try await withProject(kind) { cli in
+            let r = try await runProcess(Self.python, [Self.script, Binaries.minsky.path, cli.cwd.path], env: cli.env)
+            #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+            for step in [
+                "ok: requests without the token or with a foreign Origin or Host are refused",
+                "ok: dragging a card to DONE changes its status in the store",
+                "ok: changes from another process appear live, without a reload",
+                "ok: a stale drag shows the conflict and overwrites nothing", "ok: board",
+            ] {
+                #expect(r.stdout.contains(step), "missing '\(step)':\n\(r.stdout)\n\(r.stderr)")
+            }
+        }
+    }
+
+    @Test func aViewerGetsAReadOnlyBoardOnPostgreSQL() async throws {
+        let pg = try ScratchPostgres(passwords: true)
+        let dir = try TestEnvironment.tempDirectory("minsky-board-team")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let su = CLI(cwd: dir, env: ["MINSKY_DB": pg.url])
+        _ = try await su.json("tasks", "create", "Seeded by the owner")
+        _ = try await su.json("team", "init")
+        let added = try await su.json("team", "add", "vic", "--role", "viewer")
+        let pw = try #require(added["password"]?.stringValue)
+        let viewer = "postgresql://vic:\(pw)@127.0.0.1:\(pg.port)/postgres"
+        let r = try await runProcess(
+            Self.python, [Self.script, Binaries.minsky.path, dir.path, "viewer"], env: ["MINSKY_DB": viewer])
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.contains("ok: a viewer gets a read-only board"))
+        #expect(!r.stdout.contains(pw) && !r.stderr.contains(pw))
+    }
+}

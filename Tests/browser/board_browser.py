@@ -1,0 +1,201 @@
+"""Drives `minsky board` in a real browser (Debian's chromium, headless, through chromedriver).
+
+Usage: board_browser.py MINSKY_BINARY PROJECT_DIR [full|viewer]
+The store is the project's (or MINSKY_DB's). With MINSKY_SCREENSHOTS=DIR, screenshots land there.
+Prints "ok: ..." lines; any failure raises (non-zero exit).
+"""
+import http.client
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.parse
+
+from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException, TimeoutException
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.action_chains import ActionChains
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.ui import WebDriverWait
+
+minsky, project = sys.argv[1], sys.argv[2]
+mode = sys.argv[3] if len(sys.argv) > 3 else "full"
+shots = os.environ.get("MINSKY_SCREENSHOTS")
+
+
+def cli(*args):
+    r = subprocess.run([minsky, *args], cwd=project, capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, f"minsky {' '.join(args)} failed: {r.stderr}"
+    return r.stdout
+
+
+def cli_json(*args):
+    return json.loads(cli(*args, "--json"))
+
+
+board = subprocess.Popen([minsky, "board", "--json"], cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+driver = None
+try:
+    line = board.stdout.readline()
+    assert line, f"the board printed nothing: {board.stderr.read()}"
+    info = json.loads(line)
+    url, port = info["url"], info["port"]
+    token = urllib.parse.parse_qs(urllib.parse.urlparse(url).query)["token"][0]
+    assert url.startswith(f"http://127.0.0.1:{port}/?token=") and len(token) == 64
+
+    def request(method, path, headers=None, body=None, host=None):
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        h = {"Host": host or f"127.0.0.1:{port}"}
+        h.update(headers or {})
+        c.request(method, path, body=json.dumps(body) if body is not None else None, headers=h)
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        try:
+            return r.status, json.loads(data)
+        except ValueError:
+            return r.status, data.decode()
+
+    # Safe by default: no token, a wrong token, a foreign Origin or Host: refused, nothing written.
+    count = len(cli_json("tasks", "list", "--all")["tasks"])
+    auth = {"X-Minsky-Token": token}
+    assert request("GET", "/")[0] == 403
+    assert request("GET", "/api/board")[0] == 403
+    assert request("GET", "/api/board", {"X-Minsky-Token": "0" * 64})[0] == 403
+    status, body = request("GET", "/api/board", {**auth, "Origin": "http://evil.example"})
+    assert status == 403 and "Origin" in body["error"]["message"], body
+    status, body = request("POST", "/api/tasks", {**auth, "Origin": "http://evil.example", "Content-Type": "application/json"}, {"title": "cross-site"})
+    assert status == 403, body
+    status, body = request("GET", "/api/board", auth, host=f"evil.example:{port}")
+    assert status == 403 and "Host" in body["error"]["message"], body
+    status, body = request("GET", f"/?token={token}", {"Origin": f"http://localhost:{port}"})
+    assert status == 200 and "<title>Minsky board</title>" in body
+    assert len(cli_json("tasks", "list", "--all")["tasks"]) == count
+    print("ok: requests without the token or with a foreign Origin or Host are refused")
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = os.environ.get("MINSKY_CHROMIUM", "/usr/bin/chromium")
+    for a in ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--window-size=1400,860", "--disable-gpu"]:
+        options.add_argument(a)
+    driver = webdriver.Chrome(service=Service(os.environ.get("MINSKY_CHROMEDRIVER", "/usr/bin/chromedriver")), options=options)
+    wait = WebDriverWait(driver, 10)
+    driver.get(url)
+    wait.until(lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-loaded"))
+    wait.until(lambda d: "on" in d.find_element(By.ID, "live").get_attribute("class"))
+
+    # The page re-renders on every change, so elements are looked up afresh (in one script
+    # call where a value is all that is needed) and stale references retried.
+    def retry(fn):
+        for _ in range(50):
+            try:
+                return fn()
+            except StaleElementReferenceException:
+                time.sleep(0.1)
+        return fn()
+
+    def card(task_id):
+        found = driver.find_elements(By.CSS_SELECTOR, f'.card[data-id="{task_id}"]')
+        return found[0] if found else None
+
+    def card_text(task_id, part=""):
+        return driver.execute_script(
+            "const c = document.querySelector(`.card[data-id='${arguments[0]}'] ${arguments[1]}`); return c ? c.textContent : null",
+            task_id, part)
+
+    def column_of(task_id):
+        return driver.execute_script(
+            "const c = document.querySelector(`.card[data-id='${arguments[0]}']`); return c ? c.closest('section').dataset.status : null",
+            task_id)
+
+    def panel_text():
+        return driver.execute_script("return document.getElementById('panel').hidden ? '' : document.getElementById('panel').innerText")
+
+    def column(status):
+        return driver.find_element(By.CSS_SELECTOR, f'section.column[data-status="{status}"]')
+
+    def drag(task_id, status):
+        retry(lambda: ActionChains(driver).click_and_hold(card(task_id)).move_by_offset(8, 8).move_to_element(column(status)).move_by_offset(0, 10).release().perform())
+
+    if mode == "viewer":
+        role = driver.find_element(By.ID, "role").text
+        assert "read-only" in role, role
+        assert not driver.find_element(By.ID, "new-task").is_displayed()
+        seeded = cli_json("tasks", "list")["tasks"][0]
+        drag(seeded["id"], "DONE")
+        time.sleep(1)
+        assert cli_json("tasks", "get", seeded["id"])["task"]["status"] == seeded["status"]
+        status, body = request("POST", "/api/tasks", {**auth, "Content-Type": "application/json"}, {"title": "by a viewer"})
+        assert status == 403 and "viewer" in body["error"]["message"], body
+        print("ok: a viewer gets a read-only board")
+        sys.exit(0)
+
+    # Create a task in the page; it is in the store and on the board.
+    driver.find_element(By.ID, "new-title").send_keys("Written in the browser")
+    driver.find_element(By.ID, "new-add").click()
+    wait.until(lambda d: d.execute_script("return [...document.querySelectorAll('.card .title')].some(e => e.textContent === 'Written in the browser')"))
+    created = [t for t in cli_json("tasks", "list", "--all")["tasks"] if t["title"] == "Written in the browser"]
+    assert len(created) == 1, created
+    new_id = created[0]["id"]
+    assert column_of(new_id) == "TODO"
+    print("ok: a task created in the page is stored")
+
+    # Drag it to DONE: the store says DONE.
+    drag(new_id, "DONE")
+    wait.until(lambda d: column_of(new_id) == "DONE")
+    assert cli_json("tasks", "get", new_id)["task"]["status"] == "DONE"
+    print("ok: dragging a card to DONE changes its status in the store")
+
+    # Another process's CLI: the change appears without a reload.
+    driver.execute_script("window.__notReloaded = 42")
+    other = cli_json("tasks", "create", "Made by another process", "--tag", "cli", "--ac", "appears live", "--ac", "checked in the panel")["id"]
+    blocked = cli_json("tasks", "create", "Waits for the CLI task", "--depends-on", other)["id"]
+    WebDriverWait(driver, 5).until(lambda d: card(other) is not None and card(blocked) is not None)
+    assert driver.execute_script("return window.__notReloaded") == 42
+    WebDriverWait(driver, 5).until(lambda d: other in (card_text(blocked, ".blocked") or ""))
+    cli("tasks", "claim", other, "--owner", "agent-7", "--ttl", "30m")
+    WebDriverWait(driver, 5).until(lambda d: column_of(other) == "IN-PROGRESS" and "agent-7" in (card_text(other) or ""))
+    print("ok: changes from another process appear live, without a reload")
+
+    # A stale drag (the page saw an older version) is refused and nothing is overwritten.
+    driver.execute_script(f'document.querySelector(\'.card[data-id="{other}"]\').dataset.version = "1"')
+    drag(other, "IN-REVIEW")
+    wait.until(lambda d: d.find_element(By.ID, "toast").is_displayed() and "changed since" in d.find_element(By.ID, "toast").text)
+    assert cli_json("tasks", "get", other)["task"]["status"] == "IN-PROGRESS"
+    wait.until(lambda d: column_of(other) == "IN-PROGRESS")
+    print("ok: a stale drag shows the conflict and overwrites nothing")
+
+    # The panel: criteria, notes, history; a note written here is stored with its author.
+    retry(lambda: card(other).click())
+    wait.until(lambda d: "Made by another process" in panel_text())
+    text = panel_text()
+    assert "appears live" in text and "HISTORY" in text.upper() and "note_added" not in text, text
+    retry(lambda: driver.find_element(By.CSS_SELECTOR, '#panel input[data-check="1"]').click())
+    wait.until(lambda d: cli_json("tasks", "get", other)["task"]["acceptance"][0]["done"] is True)
+    time.sleep(0.5)  # the panel re-renders once more with the change feed's news
+    retry(lambda: driver.find_element(By.ID, "note-text").send_keys("Looked at it in the **board**"))
+    retry(lambda: driver.find_element(By.CSS_SELECTOR, "#note-form button").click())
+    wait.until(lambda d: "Looked at it in the board" in panel_text())
+    notes = cli_json("tasks", "get", other)["notes"]
+    assert notes[0]["body"] == "Looked at it in the **board**" and notes[0]["author"], notes
+    cli("tasks", "note", other, "A note from the CLI")
+    WebDriverWait(driver, 5).until(lambda d: "A note from the CLI" in panel_text())
+    print("ok: the panel shows criteria, notes and history, and writes through the store")
+    if shots:
+        os.makedirs(shots, exist_ok=True)
+        driver.save_screenshot(os.path.join(shots, "board-panel.png"))
+        driver.find_element(By.ID, "panel-close").click()
+        driver.save_screenshot(os.path.join(shots, "board.png"))
+    print("ok: board")
+except TimeoutException:
+    if driver is not None:
+        print("page at timeout:", driver.find_element(By.TAG_NAME, "body").text[:2000], file=sys.stderr)
+    raise
+finally:
+    if driver is not None:
+        driver.quit()
+    board.terminate()
+    try:
+        board.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        board.kill()
