@@ -9,6 +9,11 @@ public struct DecompositionPlan: Sendable, Codable, Equatable {
         public var complexity: Int
         /// Indices of earlier subtasks this one waits for.
         public var dependsOn: [Int]
+        /// Plans from a document (`Planner`) also carry a priority, acceptance criteria and the
+        /// index of an earlier item that is this one's parent (nil: directly under the root).
+        public var priority: Int? = nil
+        public var acceptance: [String]? = nil
+        public var parent: Int? = nil
     }
     public var subtasks: [Subtask]
     public var model: String
@@ -200,6 +205,8 @@ public enum Decomposer {
         out.subtasks = keep.map { i in
             var s = plan.subtasks[i]
             s.dependsOn = s.dependsOn.compactMap { renumber[$0] }
+            // An item whose parent is left out goes directly under the root.
+            s.parent = s.parent.flatMap { renumber[$0] }
             return s
         }
         return out
@@ -211,7 +218,11 @@ public enum Decomposer {
     public static func withoutExisting(_ plan: DecompositionPlan, existing: [TaskItem]) throws -> DecompositionPlan {
         func key(_ s: String) -> String { s.trimmingCharacters(in: .whitespacesAndNewlines).lowercased() }
         let have = Set(existing.map { key($0.title) })
-        let keep = plan.subtasks.indices.filter { !have.contains(key(plan.subtasks[$0].title)) }
+        // Only direct children are compared (and not those the plan nests others under).
+        let parents = Set(plan.subtasks.compactMap(\.parent))
+        let keep = plan.subtasks.indices.filter {
+            plan.subtasks[$0].parent != nil || parents.contains($0) || !have.contains(key(plan.subtasks[$0].title))
+        }
         return keep.count == plan.subtasks.count ? plan : try subset(plan, only: keep)
     }
 
@@ -224,11 +235,15 @@ public enum Decomposer {
         let plan = try withoutExisting(plan, existing: existing)
         if plan.subtasks.isEmpty { return [] }
         let drafts = plan.subtasks.map { s in
+            var meta: [String: JSONValue] = ["decomposedBy": .string(plan.model)]
+            if s.complexity > 0 { meta["complexity"] = .int(Int64(s.complexity)) }
             var d = NewTask(
-                title: s.title, description: s.description, priority: parent.priority, tags: parent.tags,
-                metadata: ["complexity": .int(Int64(s.complexity)), "decomposedBy": .string(plan.model)],
-                parentId: parent.id)
+                title: s.title, description: s.description,
+                priority: s.priority.flatMap { try? Priority($0) } ?? parent.priority, tags: parent.tags,
+                metadata: .object(meta), parentId: s.parent == nil ? parent.id : nil)
+            d.batchParent = s.parent
             d.batchDependsOn = s.dependsOn
+            d.acceptance = s.acceptance ?? []
             return d
         }
         return try await store.createMany(drafts, progress: nil, isCancelled: { false })

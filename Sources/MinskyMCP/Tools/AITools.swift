@@ -5,16 +5,16 @@ extension Tool {
     static let decomposeTask = Tool(
         name: "decompose_task", title: "Decompose a task",
         description:
-            "Split a task into subtasks (configured model, or yours by sampling); else returns instructions: call again with plan.",
+            "Split a task into subtasks, or plan a document into a task tree (configured model, or yours by sampling); else returns instructions: call again with plan.",
         inputSchema: ToolSchema.object(
             [
-                "id": ToolSchema.id, "max": ToolSchema.integer(min: 1, max: 20),
-                "guidance": ToolSchema.string(),
+                "id": ToolSchema.id, "max": ToolSchema.integer(min: 1, max: 50),
+                "guidance": ToolSchema.string(), "document": ToolSchema.string("requirements (markdown)"),
                 "plan": [
                     "type": "object",
                     "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}",
                 ],
-            ], required: ["id"]),
+            ]),
         outputSchema: ToolSchema.output(
             [
                 "needsAnswer": ["type": "boolean"], "parentId": ["type": "string"],
@@ -25,6 +25,10 @@ extension Tool {
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
     ) { args, ctx in
         let store = try await ctx.store()
+        if let document = args.string("document") { return try await planDocument(document, args, ctx, store) }
+        guard args.string("id") != nil else {
+            throw MinskyError.invalid("id", "give id (the task to split) or document (requirements to plan)")
+        }
         let parent = try await store.get(try args.requiredID("id"))
         let max = Decomposer.maxSubtasks(requested: args.int("max"), for: parent)
         let existing = try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
@@ -55,6 +59,50 @@ extension Tool {
         ctx.progress(2, total: 2, message: nil)
         return DecomposeResult.json(
             parent: parent, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
+    }
+
+    /// `decompose_task` with `document`: `minsky plan` over MCP. The plan hangs under `id`, or a
+    /// new task named after the document's first heading.
+    static func planDocument(_ document: String, _ args: Arguments, _ ctx: ToolContext, _ store: any MinskyStore)
+        async throws -> JSONValue
+    {
+        var root: TaskItem?
+        if let id = try args.id("id") { root = try await store.get(id) }
+        let max = args.int("max") ?? Planner.defaultMax
+        let plan: DecompositionPlan
+        if let answer = args["plan"] {
+            plan = DecompositionPlan(
+                subtasks: try Planner.checkAnswer(answer, max: max), model: "agent", attempts: 1, usage: [])
+        } else if let provider = try ctx.model() {
+            plan = try await Planner.plan(
+                document: document, title: Planner.title(of: document, fallback: "Plan"), maxItems: max,
+                guidance: args.string("guidance"),
+                provider: provider.recording(to: store, purpose: "plan", taskId: root?.id),
+                progress: { part, parts in
+                    ctx.progress(
+                        Double(part - 1), total: Double(parts + 1), message: "planning part \(part) of \(parts)")
+                })
+        } else {
+            return [
+                "needsAnswer": true,
+                "instructions": .string(Planner.instructions(max: max, guidance: args.string("guidance"))),
+                "answerSchema": Planner.schema(max: max),
+            ]
+        }
+        if root == nil {
+            var draft = NewTask(title: Planner.title(of: document, fallback: "Plan"))
+            draft.description = "Planned from a document (\(document.count) characters) by \(plan.model)."
+            root = try await store.create(draft)
+        }
+        guard let root else { throw MinskyError(.internal, "no root task for the plan") }
+        let proposal = Proposal(
+            id: Proposal.newID(), taskId: root.id, kind: "plan", model: plan.model,
+            promptHash: SHA256.hex(Array(document.utf8)), body: try Decomposer.body(plan), createdAt: .now())
+        try await store.saveProposal(proposal)
+        let created = try await Decomposer.apply(plan, to: root, store: store)
+        try await store.markProposalApplied(proposal.id)
+        return DecomposeResult.json(
+            parent: root, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
     }
 
     static let scoreComplexity = Tool(

@@ -5,7 +5,7 @@ extension Tool {
     static let similar = Tool(
         name: "similar", title: "Find similar tasks",
         description:
-            "Tasks closest in meaning to text (embeds changed tasks first); score is cosine similarity.",
+            "Tasks closest in meaning to text (cosine score); embeds changed tasks first.",
         inputSchema: ToolSchema.object(
             ["text": ToolSchema.string(maxLength: 4000), "limit": ToolSchema.integer(min: 1, max: 50)],
             required: ["text"]),

@@ -4,7 +4,7 @@ extension Tool {
     static let sync = Tool(
         name: "sync", title: "Sync with the shared store",
         description:
-            "SQLite replica ⇄ shared PostgreSQL. status; push/pull/now; conflicts; resolve id with take or fields. Background sync runs anyway.",
+            "SQLite replica ⇄ shared PostgreSQL: status, push, pull, now, conflicts, resolve (id, take or fields).",
         inputSchema: ToolSchema.object(
             [
                 "action": [

@@ -4,7 +4,7 @@ extension Tool {
     static let updateTask = Tool(
         name: "update_task", title: "Update a task",
         description:
-            "Change fields (metadata: merge patch; parentId null detaches); note appends one; check/uncheck criteria by number (1-based).",
+            "Change fields (metadata: merge patch; parentId null detaches); note appends; check/uncheck criteria numbers (from 1).",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "expectedVersion": ToolSchema.expectedVersion,

@@ -5,7 +5,7 @@ extension Tool {
     static let upgradeStore = Tool(
         name: "upgrade_store", title: "Upgrade the store to PostgreSQL",
         description:
-            "Move this project's SQLite store to PostgreSQL: backup, copy, validate, switch; reports progress.",
+            "Move this project's SQLite store to PostgreSQL: backup, copy, validate, switch.",
         inputSchema: ToolSchema.object(
             [
                 "dbUrl": ToolSchema.string("postgresql://user@host:5432/db (passwords go to ~/.pgpass)"),
