@@ -5,7 +5,11 @@ import MinskyCore
 /// status and a JSON body out. Every read and write goes through the store's contract, so the
 /// board behaves the same on SQLite and PostgreSQL, and the database's roles still decide.
 public struct BoardAPI: Sendable {
-    public typealias Search = @Sendable (_ text: String, _ store: any MinskyStore) async throws -> [TaskID]?
+    /// The tasks closest in meaning to `text`, best first, with their similarity.
+    public typealias Search =
+        @Sendable (_ text: String, _ store: any MinskyStore) async throws -> [(
+            id: TaskID, score: Float
+        )]
 
     let store: any MinskyStore
     /// Search by meaning, when embeddings are configured (nil: the board hides the option).
@@ -102,10 +106,16 @@ public struct BoardAPI: Sendable {
         var order: [TaskID: Int]?
         if let text = q["q"], !text.trimmingCharacters(in: .whitespaces).isEmpty {
             if q["meaning"] == "1" {
-                guard let meaning, let ids = try await meaning(text, store) else {
-                    throw MinskyError(.notConfigured, "search by meaning needs embeddings: `minsky tasks embed`")
+                guard let meaning else {
+                    throw MinskyError(
+                        .notConfigured,
+                        "search by meaning needs embeddings: configure them and run `minsky tasks embed`")
                 }
-                order = Dictionary(ids.enumerated().map { ($1, $0) }, uniquingKeysWith: min)
+                // The close ones: at least half as similar as the best match.
+                let hits = try await meaning(text, store)
+                let best = hits.first?.score ?? 0
+                let close = hits.filter { $0.score > 0 && $0.score >= best / 2 }
+                order = Dictionary(close.enumerated().map { ($1.id, $0) }, uniquingKeysWith: min)
             } else {
                 query.text = text
             }

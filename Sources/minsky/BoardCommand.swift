@@ -54,6 +54,6 @@ struct BoardCommand: AsyncParsableCommand {
         guard let client = try? resolveEmbeddings(project: project),
             let stored = try? await store.embeddingHashes(model: client.model), !stored.isEmpty
         else { return nil }
-        return { text, store in try await client.similar(to: text, store: store, k: 50).map(\.id) }
+        return { text, store in try await client.similar(to: text, store: store, k: 50) }
     }
 }

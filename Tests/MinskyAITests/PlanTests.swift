@@ -3,6 +3,10 @@ import MinskyCore
 import MinskyTestSupport
 import Testing
 
+#if canImport(FoundationNetworking)
+    import FoundationNetworking
+#endif
+
 /// `minsky plan FILE.md` and `decompose_task` with a document: real HTTP to a fake model server,
 /// the real binary, both stores.
 @Suite("Plans from a document")
@@ -139,5 +143,46 @@ struct PlanTests {
                     #"{"subtasks":[{"title":"a","description":"","priority":1,"acceptance":[],"dependsOn":[3]}]}"#),
             ])
         #expect(bad?["isError"] == true)
+    }
+}
+
+@Suite("The board's search by meaning")
+struct BoardMeaningTests {
+    @Test(arguments: StoreKind.allCases)
+    func theBoardFiltersByMeaningWhenEmbeddingsExist(kind: StoreKind) async throws {
+        let server = try FakeLLMServer(handler: FakeLLMServer.embeddings)
+        let p = try await AIProject.make(kind, server: server)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            func create(_ t: String) async throws -> String {
+                try JSONParser.parse(await p.run("tasks", "create", t, "--json").stdout.utf8)["id"]?.stringValue ?? ""
+            }
+            let login = try await create("Login endpoint that checks the password")
+            _ = try await create("Design the users table schema")
+            _ = try await create("CSS button colours")
+            #expect(try await p.run("tasks", "embed").status == 0)
+            let board = try MCPProcess(args: ["board", "--json"], cwd: p.dir, env: p.env)
+            defer { board.terminate() }
+            let info = try JSONValue.parse(try #require(board.nextRawLine(timeout: 20)))
+            let url = try #require(info["url"]?.stringValue)
+            let token = try #require(url.components(separatedBy: "token=").last)
+            let port = try #require(info["port"]?.intValue)
+            func get(_ query: String) async throws -> (Int, JSONValue) {
+                var req = URLRequest(url: URL(string: "http://127.0.0.1:\(port)/api/board?\(query)")!)
+                req.setValue(token, forHTTPHeaderField: "X-Minsky-Token")
+                let (data, response) = try await URLSession.shared.data(for: req)
+                return (
+                    (response as? HTTPURLResponse)?.statusCode ?? 0,
+                    try JSONValue.parse(String(decoding: data, as: UTF8.self))
+                )
+            }
+            let (status, all) = try await get("")
+            #expect(status == 200 && all["meaning"] == true && all["tasks"]?.arrayValue?.count == 3)
+            let (s2, found) = try await get("q=sign%20in%20and%20authenticate&meaning=1")
+            #expect(s2 == 200, "\(found)")
+            #expect(found["tasks"]?.arrayValue?.compactMap { $0["id"]?.stringValue } == [login], "\(found)")
+            // Words match words without embeddings.
+            let (_, words) = try await get("q=colours")
+            #expect(words["tasks"]?.arrayValue?.compactMap { $0["title"]?.stringValue } == ["CSS button colours"])
+        }
     }
 }

@@ -61,6 +61,14 @@ struct UpgradeFixture {
                 at: .now(), purpose: "decompose", provider: "sampling", model: "client model", taskId: nil,
                 inputTokens: nil, outputTokens: nil, durationMs: 0, outcome: "cancelled"))
         _ = try await store.update(ids[2], TaskPatch(status: .done), expectedVersion: nil)
+        // Acceptance criteria and notes travel like every other field and row.
+        var criteria = TaskPatch()
+        criteria.acceptance = [
+            AcceptanceCriterion("ü criterion \u{1} 🎉", done: true), AcceptanceCriterion("second \\N"),
+        ]
+        _ = try await store.update(ids[ids.count - 1], criteria, expectedVersion: nil)
+        _ = try await store.addNote(ids[0], body: "note ü 🎉 \\N \t tab \u{1}")
+        _ = try await store.addNote(ids[0], body: String(repeating: "long note ", count: 3_000))
         await store.close()
         return f
     }
