@@ -269,4 +269,30 @@ public enum Planner {
         }
         return DecompositionPlan(subtasks: items, model: model, attempts: attempts, usage: usage)
     }
+
+    /// Stores a finished plan: the root task (`root`, or a new one named after the document
+    /// and saying where it came from), the plan as a proposal of kind "plan", and, unless
+    /// `apply` is false (a dry run), its tasks under the root, the proposal marked applied.
+    public static func store(
+        _ plan: DecompositionPlan, document: String, source: String, root: TaskItem?, apply: Bool,
+        in store: any MinskyStore
+    ) async throws -> (root: TaskItem, proposal: Proposal, created: [TaskItem]) {
+        var parent = root
+        if parent == nil {
+            let parts = parts(document).count
+            var draft = NewTask(title: title(of: document, fallback: "Plan"))
+            draft.description =
+                "Planned from \(source) (\(document.count) characters\(parts > 1 ? ", \(parts) parts" : "")) by \(plan.model)."
+            parent = try await store.create(draft)
+        }
+        guard let parent else { throw MinskyError(.internal, "no root task for the plan") }
+        let proposal = Proposal(
+            id: Proposal.newID(), taskId: parent.id, kind: "plan", model: plan.model,
+            promptHash: SHA256.hex(Array(document.utf8)), body: try Decomposer.body(plan), createdAt: .now())
+        try await store.saveProposal(proposal)
+        guard apply else { return (parent, proposal, []) }
+        let created = try await Decomposer.apply(plan, to: parent, store: store)
+        try await store.markProposalApplied(proposal.id)
+        return (parent, proposal, created)
+    }
 }

@@ -46,30 +46,24 @@ struct PlanCommand: AsyncParsableCommand {
                     "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama"
                 )
             }
-            var root: TaskItem?
-            if let parent { root = try await store.get(try parseID(parent, field: "parent")) }
+            let parent: TaskItem?
+            if let id = self.parent {
+                parent = try await store.get(try parseID(id, field: "parent"))
+            } else {
+                parent = nil
+            }
             let name = file == "-" ? "Plan" : URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
             let title = Planner.title(of: document, fallback: name)
-            let parts = Planner.parts(document).count
             let plan = try await Planner.plan(
                 document: document, title: title, maxItems: maxItems, guidance: guidance,
-                provider: Providers.make(config).recording(to: store, purpose: "plan", taskId: root?.id),
+                provider: Providers.make(config).recording(to: store, purpose: "plan", taskId: parent?.id),
                 progress: { part, count in
                     if !out.json {
                         FileHandle.standardError.write(Data("planning part \(part) of \(count)…\n".utf8))
                     }
                 })
-            if root == nil {
-                var draft = NewTask(title: title)
-                draft.description =
-                    "Planned from \(file == "-" ? "stdin" : file) (\(document.count) characters\(parts > 1 ? ", \(parts) parts" : "")) by \(plan.model)."
-                root = try await store.create(draft)
-            }
-            guard let root else { return }
-            let proposal = Proposal(
-                id: Proposal.newID(), taskId: root.id, kind: "plan", model: plan.model,
-                promptHash: SHA256.hex(Array(document.utf8)), body: try Decomposer.body(plan), createdAt: .now())
-            try await store.saveProposal(proposal)
+            let (root, proposal, created) = try await Planner.store(
+                plan, document: document, source: file == "-" ? "stdin" : file, root: parent, apply: !dryRun, in: store)
             if dryRun {
                 if out.json {
                     try out.emit(proposal)
@@ -94,8 +88,6 @@ struct PlanCommand: AsyncParsableCommand {
                 out.line("Apply it with: minsky tasks proposals apply \(proposal.id) [--only 0,2]")
                 return
             }
-            let created = try await Decomposer.apply(plan, to: root, store: store)
-            try await store.markProposalApplied(proposal.id)
             if out.json {
                 out.emit(
                     DecomposeResult.json(

@@ -351,44 +351,45 @@ extension TasksCommand {
         }
     }
 
-    struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check acceptance criteria of a task by number.")
+    /// What `tasks check` and `tasks uncheck` take.
+    struct CriteriaArguments: ParsableArguments {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Argument(help: "Criterion numbers, from 1 (as `tasks get` lists them).") var numbers: [Int]
         @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
         var expectVersion: Int64?
 
-        func run() async throws { try await setCriteria(global, id, numbers, done: true, expectVersion) }
+        func validate() throws {
+            try checkMinimum(expectVersion, 1, option: "--expect-version", json: global.json)
+        }
+
+        func set(done: Bool) async throws {
+            try await global.withStore { store, out in
+                var patch = TaskPatch()
+                for n in numbers { patch.check[n] = done }
+                let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
+                if out.json {
+                    out.emit(TaskJSON.full(t))
+                } else {
+                    let open = t.uncheckedCriteria.count
+                    out.line(
+                        "\(t.id): \(t.acceptance.count - open) of \(t.acceptance.count) acceptance criteria checked (version \(t.version))"
+                    )
+                }
+            }
+        }
+    }
+
+    struct Check: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check acceptance criteria of a task by number.")
+        @OptionGroup var arguments: CriteriaArguments
+        func run() async throws { try await arguments.set(done: true) }
     }
 
     struct Uncheck: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Uncheck acceptance criteria of a task by number.")
-        @OptionGroup var global: GlobalOptions
-        @Argument(help: "Task id.") var id: String
-        @Argument(help: "Criterion numbers, from 1 (as `tasks get` lists them).") var numbers: [Int]
-        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
-        var expectVersion: Int64?
-
-        func run() async throws { try await setCriteria(global, id, numbers, done: false, expectVersion) }
-    }
-
-    static func setCriteria(_ global: GlobalOptions, _ id: String, _ numbers: [Int], done: Bool, _ expect: Int64?)
-        async throws
-    {
-        try await global.withStore { store, out in
-            var patch = TaskPatch()
-            for n in numbers { patch.check[n] = done }
-            let t = try await store.update(try parseID(id), patch, expectedVersion: expect)
-            if out.json {
-                out.emit(TaskJSON.full(t))
-            } else {
-                let open = t.uncheckedCriteria.count
-                out.line(
-                    "\(t.id): \(t.acceptance.count - open) of \(t.acceptance.count) acceptance criteria checked (version \(t.version))"
-                )
-            }
-        }
+        @OptionGroup var arguments: CriteriaArguments
+        func run() async throws { try await arguments.set(done: false) }
     }
 
     struct Delete: AsyncParsableCommand {

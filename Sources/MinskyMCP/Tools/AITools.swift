@@ -66,8 +66,8 @@ extension Tool {
     static func planDocument(_ document: String, _ args: Arguments, _ ctx: ToolContext, _ store: any MinskyStore)
         async throws -> JSONValue
     {
-        var root: TaskItem?
-        if let id = try args.id("id") { root = try await store.get(id) }
+        let root: TaskItem?
+        if let id = try args.id("id") { root = try await store.get(id) } else { root = nil }
         let max = args.int("max") ?? Planner.defaultMax
         let plan: DecompositionPlan
         if let answer = args["plan"] {
@@ -89,20 +89,10 @@ extension Tool {
                 "answerSchema": Planner.schema(max: max),
             ]
         }
-        if root == nil {
-            var draft = NewTask(title: Planner.title(of: document, fallback: "Plan"))
-            draft.description = "Planned from a document (\(document.count) characters) by \(plan.model)."
-            root = try await store.create(draft)
-        }
-        guard let root else { throw MinskyError(.internal, "no root task for the plan") }
-        let proposal = Proposal(
-            id: Proposal.newID(), taskId: root.id, kind: "plan", model: plan.model,
-            promptHash: SHA256.hex(Array(document.utf8)), body: try Decomposer.body(plan), createdAt: .now())
-        try await store.saveProposal(proposal)
-        let created = try await Decomposer.apply(plan, to: root, store: store)
-        try await store.markProposalApplied(proposal.id)
+        let (parent, _, created) = try await Planner.store(
+            plan, document: document, source: "a document", root: root, apply: true, in: store)
         return DecomposeResult.json(
-            parent: root, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
+            parent: parent, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
     }
 
     static let scoreComplexity = Tool(
