@@ -19,8 +19,16 @@ public final class BoardServer: Sendable {
     let boundPort = PortBox()
     public let token: String
 
+    let requestedPort: UInt16
+
     public init(api: BoardAPI, port: UInt16, token: String = BoardGuard.newToken()) throws {
+        if port != 0, let problem = Self.cannotBind(port) {
+            throw MinskyError.invalid(
+                "port", "cannot listen on 127.0.0.1:\(port): \(problem); pick another --port, or omit it for a free one"
+            )
+        }
         self.token = token
+        requestedPort = port
         server = HTTPServer(address: try .inet(ip4: "127.0.0.1", port: port), timeout: 60, logger: .disabled)
         handler = BoardHandler(api: api, token: token, port: boundPort, live: live, page: Self.page())
     }
@@ -37,7 +45,12 @@ public final class BoardServer: Sendable {
         await server.appendRoute("*", to: handler)
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await self.server.run() }
-            try await server.waitUntilListening(timeout: 10)
+            do { try await server.waitUntilListening(timeout: 10) } catch {
+                throw MinskyError.invalid(
+                    "port",
+                    "cannot listen on 127.0.0.1:\(requestedPort) (\(error)); is another board or server using it? Pick another --port, or omit it for a free one"
+                )
+            }
             guard case .ip4(_, let bound)? = await server.listeningAddress else {
                 throw MinskyError(.internal, "the board's socket has no IPv4 address")
             }
@@ -59,6 +72,29 @@ public final class BoardServer: Sendable {
     }
 
     public func stop() async { await server.stop(timeout: 1) }
+
+    /// Why 127.0.0.1:`port` cannot be bound now (in use, not permitted), or nil.
+    static func cannotBind(_ port: UInt16) -> String? {
+        #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return rc == 0 ? nil : String(cString: strerror(errno))
+    }
 
     /// The page with its stylesheet and script inlined.
     static func page() -> String {

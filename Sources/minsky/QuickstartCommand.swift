@@ -62,7 +62,7 @@ struct QuickstartCommand: AsyncParsableCommand {
             out.table(try await store.nextReady(limit: 5))
             await store.close()
             out.line()
-            out.line("Explore it:  cd \(root.path) && minsky tasks tree")
+            out.line("Explore it:  cd \(root.path) && minsky tasks tree   (or watch it live: minsky board)")
         }
     }
 }

@@ -45,4 +45,18 @@ struct BoardTests {
         #expect(r.stdout.contains("ok: a viewer gets a read-only board"))
         #expect(!r.stdout.contains(pw) && !r.stderr.contains(pw))
     }
+
+    @Test func aPortInUseIsRefusedAtOnceNamingTheFix() async throws {
+        try await withProject(.sqlite) { cli in
+            let first = try MCPProcess(args: ["board", "--json"], cwd: cli.cwd)
+            defer { first.terminate() }
+            let info = try JSONValue.parse(try #require(first.nextRawLine(timeout: 20)))
+            let port = try #require(info["port"]?.intValue)
+            #expect(info["url"]?.stringValue?.hasPrefix("http://127.0.0.1:\(port)/?token=") == true)
+            let second = try await cli.run("board", "--port", String(port))
+            #expect(
+                second.status == 2 && second.stderr.contains("127.0.0.1:\(port)") && second.stderr.contains("--port"),
+                "\(second.stderr)")
+        }
+    }
 }

@@ -63,9 +63,9 @@ struct SamplingTests {
         // Both calls are recorded: the client's model, no token counts (sampling reports none).
         let usage = try await runProcess(Binaries.minsky, ["usage", "--calls", "5", "--json"], cwd: dir, env: env)
         let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
-        #expect(calls.count == 2, "\(usage.stdout) \(usage.stderr)")
+        #expect(calls.count == 3, "\(usage.stdout) \(usage.stderr)")
         #expect(calls.allSatisfy { $0["provider"] == "sampling" && $0["outcome"] == "ok" && $0["inputTokens"] == nil })
-        #expect(Set(calls.compactMap { $0["purpose"]?.stringValue }) == ["decompose", "complexity"])
+        #expect(Set(calls.compactMap { $0["purpose"]?.stringValue }) == ["decompose", "complexity", "plan"])
         if let schema { await TestEnvironment.dropSchema(schema) }
     }
 }

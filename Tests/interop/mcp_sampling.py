@@ -16,7 +16,10 @@ seen = []
 async def sampling(context, params):
     prompt = params.messages[0].content.text
     seen.append(prompt)
-    if "Rate how complex" in prompt:
+    if "Document: Config parser" in prompt:
+        answer = {"subtasks": [{"title": "Parser epic", "description": "", "priority": 1, "acceptance": [], "dependsOn": [], "parent": None},
+                               {"title": "Read the file", "description": "", "priority": 0, "acceptance": ["errors name the line"], "dependsOn": [], "parent": 0}]}
+    elif "Rate how complex" in prompt:
         answer = {"score": 6, "reasoning": "a few parts", "recommendedSubtasks": 2, "decompositionPrompt": "split"}
     else:
         answer = {"subtasks": [{"title": "Write the parser", "description": "", "complexity": 4, "dependsOn": []},
@@ -43,6 +46,15 @@ async def main():
             sc = result.structured_content
             check(sc["needsAnswer"] is False and [s["title"] for s in sc["subtasks"]] == ["Write the parser", "Test the parser"], f"{sc}")
             check(len(seen) == 2 and "Build a parser" in seen[1], f"prompts seen: {seen}")
+            # A requirements document, planned by the client's model too.
+            planned = await session.call_tool("decompose_task", {"document": "# Config parser\n\nRead the config file; report errors by line.\n"})
+            check(not planned.is_error, f"decompose_task document: {planned.content}")
+            sc = planned.structured_content
+            check([s["title"] for s in sc["subtasks"]] == ["Parser epic", "Read the file"], f"{sc}")
+            check(len(seen) == 3 and "report errors by line" in seen[2], f"prompts seen: {seen}")
+            tree = (await session.call_tool("task_tree", {"id": sc["parentId"]})).structured_content
+            root = tree["roots"][0]
+            check(root["title"] == "Config parser" and root["children"][0]["children"][0]["title"] == "Read the file", f"{tree}")
             print("ok: sampling answered by the client")
 
 

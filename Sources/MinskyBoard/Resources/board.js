@@ -233,7 +233,12 @@
 
   function connect() {
     const ws = new WebSocket(`ws://${location.host}/api/live?token=${encodeURIComponent(token)}`);
-    ws.onopen = () => $("#live").classList.add("on");
+    ws.onopen = () => {
+      $("#live").classList.add("on");
+      // After a reconnection, catch up on what happened while the socket was down.
+      if (connect.opened) load();
+      connect.opened = true;
+    };
     ws.onmessage = (m) => {
       let msg = {};
       try { msg = JSON.parse(m.data); } catch (_) { return; }

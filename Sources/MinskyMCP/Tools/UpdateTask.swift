@@ -41,7 +41,12 @@ extension Tool {
         let id = try args.requiredID("id")
         let note = args.string("note")
         if let note { try TaskRules.checkNote(note) }
-        if p.isEmpty && note != nil { return try await ctx.store().addNote(id, body: note ?? "").json }
+        // A note alone is not an edit: the task comes back as it is (same version).
+        if p.isEmpty, let note {
+            let store = try await ctx.store()
+            _ = try await store.addNote(id, body: note)
+            return TaskJSON.full(try await store.get(id), descriptionLimit: TaskJSON.mcpDescriptionLimit)
+        }
         let t = try await ctx.store().update(id, p, expectedVersion: args.int("expectedVersion").map(Int64.init))
         // The note goes after the change it may explain.
         if let note { _ = try await ctx.store().addNote(id, body: note) }
