@@ -15,6 +15,10 @@ public struct BoardAPI: Sendable {
     /// Search by meaning, when embeddings are configured (nil: the board hides the option).
     let meaning: Search?
 
+    /// How many cards a column shows: open ones most urgent first, DONE and CLOSED most recent first.
+    public static let openShown = 500
+    public static let resolvedShown = 200
+
     public init(store: any MinskyStore, meaning: Search?) {
         self.store = store
         self.meaning = meaning
@@ -131,6 +135,29 @@ public struct BoardAPI: Sendable {
         }
         var openSubtasks: [TaskID: Int] = [:]
         for t in all where !t.status.isResolved { if let p = t.parentId { openSubtasks[p, default: 0] += 1 } }
+        // A column shows what matters first and at most so many cards (the header says how
+        // many there are; filters narrow it): open work most urgent first, then oldest; DONE and
+        // CLOSED, which grow forever, most recently changed first.
+        var counts: [TaskStatus: Int] = [:]
+        var columns: [TaskStatus: [TaskItem]] = [:]
+        for t in tasks {
+            counts[t.status, default: 0] += 1
+            columns[t.status, default: []].append(t)
+        }
+        if order == nil {
+            for (status, list) in columns {
+                let sorted =
+                    status.isResolved
+                    ? list.sorted { ($0.updatedAt, $0.id.rawValue) > ($1.updatedAt, $1.id.rawValue) }
+                    : list.sorted {
+                        ($0.priority.value, $0.createdAt, $0.id.rawValue) < (
+                            $1.priority.value, $1.createdAt, $1.id.rawValue
+                        )
+                    }
+                columns[status] = Array(sorted.prefix(status.isResolved ? Self.resolvedShown : Self.openShown))
+            }
+            tasks = TaskStatus.allCases.flatMap { columns[$0] ?? [] }
+        }
         let cards: [JSONValue] = tasks.map { t in
             var o: [String: JSONValue] = [
                 "id": .string(t.id.rawValue), "title": .string(t.title), "status": .string(t.status.rawValue),
@@ -157,6 +184,9 @@ public struct BoardAPI: Sendable {
         return [
             "tasks": .array(cards),
             "statuses": .array(TaskStatus.allCases.map { .string($0.rawValue) }),
+            "counts": .object(
+                Dictionary(
+                    uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })),
             "tags": .array(Set(all.flatMap(\.tags)).sorted().map { .string($0) }),
             "assignees": .array(Set(all.compactMap(\.assignee)).sorted().map { .string($0) }),
             "identity": .string(access.identity), "right": .string(access.right.rawValue),

@@ -44,11 +44,8 @@
       .replace(/\[([^\]]+)\]\((https?:\/\/[^\s)]+)\)/g, '<a href="$2" rel="noopener noreferrer" target="_blank">$1</a>');
   }
 
-  function when(iso) {
-    if (!iso) return "";
-    const d = new Date(iso);
-    return d.toLocaleString(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
-  }
+  const dateFormat = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const when = (iso) => (iso ? dateFormat.format(new Date(iso)) : "");
 
   // MARK: loading and rendering
 
@@ -87,39 +84,39 @@
     $("#f-meaning-label").hidden = !d.meaning;
     fillSelect($("#f-tag"), d.tags, "all tags");
     fillSelect($("#f-assignee"), d.assignees, "anyone");
-    const board = $("#board");
-    board.innerHTML = "";
-    for (const status of d.statuses) {
-      const tasks = d.tasks.filter((t) => t.status === status);
-      const col = document.createElement("section");
-      col.className = "column";
-      col.dataset.status = status;
-      col.innerHTML = `<h2><span>${status}</span><span>${tasks.length}</span></h2>`;
-      for (const t of tasks) col.appendChild(card(t));
-      board.appendChild(col);
-    }
+    // One string, one innerHTML: thousands of cards render in one layout pass.
+    state.byId = new Map(d.tasks.map((t) => [t.id, t]));
+    const byStatus = new Map(d.statuses.map((st) => [st, []]));
+    for (const t of d.tasks) byStatus.get(t.status)?.push(card(t));
+    $("#board").innerHTML = d.statuses.map((status) => {
+      const cards = byStatus.get(status);
+      const total = d.counts?.[status] ?? cards.length;
+      const count = total > cards.length ? `<span title="the first ${cards.length} are shown; filter to see others">${cards.length} of ${total}</span>` : `<span>${total}</span>`;
+      return `<section class="column" data-status="${status}"><h2><span>${status}</span>${count}</h2>${cards.join("")}</section>`;
+    }).join("");
     document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
   }
 
   function card(t) {
-    const el = document.createElement("article");
-    el.className = "card" + (t.blockedBy ? " is-blocked" : "");
-    el.dataset.id = t.id;
-    el.dataset.version = t.version;
-    el.dataset.status = t.status;
     const meta = [];
     if (t.assignee) meta.push(esc(t.assignee) + (t.claimExpiresAt ? " until " + esc(when(t.claimExpiresAt)) : ""));
     if (t.acceptance) meta.push(`✓ ${t.acceptance.done}/${t.acceptance.total}`);
     if (t.openSubtasks) meta.push(`${t.openSubtasks} open subtask(s)`);
     const blocked = t.blockedBy ? `<div class="blocked" title="${esc(t.blockedBy.map((b) => b.id + " " + b.title).join("\n"))}">blocked by ${t.blockedBy.map((b) => esc(b.id)).join(", ")}</div>` : "";
-    el.innerHTML = `<div class="top"><span class="id">${esc(t.id)}</span><span class="prio p${t.priority}">P${t.priority}</span></div>
+    return `<article class="card${t.blockedBy ? " is-blocked" : ""}" data-id="${esc(t.id)}" data-version="${t.version}" data-status="${t.status}">
+      <div class="top"><span class="id">${esc(t.id)}</span><span class="prio p${t.priority}">P${t.priority}</span></div>
       <div class="title">${esc(t.title)}</div>
       <div>${t.tags.map((g) => `<span class="tag">${esc(g)}</span>`).join("")}</div>
       ${meta.length ? `<div class="meta">${meta.join(" · ")}</div>` : ""}
-      ${blocked}`;
-    el.addEventListener("pointerdown", (e) => startDrag(e, el, t));
-    return el;
+      ${blocked}</article>`;
   }
+
+  // Cards are found by delegation (one listener for the whole board).
+  $("#board").addEventListener("pointerdown", (e) => {
+    const el = e.target.closest(".card");
+    const t = el && state.byId?.get(el.dataset.id);
+    if (t) startDrag(e, el, t);
+  });
 
   // MARK: dragging (pointer events: mouse, pen and touch alike)
 
