@@ -35,6 +35,7 @@ public final class MCPProcess: @unchecked Sendable {
         let inPipe = Pipe()
         let outPipe = Pipe()
         let errPipe = Pipe()
+        closeOnExec(inPipe, outPipe, errPipe)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -47,6 +48,7 @@ public final class MCPProcess: @unchecked Sendable {
         ] {
             posix_spawn_file_actions_addclose(&actions, fd)
         }
+
         // A shell `cd` gives the child its working directory without changing ours.
         let exe = Binaries.minsky.path
         let quoted = ([exe] + args).map { "'" + $0.replacingOccurrences(of: "'", with: "'\\''") + "'" }.joined(

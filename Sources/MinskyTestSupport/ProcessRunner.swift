@@ -76,6 +76,7 @@ public func runProcessBlocking(
     let out = Pipe()
     let err = Pipe()
     let inp = Pipe()
+    closeOnExec(out, err, inp)
     p.standardOutput = out
     p.standardError = err
     p.standardInput = inp
@@ -101,4 +102,17 @@ public func runProcessBlocking(
 /// The repository's root folder (this file is Sources/MinskyTestSupport/ProcessRunner.swift).
 public func repositoryRoot() -> URL {
     URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+}
+
+/// Marks both ends of each pipe close-on-exec. Tests run in parallel and spawn processes: a
+/// pipe end inherited by another test's child (a long-lived server, a browser) would keep the
+/// pipe open for as long as that child lives, so a server would never see EOF on its stdin and a
+/// reader never see EOF on a child's stdout. The spawned child still gets its own ends, as its
+/// 0, 1 and 2 (dup2 clears the flag on the copy).
+public func closeOnExec(_ pipes: Pipe...) {
+    for p in pipes {
+        for fd in [p.fileHandleForReading.fileDescriptor, p.fileHandleForWriting.fileDescriptor] {
+            _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+        }
+    }
 }
