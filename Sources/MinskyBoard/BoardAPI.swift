@@ -200,7 +200,15 @@ public struct BoardAPI: Sendable {
         let (t, deps) = try await store.details(id)
         var o = TaskJSON.detail(t, deps, notes: try await store.notes(of: id)).objectValue ?? [:]
         if o["notes"] == nil { o["notes"] = .array([]) }
-        o["history"] = .array(try await store.history(of: id, limit: 200, cursor: nil).events.map { $0.json })
+        // The newest 200 events (history pages run oldest first).
+        var events: [TaskEvent] = []
+        var cursor: String?
+        repeat {
+            let page = try await store.history(of: id, limit: 500, cursor: cursor)
+            events = Array((events + page.events).suffix(200))
+            cursor = page.nextCursor
+        } while cursor != nil
+        o["history"] = .array(events.map { $0.json })
         o["tree"] = TaskJSON.tree(try await store.tree(root: id), full: false)
         return .object(o)
     }

@@ -35,7 +35,7 @@ public final class BoardServer: Sendable {
 
     let handler: BoardHandler
 
-    /// The port it listens on (known once `start` returned).
+    /// The port it listens on (known once `run` is listening).
     public var port: UInt16 { boundPort.value }
     public var url: String { "http://127.0.0.1:\(port)/?token=\(token)" }
 
@@ -70,8 +70,6 @@ public final class BoardServer: Sendable {
             group.cancelAll()
         }
     }
-
-    public func stop() async { await server.stop(timeout: 1) }
 
     /// Why 127.0.0.1:`port` cannot be bound now (in use, not permitted), or nil.
     static func cannotBind(_ port: UInt16) -> String? {
@@ -122,15 +120,13 @@ final class LiveClients: Sendable {
     func send(_ text: String) {
         for c in clients.withLock({ Array($0.values) }) { c.yield(.text(text)) }
     }
-
-    var count: Int { clients.withLock { $0.count } }
 }
 
 struct LiveHandler: WSMessageHandler {
     let live: LiveClients
     func makeMessages(for client: AsyncStream<WSMessage>) async throws -> AsyncStream<WSMessage> {
         let out = live.add()
-        // Drain what the page sends (nothing but pings); the stream ends when the page goes.
+        // Drain what the page may send; the stream ends when the page goes.
         Task { for await _ in client {} }
         return out
     }
