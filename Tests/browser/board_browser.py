@@ -155,6 +155,23 @@ try:
     WebDriverWait(driver, 5).until(lambda d: other in (card_text(blocked, ".blocked") or ""))
     cli("tasks", "claim", other, "--owner", "agent-7", "--ttl", "30m")
     WebDriverWait(driver, 5).until(lambda d: column_of(other) == "IN-PROGRESS" and "agent-7" in (card_text(other) or ""))
+    # An agent over MCP (the real server on pipes) and another board (its JSON API): live too.
+    agent = subprocess.Popen([minsky, "mcp"], cwd=project, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    for message in [
+        {"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "board-test", "version": "1"}}},
+        {"jsonrpc": "2.0", "method": "notifications/initialized"},
+        {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "create_task", "arguments": {"title": "Made by an agent"}}},
+    ]:
+        agent.stdin.write(json.dumps(message) + "\n")
+        agent.stdin.flush()
+    answers = [json.loads(agent.stdout.readline()) for _ in range(2)]
+    agent.stdin.close()
+    agent.wait(timeout=30)
+    agent_task = answers[1]["result"]["structuredContent"]["id"]
+    status, body = request("POST", "/api/tasks", {**auth, "Content-Type": "application/json", "Origin": f"http://127.0.0.1:{port}"}, {"title": "Made on another board"})
+    assert status == 201, body
+    WebDriverWait(driver, 5).until(lambda d: card(agent_task) is not None and card(body["id"]) is not None)
+    assert driver.execute_script("return window.__notReloaded") == 42
     print("ok: changes from another process appear live, without a reload")
 
     # A stale drag (the page saw an older version) is refused and nothing is overwritten.
