@@ -164,10 +164,18 @@ try:
     ]:
         agent.stdin.write(json.dumps(message) + "\n")
         agent.stdin.flush()
-    answers = [json.loads(agent.stdout.readline()) for _ in range(2)]
+    # The answer to call 2 (notifications, such as a tools list change on PostgreSQL, may come first).
+    answer = None
+    while answer is None:
+        line = agent.stdout.readline()
+        assert line, "minsky mcp ended without answering"
+        message = json.loads(line)
+        if message.get("id") == 2:
+            answer = message
     agent.stdin.close()
     agent.wait(timeout=30)
-    agent_task = answers[1]["result"]["structuredContent"]["id"]
+    assert "result" in answer and not answer["result"].get("isError"), answer
+    agent_task = answer["result"]["structuredContent"]["id"]
     status, body = request("POST", "/api/tasks", {**auth, "Content-Type": "application/json", "Origin": f"http://127.0.0.1:{port}"}, {"title": "Made on another board"})
     assert status == 201, body
     WebDriverWait(driver, 5).until(lambda d: card(agent_task) is not None and card(body["id"]) is not None)
