@@ -64,31 +64,17 @@ public enum ComplexityScorer {
     }
 
     public static func score(_ task: TaskItem, provider: any LLMProvider) async throws -> ComplexityScore {
-        let req = LLMRequest(
-            system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema,
-            check: { text in
-                do {
-                    _ = try check(JSONValue.parse(text, field: "answer"), model: "")
-                    return nil
-                } catch { return (error as? MinskyError)?.message ?? "invalid" }
-            })
-        let first = try await provider.complete(req)
-        do {
-            return try check(JSONValue.parse(first.text, field: "answer"), model: first.model)
-        } catch let e as MinskyError {
-            var repair = req
-            repair.prompt +=
-                "\n\nYour previous answer was rejected: \(e.message)\nAnswer again with JSON matching the schema."
-            let second = try await provider.complete(repair)
-            do { return try check(JSONValue.parse(second.text, field: "answer"), model: second.model) } catch let e2
+        let req = LLMRequest(system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema)
+        let answer = try await provider.completeChecked(req, what: "complexity answer") { text in
+            do { return .success(try check(JSONValue.parse(text, field: "answer"), model: "")) } catch let e
                 as MinskyError
             {
-                throw MinskyError.invalid(
-                    "answer",
-                    "the model's complexity answer did not match the schema, even after one repair attempt (\(e2.message)); nothing was written"
-                )
-            }
+                return .failure(e)
+            } catch { return .failure(MinskyError.invalid("answer", "\(error)")) }
         }
+        var score = answer.value
+        score.model = answer.model
+        return score
     }
 
     /// Stores the score on the task (metadata.complexity), as one update.

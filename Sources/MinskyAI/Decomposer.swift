@@ -42,7 +42,19 @@ public enum DecomposeResult {
 }
 
 public enum Decomposer {
-    public static func schema(max: Int) -> JSONValue {
+    /// The properties a planned item may have; `schema` and `Planner.schema` pick from them.
+    static let itemProperties: [String: JSONValue] = [
+        "title": ["type": "string", "minLength": 1, "maxLength": .int(Int64(TaskRules.maxTitleCharacters))],
+        "description": ["type": "string"],
+        "complexity": ["type": "integer", "minimum": 1, "maximum": 10],
+        "dependsOn": ["type": "array", "items": ["type": "integer", "minimum": 0]],
+        "priority": ["type": "integer", "minimum": 0, "maximum": 4],
+        "acceptance": ["type": "array", "maxItems": .int(Int64(TaskRules.maxCriteria)), "items": ["type": "string"]],
+        "parent": ["type": ["integer", "null"], "minimum": 0],
+    ]
+
+    /// `{subtasks: [item]}` with 1 to `max` items of the named properties, `required` of them required.
+    static func subtasksSchema(max: Int, properties: [String], required: [String]) -> JSONValue {
         [
             "type": "object", "additionalProperties": false, "required": ["subtasks"],
             "properties": [
@@ -50,20 +62,17 @@ public enum Decomposer {
                     "type": "array", "minItems": 1, "maxItems": .int(Int64(max)),
                     "items": [
                         "type": "object", "additionalProperties": false,
-                        "required": ["title", "description", "complexity", "dependsOn"],
-                        "properties": [
-                            "title": [
-                                "type": "string", "minLength": 1,
-                                "maxLength": .int(Int64(TaskRules.maxTitleCharacters)),
-                            ],
-                            "description": ["type": "string"],
-                            "complexity": ["type": "integer", "minimum": 1, "maximum": 10],
-                            "dependsOn": ["type": "array", "items": ["type": "integer", "minimum": 0]],
-                        ],
+                        "required": .array(required.map { .string($0) }),
+                        "properties": .object(itemProperties.filter { properties.contains($0.key) }),
                     ],
                 ]
             ],
         ]
+    }
+
+    public static func schema(max: Int) -> JSONValue {
+        let fields = ["title", "description", "complexity", "dependsOn"]
+        return subtasksSchema(max: max, properties: fields, required: fields)
     }
 
     public static let system =
@@ -152,33 +161,10 @@ public enum Decomposer {
             system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance, existing: existing),
             schemaName: "decomposition",
             schema: schema(max: maxSubtasks),
-            onProgress: progress,
-            check: { text in
-                if case .failure(let e) = check(text, max: maxSubtasks) { return e.message }
-                return nil
-            })
-        var usage: [LLMUsage] = []
-        let first = try await provider.complete(base)
-        if let u = first.usage { usage.append(u) }
-        switch check(first.text, max: maxSubtasks) {
-        case .success(let subtasks):
-            return DecompositionPlan(subtasks: subtasks, model: first.model, attempts: 1, usage: usage)
-        case .failure(let problem):
-            var repair = base
-            repair.prompt +=
-                "\n\nYour previous answer was rejected: \(problem.message)\nPrevious answer:\n\(first.text.prefix(4000))\n\nAnswer again, fixing that, with JSON matching the schema."
-            let second = try await provider.complete(repair)
-            if let u = second.usage { usage.append(u) }
-            switch check(second.text, max: maxSubtasks) {
-            case .success(let subtasks):
-                return DecompositionPlan(subtasks: subtasks, model: second.model, attempts: 2, usage: usage)
-            case .failure(let again):
-                throw MinskyError.invalid(
-                    "answer",
-                    "the model's answer did not match the schema, even after one repair attempt (\(again.message)); nothing was written"
-                )
-            }
-        }
+            onProgress: progress)
+        let answer = try await provider.completeChecked(base, what: "answer") { check($0, max: maxSubtasks) }
+        return DecompositionPlan(
+            subtasks: answer.value, model: answer.model, attempts: answer.attempts, usage: answer.usage)
     }
 
     /// The plan as a proposal body, and back.

@@ -82,7 +82,48 @@ public protocol LLMProvider: Sendable {
     func complete(_ request: LLMRequest) async throws -> LLMResponse
 }
 
+/// An answer that passed its check, and what getting it took.
+public struct CheckedAnswer<Value: Sendable>: Sendable {
+    public var value: Value
+    public var model: String
+    public var attempts: Int
+    public var usage: [LLMUsage]
+}
+
 extension LLMProvider {
+    /// Asks for `request`, checks the answer (`check` reads the text; a failure's message says
+    /// what is wrong), and when it is rejected asks once more, quoting the problem and the
+    /// rejected answer. A second rejection is an error naming `what`: nothing was written.
+    public func completeChecked<Value: Sendable>(
+        _ request: LLMRequest, what: String, check: @escaping @Sendable (String) -> Result<Value, MinskyError>
+    ) async throws -> CheckedAnswer<Value> {
+        var request = request
+        request.check = { text in
+            if case .failure(let e) = check(text) { return e.message }
+            return nil
+        }
+        var usage: [LLMUsage] = []
+        let first = try await complete(request)
+        if let u = first.usage { usage.append(u) }
+        let problem: MinskyError
+        switch check(first.text) {
+        case .success(let value): return CheckedAnswer(value: value, model: first.model, attempts: 1, usage: usage)
+        case .failure(let e): problem = e
+        }
+        request.prompt +=
+            "\n\nYour previous answer was rejected: \(problem.message)\nPrevious answer:\n\(first.text.prefix(4000))\n\nAnswer again, fixing that, with JSON matching the schema."
+        let second = try await complete(request)
+        if let u = second.usage { usage.append(u) }
+        switch check(second.text) {
+        case .success(let value): return CheckedAnswer(value: value, model: second.model, attempts: 2, usage: usage)
+        case .failure(let again):
+            throw MinskyError.invalid(
+                "answer",
+                "the model's \(what) did not match the schema, even after one repair attempt (\(again.message)); nothing was written"
+            )
+        }
+    }
+
     /// This provider, recording every call (tokens, time, outcome) in `store`.
     public func recording(to store: any MinskyStore, purpose: String, taskId: TaskID? = nil) -> any LLMProvider {
         RecordingProvider(base: self, store: store, purpose: purpose, taskId: taskId)

@@ -75,35 +75,12 @@ public enum Planner {
         text.split(separator: "\n").filter { $0.hasPrefix("#") }.map { String($0.prefix(120)) }
     }
 
-    /// The answer's schema: items numbered from `offset` (what earlier parts planned comes first).
+    /// The answer's schema: items with priority, criteria, dependencies and parent (complexity optional).
     public static func schema(max: Int) -> JSONValue {
-        [
-            "type": "object", "additionalProperties": false, "required": ["subtasks"],
-            "properties": [
-                "subtasks": [
-                    "type": "array", "minItems": 1, "maxItems": .int(Int64(max)),
-                    "items": [
-                        "type": "object", "additionalProperties": false,
-                        "required": ["title", "description", "priority", "acceptance", "dependsOn"],
-                        "properties": [
-                            "title": [
-                                "type": "string", "minLength": 1,
-                                "maxLength": .int(Int64(TaskRules.maxTitleCharacters)),
-                            ],
-                            "description": ["type": "string"],
-                            "priority": ["type": "integer", "minimum": 0, "maximum": 4],
-                            "acceptance": [
-                                "type": "array", "maxItems": .int(Int64(TaskRules.maxCriteria)),
-                                "items": ["type": "string"],
-                            ],
-                            "dependsOn": ["type": "array", "items": ["type": "integer", "minimum": 0]],
-                            "parent": ["type": ["integer", "null"], "minimum": 0],
-                            "complexity": ["type": "integer", "minimum": 1, "maximum": 10],
-                        ],
-                    ],
-                ]
-            ],
-        ]
+        Decomposer.subtasksSchema(
+            max: max,
+            properties: ["title", "description", "priority", "acceptance", "dependsOn", "parent", "complexity"],
+            required: ["title", "description", "priority", "acceptance", "dependsOn"])
     }
 
     public static let system =
@@ -228,44 +205,24 @@ public enum Planner {
                     Int((Double(left) * Double(part.count) / Double(leftChars)).rounded(.up))))
             leftChars -= part.count
             let offset = items.count
-            var request = LLMRequest(
+            let request = LLMRequest(
                 system: system,
                 prompt: prompt(
                     document: title, part: part, index: i, of: parts.count, outline: outline,
                     planned: items.map(\.title), max: budget, guidance: guidance),
-                schemaName: "plan", schema: schema(max: budget),
-                check: { text in
-                    guard let v = try? JSONValue.parse(text) else { return "the answer is not valid JSON" }
-                    if case .failure(let e) = check(v, max: budget, offset: offset) { return e.message }
-                    return nil
-                })
-            var answer: [DecompositionPlan.Subtask]?
-            var problem = ""
-            for attempt in 0..<2 {
-                if attempt == 1 {
-                    request.prompt +=
-                        "\n\nYour previous answer was rejected: \(problem)\n\nAnswer again, fixing that, with JSON matching the schema."
+                schemaName: "plan", schema: schema(max: budget))
+            let answer = try await provider.completeChecked(
+                request, what: "answer for part \(i + 1) of \(parts.count)"
+            ) { text -> Result<[DecompositionPlan.Subtask], MinskyError> in
+                guard let v = try? JSONValue.parse(text) else {
+                    return .failure(MinskyError.invalid("answer", "the answer is not valid JSON"))
                 }
-                let r = try await provider.complete(request)
-                attempts += 1
-                model = r.model
-                if let u = r.usage { usage.append(u) }
-                let v = try? JSONValue.parse(r.text)
-                switch v.map({ check($0, max: budget, offset: offset) })
-                    ?? .failure(MinskyError.invalid("answer", "the answer is not valid JSON"))
-                {
-                case .success(let s): answer = s
-                case .failure(let e): problem = e.message
-                }
-                if answer != nil { break }
+                return check(v, max: budget, offset: offset)
             }
-            guard let answer else {
-                throw MinskyError.invalid(
-                    "answer",
-                    "the model's answer for part \(i + 1) of \(parts.count) did not match the schema, even after one repair attempt (\(problem)); nothing was written"
-                )
-            }
-            items += answer
+            attempts += answer.attempts
+            model = answer.model
+            usage += answer.usage
+            items += answer.value
         }
         return DecompositionPlan(subtasks: items, model: model, attempts: attempts, usage: usage)
     }

@@ -191,6 +191,9 @@ public final class FollowingStore: MinskyStore {
     public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {
         try await perform { try await $0.history(of: id, limit: limit, cursor: cursor) }
     }
+    public func latestHistory(of id: TaskID, limit: Int) async throws -> [TaskEvent] {
+        try await perform { try await $0.latestHistory(of: id, limit: limit) }
+    }
     public func events(since: Timestamp, limit: Int) async throws -> [TaskEvent] {
         try await perform { try await $0.events(since: since, limit: limit) }
     }

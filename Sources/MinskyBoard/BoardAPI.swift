@@ -104,9 +104,9 @@ public struct BoardAPI: Sendable {
 
     /// Every task as a card, with what blocks it, filtered by tag, assignee, words or meaning.
     func board(_ q: [String: String]) async throws -> JSONValue {
-        var query = TaskQuery(limit: TaskQuery.maxLimit)
-        if let t = q["tag"], !t.isEmpty { query.tag = t }
-        if let a = q["assignee"], !a.isEmpty { query.assignee = a }
+        let tag = try q["tag"].flatMap { $0.isEmpty ? nil : try TaskRules.normalizeTags([$0]).first }
+        let assignee = q["assignee"].flatMap { $0.isEmpty ? nil : $0 }
+        var words: Set<TaskID>?
         var order: [TaskID: Int]?
         if let text = q["q"], !text.trimmingCharacters(in: .whitespaces).isEmpty {
             if q["meaning"] == "1" {
@@ -121,13 +121,16 @@ public struct BoardAPI: Sendable {
                 let close = hits.filter { $0.score > 0 && $0.score >= best / 2 }
                 order = Dictionary(close.enumerated().map { ($1.id, $0) }, uniquingKeysWith: min)
             } else {
-                query.text = text
+                words = Set(try await store.listAll(TaskQuery(text: text, limit: TaskQuery.maxLimit)).map(\.id))
             }
         }
+        // Every task once: the cards are filtered from it, and blockers and subtasks counted over it.
         let all = try await store.listAll()
-        var tasks =
-            query.tag == nil && query.assignee == nil && query.text == nil ? all : try await store.listAll(query)
-        if let order { tasks = tasks.filter { order[$0.id] != nil }.sorted { order[$0.id]! < order[$1.id]! } }
+        var tasks = all.filter { t in
+            (tag.map { t.tags.contains($0) } ?? true) && (assignee.map { t.assignee == $0 } ?? true)
+                && (words?.contains(t.id) ?? true) && (order.map { $0[t.id] != nil } ?? true)
+        }
+        if let order { tasks.sort { order[$0.id]! < order[$1.id]! } }
         let status = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
         var blockers: [TaskID: [TaskID]] = [:]
         for e in try await store.dependencyEdges(among: nil) where !(status[e.dependsOn]?.status.isResolved ?? true) {
@@ -200,14 +203,7 @@ public struct BoardAPI: Sendable {
         let (t, deps) = try await store.details(id)
         var o = TaskJSON.detail(t, deps, notes: try await store.notes(of: id)).objectValue ?? [:]
         if o["notes"] == nil { o["notes"] = .array([]) }
-        // The newest 200 events (history pages run oldest first).
-        var events: [TaskEvent] = []
-        var cursor: String?
-        repeat {
-            let page = try await store.history(of: id, limit: 500, cursor: cursor)
-            events = Array((events + page.events).suffix(200))
-            cursor = page.nextCursor
-        } while cursor != nil
+        let events = try await store.latestHistory(of: id, limit: 200)
         o["history"] = .array(events.map { $0.json })
         o["tree"] = TaskJSON.tree(try await store.tree(root: id), full: false)
         return .object(o)

@@ -101,6 +101,8 @@ public protocol HistoryStore: Sendable {
     /// The events of `id` (the task may be deleted), oldest first, `limit` at a time; `cursor`
     /// is the previous page's `nextCursor`.
     func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage
+    /// The newest `limit` events of `id`, oldest of them first (the board's panel).
+    func latestHistory(of id: TaskID, limit: Int) async throws -> [TaskEvent]
     /// Events of every task at or after `since`, oldest first, at most `limit` (the change feed).
     func events(since: Timestamp, limit: Int) async throws -> [TaskEvent]
 }
@@ -127,6 +129,7 @@ extension TaskStore {
         }
         tasks = tasks.filter { f.admits($0, now: now) }
         var r = NotReadyReport()
+        var waiting: [TaskItem] = []
         for t in tasks {
             if t.status.isResolved {
                 r.resolved += 1
@@ -137,10 +140,27 @@ extension TaskStore {
                 r.claimed.append(t)
             } else if t.status == .blocked || t.status == .inReview {
                 r.held.append(t)
-            } else if r.blocked.count < NotReadyReport.named * 4,
-                case let open = try await dependencies(of: t.id).blockedBy.filter({ !$0.status.isResolved }),
-                !open.isEmpty
-            {
+            } else {
+                waiting.append(t)
+            }
+        }
+        guard !waiting.isEmpty else { return r }
+        // The rest wait for unfinished blockers or for open subtasks: one read of the edges tells
+        // which (blockers outside the filter are read too, to know whether they are finished).
+        let ids = Set(waiting.map(\.id))
+        let edges = try await dependencyEdges(among: nil).filter { ids.contains($0.taskId) }
+        var known = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
+        if edges.contains(where: { known[$0.dependsOn] == nil }) {
+            for t in try await listAll() { known[t.id] = t }
+        }
+        var blockers: [TaskID: [DependencyList.Edge]] = [:]
+        for e in edges {
+            guard let b = known[e.dependsOn], !b.status.isResolved else { continue }
+            blockers[e.taskId, default: []].append(
+                .init(id: b.id, title: b.title, status: b.status, priority: b.priority))
+        }
+        for t in waiting {
+            if let open = blockers[t.id] {
                 r.blocked.append(.init(task: t, blockers: open))
             } else {
                 r.waitingForSubtasks.append(t)

@@ -41,19 +41,28 @@ extension SQLTaskStore {
                 SELECT id, task_id, \(raw: d.read("at", as: .timestamp)), actor, kind, \(raw: d.read("changes", as: .json)) \
                 FROM task_events WHERE task_id = \(id)\(from) ORDER BY at, id LIMIT \(raw: String(limit + 1))
                 """)
-            var events = try rows.map { r in
-                TaskEvent(
-                    id: try Self.text(r, 0, "event"), taskId: TaskID(trusted: try Self.text(r, 1, "event")),
-                    at: try Self.timestamp(r, 2, "event"), actor: try Self.text(r, 3, "event"),
-                    kind: try Self.text(r, 4, "event"),
-                    changes: try JSONValue.parse(try Self.text(r, 5, "event")))
-            }
+            var events = try rows.map(Self.decodeEvent)
             var next: String?
             if events.count > limit {
                 events.removeLast()
                 if let last = events.last { next = TaskEventPage.cursor(after: last) }
             }
             return TaskEventPage(events: events, nextCursor: next)
+        }
+    }
+
+    public func latestHistory(of id: TaskID, limit: Int) async throws -> [TaskEvent] {
+        guard (1...TaskQuery.maxLimit).contains(limit) else {
+            throw MinskyError.invalid("limit", "limit \(limit) is out of range; use 1 to \(TaskQuery.maxLimit)")
+        }
+        return try await read { [self] c in
+            try c.query(
+                d,
+                """
+                SELECT id, task_id, \(raw: d.read("at", as: .timestamp)), actor, kind, \(raw: d.read("changes", as: .json)) \
+                FROM task_events WHERE task_id = \(id) ORDER BY at DESC, id DESC LIMIT \(raw: String(limit))
+                """
+            ).map(Self.decodeEvent).reversed()
         }
     }
 

@@ -169,6 +169,39 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 }
 
+extension Output {
+    /// A stored proposal for review: its items numbered as `--only` takes them, nested under
+    /// their parents, with priority or complexity, what each waits for and its criteria.
+    func proposal(_ plan: DecompositionPlan, id: String, header: String) {
+        line("Proposal \(id) from \(plan.model) \(header):")
+        for (i, s) in plan.subtasks.enumerated() {
+            var depth = 0
+            var p = s.parent
+            while let q = p, depth < plan.subtasks.count {
+                depth += 1
+                p = plan.subtasks[q].parent
+            }
+            let indent = String(repeating: "  ", count: depth)
+            let rank = s.priority.map { "P\($0)" } ?? "complexity \(s.complexity)"
+            let after = s.dependsOn.isEmpty ? "" : "  after " + s.dependsOn.map(String.init).joined(separator: ", ")
+            line("  \(indent)\(i). \(s.title)  [\(rank)]" + after)
+            for c in s.acceptance ?? [] { line("  \(indent)     ☐ \(c)") }
+        }
+        line("Apply it with: minsky tasks proposals apply \(id) [--only 0,2]")
+    }
+}
+
+/// The configured provider, or an error that says how to configure one.
+func requireProvider(project: Project?) throws -> ProviderConfig {
+    guard let config = try resolveProvider(project: project) else {
+        throw MinskyError(
+            .notConfigured,
+            "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama"
+        )
+    }
+    return config
+}
+
 /// The provider from project settings, the credentials file and the environment; nil when none is configured.
 func resolveProvider(project: Project?) throws -> ProviderConfig? {
     let env = ProcessInfo.processInfo.environment
@@ -221,12 +254,7 @@ extension TasksCommand {
         }
 
         func decompose(store: any MinskyStore, out: Output, project: Project?) async throws {
-            guard let config = try resolveProvider(project: project) else {
-                throw MinskyError(
-                    .notConfigured,
-                    "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama"
-                )
-            }
+            let config = try requireProvider(project: project)
             var parent: TaskItem
             let existing: TaskItem? = await {
                 guard let id = try? TaskID(validating: target) else { return nil }
@@ -262,13 +290,7 @@ extension TasksCommand {
                     try out.emit(proposal)
                     return
                 }
-                out.line("Proposal \(proposal.id) from \(plan.model) for \(parent.id) \(parent.title):")
-                for (i, s) in plan.subtasks.enumerated() {
-                    let after =
-                        s.dependsOn.isEmpty ? "" : "  after " + s.dependsOn.map { String($0) }.joined(separator: ", ")
-                    out.line("  \(i). \(s.title)  [complexity \(s.complexity)]" + after)
-                }
-                out.line("Apply it with: minsky tasks proposals apply \(proposal.id) [--only 0,2]")
+                out.proposal(plan, id: proposal.id, header: "for \(parent.id) \(parent.title)")
                 return
             }
             if existing == nil { parent = try await store.create(NewTask(title: target)) }
@@ -310,12 +332,7 @@ extension TasksCommand {
 
         func run() async throws {
             try await global.withStore { store, out, project in
-                guard let config = try resolveProvider(project: project) else {
-                    throw MinskyError(
-                        .notConfigured,
-                        "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`"
-                    )
-                }
+                let config = try requireProvider(project: project)
                 let provider = Providers.make(config)
                 var targets: [TaskItem]
                 if let id {

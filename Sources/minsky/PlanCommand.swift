@@ -28,24 +28,8 @@ struct PlanCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await global.withStore { store, out, project in
-            let document: String
-            if file == "-" {
-                document = String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self)
-            } else {
-                guard let data = FileManager.default.contents(atPath: file) else {
-                    throw MinskyError.invalid("file", "cannot read \(file); check the path")
-                }
-                guard let text = String(data: data, encoding: .utf8) else {
-                    throw MinskyError.invalid("file", "\(file) is not UTF-8 text")
-                }
-                document = text
-            }
-            guard let config = try resolveProvider(project: project) else {
-                throw MinskyError(
-                    .notConfigured,
-                    "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama"
-                )
-            }
+            let document = try readText(file, option: "file")
+            let config = try requireProvider(project: project)
             let parent: TaskItem?
             if let id = self.parent {
                 parent = try await store.get(try parseID(id, field: "parent"))
@@ -69,23 +53,8 @@ struct PlanCommand: AsyncParsableCommand {
                     try out.emit(proposal)
                     return
                 }
-                out.line(
-                    "Proposal \(proposal.id) from \(plan.model): \(plan.subtasks.count) tasks under \(root.id) \(root.title)"
-                )
-                for (i, s) in plan.subtasks.enumerated() {
-                    var depth = 0
-                    var p = s.parent
-                    while let q = p, depth < 20 {
-                        depth += 1
-                        p = plan.subtasks[q].parent
-                    }
-                    let after =
-                        s.dependsOn.isEmpty ? "" : "  after " + s.dependsOn.map(String.init).joined(separator: ", ")
-                    out.line(
-                        "  \(String(repeating: "  ", count: depth))\(i). \(s.title)  [P\(s.priority ?? 2)]" + after)
-                    for c in s.acceptance ?? [] { out.line("  \(String(repeating: "  ", count: depth))     ☐ \(c)") }
-                }
-                out.line("Apply it with: minsky tasks proposals apply \(proposal.id) [--only 0,2]")
+                out.proposal(
+                    plan, id: proposal.id, header: "(\(plan.subtasks.count) tasks) under \(root.id) \(root.title)")
                 return
             }
             if out.json {

@@ -46,12 +46,17 @@ func readDescription(_ text: String?, file: String?) throws -> String? {
     if text != nil {
         throw MinskyError.invalid("description", "pass either --description or --description-file, not both")
     }
+    return try readText(file, option: "description-file")
+}
+
+/// A UTF-8 text file, or stdin for "-"; errors name `option`.
+func readText(_ file: String, option: String) throws -> String {
     if file == "-" { return String(decoding: FileHandle.standardInput.readDataToEndOfFile(), as: UTF8.self) }
     guard let data = FileManager.default.contents(atPath: file) else {
-        throw MinskyError.invalid("description-file", "cannot read \(file); check the path")
+        throw MinskyError.invalid(option, "cannot read \(file); check the path")
     }
     guard let s = String(data: data, encoding: .utf8) else {
-        throw MinskyError.invalid("description-file", "\(file) is not UTF-8 text")
+        throw MinskyError.invalid(option, "\(file) is not UTF-8 text")
     }
     return s
 }
@@ -344,7 +349,7 @@ extension TasksCommand {
 
         func run() async throws {
             try await global.withStore { store, out in
-                let body = text == "-" ? try readDescription(nil, file: "-") ?? "" : text
+                let body = text == "-" ? try readText("-", option: "text") : text
                 let n = try await store.addNote(try parseID(id), body: body)
                 if out.json { out.emit(n.json) } else { out.line("Noted on \(n.taskId) by \(n.author)") }
             }

@@ -53,7 +53,7 @@ struct SetupTests {
         let again = try await cli.run("setup", "claude-code")
         #expect(again.stdout.components(separatedBy: "unchanged:").count == 3, "\(again.stdout)")
         #expect(read(mcp) == before.0 && read(claude) == before.1)
-        #expect(guide.components(separatedBy: "minsky:begin").count == 2)
+        #expect(read(claude)?.components(separatedBy: "minsky:begin").count == 2)
 
         // The configured command really serves this project's tasks.
         _ = try await cli.json("tasks", "create", "Reached through the configured server")

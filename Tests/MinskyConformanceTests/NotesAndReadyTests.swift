@@ -129,4 +129,39 @@ struct NotesAndReadyTests {
             #expect(try await store.claimNext(owner: "bot-2", ttl: nil, filter: ReadyFilter(tag: "ui")) == nil)
         }
     }
+
+    @Test(arguments: StoreKind.allCases)
+    func whyNothingIsReadyCountsEveryTaskExactly(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let gate = try await store.create(NewTask(title: "Gate", tags: ["other"]))
+            _ = try await store.claim(gate.id, owner: "bot", ttl: nil)
+            let parent = try await store.create(NewTask(title: "Parent", tags: ["work"]))
+            _ = try await store.create(NewTask(title: "Child", tags: ["other"], parentId: parent.id))
+            // More blocked tasks than the report names: every one is counted as blocked (by a
+            // blocker outside the filter), none as waiting for subtasks.
+            for i in 0..<(NotReadyReport.named * 5) {
+                _ = try await store.create(NewTask(title: "Waits \(i)", tags: ["work"], dependsOn: [gate.id]))
+            }
+            let why = try await store.notReadyReport(filter: ReadyFilter(tag: "work"))
+            #expect(why.open == NotReadyReport.named * 5 + 1)
+            #expect(why.blocked.count == NotReadyReport.named * 5)
+            #expect(why.blocked.allSatisfy { $0.blockers.map(\.id) == [gate.id] })
+            #expect(why.waitingForSubtasks.map(\.id) == [parent.id])
+            #expect(why.json["blocked"]?.arrayValue?.count == NotReadyReport.named)
+            #expect(why.summary.contains("\(NotReadyReport.named * 5) blocked"))
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func latestHistoryIsTheNewestEventsInOrder(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let t = try await store.create(NewTask(title: "v0"))
+            for i in 1...7 { _ = try await store.update(t.id, TaskPatch(title: "v\(i)"), expectedVersion: nil) }
+            let all = try await store.history(of: t.id, limit: 100, cursor: nil).events
+            #expect(all.count == 8)
+            #expect(try await store.latestHistory(of: t.id, limit: 3) == Array(all.suffix(3)))
+            #expect(try await store.latestHistory(of: t.id, limit: 100) == all)
+            await expectError(.invalidInput, field: "limit") { _ = try await store.latestHistory(of: t.id, limit: 0) }
+        }
+    }
 }
