@@ -73,8 +73,14 @@ public final class SyncEngine: Sendable {
 
     /// Turns sync on: the remote starts tracking its own writes, this store gets a replica id
     /// and logs what it holds, so the first push carries it.
-    public func enable(remoteURL: String, strategy: SyncStrategy, interval: Double?) async throws -> String {
-        let remote = try await openRemote(remoteURL)
+    /// `connectURL` (the URL as given, password included) is used for this first connection;
+    /// `remoteURL` is what the replica keeps. `accepted` runs once the remote took the
+    /// connection and the role started tracking there (e.g. to save the password), and only then.
+    public func enable(
+        remoteURL: String, connectURL: String? = nil, strategy: SyncStrategy, interval: Double?,
+        accepted: () throws -> Void = {}
+    ) async throws -> String {
+        let remote = try await openRemote(connectURL ?? remoteURL)
         do {
             _ = try await remote.syncStartTracking(remote: nil, strategy: nil)
             await remote.close()
@@ -82,6 +88,7 @@ public final class SyncEngine: Sendable {
             await remote.close()
             throw error
         }
+        try accepted()
         let replica = try await local.syncStartTracking(remote: remoteURL, strategy: strategy)
         if let interval { try await local.syncSetSetting(SyncSetting.interval, String(interval)) }
         return replica
@@ -134,37 +141,55 @@ public final class SyncEngine: Sendable {
         }
     }
 
+    /// What a pull did: entries received, rows changed here, and remote log entries refused
+    /// because the remote's rows contradict them (the rows came as the remote holds them).
+    public struct PullResult: Sendable {
+        public var received = 0
+        public var changed = 0
+        public var refused: [SyncChange] = []
+        public var refusedJSON: JSONValue {
+            .array(
+                refused.map {
+                    [
+                        "changeId": .string($0.id), "entity": .string($0.entity.rawValue), "key": .string($0.key),
+                        "deleted": .bool($0.deleted),
+                    ]
+                })
+        }
+    }
+
     /// Applies every result the remote logged since the last pull. Returns rows changed here.
-    public func pull(progress: (@Sendable (Int) -> Void)? = nil) async throws -> (received: Int, changed: Int) {
+    public func pull(progress: (@Sendable (Int) -> Void)? = nil) async throws -> PullResult {
         let replica = try await replica()
         return try await withRemote { remote in
             var pulled = Int64(try await local.syncSetting(SyncSetting.pulledSeq) ?? "0") ?? 0
-            var received = 0
-            var changed = 0
+            var result = PullResult()
             while true {
-                let changes = try await remote.syncRemoteLog(after: pulled, limit: batch)
-                guard let last = changes.last else { break }
-                changed += try await local.syncApplyPulled(changes, position: last.seq)
-                pulled = last.seq
-                received += changes.count
-                progress?(received)
+                let page = try await remote.syncRemoteLog(after: pulled, limit: batch)
+                guard page.position > pulled else { break }
+                result.changed += try await local.syncApplyPulled(page.changes, position: page.position)
+                pulled = page.position
+                result.received += page.changes.count
+                result.refused += page.refused
+                progress?(result.received)
             }
             // Where this replica stands lets the remote drop what every replica has seen; a
             // role that may only read cannot record it, which costs nothing but compaction.
             try? await remote.syncNotePull(replica: replica, position: pulled)
-            return (received, changed)
+            return result
         }
     }
 
     public struct RoundResult: Sendable {
         public var push: SyncPushResult
-        public var received: Int
-        public var changed: Int
+        public var pull: PullResult
+        public var received: Int { pull.received }
+        public var changed: Int { pull.changed }
         public var json: JSONValue {
             [
                 "pushed": .int(Int64(push.sent)), "applied": .int(Int64(push.applied)),
                 "conflicts": .array(push.conflicts.map(\.json)), "pulled": .int(Int64(received)),
-                "changedHere": .int(Int64(changed)),
+                "changedHere": .int(Int64(changed)), "refused": pull.refusedJSON,
             ]
         }
     }
@@ -172,8 +197,7 @@ public final class SyncEngine: Sendable {
     /// Push, then pull: afterwards this replica holds the remote's state plus whatever it kept.
     public func syncNow() async throws -> RoundResult {
         let p = try await push()
-        let (received, changed) = try await pull()
-        return RoundResult(push: p, received: received, changed: changed)
+        return RoundResult(push: p, pull: try await pull())
     }
 
     public func status(checkRemote: Bool) async throws -> SyncStatus {
@@ -305,8 +329,10 @@ extension SyncEngine {
                 "conflicts": .array(r.conflicts.map(\.json)),
             ]
         case "pull":
-            let (received, changed) = try await pull()
-            return ["pulled": .int(Int64(received)), "changedHere": .int(Int64(changed))]
+            let r = try await pull()
+            return [
+                "pulled": .int(Int64(r.received)), "changedHere": .int(Int64(r.changed)), "refused": r.refusedJSON,
+            ]
         case "now":
             return try await syncNow().json
         case "conflicts":

@@ -431,6 +431,21 @@ public struct SyncRowReport: Sendable {
     }
 }
 
+/// One page of the remote's log for a pull. Entries that the remote's rows contradict (a change
+/// nobody made: a forged entry, or a row written around minsky) are left out and named in
+/// `refused`; the row then comes as the remote holds it, so a replica never drifts from it.
+public struct SyncRemoteBatch: Sendable {
+    public var changes: [SyncChange]
+    public var refused: [SyncChange]
+    /// The log position this page reaches (its last entry, whether sent or refused).
+    public var position: Int64
+    public init(changes: [SyncChange], refused: [SyncChange], position: Int64) {
+        self.changes = changes
+        self.refused = refused
+        self.position = position
+    }
+}
+
 /// What a push achieved: changes sent and how the remote settled them.
 public struct SyncPushResult: Sendable {
     public var sent: Int = 0
@@ -457,8 +472,9 @@ public protocol SyncPeer: Sendable {
     /// and logs each result. Returns the conflicts and refusals, also for re-sent changes.
     func syncApplyPush(_ changes: [SyncChange], strategy: SyncStrategy, replica: String) async throws
         -> SyncPushResult
-    /// Remote side of a pull: the results logged after `seq`, oldest first.
-    func syncRemoteLog(after seq: Int64, limit: Int) async throws -> [SyncChange]
+    /// Remote side of a pull: the results logged after `seq`, oldest first, verified against
+    /// the rows they describe (see `SyncRemoteBatch`).
+    func syncRemoteLog(after seq: Int64, limit: Int) async throws -> SyncRemoteBatch
     /// Local side of a push: `upTo` is acknowledged; `conflicts` are recorded. One transaction.
     func syncAcknowledge(upTo seq: Int64, conflicts: [SyncConflict]) async throws
     /// Local side of a pull: applies the remote's results (keeping fields with unpushed local

@@ -138,13 +138,50 @@ struct PGError: Error {
         case "42501":
             return MinskyError(
                 .permissionDenied,
-                "PostgreSQL refused role \(user): \(message); the role lacks the right for this operation (viewers read; members also create and update; admins also delete and manage the team): ask an admin for a role that has it (`minsky team list` shows who is an admin)",
-                field: "role", detail: sql)
+                "PostgreSQL refused role \(user): it may not \(Self.refusedOperation(sql: sql, message: message)) (viewers read; members also create and update tasks, notes and dependencies as themselves; admins also delete and manage the team; nobody rewrites history): ask an admin for a role that has the right (`minsky team list` shows who is an admin; --verbose shows the database's words)",
+                field: "role", detail: "\(message) [SQLSTATE 42501] in: \(sql)")
         case _ where isConnectionLoss:
             return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) is unavailable: \(message)", detail: sql)
         default:
             return MinskyError(.internal, "PostgreSQL error \(sqlState) at \(hostPort): \(message)", detail: sql)
         }
+    }
+}
+
+extension PGError {
+    /// What a refused statement tried, in minsky's words: "delete tasks", "change the history".
+    static func refusedOperation(sql: String, message: String) -> String {
+        let words: [String: String] = [
+            "tasks": "tasks", "task_dependencies": "dependencies", "task_events": "the history",
+            "task_notes": "notes", "proposals": "AI proposals", "task_embeddings": "embeddings",
+            "ai_calls": "AI call records", "sync_state": "this store's sync settings", "sync_log": "the sync log",
+            "sync_rows": "sync stamps", "sync_applied": "sync records", "sync_replicas": "replica positions",
+            "minsky_migrations": "the schema", "store_moved": "the store's location",
+        ]
+        if message.contains("append-only") { return "change or delete the history (it is append-only)" }
+        var table: String?
+        for marker in ["for table ", "policy for table \"", "for table \""] {
+            if let r = message.range(of: marker) {
+                table = String(message[r.upperBound...].prefix { $0 != " " && $0 != "\"" })
+            }
+        }
+        if table == nil, let r = sql.range(of: #"(?i)\b(into|update|from|table)\s+"?([a-z_]+)"#, options: .regularExpression) {
+            table = sql[r].split(whereSeparator: { $0 == " " || $0 == "\"" }).last.map(String.init)
+        }
+        let verb = sql.trimmingCharacters(in: .whitespaces).prefix { $0.isLetter }.uppercased()
+        let action: String
+        switch verb {
+        case "INSERT": action = message.contains("row-level security") ? "write this row of" : "add to"
+        case "UPDATE": action = "change"
+        case "DELETE": action = "delete"
+        case "TRUNCATE": action = "empty"
+        case "SELECT", "WITH": action = "read"
+        case "SET": return "take on another role"
+        case "ALTER", "CREATE", "DROP", "GRANT", "REVOKE", "COMMENT": return "change the schema or the rights (only the database owner may)"
+        default: action = "run this on"
+        }
+        guard let table else { return "\(action) this store" }
+        return "\(action) \(words[table] ?? table)"
     }
 }
 

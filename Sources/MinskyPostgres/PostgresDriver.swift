@@ -165,24 +165,38 @@ public final class PostgresDriver: SQLDriver {
         try await pool.withConnection { c in
             do {
                 try c.exec("SET client_min_messages = warning")
+                let query: (String) throws -> [[SQLValue]] = { try c.exec($0).rows }
+                // A team store, read from this database's own state (who owns `tasks`).
+                let team = try PostgresTeam.detect(query: query)
+                if team != nil,
+                    try c.exec("SELECT rolsuper FROM pg_roles WHERE rolname = current_user").rows.first?[0].text == "t"
+                {
+                    // A superuser writing would run any trigger attached to the tables with its rights.
+                    try PostgresTeam.checkSafeForSuperuser(user: c.target.user, query: query)
+                }
                 let target = PostgresMigrations(exec: { sql, params in try c.exec(sql, params).rows }, location: loc)
-                if try MigrationRunner.pending(recorded: target.recordedMigrations(), location: loc).isEmpty { return }
+                let pending = try MigrationRunner.pending(recorded: target.recordedMigrations(), location: loc)
+                if pending.isEmpty { return }
+                if let team,
+                    try c.exec("SELECT pg_has_role(current_user, $1, 'MEMBER')", [.text(team.owner)]).rows.first?[0]
+                        .text != "t"
+                {
+                    throw MinskyError(
+                        .permissionDenied,
+                        "this team store needs schema migrations (\(pending.map(\.name).joined(separator: ", "))) that only the database owner or a superuser may apply, as the team's owner role; ask them to run `minsky doctor --db URL` once with this minsky",
+                        field: "role")
+                }
                 try c.exec("BEGIN")
                 do {
                     // One migrator at a time across every process sharing this database.
                     try c.exec(AdvisoryLock.migrations.transactionLock)
-                    // A team store: migrate as its owner role, and protect what was added.
-                    let roles = TeamRoles(schema: try c.exec("SELECT current_schema()").rows.first?[0].text ?? "public")
-                    let team =
-                        try c.exec(
-                            "SELECT 1 FROM pg_roles WHERE rolname = $1 AND pg_has_role(current_user, oid, 'MEMBER')",
-                            [.text(roles.owner)]
-                        ).rows.isEmpty == false
-                    if team { try c.exec("SET LOCAL ROLE \(PostgresTeam.quote(roles.owner))") }
+                    // A team store migrates as its owner role (never as a superuser, whose rights
+                    // a trigger would borrow), and protects what was added.
+                    if let team { try c.exec("SET LOCAL ROLE \(PostgresTeam.quote(team.owner))") }
                     let applied = try MigrationRunner.apply(to: target)
-                    if team {
-                        let tables = try PostgresTeam.existingTables(query: { try c.exec($0).rows })
-                        for sql in PostgresTeam.tableGrants(roles, tables: tables) {
+                    if let team {
+                        let tables = try PostgresTeam.existingTables(query: query)
+                        for sql in PostgresTeam.tableGrants(team, tables: tables) {
                             try c.exec(sql)
                         }
                     }

@@ -380,8 +380,91 @@ extension SQLTaskStore {
         try await read { [self] c in try logEntries(c, after: seq, limit: limit) }
     }
 
-    public func syncRemoteLog(after seq: Int64, limit: Int) async throws -> [SyncChange] {
-        try await read { [self] c in try logEntries(c, after: seq, limit: limit) }
+    /// The remote's log after `seq`, verified against the rows it describes. Anyone who may
+    /// write the store may append to its log, so an entry is trusted only when the rows agree:
+    /// for every row in the batch, replaying its entries to the end of the log must give the row
+    /// the tables hold now (a deleted row gone, every field the entries wrote equal). A row that
+    /// does not verify is sent as the tables hold it, and the entries that disagreed are named.
+    /// One snapshot: writers log and write in one transaction, so a genuine log always verifies.
+    public func syncRemoteLog(after seq: Int64, limit: Int) async throws -> SyncRemoteBatch {
+        let now = now()
+        return try await read { [self] c in
+            let entries = try logEntries(c, after: seq, limit: limit)
+            guard let last = entries.last else { return SyncRemoteBatch(changes: [], refused: [], position: seq) }
+            let remoteReplica = try tracking(c)?.replica ?? ""
+            var order: [String] = []
+            var byRow: [String: [SyncChange]] = [:]
+            for ch in entries {
+                let id = SyncBatch<Driver>.id(ch.entity, ch.key)
+                if byRow[id] == nil { order.append(id) }
+                byRow[id, default: []].append(ch)
+            }
+            // Later entries of the same rows, past this batch, to the end of the log.
+            var tail: [String: [SyncChange]] = [:]
+            for (e, keys) in Dictionary(grouping: entries.map { ($0.entity, $0.key) }, by: { $0.0 }) {
+                let all = Array(Set(keys.map(\.1)))
+                for start in stride(from: 0, to: all.count, by: 400) {
+                    let part = Array(all[start..<min(all.count, start + 400)])
+                    for r in try c.query(
+                        d,
+                        """
+                        SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) \
+                        AND key IN (\(list: part)) AND seq > \(int: last.seq) ORDER BY seq
+                        """)
+                    {
+                        let ch = try Self.decodeLog(r)
+                        tail[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].append(ch)
+                    }
+                }
+            }
+            let batch = SyncBatch(store: self, c: c, now: now)
+            try batch.load(entries.map { ($0.entity, $0.key) })
+            var out: [SyncChange] = []
+            var refused: [SyncChange] = []
+            var replaced: [String: SyncChange] = [:]
+            for id in order {
+                let mine = byRow[id] ?? []
+                guard let first = mine.first else { continue }
+                let current = try batch.state(first.entity, first.key)
+                let culprits = Self.unverified(mine + (tail[id] ?? []), current: current)
+                guard !culprits.isEmpty else { continue }
+                refused += mine.filter { culprits.contains($0.id) }
+                let live = current.map { !$0.deleted } ?? false
+                replaced[id] = SyncChange(
+                    seq: mine.last?.seq ?? first.seq, id: "verified-" + (mine.last?.id ?? first.id),
+                    replica: remoteReplica, entity: first.entity, key: first.key, deleted: !live,
+                    fields: live ? (current?.fields ?? [:]) : [:], stamps: current?.stamps ?? [:], changed: [:])
+            }
+            for ch in entries {
+                let id = SyncBatch<Driver>.id(ch.entity, ch.key)
+                if let r = replaced[id] {
+                    if r.seq == ch.seq { out.append(r) }
+                } else {
+                    out.append(ch)
+                }
+            }
+            return SyncRemoteBatch(changes: out, refused: refused, position: last.seq)
+        }
+    }
+
+    /// The ids of the entries of one row (in log order, to the end of the log) that the row as
+    /// the tables hold it contradicts; empty when replaying them gives `current`.
+    static func unverified(_ entries: [SyncChange], current: SyncRowState?) -> Set<String> {
+        var deletedBy: String?
+        var written: [String: (value: JSONValue, id: String)] = [:]
+        for ch in entries {
+            if ch.deleted {
+                deletedBy = ch.id
+                written = [:]
+            } else {
+                deletedBy = nil
+                for (f, v) in ch.fields { written[f] = (v, ch.id) }
+            }
+        }
+        let live = current.map { !$0.deleted } ?? false
+        if let deletedBy { return live ? [deletedBy] : [] }
+        guard live, let current else { return entries.last.map { [$0.id] } ?? [] }
+        return Set(written.filter { current.fields[$0.key] != $0.value.value }.map(\.value.id))
     }
 
     public func syncPendingCount() async throws -> Int {
@@ -661,10 +744,14 @@ extension SQLTaskStore {
                 let id = SyncBatch<Driver>.id(ch.entity, ch.key)
                 var kept = keep[id] ?? []
                 for var k in open[id] ?? [] {
-                    // The conflict now stands against the remote's latest value.
-                    k.remote = ch.value(k.field) ?? .null
-                    k.remoteStamp = ch.stamps[k.field] ?? k.remoteStamp
-                    try saveConflict(c, k)
+                    // The conflict now stands against the remote's latest value, when this change
+                    // carries one: an edit of other fields (or of an older stamp) leaves it as it was.
+                    let carries = k.field == SyncChange.presence ? true : ch.fields[k.field] != nil
+                    if carries, let v = ch.value(k.field), (ch.stamps[k.field] ?? .zero) >= k.remoteStamp {
+                        k.remote = v
+                        k.remoteStamp = ch.stamps[k.field] ?? k.remoteStamp
+                        try saveConflict(c, k)
+                    }
                     kept.insert(k.field)
                 }
                 if try applyPulled(batch, ch, keep: kept) { changed += 1 }

@@ -257,6 +257,15 @@ public enum Schema {
                 "CREATE INDEX task_notes_task ON task_notes (task_id, created_at, id)",
             ]
         },
+        // Who wrote each sync record: on PostgreSQL the database fills it in (`current_user`) and
+        // a team's policies accept only one's own name, so a member cannot log a change, an
+        // applied record or a replica position in another's name.
+        SQLMigration(name: "013_sync_actor") { d in
+            let who = d == .postgres ? "current_user" : "''"
+            return ["sync_log", "sync_applied", "sync_replicas"].map {
+                "ALTER TABLE \($0) ADD COLUMN actor TEXT NOT NULL DEFAULT \(who)"
+            }
+        },
     ]
 
     /// Sync's bookkeeping tables (never copied by upgrades or backups: a store's sync state is its own).

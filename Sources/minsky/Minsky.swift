@@ -111,6 +111,9 @@ struct GlobalOptions: ParsableArguments {
     @Flag(name: .long, help: "Print machine-readable JSON on stdout.")
     var json = false
 
+    @Flag(name: .long, help: "On an error, also print the database's own words (SQL state, statement).")
+    var verbose = false
+
     func selection() throws -> StoreSelection {
         try StoreSelection.resolve(
             flag: db, environment: ProcessInfo.processInfo.environment,

@@ -42,6 +42,10 @@ struct Output {
         } else {
             FileHandle.standardError.write(Data("error: \(e.message)\n".utf8))
         }
+        // `--verbose` (a global option) adds the detail: the database's message and statement.
+        if let detail = e.detail, CommandLine.arguments.contains("--verbose") {
+            FileHandle.standardError.write(Data("detail: \(detail)\n".utf8))
+        }
     }
 
     func reportingErrors(_ body: () async throws -> Void) async throws {

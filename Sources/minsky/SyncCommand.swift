@@ -43,6 +43,15 @@ struct SyncCommand: AsyncParsableCommand {
         for k in r.conflicts { out.line("  ! \(k.entity.rawValue) \(k.key) \(k.field): \(k.message)") }
     }
 
+    /// Remote log entries the remote's own rows contradict: not applied; the rows came as the remote holds them.
+    static func describeRefused(_ r: SyncEngine.PullResult, _ out: Output) {
+        for ch in r.refused {
+            out.line(
+                "  ! refused remote change \(ch.id) (\(ch.entity.rawValue) \(ch.key)\(ch.deleted ? " deleted" : "")): the remote's rows do not match it; took the row as the remote holds it"
+            )
+        }
+    }
+
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Turn sync on against a PostgreSQL store (its password, if in the URL, goes to ~/.pgpass).")
@@ -63,9 +72,13 @@ struct SyncCommand: AsyncParsableCommand {
                     throw MinskyError.invalid(
                         "remote-db", "the sync remote must be a PostgreSQL URL (postgresql://user@host:5432/db)")
                 }
-                let url = try Credentials.store(url: remoteDB)
+                // The password reaches ~/.pgpass only once the remote accepted it (and the role
+                // could start sync there): a refused try never touches a working entry.
+                let url = StoreURL.withoutPassword(remoteDB)
                 try await SyncCommand.withEngine(global) { engine in
-                    let replica = try await engine.enable(remoteURL: url, strategy: strategy, interval: interval)
+                    let replica = try await engine.enable(
+                        remoteURL: url, connectURL: remoteDB, strategy: strategy, interval: interval
+                    ) { try Credentials.store(url: remoteDB) }
                     var round: SyncEngine.RoundResult?
                     if !noSync { round = try await engine.syncNow() }
                     if out.json {
@@ -81,6 +94,7 @@ struct SyncCommand: AsyncParsableCommand {
                     if let round {
                         SyncCommand.describe(round.push, out)
                         out.line("↓ pulled \(round.received) change(s), \(round.changed) row(s) changed here")
+                        SyncCommand.describeRefused(round.pull, out)
                     }
                 }
             }
@@ -114,11 +128,15 @@ struct SyncCommand: AsyncParsableCommand {
             let out = Output(json: global.json)
             try await out.reportingErrors {
                 try await SyncCommand.withEngine(global) { engine in
-                    let (received, changed) = try await engine.pull()
+                    let r = try await engine.pull()
                     if out.json {
-                        return out.emit(["pulled": .int(Int64(received)), "changedHere": .int(Int64(changed))])
+                        return try out.emit([
+                            "pulled": .int(Int64(r.received)), "changedHere": .int(Int64(r.changed)),
+                            "refused": r.refusedJSON,
+                        ])
                     }
-                    out.line("↓ pulled \(received) change(s), \(changed) row(s) changed here")
+                    out.line("↓ pulled \(r.received) change(s), \(r.changed) row(s) changed here")
+                    SyncCommand.describeRefused(r, out)
                 }
             }
         }

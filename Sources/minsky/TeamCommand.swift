@@ -38,6 +38,11 @@ struct TeamCommand: AsyncParsableCommand {
                 "Set the store up for a team (idempotent): owner, admin, member and viewer roles, grants, forced row-level security. Run as the database owner or a superuser."
         )
         @OptionGroup var global: GlobalOptions
+        @Option(
+            name: .long,
+            help:
+                "Prefix of the team's role names (default minsky_<database>[_<schema>]): roles belong to the whole server, so each database's team has its own."
+        ) var prefix: String?
 
         func run() async throws {
             let out = Output(json: global.json)
@@ -45,7 +50,8 @@ struct TeamCommand: AsyncParsableCommand {
                 let url = try TeamCommand.postgresURL(global)
                 // Opening the store first applies pending migrations, so every table exists.
                 await (try await global.selection().open()).close()
-                let setup = try await Blocking.run { try PostgresTeam.initialize(url: url) }
+                let prefix = prefix
+                let setup = try await Blocking.run { try PostgresTeam.initialize(url: url, prefix: prefix) }
                 if out.json { return try out.emit(setup) }
                 out.line(
                     "✓ team set up in schema \(setup.schema): \(setup.tables.count) tables owned by \(setup.owner), row-level security forced"
