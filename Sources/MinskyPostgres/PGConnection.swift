@@ -139,7 +139,9 @@ struct PGError: Error {
             return MinskyError(
                 .permissionDenied,
                 "PostgreSQL refused role \(user): it may not \(Self.refusedOperation(sql: sql, message: message)) (viewers read; members also create and update tasks, notes and dependencies as themselves; admins also delete and manage the team; nobody rewrites history): ask an admin for a role that has the right (`minsky team list` shows who is an admin; --verbose shows the database's words)",
-                field: "role", detail: "\(message) [SQLSTATE 42501] in: \(sql)")
+                field: "role",
+                detail: "\(message) [SQLSTATE 42501] in: "
+                    + sql.replacingOccurrences(of: #"PASSWORD '[^']*'"#, with: "PASSWORD '…'", options: .regularExpression))
         case _ where isConnectionLoss:
             return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) is unavailable: \(message)", detail: sql)
         default:

@@ -444,6 +444,17 @@ public enum PostgresTeam {
                 "name", "a role named \(name) already exists; choose another name or `minsky team remove \(name)` first"
             )
         }
+        let me = try s.query(
+            "SELECT rolsuper, rolcreaterole, current_setting('server_version_num')::int >= 160000 FROM pg_roles WHERE rolname = current_user"
+        ).first?.map { $0.text == "t" } ?? []
+        if me.count == 3, !me[0], !me[1] {
+            throw MinskyError(
+                .permissionDenied,
+                me[2]
+                    ? "\(s.target.user) may not create roles; only an admin or the database owner adds people"
+                    : "\(s.target.user) may not create roles: before PostgreSQL 16, the right to create roles also let one grant any role (pg_execute_server_program among them), so minsky's admins do not get it there; ask the database owner or a superuser to add people",
+                field: "role")
+        }
         let verifier = try scram(s, user: name, password: password)
         try s.execute("BEGIN")
         do {

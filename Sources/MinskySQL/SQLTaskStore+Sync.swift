@@ -341,7 +341,9 @@ extension SQLTaskStore {
             if let strategy { try setSetting(c, SyncSetting.strategy, strategy.rawValue) }
             if let r = try tracking(c)?.replica { return r }
             let replica = "r" + String(UInt64.random(in: 0..<(1 << 50)), radix: 36)
-            try setSetting(c, SyncSetting.replica, replica)
+            // A plain insert (no upsert): a team member may start tracking, never change the id.
+            try c.execute(
+                d, "INSERT INTO sync_state (name, value) VALUES (\(text: SyncSetting.replica), \(text: replica))")
             // What the store already holds becomes changes, so it reaches the other side.
             for e in SyncEntity.allCases {
                 let t = SyncTable.of(e)
@@ -462,9 +464,29 @@ extension SQLTaskStore {
             }
         }
         let live = current.map { !$0.deleted } ?? false
-        if let deletedBy { return live ? [deletedBy] : [] }
-        guard live, let current else { return entries.last.map { [$0.id] } ?? [] }
-        return Set(written.filter { current.fields[$0.key] != $0.value.value }.map(\.value.id))
+        var culprits: Set<String>
+        if let deletedBy {
+            culprits = live ? [deletedBy] : []
+        } else if let current, live {
+            culprits = Set(written.filter { current.fields[$0.key] != $0.value.value }.map(\.value.id))
+        } else {
+            culprits = entries.last.map { [$0.id] } ?? []
+        }
+        guard !culprits.isEmpty else { return [] }
+        // Also name the row's other entries that claim what the row never had: a deletion of a
+        // live row, or a field value under a stamp the row's own stamp does not match.
+        for ch in entries {
+            if ch.deleted {
+                if live { culprits.insert(ch.id) }
+                continue
+            }
+            for (f, v) in ch.fields {
+                let mine = ch.stamps[f] ?? .zero
+                let theirs = current?.stamp(f) ?? .zero
+                if mine > theirs || (mine == theirs && live && current?.fields[f] != v) { culprits.insert(ch.id) }
+            }
+        }
+        return culprits
     }
 
     public func syncPendingCount() async throws -> Int {

@@ -47,7 +47,8 @@ struct TeamTests {
 
         // Set-up: idempotent, every table owned by the NOLOGIN owner with FORCE ROW LEVEL SECURITY.
         let setup = try await su.json("team", "init")
-        #expect(setup["owner"] == "minsky_owner" && setup["roles"]?["viewer"] == "minsky_viewer")
+        // Role names of this database's own (roles belong to the whole server).
+        #expect(setup["owner"] == "minsky_postgres_owner" && setup["roles"]?["viewer"] == "minsky_postgres_viewer")
         #expect(try await su.run("team", "init").status == 0)
         let psql = URL(fileURLWithPath: pg.bin + "/psql")
         func sql(_ url: String, _ statement: String) async throws -> ProcessResult {
@@ -58,7 +59,7 @@ struct TeamTests {
             "SELECT string_agg(c.relname || ':' || r.rolname || ':' || c.relforcerowsecurity, ',' ORDER BY c.relname) FROM pg_class c JOIN pg_roles r ON r.oid = c.relowner WHERE c.relkind = 'r' AND c.relnamespace = 'public'::regnamespace"
         )
         for t in ["tasks", "task_dependencies", "task_events", "proposals", "task_embeddings", "ai_calls"] {
-            #expect(tables.stdout.contains("\(t):minsky_owner:t"), "\(tables.stdout)")
+            #expect(tables.stdout.contains("\(t):minsky_postgres_owner:t"), "\(tables.stdout)")
         }
 
         // Members, with generated passwords (printed once) and one read from stdin.
@@ -84,7 +85,7 @@ struct TeamTests {
         // Nobody is a superuser or bypasses row-level security.
         let attrs = try await sql(
             pg.url,
-            "SELECT count(*) FROM pg_roles WHERE rolname IN ('vic','mel','ada','bot','minsky_owner','minsky_admin','minsky_member','minsky_viewer') AND NOT rolsuper AND NOT rolbypassrls"
+            "SELECT count(*) FROM pg_roles WHERE rolname IN ('vic','mel','ada','bot','minsky_postgres_owner','minsky_postgres_admin','minsky_postgres_member','minsky_postgres_viewer') AND NOT rolsuper AND NOT rolbypassrls"
         )
         #expect(attrs.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "8")
         let viewer = try #require(members["viewer"])
@@ -141,7 +142,7 @@ struct TeamTests {
             (member, "DELETE FROM task_events"),
             (member, "INSERT INTO task_events VALUES ('e2', 'mk-zzzzz', now(), 'ada', 'forged', '{}')"),
             (member, "ALTER TABLE tasks DISABLE ROW LEVEL SECURITY"),
-            (member, "SET ROLE minsky_owner"),
+            (member, "SET ROLE minsky_postgres_owner"),
             (viewer, "DROP TABLE task_events"),
         ]
         for (who, statement) in refusals {
@@ -208,13 +209,13 @@ struct UpgradeTeamTests {
         try await withProject(.sqlite) { cli in
             _ = try await cli.json("tasks", "create", "before the move")
             try await TestEnvironment.withPostgresSchema { url, schema in
-                let roles = ["owner", "admin", "member", "viewer"].map { "\(schema)_\($0)" }
+                let roles = ["owner", "admin", "member", "viewer"].map { "minsky_postgres_\(schema)_\($0)" }
                 try await cleaningUp({
                     await TestEnvironment.dropSchema(schema)
                     for r in roles { try? await PostgresAdmin.execute(url: url, "DROP ROLE IF EXISTS \(r)") }
                 }) {
                     let r = try await cli.json("upgrade", "team", "--provider", "postgres", "--db-url", url)
-                    #expect(r["team"]?["owner"]?.stringValue == "\(schema)_owner", "\(r)")
+                    #expect(r["team"]?["owner"]?.stringValue == "minsky_postgres_\(schema)_owner", "\(r)")
                     #expect(r["team"]?["tables"]?.arrayValue?.contains("task_events") == true)
                     let list = try await cli.json("team", "list")
                     #expect(list["members"]?.arrayValue == [])
