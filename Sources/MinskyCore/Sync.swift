@@ -104,6 +104,9 @@ public enum SyncEntity: String, CaseIterable, Sendable {
     public static let maxFields: Set<String> = ["updated_at"]
     /// Fields fixed at creation.
     public static let fixedFields: Set<String> = ["created_at"]
+    /// Fields holding a map (JSON object) merged key by key: two replicas that set different
+    /// keys both keep theirs; only the same key set to different values is a conflict.
+    public static let mapFields: Set<String> = ["metadata"]
 }
 
 /// One change to one row: what a replica's log records for every local write and what the
@@ -124,10 +127,14 @@ public struct SyncChange: Sendable, Hashable {
     public var changed: [String: SyncStamp]
     /// The replica change this result answers (remote log entries written by a push).
     public var origin: String?
+    /// The values the change replaced, for map fields (`metadata`): what lets the remote merge
+    /// two replicas' edits of different keys instead of keeping one side's whole map.
+    public var was: [String: JSONValue]
 
     public init(
         seq: Int64 = 0, id: String, replica: String, entity: SyncEntity, key: String, deleted: Bool,
-        fields: [String: JSONValue], stamps: [String: SyncStamp], changed: [String: SyncStamp], origin: String? = nil
+        fields: [String: JSONValue], stamps: [String: SyncStamp], changed: [String: SyncStamp], origin: String? = nil,
+        was: [String: JSONValue] = [:]
     ) {
         self.seq = seq
         self.id = id
@@ -139,6 +146,7 @@ public struct SyncChange: Sendable, Hashable {
         self.stamps = stamps
         self.changed = changed
         self.origin = origin
+        self.was = was
     }
 
     /// The presence pseudo-field: written by creates and deletes.
@@ -157,6 +165,7 @@ public struct SyncChange: Sendable, Hashable {
             "stamps": SyncStamp.encode(stamps, all: all), "changed": SyncStamp.encode(changed, all: all),
         ]
         if let origin { o["origin"] = .string(origin) }
+        if !was.isEmpty { o["was"] = .object(was) }
         return .object(o)
     }
 
@@ -175,7 +184,7 @@ public struct SyncChange: Sendable, Hashable {
             seq: seq, id: id, replica: replica, entity: e, key: key, deleted: body["deleted"]?.boolValue ?? false,
             fields: body["fields"]?.objectValue ?? [:], stamps: stamps(body["stamps"]),
             changed: stamps(body["changed"]),
-            origin: body["origin"]?.stringValue)
+            origin: body["origin"]?.stringValue, was: body["was"]?.objectValue ?? [:])
     }
 
     /// A field's value after the change; the presence pseudo-field is whether the row lives.
@@ -268,6 +277,40 @@ public enum SyncResolver {
         public var conflicts: [String]
         /// The change deletes the row.
         public var delete: Bool
+        /// Map fields whose result merges both sides key by key (written over `take`).
+        public var merged: [String: JSONValue] = [:]
+
+        public init(take: Set<String>, conflicts: [String], delete: Bool, merged: [String: JSONValue] = [:]) {
+            self.take = take
+            self.conflicts = conflicts
+            self.delete = delete
+            self.merged = merged
+        }
+    }
+
+    /// Merges two edits of a map key by key against the base the change started from (or, with
+    /// no base, treating every key the change holds as written). Keys both sides set to
+    /// different values are settled by `pick` (true: the change's value), or, when `pick` is
+    /// nil, make the merge fail (nil): a conflict to list.
+    public static func mergeMaps(
+        local: [String: JSONValue], remote: [String: JSONValue], base: [String: JSONValue]?,
+        pick: ((String) -> Bool)?
+    ) -> [String: JSONValue]? {
+        var out = remote
+        for key in Set(local.keys).union(base.map { Array($0.keys) } ?? []) {
+            let l = local[key]
+            let b = base.map { $0[key] } ?? nil
+            if base != nil && l == b { continue }  // the change left this key alone
+            let r = remote[key]
+            if r == l { continue }
+            let remoteTouched = base != nil ? r != b : r != nil
+            if remoteTouched {
+                guard let pick else { return nil }
+                if !pick(key) { continue }
+            }
+            out[key] = l
+        }
+        return out
     }
 
     public static func resolve(_ change: SyncChange, current: SyncRowState?, strategy: SyncStrategy) -> Outcome {
@@ -303,6 +346,27 @@ public enum SyncResolver {
             let same = u.allSatisfy { change.value($0) == current.value($0) }
             if moved && !same { conflicted.append(u) } else { clean.append(u) }
         }
+        // Maps edited on both sides merge key by key; what is left is a conflict only when both
+        // set one key to different values (and the strategy does not settle keys).
+        var merged: [String: JSONValue] = [:]
+        conflicted.removeAll { u in
+            guard u.count == 1, let f = u.first, SyncEntity.mapFields.contains(f),
+                case .object(let l)? = change.fields[f], case .object(let r)? = current.fields[f]
+            else { return false }
+            let laterHere = (change.stamps[f] ?? .zero) > current.stamp(f)
+            let pick: ((String) -> Bool)? =
+                switch strategy {
+                case .manual: nil
+                case .localWins: { _ in true }
+                case .remoteWins: { _ in false }
+                case .mergeFields, .lastWriteWins: { _ in laterHere }
+                }
+            guard let m = mergeMaps(local: l, remote: r, base: change.was[f]?.objectValue, pick: pick) else {
+                return false
+            }
+            merged[f] = .object(m)
+            return true
+        }
         var take = Set(clean.flatMap { $0 })
         var conflicts: [String] = []
         switch strategy {
@@ -333,7 +397,8 @@ public enum SyncResolver {
             // Re-created (a dependency added again after its removal): the whole row comes.
             take.formUnion(change.fields.keys)
         }
-        return Outcome(take: take, conflicts: conflicts, delete: false)
+        for f in merged.keys { take.remove(f) }
+        return Outcome(take: take, conflicts: conflicts, delete: false, merged: merged)
     }
 }
 

@@ -141,7 +141,8 @@ struct PGError: Error {
                 "PostgreSQL refused role \(user): it may not \(Self.refusedOperation(sql: sql, message: message)) (viewers read; members also create and update tasks, notes and dependencies as themselves; admins also delete and manage the team; nobody rewrites history): ask an admin for a role that has the right (`minsky team list` shows who is an admin; --verbose shows the database's words)",
                 field: "role",
                 detail: "\(message) [SQLSTATE 42501] in: "
-                    + sql.replacingOccurrences(of: #"PASSWORD '[^']*'"#, with: "PASSWORD '…'", options: .regularExpression))
+                    + sql.replacingOccurrences(
+                        of: #"PASSWORD '[^']*'"#, with: "PASSWORD '…'", options: .regularExpression))
         case _ where isConnectionLoss:
             return MinskyError(.storeUnavailable, "PostgreSQL at \(hostPort) is unavailable: \(message)", detail: sql)
         default:
@@ -167,7 +168,9 @@ extension PGError {
                 table = String(message[r.upperBound...].prefix { $0 != " " && $0 != "\"" })
             }
         }
-        if table == nil, let r = sql.range(of: #"(?i)\b(into|update|from|table)\s+"?([a-z_]+)"#, options: .regularExpression) {
+        if table == nil,
+            let r = sql.range(of: #"(?i)\b(into|update|from|table)\s+"?([a-z_]+)"#, options: .regularExpression)
+        {
             table = sql[r].split(whereSeparator: { $0 == " " || $0 == "\"" }).last.map(String.init)
         }
         let verb = sql.trimmingCharacters(in: .whitespaces).prefix { $0.isLetter }.uppercased()
@@ -179,7 +182,8 @@ extension PGError {
         case "TRUNCATE": action = "empty"
         case "SELECT", "WITH": action = "read"
         case "SET": return "take on another role"
-        case "ALTER", "CREATE", "DROP", "GRANT", "REVOKE", "COMMENT": return "change the schema or the rights (only the database owner may)"
+        case "ALTER", "CREATE", "DROP", "GRANT", "REVOKE", "COMMENT":
+            return "change the schema or the rights (only the database owner may)"
         default: action = "run this on"
         }
         guard let table else { return "\(action) this store" }

@@ -124,7 +124,8 @@ public enum PostgresTeam {
 
     /// The triggers and functions minsky itself attaches to a team store; anything else is foreign.
     static let ownTriggers = [
-        "task_events_notify", "task_events_append_only", "task_events_truncate", "task_events_stamp", "task_notes_stamp",
+        "task_events_notify", "task_events_append_only", "task_events_truncate", "task_events_stamp",
+        "task_notes_stamp",
     ]
     static let ownFunctions = ["minsky_notify_events", "minsky_append_only", "minsky_stamp_event", "minsky_stamp_note"]
 
@@ -227,9 +228,11 @@ public enum PostgresTeam {
             if let existing, let prefix, prefix != existing.base {
                 throw MinskyError.invalid(
                     "prefix",
-                    "this store's team already uses the prefix \(existing.base); team roles cannot be renamed (leave --prefix out)")
+                    "this store's team already uses the prefix \(existing.base); team roles cannot be renamed (leave --prefix out)"
+                )
             }
-            let base = try existing?.base ?? prefix.map { try checkPrefix($0) }
+            let base =
+                try existing?.base ?? prefix.map { try checkPrefix($0) }
                 ?? TeamRoles.defaultBase(database: info[1].text ?? "minsky", schema: schema)
             let r = TeamRoles(schema: schema, base: base)
             for name in r.all {
@@ -267,7 +270,8 @@ public enum PostgresTeam {
             && p.allSatisfy { ($0.isASCII && ($0.isLowercase || $0.isNumber)) || $0 == "_" } && !p.hasPrefix("pg_")
         guard ok else {
             throw MinskyError.invalid(
-                "prefix", "'\(p.prefix(60))' is not a valid role prefix; use lowercase letters, digits and _ (at most 48)")
+                "prefix",
+                "'\(p.prefix(60))' is not a valid role prefix; use lowercase letters, digits and _ (at most 48)")
         }
         return p
     }
@@ -335,7 +339,8 @@ public enum PostgresTeam {
                 let check = rawCheck.replacingOccurrences(of: "'ADMIN'", with: adminName)
                 out.append("GRANT \(op) ON \(table) TO \(member)")
                 switch op {
-                case "INSERT": policies.append(("minsky_member_insert", "FOR INSERT TO \(member) WITH CHECK (\(check))"))
+                case "INSERT":
+                    policies.append(("minsky_member_insert", "FOR INSERT TO \(member) WITH CHECK (\(check))"))
                 case "UPDATE":
                     policies.append(
                         ("minsky_member_update", "FOR UPDATE TO \(member) USING (\(check)) WITH CHECK (\(check))"))
@@ -346,7 +351,8 @@ public enum PostgresTeam {
                 out.append("GRANT \(op) ON \(table) TO \(admin)")
                 switch op {
                 case "INSERT": policies.append(("minsky_admin_insert", "FOR INSERT TO \(admin) WITH CHECK (true)"))
-                case "UPDATE": policies.append(("minsky_admin_update", "FOR UPDATE TO \(admin) USING (true) WITH CHECK (true)"))
+                case "UPDATE":
+                    policies.append(("minsky_admin_update", "FOR UPDATE TO \(admin) USING (true) WITH CHECK (true)"))
                 default: policies.append(("minsky_admin_delete", "FOR DELETE TO \(admin) USING (true)"))
                 }
             }
@@ -444,9 +450,10 @@ public enum PostgresTeam {
                 "name", "a role named \(name) already exists; choose another name or `minsky team remove \(name)` first"
             )
         }
-        let me = try s.query(
-            "SELECT rolsuper, rolcreaterole, current_setting('server_version_num')::int >= 160000 FROM pg_roles WHERE rolname = current_user"
-        ).first?.map { $0.text == "t" } ?? []
+        let me =
+            try s.query(
+                "SELECT rolsuper, rolcreaterole, current_setting('server_version_num')::int >= 160000 FROM pg_roles WHERE rolname = current_user"
+            ).first?.map { $0.text == "t" } ?? []
         if me.count == 3, !me[0], !me[1] {
             throw MinskyError(
                 .permissionDenied,

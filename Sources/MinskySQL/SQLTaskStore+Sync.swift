@@ -162,8 +162,10 @@ extension SQLTaskStore {
 
     /// Records a local write of `changed` fields (column names) of one row, when tracking: new
     /// stamps for those fields, the row's whole state after the write, and a log entry.
-    func track(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, changed: [String], deleted: Bool = false) throws
-    {
+    func track(
+        _ c: any SQLConnection, _ e: SyncEntity, _ key: String, changed: [String], deleted: Bool = false,
+        was: [String: JSONValue] = [:]
+    ) throws {
         // One statement answers "does this store track?" and reads the row's stamps: the whole
         // cost of tracking on a store that does not sync.
         guard
@@ -210,7 +212,7 @@ extension SQLTaskStore {
             c,
             SyncChange(
                 id: SyncChange.newID(), replica: replica, entity: e, key: key, deleted: deleted, fields: fields,
-                stamps: stamps, changed: bases))
+                stamps: stamps, changed: bases, was: was.filter { written.contains($0.key) }))
     }
 
     /// Tracks a task change the history has just recorded (`kind` and `changes` as the event has them).
@@ -236,7 +238,10 @@ extension SQLTaskStore {
             }
         default:
             let columns = (changes.objectValue ?? [:]).keys.compactMap { taskColumns[$0] }
-            try track(c, .task, id.rawValue, changed: columns + ["updated_at"])
+            // A map's value before the edit travels with it, so the remote can merge by key.
+            var was: [String: JSONValue] = [:]
+            if let m = changes["metadata"] { was["metadata"] = m["before"] ?? .object([:]) }
+            try track(c, .task, id.rawValue, changed: columns + ["updated_at"], was: was)
         }
     }
 }
@@ -628,9 +633,10 @@ extension SQLTaskStore {
             if conflicts.isEmpty || ch.entity != .task {
                 stamps[SyncChange.presence] = ch.stamps[SyncChange.presence] ?? stamps[SyncChange.presence]
             }
-        } else if !outcome.take.isEmpty {
+        } else if !outcome.take.isEmpty || !outcome.merged.isEmpty {
             var fields = before ?? [:]
             for f in outcome.take where f != SyncChange.presence { fields[f] = ch.fields[f] ?? .null }
+            for (f, v) in outcome.merged { fields[f] = v }
             for f in SyncEntity.maxFields where ch.fields[f] != nil {
                 if (ch.fields[f]?.stringValue ?? "") > (fields[f]?.stringValue ?? "") { fields[f] = ch.fields[f] }
             }
@@ -640,6 +646,7 @@ extension SQLTaskStore {
                 if fields != before { try batch.write(ch.entity, ch.key, fields, before: before) }
                 // A field's stamp never goes back (an equal value pushed with an older stamp keeps the newer).
                 for f in outcome.take { stamps[f] = max(stamps[f] ?? .zero, ch.stamps[f] ?? .zero) }
+                for f in outcome.merged.keys { stamps[f] = max(stamps[f] ?? .zero, ch.stamps[f] ?? .zero) }
                 for f in SyncEntity.maxFields where ch.stamps[f].map({ $0 > (stamps[f] ?? .zero) }) == true {
                     stamps[f] = ch.stamps[f]
                 }
@@ -774,7 +781,11 @@ extension SQLTaskStore {
                         k.remoteStamp = ch.stamps[k.field] ?? k.remoteStamp
                         try saveConflict(c, k)
                     }
-                    kept.insert(k.field)
+                    // A change the remote refused (a cycle, a deletion without the right) cannot
+                    // hold anywhere: the row takes the remote's state, and the listed conflict
+                    // keeps what was refused for whoever settles it. A true conflict keeps the
+                    // local value until it is settled.
+                    if k.kind != .refused { kept.insert(k.field) }
                 }
                 if try applyPulled(batch, ch, keep: kept) { changed += 1 }
             }

@@ -2,6 +2,7 @@ import Foundation
 import MinskyApp
 import MinskyCore
 import MinskyPostgres
+import MinskySQLite
 import MinskyTestSupport
 import Testing
 
@@ -131,28 +132,37 @@ import Testing
             #expect(try await a.run("tasks", "import", "-", stdin: lines).status == 0)
             _ = try await a.json("sync", "enable", "--remote-db", url, "--no-sync")
             var rng = SplitMix64(seed: 7)
-            var kills = 0
+            // A kill counts as mid-push only when the remote has part of the work afterwards:
+            // more than before the process started, less than all of it.
+            let observer = try await SyncEngine.openRemote(url)
+            var midPush = 0
             for _ in 0..<25 {
-                if try killed(a, ["sync", "push"], after: Double(rng.next() % 300) / 1000 + 0.03) {
-                    kills += 1
-                } else {
-                    break
-                }
+                let before = try await observer.count()
+                let running = try killed(a, ["sync", "push"], after: Double(rng.next() % 300) / 1000 + 0.03)
+                let after = try await observer.count()
+                if running && after > before && after < 1500 { midPush += 1 }
+                if !running || midPush >= 3 { break }
             }
-            #expect(kills > 0, "no push was interrupted")
+            await observer.close()
+            #expect(midPush > 0, "no push was killed part way through")
             _ = try await a.json("sync", "push")
             #expect(try await a.json("sync", "status")["pending"] == 0)
 
             _ = try await b.json("sync", "enable", "--remote-db", url, "--no-sync")
-            kills = 0
+            let bPath = b.cwd.appendingPathComponent(".minsky/tasks.db").path
+            var midPull = 0
             for _ in 0..<25 {
-                if try killed(b, ["sync", "pull"], after: Double(rng.next() % 300) / 1000 + 0.03) {
-                    kills += 1
-                } else {
-                    break
-                }
+                let store = try SQLiteTaskStore(path: bPath)
+                let before = try await store.count()
+                await store.close()
+                let running = try killed(b, ["sync", "pull"], after: Double(rng.next() % 300) / 1000 + 0.03)
+                let reopened = try SQLiteTaskStore(path: bPath)
+                let after = try await reopened.count()
+                await reopened.close()
+                if running && after > before && after < 1500 { midPull += 1 }
+                if !running || midPull >= 3 { break }
             }
-            #expect(kills > 0, "no pull was interrupted")
+            #expect(midPull > 0, "no pull was killed part way through")
             _ = try await b.json("sync", "pull")
 
             let remote = try await SyncEngine.openRemote(url)

@@ -71,9 +71,14 @@ struct TrustTests {
             "SELECT string_agg(rolname, ',' ORDER BY rolname) FROM pg_roles WHERE rolname LIKE 'minsky%owner'")
         #expect(owners == "minsky_one_owner,minsky_two_owner", "\(owners)")
         // Ownership is per database: each store's tasks belong to its own team's owner.
-        #expect(try await value(url("one"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'") == "minsky_one_owner")
-        #expect(try await value(url("two"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'") == "minsky_two_owner")
-        #expect(try await value(url("three"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'") == "postgres")
+        #expect(
+            try await value(url("one"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'")
+                == "minsky_one_owner")
+        #expect(
+            try await value(url("two"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'")
+                == "minsky_two_owner")
+        #expect(
+            try await value(url("three"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'") == "postgres")
         // A member of one team reads its store and nothing of the other's.
         let member = try #require(one[.member])
         #expect(try await cli(member).json("tasks", "list")["tasks"]?.arrayValue?.count == 1)
@@ -90,7 +95,8 @@ struct TrustTests {
         _ = try await cli(url("four")).json("tasks", "create", "four")
         let taken = try await cli(url("four")).run("team", "init", "--prefix", "minsky_one")
         #expect(taken.status == 2 && taken.stderr.contains("another database's team"), "\(taken.stderr)")
-        #expect(try await value(url("four"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'") == "postgres")
+        #expect(
+            try await value(url("four"), "SELECT tableowner FROM pg_tables WHERE tablename = 'tasks'") == "postgres")
         // The doctor of the plain database says it has no team; the team store's says roles are enforced.
         let doctor = try await cli(url("three")).run("doctor", "--json")
         #expect(doctor.stdout.contains("minsky team init"), "\(doctor.stdout)")
@@ -121,7 +127,8 @@ struct TrustTests {
             let r = try await sql(admin, statement)
             #expect(r.status != 0, "the admin could run: \(statement)")
         }
-        #expect(try await value(url("hq"), "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = 'adm_hq'") == "f")
+        #expect(
+            try await value(url("hq"), "SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = 'adm_hq'") == "f")
         #expect(
             try await value(url("hq"), "SELECT pg_has_role('adm_hq', 'minsky_hq_owner', 'MEMBER')") == "f")
         // What an admin is for still works: deleting, managing people, backups.
@@ -139,7 +146,8 @@ struct TrustTests {
         #expect(backup.status == 0, "\(backup.stderr)")
         // The history of the deleted task stays, with its deletion recorded by the admin.
         let kinds = try await value(
-            url("hq"), "SELECT string_agg(kind || ':' || actor, ',' ORDER BY at, id) FROM task_events WHERE task_id = '\(seed)'")
+            url("hq"),
+            "SELECT string_agg(kind || ':' || actor, ',' ORDER BY at, id) FROM task_events WHERE task_id = '\(seed)'")
         #expect(kinds.hasPrefix("created:mem_hq") && kinds.hasSuffix("deleted:adm_hq"), "\(kinds)")
         // Even the superuser cannot rewrite the history through minsky's tables.
         let rewrite = try await sql(url("hq"), "DELETE FROM task_events WHERE task_id = '\(seed)'")
@@ -177,7 +185,8 @@ struct TrustTests {
         )
         #expect(forged.status == 0, "\(forged.stderr)")
         let stored = try await value(
-            url("notes"), "SELECT author || '|' || (created_at > now() - interval '1 hour') FROM task_notes WHERE id = 'nt-forged'")
+            url("notes"),
+            "SELECT author || '|' || (created_at > now() - interval '1 hour') FROM task_notes WHERE id = 'nt-forged'")
         #expect(stored == "mem_notes|true", "\(stored)")
         let shown = try await cli(member).json("tasks", "get", id)
         let authors = shown["notes"]?.arrayValue?.compactMap { $0["author"]?.stringValue } ?? []
@@ -187,7 +196,8 @@ struct TrustTests {
             member, "INSERT INTO task_events VALUES ('ev-old', '\(id)', '2020-01-01', 'mem_notes', 'note_added', '{}')")
         #expect(backdated.status == 0, "\(backdated.stderr)")
         #expect(
-            try await value(url("notes"), "SELECT at > now() - interval '1 hour' FROM task_events WHERE id = 'ev-old'") == "t")
+            try await value(url("notes"), "SELECT at > now() - interval '1 hour' FROM task_events WHERE id = 'ev-old'")
+                == "t")
         for statement in [
             "INSERT INTO task_events VALUES ('ev-del', '\(id)', now(), 'mem_notes', 'deleted', '{}')",
             "INSERT INTO task_events VALUES ('ev-as', '\(id)', now(), 'adm_notes', 'note_added', '{}')",
@@ -207,7 +217,8 @@ struct TrustTests {
     @Test func aForgedSyncChangeIsRefusedByEveryReplica() async throws {
         let logins = try await team("shared")
         let member = try #require(logins[.member])
-        let kept = try #require(try await cli(url("shared")).json("tasks", "list")["tasks"]?.arrayValue?.first?["id"]?.stringValue)
+        let kept = try #require(
+            try await cli(url("shared")).json("tasks", "list")["tasks"]?.arrayValue?.first?["id"]?.stringValue)
         let pgpass = dir.appendingPathComponent("pgpass")
         let env = ["PGPASSFILE": pgpass.path]
         // A member enables sync on a team store nobody synced before.
@@ -227,8 +238,10 @@ struct TrustTests {
         #expect(asAdmin.status != 0 && asAdmin.stderr.contains("row-level security"), "\(asAdmin.stderr)")
         // Entries in one's own name that describe changes nobody made: a deletion (a member may
         // not delete) and a new title the task does not have.
-        let deletion = #"{"changed":{"_present":"0000000000000000-"},"deleted":true,"fields":{},"stamps":{"_present":"ffffffffffff0000-rx"}}"#
-        let title = #"{"changed":{"title":"0000000000000000-"},"deleted":false,"fields":{"title":"forged title"},"stamps":{"title":"ffffffffffff0000-rx"}}"#
+        let deletion =
+            #"{"changed":{"_present":"0000000000000000-"},"deleted":true,"fields":{},"stamps":{"_present":"ffffffffffff0000-rx"}}"#
+        let title =
+            #"{"changed":{"title":"0000000000000000-"},"deleted":false,"fields":{"title":"forged title"},"stamps":{"title":"ffffffffffff0000-rx"}}"#
         for (id, body) in [("ch-forged-title", title), ("ch-forged-delete", deletion)] {
             let r = try await sql(
                 member,

@@ -12,7 +12,11 @@ import Testing
 /// random operations on each replica, syncs in random order, and outages with the server
 /// really stopped and started. After a final full sync every replica equals PostgreSQL field by
 /// field; under merge_fields the value of every field is its latest write; under manual no write
-/// is lost unless a later write replaced it or it was listed as a conflict.
+/// is lost unless a later write replaced it or it was listed as a conflict; under every strategy
+/// a metadata key that one replica set survives another replica's edit of another key, and a
+/// key both set ends with one of their values. Conflicts are settled either way mid-run (while
+/// the remote keeps changing), `minsky sync now` processes are killed with SIGKILL mid-flight,
+/// and the dependency graph stays acyclic everywhere.
 @Suite(.serialized) struct SyncPropertyTests {
     static let seeds = Int(ProcessInfo.processInfo.environment["MINSKY_SYNC_SEEDS"] ?? "") ?? 100
     static let replay = ProcessInfo.processInfo.environment["MINSKY_SYNC_SEED"].flatMap { UInt64($0) }
@@ -61,6 +65,8 @@ import Testing
             _ = try await e.enable(remoteURL: url, strategy: strategy, interval: nil)
         }
         var writes: [Write] = []
+        /// (task, metadata key) → the values written to it.
+        var metaWrites: [String: [JSONValue]] = [:]
         var listed: Set<SyncStamp> = []
         var down = false
         var outageLeft = 0
@@ -71,8 +77,14 @@ import Testing
             // Both sides of a listed conflict are seen by whoever settles it.
             for k in try await stores[r].syncConflicts() { listed.formUnion([k.localStamp, k.remoteStamp]) }
         }
+        // An agent working on PostgreSQL directly: its edits are logged field by field (partial
+        // entries), which is what a replica's listed conflict must survive.
+        let direct = try await PostgresTaskStore.connect(url: url)
         func record(_ r: Int, _ id: TaskID, _ fields: [String: JSONValue], before: [String: SyncStamp]) async throws {
-            let after = try await stores[r].syncStampsOf(.task, id.rawValue)
+            let after =
+                r == 3
+                ? try await direct.syncStampsOf(.task, id.rawValue)
+                : try await stores[r].syncStampsOf(.task, id.rawValue)
             for (f, v) in fields {
                 guard let s = after[f] else { continue }
                 writes.append(
@@ -96,7 +108,44 @@ import Testing
             let store = stores[r]
             let tasks = try await store.listAll()
             let pick = tasks.isEmpty ? nil : tasks[Int(rng.next() % UInt64(tasks.count))]
-            let op = rng.next() % 15
+            let op = rng.next() % 18
+            if op >= 15 {
+                // Sync and its edges: errors here are the engine's and fail the run, except an
+                // unreachable remote while it is really down.
+                let e = engines[r]
+                do {
+                    switch op {
+                    case 15:
+                        // Settle this replica's open conflicts, either way, while others keep editing.
+                        for k in try await store.syncConflicts() {
+                            _ = try await store.syncResolve(
+                                entity: k.entity, key: k.key, takeLocal: [k.field: rng.next() % 2 == 0])
+                        }
+                    case 16:
+                        // A `minsky sync now` process on this replica's file, killed at a random moment.
+                        // Whatever it had done survives; whatever it had not is done by a later sync.
+                        let p = Process()
+                        p.executableURL = Binaries.minsky
+                        p.arguments = ["sync", "now", "--db", dir.appendingPathComponent("r\(r).db").path]
+                        p.standardOutput = FileHandle.nullDevice
+                        p.standardError = FileHandle.nullDevice
+                        try p.run()
+                        try await Task.sleep(nanoseconds: (rng.next() % 300) * 1_000_000)
+                        if p.isRunning { kill(p.processIdentifier, SIGKILL) }
+                        p.waitUntilExit()
+                    default:
+                        switch rng.next() % 3 {
+                        case 0: _ = try await e.push()
+                        case 1: _ = try await e.pull()
+                        default: _ = try await e.syncNow()
+                        }
+                    }
+                } catch let err as MinskyError where down && err.code == .storeUnavailable {
+                    // The remote is down: the replica keeps everything for later.
+                }
+                try await collectConflicts(r)
+                continue
+            }
             do {
                 switch op {
                 case 0, 1:
@@ -172,6 +221,54 @@ import Testing
                             p.id, TaskPatch(metadata: ["complexity": ["score": .int(Int64(rng.next() % 10))]]),
                             expectedVersion: nil)
                     }
+                case 14:
+                    guard !down else { continue }
+                    let remoteTasks = try await direct.listAll()
+                    guard !remoteTasks.isEmpty else { continue }
+                    var p = remoteTasks[Int(rng.next() % UInt64(remoteTasks.count))]
+                    // Most often: a task this replica lists a conflict on, edited on the remote in
+                    // another field, then pulled here and settled either way at once.
+                    var target: (replica: Int, conflict: SyncConflict)?
+                    for (i, s) in stores.enumerated() where target == nil {
+                        if let k = try await s.syncConflicts().first(where: {
+                            $0.entity == .task && $0.field != "description"
+                        }) {
+                            target = (i, k)
+                        }
+                    }
+                    if let (i, k) = target, let t = remoteTasks.first(where: { $0.id.rawValue == k.key }),
+                        rng.next() % 4 != 0
+                    {
+                        p = t
+                        let desc = "direct-\(step)"
+                        let before = try await direct.syncStampsOf(.task, p.id.rawValue)
+                        _ = try await direct.update(p.id, TaskPatch(description: desc), expectedVersion: nil)
+                        try await record(3, p.id, ["description": .string(desc)], before: before)
+                        _ = try await engines[i].pull()
+                        for k in try await stores[i].syncConflicts() {
+                            _ = try await stores[i].syncResolve(
+                                entity: k.entity, key: k.key, takeLocal: [k.field: rng.next() % 2 == 0])
+                        }
+                        continue
+                    }
+                    let before = try await direct.syncStampsOf(.task, p.id.rawValue)
+                    if rng.next() % 2 == 0 {
+                        let desc = "direct-\(step)"
+                        _ = try await direct.update(p.id, TaskPatch(description: desc), expectedVersion: nil)
+                        try await record(3, p.id, ["description": .string(desc)], before: before)
+                    } else {
+                        let title = "direct-title-\(step)"
+                        _ = try await direct.update(p.id, TaskPatch(title: title), expectedVersion: nil)
+                        try await record(3, p.id, ["title": .string(title)], before: before)
+                    }
+                case 12, 13:
+                    // Metadata keys (a merge patch of one key): replicas setting different keys
+                    // concurrently must all keep theirs.
+                    guard let p = pick else { continue }
+                    let key = "k\(rng.next() % 4)"
+                    let v = JSONValue.string("\(r)-\(step)")
+                    _ = try await store.update(p.id, TaskPatch(metadata: [key: v]), expectedVersion: nil)
+                    metaWrites["\(p.id.rawValue)/\(key)", default: []].append(v)
                 case 11:
                     // Notes (their own rows: concurrent notes all survive) and acceptance criteria.
                     guard let p = pick else { continue }
@@ -188,19 +285,13 @@ import Testing
                         _ = try await store.update(p.id, patch, expectedVersion: nil)
                     }
                 default:
-                    let e = engines[r]
-                    do {
-                        switch rng.next() % 3 {
-                        case 0: _ = try await e.push()
-                        case 1: _ = try await e.pull()
-                        default: _ = try await e.syncNow()
-                        }
-                    } catch let err as MinskyError where down && err.code == .storeUnavailable {
-                        // The remote is down: the replica keeps everything for later.
-                    }
-                    try await collectConflicts(r)
+                    continue
                 }
             } catch let err as MinskyError where [.invalidInput, .cycle, .notFound, .conflict].contains(err.code) {
+                // A local edit the rules refuse (a cycle, a task deleted meanwhile): nothing to sync.
+                continue
+            } catch let err as MinskyError where op == 14 && err.code == .storeUnavailable {
+                // The direct agent's kept connection died with a restart; its next edit reconnects.
                 continue
             }
         }
@@ -223,7 +314,7 @@ import Testing
                     open += conflicts.count
                     for k in conflicts {
                         let keep = round < 3 && rng.next() % 2 == 0
-                        _ = try? await s.syncResolve(entity: k.entity, key: k.key, takeLocal: [k.field: keep])
+                        _ = try await s.syncResolve(entity: k.entity, key: k.key, takeLocal: [k.field: keep])
                     }
                     _ = try await engines[i].syncNow()
                     try await collectConflicts(i)
@@ -238,6 +329,7 @@ import Testing
 
         let remote = try await SyncEngine.openRemote(url)
         let truth = try await remote.syncSnapshot()
+        let tasks = truth.filter { $0.key.hasPrefix("task/") }
         for (i, s) in stores.enumerated() {
             let mine = try await s.syncSnapshot()
             if mine != truth {
@@ -250,6 +342,33 @@ import Testing
                 )
             }
             #expect(try await s.syncPendingCount() == 0, "seed \(seed): replica \(i) still has changes to push")
+        }
+        // The dependency graph is acyclic on the remote and on every replica, however the
+        // replicas' edges interleaved (two halves of a cycle pushed from two replicas).
+        for (i, s) in ([remote as any TaskStore] + stores.map { $0 as any TaskStore }).enumerated() {
+            let edges = try await s.dependencyEdges(among: nil)
+            var next: [TaskID: [TaskID]] = [:]
+            for e in edges { next[e.taskId, default: []].append(e.dependsOn) }
+            var state: [TaskID: Int] = [:]  // 1 visiting, 2 done
+            func cyclic(_ n: TaskID) -> Bool {
+                if state[n] == 1 { return true }
+                if state[n] == 2 { return false }
+                state[n] = 1
+                defer { state[n] = 2 }
+                return (next[n] ?? []).contains(where: cyclic)
+            }
+            #expect(!next.keys.contains(where: cyclic), "seed \(seed): store \(i) (0 = remote) has a dependency cycle")
+        }
+        // Metadata: a key only one write set is there; a key several replicas set holds one of their values.
+        for (k, values) in metaWrites {
+            let parts = k.split(separator: "/", maxSplits: 1).map(String.init)
+            guard let row = tasks["task/" + parts[0]] else { continue }  // the task was deleted
+            let final = row["metadata"]?[parts[1]]
+            if strategy == .manual && final.map({ !values.contains($0) }) ?? true && !listed.isEmpty { continue }
+            #expect(
+                final.map(values.contains) == true,
+                "seed \(seed) (\(strategy.rawValue)): metadata \(k) is \(final.map { "\($0)" } ?? "missing") after writes of \(values)"
+            )
         }
         // Readiness counters are rebuilt from what arrived, equal to a recount.
         for s in stores {
@@ -266,7 +385,6 @@ import Testing
         }
 
         // The strategies' promises about writes.
-        let tasks = truth.filter { $0.key.hasPrefix("task/") }
         let grouped = Dictionary(grouping: writes) { "\($0.task)/\($0.field)" }
         for (key, ws) in grouped {
             guard let row = tasks["task/" + ws[0].task], let final = row[ws[0].field] else { continue }
@@ -295,6 +413,124 @@ import Testing
         for e in engines { await e.close() }
         for s in stores { await s.close() }
         await remote.close()
+        await direct.close()
         try? await PostgresAdmin.execute(url: server.url, "DROP SCHEMA \(schema) CASCADE")
+    }
+}
+
+/// The exact sequences that lost values on an earlier build, each through real stores: a SQLite
+/// replica, PostgreSQL, and an agent writing to PostgreSQL directly.
+@Suite(.serialized) struct SyncRegressionTests {
+    func replicas(_ n: Int, strategy: SyncStrategy, url: String, dir: URL) async throws -> (
+        [SQLiteTaskStore], [SyncEngine]
+    ) {
+        var stores: [SQLiteTaskStore] = []
+        var engines: [SyncEngine] = []
+        for i in 0..<n {
+            let s = try SQLiteTaskStore(path: dir.appendingPathComponent("r\(i).db").path, create: true, actor: "r\(i)")
+            let e = SyncEngine(local: s, openRemote: SyncEngine.openRemote)
+            _ = try await e.enable(remoteURL: url, strategy: strategy, interval: nil)
+            stores.append(s)
+            engines.append(e)
+        }
+        return (stores, engines)
+    }
+
+    @Test(arguments: [false, true])
+    func aListedConflictKeepsTheRemoteValueThroughLaterEditsOfOtherFields(takeLocal: Bool) async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let dir = try TestEnvironment.tempDirectory("sync-manual")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (stores, engines) = try await replicas(1, strategy: .manual, url: url, dir: dir)
+            let replica = stores[0]
+            let direct = try await PostgresTaskStore.connect(url: url)
+            let t = try await replica.create(NewTask(title: "original", description: "d0"))
+            _ = try await engines[0].syncNow()
+            // Both sides change the title: a conflict is listed on the replica.
+            _ = try await direct.update(t.id, TaskPatch(title: "remote title"), expectedVersion: nil)
+            _ = try await replica.update(t.id, TaskPatch(title: "local title"), expectedVersion: nil)
+            _ = try await engines[0].syncNow()
+            let listed = try await replica.syncConflicts()
+            #expect(listed.map(\.field) == ["title"] && listed.first?.remote == "remote title", "\(listed)")
+            // The remote edits another field (a partial log entry); the conflict keeps its value.
+            _ = try await direct.update(t.id, TaskPatch(description: "d1"), expectedVersion: nil)
+            _ = try await engines[0].syncNow()
+            #expect(try await replica.syncConflicts().first?.remote == "remote title")
+            #expect(try await replica.get(t.id).description == "d1")
+            _ = try await replica.syncResolve(entity: .task, key: t.id.rawValue, takeLocal: ["title": takeLocal])
+            _ = try await engines[0].syncNow()
+            let expected = takeLocal ? "local title" : "remote title"
+            #expect(try await replica.get(t.id).title == expected)
+            #expect(try await direct.get(t.id).title == expected)
+            #expect(try await replica.syncSnapshot() == (try await direct.syncSnapshot()))
+            #expect(try await replica.syncConflicts().isEmpty)
+            await direct.close()
+            for e in engines { await e.close() }
+        }
+    }
+
+    @Test(arguments: SyncStrategy.allCases)
+    func twoReplicasSettingDifferentMetadataKeysKeepBoth(strategy: SyncStrategy) async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let dir = try TestEnvironment.tempDirectory("sync-meta")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (stores, engines) = try await replicas(2, strategy: strategy, url: url, dir: dir)
+            let t = try await stores[0].create(NewTask(title: "estimate me", metadata: ["kept": "yes"]))
+            _ = try await engines[0].syncNow()
+            _ = try await engines[1].syncNow()
+            _ = try await stores[0].update(t.id, TaskPatch(metadata: ["owner": "alice"]), expectedVersion: nil)
+            _ = try await stores[1].update(t.id, TaskPatch(metadata: ["estimate": 3]), expectedVersion: nil)
+            for _ in 0..<2 { for e in engines { _ = try await e.syncNow() } }
+            let want: JSONValue = ["kept": "yes", "owner": "alice", "estimate": 3]
+            for s in stores { #expect(try await s.get(t.id).metadata == want, "\(strategy)") }
+            for s in stores { #expect(try await s.syncConflicts().isEmpty, "\(strategy)") }
+            // The same key set to different values: one of them wins, or (manual) it is listed.
+            _ = try await stores[0].update(t.id, TaskPatch(metadata: ["owner": "bob"]), expectedVersion: nil)
+            _ = try await stores[1].update(t.id, TaskPatch(metadata: ["owner": "carol"]), expectedVersion: nil)
+            for _ in 0..<2 { for e in engines { _ = try await e.syncNow() } }
+            let owners = try await stores.asyncMap { try await $0.get(t.id).metadata["owner"] }
+            if strategy == .manual {
+                #expect(try await stores[1].syncConflicts().map(\.field) == ["metadata"])
+            } else {
+                #expect(
+                    owners[0] == owners[1] && ["bob", "carol"].contains(owners[0] ?? .null), "\(strategy): \(owners)")
+            }
+            for e in engines { await e.close() }
+        }
+    }
+
+    @Test func twoReplicasEachAddingHalfACycleEndAcyclic() async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let dir = try TestEnvironment.tempDirectory("sync-cycle")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let (stores, engines) = try await replicas(2, strategy: .mergeFields, url: url, dir: dir)
+            let a = try await stores[0].create(NewTask(title: "a"))
+            let b = try await stores[0].create(NewTask(title: "b"))
+            _ = try await engines[0].syncNow()
+            _ = try await engines[1].syncNow()
+            _ = try await stores[0].addDependency(a.id, dependsOn: b.id)
+            _ = try await stores[1].addDependency(b.id, dependsOn: a.id)
+            var refused: [SyncConflict] = []
+            for _ in 0..<2 {
+                for e in engines { refused += try await e.syncNow().push.conflicts }
+            }
+            #expect(refused.contains { $0.kind == .refused && $0.entity == .dependency }, "\(refused)")
+            let remote = try await SyncEngine.openRemote(url)
+            let truth = try await remote.dependencyEdges(among: nil)
+            #expect(truth.count == 1, "\(truth)")
+            for s in stores {
+                #expect(try await s.dependencyEdges(among: nil).map(\.taskId) == truth.map(\.taskId))
+            }
+            await remote.close()
+            for e in engines { await e.close() }
+        }
+    }
+}
+
+extension Array {
+    fileprivate func asyncMap<T>(_ f: (Element) async throws -> T) async rethrows -> [T] {
+        var out: [T] = []
+        for e in self { out.append(try await f(e)) }
+        return out
     }
 }
