@@ -188,6 +188,7 @@ public final class FollowingStore: MinskyStore {
     public func notes(of taskId: TaskID) async throws -> [TaskNote] {
         try await perform { try await $0.notes(of: taskId) }
     }
+    public func allNotes() async throws -> [TaskNote] { try await perform { try await $0.allNotes() } }
     public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {
         try await perform { try await $0.history(of: id, limit: limit, cursor: cursor) }
     }

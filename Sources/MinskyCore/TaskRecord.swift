@@ -18,6 +18,8 @@ public struct TaskRecord: Sendable, Hashable {
     public var updatedAt: Timestamp?
     public var version: Int64?
     public var acceptance: [AcceptanceCriterion] = []
+    /// The task's notes, oldest first: each keeps its id, author, body and time.
+    public var notes: [RecordNote] = []
     /// Where the record came from ("line 3"), prefixed to every error about it.
     public var origin: String
 
@@ -26,8 +28,27 @@ public struct TaskRecord: Sendable, Hashable {
         self.origin = origin
     }
 
-    /// The record of a stored task and its blockers.
-    public init(_ t: TaskItem, dependsOn: [TaskID]) {
+    /// A note as a record carries it (the task is the record's).
+    public struct RecordNote: Sendable, Hashable {
+        public var id: String
+        public var author: String
+        public var body: String
+        public var createdAt: Timestamp
+        public init(id: String, author: String, body: String, createdAt: Timestamp) {
+            self.id = id
+            self.author = author
+            self.body = body
+            self.createdAt = createdAt
+        }
+        public init(_ n: TaskNote) { self.init(id: n.id, author: n.author, body: n.body, createdAt: n.createdAt) }
+        public var json: JSONValue {
+            ["id": .string(id), "author": .string(author), "body": .string(body), "createdAt": .string(createdAt.iso8601)]
+        }
+    }
+
+    /// The record of a stored task, its blockers and its notes.
+    public init(_ t: TaskItem, dependsOn: [TaskID], notes: [TaskNote] = []) {
+        self.notes = notes.map(RecordNote.init)
         id = t.id
         title = t.title
         description = t.description
@@ -49,7 +70,7 @@ public struct TaskRecord: Sendable, Hashable {
     /// Every key a record may hold, in the order `fields` lists them in messages.
     public static let keys = [
         "id", "title", "description", "status", "priority", "tags", "metadata", "parentId", "dependsOn", "assignee",
-        "claimExpiresAt", "createdAt", "updatedAt", "version", "acceptance",
+        "claimExpiresAt", "createdAt", "updatedAt", "version", "acceptance", "notes",
     ]
 
     /// The JSON object export writes: the full task shape plus `dependsOn`.
@@ -67,6 +88,7 @@ public struct TaskRecord: Sendable, Hashable {
         if let updatedAt { o["updatedAt"] = .string(updatedAt.iso8601) }
         if let version { o["version"] = .int(version) }
         if !acceptance.isEmpty { o["acceptance"] = AcceptanceCriterion.json(acceptance) }
+        if !notes.isEmpty { o["notes"] = .array(notes.map(\.json)) }
         return .object(o)
     }
 
@@ -144,6 +166,30 @@ public struct TaskRecord: Sendable, Hashable {
             }
             acceptance = list
         }
+        if let v = o["notes"], !v.isNull {
+            guard let a = v.arrayValue else {
+                throw fail("notes", "notes must be an array like [{\"author\": \"ana\", \"body\": \"…\"}]")
+            }
+            notes = try a.enumerated().map { i, n in
+                guard let body = n["body"]?.stringValue, let author = n["author"]?.stringValue else {
+                    throw fail("notes", "note \(i + 1) needs a body and an author (strings)")
+                }
+                let at: Timestamp
+                if let text = n["createdAt"]?.stringValue {
+                    guard let t = Timestamp(iso8601: text) else {
+                        throw fail("notes", "note \(i + 1): createdAt '\(text.prefix(40))' is not an ISO 8601 time")
+                    }
+                    at = t
+                } else {
+                    at = .now()
+                }
+                let unknown = Set((n.objectValue ?? [:]).keys).subtracting(["id", "author", "body", "createdAt"])
+                if let k = unknown.sorted().first {
+                    throw fail("notes", "note \(i + 1) has an unknown key '\(k)'; notes hold id, author, body, createdAt")
+                }
+                return RecordNote(id: n["id"]?.stringValue ?? "", author: author, body: body, createdAt: at)
+            }
+        }
         if let v = o["version"], !v.isNull {
             guard let n = v.intValue, n >= 1 else { throw fail("version", "version must be an integer ≥ 1") }
             version = n
@@ -161,6 +207,12 @@ public struct TaskRecord: Sendable, Hashable {
             r.tags = draft.tags
             r.dependsOn = draft.dependsOn
             try TaskRules.checkAcceptance(acceptance.map(\.text))
+            for n in notes {
+                try TaskRules.checkNote(n.body)
+                guard !n.author.isEmpty, n.author.count <= 200 else {
+                    throw MinskyError.invalid("notes", "a note's author must be 1-200 characters")
+                }
+            }
             if let a = assignee { try TaskRules.checkAssignee(a) }
             if claimExpiresAt != nil && assignee == nil {
                 throw MinskyError.invalid("claimExpiresAt", "claimExpiresAt needs an assignee who holds the claim")

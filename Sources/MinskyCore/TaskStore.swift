@@ -94,6 +94,8 @@ public protocol NoteStore: Sendable {
     func addNote(_ taskId: TaskID, body: String) async throws -> TaskNote
     /// The notes of `taskId`, oldest first.
     func notes(of taskId: TaskID) async throws -> [TaskNote]
+    /// Every note of the store, by task then oldest first (what export writes).
+    func allNotes() async throws -> [TaskNote]
 }
 
 /// The history of every change, append-only.

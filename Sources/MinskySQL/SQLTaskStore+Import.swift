@@ -88,6 +88,29 @@ extension SQLTaskStore {
                 try DependencyGraph.checkAcyclic(
                     graph, from: records.indices.filter { !records[$0].dependsOn.isEmpty }.map { ids[$0] })
             }
+            // Notes come with their task: id, author and time as exported (a team store's database
+            // still decides the author of a role that may not assert another's).
+            for (i, r) in records.enumerated() {
+                for (n, note) in r.notes.enumerated() {
+                    let noteID =
+                        note.id.isEmpty
+                        ? "nt-" + String(now.microseconds, radix: 36) + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+                        : note.id
+                    if try !c.query(d, "SELECT 1 FROM task_notes WHERE id = \(text: noteID)").isEmpty {
+                        throw MinskyError(
+                            .conflict,
+                            "\(r.origin): note \(n + 1) (\(noteID)) already exists in this store; drop its id to add it as a new note",
+                            field: "notes")
+                    }
+                    try c.execute(
+                        d,
+                        """
+                        INSERT INTO task_notes (id, task_id, author, body, created_at) \
+                        VALUES (\(text: noteID), \(ids[i]), \(text: note.author), \(text: note.body), \(note.createdAt))
+                        """)
+                    try track(c, .note, noteID, changed: [])
+                }
+            }
             let parents = records.compactMap(\.parentId)
             try refreshCounters(c, Set(ids + parents))
             try flushTextIndexIfFull(c)

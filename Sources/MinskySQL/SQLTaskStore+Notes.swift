@@ -33,6 +33,13 @@ extension SQLTaskStore {
         }
     }
 
+    public func allNotes() async throws -> [TaskNote] {
+        try await read { [self] c in
+            try c.query(d, "SELECT \(raw: noteColumns) FROM task_notes ORDER BY task_id, created_at, id").map(
+                Self.decodeNote)
+        }
+    }
+
     public func notes(of taskId: TaskID) async throws -> [TaskNote] {
         try await read { [self] c in
             let rows = try c.query(

@@ -148,7 +148,7 @@ extension TasksCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write every task as JSON Lines (every field and its dependencies), for `tasks import`.")
+            abstract: "Write every task as JSON Lines (every field, its dependencies and its notes), for `tasks import`.")
         @OptionGroup var global: GlobalOptions
         @Option(name: [.short, .long], help: "Write to this file (default: stdout).") var output: String?
 
@@ -159,9 +159,12 @@ extension TasksCommand {
                 for e in try await store.dependencyEdges(among: nil) {
                     blockers[e.taskId, default: []].append(e.dependsOn)
                 }
+                var notes: [TaskID: [TaskNote]] = [:]
+                for n in try await store.allNotes() { notes[n.taskId, default: []].append(n) }
                 var text = ""
                 for t in tasks {
-                    TaskRecord(t, dependsOn: (blockers[t.id] ?? []).sorted()).json.write(to: &text)
+                    TaskRecord(t, dependsOn: (blockers[t.id] ?? []).sorted(), notes: notes[t.id] ?? []).json.write(
+                        to: &text)
                     text += "\n"
                 }
                 if let output {

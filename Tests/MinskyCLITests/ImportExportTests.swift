@@ -66,10 +66,14 @@ struct ImportExportTests {
             _ = try await cli.json("tasks", "claim", other, "--owner", "ana", "--ttl", "2h")
             _ = try await cli.json("tasks", "update", root, "--title", "root v2", "--add-tag", "c")
             _ = try await cli.json("tasks", "status", grand, "done")
+            // Notes are the task's own: export carries them (author, time, body) and import takes them back.
+            _ = try await cli.json("tasks", "note", kid, "first note")
+            _ = try await cli.json("tasks", "note", kid, "second note, with \"quotes\" and ✓")
             let r = try await cli.run("tasks", "export")
             #expect(r.status == 0, "\(r.stderr)")
             exported = r.stdout
             #expect(exported.split(separator: "\n").count == 4)
+            #expect(exported.contains("first note") && exported.contains("second note"), "\(exported)")
         }
         try await withProject(kind) { cli in
             let file = cli.cwd.appendingPathComponent("tasks.jsonl")
@@ -79,6 +83,14 @@ struct ImportExportTests {
             let r = try await cli.run("tasks", "import", file.path)
             #expect(r.status == 0, "\(r.stderr)")
             #expect(try await cli.run("tasks", "export").stdout == exported)
+            let kidLine = try #require(exported.split(separator: "\n").first { $0.contains("first note") })
+            let kid = try #require(try JSONValue.parse(String(kidLine))["id"]?.stringValue)
+            let notes = try await cli.json("tasks", "get", kid)["notes"]?.arrayValue?.compactMap { $0["body"]?.stringValue }
+            #expect(notes == ["first note", "second note, with \"quotes\" and ✓"], "\(notes ?? [])")
+            // Importing the same notes again is refused whole: nothing of the file is added.
+            let again = try await cli.run("tasks", "import", file.path)
+            let unchanged = try await cli.run("tasks", "export").stdout
+            #expect(again.status != 0 && unchanged == exported, "\(again.stderr)")
             // The readiness counters were rebuilt: the same task is next on both.
             #expect(try await cli.json("tasks", "next")["tasks"]?.arrayValue?.count == 0)
         }
