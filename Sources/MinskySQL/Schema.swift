@@ -268,6 +268,45 @@ public enum Schema {
         },
     ]
 
+    /// The ways data leaves a store for another: each either carries a table or says why not.
+    public enum DataPath: String, CaseIterable, Sendable {
+        case exportImport = "export/import"
+        case backup
+        case upgrade = "upgrade to-postgres"
+        case rollback = "migrate rollback"
+        case sync
+    }
+
+    /// Every table either store may hold, with the paths that do not carry it and why (a path
+    /// not named carries the table). A test enumerates both stores' tables from their own
+    /// catalogs and fails on a table this list does not name, and proves the carried ones are.
+    public static let coverage: [String: [DataPath: String]] = {
+        let history = "the history of this store: each store records its own (import and sync record events where they land)"
+        let ai = "usage records of this store's AI calls, not a task's content"
+        let own: (String) -> [DataPath: String] = { why in
+            Dictionary(uniqueKeysWithValues: DataPath.allCases.map { ($0, why) })
+        }
+        var out: [String: [DataPath: String]] = [
+            "tasks": [:], "task_dependencies": [:], "task_notes": [:],
+            "proposals": [.exportImport: "an AI proposal is a draft under review, not part of the task; backups and sync carry it"],
+            "task_embeddings": [
+                .exportImport: "derived from the task's text and recomputed by `minsky embed`; backups, upgrades and sync carry it"
+            ],
+            "task_events": [.exportImport: history, .sync: history],
+            "ai_calls": [.exportImport: ai, .sync: ai],
+            "store_moved": own("where this store moved to: a marker for this store only"),
+            "minsky_migrations": own("schema bookkeeping: every store records its own migrations"),
+            "grdb_migrations": own("schema bookkeeping: every store records its own migrations"),
+            "embedding_generation": own("a counter that invalidates this process's vector index cache"),
+            "tasks_fts_pending": own("the text index's own work queue, rebuilt from tasks"),
+        ]
+        for t in syncTables { out[t] = own("sync bookkeeping: a store's sync state is its own") }
+        for t in ["tasks_fts", "tasks_fts_config", "tasks_fts_data", "tasks_fts_docsize", "tasks_fts_idx"] {
+            out[t] = own("SQLite's full-text index of tasks, rebuilt from tasks (PostgreSQL indexes the columns)")
+        }
+        return out
+    }()
+
     /// Sync's bookkeeping tables (never copied by upgrades or backups: a store's sync state is its own).
     public static let syncTables = [
         "sync_state", "sync_rows", "sync_log", "sync_applied", "sync_replicas", "sync_conflicts",
