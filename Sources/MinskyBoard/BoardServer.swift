@@ -108,13 +108,18 @@ public final class BoardServer: Sendable {
 final class LiveClients: Sendable {
     let clients = Mutex<[UUID: AsyncStream<WSMessage>.Continuation]>([:])
 
-    func add() -> AsyncStream<WSMessage> {
+    func add() -> (UUID, AsyncStream<WSMessage>) {
         let id = UUID()
         let (stream, cont) = AsyncStream<WSMessage>.makeStream()
         cont.onTermination = { [weak self] _ in _ = self?.clients.withLock { $0.removeValue(forKey: id) } }
         clients.withLock { $0[id] = cont }
         cont.yield(.text("{\"hello\":true}"))
-        return stream
+        return (id, stream)
+    }
+
+    /// Ends one client's stream, which closes its socket.
+    func drop(_ id: UUID) {
+        clients.withLock { $0.removeValue(forKey: id) }?.finish()
     }
 
     func send(_ text: String) {
@@ -125,9 +130,15 @@ final class LiveClients: Sendable {
 struct LiveHandler: WSMessageHandler {
     let live: LiveClients
     func makeMessages(for client: AsyncStream<WSMessage>) async throws -> AsyncStream<WSMessage> {
-        let out = live.add()
-        // Drain what the page may send; the stream ends when the page goes.
-        Task { for await _ in client {} }
+        let (id, out) = live.add()
+        // The page only listens: a client that sends a message is not the board's page, and
+        // is disconnected at its first message.
+        Task {
+            for await _ in client {
+                live.drop(id)
+                break
+            }
+        }
         return out
     }
 }
@@ -172,10 +183,33 @@ struct BoardHandler: HTTPHandler {
         default:
             var query: [String: String] = [:]
             for q in request.query { query[q.name] = q.value }
-            let reply = await api.handle(
-                method: request.method.rawValue, path: request.path, query: query, body: try await request.bodyData)
+            guard let body = try await Self.body(of: request) else {
+                return Self.json(
+                    413,
+                    BoardAPI.error(
+                        MinskyError.invalid(
+                            "body",
+                            "the request body is larger than \(Self.maxBody / 1024) KiB; the board's API takes one task's fields at a time"
+                        )))
+            }
+            let reply = await api.handle(method: request.method.rawValue, path: request.path, query: query, body: body)
             return Self.json(reply.status, reply.body)
         }
+    }
+
+    /// The largest request body the API reads: a task's fields at their limits fit many times
+    /// over. A larger declared length is refused before reading; a chunked body is cut off there.
+    static let maxBody = 512 * 1024
+
+    /// The body, or nil when it is larger than `maxBody` (nothing beyond it is kept in memory).
+    static func body(of request: HTTPRequest) async throws -> Data? {
+        if let n = request.bodySequence.count, n > maxBody { return nil }
+        var data = Data()
+        for try await chunk in request.bodySequence {
+            data.append(chunk)
+            if data.count > maxBody { return nil }
+        }
+        return data
     }
 
     static func json(_ status: Int, _ body: MinskyCore.JSONValue) -> HTTPResponse {

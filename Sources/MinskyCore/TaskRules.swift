@@ -119,6 +119,22 @@ public enum TaskRules {
         }
     }
 
+    /// Guidance for a model (decompose, plan): it is repeated in prompts and in the instructions
+    /// returned to an agent, so it is bounded like every other echoed input.
+    public static let maxGuidanceCharacters = 4000
+
+    /// The guidance, checked (nil stays nil).
+    public static func checkGuidance(_ g: String?) throws -> String? {
+        guard let g else { return nil }
+        if g.count > maxGuidanceCharacters {
+            throw MinskyError.invalid(
+                "guidance",
+                "guidance is \(g.count) characters; the limit is \(maxGuidanceCharacters): say what matters in fewer words, or put a long text in the task's description"
+            )
+        }
+        return g
+    }
+
     /// A note's text: not empty, at most `maxNoteBytes`.
     public static func checkNote(_ body: String) throws {
         if body.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {

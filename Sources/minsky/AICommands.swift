@@ -254,6 +254,7 @@ extension TasksCommand {
         }
 
         func decompose(store: any MinskyStore, out: Output, project: Project?) async throws {
+            _ = try TaskRules.checkGuidance(guidance)
             let config = try requireProvider(project: project)
             var parent: TaskItem
             let existing: TaskItem? = await {

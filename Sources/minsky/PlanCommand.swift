@@ -29,6 +29,7 @@ struct PlanCommand: AsyncParsableCommand {
     func run() async throws {
         try await global.withStore { store, out, project in
             let document = try readText(file, option: "file")
+            _ = try TaskRules.checkGuidance(guidance)
             let config = try requireProvider(project: project)
             let parent: TaskItem?
             if let id = self.parent {

@@ -59,4 +59,34 @@ struct BoardTests {
                 "\(second.stderr)")
         }
     }
+    @Test func aBodyLargerThanTheAPINeedsIsRefusedUnread() async throws {
+        try await withProject(.sqlite) { cli in
+            let board = try MCPProcess(args: ["board", "--json"], cwd: cli.cwd)
+            defer { board.terminate() }
+            let info = try JSONValue.parse(try #require(board.nextRawLine(timeout: 20)))
+            let port = try #require(info["port"]?.intValue)
+            let url = try #require(info["url"]?.stringValue)
+            let token = try #require(url.split(separator: "=").last.map(String.init))
+            let big = cli.cwd.appendingPathComponent("big.json")
+            try Data(("{\"title\":\"" + String(repeating: "x", count: 3 << 20) + "\"}").utf8).write(to: big)
+            let curl = URL(fileURLWithPath: "/usr/bin/curl")
+            func post(_ extra: [String]) async throws -> String {
+                try await runProcess(
+                    curl,
+                    ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "X-Minsky-Token: \(token)",
+                     "-H", "Content-Type: application/json", "--data-binary", "@\(big.path)"] + extra
+                        + ["http://127.0.0.1:\(port)/api/tasks"]
+                ).stdout
+            }
+            #expect(try await post([]) == "413")
+            #expect(try await post(["-H", "Transfer-Encoding: chunked"]) == "413")
+            // Nothing was created, and the board still answers.
+            #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
+            let ok = try await runProcess(
+                curl,
+                ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Minsky-Token: \(token)",
+                 "http://127.0.0.1:\(port)/api/board"])
+            #expect(ok.stdout == "200", "\(ok.stderr)")
+        }
+    }
 }

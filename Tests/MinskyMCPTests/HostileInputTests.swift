@@ -58,6 +58,34 @@ struct HostileInputTests {
         }
     }
 
+    /// No tool repeats an input without a bound: a 1 MiB string in any string argument of any
+    /// tool gets an answer of at most 64 KiB (a refusal naming the field, or a bounded result).
+    @Test func everyEchoedInputIsBounded() async throws {
+        try await withServer { s in
+            let seed = s.call("create_task", ["title": "bounded"])
+            let id = seed?["structuredContent"]?["id"] ?? .null
+            let huge = JSONValue.string(String(repeating: "g", count: 1 << 20))
+            let tools = s.request("tools/list")?["result"]?["tools"]?.arrayValue ?? []
+            var probed = 0
+            for tool in tools {
+                let name = tool["name"]?.stringValue ?? ""
+                for (prop, schema) in tool["inputSchema"]?["properties"]?.objectValue ?? [:]
+                where schema["type"]?.stringValue == "string" && prop != "id" {
+                    guard let answer = s.call(name, .object(["id": id, prop: huge]))?.canonicalJSON() else {
+                        Issue.record("\(name).\(prop): no answer")
+                        continue
+                    }
+                    probed += 1
+                    #expect(answer.utf8.count <= 64 << 10, "\(name).\(prop): a 1 MiB input gave \(answer.utf8.count) bytes")
+                }
+            }
+            #expect(probed >= 10)
+            let guidance = s.call("decompose_task", ["id": id, "guidance": huge])
+            #expect(guidance?["isError"] == true, "\(guidance.map { "\($0)".prefix(300) } ?? "")")
+            #expect("\(guidance ?? .null)".contains("guidance"))
+        }
+    }
+
     @Test func malformedMessagesNeverStopTheServer() async throws {
         try await withServer { s in
             let junk: [[UInt8]] = [

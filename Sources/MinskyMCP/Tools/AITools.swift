@@ -9,7 +9,7 @@ extension Tool {
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "max": ToolSchema.integer(min: 1, max: 50),
-                "guidance": ToolSchema.string(), "document": ToolSchema.string("requirements (markdown)"),
+                "guidance": ToolSchema.string(maxLength: TaskRules.maxGuidanceCharacters), "document": ToolSchema.string("requirements (markdown)"),
                 "plan": [
                     "type": "object",
                     "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}",
@@ -24,6 +24,7 @@ extension Tool {
         // Adds subtasks (never duplicates of existing ones); may ask the model server.
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
     ) { args, ctx in
+        _ = try TaskRules.checkGuidance(args.string("guidance"))
         let store = try await ctx.store()
         if let document = args.string("document") { return try await planDocument(document, args, ctx, store) }
         guard args.string("id") != nil else {
