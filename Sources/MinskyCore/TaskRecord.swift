@@ -42,7 +42,10 @@ public struct TaskRecord: Sendable, Hashable {
         }
         public init(_ n: TaskNote) { self.init(id: n.id, author: n.author, body: n.body, createdAt: n.createdAt) }
         public var json: JSONValue {
-            ["id": .string(id), "author": .string(author), "body": .string(body), "createdAt": .string(createdAt.iso8601)]
+            [
+                "id": .string(id), "author": .string(author), "body": .string(body),
+                "createdAt": .string(createdAt.iso8601),
+            ]
         }
     }
 
@@ -185,7 +188,8 @@ public struct TaskRecord: Sendable, Hashable {
                 }
                 let unknown = Set((n.objectValue ?? [:]).keys).subtracting(["id", "author", "body", "createdAt"])
                 if let k = unknown.sorted().first {
-                    throw fail("notes", "note \(i + 1) has an unknown key '\(k)'; notes hold id, author, body, createdAt")
+                    throw fail(
+                        "notes", "note \(i + 1) has an unknown key '\(k)'; notes hold id, author, body, createdAt")
                 }
                 return RecordNote(id: n["id"]?.stringValue ?? "", author: author, body: body, createdAt: at)
             }

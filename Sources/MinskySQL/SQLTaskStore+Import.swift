@@ -94,7 +94,8 @@ extension SQLTaskStore {
                 for (n, note) in r.notes.enumerated() {
                     let noteID =
                         note.id.isEmpty
-                        ? "nt-" + String(now.microseconds, radix: 36) + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+                        ? "nt-" + String(now.microseconds, radix: 36)
+                            + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
                         : note.id
                     if try !c.query(d, "SELECT 1 FROM task_notes WHERE id = \(text: noteID)").isEmpty {
                         throw MinskyError(

@@ -281,16 +281,20 @@ public enum Schema {
     /// not named carries the table). A test enumerates both stores' tables from their own
     /// catalogs and fails on a table this list does not name, and proves the carried ones are.
     public static let coverage: [String: [DataPath: String]] = {
-        let history = "the history of this store: each store records its own (import and sync record events where they land)"
+        let history =
+            "the history of this store: each store records its own (import and sync record events where they land)"
         let ai = "usage records of this store's AI calls, not a task's content"
         let own: (String) -> [DataPath: String] = { why in
             Dictionary(uniqueKeysWithValues: DataPath.allCases.map { ($0, why) })
         }
         var out: [String: [DataPath: String]] = [
             "tasks": [:], "task_dependencies": [:], "task_notes": [:],
-            "proposals": [.exportImport: "an AI proposal is a draft under review, not part of the task; backups and sync carry it"],
+            "proposals": [
+                .exportImport: "an AI proposal is a draft under review, not part of the task; backups and sync carry it"
+            ],
             "task_embeddings": [
-                .exportImport: "derived from the task's text and recomputed by `minsky embed`; backups, upgrades and sync carry it"
+                .exportImport:
+                    "derived from the task's text and recomputed by `minsky embed`; backups, upgrades and sync carry it"
             ],
             "task_events": [.exportImport: history, .sync: history],
             "ai_calls": [.exportImport: ai, .sync: ai],

@@ -148,7 +148,8 @@ extension TasksCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Write every task as JSON Lines (every field, its dependencies and its notes), for `tasks import`.")
+            abstract:
+                "Write every task as JSON Lines (every field, its dependencies and its notes), for `tasks import`.")
         @OptionGroup var global: GlobalOptions
         @Option(name: [.short, .long], help: "Write to this file (default: stdout).") var output: String?
 

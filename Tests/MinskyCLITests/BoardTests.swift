@@ -73,8 +73,10 @@ struct BoardTests {
             func post(_ extra: [String]) async throws -> String {
                 try await runProcess(
                     curl,
-                    ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "X-Minsky-Token: \(token)",
-                     "-H", "Content-Type: application/json", "--data-binary", "@\(big.path)"] + extra
+                    [
+                        "-s", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "X-Minsky-Token: \(token)",
+                        "-H", "Content-Type: application/json", "--data-binary", "@\(big.path)",
+                    ] + extra
                         + ["http://127.0.0.1:\(port)/api/tasks"]
                 ).stdout
             }
@@ -84,8 +86,10 @@ struct BoardTests {
             #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.count == 0)
             let ok = try await runProcess(
                 curl,
-                ["-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Minsky-Token: \(token)",
-                 "http://127.0.0.1:\(port)/api/board"])
+                [
+                    "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H", "X-Minsky-Token: \(token)",
+                    "http://127.0.0.1:\(port)/api/board",
+                ])
             #expect(ok.stdout == "200", "\(ok.stderr)")
         }
     }

@@ -85,7 +85,9 @@ struct ImportExportTests {
             #expect(try await cli.run("tasks", "export").stdout == exported)
             let kidLine = try #require(exported.split(separator: "\n").first { $0.contains("first note") })
             let kid = try #require(try JSONValue.parse(String(kidLine))["id"]?.stringValue)
-            let notes = try await cli.json("tasks", "get", kid)["notes"]?.arrayValue?.compactMap { $0["body"]?.stringValue }
+            let notes = try await cli.json("tasks", "get", kid)["notes"]?.arrayValue?.compactMap {
+                $0["body"]?.stringValue
+            }
             #expect(notes == ["first note", "second note, with \"quotes\" and ✓"], "\(notes ?? [])")
             // Importing the same notes again is refused whole: nothing of the file is added.
             let again = try await cli.run("tasks", "import", file.path)

@@ -37,7 +37,8 @@ struct SetupTests {
 
         // The real run merges: the other server, the setting and the house rules stay.
         let r = try await cli.json("setup", "claude-code")
-        #expect(r["files"]?.arrayValue?.allSatisfy { $0["changed"] == true } == true)
+        let files = r["files"]?.arrayValue ?? []
+        #expect(files.count >= 2 && files.allSatisfy { $0["changed"] == true }, "\(r)")
         let config = try JSONValue.parse(try #require(read(mcp)))
         #expect(config["theme"] == "dark")
         #expect(config["mcpServers"]?["other"]?["command"] == "other-server")

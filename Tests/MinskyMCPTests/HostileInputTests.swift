@@ -76,7 +76,8 @@ struct HostileInputTests {
                         continue
                     }
                     probed += 1
-                    #expect(answer.utf8.count <= 64 << 10, "\(name).\(prop): a 1 MiB input gave \(answer.utf8.count) bytes")
+                    #expect(
+                        answer.utf8.count <= 64 << 10, "\(name).\(prop): a 1 MiB input gave \(answer.utf8.count) bytes")
                 }
             }
             #expect(probed >= 10)

@@ -48,7 +48,9 @@ import Testing
         }
         for (t, n) in source where n > 0 {
             guard let declared = Schema.coverage[t], declared[path] == nil else { continue }
-            #expect(arrived[t] == n, "\(path.rawValue) carries \(t) by the list, but \(arrived[t] ?? 0) of \(n) rows arrived")
+            #expect(
+                arrived[t] == n,
+                "\(path.rawValue) carries \(t) by the list, but \(arrived[t] ?? 0) of \(n) rows arrived")
         }
     }
 
@@ -76,7 +78,9 @@ import Testing
                 outputTokens: 4, durationMs: 5, outcome: "ok"))
         await store.close()
         let source = try sqliteCounts(dbPath)
-        for t in ["tasks", "task_dependencies", "task_notes", "proposals", "task_embeddings", "task_events", "ai_calls"] {
+        for t in [
+            "tasks", "task_dependencies", "task_notes", "proposals", "task_embeddings", "task_events", "ai_calls",
+        ] {
             #expect(source[t] ?? 0 > 0, "the fixture has no row in \(t)")
         }
         for t in source.keys { #expect(Schema.coverage[t] != nil, "SQLite table \(t) is not in Schema.coverage") }
@@ -89,7 +93,9 @@ import Testing
         let file = root.appendingPathComponent("tasks.jsonl")
         try Data(exported.utf8).write(to: file)
         _ = try await run(copy, "tasks", "import", file.path)
-        check(.exportImport, source: source, arrived: try sqliteCounts(copy.appendingPathComponent(".minsky/tasks.db").path))
+        check(
+            .exportImport, source: source,
+            arrived: try sqliteCounts(copy.appendingPathComponent(".minsky/tasks.db").path))
 
         // backup: the snapshot file itself.
         let backup = root.appendingPathComponent("snapshot.db").path
@@ -103,11 +109,14 @@ import Testing
             _ = try await run(moved, "upgrade", "to-postgres", "--db-url", url)
             let onPostgres = try await postgresCounts(url)
             check(.upgrade, source: source, arrived: onPostgres)
-            for t in onPostgres.keys { #expect(Schema.coverage[t] != nil, "PostgreSQL table \(t) is not in Schema.coverage") }
+            for t in onPostgres.keys {
+                #expect(Schema.coverage[t] != nil, "PostgreSQL table \(t) is not in Schema.coverage")
+            }
             let back = try JSONValue.parse(try await run(moved, "migrate", "rollback", "--json").stdout)
             let rolled = try #require(back["database"]?.stringValue)
             let rolledPath = rolled.hasPrefix("sqlite:") ? String(rolled.dropFirst(7)) : rolled
-            let absolute = rolledPath.hasPrefix("/") ? rolledPath : moved.appendingPathComponent(".minsky/" + rolledPath).path
+            let absolute =
+                rolledPath.hasPrefix("/") ? rolledPath : moved.appendingPathComponent(".minsky/" + rolledPath).path
             check(.rollback, source: source, arrived: try sqliteCounts(absolute))
         }
         try await TestEnvironment.withPostgresSchema { url, _ in

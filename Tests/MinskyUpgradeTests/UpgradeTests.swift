@@ -105,10 +105,15 @@ struct UpgradeFixture {
         Thread { outcome.withLock { $0 = Result { try work() } } }.start()
         var i = 0
         var after = 0
+        // A deadline, so an upgrade that never ends fails the test instead of hanging it.
+        let deadline = Date().addingTimeInterval(300)
         while after < 20 || i < 50 {
             if outcome.withLock({ $0 != nil }) { after += 1 }
             i += 1
             write(i)
+            if Date() > deadline && outcome.withLock({ $0 == nil }) {
+                throw MinskyError(.internal, "the upgrade did not finish within 300 s while \(i) writes ran")
+            }
         }
         // The loop ends only once `work` has set its outcome.
         return try outcome.withLock { $0! }.get()
@@ -399,7 +404,14 @@ struct UpgradePressureTests {
                     "upgrade", "to-postgres", "--db-url", pgServer.url, extraEnv: ["MINSKY_FAULT": "copy:wait=\(go)"])
             }
             // Stop the server once the upgrade is known to be in the copy, then let it go on.
+            let deadline = Date().addingTimeInterval(120)
             while !FileManager.default.fileExists(atPath: go + ".reached") {
+                guard Date() < deadline else {
+                    upgrade.cancel()
+                    Issue.record("the upgrade never reached its copy within 120 s")
+                    FileManager.default.createFile(atPath: go, contents: nil)
+                    return
+                }
                 try await Task.sleep(for: .milliseconds(10))
             }
             try pgServer.stop()

@@ -123,8 +123,20 @@ try:
         assert "read-only" in role, role
         assert not driver.find_element(By.ID, "new-task").is_displayed()
         seeded = cli_json("tasks", "list")["tasks"][0]
+        # Count every write the page sends: a viewer's drag must send none.
+        driver.execute_script(
+            "window.__writes = 0; const f = window.fetch; window.fetch = (u, o) => {"
+            " if (o && o.method && o.method !== 'GET') window.__writes++; return f(u, o); };")
         drag(seeded["id"], "DONE")
-        time.sleep(1)
+        assert driver.execute_script("return window.__writes") == 0, "the viewer's drag sent a write"
+        start_col = card(seeded["id"]).find_element(By.XPATH, "ancestor::section[contains(@class,'column')]")
+        assert start_col.get_attribute("data-status") == seeded["status"], start_col.get_attribute("data-status")
+        assert cli_json("tasks", "get", seeded["id"])["task"]["status"] == seeded["status"]
+        # And were the page to send it, the database refuses it for this role.
+        status, body = request(
+            "POST", f"/api/task/{seeded['id']}", {**auth, "Content-Type": "application/json"},
+            {"status": "DONE", "expectedVersion": seeded["version"]})
+        assert status == 403, (status, body)
         assert cli_json("tasks", "get", seeded["id"])["task"]["status"] == seeded["status"]
         status, body = request("POST", "/api/tasks", {**auth, "Content-Type": "application/json"}, {"title": "by a viewer"})
         assert status == 403 and "viewer" in body["error"]["message"], body

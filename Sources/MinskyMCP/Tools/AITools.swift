@@ -9,7 +9,8 @@ extension Tool {
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "max": ToolSchema.integer(min: 1, max: 50),
-                "guidance": ToolSchema.string(maxLength: TaskRules.maxGuidanceCharacters), "document": ToolSchema.string("requirements (markdown)"),
+                "guidance": ToolSchema.string(maxLength: TaskRules.maxGuidanceCharacters),
+                "document": ToolSchema.string("requirements (markdown)"),
                 "plan": [
                     "type": "object",
                     "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}",

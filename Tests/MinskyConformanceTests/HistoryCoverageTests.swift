@@ -1,0 +1,91 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+/// Every kind of change leaves its event, alone: a status change that wrote no history passed
+/// the whole suite once, because no test changed only a status. Each step below changes one
+/// thing and checks that exactly one event was added, of the right kind, naming what changed
+/// with its value before and after.
+@Suite("Every change leaves its event")
+struct HistoryCoverageTests {
+    @Test(arguments: StoreKind.allCases)
+    func eachKindOfChangeAddsOneEventNamingIt(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let t = try await store.create(NewTask(title: "tracked"))
+            let other = try await store.create(NewTask(title: "other"))
+            var seen = try await store.history(of: t.id, limit: 100, cursor: nil).events.count
+            #expect(seen == 1)
+
+            /// Runs `change`, then expects one new event of `kind` on `t` whose changes name `field`.
+            func expectEvent(
+                _ kind: String, field: String? = nil, before: JSONValue? = nil, after: JSONValue? = nil,
+                _ change: () async throws -> Void
+            ) async throws {
+                try await change()
+                let events = try await store.history(of: t.id, limit: 100, cursor: nil).events
+                #expect(events.count == seen + 1, "\(kind): \(events.count - seen) events added")
+                seen = events.count
+                guard let last = events.last else { return }
+                #expect(last.kind == kind, "expected \(kind), got \(last.kind)")
+                if let field {
+                    #expect(last.changes[field] != nil, "\(kind): the event does not name \(field): \(last.changes)")
+                    if let before { #expect(last.changes[field]?["before"] == before, "\(kind) \(field) before") }
+                    if let after { #expect(last.changes[field]?["after"] == after, "\(kind) \(field) after") }
+                }
+            }
+
+            try await expectEvent("updated", field: "status", before: "TODO", after: "IN-PROGRESS") {
+                _ = try await store.update(t.id, TaskPatch(status: .inProgress), expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "title", before: "tracked", after: "renamed") {
+                _ = try await store.update(t.id, TaskPatch(title: "renamed"), expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "priority", after: 0) {
+                _ = try await store.update(t.id, TaskPatch(priority: try Priority(0)), expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "description", after: "words") {
+                _ = try await store.update(t.id, TaskPatch(description: "words"), expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "tags") {
+                _ = try await store.update(t.id, TaskPatch(addTags: ["x"]), expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "metadata") {
+                _ = try await store.update(t.id, TaskPatch(metadata: ["k": 1]), expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "parentId", after: .string(other.id.rawValue)) {
+                _ = try await store.update(t.id, TaskPatch(parent: .set(other.id)), expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "acceptance") {
+                var p = TaskPatch()
+                p.addAcceptance = ["it works"]
+                _ = try await store.update(t.id, p, expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "acceptance") {
+                var p = TaskPatch()
+                p.check = [1: true]
+                _ = try await store.update(t.id, p, expectedVersion: nil)
+            }
+            try await expectEvent("updated", field: "status", before: "IN-PROGRESS", after: "TODO") {
+                _ = try await store.update(t.id, TaskPatch(status: .todo), expectedVersion: nil)
+            }
+            try await expectEvent("claimed", field: "assignee", after: "ana") {
+                _ = try await store.claim(t.id, owner: "ana", ttl: 60)
+            }
+            try await expectEvent("heartbeat") { _ = try await store.heartbeat(t.id, owner: "ana", ttl: 120) }
+            try await expectEvent("released", field: "assignee", before: "ana") {
+                _ = try await store.release(t.id, owner: "ana")
+            }
+            let dep = try await store.create(NewTask(title: "blocker"))
+            try await expectEvent("dependency_added", field: "dependsOn", after: .string(dep.id.rawValue)) {
+                _ = try await store.addDependency(t.id, dependsOn: dep.id)
+            }
+            try await expectEvent("dependency_removed", field: "dependsOn", before: .string(dep.id.rawValue)) {
+                try await store.removeDependency(t.id, dependsOn: dep.id)
+            }
+            try await expectEvent("note_added", field: "notes") { _ = try await store.addNote(t.id, body: "seen") }
+            try await expectEvent("deleted", field: "title") { _ = try await store.delete(t.id, cascade: true) }
+            #expect(try await store.history(of: t.id, limit: 100, cursor: nil).events.last?.kind == "deleted")
+        }
+    }
+}
