@@ -284,4 +284,22 @@ struct TrustTests {
         let again = try await replica.run("sync", "now")
         #expect(again.status == 0, "\(again.stderr)")
     }
+    @Test func aForgedNotificationWakesWatchersButShowsThemNothing() async throws {
+        let logins = try await team("feed")
+        let member = try #require(logins[.member])
+        let viewer = try #require(logins[.viewer])
+        let watcher = try MCPProcess(args: ["tasks", "watch", "--json"], cwd: dir, env: ["MINSKY_DB": member])
+        defer { watcher.terminate() }
+        try await Task.sleep(nanoseconds: 1_000_000_000)
+        // Anyone who may connect can NOTIFY the channel, with any payload: a hint, never news.
+        let forged = try await sql(
+            viewer, "NOTIFY minsky_events, '{\"id\":\"mk-forged\",\"kind\":\"deleted\"}'; NOTIFY minsky_events")
+        #expect(forged.status == 0, "\(forged.stderr)")
+        let real = try #require(try await cli(member).json("tasks", "create", "a real change")["id"]?.stringValue)
+        // The first thing the watcher reports is the real change, read from the history.
+        let line = try #require(watcher.nextRawLine(timeout: 20), "the watcher reported nothing")
+        let event = try JSONValue.parse(line)
+        #expect(event["taskId"]?.stringValue == real && event["kind"] == "created", "\(line)")
+        #expect(!line.contains("mk-forged"))
+    }
 }
