@@ -245,7 +245,15 @@ final class SyncBatch<Driver: SQLDriver> {
         var sets = t.fields.map { "\($0.name) = EXCLUDED.\($0.name)" }
         if t.entity == .task { sets.append("version = \(t.table).version + 1") }
         if t.entity == .embedding && d == .postgres, try store.hasVectorColumn(c) { sets.append("embedding = NULL") }
-        s += " ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO UPDATE SET \(raw: sets.joined(separator: ", "))"
+        if t.entity == .note && d == .postgres {
+            // On the shared store notes are append-only (a team's members may insert them, never
+            // update them): a note already there stays as it is. A replica takes the note as the
+            // remote stored it (its author and time are the database's).
+            s += " ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO NOTHING"
+        } else {
+            s +=
+                " ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO UPDATE SET \(raw: sets.joined(separator: ", "))"
+        }
         try c.execute(d, s)
     }
 
@@ -277,6 +285,13 @@ final class SyncBatch<Driver: SQLDriver> {
             try c.execute(d, s)
         }
         guard appendLog, !log.isEmpty else { return }
+        // A team store's database decides a note's author and time (a trigger): the log says
+        // what it stored, read back, so every replica ends with the same note.
+        if d == .postgres {
+            for i in log.indices where log[i].entity == .note && !log[i].deleted {
+                if let row = try store.syncRow(c, SyncTable.of(.note), log[i].key) { log[i].fields = row }
+            }
+        }
         var seq = try c.query(d, "SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0
         for start in stride(from: 0, to: log.count, by: Self.chunk) {
             var s: SQL = "INSERT INTO sync_log (seq, change_id, replica, entity, key, body, at) VALUES "

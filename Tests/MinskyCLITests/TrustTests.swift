@@ -264,6 +264,17 @@ struct TrustTests {
         _ = try await second.json("sync", "enable", "--remote-db", member)
         #expect(try await second.json("tasks", "get", kept)["task"]?["title"] == "seeded in shared")
 
+        // A note written on the member's replica arrives under the member's role, and the
+        // replica ends with the note as the database stored it (nothing reported as refused).
+        _ = try await replica.json("tasks", "note", kept, "written offline")
+        let round = try await replica.json("sync", "now")
+        #expect(round["refused"]?.arrayValue == [], "\(round)")
+        #expect(
+            try await value(url("shared"), "SELECT author FROM task_notes WHERE body = 'written offline'")
+                == "mem_shared")
+        let notes = try await replica.json("tasks", "get", kept)["notes"]?.arrayValue ?? []
+        #expect(notes.map { $0["author"]?.stringValue } == ["mem_shared"], "\(notes)")
+
         // ~/.pgpass: a refused password never replaces the working entry, nor drops others.
         let text = try String(contentsOf: pgpass, encoding: .utf8)
         #expect(text.contains("mem_shared:mem_shared-password"), "\(text)")
