@@ -47,6 +47,24 @@ struct DoctorCommand: AsyncParsableCommand {
                         ? "not set up (one user): run `minsky team init` as the database owner to enforce roles"
                         : "not forced on \(loose.joined(separator: ", ")): run `minsky team init` as the database owner"
             ))
+        if let team = try PostgresTeam.detect(query: { try session.query($0) }) {
+            // A store set up by an earlier minsky made admins members of the owner role (DDL,
+            // policies, triggers): `team init` takes them out, and nothing foreign may be attached.
+            let adminOwns =
+                try session.query(
+                    "SELECT pg_has_role($1, $2, 'MEMBER')", [.text(team.group(.admin)), .text(team.owner)]
+                ).first?[0].text == "t"
+            let foreign = try PostgresTeam.foreignObjects(query: { try session.query($0) })
+            checks.append(
+                Check(
+                    name: "team integrity", ok: !adminOwns && foreign.isEmpty,
+                    detail: adminOwns
+                        ? "admins are members of \(team.owner) (set up by an earlier minsky): run `minsky team init` as a superuser to take them out"
+                        : foreign.isEmpty
+                            ? "roles \(team.base)_*: admins hold no owner rights; no foreign trigger, rule or function"
+                            : "not created by minsky: \(foreign.joined(separator: "; ")); inspect and drop it"
+                ))
+        }
         let trigger =
             try session.query(
                 "SELECT count(*) FROM pg_trigger WHERE tgname = 'task_events_notify' AND tgrelid = to_regclass('task_events')"

@@ -173,6 +173,16 @@ struct TrustTests {
         #expect(try await cli(member).run("tasks", "create", "still working").status == 0)
         _ = try await sql(url("hq"), "DROP TRIGGER planted ON tasks; DROP FUNCTION public.planted(); DROP ROLE mallory")
         #expect(try await cli(url("hq")).run("tasks", "create", "as the superuser").status == 0)
+
+        // A store set up by an earlier minsky (admins in the owner role): doctor says so, and
+        // `team init` takes them out.
+        #expect(try await sql(url("hq"), "GRANT minsky_hq_owner TO minsky_hq_admin").status == 0)
+        let legacy = try await cli(url("hq")).run("doctor", "--json")
+        #expect(legacy.stdout.contains("earlier minsky"), "\(legacy.stdout)")
+        #expect(try await cli(url("hq")).run("team", "init").status == 0)
+        #expect(try await sql(admin, "SET ROLE minsky_hq_owner").status != 0)
+        let fixed = try await cli(url("hq")).run("doctor", "--json")
+        #expect(fixed.stdout.contains("admins hold no owner rights"), "\(fixed.stdout)")
     }
 
     @Test func authorAndTimeAreTheDatabases() async throws {
