@@ -152,8 +152,8 @@ public final class FollowingStore: MinskyStore {
     public func release(_ id: TaskID, owner: String) async throws -> TaskItem {
         try await perform { try await $0.release(id, owner: owner) }
     }
-    public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
-        try await perform { try await $0.claim(id, owner: owner, ttl: ttl) }
+    public func claim(_ id: TaskID, owner: String, ttl: Double?, force: Bool) async throws -> TaskItem {
+        try await perform { try await $0.claim(id, owner: owner, ttl: ttl, force: force) }
     }
     public func saveProposal(_ proposal: Proposal) async throws {
         try await perform { try await $0.saveProposal(proposal) }

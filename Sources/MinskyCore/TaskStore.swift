@@ -42,7 +42,8 @@ public protocol TaskStore: Sendable {
     func nextReady(limit: Int, filter: ReadyFilter) async throws -> [TaskItem]
     /// Atomically marks the task IN-PROGRESS for `owner`. Refused with `.alreadyClaimed` when
     /// another owner holds an unexpired claim, and for DONE or CLOSED tasks. `ttl` nil: no expiry.
-    func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem
+    /// A task with open blockers is refused, naming them, unless `force`.
+    func claim(_ id: TaskID, owner: String, ttl: Double?, force: Bool) async throws -> TaskItem
     /// Extends the claim `owner` holds by `ttl` seconds from now. A `.conflict` naming the holder
     /// when the claim lapsed and another owner took it, or the task is not claimed.
     func heartbeat(_ id: TaskID, owner: String, ttl: Double) async throws -> TaskItem
@@ -172,6 +173,11 @@ extension TaskStore {
     }
 
     /// Claims the first ready task nobody else holds; retries past tasks another agent won.
+    /// A claim that refuses a blocked task.
+    public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
+        try await claim(id, owner: owner, ttl: ttl, force: false)
+    }
+
     public func claimNext(owner: String, ttl: Double?, filter: ReadyFilter = ReadyFilter()) async throws -> TaskItem? {
         for _ in 0..<5 {
             let ready = try await nextReady(limit: 20, filter: filter)
@@ -218,7 +224,14 @@ extension TaskStore {
     public func tree(root: TaskID?) async throws -> TaskTree {
         let tasks: [TaskItem]
         if let root { tasks = try await subtree(root: root) } else { tasks = try await listAll() }
-        let edges = try await dependencyEdges(among: root == nil ? nil : tasks.map(\.id))
-        return TaskTree(tasks: tasks, edges: edges, root: root)
+        // Every blocker of a task in the tree, inside it or not.
+        let inTree = Set(tasks.map(\.id))
+        let edges = try await dependencyEdges(among: nil).filter { root == nil || inTree.contains($0.taskId) }
+        // Blockers outside the tree: read, so a finished one is not shown as blocking.
+        var resolved: Set<TaskID> = []
+        for id in Set(edges.map(\.dependsOn)).subtracting(inTree) {
+            if let b = try? await get(id), b.status.isResolved { resolved.insert(id) }
+        }
+        return TaskTree(tasks: tasks, edges: edges, root: root, resolved: resolved)
     }
 }

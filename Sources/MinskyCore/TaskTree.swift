@@ -16,11 +16,14 @@ public struct TaskTree: Sendable, Hashable {
     /// True when some subtasks lay deeper than `maxDepth`.
     public var cut = false
 
-    public init(tasks: [TaskItem], edges: [Dependency], root: TaskID?) {
+    /// `resolved`: blockers known to be DONE or CLOSED (besides those among `tasks`); a node's
+    /// `blockedBy` lists only open blockers, as `tasks next` counts them.
+    public init(tasks: [TaskItem], edges: [Dependency], root: TaskID?, resolved: Set<TaskID> = []) {
         let ids = Set(tasks.map(\.id))
         var childrenOf: [TaskID: [TaskItem]] = [:]
         var blockers: [TaskID: [TaskID]] = [:]
-        for e in edges { blockers[e.taskId, default: []].append(e.dependsOn) }
+        let closed = resolved.union(tasks.filter(\.status.isResolved).map(\.id))
+        for e in edges where !closed.contains(e.dependsOn) { blockers[e.taskId, default: []].append(e.dependsOn) }
         var tops: [TaskItem] = []
         for t in tasks {
             if let p = t.parentId, ids.contains(p), t.id != root {

@@ -597,7 +597,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         }
     }
 
-    public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
+    public func claim(_ id: TaskID, owner: String, ttl: Double?, force: Bool) async throws -> TaskItem {
         try TaskRules.checkAssignee(owner)
         if let ttl, !(ttl > 0 && ttl <= TaskRules.maxClaimSeconds) {
             throw MinskyError.invalid(
@@ -612,6 +612,23 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             if t.status.isResolved {
                 throw MinskyError.invalid(
                     "status", "task \(id) is \(t.status) and cannot be claimed; reopen it first with status TODO")
+            }
+            if !force {
+                let open = try c.query(
+                    d,
+                    """
+                    SELECT b.id, b.title, b.status FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id \
+                    WHERE e.task_id = \(id) AND b.status NOT IN ('DONE', 'CLOSED') ORDER BY b.id LIMIT 6
+                    """)
+                if !open.isEmpty {
+                    let names = open.prefix(5).map {
+                        "\($0[0].text ?? "") \"\(String(($0[1].text ?? "").prefix(60)))\" [\($0[2].text ?? "")]"
+                    }
+                    throw MinskyError(
+                        .conflict,
+                        "task \(id) is blocked by \(names.joined(separator: ", "))\(open.count > 5 ? " and more" : ""); finish those first, take a ready task (`minsky tasks next`), or claim it anyway with --force (MCP: force: true)",
+                        field: "id")
+                }
             }
             if t.isClaimed(byOtherThan: owner, at: now) {
                 let until = t.claimExpiresAt.map { " until \($0.iso8601)" } ?? " with no expiry"

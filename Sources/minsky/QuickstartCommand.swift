@@ -41,6 +41,8 @@ struct QuickstartCommand: AsyncParsableCommand {
                 NewTask(title: "Login endpoint", parentId: epic.id, dependsOn: [schema.id, hash.id]))
             _ = try await store.create(NewTask(title: "Write the README", priority: try Priority(3), tags: ["docs"]))
             let firstReady = try await store.nextReady(limit: 1)
+            // The tree as step 2 describes it: before anything is claimed or done.
+            let treeBefore = try await store.tree(root: nil)
             let claimed = try await store.claim(schema.id, owner: "quickstart-agent", ttl: 1800)
             _ = try await store.update(claimed.id, TaskPatch(status: .done), expectedVersion: claimed.version)
             if json {
@@ -53,13 +55,15 @@ struct QuickstartCommand: AsyncParsableCommand {
             }
             out.line("2. created 5 tasks; \(login.id) waits for \(schema.id) and \(hash.id)")
             out.line()
-            out.tree(try await store.tree(root: nil))
+            out.tree(treeBefore)
             out.line()
             out.line("3. next ready task:")
             out.table(firstReady)
             out.line()
             out.line("4. \(schema.id) claimed and done; ready now:")
             out.table(try await store.nextReady(limit: 5))
+            out.line()
+            out.tree(try await store.tree(root: nil))
             await store.close()
             out.line()
             out.line("Explore it:  cd \(root.path) && minsky tasks tree   (or watch it live: minsky board)")

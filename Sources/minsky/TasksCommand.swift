@@ -478,10 +478,12 @@ extension TasksCommand {
         @Argument(help: "Task id.") var id: String
         @Option(name: .long, help: "Who claims it (default MINSKY_OWNER or user@host).") var owner: String?
         @Option(name: .long, help: "Claim lifetime: 90s, 30m, 2h, 1d (default: no expiry).") var ttl: ClaimTTL?
+        @Flag(name: .long, help: "Claim it even while its blockers are open.") var force = false
 
         func run() async throws {
             try await global.withStore { store, out in
-                let t = try await store.claim(try parseID(id), owner: owner ?? defaultOwner(), ttl: ttl?.seconds)
+                let t = try await store.claim(
+                    try parseID(id), owner: owner ?? defaultOwner(), ttl: ttl?.seconds, force: force)
                 if out.json {
                     out.emit(TaskJSON.full(t))
                 } else {

@@ -63,7 +63,7 @@ struct ImportExportTests {
             // An edge to a task created later than its dependent: import must not need file order.
             _ = try await cli.json("deps", "add", other, grand)
             _ = try await cli.json("deps", "add", kid, other)
-            _ = try await cli.json("tasks", "claim", other, "--owner", "ana", "--ttl", "2h")
+            _ = try await cli.json("tasks", "claim", other, "--owner", "ana", "--ttl", "2h", "--force")
             _ = try await cli.json("tasks", "update", root, "--title", "root v2", "--add-tag", "c")
             _ = try await cli.json("tasks", "status", grand, "done")
             // Notes are the task's own: export carries them (author, time, body) and import takes them back.

@@ -585,11 +585,14 @@ struct ReadinessTests {
                         _ = try await store.update(
                             id, TaskPatch(parent: roll % 2 == 0 ? .clear : .set(p)), expectedVersion: nil)
                     } else {
+                        // Forced now and then: a claim of a blocked task is refused unless forced.
                         _ = try await store.claim(
-                            ids[Int(rng.next() % UInt64(ids.count))], owner: "a\(roll % 3)", ttl: 30)
+                            ids[Int(rng.next() % UInt64(ids.count))], owner: "a\(roll % 3)", ttl: 30,
+                            force: roll % 2 == 0)
                         clock.advance(seconds: 20)
                     }
-                } catch let e as MinskyError where [.cycle, .invalidInput, .alreadyClaimed, .notFound].contains(e.code)
+                } catch let e as MinskyError
+                    where [.cycle, .invalidInput, .alreadyClaimed, .notFound, .conflict].contains(e.code)
                 {
                     // Refusals are part of the mix.
                 }

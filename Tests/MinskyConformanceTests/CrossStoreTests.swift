@@ -47,7 +47,7 @@ struct CrossStoreTests {
             expectedVersion: 1)
         await attempt { _ = try await store.update(ids[3], TaskPatch(title: "stale"), expectedVersion: 1) }
         _ = try await store.claim(ids[0], owner: "agent-a", ttl: 120)
-        _ = try await store.claim(ids[5], owner: "agent-b", ttl: nil)
+        _ = try await store.claim(ids[5], owner: "agent-b", ttl: nil, force: true)
         await attempt { _ = try await store.claim(ids[5], owner: "agent-c", ttl: nil) }
         _ = try await store.update(ids[1], TaskPatch(status: .done), expectedVersion: nil)
         _ = try await store.update(ids[4], TaskPatch(status: .closed, tags: ["closed"]), expectedVersion: nil)

@@ -150,7 +150,7 @@ struct HistoryTests {
             _ = try await store.update(t.id, TaskPatch(title: "watched closely", addTags: ["x"]), expectedVersion: nil)
             // no change: no event
             _ = try await store.update(t.id, TaskPatch(title: "watched closely"), expectedVersion: nil)
-            _ = try await store.claim(t.id, owner: "ana", ttl: 60)
+            _ = try await store.claim(t.id, owner: "ana", ttl: 60, force: true)  // blocked: forced
             _ = try await store.heartbeat(t.id, owner: "ana", ttl: 120)
             _ = try await store.release(t.id, owner: "ana")
             try await store.removeDependency(t.id, dependsOn: blocker.id)

@@ -89,3 +89,61 @@ struct HistoryCoverageTests {
         }
     }
 }
+
+/// What people read agrees with what `tasks next` decides: a finished blocker blocks nothing.
+@Suite("Trees show open blockers only")
+struct TreeBlockerTests {
+    @Test(arguments: StoreKind.allCases)
+    func aDoneBlockerIsNotShownAsBlocking(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let outside = try await store.create(NewTask(title: "outside blocker"))
+            let parent = try await store.create(NewTask(title: "parent"))
+            let first = try await store.create(NewTask(title: "first", parentId: parent.id))
+            let second = try await store.create(
+                NewTask(title: "second", parentId: parent.id, dependsOn: [first.id, outside.id]))
+            func blockers(_ root: TaskID?) async throws -> [TaskID] {
+                var stack = try await store.tree(root: root).roots
+                while let n = stack.popLast() {
+                    if n.task.id == second.id { return n.blockedBy }
+                    stack += n.children
+                }
+                Issue.record("second is not in the tree")
+                return []
+            }
+            #expect(try await blockers(parent.id) == [first.id, outside.id].sorted())
+            _ = try await store.update(first.id, TaskPatch(status: .done), expectedVersion: nil)
+            #expect(try await blockers(parent.id) == [outside.id])
+            #expect(try await blockers(nil) == [outside.id])
+            _ = try await store.update(outside.id, TaskPatch(status: .closed), expectedVersion: nil)
+            #expect(try await blockers(parent.id) == [])
+            #expect(try await blockers(nil) == [])
+            // And `next` agrees: the task is ready.
+            #expect(try await store.nextReady(limit: 10).map(\.id).contains(second.id))
+        }
+    }
+}
+
+@Suite("Claiming a blocked task")
+struct BlockedClaimTests {
+    @Test(arguments: StoreKind.allCases)
+    func isRefusedNamingTheBlockersUnlessForced(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let blocker = try await store.create(NewTask(title: "migrate the schema"))
+            let blocked = try await store.create(NewTask(title: "use the schema", dependsOn: [blocker.id]))
+            do {
+                _ = try await store.claim(blocked.id, owner: "ana", ttl: 60)
+                Issue.record("a blocked task was claimed")
+            } catch let e as MinskyError {
+                #expect(e.code == .conflict && e.message.contains(blocker.id.rawValue), "\(e.message)")
+                #expect(e.message.contains("migrate the schema") && e.message.contains("--force"))
+            }
+            #expect(try await store.get(blocked.id).assignee == nil)
+            let forced = try await store.claim(blocked.id, owner: "ana", ttl: 60, force: true)
+            #expect(forced.assignee == "ana" && forced.status == .inProgress)
+            // Once the blocker is done, a plain claim works.
+            _ = try await store.release(blocked.id, owner: "ana")
+            _ = try await store.update(blocker.id, TaskPatch(status: .done), expectedVersion: nil)
+            #expect(try await store.claim(blocked.id, owner: "bo", ttl: 60).assignee == "bo")
+        }
+    }
+}

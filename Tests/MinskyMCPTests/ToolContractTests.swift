@@ -47,7 +47,7 @@ struct ToolContractTests {
         case "delete_task": ["id": .string(f.c)]
         case "add_dependency": ["taskId": .string(f.c), "dependsOn": .string(f.b)]
         case "remove_dependency": ["taskId": .string(f.b), "dependsOn": .string(f.a)]
-        case "claim_task": ["id": .string(f.b), "owner": "tester", "ttlSeconds": 600]
+        case "claim_task": ["id": .string(f.b), "owner": "tester", "ttlSeconds": 600, "force": true]
         case "decompose_task":
             [
                 "id": .string(f.b),

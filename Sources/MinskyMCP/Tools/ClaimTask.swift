@@ -10,6 +10,7 @@ extension Tool {
             "action": ["type": "string", "enum": ["claim", "heartbeat", "release"]],
             "ttlSeconds": ToolSchema.integer(
                 "lease; heartbeat default 1800", min: 1, max: Int(TaskRules.maxClaimSeconds)),
+            "force": ["type": "boolean"],
         ]),
         outputSchema: ToolSchema.task,
         // Sets status and assignee (replacing a lapsed claim); a repeat extends the claim.
@@ -26,7 +27,7 @@ extension Tool {
             t = try await store.release(try args.requiredID("id"), owner: owner)
         default:
             if let id = try args.id("id") {
-                t = try await store.claim(id, owner: owner, ttl: ttl)
+                t = try await store.claim(id, owner: owner, ttl: ttl, force: args.bool("force"))
             } else {
                 guard let next = try await store.claimNext(owner: owner, ttl: ttl) else {
                     let why = try await store.notReadyReport(filter: ReadyFilter())
