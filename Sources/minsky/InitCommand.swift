@@ -9,11 +9,15 @@ struct InitCommand: AsyncParsableCommand {
         abstract: "Create .minsky/ here: a SQLite store (tasks.db) and config.json.")
 
     @Option(
-        name: .long,
+        name: .customLong("db"),
         help: ArgumentHelp(
-            "Use this store instead of .minsky/tasks.db (e.g. postgresql://user@host/db). Passwords belong in ~/.pgpass or PGPASSWORD, not here.",
+            "Use this store instead of .minsky/tasks.db (e.g. postgresql://user@host/db), like every command's --db. Passwords belong in ~/.pgpass or PGPASSWORD, not here.",
             valueName: "url"))
-    var dbUrl: String?
+    var db: String?
+    /// The option's earlier name, still accepted.
+    @Option(name: .customLong("db-url"), help: ArgumentHelp("The earlier name of --db.", visibility: .hidden))
+    var dbUrlAlias: String?
+    var dbUrl: String? { db ?? dbUrlAlias }
     @Option(name: .long, help: "Prefix of new task ids (default mk).") var prefix: String = TaskID.defaultPrefix
     @Flag(name: .long, help: "Rewrite an existing config.json.") var force = false
     @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
@@ -49,7 +53,7 @@ struct InitCommand: AsyncParsableCommand {
         if let dbURL {
             if StoreURL.hasPassword(dbURL) {
                 throw MinskyError.invalid(
-                    "db-url",
+                    "db",
                     "the URL holds a password, and .minsky/config.json is meant to be committed; drop it from the URL (\(StoreURL.redacted(dbURL))) and put it in ~/.pgpass or PGPASSWORD"
                 )
             }
@@ -61,7 +65,7 @@ struct InitCommand: AsyncParsableCommand {
             let existing = try Project.load(root: root)
             if let dbURL, dbURL != existing.config.database {
                 throw MinskyError.invalid(
-                    "db-url",
+                    "db",
                     "\(project.configURL.path) already uses \(existing.config.database); pass --force to switch it to \(dbURL)"
                 )
             }

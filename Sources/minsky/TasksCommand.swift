@@ -574,14 +574,26 @@ extension TasksCommand {
         @OptionGroup var global: GlobalOptions
         @Option(
             name: .long,
-            help: "Start from this time (ISO 8601, e.g. 2026-12-02T17:00:00Z) instead of now: catch up first.")
+            help:
+                "Start from this time instead of now and catch up first: ISO 8601 (2026-12-02T17:00:00Z) or a duration ago (90s, 10m, 2h, 1d), as --ttl takes."
+        )
         var since: String?
 
+        /// `--since` as a time: an ISO 8601 time, or now minus a duration.
+        static func start(_ since: String?, now: Timestamp = .now()) -> Timestamp? {
+            guard let since else { return now }
+            if let t = Timestamp(iso8601: since) { return t }
+            if let s = try? Duration.seconds(parsing: since), s >= 0 { return now.adding(seconds: -s) }
+            return nil
+        }
+
         func validate() throws {
-            if let since, Timestamp(iso8601: since) == nil {
+            if Self.start(since) == nil {
                 throw refuse(
                     MinskyError.invalid(
-                        "since", "--since '\(since.prefix(40))' is not an ISO 8601 time like 2026-12-02T17:00:00Z"),
+                        "since",
+                        "--since '\((since ?? "").prefix(40))' is neither an ISO 8601 time like 2026-12-02T17:00:00Z nor a duration like 10m"
+                    ),
                     json: global.json)
             }
         }
@@ -589,7 +601,7 @@ extension TasksCommand {
         func run() async throws {
             let out = Output(json: global.json)
             try await out.reportingErrors {
-                let start = since.flatMap(Timestamp.init(iso8601:)) ?? .now()
+                let start = Self.start(since) ?? .now()
                 try await ChangeFeed.watch(try global.selection(), since: start, stop: { false }) { events in
                     for e in events {
                         if out.json {

@@ -40,6 +40,33 @@ func withProject(_ kind: StoreKind, _ body: (CLI) async throws -> Void) async th
     }
 }
 
+/// The same words everywhere: `init` takes `--db` like every command (the old `--db-url`
+/// still works), and `--since` takes the durations `--ttl` takes.
+@Suite("Consistent options")
+struct ConsistentOptionTests {
+    @Test func initTakesDbAndTheOldNameAndWatchTakesADuration() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cli = CLI(cwd: dir)
+        let made = try await cli.json("init", "--db", "sqlite:chosen.db")
+        #expect(made["store"]?.stringValue?.hasSuffix("chosen.db") == true, "\(made)")
+        let other = dir.appendingPathComponent("old-name")
+        try FileManager.default.createDirectory(at: other, withIntermediateDirectories: true)
+        #expect(try await CLI(cwd: other).run("init", "--db-url", "sqlite:legacy.db").status == 0)
+        #expect(FileManager.default.fileExists(atPath: other.appendingPathComponent(".minsky/legacy.db").path))
+        let help = try await cli.run("init", "--help")
+        #expect(help.stdout.contains("--db <url>") && !help.stdout.contains("--db-url"), "\(help.stdout)")
+
+        let id = try #require(try await cli.json("tasks", "create", "seen by a late watcher")["id"]?.stringValue)
+        let watcher = try MCPProcess(args: ["tasks", "watch", "--since", "10m", "--json"], cwd: dir)
+        defer { watcher.terminate() }
+        let line = try #require(watcher.nextRawLine(timeout: 20), "the watcher did not catch up")
+        #expect(try JSONValue.parse(line)["taskId"]?.stringValue == id)
+        let bad = try await cli.run("tasks", "watch", "--since", "yesterday-ish")
+        #expect(bad.status == 2 && bad.stderr.contains("duration like 10m"), "\(bad.stderr)")
+    }
+}
+
 @Suite("minsky CLI end to end")
 struct CLITests {
     @Test func initCreatesStoreAndConfigAndIsFoundFromSubdirectories() async throws {
@@ -95,7 +122,7 @@ struct CLITests {
     @Test func initRefusesPasswordsInTheCommittedConfig() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-cli")
         defer { try? FileManager.default.removeItem(at: dir) }
-        let r = try await CLI(cwd: dir).run("init", "--db-url", "postgresql://bob:hunter2@db.example:5432/tasks")
+        let r = try await CLI(cwd: dir).run("init", "--db", "postgresql://bob:hunter2@db.example:5432/tasks")
         #expect(r.status == 2)
         #expect(!r.stderr.contains("hunter2"))
         #expect(r.stderr.contains(".pgpass"))
