@@ -196,15 +196,37 @@ func requireProvider(project: Project?) throws -> ProviderConfig {
     guard let config = try resolveProvider(project: project) else {
         throw MinskyError(
             .notConfigured,
-            "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama"
+            "no AI provider configured: run `minsky config set ai.provider openai` (or anthropic) and `minsky config set ai.apiKey …`, set OPENAI_API_KEY / ANTHROPIC_API_KEY, or OLLAMA_HOST for a local Ollama. Agents need none of it: over MCP, decompose_task plans with the agent's own model"
         )
+    }
+    // A hosted service without a key would only fail after a network round trip (or a DNS
+    // timeout offline): say what is missing at once. Local servers (Ollama, llama.cpp) need none.
+    if config.apiKey?.isEmpty ?? true, let host = config.baseURL.host?.lowercased(), !isLocalHost(host) {
+        let variable = config.kind == .openai ? "OPENAI_API_KEY" : "ANTHROPIC_API_KEY"
+        throw MinskyError(
+            .notConfigured,
+            "the \(config.kind.rawValue) provider at \(host) needs an API key and none is set: run `minsky config set ai.apiKey …` or set \(variable); for a local model point ai.baseURL at it (e.g. http://127.0.0.1:11434/v1). Over MCP, decompose_task can plan with the agent's own model",
+            field: "ai.apiKey")
     }
     return config
 }
 
+/// Loopback, a private network or a `.local`/`.internal` name: a server of one's own.
+func isLocalHost(_ host: String) -> Bool {
+    if ["localhost", "127.0.0.1", "::1", "[::1]", "0.0.0.0", "host.docker.internal"].contains(host) { return true }
+    if host.hasSuffix(".local") || host.hasSuffix(".internal") || host.hasSuffix(".lan") || !host.contains(".") {
+        return true
+    }
+    let parts = host.split(separator: ".").compactMap { Int($0) }
+    guard parts.count == 4 else { return false }
+    return parts[0] == 10 || parts[0] == 127 || (parts[0] == 192 && parts[1] == 168)
+        || (parts[0] == 172 && (16...31).contains(parts[1])) || (parts[0] == 100 && (64...127).contains(parts[1]))
+}
+
 /// The provider from project settings, the credentials file and the environment; nil when none is configured.
 func resolveProvider(project: Project?) throws -> ProviderConfig? {
-    let env = ProcessInfo.processInfo.environment
+    // An empty variable (OPENAI_API_KEY= …) counts as unset.
+    let env = ProcessInfo.processInfo.environment.filter { !$0.value.isEmpty }
     let ai = project?.config.ai
     var kind: ProviderConfig.Kind?
     if let p = ai?.provider {

@@ -65,6 +65,30 @@ struct ConsistentOptionTests {
         let bad = try await cli.run("tasks", "watch", "--since", "yesterday-ish")
         #expect(bad.status == 2 && bad.stderr.contains("duration like 10m"), "\(bad.stderr)")
     }
+
+    /// Planning without a model says agents can plan over MCP; a hosted provider without a key
+    /// is refused at once (no network round trip), naming the setting.
+    @Test func aMissingModelOrKeyIsSaidAtOnce() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-cli")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let env = [
+            "HOME": dir.path, "XDG_CONFIG_HOME": dir.appendingPathComponent("xdg").path, "OPENAI_API_KEY": "",
+            "ANTHROPIC_API_KEY": "", "OLLAMA_HOST": "",
+        ]
+        let cli = CLI(cwd: dir, env: env)
+        #expect(try await cli.run("init").status == 0)
+        let doc = dir.appendingPathComponent("spec.md")
+        try Data("# Spec\n\nBuild a thing.\n".utf8).write(to: doc)
+        let none = try await cli.run("plan", doc.path)
+        #expect(none.status == 5 && none.stderr.contains("decompose_task"), "\(none.stderr)")
+        #expect(try await cli.run("config", "set", "ai.provider", "openai").status == 0)
+        for args in [["plan", doc.path], ["tasks", "decompose", "a new parent"]] {
+            let r = try await runProcess(Binaries.minsky, args, cwd: dir, env: env)
+            #expect(
+                r.status == 5 && r.stderr.contains("needs an API key") && r.stderr.contains("ai.apiKey"), "\(r.stderr)")
+        }
+        #expect(try await cli.json("tasks", "list")["tasks"]?.arrayValue?.isEmpty == true)
+    }
 }
 
 @Suite("minsky CLI end to end")
