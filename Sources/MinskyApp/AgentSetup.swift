@@ -95,7 +95,8 @@ public enum AgentSetup {
         let oldConfig = try read(configURL)
         let newConfig: String
         switch client {
-        case .codex: newConfig = codexTOML(oldConfig ?? "", name: name, command: executable, args: args)
+        case .codex:
+            newConfig = try codexTOML(oldConfig ?? "", at: configURL, name: name, command: executable, args: args)
         default: newConfig = try mcpJSON(oldConfig, at: configURL, name: name, command: executable, args: args)
         }
         var out = [Change(path: configURL, old: oldConfig, new: newConfig, purpose: "MCP server \(name)")]
@@ -169,31 +170,49 @@ public enum AgentSetup {
         return JSONValue.object(root).prettyJSON() + "\n"
     }
 
-    /// Codex's TOML: our `[mcp_servers.NAME]` table replaced (or appended), every other line kept.
-    static func codexTOML(_ old: String, name: String, command: String, args: [String]) -> String {
+    /// Codex's TOML: our `[mcp_servers.NAME]` table's `command` and `args` replaced (or the table
+    /// appended), every other byte kept. The file is read with a TOML parser first: one it cannot
+    /// parse is refused (line and column named), and so is a result that would not parse (the
+    /// server defined another way, e.g. as an inline table).
+    static func codexTOML(_ old: String, at url: URL, name: String, command: String, args: [String]) throws -> String {
         func quote(_ s: String) -> String {
             "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
         }
-        let header = "[mcp_servers.\(name)]"
-        let table = [header, "command = \(quote(command))", "args = [\(args.map(quote).joined(separator: ", "))]"]
+        func key(_ k: String) -> String {
+            k.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_" || $0 == "-") } ? k : quote(k)
+        }
+        let doc: TOMLDocument
+        do { doc = try TOMLDocument(old) } catch let e as TOMLDocument.Failure {
+            throw MinskyError.invalid(
+                "file",
+                "\(url.path) is not valid TOML (line \(e.line), column \(e.column): \(e.message)); fix it by hand, then run again — it was not changed"
+            )
+        }
+        let ours = [
+            "command = \(quote(command))", "args = [\(args.map(quote).joined(separator: ", "))]",
+        ]
         var lines = old.isEmpty ? [] : old.components(separatedBy: "\n")
         if lines.last == "" { lines.removeLast() }
-        if let start = lines.firstIndex(where: { $0.trimmingCharacters(in: .whitespaces) == header }) {
-            var stop = start + 1
-            while stop < lines.count, !lines[stop].trimmingCharacters(in: .whitespaces).hasPrefix("[") { stop += 1 }
-            // Keep the blank lines that separated the table from the next one.
-            while stop > start + 1, lines[stop - 1].trimmingCharacters(in: .whitespaces).isEmpty { stop -= 1 }
-            // Keys of ours the user added (env, timeouts) stay.
-            let extra = lines[(start + 1)..<stop].filter {
-                let key = $0.split(separator: "=").first?.trimmingCharacters(in: .whitespaces) ?? ""
-                return !["command", "args"].contains(key)
+        let path = ["mcp_servers", name]
+        if let header = doc.headers.first(where: { $0.path == path && !$0.isArray }) {
+            // Our keys go; the user's (env, timeouts) stay where they are.
+            let drop = doc.entries.filter { $0.table == path && ($0.key == ["command"] || $0.key == ["args"]) }
+            for e in drop.sorted(by: { $0.firstLine > $1.firstLine }) {
+                lines.removeSubrange(e.firstLine...min(e.lastLine, lines.count - 1))
             }
-            lines.replaceSubrange(start..<stop, with: table + extra)
+            lines.insert(contentsOf: ours, at: header.line + 1)
         } else {
             if let last = lines.last, !last.isEmpty { lines.append("") }
-            lines += table
+            lines += ["[mcp_servers.\(key(name))]"] + ours
         }
-        return lines.joined(separator: "\n") + "\n"
+        let new = lines.joined(separator: "\n") + "\n"
+        do { _ = try TOMLDocument(new) } catch let e as TOMLDocument.Failure {
+            throw MinskyError.invalid(
+                "file",
+                "\(url.path) defines the server \(name) in a form minsky does not edit (\(e.message)); write its command and args by hand, or move it to a [mcp_servers.\(key(name))] table — the file was not changed"
+            )
+        }
+        return new
     }
 
     /// `text` with our block replaced, or appended when it has none.

@@ -125,4 +125,71 @@ struct SetupTests {
             try #require(read(home.appendingPathComponent(".config/Claude/claude_desktop_config.json"))))
         #expect(config["mcpServers"]?[name]?["args"]?.arrayValue?.first == "mcp")
     }
+    /// Codex's TOML through a real parser: a quoted header of ours is found and replaced (not a
+    /// second table appended), an invalid file is refused with its line and column and left
+    /// alone, and every result reads back in Python's `tomllib` with the user's values intact.
+    @Test func codexTOMLIsParsedNeverAppendedBlindly() async throws {
+        let (cli, home) = try await project()
+        defer { try? FileManager.default.removeItem(at: cli.cwd) }
+        let name = "minsky-" + cli.cwd.lastPathComponent.lowercased()
+        let toml = home.appendingPathComponent(".codex/config.toml")
+        try FileManager.default.createDirectory(at: toml.deletingLastPathComponent(), withIntermediateDirectories: true)
+        let python = URL(
+            fileURLWithPath: ProcessInfo.processInfo.environment["MINSKY_TEST_PYTHON"] ?? "/usr/bin/python3")
+        func load() async throws -> JSONValue {
+            let r = try await runProcess(
+                python,
+                [
+                    "-c", "import json, sys, tomllib; print(json.dumps(tomllib.load(open(sys.argv[1], 'rb'))))",
+                    toml.path,
+                ])
+            #expect(r.status == 0, "tomllib refused the file: \(r.stderr)\n\(read(toml) ?? "")")
+            return try JSONValue.parse(r.stdout)
+        }
+        let existing = """
+            # my settings
+            model = "o4"   # a comment
+            notes = \"\"\"
+            [not a table]
+            \"\"\"
+
+            [mcp_servers."\(name)"]
+            command = "old"
+            args = [
+              "old-arg",  # spread over lines
+            ]
+            env = { KEEP = "yes" }
+
+            [mcp_servers.other]
+            command = "x"
+
+            """
+        try existing.write(to: toml, atomically: true, encoding: .utf8)
+        _ = try await cli.json("setup", "codex")
+        let text = try #require(read(toml))
+        #expect(!text.contains("old-arg") && !text.contains("\"old\""), "\(text)")
+        #expect(text.components(separatedBy: "[mcp_servers").count == 3, "a second table of ours: \(text)")
+        let parsed = try await load()
+        #expect(parsed["model"] == "o4" && parsed["notes"] == "[not a table]\n")
+        #expect(parsed["mcp_servers"]?[name]?["env"]?["KEEP"] == "yes")
+        #expect(parsed["mcp_servers"]?[name]?["args"]?.arrayValue?.first == "mcp")
+        #expect(parsed["mcp_servers"]?["other"]?["command"] == "x")
+        // A second run changes nothing.
+        _ = try await cli.json("setup", "codex")
+        #expect(read(toml) == text)
+
+        // Invalid TOML: refused, named, untouched.
+        for broken in ["model = o4\n", "[mcp_servers.a]\ncommand = \"x\"\n[mcp_servers.a]\n", "key = \"unclosed\n"] {
+            try broken.write(to: toml, atomically: true, encoding: .utf8)
+            let r = try await cli.run("setup", "codex")
+            #expect(r.status == 2 && r.stderr.contains("not valid TOML") && r.stderr.contains("line "), "\(r.stderr)")
+            #expect(read(toml) == broken)
+        }
+        // Our server as an inline table: minsky does not guess, and writes nothing.
+        let inline = "[mcp_servers]\n\"\(name)\" = { command = \"x\" }\n"
+        try inline.write(to: toml, atomically: true, encoding: .utf8)
+        let r = try await cli.run("setup", "codex")
+        #expect(r.status == 2 && r.stderr.contains("does not edit"), "\(r.stderr)")
+        #expect(read(toml) == inline)
+    }
 }
