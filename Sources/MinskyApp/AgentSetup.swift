@@ -141,33 +141,46 @@ public enum AgentSetup {
     }
 
     /// The `mcpServers` file of Claude Code, Claude Desktop and Cursor, with our entry set and
-    /// everything else kept. A file that is not a JSON object is refused, never overwritten.
+    /// every other byte kept (the user's servers stay in their order, with their spacing). A file
+    /// that is not a JSON object is refused, never overwritten, naming the line and column.
     static func mcpJSON(_ old: String?, at url: URL, name: String, command: String, args: [String]) throws -> String {
-        var root: [String: JSONValue] = [:]
-        if let old, !old.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty {
-            let parsed: JSONValue
-            do { parsed = try JSONValue.parse(old) } catch let e as MinskyError {
-                throw MinskyError.invalid(
-                    "file",
-                    "\(url.path) is not valid JSON (\(e.message)); fix it by hand, then run again — it was not changed")
-            }
-            guard let o = parsed.objectValue else {
-                throw MinskyError.invalid(
-                    "file", "\(url.path) holds \(parsed.typeName), not a JSON object; it was not changed")
-            }
-            root = o
+        guard let old, !old.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty else {
+            let entry: JSONValue = ["command": .string(command), "args": .array(args.map { .string($0) })]
+            return JSONValue.object(["mcpServers": .object([name: entry])]).prettyJSON() + "\n"
         }
-        var servers = root["mcpServers"]?.objectValue ?? [:]
+        let parsed: JSONValue
+        do { parsed = try JSONParser.parse(Array(old.utf8)) } catch let e as JSONParser.Failure {
+            let (line, column) = JSONSplice.position(old, offset: e.offset)
+            throw MinskyError.invalid(
+                "file",
+                "\(url.path) is not valid JSON (line \(line), column \(column): \(e.message)); fix it by hand, then run again — it was not changed"
+            )
+        }
+        guard let root = parsed.objectValue else {
+            throw MinskyError.invalid(
+                "file", "\(url.path) holds \(parsed.typeName), not a JSON object; it was not changed")
+        }
         if let existing = root["mcpServers"], existing.objectValue == nil {
             throw MinskyError.invalid(
                 "file", "\(url.path): mcpServers is \(existing.typeName), not an object; it was not changed")
         }
-        var entry = servers[name]?.objectValue ?? [:]
+        var entry = root["mcpServers"]?[name]?.objectValue ?? [:]
         entry["command"] = .string(command)
         entry["args"] = .array(args.map { .string($0) })
-        servers[name] = .object(entry)
-        root["mcpServers"] = .object(servers)
-        return JSONValue.object(root).prettyJSON() + "\n"
+        var splice = JSONSplice(old)
+        let open = splice.skipWS(0)
+        let (members, _) = splice.members(open)
+        // The file's own indentation step (two spaces when it has none to show).
+        let unit =
+            members.first.map { splice.indentation(at: $0.keyStart) }.flatMap { $0.isEmpty ? nil : $0 } ?? "  "
+        if let servers = members.first(where: { $0.key == "mcpServers" }) {
+            splice.set(name, to: .object(entry), inObjectAt: servers.valueStart, unit: unit)
+        } else {
+            splice.set("mcpServers", to: .object([name: .object(entry)]), inObjectAt: open, unit: unit)
+        }
+        var text = splice.text
+        if !text.hasSuffix("\n") { text += "\n" }
+        return text
     }
 
     /// Codex's TOML: our `[mcp_servers.NAME]` table's `command` and `args` replaced (or the table

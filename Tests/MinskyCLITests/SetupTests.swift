@@ -30,7 +30,8 @@ struct SetupTests {
         // --dry-run: a diff per file, nothing written.
         let dry = try await cli.run("setup", "claude-code", "--dry-run")
         #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(dry.stdout.contains("would update: \(mcp.path)") && dry.stdout.contains("+    \"minsky\": {"))
+        #expect(
+            dry.stdout.contains("would update: \(mcp.path)") && dry.stdout.contains("\"minsky\": {"), "\(dry.stdout)")
         #expect(dry.stdout.contains("+## Tasks: minsky") && dry.stdout.contains(" Always run the tests."))
         #expect(read(mcp) == mine)
         #expect(read(claude) == "# House rules\n\nAlways run the tests.\n")
@@ -191,5 +192,45 @@ struct SetupTests {
         let r = try await cli.run("setup", "codex")
         #expect(r.status == 2 && r.stderr.contains("does not edit"), "\(r.stderr)")
         #expect(read(toml) == inline)
+    }
+    /// Merging into `.mcp.json` keeps the user's servers in their order and every byte of them;
+    /// a broken file's error names the line and column.
+    @Test func mcpJSONKeepsTheUsersOrderAndNamesWhereABrokenFileBreaks() async throws {
+        let (cli, _) = try await project()
+        defer { try? FileManager.default.removeItem(at: cli.cwd) }
+        let mcp = cli.cwd.appendingPathComponent(".mcp.json")
+        let mine = """
+            {
+                "mcpServers": {
+                    "zeta": { "command": "z", "args": ["1"] },
+                    "alpha": {
+                        "command": "a"
+                    }
+                },
+                "theme": "dark"
+            }
+
+            """
+        try mine.write(to: mcp, atomically: true, encoding: .utf8)
+        _ = try await cli.json("setup", "claude-code")
+        let text = try #require(read(mcp))
+        // The user's part is unchanged, byte for byte, and in its order.
+        #expect(text.hasPrefix(String(mine.prefix(while: { $0 != "}" })) + "},"), "\(text)")
+        let z = try #require(text.range(of: "\"zeta\""))
+        let a = try #require(text.range(of: "\"alpha\""))
+        let m = try #require(text.range(of: "\"minsky\""))
+        #expect(z.lowerBound < a.lowerBound && a.lowerBound < m.lowerBound)
+        #expect(text.contains("\"theme\": \"dark\""))
+        let parsed = try JSONValue.parse(text)
+        #expect(parsed["mcpServers"]?["minsky"]?["args"]?.arrayValue?.first == "mcp")
+        // Idempotent.
+        _ = try await cli.json("setup", "claude-code")
+        #expect(read(mcp) == text)
+
+        let broken = "{\n  \"mcpServers\": {\n    \"x\": { \"command\": \"a\" ,}\n  }\n}\n"
+        try broken.write(to: mcp, atomically: true, encoding: .utf8)
+        let r = try await cli.run("setup", "claude-code")
+        #expect(r.status == 2 && r.stderr.contains("line 3, column"), "\(r.stderr)")
+        #expect(read(mcp) == broken)
     }
 }
