@@ -221,17 +221,24 @@ public enum Decomposer {
         let plan = try withoutExisting(plan, existing: existing)
         if plan.subtasks.isEmpty { return [] }
         let drafts = plan.subtasks.map { s in
-            var meta: [String: JSONValue] = ["decomposedBy": .string(plan.model)]
-            if s.complexity > 0 { meta["complexity"] = .int(Int64(s.complexity)) }
-            var d = NewTask(
-                title: s.title, description: s.description,
-                priority: s.priority.flatMap { try? Priority($0) } ?? parent.priority, tags: parent.tags,
-                metadata: .object(meta), parentId: s.parent == nil ? parent.id : nil)
+            var d = draft(s, under: parent, model: plan.model)
+            d.parentId = s.parent == nil ? parent.id : nil
             d.batchParent = s.parent
             d.batchDependsOn = s.dependsOn
-            d.acceptance = s.acceptance ?? []
             return d
         }
         return try await store.createMany(drafts, progress: nil, isCancelled: { false })
+    }
+
+    /// A planned subtask as a new task under `parent` (links set by the caller).
+    static func draft(_ s: DecompositionPlan.Subtask, under parent: TaskItem, model: String) -> NewTask {
+        var meta: [String: JSONValue] = ["decomposedBy": .string(model)]
+        if s.complexity > 0 { meta["complexity"] = .int(Int64(s.complexity)) }
+        var d = NewTask(
+            title: s.title, description: s.description,
+            priority: s.priority.flatMap { try? Priority($0) } ?? parent.priority, tags: parent.tags,
+            metadata: .object(meta))
+        d.acceptance = s.acceptance ?? []
+        return d
     }
 }

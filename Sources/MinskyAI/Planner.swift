@@ -233,23 +233,36 @@ public enum Planner {
     public static func store(
         _ plan: DecompositionPlan, document: String, source: String, root: TaskItem?, apply: Bool,
         in store: any MinskyStore
-    ) async throws -> (root: TaskItem, proposal: Proposal, created: [TaskItem]) {
-        var parent = root
-        if parent == nil {
-            let parts = parts(document).count
-            var draft = NewTask(title: title(of: document, fallback: "Plan"))
-            draft.description =
-                "Planned from \(source) (\(document.count) characters\(parts > 1 ? ", \(parts) parts" : "")) by \(plan.model)."
-            parent = try await store.create(draft)
+    ) async throws -> (root: TaskItem?, proposal: Proposal, created: [TaskItem]) {
+        let hash = SHA256.hex(Array(document.utf8))
+        let draft = rootDraft(plan, document: document, source: source, hash: hash)
+        var body = try Decomposer.body(plan)
+        if root == nil, var o = body.objectValue {
+            // A dry run makes no task: the root waits in the proposal until it is applied.
+            o["root"] = ["title": .string(draft.title), "description": .string(draft.description)]
+            body = .object(o)
         }
-        guard let parent else { throw MinskyError(.internal, "no root task for the plan") }
         let proposal = Proposal(
-            id: Proposal.newID(), taskId: parent.id, kind: "plan", model: plan.model,
-            promptHash: SHA256.hex(Array(document.utf8)), body: try Decomposer.body(plan), createdAt: .now())
+            id: Proposal.newID(), taskId: root?.id, kind: "plan", model: plan.model, promptHash: hash, body: body,
+            createdAt: .now())
         try await store.saveProposal(proposal)
-        guard apply else { return (parent, proposal, []) }
-        let created = try await Decomposer.apply(plan, to: parent, store: store)
-        try await store.markProposalApplied(proposal.id)
-        return (parent, proposal, created)
+        guard apply else { return (root, proposal, []) }
+        let r = try await ProposalApplier.apply(proposal, only: nil, store: store)
+        return (r.root, proposal, r.created)
+    }
+
+    /// The root a plan makes: named after the document's first heading, holding the document
+    /// itself (its source, hash and size first), so what was planned from stays with the plan.
+    static func rootDraft(_ plan: DecompositionPlan, document: String, source: String, hash: String) -> NewTask {
+        let parts = parts(document).count
+        var draft = NewTask(title: title(of: document, fallback: "Plan"))
+        let header =
+            "Planned from \(source) (sha256 \(hash.prefix(16)), \(document.count) characters\(parts > 1 ? ", \(parts) parts" : "")) by \(plan.model)."
+        let room = TaskRules.maxDescriptionBytes - header.utf8.count - 16
+        draft.description =
+            document.utf8.count <= room
+            ? header + "\n\n---\n\n" + document
+            : header + " The document is larger than a description holds; keep it at \(source)."
+        return draft
     }
 }

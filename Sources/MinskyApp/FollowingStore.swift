@@ -158,6 +158,10 @@ public final class FollowingStore: MinskyStore {
     public func saveProposal(_ proposal: Proposal) async throws {
         try await perform { try await $0.saveProposal(proposal) }
     }
+    public func attachProposal(_ id: String, to taskId: TaskID) async throws {
+        try await perform { try await $0.attachProposal(id, to: taskId) }
+    }
+    public func deleteProposal(_ id: String) async throws { try await perform { try await $0.deleteProposal(id) } }
     public func proposals(for taskId: TaskID?) async throws -> [Proposal] {
         try await perform { try await $0.proposals(for: taskId) }
     }

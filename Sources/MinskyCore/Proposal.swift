@@ -2,7 +2,8 @@
 /// or agent can apply it later, whole or in part.
 public struct Proposal: Codable, Sendable, Hashable {
     public var id: String
-    public var taskId: TaskID
+    /// The task it is for; nil for a plan stored before its root task exists (a dry run).
+    public var taskId: TaskID?
     public var kind: String
     public var model: String
     /// SHA-256 of the prompt the model answered, to tell proposals from different prompts apart.
@@ -12,7 +13,7 @@ public struct Proposal: Codable, Sendable, Hashable {
     public var appliedAt: Timestamp?
 
     public init(
-        id: String, taskId: TaskID, kind: String, model: String, promptHash: String, body: JSONValue,
+        id: String, taskId: TaskID?, kind: String, model: String, promptHash: String, body: JSONValue,
         createdAt: Timestamp, appliedAt: Timestamp? = nil
     ) {
         self.id = id

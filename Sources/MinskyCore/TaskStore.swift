@@ -56,13 +56,17 @@ public protocol TaskStore: Sendable {
 
 /// AI proposals awaiting review (decompositions stored by `--dry-run`).
 public protocol ProposalStore: Sendable {
-    /// Stores a proposal for `taskId` (which must exist).
+    /// Stores a proposal for its task (which must exist), or for no task yet.
     func saveProposal(_ proposal: Proposal) async throws
     /// Proposals, newest first; only those for `taskId` when given.
     func proposals(for taskId: TaskID?) async throws -> [Proposal]
     func proposal(_ id: String) async throws -> Proposal
     /// Marks a proposal applied; `.conflict` if it already was.
     func markProposalApplied(_ id: String) async throws
+    /// Ties a proposal stored without a task to the root task made when it is first applied.
+    func attachProposal(_ id: String, to taskId: TaskID) async throws
+    /// Removes a proposal (what was already applied of it stays).
+    func deleteProposal(_ id: String) async throws
 }
 
 /// Embeddings of tasks and search by meaning.

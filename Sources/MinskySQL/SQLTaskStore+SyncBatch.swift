@@ -93,7 +93,10 @@ final class SyncBatch<Driver: SQLDriver> {
         switch e {
         case .task: refs = [fields["parent_id"]?.stringValue.map(TaskID.init(trusted:))].compactMap { $0 }
         case .dependency: refs = t.keyParts(key).map(TaskID.init(trusted:))
-        case .embedding, .proposal, .note:
+        case .proposal:
+            // A plan stored before its root exists refers to no task.
+            refs = [fields["task_id"]?.stringValue.map(TaskID.init(trusted:))].compactMap { $0 }
+        case .embedding, .note:
             refs = [fields["task_id"]?.stringValue.map(TaskID.init(trusted:)) ?? t.taskID(key)]
         }
         for id in refs where !(try taskExists(id)) { return "task \(id) was deleted on the remote" }

@@ -720,7 +720,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     static func decodeProposal(_ r: [SQLValue]) throws -> Proposal {
         Proposal(
-            id: try text(r, 0, "proposal"), taskId: TaskID(trusted: try text(r, 1, "proposal")),
+            id: try text(r, 0, "proposal"), taskId: r[1].text.map(TaskID.init(trusted:)),
             kind: try text(r, 2, "proposal"),
             model: try text(r, 3, "proposal"), promptHash: try text(r, 4, "proposal"),
             body: try JSONValue.parse(try text(r, 5, "proposal")),
@@ -730,7 +730,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public func saveProposal(_ p: Proposal) async throws {
         try TaskRules.checkMetadata(.object(["body": p.body]))
         try await write { [self] c in
-            try requireExists(c, p.taskId, field: "taskId")
+            if let t = p.taskId { try requireExists(c, t, field: "taskId") }
             try c.execute(
                 d,
                 """
@@ -772,6 +772,30 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 throw MinskyError(.conflict, "proposal \(id) was already applied", field: "proposal")
             }
             try track(c, .proposal, id, changed: ["applied_at"])
+        }
+    }
+
+    public func attachProposal(_ id: String, to taskId: TaskID) async throws {
+        try await write { [self] c in
+            try requireExists(c, taskId, field: "taskId")
+            guard
+                try c.execute(
+                    d, "UPDATE proposals SET task_id = \(taskId) WHERE id = \(text: id) AND task_id IS NULL") == 1
+            else {
+                throw MinskyError(
+                    .conflict, "proposal \(id) does not exist or already belongs to a task", field: "proposal")
+            }
+            try track(c, .proposal, id, changed: ["task_id"])
+        }
+    }
+
+    public func deleteProposal(_ id: String) async throws {
+        try await write { [self] c in
+            guard try c.execute(d, "DELETE FROM proposals WHERE id = \(text: id)") == 1 else {
+                throw MinskyError(
+                    .notFound, "proposal \(id) not found; `minsky tasks proposals` lists them", field: "proposal")
+            }
+            try track(c, .proposal, id, changed: [], deleted: true)
         }
     }
 

@@ -266,6 +266,29 @@ public enum Schema {
                 "ALTER TABLE \($0) ADD COLUMN actor TEXT NOT NULL DEFAULT \(who)"
             }
         },
+        // A plan stored by a dry run before any task exists: its proposal has no task yet (the
+        // root is made when it is applied), so task_id may be NULL.
+        SQLMigration(name: "014_proposal_without_task") { d in
+            if d == .postgres { return ["ALTER TABLE proposals ALTER COLUMN task_id DROP NOT NULL"] }
+            return [
+                """
+                CREATE TABLE proposals_014 (
+                    id TEXT PRIMARY KEY,
+                    task_id TEXT REFERENCES tasks(id) ON DELETE CASCADE DEFERRABLE INITIALLY IMMEDIATE,
+                    kind TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    prompt_hash TEXT NOT NULL,
+                    body \(d.type(.json)) NOT NULL,
+                    created_at \(d.type(.timestamp)) NOT NULL,
+                    applied_at \(d.type(.timestamp))
+                )
+                """,
+                "INSERT INTO proposals_014 (id, task_id, kind, model, prompt_hash, body, created_at, applied_at) SELECT id, task_id, kind, model, prompt_hash, body, created_at, applied_at FROM proposals",
+                "DROP TABLE proposals",
+                "ALTER TABLE proposals_014 RENAME TO proposals",
+                "CREATE INDEX proposals_task ON proposals (task_id, created_at)",
+            ]
+        },
     ]
 
     /// The ways data leaves a store for another: each either carries a table or says why not.

@@ -469,8 +469,9 @@ extension TasksCommand {
 extension TasksCommand {
     struct Proposals: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Stored AI proposals (from decompose --dry-run): list them, or apply one whole or in part.",
-            subcommands: [ListProposals.self, Apply.self], defaultSubcommand: ListProposals.self)
+            abstract: "Stored AI proposals (decompose or plan --dry-run): list, show, apply whole or in part, discard.",
+            subcommands: [ListProposals.self, Show.self, Apply.self, Discard.self],
+            defaultSubcommand: ListProposals.self)
 
         struct ListProposals: AsyncParsableCommand {
             static let configuration = CommandConfiguration(commandName: "list", abstract: "Proposals, newest first.")
@@ -487,9 +488,53 @@ extension TasksCommand {
                     if all.isEmpty { out.line("No proposals. `minsky tasks decompose ID --dry-run` makes one.") }
                     for p in all {
                         let n = p.body["subtasks"]?.arrayValue?.count ?? 0
+                        let target = p.taskId?.rawValue ?? "(new root: \(p.body["root"]?["title"]?.stringValue ?? "?"))"
                         out.line(
-                            "\(p.id)  \(p.taskId)  \(p.kind)  \(n) subtasks  \(p.model)  \(p.createdAt)\(p.appliedAt.map { "  applied \($0)" } ?? "")"
+                            "\(p.id)  \(target)  \(p.kind)  \(n) items  \(p.model)  \(p.createdAt)\(p.appliedAt.map { "  applied \($0)" } ?? "")"
                         )
+                    }
+                }
+            }
+        }
+
+        struct Show: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "A proposal's items by number, with their parents, blockers and whether each is applied.")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "Proposal id (pr-…).") var proposal: String
+
+            func run() async throws {
+                try await global.withStore { store, out in
+                    let p = try await store.proposal(proposal)
+                    let plan = try Decomposer.plan(fromBody: p.body)
+                    let state = try await ProposalApplier.state(p, plan: plan, store: store)
+                    if out.json {
+                        let items: [JSONValue] = plan.subtasks.enumerated().map { i, s in
+                            var o: [String: JSONValue] = [
+                                "number": .int(Int64(i)), "title": .string(s.title),
+                                "dependsOn": .array(s.dependsOn.map { .int(Int64($0)) }),
+                            ]
+                            if let parent = s.parent { o["parent"] = .int(Int64(parent)) }
+                            if let t = state[i] { o["appliedAs"] = .string(t.id.rawValue) }
+                            return .object(o)
+                        }
+                        return try out.emit([
+                            "id": .string(p.id), "taskId": p.taskId.map { .string($0.rawValue) } ?? .null,
+                            "root": p.body["root"] ?? .null, "applied": .bool(p.appliedAt != nil),
+                            "items": .array(items),
+                        ])
+                    }
+                    out.line(
+                        "\(p.id)  \(p.kind) by \(p.model)  for \(p.taskId?.rawValue ?? "a new root: " + (p.body["root"]?["title"]?.stringValue ?? "?"))"
+                    )
+                    for (i, s) in plan.subtasks.enumerated() {
+                        var line = "  \(i). \(s.title)"
+                        if let parent = s.parent { line += "  (under \(parent))" }
+                        if !s.dependsOn.isEmpty {
+                            line += "  waits for " + s.dependsOn.map(String.init).joined(separator: ", ")
+                        }
+                        line += state[i].map { "  ✓ applied as \($0.id)" } ?? ""
+                        out.line(line)
                     }
                 }
             }
@@ -497,39 +542,57 @@ extension TasksCommand {
 
         struct Apply: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
-                abstract: "Create the proposal's subtasks (one transaction), all or only some.")
+                abstract:
+                    "Create the proposal's items (one transaction), all or only some; the rest can be applied later.")
             @OptionGroup var global: GlobalOptions
             @Argument(help: "Proposal id (pr-…).") var proposal: String
-            @Option(name: .long, help: "Only these subtasks, by number, e.g. 0,2.") var only: String?
+            @Option(name: .long, help: "Only these items, by number as `show` lists them, e.g. 0,2.") var only: String?
 
             func run() async throws {
                 try await global.withStore { store, out in
                     let p = try await store.proposal(proposal)
-                    if p.appliedAt != nil {
-                        throw MinskyError(.conflict, "proposal \(p.id) was already applied", field: "proposal")
-                    }
-                    var plan = try Decomposer.plan(fromBody: p.body)
-                    if let only {
-                        let picks = try only.split(separator: ",").map { part -> Int in
+                    let picks = try only.map { text in
+                        try text.split(separator: ",").map { part -> Int in
                             guard let n = Int(part.trimmingCharacters(in: .whitespaces)) else {
-                                throw MinskyError.invalid("only", "--only takes subtask numbers like 0,2")
+                                throw MinskyError.invalid("only", "--only takes item numbers like 0,2")
                             }
                             return n
                         }
-                        plan = try Decomposer.subset(plan, only: picks)
                     }
-                    let parent = try await store.get(p.taskId)
-                    let created = try await Decomposer.apply(plan, to: parent, store: store)
-                    try await store.markProposalApplied(p.id)
+                    let r = try await ProposalApplier.apply(p, only: picks, store: store)
                     if out.json {
-                        out.emit(
+                        var o =
                             DecomposeResult.json(
-                                parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: p.model, attempts: 1
-                            ))
-                        return
+                                parent: r.root, subtasks: r.created.map { TaskJSON.full($0) }, model: p.model,
+                                attempts: 1
+                            ).objectValue ?? [:]
+                        o["unkept"] = .array(r.unkept.map { .string($0) })
+                        o["remaining"] = .array(r.remaining.map { .int(Int64($0)) })
+                        return out.emit(.object(o))
                     }
-                    out.line("Applied \(p.id): \(created.count) subtasks under \(parent.id)")
-                    out.table(created)
+                    out.line("Applied \(p.id): \(r.created.count) tasks under \(r.root.id) \(r.root.title)")
+                    out.table(r.created)
+                    for u in r.unkept { out.line("  ! \(u)") }
+                    if !r.remaining.isEmpty {
+                        out.line(
+                            "Still to apply: items \(r.remaining.map(String.init).joined(separator: ", ")) (`minsky tasks proposals apply \(p.id)`)"
+                        )
+                    }
+                }
+            }
+        }
+
+        struct Discard: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "Remove a proposal (tasks already made from it stay).")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "Proposal id (pr-…).") var proposal: String
+
+            func run() async throws {
+                try await global.withStore { store, out in
+                    try await store.deleteProposal(proposal)
+                    if out.json { return out.emit(["discarded": .string(proposal)]) }
+                    out.line("Discarded \(proposal)")
                 }
             }
         }

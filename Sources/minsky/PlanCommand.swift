@@ -11,8 +11,9 @@ struct PlanCommand: AsyncParsableCommand {
         discussion: """
             The configured model reads the document (a long one in parts of \(Planner.partCharacters) characters, split at
             headings: nothing is cut) and proposes epics and tasks. The plan hangs under a new task named after the
-            document's first heading (or under --parent). With --dry-run it is stored as a proposal to review and
-            apply later, whole or in part: `minsky tasks proposals apply ID [--only 0,3]`.
+            document's first heading (or under --parent); that root holds the document itself. With --dry-run nothing but
+            a proposal is written (no root either): review it with `minsky tasks proposals show ID`, apply it whole or in
+            part (`minsky tasks proposals apply ID [--only 0,3]`, the rest later), or `discard` it.
             """)
     @OptionGroup var global: GlobalOptions
     @Argument(help: "The requirements document (markdown; '-' reads stdin).") var file: String
@@ -22,7 +23,7 @@ struct PlanCommand: AsyncParsableCommand {
     var maxItems: Int = Planner.defaultMax
     @Option(name: .long, help: "Put the plan under this task instead of a new one.") var parent: String?
     @Option(name: .long, help: "Extra guidance for the model.") var guidance: String?
-    @Flag(name: .long, help: "Store the plan as a proposal to review; create no tasks but the root.") var dryRun = false
+    @Flag(name: .long, help: "Store the plan as a proposal to review; create no task at all.") var dryRun = false
 
     func validate() throws { try checkRange(maxItems, 1...Planner.maxItems, option: "--max", json: global.json) }
 
@@ -49,13 +50,14 @@ struct PlanCommand: AsyncParsableCommand {
                 })
             let (root, proposal, created) = try await Planner.store(
                 plan, document: document, source: file == "-" ? "stdin" : file, root: parent, apply: !dryRun, in: store)
-            if dryRun {
+            guard let root, !dryRun else {
                 if out.json {
                     try out.emit(proposal)
                     return
                 }
-                out.proposal(
-                    plan, id: proposal.id, header: "(\(plan.subtasks.count) tasks) under \(root.id) \(root.title)")
+                let under =
+                    root.map { "under \($0.id) \($0.title)" } ?? "under a new root \"\(title)\" (made when applied)"
+                out.proposal(plan, id: proposal.id, header: "(\(plan.subtasks.count) tasks) \(under)")
                 return
             }
             if out.json {

@@ -414,7 +414,7 @@ struct ProposalTests {
             #expect(proposal["model"] == "fake-gpt" && proposal["promptHash"]?.stringValue?.count == 64)
             #expect(try await p.tasks().count == 1)
             #expect(try await p.run("tasks", "proposals").stdout.contains(pid))
-            // Apply subtasks 0 and 2: 2 keeps its dependency on 0, loses the one on 1 (left out).
+            // Apply subtasks 0 and 2: 2 keeps its dependency on 0; the one on 1 waits until 1 is applied.
             let applied = try await p.run("tasks", "proposals", "apply", pid, "--only", "0,2", "--json")
             #expect(applied.status == 0, "\(applied.stderr)")
             let created = try JSONParser.parse(applied.stdout.utf8)["subtasks"]?.arrayValue ?? []
@@ -427,7 +427,18 @@ struct ProposalTests {
                     created[0]["id"]?.stringValue ?? ""
                 ]
             )
-            // Once only.
+            // The rest later: item 1 is made, and item 2 (applied before) now waits for it too.
+            let rest = try await p.run("tasks", "proposals", "apply", pid, "--json")
+            #expect(rest.status == 0, "\(rest.stderr)")
+            let late = try JSONParser.parse(rest.stdout.utf8)["subtasks"]?.arrayValue ?? []
+            try #require(late.count == 1)
+            let after = try JSONParser.parse(
+                await p.run("deps", "list", created[1]["id"]?.stringValue ?? "", "--json").stdout.utf8)
+            #expect(
+                Set(after["blockedBy"]?.arrayValue?.compactMap { $0["id"]?.stringValue } ?? []) == [
+                    created[0]["id"]?.stringValue ?? "", late[0]["id"]?.stringValue ?? "",
+                ])
+            // Then it is applied in full: once only.
             #expect(try await p.run("tasks", "proposals", "apply", pid).status == 4)
             #expect(try await p.run("tasks", "proposals", "apply", "pr-none").status == 3)
             #expect(server.requests.count == 1)

@@ -108,14 +108,40 @@ struct PlanTests {
             #expect(repair.contains("rejected") && repair.contains("priority"))
             #expect(r.stdout.contains("2. Login endpoint  [P0]  after 1") && r.stdout.contains("☐ rate limited"))
             let id = try #require(r.stdout.split(separator: " ").first { $0.hasPrefix("pr-") }.map(String.init))
-            #expect(try await p.tasks().count == 1)  // only the root
-            let applied = try await run(p, ["tasks", "proposals", "apply", id, "--only", "0,2", "--json"])
-            #expect(applied.status == 0, "\(applied.stderr)")
+            // A dry run writes nothing but the proposal: not even the root.
+            #expect(try await p.tasks().isEmpty)
+            let shown = try await run(p, ["tasks", "proposals", "show", id])
+            #expect(
+                shown.stdout.contains("0. Accounts")
+                    && shown.stdout.contains("2. Login endpoint  (under 0)  waits for 1"))
+            // Item 2 only: its parent (0) and blocker (1) are not applied yet, and it says so.
+            let first = try await run(p, ["tasks", "proposals", "apply", id, "--only", "2", "--json"])
+            #expect(first.status == 0, "\(first.stderr)")
+            let part = try JSONParser.parse(first.stdout.utf8)
+            #expect(part["unkept"]?.arrayValue?.count == 2 && part["remaining"] == [0, 1], "\(part)")
+            let root = try #require(part["parentId"]?.stringValue)
+            // The root was made now, named after the heading, holding the document.
             let all = try await p.tasks()
-            let epic = try #require(all.first { $0["title"] == "Accounts" && $0["parentId"] != nil })
-            let login = try #require(all.first { $0["title"] == "Login endpoint" })
-            #expect(login["parentId"] == epic["id"])  // renumbered parent
-            #expect(!all.contains { $0["title"] == "Users table" })
+            let rootTask = try #require(all.first { $0["id"]?.stringValue == root })
+            #expect(
+                rootTask["title"] == "Accounts"
+                    && rootTask["description"]?.stringValue?.contains("Sign up, log in.") == true)
+            // Applying an item twice is refused; the rest applies later, linking to what exists.
+            let twice = try await run(p, ["tasks", "proposals", "apply", id, "--only", "2"])
+            #expect(twice.status == 2 && twice.stderr.contains("already applied as"), "\(twice.stderr)")
+            let rest = try await run(p, ["tasks", "proposals", "apply", id, "--only", "0,1", "--json"])
+            #expect(rest.status == 0, "\(rest.stderr)")
+            #expect(try JSONParser.parse(rest.stdout.utf8)["remaining"] == [])
+            let tasks = try await p.tasks()
+            let epic = try #require(tasks.first { $0["title"] == "Accounts" && $0["parentId"]?.stringValue == root })
+            let table = try #require(tasks.first { $0["title"] == "Users table" })
+            #expect(table["parentId"] == epic["id"])  // item 1 under item 0, as planned
+            let done = try await run(p, ["tasks", "proposals", "apply", id])
+            #expect(done.status == 4 && done.stderr.contains("already applied in full"), "\(done.stderr)")
+            // discard removes a proposal; what was made of it stays.
+            #expect(try await run(p, ["tasks", "proposals", "discard", id]).status == 0)
+            #expect(try await run(p, ["tasks", "proposals", "show", id]).status == 3)
+            #expect(try await p.tasks().count == tasks.count)
         }
     }
 
@@ -130,6 +156,13 @@ struct PlanTests {
         let ask = s.call("decompose_task", ["document": .string(doc)])
         #expect(ask?["structuredContent"]?["needsAnswer"] == true, "\(String(describing: ask))")
         #expect(ask?["structuredContent"]?["instructions"]?.stringValue?.contains("parent") == true)
+        // A dry run over MCP stores the proposal and nothing else.
+        let dry = s.call(
+            "decompose_task", ["document": .string(doc), "plan": try JSONValue.parse(Self.epicPlan), "dryRun": true])
+        let proposal = try #require(dry?["structuredContent"]?["proposalId"]?.stringValue, "\(String(describing: dry))")
+        #expect(s.call("list_tasks")?["structuredContent"]?["tasks"]?.arrayValue?.isEmpty == true)
+        let listed = try await runProcess(Binaries.minsky, ["tasks", "proposals"], cwd: dir)
+        #expect(listed.stdout.contains(proposal) && listed.stdout.contains("new root"), "\(listed.stdout)")
         let done = s.call("decompose_task", ["document": .string(doc), "plan": try JSONValue.parse(Self.epicPlan)])
         let sc = done?["structuredContent"]
         #expect(sc?["needsAnswer"] == false && sc?["subtasks"]?.arrayValue?.count == 3, "\(String(describing: done))")

@@ -5,12 +5,12 @@ extension Tool {
     static let decomposeTask = Tool(
         name: "decompose_task", title: "Decompose a task",
         description:
-            "Split a task into subtasks, or plan a document into a task tree (configured model, or yours by sampling); else returns instructions: call again with plan.",
+            "Split a task into subtasks or plan a document into a tree (model or sampling); else instructions: call again with plan.",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "max": ToolSchema.integer(min: 1, max: 50),
                 "guidance": ToolSchema.string(maxLength: TaskRules.maxGuidanceCharacters),
-                "document": ToolSchema.string("requirements (markdown)"),
+                "document": ToolSchema.string("markdown"), "dryRun": ToolSchema.boolean(),
                 "plan": [
                     "type": "object",
                     "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}",
@@ -21,6 +21,7 @@ extension Tool {
                 "needsAnswer": ["type": "boolean"], "parentId": ["type": "string"],
                 "subtasks": ToolSchema.array(ToolSchema.task), "model": ["type": "string"],
                 "instructions": ["type": "string"], "answerSchema": ["type": "object"],
+                "proposalId": ["type": "string"],
             ], required: ["needsAnswer"]),
         // Adds subtasks (never duplicates of existing ones); may ask the model server.
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
@@ -91,8 +92,18 @@ extension Tool {
                 "answerSchema": Planner.schema(max: max),
             ]
         }
-        let (parent, _, created) = try await Planner.store(
-            plan, document: document, source: "a document", root: root, apply: true, in: store)
+        let dryRun = args.bool("dryRun")
+        let (parent, proposal, created) = try await Planner.store(
+            plan, document: document, source: "a document", root: root, apply: !dryRun, in: store)
+        guard let parent, !dryRun else {
+            // Stored for review; nothing else written (`tasks proposals show|apply|discard ID`).
+            var o: [String: JSONValue] = [
+                "needsAnswer": false, "proposalId": .string(proposal.id), "model": .string(plan.model),
+                "subtasks": .array(plan.subtasks.map { ["title": .string($0.title)] }),
+            ]
+            if let parent { o["parentId"] = .string(parent.id.rawValue) }
+            return .object(o)
+        }
         return DecomposeResult.json(
             parent: parent, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
     }
