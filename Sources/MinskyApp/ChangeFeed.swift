@@ -17,11 +17,11 @@ public enum ChangeFeed {
     /// thread.
     public static func watch(
         _ selection: StoreSelection, since: Timestamp, stop: @escaping @Sendable () -> Bool,
-        onEvents: @escaping ([TaskEvent]) -> Void
+        onEvents: @escaping ([TaskEvent], any MinskyStore) async -> Void
     ) async throws {
         let store = try await selection.open()
         do {
-            try await follow(store, selection: selection, since: since, stop: stop, onEvents: onEvents)
+            try await follow(store, selection: selection, since: since, stop: stop) { await onEvents($0, store) }
             await store.close()
         } catch {
             await store.close()
@@ -33,7 +33,7 @@ public enum ChangeFeed {
     /// the watcher's own).
     public static func follow(
         _ store: any MinskyStore, selection: StoreSelection, since: Timestamp, stop: @escaping @Sendable () -> Bool,
-        onEvents: @escaping ([TaskEvent]) -> Void
+        onEvents: @escaping ([TaskEvent]) async -> Void
     ) async throws {
         let wait: @Sendable (Double) -> Bool
         switch try StoreURL.parse(selection.location) {
@@ -64,7 +64,7 @@ public enum ChangeFeed {
                 }
                 let fresh = batch.filter { seen[$0.id] == nil }
                 for e in fresh { seen[e.id] = e.at }
-                if !fresh.isEmpty { onEvents(fresh) }
+                if !fresh.isEmpty { await onEvents(fresh) }
                 if let last = batch.last { cursor = max(cursor, last.at) }
                 if batch.count < 1000 || fresh.isEmpty { break }
             }

@@ -204,7 +204,12 @@ public struct BoardAPI: Sendable {
         var o = TaskJSON.detail(t, deps, notes: try await store.notes(of: id)).objectValue ?? [:]
         if o["notes"] == nil { o["notes"] = .array([]) }
         let events = try await store.latestHistory(of: id, limit: 200)
-        o["history"] = .array(events.map { $0.json })
+        o["history"] = .array(
+            events.map { e in
+                var j = e.json.objectValue ?? [:]
+                j["words"] = .string(e.words)
+                return .object(j)
+            })
         o["tree"] = TaskJSON.tree(try await store.tree(root: id), full: false)
         return .object(o)
     }

@@ -552,16 +552,7 @@ extension TasksCommand {
                     return
                 }
                 if page.events.isEmpty { out.line("No recorded changes to \(id).") }
-                for e in page.events {
-                    let fields = (e.changes.objectValue ?? [:]).keys.sorted().map { key -> String in
-                        let c = e.changes[key]
-                        func show(_ v: JSONValue?) -> String {
-                            v.map { Output.clip($0.stringValue ?? $0.canonicalJSON(), 40) } ?? "∅"
-                        }
-                        return "\(key): \(show(c?["before"])) → \(show(c?["after"]))"
-                    }
-                    out.line("\(e.at.iso8601)  \(e.actor)  \(e.kind)  " + fields.joined(separator: "; "))
-                }
+                for e in page.events { out.line("\(e.at.iso8601)  \(e.actor)  \(e.words)") }
                 if let c = page.nextCursor { out.line("… more: --cursor \(c)") }
             }
         }
@@ -602,16 +593,23 @@ extension TasksCommand {
             let out = Output(json: global.json)
             try await out.reportingErrors {
                 let start = Self.start(since) ?? .now()
-                try await ChangeFeed.watch(try global.selection(), since: start, stop: { false }) { events in
+                var titles: [TaskID: String] = [:]
+                try await ChangeFeed.watch(try global.selection(), since: start, stop: { false }) { events, store in
                     for e in events {
                         if out.json {
                             FileHandle.standardOutput.write(Data((e.json.canonicalJSON() + "\n").utf8))
                             continue
                         }
                         // Written at once (not through stdout's buffer): a pipe reader sees each change as it happens.
-                        let fields = (e.changes.objectValue ?? [:]).keys.sorted().joined(separator: ", ")
+                        // The task's title: from the event when it carries one, else read once.
+                        if let t = (e.changes["title"]?["after"] ?? e.changes["title"]?["before"])?.stringValue {
+                            titles[e.taskId] = t
+                        } else if titles[e.taskId] == nil {
+                            titles[e.taskId] = (try? await store.get(e.taskId))?.title ?? ""
+                        }
+                        let title = Output.clip(titles[e.taskId] ?? "", 40)
                         FileHandle.standardOutput.write(
-                            Data("\(e.at.iso8601)  \(e.actor)  \(e.kind)  \(e.taskId)  \(fields)\n".utf8))
+                            Data("\(e.at.iso8601)  \(e.actor)  \(e.taskId) “\(title)”  \(e.words)\n".utf8))
                     }
                 }
             }

@@ -62,6 +62,17 @@ struct ConsistentOptionTests {
         defer { watcher.terminate() }
         let line = try #require(watcher.nextRawLine(timeout: 20), "the watcher did not catch up")
         #expect(try JSONValue.parse(line)["taskId"]?.stringValue == id)
+        // People read words: the history and a plain watch line say what changed, with the title.
+        _ = try await cli.json("tasks", "status", id, "in-progress")
+        let history = try await cli.run("tasks", "history", id)
+        #expect(history.stdout.contains("created “seen by a late watcher”"), "\(history.stdout)")
+        #expect(history.stdout.contains("status: TODO → IN-PROGRESS"), "\(history.stdout)")
+        let plain = try MCPProcess(args: ["tasks", "watch", "--since", "10m"], cwd: dir)
+        defer { plain.terminate() }
+        let first = try #require(plain.nextRawLine(timeout: 20))
+        #expect(first.contains("\(id) “seen by a late watcher”  created “seen by a late watcher”"), "\(first)")
+        let second = try #require(plain.nextRawLine(timeout: 20))
+        #expect(second.contains("“seen by a late watcher”  status: TODO → IN-PROGRESS"), "\(second)")
         let bad = try await cli.run("tasks", "watch", "--since", "yesterday-ish")
         #expect(bad.status == 2 && bad.stderr.contains("duration like 10m"), "\(bad.stderr)")
     }

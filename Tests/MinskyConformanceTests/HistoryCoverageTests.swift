@@ -147,3 +147,33 @@ struct BlockedClaimTests {
         }
     }
 }
+
+/// History in words a person reads (what `tasks history`, `tasks watch` and the board print).
+@Suite("History in words")
+struct HistoryWordsTests {
+    @Test(arguments: StoreKind.allCases)
+    func eventsSayWhatChangedWithValues(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var draft = NewTask(title: "Login endpoint", tags: ["api"])
+            draft.acceptance = ["401 on a bad password"]
+            let t = try await store.create(draft)
+            _ = try await store.update(
+                t.id, TaskPatch(title: "Login endpoint v2", status: .inProgress), expectedVersion: nil)
+            var check = TaskPatch()
+            check.check = [1: true]
+            _ = try await store.update(t.id, check, expectedVersion: nil)
+            _ = try await store.update(t.id, TaskPatch(metadata: ["owner": "alice"]), expectedVersion: nil)
+            _ = try await store.update(
+                t.id, TaskPatch(description: String(repeating: "long words ", count: 20)), expectedVersion: nil)
+            let words = try await store.history(of: t.id, limit: 10, cursor: nil).events.map(\.words)
+            #expect(words.count == 5, "\(words)")
+            #expect(words[0] == "created “Login endpoint”, P2, tags api, 1 criteria", "\(words[0])")
+            #expect(
+                words[1].contains("title: “Login endpoint” → “Login endpoint v2”")
+                    && words[1].contains("status: TODO → IN-PROGRESS"), "\(words[1])")
+            #expect(words[2] == "checked “401 on a bad password”", "\(words[2])")
+            #expect(words[3] == "metadata.owner: ∅ → “alice”", "\(words[3])")
+            #expect(words[4].hasPrefix("description: “” → “long words") && words[4].hasSuffix("…"), "\(words[4])")
+        }
+    }
+}

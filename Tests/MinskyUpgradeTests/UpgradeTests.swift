@@ -45,7 +45,7 @@ struct UpgradeFixture {
                     dependsOn: ids.isEmpty || i % 3 != 1 ? [] : [ids[i - 1]]))
             ids.append(t.id)
         }
-        _ = try await store.claim(ids[1], owner: "agent-ü", ttl: 600)
+        _ = try await store.claim(ids[1], owner: "agent-ü", ttl: 600, force: true)
         // Embeddings must arrive bit-exact (validated as bytes on both sides).
         try await store.saveEmbeddings([TaskEmbedding(taskId: ids[0], model: "m", contentHash: "h", vector: vector)])
         try await store.saveProposal(

@@ -194,7 +194,7 @@
       <h3>Notes</h3>
       <div class="notes">${notes.map((n) => `<div class="note"><div class="muted">${esc(n.author)} · ${esc(when(n.createdAt))}</div><div class="md">${markdown(n.body)}</div></div>`).join("") || '<p class="muted">No notes yet.</p>'}</div>
       ${state.readOnly ? "" : `<form id="note-form"><input id="note-text" placeholder="Add a note…" aria-label="note" style="flex:1"><button type="submit">Note</button></form>`}
-      <h3>History</h3><ul class="history">${history.slice().reverse().map((e) => `<li>${esc(when(e.at))} · ${esc(e.actor)} · ${esc(e.kind)} ${esc(Object.keys(e.changes || {}).join(", "))}</li>`).join("")}</ul>`;
+      <h3>History</h3><ul class="history">${history.slice().reverse().map((e) => `<li>${esc(when(e.at))} · ${esc(e.actor)} · ${esc(e.words || e.kind)}</li>`).join("")}</ul>`;
     $("#panel").hidden = false;
     $("#panel-body").querySelectorAll("[data-open]").forEach((a) => a.addEventListener("click", () => openPanel(a.dataset.open)));
     $("#panel-body").querySelectorAll("[data-check]").forEach((box) => box.addEventListener("change", async () => {
