@@ -36,9 +36,9 @@ public enum ComplexityScorer {
         "required": ["score", "reasoning", "recommendedSubtasks", "decompositionPrompt"],
         "properties": [
             "score": ["type": "integer", "minimum": 1, "maximum": 10],
-            "reasoning": ["type": "string", "minLength": 1],
+            "reasoning": ["type": "string", "minLength": 1, "maxLength": 800],
             "recommendedSubtasks": ["type": "integer", "minimum": 1, "maximum": 20],
-            "decompositionPrompt": ["type": "string"],
+            "decompositionPrompt": ["type": "string", "maxLength": 800],
         ],
     ]
 

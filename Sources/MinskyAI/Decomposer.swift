@@ -44,12 +44,15 @@ public enum DecomposeResult {
 public enum Decomposer {
     /// The properties a planned item may have; `schema` and `Planner.schema` pick from them.
     static let itemProperties: [String: JSONValue] = [
-        "title": ["type": "string", "minLength": 1, "maxLength": .int(Int64(TaskRules.maxTitleCharacters))],
-        "description": ["type": "string"],
+        // Every string and list is bounded: a grammar-constrained model otherwise writes one
+        // endless description until its context is full, and the request's max_tokens is derived
+        // from these bounds (`LLMRequest.answerTokens`).
+        "title": ["type": "string", "minLength": 1, "maxLength": 120],
+        "description": ["type": "string", "maxLength": 1000],
         "complexity": ["type": "integer", "minimum": 1, "maximum": 10],
-        "dependsOn": ["type": "array", "items": ["type": "integer", "minimum": 0]],
+        "dependsOn": ["type": "array", "maxItems": 8, "items": ["type": "integer", "minimum": 0]],
         "priority": ["type": "integer", "minimum": 0, "maximum": 4],
-        "acceptance": ["type": "array", "maxItems": .int(Int64(TaskRules.maxCriteria)), "items": ["type": "string"]],
+        "acceptance": ["type": "array", "maxItems": 10, "items": ["type": "string", "maxLength": 200]],
         "parent": ["type": ["integer", "null"], "minimum": 0],
     ]
 

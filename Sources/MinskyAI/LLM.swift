@@ -52,6 +52,47 @@ public struct LLMRequest: Sendable {
     /// What the caller will check the answer for: the problem, or nil when it is usable. Lets a
     /// call's record say `invalid_answer` instead of `ok` when the model answered wrongly.
     public var check: (@Sendable (String) -> String?)? = nil
+
+    /// The answer's room in tokens (the request's `max_tokens`): the largest JSON the schema
+    /// admits, at about three characters a token, with a margin.
+    public var maxTokens: Int { Self.answerTokens(schema) }
+
+    public static func answerTokens(_ schema: JSONValue) -> Int {
+        guard let chars = maxCharacters(schema) else { return 4096 }
+        return Swift.min(16_384, Swift.max(256, chars / 3 + 128))
+    }
+
+    /// The longest JSON text `schema` admits, in characters, or nil when it bounds nothing.
+    static func maxCharacters(_ schema: JSONValue) -> Int? {
+        let types = schema["type"]?.arrayValue?.compactMap(\.stringValue) ?? [schema["type"]?.stringValue ?? ""]
+        var best = 0
+        for type in types {
+            let n: Int?
+            switch type {
+            case "string": n = schema["maxLength"]?.intValue.map { Int($0) * 2 + 2 }  // escapes
+            case "integer": n = 20
+            case "number": n = 32
+            case "boolean", "null": n = 5
+            case "array":
+                if let items = schema["maxItems"]?.intValue, let each = maxCharacters(schema["items"] ?? .object([:])) {
+                    n = Int(items) * (each + 2) + 2
+                } else {
+                    n = nil
+                }
+            case "object":
+                var sum = 2
+                for (key, sub) in schema["properties"]?.objectValue ?? [:] {
+                    guard let each = maxCharacters(sub) else { return nil }
+                    sum += key.count + 4 + each
+                }
+                n = sum
+            default: n = nil
+            }
+            guard let n else { return nil }
+            best = Swift.max(best, n)
+        }
+        return best
+    }
 }
 
 public struct LLMUsage: Sendable, Codable, Equatable {
@@ -64,11 +105,14 @@ public struct LLMResponse: Sendable {
     public var text: String
     public var usage: LLMUsage?
     public var model: String
+    /// The model stopped because it ran out of room (`finish_reason: length`, `stop_reason: max_tokens`).
+    public var truncated = false
 
-    public init(text: String, usage: LLMUsage?, model: String) {
+    public init(text: String, usage: LLMUsage?, model: String, truncated: Bool = false) {
         self.text = text
         self.usage = usage
         self.model = model
+        self.truncated = truncated
     }
 }
 

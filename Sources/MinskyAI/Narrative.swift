@@ -6,8 +6,8 @@ public enum Narrative {
     public static let schema: JSONValue = [
         "type": "object", "additionalProperties": false, "required": ["summary", "recommendations"],
         "properties": [
-            "summary": ["type": "string"],
-            "recommendations": ["type": "array", "items": ["type": "string"], "maxItems": 5],
+            "summary": ["type": "string", "maxLength": 800],
+            "recommendations": ["type": "array", "items": ["type": "string", "maxLength": 300], "maxItems": 5],
         ],
     ]
 

@@ -25,7 +25,7 @@ struct OpenAIProvider: LLMProvider {
                 "type": "json_schema",
                 "json_schema": ["name": .string(r.schemaName), "schema": r.schema, "strict": false],
             ],
-            "temperature": 0.2,
+            "temperature": 0.2, "max_tokens": .int(Int64(r.maxTokens)),
         ]
         return try await exchange(
             url: config.baseURL.appendingPathComponent("chat/completions"), headers: config.bearerHeaders, body: body,
@@ -42,7 +42,9 @@ struct OpenAIProvider: LLMProvider {
                 inputTokens: Int($0["prompt_tokens"]?.intValue ?? 0),
                 outputTokens: Int($0["completion_tokens"]?.intValue ?? 0))
         }
-        return LLMResponse(text: text, usage: usage, model: json["model"]?.stringValue ?? config.model)
+        return LLMResponse(
+            text: text, usage: usage, model: json["model"]?.stringValue ?? config.model,
+            truncated: json["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue == "length")
     }
 }
 
@@ -55,7 +57,7 @@ struct AnthropicProvider: LLMProvider {
 
     func complete(_ r: LLMRequest) async throws -> LLMResponse {
         let body: [String: JSONValue] = [
-            "model": .string(config.model), "max_tokens": 4096, "system": .string(r.system),
+            "model": .string(config.model), "max_tokens": .int(Int64(r.maxTokens)), "system": .string(r.system),
             "messages": [["role": "user", "content": .string(r.prompt)]],
             "tools": [["name": .string(r.schemaName), "description": "Give the answer.", "input_schema": r.schema]],
             "tool_choice": ["type": "tool", "name": .string(r.schemaName)],
@@ -77,7 +79,9 @@ struct AnthropicProvider: LLMProvider {
                 inputTokens: Int($0["input_tokens"]?.intValue ?? 0),
                 outputTokens: Int($0["output_tokens"]?.intValue ?? 0))
         }
-        return LLMResponse(text: input.canonicalJSON(), usage: usage, model: json["model"]?.stringValue ?? config.model)
+        return LLMResponse(
+            text: input.canonicalJSON(), usage: usage, model: json["model"]?.stringValue ?? config.model,
+            truncated: json["stop_reason"]?.stringValue == "max_tokens")
     }
 }
 
@@ -90,17 +94,29 @@ func exchange(
     onProgress: (@Sendable (Int) -> Void)?, parse: @escaping @Sendable (StreamAccumulator, String) -> Bool,
     decode: (JSONValue) throws -> LLMResponse
 ) async throws -> LLMResponse {
-    guard config.stream else {
-        return try decode(try await HTTP.postJSON(url: url, headers: headers, body: .object(body), config: config))
+    let response: LLMResponse
+    if !config.stream {
+        response = try decode(try await HTTP.postJSON(url: url, headers: headers, body: .object(body), config: config))
+    } else {
+        let acc = StreamAccumulator(onProgress: onProgress)
+        let streamed = body.merging(streamFields) { _, new in new }
+        if let json = try await HTTP.post(
+            url: url, headers: headers, body: .object(streamed), config: config, onEvent: { parse(acc, $0) })
+        {
+            response = try decode(json)
+        } else {
+            response = try acc.response(defaultModel: config.model, server: url)
+        }
     }
-    let acc = StreamAccumulator(onProgress: onProgress)
-    let streamed = body.merging(streamFields) { _, new in new }
-    if let json = try await HTTP.post(
-        url: url, headers: headers, body: .object(streamed), config: config, onEvent: { parse(acc, $0) })
-    {
-        return try decode(json)
+    if response.truncated {
+        // The answer is cut: it cannot be valid. Said at once, not as "invalid JSON" later.
+        let room = body["max_tokens"]?.intValue.map { " (\($0) tokens)" } ?? ""
+        throw MinskyError(
+            .modelUnavailable,
+            "the model \(response.model) ran out of room before finishing its answer\(room): ask for less (a smaller --max), or use a model with a larger context; nothing was written"
+        )
     }
-    return try acc.response(defaultModel: config.model, server: url)
+    return response
 }
 
 /// Builds one answer from streamed events (OpenAI chat chunks or Anthropic message events),
@@ -113,6 +129,7 @@ final class StreamAccumulator: Sendable {
         var model: String?
         var error: String?
         var finished = false
+        var truncated = false
     }
 
     let state = Mutex(State())
@@ -134,6 +151,7 @@ final class StreamAccumulator: Sendable {
             if let message = json["error"]?["message"]?.stringValue { s.error = message }
             if let m = json["model"]?.stringValue { s.model = m }
             if let piece = json["choices"]?.arrayValue?.first?["delta"]?["content"]?.stringValue { s.text += piece }
+            if json["choices"]?.arrayValue?.first?["finish_reason"]?.stringValue == "length" { s.truncated = true }
             if let u = json["usage"], let p = u["prompt_tokens"]?.intValue {
                 s.inputTokens = Int(p)
                 s.outputTokens = Int(u["completion_tokens"]?.intValue ?? 0)
@@ -159,6 +177,7 @@ final class StreamAccumulator: Sendable {
                 if let piece = json["delta"]?["partial_json"]?.stringValue { s.text += piece }
             case "message_delta":
                 if let out = json["usage"]?["output_tokens"]?.intValue { s.outputTokens = Int(out) }
+                if json["delta"]?["stop_reason"]?.stringValue == "max_tokens" { s.truncated = true }
             case "message_stop": s.finished = true
             case "error": s.error = json["error"]?["message"]?.stringValue ?? "error event"
             default: break
@@ -178,7 +197,7 @@ final class StreamAccumulator: Sendable {
         }
         guard !s.text.isEmpty else { throw MinskyError(.internal, "the model server at \(where_) streamed no answer") }
         let usage = s.inputTokens.map { LLMUsage(inputTokens: $0, outputTokens: s.outputTokens ?? 0) }
-        return LLMResponse(text: s.text, usage: usage, model: s.model ?? defaultModel)
+        return LLMResponse(text: s.text, usage: usage, model: s.model ?? defaultModel, truncated: s.truncated)
     }
 }
 

@@ -22,7 +22,9 @@ public final class FakeLLMServer: @unchecked Sendable {  // state behind Mutex; 
         public var holdOpen: Double = 0
 
         /// An OpenAI chat completion streamed in `pieces` chunks, then the usage chunk and [DONE].
-        public static func openAIStream(_ content: String, pieces: Int = 4, interval: Double = 0, usage: Bool = true)
+        public static func openAIStream(
+            _ content: String, pieces: Int = 4, interval: Double = 0, usage: Bool = true, finish: String = "stop"
+        )
             -> Reply
         {
             let chars = Array(content)
@@ -43,7 +45,8 @@ public final class FakeLLMServer: @unchecked Sendable {  // state behind Mutex; 
                 events.append("data: " + piece.canonicalJSON())
             }
             events.append(
-                #"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#)
+                #"data: {"id":"c1","model":"fake-gpt","choices":[{"index":0,"delta":{},"finish_reason":""#
+                    + finish + #""}]}"#)
             if usage {
                 events.append(
                     #"data: {"id":"c1","model":"fake-gpt","choices":[],"usage":{"prompt_tokens":120,"completion_tokens":80,"total_tokens":200}}"#
@@ -110,10 +113,15 @@ public final class FakeLLMServer: @unchecked Sendable {  // state behind Mutex; 
         }
 
         /// An OpenAI chat completion whose message content is `content`.
-        public static func openAI(_ content: String) -> Reply {
+        public static func openAI(_ content: String, finish: String = "stop") -> Reply {
             let body: JSONValue = [
                 "id": "chatcmpl-1", "model": "fake-gpt",
-                "choices": [["index": 0, "message": ["role": "assistant", "content": .string(content)]]],
+                "choices": [
+                    [
+                        "index": 0, "message": ["role": "assistant", "content": .string(content)],
+                        "finish_reason": .string(finish),
+                    ]
+                ],
                 "usage": ["prompt_tokens": 120, "completion_tokens": 80],
             ]
             return Reply(body: body.canonicalJSON())

@@ -8,6 +8,40 @@ import Testing
 /// silence, errors mid-stream, progress over MCP, and `ai.stream false`.
 @Suite("Streamed model answers")
 struct StreamingTests {
+    /// Every request is bounded (max_tokens from the schema, every string and list of the schema
+    /// bounded), and an answer cut for room is said at once, streamed or not, with nothing written.
+    @Test(arguments: [true, false])
+    func requestsAreBoundedAndACutAnswerIsSaidAtOnce(streamed: Bool) async throws {
+        let cut = String(goodPlan.prefix(40))
+        let server = try FakeLLMServer([
+            streamed ? .openAIStream(cut, pieces: 3, finish: "length") : .openAI(cut, finish: "length")
+        ])
+        let p = try await AIProject.make(.sqlite, server: server)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            if !streamed { #expect(try await p.run("config", "set", "ai.stream", "false").status == 0) }
+            let r = try await p.run("tasks", "decompose", "Build user authentication", "--max", "4")
+            #expect(r.status != 0 && r.stderr.contains("ran out of room"), "\(r.stderr)")
+            #expect(!r.stderr.contains("not valid JSON"), "\(r.stderr)")
+            #expect(server.requests.count == 1, "a cut answer is not retried as a repair")
+            #expect(
+                try JSONParser.parse(await p.run("tasks", "list", "--json").stdout.utf8)["tasks"]?.arrayValue?.isEmpty
+                    == true)
+            let body = try #require(server.requests.first?.body)
+            let maxTokens = try #require(body["max_tokens"]?.intValue)
+            #expect(maxTokens >= 256 && maxTokens <= 16_384, "\(maxTokens)")
+            // The schema bounds every string and list, so a constrained model cannot write forever.
+            var unbounded: [String] = []
+            func walk(_ v: JSONValue, _ path: String) {
+                if v["type"] == "string" && v["maxLength"] == nil && v["enum"] == nil { unbounded.append(path) }
+                if v["type"] == "array" && v["maxItems"] == nil { unbounded.append(path) }
+                for (k, sub) in v["properties"]?.objectValue ?? [:] { walk(sub, path + "." + k) }
+                if let items = v["items"] { walk(items, path + "[]") }
+            }
+            walk(body["response_format"]?["json_schema"]?["schema"] ?? .null, "schema")
+            #expect(unbounded.isEmpty, "unbounded: \(unbounded)")
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func openAIStreamBuildsTheAnswerAndRecordsItsUsage(kind: StoreKind) async throws {
         let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 7)])
