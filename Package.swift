@@ -64,8 +64,15 @@ let package = Package(
                 .embedInCode("Resources/board.html"), .embedInCode("Resources/board.css"),
                 .embedInCode("Resources/board.js"),
             ]),
-        // LLM providers (URLSession) and the AI features built on them.
-        .target(name: "MinskyAI", dependencies: ["MinskyCore"]),
+        // libcurl, which FoundationNetworking already links: called directly for model requests,
+        // because URLSession on Linux polls a core while it waits on a slow answer (measured).
+        .systemLibrary(
+            name: "CLibCurl",
+            pkgConfig: "libcurl",
+            providers: [.apt(["libcurl4-openssl-dev"]), .brew(["curl"])]
+        ),
+        // LLM providers (HTTP through libcurl) and the AI features built on them.
+        .target(name: "MinskyAI", dependencies: ["MinskyCore", "CLibCurl"]),
         // Backup, upgrade to PostgreSQL, rollback: moving a store without losing a byte.
         .target(
             name: "MinskyUpgrade",

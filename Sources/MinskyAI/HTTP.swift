@@ -9,41 +9,14 @@ import Synchronization
 /// JSON over HTTP with time-outs and retries: 429 and 5xx are retried with exponential backoff
 /// and jitter, honouring `Retry-After`. Errors name the server and status, never the API key.
 enum HTTP {
-    static let session: URLSession = {
-        let c = URLSessionConfiguration.ephemeral
-        c.timeoutIntervalForRequest = 300
-        return URLSession(configuration: c)
-    }()
-
     /// One exchange; cancelling the calling task cancels the HTTP request.
     static func send(_ request: URLRequest) async throws -> (Data, HTTPURLResponse) {
-        let box = TaskBox()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { cont in
-                let task = session.dataTask(with: request) { data, response, error in
-                    if let error {
-                        cont.resume(throwing: error)
-                        return
-                    }
-                    guard let http = response as? HTTPURLResponse else {
-                        cont.resume(
-                            throwing: MinskyError(
-                                .modelUnavailable, "no HTTP response from \(request.url?.host ?? "the model server")"))
-                        return
-                    }
-                    cont.resume(returning: (data ?? Data(), http))
-                }
-                box.task.withLock { $0 = task }
-                task.resume()
-            }
-        } onCancel: {
-            box.task.withLock { $0?.cancel() }
+        let body = Mutex(Data())
+        let response = try await CurlTransport.perform(request) { chunk, _ in
+            body.withLock { $0.append(chunk) }
+            return true
         }
-    }
-
-    /// The in-flight request, for cancellation. `@unchecked Sendable`: guarded by its Mutex.
-    final class TaskBox: @unchecked Sendable {
-        let task = Mutex<URLSessionDataTask?>(nil)
+        return (body.withLock { $0 }, response)
     }
 
     /// One exchange whose answer may be a server-sent event stream: each `data:` payload goes to
@@ -55,91 +28,46 @@ enum HTTP {
     static func sendStreaming(_ request: URLRequest, onEvent: @escaping @Sendable (String) -> Bool) async throws -> (
         Data, HTTPURLResponse
     ) {
-        let box = TaskBox()
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { cont in
-                let delegate = StreamDelegate(onEvent: onEvent, continuation: cont)
-                let queue = OperationQueue()
-                queue.maxConcurrentOperationCount = 1
-                let session = URLSession(configuration: session.configuration, delegate: delegate, delegateQueue: queue)
-                let task = session.dataTask(with: request)
-                box.task.withLock { $0 = task }
-                task.resume()
-            }
-        } onCancel: {
-            box.task.withLock { $0?.cancel() }
-        }
+        let reader = SSEReader(onEvent: onEvent)
+        let response = try await CurlTransport.perform(request) { chunk, head in reader.take(chunk, head) }
+        return (reader.body.withLock { $0 }, response)
     }
 
-    /// Collects a streamed answer. Callbacks arrive one at a time on the session's serial queue,
-    /// hence `@unchecked Sendable`.
-    final class StreamDelegate: NSObject, URLSessionDataDelegate, @unchecked Sendable {
+    /// Splits a streamed body into `data:` payloads; anything not an event stream is kept whole.
+    final class SSEReader: Sendable {
         let onEvent: @Sendable (String) -> Bool
-        var continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>?
-        var response: HTTPURLResponse?
-        var streaming = false
-        var body = Data()
-        var pending: [UInt8] = []
+        let body = Mutex(Data())
+        let pending = Mutex<[UInt8]>([])
 
-        init(
-            onEvent: @escaping @Sendable (String) -> Bool,
-            continuation: CheckedContinuation<(Data, HTTPURLResponse), any Error>
-        ) {
-            self.onEvent = onEvent
-            self.continuation = continuation
-        }
+        init(onEvent: @escaping @Sendable (String) -> Bool) { self.onEvent = onEvent }
 
-        func urlSession(
-            _ session: URLSession, dataTask: URLSessionDataTask, didReceive response: URLResponse,
-            completionHandler: @escaping (URLSession.ResponseDisposition) -> Void
-        ) {
-            let http = response as? HTTPURLResponse
-            self.response = http
-            streaming =
-                (200..<300).contains(http?.statusCode ?? 0)
-                && (http?.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased().contains("text/event-stream")
-            completionHandler(.allow)
-        }
-
-        func urlSession(_ session: URLSession, dataTask: URLSessionDataTask, didReceive data: Data) {
+        /// Returns false once the last event arrived (the transfer may stop).
+        func take(_ chunk: Data, _ head: HTTPURLResponse) -> Bool {
+            let streaming =
+                (200..<300).contains(head.statusCode)
+                && (head.value(forHTTPHeaderField: "Content-Type") ?? "").lowercased().contains("text/event-stream")
             guard streaming else {
-                body.append(data)
-                return
+                body.withLock { $0.append(chunk) }
+                return true
             }
-            pending.append(contentsOf: data)
-            var start = 0
-            while let nl = pending[start...].firstIndex(of: 10) {
-                var line = pending[start..<nl]
-                if line.last == 13 { line = line.dropLast() }
-                start = nl + 1
-                if line.starts(with: Array("data:".utf8)) {
-                    var payload = line.dropFirst(5)
-                    if payload.first == 32 { payload = payload.dropFirst() }
-                    if onEvent(String(decoding: payload, as: UTF8.self)), let response {
-                        // The answer is complete: return it now and let go of the connection.
-                        continuation?.resume(returning: (body, response))
-                        continuation = nil
-                        dataTask.cancel()
-                        return
-                    }
+            var lines: [ArraySlice<UInt8>] = []
+            pending.withLock { p in
+                p.append(contentsOf: chunk)
+                var start = 0
+                while let nl = p[start...].firstIndex(of: 10) {
+                    var line = p[start..<nl]
+                    if line.last == 13 { line = line.dropLast() }
+                    lines.append(line)
+                    start = nl + 1
                 }
+                p.removeFirst(start)
             }
-            pending.removeFirst(start)
-        }
-
-        func urlSession(_ session: URLSession, task: URLSessionTask, didCompleteWithError error: (any Error)?) {
-            if let error {
-                continuation?.resume(throwing: error)
-            } else if let response {
-                continuation?.resume(returning: (body, response))
-            } else {
-                continuation?.resume(
-                    throwing: MinskyError(
-                        .modelUnavailable,
-                        "no HTTP response from \(task.originalRequest?.url?.host ?? "the model server")"))
+            for line in lines where line.starts(with: Array("data:".utf8)) {
+                var payload = line.dropFirst(5)
+                if payload.first == 32 { payload = payload.dropFirst() }
+                if onEvent(String(decoding: payload, as: UTF8.self)) { return false }
             }
-            continuation = nil
-            session.finishTasksAndInvalidate()
+            return true
         }
     }
 

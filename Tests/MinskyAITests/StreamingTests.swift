@@ -8,6 +8,25 @@ import Testing
 /// silence, errors mid-stream, progress over MCP, and `ai.stream false`.
 @Suite("Streamed model answers")
 struct StreamingTests {
+    /// Waiting on a slow model costs no CPU: the transfer sleeps in poll (URLSession on Linux
+    /// busy-polled: 6.3 s of CPU over an 8 s answer). Generous bound: a tenth of the wait.
+    @Test func waitingOnASlowAnswerCostsNoCPU() async throws {
+        let server = try FakeLLMServer([.openAIStream(goodPlan, pieces: 8, interval: 0.5)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try await runProcess(
+                URL(fileURLWithPath: "/usr/bin/time"),
+                ["-f", "cpu %U %S wall %e", Binaries.minsky.path, "tasks", "decompose", "Build user authentication"],
+                cwd: p.dir, env: p.env)
+            #expect(r.status == 0, "\(r.stderr)")
+            let line = try #require(r.stderr.split(separator: "\n").last { $0.hasPrefix("cpu ") })
+            let f = line.split(separator: " ").compactMap { Double($0) }
+            try #require(f.count == 3)
+            #expect(f[2] >= 4, "the answer took \(f[2]) s; it should take about 4.5")
+            #expect(f[0] + f[1] < f[2] / 10, "minsky used \(f[0] + f[1]) s of CPU while waiting \(f[2]) s")
+        }
+    }
+
     /// Every request is bounded (max_tokens from the schema, every string and list of the schema
     /// bounded), and an answer cut for room is said at once, streamed or not, with nothing written.
     @Test(arguments: [true, false])
