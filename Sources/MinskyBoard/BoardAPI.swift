@@ -229,9 +229,28 @@ public struct BoardAPI: Sendable {
 
     /// A drag (status) or a check, with the version the page saw: a stale one is a 409 that
     /// carries the task as it is now, and nothing is written.
+    func field(_ v: JSONValue, _ name: String) throws -> String {
+        guard let s = v.stringValue else { throw MinskyError.invalid(name, "\(name) must be text") }
+        return s
+    }
+
     func update(_ id: TaskID, _ b: JSONValue) async throws -> Reply {
         var patch = TaskPatch()
         if let s = b["status"]?.stringValue { patch.status = try TaskStatus(parsing: s) }
+        // Edits from the panel: the same rules as every other way in (TaskRules, in the store).
+        if let v = b["title"] { patch.title = try field(v, "title") }
+        if let v = b["description"] { patch.description = try field(v, "description") }
+        if let v = b["priority"] {
+            guard let n = v.intValue else { throw MinskyError.invalid("priority", "priority must be 0 to 4") }
+            patch.priority = try Priority(Int(n))
+        }
+        if let v = b["tags"] {
+            guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else {
+                throw MinskyError.invalid("tags", "tags must be a list of words")
+            }
+            patch.tags = a.compactMap(\.stringValue)
+        }
+        if let v = b["assignee"] { patch.assignee = try field(v, "assignee") }
         if let n = b["check"]?.intValue { patch.check[Int(n)] = b["done"]?.boolValue ?? true }
         patch.force = b["force"]?.boolValue ?? false
         guard let expected = b["expectedVersion"]?.intValue else {

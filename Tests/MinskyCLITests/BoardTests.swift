@@ -22,7 +22,12 @@ struct BoardTests {
                 "ok: requests without the token or with a foreign Origin or Host are refused",
                 "ok: dragging a card to DONE changes its status in the store",
                 "ok: changes from another process appear live, without a reload",
-                "ok: a stale drag shows the conflict and overwrites nothing", "ok: board",
+                "ok: a stale drag shows the conflict and overwrites nothing",
+                "ok: the Content Security Policy allows no inline script or style",
+                "ok: cards are reached and opened with the keyboard, Esc closes the panel",
+                "ok: the panel edits title, description, priority, tags, assignee and status",
+                "ok: the panel names the parent", "ok: a change made elsewhere is highlighted",
+                "ok: a dark theme from prefers-color-scheme, and a layout that works 420 px wide", "ok: board",
             ] {
                 #expect(r.stdout.contains(step), "missing '\(step)':\n\(r.stdout)\n\(r.stderr)")
             }

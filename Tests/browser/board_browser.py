@@ -17,7 +17,8 @@ from selenium.common.exceptions import StaleElementReferenceException, TimeoutEx
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.action_chains import ActionChains
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 minsky, project = sys.argv[1], sys.argv[2]
 mode = sys.argv[3] if len(sys.argv) > 3 else "full"
@@ -73,6 +74,25 @@ try:
     assert status == 200 and "<title>Minsky board</title>" in body
     assert len(cli_json("tasks", "list", "--all")["tasks"]) == count
     print("ok: requests without the token or with a foreign Origin or Host are refused")
+
+    # The page's script and style are files of this origin: the policy allows nothing inline.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", f"/?token={token}", headers={"Host": f"127.0.0.1:{port}"})
+    r = c.getresponse()
+    policy = r.getheader("Content-Security-Policy") or ""
+    page = r.read().decode()
+    c.close()
+    assert "unsafe-inline" not in policy and "script-src 'self'" in policy and "style-src 'self'" in policy, policy
+    assert "<script>" not in page and "<style>" not in page and 'src="/board.js"' in page, page[:400]
+    for asset, kind in [("/board.js", "javascript"), ("/board.css", "css")]:
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", asset, headers={"Host": f"127.0.0.1:{port}"})
+        r = c.getresponse()
+        assert r.status == 200 and kind in (r.getheader("Content-Type") or ""), (asset, r.status)
+        r.read()
+        c.close()
+    assert request("GET", "/board.js", host=f"evil.example:{port}")[0] == 403
+    print("ok: the Content Security Policy allows no inline script or style")
 
     options = webdriver.ChromeOptions()
     options.binary_location = os.environ.get("MINSKY_CHROMIUM", "/usr/bin/chromium")
@@ -231,6 +251,63 @@ try:
     cli("tasks", "note", other, "A note from the CLI")
     WebDriverWait(driver, 30).until(lambda d: "A note from the CLI" in panel_text())
     print("ok: the panel shows criteria, notes and history, and writes through the store")
+
+    # The keyboard: Esc closes the panel; a card takes the focus and Enter opens it.
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    wait.until(lambda d: not d.find_element(By.ID, "panel").is_displayed())
+    driver.execute_script(f'document.querySelector(\'.card[data-id="{blocked}"]\').focus()')
+    ActionChains(driver).send_keys(Keys.ENTER).perform()
+    wait.until(lambda d: "Waits for the CLI task" in panel_text() and d.find_elements(By.ID, "edit-title"))
+    print("ok: cards are reached and opened with the keyboard, Esc closes the panel")
+
+    # Editing in the panel: title, description, priority, tags, assignee and status (no drag).
+    def fill(element_id, value):
+        e = driver.find_element(By.ID, element_id)
+        e.clear()
+        e.send_keys(value)
+    fill("edit-title", "Edited in the panel")
+    fill("edit-description", "Now with **words**")
+    fill("edit-tags", "ui, edited")
+    fill("edit-assignee", "ana")
+    Select(driver.find_element(By.ID, "edit-priority")).select_by_value("1")
+    Select(driver.find_element(By.ID, "edit-status")).select_by_visible_text("IN-REVIEW")
+    driver.find_element(By.ID, "edit-save").click()
+    wait.until(lambda d: cli_json("tasks", "get", blocked)["task"]["title"] == "Edited in the panel")
+    edited = cli_json("tasks", "get", blocked)["task"]
+    assert edited["description"] == "Now with **words**" and edited["priority"] == 1, edited
+    assert sorted(edited["tags"]) == ["edited", "ui"] and edited["assignee"] == "ana" and edited["status"] == "IN-REVIEW", edited
+    wait.until(lambda d: column_of(blocked) == "IN-REVIEW")
+    print("ok: the panel edits title, description, priority, tags, assignee and status")
+
+    # The parent is shown in the panel.
+    kid = cli_json("tasks", "create", "A subtask made elsewhere", "--parent", other)["id"]
+    WebDriverWait(driver, 30).until(lambda d: card(kid) is not None)
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    retry(lambda: card(kid).click())
+    wait.until(lambda d: f"under {other}" in panel_text())
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    print("ok: the panel names the parent")
+
+    # A change made elsewhere is highlighted briefly on its card.
+    cli("tasks", "update", other, "--title", "Renamed elsewhere")
+    WebDriverWait(driver, 30).until(lambda d: "flash" in (retry(lambda: card(other).get_attribute("class")) or ""))
+    print("ok: a change made elsewhere is highlighted")
+
+    # A dark theme when the system asks for one, and a layout that works 420 px wide.
+    light = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+    dark = driver.execute_script("return getComputedStyle(document.body).backgroundColor")
+    def brightness(rgb):
+        return sum(int(v) for v in rgb[rgb.index("(") + 1:rgb.index(")")].split(",")[:3])
+    assert brightness(dark) < 150 < brightness(light), (light, dark)
+    driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": [{"name": "prefers-color-scheme", "value": "light"}]})
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", {"width": 420, "height": 860, "deviceScaleFactor": 1, "mobile": True})
+    wait.until(lambda d: d.execute_script("return window.innerWidth") == 420)
+    width = driver.execute_script("return document.documentElement.scrollWidth")
+    tops = driver.execute_script("return [...document.querySelectorAll('section.column')].slice(0, 2).map(c => c.getBoundingClientRect().top)")
+    assert width <= 420 and tops[1] > tops[0], (width, tops)
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    print("ok: a dark theme from prefers-color-scheme, and a layout that works 420 px wide")
     if shots:
         os.makedirs(shots, exist_ok=True)
         driver.save_screenshot(os.path.join(shots, "board-panel.png"))

@@ -88,12 +88,16 @@
     state.byId = new Map(d.tasks.map((t) => [t.id, t]));
     const byStatus = new Map(d.statuses.map((st) => [st, []]));
     for (const t of d.tasks) byStatus.get(t.status)?.push(card(t));
+    // Versions as this page last drew them: a card that changed elsewhere is highlighted briefly.
+    const focused = document.activeElement?.closest?.(".card")?.dataset.id;
     $("#board").innerHTML = d.statuses.map((status) => {
       const cards = byStatus.get(status);
       const total = d.counts?.[status] ?? cards.length;
       const count = total > cards.length ? `<span title="the first ${cards.length} are shown; filter to see others">${cards.length} of ${total}</span>` : `<span>${total}</span>`;
       return `<section class="column" data-status="${status}"><h2><span>${status}</span>${count}</h2>${cards.join("")}</section>`;
     }).join("");
+    state.seen = new Map(d.tasks.map((t) => [t.id, t.version]));
+    if (focused) $(`.card[data-id="${CSS.escape(focused)}"]`)?.focus();
     document.body.dataset.loaded = String(Number(document.body.dataset.loaded || 0) + 1);
   }
 
@@ -103,7 +107,9 @@
     if (t.acceptance) meta.push(`✓ ${t.acceptance.done}/${t.acceptance.total}`);
     if (t.openSubtasks) meta.push(`${t.openSubtasks} open subtask(s)`);
     const blocked = t.blockedBy ? `<div class="blocked" title="${esc(t.blockedBy.map((b) => b.id + " " + b.title).join("\n"))}">blocked by ${t.blockedBy.map((b) => esc(b.id)).join(", ")}</div>` : "";
-    return `<article class="card${t.blockedBy ? " is-blocked" : ""}" data-id="${esc(t.id)}" data-version="${t.version}" data-status="${t.status}">
+    const changed = state.seen && state.seen.has(t.id) && state.seen.get(t.id) !== t.version;
+    const fresh = state.seen && !state.seen.has(t.id);
+    return `<article class="card${t.blockedBy ? " is-blocked" : ""}${changed || fresh ? " flash" : ""}" tabindex="0" role="button" aria-label="${esc(t.id + " " + t.title)}" data-id="${esc(t.id)}" data-version="${t.version}" data-status="${t.status}">
       <div class="top"><span class="id">${esc(t.id)}</span><span class="prio p${t.priority}">P${t.priority}</span></div>
       <div class="title">${esc(t.title)}</div>
       <div>${t.tags.map((g) => `<span class="tag">${esc(g)}</span>`).join("")}</div>
@@ -117,6 +123,20 @@
     const t = el && state.byId?.get(el.dataset.id);
     if (t) startDrag(e, el, t);
   });
+
+  // The keyboard: Tab reaches every card, Enter (or Space) opens it, Esc closes the panel.
+  $("#board").addEventListener("keydown", (e) => {
+    const el = e.target.closest(".card");
+    if (el && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); openPanel(el.dataset.id); }
+  });
+  document.addEventListener("keydown", (e) => {
+    if (e.key === "Escape" && !$("#panel").hidden) {
+      const id = state.open;
+      closePanel();
+      if (id) $(`.card[data-id="${CSS.escape(id)}"]`)?.focus();
+    }
+  });
+  function closePanel() { $("#panel").hidden = true; state.open = null; }
 
   // MARK: dragging (pointer events: mouse, pen and touch alike)
 
@@ -180,12 +200,28 @@
     const ro = state.readOnly ? "disabled" : "";
     const ac = (t.acceptance || []).map((c, i) => `<li><label><input type="checkbox" data-check="${i + 1}" ${c.done ? "checked" : ""} ${ro}> ${esc(c.text)}</label></li>`).join("");
     const subtasks = (tree.roots[0]?.children || []).map((n) => `<li>${link(n)}</li>`).join("");
+    const statuses = state.data?.statuses || ["TODO", "IN-PROGRESS", "IN-REVIEW", "DONE", "BLOCKED", "CLOSED"];
+    const parent = t.parentId ? (state.byId?.get(t.parentId) || { id: t.parentId, title: "", status: "" }) : null;
+    const edit = state.readOnly ? "" : `
+      <form id="edit-form" class="edit" autocomplete="off">
+        <label>Title <input id="edit-title" value="${esc(t.title)}" maxlength="500" required></label>
+        <label>Description <textarea id="edit-description" rows="5">${esc(t.description || "")}</textarea></label>
+        <div class="row">
+          <label>Status <select id="edit-status">${statuses.map((st) => `<option${st === t.status ? " selected" : ""}>${st}</option>`).join("")}</select></label>
+          <label>Priority <select id="edit-priority">${[0, 1, 2, 3, 4].map((p) => `<option value="${p}"${p === t.priority ? " selected" : ""}>P${p}</option>`).join("")}</select></label>
+        </div>
+        <label>Tags <input id="edit-tags" value="${esc((t.tags || []).join(", "))}" placeholder="comma, separated"></label>
+        <label>Assignee <input id="edit-assignee" value="${esc(t.assignee || "")}" placeholder="nobody"></label>
+        <button id="edit-save" type="submit">Save</button>
+      </form>`;
     $("#panel-body").innerHTML = `
       <div class="muted">${esc(t.id)} · P${t.priority} · version ${t.version}</div>
       <h2>${esc(t.title)}</h2>
+      ${parent ? `<div class="muted">under ${link(parent)}</div>` : ""}
       <div><span class="badge">${esc(t.status)}</span> ${t.assignee ? "claimed by " + esc(t.assignee) + (t.claimExpiresAt ? " until " + esc(when(t.claimExpiresAt)) : "") : ""}
       ${(t.tags || []).map((g) => `<span class="tag">${esc(g)}</span>`).join("")}</div>
       <div class="md">${t.description ? markdown(t.description) : '<p class="muted">No description.</p>'}</div>
+      ${edit}
       ${ac ? `<h3>Acceptance criteria</h3><ul class="ac">${ac}</ul>` : ""}
       ${subtasks ? `<h3>Subtasks</h3><ul>${subtasks}</ul>` : ""}
       ${blockedBy.length ? `<h3>Blocked by</h3><ul>${blockedBy.map((e) => `<li>${link(e)}</li>`).join("")}</ul>` : ""}
@@ -193,7 +229,7 @@
       <h3>Tree</h3><div class="tree">${esc(treeText(tree))}</div>
       <h3>Notes</h3>
       <div class="notes">${notes.map((n) => `<div class="note"><div class="muted">${esc(n.author)} · ${esc(when(n.createdAt))}</div><div class="md">${markdown(n.body)}</div></div>`).join("") || '<p class="muted">No notes yet.</p>'}</div>
-      ${state.readOnly ? "" : `<form id="note-form"><input id="note-text" placeholder="Add a note…" aria-label="note" style="flex:1"><button type="submit">Note</button></form>`}
+      ${state.readOnly ? "" : `<form id="note-form"><input id="note-text" class="grow" placeholder="Add a note…" aria-label="note"><button type="submit">Note</button></form>`}
       <h3>History</h3><ul class="history">${history.slice().reverse().map((e) => `<li>${esc(when(e.at))} · ${esc(e.actor)} · ${esc(e.words || e.kind)}</li>`).join("")}</ul>`;
     $("#panel").hidden = false;
     $("#panel-body").querySelectorAll("[data-open]").forEach((a) => a.addEventListener("click", () => openPanel(a.dataset.open)));
@@ -202,6 +238,25 @@
       if (!res.ok) toast(res.status === 409 ? `${t.id} changed meanwhile; shown as it is now` : res.json?.error?.message, true);
       await openPanel(t.id);
     }));
+    $("#edit-form")?.addEventListener("submit", async (e) => {
+      e.preventDefault();
+      const change = {
+        title: $("#edit-title").value, description: $("#edit-description").value,
+        priority: Number($("#edit-priority").value), assignee: $("#edit-assignee").value.trim(),
+        tags: $("#edit-tags").value.split(",").map((g) => g.trim()).filter((g) => g),
+        expectedVersion: t.version,
+      };
+      const status = $("#edit-status").value;
+      if (status !== t.status) change.status = status;
+      let res = await api("POST", `/api/task/${encodeURIComponent(t.id)}`, change);
+      if (!res.ok && res.json?.error?.field === "force" && confirm(res.json.error.message + "\n\nSave it as DONE anyway?")) {
+        res = await api("POST", `/api/task/${encodeURIComponent(t.id)}`, { ...change, force: true });
+      }
+      if (res.ok) toast(`Saved ${t.id}`);
+      else toast(res.status === 409 ? `Not saved: ${t.id} changed meanwhile; shown as it is now` : res.json?.error?.message || "could not save", true);
+      await load();
+      await openPanel(t.id);
+    });
     $("#note-form")?.addEventListener("submit", async (e) => {
       e.preventDefault();
       const body = $("#note-text").value;
@@ -243,7 +298,7 @@
       clearTimeout(connect.timer);
       connect.timer = setTimeout(async () => {
         await load();
-        if (state.open && msg.changed.includes(state.open) && !$("#panel").hidden && document.activeElement?.id !== "note-text") await openPanel(state.open);
+        if (state.open && msg.changed.includes(state.open) && !$("#panel").hidden && !document.activeElement?.closest?.("#panel form")) await openPanel(state.open);
       }, 60);
     };
     ws.onclose = () => { $("#live").classList.remove("on"); setTimeout(connect, 1000); };
@@ -251,7 +306,7 @@
 
   // MARK: wiring
 
-  $("#panel-close").addEventListener("click", () => { $("#panel").hidden = true; state.open = null; });
+  $("#panel-close").addEventListener("click", closePanel);
   for (const id of ["#f-tag", "#f-assignee", "#f-meaning"]) $(id).addEventListener("change", load);
   $("#f-q").addEventListener("input", () => { clearTimeout(load.timer); load.timer = setTimeout(load, 250); });
   $("#filters").addEventListener("submit", (e) => { e.preventDefault(); load(); });
