@@ -463,3 +463,51 @@ struct StoreURLTests {
         #expect(!r.stderr.contains("hunter2") && !r.stdout.contains("hunter2"))
     }
 }
+
+/// The README's "Using it" block runs as written in a fresh directory: every `minsky` line in
+/// order, the example ids replaced by the ones `tasks create` printed (in order of first mention),
+/// placeholder lines (`[…]`) and `watch` (it runs until Ctrl-C) left out.
+@Suite("The README as written")
+struct ReadmeTests {
+    @Test func theUsingItExamplesRunInOrder() async throws {
+        let readme = try String(contentsOf: repositoryRoot().appendingPathComponent("README.md"), encoding: .utf8)
+        let section = try #require(readme.range(of: "## Using it"))
+        let rest = readme[section.upperBound...]
+        let open = try #require(rest.range(of: "```bash\n"))
+        let close = try #require(rest[open.upperBound...].range(of: "```"))
+        let lines = rest[open.upperBound..<close.lowerBound].split(separator: "\n").map(String.init)
+        let commands = lines.filter { $0.hasPrefix("minsky ") && !$0.contains("[") && !$0.contains(" watch") }
+        #expect(commands.count >= 20, "\(commands)")
+        // Example ids in order of first mention; real ids in order of creation.
+        var examples: [String] = []
+        for l in commands {
+            for m in l.matches(of: /mk-[0-9a-z]{5}/) where !examples.contains(String(m.0)) {
+                examples.append(String(m.0))
+            }
+        }
+        let dir = try TestEnvironment.tempDirectory("minsky-readme")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        var real: [String] = []
+        for line in commands {
+            // The command without its trailing comment (two spaces then #).
+            var cmd = line
+            if let c = cmd.range(of: #"\s{2,}#"#, options: .regularExpression) { cmd = String(cmd[..<c.lowerBound]) }
+            for (i, e) in examples.enumerated() where i < real.count {
+                cmd = cmd.replacingOccurrences(of: e, with: real[i])
+            }
+            cmd = Binaries.minsky.path + cmd.dropFirst("minsky".count)
+            let r = try await runProcess(URL(fileURLWithPath: "/bin/sh"), ["-c", cmd], cwd: dir)
+            #expect(r.status == 0, "README line failed: \(line)\n\(r.stderr)")
+            if line.hasPrefix("minsky tasks create"), let m = r.stdout.firstMatch(of: /Created (mk-[0-9a-z]+)/) {
+                real.append(String(m.1))
+            }
+            if r.status != 0 { return }
+        }
+        #expect(real.count == 3)
+        // After the delete and the import, everything is back, notes and dependencies included.
+        let back = try await runProcess(Binaries.minsky, ["tasks", "get", real[1], "--json"], cwd: dir)
+        let task = try JSONValue.parse(back.stdout)
+        #expect(task["task"]?["status"] == "DONE" && task["notes"]?.arrayValue?.count == 1, "\(back.stdout)")
+        #expect(task["blocks"]?.arrayValue?.first?["id"]?.stringValue == real[2], "\(back.stdout)")
+    }
+}
