@@ -3,6 +3,7 @@ import GRDB
 import MinskyCore
 import MinskyPostgres
 import MinskySQL
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -22,24 +23,15 @@ extension TransferReporter {
     public func note(_ text: String) {}
 }
 
-/// Test-only fault injection: `MINSKY_FAULT=<point>:kill` sends SIGKILL to this process at that
-/// point, `<point>:sleep=<seconds>` pauses there, and `<point>:wait=<file>` creates
-/// `<file>.reached` and waits there until `<file>` exists (a handshake: a test acts while the
-/// process is known to be at the point, with no timing to guess). Points: after-backup, copy,
-/// validate, switch.
+/// Named points of an upgrade (after-backup, copy, validate, switch) where the executable may
+/// act: `minsky` installs a hook that reads its test-only `MINSKY_FAULT` setting (kill, sleep or
+/// wait there). The library itself reads no environment and kills nothing.
 public enum Faults {
-    public static func point(_ name: String) {
-        guard let spec = ProcessInfo.processInfo.environment["MINSKY_FAULT"], spec.hasPrefix(name + ":") else { return }
-        let action = spec.dropFirst(name.count + 1)
-        FileHandle.standardError.write(Data("minsky: fault point \(name) reached\n".utf8))
-        if action == "kill" { kill(getpid(), SIGKILL) }
-        if action.hasPrefix("sleep="), let s = Double(action.dropFirst(6)) { usleep(UInt32(s * 1_000_000)) }
-        if action.hasPrefix("wait=") {
-            let file = String(action.dropFirst(5))
-            FileManager.default.createFile(atPath: file + ".reached", contents: nil)
-            for _ in 0..<6_000 where !FileManager.default.fileExists(atPath: file) { usleep(10_000) }
-        }
-    }
+    private static let hook = Mutex<(@Sendable (String) -> Void)?>(nil)
+
+    public static func install(_ h: @escaping @Sendable (String) -> Void) { hook.withLock { $0 = h } }
+
+    public static func point(_ name: String) { hook.withLock { $0 }?(name) }
 }
 
 /// What a copy moved and proved, per table.

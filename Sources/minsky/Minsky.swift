@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MinskyApp
 import MinskyCore
+import MinskyUpgrade
 
 @main
 struct Minsky: AsyncParsableCommand {
@@ -31,6 +32,7 @@ struct Minsky: AsyncParsableCommand {
                 Logger.Level(rawValue: ProcessInfo.processInfo.environment["MINSKY_LOG_LEVEL"] ?? "") ?? .warning
             return h
         }
+        installFaultPoints()
         // `minsky mcp [--db URL]` is started by agents for every session: skip the general
         // argument parser (a measurable part of start-up) for exactly that shape.
         if let db = MCPCommand.fastPathDatabase(CommandLine.arguments) {
@@ -167,5 +169,25 @@ func parseID(_ raw: String, field: String = "id") throws -> TaskID {
     do { return try TaskID(validating: raw) } catch var e as MinskyError {
         e.field = field
         throw e
+    }
+}
+
+/// Test-only fault injection for upgrades: `MINSKY_FAULT=<point>:kill` sends SIGKILL to this
+/// process at that point, `<point>:sleep=<seconds>` pauses there, and `<point>:wait=<file>`
+/// creates `<file>.reached` and waits until `<file>` exists (a handshake: a test acts while the
+/// process is known to be at the point). Points: after-backup, copy, validate, switch.
+func installFaultPoints() {
+    guard let spec = ProcessInfo.processInfo.environment["MINSKY_FAULT"] else { return }
+    Faults.install { name in
+        guard spec.hasPrefix(name + ":") else { return }
+        let action = spec.dropFirst(name.count + 1)
+        FileHandle.standardError.write(Data("minsky: fault point \(name) reached\n".utf8))
+        if action == "kill" { kill(getpid(), SIGKILL) }
+        if action.hasPrefix("sleep="), let s = Double(action.dropFirst(6)) { usleep(UInt32(s * 1_000_000)) }
+        if action.hasPrefix("wait=") {
+            let file = String(action.dropFirst(5))
+            FileManager.default.createFile(atPath: file + ".reached", contents: nil)
+            for _ in 0..<6_000 where !FileManager.default.fileExists(atPath: file) { usleep(10_000) }
+        }
     }
 }

