@@ -60,14 +60,15 @@ run() {
   local start=$(date +%s.%N)
   if /usr/bin/time -f "%U %S" -o "$WORK/cpu" "$MINSKY" "$@" >"$WORK/out" 2>"$WORK/err"; then status=ok; else status="failed: $(tail -1 "$WORK/err")"; fi
   local wall=$(echo "$(date +%s.%N) - $start" | bc)
-  local cpu=$(awk '{print $1 + $2}' "$WORK/cpu")
-  printf '| %s | %s | %.1f s | %.2f s |\n' "$name" "$status" "$wall" "$cpu"
+  local cpu=$(tail -1 "$WORK/cpu" | awk '{print $1 + $2}')
+  printf '| %s | %s | %.1f s | %.2f s |\n' "$name" "${status:0:160}" "$wall" "$cpu"
 }
 echo "| step | result | wall | minsky CPU |"
 echo "|---|---|---|---|"
-run "decompose (max 3)" tasks decompose "Build user authentication" --max 3 --json
-ID=$("$MINSKY" tasks list --json | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["tasks"][0]["id"])')
+ID=$("$MINSKY" tasks create "Build user authentication" -d "Sign-up, login, sessions and password reset." --json \
+  | "$VENV/bin/python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')
 run "complexity" tasks complexity "$ID" --json
+run "decompose (max 3)" tasks decompose "$ID" --max 3 --json
 run "plan feature-spec.md (max 5)" plan "$ROOT/examples/feature-spec.md" --max 5 --json
 echo
 echo "tasks stored: $("$MINSKY" tasks list --json | "$VENV/bin/python" -c 'import json,sys; print(len(json.load(sys.stdin)["tasks"]))')"
