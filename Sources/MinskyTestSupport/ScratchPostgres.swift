@@ -4,7 +4,7 @@ import Foundation
 /// binaries scripts/test installs (MINSKY_TEST_PGBIN) or Debian's postgresql-15.
 public final class ScratchPostgres: @unchecked Sendable {  // immutable after init
     public let dataDir: String
-    public let port: Int
+    public private(set) var port: Int
     public let bin: String
     public var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
 
@@ -29,7 +29,8 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
         if getuid() == 0 {
             _ = try runProcessBlocking(URL(fileURLWithPath: "/bin/chown"), ["-R", "postgres", dir.path])
         }
-        port = Int.random(in: 20_000..<40_000)
+        // Below the kernel's ephemeral range (32768-60999), where clients' own ports would collide.
+        port = Int.random(in: 20_000..<32_000)
         let initdb = try Self.asPostgres([
             "\(bin)/initdb", "-D", dataDir, "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync",
         ])
@@ -45,7 +46,15 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
 
             """.write(toFile: dataDir + "/pg_hba.conf", atomically: false, encoding: .utf8)
         }
-        try start()
+        // A port another test's server (or a client) took meanwhile: try another, a few times.
+        for attempt in 1...5 {
+            do {
+                try start()
+                return
+            } catch where attempt < 5 {
+                port = Int.random(in: 20_000..<32_000)
+            }
+        }
     }
 
     public func start() throws {
@@ -54,8 +63,12 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
             "-p \(port) -k \(dataDir)/.. -c listen_addresses=127.0.0.1 -c fsync=off", "start",
         ])
         guard r.status == 0 else {
+            let log = (try? String(contentsOfFile: dataDir + "/../log", encoding: .utf8)) ?? ""
             throw NSError(
-                domain: "pg_ctl", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.stderr + r.stdout])
+                domain: "pg_ctl", code: Int(r.status),
+                userInfo: [
+                    NSLocalizedDescriptionKey: r.stderr + r.stdout + "\nserver log (end):\n" + String(log.suffix(1500))
+                ])
         }
     }
 
