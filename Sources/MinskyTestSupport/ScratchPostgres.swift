@@ -51,7 +51,7 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
             do {
                 try start()
                 return
-            } catch where attempt < 5 {
+            } catch  where attempt < 5 {
                 port = Int.random(in: 20_000..<32_000)
             }
         }
