@@ -235,10 +235,10 @@ public enum Planner {
         in store: any MinskyStore
     ) async throws -> (root: TaskItem?, proposal: Proposal, created: [TaskItem]) {
         let hash = SHA256.hex(Array(document.utf8))
-        let draft = rootDraft(plan, document: document, source: source, hash: hash)
         var body = try Decomposer.body(plan)
         if root == nil, var o = body.objectValue {
-            // A dry run makes no task: the root waits in the proposal until it is applied.
+            // No task is made here: the root waits in the proposal until it is first applied.
+            let draft = rootDraft(plan, document: document, source: source, hash: hash)
             o["root"] = ["title": .string(draft.title), "description": .string(draft.description)]
             body = .object(o)
         }

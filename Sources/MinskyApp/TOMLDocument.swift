@@ -193,14 +193,7 @@ public struct TOMLDocument: Sendable {
                         i += 1
                         return out
                     }
-                    if at(1) == "\"" && at(2) == "\"" {
-                        // Up to two quotes may end the content just before the closing three.
-                        var n = 3
-                        while at(n) == "\"" && n < 5 { n += 1 }
-                        out += String(repeating: "\"", count: n - 3)
-                        i += n
-                        return out
-                    }
+                    if let extra = closeMultiline("\"") { return out + extra }
                     out.unicodeScalars.append(c)
                     i += 1
                     continue
@@ -253,6 +246,16 @@ public struct TOMLDocument: Sendable {
             }
         }
 
+        /// At `quote` in a multi-line string: when three close it, moves past them and returns the
+        /// up to two quotes just before them that still belong to the content; nil otherwise.
+        mutating func closeMultiline(_ quote: Unicode.Scalar) -> String? {
+            guard at(1) == quote && at(2) == quote else { return nil }
+            var n = 3
+            while at(n) == quote && n < 5 { n += 1 }
+            i += n
+            return String(repeating: String(quote), count: n - 3)
+        }
+
         mutating func literalString(multiline: Bool) throws -> String {
             i += multiline ? 3 : 1
             var out = ""
@@ -264,13 +267,7 @@ public struct TOMLDocument: Sendable {
                         i += 1
                         return out
                     }
-                    if at(1) == "'" && at(2) == "'" {
-                        var n = 3
-                        while at(n) == "'" && n < 5 { n += 1 }
-                        out += String(repeating: "'", count: n - 3)
-                        i += n
-                        return out
-                    }
+                    if let extra = closeMultiline("'") { return out + extra }
                 }
                 if c == "\n" {
                     guard multiline else { throw fail("a string is not closed on its line") }

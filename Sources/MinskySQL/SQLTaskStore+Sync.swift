@@ -383,6 +383,26 @@ extension SQLTaskStore {
         ).map(Self.decodeLog)
     }
 
+    /// The log entries of `rows` after `seq`, in log order, a few statements per kind of row
+    /// (by the log's (entity, key, seq) index).
+    func logEntries(_ c: any SQLConnection, rows: [(SyncEntity, String)], after seq: Int64) throws -> [SyncChange] {
+        var out: [SyncChange] = []
+        for (e, keys) in Dictionary(grouping: rows, by: { $0.0 }) {
+            let all = Array(Set(keys.map(\.1)))
+            for start in stride(from: 0, to: all.count, by: 400) {
+                let part = Array(all[start..<min(all.count, start + 400)])
+                out += try c.query(
+                    d,
+                    """
+                    SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) \
+                    AND key IN (\(list: part)) AND seq > \(int: seq)
+                    """
+                ).map(Self.decodeLog)
+            }
+        }
+        return out.sorted { $0.seq < $1.seq }
+    }
+
     public func syncLocalChanges(after seq: Int64, limit: Int) async throws -> [SyncChange] {
         try await read { [self] c in try logEntries(c, after: seq, limit: limit) }
     }

@@ -25,21 +25,8 @@ extension SQLTaskStore {
             }
             // Later entries of the same rows, past this batch, to the end of the log.
             var tail: [String: [SyncChange]] = [:]
-            for (e, keys) in Dictionary(grouping: entries.map { ($0.entity, $0.key) }, by: { $0.0 }) {
-                let all = Array(Set(keys.map(\.1)))
-                for start in stride(from: 0, to: all.count, by: 400) {
-                    let part = Array(all[start..<min(all.count, start + 400)])
-                    for r in try c.query(
-                        d,
-                        """
-                        SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) \
-                        AND key IN (\(list: part)) AND seq > \(int: last.seq) ORDER BY seq
-                        """)
-                    {
-                        let ch = try Self.decodeLog(r)
-                        tail[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].append(ch)
-                    }
-                }
+            for ch in try logEntries(c, rows: entries.map { ($0.entity, $0.key) }, after: last.seq) {
+                tail[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].append(ch)
             }
             let batch = SyncBatch(store: self, c: c, now: now)
             try batch.load(entries.map { ($0.entity, $0.key) })

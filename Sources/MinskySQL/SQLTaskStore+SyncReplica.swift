@@ -35,18 +35,6 @@ extension SQLTaskStore {
         try await read { [self] c in try conflictsOf(c, nil, nil) }
     }
 
-    /// Fields of a row with local changes not yet pushed.
-    func pendingFields(_ c: any SQLConnection, _ e: SyncEntity, _ key: String, pushed: Int64) throws -> Set<String> {
-        var out: Set<String> = []
-        for r in try c.query(
-            d,
-            "SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) AND key = \(text: key) AND seq > \(int: pushed)"
-        ) {
-            out.formUnion(try Self.decodeLog(r).changed.keys)
-        }
-        return out
-    }
-
     public func syncApplyPulled(_ changes: [SyncChange], position: Int64) async throws -> Int {
         let now = now()
         return try await backgroundWrite { [self] c in
@@ -59,21 +47,8 @@ extension SQLTaskStore {
             // Fields with local changes not yet pushed, and open conflicts: both stay as they are.
             // Read for this batch's rows only (by the log's (entity, key, seq) index).
             var keep: [String: Set<String>] = [:]
-            for (e, keys) in Dictionary(grouping: changes.map { ($0.entity, $0.key) }, by: { $0.0 }) {
-                let all = Array(Set(keys.map(\.1)))
-                for start in stride(from: 0, to: all.count, by: 400) {
-                    let part = Array(all[start..<min(all.count, start + 400)])
-                    for r in try c.query(
-                        d,
-                        """
-                        SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) \
-                        AND key IN (\(list: part)) AND seq > \(int: pushed)
-                        """)
-                    {
-                        let ch = try Self.decodeLog(r)
-                        keep[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].formUnion(ch.changed.keys)
-                    }
-                }
+            for ch in try logEntries(c, rows: changes.map { ($0.entity, $0.key) }, after: pushed) {
+                keep[SyncBatch<Driver>.id(ch.entity, ch.key), default: []].formUnion(ch.changed.keys)
             }
             var open: [String: [SyncConflict]] = [:]
             for k in try conflictsOf(c, nil, nil) { open[SyncBatch<Driver>.id(k.entity, k.key), default: []].append(k) }
