@@ -14,11 +14,20 @@ public struct DecompositionPlan: Sendable, Codable, Equatable {
         public var priority: Int? = nil
         public var acceptance: [String]? = nil
         public var parent: Int? = nil
+        /// Links of the model's answer that could not hold (a dependency on itself, a later
+        /// item or its own parent; a parent that is not earlier), dropped and said here rather
+        /// than refusing a plan whose content is sound: small local models number items loosely.
+        public var repairs: [String]? = nil
     }
     public var subtasks: [Subtask]
     public var model: String
     public var attempts: Int
     public var usage: [LLMUsage]
+
+    /// Every link dropped from the answer, as "item N: …" lines for people to read.
+    public var repairs: [String] {
+        subtasks.enumerated().flatMap { i, s in (s.repairs ?? []).map { "item \(i): \($0)" } }
+    }
 
     public init(subtasks: [Subtask], model: String, attempts: Int, usage: [LLMUsage]) {
         self.subtasks = subtasks
@@ -33,11 +42,14 @@ public struct DecompositionPlan: Sendable, Codable, Equatable {
 /// inserted in one transaction under the parent.
 /// What a finished decomposition answers, in the CLI and over MCP.
 public enum DecomposeResult {
-    public static func json(parent: TaskItem, subtasks: [JSONValue], model: String, attempts: Int) -> JSONValue {
-        [
+    /// `repairs` lists the links of the answer that could not hold and were dropped (omitted when none).
+    public static func json(parent: TaskItem, subtasks: [JSONValue], plan: DecompositionPlan) -> JSONValue {
+        var o: [String: JSONValue] = [
             "needsAnswer": false, "parentId": .string(parent.id.rawValue), "subtasks": .array(subtasks),
-            "model": .string(model), "attempts": .int(Int64(attempts)),
+            "model": .string(plan.model), "attempts": .int(Int64(plan.attempts)),
         ]
+        if !plan.repairs.isEmpty { o["repairs"] = .array(plan.repairs.map(JSONValue.string)) }
+        return .object(o)
     }
 }
 
@@ -138,18 +150,14 @@ public enum Decomposer {
             do { try TaskRules.checkTitle(title) } catch let e as MinskyError {
                 return .failure(MinskyError.invalid("answer", "subtasks[\(i)].title: \(e.message)"))
             } catch {}
-            let deps = (s["dependsOn"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) }
-            if let bad = deps.first(where: { $0 >= i }) {
-                return .failure(
-                    MinskyError.invalid(
-                        "answer",
-                        "subtasks[\(i)].dependsOn contains \(bad): dependsOn may only name earlier subtasks (0…\(i - 1))"
-                    ))
-            }
+            let links = DecompositionPlan.keepableLinks(
+                dependsOn: (s["dependsOn"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) }, parent: nil,
+                number: i)
             out.append(
                 .init(
                     title: title, description: s["description"]?.stringValue ?? "",
-                    complexity: Int(s["complexity"]?.intValue ?? 5), dependsOn: deps))
+                    complexity: Int(s["complexity"]?.intValue ?? 5), dependsOn: links.dependsOn,
+                    repairs: links.repairs.isEmpty ? nil : links.repairs))
         }
         return .success(out)
     }
@@ -243,5 +251,34 @@ public enum Decomposer {
             metadata: .object(meta))
         d.acceptance = s.acceptance ?? []
         return d
+    }
+}
+
+extension DecompositionPlan {
+    /// The links of item `number` that can hold: dependencies on earlier items only (not itself,
+    /// a later one or its own parent, which its tasks finish), a parent that is earlier. What is
+    /// dropped is said, once per link.
+    static func keepableLinks(dependsOn: [Int], parent: Int?, number: Int) -> (
+        dependsOn: [Int], parent: Int?, repairs: [String]
+    ) {
+        var repairs: [String] = []
+        var keptParent = parent
+        if let p = parent, p >= number || p < 0 {
+            repairs.append("parent \(p) dropped (not an earlier item); it goes directly under the root")
+            keptParent = nil
+        }
+        var kept: [Int] = []
+        for d in dependsOn {
+            if d == number {
+                repairs.append("dependsOn \(d) dropped (an item cannot wait for itself)")
+            } else if d > number || d < 0 {
+                repairs.append("dependsOn \(d) dropped (not an earlier item)")
+            } else if d == keptParent {
+                repairs.append("dependsOn \(d) dropped (its own parent, which its tasks finish)")
+            } else if !kept.contains(d) {
+                kept.append(d)
+            }
+        }
+        return (kept, keptParent, repairs)
     }
 }

@@ -107,6 +107,9 @@ public struct LLMResponse: Sendable {
     public var model: String
     /// The model stopped because it ran out of room (`finish_reason: length`, `stop_reason: max_tokens`).
     public var truncated = false
+    /// An answer given in an earlier round of a multi round-trip request, replayed: it was
+    /// recorded when it first arrived.
+    public var replayed = false
 
     public init(text: String, usage: LLMUsage?, model: String, truncated: Bool = false) {
         self.text = text
@@ -220,8 +223,10 @@ enum AICallRecorder {
         }
         do {
             let (value, used, usage) = try await call()
-            await record(used, usage, success(value))
+            if (value as? LLMResponse)?.replayed != true { await record(used, usage, success(value)) }
             return value
+        } catch is LLMInputRequired {
+            throw LLMInputRequired()  // not a call yet: the client is asked, and the request retried
         } catch {
             await record(model, nil, outcome(of: error))
             throw error
@@ -236,4 +241,10 @@ public enum Providers {
         case .anthropic: AnthropicProvider(config: config)
         }
     }
+}
+
+/// Thrown by a provider that cannot answer now but has asked the client (an MCP multi
+/// round-trip request): the request ends with the question and is retried with the answer.
+public struct LLMInputRequired: Error, Sendable {
+    public init() {}
 }

@@ -142,22 +142,15 @@ public enum Planner {
                 try TaskRules.checkTitle(title)
                 try TaskRules.checkAcceptance(criteria)
             } catch let e as MinskyError { return fail(e.message) } catch {}
-            let deps = (s["dependsOn"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) }
-            let parent = s["parent"]?.intValue.map(Int.init)
-            if let bad = deps.first(where: { $0 >= number }) {
-                return fail("dependsOn names \(bad); it may only name earlier items (0…\(number - 1))")
-            }
-            if let parent, parent >= number {
-                return fail("parent \(parent) is not an earlier item (0…\(number - 1))")
-            }
-            if let parent, deps.contains(parent) {
-                return fail("it depends on its own parent \(parent); a parent is finished by its tasks")
-            }
+            let links = DecompositionPlan.keepableLinks(
+                dependsOn: (s["dependsOn"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) },
+                parent: s["parent"]?.intValue.map(Int.init), number: number)
             out.append(
                 .init(
                     title: title, description: s["description"]?.stringValue ?? "",
-                    complexity: Int(s["complexity"]?.intValue ?? 0), dependsOn: deps,
-                    priority: Int(s["priority"]?.intValue ?? 2), acceptance: criteria, parent: parent))
+                    complexity: Int(s["complexity"]?.intValue ?? 0), dependsOn: links.dependsOn,
+                    priority: Int(s["priority"]?.intValue ?? 2), acceptance: criteria, parent: links.parent,
+                    repairs: links.repairs.isEmpty ? nil : links.repairs))
         }
         return .success(out)
     }

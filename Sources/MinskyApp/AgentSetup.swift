@@ -87,11 +87,13 @@ public enum AgentSetup {
     }
 
     public static func plan(
-        _ client: Client, project: URL, store: String, executable: String, home: URL, environment: [String: String]
+        _ client: Client, project: URL, store: StoreLocation, executable: String, home: URL,
+        environment: [String: String]
     ) throws -> [Change] {
         let (configURL, guideURL) = files(client, project: project, home: home, environment: environment)
         let name = serverName(client, project: project)
-        let args = ["mcp", "--db", store]
+        // Never a password: the files are written in plain text (libpq finds it in ~/.pgpass).
+        let args = ["mcp", "--db", store.withoutPassword.connectionString]
         let oldConfig = try read(configURL)
         let newConfig: String
         switch client {

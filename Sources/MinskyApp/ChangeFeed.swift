@@ -36,7 +36,7 @@ public enum ChangeFeed {
         onEvents: @escaping ([TaskEvent]) async -> Void
     ) async throws {
         let wait: @Sendable (Double) -> Bool
-        switch try StoreURL.parse(selection.location) {
+        switch selection.location.kind {
         case .sqlite(let path):
             let watcher = try SQLiteCommitWatcher(path: path)
             wait = { watcher.wait(timeout: $0) }

@@ -6,31 +6,31 @@ import Synchronization
 /// upgraded to PostgreSQL while this process was running, perhaps while this very write was
 /// waiting for the lock), it opens the new location and repeats the operation there. Agents keep
 /// working through a migration without restarting.
-public final class FollowingStore: MinskyStore {
+public final class FollowingStore: SyncableStore {
     struct State {
-        var store: any MinskyStore
+        var store: any SyncableStore
         /// Bumped at each switch; an operation that saw `storeMoved` on an older generation
         /// just retries on the current store.
         var generation = 0
         /// The one open of the new location in progress, shared by every operation that saw
         /// the move at the same time (so only one store is opened, none leaked).
-        var opening: Task<any MinskyStore, any Error>?
+        var opening: Task<any SyncableStore, any Error>?
         /// Operations running on each generation's store; a replaced store is closed when its
         /// last one ends, never under it.
         var running: [Int: Int] = [:]
-        var retired: [Int: any MinskyStore] = [:]
+        var retired: [Int: any SyncableStore] = [:]
         var closed = false
     }
 
     let state: Mutex<State>
     let idPrefix: String
-    let opener: @Sendable (String, String) async throws -> any MinskyStore
+    let opener: @Sendable (String, String) async throws -> any SyncableStore
 
     /// `opener` opens a moved-to location (injectable so tests can count the opens).
     public init(
-        _ store: any MinskyStore, idPrefix: String,
-        opener: @escaping @Sendable (String, String) async throws -> any MinskyStore = {
-            try await StoreFactory.open($0, idPrefix: $1)
+        _ store: any SyncableStore, idPrefix: String,
+        opener: @escaping @Sendable (String, String) async throws -> any SyncableStore = {
+            try await StoreFactory.open(try StoreLocation(parsing: $0), idPrefix: $1)
         }
     ) {
         state = Mutex(State(store: store))
@@ -41,12 +41,12 @@ public final class FollowingStore: MinskyStore {
     public var location: String { state.withLock { $0.store.location } }
 
     /// The store operations go to now.
-    public var current: any MinskyStore { state.withLock { $0.store } }
+    public var current: any SyncableStore { state.withLock { $0.store } }
 
-    func perform<T: Sendable>(_ op: @Sendable (any MinskyStore) async throws -> T) async throws -> T {
+    func perform<T: Sendable>(_ op: @Sendable (any SyncableStore) async throws -> T) async throws -> T {
         var hops = 0
         while true {
-            let (store, generation) = state.withLock { s -> (any MinskyStore, Int) in
+            let (store, generation) = state.withLock { s -> (any SyncableStore, Int) in
                 s.running[s.generation, default: 0] += 1
                 return (s.store, s.generation)
             }
@@ -68,7 +68,7 @@ public final class FollowingStore: MinskyStore {
 
     /// Switches to `url` once, however many operations saw the move from `generation`.
     func follow(to url: String, from generation: Int) async throws {
-        let task = state.withLock { s -> Task<any MinskyStore, any Error>? in
+        let task = state.withLock { s -> Task<any SyncableStore, any Error>? in
             guard s.generation == generation else { return nil }  // someone already switched
             if let t = s.opening { return t }
             let t = Task { [opener, idPrefix] in try await opener(url, idPrefix) }
@@ -76,12 +76,12 @@ public final class FollowingStore: MinskyStore {
             return t
         }
         guard let task else { return }
-        let next: any MinskyStore
+        let next: any SyncableStore
         do { next = try await task.value } catch {
             state.withLock { if $0.generation == generation { $0.opening = nil } }
             throw error
         }
-        let old = state.withLock { s -> (any MinskyStore)? in
+        let old = state.withLock { s -> (any SyncableStore)? in
             guard s.generation == generation else { return nil }
             let old = s.store
             s.store = next
@@ -98,7 +98,7 @@ public final class FollowingStore: MinskyStore {
 
     /// Ends one operation on `generation`'s store; closes a replaced store after its last one.
     func finished(_ generation: Int) async {
-        let retired = state.withLock { s -> (any MinskyStore)? in
+        let retired = state.withLock { s -> (any SyncableStore)? in
             s.running[generation, default: 1] -= 1
             guard s.running[generation] == 0 else { return nil }
             s.running[generation] = nil
@@ -205,12 +205,57 @@ public final class FollowingStore: MinskyStore {
     public func access() async throws -> StoreAccess { try await perform { try await $0.access() } }
     public func count() async throws -> Int { try await perform { try await $0.count() } }
     public func close() async {
-        let store = state.withLock { s -> (any MinskyStore)? in
+        let store = state.withLock { s -> (any SyncableStore)? in
             guard !s.closed else { return nil }
             s.closed = true
             return s.store
         }
         await store?.close()
+    }
+
+    // MARK: Sync (a replica that was upgraded away follows too)
+
+    public func syncReplica() async throws -> String? { try await perform { try await $0.syncReplica() } }
+    public func syncStartTracking(remote: String?, strategy: SyncStrategy?) async throws -> String {
+        try await perform { try await $0.syncStartTracking(remote: remote, strategy: strategy) }
+    }
+    public func syncStopTracking() async throws { try await perform { try await $0.syncStopTracking() } }
+    public func syncSetting(_ name: String) async throws -> String? {
+        try await perform { try await $0.syncSetting(name) }
+    }
+    public func syncSetSetting(_ name: String, _ value: String?) async throws {
+        try await perform { try await $0.syncSetSetting(name, value) }
+    }
+    public func syncLocalChanges(after seq: Int64, limit: Int) async throws -> [SyncChange] {
+        try await perform { try await $0.syncLocalChanges(after: seq, limit: limit) }
+    }
+    public func syncApplyPush(_ changes: [SyncChange], strategy: SyncStrategy, replica: String) async throws
+        -> SyncPushResult
+    {
+        try await perform { try await $0.syncApplyPush(changes, strategy: strategy, replica: replica) }
+    }
+    public func syncRemoteLog(after seq: Int64, limit: Int) async throws -> SyncRemoteBatch {
+        try await perform { try await $0.syncRemoteLog(after: seq, limit: limit) }
+    }
+    public func syncAcknowledge(upTo seq: Int64, conflicts: [SyncConflict]) async throws {
+        try await perform { try await $0.syncAcknowledge(upTo: seq, conflicts: conflicts) }
+    }
+    public func syncApplyPulled(_ changes: [SyncChange], position: Int64) async throws -> Int {
+        try await perform { try await $0.syncApplyPulled(changes, position: position) }
+    }
+    public func syncPendingCount() async throws -> Int { try await perform { try await $0.syncPendingCount() } }
+    public func syncRowState(entity: SyncEntity, key: String) async throws -> SyncRowReport {
+        try await perform { try await $0.syncRowState(entity: entity, key: key) }
+    }
+    public func syncConflicts() async throws -> [SyncConflict] { try await perform { try await $0.syncConflicts() } }
+    public func syncNotePull(replica: String, position: Int64) async throws {
+        try await perform { try await $0.syncNotePull(replica: replica, position: position) }
+    }
+    public func syncResolve(entity: SyncEntity, key: String, takeLocal: [String: Bool]) async throws -> Int {
+        try await perform { try await $0.syncResolve(entity: entity, key: key, takeLocal: takeLocal) }
+    }
+    public func syncSnapshot() async throws -> [String: [String: JSONValue]] {
+        try await perform { try await $0.syncSnapshot() }
     }
 
     struct DetailsBox: Sendable {

@@ -7,19 +7,19 @@ import MinskySQLite
 /// Opens the store a location names. The executables call this; nothing else picks a backend.
 public enum StoreFactory {
     public static func open(
-        _ location: String, idPrefix: String = TaskID.defaultPrefix, create: Bool = false,
+        _ location: StoreLocation, idPrefix: String = TaskID.defaultPrefix, create: Bool = false,
         actor: String = StoreSelection.defaultActor()
     )
-        async throws -> any MinskyStore
+        async throws -> any SyncableStore
     {
-        switch try StoreURL.parse(location) {
+        switch location.kind {
         case .sqlite(let path):
             // Opening reads and may migrate the file: blocking work, off the cooperative pool.
             return try await Blocking.run {
                 try SQLiteTaskStore(path: path, idPrefix: idPrefix, create: create, actor: actor)
             }
-        case .postgres(let url):
-            return try await PostgresTaskStore.connect(url: url, idPrefix: idPrefix)
+        case .postgres(let conninfo):
+            return try await PostgresTaskStore.connect(url: conninfo, idPrefix: idPrefix)
         }
     }
 }
@@ -27,7 +27,7 @@ public enum StoreFactory {
 /// Where the store comes from for one command: `--db`, then `MINSKY_DB`, then the nearest
 /// `.minsky/config.json` above the working directory.
 public struct StoreSelection: Sendable {
-    public var location: String
+    public var location: StoreLocation
     public var idPrefix: String
     public var project: Project?
 
@@ -43,11 +43,13 @@ public struct StoreSelection: Sendable {
     public static func resolve(flag: String?, environment: [String: String], cwd: URL) throws -> StoreSelection {
         let project = try Project.find(from: cwd)
         let prefix = project?.config.idPrefix ?? environment["MINSKY_ID_PREFIX"] ?? TaskID.defaultPrefix
-        if let f = flag, !f.isEmpty { return StoreSelection(location: f, idPrefix: prefix, project: project) }
-        if let e = environment[environmentVariable], !e.isEmpty {
-            return StoreSelection(location: e, idPrefix: prefix, project: project)
+        if let f = flag, !f.isEmpty {
+            return StoreSelection(location: try StoreLocation(parsing: f), idPrefix: prefix, project: project)
         }
-        if let p = project { return StoreSelection(location: p.resolvedDatabase, idPrefix: prefix, project: p) }
+        if let e = environment[environmentVariable], !e.isEmpty {
+            return StoreSelection(location: try StoreLocation(parsing: e), idPrefix: prefix, project: project)
+        }
+        if let p = project { return StoreSelection(location: try p.location(), idPrefix: prefix, project: p) }
         throw MinskyError(
             .notConfigured,
             "no minsky store in \(cwd.path) or any parent directory; run `minsky init` here, or pass --db (or set \(environmentVariable))"
@@ -55,7 +57,7 @@ public struct StoreSelection: Sendable {
     }
 
     /// Opens the store, wrapped so that it follows an upgrade made while it is open.
-    public func open() async throws -> any MinskyStore {
+    public func open() async throws -> FollowingStore {
         FollowingStore(try await StoreFactory.open(location, idPrefix: idPrefix, create: false), idPrefix: idPrefix)
     }
 }

@@ -277,17 +277,16 @@ public final class SyncScheduler: Sendable {
 
 extension SyncEngine {
     /// The engine for a local SQLite store (opened here, closed by `close`) and its PostgreSQL remote.
-    public static func open(local location: String, idPrefix: String = TaskID.defaultPrefix) async throws -> SyncEngine
+    public static func open(local location: StoreLocation, idPrefix: String = TaskID.defaultPrefix) async throws
+        -> SyncEngine
     {
-        guard case .sqlite = try StoreURL.parse(location) else {
+        guard location.sqlitePath != nil else {
             throw MinskyError(
                 .storeIncompatible,
-                "sync keeps a SQLite replica of a shared PostgreSQL store, and this store (\(StoreURL.withoutPassword(location))) is not SQLite; agents on PostgreSQL need no sync"
+                "sync keeps a SQLite replica of a shared PostgreSQL store, and this store (\(location)) is not SQLite; agents on PostgreSQL need no sync"
             )
         }
-        guard let store = try await StoreFactory.open(location, idPrefix: idPrefix) as? any SyncPeer else {
-            throw MinskyError(.internal, "the store at \(location) cannot sync")
-        }
+        let store = try await StoreFactory.open(location, idPrefix: idPrefix)
         let batch =
             Int(ProcessInfo.processInfo.environment["MINSKY_SYNC_BATCH"] ?? "").flatMap {
                 (1...5000).contains($0) ? $0 : nil
@@ -297,14 +296,12 @@ extension SyncEngine {
 
     /// Opens a PostgreSQL remote (migrating it like any store).
     @Sendable public static func openRemote(_ url: String) async throws -> any SyncPeer & TaskStore {
-        guard case .postgres = try StoreURL.parse(url) else {
+        let remote = try StoreLocation(parsing: url)
+        guard remote.isPostgres else {
             throw MinskyError.invalid(
-                "remote-db", "the sync remote must be a PostgreSQL URL (postgresql://user@host:5432/db), not \(url)")
+                "remote-db", "the sync remote must be a PostgreSQL URL (postgresql://user@host:5432/db), not \(remote)")
         }
-        guard let store = try await StoreFactory.open(url) as? any SyncPeer & TaskStore else {
-            throw MinskyError(.internal, "the store at \(StoreURL.withoutPassword(url)) cannot sync")
-        }
-        return store
+        return try await StoreFactory.open(remote)
     }
 
     /// Closes the remote and the local store.

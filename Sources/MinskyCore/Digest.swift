@@ -247,3 +247,32 @@ public enum Hex {
         return String(decoding: out, as: UTF8.self)
     }
 }
+
+/// HMAC-SHA256 (RFC 2104): integrity for values that travel through a client and come back.
+public enum HMACSHA256 {
+    public static func mac<K: Collection, M: Collection>(key: K, message: M) -> [UInt8]
+    where K.Element == UInt8, M.Element == UInt8 {
+        var k = [UInt8](key)
+        if k.count > 64 {
+            var h = SHA256()
+            h.update(k)
+            k = h.finalize()
+        }
+        k += [UInt8](repeating: 0, count: 64 - k.count)
+        var inner = SHA256()
+        inner.update(k.map { $0 ^ 0x36 })
+        inner.update(message)
+        var outer = SHA256()
+        outer.update(k.map { $0 ^ 0x5c })
+        outer.update(inner.finalize())
+        return outer.finalize()
+    }
+
+    /// Compares two MACs in time independent of where they differ.
+    public static func equal(_ a: [UInt8], _ b: [UInt8]) -> Bool {
+        guard a.count == b.count else { return false }
+        var diff: UInt8 = 0
+        for i in a.indices { diff |= a[i] ^ b[i] }
+        return diff == 0
+    }
+}

@@ -119,6 +119,10 @@ public protocol HistoryStore: Sendable {
 public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog & HistoryStore & NoteStore
     & AccessReporting
 
+/// A store that also takes part in sync (both SQL stores): what `StoreFactory` opens, so
+/// callers reach the sync calls without casting.
+public typealias SyncableStore = MinskyStore & SyncPeer
+
 extension TaskStore {
     public func nextReady(limit: Int) async throws -> [TaskItem] {
         try await nextReady(limit: limit, filter: ReadyFilter())

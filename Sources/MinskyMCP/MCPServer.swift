@@ -15,7 +15,8 @@ import Synchronization
 /// before the handler is installed, then only read (from the handler).
 nonisolated(unsafe) var signalPipeWriteFD: Int32 = -1
 
-/// The MCP server: JSON-RPC 2.0 over stdio, written to the 2025-11-25 specification.
+/// The MCP server: JSON-RPC 2.0 over stdio, written to the 2026-07-28 specification (stateless
+/// requests, see MCPServer+Modern.swift) and the handshake era 2024-11-05 … 2025-11-25.
 ///
 /// The reader thread parses each line and answers cheap methods (ping, initialize, tools/list)
 /// at once; tool calls and resource reads run one after another in arrival order on a worker
@@ -49,6 +50,8 @@ public final class MCPServer: Sendable {
         /// Tasks the client subscribed to (`resources/subscribe`), by id.
         var subscriptions: Set<String> = []
         var watching = false
+        /// Open `subscriptions/listen` streams (modern era), by request id.
+        var listeners: [String: Listener] = [:]
     }
 
     /// Tool calls read ahead of the one running, at most. Beyond it the reader waits, so a client
@@ -68,6 +71,7 @@ public final class MCPServer: Sendable {
     let services: ToolServices
     let jobs: AsyncStream<Job>
     let jobSink: AsyncStream<Job>.Continuation
+    let seal: RequestStateSeal
 
     struct Job: Sendable {
         var id: JSONValue
@@ -78,9 +82,11 @@ public final class MCPServer: Sendable {
     public init(
         tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any MinskyStore,
         services: ToolServices = ToolServices(),
-        input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp")
+        input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp"),
+        stateKey: [UInt8]? = nil
     ) {
         self.services = services
+        self.seal = RequestStateSeal(key: stateKey)
         self.tools = tools
         self.toolIndex = Dictionary(uniqueKeysWithValues: tools.map { ($0.name, $0) })
         self.storeProvider = store
@@ -124,6 +130,7 @@ public final class MCPServer: Sendable {
                 } else {
                     group.wait()
                 }
+                closeListeners()
                 state.withLock { $0.watching = false }
                 done.resume()
             }
@@ -238,6 +245,8 @@ public final class MCPServer: Sendable {
             guard let rid = params["requestId"], rid.stringValue != nil || rid.intValue != nil else { return }
             let key = rid.canonicalJSON()
             let task: Task<JSONValue, any Error>? = state.withLock { s in
+                // A subscription the client ends: nothing more is sent for it.
+                if s.listeners.removeValue(forKey: key) != nil { return nil }
                 if let r = s.running, r.key == key {
                     s.cancelled.insert(key)
                     return r.task
@@ -257,6 +266,18 @@ public final class MCPServer: Sendable {
             send(RPC.error(id: id, RPCError(code: .internalError, message: "server is shutting down")))
             return
         }
+        do {
+            if let caller = try modernCaller(method, params) {
+                try handleModern(id: id, method: method, params: params, caller: caller)
+                return
+            }
+        } catch let e as RPCError {
+            send(RPC.error(id: id, e))
+            return
+        } catch {
+            send(RPC.error(id: id, RPCError(code: .internalError, message: "internal error")))
+            return
+        }
         if !initialized && method != "initialize" && method != "ping" {
             send(
                 RPC.error(
@@ -268,11 +289,12 @@ public final class MCPServer: Sendable {
             case "ping": send(RPC.response(id: id, result: .object([:])))
             case "initialize": send(RPC.response(id: id, result: try initialize(params)))
             case "tools/list":
+                let caller = legacyCaller()
                 if let access = state.withLock({ $0.access }) {
-                    send(RPC.response(id: id, result: try listTools(params, access: access)))
+                    send(RPC.response(id: id, result: try listTools(params, access: access, caller: caller)))
                 } else {
                     // The role's rights need the store: asked once, in arrival order with the calls.
-                    spawn(id: id) { [self] in try listTools(params, access: await currentAccess()) }
+                    spawn(id: id) { [self] in try listTools(params, access: await currentAccess(), caller: caller) }
                 }
             case "resources/subscribe", "resources/unsubscribe":
                 guard let uri = params["uri"]?.stringValue else {
@@ -294,7 +316,8 @@ public final class MCPServer: Sendable {
             case "logging/setLevel": send(RPC.response(id: id, result: try setLevel(params)))
             case "tools/call":
                 let (tool, args) = try resolveCall(params)
-                spawn(id: id) { [self] in try await callTool(tool, args, params: params) }
+                let caller = legacyCaller()
+                spawn(id: id) { [self] in try await callTool(tool, args, params: params, caller: caller) }
             case "resources/list":
                 let cursor = try cursorParam(params)
                 spawn(id: id) { [self] in try await listResources(cursor: cursor) }
@@ -389,21 +412,20 @@ public final class MCPServer: Sendable {
         startWatching()
         return [
             "protocolVersion": .string(chosen),
-            "capabilities": [
-                "tools": ["listChanged": false],
-                // Declared only when honoured: a change feed tells this server of others' changes.
-                "resources": [
-                    "listChanged": .bool(services.changes != nil), "subscribe": .bool(services.changes != nil),
-                ],
-                "logging": .object([:]),
-            ],
-            "serverInfo": ["name": "minsky", "title": "Minsky task store", "version": .string(Self.version)],
-            "instructions": """
-            Minsky is the shared task list. See ready work with next_task, take it atomically with claim_task, \
-            read it with get_task, record progress with update_task/set_status, and plan with create_tasks \
-            and add_dependency. Pass expectedVersion on updates to avoid overwriting others' changes.
-            """,
+            // Declared only when honoured: a change feed tells this server of others' changes.
+            "capabilities": capabilities(modern: false),
+            "serverInfo": Self.serverInfo,
+            "instructions": .string(Self.instructions),
         ]
+    }
+
+    /// The handshake session as a caller: its negotiated version, name and sampling.
+    func legacyCaller() -> Caller {
+        state.withLock {
+            Caller(
+                modern: false, protocolVersion: $0.protocolVersion, clientName: $0.clientName,
+                canSample: $0.clientCanSample, logLevel: nil)
+        }
     }
 
     /// Follows the change feed for the session: a change to a subscribed task is announced by
@@ -429,17 +451,34 @@ public final class MCPServer: Sendable {
     }
 
     func announce(_ events: [TaskEvent]) {
-        let subscribed = state.withLock { $0.subscriptions }
-        var updated: [String] = []
-        for e in events where subscribed.contains(e.taskId.rawValue) && !updated.contains(e.taskId.rawValue) {
-            updated.append(e.taskId.rawValue)
-        }
-        for id in updated {
+        let (subscribed, listeners) = state.withLock { ($0.subscriptions, $0.listeners) }
+        var changed: [String] = []
+        for e in events where !changed.contains(e.taskId.rawValue) { changed.append(e.taskId.rawValue) }
+        let listChanged = events.contains(where: { ["created", "deleted", "imported"].contains($0.kind) })
+        // The handshake era's resources/subscribe.
+        for id in changed where subscribed.contains(id) {
             send(RPC.notification("notifications/resources/updated", ["uri": .string(Self.resourcePrefix + id)]))
         }
-        if events.contains(where: { ["created", "deleted", "imported"].contains($0.kind) }) {
+        if listChanged && state.withLock({ $0.initialized }) {
             send(RPC.notification("notifications/resources/list_changed", .object([:])))
         }
+        // Each subscriptions/listen stream gets what it asked for, tagged with its id.
+        for l in listeners.values.sorted(by: { $0.id.canonicalJSON() < $1.id.canonicalJSON() }) {
+            let meta: JSONValue = [Meta.subscriptionId: l.id]
+            for id in changed where l.uris.contains(Self.resourcePrefix + id) {
+                sendOnListener(
+                    l, "notifications/resources/updated", ["_meta": meta, "uri": .string(Self.resourcePrefix + id)])
+            }
+            if listChanged && l.resourcesListChanged {
+                sendOnListener(l, "notifications/resources/list_changed", ["_meta": meta])
+            }
+        }
+    }
+
+    /// Sends on a subscription unless it was cancelled meanwhile.
+    func sendOnListener(_ l: Listener, _ method: String, _ params: JSONValue) {
+        guard state.withLock({ $0.listeners[l.id.canonicalJSON()] != nil }) else { return }
+        send(RPC.notification(method, params))
     }
 
     /// Sends a request to the client and waits for its answer (cancellable).
@@ -471,9 +510,17 @@ public final class MCPServer: Sendable {
         return .object([:])
     }
 
-    /// Sends a `notifications/message` when `level` is at or above the client's chosen level.
-    func notifyLog(_ level: String, _ data: String) {
-        let min = state.withLock { $0.logLevel }
+    /// Sends a `notifications/message` when `level` is at or above the level chosen: by the
+    /// session (`logging/setLevel`), or by the request itself in the modern era, where a request
+    /// that chose none gets none.
+    func notifyLog(_ level: String, _ data: String, caller: Caller) {
+        let min: String
+        if caller.modern {
+            guard let l = caller.logLevel else { return }
+            min = l
+        } else {
+            min = state.withLock { $0.logLevel }
+        }
         guard let a = Self.logLevels.firstIndex(of: level), let b = Self.logLevels.firstIndex(of: min), a >= b else {
             return
         }
@@ -501,7 +548,7 @@ public final class MCPServer: Sendable {
         return access
     }
 
-    func listTools(_ params: [String: JSONValue], access: StoreAccess?) throws -> JSONValue {
+    func listTools(_ params: [String: JSONValue], access: StoreAccess?, caller: Caller) throws -> JSONValue {
         let tools = access.map { a in self.tools.filter { a.allows($0.right) } } ?? self.tools
         var start = 0
         if let c = try cursorParam(params) {
@@ -511,7 +558,7 @@ public final class MCPServer: Sendable {
             }
             start = n
         }
-        let version = state.withLock { $0.protocolVersion }
+        let version = caller.protocolVersion
         let end = min(tools.count, start + pageSize)
         var result: [String: JSONValue] = [
             "tools": .array(tools[start..<end].map { $0.declaration(protocolVersion: version) })
@@ -539,7 +586,9 @@ public final class MCPServer: Sendable {
         ["content": [["type": "text", "text": .string(text)]], "isError": true]
     }
 
-    func callTool(_ tool: Tool, _ args: [String: JSONValue], params: [String: JSONValue]) async throws -> JSONValue {
+    func callTool(_ tool: Tool, _ args: [String: JSONValue], params: [String: JSONValue], caller: Caller)
+        async throws -> JSONValue
+    {
         if let problem = JSONSchema.firstError(.object(args), tool.inputSchema) {
             return Self.errorResult("invalid arguments for \(tool.name): \(problem)")
         }
@@ -547,7 +596,7 @@ public final class MCPServer: Sendable {
             let e = access.refusal("use \(tool.name)", needs: tool.right)
             return Self.errorResult("\(e.code.rawValue): \(e.message)")
         }
-        let (version, client) = state.withLock { ($0.protocolVersion, $0.clientName) }
+        let (version, client) = (caller.protocolVersion, caller.clientName)
         var sink: (@Sendable (Double, Double?, String?) -> Void)?
         if let token = params["_meta"]?["progressToken"], token.stringValue != nil || token.intValue != nil {
             sink = { [self] done, total, message in
@@ -557,8 +606,33 @@ public final class MCPServer: Sendable {
                 send(RPC.notification("notifications/progress", .object(p)))
             }
         }
-        let canSample = state.withLock { $0.clientCanSample }
-        let sampler: (any LLMProvider)? = canSample ? SamplingProvider(server: self) : nil
+        // The agent's own model: asked by a request to the client (handshake era), or by an
+        // InputRequiredResult the client answers on a retry (modern era, multi round-trip).
+        var sampler: (any LLMProvider)?
+        var roundTrip: RoundTripSampling?
+        var binding: RequestStateSeal.Binding?
+        if caller.modern && caller.canSample {
+            let b = RequestStateSeal.binding(
+                method: "tools/call", name: tool.name, arguments: args,
+                principal: "\(caller.clientName)|\(await currentAccess()?.identity ?? "local")")
+            var earlier: [String: JSONValue] = [:]
+            switch params["requestState"] {
+            case nil, .null?: break
+            case .string(let token)?: earlier = try seal.open(token, expect: b)
+            default: throw RPCError(code: .invalidParams, message: "requestState must be the string a result gave")
+            }
+            var fresh: [String: JSONValue] = [:]
+            switch params["inputResponses"] {
+            case nil, .null?: break
+            case .object(let o)?: fresh = o
+            default: throw RPCError(code: .invalidParams, message: "inputResponses must be an object of results by key")
+            }
+            roundTrip = RoundTripSampling(earlier: earlier, fresh: fresh)
+            sampler = roundTrip
+            binding = b
+        } else if !caller.modern && caller.canSample {
+            sampler = SamplingProvider(server: self)
+        }
         let ctx = ToolContext(
             storeProvider: storeProvider, progressSink: sink, services: services, sampler: sampler,
             defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
@@ -570,8 +644,19 @@ public final class MCPServer: Sendable {
             ]
             if version >= "2025-06-18" { result["structuredContent"] = structured }
             return .object(result)
+        } catch is LLMInputRequired {
+            // The client's model must answer first: ask, with what earlier rounds learned sealed
+            // into requestState; the client retries this same call with the answers.
+            guard let roundTrip, let binding else {
+                throw MinskyError(.internal, "a model asked for input outside a multi round-trip request")
+            }
+            return [
+                "resultType": "input_required",
+                "inputRequests": .object(roundTrip.asked.withLock { $0 }),
+                "requestState": .string(seal.seal(binding, answers: roundTrip.answers)),
+            ]
         } catch let e as MinskyError {
-            if e.code == .internal { notifyLog("error", "\(tool.name): \(e.message)") }
+            if e.code == .internal { notifyLog("error", "\(tool.name): \(e.message)", caller: caller) }
             return Self.errorResult("\(e.code.rawValue): \(e.message)")
         }
     }
@@ -623,7 +708,8 @@ public final class MCPServer: Sendable {
         return id
     }
 
-    func readResource(_ uri: String) async throws -> JSONValue {
+    /// `notFound`: the code an unknown task answers (-32002 in the handshake era, -32602 since 2026-07-28).
+    func readResource(_ uri: String, notFound: RPCCode = .resourceNotFound) async throws -> JSONValue {
         let id = try taskID(fromURI: uri)
         do {
             let t = try await storeProvider().get(id)
@@ -636,7 +722,7 @@ public final class MCPServer: Sendable {
                 ]
             ]
         } catch let e as MinskyError where e.code == .notFound {
-            throw RPCError(code: .resourceNotFound, message: "resource not found: \(uri)", data: ["uri": .string(uri)])
+            throw RPCError(code: notFound, message: "resource not found: \(uri)", data: ["uri": .string(uri)])
         } catch let e as MinskyError {
             throw RPCError(code: .internalError, message: e.message)
         }

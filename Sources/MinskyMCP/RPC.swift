@@ -1,6 +1,7 @@
 import MinskyCore
 
-/// JSON-RPC 2.0 error codes, plus MCP's resource-not-found.
+/// JSON-RPC 2.0 error codes, plus MCP's: resource-not-found (handshake era) and the
+/// 2026-07-28 revision's unsupported protocol version.
 public enum RPCCode: Int64, Sendable {
     case parseError = -32700
     case invalidRequest = -32600
@@ -8,6 +9,7 @@ public enum RPCCode: Int64, Sendable {
     case invalidParams = -32602
     case internalError = -32603
     case resourceNotFound = -32002
+    case unsupportedProtocolVersion = -32022
 }
 
 struct RPCError: Error {

@@ -76,6 +76,7 @@ final class PGConnection: @unchecked Sendable {
 struct PGResult {
     var rows: [[SQLValue]]
     var affected: Int
+    var columns: [String] = []
 
     static func check(_ res: OpaquePointer?, conn: PGConnection, sql: String) throws -> PGResult {
         guard let res else {
@@ -104,7 +105,8 @@ struct PGResult {
                 rows.append(row)
             }
             let affected = Int(String(cString: PQcmdTuples(res))) ?? 0
-            return PGResult(rows: rows, affected: affected)
+            let columns = (0..<m).map { String(cString: PQfname(res, Int32($0))) }
+            return PGResult(rows: rows, affected: affected, columns: columns)
         }
         let state = PQresultErrorField(res, Int32(UInt8(ascii: "C"))).map { String(cString: $0) } ?? ""
         let primary =

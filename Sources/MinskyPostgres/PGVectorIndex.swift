@@ -146,17 +146,15 @@ final class PGVectorIndex: VectorIndex {
 
     static func installedSchema(_ c: any SQLConnection) throws -> String? {
         try c.query(
-            .postgres,
             "SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'vector'"
         ).first?[0].text
     }
 
     static func hasEmbeddingColumn(_ c: any SQLConnection) throws -> Bool {
         try !c.query(
-            .postgres,
             "SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('task_embeddings') AND attname = 'embedding' AND NOT attisdropped"
         ).isEmpty
-            && c.query(.postgres, "SELECT to_regclass('task_embeddings_unvectored') IS NOT NULL").first?[0].text == "t"
+            && c.query("SELECT to_regclass('task_embeddings_unvectored') IS NOT NULL").first?[0].text == "t"
     }
 
     /// Read-only: pgvector's schema if installed, whether the store's vector column (and its
@@ -165,7 +163,7 @@ final class PGVectorIndex: VectorIndex {
         try await driver.read { c in
             (
                 try Self.installedSchema(c), try Self.hasEmbeddingColumn(c),
-                try !c.query(.postgres, "SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty
+                try !c.query("SELECT 1 FROM pg_available_extensions WHERE name = 'vector'").isEmpty
             )
         }
     }
@@ -180,13 +178,13 @@ final class PGVectorIndex: VectorIndex {
         }
         do {
             let ready = try await driver.write { c in
-                _ = try c.query(.postgres, SQL(raw: AdvisoryLock.pgvectorSetup.transactionLock))
+                _ = try c.query(SQL(raw: AdvisoryLock.pgvectorSetup.transactionLock))
                 if try Self.installedSchema(c) == nil {
-                    try c.execute(.postgres, "CREATE EXTENSION IF NOT EXISTS vector")
+                    try c.execute("CREATE EXTENSION IF NOT EXISTS vector")
                 }
                 guard let schema = try Self.installedSchema(c) else { return "" }
                 if try !Self.hasEmbeddingColumn(c) {
-                    for sql in Schema.pgvectorColumn(schema: schema) { try c.execute(.postgres, SQL(raw: sql)) }
+                    for sql in Schema.pgvectorColumn(schema: schema) { try c.execute(SQL(raw: sql)) }
                 }
                 return schema
             }
@@ -219,28 +217,27 @@ final class PGVectorIndex: VectorIndex {
                 let key: SQL =
                     "\(raw: String(AdvisoryLock.hnswBuild.rawValue)), ('task_embeddings'::regclass::oid::bigint % 2147483647)::int4"
                 if wait {
-                    _ = try c.query(.postgres, "SELECT pg_advisory_lock(\(key))")
-                } else if try c.query(.postgres, "SELECT pg_try_advisory_lock(\(key))").first?[0].text != "t" {
+                    _ = try c.query("SELECT pg_advisory_lock(\(key))")
+                } else if try c.query("SELECT pg_try_advisory_lock(\(key))").first?[0].text != "t" {
                     return false
                 }
-                defer { _ = try? c.query(.postgres, "SELECT pg_advisory_unlock(\(key))") }
+                defer { _ = try? c.query("SELECT pg_advisory_unlock(\(key))") }
                 // An index left invalid by an interrupted concurrent build is dropped and built again.
                 if let valid = try c.query(
-                    .postgres, "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(\(text: name))"
+                    "SELECT i.indisvalid FROM pg_index i WHERE i.indexrelid = to_regclass(\(text: name))"
                 ).first?[0].text {
                     if valid == "t" { return true }
-                    try c.execute(.postgres, "DROP INDEX CONCURRENTLY IF EXISTS \(raw: name)")
+                    try c.execute("DROP INDEX CONCURRENTLY IF EXISTS \(raw: name)")
                 }
                 // A build whose graph fits in maintenance_work_mem is several times faster: size it
                 // for the rows there are (vector + ~300 bytes of graph each), 64 MB to 1 GB.
                 let rows = Int(
-                    try c.query(.postgres, "SELECT count(*) FROM task_embeddings WHERE dims = \(int: dims)").first?[0]
+                    try c.query("SELECT count(*) FROM task_embeddings WHERE dims = \(int: dims)").first?[0]
                         .int ?? 0)
                 let mb = min(1024, max(64, rows * (dims * 4 + 300) * 13 / 10 / 1_000_000 + 1))
-                _ = try c.query(.postgres, "SELECT set_config('maintenance_work_mem', \(text: "\(mb)MB"), false)")
-                defer { _ = try? c.execute(.postgres, "RESET maintenance_work_mem") }
+                _ = try c.query("SELECT set_config('maintenance_work_mem', \(text: "\(mb)MB"), false)")
+                defer { _ = try? c.execute("RESET maintenance_work_mem") }
                 try c.execute(
-                    .postgres,
                     """
                     CREATE INDEX CONCURRENTLY IF NOT EXISTS \(raw: name) ON task_embeddings \
                     USING hnsw ((embedding::\(raw: schema).vector(\(raw: String(dims)))) \(raw: schema).vector_cosine_ops) WHERE dims = \(raw: String(dims))
@@ -261,8 +258,7 @@ final class PGVectorIndex: VectorIndex {
         while true {
             let rows = try await driver.read { c in
                 try c.query(
-                    .postgres,
-                    "SELECT task_id, \(raw: SQLDialect.postgres.read("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1000"
+                    "SELECT task_id, \(raw: SQLDialect.postgres.select("vector", as: .blob)) FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1000"
                 )
             }
             if rows.isEmpty { return }
@@ -273,7 +269,7 @@ final class PGVectorIndex: VectorIndex {
                     ids.append(UInt8(ascii: ","))
                     vectors.append(UInt8(ascii: ","))
                 }
-                ids += Array("\"\(try Self.text(r, 0, "embedding"))\"".utf8)  // task ids: [A-Za-z0-9-] only
+                ids += Array("\"\(try r.text("task_id"))\"".utf8)  // task ids: [A-Za-z0-9-] only
                 vectors.append(UInt8(ascii: "\""))
                 PGVectorText.append(littleEndian: SQLDialect.postgres.blobBytes(r[1]), into: &vectors)
                 vectors.append(UInt8(ascii: "\""))
@@ -284,7 +280,6 @@ final class PGVectorIndex: VectorIndex {
             let vectorArray = String(decoding: vectors, as: UTF8.self)
             try await driver.write { c in
                 try c.execute(
-                    .postgres,
                     """
                     UPDATE task_embeddings t SET embedding = v.e::\(raw: schema).vector \
                     FROM (SELECT unnest(\(text: idArray)::text[]) AS id, unnest(\(text: vectorArray)::text[]) AS e) v \
@@ -303,26 +298,23 @@ final class PGVectorIndex: VectorIndex {
             // One read transaction: the (index-backed) check for rows still without a vector, then the search.
             let hits: [(id: TaskID, score: Float)]? = try await driver.read { c in
                 if try !c.query(
-                    .postgres,
                     "SELECT 1 FROM task_embeddings WHERE embedding IS NULL AND model = \(text: model) LIMIT 1"
                 ).isEmpty {
                     return nil
                 }
                 // The candidate list must hold at least k; 100 keeps recall@10 high (BENCHMARKS.md).
-                try c.execute(
-                    .postgres, "SELECT set_config('hnsw.ef_search', \(text: String(min(1000, max(100, 2 * k)))), true)")
+                try c.execute("SELECT set_config('hnsw.ef_search', \(text: String(min(1000, max(100, 2 * k)))), true)")
                 let vector = "\(schema).vector(\(dims))"
                 return try c.query(
-                    .postgres,
                     """
                     SELECT task_id, embedding::\(raw: vector) OPERATOR(\(raw: schema).<=>) \(text: literal)::\(raw: vector) AS distance \
                     FROM task_embeddings WHERE dims = \(int: dims) AND model = \(text: model) ORDER BY distance LIMIT \(raw: String(k))
                     """
                 ).map { r in
-                    guard let distance = r[1].double else {
+                    guard let distance = try r.value("distance").double else {
                         throw MinskyError(.internal, "pgvector returned a row without a distance")
                     }
-                    return (TaskID(trusted: try Self.text(r, 0, "embedding")), Float(1 - distance))
+                    return (TaskID(trusted: try r.text("task_id")), Float(1 - distance))
                 }
             }
             if let hits {

@@ -268,8 +268,13 @@ public final class PostgresDriver: SQLDriver {
 
 struct PGSQLConnection: SQLConnection {
     let conn: PGConnection
+    var dialect: SQLDialect { .postgres }
     func execute(_ s: SQLStatement) throws -> Int { try conn.exec(s.sql, s.binds).affected }
-    func query(_ s: SQLStatement) throws -> [[SQLValue]] { try conn.exec(s.sql, s.binds).rows }
+    func query(_ s: SQLStatement) throws -> [SQLRow] {
+        let r = try conn.exec(s.sql, s.binds)
+        let names = SQLColumnNames(r.columns)
+        return r.rows.map { SQLRow($0, columns: names) }
+    }
 }
 
 /// The PostgreSQL-backed store.

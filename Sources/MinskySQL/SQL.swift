@@ -2,7 +2,7 @@ import MinskyCore
 
 /// SQL written as SQL, with values bound by interpolation (as GRDB's `SQL` literals do):
 ///
-///     try c.execute(d, "UPDATE tasks SET title = \(text: title), version = \(int: v) WHERE id = \(id)")
+///     try c.execute("UPDATE tasks SET title = \(text: title), version = \(int: v) WHERE id = \(id)")
 ///
 /// Each interpolated value becomes a placeholder the dialect renders (`?` on SQLite, `$n::type`
 /// on PostgreSQL), so no value is ever spliced into the text. `\(raw:)` inserts trusted SQL
@@ -96,12 +96,13 @@ extension SQLStatement {
 }
 
 extension SQLConnection {
-    public func query(_ dialect: SQLDialect, _ sql: SQL) throws -> [[SQLValue]] {
-        try query(SQLStatement(dialect, sql))
-    }
+    /// Renders `sql` for this connection's dialect and runs it.
+    public func query(_ sql: SQL) throws -> [SQLRow] { try query(SQLStatement(dialect, sql)) }
 
     @discardableResult
-    public func execute(_ dialect: SQLDialect, _ sql: SQL) throws -> Int {
-        try execute(SQLStatement(dialect, sql))
+    public func execute(_ sql: SQL) throws -> Int { try execute(SQLStatement(dialect, sql)) }
+
+    public func forEachTextAndBlob(_ sql: SQL, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws {
+        try forEachTextAndBlob(SQLStatement(dialect, sql), body)
     }
 }

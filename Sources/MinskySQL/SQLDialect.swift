@@ -52,6 +52,12 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// `read(_:as:)` named after the column (`… AS created_at`), so rows are read by name.
+    public func select(_ column: String, as t: ColumnType) -> String {
+        let name = column.split(separator: ".").last.map(String.init) ?? column
+        return "\(read(column, as: t)) AS \(name)"
+    }
+
     /// Bytes of a blob column as read back (`read(_:as: .blob)`): raw on SQLite, hex on PostgreSQL.
     public func blobBytes(_ v: SQLValue) -> [UInt8] {
         switch v {
@@ -86,6 +92,30 @@ public enum SQLDialect: String, Sendable {
     /// Who makes a change, as the history records it: the database role where the database
     /// knows it (PostgreSQL), else the store's configured actor (bound).
     public var databaseActor: String? { self == .postgres ? "current_user" : nil }
+
+    /// The database knows which role is connected and grants rights per role (PostgreSQL: a
+    /// team's members and admins); elsewhere the one local user may do everything.
+    public var enforcesRoles: Bool { self == .postgres }
+
+    /// The database decides a note's author and time (a team's trigger) and keeps notes
+    /// append-only, so a copied note is inserted once and read back as stored.
+    public var stampsNotes: Bool { self == .postgres }
+
+    /// Embeddings may have a vector column of the database's own beside the stored bytes
+    /// (pgvector), to be cleared when the bytes change.
+    public var mayHaveVectorColumn: Bool { self == .postgres }
+
+    /// Defers foreign-key checks to commit, for a batch that may insert a child before its parent.
+    public var deferForeignKeys: String {
+        self == .postgres ? "SET CONSTRAINTS ALL DEFERRED" : "PRAGMA defer_foreign_keys = ON"
+    }
+
+    /// Serializes appends to the sync log until commit, so sequence order is commit order. Nil
+    /// where writers are already serialized.
+    public var lockSyncLog: String? { self == .postgres ? AdvisoryLock.syncLog.transactionLock : nil }
+
+    /// A column's NOT NULL can be dropped in place (SQLite rebuilds the table instead).
+    public var altersColumnsInPlace: Bool { self == .postgres }
 
     /// Only SQLite stores are ever upgraded away (and marked in `store_moved`); a PostgreSQL store
     /// need not pay a query per transaction to check for a mark it can never carry.

@@ -3,9 +3,13 @@ import MinskyCore
 /// A connection borrowed for the length of one transaction. Calls block; drivers run them on
 /// their own threads, never on Swift's cooperative pool.
 public protocol SQLConnection {
+    /// The SQL this connection speaks: statements written as `SQL` literals are rendered for it,
+    /// so queries never pass it along.
+    var dialect: SQLDialect { get }
     /// Runs a statement and returns the number of rows it changed.
     @discardableResult func execute(_ statement: SQLStatement) throws -> Int
-    func query(_ statement: SQLStatement) throws -> [[SQLValue]]
+    /// Runs a statement and returns its rows, readable by column name.
+    func query(_ statement: SQLStatement) throws -> [SQLRow]
     /// Calls `body` with each row's column 0 as text and column 1 as raw bytes, without building
     /// values per row: how many vectors are read at once. Column 1 is read with
     /// `dialect.read(_:as: .blob)`.
@@ -52,7 +56,7 @@ extension SQLConnection {
         throws
     {
         for r in try query(statement) {
-            try statement.dialect.blobBytes(r[1]).withUnsafeBytes { try body(r[0].text ?? "", $0) }
+            try dialect.blobBytes(r[1]).withUnsafeBytes { try body(r[0].text ?? "", $0) }
         }
     }
 }

@@ -42,7 +42,7 @@ extension SQLTaskStore {
                     vector = EXCLUDED.vector, updated_at = EXCLUDED.updated_at
                     """
                 if let column { s += ", \(raw: column.name) = EXCLUDED.\(raw: column.name)" }
-                try c.execute(d, s)
+                try c.execute(s)
                 for e in batch { try track(c, .embedding, e.taskId.rawValue, changed: []) }
             }
         }
@@ -51,8 +51,8 @@ extension SQLTaskStore {
     public func embeddingHashes(model: String) async throws -> [TaskID: String] {
         try await read { [self] c in
             var out: [TaskID: String] = [:]
-            for r in try c.query(d, "SELECT task_id, content_hash FROM task_embeddings WHERE model = \(text: model)") {
-                out[TaskID(trusted: try Self.text(r, 0, "embedding"))] = try Self.text(r, 1, "embedding")
+            for r in try c.query("SELECT task_id, content_hash FROM task_embeddings WHERE model = \(text: model)") {
+                out[TaskID(trusted: try r.text("task_id"))] = try r.text("content_hash")
             }
             return out
         }
@@ -75,8 +75,8 @@ extension SQLTaskStore {
     @discardableResult
     public func prepareVectorSearch() async throws -> (embeddings: Int, method: String) {
         let groups = try await read { [self] c in
-            try c.query(d, "SELECT model, dims, count(*) FROM task_embeddings GROUP BY model, dims").map {
-                (try Self.text($0, 0, "embedding"), Int($0[1].int ?? 0), Int($0[2].int ?? 0))
+            try c.query("SELECT model, dims, count(*) AS n FROM task_embeddings GROUP BY model, dims").map {
+                (try $0.text("model"), Int(try $0.int("dims")), Int(try $0.int("n")))
             }
         }
         let total = groups.map(\.2).reduce(0, +)
@@ -92,18 +92,18 @@ extension SQLTaskStore {
         try await read { [self] c in
             var generation: Int64 = -1
             if d.countsEmbeddingChanges {
-                generation = try c.query(d, "SELECT generation FROM embedding_generation").first?[0].int ?? -1
+                generation = try c.query("SELECT generation FROM embedding_generation").first?[0].int ?? -1
                 if let hit = vectorState.withLock({ $0.matrices[model] }), hit.generation == generation {
                     return hit.matrix
                 }
             }
             var m = EmbeddingMatrix(ids: [], dims: 0, values: [])
             let count = Int(
-                try c.query(d, "SELECT count(*) FROM task_embeddings WHERE model = \(text: model)").first?[0].int ?? 0)
+                try c.query("SELECT count(*) FROM task_embeddings WHERE model = \(text: model)").first?[0].int ?? 0)
             m.ids.reserveCapacity(count)
             let rows: SQL =
                 "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE model = \(text: model) ORDER BY task_id"
-            try c.forEachTextAndBlob(SQLStatement(d, rows)) { id, bytes in
+            try c.forEachTextAndBlob(rows) { id, bytes in
                 if m.dims == 0 { m.values.reserveCapacity(count * bytes.count / 4) }
                 m.appendRow(TaskID(trusted: id), bytes: bytes)
             }
@@ -120,7 +120,6 @@ extension SQLTaskStore {
     public func recordAICall(_ a: AICall) async throws {
         try await write { [self] c in
             try c.execute(
-                d,
                 """
                 INSERT INTO ai_calls (id, at, purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome) \
                 VALUES (\(text: a.id), \(a.at), \(text: a.purpose), \(text: a.provider), \(text: a.model), \(a.taskId), \
@@ -133,18 +132,17 @@ extension SQLTaskStore {
     public func aiCalls(limit: Int) async throws -> [AICall] {
         try await read { [self] c in
             let cols =
-                "id, \(d.read("at", as: .timestamp)), purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome"
+                "id, \(d.select("at", as: .timestamp)), purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome"
             return try c.query(
-                d, "SELECT \(raw: cols) FROM ai_calls ORDER BY at DESC, id DESC LIMIT \(raw: String(max(0, limit)))"
+                "SELECT \(raw: cols) FROM ai_calls ORDER BY at DESC, id DESC LIMIT \(raw: String(max(0, limit)))"
             ).map { r in
-                guard let ms = r[8].int else { throw MinskyError(.internal, "a stored model call has no duration") }
-                return AICall(
-                    id: try Self.text(r, 0, "model call"), at: try Self.timestamp(r, 1, "model call"),
-                    purpose: try Self.text(r, 2, "model call"),
-                    provider: try Self.text(r, 3, "model call"), model: try Self.text(r, 4, "model call"),
-                    taskId: r[5].text.map(TaskID.init(trusted:)), inputTokens: r[6].int.map(Int.init),
-                    outputTokens: r[7].int.map(Int.init),
-                    durationMs: Int(ms), outcome: try Self.text(r, 9, "model call"))
+                AICall(
+                    id: try r.text("id"), at: try r.timestamp("at"), purpose: try r.text("purpose"),
+                    provider: try r.text("provider"), model: try r.text("model"),
+                    taskId: try r.optionalText("task_id").map(TaskID.init(trusted:)),
+                    inputTokens: try r.value("input_tokens").int.map(Int.init),
+                    outputTokens: try r.value("output_tokens").int.map(Int.init),
+                    durationMs: Int(try r.int("duration_ms")), outcome: try r.text("outcome"))
             }
         }
     }
@@ -152,19 +150,17 @@ extension SQLTaskStore {
     public func aiUsage() async throws -> [AIUsage] {
         try await read { [self] c in
             try c.query(
-                d,
                 """
-                SELECT provider, model, purpose, count(*), sum(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END),
-                       coalesce(sum(input_tokens), 0), coalesce(sum(output_tokens), 0)
+                SELECT provider, model, purpose, count(*) AS calls, sum(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END) AS failed,
+                       coalesce(sum(input_tokens), 0) AS input_tokens, coalesce(sum(output_tokens), 0) AS output_tokens
                 FROM ai_calls GROUP BY provider, model, purpose
                 ORDER BY coalesce(sum(input_tokens), 0) + coalesce(sum(output_tokens), 0) DESC, provider, model, purpose
                 """
             ).map { r in
                 AIUsage(
-                    provider: try Self.text(r, 0, "usage"), model: try Self.text(r, 1, "usage"),
-                    purpose: try Self.text(r, 2, "usage"),
-                    calls: Int(r[3].int ?? 0), failed: Int(r[4].int ?? 0), inputTokens: Int(r[5].int ?? 0),
-                    outputTokens: Int(r[6].int ?? 0))
+                    provider: try r.text("provider"), model: try r.text("model"), purpose: try r.text("purpose"),
+                    calls: Int(try r.int("calls")), failed: Int(try r.int("failed")),
+                    inputTokens: Int(try r.int("input_tokens")), outputTokens: Int(try r.int("output_tokens")))
             }
         }
     }

@@ -24,7 +24,7 @@ extension SQLTaskStore {
                     + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
                 s += "\(raw: n == 0 ? "" : ", ")(\(text: id), \(task), \(at), \(who), \(text: kind), \(json: changes))"
             }
-            try c.execute(d, s)
+            try c.execute(s)
         }
     }
 
@@ -36,9 +36,8 @@ extension SQLTaskStore {
         return try await read { [self] c in
             let from: SQL = after.map { " AND (at, id) > (\($0.at), \(text: $0.id))" } ?? ""
             let rows = try c.query(
-                d,
                 """
-                SELECT id, task_id, \(raw: d.read("at", as: .timestamp)), actor, kind, \(raw: d.read("changes", as: .json)) \
+                SELECT id, task_id, \(raw: d.select("at", as: .timestamp)), actor, kind, \(raw: d.select("changes", as: .json)) \
                 FROM task_events WHERE task_id = \(id)\(from) ORDER BY at, id LIMIT \(raw: String(limit + 1))
                 """)
             var events = try rows.map(Self.decodeEvent)
@@ -57,9 +56,8 @@ extension SQLTaskStore {
         }
         return try await read { [self] c in
             try c.query(
-                d,
                 """
-                SELECT id, task_id, \(raw: d.read("at", as: .timestamp)), actor, kind, \(raw: d.read("changes", as: .json)) \
+                SELECT id, task_id, \(raw: d.select("at", as: .timestamp)), actor, kind, \(raw: d.select("changes", as: .json)) \
                 FROM task_events WHERE task_id = \(id) ORDER BY at DESC, id DESC LIMIT \(raw: String(limit))
                 """
             ).map(Self.decodeEvent).reversed()
@@ -69,21 +67,18 @@ extension SQLTaskStore {
     public func events(since: Timestamp, limit: Int) async throws -> [TaskEvent] {
         try await read { [self] c in
             try c.query(
-                d,
                 """
-                SELECT id, task_id, \(raw: d.read("at", as: .timestamp)), actor, kind, \(raw: d.read("changes", as: .json)) \
+                SELECT id, task_id, \(raw: d.select("at", as: .timestamp)), actor, kind, \(raw: d.select("changes", as: .json)) \
                 FROM task_events WHERE at >= \(since) ORDER BY at, id LIMIT \(raw: String(max(1, limit)))
                 """
             ).map(Self.decodeEvent)
         }
     }
 
-    static func decodeEvent(_ r: [SQLValue]) throws -> TaskEvent {
+    static func decodeEvent(_ r: SQLRow) throws -> TaskEvent {
         TaskEvent(
-            id: try text(r, 0, "event"), taskId: TaskID(trusted: try text(r, 1, "event")),
-            at: try timestamp(r, 2, "event"),
-            actor: try text(r, 3, "event"), kind: try text(r, 4, "event"),
-            changes: try JSONValue.parse(try text(r, 5, "event")))
+            id: try r.text("id"), taskId: TaskID(trusted: try r.text("task_id")), at: try r.timestamp("at"),
+            actor: try r.text("actor"), kind: try r.text("kind"), changes: try r.json("changes"))
     }
 
     static func eventCursor(_ token: String) throws -> (at: Timestamp, id: String) {
@@ -101,20 +96,20 @@ extension SQLTaskStore {
     /// SQLite: one user, every right. PostgreSQL: what the database grants the connected role on
     /// `tasks` (deleting is the admin's right, inserting and updating the member's).
     public func access() async throws -> StoreAccess {
-        guard d == .postgres else { return StoreAccess(identity: actor, right: .admin, enforced: false) }
+        guard d.enforcesRoles else { return StoreAccess(identity: actor, right: .admin, enforced: false) }
         let row = try await read { [self] c in
             try c.query(
-                d,
                 """
-                SELECT current_user, has_table_privilege('tasks', 'DELETE'), \
+                SELECT current_user AS identity, has_table_privilege('tasks', 'DELETE') AS admin, \
                 has_table_privilege('tasks', 'INSERT') AND has_table_privilege('tasks', 'UPDATE') \
-                AND has_table_privilege('task_events', 'INSERT'), \
-                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)
+                AND has_table_privilege('task_events', 'INSERT') AS write, \
+                (SELECT rolsuper FROM pg_roles WHERE rolname = current_user) AS superuser
                 """
-            ).first ?? []
+            ).first
         }
-        let flag = { (i: Int) in i < row.count && row[i].text == "t" }
-        let right: AccessRight = flag(1) ? .admin : flag(2) ? .write : .read
-        return StoreAccess(identity: row.first?.text ?? actor, right: right, enforced: !flag(3))
+        guard let row else { throw MinskyError(.internal, "the database did not say what the role may do") }
+        let flag = { (name: String) in try row.value(name).text == "t" }
+        let right: AccessRight = try flag("admin") ? .admin : try flag("write") ? .write : .read
+        return StoreAccess(identity: try row.text("identity"), right: right, enforced: !(try flag("superuser")))
     }
 }

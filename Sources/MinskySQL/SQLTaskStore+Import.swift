@@ -64,7 +64,7 @@ extension SQLTaskStore {
                 items[i] = t
             }
             if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph {
-                try c.execute(d, SQL(raw: lock))
+                try c.execute(SQL(raw: lock))
             }
             for (i, r) in records.enumerated() {
                 for dep in r.dependsOn {
@@ -81,7 +81,7 @@ extension SQLTaskStore {
             // One walk over the graph: the imported edges must not close a cycle.
             if records.contains(where: { !$0.dependsOn.isEmpty }) {
                 var graph: [TaskID: [TaskID]] = [:]
-                for row in try c.query(d, "SELECT task_id, depends_on_id FROM task_dependencies") {
+                for row in try c.query("SELECT task_id, depends_on_id FROM task_dependencies") {
                     guard let a = row[0].text, let b = row[1].text else { continue }
                     graph[TaskID(trusted: a), default: []].append(TaskID(trusted: b))
                 }
@@ -97,14 +97,13 @@ extension SQLTaskStore {
                         ? "nt-" + String(now.microseconds, radix: 36)
                             + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
                         : note.id
-                    if try !c.query(d, "SELECT 1 FROM task_notes WHERE id = \(text: noteID)").isEmpty {
+                    if try !c.query("SELECT 1 FROM task_notes WHERE id = \(text: noteID)").isEmpty {
                         throw MinskyError(
                             .conflict,
                             "\(r.origin): note \(n + 1) (\(noteID)) already exists in this store; drop its id to add it as a new note",
                             field: "notes")
                     }
                     try c.execute(
-                        d,
                         """
                         INSERT INTO task_notes (id, task_id, author, body, created_at) \
                         VALUES (\(text: noteID), \(ids[i]), \(text: note.author), \(text: note.body), \(note.createdAt))

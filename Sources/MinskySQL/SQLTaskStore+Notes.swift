@@ -1,12 +1,12 @@
 import MinskyCore
 
 extension SQLTaskStore {
-    var noteColumns: String { "id, task_id, author, body, \(d.read("created_at", as: .timestamp))" }
+    var noteColumns: String { "id, task_id, author, body, \(d.select("created_at", as: .timestamp))" }
 
-    static func decodeNote(_ r: [SQLValue]) throws -> TaskNote {
+    static func decodeNote(_ r: SQLRow) throws -> TaskNote {
         TaskNote(
-            id: try text(r, 0, "note"), taskId: TaskID(trusted: try text(r, 1, "note")), author: try text(r, 2, "note"),
-            body: try text(r, 3, "note"), createdAt: try timestamp(r, 4, "note"))
+            id: try r.text("id"), taskId: TaskID(trusted: try r.text("task_id")), author: try r.text("author"),
+            body: try r.text("body"), createdAt: try r.timestamp("created_at"))
     }
 
     /// Appends the note, records a `note_added` event (the change feed shows it) and tracks the
@@ -20,7 +20,6 @@ extension SQLTaskStore {
             let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"
             guard
                 let row = try c.query(
-                    d,
                     """
                     INSERT INTO task_notes (id, task_id, author, body, created_at) \
                     VALUES (\(text: id), \(taskId), \(who), \(text: body), \(now)) RETURNING \(raw: noteColumns)
@@ -35,7 +34,7 @@ extension SQLTaskStore {
 
     public func allNotes() async throws -> [TaskNote] {
         try await read { [self] c in
-            try c.query(d, "SELECT \(raw: noteColumns) FROM task_notes ORDER BY task_id, created_at, id").map(
+            try c.query("SELECT \(raw: noteColumns) FROM task_notes ORDER BY task_id, created_at, id").map(
                 Self.decodeNote)
         }
     }
@@ -43,7 +42,7 @@ extension SQLTaskStore {
     public func notes(of taskId: TaskID) async throws -> [TaskNote] {
         try await read { [self] c in
             let rows = try c.query(
-                d, "SELECT \(raw: noteColumns) FROM task_notes WHERE task_id = \(taskId) ORDER BY created_at, id")
+                "SELECT \(raw: noteColumns) FROM task_notes WHERE task_id = \(taskId) ORDER BY created_at, id")
             if rows.isEmpty { try requireExists(c, taskId, field: "id") }
             return try rows.map(Self.decodeNote)
         }

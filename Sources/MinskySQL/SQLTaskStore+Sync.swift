@@ -64,6 +64,18 @@ extension SQLTaskStore {
         }
     }
 
+    /// The SELECT list of synced `fields`, each named after its column.
+    func selectList(_ fields: [TableSpec.Column]) -> String {
+        fields.map { d.select($0.name, as: $0.type) }.joined(separator: ", ")
+    }
+
+    /// The synced `fields` of a row selected with `selectList`, read by name.
+    func syncFields(_ r: SQLRow, _ fields: [TableSpec.Column]) throws -> [String: JSONValue] {
+        var out: [String: JSONValue] = [:]
+        for col in fields { out[col.name] = try jsonValue(try r.value(col.name), col.type) }
+        return out
+    }
+
     func bind(_ v: JSONValue?, _ type: SQLDialect.ColumnType) -> SQL {
         guard let v, !v.isNull else { return "\(SQLValue.null, as: type)" }
         switch type {
@@ -80,13 +92,12 @@ extension SQLTaskStore {
         -> [String: JSONValue]?
     {
         let wanted = only.map { o in t.fields.filter { o.contains($0.name) } } ?? t.fields
-        let cols = (["1"] + wanted.map { d.read($0.name, as: $0.type) }).joined(separator: ", ")
-        guard let r = try c.query(d, "SELECT \(raw: cols) FROM \(raw: t.table) WHERE \(t.keyWhere(key))").first else {
-            return nil
-        }
-        var out: [String: JSONValue] = [:]
-        for (i, col) in wanted.enumerated() { out[col.name] = try jsonValue(r[i + 1], col.type) }
-        return out
+        guard
+            let r = try c.query(
+                "SELECT 1 AS present\(raw: wanted.isEmpty ? "" : ", " + selectList(wanted)) FROM \(raw: t.table) WHERE \(t.keyWhere(key))"
+            ).first
+        else { return nil }
+        return try syncFields(r, wanted)
     }
 
     /// The stamps a store holds for a row and whether it is a tombstone (nil: never tracked).
@@ -95,7 +106,7 @@ extension SQLTaskStore {
     )? {
         guard
             let r = try c.query(
-                d, "SELECT stamps, deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key)"
+                "SELECT stamps, deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key)"
             ).first
         else { return nil }
         let stamps = SyncStamp.decode(try JSONValue.parse(r[0].text ?? "{}"), all: SyncTable.stampKeys(e))
@@ -109,7 +120,6 @@ extension SQLTaskStore {
     {
         let json = SyncStamp.encode(stamps, all: SyncTable.stampKeys(e)).canonicalJSON()
         try c.execute(
-            d,
             """
             INSERT INTO sync_rows (entity, key, stamps, deleted) VALUES (\(text: e.rawValue), \(text: key), \(text: json), \(int: deleted ? 1 : 0)) \
             ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted
@@ -119,16 +129,15 @@ extension SQLTaskStore {
     // MARK: Settings
 
     func setting(_ c: any SQLConnection, _ name: String) throws -> String? {
-        try c.query(d, "SELECT value FROM sync_state WHERE name = \(text: name)").first?[0].text
+        try c.query("SELECT value FROM sync_state WHERE name = \(text: name)").first?[0].text
     }
 
     func setSetting(_ c: any SQLConnection, _ name: String, _ value: String?) throws {
         guard let value else {
-            try c.execute(d, "DELETE FROM sync_state WHERE name = \(text: name)")
+            try c.execute("DELETE FROM sync_state WHERE name = \(text: name)")
             return
         }
         try c.execute(
-            d,
             "INSERT INTO sync_state (name, value) VALUES (\(text: name), \(text: value)) ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value"
         )
     }
@@ -139,7 +148,7 @@ extension SQLTaskStore {
     func tracking(_ c: any SQLConnection) throws -> (replica: String, floor: SyncStamp)? {
         var replica: String?
         var floor = SyncStamp.zero
-        for r in try c.query(d, "SELECT name, value FROM sync_state WHERE name IN ('replica', 'clock')") {
+        for r in try c.query("SELECT name, value FROM sync_state WHERE name IN ('replica', 'clock')") {
             if r[0].text == SyncSetting.replica { replica = r[1].text }
             if r[0].text == SyncSetting.clock, let v = r[1].text { floor = SyncStamp(raw: v) }
         }
@@ -150,9 +159,8 @@ extension SQLTaskStore {
     /// lock held to commit makes sequence order commit order, so a reader that has seen
     /// sequence N has seen everything before it.
     func appendLog(_ c: any SQLConnection, _ ch: SyncChange) throws {
-        if d == .postgres { try c.execute(d, SQL(raw: AdvisoryLock.syncLog.transactionLock)) }
+        if let lock = d.lockSyncLog { try c.execute(SQL(raw: lock)) }
         try c.execute(
-            d,
             """
             INSERT INTO sync_log (seq, change_id, replica, entity, key, body, at) \
             SELECT coalesce(max(seq), 0) + 1, \(text: ch.id), \(text: ch.replica), \(text: ch.entity.rawValue), \(text: ch.key), \
@@ -170,7 +178,6 @@ extension SQLTaskStore {
         // cost of tracking on a store that does not sync.
         guard
             let r = try c.query(
-                d,
                 """
                 SELECT (SELECT value FROM sync_state WHERE name = 'replica'), (SELECT value FROM sync_state WHERE name = 'clock'), \
                 (SELECT stamps FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key)), \
@@ -260,7 +267,6 @@ extension SQLTaskStore {
 
     func hasVectorColumn(_ c: any SQLConnection) throws -> Bool {
         try !c.query(
-            d,
             "SELECT 1 FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = 'task_embeddings' AND column_name = 'embedding'"
         ).isEmpty
     }
@@ -269,11 +275,10 @@ extension SQLTaskStore {
     /// returned so its tombstone can be recorded.
     func deleteSyncRow(_ c: any SQLConnection, _ t: SyncTable, _ key: String) throws -> [TaskID] {
         guard t.entity == .task else {
-            try c.execute(d, "DELETE FROM \(raw: t.table) WHERE \(t.keyWhere(key))")
+            try c.execute("DELETE FROM \(raw: t.table) WHERE \(t.keyWhere(key))")
             return []
         }
         let rows = try c.query(
-            d,
             """
             WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = \(text: key) \
             UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) SELECT id, depth FROM sub ORDER BY depth DESC
@@ -282,7 +287,7 @@ extension SQLTaskStore {
         var affected = Set(try ids.flatMap { try dependents(c, $0) })
         if let p = try parentOf(c, TaskID(trusted: key)) { affected.insert(p) }
         affected.subtract(ids)
-        for id in ids { try c.execute(d, "DELETE FROM tasks WHERE id = \(id)") }
+        for id in ids { try c.execute("DELETE FROM tasks WHERE id = \(id)") }
         try refreshCounters(c, affected)
         return ids
     }
@@ -348,13 +353,13 @@ extension SQLTaskStore {
             let replica = "r" + String(UInt64.random(in: 0..<(1 << 50)), radix: 36)
             // A plain insert (no upsert): a team member may start tracking, never change the id.
             try c.execute(
-                d, "INSERT INTO sync_state (name, value) VALUES (\(text: SyncSetting.replica), \(text: replica))")
+                "INSERT INTO sync_state (name, value) VALUES (\(text: SyncSetting.replica), \(text: replica))")
             // What the store already holds becomes changes, so it reaches the other side.
             for e in SyncEntity.allCases {
                 let t = SyncTable.of(e)
                 let keyExpr = t.key.count == 1 ? t.key[0] : t.key.joined(separator: " || '|' || ")
                 let order = e == .task ? "created_at, id" : t.key.joined(separator: ", ")
-                for r in try c.query(d, "SELECT \(raw: keyExpr) FROM \(raw: t.table) ORDER BY \(raw: order)") {
+                for r in try c.query("SELECT \(raw: keyExpr) FROM \(raw: t.table) ORDER BY \(raw: order)") {
                     if let k = r[0].text { try track(c, e, k, changed: []) }
                 }
             }
@@ -365,20 +370,19 @@ extension SQLTaskStore {
     public func syncStopTracking() async throws {
         try await write { [self] c in
             for t in Schema.syncTables {
-                try c.execute(d, "DELETE FROM \(raw: t)")
+                try c.execute("DELETE FROM \(raw: t)")
             }
         }
     }
 
-    static func decodeLog(_ r: [SQLValue]) throws -> SyncChange {
+    static func decodeLog(_ r: SQLRow) throws -> SyncChange {
         try SyncChange(
-            seq: r[0].int ?? 0, id: r[1].text ?? "", replica: r[2].text ?? "", entity: r[3].text ?? "",
-            key: r[4].text ?? "", body: try JSONValue.parse(r[5].text ?? "{}"), all: SyncTable.stampKeys)
+            seq: try r.int("seq"), id: try r.text("change_id"), replica: try r.text("replica"),
+            entity: try r.text("entity"), key: try r.text("key"), body: try r.json("body"), all: SyncTable.stampKeys)
     }
 
     func logEntries(_ c: any SQLConnection, after seq: Int64, limit: Int) throws -> [SyncChange] {
         try c.query(
-            d,
             "SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE seq > \(int: seq) ORDER BY seq LIMIT \(raw: String(limit))"
         ).map(Self.decodeLog)
     }
@@ -392,7 +396,6 @@ extension SQLTaskStore {
             for start in stride(from: 0, to: all.count, by: 400) {
                 let part = Array(all[start..<min(all.count, start + 400)])
                 out += try c.query(
-                    d,
                     """
                     SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: e.rawValue) \
                     AND key IN (\(list: part)) AND seq > \(int: seq)
@@ -410,7 +413,7 @@ extension SQLTaskStore {
     public func syncPendingCount() async throws -> Int {
         try await read { [self] c in
             let pushed = Int64(try setting(c, SyncSetting.pushedSeq) ?? "0") ?? 0
-            return Int(try c.query(d, "SELECT count(*) FROM sync_log WHERE seq > \(int: pushed)").first?[0].int ?? 0)
+            return Int(try c.query("SELECT count(*) FROM sync_log WHERE seq > \(int: pushed)").first?[0].int ?? 0)
         }
     }
 
@@ -420,7 +423,6 @@ extension SQLTaskStore {
             let known = try syncStamps(c, entity, key)
             var pending: Set<String> = []
             for r in try c.query(
-                d,
                 """
                 SELECT seq, change_id, replica, entity, key, body FROM sync_log WHERE entity = \(text: entity.rawValue) \
                 AND key = \(text: key) AND seq > \(int: pushed)
@@ -448,11 +450,10 @@ extension SQLTaskStore {
             for e in SyncEntity.allCases {
                 let t = SyncTable.of(e)
                 let keyExpr = t.key.count == 1 ? t.key[0] : t.key.joined(separator: " || '|' || ")
-                let cols = t.fields.map { d.read($0.name, as: $0.type) }.joined(separator: ", ")
-                for r in try c.query(d, "SELECT \(raw: keyExpr), \(raw: cols) FROM \(raw: t.table)") {
-                    var row: [String: JSONValue] = [:]
-                    for (i, col) in t.fields.enumerated() { row[col.name] = try jsonValue(r[i + 1], col.type) }
-                    out["\(e.rawValue)/\(r[0].text ?? "")"] = row
+                for r in try c.query(
+                    "SELECT \(raw: keyExpr) AS row_key, \(raw: selectList(t.fields)) FROM \(raw: t.table)")
+                {
+                    out["\(e.rawValue)/\(try r.text("row_key"))"] = try syncFields(r, t.fields)
                 }
             }
             return out

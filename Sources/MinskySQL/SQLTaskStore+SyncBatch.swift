@@ -45,20 +45,15 @@ final class SyncBatch<Driver: SQLDriver> {
             for start in stride(from: 0, to: all.count, by: Self.chunk) {
                 let part = Array(all[start..<min(all.count, start + Self.chunk)])
                 let firsts = Array(Set(part.map { t.keyParts($0)[0] }))
-                let cols = (t.key + t.fields.map { d.read($0.name, as: $0.type) }).joined(separator: ", ")
+                let keys = t.key.enumerated().map { "\($0.element) AS key_\($0.offset)" }.joined(separator: ", ")
                 for r in try c.query(
-                    d, "SELECT \(raw: cols) FROM \(raw: t.table) WHERE \(raw: t.key[0]) IN (\(list: firsts))")
-                {
-                    let key = (0..<t.key.count).map { r[$0].text ?? "" }.joined(separator: "|")
+                    "SELECT \(raw: keys), \(raw: store.selectList(t.fields)) FROM \(raw: t.table) WHERE \(raw: t.key[0]) IN (\(list: firsts))"
+                ) {
+                    let key = try t.key.indices.map { try r.text("key_\($0)") }.joined(separator: "|")
                     guard ks.contains(key) else { continue }
-                    var fields: [String: JSONValue] = [:]
-                    for (i, col) in t.fields.enumerated() {
-                        fields[col.name] = try store.jsonValue(r[t.key.count + i], col.type)
-                    }
-                    rows[key] = fields
+                    rows[key] = try store.syncFields(r, t.fields)
                 }
                 for r in try c.query(
-                    d,
                     "SELECT key, stamps, deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key IN (\(list: part))"
                 ) {
                     let s = SyncStamp.decode(try JSONValue.parse(r[1].text ?? "{}"), all: t.stampKeys)
@@ -123,7 +118,7 @@ final class SyncBatch<Driver: SQLDriver> {
             let parts = SyncTable.of(e).keyParts(key).map(TaskID.init(trusted:))
             guard parts.count == 2 else { return "malformed dependency key \(key)" }
             try flush()
-            if let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
+            if let lock = d.lockDependencyGraph { try c.execute(SQL(raw: lock)) }
             do {
                 try DependencyGraph.checkNewEdge(task: parts[0], dependsOn: parts[1]) { try store.blockers(c, $0) }
             } catch let err as MinskyError { return err.message }
@@ -247,8 +242,10 @@ final class SyncBatch<Driver: SQLDriver> {
         }
         var sets = t.fields.map { "\($0.name) = EXCLUDED.\($0.name)" }
         if t.entity == .task { sets.append("version = \(t.table).version + 1") }
-        if t.entity == .embedding && d == .postgres, try store.hasVectorColumn(c) { sets.append("embedding = NULL") }
-        if t.entity == .note && d == .postgres {
+        if t.entity == .embedding && d.mayHaveVectorColumn, try store.hasVectorColumn(c) {
+            sets.append("embedding = NULL")
+        }
+        if t.entity == .note && d.stampsNotes {
             // On the shared store notes are append-only (a team's members may insert them, never
             // update them): a note already there stays as it is. A replica takes the note as the
             // remote stored it (its author and time are the database's).
@@ -257,7 +254,7 @@ final class SyncBatch<Driver: SQLDriver> {
             s +=
                 " ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO UPDATE SET \(raw: sets.joined(separator: ", "))"
         }
-        try c.execute(d, s)
+        try c.execute(s)
     }
 
     /// Writes everything left: rows, readiness counters, history, stamps and (remote) the log.
@@ -267,7 +264,7 @@ final class SyncBatch<Driver: SQLDriver> {
         let changed = Array(resolvedChanged)
         for start in stride(from: 0, to: changed.count, by: Self.chunk) {
             let part = Array(changed[start..<min(changed.count, start + Self.chunk)])
-            for r in try c.query(d, "SELECT task_id FROM task_dependencies WHERE depends_on_id IN (\(list: part))") {
+            for r in try c.query("SELECT task_id FROM task_dependencies WHERE depends_on_id IN (\(list: part))") {
                 if let t = r[0].text { ids.insert(TaskID(trusted: t)) }
             }
         }
@@ -285,17 +282,17 @@ final class SyncBatch<Driver: SQLDriver> {
                     "\(raw: n == 0 ? "" : ", ")(\(text: r.entity.rawValue), \(text: r.key), \(text: json), \(int: r.deleted ? 1 : 0))"
             }
             s += " ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted"
-            try c.execute(d, s)
+            try c.execute(s)
         }
         guard appendLog, !log.isEmpty else { return }
         // A team store's database decides a note's author and time (a trigger): the log says
         // what it stored, read back, so every replica ends with the same note.
-        if d == .postgres {
+        if d.stampsNotes {
             for i in log.indices where log[i].entity == .note && !log[i].deleted {
                 if let row = try store.syncRow(c, SyncTable.of(.note), log[i].key) { log[i].fields = row }
             }
         }
-        var seq = try c.query(d, "SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0
+        var seq = try c.query("SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0
         for start in stride(from: 0, to: log.count, by: Self.chunk) {
             var s: SQL = "INSERT INTO sync_log (seq, change_id, replica, entity, key, body, at) VALUES "
             for (n, ch) in log[start..<min(log.count, start + Self.chunk)].enumerated() {
@@ -305,7 +302,7 @@ final class SyncBatch<Driver: SQLDriver> {
                     \(text: ch.key), \(text: ch.body(all: SyncTable.stampKeys(ch.entity)).canonicalJSON()), \(now))
                     """
             }
-            try c.execute(d, s)
+            try c.execute(s)
         }
     }
 }

@@ -117,19 +117,15 @@ extension SQLTaskStore {
                 throw MinskyError(
                     .notConfigured, "the remote store does not track changes; run `minsky sync enable` again")
             }
-            if d == .postgres {
-                try c.execute(d, SQL(raw: AdvisoryLock.syncLog.transactionLock))
-                try c.execute(d, "SET CONSTRAINTS ALL DEFERRED")
-            }
+            if let lock = d.lockSyncLog { try c.execute(SQL(raw: lock)) }
+            try c.execute(SQL(raw: d.deferForeignKeys))
             var result = SyncPushResult()
             result.sent = changes.count
             var done: [String: [SyncConflict]] = [:]
             let ids = changes.map(\.id)
             for start in stride(from: 0, to: ids.count, by: 400) {
                 let part = Array(ids[start..<min(ids.count, start + 400)])
-                for r in try c.query(
-                    d, "SELECT change_id, outcome FROM sync_applied WHERE change_id IN (\(list: part))")
-                {
+                for r in try c.query("SELECT change_id, outcome FROM sync_applied WHERE change_id IN (\(list: part))") {
                     let stored = try JSONValue.parse(r[1].text ?? "[]").arrayValue ?? []
                     done[r[0].text ?? ""] = try stored.map(SyncConflict.init(json:))
                 }
@@ -156,10 +152,9 @@ extension SQLTaskStore {
                     let outcome = JSONValue.array(conflicts.map(\.json)).canonicalJSON()
                     s += "\(raw: n == 0 ? "" : ", ")(\(text: id), \(text: replica), \(text: outcome), \(now))"
                 }
-                try c.execute(d, s)
+                try c.execute(s)
             }
             try c.execute(
-                d,
                 """
                 INSERT INTO sync_replicas (replica, pulled_seq, seen_at) VALUES (\(text: replica), 0, \(now)) \
                 ON CONFLICT (replica) DO UPDATE SET seen_at = EXCLUDED.seen_at
@@ -247,16 +242,14 @@ extension SQLTaskStore {
         let admin = try await access().allows(.admin)
         try await write { [self] c in
             try c.execute(
-                d,
                 """
                 INSERT INTO sync_replicas (replica, pulled_seq, seen_at) VALUES (\(text: replica), \(int: position), \(now)) \
                 ON CONFLICT (replica) DO UPDATE SET pulled_seq = EXCLUDED.pulled_seq, seen_at = EXCLUDED.seen_at
                 """)
-            guard admin, let low = try c.query(d, "SELECT min(pulled_seq) FROM sync_replicas").first?[0].int else {
+            guard admin, let low = try c.query("SELECT min(pulled_seq) FROM sync_replicas").first?[0].int else {
                 return
             }
             try c.execute(
-                d,
                 """
                 DELETE FROM sync_log WHERE seq <= \(int: low) AND seq < (SELECT max(seq) FROM sync_log) AND EXISTS \
                 (SELECT 1 FROM sync_rows r WHERE r.entity = sync_log.entity AND r.key = sync_log.key AND r.deleted = 1)

@@ -11,13 +11,12 @@ extension SQLTaskStore {
             try setSetting(c, SyncSetting.pushedSeq, String(seq))
             try setSetting(c, SyncSetting.lastPush, now().iso8601)
             // Acknowledged changes have done their work: the log keeps only what is still to push.
-            try c.execute(d, "DELETE FROM sync_log WHERE seq <= \(int: seq) AND seq < (SELECT max(seq) FROM sync_log)")
+            try c.execute("DELETE FROM sync_log WHERE seq <= \(int: seq) AND seq < (SELECT max(seq) FROM sync_log)")
         }
     }
 
     func saveConflict(_ c: any SQLConnection, _ k: SyncConflict) throws {
         try c.execute(
-            d,
             """
             INSERT INTO sync_conflicts (entity, key, field, body) VALUES (\(text: k.entity.rawValue), \(text: k.key), \(text: k.field), \
             \(text: k.json.canonicalJSON())) ON CONFLICT (entity, key, field) DO UPDATE SET body = EXCLUDED.body
@@ -28,7 +27,7 @@ extension SQLTaskStore {
         var s: SQL = "SELECT body FROM sync_conflicts"
         if let e, let key { s += " WHERE entity = \(text: e.rawValue) AND key = \(text: key)" }
         s += " ORDER BY entity, key, field"
-        return try c.query(d, s).map { try SyncConflict(json: try JSONValue.parse($0[0].text ?? "{}")) }
+        return try c.query(s).map { try SyncConflict(json: try JSONValue.parse($0[0].text ?? "{}")) }
     }
 
     public func syncConflicts() async throws -> [SyncConflict] {
@@ -38,11 +37,7 @@ extension SQLTaskStore {
     public func syncApplyPulled(_ changes: [SyncChange], position: Int64) async throws -> Int {
         let now = now()
         return try await backgroundWrite { [self] c in
-            if d == .sqlite {
-                try c.execute(d, "PRAGMA defer_foreign_keys = ON")
-            } else {
-                try c.execute(d, "SET CONSTRAINTS ALL DEFERRED")
-            }
+            try c.execute(SQL(raw: d.deferForeignKeys))
             let pushed = Int64(try setting(c, SyncSetting.pushedSeq) ?? "0") ?? 0
             // Fields with local changes not yet pushed, and open conflicts: both stay as they are.
             // Read for this batch's rows only (by the log's (entity, key, seq) index).
@@ -151,7 +146,6 @@ extension SQLTaskStore {
                 guard let local = takeLocal[k.field] else { continue }
                 settled += 1
                 try c.execute(
-                    d,
                     "DELETE FROM sync_conflicts WHERE entity = \(text: entity.rawValue) AND key = \(text: key) AND field = \(text: k.field)"
                 )
                 if local {

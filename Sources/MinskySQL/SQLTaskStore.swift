@@ -42,56 +42,32 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     var columns: String {
         [
-            "t.id", "t.title", "t.description", "t.status", "t.priority", d.read("t.tags", as: .json),
-            d.read("t.metadata", as: .json), "t.parent_id", "t.assignee", d.read("t.claim_expires_at", as: .timestamp),
-            d.read("t.created_at", as: .timestamp), d.read("t.updated_at", as: .timestamp), "t.version",
-            d.read("t.acceptance", as: .json),
+            "t.id", "t.title", "t.description", "t.status", "t.priority", d.select("t.tags", as: .json),
+            d.select("t.metadata", as: .json), "t.parent_id", "t.assignee",
+            d.select("t.claim_expires_at", as: .timestamp), d.select("t.created_at", as: .timestamp),
+            d.select("t.updated_at", as: .timestamp), "t.version", d.select("t.acceptance", as: .json),
         ].joined(separator: ", ")
     }
 
-    /// Column `i` of a stored `what` row as text; a missing value is an error, never invented.
-    static func text(_ r: [SQLValue], _ i: Int, _ what: String) throws -> String {
-        guard i < r.count, let s = r[i].text else {
-            throw MinskyError(.internal, "a stored \(what) row has no value in column \(i)")
+    /// A task row selected with `columns`, read by column name.
+    static func decode(_ r: SQLRow) throws -> TaskItem {
+        let id = try r.text("id")
+        guard let status = TaskStatus(rawValue: try r.text("status")) else {
+            throw MinskyError(.internal, "stored task \(id) has an unknown status '\(try r.text("status"))'")
         }
-        return s
-    }
-
-    /// Column `i` of a stored `what` row as a timestamp (as `SQLDialect.read(_:as: .timestamp)` gives it).
-    static func timestamp(_ r: [SQLValue], _ i: Int, _ what: String) throws -> Timestamp {
-        let s = try text(r, i, what)
-        guard let t = Timestamp(iso8601: s) else {
-            throw MinskyError(.internal, "a stored \(what) timestamp '\(s.prefix(40))' is malformed")
-        }
-        return t
-    }
-
-    static func decode(_ r: [SQLValue]) throws -> TaskItem {
-        func text(_ i: Int) throws -> String {
-            guard let s = r[i].text else { throw MinskyError(.internal, "stored task row has no value in column \(i)") }
-            return s
-        }
-        func ts(_ i: Int) throws -> Timestamp {
-            guard let t = Timestamp(iso8601: try text(i)) else {
-                throw MinskyError(.internal, "stored timestamp '\(try text(i))' is malformed")
-            }
-            return t
-        }
-        guard let status = TaskStatus(rawValue: try text(3)), let prio = r[4].int, let version = r[12].int else {
-            throw MinskyError(.internal, "stored task row \(r[0]) is malformed")
-        }
-        let tagsText = try text(5)
+        let tagsText = try r.text("tags")
         let tags: [String] =
             tagsText == "[]"
             ? [] : (try JSONValue.parse(tagsText, field: "tags").arrayValue ?? []).compactMap(\.stringValue)
-        let metaText = try text(6)
+        let metaText = try r.text("metadata")
         let meta: JSONValue = metaText == "{}" ? .object([:]) : try JSONValue.parse(metaText, field: "metadata")
         return TaskItem(
-            id: TaskID(trusted: try text(0)), title: try text(1), description: try text(2), status: status,
-            priority: try Priority(Int(prio)), tags: tags, metadata: meta,
-            parentId: r[7].text.map(TaskID.init(trusted:)), assignee: r[8].text,
-            claimExpiresAt: r[9].isNull ? nil : try ts(9), createdAt: try ts(10), updatedAt: try ts(11),
-            version: version, acceptance: try acceptance(text(13)))
+            id: TaskID(trusted: id), title: try r.text("title"), description: try r.text("description"),
+            status: status, priority: try Priority(Int(try r.int("priority"))), tags: tags, metadata: meta,
+            parentId: try r.optionalText("parent_id").map(TaskID.init(trusted:)),
+            assignee: try r.optionalText("assignee"), claimExpiresAt: try r.optionalTimestamp("claim_expires_at"),
+            createdAt: try r.timestamp("created_at"), updatedAt: try r.timestamp("updated_at"),
+            version: try r.int("version"), acceptance: try acceptance(r.text("acceptance")))
     }
 
     static func tagsJSON(_ tags: [String]) -> JSONValue { .array(tags.map { .string($0) }) }
@@ -107,7 +83,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     func fetchTask(_ c: any SQLConnection, _ id: TaskID, lock: Bool = false) throws -> TaskItem {
         guard
             let row = try c.query(
-                d, "SELECT \(raw: columns) FROM tasks t WHERE t.id = \(id)\(raw: lock ? d.forUpdate : "")"
+                "SELECT \(raw: columns) FROM tasks t WHERE t.id = \(id)\(raw: lock ? d.forUpdate : "")"
             ).first
         else {
             throw MinskyError.notFound(id)
@@ -116,7 +92,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     func exists(_ c: any SQLConnection, _ id: TaskID) throws -> Bool {
-        try !c.query(d, "SELECT 1 FROM tasks WHERE id = \(id)").isEmpty
+        try !c.query("SELECT 1 FROM tasks WHERE id = \(id)").isEmpty
     }
 
     func requireExists(_ c: any SQLConnection, _ id: TaskID, field: String) throws {
@@ -128,12 +104,12 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     func blockers(_ c: any SQLConnection, _ id: TaskID) throws -> [TaskID] {
-        try c.query(d, "SELECT depends_on_id FROM task_dependencies WHERE task_id = \(id)")
+        try c.query("SELECT depends_on_id FROM task_dependencies WHERE task_id = \(id)")
             .compactMap { $0[0].text.map(TaskID.init(trusted:)) }
     }
 
     func parentOf(_ c: any SQLConnection, _ id: TaskID) throws -> TaskID? {
-        try c.query(d, "SELECT parent_id FROM tasks WHERE id = \(id)").first?[0].text.map(TaskID.init(trusted:))
+        try c.query("SELECT parent_id FROM tasks WHERE id = \(id)").first?[0].text.map(TaskID.init(trusted:))
     }
 
     static var unresolved: String {
@@ -153,26 +129,26 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     /// Recomputes the readiness counters of `ids` from the source rows.
     func refreshCounters(_ c: any SQLConnection, _ ids: Set<TaskID>) throws {
         guard !ids.isEmpty else { return }
-        try c.execute(d, "\(Self.recountCounters) WHERE id IN (\(list: ids.sorted()))")
+        try c.execute("\(Self.recountCounters) WHERE id IN (\(list: ids.sorted()))")
     }
 
     /// Recomputes every task's readiness counters, for stores filled by bulk copies.
     public func refreshAllCounters() async throws {
         try await write { [self] c in
-            try c.execute(d, Self.recountCounters)
+            try c.execute(Self.recountCounters)
         }
     }
 
     /// Tasks that depend on `id`.
     func dependents(_ c: any SQLConnection, _ id: TaskID) throws -> [TaskID] {
-        try c.query(d, "SELECT task_id FROM task_dependencies WHERE depends_on_id = \(id)")
+        try c.query("SELECT task_id FROM task_dependencies WHERE depends_on_id = \(id)")
             .compactMap { $0[0].text.map(TaskID.init(trusted:)) }
     }
 
     /// Refuses to work on a store that was upgraded away, naming where it went.
     func checkNotMoved(_ c: any SQLConnection) throws {
         guard d.canBeUpgradedAway else { return }
-        if let url = try c.query(d, "SELECT url FROM store_moved").first?[0].text {
+        if let url = try c.query("SELECT url FROM store_moved").first?[0].text {
             throw MinskyError(
                 .storeMoved, "this store was moved to \(url) by `minsky upgrade`; use that store", field: url)
         }
@@ -240,7 +216,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             length += 1
             task.id = makeID(idPrefix, length)
         }
-        if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
+        if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(SQL(raw: lock)) }
         for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }
         // A new task's counters start at 0, which is right unless it has blockers; its parent
         // gains an open subtask.
@@ -257,7 +233,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     @discardableResult
     func insertRow(_ c: any SQLConnection, _ t: TaskItem, ifAbsent: Bool = false) throws -> Int {
         return try c.execute(
-            d,
             """
             INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, \
             created_at, updated_at, version, acceptance) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
@@ -275,16 +250,15 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         guard d.batchesTextIndex else { return 0 }
         let n = SQLDialect.indexedDescriptionCharacters
         try c.execute(
-            d,
             "INSERT INTO tasks_fts (rowid, title, description) SELECT t.rowid, t.title, substr(t.description, 1, \(raw: String(n))) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id"
         )
-        return try c.execute(d, "DELETE FROM tasks_fts_pending")
+        return try c.execute("DELETE FROM tasks_fts_pending")
     }
 
     /// After inserts: flush once a batch has gathered.
     func flushTextIndexIfFull(_ c: any SQLConnection) throws {
         guard d.batchesTextIndex else { return }
-        if try !c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(raw: String(Self.textIndexBatch - 1))")
+        if try !c.query("SELECT 1 FROM tasks_fts_pending LIMIT 1 OFFSET \(raw: String(Self.textIndexBatch - 1))")
             .isEmpty
         {
             try flushTextIndex(c)
@@ -331,7 +305,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         // A text search on SQLite sees every task: with tasks still pending for the index, it
         // indexes them first, in the same transaction as the search.
         let page: TaskPage? = try await read { [self] c in
-            try c.query(d, "SELECT 1 FROM tasks_fts_pending LIMIT 1").isEmpty ? try list(c, q) : nil
+            try c.query("SELECT 1 FROM tasks_fts_pending LIMIT 1").isEmpty ? try list(c, q) : nil
         }
         if let page { return page }
         return try await write { [self] c in
@@ -360,7 +334,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             }
             if let cur = q.cursor { s += " AND (t.created_at, t.id) > (\(cur.createdAt), \(cur.id))" }
             s += " ORDER BY t.created_at, t.id LIMIT \(raw: String(q.limit + 1))"
-            var tasks = try c.query(d, s).map(Self.decode)
+            var tasks = try c.query(s).map(Self.decode)
             var next: PageCursor?
             if tasks.count > q.limit {
                 tasks.removeLast()
@@ -391,7 +365,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 try DependencyGraph.checkNewParent(task: id, parent: p) { try parentOf(c, $0) }
             }
             let changed = try c.execute(
-                d,
                 """
                 UPDATE tasks SET title = \(text: next.title), description = \(text: next.description), \
                 status = \(text: next.status.rawValue), priority = \(int: next.priority.value), tags = \(json: Self.tagsJSON(next.tags)), \
@@ -418,7 +391,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         return try await write { [self] c in
             _ = try fetchTask(c, id, lock: true)
             let rows = try c.query(
-                d,
                 """
                 WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = \(id) \
                 UNION ALL SELECT t.id, sub.depth + 1 FROM tasks t JOIN sub ON t.parent_id = sub.id) \
@@ -444,7 +416,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             for depth in levels.keys.sorted(by: >) {
                 for chunk in stride(from: 0, to: levels[depth]!.count, by: 500) {  // the key comes from the dictionary
                     let part = levels[depth]![chunk..<min(chunk + 500, levels[depth]!.count)]
-                    try c.execute(d, "DELETE FROM tasks WHERE id IN (\(list: Array(part)))")
+                    try c.execute("DELETE FROM tasks WHERE id IN (\(list: Array(part)))")
                 }
             }
             try refreshCounters(c, affected)
@@ -459,22 +431,21 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     func insertEdge(_ c: any SQLConnection, _ task: TaskID, _ dep: TaskID, _ now: Timestamp) throws {
         try c.execute(
-            d, "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(task), \(dep), \(now))")
+            "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(task), \(dep), \(now))")
     }
 
     public func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency {
         let now = now()
         return try await write { [self] c in
-            if let lock = d.lockDependencyGraph { try c.execute(d, SQL(raw: lock)) }
+            if let lock = d.lockDependencyGraph { try c.execute(SQL(raw: lock)) }
             try requireExists(c, task, field: "id")
             try requireExists(c, dependsOn, field: "dependsOn")
             let existing = try c.query(
-                d,
                 """
-                SELECT \(raw: d.read("created_at", as: .timestamp)) FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)
+                SELECT \(raw: d.select("created_at", as: .timestamp)) FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)
                 """)
-            if let row = existing.first, let t = row[0].text.flatMap(Timestamp.init(iso8601:)) {
-                return Dependency(taskId: task, dependsOn: dependsOn, createdAt: t)
+            if let row = existing.first {
+                return Dependency(taskId: task, dependsOn: dependsOn, createdAt: try row.timestamp("created_at"))
             }
             // One recursive query answers "does dependsOn already reach task?"; only then does the
             // core walk the graph to name the cycle.
@@ -482,7 +453,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 WITH RECURSIVE r(id) AS (SELECT depends_on_id FROM task_dependencies WHERE task_id = \(dependsOn) \
                 UNION SELECT e.depends_on_id FROM task_dependencies e JOIN r ON e.task_id = r.id) SELECT 1 FROM r WHERE id = \(task)
                 """
-            if try task == dependsOn || !c.query(d, reach).isEmpty {
+            if try task == dependsOn || !c.query(reach).isEmpty {
                 try DependencyGraph.checkNewEdge(task: task, dependsOn: dependsOn) { try blockers(c, $0) }
             }
             if try parentOf(c, task) == dependsOn {
@@ -502,7 +473,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         let now = now()
         try await write { [self] c in
             let n = try c.execute(
-                d, "DELETE FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)")
+                "DELETE FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)")
             if n == 0 {
                 try requireExists(c, task, field: "id")
                 try requireExists(c, dependsOn, field: "dependsOn")
@@ -519,13 +490,13 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     func dependencyList(_ c: any SQLConnection, _ id: TaskID) throws -> DependencyList {
         func edges(_ sql: SQL) throws -> [DependencyList.Edge] {
-            try c.query(d, sql).map { r in
-                guard let status = TaskStatus(rawValue: try Self.text(r, 2, "dependency")), let p = r[3].int else {
-                    throw MinskyError(.internal, "stored task \(r[0].text ?? "?") has a malformed status or priority")
+            try c.query(sql).map { r in
+                guard let status = TaskStatus(rawValue: try r.text("status")) else {
+                    throw MinskyError(.internal, "stored task \(try r.text("id")) has an unknown status")
                 }
                 return DependencyList.Edge(
-                    id: TaskID(trusted: try Self.text(r, 0, "dependency")), title: try Self.text(r, 1, "dependency"),
-                    status: status, priority: try Priority(Int(p)))
+                    id: TaskID(trusted: try r.text("id")), title: try r.text("title"), status: status,
+                    priority: try Priority(Int(try r.int("priority"))))
             }
         }
         return DependencyList(
@@ -555,13 +526,15 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
         let all = try await read { [self] c in
             try c.query(
-                d,
-                "SELECT task_id, depends_on_id, \(raw: d.read("created_at", as: .timestamp)) FROM task_dependencies ORDER BY task_id, depends_on_id"
+                """
+                SELECT task_id, depends_on_id, \(raw: d.select("created_at", as: .timestamp)) \
+                FROM task_dependencies ORDER BY task_id, depends_on_id
+                """
             ).map {
                 Dependency(
-                    taskId: TaskID(trusted: try Self.text($0, 0, "dependency")),
-                    dependsOn: TaskID(trusted: try Self.text($0, 1, "dependency")),
-                    createdAt: try Self.timestamp($0, 2, "dependency"))
+                    taskId: TaskID(trusted: try $0.text("task_id")),
+                    dependsOn: TaskID(trusted: try $0.text("depends_on_id")),
+                    createdAt: try $0.timestamp("created_at"))
             }
         }
         guard let ids else { return all }
@@ -593,7 +566,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         s += " ORDER BY t.priority, t.created_at, t.id LIMIT \(raw: String(limit))"
         return try await boundedRead { [self, s] c in
             if let p = f.parent { try requireExists(c, p, field: "parent") }
-            return try c.query(d, s).map(Self.decode)
+            return try c.query(s).map(Self.decode)
         }
     }
 
@@ -615,7 +588,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             }
             if !force {
                 let open = try c.query(
-                    d,
                     """
                     SELECT b.id, b.title, b.status FROM task_dependencies e JOIN tasks b ON b.id = e.depends_on_id \
                     WHERE e.task_id = \(id) AND b.status NOT IN ('DONE', 'CLOSED') ORDER BY b.id LIMIT 6
@@ -643,7 +615,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             t.updatedAt = max(now, t.updatedAt)
             t.version += 1
             try c.execute(
-                d,
                 """
                 UPDATE tasks SET status = 'IN-PROGRESS', assignee = \(text: owner), claim_expires_at = \(t.claimExpiresAt), \
                 updated_at = \(t.updatedAt), version = version + 1 WHERE id = \(id)
@@ -683,7 +654,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             t.updatedAt = max(now, t.updatedAt)
             t.version += 1
             try c.execute(
-                d,
                 "UPDATE tasks SET claim_expires_at = \(t.claimExpiresAt), updated_at = \(t.updatedAt), version = version + 1 WHERE id = \(id)"
             )
             try recordEvent(c, id, "heartbeat", TaskEvent.changes(from: before, to: t), at: t.updatedAt)
@@ -704,7 +674,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             t.updatedAt = max(now, t.updatedAt)
             t.version += 1
             try c.execute(
-                d,
                 """
                 UPDATE tasks SET status = 'TODO', assignee = NULL, claim_expires_at = NULL, updated_at = \(t.updatedAt), \
                 version = version + 1 WHERE id = \(id)
@@ -715,16 +684,15 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     var proposalColumns: String {
-        "id, task_id, kind, model, prompt_hash, \(d.read("body", as: .json)), \(d.read("created_at", as: .timestamp)), \(d.read("applied_at", as: .timestamp))"
+        "id, task_id, kind, model, prompt_hash, \(d.select("body", as: .json)), \(d.select("created_at", as: .timestamp)), \(d.select("applied_at", as: .timestamp))"
     }
 
-    static func decodeProposal(_ r: [SQLValue]) throws -> Proposal {
+    static func decodeProposal(_ r: SQLRow) throws -> Proposal {
         Proposal(
-            id: try text(r, 0, "proposal"), taskId: r[1].text.map(TaskID.init(trusted:)),
-            kind: try text(r, 2, "proposal"),
-            model: try text(r, 3, "proposal"), promptHash: try text(r, 4, "proposal"),
-            body: try JSONValue.parse(try text(r, 5, "proposal")),
-            createdAt: try timestamp(r, 6, "proposal"), appliedAt: r[7].isNull ? nil : try timestamp(r, 7, "proposal"))
+            id: try r.text("id"), taskId: try r.optionalText("task_id").map(TaskID.init(trusted:)),
+            kind: try r.text("kind"), model: try r.text("model"), promptHash: try r.text("prompt_hash"),
+            body: try r.json("body"), createdAt: try r.timestamp("created_at"),
+            appliedAt: try r.optionalTimestamp("applied_at"))
     }
 
     public func saveProposal(_ p: Proposal) async throws {
@@ -732,7 +700,6 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         try await write { [self] c in
             if let t = p.taskId { try requireExists(c, t, field: "taskId") }
             try c.execute(
-                d,
                 """
                 INSERT INTO proposals (id, task_id, kind, model, prompt_hash, body, created_at) \
                 VALUES (\(text: p.id), \(p.taskId), \(text: p.kind), \(text: p.model), \(text: p.promptHash), \(json: p.body), \(p.createdAt))
@@ -744,14 +711,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public func proposals(for taskId: TaskID?) async throws -> [Proposal] {
         try await read { [self] c in
             let only: SQL = taskId.map { " WHERE task_id = \($0)" } ?? ""
-            return try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals\(only) ORDER BY created_at DESC, id")
+            return try c.query("SELECT \(raw: proposalColumns) FROM proposals\(only) ORDER BY created_at DESC, id")
                 .map(Self.decodeProposal)
         }
     }
 
     public func proposal(_ id: String) async throws -> Proposal {
         try await read { [self] c in
-            guard let row = try c.query(d, "SELECT \(raw: proposalColumns) FROM proposals WHERE id = \(text: id)").first
+            guard let row = try c.query("SELECT \(raw: proposalColumns) FROM proposals WHERE id = \(text: id)").first
             else {
                 throw MinskyError(
                     .notFound, "proposal \(id) not found; `minsky tasks proposals` lists them", field: "proposal")
@@ -763,10 +730,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public func markProposalApplied(_ id: String) async throws {
         let now = now()
         try await write { [self] c in
-            if try c.execute(
-                d, "UPDATE proposals SET applied_at = \(now) WHERE applied_at IS NULL AND id = \(text: id)") == 0
+            if try c.execute("UPDATE proposals SET applied_at = \(now) WHERE applied_at IS NULL AND id = \(text: id)")
+                == 0
             {
-                guard try !c.query(d, "SELECT 1 FROM proposals WHERE id = \(text: id)").isEmpty else {
+                guard try !c.query("SELECT 1 FROM proposals WHERE id = \(text: id)").isEmpty else {
                     throw MinskyError(.notFound, "proposal \(id) not found", field: "proposal")
                 }
                 throw MinskyError(.conflict, "proposal \(id) was already applied", field: "proposal")
@@ -779,8 +746,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         try await write { [self] c in
             try requireExists(c, taskId, field: "taskId")
             guard
-                try c.execute(
-                    d, "UPDATE proposals SET task_id = \(taskId) WHERE id = \(text: id) AND task_id IS NULL") == 1
+                try c.execute("UPDATE proposals SET task_id = \(taskId) WHERE id = \(text: id) AND task_id IS NULL")
+                    == 1
             else {
                 throw MinskyError(
                     .conflict, "proposal \(id) does not exist or already belongs to a task", field: "proposal")
@@ -791,7 +758,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     public func deleteProposal(_ id: String) async throws {
         try await write { [self] c in
-            guard try c.execute(d, "DELETE FROM proposals WHERE id = \(text: id)") == 1 else {
+            guard try c.execute("DELETE FROM proposals WHERE id = \(text: id)") == 1 else {
                 throw MinskyError(
                     .notFound, "proposal \(id) not found; `minsky tasks proposals` lists them", field: "proposal")
             }
@@ -800,7 +767,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     public func count() async throws -> Int {
-        try await read { [self] c in Int(try c.query(d, "SELECT count(*) FROM tasks").first?[0].int ?? 0) }
+        try await read { [self] c in Int(try c.query("SELECT count(*) FROM tasks").first?[0].int ?? 0) }
     }
 
     public func close() async { await driver.close() }

@@ -261,7 +261,7 @@ public enum Schema {
         // a team's policies accept only one's own name, so a member cannot log a change, an
         // applied record or a replica position in another's name.
         SQLMigration(name: "013_sync_actor") { d in
-            let who = d == .postgres ? "current_user" : "''"
+            let who = d.databaseActor ?? "''"
             return ["sync_log", "sync_applied", "sync_replicas"].map {
                 "ALTER TABLE \($0) ADD COLUMN actor TEXT NOT NULL DEFAULT \(who)"
             }
@@ -269,7 +269,7 @@ public enum Schema {
         // A plan stored by a dry run before any task exists: its proposal has no task yet (the
         // root is made when it is applied), so task_id may be NULL.
         SQLMigration(name: "014_proposal_without_task") { d in
-            if d == .postgres { return ["ALTER TABLE proposals ALTER COLUMN task_id DROP NOT NULL"] }
+            if d.altersColumnsInPlace { return ["ALTER TABLE proposals ALTER COLUMN task_id DROP NOT NULL"] }
             return [
                 """
                 CREATE TABLE proposals_014 (

@@ -276,6 +276,7 @@ public struct SQLiteDriver: SQLDriver {
 
 struct GRDBConnection: SQLConnection {
     let db: Database
+    var dialect: SQLDialect { .sqlite }
 
     func arguments(_ s: SQLStatement) -> StatementArguments {
         StatementArguments(
@@ -296,9 +297,10 @@ struct GRDBConnection: SQLConnection {
         return db.changesCount
     }
 
-    func query(_ s: SQLStatement) throws -> [[SQLValue]] {
+    func query(_ s: SQLStatement) throws -> [SQLRow] {
         let st = try db.cachedStatement(sql: s.sql)
-        var out: [[SQLValue]] = []
+        let names = SQLColumnNames(st.columnNames)
+        var out: [SQLRow] = []
         let rows = try Row.fetchCursor(st, arguments: arguments(s))
         while let row = try rows.next() {
             var vals: [SQLValue] = []
@@ -312,7 +314,7 @@ struct GRDBConnection: SQLConnection {
                 case .blob(let b): vals.append(.blob([UInt8](b)))
                 }
             }
-            out.append(vals)
+            out.append(SQLRow(vals, columns: names))
         }
         return out
     }

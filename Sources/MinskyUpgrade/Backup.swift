@@ -70,7 +70,7 @@ public enum Backups {
     }
 
     public static func create(
-        location: String, out: String?, project: Project?, fallbackDirectory: URL? = nil,
+        location: StoreLocation, out: String?, project: Project?, fallbackDirectory: URL? = nil,
         reporter: (any TransferReporter)?
     ) async throws -> BackupManifest {
         let stamp = Timestamp.now().iso8601.replacingOccurrences(of: ":", with: "").replacingOccurrences(
@@ -103,7 +103,7 @@ public enum Backups {
         return try await Upgrader.offload {
             let tmp = dest + ".tmp"
             try? FileManager.default.removeItem(atPath: tmp)
-            switch try StoreURL.parse(location) {
+            switch location.kind {
             case .sqlite(let path):
                 try SQLiteDriver.preflight(path: path)
                 // Like every command, a store this build does not understand is refused, read-only.
@@ -115,7 +115,7 @@ public enum Backups {
                 let applied = try pg.query("SELECT name FROM minsky_migrations").compactMap { $0[0].text }
                 let unknown = Set(applied).subtracting(Schema.migrationNames)
                 if !unknown.isEmpty {
-                    throw Schema.newerSchemaError(unknown: Array(unknown), location: StoreURL.redacted(location))
+                    throw Schema.newerSchemaError(unknown: Array(unknown), location: location.redacted)
                 }
                 let target = try SQLiteDriver(path: tmp, create: true)
                 _ = try Transfer.postgresToSQLite(pg: pg, into: target.databasePool, reporter: reporter)
@@ -123,7 +123,7 @@ public enum Backups {
             }
             try AtomicFile.rename(tmp, to: dest)
             for suffix in ["-wal", "-shm"] { try? FileManager.default.removeItem(atPath: tmp + suffix) }
-            let m = try describe(dest, source: StoreURL.redacted(location))
+            let m = try describe(dest, source: location.redacted)
             try writeManifest(m, for: dest)
             return m
         }
@@ -185,8 +185,8 @@ public enum Backups {
     }
 
     /// How many tasks a store holds, without migrating or creating anything (0 when it is absent).
-    static func taskCount(_ location: String) throws -> Int {
-        switch try StoreURL.parse(location) {
+    static func taskCount(_ location: StoreLocation) throws -> Int {
+        switch location.kind {
         case .sqlite(let path):
             guard FileManager.default.fileExists(atPath: path) else { return 0 }
             var config = Configuration()
@@ -206,7 +206,7 @@ public enum Backups {
     /// Restores a verified backup into a SQLite path or a PostgreSQL database. A target that holds
     /// tasks is refused unless `force`, and then first saved whole to `safetyDirectory`.
     public static func restore(
-        _ file: String, to location: String, force: Bool, safetyDirectory: URL,
+        _ file: String, to location: StoreLocation, force: Bool, safetyDirectory: URL,
         reporter: (any TransferReporter)?
     ) async throws -> RestoreResult {
         _ = try verify(file)
@@ -214,7 +214,7 @@ public enum Backups {
         if existing > 0 && !force {
             throw MinskyError.invalid(
                 "to",
-                "\(StoreURL.redacted(location)) already holds \(existing) tasks; pass --force to replace it (a safety backup is taken first)"
+                "\(location.redacted) already holds \(existing) tasks; pass --force to replace it (a safety backup is taken first)"
             )
         }
         var safety: String?
@@ -230,11 +230,11 @@ public enum Backups {
                     "cannot create \(safetyDirectory.path) for the safety backup; nothing was restored")
             }
             _ = try await create(location: location, out: out, project: nil, reporter: nil)
-            reporter?.step("Saved what \(StoreURL.redacted(location)) held to \(out)")
+            reporter?.step("Saved what \(location.redacted) held to \(out)")
             safety = out
         }
         let tables: [TableReport] = try await Upgrader.offload {
-            switch try StoreURL.parse(location) {
+            switch location.kind {
             case .sqlite(let path):
                 let tmp = path + ".restore-tmp"
                 try? FileManager.default.removeItem(atPath: tmp)
@@ -272,7 +272,7 @@ public enum Rollback {
 
     public static func run(project: Project, fromBackup: Bool, reporter: (any TransferReporter)?) async throws -> Result
     {
-        guard case .postgres(let url) = try StoreURL.parse(project.resolvedDatabase) else {
+        guard let url = try project.location().postgresConninfo else {
             throw MinskyError.invalid(
                 "db", "this project already uses SQLite (\(project.config.database)); nothing to roll back")
         }

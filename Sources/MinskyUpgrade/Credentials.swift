@@ -30,6 +30,6 @@ public enum Credentials {
         lines.insert(line, at: 0)  // libpq uses the first match
         existing = lines.joined(separator: "\n") + "\n"
         try AtomicFile.write(Data(existing.utf8), to: URL(fileURLWithPath: path), permissions: 0o600)
-        return StoreURL.withoutPassword(url)
+        return try StoreLocation(parsing: url).withoutPassword.connectionString
     }
 }

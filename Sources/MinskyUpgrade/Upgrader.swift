@@ -70,21 +70,20 @@ public enum Upgrader {
 
     /// The SQLite file to move and the PostgreSQL URL to move it to (accepting the rerun case).
     static func endpoints(project: Project, options: UpgradeOptions) throws -> (path: String, url: String) {
-        guard case .postgres(let url) = try StoreURL.parse(options.dbURL) else {
+        let target = try StoreLocation(parsing: options.dbURL)
+        guard let url = target.postgresConninfo else {
             throw MinskyError.invalid(
                 "db-url", "upgrade to-postgres needs a postgresql:// URL, e.g. postgresql://me@db.internal:5432/tasks")
         }
         let path: String
-        switch try StoreURL.parse(project.resolvedDatabase) {
+        let current = try project.location()
+        switch current.kind {
         case .sqlite(let p): path = p
-        case .postgres(let current):
+        case .postgres:
             // A rerun after a crash that switched the config but did not mark the old store.
             let local = project.dir.appendingPathComponent("tasks.db").path
-            guard StoreURL.withoutPassword(current) == StoreURL.withoutPassword(url),
-                FileManager.default.fileExists(atPath: local)
-            else {
-                throw MinskyError.invalid(
-                    "db", "this project already uses \(StoreURL.redacted(project.config.database)); nothing to upgrade")
+            guard current.sameStore(as: target), FileManager.default.fileExists(atPath: local) else {
+                throw MinskyError.invalid("db", "this project already uses \(current); nothing to upgrade")
             }
             path = local
         }

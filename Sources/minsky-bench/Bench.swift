@@ -47,7 +47,6 @@ struct Bench {
             try await store.driver.write { c in
                 for (id, prio, status, ts) in rows {
                     try c.execute(
-                        d,
                         """
                         INSERT INTO tasks (id, title, description, status, priority, tags, metadata, created_at, updated_at, version) \
                         VALUES (\(id), \(text: "Benchmark task \(id) about parsing, storage and search"), \(text: "Some *markdown* description for \(id)."), \
@@ -68,14 +67,13 @@ struct Bench {
             try await store.driver.write { c in
                 for e in chunk {
                     try c.execute(
-                        d,
                         "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES (\(idsCopy[e[0]]), \(idsCopy[e[1]]), \(start))"
                     )
                 }
             }
         }
         try await store.refreshAllCounters()
-        if d == .postgres { _ = try await store.driver.write { c in try c.execute(d, "ANALYZE") } }
+        if d == .postgres { _ = try await store.driver.write { c in try c.execute("ANALYZE") } }
         return ids
     }
 

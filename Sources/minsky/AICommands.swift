@@ -187,7 +187,13 @@ extension Output {
             line("  \(indent)\(i). \(s.title)  [\(rank)]" + after)
             for c in s.acceptance ?? [] { line("  \(indent)     ☐ \(c)") }
         }
+        repairs(plan)
         line("Apply it with: minsky tasks proposals apply \(id) [--only 0,2]")
+    }
+
+    /// The links of the model's answer that were dropped because they could not hold.
+    func repairs(_ plan: DecompositionPlan) {
+        for r in plan.repairs { line("  ! \(r)") }
     }
 }
 
@@ -321,14 +327,14 @@ extension TasksCommand {
             if out.json {
                 out.emit(
                     DecomposeResult.json(
-                        parent: parent, subtasks: created.map { TaskJSON.full($0) }, model: plan.model,
-                        attempts: plan.attempts))
+                        parent: parent, subtasks: created.map { TaskJSON.full($0) }, plan: plan))
                 return
             }
             out.line(
                 "Decomposed \(parent.id) \(parent.title) into \(created.count) subtasks (\(plan.model), attempts: \(plan.attempts)):"
             )
             out.table(created)
+            out.repairs(plan)
         }
     }
 }
@@ -563,8 +569,8 @@ extension TasksCommand {
                     if out.json {
                         var o =
                             DecomposeResult.json(
-                                parent: r.root, subtasks: r.created.map { TaskJSON.full($0) }, model: p.model,
-                                attempts: 1
+                                parent: r.root, subtasks: r.created.map { TaskJSON.full($0) },
+                                plan: DecompositionPlan(subtasks: [], model: p.model, attempts: 1, usage: [])
                             ).objectValue ?? [:]
                         o["unkept"] = .array(r.unkept.map { .string($0) })
                         o["remaining"] = .array(r.remaining.map { .int(Int64($0)) })

@@ -98,9 +98,8 @@ struct DoctorCommand: AsyncParsableCommand {
         }
         try await out.reportingErrors {
             let sel = try global.selection()
-            let location = StoreURL.redacted(sel.location)
-            if case .sqlite(let path)? = try? StoreURL.parse(sel.location), FileManager.default.fileExists(atPath: path)
-            {
+            let location = sel.location.redacted
+            if let path = sel.location.sqlitePath, FileManager.default.fileExists(atPath: path) {
                 do {
                     let result = try SQLiteDriver.quickCheck(path: path)
                     if result == ["ok"] {
@@ -131,7 +130,7 @@ struct DoctorCommand: AsyncParsableCommand {
                 Check(
                     name: "schema", ok: true,
                     detail: "migrations \(Schema.migrationNames.joined(separator: ", ")); \(count) tasks"))
-            if case .postgres(let url)? = try? StoreURL.parse(sel.location) {
+            if let url = sel.location.postgresConninfo {
                 let session = try PostgresSession(url: url)
                 let version = try session.query("SHOW server_version").first?[0].text ?? "?"
                 checks.append(Check(name: "postgresql", ok: true, detail: "server \(version)"))

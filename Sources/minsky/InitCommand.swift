@@ -51,13 +51,13 @@ struct InitCommand: AsyncParsableCommand {
         let prefix = try TaskID.validatePrefix(prefix)
         var project = Project(root: root, config: ProjectConfig(idPrefix: prefix))
         if let dbURL {
-            if StoreURL.hasPassword(dbURL) {
+            let location = try StoreLocation(parsing: dbURL)
+            if location.hasPassword {
                 throw MinskyError.invalid(
                     "db",
-                    "the URL holds a password, and .minsky/config.json is meant to be committed; drop it from the URL (\(StoreURL.redacted(dbURL))) and put it in ~/.pgpass or PGPASSWORD"
+                    "the URL holds a password, and .minsky/config.json is meant to be committed; drop it from the URL (\(location)) and put it in ~/.pgpass or PGPASSWORD"
                 )
             }
-            _ = try StoreURL.parse(dbURL)
             project.config.database = dbURL
         }
         let fm = FileManager.default
@@ -70,7 +70,7 @@ struct InitCommand: AsyncParsableCommand {
                 )
             }
             let store = try await StoreFactory.open(
-                existing.resolvedDatabase, idPrefix: existing.config.idPrefix, create: true)
+                try existing.location(), idPrefix: existing.config.idPrefix, create: true)
             await store.close()
             return Result(directory: existing.dir.path, store: store.location, created: false)
         }
@@ -82,7 +82,7 @@ struct InitCommand: AsyncParsableCommand {
         }
         do {
             // Open (and so create and migrate) the store before writing the config that points at it.
-            let store = try await StoreFactory.open(project.resolvedDatabase, idPrefix: prefix, create: true)
+            let store = try await StoreFactory.open(try project.location(), idPrefix: prefix, create: true)
             await store.close()
             try project.ensureGitignore()
             try project.save()

@@ -45,7 +45,7 @@ struct MCPCommand: AsyncParsableCommand {
             let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
             let logger = Logger(label: "minsky.mcp")
             // Open the store in the background: `initialize` is answered at once, tools wait for it.
-            let opening = Task { () throws -> any MinskyStore in
+            let opening = Task { () throws -> FollowingStore in
                 try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
             }
             // A SQLite replica with sync enabled syncs in the background through the same store
@@ -53,12 +53,11 @@ struct MCPCommand: AsyncParsableCommand {
             // lock another connection holds): tool calls answer from SQLite and never wait on
             // the network.
             let syncing = Task { () -> (SyncEngine, SyncScheduler)? in
-                guard let store = try? await opening.value else { return nil }
-                guard let peer = ((store as? FollowingStore)?.current ?? store) as? any SyncPeer,
-                    (try? await peer.syncReplica()) != nil, (try? await peer.syncSetting(SyncSetting.remote)) != nil
+                guard let store = try? await opening.value, (try? await store.syncReplica()) != nil,
+                    (try? await store.syncSetting(SyncSetting.remote)) != nil
                 else { return nil }
                 let engine = SyncEngine(
-                    local: peer, batch: SyncEngine.backgroundBatch, openRemote: SyncEngine.openRemote)
+                    local: store, batch: SyncEngine.backgroundBatch, openRemote: SyncEngine.openRemote)
                 let scheduler = SyncScheduler(engine: engine)
                 scheduler.start()
                 return (engine, scheduler)

@@ -63,14 +63,14 @@ struct PlanCommand: AsyncParsableCommand {
             if out.json {
                 out.emit(
                     DecomposeResult.json(
-                        parent: root, subtasks: created.map { TaskJSON.full($0) }, model: plan.model,
-                        attempts: plan.attempts))
+                        parent: root, subtasks: created.map { TaskJSON.full($0) }, plan: plan))
                 return
             }
             out.line(
                 "Planned \(created.count) tasks under \(root.id) \(root.title) (\(plan.model), \(plan.attempts) call(s)):"
             )
             out.tree(try await store.tree(root: root.id))
+            out.repairs(plan)
         }
     }
 }

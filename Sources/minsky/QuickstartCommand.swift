@@ -26,7 +26,7 @@ struct QuickstartCommand: AsyncParsableCommand {
             try FileManager.default.createDirectory(at: root, withIntermediateDirectories: true)
             let r = try await InitCommand.initialize(at: root, dbURL: nil, prefix: TaskID.defaultPrefix, force: false)
             if !json { out.line("1. minsky init → \(r.store)") }
-            let store = try await StoreFactory.open(Project.load(root: root).resolvedDatabase)
+            let store = try await StoreFactory.open(Project.load(root: root).location())
 
             let epic = try await store.create(
                 NewTask(

@@ -68,13 +68,14 @@ struct SyncCommand: AsyncParsableCommand {
                 if let i = interval, !(i >= 1 && i <= 86_400) {
                     throw MinskyError.invalid("interval", "interval must be 1 to 86400 seconds, not \(i)")
                 }
-                guard case .postgres = try StoreURL.parse(remoteDB) else {
+                let remote = try StoreLocation(parsing: remoteDB)
+                guard remote.isPostgres else {
                     throw MinskyError.invalid(
                         "remote-db", "the sync remote must be a PostgreSQL URL (postgresql://user@host:5432/db)")
                 }
                 // The password reaches ~/.pgpass only once the remote accepted it (and the role
                 // could start sync there): a refused try never touches a working entry.
-                let url = StoreURL.withoutPassword(remoteDB)
+                let url = remote.withoutPassword.connectionString
                 try await SyncCommand.withEngine(global) { engine in
                     let replica = try await engine.enable(
                         remoteURL: url, connectURL: remoteDB, strategy: strategy, interval: interval
@@ -83,14 +84,14 @@ struct SyncCommand: AsyncParsableCommand {
                     if !noSync { round = try await engine.syncNow() }
                     if out.json {
                         var o: [String: JSONValue] = [
-                            "replica": .string(replica), "remote": .string(StoreURL.withoutPassword(url)),
+                            "replica": .string(replica), "remote": .string(url),
                             "strategy": .string(strategy.rawValue),
                         ]
                         if let round { o["sync"] = round.json }
                         return out.emit(.object(o))
                     }
                     out.line(
-                        "✓ sync enabled: replica \(replica) ⇄ \(StoreURL.withoutPassword(url)) (\(strategy.rawValue))")
+                        "✓ sync enabled: replica \(replica) ⇄ \(url) (\(strategy.rawValue))")
                     if let round {
                         SyncCommand.describe(round.push, out)
                         out.line("↓ pulled \(round.received) change(s), \(round.changed) row(s) changed here")

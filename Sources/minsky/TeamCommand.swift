@@ -23,7 +23,7 @@ struct TeamCommand: AsyncParsableCommand {
     /// The PostgreSQL URL of the selected store, or the error that says team mode needs one.
     static func postgresURL(_ global: GlobalOptions) throws -> String {
         let sel = try global.selection()
-        guard case .postgres(let url) = try StoreURL.parse(sel.location) else {
+        guard let url = sel.location.postgresConninfo else {
             throw MinskyError(
                 .storeIncompatible,
                 "team commands need a PostgreSQL store; this one is SQLite (one user, \(sel.location)). Move it with `minsky upgrade team --provider postgres --db-url postgresql://user@host:5432/db`, which also sets the team up"

@@ -108,7 +108,8 @@ struct UpgradeCommand: AsyncParsableCommand {
                     project: try currentProject(), options: UpgradeOptions(dbURL: url, dryRun: dryRun, force: force),
                     reporter: ConsoleReporter(quiet: json))
                 // What semantic search will use there, read from the database after the move (not assumed).
-                let store = try await StoreFactory.open(StoreURL.withoutPassword(url), idPrefix: TaskID.defaultPrefix)
+                let store = try await StoreFactory.open(
+                    try StoreLocation(parsing: url).withoutPassword, idPrefix: TaskID.defaultPrefix)
                 let search = await store.vectorSearchMethod()
                 await store.close()
                 // Last step: the roles and row-level security (`minsky team init`), unless nothing moved.
@@ -305,7 +306,7 @@ struct BackupCommand: AsyncParsableCommand {
             let o = Output(json: global.json)
             try await o.reportingErrors {
                 let sel = try? global.selection()
-                let target = try to ?? sel?.location ?? global.selection().location
+                let target = try to.map(StoreLocation.init(parsing:)) ?? sel?.location ?? global.selection().location
                 let env = ProcessInfo.processInfo.environment
                 let safetyDir = sel?.project.map(Backups.directory) ?? Backups.userDirectory(environment: env)
                 let r = try await Backups.restore(
@@ -318,7 +319,7 @@ struct BackupCommand: AsyncParsableCommand {
                     o.line("Saved what the target held to \(s) (restore it with `minsky backup restore \(s) --force`)")
                 }
                 o.line(
-                    "Restored \(r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")) into \(StoreURL.redacted(target))"
+                    "Restored \(r.tables.map { "\($0.rows) \($0.table)" }.joined(separator: ", ")) into \(target.redacted)"
                 )
             }
         }

@@ -109,11 +109,40 @@ struct DecomposeTests {
         }
     }
 
+    /// SmolLM2-135M through llama-server numbered its links loosely (an item waiting for a later
+    /// one, or for itself), and the whole decomposition was refused after three calls. Links that
+    /// cannot hold are dropped and said; the sound ones land; one call is enough.
+    @Test(arguments: StoreKind.allCases)
+    func linksThatCannotHoldAreDroppedAndSaidNotTheWholePlanRefused(kind: StoreKind) async throws {
+        let loose =
+            #"{"subtasks":[{"title":"Schema","description":"","complexity":2,"dependsOn":[1]},{"title":"API","description":"","complexity":3,"dependsOn":[0,1,0]},{"title":"UI","description":"","complexity":3,"dependsOn":[1,7]}]}"#
+        let server = try FakeLLMServer([.openAI(loose), .openAI(loose)])
+        let p = try await AIProject.make(kind, server: server)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let r = try await p.run("tasks", "decompose", "Ship it", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(server.requests.count == 1, "no repair round trip for links")
+            let out = try JSONParser.parse(r.stdout.utf8)
+            #expect(
+                out["repairs"]?.arrayValue?.compactMap(\.stringValue) == [
+                    "item 0: dependsOn 1 dropped (not an earlier item)",
+                    "item 1: dependsOn 1 dropped (an item cannot wait for itself)",
+                    "item 2: dependsOn 7 dropped (not an earlier item)",
+                ])
+            // The links that hold landed: Schema first, then API, then UI.
+            let next = try JSONParser.parse(await p.run("tasks", "next", "--limit", "5", "--json").stdout.utf8)
+            #expect(next["tasks"]?.arrayValue?.compactMap { $0["title"]?.stringValue } == ["Schema"])
+            // A person reviewing a dry run sees them too.
+            let text = try await p.run("tasks", "decompose", "Again", "--dry-run")
+            #expect(text.status == 0, "\(text.stderr)")
+            #expect(text.stdout.contains("! item 2: dependsOn 7 dropped (not an earlier item)"), "\(text.stdout)")
+        }
+    }
     @Test(arguments: StoreKind.allCases)
     func invalidTwiceIsAClearErrorAndNothingIsWritten(kind: StoreKind) async throws {
         let server = try FakeLLMServer([
             .openAI("this is not json"),
-            .openAI(#"{"subtasks":[{"title":"a","description":"","complexity":3,"dependsOn":[5]}]}"#),
+            .openAI(#"{"subtasks":[{"title":"a","description":"","complexity":11,"dependsOn":[]}]}"#),
         ])
         let p = try await AIProject.make(kind, server: server)
         try await cleaningUp({ await p.cleanup() }) { () async throws in
@@ -122,7 +151,8 @@ struct DecomposeTests {
                 ?? ""
             let r = try await p.run("tasks", "decompose", existing)
             #expect(r.status == 2)
-            #expect(r.stderr.contains("even after one repair attempt") && r.stderr.contains("dependsOn"))
+            #expect(
+                r.stderr.contains("even after one repair attempt") && r.stderr.contains("complexity"), "\(r.stderr)")
             #expect(try await p.tasks().count == 1)
             // Both calls reached the model, and both answers were unusable: usage says so.
             let usage = try JSONParser.parse(await p.run("usage", "--calls", "5", "--json").stdout.utf8)

@@ -173,9 +173,23 @@ struct PlanTests {
             [
                 "document": .string(doc),
                 "plan": try JSONValue.parse(
-                    #"{"subtasks":[{"title":"a","description":"","priority":1,"acceptance":[],"dependsOn":[3]}]}"#),
+                    #"{"subtasks":[{"title":"a","description":"","priority":9,"acceptance":[],"dependsOn":[]}]}"#),
             ])
         #expect(bad?["isError"] == true)
+        // Links that cannot hold are dropped and said, not the whole plan refused.
+        let loose = s.call(
+            "decompose_task",
+            [
+                "document": .string(doc), "dryRun": true,
+                "plan": try JSONValue.parse(
+                    #"{"subtasks":[{"title":"x","description":"","priority":1,"acceptance":[],"dependsOn":[0],"parent":3}]}"#
+                ),
+            ])
+        #expect(
+            loose?["structuredContent"]?["repairs"] == [
+                "item 0: parent 3 dropped (not an earlier item); it goes directly under the root",
+                "item 0: dependsOn 0 dropped (an item cannot wait for itself)",
+            ], "\(String(describing: loose))")
     }
 }
 

@@ -429,28 +429,43 @@ struct DoctorTests {
 @Suite("Store URLs")
 struct StoreURLTests {
     @Test func passwordsAreFoundRedactedAndRemovedWhereverLibpqTakesThem() throws {
-        let userinfo = "postgresql://bob:s3cret@db.example:5432/tasks?sslmode=require"
-        #expect(StoreURL.hasPassword(userinfo))
-        #expect(StoreURL.redacted(userinfo) == "postgresql://bob:****@db.example:5432/tasks?sslmode=require")
-        #expect(StoreURL.withoutPassword(userinfo) == "postgresql://bob@db.example:5432/tasks?sslmode=require")
-        let query = "postgresql://bob@db.example/tasks?sslmode=require&password=s3cret&application_name=x"
-        #expect(StoreURL.hasPassword(query))
+        func loc(_ s: String) throws -> StoreLocation { try StoreLocation(parsing: s) }
+        let userinfo = try loc("postgresql://bob:s3cret@db.example:5432/tasks?sslmode=require")
+        #expect(userinfo.hasPassword)
+        #expect(userinfo.redacted == "postgresql://bob:****@db.example:5432/tasks?sslmode=require")
+        #expect("\(userinfo)" == userinfo.redacted, "interpolation never shows the password")
+        #expect(userinfo.withoutPassword.connectionString == "postgresql://bob@db.example:5432/tasks?sslmode=require")
+        #expect(userinfo.connectionString.contains("s3cret"), "the driver still connects with it")
+        let query = try loc("postgresql://bob@db.example/tasks?sslmode=require&password=s3cret&application_name=x")
+        #expect(query.hasPassword)
+        #expect(query.redacted == "postgresql://bob@db.example/tasks?sslmode=require&password=****&application_name=x")
         #expect(
-            StoreURL.redacted(query)
-                == "postgresql://bob@db.example/tasks?sslmode=require&password=****&application_name=x")
-        #expect(
-            StoreURL.withoutPassword(query) == "postgresql://bob@db.example/tasks?sslmode=require&application_name=x")
-        #expect(StoreURL.withoutPassword("postgresql://bob@h/d?password=x") == "postgresql://bob@h/d")
-        let clean = "postgresql://bob@db.example:5432/tasks"
-        #expect(!StoreURL.hasPassword(clean))
-        #expect(StoreURL.redacted(clean) == clean && StoreURL.withoutPassword(clean) == clean)
-        #expect(!StoreURL.hasPassword("sqlite:/tmp/a:b@c.db"))
+            query.withoutPassword.connectionString
+                == "postgresql://bob@db.example/tasks?sslmode=require&application_name=x")
+        #expect(try loc("postgresql://bob@h/d?password=x").withoutPassword.connectionString == "postgresql://bob@h/d")
+        #expect(try loc("postgresql://bob:x@h/d").sameStore(as: loc("postgresql://bob@h/d")))
+        let clean = try loc("postgresql://bob@db.example:5432/tasks")
+        #expect(!clean.hasPassword)
+        #expect(clean.redacted == clean.connectionString && clean.withoutPassword == clean)
+        let file = try loc("sqlite:/tmp/a:b@c.db")
+        #expect(!file.hasPassword && file.sqlitePath == "/tmp/a:b@c.db" && !file.isPostgres)
+        #expect(try loc("tasks.db").resolved(relativeTo: "/p/.minsky").sqlitePath == "/p/.minsky/tasks.db")
+        #expect(try loc("sqlite:///abs/t.db").sqlitePath == "/abs/t.db")
         // libpq's keyword form is a PostgreSQL location, and its password is found too.
         let keywords = "host=db.example dbname=tasks user=bob password='s3 cret' sslmode=require"
-        #expect(try StoreURL.parse(keywords) == StoreURL.Kind.postgres(url: keywords))
-        #expect(StoreURL.hasPassword(keywords))
-        #expect(StoreURL.redacted(keywords) == "host=db.example dbname=tasks user=bob password=**** sslmode=require")
-        #expect(!StoreURL.redacted(keywords).contains("s3"))
+        #expect(try loc(keywords).kind == .postgres(conninfo: keywords))
+        #expect(try loc(keywords).hasPassword)
+        #expect(try loc(keywords).redacted == "host=db.example dbname=tasks user=bob password=**** sslmode=require")
+        #expect(!(try loc(keywords).redacted.contains("s3")))
+        // What cannot be a store is refused once, where it is parsed, naming the field.
+        for bad in ["mysql://h/d", "", "sqlite:"] {
+            #expect(throws: MinskyError.self) { try loc(bad) }
+            do { _ = try loc(bad) } catch let e as MinskyError { #expect(e.field == "db", "\(e)") }
+        }
+        #expect(!"\((try? loc("mysql://u:pw@h/d")) as Any)".contains("pw"))
+        do { _ = try loc("mysql://u:hunter2@h/d") } catch let e as MinskyError {
+            #expect(!e.message.contains("hunter2"))
+        }
     }
 
     @Test func aKeywordConnectionStringIsUsedAndItsPasswordNeverShown() async throws {

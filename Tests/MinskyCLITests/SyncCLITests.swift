@@ -170,7 +170,8 @@ import Testing
             #expect(try await remote.count() == 1500, "the remote has duplicates or lost tasks")
             let truth = try await remote.syncSnapshot()
             for cli in [a, b] {
-                let engine = try await SyncEngine.open(local: cli.cwd.appendingPathComponent(".minsky/tasks.db").path)
+                let engine = try await SyncEngine.open(
+                    local: .sqlite(cli.cwd.appendingPathComponent(".minsky/tasks.db").path))
                 #expect(try await engine.local.syncSnapshot() == truth)
                 await engine.closeAll()
             }
@@ -179,7 +180,7 @@ import Testing
 
     @Test func aViewerPullsButItsPushIsRefusedAndNothingIsLost() async throws {
         let server = try ScratchPostgres(passwords: true)
-        await (try await StoreFactory.open(server.url, create: true)).close()
+        await (try await StoreFactory.open(StoreLocation(parsing: server.url), create: true)).close()
         _ = try await Blocking.run { try PostgresTeam.initialize(url: server.url) }
         try await Blocking.run {
             try PostgresTeam.add(url: server.url, name: "vera", role: .viewer, password: "pw-vera-1")

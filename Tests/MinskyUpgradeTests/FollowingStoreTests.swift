@@ -34,7 +34,7 @@ struct FollowingStoreTests {
         let following = FollowingStore(old, idPrefix: "mk") { url, prefix in
             opens.withLock { $0 += 1 }
             try await Task.sleep(for: .milliseconds(50))  // a slow open widens the window every operation races through
-            return try await StoreFactory.open(url, idPrefix: prefix)
+            return try await StoreFactory.open(try StoreLocation(parsing: url), idPrefix: prefix)
         }
         let counts = try await withThrowingTaskGroup(of: Int.self) { group in
             for _ in 0..<32 { group.addTask { try await following.count() } }

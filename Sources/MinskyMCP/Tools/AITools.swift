@@ -61,7 +61,7 @@ extension Tool {
         let created = try await Decomposer.apply(plan, to: parent, store: store)
         ctx.progress(2, total: 2, message: nil)
         return DecomposeResult.json(
-            parent: parent, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
+            parent: parent, subtasks: created.map(TaskJSON.compact), plan: plan)
     }
 
     /// `decompose_task` with `document`: `minsky plan` over MCP. The plan hangs under `id`, or a
@@ -101,11 +101,12 @@ extension Tool {
                 "needsAnswer": false, "proposalId": .string(proposal.id), "model": .string(plan.model),
                 "subtasks": .array(plan.subtasks.map { ["title": .string($0.title)] }),
             ]
+            if !plan.repairs.isEmpty { o["repairs"] = .array(plan.repairs.map(JSONValue.string)) }
             if let parent { o["parentId"] = .string(parent.id.rawValue) }
             return .object(o)
         }
         return DecomposeResult.json(
-            parent: parent, subtasks: created.map(TaskJSON.compact), model: plan.model, attempts: plan.attempts)
+            parent: parent, subtasks: created.map(TaskJSON.compact), plan: plan)
     }
 
     static let scoreComplexity = Tool(
