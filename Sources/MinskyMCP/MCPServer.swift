@@ -636,9 +636,12 @@ public final class MCPServer: Sendable {
         let ctx = ToolContext(
             storeProvider: storeProvider, progressSink: sink, services: services, sampler: sampler,
             defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
+        let started = DispatchTime.now().uptimeNanoseconds
         do {
             let structured = try await tool.handler(Arguments(values: args), ctx)
             try Task.checkCancellation()
+            let ms = (DispatchTime.now().uptimeNanoseconds - started) / 1_000_000
+            notifyLog("debug", "\(tool.name) answered in \(ms) ms", caller: caller)
             var result: [String: JSONValue] = [
                 "content": [["type": "text", "text": .string(structured.canonicalJSON())]], "isError": false,
             ]

@@ -12,6 +12,8 @@ import Synchronization
 public final class MCPProcess: @unchecked Sendable {
     public let pid: pid_t
     public let cwd: URL?
+    /// The environment given beyond the test's own (e.g. MINSKY_DB), for other processes on the same store.
+    public let env: [String: String]
     let toChild: FileHandle
     let lock = NSCondition()
     var lines: [String] = []
@@ -27,6 +29,7 @@ public final class MCPProcess: @unchecked Sendable {
     /// has been seen to miss a child's exit under load.
     public init(args: [String] = ["mcp"], cwd: URL? = nil, env: [String: String] = [:]) throws {
         self.cwd = cwd
+        self.env = env
         // A server that exits while a test still writes must not kill the test process.
         signal(SIGPIPE, SIG_IGN)
         var environment = ProcessInfo.processInfo.environment
@@ -184,6 +187,42 @@ public final class MCPProcess: @unchecked Sendable {
         if let params { m["params"] = params }
         send(.object(m))
         return response(id: id, timeout: timeout).0
+    }
+
+    /// The `_meta` a 2026-07-28 request carries (version, client, capabilities), plus `extra`.
+    public static func modernMeta(
+        capabilities: JSONValue = .object([:]), extra: [String: JSONValue] = [:], version: String = "2026-07-28"
+    ) -> JSONValue {
+        var m: [String: JSONValue] = [
+            "io.modelcontextprotocol/protocolVersion": .string(version),
+            "io.modelcontextprotocol/clientInfo": ["name": "minsky-tests", "version": "1"],
+            "io.modelcontextprotocol/clientCapabilities": capabilities,
+        ]
+        m.merge(extra) { _, b in b }
+        return .object(m)
+    }
+
+    /// A 2026-07-28 request: `params` with the per-request `_meta` added; returns the response.
+    @discardableResult
+    public func modern(
+        _ method: String, _ params: [String: JSONValue] = [:], capabilities: JSONValue = .object([:]),
+        meta: [String: JSONValue] = [:], timeout: Double = 20
+    ) -> JSONValue? {
+        var p = params
+        p["_meta"] = Self.modernMeta(capabilities: capabilities, extra: meta)
+        return request(method, .object(p), timeout: timeout)
+    }
+
+    /// The same, with the notifications that came before the response.
+    public func modernWithNotes(
+        _ method: String, _ params: [String: JSONValue] = [:], meta: [String: JSONValue] = [:]
+    ) -> (response: JSONValue?, notes: [JSONValue]) {
+        nextID += 1
+        let id = JSONValue.int(Int64(nextID))
+        var p = params
+        p["_meta"] = Self.modernMeta(extra: meta)
+        send(["jsonrpc": "2.0", "id": id, "method": .string(method), "params": .object(p)])
+        return response(id: id)
     }
 
     public func initialize(version: String = "2025-11-25") -> JSONValue? {

@@ -69,3 +69,51 @@ struct SamplingTests {
         if let schema { await TestEnvironment.dropSchema(schema) }
     }
 }
+
+/// The official client in each of its connect modes: pinned to 2026-07-28, `auto` (which must
+/// negotiate 2026-07-28 through `server/discover`) and `legacy` (the handshake): every tool.
+@Suite("The Python client in every connect mode")
+struct ConnectModeTests {
+    @Test(arguments: ["2026-07-28", "auto", "legacy"])
+    func everyToolInEachMode(mode: String) async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-mode")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        let (url, schema) = try await TestEnvironment.freshPostgresSchema()
+        let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_interop.py").path
+        let r = try await runProcess(
+            InteropTests.python, [script, Binaries.minsky.path, dir.path, "UPGRADE_URL=\(url)", "MODE=\(mode)"])
+        await TestEnvironment.dropSchema(schema)
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.contains("protocol \(mode == "legacy" ? "2025-11-25" : "2026-07-28")"), "\(r.stdout)")
+        #expect(r.stdout.contains("ok: \(Tool.all.count) of \(Tool.all.count) tools called and validated"))
+    }
+
+    /// Multi round-trip sampling (with a refused first answer, so two rounds) and a subscription
+    /// that sees the CLI's changes, through the SDK's own `Client` and `listen`.
+    @Test(arguments: StoreKind.allCases)
+    func roundTripSamplingAndSubscriptionsThroughTheSDK(kind: StoreKind) async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-modern")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        var env: [String: String] = [:]
+        var schema: String?
+        if kind == .postgres {
+            let (url, s) = try await TestEnvironment.freshPostgresSchema()
+            env["MINSKY_DB"] = url
+            schema = s
+        }
+        let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_modern.py").path
+        let r = try await runProcess(
+            InteropTests.python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        #expect(r.stdout.contains("ok: multi round-trip sampling and subscriptions"))
+        // Each model answer is recorded once, not again when a later round replays it.
+        let usage = try await runProcess(Binaries.minsky, ["usage", "--calls", "10", "--json"], cwd: dir, env: env)
+        let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
+        #expect(
+            calls.compactMap { $0["outcome"]?.stringValue }.sorted() == ["invalid_answer", "ok", "ok"],
+            "\(usage.stdout)")
+        if let schema { await TestEnvironment.dropSchema(schema) }
+    }
+}

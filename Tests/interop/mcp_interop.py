@@ -2,19 +2,24 @@
 
 Initializes, lists every tool (following cursors), checks each schema is valid JSON Schema
 2020-12, calls every tool, and validates each structuredContent against the tool's output
-schema. Usage: python mcp_interop.py /path/to/minsky /path/to/project-dir
+schema. Usage: python mcp_interop.py /path/to/minsky /path/to/project-dir [KEY=VALUE...]
+With MODE=2026-07-28|auto|legacy the SDK's `Client` connects in that mode (auto must
+negotiate 2026-07-28); without it, a `ClientSession` sends `initialize` itself.
 Exits non-zero with a message on the first failure.
 """
 import sys
 
 import anyio
 import jsonschema
+from mcp.client.client import Client
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
 MINSKY, PROJECT = sys.argv[1], sys.argv[2]
-EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:] if not arg.startswith("UPGRADE_URL="))
+OPTIONS = ("UPGRADE_URL=", "MODE=")
+EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:] if not arg.startswith(OPTIONS))
 UPGRADE_URL = next((a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("UPGRADE_URL=")), None)
+MODE = next((a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("MODE=")), None)
 
 
 def check(cond, message):
@@ -24,13 +29,27 @@ def check(cond, message):
 
 async def main():
     params = StdioServerParameters(command=MINSKY, args=["mcp"], cwd=PROJECT, env=EXTRA_ENV or None)
-    async with stdio_client(params) as streams:
-        read, write = streams[0], streams[1]
-        async with ClientSession(read, write) as session:
-            init = await session.initialize()
-            check(init.server_info.name == "minsky", f"server name {init.server_info.name}")
-            print("protocol", init.protocol_version)
+    if MODE is None:
+        async with stdio_client(params) as streams:
+            read, write = streams[0], streams[1]
+            async with ClientSession(read, write) as session:
+                init = await session.initialize()
+                check(init.server_info.name == "minsky", f"server name {init.server_info.name}")
+                print("protocol", init.protocol_version)
+                await exercise(session, modern=False)
+        return
+    async with Client(params, mode=MODE) as client:
+        expected = "2025-11-25" if MODE == "legacy" else "2026-07-28"
+        check(client.protocol_version == expected, f"mode {MODE} negotiated {client.protocol_version}")
+        if MODE != expected:  # a pinned version adopts without asking, so it knows no server info
+            check(client.server_info is not None and client.server_info.name == "minsky", f"server info {client.server_info}")
+        print("protocol", client.protocol_version)
+        await exercise(client.session, modern=expected == "2026-07-28")
 
+
+async def exercise(session, modern):
+    if True:
+        if True:
             tools, cursor = [], None
             while True:
                 page = await session.list_tools(params={"cursor": cursor} if cursor else None)
@@ -132,7 +151,8 @@ async def main():
             check(bad.is_error, "bad arguments must give isError")
             res = await session.list_resources()
             check(isinstance(res.resources, list), "resources/list")
-            await session.send_ping()
+            if not modern:
+                await session.send_ping()  # removed in 2026-07-28
             print(f"ok: {len(called)} of {len(tools)} tools called and validated")
 
 
