@@ -46,6 +46,13 @@ struct FollowingStoreTests {
         // The old store was closed (its pool refuses work); the new one keeps serving.
         await #expect(throws: (any Error).self) { _ = try await old.count() }
         #expect(try await following.count() == 3)
+        // Sync calls pass the same way: a replica upgraded away is asked on the new store.
+        #expect(try await following.syncReplica() == nil)
+        let replica = try await following.syncStartTracking(remote: nil, strategy: nil)
+        #expect(try await following.syncReplica() == replica)
+        let reopened = try SQLiteTaskStore(path: newPath)
+        #expect(try await reopened.syncReplica() == replica, "tracking started on the store followed to")
+        await reopened.close()
         await following.close()
     }
 }
