@@ -225,8 +225,8 @@ enum AICallRecorder {
             let (value, used, usage) = try await call()
             if (value as? LLMResponse)?.replayed != true { await record(used, usage, success(value)) }
             return value
-        } catch is LLMInputRequired {
-            throw LLMInputRequired()  // not a call yet: the client is asked, and the request retried
+        } catch is InputRequired {
+            throw InputRequired()  // not a call yet: the client is asked, and the request retried
         } catch {
             await record(model, nil, outcome(of: error))
             throw error
@@ -241,10 +241,4 @@ public enum Providers {
         case .anthropic: AnthropicProvider(config: config)
         }
     }
-}
-
-/// Thrown by a provider that cannot answer now but has asked the client (an MCP multi
-/// round-trip request): the request ends with the question and is retried with the answer.
-public struct LLMInputRequired: Error, Sendable {
-    public init() {}
 }

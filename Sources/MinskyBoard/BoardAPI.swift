@@ -75,6 +75,7 @@ public struct BoardAPI: Sendable {
         case .notFound: 404
         case .conflict, .alreadyClaimed: 409
         case .permissionDenied: 403
+        case .declined: 409
         case .storeUnavailable, .modelUnavailable, .notConfigured, .storeMoved, .storeIncompatible: 503
         case .internal: 500
         }

@@ -24,6 +24,8 @@ public struct MinskyError: Error, Sendable, Equatable, CustomStringConvertible {
         /// The database refused the connected role (a team store's viewer writing, a member
         /// deleting); the message names the missing right and who can grant it.
         case permissionDenied = "permission_denied"
+        /// A person asked to confirm a destructive operation declined it; nothing was done.
+        case declined
         case `internal`
     }
 
@@ -50,4 +52,11 @@ public struct MinskyError: Error, Sendable, Equatable, CustomStringConvertible {
     public static func notFound(_ id: TaskID) -> MinskyError {
         MinskyError(.notFound, "task \(id) not found; run `minsky tasks list` to see existing ids", field: "id")
     }
+}
+
+/// Thrown by an operation that cannot go on until someone outside answers (the calling agent's
+/// model, or a person asked to confirm): in an MCP multi round-trip request the call ends with the
+/// question, and is retried with the answer.
+public struct InputRequired: Error, Sendable {
+    public init() {}
 }

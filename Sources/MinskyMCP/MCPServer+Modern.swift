@@ -70,7 +70,7 @@ extension MCPServer {
         return Caller(
             modern: true, protocolVersion: version,
             clientName: params["_meta"]?[Meta.clientInfo]?["name"]?.stringValue ?? "agent",
-            canSample: caps["sampling"]?.objectValue != nil, logLevel: level)
+            canSample: caps["sampling"]?.objectValue != nil, canElicit: Confirmation.supported(caps), logLevel: level)
     }
 
     static func unsupportedVersion(_ requested: JSONValue?) -> RPCError {
@@ -142,7 +142,8 @@ extension MCPServer {
     func capabilities(modern: Bool) -> JSONValue {
         let feed = services.changes != nil
         var caps: [String: JSONValue] = [
-            "tools": ["listChanged": .bool(modern && feed)],
+            // The tools a process offers never change while it runs (a restart re-reads the role).
+            "tools": ["listChanged": false],
             "resources": ["listChanged": .bool(feed), "subscribe": .bool(feed)],
             "logging": .object([:]),
         ]
@@ -186,12 +187,14 @@ extension MCPServer {
             throw RPCError(code: .invalidParams, message: "notifications.resourceSubscriptions must be an array")
         }
         let feed = services.changes != nil
+        // toolsListChanged and promptsListChanged are not honoured: the tools never change while the
+        // process runs, and there are no prompts; the acknowledgment leaves them out.
+        _ = try flag("toolsListChanged")
+        _ = try flag("promptsListChanged")
         let listener = Listener(
-            id: id, resourcesListChanged: try flag("resourcesListChanged") && feed,
-            toolsListChanged: try flag("toolsListChanged") && feed, uris: feed ? Set(uris) : [])
+            id: id, resourcesListChanged: try flag("resourcesListChanged") && feed, uris: feed ? Set(uris) : [])
         var honoured: [String: JSONValue] = [:]
         if listener.resourcesListChanged { honoured["resourcesListChanged"] = true }
-        if listener.toolsListChanged { honoured["toolsListChanged"] = true }
         if !listener.uris.isEmpty { honoured["resourceSubscriptions"] = .array(uris.map(JSONValue.string)) }
         let key = id.canonicalJSON()
         let taken = state.withLock { s -> Bool in
@@ -227,7 +230,6 @@ extension MCPServer {
 struct Listener: Sendable {
     var id: JSONValue
     var resourcesListChanged: Bool
-    var toolsListChanged: Bool
     var uris: Set<String>
 }
 
@@ -239,6 +241,8 @@ struct Caller: Sendable {
     /// The client declared sampling: asked by a request to it (legacy) or by an
     /// `InputRequiredResult` (modern).
     var canSample: Bool
+    /// The client declared form elicitation: destructive calls ask the person to confirm.
+    var canElicit: Bool
     /// Modern: the level this request asked logs at (nil: none are sent for it).
     var logLevel: String?
 }

@@ -37,6 +37,7 @@ public final class MCPServer: Sendable {
         var clientName = "agent"
         var logLevel = "warning"
         var clientCanSample = false
+        var clientCanElicit = false
         var nextOutgoingID = 0
         var awaiting: [String: CheckedContinuation<JSONValue, any Error>] = [:]
         var queued: Set<String> = []
@@ -400,10 +401,12 @@ public final class MCPServer: Sendable {
         let chosen = Self.supportedProtocolVersions.contains(requested) ? requested : Self.latestProtocolVersion
         let client = params["clientInfo"]?["name"]?.stringValue ?? "agent"
         let canSample = params["capabilities"]?["sampling"]?.objectValue != nil
+        let canElicit = Confirmation.supported(params["capabilities"])
         let already = state.withLock { s -> Bool in
             if s.initialized { return true }
             s.initialized = true
             s.clientCanSample = canSample
+            s.clientCanElicit = canElicit
             s.protocolVersion = chosen
             s.clientName = client
             return false
@@ -424,7 +427,7 @@ public final class MCPServer: Sendable {
         state.withLock {
             Caller(
                 modern: false, protocolVersion: $0.protocolVersion, clientName: $0.clientName,
-                canSample: $0.clientCanSample, logLevel: nil)
+                canSample: $0.clientCanSample, canElicit: $0.clientCanElicit, logLevel: nil)
         }
     }
 
@@ -609,9 +612,10 @@ public final class MCPServer: Sendable {
         // The agent's own model: asked by a request to the client (handshake era), or by an
         // InputRequiredResult the client answers on a retry (modern era, multi round-trip).
         var sampler: (any LLMProvider)?
-        var roundTrip: RoundTripSampling?
+        var confirmer: (@Sendable (String, String) async throws -> Bool)?
+        var roundTrip: RoundTrip?
         var binding: RequestStateSeal.Binding?
-        if caller.modern && caller.canSample {
+        if caller.modern && (caller.canSample || caller.canElicit) {
             let b = RequestStateSeal.binding(
                 method: "tools/call", name: tool.name, arguments: args,
                 principal: "\(caller.clientName)|\(await currentAccess()?.identity ?? "local")")
@@ -627,15 +631,32 @@ public final class MCPServer: Sendable {
             case .object(let o)?: fresh = o
             default: throw RPCError(code: .invalidParams, message: "inputResponses must be an object of results by key")
             }
-            roundTrip = RoundTripSampling(earlier: earlier, fresh: fresh)
-            sampler = roundTrip
+            let trip = RoundTrip(earlier: earlier, fresh: fresh)
+            if caller.canSample { sampler = RoundTripSampling(trip: trip) }
+            if caller.canElicit {
+                confirmer = { message, action in
+                    Confirmation.accepted(
+                        try trip.ask(
+                            "confirm", "elicitation/create",
+                            Confirmation.params(message, action: action, modern: true)
+                        ).0)
+                }
+            }
+            roundTrip = trip
             binding = b
-        } else if !caller.modern && caller.canSample {
-            sampler = SamplingProvider(server: self)
+        } else if !caller.modern {
+            if caller.canSample { sampler = SamplingProvider(server: self) }
+            if caller.canElicit {
+                confirmer = { [self] message, action in
+                    Confirmation.accepted(
+                        try await requestFromClient(
+                            "elicitation/create", Confirmation.params(message, action: action, modern: false)))
+                }
+            }
         }
         let ctx = ToolContext(
             storeProvider: storeProvider, progressSink: sink, services: services, sampler: sampler,
-            defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)")
+            defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)", confirmer: confirmer)
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let structured = try await tool.handler(Arguments(values: args), ctx)
@@ -647,11 +668,11 @@ public final class MCPServer: Sendable {
             ]
             if version >= "2025-06-18" { result["structuredContent"] = structured }
             return .object(result)
-        } catch is LLMInputRequired {
-            // The client's model must answer first: ask, with what earlier rounds learned sealed
+        } catch is InputRequired {
+            // The client's model or the person must answer first: ask, with what earlier rounds learned sealed
             // into requestState; the client retries this same call with the answers.
             guard let roundTrip, let binding else {
-                throw MinskyError(.internal, "a model asked for input outside a multi round-trip request")
+                throw MinskyError(.internal, "input was asked for outside a multi round-trip request")
             }
             return [
                 "resultType": "input_required",

@@ -44,21 +44,18 @@ struct SamplingProvider: LLMProvider {
     }
 }
 
-/// The same in the 2026-07-28 era, where a server never sends requests (multi round-trip
-/// requests): the n-th model call of a tool call is answered from `inputResponses["sample-n"]`
-/// (or, for earlier rounds, from the signed `requestState`); one not answered yet is recorded
-/// in `asked` and ends the call with `LLMInputRequired`, so the server answers an
-/// `InputRequiredResult` and the client retries with the answer. A tool call replays from the
-/// start each round, so its model calls come in the same order with the same prompts.
-final class RoundTripSampling: LLMProvider, Sendable {
-    /// Answers from earlier rounds (restored from the request state) and from this retry.
+/// What one tool call of the 2026-07-28 era may ask the client, where a server never sends
+/// requests (multi round-trip requests): the n-th question of a kind is answered from
+/// `inputResponses["KIND-n"]` of this retry, or, for earlier rounds, from the sealed
+/// `requestState`; one not answered yet is recorded in `asked` and ends the call with
+/// `InputRequired`, so the server answers an `InputRequiredResult` and the client retries with
+/// the answer. A tool call replays from the start each round, so its questions come in the same
+/// order with the same content.
+final class RoundTrip: Sendable {
     let earlier: [String: JSONValue]
     let fresh: [String: JSONValue]
-    let counter = Mutex(0)
+    let counters = Mutex<[String: Int]>([:])
     let asked = Mutex<[String: JSONValue]>([:])
-    var name: String { "the client's model (sampling)" }
-    var kind: String { "sampling" }
-    var model: String { "client model" }
 
     init(earlier: [String: JSONValue], fresh: [String: JSONValue]) {
         self.earlier = earlier
@@ -68,18 +65,60 @@ final class RoundTripSampling: LLMProvider, Sendable {
     /// Every answer this round can pass on to the next: what came before and what came now.
     var answers: [String: JSONValue] { earlier.merging(fresh) { a, _ in a } }
 
+    /// The answer to the next question of `kind`, and whether an earlier round already had it;
+    /// otherwise the question is recorded and `InputRequired` thrown.
+    func ask(_ kind: String, _ method: String, _ params: JSONValue) throws -> (JSONValue, replayed: Bool) {
+        let key = counters.withLock { c -> String in
+            defer { c[kind, default: 0] += 1 }
+            return "\(kind)-\(c[kind, default: 0])"
+        }
+        if let a = earlier[key] { return (a, true) }
+        if let a = fresh[key] { return (a, false) }
+        asked.withLock { $0[key] = ["method": .string(method), "params": params] }
+        throw InputRequired()
+    }
+}
+
+/// The client's model over a round trip.
+struct RoundTripSampling: LLMProvider {
+    let trip: RoundTrip
+    var name: String { "the client's model (sampling)" }
+    var kind: String { "sampling" }
+    var model: String { "client model" }
+
     func complete(_ r: LLMRequest) async throws -> LLMResponse {
-        let key = counter.withLock { n -> String in
-            defer { n += 1 }
-            return "sample-\(n)"
-        }
-        if let a = earlier[key] {
-            var response = try Sampling.response(a)
-            response.replayed = true
-            return response
-        }
-        if let a = fresh[key] { return try Sampling.response(a) }
-        asked.withLock { $0[key] = ["method": "sampling/createMessage", "params": Sampling.params(r)] }
-        throw LLMInputRequired()
+        let (answer, replayed) = try trip.ask("sample", "sampling/createMessage", Sampling.params(r))
+        var response = try Sampling.response(answer)
+        response.replayed = replayed  // recorded when it first arrived
+        return response
+    }
+}
+
+/// A yes/no question to the person, as MCP elicitation asks it (a form with one boolean).
+enum Confirmation {
+    static func params(_ message: String, action: String, modern: Bool) -> JSONValue {
+        var p: [String: JSONValue] = [
+            "message": .string(message),
+            "requestedSchema": [
+                "type": "object",
+                "properties": [
+                    "confirm": ["type": "boolean", "title": .string(action), "default": false]
+                ],
+                "required": ["confirm"],
+            ],
+        ]
+        if modern { p["mode"] = "form" }
+        return .object(p)
+    }
+
+    /// Only an accepted form that says yes confirms; declining, cancelling or "no" does not.
+    static func accepted(_ result: JSONValue) -> Bool {
+        result["action"] == "accept" && result["content"]?["confirm"] == true
+    }
+
+    /// Whether declared capabilities include form elicitation (`{}` means form).
+    static func supported(_ capabilities: JSONValue?) -> Bool {
+        guard case .object(let e)? = capabilities?["elicitation"] else { return false }
+        return e["form"] != nil || e["url"] == nil
     }
 }

@@ -113,6 +113,17 @@ public struct ToolContext: Sendable {
     public func model() throws -> (any LLMProvider)? { try services.llm?() ?? sampler }
     /// The default owner for claims: the client's name at this host.
     public let defaultOwner: String
+    /// Asks the person to confirm (message, action), when the client can ask (elicitation).
+    var confirmer: (@Sendable (String, String) async throws -> Bool)? = nil
+
+    /// Asks the person, through the client, to confirm a destructive step; throws `declined`
+    /// when they do not. A client that cannot ask proceeds as before (the agent decided).
+    public func confirm(_ message: String, action: String) async throws {
+        guard let confirmer else { return }
+        guard try await confirmer(message, action) else {
+            throw MinskyError(.declined, "declined: \(action.lowercased()) was not confirmed, nothing was changed")
+        }
+    }
 
     public func store() async throws -> any MinskyStore { try await storeProvider() }
 

@@ -153,6 +153,7 @@ extension MinskyError.Code {
         case .storeUnavailable, .storeIncompatible, .notConfigured, .storeMoved: 5
         case .modelUnavailable: 6
         case .permissionDenied: 7
+        case .declined: 8
         case .internal: 1
         }
     }

@@ -173,7 +173,9 @@ struct ModernProtocolTests {
                     "jsonrpc": "2.0", "id": "sub-task", "method": "subscriptions/listen",
                     "params": [
                         "_meta": MCPProcess.modernMeta(),
-                        "notifications": ["resourceSubscriptions": [uri], "promptsListChanged": true],
+                        "notifications": [
+                            "resourceSubscriptions": [uri], "promptsListChanged": true, "toolsListChanged": true,
+                        ],
                     ],
                 ])
             let key = "io.modelcontextprotocol/subscriptionId"
@@ -184,7 +186,7 @@ struct ModernProtocolTests {
             let ackTask = s.notification("notifications/subscriptions/acknowledged") {
                 $0["params"]?["_meta"]?[key] == "sub-task"
             }
-            // No prompts here: that part of the filter is not honoured.
+            // No prompts here, and the tools never change while the server runs: not honoured.
             #expect(ackTask?["params"]?["notifications"] == ["resourceSubscriptions": [uri]])
 
             // Another process changes the task and creates one.
@@ -231,6 +233,87 @@ struct ModernProtocolTests {
             let bad = s.modern(
                 "subscriptions/listen", ["notifications": ["resourceSubscriptions": ["file:///etc/passwd"]]])
             #expect(errorCode(bad) == -32602)
+        }
+    }
+}
+
+/// Destructive calls ask the person through the client when it can ask (elicitation): by an
+/// InputRequiredResult in the 2026-07-28 era, by a request to the client in the handshake era.
+@Suite("Confirmation of destructive calls")
+struct ConfirmationTests {
+    static func family(_ s: MCPProcess, modern: Bool) throws -> String {
+        func call(_ name: String, _ args: JSONValue) -> JSONValue? {
+            modern ? s.modern("tools/call", ["name": .string(name), "arguments": args])?["result"] : s.call(name, args)
+        }
+        let root = try #require(call("create_task", ["title": "Release"])?["structuredContent"]?["id"]?.stringValue)
+        for i in 0..<5 {
+            #expect(
+                call("create_task", ["title": .string("step \(i)"), "parentId": .string(root)])?["isError"] == false)
+        }
+        return root
+    }
+
+    @Test func aModernClientIsAskedAndADeclineChangesNothing() async throws {
+        try await withServer(initialize: false) { s in
+            let root = try Self.family(s, modern: true)
+            let caps: JSONValue = ["elicitation": .object([:])]
+            let call: [String: JSONValue] = [
+                "name": "delete_task", "arguments": ["id": .string(root), "cascade": true],
+            ]
+            let first = try #require(s.modern("tools/call", call, capabilities: caps)?["result"])
+            #expect(first["resultType"] == "input_required", "\(first)")
+            let ask = try #require(first["inputRequests"]?["confirm-0"])
+            #expect(ask["method"] == "elicitation/create" && ask["params"]?["mode"] == "form")
+            #expect(ask["params"]?["message"]?.stringValue?.contains("5 subtasks") == true)
+            let state = try #require(first["requestState"]?.stringValue)
+            var no = call
+            no["inputResponses"] = ["confirm-0": ["action": "decline"]]
+            no["requestState"] = .string(state)
+            let declined = try #require(s.modern("tools/call", no, capabilities: caps)?["result"])
+            #expect(declined["isError"] == true)
+            #expect(declined["content"]?.arrayValue?.first?["text"]?.stringValue?.hasPrefix("declined") == true)
+            let left = s.modern("tools/call", ["name": "list_tasks", "arguments": .object([:])])
+            #expect(left?["result"]?["structuredContent"]?["tasks"]?.arrayValue?.count == 6)
+            var yes = call
+            yes["inputResponses"] = ["confirm-0": ["action": "accept", "content": ["confirm": true]]]
+            yes["requestState"] = .string(state)
+            let done = try #require(s.modern("tools/call", yes, capabilities: caps)?["result"])
+            #expect(done["structuredContent"]?["deleted"]?.arrayValue?.count == 6, "\(done)")
+            // A client that cannot ask: the call proceeds as it always did.
+            let other = try Self.family(s, modern: true)
+            let plain = s.modern(
+                "tools/call", ["name": "delete_task", "arguments": ["id": .string(other), "cascade": true]])
+            #expect(plain?["result"]?["structuredContent"]?["deleted"]?.arrayValue?.count == 6)
+        }
+    }
+
+    @Test func aHandshakeClientIsAskedByARequest() async throws {
+        try await withServer(initialize: false) { s in
+            let r = s.request(
+                "initialize",
+                [
+                    "protocolVersion": "2025-11-25", "capabilities": ["elicitation": .object([:])],
+                    "clientInfo": ["name": "minsky-tests", "version": "1"],
+                ])
+            #expect(r?["result"]?["protocolVersion"] == "2025-11-25")
+            s.send(["jsonrpc": "2.0", "method": "notifications/initialized"])
+            let root = try Self.family(s, modern: false)
+            s.send(
+                [
+                    "jsonrpc": "2.0", "id": "del", "method": "tools/call",
+                    "params": ["name": "delete_task", "arguments": ["id": .string(root), "cascade": true]],
+                ])
+            // (Change notifications of the creates may come first.)
+            let ask = try #require(s.notification("elicitation/create", timeout: 10))
+            #expect(ask["id"] != nil && ask["params"]?["mode"] == nil, "\(ask)")
+            s.send([
+                "jsonrpc": "2.0", "id": ask["id"] ?? .null,
+                "result": ["action": "accept", "content": ["confirm": true]],
+            ])
+            let (done, _) = s.response(id: "del")
+            #expect(
+                done?["result"]?["structuredContent"]?["deleted"]?.arrayValue?.count == 6, "\(String(describing: done))"
+            )
         }
     }
 }

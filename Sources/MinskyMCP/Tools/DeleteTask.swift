@@ -10,7 +10,22 @@ extension Tool {
         annotations: .write(destructive: true, idempotent: true),
         adminOnly: true
     ) { args, ctx in
-        let ids = try await ctx.store().delete(try args.requiredID("id"), cascade: args.bool("cascade"))
+        let id = try args.requiredID("id")
+        let store = try await ctx.store()
+        if args.bool("cascade") {
+            // Many tasks at once is a step the person confirms, when the client can ask them.
+            let subtree = try await store.subtree(root: id)
+            if subtree.count >= confirmCascadeAt {
+                let root = subtree.first { $0.id == id }?.title ?? id.rawValue
+                try await ctx.confirm(
+                    "Delete \(id) \"\(root.prefix(80))\" and its \(subtree.count - 1) subtasks? This cannot be undone.",
+                    action: "Delete \(subtree.count) tasks")
+            }
+        }
+        let ids = try await store.delete(id, cascade: args.bool("cascade"))
         return ["deleted": .array(ids.map { .string($0.rawValue) })]
     }
+
+    /// A cascade that deletes this many tasks or more asks for confirmation.
+    static let confirmCascadeAt = 5
 }

@@ -24,6 +24,11 @@ extension Tool {
         guard let upgrade = ctx.services.upgrade else {
             throw MinskyError(.notConfigured, "upgrading is not available in this server")
         }
+        if !args.bool("dryRun") {
+            try await ctx.confirm(
+                "Move this project's store to PostgreSQL (\(redactedURL(args.string("dbUrl") ?? "")))? Every agent of the project switches to it.",
+                action: "Upgrade the store")
+        }
         let steps = Mutex(0)
         // The number of steps depends on the store (tables, embeddings), so no total is promised.
         ctx.progress(0, message: "starting")
@@ -52,4 +57,9 @@ extension Tool {
         }
         return try await backup()
     }
+}
+
+/// The URL without its password, for a question shown to a person.
+func redactedURL(_ raw: String) -> String {
+    (try? StoreLocation(parsing: raw).redacted) ?? "the given database"
 }
