@@ -213,6 +213,23 @@ public final class FollowingStore: SyncableStore {
         await store?.close()
     }
 
+    // MARK: Jobs
+
+    public func createJob(_ job: Job) async throws { try await perform { try await $0.createJob(job) } }
+    public func job(_ id: String) async throws -> Job { try await perform { try await $0.job(id) } }
+    public func jobs(limit: Int) async throws -> [Job] { try await perform { try await $0.jobs(limit: limit) } }
+    public func saveJob(_ job: Job, expecting: Job.Status) async throws -> Bool {
+        try await perform { try await $0.saveJob(job, expecting: expecting) }
+    }
+    public func touchJob(_ id: String, runner: String, message: String?) async throws -> Bool {
+        try await perform { try await $0.touchJob(id, runner: runner, message: message) }
+    }
+    public func requestJobCancel(_ id: String) async throws { try await perform { try await $0.requestJobCancel(id) } }
+    @discardableResult
+    public func deleteExpiredJobs(now: Timestamp) async throws -> Int {
+        try await perform { try await $0.deleteExpiredJobs(now: now) }
+    }
+
     // MARK: Sync (a replica that was upgraded away follows too)
 
     public func syncReplica() async throws -> String? { try await perform { try await $0.syncReplica() } }

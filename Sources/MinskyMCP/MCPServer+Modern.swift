@@ -70,7 +70,8 @@ extension MCPServer {
         return Caller(
             modern: true, protocolVersion: version,
             clientName: params["_meta"]?[Meta.clientInfo]?["name"]?.stringValue ?? "agent",
-            canSample: caps["sampling"]?.objectValue != nil, canElicit: Confirmation.supported(caps), logLevel: level)
+            canSample: caps["sampling"]?.objectValue != nil, canElicit: Confirmation.supported(caps),
+            canTasks: caps["extensions"]?[Self.tasksExtension] != nil, logLevel: level)
     }
 
     static func unsupportedVersion(_ requested: JSONValue?) -> RPCError {
@@ -97,7 +98,21 @@ extension MCPServer {
             }
         case "tools/call":
             let (tool, args) = try resolveCall(params)
-            spawn(id: id) { [self] in Self.complete(try await callTool(tool, args, params: params, caller: caller)) }
+            spawn(id: id) { [self] in
+                // A long call of a client that follows tasks: a handle now, the work in the background.
+                if caller.canTasks, tool.runsLong?(Arguments(values: args), services) == true,
+                    checkCall(tool, args) == nil, await refusal(tool) == nil
+                {
+                    return Self.complete(try await startJob(tool, args, caller: caller))
+                }
+                return Self.complete(try await callTool(tool, args, params: params, caller: caller))
+            }
+        case "tasks/get":
+            spawn(id: id) { [self] in Self.complete(try await tasksGet(params)) }
+        case "tasks/update":
+            spawn(id: id) { [self] in Self.complete(try await tasksUpdate(params)) }
+        case "tasks/cancel":
+            spawn(id: id) { [self] in Self.complete(try await tasksCancel(params)) }
         case "resources/templates/list":
             send(RPC.response(id: id, result: Self.complete(resourceTemplates(), cache: Cache.templates)))
         case "resources/list":
@@ -111,7 +126,7 @@ extension MCPServer {
                 Self.complete(try await readResource(uri, notFound: .invalidParams), cache: Cache.tasks)
             }
         case "subscriptions/listen":
-            try listen(id: id, params: params)
+            try listen(id: id, params: params, caller: caller)
         default:
             throw RPCError(code: .methodNotFound, message: "method not found in \(caller.protocolVersion): \(method)")
         }
@@ -147,7 +162,7 @@ extension MCPServer {
             "resources": ["listChanged": .bool(feed), "subscribe": .bool(feed)],
             "logging": .object([:]),
         ]
-        if modern { caps["extensions"] = .object([:]) }
+        if modern { caps["extensions"] = [Self.tasksExtension: .object([:])] }
         return .object(caps)
     }
 
@@ -156,7 +171,7 @@ extension MCPServer {
     /// Opens a subscription: the acknowledgment (what is honoured) first, then every matching
     /// change, each tagged with the subscription's id, until the client cancels it or the
     /// server ends it with a result.
-    func listen(id: JSONValue, params: [String: JSONValue]) throws {
+    func listen(id: JSONValue, params: [String: JSONValue], caller: Caller) throws {
         guard case .object(let filter)? = params["notifications"] else {
             throw RPCError(
                 code: .invalidParams,
@@ -186,16 +201,33 @@ extension MCPServer {
         default:
             throw RPCError(code: .invalidParams, message: "notifications.resourceSubscriptions must be an array")
         }
+        var taskIds: [String] = []
+        switch filter["taskIds"] {
+        case nil, .null?: break
+        case .array(let a)?:
+            guard caller.canTasks else {
+                throw RPCError(
+                    code: .missingRequiredClientCapability, message: "Missing required client capability",
+                    data: ["requiredCapabilities": ["extensions": [Self.tasksExtension: .object([:])]]])
+            }
+            taskIds = a.compactMap(\.stringValue)
+            if taskIds.count != a.count {
+                throw RPCError(code: .invalidParams, message: "notifications.taskIds must list task ids (strings)")
+            }
+        default: throw RPCError(code: .invalidParams, message: "notifications.taskIds must be an array")
+        }
         let feed = services.changes != nil
         // toolsListChanged and promptsListChanged are not honoured: the tools never change while the
         // process runs, and there are no prompts; the acknowledgment leaves them out.
         _ = try flag("toolsListChanged")
         _ = try flag("promptsListChanged")
         let listener = Listener(
-            id: id, resourcesListChanged: try flag("resourcesListChanged") && feed, uris: feed ? Set(uris) : [])
+            id: id, resourcesListChanged: try flag("resourcesListChanged") && feed, uris: feed ? Set(uris) : [],
+            taskIds: Set(taskIds))
         var honoured: [String: JSONValue] = [:]
         if listener.resourcesListChanged { honoured["resourcesListChanged"] = true }
         if !listener.uris.isEmpty { honoured["resourceSubscriptions"] = .array(uris.map(JSONValue.string)) }
+        if !taskIds.isEmpty { honoured["taskIds"] = .array(taskIds.map(JSONValue.string)) }
         let key = id.canonicalJSON()
         let taken = state.withLock { s -> Bool in
             if s.listeners[key] != nil || s.queued.contains(key) || s.running?.key == key { return true }
@@ -211,7 +243,8 @@ extension MCPServer {
             RPC.notification(
                 "notifications/subscriptions/acknowledged",
                 ["_meta": [Meta.subscriptionId: id], "notifications": .object(honoured)]))
-        if feed { startWatching() }
+        if feed && (listener.resourcesListChanged || !listener.uris.isEmpty) { startWatching() }
+        if !taskIds.isEmpty { startWatchingJobs() }
     }
 
     /// Ends every subscription gracefully (end of input, a signal): each gets its result.
@@ -231,6 +264,8 @@ struct Listener: Sendable {
     var id: JSONValue
     var resourcesListChanged: Bool
     var uris: Set<String>
+    /// Jobs (MCP tasks) whose status changes it hears (`notifications/tasks`).
+    var taskIds: Set<String> = []
 }
 
 /// Who asked, and how to answer: a handshake session's settings, or one modern request's `_meta`.
@@ -243,6 +278,8 @@ struct Caller: Sendable {
     var canSample: Bool
     /// The client declared form elicitation: destructive calls ask the person to confirm.
     var canElicit: Bool
+    /// The client declared the Tasks extension on this request: a long call may become a task.
+    var canTasks = false
     /// Modern: the level this request asked logs at (nil: none are sent for it).
     var logLevel: String?
 }

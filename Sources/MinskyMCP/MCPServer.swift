@@ -53,6 +53,9 @@ public final class MCPServer: Sendable {
         var watching = false
         /// Open `subscriptions/listen` streams (modern era), by request id.
         var listeners: [String: Listener] = [:]
+        /// Jobs (MCP tasks) running in this process, by id; whether their watcher runs.
+        var runningJobs: [String: Task<ToolOutcome, any Error>] = [:]
+        var watchingJobs = false
     }
 
     /// Tool calls read ahead of the one running, at most. Beyond it the reader waits, so a client
@@ -68,13 +71,16 @@ public final class MCPServer: Sendable {
     let logger: Logger
     let state = Mutex(State())
     let group = DispatchGroup()
+    /// Jobs running in the background (not requests: the server does not wait for them at
+    /// end of input beyond a moment, then reports them failed).
+    let jobGroup = DispatchGroup()
     let pageSize: Int
     let services: ToolServices
-    let jobs: AsyncStream<Job>
-    let jobSink: AsyncStream<Job>.Continuation
+    let jobs: AsyncStream<QueuedRequest>
+    let jobSink: AsyncStream<QueuedRequest>.Continuation
     let seal: RequestStateSeal
 
-    struct Job: Sendable {
+    struct QueuedRequest: Sendable {
         var id: JSONValue
         var key: String
         var work: @Sendable () async throws -> JSONValue
@@ -94,7 +100,7 @@ public final class MCPServer: Sendable {
         self.transport = StdioTransport(input: input, output: output)
         self.pageSize = max(1, pageSize)
         self.logger = logger
-        (jobs, jobSink) = AsyncStream.makeStream(of: Job.self)
+        (jobs, jobSink) = AsyncStream.makeStream(of: QueuedRequest.self)
     }
 
     /// The declarations as `tools/list` serves them (all pages), for tools.json.
@@ -131,6 +137,16 @@ public final class MCPServer: Sendable {
                 } else {
                     group.wait()
                 }
+                // Background jobs get a moment to finish; those still running are reported.
+                if jobGroup.wait(timeout: .now() + 5) == .timedOut {
+                    let stopped = DispatchSemaphore(value: 0)
+                    Task { [self] in
+                        await stopJobs()
+                        stopped.signal()
+                    }
+                    _ = stopped.wait(timeout: .now() + 10)
+                }
+                state.withLock { $0.shuttingDown = true }
                 closeListeners()
                 state.withLock { $0.watching = false }
                 done.resume()
@@ -350,10 +366,10 @@ public final class MCPServer: Sendable {
         let key = id.canonicalJSON()
         group.enter()
         state.withLock { _ = $0.queued.insert(key) }
-        jobSink.yield(Job(id: id, key: key, work: work))
+        jobSink.yield(QueuedRequest(id: id, key: key, work: work))
     }
 
-    func execute(_ job: Job) async {
+    func execute(_ job: QueuedRequest) async {
         defer {
             slots.signal()
             group.leave()
@@ -592,14 +608,8 @@ public final class MCPServer: Sendable {
     func callTool(_ tool: Tool, _ args: [String: JSONValue], params: [String: JSONValue], caller: Caller)
         async throws -> JSONValue
     {
-        if let problem = JSONSchema.firstError(.object(args), tool.inputSchema) {
-            return Self.errorResult("invalid arguments for \(tool.name): \(problem)")
-        }
-        if tool.right > .read, let access = await currentAccess(), !access.allows(tool.right) {
-            let e = access.refusal("use \(tool.name)", needs: tool.right)
-            return Self.errorResult("\(e.code.rawValue): \(e.message)")
-        }
-        let (version, client) = (caller.protocolVersion, caller.clientName)
+        if let problem = checkCall(tool, args) { return problem }
+        if let refused = await refusal(tool) { return refused }
         var sink: (@Sendable (Double, Double?, String?) -> Void)?
         if let token = params["_meta"]?["progressToken"], token.stringValue != nil || token.intValue != nil {
             sink = { [self] done, total, message in
@@ -609,11 +619,9 @@ public final class MCPServer: Sendable {
                 send(RPC.notification("notifications/progress", .object(p)))
             }
         }
-        // The agent's own model: asked by a request to the client (handshake era), or by an
-        // InputRequiredResult the client answers on a retry (modern era, multi round-trip).
-        var sampler: (any LLMProvider)?
-        var confirmer: (@Sendable (String, String) async throws -> Bool)?
-        var roundTrip: RoundTrip?
+        // Modern era: what the client's model or the person must answer comes back on a retry
+        // (multi round-trip), with what earlier rounds learned sealed into requestState.
+        var trip: RoundTrip?
         var binding: RequestStateSeal.Binding?
         if caller.modern && (caller.canSample || caller.canElicit) {
             let b = RequestStateSeal.binding(
@@ -625,25 +633,68 @@ public final class MCPServer: Sendable {
             case .string(let token)?: earlier = try seal.open(token, expect: b)
             default: throw RPCError(code: .invalidParams, message: "requestState must be the string a result gave")
             }
-            var fresh: [String: JSONValue] = [:]
-            switch params["inputResponses"] {
-            case nil, .null?: break
-            case .object(let o)?: fresh = o
-            default: throw RPCError(code: .invalidParams, message: "inputResponses must be an object of results by key")
+            trip = RoundTrip(earlier: earlier, fresh: try Self.inputResponses(params))
+            binding = b
+        }
+        switch try await execute(tool, args, caller: caller, trip: trip, progress: sink) {
+        case .result(let r): return r
+        case .inputRequired(let asked):
+            guard let trip, let binding else {
+                throw MinskyError(.internal, "input was asked for outside a multi round-trip request")
             }
-            let trip = RoundTrip(earlier: earlier, fresh: fresh)
+            return [
+                "resultType": "input_required", "inputRequests": .object(asked),
+                "requestState": .string(seal.seal(binding, answers: trip.answers)),
+            ]
+        }
+    }
+
+    /// A call the schema refuses, as the tool error result that says why (nil: it may run).
+    func checkCall(_ tool: Tool, _ args: [String: JSONValue]) -> JSONValue? {
+        guard let problem = JSONSchema.firstError(.object(args), tool.inputSchema) else { return nil }
+        return Self.errorResult("invalid arguments for \(tool.name): \(problem)")
+    }
+
+    /// The tool error result of a role that may not use the tool (nil: it may).
+    func refusal(_ tool: Tool) async -> JSONValue? {
+        guard tool.right > .read, let access = await currentAccess(), !access.allows(tool.right) else { return nil }
+        let e = access.refusal("use \(tool.name)", needs: tool.right)
+        return Self.errorResult("\(e.code.rawValue): \(e.message)")
+    }
+
+    static func inputResponses(_ params: [String: JSONValue]) throws -> [String: JSONValue] {
+        switch params["inputResponses"] {
+        case nil, .null?: return [:]
+        case .object(let o)?: return o
+        default: throw RPCError(code: .invalidParams, message: "inputResponses must be an object of results by key")
+        }
+    }
+
+    enum ToolOutcome {
+        case result(JSONValue)
+        /// The questions (by key) the client must answer before the call can finish.
+        case inputRequired([String: JSONValue])
+    }
+
+    /// Runs a tool: its result (a tool error as an `isError` result), or the questions it is
+    /// waiting on. The client's model and the person are asked through `trip` when there is one
+    /// (a retried request, or a job), else by a request to a handshake-era client that can answer.
+    func execute(
+        _ tool: Tool, _ args: [String: JSONValue], caller: Caller, trip: RoundTrip?,
+        progress sink: (@Sendable (Double, Double?, String?) -> Void)?
+    ) async throws -> ToolOutcome {
+        var sampler: (any LLMProvider)?
+        var confirmer: (@Sendable (String, String) async throws -> Bool)?
+        if let trip {
             if caller.canSample { sampler = RoundTripSampling(trip: trip) }
             if caller.canElicit {
                 confirmer = { message, action in
                     Confirmation.accepted(
                         try trip.ask(
-                            "confirm", "elicitation/create",
-                            Confirmation.params(message, action: action, modern: true)
+                            "confirm", "elicitation/create", Confirmation.params(message, action: action, modern: true)
                         ).0)
                 }
             }
-            roundTrip = trip
-            binding = b
         } else if !caller.modern {
             if caller.canSample { sampler = SamplingProvider(server: self) }
             if caller.canElicit {
@@ -656,7 +707,7 @@ public final class MCPServer: Sendable {
         }
         let ctx = ToolContext(
             storeProvider: storeProvider, progressSink: sink, services: services, sampler: sampler,
-            defaultOwner: "\(client)@\(ProcessInfo.processInfo.hostName)", confirmer: confirmer)
+            defaultOwner: "\(caller.clientName)@\(ProcessInfo.processInfo.hostName)", confirmer: confirmer)
         let started = DispatchTime.now().uptimeNanoseconds
         do {
             let structured = try await tool.handler(Arguments(values: args), ctx)
@@ -666,22 +717,14 @@ public final class MCPServer: Sendable {
             var result: [String: JSONValue] = [
                 "content": [["type": "text", "text": .string(structured.canonicalJSON())]], "isError": false,
             ]
-            if version >= "2025-06-18" { result["structuredContent"] = structured }
-            return .object(result)
+            if caller.protocolVersion >= "2025-06-18" { result["structuredContent"] = structured }
+            return .result(.object(result))
         } catch is InputRequired {
-            // The client's model or the person must answer first: ask, with what earlier rounds learned sealed
-            // into requestState; the client retries this same call with the answers.
-            guard let roundTrip, let binding else {
-                throw MinskyError(.internal, "input was asked for outside a multi round-trip request")
-            }
-            return [
-                "resultType": "input_required",
-                "inputRequests": .object(roundTrip.asked.withLock { $0 }),
-                "requestState": .string(seal.seal(binding, answers: roundTrip.answers)),
-            ]
+            guard let trip else { throw MinskyError(.internal, "input was asked for outside a round trip") }
+            return .inputRequired(trip.asked.withLock { $0 })
         } catch let e as MinskyError {
             if e.code == .internal { notifyLog("error", "\(tool.name): \(e.message)", caller: caller) }
-            return Self.errorResult("\(e.code.rawValue): \(e.message)")
+            return .result(Self.errorResult("\(e.code.rawValue): \(e.message)"))
         }
     }
 

@@ -9,6 +9,7 @@ public enum RPCCode: Int64, Sendable {
     case invalidParams = -32602
     case internalError = -32603
     case resourceNotFound = -32002
+    case missingRequiredClientCapability = -32021
     case unsupportedProtocolVersion = -32022
 }
 

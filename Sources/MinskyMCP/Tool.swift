@@ -32,7 +32,17 @@ public struct Tool: Sendable {
     public var annotations: ToolAnnotations
     /// Deleting and whole-store operations: for a team store's admins only.
     public var adminOnly = false
+    /// When a call may take long (a model, a whole-store operation): a client that declares the
+    /// Tasks extension then gets a task handle at once and polls it.
+    public var runsLong: (@Sendable (Arguments, ToolServices) -> Bool)? = nil
     public var handler: @Sendable (Arguments, ToolContext) async throws -> JSONValue
+
+    /// The same tool, run as an MCP task (when the client can follow one) whenever `when` holds.
+    func long(when: @escaping @Sendable (Arguments, ToolServices) -> Bool) -> Tool {
+        var t = self
+        t.runsLong = when
+        return t
+    }
 
     /// The right a caller needs: reading for read-only tools, admin for `adminOnly`, else write.
     /// A team store's `tools/list` offers only what the connected role holds.

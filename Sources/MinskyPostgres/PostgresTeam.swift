@@ -104,6 +104,9 @@ public enum PostgresTeam {
             ("INSERT", "actor = current_user AND (kind <> 'deleted' OR pg_has_role(current_user, 'ADMIN', 'MEMBER'))")
         ],
         "ai_calls": [("INSERT", "true")],
+        // A member starts jobs in their own name; any member's server may move one on (a
+        // client's answers can reach another server of the team).
+        "mcp_jobs": [("INSERT", "actor = current_user"), ("UPDATE", "true")],
         // Sync: a member's writes are tracked, its replica pushes and pulls, and it may start
         // tracking on a store nobody synced yet (the replica id only). Every log entry, applied
         // record and replica position carries the role that wrote it.
@@ -118,7 +121,8 @@ public enum PostgresTeam {
     /// AI call records, sync compaction) and manage sync on the store.
     static let adminWrites: [String: [String]] = [
         "tasks": ["DELETE"], "proposals": ["DELETE"], "task_notes": ["DELETE"], "task_embeddings": ["DELETE"],
-        "ai_calls": ["DELETE"], "sync_log": ["DELETE"], "sync_rows": ["DELETE"], "sync_applied": ["DELETE"],
+        "ai_calls": ["DELETE"], "mcp_jobs": ["DELETE"], "sync_log": ["DELETE"], "sync_rows": ["DELETE"],
+        "sync_applied": ["DELETE"],
         "sync_replicas": ["DELETE"], "sync_state": ["INSERT", "UPDATE", "DELETE"],
     ]
 

@@ -289,6 +289,35 @@ public enum Schema {
                 "CREATE INDEX proposals_task ON proposals (task_id, created_at)",
             ]
         },
+        // Long operations started for MCP clients (the Tasks extension): their state in the store,
+        // so any server on it answers for them, after a restart too.
+        SQLMigration(name: "015_jobs") { d in
+            let who = d.databaseActor ?? "''"
+            return [
+                """
+                CREATE TABLE mcp_jobs (
+                    id TEXT PRIMARY KEY,
+                    tool TEXT NOT NULL,
+                    arguments \(d.type(.json)) NOT NULL,
+                    client \(d.type(.json)) NOT NULL,
+                    status TEXT NOT NULL,
+                    message TEXT,
+                    result \(d.type(.json)),
+                    error \(d.type(.json)),
+                    input_requests \(d.type(.json)),
+                    input_responses \(d.type(.json)),
+                    runner TEXT,
+                    heartbeat_at \(d.type(.timestamp)),
+                    cancel_requested \(d.type(.integer)) NOT NULL DEFAULT 0,
+                    actor TEXT NOT NULL DEFAULT \(who),
+                    created_at \(d.type(.timestamp)) NOT NULL,
+                    updated_at \(d.type(.timestamp)) NOT NULL,
+                    ttl_ms \(d.type(.integer)) NOT NULL
+                )
+                """,
+                "CREATE INDEX mcp_jobs_created ON mcp_jobs (created_at)",
+            ]
+        },
     ]
 
     /// The ways data leaves a store for another: each either carries a table or says why not.
@@ -326,6 +355,7 @@ public enum Schema {
             "grdb_migrations": own("schema bookkeeping: every store records its own migrations"),
             "embedding_generation": own("a counter that invalidates this process's vector index cache"),
             "tasks_fts_pending": own("the text index's own work queue, rebuilt from tasks"),
+            "mcp_jobs": own("the running work of this store's MCP servers (Tasks extension), not task content"),
         ]
         for t in syncTables { out[t] = own("sync bookkeeping: a store's sync state is its own") }
         for t in ["tasks_fts", "tasks_fts_config", "tasks_fts_data", "tasks_fts_docsize", "tasks_fts_idx"] {
@@ -465,6 +495,7 @@ public enum Schema {
     /// Objects a migrated store has besides the catalog's tables (bookkeeping and derived indexes).
     public static func isBookkeeping(_ table: String) -> Bool {
         table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log"
+            || table == "mcp_jobs"
             || table == "embedding_generation" || syncTables.contains(table) || table.hasPrefix("sqlite_")
             || table.hasPrefix("tasks_fts")
     }
