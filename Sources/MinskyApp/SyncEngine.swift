@@ -312,36 +312,29 @@ extension SyncEngine {
 }
 
 extension SyncEngine {
-    /// One `sync` tool call: status, push, pull, now, conflicts or resolve (with `id` and `take`
-    /// or `fields`).
-    public func perform(action: String, args: JSONValue) async throws -> JSONValue {
+    /// One `sync` tool call.
+    public func perform(_ action: SyncAction) async throws -> JSONValue {
         switch action {
-        case "status":
-            if let id = args["id"]?.stringValue { return try await local.syncRowState(entity: .task, key: id).json }
-            return try await status(checkRemote: true).json
-        case "push":
+        case .status(let id?): return try await local.syncRowState(entity: .task, key: id).json
+        case .status(nil): return try await status(checkRemote: true).json
+        case .push:
             let r = try await push()
             return [
                 "pushed": .int(Int64(r.sent)), "applied": .int(Int64(r.applied)),
                 "conflicts": .array(r.conflicts.map(\.json)),
             ]
-        case "pull":
+        case .pull:
             let r = try await pull()
             return [
                 "pulled": .int(Int64(r.received)), "changedHere": .int(Int64(r.changed)), "refused": r.refusedJSON,
             ]
-        case "now":
+        case .now:
             return try await syncNow().json
-        case "conflicts":
+        case .conflicts:
             return ["conflicts": .array(try await local.syncConflicts().map(\.json))]
-        case "resolve":
-            let sides = (args["fields"]?.objectValue ?? [:]).compactMapValues(\.stringValue)
-            let id = args["id"]?.stringValue ?? ""
-            let n = try await resolve(id: id, take: args["take"]?.stringValue, fields: sides)
+        case .resolve(let id, let take, let fields):
+            let n = try await resolve(id: id, take: take?.rawValue, fields: fields.mapValues(\.rawValue))
             return ["resolved": .int(Int64(n)), "id": .string(id)]
-        default:
-            throw MinskyError.invalid(
-                "action", "unknown action '\(action)'; use status, push, pull, now, conflicts or resolve")
         }
     }
 

@@ -217,15 +217,12 @@ public struct BoardAPI: Sendable {
 
     // MARK: Writes
 
+    /// A new task from the page's form: decoded as the MCP tool and the core decode one (an
+    /// empty parent field means none).
     func create(_ b: JSONValue) async throws -> JSONValue {
-        var d = NewTask(title: b["title"]?.stringValue ?? "")
-        d.description = b["description"]?.stringValue ?? ""
-        if let p = b["priority"]?.intValue { d.priority = try Priority(Int(p)) }
-        if let s = b["status"]?.stringValue { d.status = try TaskStatus(parsing: s) }
-        d.tags = b["tags"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        if let p = b["parentId"]?.stringValue, !p.isEmpty { d.parentId = try parse(p) }
-        d.acceptance = b["acceptance"]?.arrayValue?.compactMap(\.stringValue) ?? []
-        return TaskJSON.full(try await store.create(d))
+        guard case .object(var o) = b else { throw MinskyError.invalid("body", "send a JSON object with a title") }
+        if o["parentId"] == "" { o["parentId"] = nil }
+        return TaskJSON.full(try await store.create(try JSONValue.object(o).decoded(as: NewTask.self)))
     }
 
     /// A drag (status) or a check, with the version the page saw: a stale one is a 409 that

@@ -559,3 +559,36 @@ public protocol SyncPeer: Sendable {
     /// Every live row of every synced kind, as `entity/key` → fields (what convergence is checked on).
     func syncSnapshot() async throws -> [String: [String: JSONValue]]
 }
+
+/// One sync operation a client asks for (the MCP `sync` tool), decoded once from its arguments.
+public enum SyncAction: Sendable, Equatable, Decodable {
+    public enum Side: String, Sendable, Decodable { case local, remote }
+    /// The sync state of the store, or of one row (`id`: a task id or `entity/key`).
+    case status(id: String?)
+    case push, pull, now, conflicts
+    /// Settles a row's conflicts: `take` for every field, and/or `fields` name → side.
+    case resolve(id: String, take: Side?, fields: [String: Side])
+
+    enum Keys: String, CodingKey { case action, id, take, fields }
+    enum Name: String, Decodable { case status, push, pull, now, conflicts, resolve }
+
+    public init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        let id = try c.decodeIfPresent(String.self, forKey: .id)
+        switch try c.decode(Name.self, forKey: .action) {
+        case .status: self = .status(id: id)
+        case .push: self = .push
+        case .pull: self = .pull
+        case .now: self = .now
+        case .conflicts: self = .conflicts
+        case .resolve:
+            guard let id else {
+                throw MinskyError.invalid(
+                    "id", "resolve needs the id of a conflicted task (action conflicts lists them)")
+            }
+            self = .resolve(
+                id: id, take: try c.decodeIfPresent(Side.self, forKey: .take),
+                fields: try c.decodeIfPresent([String: Side].self, forKey: .fields) ?? [:])
+        }
+    }
+}

@@ -62,6 +62,22 @@ public struct Tool: Sendable {
     }
 }
 
+extension Tool {
+    /// A tool whose arguments are decoded once into `Input` (after the schema check), so a
+    /// handler reads typed fields instead of keys.
+    init<Input: Decodable>(
+        name: String, title: String, description: String, inputSchema: JSONValue, outputSchema: JSONValue,
+        annotations: ToolAnnotations, adminOnly: Bool = false,
+        typed handler: @escaping @Sendable (Input, ToolContext) async throws -> JSONValue
+    ) {
+        self.init(
+            name: name, title: title, description: description, inputSchema: inputSchema, outputSchema: outputSchema,
+            annotations: annotations, adminOnly: adminOnly,
+            handler: { args, ctx in try await handler(try JSONValue.object(args.values).decoded(as: Input.self), ctx) }
+        )
+    }
+}
+
 /// Operations on the store as a whole that the executable wires in (the MCP module does not
 /// depend on the upgrade module). A nil service makes its tool answer that it is unavailable.
 public struct ToolServices: Sendable {
@@ -86,9 +102,8 @@ public struct ToolServices: Sendable {
                 async throws -> Void
         )?
 
-    /// Sync with the shared remote: `action` (status, push, pull, now, conflicts, resolve) and
-    /// the call's arguments. Nil where the store does not sync.
-    public var sync: (@Sendable (_ action: String, _ args: JSONValue) async throws -> JSONValue)?
+    /// Sync with the shared remote. Nil where the store does not sync.
+    public var sync: (@Sendable (SyncAction) async throws -> JSONValue)?
 
     public init(
         upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? =
@@ -100,7 +115,7 @@ public struct ToolServices: Sendable {
             @Sendable (_ stop: @escaping @Sendable () -> Bool, _ onEvents: @escaping @Sendable ([TaskEvent]) -> Void)
                 async throws -> Void
         )? = nil,
-        sync: (@Sendable (_ action: String, _ args: JSONValue) async throws -> JSONValue)? = nil
+        sync: (@Sendable (SyncAction) async throws -> JSONValue)? = nil
     ) {
         self.sync = sync
         self.changes = changes
@@ -143,41 +158,12 @@ public struct ToolContext: Sendable {
     }
 }
 
-/// Tool arguments after validation against the tool's input schema, with typed accessors.
+/// Tool arguments as they came (after the schema check). Handlers get them decoded into their
+/// own `Input` type; the raw values serve decisions made before, such as whether a call runs long.
 public struct Arguments: Sendable {
     public let values: [String: JSONValue]
 
     public subscript(_ key: String) -> JSONValue? { values[key].flatMap { $0.isNull ? nil : $0 } }
-    public func string(_ k: String) -> String? { self[k]?.stringValue }
-    public func int(_ k: String) -> Int? { self[k]?.intValue.map { Int($0) } }
-    public func bool(_ k: String) -> Bool { self[k]?.boolValue ?? false }
-    public func strings(_ k: String) -> [String]? { self[k]?.arrayValue?.compactMap(\.stringValue) }
-    public func ints(_ k: String) -> [Int]? { self[k]?.arrayValue?.compactMap { $0.intValue.map { Int($0) } } }
-
-    public func id(_ k: String) throws -> TaskID? {
-        guard let s = string(k) else { return nil }
-        do { return try TaskID(validating: s) } catch var e as MinskyError {
-            e.field = k
-            throw e
-        }
-    }
-
-    public func requiredID(_ k: String) throws -> TaskID {
-        guard let id = try id(k) else { throw MinskyError.invalid(k, "\(k) is required") }
-        return id
-    }
-
-    public func ids(_ k: String) throws -> [TaskID] {
-        try (strings(k) ?? []).map { s in
-            do { return try TaskID(validating: s) } catch var e as MinskyError {
-                e.field = k
-                throw e
-            }
-        }
-    }
-
-    public func status(_ k: String) throws -> TaskStatus? { try string(k).map { try TaskStatus(parsing: $0) } }
-    public func priority(_ k: String) throws -> Priority? { try int(k).map { try Priority($0) } }
 }
 
 /// Small builders that keep tool files short.
@@ -224,9 +210,11 @@ public enum ToolSchema {
         "type": "string", "enum": .array(TaskStatus.allCases.map { .string($0.rawValue) }),
     ]
     public static let priority = integer("0 critical … 4 backlog", min: 0, max: 4)
-    public static let tags = array(string(), maxItems: TaskRules.maxTags)
+    // Lists, titles and texts are bounded by TaskRules, whose errors name the limit; the schemas
+    // leave the bounds out to keep every agent's tool list short.
+    public static let tags = array(string())
     public static let expectedVersion = integer("conflict unless at this version", min: 1)
-    public static let criteria = array(string(), maxItems: TaskRules.maxCriteria)
+    public static let criteria = array(string())
     public static let numbers = array(integer(min: 1))
 
     /// The shapes every result uses, described once in the core (`TaskSchemas`).

@@ -93,14 +93,14 @@ struct MCPCommand: AsyncParsableCommand {
                         selection: try StoreSelection.resolve(flag: db, environment: env, cwd: cwd),
                         since: since, stop: stop, onEvents: onEvents)
                 },
-                sync: { action, args in
+                sync: { action in
                     guard let (engine, _) = await syncing.value else {
                         throw MinskyError(
                             .notConfigured,
                             "sync is not enabled for this store; run `minsky sync enable --remote-db URL` in the project first"
                         )
                     }
-                    return try await engine.perform(action: action, args: args)
+                    return try await engine.perform(action)
                 })
             let server = MCPServer(
                 store: { try await opening.value }, services: services,

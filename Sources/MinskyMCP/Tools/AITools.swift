@@ -25,24 +25,24 @@ extension Tool {
             ], required: ["needsAnswer"]),
         // Adds subtasks (never duplicates of existing ones); may ask the model server.
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
-    ) { args, ctx in
-        _ = try TaskRules.checkGuidance(args.string("guidance"))
+    ) { (input: DecomposeInput, ctx) in
+        _ = try TaskRules.checkGuidance(input.guidance)
         let store = try await ctx.store()
-        if let document = args.string("document") { return try await planDocument(document, args, ctx, store) }
-        guard args.string("id") != nil else {
+        if let document = input.document { return try await planDocument(document, input, ctx, store) }
+        guard let id = input.id else {
             throw MinskyError.invalid("id", "give id (the task to split) or document (requirements to plan)")
         }
-        let parent = try await store.get(try args.requiredID("id"))
-        let max = Decomposer.maxSubtasks(requested: args.int("max"), for: parent)
+        let parent = try await store.get(id)
+        let max = Decomposer.maxSubtasks(requested: input.max, for: parent)
         let existing = try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
         let plan: DecompositionPlan
-        if let answer = args["plan"] {
+        if let answer = input.plan {
             plan = DecompositionPlan(
                 subtasks: try Decomposer.checkAnswer(answer, max: max), model: "agent", attempts: 1, usage: [])
         } else if let provider = try ctx.model() {
             ctx.progress(0, total: 2, message: "asking \(provider.name)")
             plan = try await Decomposer.plan(
-                task: parent, maxSubtasks: max, guidance: args.string("guidance"), existing: existing,
+                task: parent, maxSubtasks: max, guidance: input.guidance, existing: existing,
                 provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id),
                 progress: { chars in
                     ctx.progress(
@@ -54,7 +54,7 @@ extension Tool {
             return [
                 "needsAnswer": true,
                 "instructions": .string(
-                    Decomposer.instructions(parent, max: max, guidance: args.string("guidance"), existing: existing)),
+                    Decomposer.instructions(parent, max: max, guidance: input.guidance, existing: existing)),
                 "answerSchema": Decomposer.schema(max: max),
             ]
         }
@@ -66,20 +66,20 @@ extension Tool {
 
     /// `decompose_task` with `document`: `minsky plan` over MCP. The plan hangs under `id`, or a
     /// new task named after the document's first heading.
-    static func planDocument(_ document: String, _ args: Arguments, _ ctx: ToolContext, _ store: any MinskyStore)
-        async throws -> JSONValue
-    {
+    static func planDocument(
+        _ document: String, _ input: DecomposeInput, _ ctx: ToolContext, _ store: any MinskyStore
+    ) async throws -> JSONValue {
         let root: TaskItem?
-        if let id = try args.id("id") { root = try await store.get(id) } else { root = nil }
-        let max = args.int("max") ?? Planner.defaultMax
+        if let id = input.id { root = try await store.get(id) } else { root = nil }
+        let max = input.max ?? Planner.defaultMax
         let plan: DecompositionPlan
-        if let answer = args["plan"] {
+        if let answer = input.plan {
             plan = DecompositionPlan(
                 subtasks: try Planner.checkAnswer(answer, max: max), model: "agent", attempts: 1, usage: [])
         } else if let provider = try ctx.model() {
             plan = try await Planner.plan(
                 document: document, title: Planner.title(of: document, fallback: "Plan"), maxItems: max,
-                guidance: args.string("guidance"),
+                guidance: input.guidance,
                 provider: provider.recording(to: store, purpose: "plan", taskId: root?.id),
                 progress: { part, parts in
                     ctx.progress(
@@ -88,11 +88,11 @@ extension Tool {
         } else {
             return [
                 "needsAnswer": true,
-                "instructions": .string(Planner.instructions(max: max, guidance: args.string("guidance"))),
+                "instructions": .string(Planner.instructions(max: max, guidance: input.guidance)),
                 "answerSchema": Planner.schema(max: max),
             ]
         }
-        let dryRun = args.bool("dryRun")
+        let dryRun = input.dryRun ?? false
         let (parent, proposal, created) = try await Planner.store(
             plan, document: document, source: "a document", root: root, apply: !dryRun, in: store)
         guard let parent, !dryRun else {
@@ -131,11 +131,11 @@ extension Tool {
             ], required: ["needsAnswer"]),
         // Replaces the stored score; a new model call may score differently.
         annotations: ToolAnnotations(readOnly: false, destructive: true, idempotent: false, openWorld: true)
-    ) { args, ctx in
+    ) { (input: ScoreInput, ctx) in
         let store = try await ctx.store()
-        let task = try await store.get(try args.requiredID("id"))
+        let task = try await store.get(input.id)
         let score: ComplexityScore
-        if let answer = args["answer"] {
+        if let answer = input.answer {
             score = try ComplexityScorer.check(answer, model: "agent")
         } else if let provider = try ctx.model() {
             ctx.progress(0, total: 1, message: "asking \(provider.name)")
@@ -153,4 +153,19 @@ extension Tool {
         result["needsAnswer"] = false
         return .object(result)
     }
+}
+
+struct DecomposeInput: Decodable {
+    var id: TaskID?
+    var max: Int?
+    var guidance: String?
+    var document: String?
+    var dryRun: Bool?
+    /// The agent's own answer (checked like a model's).
+    var plan: JSONValue?
+}
+
+struct ScoreInput: Decodable {
+    var id: TaskID
+    var answer: JSONValue?
 }

@@ -17,20 +17,8 @@ extension Tool {
             ], required: ["tasks"]),
         outputSchema: TaskSchemas.created,
         annotations: .write()
-    ) { args, ctx in
-        let items = args["tasks"]?.arrayValue ?? []
-        let drafts = try items.enumerated().map { i, item in
-            let a = Arguments(values: item.objectValue ?? [:])
-            do {
-                var d = try draft(a)
-                d.batchParent = a.int("parentIndex")
-                d.batchDependsOn = (a["dependsOnIndex"]?.arrayValue ?? []).compactMap { $0.intValue.map(Int.init) }
-                return d
-            } catch var e as MinskyError {
-                e.message = "task #\(i): \(e.message)"
-                throw e
-            }
-        }
+    ) { (input: CreateTasksInput, ctx) in
+        let drafts = input.tasks.map(\.draft)
         let total = Double(drafts.count)
         let cancelled = Mutex(false)
         ctx.progress(0, total: total, message: "creating \(drafts.count) tasks")
@@ -49,4 +37,20 @@ extension Tool {
         }
         return TaskJSON.created(created)
     }
+}
+
+/// create_tasks: new tasks, each with links to earlier items of the batch.
+struct CreateTasksInput: Decodable {
+    struct Item: Decodable {
+        var draft: NewTask
+        enum Keys: String, CodingKey { case parentIndex, dependsOnIndex }
+
+        init(from decoder: any Decoder) throws {
+            draft = try NewTask(from: decoder)
+            let c = try decoder.container(keyedBy: Keys.self)
+            draft.batchParent = try c.decodeIfPresent(Int.self, forKey: .parentIndex)
+            draft.batchDependsOn = try c.decodeIfPresent([Int].self, forKey: .dependsOnIndex) ?? []
+        }
+    }
+    var tasks: [Item]
 }

@@ -9,10 +9,11 @@ extension Tool {
         // Deleting again finds nothing to delete: no further effect.
         annotations: .write(destructive: true, idempotent: true),
         adminOnly: true
-    ) { args, ctx in
-        let id = try args.requiredID("id")
+    ) { (input: DeleteInput, ctx) in
+        let id = input.id
+        let cascade = input.cascade ?? false
         let store = try await ctx.store()
-        if args.bool("cascade") {
+        if cascade {
             // Many tasks at once is a step the person confirms, when the client can ask them.
             let subtree = try await store.subtree(root: id)
             if subtree.count >= confirmCascadeAt {
@@ -22,10 +23,15 @@ extension Tool {
                     action: "Delete \(subtree.count) tasks")
             }
         }
-        let ids = try await store.delete(id, cascade: args.bool("cascade"))
+        let ids = try await store.delete(id, cascade: cascade)
         return ["deleted": .array(ids.map { .string($0.rawValue) })]
     }
 
     /// A cascade that deletes this many tasks or more asks for confirmation.
     static let confirmCascadeAt = 5
+}
+
+struct DeleteInput: Decodable {
+    var id: TaskID
+    var cascade: Bool?
 }

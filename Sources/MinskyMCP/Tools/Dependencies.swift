@@ -12,9 +12,8 @@ extension Tool {
         description: "taskId waits for dependsOn. Cycles are refused with the cycle named.",
         inputSchema: dependencyInput, outputSchema: dependencyOutput,
         annotations: .write(idempotent: true)
-    ) { args, ctx in
-        let d = try await ctx.store().addDependency(
-            try args.requiredID("taskId"), dependsOn: try args.requiredID("dependsOn"))
+    ) { (input: DependencyInput, ctx) in
+        let d = try await ctx.store().addDependency(input.taskId, dependsOn: input.dependsOn)
         return ["taskId": .string(d.taskId.rawValue), "dependsOn": .string(d.dependsOn.rawValue)]
     }
 
@@ -23,10 +22,13 @@ extension Tool {
         description: "taskId no longer waits for dependsOn.",
         inputSchema: dependencyInput, outputSchema: dependencyOutput,
         annotations: .write(destructive: true, idempotent: true)
-    ) { args, ctx in
-        let t = try args.requiredID("taskId")
-        let d = try args.requiredID("dependsOn")
-        try await ctx.store().removeDependency(t, dependsOn: d)
-        return ["taskId": .string(t.rawValue), "dependsOn": .string(d.rawValue)]
+    ) { (input: DependencyInput, ctx) in
+        try await ctx.store().removeDependency(input.taskId, dependsOn: input.dependsOn)
+        return ["taskId": .string(input.taskId.rawValue), "dependsOn": .string(input.dependsOn.rawValue)]
     }
+}
+
+struct DependencyInput: Decodable {
+    var taskId: TaskID
+    var dependsOn: TaskID
 }

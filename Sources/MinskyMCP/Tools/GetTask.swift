@@ -8,15 +8,25 @@ extension Tool {
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id,
-                "offset": ToolSchema.integer("read a long description from this character on", min: 0),
+                "offset": ToolSchema.integer("description from this character", min: 0),
             ], required: ["id"]),
         outputSchema: TaskSchemas.detail,
         annotations: .read
-    ) { args, ctx in
+    ) { (input: GetInput, ctx) in
         let store = try await ctx.store()
-        let (t, deps) = try await store.details(try args.requiredID("id"))
+        let (t, deps) = try await store.details(input.id)
         return TaskJSON.detail(
             t, deps, notes: try await store.notes(of: t.id), descriptionLimit: TaskJSON.mcpDescriptionLimit,
-            offset: args.int("offset") ?? 0)
+            offset: input.offset ?? 0)
     }
+}
+
+struct GetInput: Decodable {
+    var id: TaskID
+    var offset: Int?
+}
+
+/// A tool that takes just a task id.
+struct IDInput: Decodable {
+    var id: TaskID
 }

@@ -1,13 +1,6 @@
 import MinskyCore
 
 extension Tool {
-    static func readyFilter(_ args: Arguments) throws -> ReadyFilter {
-        try ReadyFilter(
-            tag: args.string("tag"), parent: try args.id("parentId"), assignee: args.string("assignee"),
-            unassigned: args.bool("unassigned")
-        ).validated()
-    }
-
     static let nextTask = Tool(
         name: "next_task", title: "Next ready task",
         description:
@@ -19,12 +12,22 @@ extension Tool {
         ]),
         outputSchema: TaskSchemas.readyPage,
         annotations: .read
-    ) { args, ctx in
+    ) { (input: NextInput, ctx) in
         let store = try await ctx.store()
-        let filter = try readyFilter(args)
-        let ready = try await store.nextReady(limit: args.int("limit") ?? 1, filter: filter)
+        let filter = try ReadyFilter(
+            tag: input.tag, parent: input.parentId, assignee: input.assignee, unassigned: input.unassigned ?? false
+        ).validated()
+        let ready = try await store.nextReady(limit: input.limit ?? 1, filter: filter)
         var page = TaskJSON.page(ready, full: true, budgetCharacters: TaskJSON.mcpPageBudget).objectValue ?? [:]
         if ready.isEmpty { page["why"] = try await store.notReadyReport(filter: filter).json }
         return .object(page)
     }
+}
+
+struct NextInput: Decodable {
+    var limit: Int?
+    var tag: String?
+    var parentId: TaskID?
+    var assignee: String?
+    var unassigned: Bool?
 }

@@ -12,11 +12,25 @@ extension Tool {
             ], required: ["query"]),
         outputSchema: ToolSchema.taskList,
         annotations: .read
-    ) { args, ctx in
-        var q = try baseQuery(args)
-        q.text = args.string("query")
-        q.statuses = Set(try (args.strings("status") ?? []).map { try TaskStatus(parsing: $0) })
+    ) { (input: SearchInput, ctx) in
+        var q = try input.page.query()
+        q.text = input.query
+        q.statuses = Set(input.status ?? [])
         return TaskJSON.page(
-            try await ctx.store().list(q), full: args.bool("full"), budgetCharacters: TaskJSON.mcpPageBudget)
+            try await ctx.store().list(q), full: input.page.full ?? false, budgetCharacters: TaskJSON.mcpPageBudget)
+    }
+}
+
+struct SearchInput: Decodable {
+    var page: PageInput
+    var query: String
+    var status: [TaskStatus]?
+
+    enum Keys: String, CodingKey { case query, status }
+    init(from decoder: any Decoder) throws {
+        page = try PageInput(from: decoder)
+        let c = try decoder.container(keyedBy: Keys.self)
+        query = try c.decode(String.self, forKey: .query)
+        status = try c.decodeIfPresent([TaskStatus].self, forKey: .status)
     }
 }

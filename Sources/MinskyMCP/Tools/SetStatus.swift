@@ -13,12 +13,17 @@ extension Tool {
         outputSchema: ToolSchema.task,
         // Replaces the status; the same status again changes nothing (no new version).
         annotations: .write(destructive: true, idempotent: true)
-    ) { args, ctx in
-        let status = try args.status("status") ?? .todo
-        var patch = TaskPatch(status: status)
-        patch.force = args.bool("force")
-        let t = try await ctx.store().update(
-            try args.requiredID("id"), patch, expectedVersion: args.int("expectedVersion").map(Int64.init))
+    ) { (input: SetStatusInput, ctx) in
+        var patch = TaskPatch(status: input.status)
+        patch.force = input.force ?? false
+        let t = try await ctx.store().update(input.id, patch, expectedVersion: input.expectedVersion)
         return TaskJSON.full(t, descriptionLimit: TaskJSON.mcpDescriptionLimit)
     }
+}
+
+struct SetStatusInput: Decodable {
+    var id: TaskID
+    var status: TaskStatus
+    var expectedVersion: Int64?
+    var force: Bool?
 }

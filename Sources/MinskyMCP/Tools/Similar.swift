@@ -12,17 +12,22 @@ extension Tool {
         outputSchema: ToolSchema.taskList,
         // Stores embeddings of changed tasks and records each model call.
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: true)
-    ) { args, ctx in
+    ) { (input: SimilarInput, ctx) in
         guard let client = try ctx.services.embeddings?() else {
             throw MinskyError(.notConfigured, "semantic search is not available in this server")
         }
         let store = try await ctx.store()
         _ = try await client.embedChanged(store: store, all: false)
-        let hits = try await client.similar(to: args.string("text") ?? "", store: store, k: args.int("limit") ?? 5)
+        let hits = try await client.similar(to: input.text, store: store, k: input.limit ?? 5)
         var tasks: [TaskItem] = []
         for hit in hits { tasks.append(try await store.get(hit.id)) }
         return TaskJSON.page(
             tasks, full: false, budgetCharacters: TaskJSON.mcpPageBudget,
             scores: Dictionary(hits.map { ($0.id, $0.score) }, uniquingKeysWith: max))
     }
+}
+
+struct SimilarInput: Decodable {
+    var text: String
+    var limit: Int?
 }

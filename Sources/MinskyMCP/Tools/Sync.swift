@@ -10,24 +10,20 @@ extension Tool {
                 "action": [
                     "type": "string", "enum": ["status", "push", "pull", "now", "conflicts", "resolve"],
                 ],
-                "id": ToolSchema.string("task id: its sync state (status), or the one to resolve"),
+                "id": ToolSchema.string("task id (status, resolve)"),
                 "take": ["type": "string", "enum": ["local", "remote"]],
                 "fields": [
                     "type": "object", "description": "resolve: field → local|remote",
                     "additionalProperties": ["type": "string", "enum": ["local", "remote"]],
                 ],
             ], required: ["action"]),
-        outputSchema: ToolSchema.output([:], required: []),
+        outputSchema: ["type": "object"],
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: true, openWorld: true)
-    ) { args, ctx in
+    ) { (action: SyncAction, ctx) in
         guard let sync = ctx.services.sync else {
             throw MinskyError(
                 .notConfigured, "sync is not enabled for this store; run `minsky sync enable --remote-db URL` first")
         }
-        let action = args.string("action") ?? ""
-        if action == "resolve" && args.string("id") == nil {
-            throw MinskyError.invalid("id", "resolve needs the id of a conflicted task (action conflicts lists them)")
-        }
-        return try await sync(action, .object(args.values))
+        return try await sync(action)
     }
 }

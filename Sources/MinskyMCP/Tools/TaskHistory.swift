@@ -12,9 +12,14 @@ extension Tool {
         outputSchema: ToolSchema.output(
             ["events": ToolSchema.array(["type": "object"]), "nextCursor": ["type": "string"]], required: ["events"]),
         annotations: .read
-    ) { args, ctx in
-        let page = try await ctx.store().history(
-            of: try args.requiredID("id"), limit: args.int("limit") ?? 20, cursor: args.string("cursor"))
+    ) { (input: HistoryInput, ctx) in
+        let page = try await ctx.store().history(of: input.id, limit: input.limit ?? 20, cursor: input.cursor)
         return page.json(budgetCharacters: TaskJSON.mcpPageBudget)
     }
+}
+
+struct HistoryInput: Decodable {
+    var id: TaskID
+    var limit: Int?
+    var cursor: String?
 }

@@ -8,8 +8,11 @@ extension Tool {
         inputSchema: ToolSchema.object(["id": ToolSchema.string("root task")]),
         outputSchema: TaskSchemas.tree,
         annotations: .read
-    ) { args, ctx in
-        TaskJSON.tree(
-            try await ctx.store().tree(root: try args.id("id")), full: false, budgetCharacters: TaskJSON.mcpPageBudget)
+    ) { (input: TreeInput, ctx) in
+        TaskJSON.tree(try await ctx.store().tree(root: input.id), full: false, budgetCharacters: TaskJSON.mcpPageBudget)
     }
+}
+
+struct TreeInput: Decodable {
+    var id: TaskID?
 }

@@ -8,7 +8,7 @@ extension Tool {
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "expectedVersion": ToolSchema.expectedVersion,
-                "title": ToolSchema.string(maxLength: TaskRules.maxTitleCharacters), "description": ToolSchema.string(),
+                "title": ToolSchema.string(), "description": ToolSchema.string(),
                 "priority": ToolSchema.priority, "status": ToolSchema.status, "tags": ToolSchema.tags,
                 "addTags": ToolSchema.tags, "removeTags": ToolSchema.tags, "metadata": ["type": "object"],
                 "parentId": ["type": ["string", "null"]], "assignee": ToolSchema.string("\"\" clears"),
@@ -18,28 +18,8 @@ extension Tool {
         outputSchema: ToolSchema.task,
         // Replaces fields; the same change again changes nothing (no new version).
         annotations: .write(destructive: true, idempotent: true)
-    ) { args, ctx in
-        var p = TaskPatch()
-        p.title = args.string("title")
-        p.description = args.string("description")
-        p.priority = try args.priority("priority")
-        p.status = try args.status("status")
-        p.tags = args.strings("tags")
-        p.addTags = args.strings("addTags") ?? []
-        p.removeTags = args.strings("removeTags") ?? []
-        p.metadata = args["metadata"]
-        if args.values["parentId"] == .null {
-            p.parent = .clear
-        } else if let parent = try args.id("parentId") {
-            p.parent = .set(parent)
-        }
-        p.assignee = args.string("assignee")
-        p.acceptance = args.strings("acceptance")?.map { AcceptanceCriterion($0) }
-        for n in args.ints("check") ?? [] { p.check[n] = true }
-        for n in args.ints("uncheck") ?? [] { p.check[n] = false }
-        p.force = args.bool("force")
-        let id = try args.requiredID("id")
-        let note = args.string("note")
+    ) { (input: UpdateTaskInput, ctx) in
+        let (id, p, note) = (input.id, input.patch, input.note)
         if let note { try TaskRules.checkNote(note) }
         // A note alone is not an edit: the task comes back as it is (same version).
         if p.isEmpty, let note {
@@ -47,9 +27,46 @@ extension Tool {
             _ = try await store.addNote(id, body: note)
             return TaskJSON.full(try await store.get(id), descriptionLimit: TaskJSON.mcpDescriptionLimit)
         }
-        let t = try await ctx.store().update(id, p, expectedVersion: args.int("expectedVersion").map(Int64.init))
+        let t = try await ctx.store().update(id, p, expectedVersion: input.expectedVersion)
         // The note goes after the change it may explain.
         if let note { _ = try await ctx.store().addNote(id, body: note) }
         return TaskJSON.full(t, descriptionLimit: TaskJSON.mcpDescriptionLimit)
+    }
+}
+
+/// update_task: the patch (parentId absent, null or an id), the optional note and version.
+struct UpdateTaskInput: Decodable {
+    var id: TaskID
+    var expectedVersion: Int64?
+    var note: String?
+    var patch = TaskPatch()
+
+    enum Keys: String, CodingKey {
+        case id, expectedVersion, note, title, description, priority, status, tags, addTags, removeTags, metadata
+        case parentId, assignee, acceptance, check, uncheck, force
+    }
+
+    init(from decoder: any Decoder) throws {
+        let c = try decoder.container(keyedBy: Keys.self)
+        id = try c.decode(TaskID.self, forKey: .id)
+        expectedVersion = try c.decodeIfPresent(Int64.self, forKey: .expectedVersion)
+        note = try c.decodeIfPresent(String.self, forKey: .note)
+        patch.title = try c.decodeIfPresent(String.self, forKey: .title)
+        patch.description = try c.decodeIfPresent(String.self, forKey: .description)
+        patch.priority = try c.decodeIfPresent(Priority.self, forKey: .priority)
+        patch.status = try c.decodeIfPresent(TaskStatus.self, forKey: .status)
+        patch.tags = try c.decodeIfPresent([String].self, forKey: .tags)
+        patch.addTags = try c.decodeIfPresent([String].self, forKey: .addTags) ?? []
+        patch.removeTags = try c.decodeIfPresent([String].self, forKey: .removeTags) ?? []
+        patch.metadata = try c.decodeIfPresent(JSONValue.self, forKey: .metadata)
+        if c.contains(.parentId) {
+            patch.parent =
+                try c.decodeNil(forKey: .parentId) ? .clear : .set(try c.decode(TaskID.self, forKey: .parentId))
+        }
+        patch.assignee = try c.decodeIfPresent(String.self, forKey: .assignee)
+        patch.acceptance = try c.decodeIfPresent([String].self, forKey: .acceptance)?.map { AcceptanceCriterion($0) }
+        for n in try c.decodeIfPresent([Int].self, forKey: .check) ?? [] { patch.check[n] = true }
+        for n in try c.decodeIfPresent([Int].self, forKey: .uncheck) ?? [] { patch.check[n] = false }
+        patch.force = try c.decodeIfPresent(Bool.self, forKey: .force) ?? false
     }
 }

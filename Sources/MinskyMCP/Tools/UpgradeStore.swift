@@ -8,7 +8,7 @@ extension Tool {
             "Move this project's SQLite store to PostgreSQL: backup, copy, validate, switch.",
         inputSchema: ToolSchema.object(
             [
-                "dbUrl": ToolSchema.string("postgresql://user@host:5432/db (passwords go to ~/.pgpass)"),
+                "dbUrl": ToolSchema.string("postgresql://user@host:5432/db"),
                 "dryRun": ToolSchema.boolean("copy and validate, then roll back"),
                 "force": ToolSchema.boolean("replace minsky data in the target"),
             ], required: ["dbUrl"]),
@@ -20,19 +20,20 @@ extension Tool {
         // With force it replaces minsky data in the target; a rerun finishes or recognises the copy.
         annotations: ToolAnnotations(readOnly: false, destructive: true, idempotent: true, openWorld: true),
         adminOnly: true
-    ) { args, ctx in
+    ) { (input: UpgradeInput, ctx) in
         guard let upgrade = ctx.services.upgrade else {
             throw MinskyError(.notConfigured, "upgrading is not available in this server")
         }
-        if !args.bool("dryRun") {
+        let dryRun = input.dryRun ?? false
+        if !dryRun {
             try await ctx.confirm(
-                "Move this project's store to PostgreSQL (\(redactedURL(args.string("dbUrl") ?? "")))? Every agent of the project switches to it.",
+                "Move this project's store to PostgreSQL (\(redactedURL(input.dbUrl)))? Every agent of the project switches to it.",
                 action: "Upgrade the store")
         }
         let steps = Mutex(0)
         // The number of steps depends on the store (tables, embeddings), so no total is promised.
         ctx.progress(0, message: "starting")
-        return try await upgrade(args.string("dbUrl") ?? "", args.bool("dryRun"), args.bool("force")) { step in
+        return try await upgrade(input.dbUrl, dryRun, input.force ?? false) { step in
             let n = steps.withLock {
                 $0 += 1
                 return $0
@@ -51,7 +52,7 @@ extension Tool {
             required: ["file", "sha256", "tables"]),
         annotations: ToolAnnotations(readOnly: false, destructive: false, idempotent: false, openWorld: false),
         adminOnly: true
-    ) { _, ctx in
+    ) { (_: NoInput, ctx) in
         guard let backup = ctx.services.backup else {
             throw MinskyError(.notConfigured, "backups are not available in this server")
         }
@@ -63,3 +64,12 @@ extension Tool {
 func redactedURL(_ raw: String) -> String {
     (try? StoreLocation(parsing: raw).redacted) ?? "the given database"
 }
+
+struct UpgradeInput: Decodable {
+    var dbUrl: String
+    var dryRun: Bool?
+    var force: Bool?
+}
+
+/// A tool without arguments.
+struct NoInput: Decodable {}
