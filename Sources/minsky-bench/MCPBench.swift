@@ -82,6 +82,9 @@ enum MCPBench {
     static let initialize =
         #"{"jsonrpc":"2.0","id":0,"method":"initialize","params":{"protocolVersion":"2025-11-25","capabilities":{},"clientInfo":{"name":"bench","version":"1"}}}"#
 
+    static let modernMeta =
+        #"{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}"#
+
     static func p50(_ n: Int, _ body: (Int) -> Void) -> Double {
         var s: [Double] = []
         for i in 0..<n {
@@ -185,6 +188,32 @@ enum MCPBench {
         let idle = s.cpuTicks() - before
         rows.append("| idle CPU over 3 s (clock ticks) | \(idle) |")
         s.stop()
+
+        // The 2026-07-28 era: no handshake; each request carries its version in _meta.
+        let coldLegacy = p50(20) { _ in
+            let c = try! Child([minsky, "mcp"], cwd: dir)
+            _ = c.roundTrip(initialize)
+            c.send(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#)
+            _ = c.roundTrip(#"{"jsonrpc":"2.0","id":1,"method":"tools/list"}"#)
+            c.stop()
+        }
+        rows.append(
+            "| handshake era: cold start to first tools/list answer | \(String(format: "%.2f", coldLegacy)) ms |")
+        let coldModern = p50(20) { _ in
+            let c = try! Child([minsky, "mcp"], cwd: dir)
+            _ = c.roundTrip(#"{"jsonrpc":"2.0","id":1,"method":"tools/list","params":{"_meta":\#(modernMeta)}}"#)
+            c.stop()
+        }
+        rows.append("| 2026-07-28: cold start to first tools/list answer | \(String(format: "%.2f", coldModern)) ms |")
+        let m = try Child([minsky, "mcp"], cwd: dir)
+        _ = m.roundTrip(#"{"jsonrpc":"2.0","id":0,"method":"server/discover","params":{"_meta":\#(modernMeta)}}"#)
+        let modernGet = p50(5000) { i in
+            _ = m.roundTrip(
+                #"{"jsonrpc":"2.0","id":\#(i),"method":"tools/call","params":{"_meta":\#(modernMeta),"name":"get_task","arguments":{"id":"\#(id)"}}}"#
+            )
+        }
+        rows.append("| 2026-07-28: stateless tools/call get_task (SQLite) | \(String(format: "%.3f", modernGet)) ms |")
+        m.stop()
         return rows
     }
 }

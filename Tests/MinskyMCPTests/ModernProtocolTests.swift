@@ -52,6 +52,22 @@ struct ModernProtocolTests {
             #expect(names == Tool.all.map(\.name))
             let b = try #require(s.modern("tools/list")?["result"])
             #expect(b["tools"] == a["tools"])
+            // The committed tools.json is what both eras serve.
+            let file = try JSONParser.parse(
+                Array(try Data(contentsOf: repositoryRoot().appendingPathComponent("tools.json"))))
+            #expect(a["tools"] == file["tools"], "tools.json is stale: minsky mcp tools-json > tools.json")
+            // Progress per request: create_tasks with a progress token reports on this request.
+            let progress = s.modernWithNotes(
+                "tools/call",
+                [
+                    "name": "create_tasks", "arguments": ["tasks": [["title": "p1"], ["title": "p2"]]],
+                ], meta: ["progressToken": "tok-1"])
+            #expect(progress.response?["result"]?["isError"] == false)
+            #expect(
+                progress.notes.contains {
+                    $0["method"] == "notifications/progress" && $0["params"]?["progressToken"] == "tok-1"
+                },
+                "\(progress.notes)")
             let created = try #require(s.modern("tools/call", ["name": "create_task", "arguments": ["title": "x"]]))
             let result = try #require(created["result"])
             #expect(result["resultType"] == "complete" && result["isError"] == false)
@@ -60,7 +76,7 @@ struct ModernProtocolTests {
             let read = try #require(s.modern("resources/read", ["uri": .string("minsky://tasks/\(id)")])?["result"])
             #expect(read["resultType"] == "complete" && read["ttlMs"] == 0 && read["cacheScope"] == "private")
             let list = try #require(s.modern("resources/list")?["result"])
-            #expect(list["ttlMs"] != nil && list["resources"]?.arrayValue?.count == 1)
+            #expect(list["ttlMs"] != nil && list["resources"]?.arrayValue?.count == 3)
             let templates = try #require(s.modern("resources/templates/list")?["result"])
             #expect(templates["cacheScope"] == "public")
             // An unknown task is invalid params in this revision (it was -32002).
