@@ -20,8 +20,10 @@ let package = Package(
         .package(url: "https://github.com/swhitty/FlyingFox", exact: "0.27.1"),
     ],
     targets: [
+        // The commit a release binary was built from (scripts/release defines MINSKY_COMMIT).
+        .target(name: "CBuildInfo"),
         // Domain: models, TaskStore contract, rules, errors. No database, HTTP or MCP code.
-        .target(name: "MinskyCore"),
+        .target(name: "MinskyCore", dependencies: ["CBuildInfo"]),
         // The schema and queries written once, rendered per SQL dialect. No driver code.
         .target(name: "MinskySQL", dependencies: ["MinskyCore"]),
         .systemLibrary(

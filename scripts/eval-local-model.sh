@@ -18,6 +18,7 @@ ROOT=$PWD
 CHECK=0
 if [ "${1:-}" = "--check" ]; then CHECK=1; shift; fi
 MINSKY=${1:-$ROOT/.build/debug/minsky}
+MINSKY="$(cd "$(dirname "$MINSKY")" && pwd)/$(basename "$MINSKY")"  # the script works elsewhere
 CACHE=${MINSKY_LLAMA_CACHE:-$HOME/.cache/minsky/llama}
 VENV="$CACHE/venv"
 log() { printf '\033[1m[llm]\033[0m %s\n' "$*" >&2; }

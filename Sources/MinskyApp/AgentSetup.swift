@@ -86,22 +86,34 @@ public enum AgentSetup {
         }
     }
 
+    /// Whether the client's MCP file is the project's own (committed with it).
+    public static func isProjectFile(_ client: Client) -> Bool { client == .claudeCode || client == .cursor }
+
     public static func plan(
         _ client: Client, project: URL, store: StoreLocation, executable: String, home: URL,
         environment: [String: String]
     ) throws -> [Change] {
         let (configURL, guideURL) = files(client, project: project, home: home, environment: environment)
         let name = serverName(client, project: project)
+        // A project's own file is committed and used by everyone who clones it: `minsky mcp`
+        // from PATH, started in the project, finds the store from `.minsky/` (no path of this
+        // machine). A client's user-level file names this machine's binary and store.
+        let shared = isProjectFile(client)
+        let command = shared ? "minsky" : executable
         // Never a password: the files are written in plain text (libpq finds it in ~/.pgpass).
-        let args = ["mcp", "--db", store.withoutPassword.connectionString]
+        let args = shared ? ["mcp"] : ["mcp", "--db", store.withoutPassword.connectionString]
         let oldConfig = try read(configURL)
         let newConfig: String
         switch client {
         case .codex:
-            newConfig = try codexTOML(oldConfig ?? "", at: configURL, name: name, command: executable, args: args)
-        default: newConfig = try mcpJSON(oldConfig, at: configURL, name: name, command: executable, args: args)
+            newConfig = try codexTOML(oldConfig ?? "", at: configURL, name: name, command: command, args: args)
+        default: newConfig = try mcpJSON(oldConfig, at: configURL, name: name, command: command, args: args)
         }
-        var out = [Change(path: configURL, old: oldConfig, new: newConfig, purpose: "MCP server \(name)")]
+        let purpose =
+            shared
+            ? "MCP server \(name) (project file: `minsky` from PATH, the store found from .minsky/)"
+            : "MCP server \(name) (user-level file: this machine's paths to the binary and the store)"
+        var out = [Change(path: configURL, old: oldConfig, new: newConfig, purpose: purpose)]
         if let guideURL {
             let oldGuide = try read(guideURL)
             var new = withBlock(oldGuide ?? "", guide)

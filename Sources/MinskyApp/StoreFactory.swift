@@ -25,7 +25,8 @@ public enum StoreFactory {
 }
 
 /// Where the store comes from for one command: `--db`, then `MINSKY_DB`, then the nearest
-/// `.minsky/config.json` above the working directory.
+/// `.minsky/config.json` above the working directory (or above `MINSKY_PROJECT`, a folder given
+/// by a client that cannot choose the working directory, such as a Claude Desktop extension).
 public struct StoreSelection: Sendable {
     public var location: StoreLocation
     public var idPrefix: String
@@ -40,7 +41,10 @@ public struct StoreSelection: Sendable {
         return "\(environment["USER"] ?? "user")@\(ProcessInfo.processInfo.hostName)"
     }
 
+    public static let projectVariable = "MINSKY_PROJECT"
+
     public static func resolve(flag: String?, environment: [String: String], cwd: URL) throws -> StoreSelection {
+        let cwd = environment[projectVariable].flatMap { $0.isEmpty ? nil : URL(fileURLWithPath: $0) } ?? cwd
         let project = try Project.find(from: cwd)
         let prefix = project?.config.idPrefix ?? environment["MINSKY_ID_PREFIX"] ?? TaskID.defaultPrefix
         if let f = flag, !f.isEmpty {

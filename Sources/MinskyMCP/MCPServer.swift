@@ -27,7 +27,9 @@ nonisolated(unsafe) var signalPipeWriteFD: Int32 = -1
 public final class MCPServer: Sendable {
     public static let latestProtocolVersion = "2025-11-25"
     public static let supportedProtocolVersions = ["2025-11-25", "2025-06-18", "2025-03-26", "2024-11-05"]
-    public static let version = "0.1.0"
+    /// The server's version in its identity: the release and its commit as semver build
+    /// metadata (`0.2.0+1a2b3c4d5e6f`), what `minsky --version` says.
+    public static var version: String { MinskyVersion.number + "+" + MinskyVersion.commit }
     static let logLevels = ["debug", "info", "notice", "warning", "error", "critical", "alert", "emergency"]
     static let resourcePrefix = "minsky://tasks/"
 

@@ -42,11 +42,23 @@ struct MCPCommand: AsyncParsableCommand {
 
         static func serve(db: String?) async {
             let env = ProcessInfo.processInfo.environment
-            let cwd = URL(fileURLWithPath: FileManager.default.currentDirectoryPath)
+            // The project: the working directory, or the folder a client's settings name.
+            let cwd = URL(
+                fileURLWithPath: env[StoreSelection.projectVariable].flatMap { $0.isEmpty ? nil : $0 }
+                    ?? FileManager.default.currentDirectoryPath)
             let logger = Logger(label: "minsky.mcp")
             // Open the store in the background: `initialize` is answered at once, tools wait for it.
             let opening = Task { () throws -> FollowingStore in
-                try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
+                // A folder chosen in a client's settings (MINSKY_PROJECT) that is not a project yet
+                // becomes one, as `minsky init` there would make it: the person chose it for this.
+                if db == nil, env[StoreSelection.environmentVariable] == nil,
+                    let folder = env[StoreSelection.projectVariable], !folder.isEmpty,
+                    try Project.find(from: URL(fileURLWithPath: folder)) == nil
+                {
+                    _ = try await InitCommand.initialize(
+                        at: URL(fileURLWithPath: folder), dbURL: nil, prefix: TaskID.defaultPrefix, force: false)
+                }
+                return try await StoreSelection.resolve(flag: db, environment: env, cwd: cwd).open()
             }
             // A SQLite replica with sync enabled syncs in the background through the same store
             // (so its short transactions queue in-process with the tool calls', never behind a

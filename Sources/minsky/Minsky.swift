@@ -17,7 +17,7 @@ struct Minsky: AsyncParsableCommand {
             claim or cycle), 5 store unavailable or not configured, 6 model server unavailable,
             7 permission denied (a team role's missing right), 64 bad command line. Shell completions: minsky --generate-completion-script bash|zsh|fish.
             """,
-        version: "0.1.0",
+        version: MinskyVersion.description,
         subcommands: [
             InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self,
             UpgradeCommand.self, MigrateCommand.self, ConfigCommand.self, UsageCommand.self, DoctorCommand.self,

@@ -333,3 +333,35 @@ struct ConfirmationTests {
         }
     }
 }
+
+/// What an installed server says it is, and the folder a client's settings name.
+@Suite("Version and project folder")
+struct VersionAndFolderTests {
+    @Test func theVersionComesFromOnePlaceAndTheServerSaysTheSame() async throws {
+        let v = try await runProcess(Binaries.minsky, ["--version"])
+        #expect(v.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == MinskyVersion.description)
+        #expect(v.stdout.contains("commit "))
+        let dir = try TestEnvironment.tempDirectory("minsky-version")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let s = try MCPProcess(cwd: dir)
+        defer { s.terminate() }
+        let info = s.modern("server/discover")?["result"]?["_meta"]?["io.modelcontextprotocol/serverInfo"]
+        #expect(
+            info?["version"] == .string(MinskyVersion.number + "+" + MinskyVersion.commit),
+            "\(String(describing: info))")
+    }
+
+    /// A Claude Desktop extension starts `minsky mcp` anywhere, with the chosen folder in
+    /// MINSKY_PROJECT: that folder becomes a project on first use and is served.
+    @Test func aFolderNamedByTheClientBecomesTheProjectServed() async throws {
+        let folder = try TestEnvironment.tempDirectory("minsky-folder")
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let s = try MCPProcess(cwd: URL(fileURLWithPath: "/"), env: ["MINSKY_PROJECT": folder.path])
+        defer { s.terminate() }
+        let made = s.modern("tools/call", ["name": "create_task", "arguments": ["title": "in the chosen folder"]])
+        #expect(made?["result"]?["isError"] == false, "\(String(describing: made)) \(s.stderrText)")
+        #expect(FileManager.default.fileExists(atPath: folder.appendingPathComponent(".minsky/tasks.db").path))
+        let listed = try await runProcess(Binaries.minsky, ["tasks", "list"], cwd: folder)
+        #expect(listed.stdout.contains("in the chosen folder"), "\(listed.stdout)")
+    }
+}
