@@ -25,7 +25,7 @@ extension MCPServer {
     /// answered), then run in the background. Returns the `CreateTaskResult`.
     func startJob(_ tool: Tool, _ args: [String: JSONValue], caller: Caller) async throws -> JSONValue {
         let store = try await storeProvider()
-        try? await store.deleteExpiredJobs(now: .now())
+        _ = try? await store.deleteExpiredJobs(now: .now())
         var job = Job(
             id: Job.newID(), tool: tool.name, arguments: .object(args), message: "started", createdAt: .now())
         job.client = [

@@ -65,7 +65,7 @@ public struct Tool: Sendable {
 extension Tool {
     /// A tool whose arguments are decoded once into `Input` (after the schema check), so a
     /// handler reads typed fields instead of keys.
-    init<Input: Decodable>(
+    init<Input: Decodable & Sendable>(
         name: String, title: String, description: String, inputSchema: JSONValue, outputSchema: JSONValue,
         annotations: ToolAnnotations, adminOnly: Bool = false,
         typed handler: @escaping @Sendable (Input, ToolContext) async throws -> JSONValue

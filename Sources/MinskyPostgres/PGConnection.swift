@@ -80,10 +80,16 @@ struct PGResult {
 
     static func check(_ res: OpaquePointer?, conn: PGConnection, sql: String) throws -> PGResult {
         guard let res else {
+            let why = conn.target.scrub(String(cString: PQerrorMessage(conn.raw)))
+            // No result at all: the connection is gone, or libpq refused the statement before
+            // sending it (too many parameters, out of memory); only the first is a lost connection.
+            guard PQstatus(conn.raw) == CONNECTION_OK else {
+                throw MinskyError(
+                    .storeUnavailable, "lost the connection to PostgreSQL at \(conn.target.hostPort): \(why)")
+            }
             throw MinskyError(
-                .storeUnavailable,
-                "lost the connection to PostgreSQL at \(conn.target.hostPort): \(conn.target.scrub(String(cString: PQerrorMessage(conn.raw))))"
-            )
+                .internal, "PostgreSQL's client library refused a statement before sending it: \(why)",
+                detail: String(sql.prefix(200)))
         }
         defer { PQclear(res) }
         let st = PQresultStatus(res)

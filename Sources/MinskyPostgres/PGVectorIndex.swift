@@ -278,7 +278,7 @@ final class PGVectorIndex: VectorIndex {
             vectors.append(UInt8(ascii: "}"))
             let idArray = String(decoding: ids, as: UTF8.self)
             let vectorArray = String(decoding: vectors, as: UTF8.self)
-            try await driver.write { c in
+            _ = try await driver.write { c in
                 try c.execute(
                     """
                     UPDATE task_embeddings t SET embedding = v.e::\(raw: schema).vector \

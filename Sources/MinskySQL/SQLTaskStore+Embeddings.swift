@@ -49,7 +49,7 @@ extension SQLTaskStore {
     }
 
     public func embeddingHashes(model: String) async throws -> [TaskID: String] {
-        try await read { [self] c in
+        try await read { c in
             var out: [TaskID: String] = [:]
             for r in try c.query("SELECT task_id, content_hash FROM task_embeddings WHERE model = \(text: model)") {
                 out[TaskID(trusted: try r.text("task_id"))] = try r.text("content_hash")
@@ -74,7 +74,7 @@ extension SQLTaskStore {
     /// the first search: what an upgrade calls after the switch. A no-op without such an index.
     @discardableResult
     public func prepareVectorSearch() async throws -> (embeddings: Int, method: String) {
-        let groups = try await read { [self] c in
+        let groups = try await read { c in
             try c.query("SELECT model, dims, count(*) AS n FROM task_embeddings GROUP BY model, dims").map {
                 (try $0.text("model"), Int(try $0.int("dims")), Int(try $0.int("n")))
             }
@@ -118,7 +118,7 @@ extension SQLTaskStore {
 
 extension SQLTaskStore {
     public func recordAICall(_ a: AICall) async throws {
-        try await write { [self] c in
+        _ = try await write { c in
             try c.execute(
                 """
                 INSERT INTO ai_calls (id, at, purpose, provider, model, task_id, input_tokens, output_tokens, duration_ms, outcome) \
@@ -148,7 +148,7 @@ extension SQLTaskStore {
     }
 
     public func aiUsage() async throws -> [AIUsage] {
-        try await read { [self] c in
+        try await read { c in
             try c.query(
                 """
                 SELECT provider, model, purpose, count(*) AS calls, sum(CASE WHEN outcome = 'ok' THEN 0 ELSE 1 END) AS failed,

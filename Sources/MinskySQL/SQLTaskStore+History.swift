@@ -97,7 +97,7 @@ extension SQLTaskStore {
     /// `tasks` (deleting is the admin's right, inserting and updating the member's).
     public func access() async throws -> StoreAccess {
         guard d.enforcesRoles else { return StoreAccess(identity: actor, right: .admin, enforced: false) }
-        let row = try await read { [self] c in
+        let row = try await read { c in
             try c.query(
                 """
                 SELECT current_user AS identity, has_table_privilege('tasks', 'DELETE') AS admin, \

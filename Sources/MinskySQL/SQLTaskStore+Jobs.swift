@@ -13,7 +13,8 @@ extension SQLTaskStore {
 
     static func decodeJob(_ r: SQLRow) throws -> Job {
         func json(_ name: String) throws -> JSONValue? {
-            if try r.value(name).isNull { return nil }  // (a ternary's nil would be JSON null)
+            let v = try r.value(name)
+            if v.isNull { return nil }  // (a ternary's nil would be JSON null)
             return try r.json(name)
         }
         guard let status = Job.Status(rawValue: try r.text("status")) else {
@@ -88,7 +89,7 @@ extension SQLTaskStore {
 
     public func touchJob(_ id: String, runner: String, message: String?) async throws -> Bool {
         let now = now()
-        return try await write { [self] c in
+        return try await write { c in
             let keep: SQL = message == nil ? "message" : "\(text: message)"
             try c.execute(
                 """
@@ -101,7 +102,7 @@ extension SQLTaskStore {
 
     public func requestJobCancel(_ id: String) async throws {
         let now = now()
-        try await write { [self] c in
+        try await write { c in
             let n = try c.execute(
                 "UPDATE mcp_jobs SET cancel_requested = 1, updated_at = \(now) WHERE id = \(text: id)")
             if n == 0 {

@@ -368,7 +368,7 @@ extension SQLTaskStore {
     }
 
     public func syncStopTracking() async throws {
-        try await write { [self] c in
+        try await write { c in
             for t in Schema.syncTables {
                 try c.execute("DELETE FROM \(raw: t)")
             }

@@ -240,7 +240,7 @@ extension SQLTaskStore {
     public func syncNotePull(replica: String, position: Int64) async throws {
         let now = now()
         let admin = try await access().allows(.admin)
-        try await write { [self] c in
+        try await write { c in
             try c.execute(
                 """
                 INSERT INTO sync_replicas (replica, pulled_seq, seen_at) VALUES (\(text: replica), \(int: position), \(now)) \

@@ -126,15 +126,24 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         """
     }
 
-    /// Recomputes the readiness counters of `ids` from the source rows.
+    /// Recomputes the readiness counters of `ids` from the source rows, a few hundred ids per
+    /// statement: a statement binds at most 32,766 values on SQLite and 65,535 on PostgreSQL, and
+    /// an import of a million tasks refreshes a million.
     func refreshCounters(_ c: any SQLConnection, _ ids: Set<TaskID>) throws {
         guard !ids.isEmpty else { return }
-        try c.execute("\(Self.recountCounters) WHERE id IN (\(list: ids.sorted()))")
+        let all = ids.sorted()
+        for start in stride(from: 0, to: all.count, by: Self.idsPerStatement) {
+            let part = all[start..<min(all.count, start + Self.idsPerStatement)]
+            try c.execute("\(Self.recountCounters) WHERE id IN (\(list: Array(part)))")
+        }
     }
+
+    /// How many ids one `IN (…)` list binds.
+    static var idsPerStatement: Int { 500 }
 
     /// Recomputes every task's readiness counters, for stores filled by bulk copies.
     public func refreshAllCounters() async throws {
-        try await write { [self] c in
+        _ = try await write { c in
             try c.execute(Self.recountCounters)
         }
     }
@@ -767,7 +776,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     public func count() async throws -> Int {
-        try await read { [self] c in Int(try c.query("SELECT count(*) FROM tasks").first?[0].int ?? 0) }
+        try await read { c in Int(try c.query("SELECT count(*) FROM tasks").first?[0].int ?? 0) }
     }
 
     public func close() async { await driver.close() }

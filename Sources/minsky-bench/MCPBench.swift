@@ -128,7 +128,7 @@ enum MCPBench {
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: dir) }
         // Children inherit the working directory: the project `minsky init` creates there.
-        FileManager.default.changeCurrentDirectoryPath(dir)
+        _ = FileManager.default.changeCurrentDirectoryPath(dir)
         let initProc = try Child([minsky, "init"], cwd: dir)
         initProc.stop()
         var rows = ["| measurement | p50 |", "|---|---|"]

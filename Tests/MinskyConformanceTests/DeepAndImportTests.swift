@@ -1,5 +1,8 @@
 import Foundation
+import GRDB
+import GRDBSQLite
 import MinskyCore
+import MinskySQLite
 import MinskyTestSupport
 import Testing
 
@@ -187,5 +190,38 @@ struct HistoryTests {
             #expect(seen == page.events.map(\.id))
             #expect(try await store.history(of: blocker.id, limit: 10, cursor: nil).events.map(\.kind) == ["created"])
         }
+    }
+}
+
+@Suite("Imports larger than a statement can bind")
+struct LargeImportTests {
+    /// An import refreshed every task's readiness in one statement with one bound value per
+    /// task: past SQLite's variable limit ("too many SQL variables" at a million tasks with
+    /// Debian's 250,000; 32,766 is SQLite's own default) or PostgreSQL's 65,535 parameters, nothing
+    /// imported. The test lowers this connection's limit to SQLite's default so 33,000 tasks cross
+    /// it. Statements now bind a few hundred ids each, and the import still lands or nothing does.
+    @Test func thirtyThreeThousandTasksImportPastTheVariableLimit() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-large-import")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = try SQLiteTaskStore(path: dir.appendingPathComponent("tasks.db").path)
+        defer { Task { await store.close() } }
+        try await store.driver.databasePool.writeWithoutTransaction { db in
+            _ = sqlite3_limit(db.sqliteConnection, SQLITE_LIMIT_VARIABLE_NUMBER, 32_766)
+        }
+        var records: [TaskRecord] = []
+        records.reserveCapacity(33_000)
+        for i in 0..<33_000 {
+            var r = TaskRecord(title: "task \(i)", origin: "line \(i + 1)")
+            r.id = TaskID(trusted: "mk-t\(i)")
+            if i % 20 != 0 { r.parentId = TaskID(trusted: "mk-t\(i - i % 20)") }
+            if i % 20 > 1 { r.dependsOn = [TaskID(trusted: "mk-t\(i - 1)")] }
+            records.append(r)
+        }
+        let made = try await store.importRecords(records)
+        #expect(made.count == 33_000)
+        #expect(try await store.count() == 33_000)
+        // Readiness was refreshed for all: in each epic only its first subtask is ready.
+        let ready = try await store.nextReady(limit: 5, filter: ReadyFilter())
+        #expect(ready.map(\.id.rawValue) == ["mk-t1", "mk-t21", "mk-t41", "mk-t61", "mk-t81"], "\(ready.map(\.id))")
     }
 }

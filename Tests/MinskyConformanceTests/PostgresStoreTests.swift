@@ -25,6 +25,24 @@ struct PostgresStoreTests {
         #expect(e.map { "\($0)" }?.contains("s3cr3t-pw") == false)
     }
 
+    /// libpq refuses a statement with more than 65,535 parameters before sending it; the import
+    /// of 100,000 tasks reported that as "lost the connection", which it was not. Now it says what
+    /// happened (and the statements that did it bind a few hundred values each).
+    @Test func aStatementLibpqRefusesIsNotALostConnection() async throws {
+        let url = try TestEnvironment.postgresURL()
+        let session = try PostgresSession(url: url)
+        let params = (0..<70_000).map { SQLValue.int(Int64($0)) }
+        do {
+            _ = try session.query("SELECT 1", params)
+            Issue.record("70,000 parameters were accepted")
+        } catch let e as MinskyError {
+            #expect(e.code == .internal && e.message.contains("refused a statement before sending it"), "\(e)")
+            #expect(!e.message.contains("lost the connection"))
+        }
+        // The connection is still good.
+        #expect(try session.query("SELECT 2").first?[0].int == 2)
+    }
+
     @Test func malformedURLIsAnInputError() async throws {
         let e = await connectError("postgresql://bob:pw@[bad")
         #expect(e?.code == .invalidInput)

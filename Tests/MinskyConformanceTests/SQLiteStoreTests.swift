@@ -129,4 +129,27 @@ struct SQLiteStoreTests {
         #expect([a.id, b.id, c.id] == ["mk-aaaaa", "mk-aaaaaa", "mk-aaaaaaa"])
         await store.close()
     }
+
+    /// Every process left its write-ahead log behind (GRDB closes the writer before the
+    /// read-only readers, which cannot checkpoint), so the next command paid to recover it: after
+    /// an import of 100,000 tasks `tasks get` took 105 ms instead of 31. Closing folds the log
+    /// into the file: what a process leaves is an empty log.
+    @Test func closingLeavesNoLogForTheNextProcessToRecover() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-wal")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tasks.db").path
+        let store = try SQLiteTaskStore(path: path)
+        _ = try await store.createMany(
+            (0..<2_000).map { NewTask(title: "task \($0)", description: String(repeating: "x", count: 200)) },
+            progress: nil, isCancelled: { false })
+        let wal = path + "-wal"
+        let before = (try FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+        #expect(before > 100_000, "the writes went through the log (\(before) bytes)")
+        await store.close()
+        let after = (try? FileManager.default.attributesOfItem(atPath: wal)[.size] as? Int) ?? 0
+        #expect(after == 0, "the log still holds \(after) bytes after close")
+        let reopened = try SQLiteTaskStore(path: path, create: false)
+        #expect(try await reopened.count() == 2_000)
+        await reopened.close()
+    }
 }
