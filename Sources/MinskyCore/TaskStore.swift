@@ -35,6 +35,8 @@ public protocol TaskStore: Sendable {
     func details(_ id: TaskID) async throws -> (task: TaskItem, dependencies: DependencyList)
     /// Every dependency edge whose two ends are both in `ids` (all edges when `ids` is nil).
     func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency]
+    /// The edges whose waiting task is in `ids` (its blocker anywhere), ordered by task and blocker.
+    func dependencyEdges(from ids: [TaskID]) async throws -> [Dependency]
 
     /// Tasks ready to start: TODO (or IN-PROGRESS with a lapsed claim), every blocker DONE or
     /// CLOSED, and no open subtasks; most urgent priority first, then oldest, then id.
@@ -159,10 +161,11 @@ extension TaskStore {
         // The rest wait for unfinished blockers or for open subtasks: one read of the edges tells
         // which (blockers outside the filter are read too, to know whether they are finished).
         let ids = Set(waiting.map(\.id))
-        let edges = try await dependencyEdges(among: nil).filter { ids.contains($0.taskId) }
+        let edges = try await dependencyEdges(from: Array(ids))
         var known = Dictionary(tasks.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        if edges.contains(where: { known[$0.dependsOn] == nil }) {
-            for t in try await listAll() { known[t.id] = t }
+        // Blockers outside the filtered tasks: read one by one (never the whole store).
+        for id in Set(edges.map(\.dependsOn)) where known[id] == nil {
+            if let t = try? await get(id) { known[id] = t }
         }
         var blockers: [TaskID: [DependencyList.Edge]] = [:]
         for e in edges {
@@ -234,7 +237,7 @@ extension TaskStore {
         if let root { tasks = try await subtree(root: root) } else { tasks = try await listAll() }
         // Every blocker of a task in the tree, inside it or not.
         let inTree = Set(tasks.map(\.id))
-        let edges = try await dependencyEdges(among: nil).filter { root == nil || inTree.contains($0.taskId) }
+        let edges = try await root == nil ? dependencyEdges(among: nil) : dependencyEdges(from: Array(inTree))
         // Blockers outside the tree: read, so a finished one is not shown as blocking.
         var resolved: Set<TaskID> = []
         for id in Set(edges.map(\.dependsOn)).subtracting(inTree) {

@@ -532,19 +532,44 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         try await boundedRead { [self] c in (try fetchTask(c, id), try dependencyList(c, id)) }
     }
 
+    static func decodeEdge(_ r: SQLRow) throws -> Dependency {
+        Dependency(
+            taskId: TaskID(trusted: try r.text("task_id")), dependsOn: TaskID(trusted: try r.text("depends_on_id")),
+            createdAt: try r.timestamp("created_at"))
+    }
+
+    /// The edges whose waiting task is one of `ids`, read by the primary key (a few hundred ids
+    /// a statement): what a subtree or a filtered list needs, without reading every edge.
+    public func dependencyEdges(from ids: [TaskID]) async throws -> [Dependency] {
+        let all = Array(Set(ids)).sorted()
+        guard !all.isEmpty else { return [] }
+        return try await read { [self] c in
+            var out: [Dependency] = []
+            for start in stride(from: 0, to: all.count, by: Self.idsPerStatement) {
+                let part = Array(all[start..<min(all.count, start + Self.idsPerStatement)])
+                out += try c.query(
+                    """
+                    SELECT task_id, depends_on_id, \(raw: d.select("created_at", as: .timestamp)) \
+                    FROM task_dependencies WHERE task_id IN (\(list: part))
+                    """
+                ).map(Self.decodeEdge)
+            }
+            return out.sorted { ($0.taskId, $0.dependsOn) < ($1.taskId, $1.dependsOn) }
+        }
+    }
+
     public func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency] {
+        if let ids {
+            let set = Set(ids)
+            return try await dependencyEdges(from: ids).filter { set.contains($0.dependsOn) }
+        }
         let all = try await read { [self] c in
             try c.query(
                 """
                 SELECT task_id, depends_on_id, \(raw: d.select("created_at", as: .timestamp)) \
                 FROM task_dependencies ORDER BY task_id, depends_on_id
                 """
-            ).map {
-                Dependency(
-                    taskId: TaskID(trusted: try $0.text("task_id")),
-                    dependsOn: TaskID(trusted: try $0.text("depends_on_id")),
-                    createdAt: try $0.timestamp("created_at"))
-            }
+            ).map(Self.decodeEdge)
         }
         guard let ids else { return all }
         let set = Set(ids)

@@ -10,6 +10,7 @@ import MinskySQLite
 ///   swift run -c release minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384]
 ///   swift run -c release minsky-bench ai-pipeline [--calls 200]
 ///   swift run -c release minsky-bench mcp [--minsky PATH]     (the MCP server over pipes)
+///   swift run -c release minsky-bench scale [--minsky PATH] [--tasks 100000] [--postgres URL]
 ///   swift run -c release minsky-bench sync --postgres URL [--changes 10000]
 ///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D] [--embeddings 384]
 /// Prints a Markdown table for BENCHMARKS.md.
@@ -165,6 +166,15 @@ struct Bench {
         }
         if args.count > 1 && args[1] == "ai-pipeline" {
             print(try await PipelineBench.run(calls: Int(option("--calls") ?? "") ?? 200).joined(separator: "\n"))
+            return
+        }
+        if args.count > 1 && args[1] == "scale" {
+            let minsky =
+                option("--minsky")
+                ?? URL(fileURLWithPath: args[0]).deletingLastPathComponent().appendingPathComponent("minsky").path
+            let rows = try ScaleBench.run(
+                minsky: minsky, tasks: Int(option("--tasks") ?? "") ?? 100_000, postgres: option("--postgres"))
+            FileHandle.standardOutput.write(Data((rows.joined(separator: "\n") + "\n").utf8))
             return
         }
         if args.count > 1 && args[1] == "mcp" {
