@@ -114,6 +114,12 @@ public enum SQLDialect: String, Sendable {
     /// where writers are already serialized.
     public var lockSyncLog: String? { self == .postgres ? AdvisoryLock.syncLog.transactionLock : nil }
 
+    /// Refreshes the planner's statistics after a bulk load (PostgreSQL; SQLite plans from its
+    /// indexes without them).
+    public var analyzeAfterBulkLoad: String? {
+        self == .postgres ? "ANALYZE tasks, task_dependencies, task_events" : nil
+    }
+
     /// A column's NOT NULL can be dropped in place (SQLite rebuilds the table instead).
     public var altersColumnsInPlace: Bool { self == .postgres }
 

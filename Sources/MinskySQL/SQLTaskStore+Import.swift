@@ -32,22 +32,50 @@ extension SQLTaskStore {
                 return id
             }
             let batch = Set(ids)
+            // Checks first, a few statements for the whole batch: ids the store already holds,
+            // parents and blockers named outside the file.
+            let taken = try existingIDs(c, ids)
+            if let i = order.first(where: { taken.contains(ids[$0]) }) {
+                throw MinskyError(
+                    .conflict,
+                    "\(records[i].origin): task \(ids[i]) already exists in this store; import into an empty store, or drop the id to create a new task",
+                    field: "id")
+            }
+            let outside = Set(records.compactMap(\.parentId) + records.flatMap(\.dependsOn)).subtracting(batch)
+            let found = try existingIDs(c, Array(outside))
+            if let i = order.first(where: {
+                records[$0].parentId.map { outside.contains($0) && !found.contains($0) } ?? false
+            }),
+                let p = records[i].parentId
+            {
+                throw MinskyError(
+                    .notFound, "\(records[i].origin): parent \(p) is neither in the file nor in the store",
+                    field: "parentId")
+            }
+            for (i, r) in records.enumerated() {
+                if let dep = r.dependsOn.first(where: { outside.contains($0) && !found.contains($0) }) {
+                    throw MinskyError(
+                        .notFound, "\(r.origin): dependsOn \(dep) is neither in the file nor in the store",
+                        field: "dependsOn")
+                }
+            }
+            // Rows and their history in multi-row statements, a chunk at a time (parents before
+            // their subtasks), so only a chunk's rows and events are held beside the records.
+            let tracks = try tracking(c) != nil
             var items: [TaskItem?] = Array(repeating: nil, count: records.count)
+            var rows: [TaskItem] = []
+            var events: [(TaskID, String, JSONValue)] = []
+            func flush() throws {
+                try insertRows(c, rows)
+                try insertEvents(c, events, at: now)
+                // Sync tracking, only on a store that tracks (one statement said whether it does).
+                if tracks { for (id, kind, changes) in events { try trackEvent(c, id, kind, changes) } }
+                rows.removeAll(keepingCapacity: true)
+                events.removeAll(keepingCapacity: true)
+            }
             for i in order {
                 let r = records[i]
                 let id = ids[i]
-                if try exists(c, id) {
-                    throw MinskyError(
-                        .conflict,
-                        "\(r.origin): task \(id) already exists in this store; import into an empty store, or drop the id to create a new task",
-                        field: "id")
-                }
-                if let p = r.parentId, !batch.contains(p) {
-                    do { try requireExists(c, p, field: "parentId") } catch var e as MinskyError {
-                        e.message = "\(r.origin): parent \(p) is neither in the file nor in the store"
-                        throw e
-                    }
-                }
                 let created = r.createdAt ?? Timestamp(microseconds: now.microseconds + Int64(i))
                 let t = TaskItem(
                     id: id, title: r.title, description: r.description, status: r.status, priority: r.priority,
@@ -55,28 +83,24 @@ extension SQLTaskStore {
                     metadata: r.metadata, parentId: r.parentId, assignee: r.assignee, claimExpiresAt: r.claimExpiresAt,
                     createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1,
                     acceptance: r.acceptance)
-                try insertRow(c, t)
                 var changes = TaskEvent.changes(from: nil, to: t).objectValue ?? [:]
                 if !r.dependsOn.isEmpty {
                     changes["dependsOn"] = ["after": .array(r.dependsOn.map { .string($0.rawValue) })]
                 }
-                try recordEvent(c, id, "imported", .object(changes), at: now)
+                rows.append(t)
+                events.append((id, "imported", .object(changes)))
                 items[i] = t
+                if rows.count == 400 { try flush() }
             }
+            try flush()
             if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph {
                 try c.execute(SQL(raw: lock))
             }
-            for (i, r) in records.enumerated() {
-                for dep in r.dependsOn {
-                    if !batch.contains(dep) {
-                        do { try requireExists(c, dep, field: "dependsOn") } catch var e as MinskyError {
-                            e.message = "\(r.origin): dependsOn \(dep) is neither in the file nor in the store"
-                            throw e
-                        }
-                    }
-                    try insertEdge(c, ids[i], dep, now)
-                    try track(c, .dependency, ids[i].rawValue + "|" + dep.rawValue, changed: [])
-                }
+            var edges: [(TaskID, TaskID)] = []
+            for (i, r) in records.enumerated() { for dep in r.dependsOn { edges.append((ids[i], dep)) } }
+            try insertEdges(c, edges, at: now)
+            if tracks {
+                for (task, dep) in edges { try track(c, .dependency, task.rawValue + "|" + dep.rawValue, changed: []) }
             }
             // One walk over the graph: the imported edges must not close a cycle.
             if records.contains(where: { !$0.dependsOn.isEmpty }) {
@@ -114,6 +138,9 @@ extension SQLTaskStore {
             let parents = records.compactMap(\.parentId)
             try refreshCounters(c, Set(ids + parents))
             try flushTextIndexIfFull(c)
+            // A bulk load changes the tables' shape: the planner's statistics are refreshed at
+            // once (PostgreSQL would otherwise plan `next` over stale counts until autovacuum).
+            if records.count >= 1000, let analyze = d.analyzeAfterBulkLoad { try c.execute(SQL(raw: analyze)) }
             return items.compactMap { $0 }
         }
     }
@@ -146,5 +173,46 @@ extension SQLTaskStore {
             }
         }
         return order
+    }
+
+    /// Which of `ids` the store holds, a few hundred per statement.
+    func existingIDs(_ c: any SQLConnection, _ ids: [TaskID]) throws -> Set<TaskID> {
+        var out: Set<TaskID> = []
+        for start in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
+            let part = Array(ids[start..<min(ids.count, start + Self.idsPerStatement)])
+            for r in try c.query("SELECT id FROM tasks WHERE id IN (\(list: part))") {
+                if let id = r[0].text { out.insert(TaskID(trusted: id)) }
+            }
+        }
+        return out
+    }
+
+    /// Inserts task rows in multi-row statements (in order: a parent before its subtasks).
+    func insertRows(_ c: any SQLConnection, _ rows: [TaskItem]) throws {
+        for start in stride(from: 0, to: rows.count, by: 200) {
+            var s: SQL = """
+                INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, \
+                claim_expires_at, created_at, updated_at, version, acceptance) VALUES 
+                """
+            for (n, t) in rows[start..<min(rows.count, start + 200)].enumerated() {
+                s += """
+                    \(raw: n == 0 ? "" : ", ")(\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
+                    \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
+                    \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version), \(json: AcceptanceCriterion.json(t.acceptance)))
+                    """
+            }
+            try c.execute(s)
+        }
+    }
+
+    /// Inserts dependency edges in multi-row statements.
+    func insertEdges(_ c: any SQLConnection, _ edges: [(TaskID, TaskID)], at now: Timestamp) throws {
+        for start in stride(from: 0, to: edges.count, by: 500) {
+            var s: SQL = "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES "
+            for (n, (task, dep)) in edges[start..<min(edges.count, start + 500)].enumerated() {
+                s += "\(raw: n == 0 ? "" : ", ")(\(task), \(dep), \(now))"
+            }
+            try c.execute(s)
+        }
     }
 }
