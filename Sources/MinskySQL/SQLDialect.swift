@@ -150,6 +150,28 @@ public enum SQLDialect: String, Sendable {
         }
     }
 
+    /// SQLite: how a text search reads `tasks` when its words match many tasks. Reading the
+    /// matches and sorting them all costs 14 ms when a word matches 10% of 100,000 tasks; walking
+    /// the creation-order index and keeping the matching rows stops after a page (2 ms). Only
+    /// for common words: a rare one would walk the whole index for nothing.
+    public func commonWordsScan(matches: Int) -> String? {
+        self == .sqlite && matches >= Self.commonMatches ? " INDEXED BY tasks_created" : nil
+    }
+
+    /// How many matches make a search's words common (see `commonWordsScan`).
+    public static let commonMatches = 1000
+
+    /// SQLite: counts a search's matches up to `commonMatches` (a cheap bounded read of the text
+    /// index), so the plan can be chosen. Nil elsewhere.
+    public func matchCount(terms: [String]) -> (sql: String, value: SQLValue)? {
+        guard self == .sqlite else { return nil }
+        let q = terms.map { "\"\($0)\"*" }.joined(separator: " AND ")
+        return (
+            "SELECT count(*) FROM (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ? LIMIT \(Self.commonMatches))",
+            .text(q)
+        )
+    }
+
     /// Matches rows of `tasks t` carrying `tag` (placeholder `n`).
     public func tagMatch(placeholder n: Int) -> String {
         switch self {

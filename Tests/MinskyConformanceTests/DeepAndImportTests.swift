@@ -225,3 +225,40 @@ struct LargeImportTests {
         #expect(ready.map(\.id.rawValue) == ["mk-t1", "mk-t21", "mk-t41", "mk-t61", "mk-t81"], "\(ready.map(\.id))")
     }
 }
+
+@Suite("Text search over many matches")
+struct CommonWordSearchTests {
+    /// A word matching more than a thousand tasks is searched by walking the creation order (on
+    /// SQLite) instead of sorting every match: the pages must be the same, oldest first, and the
+    /// cursor must go on where the page ended.
+    @Test(arguments: StoreKind.allCases)
+    func pagesOfACommonWordAreTheOldestMatchesInOrder(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let drafts = (0..<1_300).map { i in
+                NewTask(title: i % 3 == 0 ? "plain item \(i)" : "common word item \(i)")
+            }
+            let made = try await store.createMany(drafts, progress: nil, isCancelled: { false })
+            let matching = made.filter { $0.title.hasPrefix("common") }
+            #expect(matching.count > 800)
+            var q = TaskQuery(text: "common", limit: 50)
+            let first = try await store.list(q)
+            #expect(first.tasks.map(\.id) == Array(matching.prefix(50)).map(\.id))
+            q.cursor = first.nextCursor
+            let second = try await store.list(q)
+            #expect(second.tasks.map(\.id) == Array(matching.dropFirst(50).prefix(50)).map(\.id))
+            // More than a thousand matches: the other plan, the same answer.
+            let more = (0..<400).map { NewTask(title: "common again \($0)") }
+            let extra = try await store.createMany(more, progress: nil, isCancelled: { false })
+            let all = matching + extra
+            var collected: [TaskID] = []
+            var page = TaskQuery(text: "common", limit: 200)
+            while true {
+                let p = try await store.list(page)
+                collected += p.tasks.map(\.id)
+                guard let c = p.nextCursor else { break }
+                page.cursor = c
+            }
+            #expect(collected == all.map(\.id), "\(collected.count) of \(all.count)")
+        }
+    }
+}
