@@ -146,6 +146,9 @@ public final class FollowingStore: SyncableStore {
     public func dependencyEdges(from ids: [TaskID]) async throws -> [Dependency] {
         try await perform { try await $0.dependencyEdges(from: ids) }
     }
+    public func subtree(root: TaskID) async throws -> [TaskItem] {
+        try await perform { try await $0.subtree(root: root) }
+    }
     public func nextReady(limit: Int, filter: ReadyFilter) async throws -> [TaskItem] {
         try await perform { try await $0.nextReady(limit: limit, filter: filter) }
     }

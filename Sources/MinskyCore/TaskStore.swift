@@ -37,6 +37,8 @@ public protocol TaskStore: Sendable {
     func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency]
     /// The edges whose waiting task is in `ids` (its blocker anywhere), ordered by task and blocker.
     func dependencyEdges(from ids: [TaskID]) async throws -> [Dependency]
+    /// A task and every task under it, the root first, then level by level.
+    func subtree(root: TaskID) async throws -> [TaskItem]
 
     /// Tasks ready to start: TODO (or IN-PROGRESS with a lapsed claim), every blocker DONE or
     /// CLOSED, and no open subtasks; most urgent priority first, then oldest, then id.
@@ -218,20 +220,6 @@ extension TaskStore {
 
     /// The subtask tree under `root` (the whole store when nil) with the dependency edges among it.
     /// `root` and every task below it, level by level.
-    public func subtree(root: TaskID) async throws -> [TaskItem] {
-        var frontier = [try await get(root)]
-        var tasks = frontier
-        while !frontier.isEmpty {
-            var next: [TaskItem] = []
-            for t in frontier {
-                next += try await listAll(TaskQuery(parent: .task(t.id), limit: TaskQuery.maxLimit))
-            }
-            tasks += next
-            frontier = next
-        }
-        return tasks
-    }
-
     public func tree(root: TaskID?) async throws -> TaskTree {
         let tasks: [TaskItem]
         if let root { tasks = try await subtree(root: root) } else { tasks = try await listAll() }

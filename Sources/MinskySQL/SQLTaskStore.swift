@@ -538,6 +538,21 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         try await boundedRead { [self] c in (try fetchTask(c, id), try dependencyList(c, id)) }
     }
 
+    /// One recursive query for the whole subtree, by the parent index: the root first, then
+    /// level by level, oldest first within a level.
+    public func subtree(root: TaskID) async throws -> [TaskItem] {
+        try await read { [self] c in
+            let rows = try c.query(
+                """
+                WITH RECURSIVE sub(id, depth) AS (SELECT id, 0 FROM tasks WHERE id = \(root) \
+                UNION ALL SELECT k.id, sub.depth + 1 FROM tasks k JOIN sub ON k.parent_id = sub.id) \
+                SELECT \(raw: columns) FROM sub JOIN tasks t ON t.id = sub.id ORDER BY sub.depth, t.created_at, t.id
+                """)
+            guard !rows.isEmpty else { throw MinskyError.notFound(root) }
+            return try rows.map(Self.decode)
+        }
+    }
+
     static func decodeEdge(_ r: SQLRow) throws -> Dependency {
         Dependency(
             taskId: TaskID(trusted: try r.text("task_id")), dependsOn: TaskID(trusted: try r.text("depends_on_id")),
