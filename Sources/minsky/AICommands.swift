@@ -84,6 +84,7 @@ struct ConfigCommand: AsyncParsableCommand {
 
     struct Set: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "set",
             abstract: "Set one setting (keys go to the 0600 credentials file).")
         @Argument(help: "The setting.") var key: Key
         @Argument(help: "Its value.") var value: String
@@ -109,7 +110,8 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print one setting (keys masked).")
+        static let configuration = CommandConfiguration(
+            commandName: "get", abstract: "Print one setting (keys masked).")
         @Argument(help: "The setting.") var key: Key
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
         func run() async throws {
@@ -128,7 +130,8 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Print every setting (keys masked).")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "Print every setting (keys masked).")
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
         func run() async throws {
             let out = Output(json: json)
@@ -157,7 +160,8 @@ struct ConfigCommand: AsyncParsableCommand {
     }
 
     struct Unset: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Remove one setting.")
+        static let configuration = CommandConfiguration(
+            commandName: "unset", abstract: "Remove one setting.")
         @Argument(help: "The setting.") var key: Key
         func run() async throws {
             try await Output(json: false).reportingErrors {
@@ -262,6 +266,7 @@ func resolveProvider(project: Project?) throws -> ProviderConfig? {
 extension TasksCommand {
     struct Decompose: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "decompose",
             abstract:
                 "Split a task (an id, or the title of a new task) into subtasks with an AI model, in one transaction.")
         @OptionGroup var global: GlobalOptions
@@ -342,6 +347,7 @@ extension TasksCommand {
 extension TasksCommand {
     struct Complexity: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "complexity",
             abstract: "Score tasks 1-10 with an AI model (stored on each task) and print a report sorted by score.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id (or --all).") var id: String?
@@ -475,6 +481,7 @@ extension TasksCommand {
 extension TasksCommand {
     struct Proposals: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "proposals",
             abstract: "Stored AI proposals (decompose or plan --dry-run): list, show, apply whole or in part, discard.",
             subcommands: [ListProposals.self, Show.self, Apply.self, Discard.self],
             defaultSubcommand: ListProposals.self)
@@ -505,6 +512,7 @@ extension TasksCommand {
 
         struct Show: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "show",
                 abstract: "A proposal's items by number, with their parents, blockers and whether each is applied.")
             @OptionGroup var global: GlobalOptions
             @Argument(help: "Proposal id (pr-…).") var proposal: String
@@ -548,6 +556,7 @@ extension TasksCommand {
 
         struct Apply: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "apply",
                 abstract:
                     "Create the proposal's items (one transaction), all or only some; the rest can be applied later.")
             @OptionGroup var global: GlobalOptions
@@ -590,6 +599,7 @@ extension TasksCommand {
 
         struct Discard: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
+                commandName: "discard",
                 abstract: "Remove a proposal (tasks already made from it stay).")
             @OptionGroup var global: GlobalOptions
             @Argument(help: "Proposal id (pr-…).") var proposal: String
@@ -632,6 +642,7 @@ func resolveEmbeddings(project: Project?) throws -> EmbeddingClient {
 extension TasksCommand {
     struct Embed: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "embed",
             abstract: "Embed tasks whose title or description changed (all with --all), in batches.")
         @OptionGroup var global: GlobalOptions
         @Flag(name: .long, help: "Embed every task again.") var all = false
@@ -654,6 +665,7 @@ extension TasksCommand {
 
     struct Search: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "search",
             abstract: "Find tasks by words, or by meaning with --similar (needs `minsky tasks embed`).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "What to look for.") var text: String

@@ -9,7 +9,8 @@ struct DepsCommand: AsyncParsableCommand {
     )
 
     struct Add: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Make TASK wait for BLOCKER (cycles are refused).")
+        static let configuration = CommandConfiguration(
+            commandName: "add", abstract: "Make TASK wait for BLOCKER (cycles are refused).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The task that waits.") var task: String
         @Argument(help: "The task it waits for.") var blocker: String
@@ -45,7 +46,8 @@ struct DepsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show what TASK waits for and what waits for it.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "Show what TASK waits for and what waits for it.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var task: String
 

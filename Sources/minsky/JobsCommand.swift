@@ -20,7 +20,8 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The newest jobs first.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "The newest jobs first.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, parsing: .unconditional, help: "How many (1-1000).") var limit: Int = 20
 
@@ -42,7 +43,8 @@ struct JobsCommand: AsyncParsableCommand {
     }
 
     struct Show: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "One job with its result, error or questions.")
+        static let configuration = CommandConfiguration(
+            commandName: "show", abstract: "One job with its result, error or questions.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Job id (job-…).") var id: String
 
@@ -63,6 +65,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Follow: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "follow",
             abstract: "Print each change of a job until it finishes (exit 0 when completed, 1 otherwise).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Job id (job-…).") var id: String
@@ -90,6 +93,7 @@ struct JobsCommand: AsyncParsableCommand {
 
     struct Cancel: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "cancel",
             abstract: "Ask a job to stop (its server stops it at its next heartbeat).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Job id (job-…).") var id: String

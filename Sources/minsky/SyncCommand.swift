@@ -54,6 +54,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     struct Enable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "enable",
             abstract: "Turn sync on against a PostgreSQL store (its password, if in the URL, goes to ~/.pgpass).")
         @OptionGroup var global: GlobalOptions
         @Option(name: .customLong("remote-db"), help: "postgresql://user@host:5432/db") var remoteDB: String
@@ -103,7 +104,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     struct Push: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Send local changes the remote has not acknowledged.")
+        static let configuration = CommandConfiguration(
+            commandName: "push", abstract: "Send local changes the remote has not acknowledged.")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
             let out = Output(json: global.json)
@@ -123,7 +125,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     struct Pull: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Apply the remote's changes since the last pull.")
+        static let configuration = CommandConfiguration(
+            commandName: "pull", abstract: "Apply the remote's changes since the last pull.")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
             let out = Output(json: global.json)
@@ -144,7 +147,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     struct Now: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Push, then pull.")
+        static let configuration = CommandConfiguration(
+            commandName: "now", abstract: "Push, then pull.")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
             let out = Output(json: global.json)
@@ -163,6 +167,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract:
                 "Pending changes, last sync each way, open conflicts, whether the remote answers; with an id, that task's sync state and field stamps."
         )
@@ -205,7 +210,8 @@ struct SyncCommand: AsyncParsableCommand {
     }
 
     struct Conflicts: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List open conflicts: both versions of each field.")
+        static let configuration = CommandConfiguration(
+            commandName: "conflicts", abstract: "List open conflicts: both versions of each field.")
         @OptionGroup var global: GlobalOptions
         func run() async throws {
             let out = Output(json: global.json)
@@ -227,6 +233,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     struct Resolve: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "resolve",
             abstract: "Settle a conflict: keep the local or the remote version, whole or field by field.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id (or entity/key as `sync conflicts --json` shows it).") var id: String
@@ -255,6 +262,7 @@ struct SyncCommand: AsyncParsableCommand {
 
     struct Disable: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "disable",
             abstract: "Turn sync off here: forgets the replica's sync state (tasks stay; unpushed changes are dropped)."
         )
         @OptionGroup var global: GlobalOptions

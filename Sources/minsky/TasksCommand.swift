@@ -63,7 +63,8 @@ func readText(_ file: String, option: String) throws -> String {
 
 extension TasksCommand {
     struct Create: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create a task.")
+        static let configuration = CommandConfiguration(
+            commandName: "create", abstract: "Create a task.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Short title.") var title: String
         @Option(name: [.short, .long], help: "Markdown description.") var description: String?
@@ -98,6 +99,7 @@ extension TasksCommand {
 
     struct Import: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "import",
             abstract: "Create tasks from JSON Lines (what `tasks export` writes), all or none.",
             discussion: """
                 One task object per line. Only "title" is required; the other keys are \(TaskRecord.keys.joined(separator: ", ")).
@@ -148,6 +150,7 @@ extension TasksCommand {
 
     struct Export: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract:
                 "Write every task as JSON Lines (every field, its dependencies and its notes), for `tasks import`.")
         @OptionGroup var global: GlobalOptions
@@ -179,7 +182,8 @@ extension TasksCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List tasks (oldest first), with filters and paging.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "List tasks (oldest first), with filters and paging.")
         @OptionGroup var global: GlobalOptions
         @Option(name: [.short, .long], help: "Only these statuses (repeatable or comma-separated).") var status:
             [StatusList] = []
@@ -226,7 +230,8 @@ extension TasksCommand {
     }
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Show one task with its dependencies.")
+        static let configuration = CommandConfiguration(
+            commandName: "get", abstract: "Show one task with its dependencies.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
 
@@ -245,6 +250,7 @@ extension TasksCommand {
 
     struct Update: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "update",
             abstract: "Change fields of a task; --expect-version refuses stale writes.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
@@ -314,6 +320,7 @@ extension TasksCommand {
 
     struct Status: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "status",
             abstract: "Set a task's status (TODO, IN-PROGRESS, IN-REVIEW, DONE, BLOCKED, CLOSED).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
@@ -346,6 +353,7 @@ extension TasksCommand {
 
     struct Note: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "note",
             abstract: "Append a note to a task (with its author and time; `tasks get` shows them).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
@@ -390,19 +398,22 @@ extension TasksCommand {
     }
 
     struct Check: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check acceptance criteria of a task by number.")
+        static let configuration = CommandConfiguration(
+            commandName: "check", abstract: "Check acceptance criteria of a task by number.")
         @OptionGroup var arguments: CriteriaArguments
         func run() async throws { try await arguments.set(done: true) }
     }
 
     struct Uncheck: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Uncheck acceptance criteria of a task by number.")
+        static let configuration = CommandConfiguration(
+            commandName: "uncheck", abstract: "Uncheck acceptance criteria of a task by number.")
         @OptionGroup var arguments: CriteriaArguments
         func run() async throws { try await arguments.set(done: false) }
     }
 
     struct Delete: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Delete a task and its dependency links.")
+        static let configuration = CommandConfiguration(
+            commandName: "delete", abstract: "Delete a task and its dependency links.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Flag(name: .long, help: "Also delete all its subtasks.") var cascade = false
@@ -421,6 +432,7 @@ extension TasksCommand {
 
     struct Next: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "next",
             abstract: "Show the next ready task: TODO, every blocker done, no open subtasks; most urgent, then oldest.",
             discussion: "When nothing is ready it says why: all claimed (by whom), blocked (by what), or nothing open.")
         @OptionGroup var global: GlobalOptions
@@ -473,7 +485,8 @@ extension TasksCommand {
     }
 
     struct Claim: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Atomically mark a task IN-PROGRESS for an owner.")
+        static let configuration = CommandConfiguration(
+            commandName: "claim", abstract: "Atomically mark a task IN-PROGRESS for an owner.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Option(name: .long, help: "Who claims it (default MINSKY_OWNER or user@host).") var owner: String?
@@ -495,6 +508,7 @@ extension TasksCommand {
 
     struct Heartbeat: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "heartbeat",
             abstract:
                 "Extend a claim you hold; fails with a conflict (exit 4) naming the holder if it lapsed and was taken.")
         @OptionGroup var global: GlobalOptions
@@ -517,6 +531,7 @@ extension TasksCommand {
 
     struct Release: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "release",
             abstract: "Give back a claim you hold: the task is TODO again, unassigned.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
@@ -536,6 +551,7 @@ extension TasksCommand {
 
     struct History: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "history",
             abstract: "Every change to a task, oldest first: who, when, what, and the fields before and after.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id (a deleted task's history remains).") var id: String
@@ -560,6 +576,7 @@ extension TasksCommand {
 
     struct Watch: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "watch",
             abstract: "Print every change as it happens, one line each (who, what, which fields), until interrupted.",
             discussion: "PostgreSQL wakes watchers by LISTEN/NOTIFY; SQLite by noticing other processes' commits.")
         @OptionGroup var global: GlobalOptions
@@ -618,6 +635,7 @@ extension TasksCommand {
 
     struct Tree: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "tree",
             abstract: "Show tasks as a tree of subtasks with their blockers.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Root task id (default: the whole store).") var id: String?

@@ -34,6 +34,7 @@ struct TeamCommand: AsyncParsableCommand {
 
     struct Init: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract:
                 "Set the store up for a team (idempotent): owner, admin, member and viewer roles, grants, forced row-level security. Run as the database owner or a superuser."
         )
@@ -64,6 +65,7 @@ struct TeamCommand: AsyncParsableCommand {
 
     struct Add: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "add",
             abstract: "Create a login role for a person or an agent; the password is printed once.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Login name (lowercase letters, digits, _).") var name: String
@@ -106,7 +108,8 @@ struct TeamCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "The team's members and their roles.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "The team's members and their roles.")
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
@@ -123,6 +126,7 @@ struct TeamCommand: AsyncParsableCommand {
 
     struct Remove: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "remove",
             abstract: "Remove a member's login (their history stays, under their name).")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Login name.") var name: String

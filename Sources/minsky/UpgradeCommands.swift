@@ -85,6 +85,7 @@ struct UpgradeCommand: AsyncParsableCommand {
 
     struct Team: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "team",
             abstract: "Upgrade for a team on a hosted or own PostgreSQL, with the provider's settings.")
         @Option(name: .long, help: "Where the database runs.") var provider: TeamProvider
         @Option(name: .long, help: "The provider's connection URL (TLS is added where the provider requires it).")
@@ -228,6 +229,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct Create: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "create",
             abstract: "Snapshot the store (writers keep going) into .minsky/backups/ or --out.")
         @OptionGroup var global: GlobalOptions
         @Option(name: .long, help: "Where to write the backup file.") var out: String?
@@ -254,7 +256,8 @@ struct BackupCommand: AsyncParsableCommand {
     }
 
     struct List: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Backups in .minsky/backups/.")
+        static let configuration = CommandConfiguration(
+            commandName: "list", abstract: "Backups in .minsky/backups/.")
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
 
         func run() async throws {
@@ -273,6 +276,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct Verify: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Integrity check plus the manifest's hash, row counts and checksums.")
         @Argument(help: "The backup file (.db with its .json manifest beside it).") var file: String
         @Flag(name: .long, help: "Print machine-readable JSON.") var json = false
@@ -294,6 +298,7 @@ struct BackupCommand: AsyncParsableCommand {
 
     struct Restore: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "restore",
             abstract: "Restore a verified backup into the current store or --to URL.")
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The backup file (.db with its .json manifest beside it).") var file: String

@@ -526,3 +526,24 @@ struct ReadmeTests {
         #expect(task["blocks"]?.arrayValue?.first?["id"]?.stringValue == real[2], "\(back.stdout)")
     }
 }
+
+@Suite("Start-up")
+struct StartUpTests {
+    /// ArgumentParser names a command without an explicit `commandName` by `String(describing:)`
+    /// of its type, and the first such lookups scan every protocol-conformance record of the
+    /// static binary: giving every command its name took `minsky --version` from 17.7 to 12.2 ms
+    /// (BENCHMARKS "Scale"). A command added without one would bring the cost back.
+    @Test func everyCommandNamesItself() throws {
+        let dir = repositoryRoot().appendingPathComponent("Sources/minsky")
+        var missing: [String] = []
+        for name in try FileManager.default.contentsOfDirectory(atPath: dir.path) where name.hasSuffix(".swift") {
+            let lines = try String(contentsOf: dir.appendingPathComponent(name), encoding: .utf8)
+                .split(separator: "\n", omittingEmptySubsequences: false)
+            for (i, line) in lines.enumerated() where line.contains("CommandConfiguration(") {
+                let window = lines[i..<min(lines.count, i + 3)].joined(separator: "\n")
+                if !window.contains("commandName:") { missing.append("\(name):\(i + 1)") }
+            }
+        }
+        #expect(missing.isEmpty, "commands without commandName: \(missing)")
+    }
+}
