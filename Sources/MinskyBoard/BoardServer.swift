@@ -176,18 +176,20 @@ struct BoardHandler: HTTPHandler {
         ]
         if let asset {
             return HTTPResponse(
-                statusCode: .ok, headers: safety.merging([HTTPHeader("Content-Type"): asset.type]) { a, _ in a },
+                statusCode: .ok,
+                headers: HTTPHeaders(safety.merging([HTTPHeader("Content-Type"): asset.type]) { a, _ in a }),
                 body: asset.body)
         }
         switch (request.method, request.path) {
         case (.GET, "/"):
             return HTTPResponse(
                 statusCode: .ok,
-                headers: safety.merging([
-                    HTTPHeader("Content-Type"): "text/html; charset=utf-8",
-                    HTTPHeader("Content-Security-Policy"):
-                        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://127.0.0.1:\(`guard`.port) ws://localhost:\(`guard`.port); img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
-                ]) { a, _ in a },
+                headers: HTTPHeaders(
+                    safety.merging([
+                        HTTPHeader("Content-Type"): "text/html; charset=utf-8",
+                        HTTPHeader("Content-Security-Policy"):
+                            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://127.0.0.1:\(`guard`.port) ws://localhost:\(`guard`.port); img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                    ]) { a, _ in a }),
                 body: Data(page.utf8))
         case (.GET, "/api/live"):
             return try await WebSocketHTTPHandler(handler: MessageFrameWSHandler(handler: LiveHandler(live: live)))
