@@ -106,7 +106,7 @@ let package = Package(
             name: "MinskyConformanceTests",
             dependencies: [
                 "MinskyCore", "MinskyTestSupport", "MinskySQL", "MinskySQLite", "MinskyPostgres",
-                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDB", package: "GRDB.swift"), .product(name: "Logging", package: "swift-log"),
             ]),
         .testTarget(
             name: "MinskyCLITests", dependencies: ["MinskyCore", "MinskyApp", "MinskyPostgres", "MinskyTestSupport"]),

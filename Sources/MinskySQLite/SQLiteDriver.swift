@@ -11,6 +11,9 @@ public struct SQLiteDriver: SQLDriver {
     public let dialect = SQLDialect.sqlite
     public let path: String
     let pool: DatabasePool
+    /// Every statement is logged at `trace` level (MINSKY_LOG_LEVEL=trace shows the SQL a command
+    /// runs; tests read the statements back to check their query plans).
+    let logger: Logger
 
     public var location: String { "sqlite:\(path)" }
 
@@ -20,6 +23,7 @@ public struct SQLiteDriver: SQLDriver {
     /// is not SQLite, is read-only, or was written by a newer minsky is refused unmodified.
     public init(path: String, create: Bool = true, logger: Logger = Logger(label: "minsky.sqlite")) throws {
         self.path = path
+        self.logger = logger
         let fm = FileManager.default
         let exists = fm.fileExists(atPath: path)
         if !exists && !create {
@@ -207,7 +211,7 @@ public struct SQLiteDriver: SQLDriver {
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         do {
-            return try await pool.write { db in try body(GRDBConnection(db: db)) }
+            return try await pool.write { db in try body(GRDBConnection(db: db, logger: logger)) }
         } catch {
             throw Self.map(error, path: path)
         }
@@ -228,7 +232,7 @@ public struct SQLiteDriver: SQLDriver {
     /// GRDB's synchronous read, on the calling thread (a plain function, so the compiler does not
     /// pick the async overload).
     func readHere<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
-        try pool.read { db in try body(GRDBConnection(db: db)) }
+        try pool.read { db in try body(GRDBConnection(db: db, logger: logger)) }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
@@ -236,7 +240,7 @@ public struct SQLiteDriver: SQLDriver {
             // On GRDB's reader queue: a read may be long (every embedding of a model), and the
             // cooperative pool's threads must not block on it.
             let pool = pool
-            return try await Blocking.run { try pool.read { db in try body(GRDBConnection(db: db)) } }
+            return try await Blocking.run { try pool.read { db in try body(GRDBConnection(db: db, logger: logger)) } }
         } catch {
             throw Self.map(error, path: path)
         }
@@ -287,6 +291,7 @@ public struct SQLiteDriver: SQLDriver {
 
 struct GRDBConnection: SQLConnection {
     let db: Database
+    let logger: Logger
     var dialect: SQLDialect { .sqlite }
 
     func arguments(_ s: SQLStatement) -> StatementArguments {
@@ -303,12 +308,14 @@ struct GRDBConnection: SQLConnection {
     }
 
     func execute(_ s: SQLStatement) throws -> Int {
+        if logger.logLevel <= .trace { logger.trace("\(s.sql)") }
         let st = try db.cachedStatement(sql: s.sql)
         try st.execute(arguments: arguments(s))
         return db.changesCount
     }
 
     func query(_ s: SQLStatement) throws -> [SQLRow] {
+        if logger.logLevel <= .trace { logger.trace("\(s.sql)") }
         let st = try db.cachedStatement(sql: s.sql)
         let names = SQLColumnNames(st.columnNames)
         var out: [SQLRow] = []

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import Logging
 import MinskyCore
 import MinskySQL
 import MinskySQLite
@@ -151,5 +152,94 @@ struct SQLiteStoreTests {
         let reopened = try SQLiteTaskStore(path: path, create: false)
         #expect(try await reopened.count() == 2_000)
         await reopened.close()
+    }
+}
+
+/// Collects the SQL a store runs (the SQLite driver logs each statement at trace level).
+final class StatementLog: LogHandler, @unchecked Sendable {
+    let lines = NSLock()
+    var statements: [String] = []
+    var metadata: Logger.Metadata = [:]
+    var logLevel: Logger.Level = .trace
+    subscript(metadataKey key: String) -> Logger.Metadata.Value? {
+        get { metadata[key] }
+        set { metadata[key] = newValue }
+    }
+    func log(event: LogEvent) {
+        lines.lock()
+        statements.append("\(event.message)")
+        lines.unlock()
+    }
+    func take() -> [String] {
+        lines.lock()
+        defer {
+            statements = []
+            lines.unlock()
+        }
+        return statements
+    }
+}
+
+@Suite("Hot paths use indexes")
+struct QueryPlanTests {
+    /// Every statement behind get, next, the lists (by status, tag, text), a subtree and a task's
+    /// dependencies reads through an index: SQLite's query plan shows no full scan of a table.
+    /// (At a million tasks a full scan is the difference between 1 ms and a second.)
+    @Test func theHotPathsReadThroughIndexes() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-plans")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tasks.db").path
+        let log = StatementLog()
+        let store = SQLTaskStore(driver: try SQLiteDriver(path: path, logger: Logger(label: "plans") { _ in log }))
+        var records: [TaskRecord] = []
+        for i in 0..<2_000 {
+            var r = TaskRecord(title: "\(i % 10 == 0 ? "billing" : "parser") task \(i)", origin: "line \(i + 1)")
+            r.id = TaskID(trusted: "mk-p\(i)")
+            r.tags = [i % 3 == 0 ? "red" : "blue"]
+            if i % 20 != 0 { r.parentId = TaskID(trusted: "mk-p\(i - i % 20)") }
+            if i % 20 > 1 { r.dependsOn = [TaskID(trusted: "mk-p\(i - 1)")] }
+            records.append(r)
+        }
+        _ = try await store.importRecords(records)
+        _ = log.take()
+        _ = try await store.get("mk-p45")
+        _ = try await store.details("mk-p45")
+        _ = try await store.nextReady(limit: 5, filter: ReadyFilter())
+        _ = try await store.list(TaskQuery(limit: 50))
+        _ = try await store.list(TaskQuery(statuses: [.todo], limit: 50))
+        _ = try await store.list(TaskQuery(tag: "red", limit: 50))
+        _ = try await store.list(TaskQuery(parent: .task("mk-p40"), limit: 50))
+        _ = try await store.list(TaskQuery(text: "billing", limit: 25))
+        _ = try await store.tree(root: "mk-p40")
+        let statements = log.take().filter { $0.hasPrefix("SELECT") || $0.hasPrefix("WITH") }
+        #expect(statements.count >= 9, "\(statements)")
+        await store.close()
+        let q = try DatabaseQueue(path: path)
+        defer { try? q.close() }
+        let scans = try await q.read { db -> [String] in
+            var scans: [String] = []
+            for sql in Set(statements) {
+                // The plan does not depend on the values: every placeholder is given NULL.
+                let nulls = StatementArguments(
+                    Array(repeating: DatabaseValue.null, count: sql.filter { $0 == "?" }.count))
+                for row in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: nulls) {
+                    let detail: String = row["detail"]
+                    // A table read whole: "SCAN x" without an index. Not tables: the text index's
+                    // own scan, a recursive query's working table, a subquery's rows. Tables of a
+                    // handful of rows by design: store_moved (a marker), tasks_fts_pending (at most
+                    // 64 tasks waiting for the text index).
+                    let small = ["SCAN store_moved", "SCAN tasks_fts_pending", "SCAN (subquery", "SCAN sub", "SCAN r"]
+                    // An index walked in order is a page only when the statement stops (LIMIT).
+                    let walksWhole = detail.contains("USING") && !sql.contains("LIMIT")
+                    if detail.hasPrefix("SCAN "), !detail.contains("USING") || walksWhole,
+                        !detail.contains("VIRTUAL TABLE"), !small.contains(where: { detail.hasPrefix($0) })
+                    {
+                        scans.append("\(detail) in: \(sql.prefix(160))")
+                    }
+                }
+            }
+            return scans
+        }
+        #expect(scans.isEmpty, "full scans:\n\(scans.joined(separator: "\n"))")
     }
 }
