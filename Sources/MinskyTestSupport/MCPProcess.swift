@@ -51,6 +51,10 @@ public final class MCPProcess: @unchecked Sendable {
         ] {
             posix_spawn_file_actions_addclose(&actions, fd)
         }
+        // Nothing else of this process reaches the server: tests run in parallel, and a pipe
+        // another test's child writes to, inherited here, would keep that test waiting for an
+        // end of file until this server exits (it hung a CI run once).
+        closeInheritedDescriptors(&actions)
 
         // A shell `cd` gives the child its working directory without changing ours.
         let exe = Binaries.minsky.path
@@ -266,4 +270,12 @@ public final class MCPProcess: @unchecked Sendable {
     }
 
     deinit { terminate() }
+}
+
+/// Adds "close every descriptor from 3 on" to a spawn's file actions (glibc 2.34+:
+/// posix_spawn_file_actions_addclosefrom_np, looked up at run time).
+func closeInheritedDescriptors(_ actions: inout posix_spawn_file_actions_t) {
+    typealias CloseFrom = @convention(c) (UnsafeMutablePointer<posix_spawn_file_actions_t>, Int32) -> Int32
+    guard let symbol = dlsym(nil, "posix_spawn_file_actions_addclosefrom_np") else { return }
+    _ = unsafeBitCast(symbol, to: CloseFrom.self)(&actions, 3)
 }
