@@ -88,7 +88,7 @@ public struct TeamSetup: Sendable, Codable {
 /// Every call blocks: run it off the cooperative pool.
 public enum PostgresTeam {
     /// The tables minsky keeps on PostgreSQL, besides the catalog's.
-    static let bookkeepingTables = ["minsky_migrations", "store_moved"] + Schema.syncTables
+    static let bookkeepingTables = ["minsky_migrations", "store_moved", "mcp_jobs"] + Schema.syncTables
 
     /// What a member may do to each table besides reading it, with the check each write must pass
     /// (`ADMIN` in a check stands for the team's admin group).
@@ -104,9 +104,9 @@ public enum PostgresTeam {
             ("INSERT", "actor = current_user AND (kind <> 'deleted' OR pg_has_role(current_user, 'ADMIN', 'MEMBER'))")
         ],
         "ai_calls": [("INSERT", "true")],
-        // A member starts jobs in their own name; any member's server may move one on (a
-        // client's answers can reach another server of the team).
-        "mcp_jobs": [("INSERT", "actor = current_user"), ("UPDATE", "true")],
+        // A member starts and moves on jobs in their own name only: another member could
+        // otherwise write a forged result into a job whose answer someone else's agent reads.
+        "mcp_jobs": [("INSERT", "actor = current_user"), ("UPDATE", "actor = current_user")],
         // Sync: a member's writes are tracked, its replica pushes and pulls, and it may start
         // tracking on a store nobody synced yet (the replica id only). Every log entry, applied
         // record and replica position carries the role that wrote it.

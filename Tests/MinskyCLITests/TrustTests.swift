@@ -323,4 +323,26 @@ struct TrustTests {
         #expect(event["taskId"]?.stringValue == real && event["kind"] == "created", "\(line)")
         #expect(!line.contains("mk-forged"))
     }
+
+    /// A job's result is what someone's agent reads back (`tasks/get`): on a team store only its
+    /// starter may write it. Another member (here the admin, who holds the member rights too) and
+    /// a viewer change nothing; the starter can.
+    @Test func onlyItsStarterWritesAJob() async throws {
+        let logins = try await team("jobs_trust")
+        let member = try #require(logins[.member])
+        let insert = """
+            INSERT INTO mcp_jobs (id, tool, arguments, client, status, created_at, updated_at, ttl_ms) \
+            VALUES ('job-t', 'decompose_task', '{}', '{}', 'working', now(), now(), 86400000)
+            """
+        let inserted = try await sql(member, insert)
+        #expect(inserted.status == 0, "\(inserted.stderr)")
+        let forge =
+            "UPDATE mcp_jobs SET status = 'completed', result = '{\"forged\": true}' WHERE id = 'job-t' RETURNING id"
+        for other in [TeamRole.admin, .viewer] {
+            let r = try await sql(try #require(logins[other]), forge)
+            #expect(r.stdout.trimmingCharacters(in: .whitespacesAndNewlines).isEmpty, "\(other): \(r.stdout)")
+        }
+        #expect(try await value(url("jobs_trust"), "SELECT status FROM mcp_jobs WHERE id = 'job-t'") == "working")
+        #expect(try await value(member, forge) == "job-t")
+    }
 }
