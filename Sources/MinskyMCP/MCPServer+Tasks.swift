@@ -17,9 +17,6 @@ import Synchronization
 /// reported failed (its heartbeat stopped, or its process is gone), never `working` forever.
 extension MCPServer {
     static let tasksExtension = "io.modelcontextprotocol/tasks"
-    static var heartbeatSeconds: Double { JobControl.heartbeatSeconds }
-    static var runnerID: String { JobControl.runnerID }
-    static func taskJSON(_ j: Job) -> JSONValue { JobControl.json(j) }
 
     /// Starts `tool` as a job: stored first (so `tasks/get` finds it the moment the handle is
     /// answered), then run in the background. Returns the `CreateTaskResult`.
@@ -32,13 +29,13 @@ extension MCPServer {
             "name": .string(caller.clientName), "sampling": .bool(caller.canSample),
             "elicitation": .bool(caller.canElicit),
         ]
-        job.runner = Self.runnerID
+        job.runner = JobControl.runnerID
         job.heartbeatAt = job.createdAt
         do { try await store.createJob(job) } catch let e as MinskyError {
             throw RPCError(code: .internalError, message: "the task could not be stored: \(e.message)")
         }
         run(job, fresh: [:])
-        var o = Self.taskJSON(job).objectValue ?? [:]
+        var o = JobControl.json(job).objectValue ?? [:]
         o["resultType"] = "task"
         return .object(o)
     }
@@ -74,13 +71,13 @@ extension MCPServer {
             // requested anywhere stops the work.
             let beat = Task {
                 while !Task.isCancelled {
-                    try? await Task.sleep(for: .seconds(Self.heartbeatSeconds))
+                    try? await Task.sleep(for: .seconds(JobControl.heartbeatSeconds))
                     if Task.isCancelled { break }
                     let message = latest.value.withLock { m -> String? in
                         defer { m = nil }
                         return m
                     }
-                    if (try? await store.touchJob(job.id, runner: Self.runnerID, message: message)) == true {
+                    if (try? await store.touchJob(job.id, runner: JobControl.runnerID, message: message)) == true {
                         runner.cancel()
                     }
                 }
@@ -139,7 +136,7 @@ extension MCPServer {
 
     func tasksGet(_ params: [String: JSONValue]) async throws -> JSONValue {
         let (job, _) = try await loadJob(try jobParam(params, "tasks/get"))
-        return Self.taskJSON(job)
+        return JobControl.json(job)
     }
 
     /// Answers to a job's questions: kept with it, and once none is outstanding the job runs
@@ -161,7 +158,7 @@ extension MCPServer {
             next.status = .working
             next.inputRequests = nil
             next.message = "resumed with the client's answers"
-            next.runner = Self.runnerID
+            next.runner = JobControl.runnerID
             next.heartbeatAt = .now()
         } else {
             next.inputRequests = .object(left)
@@ -204,7 +201,7 @@ extension MCPServer {
     func announceJob(_ job: Job) async {
         let listeners = state.withLock { $0.listeners.values.filter { $0.taskIds.contains(job.id) } }
         for l in listeners {
-            var p = Self.taskJSON(job).objectValue ?? [:]
+            var p = JobControl.json(job).objectValue ?? [:]
             p["_meta"] = [Meta.subscriptionId: l.id]
             sendOnListener(l, "notifications/tasks", .object(p))
         }

@@ -1,4 +1,5 @@
 import Foundation
+import MinskyTestSupport
 
 #if canImport(Glibc)
     import Glibc
@@ -23,7 +24,7 @@ enum ScaleBench {
         defer { try? h.close() }
         var buf = ""
         buf.reserveCapacity(1 << 20)
-        var rng = SplitMixBench(seed: 42)
+        var rng = SplitMix64(seed: 42)  // every run builds the same store
         for i in 0..<n {
             let epic = i - i % 20
             let w1 = words[Int(rng.next() % UInt64(words.count))]
@@ -178,18 +179,5 @@ enum ScaleBench {
             )
         }
         return rows
-    }
-}
-
-/// A seeded generator, so every run builds the same store.
-struct SplitMixBench {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

@@ -13,6 +13,32 @@ struct InteropTests {
         return repositoryRoot().appendingPathComponent(".venv/bin/python")
     }
 
+    /// Runs a script of Tests/interop with the official client against a new project (on
+    /// PostgreSQL its store is a fresh schema, MINSKY_DB), checks it exited 0, then hands over its
+    /// result, the project and the environment for checks of the store.
+    static func withScript(
+        _ name: String, _ kind: StoreKind,
+        _ body: (ProcessResult, URL, [String: String]) async throws -> Void
+    ) async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-interop")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        var env: [String: String] = [:]
+        var schema: String?
+        if kind == .postgres {
+            let (url, s) = try await TestEnvironment.freshPostgresSchema()
+            env["MINSKY_DB"] = url
+            schema = s
+        }
+        let script = repositoryRoot().appendingPathComponent("Tests/interop/" + name).path
+        let r = try await runProcess(
+            python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        try await cleaningUp({ if let schema { await TestEnvironment.dropSchema(schema) } }) {
+            try await body(r, dir, env)
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func pythonClientCallsAndValidatesEveryTool(kind: StoreKind) async throws {
         guard FileManager.default.isExecutableFile(atPath: Self.python.path) else {
@@ -45,28 +71,16 @@ struct InteropTests {
 struct SamplingTests {
     @Test(arguments: StoreKind.allCases)
     func aiToolsUseTheAgentsOwnModelWhenNoProviderIsConfigured(kind: StoreKind) async throws {
-        let dir = try TestEnvironment.tempDirectory("minsky-sampling")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
-        var env: [String: String] = [:]
-        var schema: String?
-        if kind == .postgres {
-            let (url, s) = try await TestEnvironment.freshPostgresSchema()
-            env["MINSKY_DB"] = url
-            schema = s
+        try await InteropTests.withScript("mcp_sampling.py", kind) { r, dir, env in
+            #expect(r.stdout.contains("ok: sampling answered by the client"))
+            // Both calls are recorded: the client's model, no token counts (sampling reports none).
+            let usage = try await runProcess(Binaries.minsky, ["usage", "--calls", "5", "--json"], cwd: dir, env: env)
+            let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
+            #expect(calls.count == 3, "\(usage.stdout) \(usage.stderr)")
+            #expect(
+                calls.allSatisfy { $0["provider"] == "sampling" && $0["outcome"] == "ok" && $0["inputTokens"] == nil })
+            #expect(Set(calls.compactMap { $0["purpose"]?.stringValue }) == ["decompose", "complexity", "plan"])
         }
-        let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_sampling.py").path
-        let r = try await runProcess(
-            InteropTests.python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
-        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
-        #expect(r.stdout.contains("ok: sampling answered by the client"))
-        // Both calls are recorded: the client's model, no token counts (sampling reports none).
-        let usage = try await runProcess(Binaries.minsky, ["usage", "--calls", "5", "--json"], cwd: dir, env: env)
-        let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
-        #expect(calls.count == 3, "\(usage.stdout) \(usage.stderr)")
-        #expect(calls.allSatisfy { $0["provider"] == "sampling" && $0["outcome"] == "ok" && $0["inputTokens"] == nil })
-        #expect(Set(calls.compactMap { $0["purpose"]?.stringValue }) == ["decompose", "complexity", "plan"])
-        if let schema { await TestEnvironment.dropSchema(schema) }
     }
 }
 
@@ -93,27 +107,14 @@ struct ConnectModeTests {
     /// that sees the CLI's changes, through the SDK's own `Client` and `listen`.
     @Test(arguments: StoreKind.allCases)
     func roundTripSamplingAndSubscriptionsThroughTheSDK(kind: StoreKind) async throws {
-        let dir = try TestEnvironment.tempDirectory("minsky-modern")
-        defer { try? FileManager.default.removeItem(at: dir) }
-        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
-        var env: [String: String] = [:]
-        var schema: String?
-        if kind == .postgres {
-            let (url, s) = try await TestEnvironment.freshPostgresSchema()
-            env["MINSKY_DB"] = url
-            schema = s
+        try await InteropTests.withScript("mcp_modern.py", kind) { r, dir, env in
+            #expect(r.stdout.contains("ok: multi round-trip sampling and subscriptions"))
+            // Each model answer is recorded once, not again when a later round replays it.
+            let usage = try await runProcess(Binaries.minsky, ["usage", "--calls", "10", "--json"], cwd: dir, env: env)
+            let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
+            #expect(
+                calls.compactMap { $0["outcome"]?.stringValue }.sorted() == ["invalid_answer", "ok", "ok"],
+                "\(usage.stdout)")
         }
-        let script = repositoryRoot().appendingPathComponent("Tests/interop/mcp_modern.py").path
-        let r = try await runProcess(
-            InteropTests.python, [script, Binaries.minsky.path, dir.path] + env.map { "\($0.key)=\($0.value)" })
-        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
-        #expect(r.stdout.contains("ok: multi round-trip sampling and subscriptions"))
-        // Each model answer is recorded once, not again when a later round replays it.
-        let usage = try await runProcess(Binaries.minsky, ["usage", "--calls", "10", "--json"], cwd: dir, env: env)
-        let calls = try JSONParser.parse(usage.stdout.utf8)["calls"]?.arrayValue ?? []
-        #expect(
-            calls.compactMap { $0["outcome"]?.stringValue }.sorted() == ["invalid_answer", "ok", "ok"],
-            "\(usage.stdout)")
-        if let schema { await TestEnvironment.dropSchema(schema) }
     }
 }
