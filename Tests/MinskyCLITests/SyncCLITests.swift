@@ -101,23 +101,33 @@ import Testing
         #expect(try await a.json("sync", "status", shared)["state"] == "synced")
     }
 
-    /// Runs `minsky args` in `cli.cwd` and kills it with SIGKILL after `delay` seconds if still running.
-    func killed(_ cli: CLI, _ args: [String], after delay: Double) throws -> Bool {
+    /// Runs `minsky args` in `cli.cwd` and kills it with SIGKILL part way through: once `done()`
+    /// shows that some of the work has landed (more than `before`), after a further random pause
+    /// of up to `jitter` seconds. Returns the count after the kill, or nil when the process
+    /// finished before any kill. Watching the work (rather than guessing a delay) makes the kill
+    /// land mid-way on a fast machine and on a loaded CI machine alike.
+    func killedPartWay(
+        _ cli: CLI, _ args: [String], before: Int, jitter: Double,
+        done: () async throws -> Int
+    ) async throws -> Int? {
         let p = Process()
         p.executableURL = Binaries.minsky
         p.arguments = args
         p.currentDirectoryURL = cli.cwd
         var env = ProcessInfo.processInfo.environment
-        env["MINSKY_SYNC_BATCH"] = "40"
+        env["MINSKY_SYNC_BATCH"] = "20"
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
         try p.run()
-        Thread.sleep(forTimeInterval: delay)
+        while p.isRunning, try await done() <= before {
+            try await Task.sleep(nanoseconds: 2_000_000)
+        }
+        try await Task.sleep(nanoseconds: UInt64(jitter * 1_000_000_000))
         let wasRunning = p.isRunning
         if wasRunning { kill(p.processIdentifier, SIGKILL) }
         p.waitUntilExit()
-        return wasRunning
+        return wasRunning ? try await done() : nil
     }
 
     @Test func sigkillDuringPushAndPullLosesAndDuplicatesNothing() async throws {
@@ -128,7 +138,8 @@ import Testing
                 try? FileManager.default.removeItem(at: a.cwd)
                 try? FileManager.default.removeItem(at: b.cwd)
             }
-            let lines = (0..<1500).map { #"{"title": "task \#($0)", "tags": ["bulk"]}"# }.joined(separator: "\n")
+            let total = 1500
+            let lines = (0..<total).map { #"{"title": "task \#($0)", "tags": ["bulk"]}"# }.joined(separator: "\n")
             #expect(try await a.run("tasks", "import", "-", stdin: lines).status == 0)
             _ = try await a.json("sync", "enable", "--remote-db", url, "--no-sync")
             var rng = SplitMix64(seed: 7)
@@ -136,12 +147,14 @@ import Testing
             // more than before the process started, less than all of it.
             let observer = try await SyncEngine.openRemote(url)
             var midPush = 0
-            for _ in 0..<25 {
+            for _ in 0..<6 {
                 let before = try await observer.count()
-                let running = try killed(a, ["sync", "push"], after: Double(rng.next() % 300) / 1000 + 0.03)
-                let after = try await observer.count()
-                if running && after > before && after < 1500 { midPush += 1 }
-                if !running || midPush >= 3 { break }
+                let after = try await killedPartWay(
+                    a, ["sync", "push"], before: before, jitter: Double(rng.next() % 40) / 1000
+                ) { try await observer.count() }
+                guard let after else { break }
+                if after > before && after < total { midPush += 1 }
+                if midPush >= 3 { break }
             }
             await observer.close()
             #expect(midPush > 0, "no push was killed part way through")
@@ -149,25 +162,24 @@ import Testing
             #expect(try await a.json("sync", "status")["pending"] == 0)
 
             _ = try await b.json("sync", "enable", "--remote-db", url, "--no-sync")
-            let bPath = b.cwd.appendingPathComponent(".minsky/tasks.db").path
+            let local = try SQLiteTaskStore(path: b.cwd.appendingPathComponent(".minsky/tasks.db").path)
             var midPull = 0
-            for _ in 0..<25 {
-                let store = try SQLiteTaskStore(path: bPath)
-                let before = try await store.count()
-                await store.close()
-                let running = try killed(b, ["sync", "pull"], after: Double(rng.next() % 300) / 1000 + 0.03)
-                let reopened = try SQLiteTaskStore(path: bPath)
-                let after = try await reopened.count()
-                await reopened.close()
-                if running && after > before && after < 1500 { midPull += 1 }
-                if !running || midPull >= 3 { break }
+            for _ in 0..<6 {
+                let before = try await local.count()
+                let after = try await killedPartWay(
+                    b, ["sync", "pull"], before: before, jitter: Double(rng.next() % 40) / 1000
+                ) { try await local.count() }
+                guard let after else { break }
+                if after > before && after < total { midPull += 1 }
+                if midPull >= 3 { break }
             }
+            await local.close()
             #expect(midPull > 0, "no pull was killed part way through")
             _ = try await b.json("sync", "pull")
 
             let remote = try await SyncEngine.openRemote(url)
             defer { Task { await remote.close() } }
-            #expect(try await remote.count() == 1500, "the remote has duplicates or lost tasks")
+            #expect(try await remote.count() == total, "the remote has duplicates or lost tasks")
             let truth = try await remote.syncSnapshot()
             for cli in [a, b] {
                 let engine = try await SyncEngine.open(
