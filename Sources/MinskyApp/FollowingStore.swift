@@ -113,8 +113,8 @@ public final class FollowingStore: SyncableStore {
     ) async throws -> [TaskItem] {
         try await perform { try await $0.createMany(drafts, progress: progress, isCancelled: isCancelled) }
     }
-    public func importRecords(_ records: [TaskRecord]) async throws -> [TaskItem] {
-        try await perform { try await $0.importRecords(records) }
+    public func importRecords(from source: any TaskRecordSource) async throws -> [TaskID] {
+        try await perform { try await $0.importRecords(from: source) }
     }
     public func get(_ id: TaskID) async throws -> TaskItem { try await perform { try await $0.get(id) } }
     public func list(_ query: TaskQuery) async throws -> TaskPage { try await perform { try await $0.list(query) } }

@@ -57,7 +57,7 @@ public struct Job: Sendable, Equatable {
     public static let defaultTTLMs: Int64 = 24 * 3600 * 1000
 
     public static func newID() -> String {
-        "job-" + String(Timestamp.now().microseconds, radix: 36) + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+        Timestamp.now().rowID("job-")
     }
 }
 

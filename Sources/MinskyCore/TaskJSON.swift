@@ -106,9 +106,8 @@ public enum TaskJSON {
     }
 
     /// What a batch create (import, `create_tasks`) answers: the new ids, in input order.
-    public static func created(_ tasks: [TaskItem]) -> JSONValue {
-        ["created": .array(tasks.map { .string($0.id.rawValue) })]
-    }
+    public static func created(_ tasks: [TaskItem]) -> JSONValue { created(ids: tasks.map(\.id)) }
+    public static func created(ids: [TaskID]) -> JSONValue { ["created": .array(ids.map { .string($0.rawValue) })] }
 
     /// The subtask tree. Nodes below `TaskTree.maxDepth` are left out and their parent says how
     /// many (`omittedDescendants`), so the cut is visible. With `budgetCharacters` the tree is

@@ -17,7 +17,8 @@ public protocol TaskStore: Sendable {
     ) async throws -> [TaskItem]
     /// Writes records as they are (ids, timestamps, versions, claims) in one transaction: all or
     /// none. Records may refer to each other in any order; ids already in the store are refused.
-    func importRecords(_ records: [TaskRecord]) async throws -> [TaskItem]
+    /// The source is read more than once and never held whole. Returns the ids in record order.
+    func importRecords(from source: any TaskRecordSource) async throws -> [TaskID]
     func get(_ id: TaskID) async throws -> TaskItem
     func list(_ query: TaskQuery) async throws -> TaskPage
     /// Applies `patch`. With `expectedVersion`, a different current version is a `.conflict`
@@ -128,6 +129,10 @@ public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICa
 public typealias SyncableStore = MinskyStore & SyncPeer
 
 extension TaskStore {
+    /// Imports records held in memory; see `importRecords(from:)`.
+    public func importRecords(_ records: [TaskRecord]) async throws -> [TaskID] {
+        try await importRecords(from: RecordList(records))
+    }
     public func nextReady(limit: Int) async throws -> [TaskItem] {
         try await nextReady(limit: limit, filter: ReadyFilter())
     }

@@ -152,3 +152,12 @@ public enum Duration {
         throw MinskyError.invalid(field, "'\(raw.prefix(40))' is not a duration; use e.g. 90s, 30m, 2h or 1d")
     }
 }
+
+extension Timestamp {
+    /// A row id: `prefix`, this time and 64 random bits, both base 36. A bulk write stamps a
+    /// million rows with one time, so the random part must keep a million apart (64 bits do;
+    /// 40 did not: an import of a million tasks collided on its history).
+    public func rowID(_ prefix: String) -> String {
+        prefix + String(microseconds, radix: 36) + "-" + String(UInt64.random(in: 0...UInt64.max), radix: 36)
+    }
+}

@@ -19,9 +19,7 @@ extension SQLTaskStore {
         for start in stride(from: 0, to: events.count, by: 400) {
             var s: SQL = "INSERT INTO task_events (id, task_id, at, actor, kind, changes) VALUES "
             for (n, (task, kind, changes)) in events[start..<min(events.count, start + 400)].enumerated() {
-                let id =
-                    "ev-" + String(at.microseconds, radix: 36) + "-"
-                    + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+                let id = at.rowID("ev-")
                 s += "\(raw: n == 0 ? "" : ", ")(\(text: id), \(task), \(at), \(who), \(text: kind), \(json: changes))"
             }
             try c.execute(s)

@@ -2,80 +2,83 @@ import MinskyCore
 
 extension SQLTaskStore {
     /// Writes every record in one transaction: all of them or none. Records may name each other
-    /// (parent, blockers) in any order; given ids must be new to the store.
-    public func importRecords(_ records: [TaskRecord]) async throws -> [TaskItem] {
-        let records = try records.map { try $0.validated() }
-        var seen: [TaskID: String] = [:]
-        for r in records {
-            guard let id = r.id else { continue }
-            if let other = seen[id] {
-                throw MinskyError(
-                    .conflict, "\(r.origin): id \(id) is also used by \(other); ids must be unique", field: "id")
-            }
-            seen[id] = r.origin
-        }
-        let order = try Self.parentsFirst(records)
+    /// (parent, blockers) in any order; given ids must be new to the store. The source is read
+    /// twice: once to check every record (`ImportPlan`), once to write them a chunk at a time
+    /// with foreign keys checked at commit, so memory holds a chunk and the plan, never the file.
+    public func importRecords(from source: any TaskRecordSource) async throws -> [TaskID] {
+        let plan = try ImportPlan(source)
         let now = now()
-        let given = seen
         return try await write { [self] c in
-            var seen = given
-            // Each record's id: its own, or a new one that neither the store nor the file holds.
-            let ids: [TaskID] = try records.map { r in
-                if let id = r.id { return id }
-                var length = TaskID.defaultSuffixLength
-                var id = makeID(idPrefix, length)
-                while try seen[id] != nil || exists(c, id) {
-                    length += 1
-                    id = makeID(idPrefix, length)
-                }
-                seen[id] = r.origin
-                return id
-            }
-            let batch = Set(ids)
-            // Checks first, a few statements for the whole batch: ids the store already holds,
-            // parents and blockers named outside the file.
-            let taken = try existingIDs(c, ids)
-            if let i = order.first(where: { taken.contains(ids[$0]) }) {
+            try c.execute(SQL(raw: d.deferForeignKeys))
+            let cache = plan.count >= 1000 ? d.bulkLoadCache : nil
+            if let cache { try c.execute(SQL(raw: cache.large)) }
+            defer { if let cache { _ = try? c.execute(SQL(raw: cache.usual)) } }
+            // Ids the store already holds, parents and blockers named outside the file.
+            let taken = try existingIDs(c, Array(plan.given.keys))
+            if let id = taken.min(by: { plan.given[$0] ?? 0 < plan.given[$1] ?? 0 }), let i = plan.given[id] {
+                let origin = try ImportPlan.origins(of: [i], in: source)[i] ?? "?"
                 throw MinskyError(
                     .conflict,
-                    "\(records[i].origin): task \(ids[i]) already exists in this store; import into an empty store, or drop the id to create a new task",
+                    "\(origin): task \(id) already exists in this store; import into an empty store, or drop the id to create a new task",
                     field: "id")
             }
-            let outside = Set(records.compactMap(\.parentId) + records.flatMap(\.dependsOn)).subtracting(batch)
-            let found = try existingIDs(c, Array(outside))
-            if let i = order.first(where: {
-                records[$0].parentId.map { outside.contains($0) && !found.contains($0) } ?? false
-            }),
-                let p = records[i].parentId
-            {
+            let found = try existingIDs(c, Array(plan.outside))
+            if let p = plan.outsideParents.first(where: { !found.contains($0) }) {
+                let origin = try ImportPlan.origin(naming: p, asBlocker: false, in: source)
                 throw MinskyError(
-                    .notFound, "\(records[i].origin): parent \(p) is neither in the file nor in the store",
-                    field: "parentId")
+                    .notFound, "\(origin): parent \(p) is neither in the file nor in the store", field: "parentId")
             }
-            for (i, r) in records.enumerated() {
-                if let dep = r.dependsOn.first(where: { outside.contains($0) && !found.contains($0) }) {
-                    throw MinskyError(
-                        .notFound, "\(r.origin): dependsOn \(dep) is neither in the file nor in the store",
-                        field: "dependsOn")
-                }
+            if let dep = plan.outside.first(where: { !found.contains($0) }) {
+                let origin = try ImportPlan.origin(naming: dep, asBlocker: true, in: source)
+                throw MinskyError(
+                    .notFound, "\(origin): dependsOn \(dep) is neither in the file nor in the store", field: "dependsOn"
+                )
             }
-            // Rows and their history in multi-row statements, a chunk at a time (parents before
-            // their subtasks), so only a chunk's rows and events are held beside the records.
+            if plan.hasDependencies, let lock = d.lockDependencyGraph { try c.execute(SQL(raw: lock)) }
+            // Rows, their history and their edges in multi-row statements, a chunk at a time.
             let tracks = try tracking(c) != nil
-            var items: [TaskItem?] = Array(repeating: nil, count: records.count)
+            var ids: [TaskID] = []
+            ids.reserveCapacity(plan.count)
+            var generated: Set<TaskID> = []
             var rows: [TaskItem] = []
             var events: [(TaskID, String, JSONValue)] = []
+            var edges: [(TaskID, TaskID)] = []
+            var notes: [(TaskID, String, TaskRecord.RecordNote, Int)] = []
             func flush() throws {
                 try insertRows(c, rows)
                 try insertEvents(c, events, at: now)
+                try insertEdges(c, edges, at: now)
                 // Sync tracking, only on a store that tracks (one statement said whether it does).
-                if tracks { for (id, kind, changes) in events { try trackEvent(c, id, kind, changes) } }
+                if tracks {
+                    for (id, kind, changes) in events { try trackEvent(c, id, kind, changes) }
+                    for (task, dep) in edges {
+                        try track(c, .dependency, task.rawValue + "|" + dep.rawValue, changed: [])
+                    }
+                }
+                try insertNotes(c, notes, at: now)
                 rows.removeAll(keepingCapacity: true)
                 events.removeAll(keepingCapacity: true)
+                edges.removeAll(keepingCapacity: true)
+                notes.removeAll(keepingCapacity: true)
             }
-            for i in order {
-                let r = records[i]
-                let id = ids[i]
+            try source.forEach { raw in
+                let r = try raw.validated()
+                let i = ids.count
+                let id: TaskID
+                if let given = r.id {
+                    id = given
+                } else {
+                    // A new id that neither the store nor the file holds.
+                    var length = TaskID.defaultSuffixLength
+                    var made = makeID(idPrefix, length)
+                    while try plan.given[made] != nil || generated.contains(made) || exists(c, made) {
+                        length += 1
+                        made = makeID(idPrefix, length)
+                    }
+                    generated.insert(made)
+                    id = made
+                }
+                ids.append(id)
                 let created = r.createdAt ?? Timestamp(microseconds: now.microseconds + Int64(i))
                 let t = TaskItem(
                     id: id, title: r.title, description: r.description, status: r.status, priority: r.priority,
@@ -89,90 +92,53 @@ extension SQLTaskStore {
                 }
                 rows.append(t)
                 events.append((id, "imported", .object(changes)))
-                items[i] = t
+                for dep in r.dependsOn { edges.append((id, dep)) }
+                for (n, note) in r.notes.enumerated() { notes.append((id, r.origin, note, n)) }
                 if rows.count == 400 { try flush() }
             }
             try flush()
-            if records.contains(where: { !$0.dependsOn.isEmpty }), let lock = d.lockDependencyGraph {
-                try c.execute(SQL(raw: lock))
+            guard ids.count == plan.count else {
+                throw MinskyError(.internal, "the import source changed while it was read; nothing was imported")
             }
-            var edges: [(TaskID, TaskID)] = []
-            for (i, r) in records.enumerated() { for dep in r.dependsOn { edges.append((ids[i], dep)) } }
-            try insertEdges(c, edges, at: now)
-            if tracks {
-                for (task, dep) in edges { try track(c, .dependency, task.rawValue + "|" + dep.rawValue, changed: []) }
+            // Readiness and subtask counters: of every task when the import is most of the
+            // store (one statement), else of the imported tasks and the parents they joined.
+            if try (c.query("SELECT COUNT(*) FROM tasks").first?[0].int ?? 0) < 2 * ids.count {
+                try c.execute(Self.recountCounters)
+            } else {
+                try refreshCounters(c, Set(ids).union(plan.outsideParents))
             }
-            // One walk over the graph: the imported edges must not close a cycle.
-            if records.contains(where: { !$0.dependsOn.isEmpty }) {
-                var graph: [TaskID: [TaskID]] = [:]
-                for row in try c.query("SELECT task_id, depends_on_id FROM task_dependencies") {
-                    guard let a = row[0].text, let b = row[1].text else { continue }
-                    graph[TaskID(trusted: a), default: []].append(TaskID(trusted: b))
-                }
-                try DependencyGraph.checkAcyclic(
-                    graph, from: records.indices.filter { !records[$0].dependsOn.isEmpty }.map { ids[$0] })
-            }
-            // Notes come with their task: id, author and time as exported (a team store's database
-            // still decides the author of a role that may not assert another's).
-            for (i, r) in records.enumerated() {
-                for (n, note) in r.notes.enumerated() {
-                    let noteID =
-                        note.id.isEmpty
-                        ? "nt-" + String(now.microseconds, radix: 36)
-                            + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
-                        : note.id
-                    if try !c.query("SELECT 1 FROM task_notes WHERE id = \(text: noteID)").isEmpty {
-                        throw MinskyError(
-                            .conflict,
-                            "\(r.origin): note \(n + 1) (\(noteID)) already exists in this store; drop its id to add it as a new note",
-                            field: "notes")
-                    }
-                    try c.execute(
-                        """
-                        INSERT INTO task_notes (id, task_id, author, body, created_at) \
-                        VALUES (\(text: noteID), \(ids[i]), \(text: note.author), \(text: note.body), \(note.createdAt))
-                        """)
-                    try track(c, .note, noteID, changed: [])
-                }
-            }
-            let parents = records.compactMap(\.parentId)
-            try refreshCounters(c, Set(ids + parents))
             try flushTextIndexIfFull(c)
             // A bulk load changes the tables' shape: the planner's statistics are refreshed at
             // once (PostgreSQL would otherwise plan `next` over stale counts until autovacuum).
-            if records.count >= 1000, let analyze = d.analyzeAfterBulkLoad { try c.execute(SQL(raw: analyze)) }
-            return items.compactMap { $0 }
+            if ids.count >= 1000, let analyze = d.analyzeAfterBulkLoad { try c.execute(SQL(raw: analyze)) }
+            return ids
         }
     }
 
-    /// Indices of `records` ordered so that a parent named in the batch comes before its subtasks.
-    static func parentsFirst(_ records: [TaskRecord]) throws -> [Int] {
-        var index: [TaskID: Int] = [:]
-        for (i, r) in records.enumerated() { if let id = r.id { index[id] = i } }
-        var state = [UInt8](repeating: 0, count: records.count)  // 0 new, 1 on the path, 2 placed
-        var order: [Int] = []
-        order.reserveCapacity(records.count)
-        for start in records.indices where state[start] == 0 {
-            // Walk up the parent chain iteratively (chains may be deeper than the stack allows).
-            var path: [Int] = []
-            var cur: Int? = start
-            while let i = cur, state[i] == 0 {
-                state[i] = 1
-                path.append(i)
-                cur = records[i].parentId.flatMap { index[$0] }
-                if let p = cur, state[p] == 1 {
-                    throw MinskyError(
-                        .cycle,
-                        "\(records[p].origin): the parent links of the imported tasks form a loop through \(records[p].id?.rawValue ?? "?")",
-                        field: "parentId")
-                }
+    /// Notes come with their task: id, author and time as exported (a team store's database
+    /// still decides the author of a role that may not assert another's).
+    func insertNotes(
+        _ c: any SQLConnection, _ notes: [(task: TaskID, origin: String, note: TaskRecord.RecordNote, n: Int)],
+        at now: Timestamp
+    ) throws {
+        for (task, origin, note, n) in notes {
+            let noteID =
+                note.id.isEmpty
+                ? now.rowID("nt-")
+                : note.id
+            if try !c.query("SELECT 1 FROM task_notes WHERE id = \(text: noteID)").isEmpty {
+                throw MinskyError(
+                    .conflict,
+                    "\(origin): note \(n + 1) (\(noteID)) already exists in this store; drop its id to add it as a new note",
+                    field: "notes")
             }
-            for i in path.reversed() {
-                state[i] = 2
-                order.append(i)
-            }
+            try c.execute(
+                """
+                INSERT INTO task_notes (id, task_id, author, body, created_at) \
+                VALUES (\(text: noteID), \(task), \(text: note.author), \(text: note.body), \(note.createdAt))
+                """)
+            try track(c, .note, noteID, changed: [])
         }
-        return order
     }
 
     /// Which of `ids` the store holds, a few hundred per statement.

@@ -16,7 +16,7 @@ extension SQLTaskStore {
         let now = now()
         return try await write { [self] c in
             try requireExists(c, taskId, field: "id")
-            let id = "nt-" + String(now.microseconds, radix: 36) + String(UInt64.random(in: 0..<(1 << 40)), radix: 36)
+            let id = now.rowID("nt-")
             let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"
             guard
                 let row = try c.query(

@@ -113,34 +113,11 @@ extension TasksCommand {
 
         func run() async throws {
             try await global.withStore { store, out in
-                let data: Data
-                if file == "-" {
-                    data = FileHandle.standardInput.readDataToEndOfFile()
-                } else {
-                    guard let d = FileManager.default.contents(atPath: file) else {
-                        throw MinskyError.invalid("file", "cannot read \(file); check the path")
-                    }
-                    data = d
-                }
-                guard let text = String(validating: data, as: UTF8.self) else {
-                    throw MinskyError.invalid("file", "\(file) is not UTF-8 text; nothing was imported")
-                }
-                var records: [TaskRecord] = []
-                for (n, line) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
-                    guard line.contains(where: { !$0.isWhitespace }) else { continue }
-                    let origin = "line \(n + 1)"
-                    let value: JSONValue
-                    do { value = try JSONValue.parse(String(line)) } catch {
-                        throw MinskyError.invalid(
-                            "file",
-                            "\(origin) is not JSON; each line must be a task object like {\"title\": \"Write docs\"}. Nothing was imported"
-                        )
-                    }
-                    records.append(try TaskRecord(json: value, origin: origin))
-                }
-                let created = try await store.importRecords(records)
+                let source = try file == "-" ? JSONLinesRecords.spoolingStandardInput() : JSONLinesRecords(path: file)
+                defer { if file == "-" { source.discard() } }
+                let created = try await store.importRecords(from: source)
                 if out.json {
-                    out.emit(TaskJSON.created(created))
+                    out.emit(TaskJSON.created(ids: created))
                 } else {
                     out.line("Imported \(created.count) task(s)")
                 }

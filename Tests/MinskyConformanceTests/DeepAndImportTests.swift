@@ -65,8 +65,10 @@ struct DeepAndImportTests {
                 done, record("mk-i2", "b", deps: ["mk-i3", existing.id.rawValue]), record("mk-i1", "a"),
                 record(nil, "fresh", parent: "mk-i1"),
             ]
-            let items = try await store.importRecords(records)
-            #expect(items.map(\.title) == ["c", "b", "a", "fresh"])
+            let ids = try await store.importRecords(records)
+            #expect(ids.count == 4 && ids[..<3] == ["mk-i3", "mk-i2", "mk-i1"])
+            let fresh = try await store.get(ids[3])
+            #expect(fresh.title == "fresh" && fresh.parentId == "mk-i1")
             let c = try await store.get("mk-i3")
             #expect(c.version == 7 && c.status == .done && c.assignee == "ana" && c.parentId == "mk-i1")
             #expect(
@@ -76,7 +78,7 @@ struct DeepAndImportTests {
                 try await store.dependencies(of: "mk-i2").blockedBy.map(\.id).sorted()
                     == ["mk-i3", existing.id].sorted())
             // Counters were rebuilt: b waits for `existing` (TODO); a has open subtasks.
-            #expect(try await store.nextReady(limit: 10).map(\.id).sorted() == [existing.id, items[3].id].sorted())
+            #expect(try await store.nextReady(limit: 10).map(\.id).sorted() == [existing.id, ids[3]].sorted())
             let before = try await store.count()
             // A cycle, an id already stored, a parent loop: refused whole.
             await expectError(.cycle) {
