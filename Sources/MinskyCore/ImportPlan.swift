@@ -28,6 +28,11 @@ public struct ImportPlan: Sendable {
     public private(set) var outsideParents: Set<TaskID> = []
     /// Whether any record has blockers.
     public private(set) var hasDependencies = false
+    /// Per record: its open blockers among the records, its open subtasks (all among the records:
+    /// its id is new), and the blockers it names outside the file (sparse).
+    var openBlockers: [Int32] = []
+    var openSubtasks: [Int32] = []
+    var blockersOutside: [Int32: [TaskID]] = [:]
 
     public init(_ source: any TaskRecordSource) throws {
         var ids: [TaskID?] = []
@@ -35,6 +40,7 @@ public struct ImportPlan: Sendable {
         var depEnd: [Int32] = []
         var deps: [TaskID] = []
         var duplicate: (first: Int32, again: Int32, id: TaskID)?
+        var resolved: [Bool] = []
         try source.forEach { raw in
             let r = try raw.validated()
             let i = Int32(count)
@@ -46,6 +52,7 @@ public struct ImportPlan: Sendable {
                 }
             }
             ids.append(r.id)
+            resolved.append(r.status.isResolved)
             parents.append(r.parentId)
             deps.append(contentsOf: r.dependsOn)
             depEnd.append(Int32(deps.count))
@@ -83,9 +90,28 @@ public struct ImportPlan: Sendable {
         // that give their id: no one can name the others, and the store's own graph is acyclic
         // and cannot point back at ids new to it.
         var targets = [Int32](repeating: -1, count: deps.count)
-        for (k, d) in deps.enumerated() { targets[k] = given[d] ?? -1 }
+        openBlockers = [Int32](repeating: 0, count: count)
+        var i = 0
+        for (k, d) in deps.enumerated() {
+            while k >= depEnd[i] { i += 1 }
+            if let j = given[d] {
+                targets[k] = j
+                if !resolved[Int(j)] { openBlockers[i] += 1 }
+            } else {
+                blockersOutside[Int32(i), default: []].append(d)
+            }
+        }
         deps = []
+        openSubtasks = [Int32](repeating: 0, count: count)
+        for (i, p) in parentIndex.enumerated() where p >= 0 && !resolved[i] { openSubtasks[Int(p)] += 1 }
         try Self.checkAcyclic(ends: depEnd, targets: targets) { ids[Int($0)] ?? TaskID(trusted: "?") }
+    }
+
+    /// The readiness counters of record `i` as stored: its open blockers (those outside the file
+    /// counted when in `openOutside`) and its open subtasks.
+    public func counters(_ i: Int, openOutside: Set<TaskID>) -> (blockers: Int64, subtasks: Int64) {
+        let outside = blockersOutside[Int32(i)]?.filter(openOutside.contains).count ?? 0
+        return (Int64(openBlockers[i]) + Int64(outside), Int64(openSubtasks[i]))
     }
 
     /// A record in a parent loop, if any (iterative: chains may be deeper than the stack).

@@ -40,11 +40,19 @@ public final class PostgresSession: @unchecked Sendable {
     /// Streams COPY text-format data into `sql` (`COPY t (…) FROM STDIN`). `chunks` is called
     /// until it returns nil.
     public func copyIn(_ sql: String, chunks: () throws -> [UInt8]?) throws {
-        let raw = conn.raw
+        do { try conn.copyIn(sql, chunks: chunks) } catch let e as PGError { throw e.minsky }
+    }
+
+}
+
+extension PGConnection {
+    /// Streams COPY text-format data into `sql` (`COPY t (…) FROM STDIN`). `chunks` is called
+    /// until it returns nil; an error from it aborts the COPY and is rethrown.
+    func copyIn(_ sql: String, chunks: () throws -> [UInt8]?) throws {
         guard let start = PQexec(raw, sql) else { throw lost() }
         let st = PQresultStatus(start)
         if st != PGRES_COPY_IN {
-            do { _ = try PGResult.check(start, conn: conn, sql: sql) } catch let e as PGError { throw e.minsky }
+            _ = try PGResult.check(start, conn: self, sql: sql)
             throw MinskyError(.internal, "COPY did not start on \(target.hostPort)")
         }
         PQclear(start)
@@ -63,9 +71,7 @@ public final class PostgresSession: @unchecked Sendable {
         var serverError: (any Error)?
         while let r = PQgetResult(raw) {
             if PQresultStatus(r) != PGRES_COMMAND_OK {
-                do { _ = try PGResult.check(r, conn: conn, sql: sql) } catch let e as PGError {
-                    serverError = e.minsky
-                } catch { serverError = error }
+                do { _ = try PGResult.check(r, conn: self, sql: sql) } catch { serverError = error }
             } else {
                 PQclear(r)
             }
@@ -78,7 +84,7 @@ public final class PostgresSession: @unchecked Sendable {
     func lost() -> MinskyError {
         MinskyError(
             .storeUnavailable,
-            "lost the connection to PostgreSQL at \(target.hostPort): \(target.scrub(String(cString: PQerrorMessage(conn.raw)))); nothing was switched, rerun when the server is back"
+            "lost the connection to PostgreSQL at \(target.hostPort): \(target.scrub(String(cString: PQerrorMessage(raw)))); nothing was written, rerun when the server is back"
         )
     }
 }

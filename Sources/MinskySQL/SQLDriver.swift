@@ -14,6 +14,9 @@ public protocol SQLConnection {
     /// values per row: how many vectors are read at once. Column 1 is read with
     /// `dialect.read(_:as: .blob)`.
     func forEachTextAndBlob(_ statement: SQLStatement, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws
+    /// Appends rows to a table: the database's bulk path where it has one (PostgreSQL's COPY),
+    /// else multi-row INSERTs (`insertWithStatements`, the default).
+    func insert(_ rows: SQLRows) throws
 }
 
 /// What a database backend provides to `SQLTaskStore`: transactions and a dialect. All task
@@ -58,5 +61,55 @@ extension SQLConnection {
         for r in try query(statement) {
             try dialect.blobBytes(r[1]).withUnsafeBytes { try body(r[0].text ?? "", $0) }
         }
+    }
+}
+
+/// Rows to append to one table, held flat (row after row) for `SQLConnection.insert(_:)`.
+public struct SQLRows: Sendable {
+    public let table: String
+    public let columns: [(name: String, type: SQLDialect.ColumnType)]
+    public private(set) var values: [SQLValue] = []
+
+    public init(_ table: String, _ columns: [(name: String, type: SQLDialect.ColumnType)]) {
+        self.table = table
+        self.columns = columns
+    }
+
+    public var count: Int { values.count / columns.count }
+    public var isEmpty: Bool { values.isEmpty }
+
+    /// Appends one row: a value per column, in the columns' order.
+    public mutating func append(_ row: SQLValue...) {
+        precondition(row.count == columns.count, "a row of \(table) needs \(columns.count) values")
+        values += row
+    }
+
+    public mutating func removeAll() { values.removeAll(keepingCapacity: true) }
+
+    /// Multi-row INSERT statements, as many rows per statement as the bind limit allows.
+    public func statements() -> [SQL] {
+        let perStatement = Swift.max(1, Swift.min(500, 30_000 / columns.count))
+        let head = "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES "
+        return stride(from: 0, to: count, by: perStatement).map { first in
+            var s = SQL(raw: head)
+            for r in first..<Swift.min(count, first + perStatement) {
+                s += SQL(raw: r == first ? "(" : ", (")
+                for (k, column) in columns.enumerated() {
+                    let v = values[r * columns.count + k]
+                    s += k == 0 ? "\(v, as: column.type)" : ", \(v, as: column.type)"
+                }
+                s += ")"
+            }
+            return s
+        }
+    }
+}
+
+extension SQLConnection {
+    public func insert(_ rows: SQLRows) throws { try insertWithStatements(rows) }
+
+    /// Appends `rows` with multi-row INSERT statements.
+    public func insertWithStatements(_ rows: SQLRows) throws {
+        for s in rows.statements() { try execute(SQLStatement(dialect, s)) }
     }
 }

@@ -35,17 +35,21 @@ extension SQLTaskStore {
                 )
             }
             if plan.hasDependencies, let lock = d.lockDependencyGraph { try c.execute(SQL(raw: lock)) }
+            // Each row is written with its readiness counters (so no pass rewrites every row);
+            // blockers outside the file count while they are open.
+            let openOutside = try existingIDs(c, Array(plan.outside), open: true)
             // Rows, their history and their edges in multi-row statements, a chunk at a time.
             let tracks = try tracking(c) != nil
             var ids: [TaskID] = []
             ids.reserveCapacity(plan.count)
             var generated: Set<TaskID> = []
             var rows: [TaskItem] = []
+            var counters: [(blockers: Int64, subtasks: Int64)] = []
             var events: [(TaskID, String, JSONValue)] = []
             var edges: [(TaskID, TaskID)] = []
             var notes: [(TaskID, String, TaskRecord.RecordNote, Int)] = []
             func flush() throws {
-                try insertRows(c, rows)
+                try insertRows(c, rows, counters: counters)
                 try insertEvents(c, events, at: now)
                 try insertEdges(c, edges, at: now)
                 // Sync tracking, only on a store that tracks (one statement said whether it does).
@@ -57,6 +61,7 @@ extension SQLTaskStore {
                 }
                 try insertNotes(c, notes, at: now)
                 rows.removeAll(keepingCapacity: true)
+                counters.removeAll(keepingCapacity: true)
                 events.removeAll(keepingCapacity: true)
                 edges.removeAll(keepingCapacity: true)
                 notes.removeAll(keepingCapacity: true)
@@ -91,6 +96,7 @@ extension SQLTaskStore {
                     changes["dependsOn"] = ["after": .array(r.dependsOn.map { .string($0.rawValue) })]
                 }
                 rows.append(t)
+                counters.append(plan.counters(i, openOutside: openOutside))
                 events.append((id, "imported", .object(changes)))
                 for dep in r.dependsOn { edges.append((id, dep)) }
                 for (n, note) in r.notes.enumerated() { notes.append((id, r.origin, note, n)) }
@@ -100,13 +106,8 @@ extension SQLTaskStore {
             guard ids.count == plan.count else {
                 throw MinskyError(.internal, "the import source changed while it was read; nothing was imported")
             }
-            // Readiness and subtask counters: of every task when the import is most of the
-            // store (one statement), else of the imported tasks and the parents they joined.
-            if try (c.query("SELECT COUNT(*) FROM tasks").first?[0].int ?? 0) < 2 * ids.count {
-                try c.execute(Self.recountCounters)
-            } else {
-                try refreshCounters(c, Set(ids).union(plan.outsideParents))
-            }
+            // The parents outside the file gained subtasks.
+            try refreshCounters(c, plan.outsideParents)
             try flushTextIndexIfFull(c)
             // A bulk load changes the tables' shape: the planner's statistics are refreshed at
             // once (PostgreSQL would otherwise plan `next` over stale counts until autovacuum).
@@ -141,44 +142,48 @@ extension SQLTaskStore {
         }
     }
 
-    /// Which of `ids` the store holds, a few hundred per statement.
-    func existingIDs(_ c: any SQLConnection, _ ids: [TaskID]) throws -> Set<TaskID> {
+    /// Which of `ids` the store holds (with `open`, those not resolved), a few hundred per statement.
+    func existingIDs(_ c: any SQLConnection, _ ids: [TaskID], open: Bool = false) throws -> Set<TaskID> {
         var out: Set<TaskID> = []
+        let status: SQL = open ? " AND status IN \(raw: Self.unresolved)" : ""
         for start in stride(from: 0, to: ids.count, by: Self.idsPerStatement) {
             let part = Array(ids[start..<min(ids.count, start + Self.idsPerStatement)])
-            for r in try c.query("SELECT id FROM tasks WHERE id IN (\(list: part))") {
+            for r in try c.query("SELECT id FROM tasks WHERE id IN (\(list: part))\(status)") {
                 if let id = r[0].text { out.insert(TaskID(trusted: id)) }
             }
         }
         return out
     }
 
-    /// Inserts task rows in multi-row statements (in order: a parent before its subtasks).
-    func insertRows(_ c: any SQLConnection, _ rows: [TaskItem]) throws {
-        for start in stride(from: 0, to: rows.count, by: 200) {
-            var s: SQL = """
-                INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, \
-                claim_expires_at, created_at, updated_at, version, acceptance) VALUES 
-                """
-            for (n, t) in rows[start..<min(rows.count, start + 200)].enumerated() {
-                s += """
-                    \(raw: n == 0 ? "" : ", ")(\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
-                    \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
-                    \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version), \(json: AcceptanceCriterion.json(t.acceptance)))
-                    """
-            }
-            try c.execute(s)
+    /// Inserts task rows with their readiness counters.
+    func insertRows(
+        _ c: any SQLConnection, _ items: [TaskItem], counters: [(blockers: Int64, subtasks: Int64)]
+    ) throws {
+        var rows = SQLRows(
+            "tasks",
+            [
+                ("id", .text), ("title", .text), ("description", .text), ("status", .text), ("priority", .integer),
+                ("tags", .json), ("metadata", .json), ("parent_id", .text), ("assignee", .text),
+                ("claim_expires_at", .timestamp), ("created_at", .timestamp), ("updated_at", .timestamp),
+                ("version", .integer), ("acceptance", .json), ("open_blockers", .integer), ("open_subtasks", .integer),
+            ])
+        for (t, n) in zip(items, counters) {
+            rows.append(
+                .text(t.id.rawValue), .text(t.title), .text(t.description), .text(t.status.rawValue),
+                .int(Int64(t.priority.value)), .text(Self.tagsJSON(t.tags).canonicalJSON()),
+                .text(t.metadata.canonicalJSON()), t.parentId.map { .text($0.rawValue) } ?? .null,
+                t.assignee.map(SQLValue.text) ?? .null, t.claimExpiresAt.map { .text($0.iso8601) } ?? .null,
+                .text(t.createdAt.iso8601), .text(t.updatedAt.iso8601), .int(t.version),
+                .text(AcceptanceCriterion.json(t.acceptance).canonicalJSON()), .int(n.blockers), .int(n.subtasks))
         }
+        try c.insert(rows)
     }
 
-    /// Inserts dependency edges in multi-row statements.
+    /// Inserts dependency edges.
     func insertEdges(_ c: any SQLConnection, _ edges: [(TaskID, TaskID)], at now: Timestamp) throws {
-        for start in stride(from: 0, to: edges.count, by: 500) {
-            var s: SQL = "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) VALUES "
-            for (n, (task, dep)) in edges[start..<min(edges.count, start + 500)].enumerated() {
-                s += "\(raw: n == 0 ? "" : ", ")(\(task), \(dep), \(now))"
-            }
-            try c.execute(s)
-        }
+        var rows = SQLRows(
+            "task_dependencies", [("task_id", .text), ("depends_on_id", .text), ("created_at", .timestamp)])
+        for (task, dep) in edges { rows.append(.text(task.rawValue), .text(dep.rawValue), .text(now.iso8601)) }
+        try c.insert(rows)
     }
 }

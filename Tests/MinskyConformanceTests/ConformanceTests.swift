@@ -579,6 +579,25 @@ struct ReadinessTests {
                         let id = ids[Int(rng.next() % UInt64(ids.count))]
                         let gone = try await store.delete(id, cascade: true)
                         ids.removeAll { gone.contains($0) }
+                    } else if roll < 89 {
+                        // An import: statuses of every kind, parents and blockers in the file (named
+                        // before or after) and in the store; its rows are written with their counters.
+                        var records: [TaskRecord] = []
+                        let n = 2 + Int(rng.next() % 3)
+                        for j in 0..<n {
+                            var r = TaskRecord(title: "i\(step)-\(j)", origin: "line \(j + 1)")
+                            r.id = TaskID(trusted: "mk-imp\(step)x\(j)")
+                            r.status = statuses[Int(rng.next() % UInt64(statuses.count))]
+                            let pick = rng.next() % 4
+                            if pick == 0, j + 1 < n { r.parentId = TaskID(trusted: "mk-imp\(step)x\(j + 1)") }
+                            if pick == 1 { r.parentId = ids[Int(rng.next() % UInt64(ids.count))] }
+                            if rng.next() % 2 == 0 { r.dependsOn.append(ids[Int(rng.next() % UInt64(ids.count))]) }
+                            if j + 1 < n, rng.next() % 2 == 0 {
+                                r.dependsOn.append(TaskID(trusted: "mk-imp\(step)x\(n - 1)"))
+                            }
+                            records.append(r)
+                        }
+                        ids += try await store.importRecords(records)
                     } else if roll < 92 {
                         let id = ids[Int(rng.next() % UInt64(ids.count))]
                         let p = ids[Int(rng.next() % UInt64(ids.count))]
