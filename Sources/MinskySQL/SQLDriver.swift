@@ -92,14 +92,15 @@ public struct SQLRows: Sendable {
         let head = "INSERT INTO \(table) (\(columns.map(\.name).joined(separator: ", "))) VALUES "
         return stride(from: 0, to: count, by: perStatement).map { first in
             var s = SQL(raw: head)
-            for r in first..<Swift.min(count, first + perStatement) {
-                s += SQL(raw: r == first ? "(" : ", (")
+            let last = Swift.min(count, first + perStatement)
+            s.parts.reserveCapacity(1 + (last - first) * (2 * columns.count + 1))
+            for r in first..<last {
                 for (k, column) in columns.enumerated() {
-                    let v = values[r * columns.count + k]
-                    s += k == 0 ? "\(v, as: column.type)" : ", \(v, as: column.type)"
+                    s.parts.append(.raw(k > 0 ? ", " : r == first ? "(" : "), ("))
+                    s.parts.append(.value(values[r * columns.count + k], column.type))
                 }
-                s += ")"
             }
+            s.parts.append(.raw(")"))
             return s
         }
     }

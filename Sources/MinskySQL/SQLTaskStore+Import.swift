@@ -38,42 +38,19 @@ extension SQLTaskStore {
             // Each row is written with its readiness counters (so no pass rewrites every row);
             // blockers outside the file count while they are open.
             let openOutside = try existingIDs(c, Array(plan.outside), open: true)
-            // Rows, their history and their edges in multi-row statements, a chunk at a time.
+            // Records become rows on a thread of their own while this one writes the chunk before
+            // (parsing and rendering cost as much as the database's work: on two cores they overlap).
             let tracks = try tracking(c) != nil
-            var ids: [TaskID] = []
-            ids.reserveCapacity(plan.count)
+            let who = try d.databaseActor.map { try c.query(SQL(raw: "SELECT " + $0)).first?[0].text ?? actor } ?? actor
+            let context = ImportChunk.Context(
+                plan: plan, openOutside: openOutside, now: now, actor: who, tracks: tracks)
+            var ids = [TaskID?](repeating: nil, count: plan.count)
             var generated: Set<TaskID> = []
-            var rows: [TaskItem] = []
-            var counters: [(blockers: Int64, subtasks: Int64)] = []
-            var events: [(TaskID, String, JSONValue)] = []
-            var edges: [(TaskID, TaskID)] = []
-            var notes: [(TaskID, String, TaskRecord.RecordNote, Int)] = []
-            func flush() throws {
-                try insertRows(c, rows, counters: counters)
-                try insertEvents(c, events, at: now)
-                try insertEdges(c, edges, at: now)
-                // Sync tracking, only on a store that tracks (one statement said whether it does).
-                if tracks {
-                    for (id, kind, changes) in events { try trackEvent(c, id, kind, changes) }
-                    for (task, dep) in edges {
-                        try track(c, .dependency, task.rawValue + "|" + dep.rawValue, changed: [])
-                    }
-                }
-                try insertNotes(c, notes, at: now)
-                rows.removeAll(keepingCapacity: true)
-                counters.removeAll(keepingCapacity: true)
-                events.removeAll(keepingCapacity: true)
-                edges.removeAll(keepingCapacity: true)
-                notes.removeAll(keepingCapacity: true)
-            }
-            try source.forEach { raw in
-                let r = try raw.validated()
-                let i = ids.count
-                let id: TaskID
-                if let given = r.id {
-                    id = given
-                } else {
-                    // A new id that neither the store nor the file holds.
+            let pipe = ImportPipe(source: source, context: context)
+            defer { pipe.stop() }
+            while var chunk = try pipe.next() {
+                // Records without an id get one here, where the store can be asked.
+                for (position, r) in chunk.waiting {
                     var length = TaskID.defaultSuffixLength
                     var made = makeID(idPrefix, length)
                     while try plan.given[made] != nil || generated.contains(made) || exists(c, made) {
@@ -81,38 +58,31 @@ extension SQLTaskStore {
                         made = makeID(idPrefix, length)
                     }
                     generated.insert(made)
-                    id = made
+                    chunk.add(r, id: made, position: position, context)
                 }
-                ids.append(id)
-                let created = r.createdAt ?? Timestamp(microseconds: now.microseconds + Int64(i))
-                let t = TaskItem(
-                    id: id, title: r.title, description: r.description, status: r.status, priority: r.priority,
-                    tags: r.tags,
-                    metadata: r.metadata, parentId: r.parentId, assignee: r.assignee, claimExpiresAt: r.claimExpiresAt,
-                    createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1,
-                    acceptance: r.acceptance)
-                var changes = TaskEvent.changes(from: nil, to: t).objectValue ?? [:]
-                if !r.dependsOn.isEmpty {
-                    changes["dependsOn"] = ["after": .array(r.dependsOn.map { .string($0.rawValue) })]
+                try c.insert(chunk.tasks)
+                try c.insert(chunk.events)
+                try c.insert(chunk.edges)
+                // Sync tracking, only on a store that tracks (one statement said whether it does).
+                for (id, kind, changes) in chunk.tracked { try trackEvent(c, id, kind, changes) }
+                for (task, dep) in chunk.trackedEdges {
+                    try track(c, .dependency, task.rawValue + "|" + dep.rawValue, changed: [])
                 }
-                rows.append(t)
-                counters.append(plan.counters(i, openOutside: openOutside))
-                events.append((id, "imported", .object(changes)))
-                for dep in r.dependsOn { edges.append((id, dep)) }
-                for (n, note) in r.notes.enumerated() { notes.append((id, r.origin, note, n)) }
-                if rows.count == 400 { try flush() }
+                try insertNotes(c, chunk.notes, at: now)
+                for (position, id) in chunk.ids {
+                    guard position < ids.count else { throw ImportPipe.sourceChanged }
+                    ids[position] = id
+                }
             }
-            try flush()
-            guard ids.count == plan.count else {
-                throw MinskyError(.internal, "the import source changed while it was read; nothing was imported")
-            }
+            let written = ids.compactMap { $0 }
+            guard written.count == plan.count else { throw ImportPipe.sourceChanged }
             // The parents outside the file gained subtasks.
             try refreshCounters(c, plan.outsideParents)
             try flushTextIndexIfFull(c)
             // A bulk load changes the tables' shape: the planner's statistics are refreshed at
             // once (PostgreSQL would otherwise plan `next` over stale counts until autovacuum).
-            if ids.count >= 1000, let analyze = d.analyzeAfterBulkLoad { try c.execute(SQL(raw: analyze)) }
-            return ids
+            if written.count >= 1000, let analyze = d.analyzeAfterBulkLoad { try c.execute(SQL(raw: analyze)) }
+            return written
         }
     }
 
@@ -153,37 +123,5 @@ extension SQLTaskStore {
             }
         }
         return out
-    }
-
-    /// Inserts task rows with their readiness counters.
-    func insertRows(
-        _ c: any SQLConnection, _ items: [TaskItem], counters: [(blockers: Int64, subtasks: Int64)]
-    ) throws {
-        var rows = SQLRows(
-            "tasks",
-            [
-                ("id", .text), ("title", .text), ("description", .text), ("status", .text), ("priority", .integer),
-                ("tags", .json), ("metadata", .json), ("parent_id", .text), ("assignee", .text),
-                ("claim_expires_at", .timestamp), ("created_at", .timestamp), ("updated_at", .timestamp),
-                ("version", .integer), ("acceptance", .json), ("open_blockers", .integer), ("open_subtasks", .integer),
-            ])
-        for (t, n) in zip(items, counters) {
-            rows.append(
-                .text(t.id.rawValue), .text(t.title), .text(t.description), .text(t.status.rawValue),
-                .int(Int64(t.priority.value)), .text(Self.tagsJSON(t.tags).canonicalJSON()),
-                .text(t.metadata.canonicalJSON()), t.parentId.map { .text($0.rawValue) } ?? .null,
-                t.assignee.map(SQLValue.text) ?? .null, t.claimExpiresAt.map { .text($0.iso8601) } ?? .null,
-                .text(t.createdAt.iso8601), .text(t.updatedAt.iso8601), .int(t.version),
-                .text(AcceptanceCriterion.json(t.acceptance).canonicalJSON()), .int(n.blockers), .int(n.subtasks))
-        }
-        try c.insert(rows)
-    }
-
-    /// Inserts dependency edges.
-    func insertEdges(_ c: any SQLConnection, _ edges: [(TaskID, TaskID)], at now: Timestamp) throws {
-        var rows = SQLRows(
-            "task_dependencies", [("task_id", .text), ("depends_on_id", .text), ("created_at", .timestamp)])
-        for (task, dep) in edges { rows.append(.text(task.rawValue), .text(dep.rawValue), .text(now.iso8601)) }
-        try c.insert(rows)
     }
 }

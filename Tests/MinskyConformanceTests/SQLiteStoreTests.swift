@@ -128,6 +128,19 @@ struct SQLiteStoreTests {
         let b = try await store.create(NewTask(title: "b"))
         let c = try await store.create(NewTask(title: "c"))
         #expect([a.id, b.id, c.id] == ["mk-aaaaa", "mk-aaaaaa", "mk-aaaaaaa"])
+        // An import gives records without an id theirs on the writing side, around the store's
+        // ids, the file's and each other's.
+        var records = (0..<40).map { i in
+            var r = TaskRecord(title: "imported \(i)", origin: "line \(i + 1)")
+            if i % 10 == 1 { r.id = TaskID(trusted: "mk-" + String(repeating: "a", count: 8 + i / 10)) }
+            return r
+        }
+        records[2].parentId = "mk-aaaaaaaa"
+        let made = try await store.importRecords(records)
+        #expect(made.count == 40 && Set(made).count == 40)
+        #expect(try await store.count() == 43)
+        #expect(made[1] == "mk-aaaaaaaa" && made[0] == "mk-aaaaaaaaaaaa", "\(made.prefix(3))")
+        #expect(try await store.get(made[2]).parentId == "mk-aaaaaaaa")
         await store.close()
     }
 
