@@ -117,6 +117,9 @@ public final class FollowingStore: SyncableStore {
         try await perform { try await $0.importRecords(from: source) }
     }
     public func get(_ id: TaskID) async throws -> TaskItem { try await perform { try await $0.get(id) } }
+    public func board(_ filter: BoardFilter) async throws -> BoardSnapshot {
+        try await perform { try await $0.board(filter) }
+    }
     public func list(_ query: TaskQuery) async throws -> TaskPage { try await perform { try await $0.list(query) } }
     public func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem {
         try await perform { try await $0.update(id, patch, expectedVersion: expectedVersion) }

@@ -103,11 +103,13 @@ public struct BoardAPI: Sendable {
 
     // MARK: Reads
 
-    /// Every task as a card, with what blocks it, filtered by tag, assignee, words or meaning.
+    /// The cards of every column, with what blocks them, filtered by tag, assignee, words or
+    /// meaning. The store reads what the columns show (`TaskStore.board`), never every task.
     func board(_ q: [String: String]) async throws -> JSONValue {
         let tag = try q["tag"].flatMap { $0.isEmpty ? nil : try TaskRules.normalizeTags([$0]).first }
         let assignee = q["assignee"].flatMap { $0.isEmpty ? nil : $0 }
-        var words: Set<TaskID>?
+        var filter = BoardFilter(
+            tag: tag, assignee: assignee, openLimit: Self.openShown, resolvedLimit: Self.resolvedShown)
         var order: [TaskID: Int]?
         if let text = q["q"], !text.trimmingCharacters(in: .whitespaces).isEmpty {
             if q["meaning"] == "1" {
@@ -121,47 +123,15 @@ public struct BoardAPI: Sendable {
                 let best = hits.first?.score ?? 0
                 let close = hits.filter { $0.score > 0 && $0.score >= best / 2 }
                 order = Dictionary(close.enumerated().map { ($1.id, $0) }, uniquingKeysWith: min)
+                filter.ids = Array(close.prefix(TaskQuery.maxLimit).map(\.id))
             } else {
-                words = Set(try await store.listAll(TaskQuery(text: text, limit: TaskQuery.maxLimit)).map(\.id))
+                // The first page of matches, oldest first.
+                filter.ids = try await store.list(TaskQuery(text: text, limit: TaskQuery.maxLimit)).tasks.map(\.id)
             }
         }
-        // Every task once: the cards are filtered from it, and blockers and subtasks counted over it.
-        let all = try await store.listAll()
-        var tasks = all.filter { t in
-            (tag.map { t.tags.contains($0) } ?? true) && (assignee.map { t.assignee == $0 } ?? true)
-                && (words?.contains(t.id) ?? true) && (order.map { $0[t.id] != nil } ?? true)
-        }
-        if let order { tasks.sort { order[$0.id]! < order[$1.id]! } }
-        let status = Dictionary(all.map { ($0.id, $0) }, uniquingKeysWith: { a, _ in a })
-        var blockers: [TaskID: [TaskID]] = [:]
-        for e in try await store.dependencyEdges(among: nil) where !(status[e.dependsOn]?.status.isResolved ?? true) {
-            blockers[e.taskId, default: []].append(e.dependsOn)
-        }
-        var openSubtasks: [TaskID: Int] = [:]
-        for t in all where !t.status.isResolved { if let p = t.parentId { openSubtasks[p, default: 0] += 1 } }
-        // A column shows what matters first and at most so many cards (the header says how
-        // many there are; filters narrow it): open work most urgent first, then oldest; DONE and
-        // CLOSED, which grow forever, most recently changed first.
-        var counts: [TaskStatus: Int] = [:]
-        var columns: [TaskStatus: [TaskItem]] = [:]
-        for t in tasks {
-            counts[t.status, default: 0] += 1
-            columns[t.status, default: []].append(t)
-        }
-        if order == nil {
-            for (status, list) in columns {
-                let sorted =
-                    status.isResolved
-                    ? list.sorted { ($0.updatedAt, $0.id.rawValue) > ($1.updatedAt, $1.id.rawValue) }
-                    : list.sorted {
-                        ($0.priority.value, $0.createdAt, $0.id.rawValue) < (
-                            $1.priority.value, $1.createdAt, $1.id.rawValue
-                        )
-                    }
-                columns[status] = Array(sorted.prefix(status.isResolved ? Self.resolvedShown : Self.openShown))
-            }
-            tasks = TaskStatus.allCases.flatMap { columns[$0] ?? [] }
-        }
+        let b = try await store.board(filter)
+        var tasks = TaskStatus.allCases.flatMap { b.columns[$0] ?? [] }
+        if let order { tasks.sort { order[$0.id] ?? .max < order[$1.id] ?? .max } }
         let cards: [JSONValue] = tasks.map { t in
             var o: [String: JSONValue] = [
                 "id": .string(t.id.rawValue), "title": .string(t.title), "status": .string(t.status.rawValue),
@@ -171,11 +141,10 @@ public struct BoardAPI: Sendable {
             if let a = t.assignee { o["assignee"] = .string(a) }
             if let e = t.claimExpiresAt { o["claimExpiresAt"] = .string(e.iso8601) }
             if let p = t.parentId { o["parentId"] = .string(p.rawValue) }
-            if let b = blockers[t.id] {
-                o["blockedBy"] = .array(
-                    b.map { id in ["id": .string(id.rawValue), "title": .string(status[id]?.title ?? "")] })
+            if let blockers = b.openBlockers[t.id] {
+                o["blockedBy"] = .array(blockers.map { ["id": .string($0.id.rawValue), "title": .string($0.title)] })
             }
-            if let n = openSubtasks[t.id] { o["openSubtasks"] = .int(Int64(n)) }
+            if let n = b.openSubtasks[t.id] { o["openSubtasks"] = .int(Int64(n)) }
             if !t.acceptance.isEmpty {
                 o["acceptance"] = [
                     "done": .int(Int64(t.acceptance.count - t.uncheckedCriteria.count)),
@@ -184,6 +153,7 @@ public struct BoardAPI: Sendable {
             }
             return .object(o)
         }
+        let counts = b.counts
         let access = try await store.access()
         return [
             "tasks": .array(cards),
@@ -191,8 +161,10 @@ public struct BoardAPI: Sendable {
             "counts": .object(
                 Dictionary(
                     uniqueKeysWithValues: TaskStatus.allCases.map { ($0.rawValue, .int(Int64(counts[$0] ?? 0))) })),
-            "tags": .array(Set(all.flatMap(\.tags)).sorted().map { .string($0) }),
-            "assignees": .array(Set(all.compactMap(\.assignee)).sorted().map { .string($0) }),
+            // The filters offer what the cards shown carry (all of it until a column overflows).
+            "tags": .array(Set(tasks.flatMap(\.tags) + [tag].compactMap { $0 }).sorted().map { .string($0) }),
+            "assignees": .array(
+                Set(tasks.compactMap(\.assignee) + [assignee].compactMap { $0 }).sorted().map { .string($0) }),
             "identity": .string(access.identity), "right": .string(access.right.rawValue),
             "readOnly": .bool(!access.allows(.write)), "meaning": .bool(meaning != nil),
             "store": .string(store.location),

@@ -38,6 +38,8 @@ public protocol TaskStore: Sendable {
     func dependencyEdges(among ids: [TaskID]?) async throws -> [Dependency]
     /// The edges whose waiting task is in `ids` (its blocker anywhere), ordered by task and blocker.
     func dependencyEdges(from ids: [TaskID]) async throws -> [Dependency]
+    /// What a board shows (see `BoardSnapshot`), in one consistent snapshot.
+    func board(_ filter: BoardFilter) async throws -> BoardSnapshot
     /// A task and every task under it, the root first, then level by level.
     func subtree(root: TaskID) async throws -> [TaskItem]
 

@@ -318,6 +318,14 @@ public enum Schema {
                 "CREATE INDEX mcp_jobs_created ON mcp_jobs (created_at)",
             ]
         },
+        // The board's columns in their own order, read a page at a time at any size: open work
+        // by priority then age, DONE and CLOSED most recently changed first.
+        SQLMigration(name: "016_board_columns") { _ in
+            [
+                "CREATE INDEX tasks_board_open ON tasks (status, priority, created_at, id)",
+                "CREATE INDEX tasks_board_changed ON tasks (status, updated_at, id)",
+            ]
+        },
     ]
 
     /// The ways data leaves a store for another: each either carries a table or says why not.
