@@ -107,8 +107,8 @@ public enum SQLDialect: String, Sendable {
 
     /// A page cache for a bulk load and the usual one to return to. SQLite's default (2 MB)
     /// makes a large transaction spill its index pages to the log again and again.
-    public var bulkLoadCache: (large: String, usual: String)? {
-        self == .sqlite ? ("PRAGMA cache_size = -131072", "PRAGMA cache_size = -2000") : nil
+    public var bulkLoadCache: (large: [String], usual: [String])? {
+        self == .sqlite ? (["PRAGMA cache_size = -131072"], ["PRAGMA cache_size = -2000"]) : nil
     }
 
     /// Defers foreign-key checks to commit, for a batch that may insert a child before its parent.

@@ -11,8 +11,8 @@ extension SQLTaskStore {
         return try await write { [self] c in
             try c.execute(SQL(raw: d.deferForeignKeys))
             let cache = plan.count >= 1000 ? d.bulkLoadCache : nil
-            if let cache { try c.execute(SQL(raw: cache.large)) }
-            defer { if let cache { _ = try? c.execute(SQL(raw: cache.usual)) } }
+            for sql in cache?.large ?? [] { try c.execute(SQL(raw: sql)) }
+            defer { for sql in cache?.usual ?? [] { _ = try? c.execute(SQL(raw: sql)) } }
             // Ids the store already holds, parents and blockers named outside the file.
             let taken = try existingIDs(c, Array(plan.given.keys))
             if let id = taken.min(by: { plan.given[$0] ?? 0 < plan.given[$1] ?? 0 }), let i = plan.given[id] {

@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import Logging
 import MinskyCore
 import MinskySQL
@@ -312,6 +313,48 @@ struct GRDBConnection: SQLConnection {
         let st = try db.cachedStatement(sql: s.sql)
         try st.execute(arguments: arguments(s))
         return db.changesCount
+    }
+
+    /// Rows go in through prepared multi-row INSERTs (a few hundred rows a statement: one
+    /// statement a row wrote SQLite's statement journal to a temporary file for every row), each
+    /// value bound straight to SQLite: no boxed argument per value.
+    func insert(_ rows: SQLRows) throws {
+        let width = rows.columns.count
+        let perStatement = max(1, min(500, 30_000 / width))
+        let head = "INSERT INTO \(rows.table) (\(rows.columns.map(\.name).joined(separator: ", "))) VALUES "
+        let tuple = "(" + Array(repeating: "?", count: width).joined(separator: ", ") + ")"
+        let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+        for first in stride(from: 0, to: rows.count, by: perStatement) {
+            let n = min(perStatement, rows.count - first)
+            let sql = head + Array(repeating: tuple, count: n).joined(separator: ", ")
+            if logger.logLevel <= .trace { logger.trace("\(head)… × \(n)") }
+            let statement = try db.cachedStatement(sql: sql)
+            let h = statement.sqliteStatement
+            defer { sqlite3_reset(h) }
+            sqlite3_reset(h)
+            for (k, value) in rows.values[(first * width)..<((first + n) * width)].enumerated() {
+                let i = Int32(k + 1)
+                let rc: Int32
+                switch value {
+                case .null: rc = sqlite3_bind_null(h, i)
+                case .int(let v): rc = sqlite3_bind_int64(h, i, v)
+                case .double(let x): rc = sqlite3_bind_double(h, i, x)
+                case .text(let t): rc = t.withCString { sqlite3_bind_text(h, i, $0, Int32(t.utf8.count), transient) }
+                case .blob(let b):
+                    rc = b.withUnsafeBytes { sqlite3_bind_blob(h, i, $0.baseAddress, Int32(b.count), transient) }
+                }
+                if rc != SQLITE_OK { throw failure(rc, head) }
+            }
+            let rc = sqlite3_step(h)
+            if rc != SQLITE_DONE { throw failure(rc, head) }
+        }
+    }
+
+    /// SQLite's error for a statement run by hand, as GRDB would have raised it.
+    func failure(_ code: Int32, _ sql: String) -> DatabaseError {
+        DatabaseError(
+            resultCode: ResultCode(rawValue: code), message: String(cString: sqlite3_errmsg(db.sqliteConnection)),
+            sql: sql)
     }
 
     func query(_ s: SQLStatement) throws -> [SQLRow] {

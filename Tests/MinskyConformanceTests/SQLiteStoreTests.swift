@@ -261,3 +261,40 @@ struct QueryPlanTests {
         #expect(scans.isEmpty, "full scans:\n\(scans.joined(separator: "\n"))")
     }
 }
+
+/// Bulk rows are bound straight to SQLite (not through GRDB's arguments): what they store and
+/// how they fail must be what a statement would store and raise.
+@Suite("SQLite bulk insert")
+struct SQLiteBulkInsertTests {
+    @Test func valuesRoundTripAndAConstraintFailureIsNamed() async throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let driver = try SQLiteDriver(path: dir.appendingPathComponent("t.db").path)
+        defer { Task { await driver.close() } }
+        _ = try await driver.write { c in
+            try c.execute(SQL(raw: "CREATE TABLE bulk (id TEXT PRIMARY KEY, n INTEGER, x REAL, b BLOB, note TEXT)"))
+        }
+        var rows = SQLRows("bulk", [("id", .text), ("n", .integer), ("x", .integer), ("b", .blob), ("note", .text)])
+        for i in 0..<1_234 {
+            rows.append(
+                .text("r\(i)"), .int(Int64(i) * 1_000_000_007), .double(Double(i) / 3), .blob([0, 1, UInt8(i % 256)]),
+                i % 2 == 0 ? .null : .text("naïve \u{1F600} \(i)"))
+        }
+        try await driver.write { [rows] c in try c.insert(rows) }
+        let back = try await driver.read { c in try c.query(SQL(raw: "SELECT id, n, x, b, note FROM bulk ORDER BY n")) }
+        #expect(back.count == 1_234)
+        #expect(
+            back[7][0] == .text("r7") && back[7][1] == .int(7_000_000_049) && back[7][4] == .text("naïve \u{1F600} 7"))
+        #expect(back[8][4] == .null && back[8][2].double == 8.0 / 3 && back[8][3] == .blob([0, 1, 8]))
+        // A duplicate key in the second statement's rows: nothing of the transaction stays.
+        var again = SQLRows("bulk", [("id", .text), ("n", .integer), ("x", .integer), ("b", .blob), ("note", .text)])
+        for i in 0..<900 { again.append(.text(i == 700 ? "r3" : "s\(i)"), .int(0), .double(0), .null, .null) }
+        let duplicate = again
+        let e = await #expect(throws: MinskyError.self) { try await driver.write { c in try c.insert(duplicate) } }
+        #expect(
+            e?.code == .invalidInput && e?.message.contains("UNIQUE constraint failed: bulk.id") == true,
+            "\(String(describing: e))")
+        #expect(
+            try await driver.read { c in try c.query(SQL(raw: "SELECT count(*) FROM bulk")) }.first?[0] == .int(1_234))
+    }
+}
