@@ -34,9 +34,80 @@ final class PGConnection: @unchecked Sendable {
 
     func reset() { PQreset(raw) }
 
+    /// A transaction's BEGIN not sent yet: it travels with the transaction's first statement, in
+    /// one round trip (libpq's pipeline mode). A transaction that runs no statement sends neither.
+    var pendingBegin: String?
+
+    /// Sends a pending BEGIN on its own (before a COPY or a script, which cannot be pipelined).
+    func flushBegin() throws {
+        guard let begin = pendingBegin else { return }
+        pendingBegin = nil
+        try exec(begin)
+    }
+
     /// Runs one statement with text parameters; returns the result rows as text values.
     @discardableResult
     func exec(_ sql: String, _ params: [SQLValue] = []) throws -> PGResult {
+        if let begin = pendingBegin {
+            pendingBegin = nil
+            return try pipelined(begin, sql, params)
+        }
+        return try withParameters(params) { n, values in
+            try PGResult.check(PQexecParams(raw, sql, n, nil, values, nil, nil, 0), conn: self, sql: sql)
+        }
+    }
+
+    /// `begin` and then `sql` in one round trip; the statement's result.
+    private func pipelined(_ begin: String, _ sql: String, _ params: [SQLValue]) throws -> PGResult {
+        guard PQenterPipelineMode(raw) == 1 else {
+            try exec(begin)
+            return try exec(sql, params)
+        }
+        defer { PQexitPipelineMode(raw) }
+        let sent = try withParameters(params) { n, values in
+            PQsendQueryParams(raw, begin, 0, nil, nil, nil, nil, 0) == 1
+                && PQsendQueryParams(raw, sql, n, nil, values, nil, nil, 0) == 1 && PQpipelineSync(raw) == 1
+        }
+        // Every result is read, up to the sync point, whatever failed: BEGIN's, then the
+        // statement's (each followed by a nil), then the sync's.
+        var results: [OpaquePointer?] = []
+        var synced = false
+        var idle = 0
+        while sent {
+            guard let r = PQgetResult(raw) else {
+                // One nil ends each statement's results; more in a row means nothing is coming.
+                idle += 1
+                if idle > 2 || PQstatus(raw) != CONNECTION_OK { break }
+                continue
+            }
+            idle = 0
+            if PQresultStatus(r) == PGRES_PIPELINE_SYNC {
+                PQclear(r)
+                synced = true
+                break
+            }
+            results.append(r)
+        }
+        guard synced, results.count == 2 else {
+            for r in results { PQclear(r) }
+            throw MinskyError(
+                .storeUnavailable,
+                "lost the connection to PostgreSQL at \(target.hostPort): \(target.scrub(String(cString: PQerrorMessage(raw))))"
+            )
+        }
+        if PQresultStatus(results[0]) != PGRES_COMMAND_OK {
+            PQclear(results[1])
+            _ = try PGResult.check(results[0], conn: self, sql: begin)
+        } else {
+            PQclear(results[0])
+        }
+        return try PGResult.check(results[1], conn: self, sql: sql)
+    }
+
+    /// Calls `body` with `params` as the C strings libpq takes (NULL for SQL NULL).
+    private func withParameters<T>(
+        _ params: [SQLValue], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) throws -> T
+    ) rethrows -> T {
         var cstrings: [UnsafeMutablePointer<CChar>?] = params.map { v in
             switch v {
             case .null: return nil
@@ -58,16 +129,17 @@ final class PGConnection: @unchecked Sendable {
             }
         }
         defer { for p in cstrings { free(p) } }
-        let res: OpaquePointer? = cstrings.withUnsafeMutableBufferPointer { buf in
-            buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buf.count, 1)) { vals in
-                PQexecParams(raw, sql, Int32(params.count), nil, params.isEmpty ? nil : vals, nil, nil, 0)
+        return try cstrings.withUnsafeMutableBufferPointer { buf in
+            try buf.baseAddress!.withMemoryRebound(to: UnsafePointer<CChar>?.self, capacity: max(buf.count, 1)) {
+                vals in
+                try body(Int32(params.count), params.isEmpty ? nil : UnsafePointer(vals))
             }
         }
-        return try PGResult.check(res, conn: self, sql: sql)
     }
 
     /// Runs several statements separated by semicolons (no parameters).
     func script(_ sql: String) throws {
+        try flushBegin()
         _ = try PGResult.check(PQexec(raw, sql), conn: self, sql: sql)
     }
 }

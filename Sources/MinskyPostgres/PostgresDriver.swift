@@ -223,13 +223,23 @@ public final class PostgresDriver: SQLDriver {
             attempt += 1
             do {
                 return try await pool.withConnection { c in
-                    try c.exec(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
+                    // BEGIN goes with the first statement (one round trip fewer for every
+                    // transaction); a transaction that ran nothing has nothing to end.
+                    c.pendingBegin = readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"
                     do {
                         let r = try body(PGSQLConnection(conn: c))
-                        try c.exec("COMMIT")
+                        if c.pendingBegin != nil {
+                            c.pendingBegin = nil
+                        } else {
+                            try c.exec("COMMIT")
+                        }
                         return r
                     } catch {
-                        _ = try? c.exec("ROLLBACK")
+                        if c.pendingBegin != nil {
+                            c.pendingBegin = nil
+                        } else {
+                            _ = try? c.exec("ROLLBACK")
+                        }
                         throw error
                     }
                 }

@@ -49,6 +49,7 @@ extension PGConnection {
     /// Streams COPY text-format data into `sql` (`COPY t (…) FROM STDIN`). `chunks` is called
     /// until it returns nil; an error from it aborts the COPY and is rethrown.
     func copyIn(_ sql: String, chunks: () throws -> [UInt8]?) throws {
+        try flushBegin()
         guard let start = PQexec(raw, sql) else { throw lost() }
         let st = PQresultStatus(start)
         if st != PGRES_COPY_IN {

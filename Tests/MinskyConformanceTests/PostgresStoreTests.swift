@@ -25,6 +25,48 @@ struct PostgresStoreTests {
         #expect(e.map { "\($0)" }?.contains("s3cr3t-pw") == false)
     }
 
+    /// A transaction's BEGIN travels with its first statement (one round trip): when that
+    /// statement fails, or BEGIN's would-be transaction is refused, the error is the statement's,
+    /// nothing of it stays, and the same connection serves the next transaction; a transaction
+    /// that runs nothing sends nothing.
+    @Test func beginSharesTheFirstStatementsRoundTripAndFailuresLeaveTheConnectionClean() async throws {
+        let url = try TestEnvironment.postgresURL()
+        let driver = try await PostgresDriver(url: url, maxConnections: 1)
+        defer { Task { await driver.close() } }
+        let table = "pipe_\(UInt32.random(in: 0...UInt32.max))"
+        try await driver.write { c in _ = try c.execute(SQL(raw: "CREATE TABLE \(table) (n integer PRIMARY KEY)")) }
+        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        let e = await #expect(throws: MinskyError.self) {
+            try await driver.write { c in
+                _ = try c.execute(SQL(raw: "INSERT INTO \(table) VALUES (1), (1)"))
+            }
+        }
+        #expect(
+            e?.message.contains("duplicate key") == true || e?.message.contains("unique") == true,
+            "\(String(describing: e))")
+        // The first statement succeeds, a later one fails: the whole transaction is rolled back.
+        await #expect(throws: MinskyError.self) {
+            try await driver.write { c in
+                _ = try c.execute(SQL(raw: "INSERT INTO \(table) VALUES (2)"))
+                _ = try c.execute(SQL(raw: "SELECT 1 / 0"))
+            }
+        }
+        let empty: Int64 = try await driver.read { c in
+            try c.query(SQL(raw: "SELECT count(*) FROM \(table)")).first?[0].int ?? -1
+        }
+        #expect(empty == 0)
+        // Nothing run: nothing sent, and the connection is idle for the next one.
+        try await driver.write { _ in }
+        try await driver.write { c in _ = try c.execute(SQL(raw: "INSERT INTO \(table) VALUES (3)")) }
+        let inTransaction: [String] = try await driver.read { c in
+            try c.query(
+                SQL(raw: "SELECT n::text FROM \(table) UNION ALL SELECT current_setting('transaction_read_only')")
+            )
+            .compactMap { $0[0].text }
+        }
+        #expect(inTransaction == ["3", "on"], "the read ran as the read-only transaction it asked for")
+    }
+
     /// libpq refuses a statement with more than 65,535 parameters before sending it; the import
     /// of 100,000 tasks reported that as "lost the connection", which it was not. Now it says what
     /// happened (and the statements that did it bind a few hundred values each).
