@@ -64,7 +64,7 @@ final class PGConnection: @unchecked Sendable {
             return try exec(sql, params)
         }
         defer { PQexitPipelineMode(raw) }
-        let sent = try withParameters(params) { n, values in
+        let sent = withParameters(params) { n, values in
             PQsendQueryParams(raw, begin, 0, nil, nil, nil, nil, 0) == 1
                 && PQsendQueryParams(raw, sql, n, nil, values, nil, nil, 0) == 1 && PQpipelineSync(raw) == 1
         }

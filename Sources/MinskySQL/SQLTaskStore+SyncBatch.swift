@@ -293,16 +293,19 @@ final class SyncBatch<Driver: SQLDriver> {
             }
         }
         var seq = try c.query("SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0
-        for start in stride(from: 0, to: log.count, by: Self.chunk) {
-            var s: SQL = "INSERT INTO sync_log (seq, change_id, replica, entity, key, body, at) VALUES "
-            for (n, ch) in log[start..<min(log.count, start + Self.chunk)].enumerated() {
-                seq += 1
-                s += """
-                    \(raw: n == 0 ? "" : ", ")(\(int: seq), \(text: ch.id), \(text: ch.replica), \(text: ch.entity.rawValue), \
-                    \(text: ch.key), \(text: ch.body(all: SyncTable.stampKeys(ch.entity)).canonicalJSON()), \(now))
-                    """
-            }
-            try c.execute(s)
+        // Appended in bulk (COPY on PostgreSQL).
+        var rows = SQLRows(
+            "sync_log",
+            [
+                ("seq", .integer), ("change_id", .text), ("replica", .text), ("entity", .text), ("key", .text),
+                ("body", .text), ("at", .timestamp),
+            ])
+        for ch in log {
+            seq += 1
+            rows.append(
+                .int(seq), .text(ch.id), .text(ch.replica), .text(ch.entity.rawValue), .text(ch.key),
+                .text(ch.body(all: SyncTable.stampKeys(ch.entity)).canonicalJSON()), .text(now.iso8601))
         }
+        try c.insert(rows)
     }
 }

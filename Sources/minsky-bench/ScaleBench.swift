@@ -19,7 +19,7 @@ enum ScaleBench {
 
     /// The JSONL file `tasks import` reads, and an epic's id and a subtask's id to look at.
     static func generate(_ n: Int, to path: String) throws -> (epic: String, task: String) {
-        FileManager.default.createFile(atPath: path, contents: nil)
+        _ = FileManager.default.createFile(atPath: path, contents: nil)
         let h = try FileHandle(forWritingTo: URL(fileURLWithPath: path))
         defer { try? h.close() }
         var buf = ""

@@ -188,7 +188,7 @@ func installFaultPoints() {
         if action.hasPrefix("sleep="), let s = Double(action.dropFirst(6)) { usleep(UInt32(s * 1_000_000)) }
         if action.hasPrefix("wait=") {
             let file = String(action.dropFirst(5))
-            FileManager.default.createFile(atPath: file + ".reached", contents: nil)
+            _ = FileManager.default.createFile(atPath: file + ".reached", contents: nil)
             for _ in 0..<6_000 where !FileManager.default.fileExists(atPath: file) { usleep(10_000) }
         }
     }
