@@ -164,6 +164,18 @@ public enum SQLDialect: String, Sendable {
         self == .sqlite && matches >= Self.commonMatches ? " INDEXED BY tasks_created" : nil
     }
 
+    /// SQLite: the index a board column is read through (SQLite has no statistics to choose it by
+    /// and would sort a whole column for a page). Nil elsewhere, and for columns of chosen tasks
+    /// (a search's few hundred ids are read by key and sorted).
+    public func boardColumnScan(_ status: TaskStatus, chosen: Bool) -> String? {
+        guard self == .sqlite, !chosen else { return nil }
+        switch status {
+        case .done: return " INDEXED BY tasks_board_done"
+        case .closed: return " INDEXED BY tasks_board_closed"
+        default: return " INDEXED BY tasks_board_open"
+        }
+    }
+
     /// How many matches make a search's words common (see `commonWordsScan`).
     public static let commonMatches = 1000
 

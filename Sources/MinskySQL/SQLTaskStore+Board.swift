@@ -21,10 +21,12 @@ extension SQLTaskStore {
                     status.isResolved
                     ? "t.updated_at DESC, t.id DESC LIMIT \(filter.resolvedLimit)"
                     : "t.priority, t.created_at, t.id LIMIT \(filter.openLimit)"
+                // (The status as a literal: the resolved columns' indexes are partial.)
                 let rows = try c.query(
                     """
-                    SELECT \(raw: columns), t.open_subtasks FROM tasks t \
-                    WHERE t.status = \(text: status.rawValue)\(admitted) ORDER BY \(raw: order)
+                    SELECT \(raw: columns), t.open_subtasks \
+                    FROM tasks t\(raw: d.boardColumnScan(status, chosen: filter.ids != nil) ?? "") \
+                    WHERE t.status = '\(raw: status.rawValue)'\(admitted) ORDER BY \(raw: order)
                     """)
                 b.columns[status] = try rows.map { r in
                     let t = try Self.decode(r)

@@ -319,11 +319,14 @@ public enum Schema {
             ]
         },
         // The board's columns in their own order, read a page at a time at any size: open work
-        // by priority then age, DONE and CLOSED most recently changed first.
+        // by priority then age, DONE and CLOSED most recently changed first. The last two hold
+        // only resolved tasks, so creating or editing open work (every edit changes updated_at)
+        // never touches them; a query names its status as a literal to use them.
         SQLMigration(name: "016_board_columns") { _ in
             [
                 "CREATE INDEX tasks_board_open ON tasks (status, priority, created_at, id)",
-                "CREATE INDEX tasks_board_changed ON tasks (status, updated_at, id)",
+                "CREATE INDEX tasks_board_done ON tasks (updated_at, id) WHERE status = 'DONE'",
+                "CREATE INDEX tasks_board_closed ON tasks (updated_at, id) WHERE status = 'CLOSED'",
             ]
         },
     ]
