@@ -38,6 +38,18 @@ final class PGConnection: @unchecked Sendable {
     /// one round trip (libpq's pipeline mode). A transaction that runs no statement sends neither.
     var pendingBegin: String?
 
+    /// Whether row-level security applies to this connection's role on each table asked about
+    /// (a connection keeps its role, so the answer is kept).
+    private var rowSecurity: [String: Bool] = [:]
+
+    func rowSecurityActive(_ table: String) throws -> Bool {
+        if let known = rowSecurity[table] { return known }
+        let active =
+            try exec("SELECT row_security_active($1::text::regclass)", [.text(table)]).rows.first?[0].text == "t"
+        rowSecurity[table] = active
+        return active
+    }
+
     /// Sends a pending BEGIN on its own (before a COPY or a script, which cannot be pipelined).
     func flushBegin() throws {
         guard let begin = pendingBegin else { return }

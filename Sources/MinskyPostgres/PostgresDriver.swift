@@ -283,7 +283,9 @@ struct PGSQLConnection: SQLConnection {
     /// Many rows go in by COPY (one stream, no statement per few hundred rows); a few by INSERT
     /// (COPY costs a round trip more).
     func insert(_ rows: SQLRows) throws {
-        guard rows.count >= 64 else { return try insertWithStatements(rows) }
+        // The server refuses COPY into a table whose row-level security applies to this role (a
+        // team's member or admin): such rows go by INSERT, under the same policies.
+        guard rows.count >= 64, try !conn.rowSecurityActive(rows.table) else { return try insertWithStatements(rows) }
         let sql = "COPY \(rows.table) (\(rows.columns.map(\.name).joined(separator: ", "))) FROM STDIN"
         var sent = false
         try conn.copyIn(sql) {

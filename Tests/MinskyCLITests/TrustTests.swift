@@ -346,3 +346,24 @@ struct TrustTests {
         #expect(try await value(member, forge) == "job-t")
     }
 }
+
+extension TrustTests {
+    /// Bulk writes go by COPY on PostgreSQL, which the server refuses for a table whose row-level
+    /// security applies to the writer: a member's import of a hundred tasks, and a replica's push
+    /// of a hundred changes, must still go in (by INSERT, under the same policies), with the
+    /// database's author on the history; a viewer's import is still refused whole.
+    @Test func aMembersBulkWritesGoInUnderTheTeamsPolicies() async throws {
+        let logins = try await team("bulk")
+        let lines = (0..<150).map { #"{"title": "bulk \#($0)", "dependsOn": []}"# }.joined(separator: "\n")
+        let member = cli(logins[.member] ?? "")
+        let r = try await member.run("tasks", "import", "-", stdin: lines)
+        #expect(r.status == 0, "\(r.stderr)")
+        #expect(try await value(url("bulk"), "SELECT count(*) FROM tasks WHERE title LIKE 'bulk %'") == "150")
+        #expect(
+            try await value(url("bulk"), "SELECT DISTINCT actor FROM task_events WHERE kind = 'imported'")
+                == "mem_bulk")
+        let viewer = try await cli(logins[.viewer] ?? "").run("tasks", "import", "-", stdin: lines)
+        #expect(viewer.status != 0)
+        #expect(try await value(url("bulk"), "SELECT count(*) FROM tasks WHERE title LIKE 'bulk %'") == "150")
+    }
+}
