@@ -23,9 +23,7 @@ struct ImportChunk: Sendable {
             ("claim_expires_at", .timestamp), ("created_at", .timestamp), ("updated_at", .timestamp),
             ("version", .integer), ("acceptance", .json), ("open_blockers", .integer), ("open_subtasks", .integer),
         ])
-    var events = SQLRows(
-        "task_events",
-        [("id", .text), ("task_id", .text), ("at", .timestamp), ("actor", .text), ("kind", .text), ("changes", .json)])
+    var events = SQLRows.events
     var edges = SQLRows(
         "task_dependencies", [("task_id", .text), ("depends_on_id", .text), ("created_at", .timestamp)])
     /// Each record's position in the source and its id.
@@ -57,9 +55,7 @@ struct ImportChunk: Sendable {
             .text(AcceptanceCriterion.json(t.acceptance).canonicalJSON()), .int(n.blockers), .int(n.subtasks))
         var changes = TaskEvent.changes(from: nil, to: t).objectValue ?? [:]
         if !r.dependsOn.isEmpty { changes["dependsOn"] = ["after": .array(r.dependsOn.map { .string($0.rawValue) })] }
-        events.append(
-            .text(now.rowID("ev-")), .text(id.rawValue), .text(now.iso8601), .text(context.actor), .text("imported"),
-            .text(JSONValue.object(changes).canonicalJSON()))
+        events.appendEvent(id, "imported", .object(changes), at: now, actor: context.actor)
         for dep in r.dependsOn { edges.append(.text(id.rawValue), .text(dep.rawValue), .text(now.iso8601)) }
         if context.tracks {
             tracked.append((id, "imported", .object(changes)))

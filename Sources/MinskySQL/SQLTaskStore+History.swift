@@ -29,17 +29,8 @@ extension SQLTaskStore {
             return
         }
         let who = try d.databaseActor.map { try c.query(SQL(raw: "SELECT " + $0)).first?[0].text ?? actor } ?? actor
-        var rows = SQLRows(
-            "task_events",
-            [
-                ("id", .text), ("task_id", .text), ("at", .timestamp), ("actor", .text), ("kind", .text),
-                ("changes", .json),
-            ])
-        for (task, kind, changes) in events {
-            rows.append(
-                .text(at.rowID("ev-")), .text(task.rawValue), .text(at.iso8601), .text(who), .text(kind),
-                .text(changes.canonicalJSON()))
-        }
+        var rows = SQLRows.events
+        for (task, kind, changes) in events { rows.appendEvent(task, kind, changes, at: at, actor: who) }
         try c.insert(rows)
     }
 
@@ -126,5 +117,23 @@ extension SQLTaskStore {
         let flag = { (name: String) in try row.value(name).text == "t" }
         let right: AccessRight = try flag("admin") ? .admin : try flag("write") ? .write : .read
         return StoreAccess(identity: try row.text("identity"), right: right, enforced: !(try flag("superuser")))
+    }
+}
+
+extension SQLRows {
+    /// History rows, for `SQLConnection.insert`.
+    static var events: SQLRows {
+        SQLRows(
+            "task_events",
+            [
+                ("id", .text), ("task_id", .text), ("at", .timestamp), ("actor", .text), ("kind", .text),
+                ("changes", .json),
+            ])
+    }
+
+    mutating func appendEvent(_ task: TaskID, _ kind: String, _ changes: JSONValue, at: Timestamp, actor: String) {
+        append(
+            .text(at.rowID("ev-")), .text(task.rawValue), .text(at.iso8601), .text(actor), .text(kind),
+            .text(changes.canonicalJSON()))
     }
 }
