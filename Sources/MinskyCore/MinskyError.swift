@@ -49,6 +49,13 @@ public struct MinskyError: Error, Sendable, Equatable, CustomStringConvertible {
         MinskyError(.invalidInput, message, field: field)
     }
 
+    /// A new task drew an id another task has (the store draws again, one character longer).
+    public static func taskIDTaken(_ detail: String? = nil) -> MinskyError {
+        MinskyError(.conflict, "the new task's id is already taken; create it again", field: "id", detail: detail)
+    }
+
+    public var isTaskIDTaken: Bool { code == .conflict && field == "id" }
+
     public static func notFound(_ id: TaskID) -> MinskyError {
         MinskyError(.notFound, "task \(id) not found; run `minsky tasks list` to see existing ids", field: "id")
     }

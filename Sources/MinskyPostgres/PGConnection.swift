@@ -36,7 +36,28 @@ final class PGConnection: @unchecked Sendable {
 
     /// A transaction's BEGIN not sent yet: it travels with the transaction's first statement, in
     /// one round trip (libpq's pipeline mode). A transaction that runs no statement sends neither.
-    var pendingBegin: String?
+    private(set) var pendingBegin: String?
+
+    /// Statements whose results are not needed (history rows, counters, checks), sent in order
+    /// with the transaction's next statement or its COMMIT: a write and its history cost one
+    /// round trip. Their errors surface there and fail the transaction.
+    private var queued: [(sql: String, params: [SQLValue])] = []
+    private var queuedOnce: Set<String> = []
+
+    /// Whether an earlier transaction on this connection found that the store keeps no sync log
+    /// (see `SQLConnection.knownUntracked`). Dropped when `untrackedGuard` fails.
+    var knownUntracked = false
+
+    /// The SQLSTATE `untrackedGuard` raises.
+    static let untrackedState = "MK001"
+
+    /// Fails the transaction if the store keeps a sync log (it began to since `knownUntracked`
+    /// was learned): the transaction is then retried, asking again.
+    static let untrackedGuard = """
+        DO $$BEGIN IF EXISTS (SELECT 1 FROM sync_state WHERE name = 'replica') THEN \
+        RAISE EXCEPTION 'minsky: this store began tracking changes for sync' USING ERRCODE = '\(untrackedState)'; \
+        END IF; END$$
+        """
 
     /// Whether row-level security applies to this connection's role on each table asked about
     /// (a connection keeps its role, so the answer is kept).
@@ -50,38 +71,105 @@ final class PGConnection: @unchecked Sendable {
         return active
     }
 
-    /// Sends a pending BEGIN on its own (before a COPY or a script, which cannot be pipelined).
+    /// Starts a transaction: `begin` is sent with its first statement.
+    func begin(_ begin: String) {
+        pendingBegin = begin
+        queued = []
+        queuedOnce = []
+    }
+
+    /// Ends a transaction: COMMIT (with whatever is queued), or nothing for one that sent nothing.
+    func commit() throws {
+        defer { queuedOnce = [] }
+        if pendingBegin != nil && queued.isEmpty {
+            pendingBegin = nil
+            return
+        }
+        try exec("COMMIT")
+    }
+
+    /// Abandons a transaction: queued statements are dropped, and what was sent is rolled back.
+    func rollback() {
+        queued = []
+        queuedOnce = []
+        if pendingBegin != nil {
+            pendingBegin = nil
+        } else {
+            _ = try? exec("ROLLBACK")
+        }
+    }
+
+    /// Queues a statement whose result is not needed (see `queued`); with `once`, a statement
+    /// already queued in this transaction is not queued again. Outside a transaction it runs now.
+    func execLater(_ sql: String, _ params: [SQLValue] = [], once: Bool = false) throws {
+        if once { guard queuedOnce.insert(sql).inserted else { return } }
+        guard pendingBegin != nil || PQtransactionStatus(raw) == PQTRANS_INTRANS else {
+            try exec(sql, params)
+            return
+        }
+        queued.append((sql, params))
+    }
+
+    /// Sends a pending BEGIN and queued statements on their own (before a COPY or a script,
+    /// which cannot be pipelined).
     func flushBegin() throws {
-        guard let begin = pendingBegin else { return }
-        pendingBegin = nil
-        try exec(begin)
+        guard pendingBegin != nil || !queued.isEmpty else { return }
+        _ = try pipelined(takePending())
+    }
+
+    /// The pending BEGIN and queued statements, in order, leaving neither.
+    private func takePending() -> [(sql: String, params: [SQLValue])] {
+        var batch = queued
+        queued = []
+        if let b = pendingBegin {
+            batch.insert((b, []), at: 0)
+            pendingBegin = nil
+        }
+        return batch
     }
 
     /// Runs one statement with text parameters; returns the result rows as text values.
     @discardableResult
     func exec(_ sql: String, _ params: [SQLValue] = []) throws -> PGResult {
-        if let begin = pendingBegin {
-            pendingBegin = nil
-            return try pipelined(begin, sql, params)
+        if pendingBegin != nil || !queued.isEmpty {
+            return try pipelined(takePending() + [(sql, params)])
         }
         return try withParameters(params) { n, values in
             try PGResult.check(PQexecParams(raw, sql, n, nil, values, nil, nil, 0), conn: self, sql: sql)
         }
     }
 
-    /// `begin` and then `sql` in one round trip; the statement's result.
-    private func pipelined(_ begin: String, _ sql: String, _ params: [SQLValue]) throws -> PGResult {
+    /// Statements in one round trip; the last one's result. The first that failed is thrown
+    /// (those after it were skipped by the server).
+    private func pipelined(_ batch: [(sql: String, params: [SQLValue])]) throws -> PGResult {
+        do {
+            return try sendPipeline(batch)
+        } catch let e as PGError where e.sqlState == Self.untrackedState {
+            knownUntracked = false
+            throw e
+        }
+    }
+
+    private func sendPipeline(_ batch: [(sql: String, params: [SQLValue])]) throws -> PGResult {
         guard PQenterPipelineMode(raw) == 1 else {
-            try exec(begin)
-            return try exec(sql, params)
+            var last: PGResult?
+            for (sql, params) in batch {
+                last = try withParameters(params) { n, values in
+                    try PGResult.check(PQexecParams(raw, sql, n, nil, values, nil, nil, 0), conn: self, sql: sql)
+                }
+            }
+            return last!
         }
         defer { PQexitPipelineMode(raw) }
-        let sent = withParameters(params) { n, values in
-            PQsendQueryParams(raw, begin, 0, nil, nil, nil, nil, 0) == 1
-                && PQsendQueryParams(raw, sql, n, nil, values, nil, nil, 0) == 1 && PQpipelineSync(raw) == 1
+        var sent = true
+        for (sql, params) in batch where sent {
+            sent = withParameters(params) { n, values in
+                PQsendQueryParams(raw, sql, n, nil, values, nil, nil, 0) == 1
+            }
         }
-        // Every result is read, up to the sync point, whatever failed: BEGIN's, then the
-        // statement's (each followed by a nil), then the sync's.
+        sent = sent && PQpipelineSync(raw) == 1
+        // Every result is read, up to the sync point, whatever failed: each statement's (each
+        // followed by a nil), then the sync's.
         var results: [OpaquePointer?] = []
         var synced = false
         var idle = 0
@@ -100,20 +188,24 @@ final class PGConnection: @unchecked Sendable {
             }
             results.append(r)
         }
-        guard synced, results.count == 2 else {
+        guard synced, results.count == batch.count else {
             for r in results { PQclear(r) }
             throw MinskyError(
                 .storeUnavailable,
                 "lost the connection to PostgreSQL at \(target.hostPort): \(target.scrub(String(cString: PQerrorMessage(raw))))"
             )
         }
-        if PQresultStatus(results[0]) != PGRES_COMMAND_OK {
-            PQclear(results[1])
-            _ = try PGResult.check(results[0], conn: self, sql: begin)
-        } else {
-            PQclear(results[0])
+        var failed: Int?
+        for (i, r) in results.enumerated() where failed == nil {
+            let st = PQresultStatus(r)
+            if st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK { failed = i }
         }
-        return try PGResult.check(results[1], conn: self, sql: sql)
+        if let i = failed {
+            for (k, r) in results.enumerated() where k != i { PQclear(r) }
+            _ = try PGResult.check(results[i], conn: self, sql: batch[i].sql)
+        }
+        for r in results.dropLast() { PQclear(r) }
+        return try PGResult.check(results[results.count - 1], conn: self, sql: batch[batch.count - 1].sql)
     }
 
     /// Calls `body` with `params` as the C strings libpq takes (NULL for SQL NULL).
@@ -204,7 +296,8 @@ struct PGResult {
             ?? conn.target.scrub(String(cString: PQerrorMessage(conn.raw)))
         throw PGError(
             sqlState: state, message: conn.target.scrub(primary), sql: sql, hostPort: conn.target.hostPort,
-            user: conn.target.user)
+            user: conn.target.user,
+            constraint: PQresultErrorField(res, Int32(UInt8(ascii: "n"))).map { String(cString: $0) })
     }
 }
 
@@ -215,12 +308,18 @@ struct PGError: Error {
     var sql: String
     var hostPort: String
     var user: String
+    /// The constraint a violation names (PG_DIAG_CONSTRAINT_NAME), if any.
+    var constraint: String? = nil
 
-    var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" }
+    /// Serialization failures, deadlocks, and a write that assumed the store kept no sync log
+    /// when it had begun to (`PGConnection.untrackedGuard`).
+    var isRetryable: Bool { sqlState == "40001" || sqlState == "40P01" || sqlState == PGConnection.untrackedState }
     var isConnectionLoss: Bool { sqlState.hasPrefix("08") || sqlState.hasPrefix("57P") || sqlState.isEmpty }
 
     var minsky: MinskyError {
         switch sqlState {
+        case "23505" where constraint == "tasks_pkey":
+            return .taskIDTaken(message)
         case "23505", "23503", "23514", "23502":
             return MinskyError(
                 .invalidInput, "the change breaks a store constraint (\(message)); check ids and values", detail: sql)

@@ -225,21 +225,13 @@ public final class PostgresDriver: SQLDriver {
                 return try await pool.withConnection { c in
                     // BEGIN goes with the first statement (one round trip fewer for every
                     // transaction); a transaction that ran nothing has nothing to end.
-                    c.pendingBegin = readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN"
+                    c.begin(readOnly ? "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY" : "BEGIN")
                     do {
                         let r = try body(PGSQLConnection(conn: c))
-                        if c.pendingBegin != nil {
-                            c.pendingBegin = nil
-                        } else {
-                            try c.exec("COMMIT")
-                        }
+                        try c.commit()
                         return r
                     } catch {
-                        if c.pendingBegin != nil {
-                            c.pendingBegin = nil
-                        } else {
-                            _ = try? c.exec("ROLLBACK")
-                        }
+                        c.rollback()
                         throw error
                     }
                 }
@@ -330,6 +322,12 @@ struct PGSQLConnection: SQLConnection {
         return out
     }
     func execute(_ s: SQLStatement) throws -> Int { try conn.exec(s.sql, s.binds).affected }
+    func executeLater(_ s: SQLStatement) throws { try conn.execLater(s.sql, s.binds) }
+    var knownUntracked: Bool {
+        get { conn.knownUntracked }
+        nonmutating set { conn.knownUntracked = newValue }
+    }
+    func requireUntracked() throws { try conn.execLater(PGConnection.untrackedGuard, once: true) }
     func query(_ s: SQLStatement) throws -> [SQLRow] {
         let r = try conn.exec(s.sql, s.binds)
         let names = SQLColumnNames(r.columns)

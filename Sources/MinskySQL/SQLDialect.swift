@@ -129,6 +129,11 @@ public enum SQLDialect: String, Sendable {
     /// A column's NOT NULL can be dropped in place (SQLite rebuilds the table instead).
     public var altersColumnsInPlace: Bool { self == .postgres }
 
+    /// Whether statements whose results are not needed travel with the next one (a round trip
+    /// saved each): a new task's row is then written without first learning whether its id was
+    /// free, and a taken id fails the transaction, which is run again with a longer id.
+    public var pipelinesWrites: Bool { self == .postgres }
+
     /// Only SQLite stores are ever upgraded away (and marked in `store_moved`); a PostgreSQL store
     /// need not pay a query per transaction to check for a mark it can never carry.
     public var canBeUpgradedAway: Bool { self == .sqlite }

@@ -17,6 +17,27 @@ public protocol SQLConnection {
     /// Appends rows to a table: the database's bulk path where it has one (PostgreSQL's COPY),
     /// else multi-row INSERTs (`insertWithStatements`, the default).
     func insert(_ rows: SQLRows) throws
+    /// Runs a statement whose result is not needed (a history row, a counter refresh). PostgreSQL
+    /// sends it with the transaction's next statement or its COMMIT, in one round trip; its error
+    /// fails the transaction there. Default: `execute`, now.
+    func executeLater(_ statement: SQLStatement) throws
+    /// Whether an earlier transaction on this connection found that the store keeps no sync log,
+    /// so a write may skip asking again (a round trip on PostgreSQL) if it calls
+    /// `requireUntracked()`. Always false where asking is cheap (SQLite, in process).
+    var knownUntracked: Bool { get nonmutating set }
+    /// Checks, with the COMMIT and in its round trip, that the store still keeps no sync log; if
+    /// it began to, the transaction fails, `knownUntracked` is dropped, and the driver runs the
+    /// transaction again (which then asks and tracks).
+    func requireUntracked() throws
+}
+
+extension SQLConnection {
+    public func executeLater(_ statement: SQLStatement) throws { try execute(statement) }
+    public var knownUntracked: Bool {
+        get { false }
+        nonmutating set {}
+    }
+    public func requireUntracked() throws {}
 }
 
 /// What a database backend provides to `SQLTaskStore`: transactions and a dialect. All task

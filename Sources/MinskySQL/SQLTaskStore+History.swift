@@ -25,7 +25,7 @@ extension SQLTaskStore {
                     \(text: kind), \(json: changes))
                     """
             }
-            if !events.isEmpty { try c.execute(s) }
+            if !events.isEmpty { try c.executeLater(s) }
             return
         }
         let who = try d.databaseActor.map { try c.query(SQL(raw: "SELECT " + $0)).first?[0].text ?? actor } ?? actor

@@ -174,6 +174,9 @@ extension SQLTaskStore {
         _ c: any SQLConnection, _ e: SyncEntity, _ key: String, changed: [String], deleted: Bool = false,
         was: [String: JSONValue] = [:]
     ) throws {
+        // A connection that found the store untracked before does not ask again: the COMMIT
+        // checks it in the same round trip (and the transaction is retried if it began to).
+        if c.knownUntracked { return try c.requireUntracked() }
         // One statement answers "does this store track?" and reads the row's stamps: the whole
         // cost of tracking on a store that does not sync.
         guard
@@ -184,7 +187,10 @@ extension SQLTaskStore {
                 (SELECT deleted FROM sync_rows WHERE entity = \(text: e.rawValue) AND key = \(text: key))
                 """
             ).first, let replica = r[0].text
-        else { return }
+        else {
+            c.knownUntracked = true
+            return
+        }
         let floor = r[1].text.map(SyncStamp.init(raw:)) ?? .zero
         let prior: (stamps: [String: SyncStamp], deleted: Bool)? = try r[2].text.map { text in
             return (SyncStamp.decode(try JSONValue.parse(text), all: SyncTable.stampKeys(e)), (r[3].int ?? 0) != 0)
@@ -354,6 +360,7 @@ extension SQLTaskStore {
             // A plain insert (no upsert): a team member may start tracking, never change the id.
             try c.execute(
                 "INSERT INTO sync_state (name, value) VALUES (\(text: SyncSetting.replica), \(text: replica))")
+            c.knownUntracked = false
             // What the store already holds becomes changes, so it reaches the other side.
             for e in SyncEntity.allCases {
                 let t = SyncTable.of(e)

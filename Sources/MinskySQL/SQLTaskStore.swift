@@ -134,7 +134,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         let all = ids.sorted()
         for start in stride(from: 0, to: all.count, by: Self.idsPerStatement) {
             let part = all[start..<min(all.count, start + Self.idsPerStatement)]
-            try c.execute("\(Self.recountCounters) WHERE id IN (\(list: Array(part)))")
+            try c.executeLater("\(Self.recountCounters) WHERE id IN (\(list: Array(part)))")
         }
     }
 
@@ -211,19 +211,25 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     // MARK: TaskStore
 
     /// Inserts one validated draft with its dependency edges inside the caller's transaction.
-    func insert(_ c: any SQLConnection, _ draft: NewTask, now: Timestamp) throws -> TaskItem {
+    /// With `idLength` where the dialect pipelines writes, the row goes with the next statement
+    /// and a taken id fails the transaction (`MinskyError.isTaskIDTaken`; see `create`).
+    func insert(_ c: any SQLConnection, _ draft: NewTask, now: Timestamp, idLength: Int? = nil) throws -> TaskItem {
         if let p = draft.parentId { try requireExists(c, p, field: "parent") }
         for dep in draft.dependsOn { try requireExists(c, dep, field: "dependsOn") }
-        var length = TaskID.defaultSuffixLength
+        var length = idLength ?? TaskID.defaultSuffixLength
         var task = TaskItem(
             id: makeID(idPrefix, length), title: draft.title, description: draft.description,
             status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
             parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1,
             acceptance: draft.acceptance.map { AcceptanceCriterion($0) })
-        // A collision with an existing id draws again with one more character.
-        while try insertRow(c, task, ifAbsent: true) == 0 {
-            length += 1
-            task.id = makeID(idPrefix, length)
+        if idLength != nil && d.pipelinesWrites {
+            try c.executeLater(insertRowSQL(task))
+        } else {
+            // A collision with an existing id draws again with one more character.
+            while try insertRow(c, task, ifAbsent: true) == 0 {
+                length += 1
+                task.id = makeID(idPrefix, length)
+            }
         }
         if !draft.dependsOn.isEmpty, let lock = d.lockDependencyGraph { try c.execute(SQL(raw: lock)) }
         for dep in draft.dependsOn { try insertEdge(c, task.id, dep, now) }
@@ -241,13 +247,16 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     /// Inserts every column of `t`; with `ifAbsent`, an existing id inserts nothing (returns 0).
     @discardableResult
     func insertRow(_ c: any SQLConnection, _ t: TaskItem, ifAbsent: Bool = false) throws -> Int {
-        return try c.execute(
-            """
-            INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, \
-            created_at, updated_at, version, acceptance) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
-            \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
-            \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version), \(json: AcceptanceCriterion.json(t.acceptance)))\(raw: ifAbsent ? " ON CONFLICT (id) DO NOTHING" : "")
-            """)
+        try c.execute(insertRowSQL(t, ifAbsent: ifAbsent))
+    }
+
+    func insertRowSQL(_ t: TaskItem, ifAbsent: Bool = false) -> SQL {
+        """
+        INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, \
+        created_at, updated_at, version, acceptance) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
+        \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
+        \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version), \(json: AcceptanceCriterion.json(t.acceptance)))\(raw: ifAbsent ? " ON CONFLICT (id) DO NOTHING" : "")
+        """
     }
 
     /// SQLite tasks waiting for the text index (see migration 008) before a flush.
@@ -277,10 +286,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public func create(_ draft: NewTask) async throws -> TaskItem {
         let draft = try TaskRules.validate(draft)
         let now = now()
-        return try await write { [self] c in
-            let task = try insert(c, draft, now: now)
-            try flushTextIndexIfFull(c)
-            return task
+        var length = TaskID.defaultSuffixLength
+        while true {
+            do {
+                return try await write { [self, length] c in
+                    let task = try insert(c, draft, now: now, idLength: length)
+                    try flushTextIndexIfFull(c)
+                    return task
+                }
+            } catch let e as MinskyError where e.isTaskIDTaken && length < TaskID.defaultSuffixLength + 8 {
+                // The id drawn was taken (found at commit): draw again, one character longer.
+                length += 1
+            }
         }
     }
 
@@ -379,16 +396,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 try requireExists(c, p, field: "parent")
                 try DependencyGraph.checkNewParent(task: id, parent: p) { try parentOf(c, $0) }
             }
-            let changed = try c.execute(
-                """
+            let update: SQL = """
                 UPDATE tasks SET title = \(text: next.title), description = \(text: next.description), \
                 status = \(text: next.status.rawValue), priority = \(int: next.priority.value), tags = \(json: Self.tagsJSON(next.tags)), \
                 metadata = \(json: next.metadata), parent_id = \(next.parentId), assignee = \(text: next.assignee), \
                 claim_expires_at = \(next.claimExpiresAt), updated_at = \(next.updatedAt), version = \(int: next.version), \
                 acceptance = \(json: AcceptanceCriterion.json(next.acceptance)) \
                 WHERE id = \(id) AND version = \(int: cur.version)
-                """)
-            guard changed == 1 else {
+                """
+            if d.pipelinesWrites {
+                // The row was read FOR UPDATE: nobody can have changed it since.
+                try c.executeLater(update)
+            } else if try c.execute(update) != 1 {
                 throw MinskyError(
                     .conflict, "task \(id) changed while it was being updated; get it again and retry",
                     field: "expectedVersion")

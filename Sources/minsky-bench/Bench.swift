@@ -84,6 +84,11 @@ struct Bench {
             _ = try await store.create(NewTask(title: "created \(i)", tags: ["x"]))
         }
         rows.append("| \(name) | create | \(fmt(create.p50)) | \(fmt(create.mean)) |")
+        let first = try await store.create(NewTask(title: "updated again and again"))
+        let update = try await measure(1000) { i in
+            _ = try await store.update(first.id, TaskPatch(title: "updated \(i)"), expectedVersion: nil)
+        }
+        rows.append("| \(name) | update (title) | \(fmt(update.p50)) | \(fmt(update.mean)) |")
         let ids = try await populate(store, tasks: tasks, deps: tasks * 2)
         let hop = try await measure(5000) { _ in _ = try await store.driver.read { _ in 0 } }
         rows.append("| \(name) | (empty read transaction) | \(fmt(hop.p50)) | \(fmt(hop.mean)) |")

@@ -67,6 +67,90 @@ struct PostgresStoreTests {
         #expect(inTransaction == ["3", "on"], "the read ran as the read-only transaction it asked for")
     }
 
+    /// Statements whose results are not needed travel with the next one or the COMMIT: a later
+    /// read sees them, their failure fails the transaction (nothing of it stays, the connection
+    /// serves the next one), and outside a transaction they run at once.
+    @Test func laterStatementsGoWithTheNextOneAndTheirFailureFailsTheTransaction() async throws {
+        let url = try TestEnvironment.postgresURL()
+        let driver = try await PostgresDriver(url: url, maxConnections: 1)
+        defer { Task { await driver.close() } }
+        let table = "later_\(UInt32.random(in: 0...UInt32.max))"
+        try await driver.write { c in _ = try c.execute(SQL(raw: "CREATE TABLE \(table) (n integer PRIMARY KEY)")) }
+        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        let seen: [Int64] = try await driver.write { c in
+            try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (1)"))
+            try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (2)"))
+            return try c.query(SQL(raw: "SELECT n FROM \(table) ORDER BY n")).compactMap { $0[0].int }
+        }
+        #expect(seen == [1, 2])
+        // Only queued, then COMMIT: the duplicate fails the transaction, its other row is gone too.
+        let e = await #expect(throws: MinskyError.self) {
+            try await driver.write { c in
+                try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (3)"))
+                try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (1)"))
+            }
+        }
+        #expect(e?.message.contains("duplicate key") == true, "\(String(describing: e))")
+        // A statement whose result is needed carries the queue; the queue's failure is what is thrown.
+        await #expect(throws: MinskyError.self) {
+            try await driver.write { c in
+                try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (2)"))
+                _ = try c.query(SQL(raw: "SELECT 1"))
+            }
+        }
+        // A transaction that fails before its queue was sent sends none of it.
+        await #expect(throws: MinskyError.self) {
+            try await driver.write { c in
+                try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (4)"))
+                throw MinskyError(.invalidInput, "changed my mind")
+            }
+        }
+        try await driver.autocommit { c in try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (5)")) }
+        let rows: [Int64] = try await driver.read { c in
+            try c.query(SQL(raw: "SELECT n FROM \(table) ORDER BY n")).compactMap { $0[0].int }
+        }
+        #expect(rows == [1, 2, 5])
+    }
+
+    /// On PostgreSQL a new task's row is sent without first learning whether its id is free: a
+    /// taken id fails that transaction, and the task is created again with a longer id.
+    @Test func idsGrowWhenTheyCollideThoughTheRowIsSentBlind() async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let store = try await PostgresTaskStore.connect(
+                url: url, makeID: { p, len in TaskID(trusted: "\(p)-" + String(repeating: "a", count: len)) })
+            defer { Task { await store.close() } }
+            let a = try await store.create(NewTask(title: "a"))
+            let b = try await store.create(NewTask(title: "b"))
+            let c = try await store.create(NewTask(title: "c", parentId: a.id))
+            #expect([a.id, b.id, c.id] == ["mk-aaaaa", "mk-aaaaaa", "mk-aaaaaaa"])
+            #expect(try await store.count() == 3)
+            let events = try await store.history(of: a.id, limit: 10, cursor: nil).events.map(\.kind)
+            #expect(events == ["created"], "only the task that was written has a history: \(events)")
+            #expect(try await store.get(c.id).parentId == a.id)
+        }
+    }
+
+    /// A store that found no sync tracking stops asking (a round trip per write) and checks at
+    /// commit instead: when another process starts tracking, the next write is tracked anyway.
+    @Test func aWriteThatAssumedNoTrackingIsTrackedOnceTrackingBegan() async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let agent = try await PostgresTaskStore.connect(url: url, maxConnections: 1)
+            defer { Task { await agent.close() } }
+            let before = try await agent.create(NewTask(title: "before tracking"))
+            _ = try await agent.update(before.id, TaskPatch(priority: try Priority(1)), expectedVersion: nil)
+            let other = try await PostgresTaskStore.connect(url: url, maxConnections: 1)
+            _ = try await other.syncStartTracking(remote: nil, strategy: nil)
+            await other.close()
+            let after = try await agent.create(NewTask(title: "after tracking"))
+            _ = try await agent.update(before.id, TaskPatch(title: "renamed after tracking"), expectedVersion: nil)
+            let logged = try await agent.syncLocalChanges(after: 0, limit: 1000).map(\.key)
+            #expect(logged.contains(after.id.rawValue), "the create was tracked: \(logged)")
+            #expect(
+                logged.filter { $0 == before.id.rawValue }.count >= 2,
+                "the rename of a task made before tracking was tracked: \(logged)")
+        }
+    }
+
     /// libpq refuses a statement with more than 65,535 parameters before sending it; the import
     /// of 100,000 tasks reported that as "lost the connection", which it was not. Now it says what
     /// happened (and the statements that did it bind a few hundred values each).
