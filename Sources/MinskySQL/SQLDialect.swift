@@ -149,17 +149,40 @@ public enum SQLDialect: String, Sendable {
     }
 
     /// Matches rows of `tasks t` whose title or description contain every term as a word prefix.
-    /// Returns the SQL condition and the value to bind (for placeholder `n`).
-    public func textMatch(terms: [String], placeholder n: Int) -> (sql: String, value: SQLValue) {
+    /// Returns the SQL condition and the value to bind (for placeholder `n`). On SQLite a term
+    /// with its `words` named matches any of them (the same rows as the prefix; FTS5 streams
+    /// them), and with `probe` each row is looked up in the index instead of the matches being
+    /// gathered first.
+    public func textMatch(terms: [String], words: [[String]?] = [], probe: Bool = false, placeholder n: Int) -> (
+        sql: String, value: SQLValue
+    ) {
         switch self {
         case .sqlite:
-            let q = terms.map { "\"\($0)\"*" }.joined(separator: " AND ")
+            let q = Self.ftsQuery(terms: terms, words: words, prefix: true)
+            if probe {
+                return ("EXISTS (SELECT 1 FROM tasks_fts WHERE tasks_fts MATCH ? AND rowid = t.rowid)", .text(q))
+            }
             return ("t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ?)", .text(q))
         case .postgres:
             let q = terms.map { "'\($0)':*" }.joined(separator: " & ")
             return ("t.search @@ to_tsquery('simple', $\(n)::text)", .text(q))
         }
     }
+
+    /// An FTS5 query: every term, as its named words (an OR) where given, else as a prefix (or
+    /// the word alone without `prefix`).
+    static func ftsQuery(terms: [String], words: [[String]?], prefix: Bool) -> String {
+        func quoted(_ w: String) -> String { "\"" + w.replacingOccurrences(of: "\"", with: "\"\"") + "\"" }
+        return terms.enumerated().map { i, term in
+            if i < words.count, let named = words[i] {
+                return named.count == 1 ? quoted(named[0]) : "(" + named.map(quoted).joined(separator: " OR ") + ")"
+            }
+            return quoted(term) + (prefix ? "*" : "")
+        }.joined(separator: " AND ")
+    }
+
+    /// How many words a prefix may stand for in a query; more, and FTS5 gathers the prefix.
+    public static let maxPrefixWords = 64
 
     /// SQLite: how a text search reads `tasks` when its words match many tasks. Reading the
     /// matches and sorting them all costs 14 ms when a word matches 10% of 100,000 tasks; walking
@@ -189,9 +212,9 @@ public enum SQLDialect: String, Sendable {
     /// prefixes: FTS5 streams a word's matches but gathers a prefix's whole list first (23 ms
     /// for a word in 17% of 1,000,000 tasks, against 0.3 ms). A prefix matches at least what
     /// its word does, so a common word is a common prefix; the count only chooses the plan.
-    public func matchCount(terms: [String]) -> (sql: String, value: SQLValue)? {
+    public func matchCount(terms: [String], words: [[String]?] = []) -> (sql: String, value: SQLValue)? {
         guard self == .sqlite else { return nil }
-        let q = terms.map { "\"\($0)\"" }.joined(separator: " AND ")
+        let q = Self.ftsQuery(terms: terms, words: words, prefix: false)
         return (
             "SELECT count(*) FROM (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ? LIMIT \(Self.commonMatches))",
             .text(q)

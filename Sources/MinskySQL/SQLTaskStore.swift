@@ -267,10 +267,36 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     func flushTextIndex(_ c: any SQLConnection) throws -> Int {
         guard d.batchesTextIndex else { return 0 }
         let n = SQLDialect.indexedDescriptionCharacters
-        try c.execute(
-            "INSERT INTO tasks_fts (rowid, title, description) SELECT t.rowid, t.title, substr(t.description, 1, \(raw: String(n))) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id"
-        )
-        return try c.execute("DELETE FROM tasks_fts_pending")
+        let texts =
+            "SELECT t.rowid, t.title, substr(t.description, 1, \(n)) FROM tasks_fts_pending p JOIN tasks t ON t.rowid = p.id"
+        let count = Int(try c.query("SELECT count(*) FROM tasks_fts_pending").first?[0].int ?? 0)
+        guard count > 0 else { return 0 }
+        try c.execute("INSERT INTO tasks_fts (rowid, title, description) \(raw: texts)")
+        // The words of what was just indexed (see migration 017): a batch's from a scratch index
+        // of the batch alone; a bulk load's from the whole index's vocabulary, read once.
+        if count > Self.wordsFromWholeIndex {
+            try c.execute("INSERT OR IGNORE INTO tasks_fts_words (word) SELECT term FROM tasks_fts_vocab")
+        } else {
+            try c.execute("INSERT INTO tasks_fts_batch (rowid, title, description) \(raw: texts)")
+            try c.execute("INSERT OR IGNORE INTO tasks_fts_words (word) SELECT term FROM tasks_fts_batch_vocab")
+            try c.execute("INSERT INTO tasks_fts_batch (tasks_fts_batch) VALUES ('delete-all')")
+        }
+        try c.execute("DELETE FROM tasks_fts_pending")
+        return count
+    }
+
+    /// Tasks flushed at once above which the words list is read from the whole text index.
+    static var wordsFromWholeIndex: Int { 20_000 }
+
+    /// SQLite: the words a search term stands for as a prefix (from `tasks_fts_words`), or nil
+    /// when the list cannot say exactly (a term that is not plain ASCII, whose case folding is the
+    /// tokenizer's business) or the term stands for too many words to name.
+    func prefixWords(_ c: any SQLConnection, _ term: String) throws -> [String]? {
+        guard d.batchesTextIndex, term.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }) else { return nil }
+        let words = try c.query(
+            "SELECT word FROM tasks_fts_words WHERE word >= \(text: term) AND word < \(text: term + "\u{10FFFF}") ORDER BY word LIMIT \(raw: String(SQLDialect.maxPrefixWords + 1))"
+        ).compactMap { $0[0].text }
+        return words.count > SQLDialect.maxPrefixWords ? nil : words
     }
 
     /// After inserts: flush once a batch has gathered.
@@ -343,11 +369,20 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     func list(_ c: any SQLConnection, _ q: TaskQuery) throws -> TaskPage {
         do {
             let terms = q.textTerms
+            // Each term as the words it stands for, where the words list can say (SQLite).
+            let words: [[String]?] = try terms.map { try prefixWords(c, $0) }
+            if words.contains(where: { $0?.isEmpty == true }) { return TaskPage(tasks: [], nextCursor: nil) }
             var hint = ""
+            var probe = false
             // (Not with a parent or an assignee: their own indexes read less than a walk would.)
-            if !terms.isEmpty, case .any = q.parent, q.assignee == nil, let count = c.dialect.matchCount(terms: terms) {
+            if !terms.isEmpty, case .any = q.parent, q.assignee == nil,
+                let count = c.dialect.matchCount(terms: terms, words: words)
+            {
                 let n = try c.query("\(fragment: { _, _ in count })").first?[0].int ?? 0
                 hint = c.dialect.commonWordsScan(matches: Int(n)) ?? ""
+                // A walk asks the index about each row it passes when every term is named words
+                // (FTS5 seeks each word's list); a prefix it must gather is gathered once instead.
+                probe = !hint.isEmpty && words.allSatisfy { $0 != nil }
             }
             var s: SQL = "SELECT \(raw: columns) FROM tasks t\(raw: hint) WHERE 1 = 1"
             if !q.statuses.isEmpty { s += " AND t.status IN (\(list: q.statuses.map(\.rawValue).sorted()))" }
@@ -359,7 +394,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             if let tag = q.tag { s += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
             if let a = q.assignee { s += " AND t.assignee = \(text: a)" }
             if !terms.isEmpty {
-                s += " AND \(fragment: { d, n in d.textMatch(terms: terms, placeholder: n) })"
+                let probe = probe
+                s +=
+                    " AND \(fragment: { d, n in d.textMatch(terms: terms, words: words, probe: probe, placeholder: n) })"
             } else if let text = q.text, text.contains(where: { !$0.isWhitespace }) {
                 // A query with no words (only punctuation) matches nothing.
                 s += " AND 1 = 0"
