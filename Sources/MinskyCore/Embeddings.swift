@@ -42,45 +42,55 @@ public struct EmbeddingMatrix: Sendable {
     /// Cosine similarity top-k, highest first. Dot products over SIMD8 lanes.
     public func topK(_ query: [Float], k: Int) -> [(id: TaskID, score: Float)] {
         guard dims > 0, query.count == dims, !ids.isEmpty else { return [] }
-        let q = Self.normalized(query)
-        var scores = [Float](repeating: 0, count: ids.count)
-        values.withUnsafeBufferPointer { m in
-            q.withUnsafeBufferPointer { qp in
-                guard let base = m.baseAddress, let qb = qp.baseAddress else { return }
-                let lanes = dims / 8 * 8
-                let raw = UnsafeRawPointer(base)
-                let qraw = UnsafeRawPointer(qb)
-                for r in 0..<ids.count {
-                    let row = r * dims
-                    // Two accumulators keep two multiply-adds in flight; loads are straight from memory.
-                    var a0 = SIMD8<Float>()
-                    var a1 = SIMD8<Float>()
-                    var j = 0
-                    while j + 16 <= lanes {
-                        a0 +=
-                            raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self)
-                            * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-                        a1 +=
-                            raw.loadUnaligned(fromByteOffset: (row + j + 8) * 4, as: SIMD8<Float>.self)
-                            * qraw.loadUnaligned(fromByteOffset: (j + 8) * 4, as: SIMD8<Float>.self)
-                        j += 16
-                    }
-                    while j < lanes {
-                        a0 +=
-                            raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self)
-                            * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
-                        j += 8
-                    }
-                    var s = (a0 + a1).sum()
-                    while j < dims {
-                        s += base[row + j] * qb[j]
-                        j += 1
-                    }
-                    scores[r] = s
+        return values.withUnsafeBufferPointer { m in
+            Self.topK(m.baseAddress!, rows: ids.count, dims: dims, query, k: k).map { (ids[$0.row], $0.score) }
+        }
+    }
+
+    /// Top-k rows of a contiguous matrix of normalised rows (`rows` × `dims` floats at `base`)
+    /// by cosine similarity to `query`, highest first: the scan every in-memory or mapped matrix
+    /// runs.
+    public static func topK(_ base: UnsafePointer<Float>, rows: Int, dims: Int, _ query: [Float], k: Int) -> [(
+        row: Int, score: Float
+    )] {
+        guard dims > 0, query.count == dims, rows > 0 else { return [] }
+        let q = normalized(query)
+        var scores = [Float](repeating: 0, count: rows)
+        q.withUnsafeBufferPointer { qp in
+            guard let qb = qp.baseAddress else { return }
+            let lanes = dims / 8 * 8
+            let raw = UnsafeRawPointer(base)
+            let qraw = UnsafeRawPointer(qb)
+            for r in 0..<rows {
+                let row = r * dims
+                // Two accumulators keep two multiply-adds in flight; loads are straight from memory.
+                var a0 = SIMD8<Float>()
+                var a1 = SIMD8<Float>()
+                var j = 0
+                while j + 16 <= lanes {
+                    a0 +=
+                        raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self)
+                        * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                    a1 +=
+                        raw.loadUnaligned(fromByteOffset: (row + j + 8) * 4, as: SIMD8<Float>.self)
+                        * qraw.loadUnaligned(fromByteOffset: (j + 8) * 4, as: SIMD8<Float>.self)
+                    j += 16
                 }
+                while j < lanes {
+                    a0 +=
+                        raw.loadUnaligned(fromByteOffset: (row + j) * 4, as: SIMD8<Float>.self)
+                        * qraw.loadUnaligned(fromByteOffset: j * 4, as: SIMD8<Float>.self)
+                    j += 8
+                }
+                var s = (a0 + a1).sum()
+                while j < dims {
+                    s += base[row + j] * qb[j]
+                    j += 1
+                }
+                scores[r] = s
             }
         }
-        return Self.best(scores, k: k).map { (ids[$0], scores[$0]) }
+        return best(scores, k: k).map { ($0, scores[$0]) }
     }
 
     /// Indexes of the `k` highest scores, highest first, in one pass with a small sorted buffer.

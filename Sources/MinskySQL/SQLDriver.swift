@@ -59,6 +59,8 @@ public protocol SQLDriver: Sendable {
     func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
     /// A vector index of the backend's own, made once per store.
     func makeVectorIndex() -> (any VectorIndex)?
+    /// The store's file, for stores that are one (caches may live beside it). Default: nil.
+    var filePath: String? { get }
 }
 
 extension SQLDriver {
@@ -69,6 +71,8 @@ extension SQLDriver {
 
     /// The backend's own vector index, if it has one (see `VectorIndex`). Default: none.
     public func makeVectorIndex() -> (any VectorIndex)? { nil }
+
+    public var filePath: String? { nil }
 
     public func autocommit<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         try await write(body)

@@ -4,7 +4,7 @@ import Synchronization
 /// The matrices a store process has read, keyed by model, valid while the store's embedding
 /// generation counter is unchanged (stores whose dialect keeps one).
 struct VectorState: Sendable {
-    var matrices: [String: (generation: Int64, matrix: EmbeddingMatrix)] = [:]
+    var matrices: [String: (generation: Int64, matrix: any SearchableVectors)] = [:]
 }
 
 extension SQLTaskStore {
@@ -61,7 +61,7 @@ extension SQLTaskStore {
     public func similar(to query: [Float], model: String, k: Int) async throws -> [(id: TaskID, score: Float)] {
         guard k > 0, !query.isEmpty, query.allSatisfy(\.isFinite) else { return [] }
         if let hits = try await vectorIndex?.search(query, model: model, k: k) { return hits }
-        return try await matrix(model: model).topK(query, k: k)
+        return try await vectors(model: model).topK(query, k: k)
     }
 
     /// Read-only: reports what the next search would use without setting anything up.
@@ -86,30 +86,52 @@ extension SQLTaskStore {
 
     // MARK: The in-memory matrix (SQLite, and any store whose vector index cannot answer)
 
-    /// Every vector of `model` in one contiguous normalised matrix, read straight from the stored
-    /// bytes. SQLite keeps it between calls while `embedding_generation` is unchanged.
-    func matrix(model: String) async throws -> EmbeddingMatrix {
-        try await read { [self] c in
-            var generation: Int64 = -1
-            if d.countsEmbeddingChanges {
-                generation = try c.query("SELECT generation FROM embedding_generation").first?[0].int ?? -1
-                if let hit = vectorState.withLock({ $0.matrices[model] }), hit.generation == generation {
-                    return hit.matrix
-                }
+    /// Every vector of `model` as one contiguous normalised matrix. SQLite keeps it between
+    /// calls while `embedding_generation` is unchanged, and in a `VectorFile` beside the store
+    /// for the next process: a first search maps that file instead of reading every vector.
+    func vectors(model: String) async throws -> any SearchableVectors {
+        let file = driver.filePath.map { VectorFile.path(store: $0, model: model) }
+        // The generation is a random value (migration 018): nil where the store keeps none.
+        let (found, generation) = try await read { [self] c -> ((any SearchableVectors)?, Int64?) in
+            guard d.countsEmbeddingChanges,
+                let generation = try c.query("SELECT generation FROM embedding_generation").first?[0].int
+            else { return (nil, nil) }
+            if let hit = vectorState.withLock({ $0.matrices[model] }), hit.generation == generation {
+                return (hit.matrix, generation)
             }
-            var m = EmbeddingMatrix(ids: [], dims: 0, values: [])
-            let count = Int(
-                try c.query("SELECT count(*) FROM task_embeddings WHERE model = \(text: model)").first?[0].int ?? 0)
-            m.ids.reserveCapacity(count)
-            let rows: SQL =
-                "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE model = \(text: model) ORDER BY task_id"
-            try c.forEachTextAndBlob(rows) { id, bytes in
-                if m.dims == 0 { m.values.reserveCapacity(count * bytes.count / 4) }
-                m.appendRow(TaskID(trusted: id), bytes: bytes)
+            if let file, let mapped = VectorFile.open(file, generation: generation) {
+                vectorState.withLock { $0.matrices[model] = (generation, mapped) }
+                return (mapped, generation)
             }
-            if generation >= 0 { vectorState.withLock { $0.matrices[model] = (generation, m) } }
-            return m
+            return (nil, generation)
         }
+        if let found { return found }
+        let m = try await read { [self] c in try readMatrix(c, model: model) }
+        guard let generation else { return m }
+        if let file, m.count >= VectorFile.minimumRows {
+            do {
+                try VectorFile.write(m, generation: generation, to: file)
+            } catch {
+                // Only a cache: the next process reads the store again.
+            }
+        }
+        vectorState.withLock { $0.matrices[model] = (generation, m) }
+        return m
+    }
+
+    /// Reads every vector of `model` from the store, normalising as it goes.
+    func readMatrix(_ c: any SQLConnection, model: String) throws -> EmbeddingMatrix {
+        var m = EmbeddingMatrix(ids: [], dims: 0, values: [])
+        let count = Int(
+            try c.query("SELECT count(*) FROM task_embeddings WHERE model = \(text: model)").first?[0].int ?? 0)
+        m.ids.reserveCapacity(count)
+        let rows: SQL =
+            "SELECT task_id, \(raw: d.read("vector", as: .blob)) FROM task_embeddings WHERE model = \(text: model) ORDER BY task_id"
+        try c.forEachTextAndBlob(rows) { id, bytes in
+            if m.dims == 0 { m.values.reserveCapacity(count * bytes.count / 4) }
+            m.appendRow(TaskID(trusted: id), bytes: bytes)
+        }
+        return m
     }
 
 }

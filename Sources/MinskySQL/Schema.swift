@@ -356,6 +356,23 @@ public enum Schema {
                 """,
             ]
         },
+        // SQLite: the embedding generation becomes a random value at each change instead of a
+        // count, so a value names one state of the embeddings for good: a store restored from a
+        // backup and changed again cannot come back to a number a process or a vector file
+        // beside the store (`VectorFile`) remembers for other vectors.
+        SQLMigration(name: "018_embedding_generation_random") { d in
+            guard d.countsEmbeddingChanges else { return [] }
+            let bump = "UPDATE embedding_generation SET generation = random(); END"
+            return [
+                "DROP TRIGGER task_embeddings_gen_insert",
+                "DROP TRIGGER task_embeddings_gen_update",
+                "DROP TRIGGER task_embeddings_gen_delete",
+                "CREATE TRIGGER task_embeddings_gen_insert AFTER INSERT ON task_embeddings BEGIN \(bump)",
+                "CREATE TRIGGER task_embeddings_gen_update AFTER UPDATE ON task_embeddings BEGIN \(bump)",
+                "CREATE TRIGGER task_embeddings_gen_delete AFTER DELETE ON task_embeddings BEGIN \(bump)",
+                "UPDATE embedding_generation SET generation = random()",
+            ]
+        },
     ]
 
     /// The ways data leaves a store for another: each either carries a table or says why not.

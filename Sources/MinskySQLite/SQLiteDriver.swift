@@ -17,6 +17,7 @@ public struct SQLiteDriver: SQLDriver {
     let logger: Logger
 
     public var location: String { "sqlite:\(path)" }
+    public var filePath: String? { path }
 
     public static let busyTimeout: TimeInterval = 60
 

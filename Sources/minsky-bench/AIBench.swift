@@ -78,6 +78,10 @@ enum VectorBench {
         await store.close()
         store = try SQLiteTaskStore(path: path)
         let cold = try await timeMs { _ = try await store.similar(to: queries[0], model: "bench", k: 10) }
+        // What the next process does: the vector file the first search wrote is mapped.
+        await store.close()
+        store = try SQLiteTaskStore(path: path)
+        let mapped = try await timeMs { _ = try await store.similar(to: queries[0], model: "bench", k: 10) }
         let flat = data.flatMap { $0 }
         var sink: Float = 0
         var readTimes: [Double] = []
@@ -97,8 +101,9 @@ enum VectorBench {
             "| SQLite | top-10 search, matrix in memory (p50 of \(queryCount)) | \(Bench.fmt(scan)) = \(String(format: "%.2f", scan / read))× the floor |"
         )
         rows.append(
-            "| SQLite | first search after opening (reads \(count * dims * 4 / 1_000_000) MB of vectors from the file) | \(Bench.fmt(cold)) |"
+            "| SQLite | first search after a change (reads \(count * dims * 4 / 1_000_000) MB of vectors from the store, writes the vector file) | \(Bench.fmt(cold)) |"
         )
+        rows.append("| SQLite | **first search of a new process** (maps the vector file) | \(Bench.fmt(mapped)) |")
         rows.append("| SQLite | save \(count) embeddings (batches of 1,000) | \(Bench.fmt(save)) |")
         if sink == 42 { log("") }
 

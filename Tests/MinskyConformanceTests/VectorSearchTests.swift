@@ -1,7 +1,8 @@
 import Foundation
 import MinskyCore
 import MinskyPostgres
-import MinskySQL
+@testable import MinskySQL
+import MinskySQLite
 import MinskyTestSupport
 import Testing
 
@@ -186,5 +187,76 @@ struct TextIndexBatchTests {
                 (0..<100).map { NewTask(title: "zeta \($0)") }, progress: nil, isCancelled: { false })
             #expect(try await search("zeta").count == batch.count)
         }
+    }
+}
+
+/// The first search of a new SQLite process maps the vectors from a file beside the store
+/// instead of reading every stored vector: the file is made by a search, private, used by the
+/// next store opened on the file (a new process), and never used for other vectors than those it
+/// was made from (after a change, or a restore of an older copy of the store).
+@Suite("The vector file beside a SQLite store")
+struct VectorFileTests {
+    @Test func aNewProcessMapsTheFileAndNeverUsesAStaleOne() async throws {
+        let dir = try TestEnvironment.tempDirectory("vector-file")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tasks.db").path
+        let n = 1200
+        let dims = 16
+        let vectors = testVectors(count: n, dims: dims, seed: 22)
+        let query = testVectors(count: 1, dims: dims, seed: 23)[0]
+        let store = try SQLiteTaskStore(path: path)
+        let made = try await store.createMany(
+            (0..<n).map { NewTask(title: "task \($0)") }, progress: nil, isCancelled: { false })
+        let items = zip(made.map(\.id), vectors).map { ($0, $1) }
+        try await store.saveEmbeddings(
+            items.map { TaskEmbedding(taskId: $0.0, model: "m", contentHash: "h", vector: $0.1) })
+        let expected = bruteForce(query, items, k: 10)
+        #expect(try await store.similar(to: query, model: "m", k: 10).map(\.id) == expected)
+        await store.close()
+        let file = VectorFile.path(store: path, model: "m")
+        let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int
+        #expect(mode == 0o600, "the vector file is private: \(String(mode ?? 0, radix: 8))")
+
+        // A new process: the same answer, from the file. (Proof that the file is what it reads:
+        // a row changed in the file alone changes the answer.)
+        var bytes = try Data(contentsOf: URL(fileURLWithPath: file))
+        let valuesStart = bytes.count - n * dims * 4
+        let sorted = made.map(\.id).sorted()
+        let planted = sorted[777]
+        let q = EmbeddingMatrixTestSupport.normalized(query)
+        bytes.withUnsafeMutableBytes { raw in
+            for j in 0..<dims { raw.storeBytes(of: q[j], toByteOffset: valuesStart + (777 * dims + j) * 4, as: Float.self) }
+        }
+        try bytes.write(to: URL(fileURLWithPath: file))
+        let second = try SQLiteTaskStore(path: path)
+        #expect(try await second.similar(to: query, model: "m", k: 1).first?.id == planted)
+        // A change of the embeddings: the file is not used (and is made again).
+        try await second.saveEmbeddings([TaskEmbedding(taskId: made[5].id, model: "m", contentHash: "h2", vector: query)])
+        #expect(try await second.similar(to: query, model: "m", k: 1).first?.id == made[5].id)
+        let backup = dir.appendingPathComponent("backup.db").path
+        await second.close()
+        try FileManager.default.copyItem(atPath: path, toPath: backup)
+        let third = try SQLiteTaskStore(path: path)
+        #expect(try await third.similar(to: query, model: "m", k: 1).first?.id == made[5].id)
+        try await third.saveEmbeddings([TaskEmbedding(taskId: made[9].id, model: "m", contentHash: "h3", vector: query.map { $0 * 2 })])
+        try await third.saveEmbeddings([TaskEmbedding(taskId: made[5].id, model: "m", contentHash: "h4", vector: vectors[5])])
+        #expect(try await third.similar(to: query, model: "m", k: 1).first?.id == made[9].id)
+        await third.close()
+        // The older copy comes back and changes as often as the one the file was made from did
+        // (a counter would now name the file's vectors): its vectors, not the file's.
+        try FileManager.default.removeItem(atPath: path)
+        try FileManager.default.copyItem(atPath: backup, toPath: path)
+        let restored = try SQLiteTaskStore(path: path)
+        try await restored.saveEmbeddings([TaskEmbedding(taskId: made[100].id, model: "m", contentHash: "x", vector: vectors[101])])
+        try await restored.saveEmbeddings([TaskEmbedding(taskId: made[101].id, model: "m", contentHash: "y", vector: vectors[100])])
+        #expect(try await restored.similar(to: query, model: "m", k: 1).first?.id == made[5].id)
+        await restored.close()
+    }
+}
+
+enum EmbeddingMatrixTestSupport {
+    static func normalized(_ v: [Float]) -> [Float] {
+        let n = v.reduce(0) { $0 + $1 * $1 }.squareRoot()
+        return v.map { $0 / n }
     }
 }
