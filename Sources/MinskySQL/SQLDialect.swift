@@ -150,18 +150,14 @@ public enum SQLDialect: String, Sendable {
 
     /// Matches rows of `tasks t` whose title or description contain every term as a word prefix.
     /// Returns the SQL condition and the value to bind (for placeholder `n`). On SQLite a term
-    /// with its `words` named matches any of them (the same rows as the prefix; FTS5 streams
-    /// them), and with `probe` each row is looked up in the index instead of the matches being
-    /// gathered first.
-    public func textMatch(terms: [String], words: [[String]?] = [], probe: Bool = false, placeholder n: Int) -> (
+    /// with its `words` named matches any of them (the same rows as the prefix, which FTS5
+    /// streams instead of gathering).
+    public func textMatch(terms: [String], words: [[String]?] = [], placeholder n: Int) -> (
         sql: String, value: SQLValue
     ) {
         switch self {
         case .sqlite:
             let q = Self.ftsQuery(terms: terms, words: words, prefix: true)
-            if probe {
-                return ("EXISTS (SELECT 1 FROM tasks_fts WHERE tasks_fts MATCH ? AND rowid = t.rowid)", .text(q))
-            }
             return ("t.rowid IN (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH ?)", .text(q))
         case .postgres:
             let q = terms.map { "'\($0)':*" }.joined(separator: " & ")

@@ -367,50 +367,92 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     }
 
     func list(_ c: any SQLConnection, _ q: TaskQuery) throws -> TaskPage {
-        do {
-            let terms = q.textTerms
-            // Each term as the words it stands for, where the words list can say (SQLite).
-            let words: [[String]?] = try terms.map { try prefixWords(c, $0) }
-            if words.contains(where: { $0?.isEmpty == true }) { return TaskPage(tasks: [], nextCursor: nil) }
-            var hint = ""
-            var probe = false
-            // (Not with a parent or an assignee: their own indexes read less than a walk would.)
-            if !terms.isEmpty, case .any = q.parent, q.assignee == nil,
-                let count = c.dialect.matchCount(terms: terms, words: words)
-            {
-                let n = try c.query("\(fragment: { _, _ in count })").first?[0].int ?? 0
-                hint = c.dialect.commonWordsScan(matches: Int(n)) ?? ""
-                // A walk asks the index about each row it passes when every term is named words
-                // (FTS5 seeks each word's list); a prefix it must gather is gathered once instead.
-                probe = !hint.isEmpty && words.allSatisfy { $0 != nil }
-            }
+        let terms = q.textTerms
+        // Each term as the words it stands for, where the words list can say (SQLite).
+        let words: [[String]?] = try terms.map { try prefixWords(c, $0) }
+        if words.contains(where: { $0?.isEmpty == true }) { return TaskPage(tasks: [], nextCursor: nil) }
+        var hint = ""
+        var walk = false
+        // (Not with a parent or an assignee: their own indexes read less than a walk would.)
+        if !terms.isEmpty, case .any = q.parent, q.assignee == nil,
+            let count = c.dialect.matchCount(terms: terms, words: words)
+        {
+            let n = try c.query("\(fragment: { _, _ in count })").first?[0].int ?? 0
+            hint = c.dialect.commonWordsScan(matches: Int(n)) ?? ""
+            // Named words stream from the index, so a walk can ask it about a range of rows at a
+            // time; a prefix it must gather is gathered once, for the whole walk, instead.
+            walk = !hint.isEmpty && words.allSatisfy { $0 != nil }
+        }
+        var filters: SQL = ""
+        if !q.statuses.isEmpty { filters += " AND t.status IN (\(list: q.statuses.map(\.rawValue).sorted()))" }
+        switch q.parent {
+        case .any: break
+        case .root: filters += " AND t.parent_id IS NULL"
+        case .task(let p): filters += " AND t.parent_id = \(p)"
+        }
+        if let tag = q.tag { filters += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
+        if let a = q.assignee { filters += " AND t.assignee = \(text: a)" }
+        var tasks: [TaskItem]
+        if walk {
+            let rows = try commonWordsRows(
+                c, q, filters: filters, match: SQLDialect.ftsQuery(terms: terms, words: words, prefix: true))
+            tasks = try c.query(
+                "SELECT \(raw: columns) FROM tasks t WHERE t.rowid IN (\(list: rows)) ORDER BY t.created_at, t.id"
+            ).map(Self.decode)
+        } else {
             var s: SQL = "SELECT \(raw: columns) FROM tasks t\(raw: hint) WHERE 1 = 1"
-            if !q.statuses.isEmpty { s += " AND t.status IN (\(list: q.statuses.map(\.rawValue).sorted()))" }
-            switch q.parent {
-            case .any: break
-            case .root: s += " AND t.parent_id IS NULL"
-            case .task(let p): s += " AND t.parent_id = \(p)"
-            }
-            if let tag = q.tag { s += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
-            if let a = q.assignee { s += " AND t.assignee = \(text: a)" }
+            s += filters
             if !terms.isEmpty {
-                let probe = probe
-                s +=
-                    " AND \(fragment: { d, n in d.textMatch(terms: terms, words: words, probe: probe, placeholder: n) })"
+                s += " AND \(fragment: { d, n in d.textMatch(terms: terms, words: words, placeholder: n) })"
             } else if let text = q.text, text.contains(where: { !$0.isWhitespace }) {
                 // A query with no words (only punctuation) matches nothing.
                 s += " AND 1 = 0"
             }
             if let cur = q.cursor { s += " AND (t.created_at, t.id) > (\(cur.createdAt), \(cur.id))" }
             s += " ORDER BY t.created_at, t.id LIMIT \(raw: String(q.limit + 1))"
-            var tasks = try c.query(s).map(Self.decode)
-            var next: PageCursor?
-            if tasks.count > q.limit {
-                tasks.removeLast()
-                if let last = tasks.last { next = PageCursor(createdAt: last.createdAt, id: last.id) }
-            }
-            return TaskPage(tasks: tasks, nextCursor: next)
+            tasks = try c.query(s).map(Self.decode)
         }
+        var next: PageCursor?
+        if tasks.count > q.limit {
+            tasks.removeLast()
+            if let last = tasks.last { next = PageCursor(createdAt: last.createdAt, id: last.id) }
+        }
+        return TaskPage(tasks: tasks, nextCursor: next)
+    }
+
+    /// SQLite: the rowids of a search page (up to `limit + 1`, in creation order) for words that
+    /// match many tasks. The creation-order index is walked a chunk of rows at a time, and each
+    /// chunk's matches come from one query of the text index over the chunk's rowid range (FTS5
+    /// streams named words and seeks to the range): a few statements per page, where asking
+    /// about each row costs a query each and gathering every match first costs all of them
+    /// (25 ms for a word in 17% of 1,000,000 tasks). Rowids mostly follow creation order, which
+    /// keeps a range tight; where they do not (imported or synced tasks), it is wider, never wrong.
+    func commonWordsRows(_ c: any SQLConnection, _ q: TaskQuery, filters: SQL, match: String) throws -> [Int64] {
+        var found: [Int64] = []
+        var after = q.cursor.map { ($0.createdAt, $0.id) }
+        var chunk = 256
+        while true {
+            var s: SQL =
+                "SELECT t.rowid AS r, \(raw: d.select("t.created_at", as: .timestamp)), t.id FROM tasks t INDEXED BY tasks_created WHERE 1 = 1"
+            s += filters
+            if let (at, id) = after { s += " AND (t.created_at, t.id) > (\(at), \(id))" }
+            s += " ORDER BY t.created_at, t.id LIMIT \(raw: String(chunk))"
+            let rows = try c.query(s)
+            let ids = try rows.map { try $0.int("r") }
+            guard let lo = ids.min(), let hi = ids.max(), let last = rows.last else { break }
+            let hits = Set(
+                try c.query(
+                    "SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH \(text: match) AND rowid BETWEEN \(int: lo) AND \(int: hi)"
+                ).compactMap { $0[0].int })
+            for r in ids where hits.contains(r) {
+                found.append(r)
+                if found.count > q.limit { return found }
+            }
+            if rows.count < chunk { break }
+            after = (try last.timestamp("created_at"), TaskID(trusted: try last.text("id")))
+            chunk = min(chunk * 4, 16384)
+        }
+        return found
     }
 
     public func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem {

@@ -1,10 +1,11 @@
 import Foundation
 import MinskyCore
 import MinskyPostgres
-@testable import MinskySQL
 import MinskySQLite
 import MinskyTestSupport
 import Testing
+
+@testable import MinskySQL
 
 /// Deterministic pseudo-random vectors, so both stores see the same data.
 func testVectors(count: Int, dims: Int, seed: UInt64) -> [[Float]] {
@@ -225,21 +226,29 @@ struct VectorFileTests {
         let planted = sorted[777]
         let q = EmbeddingMatrixTestSupport.normalized(query)
         bytes.withUnsafeMutableBytes { raw in
-            for j in 0..<dims { raw.storeBytes(of: q[j], toByteOffset: valuesStart + (777 * dims + j) * 4, as: Float.self) }
+            for j in 0..<dims {
+                raw.storeBytes(of: q[j], toByteOffset: valuesStart + (777 * dims + j) * 4, as: Float.self)
+            }
         }
         try bytes.write(to: URL(fileURLWithPath: file))
         let second = try SQLiteTaskStore(path: path)
         #expect(try await second.similar(to: query, model: "m", k: 1).first?.id == planted)
         // A change of the embeddings: the file is not used (and is made again).
-        try await second.saveEmbeddings([TaskEmbedding(taskId: made[5].id, model: "m", contentHash: "h2", vector: query)])
+        try await second.saveEmbeddings([
+            TaskEmbedding(taskId: made[5].id, model: "m", contentHash: "h2", vector: query)
+        ])
         #expect(try await second.similar(to: query, model: "m", k: 1).first?.id == made[5].id)
         let backup = dir.appendingPathComponent("backup.db").path
         await second.close()
         try FileManager.default.copyItem(atPath: path, toPath: backup)
         let third = try SQLiteTaskStore(path: path)
         #expect(try await third.similar(to: query, model: "m", k: 1).first?.id == made[5].id)
-        try await third.saveEmbeddings([TaskEmbedding(taskId: made[9].id, model: "m", contentHash: "h3", vector: query.map { $0 * 2 })])
-        try await third.saveEmbeddings([TaskEmbedding(taskId: made[5].id, model: "m", contentHash: "h4", vector: vectors[5])])
+        try await third.saveEmbeddings([
+            TaskEmbedding(taskId: made[9].id, model: "m", contentHash: "h3", vector: query.map { $0 * 2 })
+        ])
+        try await third.saveEmbeddings([
+            TaskEmbedding(taskId: made[5].id, model: "m", contentHash: "h4", vector: vectors[5])
+        ])
         #expect(try await third.similar(to: query, model: "m", k: 1).first?.id == made[9].id)
         await third.close()
         // The older copy comes back and changes as often as the one the file was made from did
@@ -247,8 +256,12 @@ struct VectorFileTests {
         try FileManager.default.removeItem(atPath: path)
         try FileManager.default.copyItem(atPath: backup, toPath: path)
         let restored = try SQLiteTaskStore(path: path)
-        try await restored.saveEmbeddings([TaskEmbedding(taskId: made[100].id, model: "m", contentHash: "x", vector: vectors[101])])
-        try await restored.saveEmbeddings([TaskEmbedding(taskId: made[101].id, model: "m", contentHash: "y", vector: vectors[100])])
+        try await restored.saveEmbeddings([
+            TaskEmbedding(taskId: made[100].id, model: "m", contentHash: "x", vector: vectors[101])
+        ])
+        try await restored.saveEmbeddings([
+            TaskEmbedding(taskId: made[101].id, model: "m", contentHash: "y", vector: vectors[100])
+        ])
         #expect(try await restored.similar(to: query, model: "m", k: 1).first?.id == made[5].id)
         await restored.close()
     }
