@@ -64,13 +64,6 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation {
             }
         }
         public mutating func appendInterpolation(list: [TaskID]) { appendInterpolation(list: list.map(\.rawValue)) }
-        /// `a, b, c` placeholders for an `IN (…)` list of integers.
-        public mutating func appendInterpolation(list: [Int64]) {
-            for (i, v) in list.enumerated() {
-                if i > 0 { parts.append(.raw(", ")) }
-                parts.append(.value(.int(v), .integer))
-            }
-        }
         /// A dialect fragment that binds one value at the placeholder number it is given.
         public mutating func appendInterpolation(
             fragment: @escaping @Sendable (SQLDialect, Int) -> (sql: String, value: SQLValue)

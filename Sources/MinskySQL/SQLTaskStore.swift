@@ -394,11 +394,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         if let a = q.assignee { filters += " AND t.assignee = \(text: a)" }
         var tasks: [TaskItem]
         if walk {
-            let rows = try commonWordsRows(
+            tasks = try commonWordsPage(
                 c, q, filters: filters, match: SQLDialect.ftsQuery(terms: terms, words: words, prefix: true))
-            tasks = try c.query(
-                "SELECT \(raw: columns) FROM tasks t WHERE t.rowid IN (\(list: rows)) ORDER BY t.created_at, t.id"
-            ).map(Self.decode)
         } else {
             var s: SQL = "SELECT \(raw: columns) FROM tasks t\(raw: hint) WHERE 1 = 1"
             s += filters
@@ -420,39 +417,41 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         return TaskPage(tasks: tasks, nextCursor: next)
     }
 
-    /// SQLite: the rowids of a search page (up to `limit + 1`, in creation order) for words that
-    /// match many tasks. The creation-order index is walked a chunk of rows at a time, and each
-    /// chunk's matches come from one query of the text index over the chunk's rowid range (FTS5
-    /// streams named words and seeks to the range): a few statements per page, where asking
-    /// about each row costs a query each and gathering every match first costs all of them
-    /// (25 ms for a word in 17% of 1,000,000 tasks). Rowids mostly follow creation order, which
-    /// keeps a range tight; where they do not (imported or synced tasks), it is wider, never wrong.
-    func commonWordsRows(_ c: any SQLConnection, _ q: TaskQuery, filters: SQL, match: String) throws -> [Int64] {
-        var found: [Int64] = []
-        var after = q.cursor.map { ($0.createdAt, $0.id) }
-        var chunk = 256
+    /// SQLite: a search page (up to `limit + 1` tasks, in creation order) for words that match
+    /// many tasks. The creation-order index is walked a chunk of rows at a time, and one
+    /// statement keeps the chunk's rows that the text index matches within the chunk's rowid
+    /// range (FTS5 streams named words and seeks to the range): a statement or two per page,
+    /// where asking about each row costs a query each and gathering every match first costs all
+    /// of them (25 ms for a word in 17% of 1,000,000 tasks). Rowids mostly follow creation
+    /// order, which keeps a range tight; where they do not (imported or synced tasks), it is
+    /// wider, never wrong.
+    func commonWordsPage(_ c: any SQLConnection, _ q: TaskQuery, filters: SQL, match: String) throws -> [TaskItem] {
+        var found: [TaskItem] = []
+        var after: SQL = q.cursor.map { " AND (t.created_at, t.id) > (\($0.createdAt), \($0.id))" } ?? ""
+        var chunk = max(256, (q.limit + 1) * 8)
         while true {
-            var s: SQL =
-                "SELECT t.rowid AS r, \(raw: d.select("t.created_at", as: .timestamp)), t.id FROM tasks t INDEXED BY tasks_created WHERE 1 = 1"
-            s += filters
-            if let (at, id) = after { s += " AND (t.created_at, t.id) > (\(at), \(id))" }
-            s += " ORDER BY t.created_at, t.id LIMIT \(raw: String(chunk))"
-            let rows = try c.query(s)
-            let ids = try rows.map { try $0.int("r") }
-            guard let lo = ids.min(), let hi = ids.max(), let last = rows.last else { break }
-            let hits = Set(
-                try c.query(
-                    "SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH \(text: match) AND rowid BETWEEN \(int: lo) AND \(int: hi)"
-                ).compactMap { $0[0].int })
-            for r in ids where hits.contains(r) {
-                found.append(r)
-                if found.count > q.limit { return found }
-            }
-            if rows.count < chunk { break }
-            after = (try last.timestamp("created_at"), TaskID(trusted: try last.text("id")))
+            let walk: SQL =
+                "FROM tasks t INDEXED BY tasks_created WHERE 1 = 1\(filters)\(after) ORDER BY t.created_at, t.id"
+            found += try c.query(
+                """
+                WITH chunk AS MATERIALIZED (SELECT t.rowid AS r \(walk) LIMIT \(raw: String(chunk))) \
+                SELECT \(raw: columns) FROM tasks t WHERE t.rowid IN (SELECT r FROM chunk) AND t.rowid IN \
+                (SELECT rowid FROM tasks_fts WHERE tasks_fts MATCH \(text: match) \
+                AND rowid BETWEEN (SELECT min(r) FROM chunk) AND (SELECT max(r) FROM chunk)) \
+                ORDER BY t.created_at, t.id LIMIT \(raw: String(q.limit + 1 - found.count))
+                """
+            ).map(Self.decode)
+            if found.count > q.limit { return found }
+            // The next chunk starts after this one's last row, if it was full.
+            guard
+                let last = try c.query(
+                    "SELECT \(raw: d.select("t.created_at", as: .timestamp)), t.id \(walk) LIMIT 1 OFFSET \(raw: String(chunk - 1))"
+                ).first
+            else { return found }
+            after =
+                " AND (t.created_at, t.id) > (\(try last.timestamp("created_at")), \(TaskID(trusted: try last.text("id"))))"
             chunk = min(chunk * 4, 16384)
         }
-        return found
     }
 
     public func update(_ id: TaskID, _ patch: TaskPatch, expectedVersion: Int64?) async throws -> TaskItem {
