@@ -66,6 +66,12 @@ let package = Package(
                 .embedInCode("Resources/board.html"), .embedInCode("Resources/board.css"),
                 .embedInCode("Resources/board.js"),
             ]),
+        // `minsky serve`: MCP over Streamable HTTP (both eras) with bearer tokens, on FlyingFox.
+        .target(
+            name: "MinskyServe",
+            dependencies: [
+                "MinskyCore", "MinskyMCP", "MinskyBoard", .product(name: "FlyingFox", package: "FlyingFox"),
+            ]),
         // libcurl, which FoundationNetworking already links: called directly for model requests,
         // because URLSession on Linux polls a core while it waits on a slow answer (measured).
         .systemLibrary(
@@ -86,7 +92,7 @@ let package = Package(
             name: "minsky",
             dependencies: [
                 "MinskyCore", "MinskyApp", "MinskyMCP", "MinskyUpgrade", "MinskyAI", "MinskyPostgres", "MinskySQL",
-                "MinskyBoard",
+                "MinskyBoard", "MinskyServe",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]),

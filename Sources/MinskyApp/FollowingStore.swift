@@ -222,6 +222,22 @@ public final class FollowingStore: SyncableStore {
         await store?.close()
     }
 
+    // MARK: Server tokens
+
+    public func saveToken(_ token: ServerToken, secretHash: String) async throws {
+        try await perform { try await $0.saveToken(token, secretHash: secretHash) }
+    }
+    public func token(id: String) async throws -> (token: ServerToken, secretHash: String)? {
+        try await perform { try await $0.token(id: id) }
+    }
+    public func tokens() async throws -> [ServerToken] { try await perform { try await $0.tokens() } }
+    public func serverSecret(_ name: String, make: @escaping @Sendable () -> String) async throws -> String {
+        try await perform { try await $0.serverSecret(name, make: make) }
+    }
+    public func revokeToken(id: String, at: Timestamp) async throws -> Bool {
+        try await perform { try await $0.revokeToken(id: id, at: at) }
+    }
+
     // MARK: Jobs
 
     public func createJob(_ job: Job) async throws { try await perform { try await $0.createJob(job) } }

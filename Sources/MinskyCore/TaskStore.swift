@@ -124,7 +124,7 @@ public protocol HistoryStore: Sendable {
 /// Everything a minsky store keeps: what the stores implement and the adapters hold. Code that
 /// needs only part of it takes only that part (`any MinskyStore`, `any AICallLog`, …).
 public typealias MinskyStore = TaskStore & ProposalStore & EmbeddingStore & AICallLog & HistoryStore & NoteStore
-    & AccessReporting & JobStore
+    & AccessReporting & JobStore & TokenStore
 
 /// A store that also takes part in sync (both SQL stores): what `StoreFactory` opens, so
 /// callers reach the sync calls without casting.

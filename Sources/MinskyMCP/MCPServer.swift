@@ -81,6 +81,8 @@ public final class MCPServer: Sendable {
     let jobs: AsyncStream<QueuedRequest>
     let jobSink: AsyncStream<QueuedRequest>.Continuation
     let seal: RequestStateSeal
+    /// Where outgoing messages go instead of the transport's output (one HTTP exchange's).
+    let emit: (@Sendable ([UInt8]) -> Void)?
 
     struct QueuedRequest: Sendable {
         var id: JSONValue
@@ -92,8 +94,9 @@ public final class MCPServer: Sendable {
         tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any MinskyStore,
         services: ToolServices = ToolServices(),
         input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp"),
-        stateKey: [UInt8]? = nil
+        stateKey: [UInt8]? = nil, emit: (@Sendable ([UInt8]) -> Void)? = nil
     ) {
+        self.emit = emit
         self.services = services
         self.seal = RequestStateSeal(key: stateKey)
         self.tools = tools
@@ -182,7 +185,26 @@ public final class MCPServer: Sendable {
         return fds[0]
     }
 
-    func send(_ message: JSONValue) { transport.send(RPC.encode(message)) }
+    func send(_ message: JSONValue) {
+        if let emit { emit(RPC.encode(message)) } else { transport.send(RPC.encode(message)) }
+    }
+
+    /// Answers the messages of one HTTP request (its body, after the replayed handshake of a
+    /// session of the handshake era), handing each outgoing message to `emit`, and returns once
+    /// every request among them is answered. What `run` adds for stdio (a reader thread, signal
+    /// handling, waiting for background jobs at end of input) is the HTTP server's business.
+    public func exchange(_ lines: [[UInt8]]) async {
+        let worker = Task { [self] in for await job in jobs { await execute(job) } }
+        for line in lines { handle(line: line) }
+        await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
+            DispatchQueue.global().async { [self] in
+                group.wait()
+                done.resume()
+            }
+        }
+        jobSink.finish()
+        await worker.value
+    }
 
     // MARK: Dispatch
 

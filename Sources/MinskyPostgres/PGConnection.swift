@@ -427,3 +427,40 @@ public struct PGTarget: Sendable {
         return out
     }
 }
+
+extension PGTarget {
+    /// `conninfo` with every connection taking `role` (`SET ROLE` at connection start, through
+    /// the `options` startup parameter): what `minsky serve` opens per token role, so the
+    /// database's grants and row-level security bind each member's requests. Returned as libpq
+    /// `key=value` text built from libpq's own parse of the input (a URL or key=value).
+    public static func conninfo(_ conninfo: String, role: String) throws -> String {
+        guard !role.isEmpty, role.count <= 63,
+            role.allSatisfy({ $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_") })
+        else {
+            throw MinskyError.invalid(
+                "role", "role '\(role.prefix(63))' is not a team role name (lowercase letters, digits, _)")
+        }
+        var err: UnsafeMutablePointer<CChar>?
+        guard let opts = PQconninfoParse(conninfo, &err) else {
+            if let err { PQfreemem(err) }
+            throw MinskyError.invalid(
+                "db-url", "the PostgreSQL URL is malformed; use postgresql://user@host:5432/dbname")
+        }
+        defer { PQconninfoFree(opts) }
+        var pairs: [(String, String)] = []
+        var options = ""
+        var p = opts
+        while let kw = p.pointee.keyword {
+            if let v = p.pointee.val {
+                let k = String(cString: kw)
+                if k == "options" { options = String(cString: v) } else { pairs.append((k, String(cString: v))) }
+            }
+            p += 1
+        }
+        pairs.append(("options", (options.isEmpty ? "" : options + " ") + "-c role=\(role)"))
+        func quoted(_ v: String) -> String {
+            "'" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "'", with: "\\'") + "'"
+        }
+        return pairs.map { "\($0.0)=\(quoted($0.1))" }.joined(separator: " ")
+    }
+}

@@ -535,3 +535,40 @@ public enum PostgresTeam {
         try s.execute("DROP ROLE \(quote(name))")
     }
 }
+
+extension PostgresTeam {
+    /// Makes sure the login of `url` can act as `role` for `minsky serve` (which connects as
+    /// that login and takes the role at connection start): the role must exist, and the login
+    /// must be allowed to SET it; if it is not yet, it is granted the role without inheriting
+    /// its rights (`WITH INHERIT FALSE, SET TRUE` where PostgreSQL has them, 16+), which the
+    /// store's owner and admins may do. Says what to run when the database refuses.
+    public static func allowServing(url: String, role: String) throws {
+        let s = try PostgresSession(url: url)
+        guard try roleExists(s, role) else {
+            throw MinskyError.invalid(
+                "role", "there is no database role \(role); `minsky team add \(role) --role member` creates one")
+        }
+        func canSet() -> Bool {
+            do {
+                _ = try s.execute("BEGIN")
+                _ = try s.execute("SET LOCAL ROLE \(quote(role))")
+                _ = try s.execute("ROLLBACK")
+                return true
+            } catch {
+                _ = try? s.execute("ROLLBACK")
+                return false
+            }
+        }
+        if canSet() { return }
+        let v16 = try (s.query("SHOW server_version_num").first?[0].text).flatMap(Int.init) ?? 0 >= 160000
+        do {
+            _ = try s.execute("GRANT \(quote(role)) TO CURRENT_USER\(v16 ? " WITH INHERIT FALSE, SET TRUE" : "")")
+        } catch {}
+        guard canSet() else {
+            throw MinskyError(
+                .permissionDenied,
+                "\(s.target.user) may not act as \(role), which `minsky serve` needs to run \(role)'s requests as \(role); run `GRANT \(quote(role)) TO \(quote(s.target.user))` as the database owner, or make the token as the owner",
+                field: "role")
+        }
+    }
+}

@@ -373,6 +373,19 @@ public enum Schema {
                 "UPDATE embedding_generation SET generation = random()",
             ]
         },
+        // `minsky serve`'s bearer tokens: who holds each (a name), the database role its requests
+        // run as (none on SQLite), its lifetime, and only the SHA-256 of its secret. A team's
+        // members get no grant on it: the store's owner makes, lists and revokes tokens.
+        SQLMigration(name: "019_server_tokens") { d in
+            [
+                """
+                CREATE TABLE server_tokens (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT, secret_hash TEXT NOT NULL, \
+                created_at \(d.type(.timestamp)) NOT NULL, expires_at \(d.type(.timestamp)), revoked_at \(d.type(.timestamp)))
+                """,
+                // The key every server on the store seals sessions and request states with.
+                "CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+            ]
+        },
     ]
 
     /// The ways data leaves a store for another: each either carries a table or says why not.
@@ -411,6 +424,8 @@ public enum Schema {
             "embedding_generation": own("a counter that invalidates this process's vector index cache"),
             "tasks_fts_pending": own("the text index's own work queue, rebuilt from tasks"),
             "mcp_jobs": own("the running work of this store's MCP servers (Tasks extension), not task content"),
+            "server_tokens": own("this store's server's bearer tokens: who may reach it over HTTP, not task content"),
+            "server_secrets": own("the key this store's servers seal sessions with: made anew for each store"),
         ]
         for t in syncTables { out[t] = own("sync bookkeeping: a store's sync state is its own") }
         for t in [
@@ -554,7 +569,7 @@ public enum Schema {
     /// Objects a migrated store has besides the catalog's tables (bookkeeping and derived indexes).
     public static func isBookkeeping(_ table: String) -> Bool {
         table == "grdb_migrations" || table == "minsky_migrations" || table == "store_moved" || table == "change_log"
-            || table == "mcp_jobs"
+            || table == "mcp_jobs" || table == "server_tokens" || table == "server_secrets"
             || table == "embedding_generation" || syncTables.contains(table) || table.hasPrefix("sqlite_")
             || table.hasPrefix("tasks_fts")
     }

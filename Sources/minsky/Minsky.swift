@@ -22,7 +22,7 @@ struct Minsky: AsyncParsableCommand {
             InitCommand.self, QuickstartCommand.self, TasksCommand.self, DepsCommand.self, BackupCommand.self,
             UpgradeCommand.self, MigrateCommand.self, ConfigCommand.self, UsageCommand.self, DoctorCommand.self,
             TeamCommand.self, SyncCommand.self, BoardCommand.self, PlanCommand.self, SetupCommand.self, MCPCommand.self,
-            JobsCommand.self,
+            JobsCommand.self, ServeCommand.self,
         ]
     )
 

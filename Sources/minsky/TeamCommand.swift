@@ -18,7 +18,7 @@ struct TeamCommand: AsyncParsableCommand {
             (grants and FORCE ROW LEVEL SECURITY), for minsky and for plain psql alike. A SQLite store has \
             one user: move it first with `minsky upgrade team --provider postgres --db-url URL`.
             """,
-        subcommands: [Init.self, Add.self, List.self, Remove.self])
+        subcommands: [Init.self, Add.self, List.self, Remove.self, Token.self])
 
     /// The PostgreSQL URL of the selected store, or the error that says team mode needs one.
     static func postgresURL(_ global: GlobalOptions) throws -> String {
@@ -139,6 +139,109 @@ struct TeamCommand: AsyncParsableCommand {
                 try await Blocking.run { try PostgresTeam.remove(url: url, name: name) }
                 if out.json { return out.emit(["removed": .string(name)]) }
                 out.line("✓ \(name) removed")
+            }
+        }
+    }
+
+    /// Bearer tokens for `minsky serve`.
+    struct Token: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "token",
+            abstract: "Bearer tokens for `minsky serve` (MCP over HTTP): create, list, revoke.",
+            discussion: """
+                A token is shown once, when made; the store keeps only a hash of it. On PostgreSQL each \
+                token acts as a database role (by default the member of the same name), so the role's \
+                grants and row-level security bind its requests; on SQLite a token acts as the store's \
+                one owner. Only the store's owner (or an admin) manages tokens.
+                """,
+            subcommands: [Create.self, List.self, Revoke.self])
+
+        struct Create: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "create", abstract: "Make a token for NAME (printed once).")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "Who holds it (on PostgreSQL, also the role it acts as unless --role says).")
+            var name: String
+            @Option(name: .long, help: "PostgreSQL: the database role its requests run as (default: NAME).")
+            var role: String?
+            @Option(name: .long, help: "Lifetime such as 12h, 30d (default: 90d).") var expires: String = "90d"
+
+            func run() async throws {
+                try await global.withStore { store, out in
+                    let now = Timestamp.now()
+                    let seconds = try Duration.seconds(parsing: expires, field: "expires")
+                    let sel = try global.selection()
+                    var role: String?
+                    if let url = sel.location.postgresConninfo {
+                        let r = self.role ?? name
+                        try await Blocking.run { try PostgresTeam.allowServing(url: url, role: r) }
+                        role = r
+                    } else if self.role != nil {
+                        throw MinskyError.invalid(
+                            "role", "a SQLite store has no database roles: its tokens act as its one owner; drop --role"
+                        )
+                    }
+                    let made = try ServerTokens.mint(
+                        name: name, role: role, expiresAt: now.adding(seconds: seconds), now: now)
+                    try await store.saveToken(made.token, secretHash: made.secretHash)
+                    if out.json {
+                        var j = made.token.json
+                        if case .object(var o) = j {
+                            o["token"] = .string(made.text)
+                            j = .object(o)
+                        }
+                        return out.emit(j)
+                    }
+                    out.line(
+                        "Token for \(made.token.name)\(role.map { " (acts as role \($0))" } ?? ""), expires \(made.token.expiresAt!.iso8601):"
+                    )
+                    out.line("  \(made.text)")
+                    out.line(
+                        "It is shown only now; send it as `Authorization: Bearer …` to `minsky serve`. Revoke: minsky team token revoke \(made.token.id)"
+                    )
+                }
+            }
+        }
+
+        struct List: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "list", abstract: "Tokens (never their secrets), with their state.")
+            @OptionGroup var global: GlobalOptions
+
+            func run() async throws {
+                try await global.withStore { store, out in
+                    let all = try await store.tokens()
+                    if out.json { return out.emit(["tokens": .array(all.map(\.json))]) }
+                    if all.isEmpty { out.line("no tokens yet: `minsky team token create NAME`") }
+                    let now = Timestamp.now()
+                    for t in all {
+                        let state =
+                            t.refusal(at: now).map { "(\($0.replacingOccurrences(of: "the token ", with: "")))" }
+                            ?? "active"
+                        out.line(
+                            "\(t.id)  \(t.name)  \(t.role ?? "owner")  expires \(t.expiresAt?.iso8601 ?? "never")  \(state)"
+                        )
+                    }
+                }
+            }
+        }
+
+        struct Revoke: AsyncParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "revoke", abstract: "Revoke a token: its next request is refused.")
+            @OptionGroup var global: GlobalOptions
+            @Argument(help: "The token's id (`minsky team token list`).") var id: String
+
+            func run() async throws {
+                try await global.withStore { store, out in
+                    guard try await store.revokeToken(id: id, at: .now()) else {
+                        throw MinskyError(
+                            .notFound, "no active token \(id.prefix(40)); `minsky team token list` shows them",
+                            field: "id")
+                    }
+                    if out.json { return out.emit(["revoked": .string(id)]) }
+                    out.line("✓ token \(id) revoked")
+                }
             }
         }
     }

@@ -1,0 +1,77 @@
+import FlyingFox
+import Foundation
+import MinskyCore
+import Synchronization
+
+/// `minsky serve`: the MCP endpoint (`POST /mcp`) and a health endpoint (`GET /health`) on
+/// FlyingFox, listening where `--listen` says (127.0.0.1 unless told otherwise). Requests that
+/// are slow to arrive are dropped after `timeout` seconds, and bodies are bounded, so a slow or
+/// greedy client holds one connection, not the server.
+public final class ServeServer: Sendable {
+    let server: HTTPServer
+    let endpoint: MCPEndpoint
+    let host: String
+    let requestedPort: UInt16
+    let extraHosts: [String]
+    let extraOrigins: [String]
+    let bound = Mutex<UInt16>(0)
+
+    public init(
+        host: String, port: UInt16, endpoint: MCPEndpoint, allowHosts: [String] = [], allowOrigins: [String] = [],
+        timeout: TimeInterval = 15
+    ) throws {
+        if host.contains(":") {
+            server = HTTPServer(address: try .inet6(ip6: host, port: port), timeout: timeout, logger: .disabled)
+        } else {
+            server = HTTPServer(
+                address: try .inet(ip4: host == "localhost" ? "127.0.0.1" : host, port: port), timeout: timeout,
+                logger: .disabled)
+        }
+        self.endpoint = endpoint
+        self.host = host
+        requestedPort = port
+        extraHosts = allowHosts
+        extraOrigins = allowOrigins
+    }
+
+    public var port: UInt16 { bound.withLock { $0 } }
+
+    /// Serves until cancelled. `onListening` runs once the port is bound.
+    public func run(onListening: @escaping @Sendable (UInt16) -> Void) async throws {
+        let endpoint = self.endpoint
+        await server.appendRoute("*") { request in
+            switch request.path {
+            case "/mcp": return await endpoint.handle(request)
+            case "/health":
+                return HTTPResponse(
+                    statusCode: .ok,
+                    headers: [HTTPHeader("Content-Type"): "application/json", HTTPHeader("Cache-Control"): "no-store"],
+                    body: Data(#"{"status":"ok","version":"\#(MinskyVersion.number)"}"#.utf8))
+            default:
+                return HTTPResponse(
+                    statusCode: .notFound, headers: [HTTPHeader("Content-Type"): "text/plain; charset=utf-8"],
+                    body: Data("not found: the MCP endpoint is /mcp, the health check /health\n".utf8))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await self.server.run() }
+            do { try await server.waitUntilListening(timeout: 10) } catch {
+                throw MinskyError.invalid(
+                    "listen",
+                    "cannot listen on \(host):\(requestedPort) (\(error)); is another server using it? Pick another --listen port"
+                )
+            }
+            var port: UInt16 = 0
+            switch await server.listeningAddress {
+            case .ip4(_, let p)?: port = p
+            case .ip6(_, let p)?: port = p
+            default: break
+            }
+            bound.withLock { $0 = port }
+            endpoint.setGuard(ServeGuard(host: host, port: port, extraHosts: extraHosts, extraOrigins: extraOrigins))
+            onListening(port)
+            try await group.next()
+            group.cancelAll()
+        }
+    }
+}

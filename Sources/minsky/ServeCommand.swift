@@ -1,0 +1,126 @@
+import ArgumentParser
+import Foundation
+import Logging
+import MinskyAI
+import MinskyApp
+import MinskyCore
+import MinskyMCP
+import MinskyPostgres
+import MinskyServe
+import Synchronization
+
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Serve MCP over Streamable HTTP (POST /mcp, both protocol eras) to holders of a bearer token.",
+        discussion: """
+            Each request carries `Authorization: Bearer mks_…` (`minsky team token create NAME`); on \
+            PostgreSQL it runs as the token's database role, so grants and row-level security bind it \
+            exactly as they bind psql. Requests of protocol 2026-07-28 keep no state, so several \
+            `minsky serve` on one PostgreSQL answer any request in any order. Listens on 127.0.0.1 unless \
+            --listen says otherwise; behind a TLS-terminating reverse proxy, pass the public host with \
+            --allow-host (and --allow-origin for browser clients). GET /health answers without a token. \
+            OAuth (the MCP authorization profile) is not offered yet. Stop with Ctrl-C.
+            """)
+    @OptionGroup var global: GlobalOptions
+    @Option(name: .long, help: "HOST:PORT to listen on (default 127.0.0.1:0, a free port).") var listen =
+        "127.0.0.1:0"
+    @Option(name: .long, help: "Another Host header to answer to (a proxy's public name), repeatable.")
+    var allowHost: [String] = []
+    @Option(name: .long, help: "A browser Origin allowed to call the server, repeatable.") var allowOrigin: [String] =
+        []
+
+    func run() async throws {
+        let out = Output(json: global.json)
+        try await out.reportingErrors {
+            let (host, port) = try Self.parseListen(listen)
+            let sel = try global.selection()
+            let base = try await sel.open()
+            let stores = RoleStores(base: base, location: sel.location, idPrefix: sel.idPrefix)
+            let key = try await Self.serverKey(base)
+            let project = sel.project
+            let logger = Logger(label: "minsky.serve")
+            let endpoint = MCPEndpoint(authority: TokenAuthority(tokens: base), sessionKey: key) { caller, emit in
+                let store = try await stores.store(for: caller.role)
+                let services = ToolServices(
+                    llm: { try resolveProvider(project: project).map(Providers.make) },
+                    embeddings: { try resolveEmbeddings(project: project) })
+                return MCPServer(
+                    store: { store }, services: services, logger: logger, stateKey: key, emit: emit)
+            }
+            let server = try ServeServer(
+                host: host, port: port, endpoint: endpoint, allowHosts: allowHost, allowOrigins: allowOrigin)
+            for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }
+            try await server.run { bound in
+                let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/mcp"
+                let text =
+                    out.json
+                    ? JSONValue.object(["url": .string(url), "port": .int(Int64(bound))]).canonicalJSON()
+                    : "Minsky MCP server for \(base.location):\n  \(url)\n"
+                        + "Clients send `Authorization: Bearer <token>` (minsky team token create NAME). Ctrl-C stops it."
+                FileHandle.standardOutput.write(Data((text + "\n").utf8))
+            }
+            await stores.close()
+        }
+    }
+
+    static func parseListen(_ s: String) throws -> (String, UInt16) {
+        guard let colon = s.lastIndex(of: ":"), let port = UInt16(s[s.index(after: colon)...]) else {
+            throw MinskyError.invalid("listen", "'\(s.prefix(60))' is not HOST:PORT; use e.g. 127.0.0.1:8765")
+        }
+        var host = String(s[..<colon])
+        if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+        guard !host.isEmpty else { throw MinskyError.invalid("listen", "--listen needs a host, e.g. 127.0.0.1:8765") }
+        return (host, port)
+    }
+
+    /// The key that seals sessions and multi round-trip states, shared by every server on the
+    /// store (so any instance opens what another issued): kept in the store, made once.
+    static func serverKey(_ store: any MinskyStore) async throws -> [UInt8] {
+        let hex = try await store.serverSecret("session-key") {
+            var g = SystemRandomNumberGenerator()
+            return (0..<32).map { _ in String(format: "%02x", UInt8.random(in: 0...255, using: &g)) }.joined()
+        }
+        return Array(hex.utf8)
+    }
+}
+
+/// The stores requests run on: the served store itself on SQLite (one owner); on PostgreSQL one
+/// per token role, connected as the serving login taking that role at connection start.
+final class RoleStores: Sendable {
+    let base: FollowingStore
+    let location: StoreLocation
+    let idPrefix: String
+    let opened = Mutex<[String: Task<any MinskyStore, any Error>]>([:])
+
+    init(base: FollowingStore, location: StoreLocation, idPrefix: String) {
+        self.base = base
+        self.location = location
+        self.idPrefix = idPrefix
+    }
+
+    func store(for role: String?) async throws -> any MinskyStore {
+        guard let role, let conninfo = location.postgresConninfo else { return base }
+        let (location, prefix) = (location, idPrefix)
+        let task = opened.withLock { m in
+            if let t = m[role] { return t }
+            let t = Task { () throws -> any MinskyStore in
+                _ = location
+                let url = try PGTarget.conninfo(conninfo, role: role)
+                return try await StoreFactory.open(try StoreLocation(parsing: url), idPrefix: prefix)
+            }
+            m[role] = t
+            return t
+        }
+        do { return try await task.value } catch {
+            opened.withLock { _ = $0.removeValue(forKey: role) }
+            throw error
+        }
+    }
+
+    func close() async {
+        let all = opened.withLock { $0.values }
+        for t in all { await (try? t.value)?.close() }
+        await base.close()
+    }
+}
