@@ -7,6 +7,7 @@ import MinskyCore
 import MinskyMCP
 import MinskyPostgres
 import MinskyServe
+import MinskyUpgrade
 import Synchronization
 
 struct ServeCommand: AsyncParsableCommand {
@@ -42,8 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
             let logger = Logger(label: "minsky.serve")
             let endpoint = MCPEndpoint(authority: TokenAuthority(tokens: base), sessionKey: key) { caller, emit in
                 let store = try await stores.store(for: caller.role)
+                let backup = Self.backupService(sel)
                 let services = ToolServices(
-                    llm: { try resolveProvider(project: project).map(Providers.make) },
+                    backup: backup, llm: { try resolveProvider(project: project).map(Providers.make) },
                     embeddings: { try resolveEmbeddings(project: project) })
                 return MCPServer(
                     store: { store }, services: services, logger: logger, stateKey: key, emit: emit)
@@ -61,6 +63,19 @@ struct ServeCommand: AsyncParsableCommand {
                 FileHandle.standardOutput.write(Data((text + "\n").utf8))
             }
             await stores.close()
+        }
+    }
+
+    /// A SQLite store has one owner, who may back it up; on PostgreSQL a backup would read as
+    /// the serving login, not as the token's role, so it is not offered.
+    static func backupService(_ sel: StoreSelection) -> (@Sendable () async throws -> JSONValue)? {
+        guard sel.location.postgresConninfo == nil else { return nil }
+        let env = ProcessInfo.processInfo.environment
+        return {
+            let manifest = try await Backups.create(
+                location: sel.location, out: nil, project: sel.project,
+                fallbackDirectory: Backups.userDirectory(environment: env), reporter: nil)
+            return try JSONValue.encoding(manifest)
         }
     }
 

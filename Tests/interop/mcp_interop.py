@@ -15,11 +15,14 @@ from mcp.client.client import Client
 from mcp.client.session import ClientSession
 from mcp.client.stdio import StdioServerParameters, stdio_client
 
-MINSKY, PROJECT = sys.argv[1], sys.argv[2]
-OPTIONS = ("UPGRADE_URL=", "MODE=")
-EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:] if not arg.startswith(OPTIONS))
-UPGRADE_URL = next((a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("UPGRADE_URL=")), None)
-MODE = next((a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("MODE=")), None)
+if __name__ == "__main__":
+    MINSKY, PROJECT = sys.argv[1], sys.argv[2]
+    OPTIONS = ("UPGRADE_URL=", "MODE=")
+    EXTRA_ENV = dict(arg.split("=", 1) for arg in sys.argv[3:] if not arg.startswith(OPTIONS))
+    UPGRADE_URL = next((a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("UPGRADE_URL=")), None)
+    MODE = next((a.split("=", 1)[1] for a in sys.argv[3:] if a.startswith("MODE=")), None)
+else:  # imported by mcp_http.py, which sets what it needs
+    UPGRADE_URL = None
 
 
 def check(cond, message):
@@ -156,4 +159,5 @@ async def exercise(session, modern):
             print(f"ok: {len(called)} of {len(tools)} tools called and validated")
 
 
-anyio.run(main)
+if __name__ == "__main__":
+    anyio.run(main)
