@@ -125,7 +125,8 @@ let package = Package(
             ]),
         .testTarget(name: "MinskyAITests", dependencies: ["MinskyCore", "MinskyAI", "MinskyTestSupport"]),
         .testTarget(
-            name: "MinskyMCPTests", dependencies: ["MinskyCore", "MinskyMCP", "MinskyApp", "MinskyTestSupport"]),
+            name: "MinskyMCPTests",
+            dependencies: ["MinskyCore", "MinskyMCP", "MinskyApp", "MinskyPostgres", "MinskyTestSupport"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,6 +1,7 @@
 import Foundation
 import MinskyCore
 import MinskyMCP
+import MinskyPostgres
 import MinskyTestSupport
 import Testing
 
@@ -210,5 +211,50 @@ struct ServeTests {
         let events = try JSONValue.parse(try await cli("tasks", "history", id, "--json").stdout)
         #expect(
             (events["events"]?.arrayValue ?? []).allSatisfy { $0["actor"]?.stringValue == "mel" }, "\(events)")
+    }
+
+    /// Stateless for real: two `minsky serve` on one PostgreSQL behind a round-robin proxy, 16
+    /// clients × 200 mixed calls alternating between them, one instance killed half way: every
+    /// acknowledged create is in the store once, and the clients' retries went to the survivor.
+    @Test func twoInstancesAnswerAnyRequestAndLosingOneLosesNothingAcknowledged() async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let dir = try TestEnvironment.tempDirectory("minsky-serve-two")
+            defer { try? FileManager.default.removeItem(at: dir) }
+            let env = ["MINSKY_DB": url]
+            let login = try PGTarget(conninfo: url).user
+            let token = try await Self.token(dir, env: env, ["agents", "--role", login])
+            let proxy = try Self.freePort()
+            let allow = ["--allow-host", "127.0.0.1:\(proxy)"]
+            let (first, p1) = try Self.serve(dir, env: env, allow)
+            defer { first.terminate() }
+            let (second, p2) = try Self.serve(dir, env: env, allow)
+            defer { second.terminate() }
+            let r = try await runProcess(
+                InteropTests.python,
+                [
+                    repositoryRoot().appendingPathComponent("Tests/interop/serve_two.py").path, String(proxy),
+                    String(p1), String(p2), token.text, String(first.pid), "16", "200",
+                ])
+            #expect(
+                r.status == 0 && r.stdout.contains("ok: 16x200 calls"), "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        }
+    }
+
+    /// A port nothing listens on now (bound, read, released).
+    static func freePort() throws -> Int {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(fd) }
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        addr.sin_port = 0
+        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
+        let bound = withUnsafeMutablePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, len) == 0 && getsockname(fd, $0, &len) == 0
+            }
+        }
+        guard bound else { throw MinskyError(.internal, "no free port") }
+        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }
