@@ -206,6 +206,15 @@ public final class MCPServer: Sendable {
         await worker.value
     }
 
+    /// Ends this server's subscriptions without a word (their HTTP stream was closed by the
+    /// client, which is the cancellation): the change feed stops with them.
+    public func endSubscriptions() {
+        state.withLock { s in
+            s.listeners = [:]
+            s.watching = false
+        }
+    }
+
     // MARK: Dispatch
 
     func handle(line raw: [UInt8]) {

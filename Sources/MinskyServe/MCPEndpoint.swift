@@ -1,4 +1,5 @@
 import FlyingFox
+import FlyingSocks
 import Foundation
 import MinskyCore
 import MinskyMCP
@@ -112,6 +113,9 @@ public final class MCPEndpoint: Sendable {
                 Array(#"{"jsonrpc":"2.0","method":"notifications/initialized"}"#.utf8), Array(body),
             ]
         }
+        if version != nil && method == "subscriptions/listen" {
+            return await listen(lines, id: id, caller: caller)
+        }
         let out = Mutex<[JSONValue]>([])
         do {
             let server = try await makeServer(caller) { bytes in
@@ -136,6 +140,40 @@ public final class MCPEndpoint: Sendable {
         return HTTPResponse(
             statusCode: HTTPStatusCode(status, phrase: status == 200 ? "OK" : "Status \(status)"),
             headers: HTTPHeaders(headers), body: Data(reply.canonicalJSON().utf8))
+    }
+
+    /// `subscriptions/listen`: an SSE stream that starts with the acknowledgment and carries the
+    /// notifications the client opted into until it closes the stream (the cancellation), with a
+    /// comment line every 15 s to keep intermediaries from closing it. Changes made through other
+    /// instances arrive too: the change feed reads the store's history (LISTEN/NOTIFY wakes it).
+    func listen(_ lines: [[UInt8]], id: JSONValue, caller: ServeCaller) async -> HTTPResponse {
+        let (stream, sink) = AsyncStream.makeStream(of: [UInt8].self, bufferingPolicy: .bufferingNewest(1024))
+        let server: MCPServer
+        do {
+            server = try await makeServer(caller) { bytes in
+                sink.yield(Array("event: message\ndata: ".utf8) + bytes.filter { $0 != 0x0A } + Array("\n\n".utf8))
+            }
+        } catch {
+            return Self.rpcError(500, id: id, code: -32603, "the store cannot be opened: \(error)")
+        }
+        let keepAlive = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(nanoseconds: 15_000_000_000)
+                if case .terminated = sink.yield(Array(":\n\n".utf8)) { return }
+            }
+        }
+        sink.onTermination = { _ in
+            keepAlive.cancel()
+            server.endSubscriptions()
+        }
+        await server.exchange(lines)
+        return HTTPResponse(
+            statusCode: .ok,
+            headers: [
+                HTTPHeader("Content-Type"): "text/event-stream", HTTPHeader("Cache-Control"): "no-store",
+                HTTPHeader("X-Accel-Buffering"): "no",
+            ],
+            body: HTTPBodySequence(from: MessageBytes(stream: stream)))
     }
 
     /// The first way the mirrored headers differ from the body, or nil when they agree.
@@ -252,5 +290,35 @@ public final class MCPEndpoint: Sendable {
         HTTPResponse(
             statusCode: HTTPStatusCode(status, phrase: "Status \(status)"),
             headers: [HTTPHeader("Content-Type"): "text/plain; charset=utf-8"], body: Data(text.utf8))
+    }
+}
+
+/// Server-sent events as the bytes of a chunked response body: one chunk per event, sent as it
+/// is produced.
+struct MessageBytes: AsyncBufferedSequence, Sendable {
+    typealias Element = UInt8
+    let stream: AsyncStream<[UInt8]>
+
+    func makeAsyncIterator() -> Iterator { Iterator(base: stream.makeAsyncIterator()) }
+
+    struct Iterator: AsyncBufferedIteratorProtocol {
+        var base: AsyncStream<[UInt8]>.Iterator
+        var pending: [UInt8] = []
+
+        mutating func next() async throws -> UInt8? {
+            if pending.isEmpty {
+                guard let chunk = await base.next() else { return nil }
+                pending = chunk
+            }
+            return pending.isEmpty ? nil : pending.removeFirst()
+        }
+
+        mutating func nextBuffer(suggested count: Int) async throws -> [UInt8]? {
+            if !pending.isEmpty {
+                defer { pending = [] }
+                return pending
+            }
+            return await base.next()
+        }
     }
 }

@@ -46,7 +46,12 @@ struct ServeCommand: AsyncParsableCommand {
                 let backup = Self.backupService(sel)
                 let services = ToolServices(
                     backup: backup, llm: { try resolveProvider(project: project).map(Providers.make) },
-                    embeddings: { try resolveEmbeddings(project: project) })
+                    embeddings: { try resolveEmbeddings(project: project) },
+                    changes: { stop, onEvents in
+                        // The history is read as the token's role; the wake-ups come from the store.
+                        try await ChangeFeed.follow(
+                            store, selection: sel, since: .now(), stop: stop, onEvents: onEvents)
+                    })
                 return MCPServer(
                     store: { store }, services: services, logger: logger, stateKey: key, emit: emit)
             }

@@ -213,9 +213,10 @@ struct ServeTests {
             (events["events"]?.arrayValue ?? []).allSatisfy { $0["actor"]?.stringValue == "mel" }, "\(events)")
     }
 
-    /// Stateless for real: two `minsky serve` on one PostgreSQL behind a round-robin proxy, 16
-    /// clients × 200 mixed calls alternating between them, one instance killed half way: every
-    /// acknowledged create is in the store once, and the clients' retries went to the survivor.
+    /// Stateless for real: two `minsky serve` on one PostgreSQL. A subscription (SSE) on one sees
+    /// the writes made through the other; then, behind a round-robin proxy, 16 clients × 200 mixed
+    /// calls alternate between them and one instance is killed half way: every acknowledged create
+    /// is in the store once, and the clients' retries went to the survivor.
     @Test func twoInstancesAnswerAnyRequestAndLosingOneLosesNothingAcknowledged() async throws {
         try await TestEnvironment.withPostgresSchema { url, _ in
             let dir = try TestEnvironment.tempDirectory("minsky-serve-two")
@@ -229,6 +230,10 @@ struct ServeTests {
             defer { first.terminate() }
             let (second, p2) = try Self.serve(dir, env: env, allow)
             defer { second.terminate() }
+            // A subscription on one instance sees writes made through the other.
+            let listen = try await Self.script(
+                ["http://127.0.0.1:\(p1)/mcp", "listen", token.text, "http://127.0.0.1:\(p2)/mcp"])
+            #expect(listen.status == 0, "stdout:\n\(listen.stdout)\nstderr:\n\(listen.stderr)")
             let r = try await runProcess(
                 InteropTests.python,
                 [

@@ -7,6 +7,8 @@ Usage: python mcp_http.py URL SCENARIO TOKEN [MINSKY PROJECT TOKEN_ID]
   member   a member's work succeeds (create, update, claim, notes, search …); deleting is refused
   viewer   reads succeed; every write is refused by the database, as an isError result
   revoked  a call succeeds, the token is revoked (`minsky team token revoke`), the next call fails
+  listen   a subscription on URL sees a task created and one updated through OTHER_URL (another
+           instance on the same store): python mcp_http.py URL listen TOKEN OTHER_URL
 Exits non-zero with a message on the first failure.
 """
 import os
@@ -16,6 +18,7 @@ import sys
 import anyio
 from mcp.client.client import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.client.subscriptions import ResourcesListChanged, ResourceUpdated
 from mcp.shared._httpx_utils import create_mcp_http_client
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -30,9 +33,30 @@ def check(cond, message):
         raise SystemExit(f"http interop failure ({SCENARIO}): {message}")
 
 
-def connect(mode, token=TOKEN):
+def connect(mode, token=TOKEN, url=URL):
     http = create_mcp_http_client(headers={"Authorization": f"Bearer {token}"} if token else None)
-    return Client(streamable_http_client(URL, http_client=http), mode=mode)
+    return Client(streamable_http_client(url, http_client=http), mode=mode)
+
+
+async def listen(client):
+    other_url = EXTRA[0]
+    task = (await client.call_tool("create_task", {"title": "Watched over HTTP"})).structured_content
+    uri = f"minsky://tasks/{task['id']}"
+    async with connect("2026-07-28", url=other_url) as other:
+        async with client.listen(resources_list_changed=True, resource_subscriptions=[uri]) as sub:
+            check(sub.honored.resources_list_changed and sub.honored.resource_subscriptions == [uri],
+                  f"honoured {sub.honored}")
+            await other.call_tool("update_task", {"id": task["id"], "title": "Renamed through the other instance"})
+            got = set()
+            with anyio.fail_after(20):
+                async for event in sub:
+                    if isinstance(event, ResourceUpdated) and event.uri == uri and "updated" not in got:
+                        got.add("updated")
+                        await other.call_tool("create_task", {"title": "Made through the other instance"})
+                    if isinstance(event, ResourcesListChanged) and "updated" in got:
+                        got.add("listed")
+                        break
+            check(got == {"updated", "listed"}, f"notifications seen: {got}")
 
 
 async def member(client):
@@ -78,7 +102,7 @@ async def revoked(client, mode):
 
 
 async def main():
-    modes = ["2026-07-28", "legacy"] if SCENARIO != "revoked" else ["2026-07-28"]
+    modes = ["2026-07-28", "legacy"] if SCENARIO not in ("revoked", "listen") else ["2026-07-28"]
     if SCENARIO.startswith("owner:"):
         modes = [SCENARIO.split(":", 1)[1]]
     for mode in modes:
@@ -93,6 +117,8 @@ async def main():
                 await viewer(client)
             elif SCENARIO == "revoked":
                 await revoked(client, mode)
+            elif SCENARIO == "listen":
+                await listen(client)
         print(f"ok: {SCENARIO} in mode {mode}")
     # Without a token, or with a forged one: refused before anything is read.
     for bad in ["", "mks_aaaaaaaaaaaa_" + "a" * 43]:
