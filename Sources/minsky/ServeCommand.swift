@@ -58,6 +58,7 @@ struct ServeCommand: AsyncParsableCommand {
             let server = try ServeServer(
                 host: host, port: port, endpoint: endpoint, allowHosts: allowHost, allowOrigins: allowOrigin)
             for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }
+            Self.raiseDescriptorLimit()
             try await server.run { bound in
                 let url = "http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/mcp"
                 let text =
@@ -82,6 +83,20 @@ struct ServeCommand: AsyncParsableCommand {
                 fallbackDirectory: Backups.userDirectory(environment: env), reporter: nil)
             return try JSONValue.encoding(manifest)
         }
+    }
+
+    /// A server holds a descriptor per connection: the soft limit (often 1,024) goes up to the
+    /// hard one, so many idle or slow clients do not starve new ones of a socket.
+    static func raiseDescriptorLimit() {
+        var limit = rlimit()
+        #if canImport(Glibc)
+            let resource = __rlimit_resource_t(RLIMIT_NOFILE.rawValue)
+        #else
+            let resource = RLIMIT_NOFILE
+        #endif
+        guard getrlimit(resource, &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+        limit.rlim_cur = min(limit.rlim_max, 65536)
+        _ = setrlimit(resource, &limit)
     }
 
     static func parseListen(_ s: String) throws -> (String, UInt16) {
