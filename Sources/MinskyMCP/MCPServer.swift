@@ -196,11 +196,9 @@ public final class MCPServer: Sendable {
     public func exchange(_ lines: [[UInt8]]) async {
         let worker = Task { [self] in for await job in jobs { await execute(job) } }
         for line in lines { handle(line: line) }
+        // Notified, not waited for: a thread blocked per request would starve the others.
         await withCheckedContinuation { (done: CheckedContinuation<Void, Never>) in
-            DispatchQueue.global().async { [self] in
-                group.wait()
-                done.resume()
-            }
+            group.notify(queue: .global()) { done.resume() }
         }
         jobSink.finish()
         await worker.value

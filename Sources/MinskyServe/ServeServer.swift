@@ -68,10 +68,49 @@ public final class ServeServer: Sendable {
             default: break
             }
             bound.withLock { $0 = port }
+            Self.disableNagle(port: port)
             endpoint.setGuard(ServeGuard(host: host, port: port, extraHosts: extraHosts, extraOrigins: extraOrigins))
             onListening(port)
             try await group.next()
             group.cancelAll()
         }
+    }
+
+    /// FlyingFox writes a response's head and body in two writes; with Nagle's algorithm on, a
+    /// keep-alive client's delayed ACK then holds the body back ~40 ms. Linux gives accepted
+    /// sockets the listening socket's TCP_NODELAY, and FlyingFox does not expose that socket, so
+    /// it is found among this process's descriptors (a listening TCP socket on `port`).
+    static func disableNagle(port: UInt16) {
+        #if canImport(Glibc)
+            guard let fds = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
+            for name in fds {
+                guard let fd = Int32(name) else { continue }
+                var listening: Int32 = 0
+                var len = socklen_t(MemoryLayout<Int32>.size)
+                guard getsockopt(fd, SOL_SOCKET, SO_ACCEPTCONN, &listening, &len) == 0, listening == 1 else { continue }
+                var addr = sockaddr_storage()
+                var alen = socklen_t(MemoryLayout<sockaddr_storage>.size)
+                let named = withUnsafeMutablePointer(to: &addr) {
+                    $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &alen) == 0 }
+                }
+                guard named else { continue }
+                let boundPort: UInt16 = withUnsafePointer(to: &addr) { p in
+                    switch Int32(p.pointee.ss_family) {
+                    case AF_INET:
+                        return p.withMemoryRebound(to: sockaddr_in.self, capacity: 1) {
+                            UInt16(bigEndian: $0.pointee.sin_port)
+                        }
+                    case AF_INET6:
+                        return p.withMemoryRebound(to: sockaddr_in6.self, capacity: 1) {
+                            UInt16(bigEndian: $0.pointee.sin6_port)
+                        }
+                    default: return 0
+                    }
+                }
+                guard boundPort == port else { continue }
+                var on: Int32 = 1
+                _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
+            }
+        #endif
     }
 }
