@@ -94,9 +94,10 @@ public final class MCPServer: Sendable {
         tools: [Tool] = Tool.all, store: @escaping @Sendable () async throws -> any MinskyStore,
         services: ToolServices = ToolServices(),
         input: Int32 = 0, output: Int32 = 1, pageSize: Int = 100, logger: Logger = Logger(label: "minsky.mcp"),
-        stateKey: [UInt8]? = nil, emit: (@Sendable ([UInt8]) -> Void)? = nil
+        stateKey: [UInt8]? = nil, emit: (@Sendable ([UInt8]) -> Void)? = nil, access: StoreAccess? = nil
     ) {
         self.emit = emit
+        state.withLock { $0.access = access }
         self.services = services
         self.seal = RequestStateSeal(key: stateKey)
         self.tools = tools

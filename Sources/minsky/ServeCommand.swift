@@ -53,7 +53,8 @@ struct ServeCommand: AsyncParsableCommand {
                             store, selection: sel, since: .now(), stop: stop, onEvents: onEvents)
                     })
                 return MCPServer(
-                    store: { store }, services: services, logger: logger, stateKey: key, emit: emit)
+                    store: { store }, services: services, logger: logger, stateKey: key, emit: emit,
+                    access: await stores.access(for: caller.role, store: store))
             }
             let server = try ServeServer(
                 host: host, port: port, endpoint: endpoint, allowHosts: allowHost, allowOrigins: allowOrigin)
@@ -151,6 +152,19 @@ final class RoleStores: Sendable {
             opened.withLock { _ = $0.removeValue(forKey: role) }
             throw error
         }
+    }
+
+    /// What each role may do, asked of the database at most every 10 s (it decides which tools
+    /// a role is offered and how a refusal is explained; the database itself enforces the rights).
+    let accessCache = Mutex<[String: (StoreAccess, Timestamp)]>([:])
+
+    func access(for role: String?, store: any MinskyStore) async -> StoreAccess? {
+        let key = role ?? ""
+        let now = Timestamp.now()
+        if let (a, at) = accessCache.withLock({ $0[key] }), now.microseconds - at.microseconds < 10_000_000 { return a }
+        guard let a = try? await store.access() else { return nil }
+        accessCache.withLock { $0[key] = (a, now) }
+        return a
     }
 
     func close() async {
