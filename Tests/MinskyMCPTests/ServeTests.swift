@@ -265,6 +265,63 @@ struct ServeTests {
         }
     }
 
+    /// A durable MCP task (the Tasks extension) started through one instance is followed to its
+    /// end through the other: the job lives in the store, not in the server that runs it.
+    @Test func aTaskStartedOnOneInstanceIsReadOnTheOther() async throws {
+        let model = try FakeLLMServer([
+            FakeLLMServer.Reply(body: FakeLLMServer.Reply.openAI(TasksExtensionTests.plan).body, delay: 1.5)
+        ])
+        try await TasksExtensionTests.project(.postgres, model: model) { dir, env in
+            let login = try PGTarget(conninfo: try #require(env["MINSKY_DB"])).user
+            let token = try await Self.token(dir, env: env, ["agents", "--role", login])
+            let (first, p1) = try Self.serve(dir, env: env)
+            defer { first.terminate() }
+            let (second, p2) = try Self.serve(dir, env: env)
+            defer { second.terminate() }
+            func post(_ port: Int, _ method: String, _ params: [String: JSONValue], caps: JSONValue = [:]) async throws
+                -> JSONValue
+            {
+                var p = params
+                p["_meta"] = [
+                    "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+                    "io.modelcontextprotocol/clientInfo": ["name": "curl", "version": "1"],
+                    "io.modelcontextprotocol/clientCapabilities": caps,
+                ]
+                var headers = [
+                    "-H", "Authorization: Bearer \(token.text)", "-H", "MCP-Protocol-Version: 2026-07-28",
+                    "-H", "Mcp-Method: \(method)", "-H", "Content-Type: application/json",
+                ]
+                if let name = params["name"]?.stringValue { headers += ["-H", "Mcp-Name: \(name)"] }
+                let body = JSONValue.object([
+                    "jsonrpc": "2.0", "id": 1, "method": .string(method), "params": .object(p),
+                ])
+                let r = try await runProcess(
+                    URL(fileURLWithPath: "/usr/bin/curl"),
+                    ["-s", "-X", "POST"] + headers + [
+                        "--data-binary", body.canonicalJSON(), "http://127.0.0.1:\(port)/mcp",
+                    ])
+                return try JSONValue.parse(r.stdout)
+            }
+            let made = try await post(
+                p1, "tools/call", ["name": "create_task", "arguments": ["title": "Ship the parser"]])
+            let parent = try #require(made["result"]?["structuredContent"]?["id"]?.stringValue, "\(made)")
+            let handle = try await post(
+                p1, "tools/call", ["name": "decompose_task", "arguments": ["id": .string(parent)]],
+                caps: TasksExtensionTests.caps)
+            #expect(handle["result"]?["resultType"] == "task", "\(handle)")
+            let taskId = try #require(handle["result"]?["taskId"]?.stringValue)
+            var status: JSONValue?
+            for _ in 0..<120 {
+                let r = try await post(p2, "tasks/get", ["taskId": .string(taskId)])
+                status = r["result"]
+                if status?["status"] != "working" { break }
+                try await Task.sleep(nanoseconds: 250_000_000)
+            }
+            #expect(status?["status"] == "completed", "\(String(describing: status))")
+            #expect(status?["result"]?["structuredContent"]?["subtasks"]?.arrayValue?.count == 2)
+        }
+    }
+
     /// A port nothing listens on now (bound, read, released).
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
