@@ -809,6 +809,7 @@ public final class MCPServer: Sendable {
 
     /// `notFound`: the code an unknown task answers (-32002 in the handshake era, -32602 since 2026-07-28).
     func readResource(_ uri: String, notFound: RPCCode = .resourceNotFound) async throws -> JSONValue {
+        if uri == ReadyView.uri { return ReadyView.resource() }
         let id = try taskID(fromURI: uri)
         do {
             let t = try await storeProvider().get(id)

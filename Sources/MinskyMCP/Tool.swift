@@ -36,6 +36,15 @@ public struct Tool: Sendable {
     /// Tasks extension then gets a task handle at once and polls it.
     public var runsLong: (@Sendable (Arguments, ToolServices) -> Bool)? = nil
     public var handler: @Sendable (Arguments, ToolContext) async throws -> JSONValue
+    /// The `ui://` resource a host may render beside this tool's result (MCP Apps).
+    public var uiResource: String? = nil
+
+    /// The same tool, naming a view for hosts that render MCP Apps (`_meta.ui.resourceUri`).
+    func presenting(_ uri: String) -> Tool {
+        var t = self
+        t.uiResource = uri
+        return t
+    }
 
     /// The same tool, run as an MCP task (when the client can follow one) whenever `when` holds.
     func long(when: @escaping @Sendable (Arguments, ToolServices) -> Bool) -> Tool {
@@ -58,6 +67,7 @@ public struct Tool: Sendable {
             o["title"] = .string(title)
             o["outputSchema"] = outputSchema
         }
+        if let uiResource { o["_meta"] = ["ui": ["resourceUri": .string(uiResource)]] }
         return .object(o)
     }
 }

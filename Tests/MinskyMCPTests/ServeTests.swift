@@ -196,6 +196,26 @@ struct ServeTests {
         print(r.stdout)
     }
 
+    /// The ready queue as an MCP App in Chromium: a host page (Tests/browser/mcp_app.py) renders
+    /// `next_task`'s `ui://` view in an iframe sandboxed to scripts only, under a CSP without
+    /// network, and relays its JSON-RPC; a claim made in the view reaches the store.
+    @Test func theReadyQueueIsAnMCPAppInABrowser() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-app")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        #expect(try await runProcess(Binaries.minsky, ["init"], cwd: dir).status == 0)
+        let r = try await runProcess(
+            InteropTests.python,
+            [repositoryRoot().appendingPathComponent("Tests/browser/mcp_app.py").path, Binaries.minsky.path, dir.path])
+        #expect(r.status == 0, "stdout:\n\(r.stdout)\nstderr:\n\(r.stderr)")
+        for step in [
+            "ok: the host renders next_task's view with the call's result (titles as text)",
+            "ok: inside the sandbox there are no cookies and no network",
+            "ok: a claim made in the view goes through the host to the server and the queue updates",
+        ] {
+            #expect(r.stdout.contains(step), "\(r.stdout)")
+        }
+    }
+
     /// On PostgreSQL each token acts as its member's database role: a member works but may not
     /// delete, a viewer reads only, exactly as the database decides for psql.
     @Test func teamTokensActAsTheirMembersRoles() async throws {

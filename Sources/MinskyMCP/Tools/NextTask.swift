@@ -22,6 +22,7 @@ extension Tool {
         if ready.isEmpty { page["why"] = try await store.notReadyReport(filter: filter).json }
         return .object(page)
     }
+    .presenting(ReadyView.uri)
 }
 
 struct NextInput: Decodable {
