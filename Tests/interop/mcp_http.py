@@ -72,6 +72,32 @@ async def member(client):
     check(any(x["id"] == t["id"] for x in found["tasks"]), f"search: {found}")
     d = await client.call_tool("delete_task", {"id": t["id"]})
     check(d.is_error and "may not" in d.content[0].text, f"a member's delete must be refused: {d.content}")
+    # Every other tool a member may use works as the member.
+    async def ok(name, args):
+        r = await client.call_tool(name, args)
+        check(not r.is_error, f"{name} as a member: {r.content}")
+        return r.structured_content
+    made = (await ok("create_tasks", {"tasks": [{"title": "step one", "parentId": t["id"]},
+                                                 {"title": "step two", "parentId": t["id"], "dependsOnIndex": [0]}]}))["created"]
+    await ok("list_tasks", {"limit": 5})
+    await ok("set_status", {"id": made[0], "status": "DONE"})
+    await ok("next_task", {})
+    await ok("task_tree", {"id": t["id"]})
+    hist = await ok("task_history", {"id": t["id"]})
+    check(all(e.get("actor") in (None, "mel") for e in hist["events"]), f"history as the member: {hist}")
+    other = (await ok("create_task", {"title": "Linked over HTTP"}))["id"]
+    await ok("add_dependency", {"taskId": other, "dependsOn": made[1]})
+    await ok("remove_dependency", {"taskId": other, "dependsOn": made[1]})
+    ask = await ok("decompose_task", {"id": other})
+    check(ask["needsAnswer"] is True, f"decompose without a model asks the agent: {ask}")
+    q = await ok("score_complexity", {"id": other})
+    check(q["needsAnswer"] is True, f"complexity without a model asks the agent: {q}")
+    for name, args in [("similar", {"text": "parser"}), ("sync", {"action": "status"})]:
+        r = await client.call_tool(name, args)
+        check(r.is_error, f"{name} is not set up on this server: a tool error, got {r}")
+    for name, args in [("backup_store", {}), ("upgrade_store", {"dbUrl": "postgresql://x@127.0.0.1:1/x", "dryRun": True})]:
+        r = await client.call_tool(name, args)
+        check(r.is_error, f"{name} is not a member's: {r}")
     got = (await client.call_tool("get_task", {"id": t["id"]})).structured_content
     check(got["task"]["assignee"] == "http-agent", f"the task is still there, claimed: {got}")
     check(got["notes"][0]["author"] == "mel", f"the note is the member's, by the database: {got}")
