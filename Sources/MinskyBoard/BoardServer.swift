@@ -99,7 +99,9 @@ public final class BoardServer: Sendable {
 }
 
 /// The WebSocket clients that want to hear about changes.
-final class LiveClients: Sendable {
+public final class LiveClients: Sendable {
+    public init() {}
+
     let clients = Mutex<[UUID: AsyncStream<WSMessage>.Continuation]>([:])
 
     func add() -> (UUID, AsyncStream<WSMessage>) {
@@ -114,6 +116,12 @@ final class LiveClients: Sendable {
     /// Ends one client's stream, which closes its socket.
     func drop(_ id: UUID) {
         clients.withLock { $0.removeValue(forKey: id) }?.finish()
+    }
+
+    /// Tells every open page which tasks changed (they read them again, as themselves).
+    public func changed(_ events: [TaskEvent]) {
+        let ids = Array(Set(events.map(\.taskId.rawValue))).sorted()
+        send(MinskyCore.JSONValue.object(["changed": .array(ids.map { .string($0) })]).canonicalJSON())
     }
 
     func send(_ text: String) {
@@ -144,12 +152,58 @@ final class PortBox: Sendable {
     func set(_ p: UInt16) { port.withLock { $0 = p } }
 }
 
-struct BoardHandler: HTTPHandler {
-    let api: BoardAPI
-    let token: String
-    let port: PortBox
+/// Who may use the board, decided per request: the `Host`/`Origin` check, and the API (on the
+/// store of whoever the token names) or the reason a token is refused. `minsky board` checks its
+/// printed token; `minsky serve` checks a bearer token and answers on the token role's store.
+public struct BoardAccess: Sendable {
+    public var refusal: @Sendable (_ host: String?, _ origin: String?) -> String?
+    public var api: @Sendable (_ token: String?) async -> Result<BoardAPI, MinskyError>
+    /// The WebSocket origins the page may connect to (its Content Security Policy).
+    public var liveOrigins: @Sendable () -> String
+
+    public init(
+        refusal: @escaping @Sendable (String?, String?) -> String?,
+        api: @escaping @Sendable (String?) async -> Result<BoardAPI, MinskyError>,
+        liveOrigins: @escaping @Sendable () -> String
+    ) {
+        self.refusal = refusal
+        self.api = api
+        self.liveOrigins = liveOrigins
+    }
+}
+
+/// The board's HTTP handler: page, assets, JSON API and live WebSocket, behind `BoardAccess`.
+public struct BoardHandler: HTTPHandler {
+    let access: BoardAccess
     let live: LiveClients
     let page: String
+
+    public init(access: BoardAccess, live: LiveClients) {
+        self.access = access
+        self.live = live
+        page = BoardServer.page()
+    }
+
+    init(api: BoardAPI, token: String, port: PortBox, live: LiveClients, page: String) {
+        self.access = BoardAccess(
+            refusal: { host, origin in
+                BoardGuard(token: token, port: port.value).refusal(host: host, origin: origin, token: token)
+            },
+            api: { given in
+                guard let given, BoardGuard.constantTimeEqual(given, token) else {
+                    return .failure(
+                        MinskyError(
+                            .permissionDenied,
+                            given == nil
+                                ? "missing access token: open the URL `minsky board` printed (it ends in ?token=…)"
+                                : "wrong access token: open the URL `minsky board` printed"))
+                }
+                return .success(api)
+            },
+            liveOrigins: { "ws://127.0.0.1:\(port.value) ws://localhost:\(port.value)" })
+        self.live = live
+        self.page = page
+    }
 
     /// The page's script and style, served as files so the Content Security Policy allows
     /// scripts and styles from this origin only (no 'unsafe-inline'). They hold no data, so they
@@ -159,15 +213,9 @@ struct BoardHandler: HTTPHandler {
         "/board.css": ("text/css; charset=utf-8", Data(PackageResources.board_css)),
     ]
 
-    func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
+    public func handleRequest(_ request: HTTPRequest) async throws -> HTTPResponse {
         let asset = request.method == .GET ? Self.assets[request.path] : nil
-        let given =
-            asset != nil
-            ? token : request.headers[HTTPHeader("X-Minsky-Token")] ?? request.query.first { $0.name == "token" }?.value
-        let `guard` = BoardGuard(token: token, port: port.value)
-        if let why = `guard`.refusal(
-            host: request.headers[HTTPHeader("Host")], origin: request.headers[HTTPHeader("Origin")], token: given)
-        {
+        if let why = access.refusal(request.headers[HTTPHeader("Host")], request.headers[HTTPHeader("Origin")]) {
             return Self.json(403, BoardAPI.error(MinskyError(.permissionDenied, why)))
         }
         let safety = [
@@ -180,6 +228,13 @@ struct BoardHandler: HTTPHandler {
                 headers: HTTPHeaders(safety.merging([HTTPHeader("Content-Type"): asset.type]) { a, _ in a }),
                 body: asset.body)
         }
+        let given =
+            request.headers[HTTPHeader("X-Minsky-Token")] ?? request.query.first { $0.name == "token" }?.value
+        let api: BoardAPI
+        switch await access.api(given) {
+        case .success(let a): api = a
+        case .failure(let e): return Self.json(403, BoardAPI.error(e))
+        }
         switch (request.method, request.path) {
         case (.GET, "/"):
             return HTTPResponse(
@@ -188,7 +243,7 @@ struct BoardHandler: HTTPHandler {
                     safety.merging([
                         HTTPHeader("Content-Type"): "text/html; charset=utf-8",
                         HTTPHeader("Content-Security-Policy"):
-                            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' ws://127.0.0.1:\(`guard`.port) ws://localhost:\(`guard`.port); img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
+                            "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self' \(access.liveOrigins()); img-src data:; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
                     ]) { a, _ in a }),
                 body: Data(page.utf8))
         case (.GET, "/api/live"):

@@ -44,6 +44,15 @@ public final class MCPEndpoint: Sendable {
     /// Set once the port is bound: until then every request is refused.
     public func setGuard(_ g: ServeGuard) { guardBox.withLock { $0 = g } }
 
+    /// Why a request naming `host` and `origin` is refused (the same check as /mcp's).
+    public func refusal(host: String?, origin: String?) -> String? {
+        guard let g = guardBox.withLock({ $0 }) else { return "the server is starting" }
+        return g.refusal(host: host, origin: origin)
+    }
+
+    /// The hosts this server answers to (for the board's WebSocket origins).
+    public var hosts: [String] { guardBox.withLock { $0.map { Array($0.hosts).sorted() } ?? [] } }
+
     public func handle(_ request: HTTPRequest) async -> HTTPResponse {
         let header = { (name: String) in request.headers[HTTPHeader(name)] }
         guard let g = guardBox.withLock({ $0 }) else { return Self.plain(503, "the server is starting") }

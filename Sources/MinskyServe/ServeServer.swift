@@ -1,5 +1,6 @@
 import FlyingFox
 import Foundation
+import MinskyBoard
 import MinskyCore
 import Synchronization
 
@@ -15,11 +16,13 @@ public final class ServeServer: Sendable {
     let extraHosts: [String]
     let extraOrigins: [String]
     let bound = Mutex<UInt16>(0)
+    let board: BoardHandler?
 
     public init(
-        host: String, port: UInt16, endpoint: MCPEndpoint, allowHosts: [String] = [], allowOrigins: [String] = [],
-        timeout: TimeInterval = 15
+        host: String, port: UInt16, endpoint: MCPEndpoint, board: BoardHandler? = nil, allowHosts: [String] = [],
+        allowOrigins: [String] = [], timeout: TimeInterval = 15
     ) throws {
+        self.board = board
         if host.contains(":") {
             server = HTTPServer(address: try .inet6(ip6: host, port: port), timeout: timeout, logger: .disabled)
         } else {
@@ -39,6 +42,7 @@ public final class ServeServer: Sendable {
     /// Serves until cancelled. `onListening` runs once the port is bound.
     public func run(onListening: @escaping @Sendable (UInt16) -> Void) async throws {
         let endpoint = self.endpoint
+        let board = self.board
         await server.appendRoute("*") { request in
             switch request.path {
             case "/mcp": return await endpoint.handle(request)
@@ -48,6 +52,7 @@ public final class ServeServer: Sendable {
                     headers: [HTTPHeader("Content-Type"): "application/json", HTTPHeader("Cache-Control"): "no-store"],
                     body: Data(#"{"status":"ok","version":"\#(MinskyVersion.number)"}"#.utf8))
             default:
+                if let board { return try await board.handleRequest(request) }
                 return HTTPResponse(
                     statusCode: .notFound, headers: [HTTPHeader("Content-Type"): "text/plain; charset=utf-8"],
                     body: Data("not found: the MCP endpoint is /mcp, the health check /health\n".utf8))

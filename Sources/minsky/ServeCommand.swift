@@ -3,6 +3,7 @@ import Foundation
 import Logging
 import MinskyAI
 import MinskyApp
+import MinskyBoard
 import MinskyCore
 import MinskyMCP
 import MinskyPostgres
@@ -56,8 +57,42 @@ struct ServeCommand: AsyncParsableCommand {
                     store: { store }, services: services, logger: logger, stateKey: key, emit: emit,
                     access: await stores.access(for: caller.role, store: store))
             }
+            // The board on `/`: opened with `?token=mks_…`, it runs as that token's role.
+            let live = LiveClients()
+            let authority = TokenAuthority(tokens: base)
+            let boards = Mutex<[String: BoardAPI]>([:])
+            let board = BoardHandler(
+                access: BoardAccess(
+                    refusal: { host, origin in endpoint.refusal(host: host, origin: origin) },
+                    api: { token in
+                        switch await authority.check(authorization: token.map { "Bearer " + $0 }) {
+                        case .failure(let r): return .failure(MinskyError(.permissionDenied, r.message))
+                        case .success(let caller):
+                            do {
+                                let store = try await stores.store(for: caller.role)
+                                let key = caller.role ?? ""
+                                return .success(
+                                    boards.withLock { b in
+                                        if let api = b[key] { return api }
+                                        let api = BoardAPI(store: store, meaning: nil)
+                                        b[key] = api
+                                        return api
+                                    })
+                            } catch {
+                                return .failure(MinskyError(.storeUnavailable, "\(error)"))
+                            }
+                        }
+                    },
+                    liveOrigins: { endpoint.hosts.map { "ws://\($0)" }.joined(separator: " ") }),
+                live: live)
+            let feed = Task {
+                try? await ChangeFeed.follow(
+                    base, selection: sel, since: .now(), stop: { Task.isCancelled }, onEvents: { live.changed($0) })
+            }
+            defer { feed.cancel() }
             let server = try ServeServer(
-                host: host, port: port, endpoint: endpoint, allowHosts: allowHost, allowOrigins: allowOrigin)
+                host: host, port: port, endpoint: endpoint, board: board, allowHosts: allowHost,
+                allowOrigins: allowOrigin)
             for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }
             Self.raiseDescriptorLimit()
             try await server.run { bound in
@@ -66,7 +101,8 @@ struct ServeCommand: AsyncParsableCommand {
                     out.json
                     ? JSONValue.object(["url": .string(url), "port": .int(Int64(bound))]).canonicalJSON()
                     : "Minsky MCP server for \(base.location):\n  \(url)\n"
-                        + "Clients send `Authorization: Bearer <token>` (minsky team token create NAME). Ctrl-C stops it."
+                        + "Clients send `Authorization: Bearer <token>` (minsky team token create NAME).\n"
+                        + "The board: http://\(host.contains(":") ? "[\(host)]" : host):\(bound)/?token=<token>. Ctrl-C stops it."
                 FileHandle.standardOutput.write(Data((text + "\n").utf8))
             }
             await stores.close()

@@ -198,7 +198,8 @@ struct ServeTests {
 
     /// The ready queue as an MCP App in Chromium: a host page (Tests/browser/mcp_app.py) renders
     /// `next_task`'s `ui://` view in an iframe sandboxed to scripts only, under a CSP without
-    /// network, and relays its JSON-RPC; a claim made in the view reaches the store.
+    /// network, and relays its JSON-RPC; a claim made in the view reaches the store. Then the
+    /// whole board on the server's `/`, opened with the token, following changes live.
     @Test func theReadyQueueIsAnMCPAppInABrowser() async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-app")
         defer { try? FileManager.default.removeItem(at: dir) }
@@ -211,6 +212,7 @@ struct ServeTests {
             "ok: the host renders next_task's view with the call's result (titles as text)",
             "ok: inside the sandbox there are no cookies and no network",
             "ok: a claim made in the view goes through the host to the server and the queue updates",
+            "ok: the board on the server's / shows the store as the token's role and follows changes live",
         ] {
             #expect(r.stdout.contains(step), "\(r.stdout)")
         }

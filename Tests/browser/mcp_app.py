@@ -163,6 +163,22 @@ try:
     task = claimed.get("task", claimed)
     assert task["assignee"] == "app" and task["status"] == "IN-PROGRESS", f"{claimed}"
     print("ok: a claim made in the view goes through the host to the server and the queue updates")
+
+    # The whole board on the server's `/`, opened with a bearer token; without one, refused.
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", "/api/board", headers={"Host": f"127.0.0.1:{port}"})
+    r = c.getresponse()
+    assert r.status == 403, f"the board without a token: {r.status}"
+    r.read()
+    driver.get(f"http://127.0.0.1:{port}/?token={token}")
+    wait.until(lambda d: len(d.find_elements(By.CSS_SELECTOR, ".card[data-id]")) >= 3)
+    status = driver.execute_script(
+        "const c = document.querySelector(`.card[data-id='${arguments[0]}']`); return c ? c.closest('section').dataset.status : null",
+        ids[0])
+    assert status == "IN-PROGRESS", f"the claimed task's column: {status}"
+    cli("tasks", "create", "Made while the board is open")
+    wait.until(lambda d: "Made while the board is open" in d.find_element(By.TAG_NAME, "body").text)
+    print("ok: the board on the server's / shows the store as the token's role and follows changes live")
 finally:
     if driver:
         driver.quit()
