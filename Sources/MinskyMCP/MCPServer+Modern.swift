@@ -162,7 +162,10 @@ extension MCPServer {
             "resources": ["listChanged": .bool(feed), "subscribe": .bool(feed)],
             "logging": .object([:]),
         ]
-        if modern { caps["extensions"] = [Self.tasksExtension: .object([:])] }
+        // MCP Apps: `next_task` names a view (`ReadyView`) that hosts rendering apps may show.
+        var extensions: [String: JSONValue] = [ReadyView.extensionID: ["mimeTypes": [.string(ReadyView.mimeType)]]]
+        if modern { extensions[Self.tasksExtension] = .object([:]) }
+        caps["extensions"] = .object(extensions)
         return .object(caps)
     }
 

@@ -26,6 +26,25 @@ struct ModernProtocolTests {
         }
     }
 
+    /// MCP Apps on stdio, in both eras: the extension is declared, `next_task` names its view,
+    /// and the view is read as `text/html;profile=mcp-app` (rendered in Chromium by ServeTests).
+    @Test func theReadyQueueViewIsOfferedInBothEras() async throws {
+        try await withServer(initialize: false) { s in
+            let discovered = try #require(s.modern("server/discover")?["result"])
+            #expect(discovered["capabilities"]?["extensions"]?["io.modelcontextprotocol/ui"] != nil, "\(discovered)")
+            let tools = try #require(s.modern("tools/list")?["result"]?["tools"]?.arrayValue)
+            let next = try #require(tools.first { $0["name"] == "next_task" })
+            #expect(next["_meta"]?["ui"]?["resourceUri"] == "ui://minsky/ready")
+            let read = try #require(s.modern("resources/read", ["uri": "ui://minsky/ready"])?["result"])
+            let content = try #require(read["contents"]?.arrayValue?.first)
+            #expect(content["mimeType"] == "text/html;profile=mcp-app")
+            #expect(content["text"]?.stringValue?.contains("ui/initialize") == true)
+            #expect(s.initialize()?["result"]?["capabilities"]?["extensions"]?["io.modelcontextprotocol/ui"] != nil)
+            let legacy = try #require(s.request("resources/read", ["uri": "ui://minsky/ready"])?["result"])
+            #expect(legacy["contents"]?.arrayValue?.first?["mimeType"] == "text/html;profile=mcp-app", "\(legacy)")
+        }
+    }
+
     @Test func aMissingOrUnsupportedVersionIsMinus32022NamingTheSupportedOnes() async throws {
         try await withServer(initialize: false) { s in
             let none = s.request("server/discover", ["_meta": .object([:])])

@@ -7,6 +7,7 @@ import MinskyCore
 /// relayed to this server). It needs no network, cookies or storage: everything it shows comes
 /// from the host's messages, and its text is set as text (a title cannot inject markup).
 enum ReadyView {
+    static let extensionID = "io.modelcontextprotocol/ui"
     static let uri = "ui://minsky/ready"
     static let mimeType = "text/html;profile=mcp-app"
 
