@@ -22,6 +22,12 @@ public final class ServeServer: Sendable {
         host: String, port: UInt16, endpoint: MCPEndpoint, board: BoardHandler? = nil, allowHosts: [String] = [],
         allowOrigins: [String] = [], timeout: TimeInterval = 15
     ) throws {
+        if port != 0, !host.contains(":"), let problem = Self.cannotBind(host == "localhost" ? "127.0.0.1" : host, port)
+        {
+            throw MinskyError.invalid(
+                "listen",
+                "cannot listen on \(host):\(port): \(problem); pick another --listen port, or port 0 for a free one")
+        }
         self.board = board
         if host.contains(":") {
             server = HTTPServer(address: try .inet6(ip6: host, port: port), timeout: timeout, logger: .disabled)
@@ -63,7 +69,7 @@ public final class ServeServer: Sendable {
             do { try await server.waitUntilListening(timeout: 10) } catch {
                 throw MinskyError.invalid(
                     "listen",
-                    "cannot listen on \(host):\(requestedPort) (\(error)); is another server using it? Pick another --listen port"
+                    "cannot listen on \(host):\(requestedPort) (it did not start listening within 10 s); pick another --listen port"
                 )
             }
             var port: UInt16 = 0
@@ -117,5 +123,28 @@ public final class ServeServer: Sendable {
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             }
         #endif
+    }
+
+    /// Why `host:port` (IPv4) cannot be bound now (in use, not permitted, not this machine's), or nil.
+    static func cannotBind(_ host: String, _ port: UInt16) -> String? {
+        #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        #else
+            let fd = socket(AF_INET, SOCK_STREAM, 0)
+        #endif
+        guard fd >= 0 else { return String(cString: strerror(errno)) }
+        defer { close(fd) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var addr = sockaddr_in()
+        addr.sin_family = sa_family_t(AF_INET)
+        addr.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return "'\(host)' is not an IPv4 address" }
+        let rc = withUnsafePointer(to: &addr) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        return rc == 0 ? nil : String(cString: strerror(errno))
     }
 }

@@ -168,6 +168,9 @@ struct ServeTests {
         #expect(health.status == "200" && health.body.contains("\"ok\""), "\(health)")
         // Through all of that, the server kept answering.
         #expect(try await request(auth + modern, body: call).status == "200")
+        // A port in use is refused at once, naming the fix.
+        let busy = try await runProcess(Binaries.minsky, ["serve", "--listen", "127.0.0.1:\(port)"], cwd: dir)
+        #expect(busy.status == 2 && busy.stderr.contains("127.0.0.1:\(port)") && busy.stderr.contains("--listen"))
         // Listing tokens shows no secret.
         let list = try await runProcess(Binaries.minsky, ["team", "token", "list", "--json"], cwd: dir)
         #expect(list.status == 0 && !list.stdout.contains(good.text) && list.stdout.contains(good.id), "\(list.stdout)")
