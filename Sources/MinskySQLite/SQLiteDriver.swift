@@ -4,6 +4,7 @@ import GRDBSQLite
 import Logging
 import MinskyCore
 import MinskySQL
+import Synchronization
 
 /// SQLite through GRDB: a WAL-mode `DatabasePool` (concurrent readers, one writer), a busy
 /// timeout so concurrent processes wait instead of failing, and named migrations recorded in
@@ -12,6 +13,10 @@ public struct SQLiteDriver: SQLDriver {
     public let dialect = SQLDialect.sqlite
     public let path: String
     let pool: DatabasePool
+    /// Operations running on the pool: closing waits for them (GRDB closes a reader under a read
+    /// still running on it, which crashed `minsky mcp` at exit about once in 30 sessions), and an
+    /// operation that starts once closing began is refused.
+    let operations = PoolOperations()
     /// Every statement is logged at `trace` level (MINSKY_LOG_LEVEL=trace shows the SQL a command
     /// runs; tests read the statements back to check their query plans).
     let logger: Logger
@@ -212,6 +217,8 @@ public struct SQLiteDriver: SQLDriver {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+        try operations.enter(path)
+        defer { operations.leave() }
         do {
             return try await pool.write { db in try body(GRDBConnection(db: db, logger: logger)) }
         } catch {
@@ -234,13 +241,17 @@ public struct SQLiteDriver: SQLDriver {
     /// GRDB's synchronous read, on the calling thread (a plain function, so the compiler does not
     /// pick the async overload).
     func readHere<T>(_ body: (any SQLConnection) throws -> T) throws -> T {
-        try pool.read { db in try body(GRDBConnection(db: db, logger: logger)) }
+        try operations.enter(path)
+        defer { operations.leave() }
+        return try pool.read { db in try body(GRDBConnection(db: db, logger: logger)) }
     }
 
     public func read<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
         do {
             // On GRDB's reader queue: a read may be long (every embedding of a model), and the
             // cooperative pool's threads must not block on it.
+            try operations.enter(path)
+            defer { operations.leave() }
             let pool = pool
             return try await Blocking.run { try pool.read { db in try body(GRDBConnection(db: db, logger: logger)) } }
         } catch {
@@ -265,6 +276,7 @@ public struct SQLiteDriver: SQLDriver {
     /// Folds the WAL into the main file and closes, so the file alone is the whole database and
     /// can be renamed or copied (backups, rollback).
     public func closeAsSingleFile() throws {
+        operations.closeWhenIdle()
         do {
             try pool.writeWithoutTransaction { db in _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
             try pool.close()
@@ -286,6 +298,8 @@ public struct SQLiteDriver: SQLDriver {
     /// process left its log behind and the next one paid to recover it (a `tasks get` after a
     /// large import took three times as long).
     public func close() async {
+        let operations = operations
+        await Blocking.run { operations.closeWhenIdle() }
         _ = try? pool.writeWithoutTransaction { db in try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)") }
         try? pool.close()
     }
@@ -531,5 +545,32 @@ public final class SQLiteCommitWatcher: @unchecked Sendable {
             return true
         }
         return false
+    }
+}
+
+/// How many operations run on a pool, and whether it is closing (see `SQLiteDriver.operations`).
+final class PoolOperations: Sendable {
+    struct State {
+        var running = 0
+        var closing = false
+    }
+    let state = Mutex(State())
+
+    func enter(_ path: String) throws {
+        try state.withLock { s in
+            if s.closing { throw MinskyError(.storeUnavailable, "the store at \(path) was closed") }
+            s.running += 1
+        }
+    }
+
+    func leave() { state.withLock { $0.running -= 1 } }
+
+    /// Refuses new operations, then waits (up to 10 s) for the running ones to end.
+    func closeWhenIdle() {
+        state.withLock { $0.closing = true }
+        for _ in 0..<10_000 {
+            if state.withLock({ $0.running }) <= 0 { return }
+            usleep(1000)
+        }
     }
 }

@@ -115,6 +115,49 @@ struct SQLiteStoreTests {
         #expect(e?.message.contains("minsky init") == true)
     }
 
+    /// Closing waits for the operations running on the store, and refuses those that start
+    /// afterwards: GRDB closed a reader under a read still running on it, and `minsky mcp`
+    /// crashed at exit about once in 30 sessions (examples/sample-session.sh).
+    @Test func closingWaitsForReadsInFlightAndRefusesNewOnes() async throws {
+        let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let driver = try SQLiteDriver(path: dir.appendingPathComponent("t.db").path)
+        let started = DispatchSemaphore(value: 0)
+        // A read on the calling thread (how bounded reads run) and one on the blocking pool.
+        let inline = Task.detached {
+            try await driver.boundedRead { c -> Int64 in
+                started.signal()
+                usleep(300_000)
+                return try c.query(SQL(raw: "SELECT count(*) FROM tasks")).first?[0].int ?? -1
+            }
+        }
+        let pooled = Task {
+            try await driver.read { c -> Int64 in
+                started.signal()
+                usleep(300_000)
+                return try c.query(SQL(raw: "SELECT count(*) FROM tasks")).first?[0].int ?? -1
+            }
+        }
+        started.wait()
+        started.wait()
+        // And reads that keep starting while the store closes (the race that crashed).
+        let readers = (0..<8).map { _ in
+            Task.detached { () -> Int in
+                var n = 0
+                while (try? await driver.boundedRead({ c in try c.query(SQL(raw: "SELECT 1")).count })) != nil {
+                    n += 1
+                }
+                return n
+            }
+        }
+        await driver.close()
+        #expect(try await inline.value == 0, "the read in flight finished before the store closed")
+        #expect(try await pooled.value == 0, "the read in flight finished before the store closed")
+        for r in readers { _ = await r.value }
+        await #expect(throws: MinskyError.self) { _ = try await driver.read { _ in 1 } }
+        await #expect(throws: MinskyError.self) { _ = try await driver.boundedRead { _ in 1 } }
+    }
+
     @Test func idsGrowWhenTheyCollide() async throws {
         let dir = try TestEnvironment.tempDirectory()
         defer { try? FileManager.default.removeItem(at: dir) }
