@@ -4,10 +4,11 @@ import MinskyBoard
 import MinskyCore
 import Synchronization
 
-/// `minsky serve`: the MCP endpoint (`POST /mcp`) and a health endpoint (`GET /health`) on
-/// FlyingFox, listening where `--listen` says (127.0.0.1 unless told otherwise). Requests that
-/// are slow to arrive are dropped after `timeout` seconds, and bodies are bounded, so a slow or
-/// greedy client holds one connection, not the server.
+/// `minsky serve`: the MCP endpoint (`POST /mcp`), a health endpoint (`GET /health`) and the board
+/// on FlyingFox, listening where `--listen` says (127.0.0.1 unless told otherwise). Every
+/// connection is a task of its own and bodies are bounded, so a slow or greedy client holds one
+/// connection, not the server. `timeout` bounds how long one request's answer may take to be
+/// made (FlyingFox then answers 500): long enough for a model call or an upgrade.
 public final class ServeServer: Sendable {
     let server: HTTPServer
     let endpoint: MCPEndpoint
@@ -20,7 +21,7 @@ public final class ServeServer: Sendable {
 
     public init(
         host: String, port: UInt16, endpoint: MCPEndpoint, board: BoardHandler? = nil, allowHosts: [String] = [],
-        allowOrigins: [String] = [], timeout: TimeInterval = 15
+        allowOrigins: [String] = [], timeout: TimeInterval = 900
     ) throws {
         if port != 0, !host.contains(":"), let problem = Self.cannotBind(host == "localhost" ? "127.0.0.1" : host, port)
         {

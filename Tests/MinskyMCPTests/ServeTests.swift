@@ -347,6 +347,32 @@ struct ServeTests {
         }
     }
 
+    /// A call whose answer takes longer than FlyingFox's default 15 s (a slow model) is answered,
+    /// not cut off with a 500.
+    @Test func aSlowModelCallIsAnsweredOverHTTP() async throws {
+        let model = try FakeLLMServer([
+            FakeLLMServer.Reply(body: FakeLLMServer.Reply.openAI(TasksExtensionTests.plan).body, delay: 17)
+        ])
+        try await TasksExtensionTests.project(.sqlite, model: model) { dir, env in
+            let token = try await Self.token(dir, env: env, ["agent"])
+            let made = try await runProcess(
+                Binaries.minsky, ["tasks", "create", "Ship the parser", "--json"], cwd: dir, env: env)
+            let id = try #require(try JSONValue.parse(made.stdout)["id"]?.stringValue)
+            let (server, port) = try Self.serve(dir, env: env)
+            defer { server.terminate() }
+            let body =
+                #"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"decompose_task","arguments":{"id":"\#(id)"},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}}"#
+            let r = try await runProcess(
+                URL(fileURLWithPath: "/usr/bin/curl"),
+                [
+                    "-s", "-w", "\n%{http_code}", "-X", "POST", "-H", "Authorization: Bearer \(token.text)",
+                    "-H", "MCP-Protocol-Version: 2026-07-28", "-H", "Mcp-Method: tools/call", "-H",
+                    "Mcp-Name: decompose_task", "--data-binary", body, "http://127.0.0.1:\(port)/mcp",
+                ])
+            #expect(r.stdout.hasSuffix("\n200") && r.stdout.contains("\"Lex\""), "\(r.stdout)")
+        }
+    }
+
     /// A port nothing listens on now (bound, read, released).
     static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
