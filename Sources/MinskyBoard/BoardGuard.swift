@@ -1,4 +1,5 @@
 import Foundation
+import MinskyCore
 
 /// Who may talk to the board: requests must name this server as their `Host` (no DNS
 /// rebinding), come from its own pages when they carry an `Origin` (no cross-site writes), and
@@ -31,20 +32,11 @@ public struct BoardGuard: Sendable {
         if let origin, !hosts.contains(where: { "http://\($0)" == origin.lowercased() }) {
             return "foreign Origin '\(origin.prefix(80))': the board accepts requests from its own pages only"
         }
-        guard let given, Self.constantTimeEqual(given, token) else {
+        guard let given, ServerTokens.same(given, token) else {
             return given == nil
                 ? "missing access token: open the URL `minsky board` printed (it ends in ?token=…)"
                 : "wrong access token: open the URL `minsky board` printed"
         }
         return nil
-    }
-
-    static func constantTimeEqual(_ a: String, _ b: String) -> Bool {
-        let x = Array(a.utf8)
-        let y = Array(b.utf8)
-        guard x.count == y.count else { return false }
-        var diff: UInt8 = 0
-        for i in x.indices { diff |= x[i] ^ y[i] }
-        return diff == 0
     }
 }

@@ -71,8 +71,9 @@ public final class BoardServer: Sendable {
         }
     }
 
-    /// Why 127.0.0.1:`port` cannot be bound now (in use, not permitted), or nil.
-    static func cannotBind(_ port: UInt16) -> String? {
+    /// Why `host:port` (IPv4; 127.0.0.1 by default) cannot be bound now (in use, not permitted,
+    /// not this machine's address), or nil. `minsky serve` checks its `--listen` with it too.
+    public static func cannotBind(_ port: UInt16, host: String = "127.0.0.1") -> String? {
         #if canImport(Glibc)
             let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         #else
@@ -85,7 +86,7 @@ public final class BoardServer: Sendable {
         var addr = sockaddr_in()
         addr.sin_family = sa_family_t(AF_INET)
         addr.sin_port = port.bigEndian
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
+        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return "'\(host)' is not an IPv4 address" }
         let rc = withUnsafePointer(to: &addr) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
@@ -190,7 +191,7 @@ public struct BoardHandler: HTTPHandler {
                 BoardGuard(token: token, port: port.value).refusal(host: host, origin: origin, token: token)
             },
             api: { given in
-                guard let given, BoardGuard.constantTimeEqual(given, token) else {
+                guard let given, ServerTokens.same(given, token) else {
                     return .failure(
                         MinskyError(
                             .permissionDenied,
@@ -268,15 +269,16 @@ public struct BoardHandler: HTTPHandler {
 
     /// The largest request body the API reads: a task's fields at their limits fit many times
     /// over. A larger declared length is refused before reading; a chunked body is cut off there.
-    static let maxBody = 512 * 1024
+    public static let maxBody = 512 * 1024
 
-    /// The body, or nil when it is larger than `maxBody` (nothing beyond it is kept in memory).
-    static func body(of request: HTTPRequest) async throws -> Data? {
-        if let n = request.bodySequence.count, n > maxBody { return nil }
+    /// The body, or nil when it is larger than `limit` (a larger declared length is refused
+    /// before reading; a chunked body is cut off there, nothing beyond it kept in memory).
+    public static func body(of request: HTTPRequest, limit: Int = maxBody) async throws -> Data? {
+        if let n = request.bodySequence.count, n > limit { return nil }
         var data = Data()
         for try await chunk in request.bodySequence {
             data.append(chunk)
-            if data.count > maxBody { return nil }
+            if data.count > limit { return nil }
         }
         return data
     }

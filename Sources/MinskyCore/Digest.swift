@@ -1,3 +1,5 @@
+import Foundation
+
 /// MD5 and SHA-256, written out so the core needs no crypto dependency.
 ///
 /// MD5 is used only as a content checksum that PostgreSQL can compute server-side (`md5()`),
@@ -274,5 +276,36 @@ public enum HMACSHA256 {
         var diff: UInt8 = 0
         for i in a.indices { diff |= a[i] ^ b[i] }
         return diff == 0
+    }
+}
+
+/// A JSON value carried by someone else and sealed with an HMAC-SHA256 under a key only the
+/// sealer holds: `base64url(json).base64url(mac)`. `open` gives the value back only when the
+/// seal is intact (an altered or forged text is nil).
+public enum SealedJSON {
+    public static func seal(_ value: JSONValue, key: [UInt8]) -> String {
+        let body = base64url(Array(value.canonicalJSON().utf8))
+        return body + "." + base64url(HMACSHA256.mac(key: key, message: Array(body.utf8)))
+    }
+
+    public static func open(_ text: String, key: [UInt8]) -> JSONValue? {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false)
+        guard parts.count == 2, let mac = unbase64url(String(parts[1])),
+            HMACSHA256.equal(mac, HMACSHA256.mac(key: key, message: Array(parts[0].utf8))),
+            let bytes = unbase64url(String(parts[0]))
+        else { return nil }
+        return try? JSONParser.parse(bytes)
+    }
+
+    static func base64url(_ bytes: [UInt8]) -> String {
+        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
+            of: "/", with: "_"
+        ).replacingOccurrences(of: "=", with: "")
+    }
+
+    static func unbase64url(_ s: String) -> [UInt8]? {
+        var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
+        while t.count % 4 != 0 { t += "=" }
+        return Data(base64Encoded: t).map { [UInt8]($0) }
     }
 }

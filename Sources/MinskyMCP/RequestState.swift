@@ -38,8 +38,7 @@ struct RequestStateSeal: Sendable {
             "v": 1, "m": .string(b.method), "n": .string(b.name), "a": .string(b.arguments), "p": .string(b.principal),
             "e": .int(now + Self.lifetimeMs), "r": .object(answers),
         ]
-        let body = Self.base64url(Array(payload.canonicalJSON().utf8))
-        return body + "." + Self.base64url(HMACSHA256.mac(key: key, message: Array(body.utf8)))
+        return SealedJSON.seal(payload, key: key)
     }
 
     /// The answers a sealed state carries, after every check; an `invalidParams` error that says
@@ -52,30 +51,16 @@ struct RequestStateSeal: Sendable {
                 code: .invalidParams,
                 message: "requestState \(why); retry the original request without requestState and inputResponses")
         }
-        let parts = token.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let mac = Self.unbase64url(String(parts[1])),
-            HMACSHA256.equal(mac, HMACSHA256.mac(key: key, message: Array(parts[0].utf8)))
-        else { throw refuse("was altered or was not issued by this server") }
-        guard let bytes = Self.unbase64url(String(parts[0])), let payload = try? JSONParser.parse(bytes),
-            payload["v"] == 1
-        else { throw refuse("is malformed") }
+        guard let opened = SealedJSON.open(token, key: key) else {
+            throw refuse("was altered or was not issued by this server")
+        }
+        guard case .object = opened, opened["v"] == 1 else { throw refuse("is malformed") }
+        let payload = opened
         guard let expiry = payload["e"]?.intValue, now <= expiry else { throw refuse("has expired") }
         guard payload["m"]?.stringValue == b.method, payload["n"]?.stringValue == b.name,
             payload["a"]?.stringValue == b.arguments
         else { throw refuse("was issued for another request (method, tool or arguments differ)") }
         guard payload["p"]?.stringValue == b.principal else { throw refuse("was issued to another client") }
         return payload["r"]?.objectValue ?? [:]
-    }
-
-    static func base64url(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
-            of: "/", with: "_"
-        ).replacingOccurrences(of: "=", with: "")
-    }
-
-    static func unbase64url(_ s: String) -> [UInt8]? {
-        var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while t.count % 4 != 0 { t += "=" }
-        return Data(base64Encoded: t).map { [UInt8]($0) }
     }
 }

@@ -1,6 +1,7 @@
 import FlyingFox
 import FlyingSocks
 import Foundation
+import MinskyBoard
 import MinskyCore
 import MinskyMCP
 import Synchronization
@@ -79,7 +80,7 @@ public final class MCPEndpoint: Sendable {
                 ],
                 body: Data(Self.errorJSON(id: nil, code: -32001, r.message).utf8))
         }
-        guard let body = try? await Self.body(of: request) else {
+        guard let body = try? await BoardHandler.body(of: request, limit: Self.maxBody) else {
             return Self.rpcError(
                 413, id: nil, code: -32600, "the request body is larger than \(Self.maxBody / 1024 / 1024) MiB")
         }
@@ -237,47 +238,18 @@ public final class MCPEndpoint: Sendable {
 
     func sealSession(_ params: [String: JSONValue], caller: ServeCaller) -> String {
         let handshake = Self.withoutServerRequests(["params": .object(params)])["params"] ?? .object([:])
-        let payload: JSONValue = ["v": 1, "t": .string(caller.tokenID), "h": handshake]
-        let body = Self.base64url(Array(payload.canonicalJSON().utf8))
-        return body + "." + Self.base64url(HMACSHA256.mac(key: sessionKey, message: Array(body.utf8)))
+        return SealedJSON.seal(["v": 1, "t": .string(caller.tokenID), "h": handshake], key: sessionKey)
     }
 
     /// The handshake a session id seals, if it is genuine and belongs to this caller's token.
     func openSession(_ sid: String, caller: ServeCaller) -> [String: JSONValue]? {
-        let parts = sid.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 2, let mac = Self.unbase64url(String(parts[1])),
-            HMACSHA256.equal(mac, HMACSHA256.mac(key: sessionKey, message: Array(parts[0].utf8))),
-            let bytes = Self.unbase64url(String(parts[0])), let payload = try? JSONParser.parse(bytes),
-            payload["v"] == 1, payload["t"]?.stringValue == caller.tokenID
+        guard let payload = SealedJSON.open(sid, key: sessionKey), payload["v"] == 1,
+            payload["t"]?.stringValue == caller.tokenID
         else { return nil }
         return payload["h"]?.objectValue
     }
 
-    static func base64url(_ bytes: [UInt8]) -> String {
-        Data(bytes).base64EncodedString().replacingOccurrences(of: "+", with: "-").replacingOccurrences(
-            of: "/", with: "_"
-        ).replacingOccurrences(of: "=", with: "")
-    }
-
-    static func unbase64url(_ s: String) -> [UInt8]? {
-        var t = s.replacingOccurrences(of: "-", with: "+").replacingOccurrences(of: "_", with: "/")
-        while t.count % 4 != 0 { t += "=" }
-        return Data(base64Encoded: t).map { [UInt8]($0) }
-    }
-
     // MARK: Plumbing
-
-    /// The body, or nil when it is larger than `maxBody` (a larger declared length is refused
-    /// before reading; nothing beyond the limit is kept).
-    static func body(of request: HTTPRequest) async throws -> Data? {
-        if let n = request.bodySequence.count, n > maxBody { return nil }
-        var data = Data()
-        for try await chunk in request.bodySequence {
-            data.append(chunk)
-            if data.count > maxBody { return nil }
-        }
-        return data
-    }
 
     static func rpcError(_ status: Int, id: JSONValue?, code: Int, _ message: String) -> HTTPResponse {
         HTTPResponse(

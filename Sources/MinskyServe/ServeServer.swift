@@ -23,7 +23,8 @@ public final class ServeServer: Sendable {
         host: String, port: UInt16, endpoint: MCPEndpoint, board: BoardHandler? = nil, allowHosts: [String] = [],
         allowOrigins: [String] = [], timeout: TimeInterval = 900
     ) throws {
-        if port != 0, !host.contains(":"), let problem = Self.cannotBind(host == "localhost" ? "127.0.0.1" : host, port)
+        if port != 0, !host.contains(":"),
+            let problem = BoardServer.cannotBind(port, host: host == "localhost" ? "127.0.0.1" : host)
         {
             throw MinskyError.invalid(
                 "listen",
@@ -124,28 +125,5 @@ public final class ServeServer: Sendable {
                 _ = setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &on, socklen_t(MemoryLayout<Int32>.size))
             }
         #endif
-    }
-
-    /// Why `host:port` (IPv4) cannot be bound now (in use, not permitted, not this machine's), or nil.
-    static func cannotBind(_ host: String, _ port: UInt16) -> String? {
-        #if canImport(Glibc)
-            let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        #else
-            let fd = socket(AF_INET, SOCK_STREAM, 0)
-        #endif
-        guard fd >= 0 else { return String(cString: strerror(errno)) }
-        defer { close(fd) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &addr.sin_addr) == 1 else { return "'\(host)' is not an IPv4 address" }
-        let rc = withUnsafePointer(to: &addr) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-            }
-        }
-        return rc == 0 ? nil : String(cString: strerror(errno))
     }
 }

@@ -173,11 +173,10 @@ final class RoleStores: Sendable {
 
     func store(for role: String?) async throws -> any MinskyStore {
         guard let role, let conninfo = location.postgresConninfo else { return base }
-        let (location, prefix) = (location, idPrefix)
+        let prefix = idPrefix
         let task = opened.withLock { m in
             if let t = m[role] { return t }
             let t = Task { () throws -> any MinskyStore in
-                _ = location
                 let url = try PGTarget.conninfo(conninfo, role: role)
                 return try await StoreFactory.open(try StoreLocation(parsing: url), idPrefix: prefix)
             }
