@@ -161,6 +161,7 @@ public final class FollowingStore: SyncableStore {
     public func release(_ id: TaskID, owner: String) async throws -> TaskItem {
         try await perform { try await $0.release(id, owner: owner) }
     }
+    public func pathLeases() async throws -> [PathLease] { try await perform { try await $0.pathLeases() } }
     public func claim(_ id: TaskID, owner: String, ttl: Double?, force: Bool) async throws -> TaskItem {
         try await perform { try await $0.claim(id, owner: owner, ttl: ttl, force: force) }
     }

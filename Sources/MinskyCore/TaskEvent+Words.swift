@@ -29,6 +29,9 @@ extension TaskEvent {
                 parts.append("waits for " + d.compactMap(\.stringValue).joined(separator: ", "))
             }
             if let a = after("acceptance")?.arrayValue, !a.isEmpty { parts.append("\(a.count) criteria") }
+            if let p = after("paths")?.arrayValue, !p.isEmpty {
+                parts.append("paths " + p.compactMap(\.stringValue).joined(separator: ", "))
+            }
             if let d = after("description")?.stringValue, !d.isEmpty { parts.append("description \(clip(.string(d)))") }
             return prefix + parts.joined(separator: ", ")
         case "deleted": return prefix + "deleted \(clip(before("title"), 60))"
@@ -46,6 +49,16 @@ extension TaskEvent {
             for key in c.keys.sorted() where key != "updatedAt" && key != "version" {
                 switch key {
                 case "acceptance": parts += Self.criteria(before(key), after(key))
+                case "paths":
+                    let b = Set((before(key)?.arrayValue ?? []).compactMap(\.stringValue))
+                    let a = (after(key)?.arrayValue ?? []).compactMap(\.stringValue)
+                    let added = a.filter { !b.contains($0) }
+                    let removed = b.subtracting(a).sorted()
+                    parts.append(
+                        "paths: " + (added.map { "+" + $0 } + removed.map { "-" + $0 }).joined(separator: ", "))
+                case "evidence":
+                    let e = after(key).flatMap { try? Evidence.parse($0) } ?? Evidence()
+                    parts.append("evidence: " + e.summary)
                 case "metadata":
                     let b = before(key)?.objectValue ?? [:]
                     let a = after(key)?.objectValue ?? [:]

@@ -14,6 +14,10 @@ public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
     public var assignee: String?
     /// What must hold for the task to be done, in order; `tasks check ID N` ticks one.
     public var acceptance: [AcceptanceCriterion] = []
+    /// The paths the task touches (`TaskPaths` patterns); a claim leases them.
+    public var paths: [String] = []
+    /// What shows the work was done (`{}` until some is recorded).
+    public var evidence = Evidence()
     /// When the claim lapses; nil means the claim does not expire.
     public var claimExpiresAt: Timestamp?
     public var createdAt: Timestamp
@@ -25,10 +29,12 @@ public struct TaskItem: Hashable, Sendable, Codable, Identifiable {
         id: TaskID, title: String, description: String = "", status: TaskStatus = .todo, priority: Priority = .default,
         tags: [String] = [], metadata: JSONValue = .object([:]), parentId: TaskID? = nil, assignee: String? = nil,
         claimExpiresAt: Timestamp? = nil, createdAt: Timestamp, updatedAt: Timestamp, version: Int64 = 1,
-        acceptance: [AcceptanceCriterion] = []
+        acceptance: [AcceptanceCriterion] = [], paths: [String] = [], evidence: Evidence = Evidence()
     ) {
         self.id = id
         self.acceptance = acceptance
+        self.paths = paths
+        self.evidence = evidence
         self.title = title
         self.description = description
         self.status = status
@@ -107,6 +113,8 @@ public struct NewTask: Sendable, Hashable, Codable {
     public var dependsOn: [TaskID]
     /// Acceptance criteria, unchecked.
     public var acceptance: [String] = []
+    /// Paths the task touches (`TaskPaths` patterns).
+    public var paths: [String] = []
     /// In `createMany`: indices of earlier drafts of the same batch this one waits for.
     public var batchDependsOn: [Int] = []
     /// In `createMany`: index of an earlier draft of the same batch that is this one's parent.
@@ -129,7 +137,7 @@ public struct NewTask: Sendable, Hashable, Codable {
 
 extension NewTask {
     enum CodingKeys: String, CodingKey {
-        case title, description, status, priority, tags, metadata, parentId, dependsOn, acceptance
+        case title, description, status, priority, tags, metadata, parentId, dependsOn, acceptance, paths
     }
 
     public func encode(to encoder: any Encoder) throws {
@@ -143,6 +151,7 @@ extension NewTask {
         try c.encodeIfPresent(parentId, forKey: .parentId)
         try c.encode(dependsOn, forKey: .dependsOn)
         if !acceptance.isEmpty { try c.encode(acceptance, forKey: .acceptance) }
+        if !paths.isEmpty { try c.encode(paths, forKey: .paths) }
     }
 
     /// Only `title` is required; everything else has the same defaults as the initializer.
@@ -157,6 +166,7 @@ extension NewTask {
         parentId = try c.decodeIfPresent(TaskID.self, forKey: .parentId)
         dependsOn = try c.decodeIfPresent([TaskID].self, forKey: .dependsOn) ?? []
         acceptance = try c.decodeIfPresent([String].self, forKey: .acceptance) ?? []
+        paths = try c.decodeIfPresent([String].self, forKey: .paths) ?? []
     }
 }
 
@@ -185,8 +195,16 @@ public struct TaskPatch: Sendable, Hashable, Codable {
     public var addAcceptance: [String] = []
     /// Checks (true) or unchecks (false) criteria by their 1-based number.
     public var check: [Int: Bool] = [:]
+    /// Replaces the task's paths.
+    public var paths: [String]?
+    /// Adds paths.
+    public var addPaths: [String] = []
+    /// Evidence to add (lists grow, single values are replaced; its changed paths join `paths`).
+    public var evidence: Evidence?
     /// Lets `status: DONE` through with acceptance criteria still unchecked (refused otherwise).
     public var force = false
+    /// What DONE needs (the project's `done.requires`); checked unless `force`.
+    public var doneRequires: DoneRequirement = .criteria
 
     public init(
         title: String? = nil, description: String? = nil, status: TaskStatus? = nil, priority: Priority? = nil,
@@ -208,7 +226,7 @@ public struct TaskPatch: Sendable, Hashable, Codable {
     public var isEmpty: Bool {
         title == nil && description == nil && status == nil && priority == nil && tags == nil && addTags.isEmpty
             && removeTags.isEmpty && metadata == nil && parent == nil && assignee == nil && acceptance == nil
-            && addAcceptance.isEmpty && check.isEmpty
+            && addAcceptance.isEmpty && check.isEmpty && paths == nil && addPaths.isEmpty && evidence == nil
     }
 }
 

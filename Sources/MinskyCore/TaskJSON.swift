@@ -51,6 +51,8 @@ public enum TaskJSON {
         if let a = t.assignee { o["assignee"] = .string(a) }
         if let e = t.claimExpiresAt { o["claimExpiresAt"] = .string(e.iso8601) }
         if !t.acceptance.isEmpty { o["acceptance"] = AcceptanceCriterion.json(t.acceptance) }
+        if !t.paths.isEmpty { o["paths"] = .array(t.paths.map { .string($0) }) }
+        if !t.evidence.isEmpty { o["evidence"] = t.evidence.json }
         return .object(o)
     }
 
@@ -195,6 +197,7 @@ public enum TaskSchemas {
                 "type": "array",
                 "items": object(["text": string, "done": ["type": "boolean"]], required: ["text", "done"]),
             ],
+            "paths": strings, "evidence": ["type": "object"],
         ],
         required: [
             "id", "title", "status", "priority", "description", "tags", "metadata", "version", "createdAt", "updatedAt",

@@ -117,8 +117,15 @@ public struct ReadyFilter: Sendable, Hashable {
     public var assignee: String?
     /// Only tasks nobody holds (no assignee, or a lapsed claim).
     public var unassigned: Bool
+    /// Who asks: tasks whose paths overlap a live claim of anyone else are skipped (with no
+    /// owner, every live claim counts).
+    public var owner: String?
 
-    public init(tag: String? = nil, parent: TaskID? = nil, assignee: String? = nil, unassigned: Bool = false) {
+    public init(
+        tag: String? = nil, parent: TaskID? = nil, assignee: String? = nil, unassigned: Bool = false,
+        owner: String? = nil
+    ) {
+        self.owner = owner
         self.tag = tag
         self.parent = parent
         self.assignee = assignee
@@ -131,6 +138,7 @@ public struct ReadyFilter: Sendable, Hashable {
         var f = self
         if let tag { f.tag = try TaskRules.normalizeTags([tag]).first }
         if let assignee { try TaskRules.checkText(assignee, field: "assignee", max: 1000) }
+        if let owner { try TaskRules.checkAssignee(owner) }
         if assignee != nil && unassigned {
             throw MinskyError.invalid("unassigned", "assignee and unassigned exclude each other; pass one")
         }
@@ -162,6 +170,25 @@ public struct NotReadyReport: Sendable, Hashable {
     public var waitingForSubtasks: [TaskItem] = []
     /// Tasks whose status keeps them out (BLOCKED, IN-REVIEW).
     public var held: [TaskItem] = []
+    /// Tasks otherwise ready whose paths overlap someone else's live claim.
+    public var leased: [Leased] = []
+
+    public struct Leased: Sendable, Hashable {
+        public var task: TaskItem
+        /// The claims in the way, each with the overlapping pairs (this task's, the claim's).
+        public var claims: [PathLease]
+        public var pairs: [[String]]
+        public init(task: TaskItem, conflicts: [(lease: PathLease, pairs: [(String, String)])]) {
+            self.task = task
+            claims = conflicts.map(\.lease)
+            pairs = conflicts.map { $0.pairs.flatMap { [$0.0, $0.1] } }
+        }
+        var conflicts: [(lease: PathLease, pairs: [(String, String)])] {
+            zip(claims, pairs).map { l, p in
+                (l, stride(from: 0, to: p.count - 1, by: 2).map { (p[$0], p[$0 + 1]) })
+            }
+        }
+    }
 
     /// How many of each list are named (the counts are exact).
     public static let named = 5
@@ -191,6 +218,12 @@ public struct NotReadyReport: Sendable, Hashable {
                 "\(waitingForSubtasks.count) waiting for open subtasks ("
                     + waitingForSubtasks.prefix(Self.named).map(\.id.rawValue).joined(separator: ", ") + ")")
         }
+        if !leased.isEmpty {
+            parts.append(
+                "\(leased.count) ready but touching paths others hold ("
+                    + leased.prefix(Self.named).map { "\($0.task.id) by " + PathLease.describe($0.conflicts) }
+                    .joined(separator: "; ") + (leased.count > Self.named ? "; …" : "") + ")")
+        }
         if !held.isEmpty {
             parts.append(
                 "\(held.count) held by status ("
@@ -219,6 +252,21 @@ public struct NotReadyReport: Sendable, Hashable {
         }
         if !waitingForSubtasks.isEmpty { o["waitingForSubtasks"] = ids(waitingForSubtasks) }
         if !held.isEmpty { o["held"] = ids(held) }
+        if !leased.isEmpty {
+            o["pathConflicts"] = .array(
+                leased.prefix(Self.named).map { l in
+                    [
+                        "id": .string(l.task.id.rawValue),
+                        "claims": .array(
+                            l.conflicts.map { c in
+                                [
+                                    "taskId": .string(c.lease.taskId.rawValue), "owner": .string(c.lease.owner),
+                                    "overlaps": .array(c.pairs.map { [.string($0.0), .string($0.1)] }),
+                                ]
+                            }),
+                    ]
+                })
+        }
         return .object(o)
     }
 }

@@ -18,6 +18,8 @@ public struct TaskRecord: Sendable, Hashable {
     public var updatedAt: Timestamp?
     public var version: Int64?
     public var acceptance: [AcceptanceCriterion] = []
+    public var paths: [String] = []
+    public var evidence = Evidence()
     /// The task's notes, oldest first: each keeps its id, author, body and time.
     public var notes: [RecordNote] = []
     /// Where the record came from ("line 3"), prefixed to every error about it.
@@ -67,13 +69,15 @@ public struct TaskRecord: Sendable, Hashable {
         updatedAt = t.updatedAt
         version = t.version
         acceptance = t.acceptance
+        paths = t.paths
+        evidence = t.evidence
         origin = t.id.rawValue
     }
 
     /// Every key a record may hold, in the order `fields` lists them in messages.
     public static let keys = [
         "id", "title", "description", "status", "priority", "tags", "metadata", "parentId", "dependsOn", "assignee",
-        "claimExpiresAt", "createdAt", "updatedAt", "version", "acceptance", "notes",
+        "claimExpiresAt", "createdAt", "updatedAt", "version", "acceptance", "paths", "evidence", "notes",
     ]
 
     /// The JSON object export writes: the full task shape plus `dependsOn`.
@@ -91,6 +95,8 @@ public struct TaskRecord: Sendable, Hashable {
         if let updatedAt { o["updatedAt"] = .string(updatedAt.iso8601) }
         if let version { o["version"] = .int(version) }
         if !acceptance.isEmpty { o["acceptance"] = AcceptanceCriterion.json(acceptance) }
+        if !paths.isEmpty { o["paths"] = .array(paths.map { .string($0) }) }
+        if !evidence.isEmpty { o["evidence"] = evidence.json }
         if !notes.isEmpty { o["notes"] = .array(notes.map(\.json)) }
         return .object(o)
     }
@@ -169,6 +175,13 @@ public struct TaskRecord: Sendable, Hashable {
             }
             acceptance = list
         }
+        if let v = o["paths"], !v.isNull {
+            guard let a = v.arrayValue, a.allSatisfy({ $0.stringValue != nil }) else {
+                throw fail("paths", "paths must be an array of path patterns like [\"Sources/App/**\", \"README.md\"]")
+            }
+            paths = try checked("paths") { try TaskPaths.normalize(a.compactMap(\.stringValue)) }
+        }
+        if let v = o["evidence"], !v.isNull { evidence = try checked("evidence") { try Evidence.parse(v) } }
         if let v = o["notes"], !v.isNull {
             guard let a = v.arrayValue else {
                 throw fail("notes", "notes must be an array like [{\"author\": \"ana\", \"body\": \"…\"}]")

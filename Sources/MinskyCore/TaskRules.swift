@@ -156,10 +156,32 @@ public enum TaskRules {
         )
     }
 
+    /// The error for marking `t` DONE when `requires` is not met (criteria unchecked, or no
+    /// evidence that can be checked), or nil when it may be closed.
+    public static func doneRefusal(_ t: TaskItem, status: TaskStatus, requires: DoneRequirement) -> MinskyError? {
+        guard status == .done, t.status != .done, requires != .none else { return nil }
+        if let e = uncheckedCriteriaError(t, status: status) { return e }
+        guard requires == .evidence else { return nil }
+        if !t.evidence.hasProof {
+            return MinskyError.invalid(
+                "evidence",
+                "task \(t.id) has no evidence, and this project requires it for DONE (done.requires = evidence); close it with what shows the work: tasks done \(t.id) --commit SHA, --run \"swift test\" --exit 0, --tests \"239 passed\" or --link URL (MCP: set_status with evidence {commits, command, exitStatus, tests, links}), or force it (--force, force: true)"
+            )
+        }
+        if t.evidence.failedCommand {
+            return MinskyError.invalid(
+                "evidence.exitStatus",
+                "task \(t.id)'s evidence says `\(t.evidence.command ?? "the command")` exited \(t.evidence.exitStatus ?? 0), which does not show it done; record a run that exits 0 or force it (--force, force: true)"
+            )
+        }
+        return nil
+    }
+
     public static func validate(_ draft: NewTask) throws -> NewTask {
         var d = draft
         try checkTitle(d.title)
         try checkAcceptance(d.acceptance)
+        d.paths = try TaskPaths.normalize(d.paths)
         try checkText(d.description, field: "description", max: maxDescriptionBytes)
         d.tags = try normalizeTags(d.tags)
         try checkMetadata(d.metadata)
@@ -266,7 +288,18 @@ public enum TaskRules {
                 t.claimExpiresAt = nil
             }
         }
-        if let s = patch.status, !patch.force, let refusal = uncheckedCriteriaError(t, status: s) { throw refusal }
+        if let list = patch.paths { t.paths = try TaskPaths.normalize(list) }
+        if !patch.addPaths.isEmpty { t.paths = try TaskPaths.normalize(t.paths + patch.addPaths) }
+        if let given = patch.evidence {
+            let more = try Evidence.parse(given.json)
+            t.evidence = t.evidence.adding(more)
+            t.evidence.recordedAt = now
+            // What the work changed is what the task touches: later claims keep clear of it.
+            if !more.changed.isEmpty { t.paths = try TaskPaths.normalize(t.paths + more.changed) }
+        }
+        if let s = patch.status, !patch.force, let refusal = doneRefusal(t, status: s, requires: patch.doneRequires) {
+            throw refusal
+        }
         if let s = patch.status, s != t.status {
             t.status = s
             switch s {

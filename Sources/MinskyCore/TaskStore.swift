@@ -56,6 +56,8 @@ public protocol TaskStore: Sendable {
     func heartbeat(_ id: TaskID, owner: String, ttl: Double) async throws -> TaskItem
     /// Gives the claim back: the task is TODO again, unassigned. A `.conflict` unless `owner` holds it.
     func release(_ id: TaskID, owner: String) async throws -> TaskItem
+    /// The live claims of tasks that name paths (IN-PROGRESS, assigned, not lapsed).
+    func pathLeases() async throws -> [PathLease]
 
     func count() async throws -> Int
     func close() async
@@ -167,6 +169,7 @@ extension TaskStore {
             }
         }
         guard !waiting.isEmpty else { return r }
+        let leases = try await pathLeases()
         // The rest wait for unfinished blockers or for open subtasks: one read of the edges tells
         // which (blockers outside the filter are read too, to know whether they are finished).
         let ids = Set(waiting.map(\.id))
@@ -185,6 +188,10 @@ extension TaskStore {
         for t in waiting {
             if let open = blockers[t.id] {
                 r.blocked.append(.init(task: t, blockers: open))
+            } else if case let c = PathLease.conflicts(of: t.paths, task: t.id, owner: f.owner, among: leases),
+                !c.isEmpty
+            {
+                r.leased.append(.init(task: t, conflicts: c))
             } else {
                 r.waitingForSubtasks.append(t)
             }
@@ -192,19 +199,23 @@ extension TaskStore {
         return r
     }
 
-    /// Claims the first ready task nobody else holds; retries past tasks another agent won.
     /// A claim that refuses a blocked task.
     public func claim(_ id: TaskID, owner: String, ttl: Double?) async throws -> TaskItem {
         try await claim(id, owner: owner, ttl: ttl, force: false)
     }
 
+    /// Claims the first ready task nobody else holds, clear of the paths others hold; retries
+    /// past tasks another agent won (or closed, or whose paths another claim took meanwhile).
     public func claimNext(owner: String, ttl: Double?, filter: ReadyFilter = ReadyFilter()) async throws -> TaskItem? {
+        var filter = filter
+        filter.owner = owner
         for _ in 0..<5 {
             let ready = try await nextReady(limit: 20, filter: filter)
             if ready.isEmpty { return nil }
             for candidate in ready {
                 do { return try await claim(candidate.id, owner: owner, ttl: ttl) } catch let e as MinskyError
                     where e.code == .alreadyClaimed || e.code == .notFound
+                    || (e.code == .invalidInput && e.field == "status")
                 {
                     continue
                 }

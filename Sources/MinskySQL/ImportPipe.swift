@@ -22,6 +22,7 @@ struct ImportChunk: Sendable {
             ("tags", .json), ("metadata", .json), ("parent_id", .text), ("assignee", .text),
             ("claim_expires_at", .timestamp), ("created_at", .timestamp), ("updated_at", .timestamp),
             ("version", .integer), ("acceptance", .json), ("open_blockers", .integer), ("open_subtasks", .integer),
+            ("paths", .json), ("evidence", .json),
         ])
     var events = SQLRows.events
     var edges = SQLRows(
@@ -44,7 +45,8 @@ struct ImportChunk: Sendable {
         let t = TaskItem(
             id: id, title: r.title, description: r.description, status: r.status, priority: r.priority, tags: r.tags,
             metadata: r.metadata, parentId: r.parentId, assignee: r.assignee, claimExpiresAt: r.claimExpiresAt,
-            createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1, acceptance: r.acceptance)
+            createdAt: created, updatedAt: r.updatedAt ?? created, version: r.version ?? 1, acceptance: r.acceptance,
+            paths: r.paths, evidence: r.evidence)
         let n = context.plan.counters(position, openOutside: context.openOutside)
         tasks.append(
             .text(id.rawValue), .text(t.title), .text(t.description), .text(t.status.rawValue),
@@ -52,7 +54,8 @@ struct ImportChunk: Sendable {
             .text(t.metadata.canonicalJSON()), t.parentId.map { .text($0.rawValue) } ?? .null,
             t.assignee.map(SQLValue.text) ?? .null, t.claimExpiresAt.map { .text($0.iso8601) } ?? .null,
             .text(t.createdAt.iso8601), .text(t.updatedAt.iso8601), .int(t.version),
-            .text(AcceptanceCriterion.json(t.acceptance).canonicalJSON()), .int(n.blockers), .int(n.subtasks))
+            .text(AcceptanceCriterion.json(t.acceptance).canonicalJSON()), .int(n.blockers), .int(n.subtasks),
+            .text(JSONValue.array(t.paths.map { .string($0) }).canonicalJSON()), .text(t.evidence.json.canonicalJSON()))
         var changes = TaskEvent.changes(from: nil, to: t).objectValue ?? [:]
         if !r.dependsOn.isEmpty { changes["dependsOn"] = ["after": .array(r.dependsOn.map { .string($0.rawValue) })] }
         events.appendEvent(id, "imported", .object(changes), at: now, actor: context.actor)

@@ -148,6 +148,12 @@ public enum SQLDialect: String, Sendable {
         self == .postgres ? AdvisoryLock.dependencyGraph.transactionLock : nil
     }
 
+    /// A statement that serializes claims of tasks with paths, so two overlapping claims cannot
+    /// both see the other absent. Nil where writers are already serialized.
+    public var lockPathLeases: String? {
+        self == .postgres ? AdvisoryLock.pathLeases.transactionLock : nil
+    }
+
     /// Matches rows of `tasks t` whose title or description contain every term as a word prefix.
     /// Returns the SQL condition and the value to bind (for placeholder `n`). On SQLite a term
     /// with its `words` named matches any of them (the same rows as the prefix, which FTS5
@@ -309,6 +315,8 @@ public enum AdvisoryLock: Int64, Sendable {
     case hnswBuild = 4_242_003
     /// Appending to the sync log: held to commit, so sequence order is commit order.
     case syncLog = 4_242_004
+    /// Claims of tasks that name paths: one at a time, so leases never overlap.
+    case pathLeases = 4_242_005
 
     /// Held until the transaction ends.
     public var transactionLock: String { "SELECT pg_advisory_xact_lock(\(rawValue))" }

@@ -263,7 +263,7 @@ extension SQLTaskStore {
 let taskColumns: [String: String] = [
     "title": "title", "description": "description", "status": "status", "priority": "priority", "tags": "tags",
     "metadata": "metadata", "parentId": "parent_id", "assignee": "assignee",
-    "claimExpiresAt": "claim_expires_at", "acceptance": "acceptance",
+    "claimExpiresAt": "claim_expires_at", "acceptance": "acceptance", "paths": "paths", "evidence": "evidence",
 ]
 let taskJSONNames = Dictionary(uniqueKeysWithValues: taskColumns.map { ($1, $0) })
 

@@ -46,6 +46,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             d.select("t.metadata", as: .json), "t.parent_id", "t.assignee",
             d.select("t.claim_expires_at", as: .timestamp), d.select("t.created_at", as: .timestamp),
             d.select("t.updated_at", as: .timestamp), "t.version", d.select("t.acceptance", as: .json),
+            d.select("t.paths", as: .json), d.select("t.evidence", as: .json),
         ].joined(separator: ", ")
     }
 
@@ -67,8 +68,19 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             parentId: try r.optionalText("parent_id").map(TaskID.init(trusted:)),
             assignee: try r.optionalText("assignee"), claimExpiresAt: try r.optionalTimestamp("claim_expires_at"),
             createdAt: try r.timestamp("created_at"), updatedAt: try r.timestamp("updated_at"),
-            version: try r.int("version"), acceptance: try acceptance(r.text("acceptance")))
+            version: try r.int("version"), acceptance: try acceptance(r.text("acceptance")),
+            paths: try paths(r.text("paths")), evidence: try evidence(r.text("evidence")))
     }
+
+    static func paths(_ text: String) throws -> [String] {
+        text == "[]" ? [] : (try JSONValue.parse(text, field: "paths").arrayValue ?? []).compactMap(\.stringValue)
+    }
+
+    static func evidence(_ text: String) throws -> Evidence {
+        text == "{}" ? Evidence() : try Evidence.parse(try JSONValue.parse(text, field: "evidence"))
+    }
+
+    static func pathsJSON(_ paths: [String]) -> JSONValue { .array(paths.map { .string($0) }) }
 
     static func tagsJSON(_ tags: [String]) -> JSONValue { .array(tags.map { .string($0) }) }
 
@@ -221,7 +233,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             id: makeID(idPrefix, length), title: draft.title, description: draft.description,
             status: draft.status, priority: draft.priority, tags: draft.tags, metadata: draft.metadata,
             parentId: draft.parentId, createdAt: now, updatedAt: now, version: 1,
-            acceptance: draft.acceptance.map { AcceptanceCriterion($0) })
+            acceptance: draft.acceptance.map { AcceptanceCriterion($0) }, paths: draft.paths)
         if idLength != nil && d.pipelinesWrites {
             try c.executeLater(insertRowSQL(task))
         } else {
@@ -253,9 +265,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     func insertRowSQL(_ t: TaskItem, ifAbsent: Bool = false) -> SQL {
         """
         INSERT INTO tasks (id, title, description, status, priority, tags, metadata, parent_id, assignee, claim_expires_at, \
-        created_at, updated_at, version, acceptance) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
+        created_at, updated_at, version, acceptance, paths, evidence) VALUES (\(t.id), \(text: t.title), \(text: t.description), \(text: t.status.rawValue), \
         \(int: t.priority.value), \(json: Self.tagsJSON(t.tags)), \(json: t.metadata), \(t.parentId), \(text: t.assignee), \
-        \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version), \(json: AcceptanceCriterion.json(t.acceptance)))\(raw: ifAbsent ? " ON CONFLICT (id) DO NOTHING" : "")
+        \(t.claimExpiresAt), \(t.createdAt), \(t.updatedAt), \(int: t.version), \(json: AcceptanceCriterion.json(t.acceptance)), \
+        \(json: Self.pathsJSON(t.paths)), \(json: t.evidence.json))\(raw: ifAbsent ? " ON CONFLICT (id) DO NOTHING" : "")
         """
     }
 
@@ -470,6 +483,13 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             let next = try TaskRules.apply(patch, to: cur, now: now)
             // A patch that changes nothing writes nothing: no new version, so a repeated call is harmless.
             if !next.differsInContent(from: cur) { return cur }
+            // A task put in someone's hands (or given paths while held) leases its paths like a claim.
+            if !patch.force, next.status == .inProgress, let owner = next.assignee,
+                next.claimExpiresAt.map({ $0 > now }) ?? true,
+                cur.status != .inProgress || cur.assignee != owner || cur.paths != next.paths
+            {
+                try checkLeases(c, next, owner: owner, now: now)
+            }
             if case .set(let p) = patch.parent, p != cur.parentId {
                 try requireExists(c, p, field: "parent")
                 try DependencyGraph.checkNewParent(task: id, parent: p) { try parentOf(c, $0) }
@@ -479,7 +499,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 status = \(text: next.status.rawValue), priority = \(int: next.priority.value), tags = \(json: Self.tagsJSON(next.tags)), \
                 metadata = \(json: next.metadata), parent_id = \(next.parentId), assignee = \(text: next.assignee), \
                 claim_expires_at = \(next.claimExpiresAt), updated_at = \(next.updatedAt), version = \(int: next.version), \
-                acceptance = \(json: AcceptanceCriterion.json(next.acceptance)) \
+                acceptance = \(json: AcceptanceCriterion.json(next.acceptance)), paths = \(json: Self.pathsJSON(next.paths)), \
+                evidence = \(json: next.evidence.json) \
                 WHERE id = \(id) AND version = \(int: cur.version)
                 """
             if d.pipelinesWrites {
@@ -715,10 +736,61 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 UNION ALL SELECT c.id FROM tasks c JOIN sub ON c.parent_id = sub.id) SELECT id FROM sub)
                 """
         }
-        s += " ORDER BY t.priority, t.created_at, t.id LIMIT \(raw: String(limit))"
         return try await boundedRead { [self, s] c in
             if let p = f.parent { try requireExists(c, p, field: "parent") }
-            return try c.query(s).map(Self.decode)
+            let order = " ORDER BY t.priority, t.created_at, t.id LIMIT "
+            let leases = try self.leases(c, now: now).filter { $0.owner != f.owner }
+            if leases.isEmpty { return try c.query(s + SQL(raw: order + String(limit))).map(Self.decode) }
+            // Others hold paths: walk the ready order past the tasks that touch them.
+            let batch = max(limit * 4, 64)
+            var out: [TaskItem] = []
+            var after: SQL = ""
+            while true {
+                let rows = try c.query(s + after + SQL(raw: order + String(batch))).map(Self.decode)
+                for t in rows where PathLease.conflicts(of: t.paths, task: t.id, owner: f.owner, among: leases).isEmpty
+                {
+                    out.append(t)
+                    if out.count == limit { return out }
+                }
+                guard rows.count == batch, let last = rows.last else { return out }
+                after =
+                    " AND (t.priority, t.created_at, t.id) > (\(int: last.priority.value), \(last.createdAt), \(last.id))"
+            }
+        }
+    }
+
+    /// The live claims of tasks with paths, read in the caller's transaction.
+    func leases(_ c: any SQLConnection, now: Timestamp) throws -> [PathLease] {
+        try c.query(
+            """
+            SELECT t.id, t.title, t.assignee, \(raw: d.select("t.paths", as: .json)), \
+            \(raw: d.select("t.claim_expires_at", as: .timestamp)) FROM tasks t \
+            WHERE t.status = 'IN-PROGRESS' AND t.assignee IS NOT NULL AND t.paths <> '[]' \
+            AND (t.claim_expires_at IS NULL OR t.claim_expires_at > \(now))
+            """
+        ).map { r in
+            PathLease(
+                taskId: TaskID(trusted: try r.text("id")), title: try r.text("title"), owner: try r.text("assignee"),
+                paths: try Self.paths(r.text("paths")), expiresAt: try r.optionalTimestamp("claim_expires_at"))
+        }
+    }
+
+    public func pathLeases() async throws -> [PathLease] {
+        let now = now()
+        return try await read { [self] c in try leases(c, now: now) }
+    }
+
+    /// Refuses a claim of `t` by `owner` whose paths overlap someone else's live claim. On
+    /// PostgreSQL claims with paths take a lock first, so two overlapping claims cannot both pass.
+    func checkLeases(_ c: any SQLConnection, _ t: TaskItem, owner: String, now: Timestamp) throws {
+        guard !t.paths.isEmpty else { return }
+        if let lock = d.lockPathLeases { try c.execute(SQL(raw: lock)) }
+        let clash = PathLease.conflicts(of: t.paths, task: t.id, owner: owner, among: try leases(c, now: now))
+        guard clash.isEmpty else {
+            throw MinskyError(
+                .alreadyClaimed,
+                "task \(t.id) touches paths others hold: \(PathLease.describe(clash)); take another task (tasks next / next_task skip these), wait for those claims to end, or claim it anyway with --force (MCP: force: true)",
+                field: "paths")
         }
     }
 
@@ -730,9 +802,11 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year); omit it for a claim without expiry"
             )
         }
-        let now = now()
         return try await write { [self] c in
             var t = try fetchTask(c, id, lock: true)
+            // Read the clock once the row is locked (and, below, the leases): the claim's time in
+            // the history is when it was granted, after any claim it waited for.
+            var now = self.now()
             let before = t
             if t.status.isResolved {
                 throw MinskyError.invalid(
@@ -760,6 +834,10 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                     .alreadyClaimed,
                     "task \(id) is already claimed by \(t.assignee ?? "?")\(until); pick another task (next ready) or wait for the claim to lapse",
                     field: "id")
+            }
+            if !force, !t.paths.isEmpty {
+                try checkLeases(c, t, owner: owner, now: now)
+                now = max(now, self.now())
             }
             t.status = .inProgress
             t.assignee = owner

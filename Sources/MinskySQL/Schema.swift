@@ -386,6 +386,14 @@ public enum Schema {
                 "CREATE TABLE server_secrets (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
             ]
         },
+        // The paths a task touches (a JSON array of patterns; a live claim leases them) and the
+        // evidence it was done with (a JSON object, `{}` when none).
+        SQLMigration(name: "020_paths_evidence") { d in
+            [
+                "ALTER TABLE tasks ADD COLUMN paths \(d.type(.json)) NOT NULL DEFAULT '[]'",
+                "ALTER TABLE tasks ADD COLUMN evidence \(d.type(.json)) NOT NULL DEFAULT '{}'",
+            ]
+        },
     ]
 
     /// The ways data leaves a store for another: each either carries a table or says why not.
@@ -486,7 +494,7 @@ public enum Schema {
                 ("claim_expires_at", .timestamp),
                 ("created_at", .timestamp), ("updated_at", .timestamp), ("version", .integer),
                 ("open_blockers", .integer),
-                ("open_subtasks", .integer), ("acceptance", .json),
+                ("open_subtasks", .integer), ("acceptance", .json), ("paths", .json), ("evidence", .json),
             ]),
         TableSpec(
             name: "task_dependencies", key: ["task_id", "depends_on_id"],

@@ -3,19 +3,22 @@ import MinskyCore
 import MinskyTestSupport
 import Testing
 
+@discardableResult
 func expectError(
     _ code: MinskyError.Code, field: String? = nil, _ body: () async throws -> Void,
     sourceLocation: SourceLocation = #_sourceLocation
-) async {
+) async -> MinskyError? {
     do {
         try await body()
         Issue.record("expected \(code) error, got success", sourceLocation: sourceLocation)
     } catch let e as MinskyError {
         #expect(e.code == code, "\(e.message)", sourceLocation: sourceLocation)
         if let field { #expect(e.field == field, "field of: \(e.message)", sourceLocation: sourceLocation) }
+        return e
     } catch {
         Issue.record("expected MinskyError \(code), got \(error)", sourceLocation: sourceLocation)
     }
+    return nil
 }
 
 func asyncResult<T>(_ body: () async throws -> T) async -> Result<T, any Error> {

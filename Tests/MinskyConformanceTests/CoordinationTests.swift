@@ -1,0 +1,213 @@
+import Foundation
+import MinskyCore
+import MinskyTestSupport
+import Testing
+
+/// Path leases, evidence and DONE requirements: the same contract on both stores.
+@Suite("Coordination: path leases and evidence")
+struct CoordinationTests {
+    func task(_ store: any MinskyStore, _ title: String, paths: [String], priority: Int = 2) async throws -> TaskItem {
+        var d = NewTask(title: title, priority: try Priority(priority))
+        d.paths = paths
+        return try await store.create(d)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func claimsLeaseTheirPathsAndNextSkipsOverlaps(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            let sql = try await task(store, "Rework the SQL layer", paths: ["Sources/MinskySQL/**"], priority: 1)
+            let query = try await task(store, "Fix a query", paths: ["./Sources/MinskySQL//SQL.swift"], priority: 1)
+            let docs = try await task(store, "Document it", paths: ["README.md"], priority: 2)
+            let free = try await task(store, "Unrelated", paths: [], priority: 3)
+            #expect(query.paths == ["Sources/MinskySQL/SQL.swift"])
+            #expect(try await store.get(sql.id).paths == ["Sources/MinskySQL/**"])
+
+            _ = try await store.claim(sql.id, owner: "agent-a", ttl: 600, force: false)
+            #expect(try await store.pathLeases().map(\.taskId) == [sql.id])
+            // Another agent is refused the overlapping task, with the claim and paths named.
+            let e = await expectError(.alreadyClaimed, field: "paths") {
+                _ = try await store.claim(query.id, owner: "agent-b", ttl: 600, force: false)
+            }
+            #expect(e?.message.contains(sql.id.rawValue) == true)
+            #expect(e?.message.contains("agent-a") == true)
+            #expect(e?.message.contains("Sources/MinskySQL/**") == true)
+            #expect(try await store.get(query.id).status == .todo)
+            // next skips it for agent-b (and for an anonymous caller), not for the holder.
+            let forB = try await store.nextReady(limit: 10, filter: ReadyFilter(owner: "agent-b")).map(\.id)
+            #expect(forB == [docs.id, free.id])
+            #expect(try await store.nextReady(limit: 10, filter: ReadyFilter()).map(\.id) == [docs.id, free.id])
+            #expect(try await store.nextReady(limit: 1, filter: ReadyFilter(owner: "agent-b")).map(\.id) == [docs.id])
+            let forA = try await store.nextReady(limit: 10, filter: ReadyFilter(owner: "agent-a")).map(\.id)
+            #expect(forA == [query.id, docs.id, free.id])
+            // claimNext for agent-b takes the first task clear of others' paths.
+            #expect(try await store.claimNext(owner: "agent-b", ttl: 600)?.id == docs.id)
+            // Why nothing is ready names the claim and the overlapping paths.
+            let why = try await store.notReadyReport(filter: ReadyFilter(tag: nil, owner: "agent-c"))
+            #expect(why.leased.map(\.task.id) == [query.id])
+            #expect(
+                why.summary.contains(
+                    "\(sql.id) (claimed by agent-a: Sources/MinskySQL/SQL.swift overlaps Sources/MinskySQL/**)"))
+            #expect(why.json["pathConflicts"]?.arrayValue?.count == 1)
+            // Forcing is possible, and recorded.
+            let forced = try await store.claim(query.id, owner: "agent-b", ttl: 600, force: true)
+            #expect(forced.assignee == "agent-b")
+            _ = try await store.release(query.id, owner: "agent-b")
+            // An update that hands the task to someone is a claim too.
+            await expectError(.alreadyClaimed, field: "paths") {
+                _ = try await store.update(
+                    query.id, TaskPatch(status: .inProgress, assignee: "agent-c"), expectedVersion: nil)
+            }
+            // A lapsed claim leases nothing.
+            clock.advance(seconds: 601)
+            #expect(try await store.pathLeases().isEmpty)
+            #expect(try await store.claim(query.id, owner: "agent-b", ttl: 600, force: false).assignee == "agent-b")
+            // Paths are checked like every field.
+            await expectError(.invalidInput, field: "paths") {
+                var p = TaskPatch()
+                p.addPaths = ["../outside"]
+                _ = try await store.update(free.id, p, expectedVersion: nil)
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func evidenceIsStoredAddedToAndRequiredWhenConfigured(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            var d = NewTask(title: "Ship the importer")
+            d.acceptance = ["imports 1M rows"]
+            let t = try await store.create(d)
+            var check = TaskPatch()
+            check.check = [1: true]
+            _ = try await store.update(t.id, check, expectedVersion: nil)
+            // done.requires = evidence: DONE without evidence is refused, naming what is missing.
+            var done = TaskPatch(status: .done)
+            done.doneRequires = .evidence
+            let e = await expectError(.invalidInput, field: "evidence") {
+                _ = try await store.update(t.id, done, expectedVersion: nil)
+            }
+            #expect(e?.message.contains("--commit") == true)
+            // A failed command is not proof.
+            done.evidence = Evidence(command: "swift test", exitStatus: 1)
+            await expectError(.invalidInput, field: "evidence.exitStatus") {
+                _ = try await store.update(t.id, done, expectedVersion: nil)
+            }
+            #expect(try await store.get(t.id).status == .todo)
+            #expect(try await store.get(t.id).evidence.isEmpty)
+            done.evidence = Evidence(
+                commits: ["3F2A9C1"], command: "swift test", exitStatus: 0, tests: "239 passed",
+                changed: ["Sources/MinskySQL/ImportPipe.swift"], tokens: 1200, minutes: 14)
+            let closed = try await store.update(t.id, done, expectedVersion: nil)
+            #expect(closed.status == .done)
+            #expect(closed.evidence.commits == ["3f2a9c1"])
+            #expect(closed.evidence.recordedAt != nil)
+            // What the work changed is what the task touches.
+            #expect(closed.paths == ["Sources/MinskySQL/ImportPipe.swift"])
+            let stored = try await store.get(t.id)
+            #expect(stored == closed)
+            // More evidence adds to it.
+            var more = TaskPatch()
+            more.evidence = Evidence(commits: ["a1b2c3d"], links: ["https://ci.example/run/7"], tokens: 300)
+            let after = try await store.update(t.id, more, expectedVersion: nil)
+            #expect(after.evidence.commits == ["3f2a9c1", "a1b2c3d"])
+            #expect(after.evidence.tokens == 1500)
+            #expect(after.evidence.command == "swift test")
+            // In the history, in words.
+            let events = try await store.history(of: t.id, limit: 50, cursor: nil).events
+            let words = events.map(\.words).joined(separator: "\n")
+            #expect(words.contains("evidence: commit 3f2a9c1; `swift test` exited 0; tests: 239 passed"))
+            #expect(words.contains("paths: +Sources/MinskySQL/ImportPipe.swift"))
+            // done.requires = none lets DONE through with criteria unchecked; criteria (the default) does not.
+            var d2 = NewTask(title: "Small")
+            d2.acceptance = ["x"]
+            let s = try await store.create(d2)
+            await expectError(.invalidInput, field: "force") {
+                _ = try await store.update(s.id, TaskPatch(status: .done), expectedVersion: nil)
+            }
+            var none = TaskPatch(status: .done)
+            none.doneRequires = .none
+            #expect(try await store.update(s.id, none, expectedVersion: nil).status == .done)
+            // Bad evidence names the field.
+            await expectError(.invalidInput, field: "evidence.commits") {
+                _ = try Evidence.parse(["commits": ["not a sha"]])
+            }
+            await expectError(.invalidInput, field: "evidence.color") { _ = try Evidence.parse(["color": "red"]) }
+        }
+    }
+
+    /// 16 agents take work from a pool of 200 tasks whose paths overlap, claiming with
+    /// claimNext and closing with evidence; the history then shows no two overlapping claims
+    /// held at once by different agents.
+    @Test(arguments: StoreKind.allCases)
+    func sixteenAgentsNeverHoldOverlappingPaths(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let areas = ["Sources/A", "Sources/B", "Sources/C", "Tests", "docs"]
+            var r = SplitMix64(seed: 24)
+            var drafts: [NewTask] = []
+            for i in 0..<200 {
+                var d = NewTask(title: "Task \(i)")
+                let area = areas[Int(r.next() % UInt64(areas.count))]
+                switch r.next() % 4 {
+                case 0: d.paths = ["\(area)/**"]
+                case 1: d.paths = ["\(area)/f\(r.next() % 6).swift"]
+                case 2: d.paths = ["\(area)/*.swift", "README.md"]
+                default:
+                    d.paths = ["\(area)/f\(r.next() % 6).swift", "\(areas[Int(r.next() % 5)])/f\(r.next() % 6).swift"]
+                }
+                drafts.append(d)
+            }
+            _ = try await store.createMany(drafts, progress: nil, isCancelled: { false })
+            let started = Date()
+            let closed = try await withThrowingTaskGroup(of: Int.self) { group in
+                for a in 0..<16 {
+                    group.addTask {
+                        var n = 0
+                        while true {
+                            guard let t = try await store.claimNext(owner: "agent-\(a)", ttl: 300) else {
+                                // Nothing clear for me: done when nothing is left open.
+                                let open = try await store.list(TaskQuery(statuses: [.todo], limit: 1)).tasks
+                                if open.isEmpty { break }
+                                try await Task.sleep(nanoseconds: 2_000_000)
+                                continue
+                            }
+                            var p = TaskPatch(status: .done)
+                            p.evidence = Evidence(command: "make test", exitStatus: 0)
+                            _ = try await store.update(t.id, p, expectedVersion: nil)
+                            n += 1
+                        }
+                        return n
+                    }
+                }
+                return try await group.reduce(0, +)
+            }
+            let seconds = Date().timeIntervalSince(started)
+            #expect(closed == 200)
+            let all = try await store.listAll()
+            #expect(all.allSatisfy { $0.status == .done })
+            // Each task's claim interval, from the history.
+            var held: [(id: TaskID, owner: String, from: Timestamp, to: Timestamp, paths: [String])] = []
+            for t in all {
+                let events = try await store.history(of: t.id, limit: 100, cursor: nil).events
+                let claims = events.filter { $0.kind == "claimed" }
+                #expect(claims.count == 1)
+                guard let c = claims.first,
+                    let end = events.last(where: { $0.changes["status"] != nil && $0.kind == "updated" })
+                else { continue }
+                held.append((t.id, c.changes["assignee"]?["after"]?.stringValue ?? "?", c.at, end.at, t.paths))
+            }
+            var pairs = 0
+            for (i, x) in held.enumerated() {
+                for y in held[(i + 1)...] where x.owner != y.owner && x.from < y.to && y.from < x.to {
+                    pairs += 1
+                    #expect(
+                        TaskPaths.overlaps(x.paths, y.paths).isEmpty,
+                        "\(x.id) (\(x.owner)) and \(y.id) (\(y.owner)) were held at once with overlapping paths")
+                }
+            }
+            #expect(pairs > 0, "the agents worked in parallel")
+            print(
+                "[stress] \(kind): 16 agents closed 200 tasks in \(String(format: "%.2f", seconds)) s (\(String(format: "%.0f", 200 / seconds)) tasks/s), \(pairs) concurrent claim pairs checked"
+            )
+        }
+    }
+}
