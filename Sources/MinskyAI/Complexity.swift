@@ -42,7 +42,8 @@ public enum ComplexityScorer {
         ],
     ]
 
-    public static func prompt(_ task: TaskItem) -> String {
+    /// `examples` are closed tasks of the project with what they took (`Calibration.examples`).
+    public static func prompt(_ task: TaskItem, examples: [String] = []) -> String {
         var p = """
             Rate how complex this task is for a coding agent, from 1 (trivial, minutes) to 10 (very hard, days, risky).
             Explain briefly, recommend how many subtasks it should be split into, and write a one-paragraph prompt that would guide that split.
@@ -50,6 +51,10 @@ public enum ComplexityScorer {
             Task: \(task.title)
             """
         if !task.description.isEmpty { p += "\n\nDescription:\n\(task.description)" }
+        if !examples.isEmpty {
+            p += "\n\nFor scale, tasks this project already finished (what each really took):"
+            for e in examples { p += "\n- \(e)" }
+        }
         return p
     }
 
@@ -63,8 +68,12 @@ public enum ComplexityScorer {
             scoredAt: Timestamp.now().iso8601)
     }
 
-    public static func score(_ task: TaskItem, provider: any LLMProvider) async throws -> ComplexityScore {
-        let req = LLMRequest(system: Decomposer.system, prompt: prompt(task), schemaName: "complexity", schema: schema)
+    public static func score(_ task: TaskItem, examples: [String] = [], provider: any LLMProvider) async throws
+        -> ComplexityScore
+    {
+        let req = LLMRequest(
+            system: Decomposer.system, prompt: prompt(task, examples: examples), schemaName: "complexity",
+            schema: schema)
         let answer = try await provider.completeChecked(req, what: "complexity answer") { text in
             do { return .success(try check(JSONValue.parse(text, field: "answer"), model: "")) } catch let e
                 as MinskyError

@@ -96,7 +96,9 @@ public enum Decomposer {
     /// `existing` are the task's current subtasks: the model is told them so that a proposal
     /// adds what is missing instead of overlapping them. A stored complexity review's
     /// decomposition prompt is passed on as it was written.
-    static func prompt(_ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem]) -> String {
+    static func prompt(
+        _ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem], examples: [String] = []
+    ) -> String {
         var p = """
             Break this task into at most \(max) concrete subtasks that can each be done and reviewed on their own.
             For each give a short imperative title, a markdown description with acceptance criteria, a complexity from 1 (trivial) to 10 (very hard),
@@ -113,6 +115,10 @@ public enum Decomposer {
             for t in existing.prefix(50) { p += "\n- \(t.title) [\(t.status)]" }
         }
         if let guidance, !guidance.isEmpty { p += "\n\nGuidance: \(guidance)" }
+        if !examples.isEmpty {
+            p += "\n\nFor scale, tasks this project already finished (what each really took):"
+            for e in examples { p += "\n- \(e)" }
+        }
         return p
     }
 
@@ -130,9 +136,10 @@ public enum Decomposer {
         }
     }
 
-    public static func instructions(_ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem] = []) -> String
-    {
-        system + "\n\n" + prompt(task, max: max, guidance: guidance, existing: existing)
+    public static func instructions(
+        _ task: TaskItem, max: Int, guidance: String?, existing: [TaskItem] = [], examples: [String] = []
+    ) -> String {
+        system + "\n\n" + prompt(task, max: max, guidance: guidance, existing: existing, examples: examples)
     }
 
     /// Parses and checks an answer; returns the subtasks or a message for the repair prompt.
@@ -164,12 +171,13 @@ public enum Decomposer {
 
     /// `progress` hears how many characters of the answer have arrived while the model streams.
     public static func plan(
-        task: TaskItem, maxSubtasks: Int, guidance: String?, existing: [TaskItem] = [], provider: any LLMProvider,
-        progress: (@Sendable (Int) -> Void)? = nil
+        task: TaskItem, maxSubtasks: Int, guidance: String?, existing: [TaskItem] = [], examples: [String] = [],
+        provider: any LLMProvider, progress: (@Sendable (Int) -> Void)? = nil
     ) async throws -> DecompositionPlan {
         guard (1...50).contains(maxSubtasks) else { throw MinskyError.invalid("max", "max subtasks must be 1 to 50") }
         let base = LLMRequest(
-            system: system, prompt: prompt(task, max: maxSubtasks, guidance: guidance, existing: existing),
+            system: system,
+            prompt: prompt(task, max: maxSubtasks, guidance: guidance, existing: existing, examples: examples),
             schemaName: "decomposition",
             schema: schema(max: maxSubtasks),
             onProgress: progress)

@@ -162,6 +162,9 @@ public final class FollowingStore: SyncableStore {
         try await perform { try await $0.release(id, owner: owner) }
     }
     public func pathLeases() async throws -> [PathLease] { try await perform { try await $0.pathLeases() } }
+    public func events(after position: EventPosition, limit: Int) async throws -> [TaskEvent] {
+        try await perform { try await $0.events(after: position, limit: limit) }
+    }
     public func claim(_ id: TaskID, owner: String, ttl: Double?, force: Bool) async throws -> TaskItem {
         try await perform { try await $0.claim(id, owner: owner, ttl: ttl, force: force) }
     }

@@ -10,12 +10,24 @@ public struct ProjectConfig: Codable, Sendable, Equatable {
     public var idPrefix: String
     /// Model settings (never the API key, which lives in the per-user credentials file).
     public var ai: AISettings?
+    /// What DONE needs (`done.requires`: evidence, criteria, none; default criteria).
+    public var done: DoneSettings?
+
+    /// The project's `done.requires` (criteria when unset or unreadable).
+    public var doneRequires: DoneRequirement {
+        done?.requires.flatMap { DoneRequirement(rawValue: $0) } ?? .criteria
+    }
 
     public init(version: Int = 1, database: String = "sqlite:tasks.db", idPrefix: String = TaskID.defaultPrefix) {
         self.version = version
         self.database = database
         self.idPrefix = idPrefix
     }
+}
+
+public struct DoneSettings: Codable, Sendable, Equatable {
+    public var requires: String?
+    public init() {}
 }
 
 public struct AISettings: Codable, Sendable, Equatable {

@@ -121,6 +121,8 @@ public protocol HistoryStore: Sendable {
     func latestHistory(of id: TaskID, limit: Int) async throws -> [TaskEvent]
     /// Events of every task at or after `since`, oldest first, at most `limit` (the change feed).
     func events(since: Timestamp, limit: Int) async throws -> [TaskEvent]
+    /// Events strictly after a position in the history's order (time, then id), oldest first.
+    func events(after position: EventPosition, limit: Int) async throws -> [TaskEvent]
 }
 
 /// Everything a minsky store keeps: what the stores implement and the adapters hold. Code that

@@ -114,6 +114,8 @@ public struct ToolServices: Sendable {
 
     /// Sync with the shared remote. Nil where the store does not sync.
     public var sync: (@Sendable (SyncAction) async throws -> JSONValue)?
+    /// The project's `done.requires`, read at each call (so `config set` applies at once).
+    public var doneRequires: @Sendable () -> DoneRequirement
 
     public init(
         upgrade: (@Sendable (String, Bool, Bool, @escaping @Sendable (String) -> Void) async throws -> JSONValue)? =
@@ -125,8 +127,10 @@ public struct ToolServices: Sendable {
             @Sendable (_ stop: @escaping @Sendable () -> Bool, _ onEvents: @escaping @Sendable ([TaskEvent]) -> Void)
                 async throws -> Void
         )? = nil,
-        sync: (@Sendable (SyncAction) async throws -> JSONValue)? = nil
+        sync: (@Sendable (SyncAction) async throws -> JSONValue)? = nil,
+        doneRequires: @escaping @Sendable () -> DoneRequirement = { .criteria }
     ) {
+        self.doneRequires = doneRequires
         self.sync = sync
         self.changes = changes
         self.upgrade = upgrade
@@ -226,6 +230,12 @@ public enum ToolSchema {
     public static let expectedVersion = integer("conflict unless at this version", min: 1)
     public static let criteria = array(string())
     public static let numbers = array(integer(min: 1))
+    /// Repository paths or globs (`Sources/App/**`, `README.md`).
+    public static let paths = array(string())
+    /// Checked by `Evidence.parse`, whose errors name the field: the schema stays short.
+    public static let evidence: JSONValue = [
+        "type": "object", "description": "commits, command, exitStatus, tests, links, changed, tokens",
+    ]
 
     /// The shapes every result uses, described once in the core (`TaskSchemas`).
     public static let task = TaskSchemas.task

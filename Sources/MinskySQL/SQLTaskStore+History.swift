@@ -81,6 +81,18 @@ extension SQLTaskStore {
         }
     }
 
+    public func events(after position: EventPosition, limit: Int) async throws -> [TaskEvent] {
+        try await read { [self] c in
+            try c.query(
+                """
+                SELECT id, task_id, \(raw: d.select("at", as: .timestamp)), actor, kind, \(raw: d.select("changes", as: .json)) \
+                FROM task_events WHERE (at, id) > (\(position.at), \(text: position.id)) ORDER BY at, id \
+                LIMIT \(raw: String(max(1, limit)))
+                """
+            ).map(Self.decodeEvent)
+        }
+    }
+
     static func decodeEvent(_ r: SQLRow) throws -> TaskEvent {
         TaskEvent(
             id: try r.text("id"), taskId: TaskID(trusted: try r.text("task_id")), at: try r.timestamp("at"),

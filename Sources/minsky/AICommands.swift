@@ -9,14 +9,14 @@ struct ConfigCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "config",
         abstract:
-            "AI settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.embeddingBaseURL, ai.stream (true|false), ai.apiKey, ai.embeddingApiKey.",
+            "Project settings: ai.provider (openai|anthropic), ai.model, ai.baseURL, ai.embeddingModel, ai.embeddingBaseURL, ai.stream (true|false), ai.apiKey, ai.embeddingApiKey; done.requires (evidence|criteria|none: what DONE needs, default criteria).",
         discussion:
             "Keys (ai.apiKey, ai.embeddingApiKey) go to the per-user credentials file (0600), never to .minsky/config.json; OPENAI_API_KEY, ANTHROPIC_API_KEY and OLLAMA_HOST are honoured. ai.embeddingBaseURL sends embeddings to another OpenAI-compatible server than chat (e.g. Anthropic for chat, Ollama for embeddings).",
         subcommands: [Set.self, Get.self, List.self, Unset.self])
 
     static let keys = [
         "ai.provider", "ai.model", "ai.baseURL", "ai.embeddingModel", "ai.embeddingBaseURL", "ai.stream", "ai.apiKey",
-        "ai.embeddingApiKey",
+        "ai.embeddingApiKey", "done.requires",
     ]
     static let secrets: Swift.Set<String> = ["ai.apiKey", "ai.embeddingApiKey"]
 
@@ -35,6 +35,7 @@ struct ConfigCommand: AsyncParsableCommand {
         case "ai.model": return project?.config.ai?.model
         case "ai.baseURL": return project?.config.ai?.baseURL
         case "ai.stream": return project?.config.ai?.stream
+        case "done.requires": return project?.config.done?.requires
         default: return project?.config.ai?.embeddingModel
         }
     }
@@ -49,6 +50,13 @@ struct ConfigCommand: AsyncParsableCommand {
             return
         }
         var project = try currentProject()
+        if key == "done.requires" {
+            var done = project.config.done ?? DoneSettings()
+            done.requires = try value.map { try DoneRequirement.parse($0).rawValue }
+            project.config.done = done.requires == nil ? nil : done
+            try project.save()
+            return
+        }
         var ai = project.config.ai ?? AISettings()
         switch key {
         case "ai.provider":
@@ -305,15 +313,17 @@ extension TasksCommand {
             let siblings =
                 existing == nil
                 ? [] : try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
+            let examples = try await store.calibration(limit: 100).examples()
             let plan = try await Decomposer.plan(
-                task: parent, maxSubtasks: maxSubtasks, guidance: guidance, existing: siblings,
+                task: parent, maxSubtasks: maxSubtasks, guidance: guidance, existing: siblings, examples: examples,
                 provider: Providers.make(config).recording(to: store, purpose: "decompose", taskId: existing?.id))
             if dryRun {
                 // Keep the proposal for review (it needs a parent to hang on).
                 if existing == nil { parent = try await store.create(NewTask(title: target)) }
                 let promptHash = SHA256.hex(
                     Array(
-                        (Decomposer.instructions(parent, max: maxSubtasks, guidance: guidance, existing: siblings)).utf8
+                        (Decomposer.instructions(
+                            parent, max: maxSubtasks, guidance: guidance, existing: siblings, examples: examples)).utf8
                     ))
                 let proposal = Proposal(
                     id: Proposal.newID(), taskId: parent.id, kind: "decomposition", model: plan.model,
@@ -378,6 +388,7 @@ extension TasksCommand {
                 var report: [(TaskItem, ComplexityScore)] = []
                 let progress = ConsoleReporter(quiet: out.json)
                 var reused = 0
+                let examples = try await store.calibration(limit: 100).examples()
                 for (i, t) in targets.enumerated() {
                     if all && !force, let kept = ComplexityScorer.current(t) {
                         report.append((t, kept))
@@ -386,7 +397,8 @@ extension TasksCommand {
                     }
                     progress.progress(i, of: targets.count, "scoring \(Output.clip(t.title, 40))")
                     let s = try await ComplexityScorer.score(
-                        t, provider: provider.recording(to: store, purpose: "complexity", taskId: t.id))
+                        t, examples: examples,
+                        provider: provider.recording(to: store, purpose: "complexity", taskId: t.id))
                     report.append((try await ComplexityScorer.store(s, on: t.id, in: store), s))
                 }
                 progress.progress(targets.count, of: targets.count, "scored")

@@ -113,7 +113,8 @@ struct MCPCommand: AsyncParsableCommand {
                         )
                     }
                     return try await engine.perform(action)
-                })
+                },
+                doneRequires: { ((try? Project.find(from: cwd)) ?? nil)?.config.doneRequires ?? .criteria })
             let server = MCPServer(
                 store: { try await opening.value }, services: services,
                 pageSize: Int(env["MINSKY_MCP_PAGE_SIZE"] ?? "") ?? 100, logger: logger)

@@ -26,7 +26,9 @@ struct Output {
     /// Core errors name fields as the stores and MCP do; on the command line they are options.
     static let optionNames = [
         "expectedVersion": "expect-version", "dependsOn": "depends-on", "parentId": "parent", "ttl": "ttl",
-        "owner": "owner", "acceptance": "ac",
+        "owner": "owner", "acceptance": "ac", "paths": "path", "evidence.commits": "commit", "evidence.command": "run",
+        "evidence.exitStatus": "exit", "evidence.tests": "tests", "evidence.links": "link",
+        "evidence.changed": "changed",
     ]
 
     func error(_ e: MinskyError) {
@@ -88,6 +90,10 @@ struct Output {
         line("  priority:  \(t.priority) (\(t.priority.name))")
         if !t.tags.isEmpty { line("  tags:      \(t.tags.joined(separator: ", "))") }
         if let p = t.parentId { line("  parent:    \(p)") }
+        if !t.paths.isEmpty { line("  paths:     \(t.paths.joined(separator: ", "))") }
+        if !t.evidence.isEmpty {
+            line("  evidence:  \(t.evidence.summary)\(t.evidence.recordedAt.map { " (\($0))" } ?? "")")
+        }
         if case .object(let o) = t.metadata, !o.isEmpty { line("  metadata:  \(t.metadata.canonicalJSON())") }
         line("  version:   \(t.version)   created \(t.createdAt)   updated \(t.updatedAt)")
         if let deps {

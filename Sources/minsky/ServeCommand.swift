@@ -52,6 +52,9 @@ struct ServeCommand: AsyncParsableCommand {
                         // The history is read as the token's role; the wake-ups come from the store.
                         try await ChangeFeed.follow(
                             store, selection: sel, since: .now(), stop: stop, onEvents: onEvents)
+                    },
+                    doneRequires: {
+                        project.flatMap { try? Project.load(root: $0.root) }?.config.doneRequires ?? .criteria
                     })
                 return MCPServer(
                     store: { store }, services: services, logger: logger, stateKey: key, emit: emit,

@@ -10,8 +10,9 @@ struct TasksCommand: AsyncParsableCommand {
         subcommands: [
             Create.self, Import.self, Export.self, Decompose.self, Proposals.self, Complexity.self,
             InsightsCommand.self, Embed.self, Search.self, List.self, Get.self, Update.self, Status.self, Delete.self,
-            Next.self, Claim.self, Heartbeat.self, Release.self, Note.self, Check.self, Uncheck.self, Tree.self,
-            History.self, Watch.self,
+            Next.self, Claim.self, Heartbeat.self, Release.self, Note.self, Check.self, Uncheck.self, Done.self,
+            StaleCommand.self, ChangesCommand.self, BriefCommand.self, CalibrationCommand.self, Tree.self, History.self,
+            Watch.self,
         ]
     )
 }
@@ -78,11 +79,14 @@ extension TasksCommand {
         @Option(name: .long, help: "Metadata key=value (repeatable).") var meta: [String] = []
         @Option(name: .long, help: "Metadata as a JSON object.") var metadata: String?
         @Option(name: .customLong("ac"), help: "An acceptance criterion (repeatable).") var acceptance: [String] = []
+        @Option(name: .customLong("path"), help: "A path or glob the task touches (repeatable), e.g. 'Sources/App/**'.")
+        var paths: [String] = []
 
         func run() async throws {
             try await global.withStore { store, out, project in
                 var draft = NewTask(title: title)
                 draft.acceptance = acceptance
+                draft.paths = paths
                 draft.description = try readDescription(description, file: descriptionFile) ?? ""
                 if let priority { draft.priority = priority }
                 if let status { draft.status = status }
@@ -250,6 +254,9 @@ extension TasksCommand {
         @Option(name: .customLong("ac"), help: "Add an acceptance criterion (repeatable).") var acceptance: [String] =
             []
         @Flag(name: .long, help: "Remove every acceptance criterion (before adding --ac ones).") var clearAc = false
+        @Option(name: .customLong("path"), help: "Add a path or glob the task touches (repeatable).")
+        var paths: [String] = []
+        @Flag(name: .long, help: "Remove every path (before adding --path ones).") var clearPaths = false
         @Flag(name: .long, help: "With --status DONE: allow unchecked acceptance criteria.") var force = false
         @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
         var expectVersion: Int64?
@@ -284,7 +291,9 @@ extension TasksCommand {
                 } else {
                     patch.addAcceptance = acceptance
                 }
+                if clearPaths { patch.paths = paths } else { patch.addPaths = paths }
                 patch.force = force
+                patch.doneRequires = (try? currentProject())?.config.doneRequires ?? .criteria
                 let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
                 if out.json {
                     out.emit(TaskJSON.full(t))
@@ -302,7 +311,9 @@ extension TasksCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Argument(help: "New status.") var status: TaskStatus
-        @Flag(name: .long, help: "Mark DONE even with unchecked acceptance criteria.") var force = false
+        @Flag(name: .long, help: "Mark DONE even with unchecked criteria or without the evidence the project requires.")
+        var force = false
+        @OptionGroup var evidence: EvidenceOptions
         @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
         var expectVersion: Int64?
 
@@ -312,18 +323,36 @@ extension TasksCommand {
 
         func run() async throws {
             try await global.withStore { store, out in
-                var patch = TaskPatch(status: status)
-                patch.force = force
-                let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
-                if force, !out.json, status == .done, !t.uncheckedCriteria.isEmpty {
-                    out.warn(
-                        "\(t.id) is DONE with \(t.uncheckedCriteria.count) acceptance criteria unchecked (--force)")
-                }
-                if out.json {
-                    out.emit(TaskJSON.full(t))
-                } else {
-                    out.line("\(t.id) is now \(t.status) (version \(t.version))")
-                }
+                try await setStatus(
+                    store, out, id: id, status, force: force, evidence: evidence, expectVersion: expectVersion)
+            }
+        }
+    }
+
+    /// `tasks done ID [evidence]`: `tasks status ID DONE` with the evidence options.
+    struct Done: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "done",
+            abstract: "Mark a task DONE, with the evidence that shows it (commits, the command run, tests, links).",
+            discussion:
+                "What DONE needs is the project's done.requires (minsky config set done.requires evidence|criteria|none). Commits given with --commit are looked up in the git repository here: the files they changed become the task's paths."
+        )
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "Task id.") var id: String
+        @Flag(name: .long, help: "Mark DONE even with unchecked criteria or without the evidence the project requires.")
+        var force = false
+        @OptionGroup var evidence: EvidenceOptions
+        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
+        var expectVersion: Int64?
+
+        func validate() throws {
+            try checkMinimum(expectVersion, 1, option: "--expect-version", json: global.json)
+        }
+
+        func run() async throws {
+            try await global.withStore { store, out in
+                try await setStatus(
+                    store, out, id: id, .done, force: force, evidence: evidence, expectVersion: expectVersion)
             }
         }
     }
@@ -419,7 +448,11 @@ extension TasksCommand {
         @Option(name: .long, help: "Only tasks assigned to this owner.") var assignee: String?
         @Flag(name: .long, help: "Only tasks nobody holds (no assignee, or a lapsed claim).") var unassigned = false
         @Flag(name: .long, help: "Atomically claim the first ready task nobody else holds.") var claim = false
-        @Option(name: .long, help: "Owner for --claim (default MINSKY_OWNER or user@host).") var owner: String?
+        @Option(
+            name: .long,
+            help:
+                "Who asks (default MINSKY_OWNER or user@host): tasks touching paths others hold are skipped; the owner for --claim."
+        ) var owner: String?
         @Option(name: .long, help: "Claim lifetime for --claim: 90s, 30m, 2h, 1d (default: no expiry).") var ttl:
             ClaimTTL?
 
@@ -436,7 +469,7 @@ extension TasksCommand {
             try await global.withStore { store, out in
                 let filter = ReadyFilter(
                     tag: tag, parent: try parent.map { try parseID($0, field: "parent") }, assignee: assignee,
-                    unassigned: unassigned)
+                    unassigned: unassigned, owner: owner ?? defaultOwner())
                 let ready: [TaskItem]
                 if claim {
                     ready =

@@ -13,7 +13,7 @@ extension Tool {
                 "document": ToolSchema.string("markdown"), "dryRun": ToolSchema.boolean(),
                 "plan": [
                     "type": "object",
-                    "description": "your own answer: {subtasks:[{title,description,complexity,dependsOn}]}",
+                    "description": "your answer: {subtasks:[…]}",
                 ],
             ]),
         outputSchema: ToolSchema.output(
@@ -43,6 +43,7 @@ extension Tool {
             ctx.progress(0, total: 2, message: "asking \(provider.name)")
             plan = try await Decomposer.plan(
                 task: parent, maxSubtasks: max, guidance: input.guidance, existing: existing,
+                examples: try await store.calibration(limit: 100).examples(),
                 provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id),
                 progress: { chars in
                     ctx.progress(
@@ -54,7 +55,9 @@ extension Tool {
             return [
                 "needsAnswer": true,
                 "instructions": .string(
-                    Decomposer.instructions(parent, max: max, guidance: input.guidance, existing: existing)),
+                    Decomposer.instructions(
+                        parent, max: max, guidance: input.guidance, existing: existing,
+                        examples: try await store.calibration(limit: 100).examples())),
                 "answerSchema": Decomposer.schema(max: max),
             ]
         }
@@ -118,7 +121,7 @@ extension Tool {
                 "id": ToolSchema.id,
                 "answer": [
                     "type": "object",
-                    "description": "your own {score,reasoning,recommendedSubtasks,decompositionPrompt}",
+                    "description": "your answer (answerSchema)",
                 ],
             ],
             required: ["id"]),
@@ -140,11 +143,14 @@ extension Tool {
         } else if let provider = try ctx.model() {
             ctx.progress(0, total: 1, message: "asking \(provider.name)")
             score = try await ComplexityScorer.score(
-                task, provider: provider.recording(to: store, purpose: "complexity", taskId: task.id))
+                task, examples: try await store.calibration(limit: 100).examples(),
+                provider: provider.recording(to: store, purpose: "complexity", taskId: task.id))
         } else {
             return [
                 "needsAnswer": true,
-                "instructions": .string(Decomposer.system + "\n\n" + ComplexityScorer.prompt(task)),
+                "instructions": .string(
+                    Decomposer.system + "\n\n"
+                        + ComplexityScorer.prompt(task, examples: try await store.calibration(limit: 100).examples())),
                 "answerSchema": ComplexityScorer.schema,
             ]
         }

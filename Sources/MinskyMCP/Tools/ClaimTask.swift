@@ -10,7 +10,7 @@ extension Tool {
             "action": ["type": "string", "enum": ["claim", "heartbeat", "release"]],
             "ttlSeconds": ToolSchema.integer(
                 "lease; heartbeat default 1800", min: 1, max: Int(TaskRules.maxClaimSeconds)),
-            "force": ["type": "boolean"],
+            "force": ToolSchema.boolean("despite blockers, held paths"),
         ]),
         outputSchema: ToolSchema.task,
         // Sets status and assignee (replacing a lapsed claim); a repeat extends the claim.
@@ -36,7 +36,7 @@ extension Tool {
                 t = try await store.claim(id, owner: owner, ttl: ttl, force: input.force ?? false)
             } else {
                 guard let next = try await store.claimNext(owner: owner, ttl: ttl) else {
-                    let why = try await store.notReadyReport(filter: ReadyFilter())
+                    let why = try await store.notReadyReport(filter: ReadyFilter(owner: owner))
                     throw MinskyError(.notFound, "nothing to claim. " + why.summary, field: "id")
                 }
                 t = next

@@ -5,14 +5,14 @@ extension Tool {
         "title": ToolSchema.string(),
         "description": ToolSchema.string("markdown"),
         "priority": ToolSchema.priority, "status": ToolSchema.status, "tags": ToolSchema.tags,
-        "metadata": ["type": "object"], "parentId": ToolSchema.string("parent task"),
+        "metadata": ["type": "object"], "parentId": ToolSchema.string(),
         "dependsOn": ToolSchema.array(ToolSchema.string(), description: "blocker ids"),
-        "acceptance": ToolSchema.criteria,
+        "acceptance": ToolSchema.criteria, "paths": ToolSchema.paths,
     ]
 
     static let createTask = Tool(
         name: "create_task", title: "Create a task",
-        description: "Create a task (optionally a subtask, with blockers). Returns it with its new id.",
+        description: "Create a task (or subtask, with blockers); returns it with its id.",
         inputSchema: ToolSchema.object(createTaskProperties, required: ["title"]),
         outputSchema: ToolSchema.task,
         annotations: .write()

@@ -5,7 +5,7 @@ extension Tool {
     static let createTasks = Tool(
         name: "create_tasks", title: "Create several tasks",
         description:
-            "Up to 500 tasks in one transaction; parentIndex/dependsOnIndex name earlier items. Returns the new ids.",
+            "Up to 500 tasks in one transaction; parentIndex/dependsOnIndex name earlier items; returns the new ids.",
         inputSchema: ToolSchema.object(
             [
                 "tasks": ToolSchema.array(

@@ -3,7 +3,7 @@ import MinskyCore
 extension Tool {
     static let deleteTask = Tool(
         name: "delete_task", title: "Delete a task",
-        description: "Delete a task and its dependency links; cascade=true also deletes its subtasks.",
+        description: "Delete a task and its links; cascade=true deletes its subtasks too.",
         inputSchema: ToolSchema.object(["id": ToolSchema.id, "cascade": ToolSchema.boolean()], required: ["id"]),
         outputSchema: ToolSchema.output(["deleted": ToolSchema.array(ToolSchema.string())], required: ["deleted"]),
         // Deleting again finds nothing to delete: no further effect.

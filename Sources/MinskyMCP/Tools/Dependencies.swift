@@ -2,7 +2,7 @@ import MinskyCore
 
 extension Tool {
     static let dependencyInput = ToolSchema.object(
-        ["taskId": ToolSchema.string("the task that waits"), "dependsOn": ToolSchema.string("the task it waits for")],
+        ["taskId": ToolSchema.string(), "dependsOn": ToolSchema.string()],
         required: ["taskId", "dependsOn"])
     static let dependencyOutput = ToolSchema.output(
         ["taskId": ["type": "string"], "dependsOn": ["type": "string"]], required: ["taskId", "dependsOn"])

@@ -7,7 +7,7 @@ extension Tool {
             "Tasks oldest first, compact unless full=true; page with nextCursor.",
         inputSchema: ToolSchema.object([
             "status": ToolSchema.array(ToolSchema.status), "parentId": ToolSchema.string("subtasks of"),
-            "root": ToolSchema.boolean("only top-level tasks"), "tag": ToolSchema.string(),
+            "root": ToolSchema.boolean("top-level only"), "tag": ToolSchema.string(),
             "assignee": ToolSchema.string(),
             "limit": ToolSchema.integer(min: 1, max: 200), "cursor": ToolSchema.string(), "full": ToolSchema.boolean(),
         ]),

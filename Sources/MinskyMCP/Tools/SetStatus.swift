@@ -3,11 +3,12 @@ import MinskyCore
 extension Tool {
     static let setStatus = Tool(
         name: "set_status", title: "Set a task's status",
-        description: "Move a task to TODO, IN-PROGRESS, IN-REVIEW, DONE, BLOCKED or CLOSED.",
+        description:
+            "Set a task's status; DONE takes evidence (the project may require it).",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "status": ToolSchema.status, "expectedVersion": ToolSchema.expectedVersion,
-                "force": ToolSchema.boolean("DONE with unchecked criteria"),
+                "force": ToolSchema.boolean("DONE unchecked"), "evidence": ToolSchema.evidence,
             ],
             required: ["id", "status"]),
         outputSchema: ToolSchema.task,
@@ -16,6 +17,8 @@ extension Tool {
     ) { (input: SetStatusInput, ctx) in
         var patch = TaskPatch(status: input.status)
         patch.force = input.force ?? false
+        patch.doneRequires = ctx.services.doneRequires()
+        patch.evidence = try input.evidence.map { try Evidence.parse($0) }
         let t = try await ctx.store().update(input.id, patch, expectedVersion: input.expectedVersion)
         return TaskJSON.full(t, descriptionLimit: TaskJSON.mcpDescriptionLimit)
     }
@@ -26,4 +29,5 @@ struct SetStatusInput: Decodable {
     var status: TaskStatus
     var expectedVersion: Int64?
     var force: Bool?
+    var evidence: JSONValue?
 }

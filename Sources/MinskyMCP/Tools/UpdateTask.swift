@@ -4,22 +4,24 @@ extension Tool {
     static let updateTask = Tool(
         name: "update_task", title: "Update a task",
         description:
-            "Change fields (metadata: merge patch; parentId null detaches); note appends; check/uncheck criteria numbers (from 1).",
+            "Change fields (metadata merges; parentId null detaches); note appends; check/uncheck criteria by number (from 1).",
         inputSchema: ToolSchema.object(
             [
                 "id": ToolSchema.id, "expectedVersion": ToolSchema.expectedVersion,
                 "title": ToolSchema.string(), "description": ToolSchema.string(),
-                "priority": ToolSchema.priority, "status": ToolSchema.status, "tags": ToolSchema.tags,
+                "priority": ToolSchema.integer(min: 0, max: 4), "status": ToolSchema.status, "tags": ToolSchema.tags,
                 "addTags": ToolSchema.tags, "removeTags": ToolSchema.tags, "metadata": ["type": "object"],
                 "parentId": ["type": ["string", "null"]], "assignee": ToolSchema.string("\"\" clears"),
                 "note": ToolSchema.string(), "acceptance": ToolSchema.criteria, "check": ToolSchema.numbers,
-                "uncheck": ToolSchema.numbers, "force": ToolSchema.boolean("DONE with unchecked criteria"),
+                "uncheck": ToolSchema.numbers, "force": ToolSchema.boolean("DONE unchecked"),
+                "paths": ToolSchema.paths, "evidence": ["type": "object"],
             ], required: ["id"]),
         outputSchema: ToolSchema.task,
         // Replaces fields; the same change again changes nothing (no new version).
         annotations: .write(destructive: true, idempotent: true)
     ) { (input: UpdateTaskInput, ctx) in
-        let (id, p, note) = (input.id, input.patch, input.note)
+        var (id, p, note) = (input.id, input.patch, input.note)
+        p.doneRequires = ctx.services.doneRequires()
         if let note { try TaskRules.checkNote(note) }
         // A note alone is not an edit: the task comes back as it is (same version).
         if p.isEmpty, let note {
@@ -43,7 +45,7 @@ struct UpdateTaskInput: Decodable {
 
     enum Keys: String, CodingKey {
         case id, expectedVersion, note, title, description, priority, status, tags, addTags, removeTags, metadata
-        case parentId, assignee, acceptance, check, uncheck, force
+        case parentId, assignee, acceptance, check, uncheck, force, paths, evidence
     }
 
     init(from decoder: any Decoder) throws {
@@ -68,5 +70,7 @@ struct UpdateTaskInput: Decodable {
         for n in try c.decodeIfPresent([Int].self, forKey: .check) ?? [] { patch.check[n] = true }
         for n in try c.decodeIfPresent([Int].self, forKey: .uncheck) ?? [] { patch.check[n] = false }
         patch.force = try c.decodeIfPresent(Bool.self, forKey: .force) ?? false
+        patch.paths = try c.decodeIfPresent([String].self, forKey: .paths)
+        patch.evidence = try c.decodeIfPresent(JSONValue.self, forKey: .evidence).map { try Evidence.parse($0) }
     }
 }

@@ -45,7 +45,7 @@ extension Tool {
     static let backupStore = Tool(
         name: "backup_store", title: "Back up the store",
         description:
-            "A consistent snapshot of the store in .minsky/backups/ (portable SQLite + manifest).",
+            "Snapshot the store to .minsky/backups/ (portable SQLite + manifest).",
         inputSchema: ToolSchema.object([:]),
         outputSchema: ToolSchema.output(
             ["file": ["type": "string"], "sha256": ["type": "string"], "tables": ["type": "object"]],
