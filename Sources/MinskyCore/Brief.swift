@@ -28,10 +28,13 @@ extension TaskStore where Self: HistoryStore & NoteStore {
         }
         var out: [String: JSONValue] = ["task": .object(task)]
         var omitted: [String: JSONValue] = [:]
-        func size() -> Int { JSONValue.object(out).canonicalJSON().count + 200 }
+        // Room kept for `omitted` and the budget itself, added last.
+        func size() -> Int { JSONValue.object(out).canonicalJSON().count + 450 }
 
-        // The description gets at most 40% of the budget.
-        let room = max(0, min(budget * 2 / 5, budget - size()))
+        // Each section gets a share of the budget, so one long part cannot crowd out the rest:
+        // the description 35%, blockers and others' claims 15% each, notes 30%, recent changes
+        // what is left.
+        let room = max(0, min(budget * 35 / 100, budget - size()))
         if !t.description.isEmpty {
             if t.description.count <= room {
                 task["description"] = .string(t.description)
@@ -51,11 +54,12 @@ extension TaskStore where Self: HistoryStore & NoteStore {
             if let a = (try? await get(e.id))?.assignee { b["assignee"] = .string(a) }
             blockers.append(.object(b))
         }
-        func fill(_ key: String, _ items: [JSONValue], omittedKey: String) {
+        func fill(_ key: String, _ items: [JSONValue], omittedKey: String, share: Int = 100) {
             var kept: [JSONValue] = []
+            let limit = min(budget, size() + budget * share / 100)
             for (n, item) in items.enumerated() {
                 out[key] = .array(kept + [item])
-                if size() > budget {
+                if size() > limit {
                     out[key] = kept.isEmpty ? nil : .array(kept)
                     omitted[omittedKey] = .int(Int64(items.count - n))
                     return
@@ -63,7 +67,7 @@ extension TaskStore where Self: HistoryStore & NoteStore {
                 kept.append(item)
             }
         }
-        fill("blockers", blockers, omittedKey: "blockers")
+        fill("blockers", blockers, omittedKey: "blockers", share: 15)
         let leases = PathLease.conflicts(of: t.paths, task: t.id, owner: t.assignee, among: try await pathLeases())
         fill(
             "pathsHeldByOthers",
@@ -71,13 +75,13 @@ extension TaskStore where Self: HistoryStore & NoteStore {
                 var j = c.lease.json.objectValue ?? [:]
                 j["overlaps"] = .array(c.pairs.map { [.string($0.0), .string($0.1)] })
                 return .object(j)
-            }, omittedKey: "pathsHeldByOthers")
+            }, omittedKey: "pathsHeldByOthers", share: 15)
 
         // Notes, newest first.
         let notes = try await self.notes(of: id).reversed().map { n -> JSONValue in
             ["author": .string(n.author), "at": .string(n.createdAt.iso8601), "body": .string(n.body)]
         }
-        fill("notes", Array(notes), omittedKey: "notes")
+        fill("notes", Array(notes), omittedKey: "notes", share: 30)
 
         // Recent changes to it and around it, newest first.
         var around: [TaskID] = [id]

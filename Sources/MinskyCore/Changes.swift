@@ -26,6 +26,18 @@ public struct ChangeCursor: Sendable, Hashable {
         self.fresh = fresh
     }
 
+    /// The short key an event is remembered by in `fresh` (12 hex digits of FNV-1a): events are
+    /// only ever compared with the few of the same seconds, so the cursor stays small.
+    public static func key(_ eventID: String) -> String {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in eventID.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        let hex = String(h, radix: 16)
+        return String((String(repeating: "0", count: max(0, 16 - hex.count)) + hex).prefix(12))
+    }
+
     /// "c1.<base64 of micros:id:fresh,ids>".
     public var token: String {
         let raw = "\(position.at.microseconds):\(position.id):\(fresh.joined(separator: ","))"
@@ -160,8 +172,9 @@ public struct ChangeDigest: Sendable {
                 out.append(after("assignee") == nil ? "released" : "assigned")
             }
             if c["evidence"] != nil { out.append("evidence") }
+            if c["paths"] != nil { out.append("paths") }
             let other = Set((c.objectValue ?? [:]).keys).subtracting([
-                "status", "priority", "assignee", "evidence", "updatedAt", "version", "claimExpiresAt",
+                "status", "priority", "assignee", "evidence", "paths", "updatedAt", "version", "claimExpiresAt",
             ])
             if !other.isEmpty { out.append("edited") }
             return out
@@ -183,6 +196,7 @@ extension TaskStore where Self: HistoryStore {
         let start = cursor ?? ChangeCursor(position: EventPosition(at: now.adding(seconds: -86400), id: ""))
         let horizon = now.adding(seconds: -ChangeDigest.settle)
         let known = Set(start.fresh)
+        func isKnown(_ e: TaskEvent) -> Bool { known.contains(ChangeCursor.key(e.id)) }
         var subtree: Set<TaskID>?
         if let p = filter.parent { subtree = Set(try await self.subtree(root: p).map(\.id)) }
         let tag = try filter.tag.map { try TaskRules.normalizeTags([$0]).first ?? $0 }
@@ -191,7 +205,8 @@ extension TaskStore where Self: HistoryStore {
         var entries: [TaskID: ChangeDigest.Entry] = [:]
         var order: [TaskID] = []
         var tasks: [TaskID: TaskItem?] = [:]
-        var used = 120
+        // The envelope and the cursor (at most `maxFresh` keys) come first.
+        var used = 300 + ChangeDigest.maxFresh * 18
         let budget = budgetTokens * 4
         var position = start.position
 
@@ -213,7 +228,12 @@ extension TaskStore where Self: HistoryStore {
         func add(_ e: TaskEvent) async -> Bool {
             let line = "\(e.at.iso8601.prefix(19))Z \(e.actor): \(e.words)"
             let isNew = entries[e.taskId] == nil
-            let cost = line.count + 12 + (isNew ? 100 + ((await current(e.taskId))?.title.count ?? 40) : 0)
+            func encoded(_ s: String?) -> Int { s.map { JSONValue.string($0).canonicalJSON().count } ?? 0 }
+            var cost = encoded(line) + 1
+            if isNew {
+                let t = await current(e.taskId)
+                cost += 260 + encoded(t?.title ?? e.changes["title"]?["before"]?.stringValue) + encoded(t?.assignee)
+            }
             if used + cost > budget && !(entries.isEmpty) { return false }
             used += cost
             let t = await current(e.taskId)
@@ -227,7 +247,7 @@ extension TaskStore where Self: HistoryStore {
             entry.lines.append(line)
             // Long runs keep their latest lines; the count says how many there were.
             if entry.lines.count > 6 {
-                used -= entry.lines.removeFirst().count + 12
+                used -= encoded(entry.lines.removeFirst()) + 1
             }
             entry.events += 1
             entry.last = e.at
@@ -248,7 +268,7 @@ extension TaskStore where Self: HistoryStore {
                     unsettled.append(e)
                     continue
                 }
-                if known.contains(e.id) {
+                if isKnown(e) {
                     position = EventPosition(e)
                 } else if !(await admits(e)) {
                     digest.filteredOut += 1
@@ -269,16 +289,16 @@ extension TaskStore where Self: HistoryStore {
         } else {
             // Every settled event is reported: the position moves up to the horizon.
             position = max(position, EventPosition(at: horizon, id: "~"))
-            let knownYoung = unsettled.filter { known.contains($0.id) }.map(\.id)
-            let newYoung = unsettled.filter { !known.contains($0.id) }
+            let knownYoung = unsettled.filter(isKnown).map { ChangeCursor.key($0.id) }
+            let newYoung = unsettled.filter { !isKnown($0) }
             fresh = knownYoung
             if knownYoung.count + newYoung.count <= ChangeDigest.maxFresh {
                 for e in newYoung {
                     if !(await admits(e)) {
                         digest.filteredOut += 1
-                        fresh.append(e.id)
+                        fresh.append(ChangeCursor.key(e.id))
                     } else if await add(e) {
-                        fresh.append(e.id)
+                        fresh.append(ChangeCursor.key(e.id))
                     } else {
                         digest.more = true
                     }

@@ -39,7 +39,8 @@ struct EvidenceOptions: ParsableArguments {
                 if git.resolve(c) == nil {
                     out.warn("commit \(c) is not in the repository at \(git.root.path); recorded as given")
                 } else {
-                    files += git.changedFiles(c).filter { !files.contains($0) }
+                    // The project's own settings are not work the task touches.
+                    files += git.changedFiles(c).filter { !files.contains($0) && !$0.hasPrefix(".minsky/") }
                 }
             }
         }

@@ -211,3 +211,202 @@ struct CoordinationTests {
         }
     }
 }
+
+/// What changed since a cursor, briefs and calibration: the same on both stores.
+@Suite("Coordination: changes, briefs, calibration")
+struct ChangesAndBriefTests {
+    /// Reads every change after `cursor` page by page; returns the task ids reported, how many
+    /// events each page reported, and the last cursor.
+    func drain(
+        _ store: any MinskyStore, from cursor: ChangeCursor, budget: Int, clock: TestClock,
+        filter: ChangeFilter = ChangeFilter()
+    ) async throws -> (ids: [TaskID: Int], cursor: ChangeCursor, pages: Int) {
+        var ids: [TaskID: Int] = [:]
+        var c = cursor
+        var pages = 0
+        while true {
+            let d = try await store.changes(since: c, filter: filter, budgetTokens: budget, now: clock.now())
+            pages += 1
+            let size = d.json.canonicalJSON().count
+            #expect(size <= budget * 4, "a page of \(size) characters passes the budget of \(budget) tokens")
+            for e in d.tasks { ids[e.id, default: 0] += e.events }
+            #expect(d.cursor.position >= c.position)
+            c = d.cursor
+            if !d.more { break }
+            #expect(pages < 200)
+        }
+        return (ids, c, pages)
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aCursorMissesNoChangeAndRepeatsNone(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            var tasks: [TaskItem] = []
+            for i in 0..<100 {
+                var d = NewTask(
+                    title: "Task \(i) with a title long enough to take room in a digest",
+                    tags: i % 10 == 0 ? ["ui"] : [])
+                if i >= 50 { d.parentId = tasks[0].id }
+                tasks.append(try await store.create(d))
+            }
+            clock.advance(seconds: 60)
+            let start = try await store.changes(since: nil, budgetTokens: 50_000, now: clock.now())
+            #expect(start.tasks.count == 100)
+            #expect(!start.more)
+            // 500 changes of every kind over 100 tasks.
+            var changed: [TaskID: Int] = [:]
+            var r = SplitMix64(seed: 500)
+            for n in 0..<500 {
+                let t = tasks[Int(r.next() % 100)]
+                switch n % 5 {
+                case 0:
+                    let cur = try await store.get(t.id)
+                    _ = try await store.update(
+                        t.id, TaskPatch(priority: try Priority((cur.priority.value + 1) % 5)), expectedVersion: nil)
+                case 1: _ = try await store.addNote(t.id, body: "note \(n)")
+                case 2: _ = try await store.update(t.id, TaskPatch(description: "edit \(n)"), expectedVersion: nil)
+                case 3: _ = try await store.update(t.id, TaskPatch(title: "Renamed \(n)"), expectedVersion: nil)
+                default:
+                    let cur = try await store.get(t.id)
+                    _ = try await store.update(
+                        t.id, TaskPatch(status: cur.status == .done ? .todo : .done), expectedVersion: nil)
+                }
+                changed[t.id, default: 0] += 1
+            }
+            clock.advance(seconds: 10)
+            let (ids, end, pages) = try await drain(store, from: start.cursor, budget: 1500, clock: clock)
+            #expect(pages > 1, "500 changes do not fit one page of 1,500 tokens")
+            #expect(Set(ids.keys) == Set(changed.keys), "every changed task is reported, no other")
+            for (id, n) in changed { #expect(ids[id] == n, "\(id): \(n) changes, reported \(ids[id] ?? 0)") }
+            // Nothing new: nothing reported.
+            let again = try await store.changes(since: end, now: clock.now())
+            #expect(again.tasks.isEmpty && !again.more)
+
+            // Filters: a tag, a subtree; the cursor still moves past what they leave out.
+            for i in [10, 11, 61] {
+                let cur = try await store.get(tasks[i].id)
+                _ = try await store.update(
+                    tasks[i].id, TaskPatch(priority: try Priority((cur.priority.value + 1) % 5)), expectedVersion: nil)
+            }
+            clock.advance(seconds: 10)
+            let ui = try await store.changes(since: end, filter: ChangeFilter(tag: "ui"), now: clock.now())
+            #expect(ui.tasks.map(\.id) == [tasks[10].id])
+            #expect(ui.filteredOut == 2)
+            let sub = try await store.changes(since: end, filter: ChangeFilter(parent: tasks[0].id), now: clock.now())
+            #expect(sub.tasks.map(\.id) == [tasks[61].id])
+            #expect(try await store.changes(since: ui.cursor, now: clock.now()).tasks.isEmpty)
+            // Grouped by task with what happened, in words.
+            let all = try await store.changes(since: end, now: clock.now())
+            #expect(all.tasks.first?.what == ["reprioritised"])
+
+            // Young events (younger than the settle time) are reported once, and remembered.
+            let fresh = try await store.create(NewTask(title: "Fresh"))
+            clock.advance(seconds: 10)
+            let seen = try await store.changes(since: all.cursor, now: clock.now())
+            #expect(seen.tasks.map(\.id) == [fresh.id])
+            _ = try await store.claim(fresh.id, owner: "agent-1", ttl: 600, force: false)
+            let young = try await store.changes(since: seen.cursor, now: clock.now())
+            #expect(young.tasks.map(\.id) == [fresh.id])
+            #expect(young.tasks.first?.what == ["claimed"])
+            #expect(young.cursor.fresh.count == 1)
+            clock.advance(seconds: 10)
+            #expect(try await store.changes(since: young.cursor, now: clock.now()).tasks.isEmpty)
+            // Too many young events to remember: held back until they settle, then all reported.
+            for i in 30..<70 { _ = try await store.addNote(tasks[i].id, body: "burst") }
+            let burst = try await store.changes(since: young.cursor, now: clock.now())
+            #expect(burst.tasks.isEmpty && burst.heldBack == 40)
+            #expect(burst.json["note"]?.stringValue?.contains("40 change(s)") == true)
+            clock.advance(seconds: 10)
+            let (later, _, _) = try await drain(store, from: burst.cursor, budget: 50_000, clock: clock)
+            #expect(later.count == 40)
+            // A cursor from elsewhere is refused with the field named.
+            await expectError(.invalidInput, field: "since") { _ = try ChangeCursor.parse("c1.!!!", now: clock.now()) }
+            #expect(
+                try ChangeCursor.parse("2h", now: clock.now()).position.at
+                    == clock.now().adding(seconds: -7200).adding(seconds: -0.001))
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func aBriefHasWhatMattersWithinItsBudget(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let epic = try await store.create(NewTask(title: "Billing epic"))
+            let blocker = try await store.create(NewTask(title: "Schema migration"))
+            var d = NewTask(title: "Invoice export", description: String(repeating: "Long design text. ", count: 2000))
+            d.parentId = epic.id
+            d.dependsOn = [blocker.id]
+            d.acceptance = ["CSV matches the ledger", "totals in cents"]
+            d.paths = ["Sources/Billing/**"]
+            let t = try await store.create(d)
+            var held = NewTask(title: "Refactor billing")
+            held.paths = ["Sources/Billing/Ledger.swift"]
+            let other = try await store.create(held)
+            _ = try await store.claim(other.id, owner: "agent-7", ttl: 600, force: false)
+            for i in 0..<40 {
+                _ = try await store.addNote(t.id, body: "finding \(i): " + String(repeating: "x", count: 200))
+            }
+            _ = try await store.update(blocker.id, TaskPatch(priority: .init(0)), expectedVersion: nil)
+            for budget in [300, 1500, 6000] {
+                let b = try await store.brief(t.id, budgetTokens: budget)
+                let size = b.canonicalJSON().count
+                #expect(size <= budget * 4, "brief of \(size) characters for \(budget) tokens")
+                #expect(b["task"]?["acceptance"]?.arrayValue?.count == 2)
+                #expect(b["task"]?["parent"]?["title"] == "Billing epic")
+                #expect(b["omitted"]?["descriptionCharacters"]?.intValue ?? 0 > 0)
+                #expect(b["omitted"]?["read"]?.stringValue?.contains("get_task \(t.id)") == true)
+                if budget >= 1500 {
+                    #expect(b["blockers"]?.arrayValue?.first?["id"]?.stringValue == blocker.id.rawValue)
+                    #expect(b["pathsHeldByOthers"]?.arrayValue?.first?["owner"] == "agent-7")
+                    // The newest notes first.
+                    #expect(b["notes"]?.arrayValue?.first?["body"]?.stringValue?.hasPrefix("finding 39") == true)
+                    #expect(b["omitted"]?["notes"]?.intValue ?? 0 > 0)
+                    #expect(b["recentChanges"]?.arrayValue?.isEmpty == false)
+                }
+            }
+            await expectError(.invalidInput, field: "budgetTokens") {
+                _ = try await store.brief(t.id, budgetTokens: 10)
+            }
+        }
+    }
+
+    @Test(arguments: StoreKind.allCases)
+    func calibrationComparesScoresWithWhatHappened(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            // Scores 2, 5, 8 that took 1, 3 and 10 hours in progress; one reopened; one with subtasks.
+            for (score, hours) in [(2, 1.0), (5, 3.0), (8, 10.0), (8, 12.0)] {
+                let t = try await store.create(
+                    NewTask(title: "Scored \(score)", metadata: ["complexity": ["score": .int(Int64(score))]]))
+                _ = try await store.claim(t.id, owner: "a", ttl: nil, force: false)
+                clock.advance(seconds: hours * 3600)
+                _ = try await store.update(t.id, TaskPatch(status: .done), expectedVersion: nil)
+                if score == 5 {
+                    _ = try await store.update(t.id, TaskPatch(status: .todo), expectedVersion: nil)
+                    _ = try await store.update(t.id, TaskPatch(status: .done), expectedVersion: nil)
+                }
+                if score == 2 {
+                    var sub = NewTask(title: "part")
+                    sub.parentId = t.id
+                    _ = try await store.create(sub)
+                }
+            }
+            // The evidence's minutes count where given.
+            let quick = try await store.create(NewTask(title: "Recorded cost"))
+            var p = TaskPatch(status: .done)
+            p.evidence = Evidence(tokens: 9000, minutes: 30)
+            _ = try await store.update(quick.id, p, expectedVersion: nil)
+            let c = try await store.calibration()
+            #expect(c.outcomes.count == 5)
+            let rows = Dictionary(uniqueKeysWithValues: c.rows.map { ($0.score, $0) })
+            #expect(rows[2]?.medianHours.map { abs($0 - 1) < 0.01 } == true)
+            #expect(rows[8]?.medianHours.map { abs($0 - 11) < 0.01 } == true)
+            #expect(rows[5]?.reopened == 1)
+            #expect(rows[2]?.medianSubtasks == 1)
+            #expect(c.rankCorrelation.map { $0 > 0.9 } == true)
+            #expect(c.outcomes.first { $0.id == quick.id }?.hours == 0.5)
+            #expect(c.examples().count == 4)
+            #expect(c.examples().contains { $0.contains("scored 8") && $0.contains("took") })
+        }
+    }
+}
