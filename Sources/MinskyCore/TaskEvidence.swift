@@ -108,7 +108,8 @@ public struct Evidence: Hashable, Sendable, Codable {
             let s = c.trimmingCharacters(in: .whitespaces).lowercased()
             guard (4...64).contains(s.count), s.allSatisfy({ $0.isHexDigit }) else {
                 throw MinskyError.invalid(
-                    "\(field).commits", "'\(c.prefix(70))' is not a commit id; give the hexadecimal hash (4-64 digits)")
+                    "\(field).commits",
+                    "\(field).commits: '\(c.prefix(70))' is not a commit id; give the hexadecimal hash (4-64 digits)")
             }
             return s
         }

@@ -272,8 +272,17 @@ import Testing
                 case 11:
                     // Notes (their own rows: concurrent notes all survive) and acceptance criteria.
                     guard let p = pick else { continue }
-                    switch rng.next() % 3 {
+                    switch rng.next() % 5 {
                     case 0: _ = try await store.addNote(p.id, body: "note \(r)-\(step)")
+                    case 3:
+                        // Paths and evidence travel like every other field.
+                        var patch = TaskPatch()
+                        patch.addPaths = ["src/r\(r)/f\(step % 5).swift"]
+                        _ = try await store.update(p.id, patch, expectedVersion: nil)
+                    case 4:
+                        var patch = TaskPatch()
+                        patch.evidence = Evidence(commits: [String(format: "%07x", step * 7919 + r)], tokens: 10)
+                        _ = try await store.update(p.id, patch, expectedVersion: nil)
                     case 1:
                         var patch = TaskPatch()
                         patch.addAcceptance = ["ac \(step)"]

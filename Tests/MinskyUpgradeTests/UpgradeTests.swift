@@ -67,6 +67,14 @@ struct UpgradeFixture {
             AcceptanceCriterion("ü criterion \u{1} 🎉", done: true), AcceptanceCriterion("second \\N"),
         ]
         _ = try await store.update(ids[ids.count - 1], criteria, expectedVersion: nil)
+        // So do paths and evidence.
+        var evidence = TaskPatch()
+        evidence.paths = ["Sources/ü/**", "README.md"]
+        evidence.evidence = Evidence(
+            commits: ["3f2a9c1"], command: "swift test \\N ü", exitStatus: 0, tests: "12 passed",
+            links: ["https://ci/1"],
+            tokens: 1200, minutes: 7.5)
+        _ = try await store.update(ids[1], evidence, expectedVersion: nil)
         _ = try await store.addNote(ids[0], body: "note ü 🎉 \\N \t tab \u{1}")
         _ = try await store.addNote(ids[0], body: String(repeating: "long note ", count: 3_000))
         await store.close()
