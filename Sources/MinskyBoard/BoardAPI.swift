@@ -14,14 +14,20 @@ public struct BoardAPI: Sendable {
     let store: any MinskyStore
     /// Search by meaning, when embeddings are configured (nil: the board hides the option).
     let meaning: Search?
+    /// The project's `done.requires`, read at each move to DONE.
+    let doneRequires: @Sendable () -> DoneRequirement
 
     /// How many cards a column shows: open ones most urgent first, DONE and CLOSED most recent first.
     public static let openShown = 500
     public static let resolvedShown = 200
 
-    public init(store: any MinskyStore, meaning: Search?) {
+    public init(
+        store: any MinskyStore, meaning: Search?,
+        doneRequires: @escaping @Sendable () -> DoneRequirement = { .criteria }
+    ) {
         self.store = store
         self.meaning = meaning
+        self.doneRequires = doneRequires
     }
 
     public struct Reply: Sendable {
@@ -131,6 +137,8 @@ public struct BoardAPI: Sendable {
         }
         let b = try await store.board(filter)
         var tasks = TaskStatus.allCases.flatMap { b.columns[$0] ?? [] }
+        // Live claims on paths: a card whose paths someone else holds says so.
+        let leases = try await store.pathLeases()
         if let order { tasks.sort { order[$0.id] ?? .max < order[$1.id] ?? .max } }
         let cards: [JSONValue] = tasks.map { t in
             var o: [String: JSONValue] = [
@@ -145,6 +153,18 @@ public struct BoardAPI: Sendable {
                 o["blockedBy"] = .array(blockers.map { ["id": .string($0.id.rawValue), "title": .string($0.title)] })
             }
             if let n = b.openSubtasks[t.id] { o["openSubtasks"] = .int(Int64(n)) }
+            if !t.paths.isEmpty {
+                o["paths"] = .int(Int64(t.paths.count))
+                if !t.status.isResolved {
+                    let held = PathLease.conflicts(
+                        of: t.paths, task: t.id, owner: t.status == .inProgress ? t.assignee : nil, among: leases)
+                    if !held.isEmpty {
+                        o["pathsHeld"] = .array(
+                            held.map { ["id": .string($0.lease.taskId.rawValue), "owner": .string($0.lease.owner)] })
+                    }
+                }
+            }
+            if !t.evidence.isEmpty { o["evidence"] = true }
             if !t.acceptance.isEmpty {
                 o["acceptance"] = [
                     "done": .int(Int64(t.acceptance.count - t.uncheckedCriteria.count)),
@@ -223,6 +243,7 @@ public struct BoardAPI: Sendable {
         if let v = b["assignee"] { patch.assignee = try field(v, "assignee") }
         if let n = b["check"]?.intValue { patch.check[Int(n)] = b["done"]?.boolValue ?? true }
         patch.force = b["force"]?.boolValue ?? false
+        patch.doneRequires = doneRequires()
         guard let expected = b["expectedVersion"]?.intValue else {
             throw MinskyError.invalid("expectedVersion", "the board sends the version it saw (expectedVersion)")
         }

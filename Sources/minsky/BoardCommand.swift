@@ -28,7 +28,11 @@ struct BoardCommand: AsyncParsableCommand {
             let sel = try global.selection()
             let store = try await sel.open()
             let meaning = await Self.meaningSearch(project: sel.project, store: store)
-            let server = try BoardServer(api: BoardAPI(store: store, meaning: meaning), port: UInt16(port ?? 0))
+            let server = try BoardServer(
+                api: BoardAPI(
+                    store: store, meaning: meaning,
+                    doneRequires: { (try? currentProject())?.config.doneRequires ?? .criteria }),
+                port: UInt16(port ?? 0))
             // Ctrl-C and SIGTERM end the board at once (it holds nothing a transaction needs), even when a
             // shell started it in the background with SIGINT ignored.
             for sig in [SIGINT, SIGTERM] { signal(sig, SIG_DFL) }

@@ -77,7 +77,12 @@ struct ServeCommand: AsyncParsableCommand {
                                 return .success(
                                     boards.withLock { b in
                                         if let api = b[key] { return api }
-                                        let api = BoardAPI(store: store, meaning: nil)
+                                        let api = BoardAPI(
+                                            store: store, meaning: nil,
+                                            doneRequires: {
+                                                project.flatMap { try? Project.load(root: $0.root) }?.config
+                                                    .doneRequires ?? .criteria
+                                            })
                                         b[key] = api
                                         return api
                                     })

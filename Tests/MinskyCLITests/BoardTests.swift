@@ -27,6 +27,7 @@ struct BoardTests {
                 "ok: cards are reached and opened with the keyboard, Esc closes the panel",
                 "ok: the panel edits title, description, priority, tags, assignee and status",
                 "ok: the panel names the parent", "ok: a change made elsewhere is highlighted",
+                "ok: cards show paths others hold; the panel shows paths and evidence",
                 "ok: a dark theme from prefers-color-scheme, and a layout that works 420 px wide", "ok: board",
             ] {
                 #expect(r.stdout.contains(step), "missing '\(step)':\n\(r.stdout)\n\(r.stderr)")

@@ -252,6 +252,22 @@ try:
     WebDriverWait(driver, 30).until(lambda d: "A note from the CLI" in panel_text())
     print("ok: the panel shows criteria, notes and history, and writes through the store")
 
+    # Paths and evidence: a card whose paths another agent holds says so; the panel shows a
+    # closed task's paths and evidence.
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    holder = cli_json("tasks", "create", "Rework storage", "--path", "Sources/Store/**")["id"]
+    waiting = cli_json("tasks", "create", "Tune one query", "--path", "Sources/Store/Query.swift")["id"]
+    cli("tasks", "claim", holder, "--owner", "agent-7")
+    WebDriverWait(driver, 30).until(lambda d: card(waiting) is not None and "paths held by agent-7" in card_text(waiting))
+    cli("tasks", "done", holder, "--commit", "3f2a9c1", "--run", "swift test", "--exit", "0", "--tests", "12 passed", "--minutes", "15")
+    WebDriverWait(driver, 30).until(lambda d: card(waiting) is not None and "paths held" not in card_text(waiting))
+    retry(lambda: card(holder).click())
+    wait.until(lambda d: "EVIDENCE" in panel_text().upper() and "3f2a9c1" in panel_text())
+    text = panel_text()
+    assert "swift test exited 0" in text and "tests: 12 passed" in text and "Sources/Store/**" in text, text
+    ActionChains(driver).send_keys(Keys.ESCAPE).perform()
+    print("ok: cards show paths others hold; the panel shows paths and evidence")
+
     # The keyboard: Esc closes the panel; a card takes the focus and Enter opens it.
     ActionChains(driver).send_keys(Keys.ESCAPE).perform()
     wait.until(lambda d: not d.find_element(By.ID, "panel").is_displayed())

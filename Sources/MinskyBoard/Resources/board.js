@@ -106,7 +106,9 @@
     if (t.assignee) meta.push(esc(t.assignee) + (t.claimExpiresAt ? " until " + esc(when(t.claimExpiresAt)) : ""));
     if (t.acceptance) meta.push(`✓ ${t.acceptance.done}/${t.acceptance.total}`);
     if (t.openSubtasks) meta.push(`${t.openSubtasks} open subtask(s)`);
+    if (t.evidence) meta.push("evidence ✓");
     const blocked = t.blockedBy ? `<div class="blocked" title="${esc(t.blockedBy.map((b) => b.id + " " + b.title).join("\n"))}">blocked by ${t.blockedBy.map((b) => esc(b.id)).join(", ")}</div>` : "";
+    const held = t.pathsHeld ? `<div class="blocked paths-held">paths held by ${t.pathsHeld.map((h) => esc(h.owner) + " (" + esc(h.id) + ")").join(", ")}</div>` : "";
     const changed = state.seen && state.seen.has(t.id) && state.seen.get(t.id) !== t.version;
     const fresh = state.seen && !state.seen.has(t.id);
     return `<article class="card${t.blockedBy ? " is-blocked" : ""}${changed || fresh ? " flash" : ""}" tabindex="0" role="button" aria-label="${esc(t.id + " " + t.title)}" data-id="${esc(t.id)}" data-version="${t.version}" data-status="${t.status}">
@@ -114,7 +116,7 @@
       <div class="title">${esc(t.title)}</div>
       <div>${t.tags.map((g) => `<span class="tag">${esc(g)}</span>`).join("")}</div>
       ${meta.length ? `<div class="meta">${meta.join(" · ")}</div>` : ""}
-      ${blocked}</article>`;
+      ${blocked}${held}</article>`;
   }
 
   // Cards are found by delegation (one listener for the whole board).
@@ -191,6 +193,17 @@
 
   // MARK: the task panel
 
+  function evidenceItems(e) {
+    const items = [];
+    for (const c of e.commits || []) items.push(`commit <code>${esc(c)}</code>`);
+    if (e.command) items.push(`<code>${esc(e.command)}</code> exited ${esc(String(e.exitStatus ?? "?"))}`);
+    if (e.tests) items.push(`tests: ${esc(e.tests)}`);
+    for (const l of e.links || []) items.push(/^https?:\/\//.test(l) ? `<a href="${esc(l)}" rel="noopener noreferrer" target="_blank">${esc(l)}</a>` : esc(l));
+    if (e.tokens != null || e.minutes != null) items.push(`cost: ${[e.tokens != null ? esc(String(e.tokens)) + " tokens" : "", e.minutes != null ? esc(String(e.minutes)) + " min" : ""].filter(Boolean).join(", ")}`);
+    if (e.recordedAt) items.push(`<span class="muted">recorded ${esc(when(e.recordedAt))}</span>`);
+    return items.map((i) => `<li>${i}</li>`).join("");
+  }
+
   async function openPanel(id) {
     state.open = id;
     const r = await api("GET", `/api/task/${encodeURIComponent(id)}`);
@@ -223,6 +236,8 @@
       <div class="md">${t.description ? markdown(t.description) : '<p class="muted">No description.</p>'}</div>
       ${edit}
       ${ac ? `<h3>Acceptance criteria</h3><ul class="ac">${ac}</ul>` : ""}
+      ${(t.paths || []).length ? `<h3>Paths</h3><ul class="paths">${t.paths.map((p) => `<li><code>${esc(p)}</code></li>`).join("")}</ul>` : ""}
+      ${t.evidence ? `<h3>Evidence</h3><ul class="evidence">${evidenceItems(t.evidence)}</ul>` : ""}
       ${subtasks ? `<h3>Subtasks</h3><ul>${subtasks}</ul>` : ""}
       ${blockedBy.length ? `<h3>Blocked by</h3><ul>${blockedBy.map((e) => `<li>${link(e)}</li>`).join("")}</ul>` : ""}
       ${blocks.length ? `<h3>Blocks</h3><ul>${blocks.map((e) => `<li>${link(e)}</li>`).join("")}</ul>` : ""}
