@@ -14,6 +14,8 @@ public struct DecompositionPlan: Sendable, Codable, Equatable {
         public var priority: Int? = nil
         public var acceptance: [String]? = nil
         public var parent: Int? = nil
+        /// The repository paths the item will touch, as the model proposes them (kept when valid).
+        public var paths: [String]? = nil
         /// Links of the model's answer that could not hold (a dependency on itself, a later
         /// item or its own parent; a parent that is not earlier), dropped and said here rather
         /// than refusing a plan whose content is sound: small local models number items loosely.
@@ -66,6 +68,7 @@ public enum Decomposer {
         "priority": ["type": "integer", "minimum": 0, "maximum": 4],
         "acceptance": ["type": "array", "maxItems": 10, "items": ["type": "string", "maxLength": 200]],
         "parent": ["type": ["integer", "null"], "minimum": 0],
+        "paths": ["type": "array", "maxItems": 16, "items": ["type": "string", "maxLength": 200]],
     ]
 
     /// `{subtasks: [item]}` with 1 to `max` items of the named properties, `required` of them required.
@@ -87,7 +90,15 @@ public enum Decomposer {
 
     public static func schema(max: Int) -> JSONValue {
         let fields = ["title", "description", "complexity", "dependsOn"]
-        return subtasksSchema(max: max, properties: fields, required: fields)
+        return subtasksSchema(max: max, properties: fields + ["paths"], required: fields)
+    }
+
+    /// The paths of an answer's item that are valid patterns (others are left out).
+    static func paths(_ item: JSONValue) -> [String]? {
+        let list = (item["paths"]?.arrayValue ?? []).compactMap(\.stringValue).compactMap {
+            try? TaskPaths.normalize([$0]).first
+        }
+        return list.isEmpty ? nil : list
     }
 
     public static let system =
@@ -103,6 +114,7 @@ public enum Decomposer {
             Break this task into at most \(max) concrete subtasks that can each be done and reviewed on their own.
             For each give a short imperative title, a markdown description with acceptance criteria, a complexity from 1 (trivial) to 10 (very hard),
             and dependsOn: the indices (0-based) of EARLIER subtasks in your list that must be done first.
+            Where you can tell, add paths: the repository files or globs (like Sources/App/**) each subtask will change, so parallel agents keep clear of each other.
 
             Task: \(task.title)
             """
@@ -164,7 +176,7 @@ public enum Decomposer {
                 .init(
                     title: title, description: s["description"]?.stringValue ?? "",
                     complexity: Int(s["complexity"]?.intValue ?? 5), dependsOn: links.dependsOn,
-                    repairs: links.repairs.isEmpty ? nil : links.repairs))
+                    paths: paths(s), repairs: links.repairs.isEmpty ? nil : links.repairs))
         }
         return .success(out)
     }
@@ -258,6 +270,7 @@ public enum Decomposer {
             priority: s.priority.flatMap { try? Priority($0) } ?? parent.priority, tags: parent.tags,
             metadata: .object(meta))
         d.acceptance = s.acceptance ?? []
+        d.paths = s.paths ?? []
         return d
     }
 }

@@ -79,7 +79,9 @@ public enum Planner {
     public static func schema(max: Int) -> JSONValue {
         Decomposer.subtasksSchema(
             max: max,
-            properties: ["title", "description", "priority", "acceptance", "dependsOn", "parent", "complexity"],
+            properties: [
+                "title", "description", "priority", "acceptance", "dependsOn", "parent", "complexity", "paths",
+            ],
             required: ["title", "description", "priority", "acceptance", "dependsOn"])
     }
 
@@ -92,6 +94,7 @@ public enum Planner {
         Number your items from \(offset) in the order you list them. For each give a short imperative title, a markdown description,
         a priority (0 critical, 1 high, 2 medium, 3 low, 4 backlog), acceptance criteria (short checkable statements),
         dependsOn (numbers of EARLIER items that must be done first) and parent (the number of an EARLIER item it belongs under, or null for top level).
+        Where the document tells, add paths: the repository files or globs (like Sources/App/**) a task will change.
         A task must not depend on its own parent. Cover everything the part asks for; do not invent work it does not ask for.
         """
     }
@@ -150,6 +153,7 @@ public enum Planner {
                     title: title, description: s["description"]?.stringValue ?? "",
                     complexity: Int(s["complexity"]?.intValue ?? 0), dependsOn: links.dependsOn,
                     priority: Int(s["priority"]?.intValue ?? 2), acceptance: criteria, parent: links.parent,
+                    paths: Decomposer.paths(s),
                     repairs: links.repairs.isEmpty ? nil : links.repairs))
         }
         return .success(out)

@@ -91,6 +91,37 @@ struct DecomposeTests {
         }
     }
 
+    /// The model proposes the paths each subtask touches (invalid ones are left out), and both
+    /// decomposition and complexity scoring are shown closed tasks of this project with what
+    /// they really took.
+    @Test func proposedPathsAreKeptAndPromptsCarryCalibratedExamples() async throws {
+        let plan =
+            #"{"subtasks":[{"title":"Auth store","description":"","complexity":3,"dependsOn":[],"paths":["Sources/Auth/**","../outside"]},{"title":"Docs","description":"","complexity":2,"dependsOn":[0]}]}"#
+        let score =
+            #"{"score":6,"reasoning":"several parts","recommendedSubtasks":3,"decompositionPrompt":"split by layer"}"#
+        let server = try FakeLLMServer([.openAI(plan), .openAI(score)])
+        let p = try await AIProject.make(.sqlite, server: server)
+        try await cleaningUp({ await p.cleanup() }) { () async throws in
+            let old = try JSONParser.parse(await p.run("tasks", "create", "Earlier billing work", "--json").stdout.utf8)
+            let oldID = try #require(old["id"]?.stringValue)
+            #expect(try await p.run("tasks", "done", oldID, "--minutes", "90", "--tokens", "5000").status == 0)
+            let r = try await p.run("tasks", "decompose", "Build user authentication", "--json")
+            #expect(r.status == 0, "\(r.stderr)")
+            let subtasks = try JSONParser.parse(r.stdout.utf8)["subtasks"]?.arrayValue ?? []
+            #expect(subtasks.first?["paths"] == ["Sources/Auth/**"])
+            #expect(subtasks.last?["paths"] == nil)
+            let ask = try #require(server.requests.first)
+            let prompt = ask.body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+            #expect(prompt.contains("tasks this project already finished") && prompt.contains("Earlier billing work"))
+            #expect(prompt.contains("took 1.5 h") && prompt.contains("5000 tokens"), "\(prompt)")
+            #expect(ask.body?["response_format"]?["json_schema"]?["schema"]?.canonicalJSON().contains("paths") == true)
+            let id = try #require(subtasks.first?["id"]?.stringValue)
+            #expect(try await p.run("tasks", "complexity", id).status == 0)
+            let scoring = server.requests.last?.body?["messages"]?.arrayValue?.last?["content"]?.stringValue ?? ""
+            #expect(scoring.contains("Earlier billing work"), "\(scoring)")
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func anInvalidAnswerGetsOneRepairAttemptQuotingTheError(kind: StoreKind) async throws {
         let bad = #"{"subtasks":[{"title":"only a title"}]}"#
