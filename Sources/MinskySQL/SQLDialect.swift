@@ -148,6 +148,10 @@ public enum SQLDialect: String, Sendable {
         self == .postgres ? AdvisoryLock.dependencyGraph.transactionLock : nil
     }
 
+    /// Names the index a query must read (SQLite's planner, without statistics, cannot tell a
+    /// small partial index from a whole one); PostgreSQL's planner chooses by itself.
+    public func indexedBy(_ index: String) -> String { self == .sqlite ? " INDEXED BY \(index)" : "" }
+
     /// A statement that serializes claims of tasks with paths, so two overlapping claims cannot
     /// both see the other absent. Nil where writers are already serialized.
     public var lockPathLeases: String? {

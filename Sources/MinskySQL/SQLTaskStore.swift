@@ -764,7 +764,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         try c.query(
             """
             SELECT t.id, t.title, t.assignee, \(raw: d.select("t.paths", as: .json)), \
-            \(raw: d.select("t.claim_expires_at", as: .timestamp)) FROM tasks t \
+            \(raw: d.select("t.claim_expires_at", as: .timestamp)) FROM tasks t\(raw: d.indexedBy("tasks_leases")) \
             WHERE t.status = 'IN-PROGRESS' AND t.assignee IS NOT NULL AND t.paths <> '[]' \
             AND (t.claim_expires_at IS NULL OR t.claim_expires_at > \(now))
             """

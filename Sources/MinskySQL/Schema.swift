@@ -392,6 +392,8 @@ public enum Schema {
             [
                 "ALTER TABLE tasks ADD COLUMN paths \(d.type(.json)) NOT NULL DEFAULT '[]'",
                 "ALTER TABLE tasks ADD COLUMN evidence \(d.type(.json)) NOT NULL DEFAULT '{}'",
+                // The live claims with paths, read by every next and claim: only those rows.
+                "CREATE INDEX tasks_leases ON tasks (claim_expires_at) WHERE status = 'IN-PROGRESS' AND paths <> '[]'",
             ]
         },
     ]
