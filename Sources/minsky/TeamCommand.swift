@@ -152,9 +152,21 @@ struct TeamCommand: AsyncParsableCommand {
                 A token is shown once, when made; the store keeps only a hash of it. On PostgreSQL each \
                 token acts as a database role (by default the member of the same name), so the role's \
                 grants and row-level security bind its requests; on SQLite a token acts as the store's \
-                one owner. Only the store's owner (or an admin) manages tokens.
+                one owner. Only the store's owner (the role that owns its tables) or a superuser manages \
+                tokens, not a team admin: whoever can write the token table can mint a token for any role.
                 """,
             subcommands: [Create.self, List.self, Revoke.self])
+
+        /// Runs a token command; the database's refusal becomes what it means here: tokens are
+        /// the owner's (or a superuser's) to manage, whatever the caller's team role.
+        static func ownerOnly(_ body: () async throws -> Void) async throws {
+            do { try await body() } catch let e as MinskyError where e.code == .permissionDenied {
+                throw MinskyError(
+                    .permissionDenied,
+                    "tokens are managed by the store's owner (the role that owns its tables, which ran `minsky upgrade team`) or a superuser, not by team admins: a role that could write the token table could mint a token for any role. Ask the owner to run this command",
+                    field: "role", detail: e.detail)
+            }
+        }
 
         struct Create: AsyncParsableCommand {
             static let configuration = CommandConfiguration(
@@ -168,37 +180,40 @@ struct TeamCommand: AsyncParsableCommand {
 
             func run() async throws {
                 try await global.withStore { store, out in
-                    let now = Timestamp.now()
-                    let seconds = try Duration.seconds(parsing: expires, field: "expires")
-                    let sel = try global.selection()
-                    var role: String?
-                    if let url = sel.location.postgresConninfo {
-                        let r = self.role ?? name
-                        try await Blocking.run { try PostgresTeam.allowServing(url: url, role: r) }
-                        role = r
-                    } else if self.role != nil {
-                        throw MinskyError.invalid(
-                            "role", "a SQLite store has no database roles: its tokens act as its one owner; drop --role"
+                    try await Token.ownerOnly {
+                        let now = Timestamp.now()
+                        let seconds = try Duration.seconds(parsing: expires, field: "expires")
+                        let sel = try global.selection()
+                        var role: String?
+                        if let url = sel.location.postgresConninfo {
+                            let r = self.role ?? name
+                            try await Blocking.run { try PostgresTeam.allowServing(url: url, role: r) }
+                            role = r
+                        } else if self.role != nil {
+                            throw MinskyError.invalid(
+                                "role",
+                                "a SQLite store has no database roles: its tokens act as its one owner; drop --role"
+                            )
+                        }
+                        let made = try ServerTokens.mint(
+                            name: name, role: role, expiresAt: now.adding(seconds: seconds), now: now)
+                        try await store.saveToken(made.token, secretHash: made.secretHash)
+                        if out.json {
+                            var j = made.token.json
+                            if case .object(var o) = j {
+                                o["token"] = .string(made.text)
+                                j = .object(o)
+                            }
+                            return out.emit(j)
+                        }
+                        out.line(
+                            "Token for \(made.token.name)\(role.map { " (acts as role \($0))" } ?? ""), expires \(made.token.expiresAt!.iso8601):"
+                        )
+                        out.line("  \(made.text)")
+                        out.line(
+                            "It is shown only now; send it as `Authorization: Bearer …` to `minsky serve`. Revoke: minsky team token revoke \(made.token.id)"
                         )
                     }
-                    let made = try ServerTokens.mint(
-                        name: name, role: role, expiresAt: now.adding(seconds: seconds), now: now)
-                    try await store.saveToken(made.token, secretHash: made.secretHash)
-                    if out.json {
-                        var j = made.token.json
-                        if case .object(var o) = j {
-                            o["token"] = .string(made.text)
-                            j = .object(o)
-                        }
-                        return out.emit(j)
-                    }
-                    out.line(
-                        "Token for \(made.token.name)\(role.map { " (acts as role \($0))" } ?? ""), expires \(made.token.expiresAt!.iso8601):"
-                    )
-                    out.line("  \(made.text)")
-                    out.line(
-                        "It is shown only now; send it as `Authorization: Bearer …` to `minsky serve`. Revoke: minsky team token revoke \(made.token.id)"
-                    )
                 }
             }
         }
@@ -210,17 +225,19 @@ struct TeamCommand: AsyncParsableCommand {
 
             func run() async throws {
                 try await global.withStore { store, out in
-                    let all = try await store.tokens()
-                    if out.json { return out.emit(["tokens": .array(all.map(\.json))]) }
-                    if all.isEmpty { out.line("no tokens yet: `minsky team token create NAME`") }
-                    let now = Timestamp.now()
-                    for t in all {
-                        let state =
-                            t.refusal(at: now).map { "(\($0.replacingOccurrences(of: "the token ", with: "")))" }
-                            ?? "active"
-                        out.line(
-                            "\(t.id)  \(t.name)  \(t.role ?? "owner")  expires \(t.expiresAt?.iso8601 ?? "never")  \(state)"
-                        )
+                    try await Token.ownerOnly {
+                        let all = try await store.tokens()
+                        if out.json { return out.emit(["tokens": .array(all.map(\.json))]) }
+                        if all.isEmpty { out.line("no tokens yet: `minsky team token create NAME`") }
+                        let now = Timestamp.now()
+                        for t in all {
+                            let state =
+                                t.refusal(at: now).map { "(\($0.replacingOccurrences(of: "the token ", with: "")))" }
+                                ?? "active"
+                            out.line(
+                                "\(t.id)  \(t.name)  \(t.role ?? "owner")  expires \(t.expiresAt?.iso8601 ?? "never")  \(state)"
+                            )
+                        }
                     }
                 }
             }
@@ -234,13 +251,15 @@ struct TeamCommand: AsyncParsableCommand {
 
             func run() async throws {
                 try await global.withStore { store, out in
-                    guard try await store.revokeToken(id: id, at: .now()) else {
-                        throw MinskyError(
-                            .notFound, "no active token \(id.prefix(40)); `minsky team token list` shows them",
-                            field: "id")
+                    try await Token.ownerOnly {
+                        guard try await store.revokeToken(id: id, at: .now()) else {
+                            throw MinskyError(
+                                .notFound, "no active token \(id.prefix(40)); `minsky team token list` shows them",
+                                field: "id")
+                        }
+                        if out.json { return out.emit(["revoked": .string(id)]) }
+                        out.line("✓ token \(id) revoked")
                     }
-                    if out.json { return out.emit(["revoked": .string(id)]) }
-                    out.line("✓ token \(id) revoked")
                 }
             }
         }

@@ -128,6 +128,14 @@ struct TeamTests {
         #expect(try await a.run("team", "remove", "tmp").status == 0)
         #expect(try await a.run("team", "remove", "bot").status == 0)
         #expect(try await a.run("team", "remove", "nobody").status == 3)
+        // Tokens for `minsky serve` are the owner's to manage, not an admin's: the refusal says so.
+        let adminToken = try await a.run("team", "token", "create", "ada")
+        #expect(adminToken.status == 7, "\(adminToken.stderr)")
+        #expect(
+            adminToken.stderr.contains("managed by the store's owner")
+                && adminToken.stderr.contains("not by team admins"),
+            "\(adminToken.stderr)")
+        #expect(try await m.run("team", "token", "list").stderr.contains("managed by the store's owner"))
 
         // Plain psql: the database itself refuses, whatever the client.
         let refusals: [(Member, String)] = [
