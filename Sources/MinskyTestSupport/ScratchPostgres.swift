@@ -8,7 +8,7 @@ public final class ScratchPostgres: @unchecked Sendable {  // immutable after in
     public let bin: String
     public var url: String { "postgresql://postgres@127.0.0.1:\(port)/postgres" }
 
-    static var binDir: String {
+    public static var binDir: String {
         if let b = ProcessInfo.processInfo.environment["MINSKY_TEST_PGBIN"], !b.isEmpty { return b }
         return "/usr/lib/postgresql/15/bin"
     }

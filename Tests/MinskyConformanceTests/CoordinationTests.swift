@@ -1,5 +1,6 @@
 import Foundation
 import MinskyCore
+import MinskyPostgres
 import MinskyTestSupport
 import Testing
 
@@ -407,6 +408,65 @@ struct ChangesAndBriefTests {
             #expect(c.outcomes.first { $0.id == quick.id }?.hours == 0.5)
             #expect(c.examples().count == 4)
             #expect(c.examples().contains { $0.contains("scored 8") && $0.contains("took") })
+        }
+    }
+}
+
+/// Two claims with overlapping paths racing on PostgreSQL: the second waits for the first's
+/// transaction and then sees its lease (without the lock, it would read before the first
+/// committed and both would hold the same paths).
+@Suite("Coordination: racing claims on PostgreSQL")
+struct RacingClaimsTests {
+    @Test func aClaimWaitsForAnOverlappingClaimInFlightAndIsRefused() async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let store = try await PostgresTaskStore.connect(url: url)
+            try await cleaningUp({ await store.close() }) {
+                var a = NewTask(title: "Holds the store")
+                a.paths = ["Sources/Store/**"]
+                let held = try await store.create(a)
+                var b = NewTask(title: "Wants a file of it")
+                b.paths = ["Sources/Store/Query.swift"]
+                let wanted = try await store.create(b)
+                // Another client's claim of the first task, in flight: it holds the leases' lock
+                // and has written its claim, and commits a moment later.
+                let psql = URL(fileURLWithPath: ScratchPostgres.binDir + "/psql")
+                let script = """
+                    BEGIN;
+                    SELECT pg_advisory_xact_lock(\(4_242_005));
+                    UPDATE tasks SET status = 'IN-PROGRESS', assignee = 'agent-a' WHERE id = '\(held.id)';
+                    SELECT pg_sleep(1.5);
+                    COMMIT;
+                    """
+                let other = Task {
+                    try await runProcess(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", url], stdin: Data(script.utf8))
+                }
+                // Wait until it holds the lock (its claim written, not committed).
+                for _ in 0..<100 {
+                    let locks = try await runProcess(
+                        psql,
+                        [
+                            "-X", "-tA", url, "-c",
+                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242005 AND granted",
+                        ])
+                    if locks.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { break }
+                    try await Task.sleep(nanoseconds: 50_000_000)
+                }
+                let started = Date()
+                let result = await asyncResult {
+                    try await store.claim(wanted.id, owner: "agent-b", ttl: 600, force: false)
+                }
+                let waited = Date().timeIntervalSince(started)
+                let r = try await other.value
+                #expect(r.status == 0, "\(r.stderr)")
+                guard case .failure(let e as MinskyError) = result else {
+                    Issue.record("the overlapping claim went through while another was in flight: \(result)")
+                    return
+                }
+                #expect(e.code == .alreadyClaimed && e.message.contains(held.id.rawValue), "\(e.message)")
+                // It waited for the other transaction rather than reading past it.
+                #expect(waited > 0.2)
+                #expect(try await store.get(wanted.id).status == .todo)
+            }
         }
     }
 }
