@@ -25,12 +25,26 @@ struct CoordinationCLITests {
         try text.write(to: url, atomically: true, encoding: .utf8)
     }
 
-    @Test func leasesEvidenceDoneRequiresAndStaleInAGitRepository() async throws {
+    @Test(arguments: StoreKind.allCases)
+    func leasesEvidenceDoneRequiresAndStaleInAGitRepository(kind: StoreKind) async throws {
+        switch kind {
+        case .sqlite: try await scenario(db: nil)
+        case .postgres: try await TestEnvironment.withPostgresSchema { url, _ in try await scenario(db: url) }
+        }
+    }
+
+    /// A project in a git repository whose store is SQLite or (with `db`) PostgreSQL.
+    func scenario(db: String?) async throws {
         let dir = try TestEnvironment.tempDirectory("minsky-coord")
         defer { try? FileManager.default.removeItem(at: dir) }
         var cli = CLI(cwd: dir)
         _ = try await git(dir, "init", "-q", "-b", "main")
-        #expect(try await cli.run("init").status == 0)
+        if let db {
+            let made = try await cli.run("init", "--db", db)
+            #expect(made.status == 0, "\(made.stderr)")
+        } else {
+            #expect(try await cli.run("init").status == 0)
+        }
         try write(dir, "Sources/App/main.swift", "print(1)\n")
         try write(dir, "README.md", "# app\n")
         _ = try await git(dir, "add", "-A")
