@@ -31,16 +31,19 @@ public enum AgentSetup {
         ## Tasks: minsky (MCP tools)
 
         This project keeps its task list in minsky. Use its MCP tools, not a TODO file:
-        - **What to do next**: `next_task` (filters: `tag`, `parentId`, `assignee`, `unassigned`; when nothing is
-          ready it says why), then `claim_task` (no id: the next ready task) before you start; heartbeat a long job,
-          `release` what you drop.
+        - **What to do next**: `next_task` with your `owner` name (filters: `tag`, `parentId`, `assignee`,
+          `unassigned`; it skips tasks touching paths another agent holds; when nothing is ready it says why), then
+          `claim_task` (no id: the next ready task) before you start; heartbeat a long job, `release` what you drop.
+        - **Catch up**: `task_history` with `since` (your last cursor, or `2h`) tells what changed, by task; keep the
+          cursor it returns. `get_task` with `brief: true` gives what you need to start on a task.
         - **Read**: `get_task` (with blockers, notes and acceptance criteria), `list_tasks`, `search_tasks`,
           `similar` (by meaning), `task_tree`, `task_history`.
-        - **Plan**: `create_task`/`create_tasks` (subtasks, `dependsOn`, `acceptance` criteria),
-          `add_dependency`; split a task with `decompose_task`, or a requirements document with
+        - **Plan**: `create_task`/`create_tasks` (subtasks, `dependsOn`, `acceptance` criteria, the `paths` a task
+          will touch), `add_dependency`; split a task with `decompose_task`, or a requirements document with
           `decompose_task` and `document`.
         - **Report**: `update_task` with `note` for what you found or decided; `check` acceptance criteria as you
-          meet them; `set_status` DONE when every criterion holds (pass `expectedVersion` from what you read).
+          meet them; `set_status` DONE with `evidence` (commits, the command run and its `exitStatus`, tests,
+          tokens, minutes) when every criterion holds (pass `expectedVersion` from what you read).
         - Humans watch the same tasks live with `minsky board`; the CLI is `minsky tasks …`.
         """
 
