@@ -228,9 +228,18 @@ public enum SQLDialect: String, Sendable {
     }
 
     /// Matches rows of `tasks t` carrying `tag` (placeholder `n`).
-    public func tagMatch(placeholder n: Int) -> String {
+    public func tagMatch(placeholder n: Int, tag: String) -> String {
         switch self {
-        case .sqlite: return "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE json_each.value = ?)"
+        case .sqlite:
+            // A tag of plain ASCII (no quote, backslash or control character) appears verbatim in
+            // every JSON encoding of the array: looking for the text first spares most rows the
+            // JSON walk (a tag's board at a million tasks: 0.66 → 0.32 s). The same value binds
+            // both placeholders (numbered).
+            let plain = tag.unicodeScalars.allSatisfy {
+                $0.value >= 0x20 && $0.value < 0x7f && $0 != "\"" && $0 != "\\"
+            }
+            let exact = "EXISTS (SELECT 1 FROM json_each(t.tags) WHERE json_each.value = ?\(n))"
+            return plain ? "(instr(t.tags, ?\(n)) > 0 AND \(exact))" : exact
         case .postgres: return "t.tags @> jsonb_build_array($\(n)::text)"
         }
     }

@@ -8,7 +8,7 @@ extension SQLTaskStore {
         }
         let tag = try filter.tag.flatMap { try TaskRules.normalizeTags([$0]).first }
         var admitted: SQL = ""
-        if let tag { admitted += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
+        if let tag { admitted += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n, tag: tag), .text(tag)) })" }
         if let a = filter.assignee { admitted += " AND t.assignee = \(text: a)" }
         if let ids = filter.ids { admitted += ids.isEmpty ? " AND 1 = 0" : " AND t.id IN (\(list: ids))" }
         return try await read { [self, admitted] c in

@@ -403,7 +403,9 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         case .root: filters += " AND t.parent_id IS NULL"
         case .task(let p): filters += " AND t.parent_id = \(p)"
         }
-        if let tag = q.tag { filters += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
+        if let tag = q.tag {
+            filters += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n, tag: tag), .text(tag)) })"
+        }
         if let a = q.assignee { filters += " AND t.assignee = \(text: a)" }
         var tasks: [TaskItem]
         if walk {
@@ -725,7 +727,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             SELECT \(raw: columns) FROM tasks t WHERE t.open_blockers = 0 AND t.open_subtasks = 0 AND (t.status = 'TODO' OR \
             (t.status = 'IN-PROGRESS' AND t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= \(now)))
             """
-        if let tag = f.tag { s += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n), .text(tag)) })" }
+        if let tag = f.tag { s += " AND \(fragment: { d, n in (d.tagMatch(placeholder: n, tag: tag), .text(tag)) })" }
         if let a = f.assignee { s += " AND t.assignee = \(text: a)" }
         if f.unassigned {
             s += " AND (t.assignee IS NULL OR (t.claim_expires_at IS NOT NULL AND t.claim_expires_at <= \(now)))"

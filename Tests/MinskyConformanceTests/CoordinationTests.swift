@@ -470,3 +470,34 @@ struct RacingClaimsTests {
         }
     }
 }
+
+/// Tag filters find exactly the tasks with the tag, whatever its characters: a plain tag is
+/// looked for as text first (SQLite), which must never add or lose a task.
+@Suite("Tag filters are exact")
+struct TagFilterTests {
+    @Test(arguments: StoreKind.allCases)
+    func everyKindOfTagFindsExactlyItsTasks(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let tags = ["queue", "que", "a\"b", "back\\slash", "ü-tag", "x"]
+            var byTag: [String: Set<TaskID>] = [:]
+            for (i, tag) in tags.enumerated() {
+                // Each tag on its own task, and the title mentions another tag's text.
+                let t = try await store.create(NewTask(title: "has \(tags[(i + 1) % tags.count])", tags: [tag]))
+                byTag[tag, default: []].insert(t.id)
+            }
+            let both = try await store.create(NewTask(title: "both", tags: ["queue", "ü-tag"]))
+            byTag["queue"]!.insert(both.id)
+            byTag["ü-tag"]!.insert(both.id)
+            _ = try await store.create(NewTask(title: "description says queue", description: "queue \"queue\""))
+            for tag in tags {
+                let listed = Set(try await store.list(TaskQuery(tag: tag, limit: 100)).tasks.map(\.id))
+                #expect(listed == byTag[tag] ?? [], "tag \(tag)")
+                let ready = Set(try await store.nextReady(limit: 100, filter: ReadyFilter(tag: tag)).map(\.id))
+                #expect(ready == byTag[tag] ?? [], "ready, tag \(tag)")
+                let board = try await store.board(BoardFilter(tag: tag, openLimit: 50, resolvedLimit: 20))
+                #expect(Set(board.columns.values.flatMap { $0.map(\.id) }) == byTag[tag] ?? [], "board, tag \(tag)")
+                #expect(board.counts[.todo] == (byTag[tag] ?? []).count)
+            }
+        }
+    }
+}

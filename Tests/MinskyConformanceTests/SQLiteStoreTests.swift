@@ -281,8 +281,16 @@ struct QueryPlanTests {
             var scans: [String] = []
             for sql in Set(statements) {
                 // The plan does not depend on the values: every placeholder is given NULL.
+                // (A numbered placeholder, ?N, may appear twice and is one parameter.)
+                let chars = Array(sql)
+                var plain = 0
+                var numbered = Set<String>()
+                for (i, ch) in chars.enumerated() where ch == "?" {
+                    let digits = String(chars[(i + 1)...].prefix { $0.isNumber })
+                    if digits.isEmpty { plain += 1 } else { numbered.insert(digits) }
+                }
                 let nulls = StatementArguments(
-                    Array(repeating: DatabaseValue.null, count: sql.filter { $0 == "?" }.count))
+                    Array(repeating: DatabaseValue.null, count: plain + numbered.count))
                 for row in try Row.fetchAll(db, sql: "EXPLAIN QUERY PLAN " + sql, arguments: nulls) {
                     let detail: String = row["detail"]
                     // Path leases are read from their own partial index (claims with paths only).
