@@ -103,6 +103,21 @@ async def exercise(session, modern):
             check([e["kind"] for e in hist["events"]][:2] == ["created", "updated"], f"history of the epic {hist}")
             taken = await call("claim_task", {"owner": "python"})
             check(taken["id"] == plan[1]["id"] and taken["assignee"] == "python", f"claim the next ready {taken}")
+            # Coordination: paths leased by a claim, evidence on DONE, a cursor of changes, a brief.
+            lease = (await call("create_tasks", {"tasks": [
+                {"title": "py store", "paths": ["py/store/**"]}, {"title": "py query", "paths": ["py/store/q.py"]}]}))["created"]
+            await call("claim_task", {"id": lease[0], "owner": "py-a"})
+            clear = await call("next_task", {"owner": "py-b", "limit": 20})
+            check(lease[1] not in [t["id"] for t in clear["tasks"]], f"next skips leased paths {clear}")
+            refused = await session.call_tool("claim_task", {"id": lease[1], "owner": "py-b"})
+            check(refused.is_error and lease[0] in refused.content[0].text, f"overlapping claim refused {refused.content}")
+            closed = await call("set_status", {"id": lease[0], "status": "DONE",
+                                               "evidence": {"commits": ["abc1234"], "command": "pytest", "exitStatus": 0}})
+            check(closed["evidence"]["commits"] == ["abc1234"], f"evidence stored {closed}")
+            changes = await call("task_history", {"since": "1h", "budgetTokens": 1500})
+            check(lease[0] in [t["id"] for t in changes["tasks"]] and changes["cursor"], f"changes since {changes}")
+            brief = await call("get_task", {"id": lease[1], "brief": True, "budgetTokens": 500})
+            check(brief["task"]["paths"] == ["py/store/q.py"], f"brief {brief}")
             await call("delete_task", {"id": epic["id"], "cascade": True})
             # Without a configured model, the AI tools hand the agent instructions, then take its answer.
             target = (await call("create_task", {"title": "Plan the release"}))["id"]
