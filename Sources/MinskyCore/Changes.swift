@@ -90,6 +90,9 @@ public struct ChangeDigest: Sendable {
     /// At most this many unsettled events are reported (and remembered in the cursor).
     public static let maxFresh = 32
     public static let defaultBudgetTokens = 1500
+    /// At most this many events are read by one call (a filter that admits few tasks over a long
+    /// history would otherwise read it all): the answer then says `more` and the cursor continues.
+    public static let maxRead = 5000
 
     public struct Entry: Sendable {
         public var id: TaskID
@@ -262,6 +265,10 @@ extension TaskStore where Self: HistoryStore {
         reading: while true {
             let page = try await events(after: read, limit: 500)
             for e in page {
+                if digest.read >= ChangeDigest.maxRead && e.at <= horizon {
+                    digest.more = true
+                    break reading
+                }
                 read = EventPosition(e)
                 digest.read += 1
                 if e.at > horizon {

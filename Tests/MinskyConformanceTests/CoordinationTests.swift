@@ -329,6 +329,30 @@ struct ChangesAndBriefTests {
         }
     }
 
+    /// A filter that admits nothing over a long history: each call reads a bounded number of
+    /// events and says there is more; the cursor walks to the end.
+    @Test(arguments: StoreKind.allCases)
+    func aNarrowFilterOverALongHistoryReadsInBoundedSteps(kind: StoreKind) async throws {
+        let clock = TestClock()
+        try await withStore(kind, clock: clock) { store in
+            let cursor = ChangeCursor(position: EventPosition(at: clock.now(), id: ""))
+            let drafts = (0..<(ChangeDigest.maxRead + 1500)).map { NewTask(title: "bulk \($0)") }
+            _ = try await store.createMany(drafts, progress: nil, isCancelled: { false })
+            clock.advance(seconds: 60)
+            var tagged = NewTask(title: "the one", tags: ["rare"])
+            tagged.description = "x"
+            let one = try await store.create(tagged)
+            clock.advance(seconds: 10)
+            let first = try await store.changes(since: cursor, filter: ChangeFilter(tag: "rare"), now: clock.now())
+            #expect(
+                first.more && first.read == ChangeDigest.maxRead && first.tasks.isEmpty,
+                "\(first.tasks.map { ($0.id, $0.title, $0.lines) })")
+            let second = try await store.changes(
+                since: first.cursor, filter: ChangeFilter(tag: "rare"), now: clock.now())
+            #expect(!second.more && second.tasks.map(\.id) == [one.id])
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func aBriefHasWhatMattersWithinItsBudget(kind: StoreKind) async throws {
         try await withStore(kind) { store in
