@@ -49,25 +49,41 @@ struct EvidenceOptions: ParsableArguments {
     }
 }
 
-/// `tasks status` and `tasks done`: the status, the evidence, the project's `done.requires`.
-func setStatus(
-    _ store: any MinskyStore, _ out: Output, id: String, _ status: TaskStatus, force: Bool,
-    evidence: EvidenceOptions, expectVersion: Int64?
-) async throws {
-    var patch = TaskPatch(status: status)
-    patch.force = force
-    patch.evidence = try evidence.evidence(out)
-    patch.doneRequires = (try? currentProject())?.config.doneRequires ?? .criteria
-    let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
-    if force, !out.json, status == .done, !t.uncheckedCriteria.isEmpty {
-        out.warn("\(t.id) is DONE with \(t.uncheckedCriteria.count) acceptance criteria unchecked (--force)")
+/// What `tasks status` and `tasks done` share: forcing, the evidence, the expected version; the
+/// project's `done.requires` decides what DONE needs.
+struct StatusChangeOptions: ParsableArguments {
+    @Flag(name: .long, help: "Mark DONE even with unchecked criteria or without the evidence the project requires.")
+    var force = false
+    @OptionGroup var evidence: EvidenceOptions
+    @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
+    var expectVersion: Int64?
+
+    func check(json: Bool) throws { try checkMinimum(expectVersion, 1, option: "--expect-version", json: json) }
+
+    func apply(_ status: TaskStatus, to id: String, _ store: any MinskyStore, _ out: Output) async throws {
+        var patch = TaskPatch(status: status)
+        patch.force = force
+        patch.evidence = try evidence.evidence(out)
+        patch.doneRequires = (try? currentProject())?.config.doneRequires ?? .criteria
+        let t = try await store.update(try parseID(id), patch, expectedVersion: expectVersion)
+        if force, !out.json, status == .done, !t.uncheckedCriteria.isEmpty {
+            out.warn("\(t.id) is DONE with \(t.uncheckedCriteria.count) acceptance criteria unchecked (--force)")
+        }
+        if out.json {
+            out.emit(TaskJSON.full(t))
+        } else {
+            out.line("\(t.id) is now \(t.status) (version \(t.version))")
+            if !t.evidence.isEmpty { out.line("  evidence: \(t.evidence.summary)") }
+        }
     }
-    if out.json {
-        out.emit(TaskJSON.full(t))
-    } else {
-        out.line("\(t.id) is now \(t.status) (version \(t.version))")
-        if !t.evidence.isEmpty { out.line("  evidence: \(t.evidence.summary)") }
-    }
+}
+
+/// How many of the most recently closed tasks `tasks stale` and `tasks calibration` read.
+struct RecentClosedOptions: ParsableArguments {
+    @Option(name: .long, parsing: .unconditional, help: "Read the N most recently closed tasks (default 500).")
+    var limit: Int = 500
+
+    func check(json: Bool) throws { try checkRange(limit, 1...100_000, option: "--limit", json: json) }
 }
 
 extension TasksCommand {
@@ -79,10 +95,9 @@ extension TasksCommand {
                 "Reads the git repository the working directory is in with git itself. A task is listed when a commit its evidence names is not in the repository or not in HEAD's history, or when a commit after it closed touched one of its paths."
         )
         @OptionGroup var global: GlobalOptions
-        @Option(name: .long, parsing: .unconditional, help: "Check the N most recently closed tasks (default 500).")
-        var limit: Int = 500
+        @OptionGroup var recent: RecentClosedOptions
 
-        func validate() throws { try checkRange(limit, 1...100_000, option: "--limit", json: global.json) }
+        func validate() throws { try recent.check(json: global.json) }
 
         func run() async throws {
             try await global.withStore { store, out in
@@ -95,7 +110,7 @@ extension TasksCommand {
                         "\(FileManager.default.currentDirectoryPath) is not in a git repository; run tasks stale where the project's code is"
                     )
                 }
-                let stale = try await StaleTask.find(in: store, repository: git, limit: limit)
+                let stale = try await StaleTask.find(in: store, repository: git, limit: recent.limit)
                 if out.json {
                     out.emit(["stale": .array(stale.map(\.json))])
                 } else if stale.isEmpty {
@@ -181,14 +196,13 @@ extension TasksCommand {
                 "For each DONE task: hours in progress (from its history, or the minutes its evidence records), how often it was reopened, how many subtasks it has. Shows the median hours per score and the rank correlation of scores with hours; complexity scoring and decomposition are shown a few of these tasks as examples."
         )
         @OptionGroup var global: GlobalOptions
-        @Option(name: .long, parsing: .unconditional, help: "Use the N most recently closed tasks (default 500).")
-        var limit: Int = 500
+        @OptionGroup var recent: RecentClosedOptions
 
-        func validate() throws { try checkRange(limit, 1...100_000, option: "--limit", json: global.json) }
+        func validate() throws { try recent.check(json: global.json) }
 
         func run() async throws {
             try await global.withStore { store, out in
-                let c = try await store.calibration(limit: limit)
+                let c = try await store.calibration(limit: recent.limit)
                 if out.json {
                     out.emit(c.json)
                     return

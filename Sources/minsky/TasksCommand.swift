@@ -311,21 +311,12 @@ extension TasksCommand {
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
         @Argument(help: "New status.") var status: TaskStatus
-        @Flag(name: .long, help: "Mark DONE even with unchecked criteria or without the evidence the project requires.")
-        var force = false
-        @OptionGroup var evidence: EvidenceOptions
-        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
-        var expectVersion: Int64?
+        @OptionGroup var change: StatusChangeOptions
 
-        func validate() throws {
-            try checkMinimum(expectVersion, 1, option: "--expect-version", json: global.json)
-        }
+        func validate() throws { try change.check(json: global.json) }
 
         func run() async throws {
-            try await global.withStore { store, out in
-                try await setStatus(
-                    store, out, id: id, status, force: force, evidence: evidence, expectVersion: expectVersion)
-            }
+            try await global.withStore { store, out in try await change.apply(status, to: id, store, out) }
         }
     }
 
@@ -339,21 +330,12 @@ extension TasksCommand {
         )
         @OptionGroup var global: GlobalOptions
         @Argument(help: "Task id.") var id: String
-        @Flag(name: .long, help: "Mark DONE even with unchecked criteria or without the evidence the project requires.")
-        var force = false
-        @OptionGroup var evidence: EvidenceOptions
-        @Option(name: .long, parsing: .unconditional, help: "Fail with a conflict unless the task is at this version.")
-        var expectVersion: Int64?
+        @OptionGroup var change: StatusChangeOptions
 
-        func validate() throws {
-            try checkMinimum(expectVersion, 1, option: "--expect-version", json: global.json)
-        }
+        func validate() throws { try change.check(json: global.json) }
 
         func run() async throws {
-            try await global.withStore { store, out in
-                try await setStatus(
-                    store, out, id: id, .done, force: force, evidence: evidence, expectVersion: expectVersion)
-            }
+            try await global.withStore { store, out in try await change.apply(.done, to: id, store, out) }
         }
     }
 
