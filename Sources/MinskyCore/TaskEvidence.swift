@@ -131,7 +131,9 @@ public struct Evidence: Hashable, Sendable, Codable {
         var e = self
         for c in more.commits where !e.commits.contains(c) { e.commits.append(c) }
         for l in more.links where !e.links.contains(l) { e.links.append(l) }
-        for p in more.changed where !e.changed.contains(p) { e.changed.append(p) }
+        // The paths changed are often many (a large commit): the first ones are kept, the task's
+        // paths (where they are learned) have their own bound.
+        for p in more.changed where !e.changed.contains(p) && e.changed.count < Self.maxItems { e.changed.append(p) }
         if let c = more.command {
             e.command = c
             e.exitStatus = more.exitStatus

@@ -292,10 +292,16 @@ public enum TaskRules {
         if !patch.addPaths.isEmpty { t.paths = try TaskPaths.normalize(t.paths + patch.addPaths) }
         if let given = patch.evidence {
             let more = try Evidence.parse(given.json)
-            t.evidence = t.evidence.adding(more)
+            // The evidence as it will be stored, checked whole (lists added over several calls
+            // stay within their bounds).
+            t.evidence = try Evidence.parse(t.evidence.adding(more).json)
             t.evidence.recordedAt = now
-            // What the work changed is what the task touches: later claims keep clear of it.
-            if !more.changed.isEmpty { t.paths = try TaskPaths.normalize(t.paths + more.changed) }
+            // What the work changed is what the task touches: later claims keep clear of it
+            // (as many as the task may name; learned paths never make the change fail).
+            let learned = more.changed.filter { !t.paths.contains($0) }
+            if !learned.isEmpty {
+                t.paths = try TaskPaths.normalize(t.paths + learned.prefix(max(0, TaskPaths.maxPaths - t.paths.count)))
+            }
         }
         if let s = patch.status, !patch.force, let refusal = doneRefusal(t, status: s, requires: patch.doneRequires) {
             throw refusal

@@ -128,6 +128,22 @@ struct CoordinationTests {
             var none = TaskPatch(status: .done)
             none.doneRequires = .none
             #expect(try await store.update(s.id, none, expectedVersion: nil).status == .done)
+            // Evidence added over many calls stays within its bounds: the call that would pass
+            // them is refused, the task stays readable; learned paths stop at the task's limit.
+            var many = TaskPatch()
+            many.evidence = Evidence(commits: (0..<30).map { String(format: "%07x", 0xabc000 + $0) })
+            _ = try await store.update(t.id, many, expectedVersion: nil)
+            many.evidence = Evidence(commits: ["fedcba9"])
+            await expectError(.invalidInput, field: "evidence.commits") {
+                _ = try await store.update(t.id, many, expectedVersion: nil)
+            }
+            #expect(try await store.get(t.id).evidence.commits.count == 32)
+            var wide = TaskPatch()
+            wide.evidence = Evidence(changed: (0..<32).map { "src/a\($0).swift" })
+            _ = try await store.update(t.id, wide, expectedVersion: nil)
+            wide.evidence = Evidence(changed: (0..<32).map { "src/b\($0).swift" })
+            let capped = try await store.update(t.id, wide, expectedVersion: nil)
+            #expect(capped.paths.count == TaskPaths.maxPaths)
             // Bad evidence names the field.
             await expectError(.invalidInput, field: "evidence.commits") {
                 _ = try Evidence.parse(["commits": ["not a sha"]])
