@@ -108,6 +108,10 @@ struct CoordinationToolsTests {
             #expect(pages > 1)
             #expect(changed.isSubset(of: seen), "missed: \(changed.subtracting(seen).sorted().prefix(5))")
             #expect(seen.subtracting(changed).isEmpty, "reported unchanged tasks")
+            let mixed = s.call("task_history", ["since": .string(cursor), "cursor": "x"])
+            #expect(mixed?["isError"] == true && text(mixed).contains("pass it as since"))
+            let neither = s.call("task_history", [:])
+            #expect(neither?["isError"] == true && text(neither).contains("pass id"))
             let quiet = try call("task_history", ["since": .string(cursor)])
             #expect(quiet["tasks"]?.arrayValue?.isEmpty == true)
 

@@ -19,6 +19,12 @@ extension Tool {
     ) { (input: HistoryInput, ctx) in
         // What changed since a cursor: the digest (`minsky tasks changes`).
         if let since = input.since {
+            if input.cursor != nil || input.limit != nil {
+                throw MinskyError.invalid(
+                    "cursor",
+                    "with since, the answer's cursor is what continues: pass it as since next time (cursor and limit page one task's history)"
+                )
+            }
             let now = Timestamp.now()
             return try await ctx.store().changes(
                 since: try ChangeCursor.parse(since, now: now),
