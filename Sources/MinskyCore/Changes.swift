@@ -155,7 +155,6 @@ public struct ChangeDigest: Sendable {
         case "deleted": return ["deleted"]
         case "claimed": return ["claimed"]
         case "released": return ["released"]
-        case "heartbeat": return []
         case "note_added": return ["noted"]
         case "dependency_added", "dependency_removed": return ["dependencies"]
         default:
@@ -220,6 +219,8 @@ extension TaskStore where Self: HistoryStore {
             return t
         }
         func admits(_ e: TaskEvent) async -> Bool {
+            // A claim's heartbeat changes nothing anyone reads: not reported (the cursor passes it).
+            if e.kind == "heartbeat" { return false }
             if filter.isEmpty { return true }
             guard let t = await current(e.taskId) else { return false }
             if let subtree, !subtree.contains(t.id) { return false }

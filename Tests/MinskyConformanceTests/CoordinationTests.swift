@@ -329,6 +329,10 @@ struct ChangesAndBriefTests {
             #expect(young.cursor.fresh.count == 1)
             clock.advance(seconds: 10)
             #expect(try await store.changes(since: young.cursor, now: clock.now()).tasks.isEmpty)
+            // Heartbeats are not news.
+            _ = try await store.heartbeat(fresh.id, owner: "agent-1", ttl: 600)
+            clock.advance(seconds: 10)
+            #expect(try await store.changes(since: young.cursor, now: clock.now()).tasks.isEmpty)
             // Too many young events to remember: held back until they settle, then all reported.
             for i in 30..<70 { _ = try await store.addNote(tasks[i].id, body: "burst") }
             let burst = try await store.changes(since: young.cursor, now: clock.now())
