@@ -21,7 +21,7 @@ public struct GitRepository: Sendable {
         var output: String
     }
 
-    static func run(_ args: [String], in root: URL?) throws -> Result {
+    static func run(_ args: [String], in root: URL?, input: String? = nil) throws -> Result {
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         p.arguments = ["git"] + (root.map { ["-C", $0.path] } ?? []) + args
@@ -32,8 +32,17 @@ public struct GitRepository: Sendable {
         let out = Pipe()
         p.standardOutput = out
         p.standardError = FileHandle.nullDevice
-        p.standardInput = FileHandle.nullDevice
+        let stdin = input.map { _ in Pipe() }
+        p.standardInput = stdin ?? FileHandle.nullDevice
         try p.run()
+        if let stdin, let input {
+            // Written from another thread while this one reads the answer (no pipe dead-lock).
+            let writer = Thread {
+                try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8))
+                try? stdin.fileHandleForWriting.close()
+            }
+            writer.start()
+        }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         p.waitUntilExit()
         return Result(status: p.terminationStatus, output: String(decoding: data, as: UTF8.self))
@@ -47,6 +56,40 @@ public struct GitRepository: Sendable {
         return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
     }
 
+    /// The full ids of many commits in one call (`git cat-file --batch-check`): nil for those
+    /// the repository does not have.
+    public func resolveAll(_ commits: [String]) -> [String: String] {
+        guard !commits.isEmpty,
+            let r = try? Self.run(
+                ["cat-file", "--batch-check=%(objectname) %(objecttype)"], in: root,
+                input: commits.map { $0 + "^{commit}\n" }.joined()),
+            r.status == 0
+        else { return [:] }
+        var out: [String: String] = [:]
+        for (c, line) in zip(commits, r.output.split(separator: "\n", omittingEmptySubsequences: false)) {
+            let parts = line.split(separator: " ")
+            if parts.count == 2, parts[1] == "commit" { out[c] = String(parts[0]) }
+        }
+        return out
+    }
+
+    /// The commits of HEAD's history after `time`, newest first, with their commit time and
+    /// the files each changed (one `git log`).
+    public func history(after time: Timestamp) -> [(id: String, at: Int64, files: [String])] {
+        let since = "@\(time.microseconds / 1_000_000)"
+        guard
+            let r = git(["log", "--no-renames", "--format=%x01%H %ct", "--name-only", "--since=\(since)", "HEAD"]),
+            r.status == 0
+        else { return [] }
+        return r.output.split(separator: "\u{1}").compactMap { block in
+            let lines = block.split(separator: "\n").map(String.init)
+            guard let head = lines.first?.split(separator: " "), head.count == 2, let at = Int64(head[1]) else {
+                return nil
+            }
+            return (String(head[0]), at, Array(lines.dropFirst()).filter { !$0.isEmpty })
+        }
+    }
+
     /// True when `commit` is HEAD or one of its ancestors.
     public func inHistory(_ commit: String) -> Bool {
         git(["merge-base", "--is-ancestor", commit, "HEAD"])?.status == 0
@@ -55,17 +98,6 @@ public struct GitRepository: Sendable {
     /// The files a commit changed (relative to the root).
     public func changedFiles(_ commit: String) -> [String] {
         guard let r = git(["show", "--no-renames", "--format=", "--name-only", commit]), r.status == 0 else {
-            return []
-        }
-        return r.output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
-    }
-
-    /// Commits of HEAD's history after `time` that touched any of `patterns`, newest first.
-    public func commits(touching patterns: [String], after time: Timestamp) -> [String] {
-        guard !patterns.isEmpty else { return [] }
-        let specs = patterns.map { ":(glob)" + $0 }
-        let since = "@\(time.microseconds / 1_000_000 + 1)"
-        guard let r = git(["log", "--format=%H", "--since=\(since)", "HEAD", "--"] + specs), r.status == 0 else {
             return []
         }
         return r.output.split(separator: "\n").map(String.init).filter { !$0.isEmpty }
@@ -115,20 +147,32 @@ public struct StaleTask: Sendable {
         let done = try await store.listAll(TaskQuery(statuses: [.done], limit: TaskQuery.maxLimit))
             .filter { !$0.evidence.commits.isEmpty || !$0.paths.isEmpty }
             .sorted { $0.updatedAt > $1.updatedAt }.prefix(limit)
+        // Two calls to git for every task together: the commits named, and the history since
+        // the earliest closing (with the files each commit changed).
+        let named = Array(Set(done.flatMap(\.evidence.commits))).sorted()
+        let resolved = git.resolveAll(named)
+        var inHistory: [String: Bool] = [:]
+        for full in Set(resolved.values) { inHistory[full] = git.inHistory(full) }
+        let earliest = done.map { $0.evidence.recordedAt ?? $0.updatedAt }.min() ?? .now()
+        let later = done.contains { !$0.paths.isEmpty } ? git.history(after: earliest) : []
         var out: [StaleTask] = []
         for t in done {
             var s = StaleTask(task: t)
-            var own: [String] = []
+            var own = Set<String>()
             for c in t.evidence.commits {
-                if let full = git.resolve(c) {
-                    own.append(full)
-                    if !git.inHistory(full) { s.commitsNotInHistory.append(c) }
+                if let full = resolved[c] {
+                    own.insert(full)
+                    if inHistory[full] != true { s.commitsNotInHistory.append(c) }
                 } else {
                     s.missingCommits.append(c)
                 }
             }
-            let closedAt = t.evidence.recordedAt ?? t.updatedAt
-            s.changedAfter = git.commits(touching: t.paths, after: closedAt).filter { !own.contains($0) }
+            // Commits made after it closed (to the second) that touched one of its paths.
+            let closedAt = (t.evidence.recordedAt ?? t.updatedAt).microseconds / 1_000_000
+            s.changedAfter = later.filter { c in
+                c.at > closedAt && !own.contains(c.id)
+                    && c.files.contains { f in t.paths.contains { TaskPaths.covers($0, path: f) } }
+            }.map(\.id)
             if !s.reasons.isEmpty { out.append(s) }
         }
         return out
