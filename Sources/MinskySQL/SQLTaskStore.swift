@@ -743,23 +743,31 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             let order = " ORDER BY t.priority, t.created_at, t.id LIMIT "
             let leases = try self.leases(c, now: now).filter { $0.owner != f.owner }
             if leases.isEmpty { return try c.query(s + SQL(raw: order + String(limit))).map(Self.decode) }
-            // Others hold paths: walk the ready order past the tasks that touch them.
-            let batch = max(limit * 4, 64)
+            // Others hold paths: walk the ready order past the tasks that touch them, in growing
+            // steps, and at most `leaseScan` tasks deep (a claim on `**` would otherwise make every
+            // call read the whole ready set; what lies deeper is offered once such claims end).
+            var batch = max(limit * 4, 64)
+            var scanned = 0
             var out: [TaskItem] = []
             var after: SQL = ""
             while true {
                 let rows = try c.query(s + after + SQL(raw: order + String(batch))).map(Self.decode)
+                scanned += rows.count
                 for t in rows where PathLease.conflicts(of: t.paths, task: t.id, owner: f.owner, among: leases).isEmpty
                 {
                     out.append(t)
                     if out.count == limit { return out }
                 }
-                guard rows.count == batch, let last = rows.last else { return out }
+                guard rows.count == batch, let last = rows.last, scanned < Self.leaseScan else { return out }
                 after =
                     " AND (t.priority, t.created_at, t.id) > (\(int: last.priority.value), \(last.createdAt), \(last.id))"
+                batch = min(batch * 4, 4096)
             }
         }
     }
+
+    /// How deep into the ready order `nextReady` looks for tasks clear of others' paths.
+    static var leaseScan: Int { 20_000 }
 
     /// The live claims of tasks with paths, read in the caller's transaction.
     func leases(_ c: any SQLConnection, now: Timestamp) throws -> [PathLease] {

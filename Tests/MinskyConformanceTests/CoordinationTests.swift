@@ -72,6 +72,30 @@ struct CoordinationTests {
         }
     }
 
+    /// Many ready tasks under a held path: next walks past all of them, batch after batch, to
+    /// the first one clear of it.
+    @Test(arguments: StoreKind.allCases)
+    func nextWalksPastManyHeldTasksToAClearOne(kind: StoreKind) async throws {
+        try await withStore(kind) { store in
+            let holder = try await task(store, "Holds all of Sources", paths: ["Sources/**"], priority: 0)
+            _ = try await store.claim(holder.id, owner: "agent-a", ttl: 600, force: false)
+            var drafts: [NewTask] = []
+            for i in 0..<300 {
+                var d = NewTask(title: "under Sources \(i)", priority: try Priority(1))
+                d.paths = ["Sources/M\(i % 7)/f\(i).swift"]
+                drafts.append(d)
+            }
+            _ = try await store.createMany(drafts, progress: nil, isCancelled: { false })
+            let clear = try await task(store, "Docs only", paths: ["docs/**"], priority: 4)
+            let next = try await store.nextReady(limit: 1, filter: ReadyFilter(owner: "agent-b"))
+            #expect(next.map(\.id) == [clear.id])
+            // The holder itself sees its own area as ready.
+            #expect(
+                try await store.nextReady(limit: 1, filter: ReadyFilter(owner: "agent-a")).first?.title
+                    == "under Sources 0")
+        }
+    }
+
     @Test(arguments: StoreKind.allCases)
     func evidenceIsStoredAddedToAndRequiredWhenConfigured(kind: StoreKind) async throws {
         try await withStore(kind) { store in
