@@ -162,6 +162,9 @@ public final class FollowingStore: SyncableStore {
         try await perform { try await $0.release(id, owner: owner) }
     }
     public func pathLeases() async throws -> [PathLease] { try await perform { try await $0.pathLeases() } }
+    public func recentlyDone(limit: Int) async throws -> [TaskItem] {
+        try await perform { try await $0.recentlyDone(limit: limit) }
+    }
     public func events(after position: EventPosition, limit: Int) async throws -> [TaskEvent] {
         try await perform { try await $0.events(after: position, limit: limit) }
     }

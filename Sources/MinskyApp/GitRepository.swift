@@ -144,9 +144,8 @@ public struct StaleTask: Sendable {
     public static func find(in store: any MinskyStore, repository git: GitRepository, limit: Int) async throws
         -> [StaleTask]
     {
-        let done = try await store.listAll(TaskQuery(statuses: [.done], limit: TaskQuery.maxLimit))
+        let done = try await store.recentlyDone(limit: limit)
             .filter { !$0.evidence.commits.isEmpty || !$0.paths.isEmpty }
-            .sorted { $0.updatedAt > $1.updatedAt }.prefix(limit)
         // Two calls to git for every task together: the commits named, and the history since
         // the earliest closing (with the files each commit changed).
         let named = Array(Set(done.flatMap(\.evidence.commits))).sorted()

@@ -71,11 +71,7 @@ extension TaskStore where Self: HistoryStore & NoteStore {
         let leases = PathLease.conflicts(of: t.paths, task: t.id, owner: t.assignee, among: try await pathLeases())
         fill(
             "pathsHeldByOthers",
-            leases.map { c in
-                var j = c.lease.json.objectValue ?? [:]
-                j["overlaps"] = .array(c.pairs.map { [.string($0.0), .string($0.1)] })
-                return .object(j)
-            }, omittedKey: "pathsHeldByOthers", share: 15)
+            leases.map(\.json), omittedKey: "pathsHeldByOthers", share: 15)
 
         // Notes, newest first.
         let notes = try await self.notes(of: id).reversed().map { n -> JSONValue in

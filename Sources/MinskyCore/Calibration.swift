@@ -72,6 +72,10 @@ public struct Calibration: Sendable {
 
     public init(outcomes: [TaskOutcome]) { self.outcomes = outcomes }
 
+    /// How many recently closed tasks a prompt's examples are chosen from (each costs a read of
+    /// its history, once per model call).
+    public static let promptSample = 40
+
     static func median(_ xs: [Double]) -> Double? {
         guard !xs.isEmpty else { return nil }
         let s = xs.sorted()
@@ -163,8 +167,7 @@ public struct Calibration: Sendable {
 extension TaskStore where Self: HistoryStore {
     /// The outcomes of the most recently closed tasks (up to `limit`), from their histories.
     public func calibration(limit: Int = 500) async throws -> Calibration {
-        let closed = try await listAll(TaskQuery(statuses: [.done], limit: TaskQuery.maxLimit))
-            .sorted { $0.updatedAt > $1.updatedAt }.prefix(limit)
+        let closed = try await recentlyDone(limit: limit)
         var out: [TaskOutcome] = []
         for t in closed {
             var events: [TaskEvent] = []

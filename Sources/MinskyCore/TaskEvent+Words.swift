@@ -57,7 +57,7 @@ extension TaskEvent {
                     parts.append(
                         "paths: " + (added.map { "+" + $0 } + removed.map { "-" + $0 }).joined(separator: ", "))
                 case "evidence":
-                    let e = after(key).flatMap { try? Evidence.parse($0) } ?? Evidence()
+                    let e = Evidence.stored(after(key) ?? .object([:]))
                     parts.append("evidence: " + e.summary)
                 case "metadata":
                     let b = before(key)?.objectValue ?? [:]

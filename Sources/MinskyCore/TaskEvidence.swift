@@ -126,6 +126,24 @@ public struct Evidence: Hashable, Sendable, Codable {
         return e
     }
 
+    /// Evidence as it was stored: read field by field, never refused, so a row someone wrote by
+    /// hand (psql as a member, a forged sync entry) cannot make its task unreadable. What is
+    /// not of the expected type is left out; new evidence is checked by `parse`.
+    public static func stored(_ v: JSONValue) -> Evidence {
+        func strings(_ k: String) -> [String] { (v[k]?.arrayValue ?? []).compactMap(\.stringValue) }
+        var e = Evidence()
+        e.commits = strings("commits")
+        e.command = v["command"]?.stringValue
+        e.exitStatus = v["exitStatus"]?.intValue.flatMap { Int(exactly: $0) }
+        e.tests = v["tests"]?.stringValue
+        e.links = strings("links")
+        e.changed = strings("changed")
+        e.tokens = v["tokens"]?.intValue.flatMap { Int(exactly: $0) }
+        e.minutes = v["minutes"]?.doubleValue
+        e.recordedAt = v["recordedAt"]?.stringValue.flatMap { Timestamp(iso8601: $0) }
+        return e
+    }
+
     /// This evidence with `more` added: lists gain new items, single values are replaced.
     public func adding(_ more: Evidence) -> Evidence {
         var e = self

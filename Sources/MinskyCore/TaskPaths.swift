@@ -194,21 +194,21 @@ public struct PathLease: Sendable, Hashable {
     /// The live claims (other than `owner`'s, and other than `task`) whose paths overlap `paths`.
     public static func conflicts(
         of paths: [String], task: TaskID?, owner: String?, among leases: [PathLease]
-    ) -> [(lease: PathLease, pairs: [(String, String)])] {
+    ) -> [PathConflict] {
         guard !paths.isEmpty else { return [] }
         return leases.compactMap { l in
             guard l.taskId != task, l.owner != owner else { return nil }
-            let pairs = TaskPaths.overlaps(paths, l.paths)
-            return pairs.isEmpty ? nil : (l, pairs)
+            let pairs = TaskPaths.overlaps(paths, l.paths).map { PathConflict.Pair(mine: $0.0, theirs: $0.1) }
+            return pairs.isEmpty ? nil : PathConflict(lease: l, pairs: pairs)
         }
     }
 
     /// "mk-3 (claimed by agent-b: Sources/** overlaps Sources/App/main.swift)".
-    public static func describe(_ c: [(lease: PathLease, pairs: [(String, String)])]) -> String {
-        c.prefix(3).map { l, pairs in
-            "\(l.taskId) (claimed by \(l.owner): "
-                + pairs.prefix(3).map { $0.0 == $0.1 ? $0.0 : "\($0.0) overlaps \($0.1)" }.joined(separator: ", ")
-                + (pairs.count > 3 ? ", …" : "") + ")"
+    public static func describe(_ c: [PathConflict]) -> String {
+        c.prefix(3).map { k in
+            "\(k.lease.taskId) (claimed by \(k.lease.owner): "
+                + k.pairs.prefix(3).map { $0.mine == $0.theirs ? $0.mine : "\($0.mine) overlaps \($0.theirs)" }
+                .joined(separator: ", ") + (k.pairs.count > 3 ? ", …" : "") + ")"
         }.joined(separator: "; ") + (c.count > 3 ? "; and \(c.count - 3) more" : "")
     }
 
@@ -218,6 +218,24 @@ public struct PathLease: Sendable, Hashable {
             "paths": .array(paths.map { .string($0) }),
         ]
         if let expiresAt { o["expiresAt"] = .string(expiresAt.iso8601) }
+        return .object(o)
+    }
+}
+
+/// A live claim in a task's way: the claim, and which of the task's patterns overlap which of
+/// the claim's.
+public struct PathConflict: Sendable, Hashable {
+    public struct Pair: Sendable, Hashable {
+        public var mine: String
+        public var theirs: String
+    }
+    public var lease: PathLease
+    public var pairs: [Pair]
+
+    /// The claim (`PathLease.json`) with `overlaps`: [[mine, theirs], …].
+    public var json: JSONValue {
+        var o = lease.json.objectValue ?? [:]
+        o["overlaps"] = .array(pairs.map { [.string($0.mine), .string($0.theirs)] })
         return .object(o)
     }
 }

@@ -175,18 +175,11 @@ public struct NotReadyReport: Sendable, Hashable {
 
     public struct Leased: Sendable, Hashable {
         public var task: TaskItem
-        /// The claims in the way, each with the overlapping pairs (this task's, the claim's).
-        public var claims: [PathLease]
-        public var pairs: [[String]]
-        public init(task: TaskItem, conflicts: [(lease: PathLease, pairs: [(String, String)])]) {
+        /// The claims in the way, each with the overlapping pairs.
+        public var conflicts: [PathConflict]
+        public init(task: TaskItem, conflicts: [PathConflict]) {
             self.task = task
-            claims = conflicts.map(\.lease)
-            pairs = conflicts.map { $0.pairs.flatMap { [$0.0, $0.1] } }
-        }
-        var conflicts: [(lease: PathLease, pairs: [(String, String)])] {
-            zip(claims, pairs).map { l, p in
-                (l, stride(from: 0, to: p.count - 1, by: 2).map { (p[$0], p[$0 + 1]) })
-            }
+            self.conflicts = conflicts
         }
     }
 
@@ -257,13 +250,7 @@ public struct NotReadyReport: Sendable, Hashable {
                 leased.prefix(Self.named).map { l in
                     [
                         "id": .string(l.task.id.rawValue),
-                        "claims": .array(
-                            l.conflicts.map { c in
-                                [
-                                    "taskId": .string(c.lease.taskId.rawValue), "owner": .string(c.lease.owner),
-                                    "overlaps": .array(c.pairs.map { [.string($0.0), .string($0.1)] }),
-                                ]
-                            }),
+                        "claims": .array(l.conflicts.map(\.json)),
                     ]
                 })
         }

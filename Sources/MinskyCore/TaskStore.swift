@@ -58,6 +58,9 @@ public protocol TaskStore: Sendable {
     func release(_ id: TaskID, owner: String) async throws -> TaskItem
     /// The live claims of tasks that name paths (IN-PROGRESS, assigned, not lapsed).
     func pathLeases() async throws -> [PathLease]
+    /// The DONE tasks most recently changed first, at most `limit` (what calibration and
+    /// `tasks stale` read: never every closed task).
+    func recentlyDone(limit: Int) async throws -> [TaskItem]
 
     func count() async throws -> Int
     func close() async

@@ -1,6 +1,21 @@
 import MinskyCore
 
 extension SQLTaskStore {
+    public func recentlyDone(limit: Int) async throws -> [TaskItem] {
+        guard (1...100_000).contains(limit) else {
+            throw MinskyError.invalid("limit", "limit \(limit) is out of range; use 1 to 100000")
+        }
+        // The DONE column's own index, read from its newest end.
+        return try await read { [self] c in
+            try c.query(
+                """
+                SELECT \(raw: columns) FROM tasks t\(raw: d.boardColumnScan(.done, chosen: false) ?? "") \
+                WHERE t.status = 'DONE' ORDER BY t.updated_at DESC, t.id DESC LIMIT \(raw: String(limit))
+                """
+            ).map(Self.decode)
+        }
+    }
+
     public func board(_ filter: BoardFilter) async throws -> BoardSnapshot {
         guard filter.openLimit > 0, filter.resolvedLimit > 0, (filter.ids?.count ?? 0) <= TaskQuery.maxLimit else {
             throw MinskyError.invalid(

@@ -76,8 +76,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         text == "[]" ? [] : (try JSONValue.parse(text, field: "paths").arrayValue ?? []).compactMap(\.stringValue)
     }
 
-    static func evidence(_ text: String) throws -> Evidence {
-        text == "{}" ? Evidence() : try Evidence.parse(try JSONValue.parse(text, field: "evidence"))
+    static func evidence(_ text: String) -> Evidence {
+        text == "{}" ? Evidence() : Evidence.stored((try? JSONValue.parse(text, field: "evidence")) ?? .object([:]))
     }
 
     static func pathsJSON(_ paths: [String]) -> JSONValue { .array(paths.map { .string($0) }) }

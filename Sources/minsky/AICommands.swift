@@ -313,7 +313,7 @@ extension TasksCommand {
             let siblings =
                 existing == nil
                 ? [] : try await store.listAll(TaskQuery(parent: .task(parent.id), limit: TaskQuery.maxLimit))
-            let examples = try await store.calibration(limit: 100).examples()
+            let examples = try await store.calibration(limit: Calibration.promptSample).examples()
             let plan = try await Decomposer.plan(
                 task: parent, maxSubtasks: maxSubtasks, guidance: guidance, existing: siblings, examples: examples,
                 provider: Providers.make(config).recording(to: store, purpose: "decompose", taskId: existing?.id))
@@ -388,7 +388,7 @@ extension TasksCommand {
                 var report: [(TaskItem, ComplexityScore)] = []
                 let progress = ConsoleReporter(quiet: out.json)
                 var reused = 0
-                let examples = try await store.calibration(limit: 100).examples()
+                let examples = try await store.calibration(limit: Calibration.promptSample).examples()
                 for (i, t) in targets.enumerated() {
                     if all && !force, let kept = ComplexityScorer.current(t) {
                         report.append((t, kept))

@@ -23,14 +23,6 @@ struct EvidenceOptions: ParsableArguments {
     /// the working directory is in (nil when no option was given).
     func evidence(_ out: Output) throws -> Evidence? {
         guard !isEmpty else { return nil }
-        var raw: [String: JSONValue] = [:]
-        if !commits.isEmpty { raw["commits"] = .array(commits.map { .string($0) }) }
-        if let command { raw["command"] = .string(command) }
-        if let exitStatus { raw["exitStatus"] = .int(Int64(exitStatus)) }
-        if let tests { raw["tests"] = .string(tests) }
-        if !links.isEmpty { raw["links"] = .array(links.map { .string($0) }) }
-        if let tokens { raw["tokens"] = .int(Int64(tokens)) }
-        if let minutes { raw["minutes"] = .double(minutes) }
         var files = changed
         if !commits.isEmpty,
             let git = GitRepository.containing(URL(fileURLWithPath: FileManager.default.currentDirectoryPath))
@@ -44,8 +36,11 @@ struct EvidenceOptions: ParsableArguments {
                 }
             }
         }
-        if !files.isEmpty { raw["changed"] = .array(Array(files.prefix(Evidence.maxItems)).map { .string($0) }) }
-        return try Evidence.parse(.object(raw))
+        let given = Evidence(
+            commits: commits, command: command, exitStatus: exitStatus, tests: tests, links: links,
+            changed: Array(files.prefix(Evidence.maxItems)), tokens: tokens, minutes: minutes)
+        // Checked (and normalised) the way every other caller's evidence is.
+        return try Evidence.parse(given.json)
     }
 }
 

@@ -569,3 +569,41 @@ struct TagFilterTests {
         }
     }
 }
+
+/// Rows written by hand (psql as anyone who may update tasks, or a forged sync entry) can hold
+/// evidence no minsky call would accept: the task stays readable, and what can be read is shown.
+@Suite("Coordination: hand-written rows")
+struct HandWrittenRowsTests {
+    @Test func evidenceWrittenByHandNeverMakesATaskUnreadable() async throws {
+        try await TestEnvironment.withPostgresSchema { url, _ in
+            let store = try await PostgresTaskStore.connect(url: url)
+            try await cleaningUp({ await store.close() }) {
+                let t = try await store.create(NewTask(title: "Tampered"))
+                let many = (0..<100).map { "\"c\($0)\"" }.joined(separator: ",")
+                let psql = URL(fileURLWithPath: ScratchPostgres.binDir + "/psql")
+                let r = try await runProcess(
+                    psql,
+                    [
+                        "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c",
+                        """
+                        UPDATE tasks SET evidence = '{"commits": [\(many)], "command": 7, "exitStatus": "x", "tests": "ok", "color": "red"}', \
+                        paths = '["ok/**", 5]' WHERE id = '\(t.id)'
+                        """,
+                    ])
+                #expect(r.status == 0, "\(r.stderr)")
+                let read = try await store.get(t.id)
+                #expect(read.evidence.commits.count == 100 && read.evidence.tests == "ok")
+                #expect(read.evidence.command == nil && read.evidence.exitStatus == nil)
+                #expect(read.paths == ["ok/**"])
+                #expect(try await store.list(TaskQuery(limit: 10)).tasks.count == 1)
+                #expect(try await store.brief(t.id)["task"]?["id"]?.stringValue == t.id.rawValue)
+                // Adding to it through minsky is checked whole: refused, naming the field.
+                var more = TaskPatch()
+                more.evidence = Evidence(links: ["https://ci/1"])
+                await expectError(.invalidInput, field: "evidence.commits") {
+                    _ = try await store.update(t.id, more, expectedVersion: nil)
+                }
+            }
+        }
+    }
+}

@@ -43,7 +43,7 @@ extension Tool {
             ctx.progress(0, total: 2, message: "asking \(provider.name)")
             plan = try await Decomposer.plan(
                 task: parent, maxSubtasks: max, guidance: input.guidance, existing: existing,
-                examples: try await store.calibration(limit: 100).examples(),
+                examples: try await store.calibration(limit: Calibration.promptSample).examples(),
                 provider: provider.recording(to: store, purpose: "decompose", taskId: parent.id),
                 progress: { chars in
                     ctx.progress(
@@ -57,7 +57,7 @@ extension Tool {
                 "instructions": .string(
                     Decomposer.instructions(
                         parent, max: max, guidance: input.guidance, existing: existing,
-                        examples: try await store.calibration(limit: 100).examples())),
+                        examples: try await store.calibration(limit: Calibration.promptSample).examples())),
                 "answerSchema": Decomposer.schema(max: max),
             ]
         }
@@ -143,14 +143,15 @@ extension Tool {
         } else if let provider = try ctx.model() {
             ctx.progress(0, total: 1, message: "asking \(provider.name)")
             score = try await ComplexityScorer.score(
-                task, examples: try await store.calibration(limit: 100).examples(),
+                task, examples: try await store.calibration(limit: Calibration.promptSample).examples(),
                 provider: provider.recording(to: store, purpose: "complexity", taskId: task.id))
         } else {
             return [
                 "needsAnswer": true,
                 "instructions": .string(
                     Decomposer.system + "\n\n"
-                        + ComplexityScorer.prompt(task, examples: try await store.calibration(limit: 100).examples())),
+                        + ComplexityScorer.prompt(
+                            task, examples: try await store.calibration(limit: Calibration.promptSample).examples())),
                 "answerSchema": ComplexityScorer.schema,
             ]
         }
