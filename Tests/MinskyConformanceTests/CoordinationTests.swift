@@ -496,43 +496,53 @@ struct RacingClaimsTests {
                 b.paths = ["Sources/Store/Query.swift"]
                 let wanted = try await store.create(b)
                 // Another client's claim of the first task, in flight: it holds the leases' lock
-                // and has written its claim, and commits a moment later.
+                // and has written its claim, and commits only when the test says so (a row in
+                // `release_now`), however slow the machine is.
                 let psql = URL(fileURLWithPath: ScratchPostgres.binDir + "/psql")
+                func sql(_ statement: String) async throws -> String {
+                    let r = try await runProcess(psql, ["-X", "-tA", "-v", "ON_ERROR_STOP=1", url, "-c", statement])
+                    #expect(r.status == 0, "\(r.stderr)")
+                    return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+                }
+                func until(_ what: String, _ statement: String) async throws -> Bool {
+                    for _ in 0..<600 {
+                        if try await sql(statement) == "1" { return true }
+                        try await Task.sleep(nanoseconds: 50_000_000)
+                    }
+                    Issue.record("timed out waiting until \(what)")
+                    return false
+                }
+                _ = try await sql("CREATE TABLE release_now (x int)")
                 let script = """
                     BEGIN;
                     SELECT pg_advisory_xact_lock(\(4_242_005));
                     UPDATE tasks SET status = 'IN-PROGRESS', assignee = 'agent-a' WHERE id = '\(held.id)';
-                    SELECT pg_sleep(1.5);
+                    DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM release_now) LOOP PERFORM pg_sleep(0.02); END LOOP; END $$;
                     COMMIT;
                     """
                 let other = Task {
                     try await runProcess(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", url], stdin: Data(script.utf8))
                 }
-                // Wait until it holds the lock (its claim written, not committed).
-                for _ in 0..<100 {
-                    let locks = try await runProcess(
-                        psql,
-                        [
-                            "-X", "-tA", url, "-c",
-                            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242005 AND granted",
-                        ])
-                    if locks.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { break }
-                    try await Task.sleep(nanoseconds: 50_000_000)
+                let lockHeld =
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242005 AND granted"
+                guard try await until("the other client holds the lock", lockHeld) else { return }
+                let claim = Task {
+                    await asyncResult { try await store.claim(wanted.id, owner: "agent-b", ttl: 600, force: false) }
                 }
-                let started = Date()
-                let result = await asyncResult {
-                    try await store.claim(wanted.id, owner: "agent-b", ttl: 600, force: false)
-                }
-                let waited = Date().timeIntervalSince(started)
+                // The claim waits for the lock (the database shows it waiting) instead of reading
+                // past the claim in flight.
+                let waits = try await until(
+                    "the claim waits for the lock",
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242005 AND NOT granted")
+                _ = try await sql("INSERT INTO release_now VALUES (1)")
+                let result = await claim.value
                 let r = try await other.value
                 #expect(r.status == 0, "\(r.stderr)")
-                guard case .failure(let e as MinskyError) = result else {
+                guard waits, case .failure(let e as MinskyError) = result else {
                     Issue.record("the overlapping claim went through while another was in flight: \(result)")
                     return
                 }
                 #expect(e.code == .alreadyClaimed && e.message.contains(held.id.rawValue), "\(e.message)")
-                // It waited for the other transaction rather than reading past it.
-                #expect(waited > 0.2)
                 #expect(try await store.get(wanted.id).status == .todo)
             }
         }
