@@ -496,49 +496,39 @@ struct RacingClaimsTests {
                 b.paths = ["Sources/Store/Query.swift"]
                 let wanted = try await store.create(b)
                 // Another client's claim of the first task, in flight: it holds the leases' lock
-                // and has written its claim, and commits only when the test says so (a row in
-                // `release_now`), however slow the machine is.
+                // and has written its claim, and commits three seconds later. (Advisory locks
+                // belong to the database, which parallel tests share: nothing here may wait on the
+                // test, only on the clock.)
                 let psql = URL(fileURLWithPath: ScratchPostgres.binDir + "/psql")
-                func sql(_ statement: String) async throws -> String {
-                    let r = try await runProcess(psql, ["-X", "-tA", "-v", "ON_ERROR_STOP=1", url, "-c", statement])
-                    #expect(r.status == 0, "\(r.stderr)")
-                    return r.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-                }
-                func until(_ what: String, _ statement: String) async throws -> Bool {
-                    for _ in 0..<600 {
-                        if try await sql(statement) == "1" { return true }
-                        try await Task.sleep(nanoseconds: 50_000_000)
-                    }
-                    Issue.record("timed out waiting until \(what)")
-                    return false
-                }
-                _ = try await sql("CREATE TABLE release_now (x int)")
                 let script = """
                     BEGIN;
                     SELECT pg_advisory_xact_lock(\(4_242_005));
                     UPDATE tasks SET status = 'IN-PROGRESS', assignee = 'agent-a' WHERE id = '\(held.id)';
-                    DO $$ BEGIN WHILE NOT EXISTS (SELECT 1 FROM release_now) LOOP PERFORM pg_sleep(0.02); END LOOP; END $$;
+                    SELECT pg_sleep(3);
                     COMMIT;
                     """
                 let other = Task {
                     try await runProcess(psql, ["-X", "-q", "-v", "ON_ERROR_STOP=1", url], stdin: Data(script.utf8))
                 }
-                let lockHeld =
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242005 AND granted"
-                guard try await until("the other client holds the lock", lockHeld) else { return }
-                let claim = Task {
-                    await asyncResult { try await store.claim(wanted.id, owner: "agent-b", ttl: 600, force: false) }
+                // Wait until its claim is written (visible to nobody yet, as it has not committed:
+                // seen through the row lock it holds).
+                for _ in 0..<200 {
+                    let r = try await runProcess(
+                        psql,
+                        [
+                            "-X", "-tA", url, "-c",
+                            "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.objid = 4242005 AND l.granted AND a.query LIKE '%pg_sleep(3)%'",
+                        ])
+                    if r.stdout.trimmingCharacters(in: .whitespacesAndNewlines) == "1" { break }
+                    try await Task.sleep(nanoseconds: 25_000_000)
                 }
-                // The claim waits for the lock (the database shows it waiting) instead of reading
-                // past the claim in flight.
-                let waits = try await until(
-                    "the claim waits for the lock",
-                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objid = 4242005 AND NOT granted")
-                _ = try await sql("INSERT INTO release_now VALUES (1)")
-                let result = await claim.value
+                let result = await asyncResult {
+                    try await store.claim(wanted.id, owner: "agent-b", ttl: 600, force: false)
+                }
                 let r = try await other.value
                 #expect(r.status == 0, "\(r.stderr)")
-                guard waits, case .failure(let e as MinskyError) = result else {
+                // Without the lock the claim reads the leases before the other commits, and goes through.
+                guard case .failure(let e as MinskyError) = result else {
                     Issue.record("the overlapping claim went through while another was in flight: \(result)")
                     return
                 }
