@@ -164,9 +164,14 @@ public final class SyncEngine: Sendable {
         return try await withRemote { remote in
             var pulled = Int64(try await local.syncSetting(SyncSetting.pulledSeq) ?? "0") ?? 0
             var result = PullResult()
+            let batch = batch
+            // The next page is read from the remote while this one is applied here.
+            var next = Task { [pulled] in try await remote.syncRemoteLog(after: pulled, limit: batch) }
+            defer { next.cancel() }
             while true {
-                let page = try await remote.syncRemoteLog(after: pulled, limit: batch)
+                let page = try await next.value
                 guard page.position > pulled else { break }
+                next = Task { try await remote.syncRemoteLog(after: page.position, limit: batch) }
                 result.changed += try await local.syncApplyPulled(page.changes, position: page.position)
                 pulled = page.position
                 result.received += page.changes.count

@@ -118,39 +118,49 @@ extension JSONValue: ExpressibleByStringLiteral, ExpressibleByIntegerLiteral, Ex
 extension JSONValue {
     /// Compact JSON text with sorted keys: the canonical form stores hold.
     public func canonicalJSON() -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(256)
         write(to: &out)
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
-    public func write(to out: inout String) {
+    public func write(to out: inout String) { out += canonicalJSON() }
+
+    /// Compact JSON with sorted keys, as UTF-8 (what stores and the wire hold; built as bytes,
+    /// so text is copied a run at a time rather than a character at a time).
+    public func write(to out: inout [UInt8]) {
         switch self {
-        case .null: out += "null"
-        case .bool(let b): out += b ? "true" : "false"
-        case .int(let i): out += String(i)
+        case .null: out.append(contentsOf: "null".utf8)
+        case .bool(let b): out.append(contentsOf: (b ? "true" : "false").utf8)
+        case .int(let i): out.append(contentsOf: String(i).utf8)
         case .double(let d):
             if d.isFinite {
-                if d.rounded() == d && abs(d) < 1e15 { out += String(Int64(d)) + ".0" } else { out += "\(d)" }
+                if d.rounded() == d && abs(d) < 1e15 {
+                    out.append(contentsOf: String(Int64(d)).utf8)
+                    out.append(contentsOf: ".0".utf8)
+                } else {
+                    out.append(contentsOf: "\(d)".utf8)
+                }
             } else {
-                out += "null"
+                out.append(contentsOf: "null".utf8)
             }
         case .string(let s): JSONValue.writeString(s, to: &out)
         case .array(let a):
-            out += "["
+            out.append(UInt8(ascii: "["))
             for (i, v) in a.enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 v.write(to: &out)
             }
-            out += "]"
+            out.append(UInt8(ascii: "]"))
         case .object(let o):
-            out += "{"
+            out.append(UInt8(ascii: "{"))
             for (i, kv) in o.sorted(by: { $0.key < $1.key }).enumerated() {
-                if i > 0 { out += "," }
+                if i > 0 { out.append(UInt8(ascii: ",")) }
                 JSONValue.writeString(kv.key, to: &out)
-                out += ":"
+                out.append(UInt8(ascii: ":"))
                 kv.value.write(to: &out)
             }
-            out += "}"
+            out.append(UInt8(ascii: "}"))
         }
     }
 
@@ -175,34 +185,61 @@ extension JSONValue {
     /// A JSON string literal. `postgresStyle` writes it as PostgreSQL's jsonb output does:
     /// \b and \f in short form, U+2028/U+2029 unescaped.
     public static func writeString(_ s: String, to out: inout String, postgresStyle: Bool = false) {
-        out += "\""
-        // Most text needs no escape: copied whole (0xE2 leads U+2028/U+2029, so it takes the slow path).
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(s.utf8.count + 2)
+        writeString(s, to: &bytes, postgresStyle: postgresStyle)
+        out += String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// A JSON string: runs of bytes that need no escape are copied whole. U+2028 and U+2029 are
+    /// escaped too (JavaScript reads them as line ends) unless `postgresStyle`, which writes
+    /// \b and \f as PostgreSQL's jsonb does.
+    public static func writeString(_ s: String, to out: inout [UInt8], postgresStyle: Bool = false) {
+        out.append(0x22)
         var s = s
-        let plain = s.withUTF8 { bytes in
-            for b in bytes where b < 0x20 || b == 0x22 || b == 0x5C || b == 0xE2 { return false }
-            return true
-        }
-        if plain {
-            out += s
-            out += "\""
-            return
-        }
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case "\u{8}" where postgresStyle: out += "\\b"
-            case "\u{C}" where postgresStyle: out += "\\f"
-            case _ where u.value < 0x20 || (!postgresStyle && (u.value == 0x2028 || u.value == 0x2029)):
-                let hex = String(u.value, radix: 16)
-                out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            default: out.unicodeScalars.append(u)
+        s.withUTF8 { bytes in
+            let n = bytes.count
+            var start = 0
+            var i = 0
+            func escape(_ text: StaticString, skip: Int) {
+                out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                text.withUTF8Buffer { out.append(contentsOf: $0) }
+                i += skip
+                start = i
             }
+            while i < n {
+                let b = bytes[i]
+                if b >= 0x20 && b != 0x22 && b != 0x5C && b != 0xE2 {
+                    i += 1
+                    continue
+                }
+                switch b {
+                case 0x22: escape("\\\"", skip: 1)
+                case 0x5C: escape("\\\\", skip: 1)
+                case 0x0A: escape("\\n", skip: 1)
+                case 0x0D: escape("\\r", skip: 1)
+                case 0x09: escape("\\t", skip: 1)
+                case 0x08 where postgresStyle: escape("\\b", skip: 1)
+                case 0x0C where postgresStyle: escape("\\f", skip: 1)
+                case 0xE2:
+                    if !postgresStyle, i + 2 < n, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA8 {
+                        escape("\\u2028", skip: 3)
+                    } else if !postgresStyle, i + 2 < n, bytes[i + 1] == 0x80, bytes[i + 2] == 0xA9 {
+                        escape("\\u2029", skip: 3)
+                    } else {
+                        i += 1
+                    }
+                default:
+                    let hex = Array("0123456789abcdef".utf8)
+                    out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<i]))
+                    out.append(contentsOf: [0x5C, UInt8(ascii: "u"), 0x30, 0x30, hex[Int(b >> 4)], hex[Int(b & 15)]])
+                    i += 1
+                    start = i
+                }
+            }
+            out.append(contentsOf: UnsafeBufferPointer(rebasing: bytes[start..<n]))
         }
-        out += "\""
+        out.append(0x22)
     }
 
     /// Parses JSON text; errors name the field they came from.

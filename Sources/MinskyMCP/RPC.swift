@@ -49,14 +49,18 @@ enum RPC {
     }
 
     static func encode(_ v: JSONValue) -> [UInt8] {
-        var s: String
+        var out: [UInt8] = []
+        out.reserveCapacity(1024)
         if case .object(var o) = v, let raw = o["id"]?[rawNumberKey]?.stringValue {
             o["id"] = nil
-            s = "{\"id\":" + raw + "," + JSONValue.object(o).canonicalJSON().dropFirst()
+            out.append(contentsOf: "{\"id\":\(raw)".utf8)
+            let brace = out.count
+            JSONValue.object(o).write(to: &out)
+            if o.isEmpty { out.remove(at: brace) } else { out[brace] = UInt8(ascii: ",") }  // the rest's own "{"
         } else {
-            s = v.canonicalJSON()
+            v.write(to: &out)
         }
-        s += "\n"
-        return Array(s.utf8)
+        out.append(0x0A)
+        return out
     }
 }

@@ -386,12 +386,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         if words.contains(where: { $0?.isEmpty == true }) { return TaskPage(tasks: [], nextCursor: nil) }
         var hint = ""
         var walk = false
+        var density = 0.1
         // (Not with a parent or an assignee: their own indexes read less than a walk would.)
         if !terms.isEmpty, case .any = q.parent, q.assignee == nil,
             let count = c.dialect.matchCount(terms: terms, words: words)
         {
-            let n = try c.query("\(fragment: { _, _ in count })").first?[0].int ?? 0
+            let found = try c.query("\(fragment: { _, _ in count })").first
+            let n = found?[0].int ?? 0
             hint = c.dialect.commonWordsScan(matches: Int(n)) ?? ""
+            // Rowids mostly follow creation order: the first matches' share of the rows they span
+            // says how many rows a page's walk reads.
+            let span = (found?[2].int ?? 0) - (found?[1].int ?? 0) + 1
+            if n > 0, span > 0 { density = Double(n) / Double(span) }
             // Named words stream from the index, so a walk can ask it about a range of rows at a
             // time; a prefix it must gather is gathered once, for the whole walk, instead.
             walk = !hint.isEmpty && words.allSatisfy { $0 != nil }
@@ -410,7 +416,8 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         var tasks: [TaskItem]
         if walk {
             tasks = try commonWordsPage(
-                c, q, filters: filters, match: SQLDialect.ftsQuery(terms: terms, words: words, prefix: true))
+                c, q, filters: filters, match: SQLDialect.ftsQuery(terms: terms, words: words, prefix: true),
+                density: density)
         } else {
             var s: SQL = "SELECT \(raw: columns) FROM tasks t\(raw: hint) WHERE 1 = 1"
             s += filters
@@ -439,11 +446,14 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     /// where asking about each row costs a query each and gathering every match first costs all
     /// of them (25 ms for a word in 17% of 1,000,000 tasks). Rowids mostly follow creation
     /// order, which keeps a range tight; where they do not (imported or synced tasks), it is
-    /// wider, never wrong.
-    func commonWordsPage(_ c: any SQLConnection, _ q: TaskQuery, filters: SQL, match: String) throws -> [TaskItem] {
+    /// wider, never wrong. The first chunk is sized from `density` (the share of rows that match)
+    /// to hold a page with room to spare, so a page is mostly one statement; later chunks grow.
+    func commonWordsPage(_ c: any SQLConnection, _ q: TaskQuery, filters: SQL, match: String, density: Double)
+        throws -> [TaskItem]
+    {
         var found: [TaskItem] = []
         var after: SQL = q.cursor.map { " AND (t.created_at, t.id) > (\($0.createdAt), \($0.id))" } ?? ""
-        var chunk = max(256, (q.limit + 1) * 8)
+        var chunk = min(16384, max(64, Int(Double(q.limit + 1) * 1.5 / max(density, 0.001))))
         while true {
             let walk: SQL =
                 "FROM tasks t INDEXED BY tasks_created WHERE 1 = 1\(filters)\(after) ORDER BY t.created_at, t.id"

@@ -10,7 +10,7 @@ import MinskySQLite
 ///   swift run -c release minsky-bench vectors [--postgres URL] [--vectors 100000] [--dims 384]
 ///   swift run -c release minsky-bench ai-pipeline [--calls 200]
 ///   swift run -c release minsky-bench mcp [--minsky PATH]     (the MCP server over pipes)
-///   swift run -c release minsky-bench scale [--minsky PATH] [--tasks 100000] [--postgres URL]
+///   swift run -c release minsky-bench scale [--minsky PATH] [--tasks 100000] [--postgres URL] [--keep DIR]
 ///   swift run -c release minsky-bench sync --postgres URL [--changes 10000]
 ///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D] [--embeddings 384]
 /// Prints a Markdown table for BENCHMARKS.md.
@@ -178,7 +178,8 @@ struct Bench {
                 option("--minsky")
                 ?? URL(fileURLWithPath: args[0]).deletingLastPathComponent().appendingPathComponent("minsky").path
             let rows = try ScaleBench.run(
-                minsky: minsky, tasks: Int(option("--tasks") ?? "") ?? 100_000, postgres: option("--postgres"))
+                minsky: minsky, tasks: Int(option("--tasks") ?? "") ?? 100_000, postgres: option("--postgres"),
+                keep: option("--keep"))
             FileHandle.standardOutput.write(Data((rows.joined(separator: "\n") + "\n").utf8))
             return
         }

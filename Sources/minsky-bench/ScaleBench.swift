@@ -87,10 +87,12 @@ enum ScaleBench {
 
     static func median(_ xs: [Double]) -> Double { xs.sorted()[xs.count / 2] }
 
-    static func run(minsky: String, tasks n: Int, postgres: String?) throws -> [String] {
-        let dir = NSTemporaryDirectory() + "minsky-scale-\(UUID().uuidString.prefix(8))"
+    /// `keep`: a directory that stays afterwards; a SQLite project already imported there by an
+    /// earlier run of the same size is measured again without importing it anew.
+    static func run(minsky: String, tasks n: Int, postgres: String?, keep: String? = nil) throws -> [String] {
+        let dir = keep ?? NSTemporaryDirectory() + "minsky-scale-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(atPath: dir) }
+        defer { if keep == nil { try? FileManager.default.removeItem(atPath: dir) } }
         let file = dir + "/tasks.jsonl"
         let (epic, task) = try generate(n, to: file)
         var rows = [
@@ -103,8 +105,15 @@ enum ScaleBench {
 
         func measure(_ kind: String, _ project: String) throws {
             var r: [String: String] = [:]
-            let imported = try timed([minsky, "tasks", "import", file], cwd: project)
-            r["import"] = "\(fmt(imported.ms)), \(imported.kib / 1024) MB peak"
+            if FileManager.default.fileExists(atPath: project + "/.minsky/imported-\(n)") {
+                r["import"] = "(kept from an earlier run)"
+            } else {
+                let imported = try timed([minsky, "tasks", "import", file], cwd: project)
+                r["import"] = "\(fmt(imported.ms)), \(imported.kib / 1024) MB peak"
+                if keep != nil {
+                    FileManager.default.createFile(atPath: project + "/.minsky/imported-\(n)", contents: nil)
+                }
+            }
             let cli: [(String, [String])] = [
                 ("tasks get", ["tasks", "get", task]), ("tasks next", ["tasks", "next"]),
                 ("tasks list --limit 50", ["tasks", "list", "--limit", "50"]),
@@ -143,8 +152,11 @@ enum ScaleBench {
         }
 
         let sqliteProject = dir + "/sqlite"
-        try FileManager.default.createDirectory(atPath: sqliteProject, withIntermediateDirectories: true)
-        _ = try timed([minsky, "init"], cwd: sqliteProject)
+        if !FileManager.default.fileExists(atPath: sqliteProject + "/.minsky/imported-\(n)") {
+            try? FileManager.default.removeItem(atPath: sqliteProject)
+            try FileManager.default.createDirectory(atPath: sqliteProject, withIntermediateDirectories: true)
+            _ = try timed([minsky, "init"], cwd: sqliteProject)
+        }
         try measure("sqlite", sqliteProject)
 
         if let url = postgres {

@@ -73,6 +73,50 @@ struct CoreTests {
             ])
     }
 
+    /// The byte-run string writer against the plain definition (one scalar at a time), over
+    /// random strings of the characters that need care: quotes, backslashes, every control
+    /// character, U+2028/U+2029 and other characters whose UTF-8 starts like them (€, ₂), accents
+    /// and emoji. Both styles; the compact form also parses back to the string.
+    @Test func stringEscapingMatchesItsDefinition() throws {
+        func reference(_ s: String, postgresStyle: Bool) -> String {
+            var out = "\""
+            for u in s.unicodeScalars {
+                switch u {
+                case "\"": out += "\\\""
+                case "\\": out += "\\\\"
+                case "\n": out += "\\n"
+                case "\r": out += "\\r"
+                case "\t": out += "\\t"
+                case "\u{8}" where postgresStyle: out += "\\b"
+                case "\u{C}" where postgresStyle: out += "\\f"
+                case _ where u.value < 0x20 || (!postgresStyle && (u.value == 0x2028 || u.value == 0x2029)):
+                    let hex = String(u.value, radix: 16)
+                    out += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                default: out.unicodeScalars.append(u)
+                }
+            }
+            return out + "\""
+        }
+        let pool: [Character] =
+            ["a", "Z", " ", "\"", "\\", "/", "é", "€", "₂", "\u{2028}", "\u{2029}", "\u{2027}", "😀", "\u{7F}"]
+            + (0..<32).map { Character(UnicodeScalar(UInt8($0))) }
+        var seed: UInt64 = 7
+        func next(_ n: Int) -> Int {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            return Int((seed >> 33) % UInt64(n))
+        }
+        for _ in 0..<3000 {
+            var s = ""
+            for _ in 0..<next(24) { s.append(pool[next(pool.count)]) }
+            for style in [false, true] {
+                var out = ""
+                JSONValue.writeString(s, to: &out, postgresStyle: style)
+                #expect(out == reference(s, postgresStyle: style), "\(Array(s.unicodeScalars))")
+            }
+            #expect(try JSONValue.parse(JSONValue.string(s).canonicalJSON()) == .string(s))
+        }
+    }
+
     @Test func rulesRefuseBadInput() throws {
         #expect(throws: MinskyError.self) { try TaskRules.validate(NewTask(title: "")) }
         #expect(throws: MinskyError.self) { try TaskRules.validate(NewTask(title: "x", tags: ["a b"])) }
