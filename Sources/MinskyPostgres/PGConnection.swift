@@ -59,6 +59,18 @@ final class PGConnection: @unchecked Sendable {
         END IF; END$$
         """
 
+    /// Whether this connection's role may make temporary tables (asked once: a connection keeps
+    /// its role).
+    private var temporaryTables: Bool?
+
+    func mayUseTemporaryTables() throws -> Bool {
+        if let known = temporaryTables { return known }
+        let may =
+            try exec("SELECT has_database_privilege(current_database(), 'TEMPORARY')").rows.first?[0].text == "t"
+        temporaryTables = may
+        return may
+    }
+
     /// Whether row-level security applies to this connection's role on each table asked about
     /// (a connection keeps its role, so the answer is kept).
     private var rowSecurity: [String: Bool] = [:]

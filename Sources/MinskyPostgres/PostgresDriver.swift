@@ -268,6 +268,12 @@ public final class PostgresDriver: SQLDriver {
     }
 }
 
+extension PostgresDriver {
+    /// How many rows make an upsert go through a scratch table (see `PGSQLConnection.upsert`);
+    /// tests lower it to take that path with few rows.
+    public static let stagedUpsertRows = Atomic<Int>(64)
+}
+
 struct PGSQLConnection: SQLConnection {
     let conn: PGConnection
     var dialect: SQLDialect { .postgres }
@@ -285,6 +291,29 @@ struct PGSQLConnection: SQLConnection {
             sent = true
             return Self.copyText(rows)
         }
+    }
+
+    /// Many rows: COPY into a scratch table (the transaction's own, so no row-level security
+    /// applies to it), then one INSERT … SELECT with the conflict clause, under the table's
+    /// policies. A role that may not make temporary tables, and a few rows, go by statements.
+    func upsert(_ rows: SQLRows, onConflict: String) throws {
+        guard rows.count >= PostgresDriver.stagedUpsertRows.load(ordering: .relaxed), try conn.mayUseTemporaryTables()
+        else {
+            return try upsertWithStatements(rows, onConflict: onConflict)
+        }
+        let columns = rows.columns.map(\.name).joined(separator: ", ")
+        let stage = "minsky_stage_\(rows.table)"
+        try conn.exec(
+            "CREATE TEMP TABLE IF NOT EXISTS \(stage) ON COMMIT DROP AS SELECT \(columns) FROM \(rows.table) WITH NO DATA"
+        )
+        var sent = false
+        try conn.copyIn("COPY pg_temp.\(stage) (\(columns)) FROM STDIN") {
+            guard !sent else { return nil }
+            sent = true
+            return Self.copyText(rows)
+        }
+        try conn.exec("INSERT INTO \(rows.table) (\(columns)) SELECT \(columns) FROM pg_temp.\(stage) \(onConflict)")
+        try conn.execLater("TRUNCATE pg_temp.\(stage)")
     }
 
     /// Rows in COPY's text format: tab between values, a newline after each row, `\N` for NULL,

@@ -17,6 +17,11 @@ public protocol SQLConnection {
     /// Appends rows to a table: the database's bulk path where it has one (PostgreSQL's COPY),
     /// else multi-row INSERTs (`insertWithStatements`, the default).
     func insert(_ rows: SQLRows) throws
+    /// Inserts rows, doing `onConflict` (an `ON CONFLICT (…) DO …` clause, which may name
+    /// `EXCLUDED`) for keys already there. PostgreSQL copies many rows into a scratch table of
+    /// the transaction and upserts them from it in one statement; elsewhere multi-row INSERTs
+    /// (`upsertWithStatements`, the default). The rows must not repeat a key.
+    func upsert(_ rows: SQLRows, onConflict: String) throws
     /// Runs a statement whose result is not needed (a history row, a counter refresh). PostgreSQL
     /// sends it with the transaction's next statement or its COMMIT, in one round trip; its error
     /// fails the transaction there. Default: `execute`, now.
@@ -104,7 +109,9 @@ public struct SQLRows: Sendable {
     public var isEmpty: Bool { values.isEmpty }
 
     /// Appends one row: a value per column, in the columns' order.
-    public mutating func append(_ row: SQLValue...) {
+    public mutating func append(_ row: SQLValue...) { append(row: row) }
+
+    public mutating func append(row: [SQLValue]) {
         precondition(row.count == columns.count, "a row of \(table) needs \(columns.count) values")
         values += row
     }
@@ -133,6 +140,17 @@ public struct SQLRows: Sendable {
 
 extension SQLConnection {
     public func insert(_ rows: SQLRows) throws { try insertWithStatements(rows) }
+    public func upsert(_ rows: SQLRows, onConflict: String) throws {
+        try upsertWithStatements(rows, onConflict: onConflict)
+    }
+
+    /// Upserts `rows` with multi-row INSERT statements.
+    public func upsertWithStatements(_ rows: SQLRows, onConflict: String) throws {
+        for var s in rows.statements() {
+            s.parts.append(.raw(" " + onConflict))
+            try execute(SQLStatement(dialect, s))
+        }
+    }
 
     /// Appends `rows` with multi-row INSERT statements.
     public func insertWithStatements(_ rows: SQLRows) throws {

@@ -76,14 +76,17 @@ extension SQLTaskStore {
         return out
     }
 
-    func bind(_ v: JSONValue?, _ type: SQLDialect.ColumnType) -> SQL {
-        guard let v, !v.isNull else { return "\(SQLValue.null, as: type)" }
+    func bind(_ v: JSONValue?, _ type: SQLDialect.ColumnType) -> SQL { "\(value(v, type), as: type)" }
+
+    /// A synced field's value as the column of `type` holds it.
+    func value(_ v: JSONValue?, _ type: SQLDialect.ColumnType) -> SQLValue {
+        guard let v, !v.isNull else { return .null }
         switch type {
-        case .text: return "\(text: v.stringValue ?? "")"
-        case .timestamp: return "\(v.stringValue.flatMap(Timestamp.init(iso8601:)))"
-        case .integer: return "\(int: v.intValue ?? 0)"
-        case .json: return "\(json: v)"
-        case .blob: return "\(blob: [UInt8](Data(base64Encoded: v.stringValue ?? "") ?? Data()))"
+        case .text: return .text(v.stringValue ?? "")
+        case .timestamp: return v.stringValue.flatMap(Timestamp.init(iso8601:)).map { .text($0.iso8601) } ?? .null
+        case .integer: return .int(v.intValue ?? 0)
+        case .json: return .text(v.canonicalJSON())
+        case .blob: return .blob([UInt8](Data(base64Encoded: v.stringValue ?? "") ?? Data()))
         }
     }
 

@@ -221,7 +221,7 @@ final class SyncBatch<Driver: SQLDriver> {
         while i < buffered.count {
             let t = buffered[i].table
             var j = i
-            while j < buffered.count && buffered[j].table.table == t.table && j - i < Self.chunk { j += 1 }
+            while j < buffered.count && buffered[j].table.table == t.table { j += 1 }
             try upsert(t, Array(buffered[i..<j]))
             i = j
         }
@@ -232,29 +232,24 @@ final class SyncBatch<Driver: SQLDriver> {
     func upsert(_ t: SyncTable, _ rows: [(table: SyncTable, key: String, fields: [String: JSONValue], exists: Bool)])
         throws
     {
-        let names = t.key + t.fields.map(\.name)
-        var s: SQL = "INSERT INTO \(raw: t.table) (\(raw: names.joined(separator: ", "))) VALUES "
-        for (n, r) in rows.enumerated() {
-            s += "\(raw: n == 0 ? "(" : ", (")"
-            for (i, k) in t.keyParts(r.key).enumerated() { s += "\(raw: i == 0 ? "" : ", ")\(text: k)" }
-            for col in t.fields { s += ", \(store.bind(r.fields[col.name], col.type))" }
-            s += ")"
+        var table = SQLRows(t.table, t.key.map { ($0, .text) } + t.fields.map { ($0.name, $0.type) })
+        for r in rows {
+            table.append(
+                row: t.keyParts(r.key).map(SQLValue.text) + t.fields.map { store.value(r.fields[$0.name], $0.type) })
         }
         var sets = t.fields.map { "\($0.name) = EXCLUDED.\($0.name)" }
         if t.entity == .task { sets.append("version = \(t.table).version + 1") }
         if t.entity == .embedding && d.mayHaveVectorColumn, try store.hasVectorColumn(c) {
             sets.append("embedding = NULL")
         }
-        if t.entity == .note && d.stampsNotes {
-            // On the shared store notes are append-only (a team's members may insert them, never
-            // update them): a note already there stays as it is. A replica takes the note as the
-            // remote stored it (its author and time are the database's).
-            s += " ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO NOTHING"
-        } else {
-            s +=
-                " ON CONFLICT (\(raw: t.key.joined(separator: ", "))) DO UPDATE SET \(raw: sets.joined(separator: ", "))"
-        }
-        try c.execute(s)
+        let conflict = "ON CONFLICT (\(t.key.joined(separator: ", ")))"
+        // On the shared store notes are append-only (a team's members may insert them, never
+        // update them): a note already there stays as it is. A replica takes the note as the
+        // remote stored it (its author and time are the database's).
+        try c.upsert(
+            table,
+            onConflict: t.entity == .note && d.stampsNotes
+                ? "\(conflict) DO NOTHING" : "\(conflict) DO UPDATE SET \(sets.joined(separator: ", "))")
     }
 
     /// Writes everything left: rows, readiness counters, history, stamps and (remote) the log.
@@ -273,16 +268,17 @@ final class SyncBatch<Driver: SQLDriver> {
             try store.refreshCounters(c, Set(all[start..<min(all.count, start + Self.chunk)]))
         }
         try store.insertEvents(c, events, at: now)
-        for start in stride(from: 0, to: stampOrder.count, by: Self.chunk) {
-            let part = stampOrder[start..<min(stampOrder.count, start + Self.chunk)].compactMap { stamps[$0] }
-            var s: SQL = "INSERT INTO sync_rows (entity, key, stamps, deleted) VALUES "
-            for (n, r) in part.enumerated() {
-                let json = SyncStamp.encode(r.stamps, all: SyncTable.stampKeys(r.entity)).canonicalJSON()
-                s +=
-                    "\(raw: n == 0 ? "" : ", ")(\(text: r.entity.rawValue), \(text: r.key), \(text: json), \(int: r.deleted ? 1 : 0))"
-            }
-            s += " ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted"
-            try c.execute(s)
+        var rowStamps = SQLRows(
+            "sync_rows", [("entity", .text), ("key", .text), ("stamps", .text), ("deleted", .integer)])
+        for r in stampOrder.compactMap({ stamps[$0] }) {
+            let json = SyncStamp.encode(r.stamps, all: SyncTable.stampKeys(r.entity)).canonicalJSON()
+            rowStamps.append(.text(r.entity.rawValue), .text(r.key), .text(json), .int(r.deleted ? 1 : 0))
+        }
+        if !rowStamps.isEmpty {
+            try c.upsert(
+                rowStamps,
+                onConflict:
+                    "ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted")
         }
         guard appendLog, !log.isEmpty else { return }
         // A team store's database decides a note's author and time (a trigger): the log says

@@ -146,14 +146,14 @@ extension SQLTaskStore {
                 done[ch.id] = conflicts
             }
             try batch.finish(appendLog: true)
-            for start in stride(from: 0, to: applied.count, by: 400) {
-                var s: SQL = "INSERT INTO sync_applied (change_id, replica, outcome, at) VALUES "
-                for (n, (id, conflicts)) in applied[start..<min(applied.count, start + 400)].enumerated() {
-                    let outcome = JSONValue.array(conflicts.map(\.json)).canonicalJSON()
-                    s += "\(raw: n == 0 ? "" : ", ")(\(text: id), \(text: replica), \(text: outcome), \(now))"
-                }
-                try c.execute(s)
+            var rows = SQLRows(
+                "sync_applied", [("change_id", .text), ("replica", .text), ("outcome", .text), ("at", .timestamp)])
+            for (id, conflicts) in applied {
+                rows.append(
+                    .text(id), .text(replica), .text(JSONValue.array(conflicts.map(\.json)).canonicalJSON()),
+                    .text(now.iso8601))
             }
+            if !rows.isEmpty { try c.insert(rows) }
             try c.execute(
                 """
                 INSERT INTO sync_replicas (replica, pulled_seq, seen_at) VALUES (\(text: replica), 0, \(now)) \

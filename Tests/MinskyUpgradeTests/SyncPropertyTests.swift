@@ -48,6 +48,11 @@ import Testing
     }
 
     func run(seed: UInt64, server: ScratchPostgres) async throws {
+        // Every other seed, the remote writes even a few rows through its scratch-table upsert
+        // (which a push of 64 rows or more takes); other suites running meanwhile may take it too,
+        // which must change nothing.
+        PostgresDriver.stagedUpsertRows.store(seed % 2 == 0 ? 1 : 64, ordering: .relaxed)
+        defer { PostgresDriver.stagedUpsertRows.store(64, ordering: .relaxed) }
         var rng = SplitMix64(seed: seed)
         let strategy = SyncStrategy.allCases[Int(seed % UInt64(SyncStrategy.allCases.count))]
         let schema = "s\(seed)_\(UInt32.random(in: 0..<UInt32.max))"
