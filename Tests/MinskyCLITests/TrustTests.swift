@@ -285,6 +285,28 @@ struct TrustTests {
         let notes = try await replica.json("tasks", "get", kept)["notes"]?.arrayValue ?? []
         #expect(notes.map { $0["author"]?.stringValue } == ["mem_shared"], "\(notes)")
 
+        // A push of many rows goes through the remote's scratch-table upsert (a temporary table
+        // of the member's own, then one INSERT … SELECT under the member's policies): 80 new
+        // tasks, then an edit of each.
+        let bulk = replicaDir.appendingPathComponent("bulk.jsonl")
+        try (0..<80).map { #"{"id":"mk-bulk\#($0)","title":"bulk \#($0)"}"# }.joined(separator: "\n")
+            .write(to: bulk, atomically: true, encoding: .utf8)
+        #expect(try await replica.run("tasks", "import", bulk.path).status == 0)
+        let pushed = try await replica.json("sync", "now")
+        #expect(pushed["pushed"] == 80 && pushed["conflicts"]?.arrayValue == [], "\(pushed)")
+        for i in 0..<80 { _ = try await replica.json("tasks", "update", "mk-bulk\(i)", "--title", "bulk \(i) edited") }
+        let edited = try await replica.json("sync", "now")
+        #expect(edited["pushed"] == 80 && edited["conflicts"]?.arrayValue == [], "\(edited)")
+        #expect(
+            try await value(
+                url("shared"),
+                "SELECT count(*) FROM tasks WHERE title LIKE 'bulk % edited' AND version = 2 AND id LIKE 'mk-bulk%'")
+                == "80")
+        #expect(
+            try await value(
+                url("shared"), "SELECT count(DISTINCT actor) FROM task_events WHERE task_id LIKE 'mk-bulk%'")
+                == "1")
+
         // ~/.pgpass: a refused password never replaces the working entry, nor drops others.
         let text = try String(contentsOf: pgpass, encoding: .utf8)
         #expect(text.contains("mem_shared:mem_shared-password"), "\(text)")
