@@ -28,15 +28,7 @@ public struct ChangeCursor: Sendable, Hashable {
 
     /// The short key an event is remembered by in `fresh` (12 hex digits of FNV-1a): events are
     /// only ever compared with the few of the same seconds, so the cursor stays small.
-    public static func key(_ eventID: String) -> String {
-        var h: UInt64 = 0xcbf2_9ce4_8422_2325
-        for b in eventID.utf8 {
-            h ^= UInt64(b)
-            h = h &* 0x100_0000_01b3
-        }
-        let hex = String(h, radix: 16)
-        return String((String(repeating: "0", count: max(0, 16 - hex.count)) + hex).prefix(12))
-    }
+    public static func key(_ eventID: String) -> String { FNV1a.hex(eventID, digits: 12) }
 
     /// "c1.<base64 of micros:id:fresh,ids>".
     public var token: String {

@@ -221,6 +221,24 @@ public struct SHA256: Sendable {
     }
 }
 
+/// FNV-1a, 64 bits: a short, stable name for a text (not a defence against anyone).
+public enum FNV1a {
+    public static func hash(_ text: String) -> UInt64 {
+        var h: UInt64 = 0xcbf2_9ce4_8422_2325
+        for b in text.utf8 {
+            h ^= UInt64(b)
+            h = h &* 0x100_0000_01b3
+        }
+        return h
+    }
+
+    /// The first `digits` of the hash's 16 hex digits.
+    public static func hex(_ text: String, digits: Int = 16) -> String {
+        let hex = String(hash(text), radix: 16)
+        return String((String(repeating: "0", count: max(0, 16 - hex.count)) + hex).prefix(digits))
+    }
+}
+
 public enum Hex {
     static let digits = Array("0123456789abcdef".utf8)
     /// Appends the hex digits of `bytes` to `out`, with no intermediate string.

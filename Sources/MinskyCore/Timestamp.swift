@@ -33,6 +33,33 @@ public struct Timestamp: Hashable, Comparable, Sendable, Codable, CustomStringCo
         let days = secs >= 0 ? secs / 86_400 : (secs - 86_399) / 86_400
         let sod = secs - days * 86_400
         let (y, m, d) = Self.civil(fromDays: days)
+        if (0...9999).contains(y) {
+            // "YYYY-MM-DDTHH:MM:SS.ffffffZ", digit by digit (on every row a store writes or reads).
+            return String(unsafeUninitializedCapacity: 27) { out in
+                func put(_ v: Int64, _ width: Int, at end: Int) {
+                    var v = v
+                    for i in stride(from: end - 1, through: end - width, by: -1) {
+                        out[i] = UInt8(48 + v % 10)
+                        v /= 10
+                    }
+                }
+                put(y, 4, at: 4)
+                out[4] = 45
+                put(m, 2, at: 7)
+                out[7] = 45
+                put(d, 2, at: 10)
+                out[10] = 84
+                put(sod / 3600, 2, at: 13)
+                out[13] = 58
+                put(sod % 3600 / 60, 2, at: 16)
+                out[16] = 58
+                put(sod % 60, 2, at: 19)
+                out[19] = 46
+                put(micros, 6, at: 26)
+                out[26] = 90
+                return 27
+            }
+        }
         func pad(_ v: Int64, _ w: Int) -> String {
             let s = String(v)
             return s.count >= w ? s : String(repeating: "0", count: w - s.count) + s

@@ -88,7 +88,15 @@ final class PGConnection: @unchecked Sendable {
         pendingBegin = begin
         queued = []
         queuedOnce = []
+        stagesUsed = []
     }
+
+    /// Scratch tables (`PGSQLConnection.upsert`) filled in this transaction.
+    private var stagesUsed: Set<String> = []
+
+    /// Whether `stage` was filled earlier in this transaction (and so must be emptied first);
+    /// notes that it is now.
+    func stageUsed(_ stage: String) -> Bool { !stagesUsed.insert(stage).inserted }
 
     /// Ends a transaction: COMMIT (with whatever is queued), or nothing for one that sent nothing.
     func commit() throws {
@@ -104,6 +112,7 @@ final class PGConnection: @unchecked Sendable {
     func rollback() {
         queued = []
         queuedOnce = []
+        try? drain()
         if pendingBegin != nil {
             pendingBegin = nil
         } else {
@@ -125,6 +134,7 @@ final class PGConnection: @unchecked Sendable {
     /// Sends a pending BEGIN and queued statements on their own (before a COPY or a script,
     /// which cannot be pipelined).
     func flushBegin() throws {
+        try drain()
         guard pendingBegin != nil || !queued.isEmpty else { return }
         _ = try pipelined(takePending())
     }
@@ -143,11 +153,46 @@ final class PGConnection: @unchecked Sendable {
     /// Runs one statement with text parameters; returns the result rows as text values.
     @discardableResult
     func exec(_ sql: String, _ params: [SQLValue] = []) throws -> PGResult {
+        try drain()
         if pendingBegin != nil || !queued.isEmpty {
             return try pipelined(takePending() + [(sql, params)])
         }
         return try withParameters(params) { n, values in
             try PGResult.check(PQexecParams(raw, sql, n, nil, values, nil, nil, 0), conn: self, sql: sql)
+        }
+    }
+
+    /// Statements sent (`execSoon`) whose results are not read yet: their SQL, and whether they
+    /// were all handed to the server.
+    private var inFlight: (sql: [String], sent: Bool)?
+
+    /// Sends a statement whose result is not needed now, with a pending BEGIN and queued
+    /// statements, and returns without waiting: the server runs it while the caller prepares
+    /// what comes next. Its result is read, and its error thrown (failing the transaction), by
+    /// the connection's next statement, COPY or COMMIT. Outside a transaction it runs now.
+    func execSoon(_ sql: String, _ params: [SQLValue] = []) throws {
+        guard inFlight != nil || pendingBegin != nil || PQtransactionStatus(raw) == PQTRANS_INTRANS else {
+            _ = try exec(sql, params)
+            return
+        }
+        try drain()
+        let batch = takePending() + [(sql, params)]
+        guard PQenterPipelineMode(raw) == 1 else {
+            _ = try runEach(batch)
+            return
+        }
+        inFlight = (batch.map(\.sql), send(batch))
+    }
+
+    /// Reads the results of statements sent by `execSoon`; throws the first failure.
+    private func drain() throws {
+        guard let (sqls, sent) = inFlight else { return }
+        inFlight = nil
+        do {
+            _ = try receive(sqls, sent: sent)
+        } catch let e as PGError where e.sqlState == Self.untrackedState {
+            knownUntracked = false
+            throw e
         }
     }
 
@@ -162,24 +207,38 @@ final class PGConnection: @unchecked Sendable {
         }
     }
 
-    private func sendPipeline(_ batch: [(sql: String, params: [SQLValue])]) throws -> PGResult {
-        guard PQenterPipelineMode(raw) == 1 else {
-            var last: PGResult?
-            for (sql, params) in batch {
-                last = try withParameters(params) { n, values in
-                    try PGResult.check(PQexecParams(raw, sql, n, nil, values, nil, nil, 0), conn: self, sql: sql)
-                }
+    /// Each statement on its own (where pipeline mode cannot be entered); the last one's result.
+    private func runEach(_ batch: [(sql: String, params: [SQLValue])]) throws -> PGResult {
+        var last: PGResult?
+        for (sql, params) in batch {
+            last = try withParameters(params) { n, values in
+                try PGResult.check(PQexecParams(raw, sql, n, nil, values, nil, nil, 0), conn: self, sql: sql)
             }
-            return last!
         }
-        defer { PQexitPipelineMode(raw) }
+        return last!
+    }
+
+    private func sendPipeline(_ batch: [(sql: String, params: [SQLValue])]) throws -> PGResult {
+        guard PQenterPipelineMode(raw) == 1 else { return try runEach(batch) }
+        return try receive(batch.map(\.sql), sent: send(batch))
+    }
+
+    /// Sends `batch` and a sync point in pipeline mode (entered by the caller); whether all of it
+    /// was handed to the server.
+    private func send(_ batch: [(sql: String, params: [SQLValue])]) -> Bool {
         var sent = true
         for (sql, params) in batch where sent {
             sent = withParameters(params) { n, values in
                 PQsendQueryParams(raw, sql, n, nil, values, nil, nil, 0) == 1
             }
         }
-        sent = sent && PQpipelineSync(raw) == 1
+        return sent && PQpipelineSync(raw) == 1
+    }
+
+    /// Reads a sent pipeline's results up to its sync point and leaves pipeline mode; the last
+    /// statement's result, or the first failure thrown.
+    private func receive(_ batch: [String], sent: Bool) throws -> PGResult {
+        defer { PQexitPipelineMode(raw) }
         // Every result is read, up to the sync point, whatever failed: each statement's (each
         // followed by a nil), then the sync's.
         var results: [OpaquePointer?] = []
@@ -214,10 +273,10 @@ final class PGConnection: @unchecked Sendable {
         }
         if let i = failed {
             for (k, r) in results.enumerated() where k != i { PQclear(r) }
-            _ = try PGResult.check(results[i], conn: self, sql: batch[i].sql)
+            _ = try PGResult.check(results[i], conn: self, sql: batch[i])
         }
         for r in results.dropLast() { PQclear(r) }
-        return try PGResult.check(results[results.count - 1], conn: self, sql: batch[batch.count - 1].sql)
+        return try PGResult.check(results[results.count - 1], conn: self, sql: batch[batch.count - 1])
     }
 
     /// Calls `body` with `params` as the C strings libpq takes (NULL for SQL NULL).

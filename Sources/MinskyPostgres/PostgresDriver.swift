@@ -293,27 +293,31 @@ struct PGSQLConnection: SQLConnection {
         }
     }
 
-    /// Many rows: COPY into a scratch table (the transaction's own, so no row-level security
-    /// applies to it), then one INSERT … SELECT with the conflict clause, under the table's
-    /// policies. A role that may not make temporary tables, and a few rows, go by statements.
+    /// Many rows: COPY into a scratch table (a temporary table of the connection's own, so no
+    /// row-level security applies to it; emptied at each commit), then one INSERT … SELECT with
+    /// the conflict clause, under the table's policies, sent without waiting (`execSoon`). A role
+    /// that may not make temporary tables, and a few rows, go by statements.
     func upsert(_ rows: SQLRows, onConflict: String) throws {
         guard rows.count >= PostgresDriver.stagedUpsertRows.load(ordering: .relaxed), try conn.mayUseTemporaryTables()
         else {
             return try upsertWithStatements(rows, onConflict: onConflict)
         }
         let columns = rows.columns.map(\.name).joined(separator: ", ")
-        let stage = "minsky_stage_\(rows.table)"
-        try conn.exec(
-            "CREATE TEMP TABLE IF NOT EXISTS \(stage) ON COMMIT DROP AS SELECT \(columns) FROM \(rows.table) WITH NO DATA"
-        )
+        // Named by its columns, so a store migrated meanwhile gets a table of its own.
+        let stage = "minsky_stage_\(rows.table)_\(FNV1a.hex(columns, digits: 8))"
+        // Made once per connection (a rolled-back transaction's is made again); sent with the COPY.
+        try conn.execLater(
+            "CREATE TEMP TABLE IF NOT EXISTS \(stage) ON COMMIT DELETE ROWS AS SELECT \(columns) FROM \(rows.table) WITH NO DATA",
+            once: true)
+        if conn.stageUsed(stage) { try conn.execLater("DELETE FROM pg_temp.\(stage)") }
         var sent = false
         try conn.copyIn("COPY pg_temp.\(stage) (\(columns)) FROM STDIN") {
             guard !sent else { return nil }
             sent = true
             return Self.copyText(rows)
         }
-        try conn.exec("INSERT INTO \(rows.table) (\(columns)) SELECT \(columns) FROM pg_temp.\(stage) \(onConflict)")
-        try conn.execLater("TRUNCATE pg_temp.\(stage)")
+        try conn.execSoon(
+            "INSERT INTO \(rows.table) (\(columns)) SELECT \(columns) FROM pg_temp.\(stage) \(onConflict)")
     }
 
     /// Rows in COPY's text format: tab between values, a newline after each row, `\N` for NULL,
@@ -352,6 +356,7 @@ struct PGSQLConnection: SQLConnection {
     }
     func execute(_ s: SQLStatement) throws -> Int { try conn.exec(s.sql, s.binds).affected }
     func executeLater(_ s: SQLStatement) throws { try conn.execLater(s.sql, s.binds) }
+    func executeSoon(_ s: SQLStatement) throws { try conn.execSoon(s.sql, s.binds) }
     var knownUntracked: Bool {
         get { conn.knownUntracked }
         nonmutating set { conn.knownUntracked = newValue }

@@ -26,6 +26,10 @@ public protocol SQLConnection {
     /// sends it with the transaction's next statement or its COMMIT, in one round trip; its error
     /// fails the transaction there. Default: `execute`, now.
     func executeLater(_ statement: SQLStatement) throws
+    /// Runs a statement whose result is not needed now, letting the caller go on while the
+    /// database works: PostgreSQL sends it at once and reads its result (its error failing the
+    /// transaction) with the connection's next statement. Default: `execute`, now.
+    func executeSoon(_ statement: SQLStatement) throws
     /// Whether an earlier transaction on this connection found that the store keeps no sync log,
     /// so a write may skip asking again (a round trip on PostgreSQL) if it calls
     /// `requireUntracked()`. Always false where asking is cheap (SQLite, in process).
@@ -38,6 +42,7 @@ public protocol SQLConnection {
 
 extension SQLConnection {
     public func executeLater(_ statement: SQLStatement) throws { try execute(statement) }
+    public func executeSoon(_ statement: SQLStatement) throws { try execute(statement) }
     public var knownUntracked: Bool {
         get { false }
         nonmutating set {}

@@ -28,10 +28,19 @@ extension SQLTaskStore {
             if !events.isEmpty { try c.executeLater(s) }
             return
         }
-        let who = try d.databaseActor.map { try c.query(SQL(raw: "SELECT " + $0)).first?[0].text ?? actor } ?? actor
+        try c.insert(eventRows(events, at: at, actor: try bulkActor(c)))
+    }
+
+    /// Who a bulk load of history rows names: the database's connected role where it knows one,
+    /// else the store's actor.
+    func bulkActor(_ c: any SQLConnection) throws -> String {
+        try d.databaseActor.map { try c.query(SQL(raw: "SELECT " + $0)).first?[0].text ?? actor } ?? actor
+    }
+
+    func eventRows(_ events: [(TaskID, String, JSONValue)], at: Timestamp, actor who: String) -> SQLRows {
         var rows = SQLRows.events
         for (task, kind, changes) in events { rows.appendEvent(task, kind, changes, at: at, actor: who) }
-        try c.insert(rows)
+        return rows
     }
 
     public func history(of id: TaskID, limit: Int, cursor: String?) async throws -> TaskEventPage {

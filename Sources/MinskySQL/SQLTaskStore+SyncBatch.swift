@@ -253,8 +253,43 @@ final class SyncBatch<Driver: SQLDriver> {
     }
 
     /// Writes everything left: rows, readiness counters, history, stamps and (remote) the log.
+    /// What needs the database's answers is asked before the rows go, so the rows PostgreSQL
+    /// takes without a wait (`executeSoon`) are written while the rest is prepared.
     func finish(appendLog: Bool) throws {
+        let logging = appendLog && !log.isEmpty
+        let bulkEvents = events.count >= 64 || d.databaseActor == nil
+        let who = bulkEvents ? try store.bulkActor(c) : nil
+        var seq = logging ? try c.query("SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0 : 0
         try flush()
+        let history = who.map { store.eventRows(events, at: now, actor: $0) }
+        var rowStamps = SQLRows(
+            "sync_rows", [("entity", .text), ("key", .text), ("stamps", .text), ("deleted", .integer)])
+        for r in stampOrder.compactMap({ stamps[$0] }) {
+            let json = SyncStamp.encode(r.stamps, all: SyncTable.stampKeys(r.entity)).canonicalJSON()
+            rowStamps.append(.text(r.entity.rawValue), .text(r.key), .text(json), .int(r.deleted ? 1 : 0))
+        }
+        // A team store's database decides a note's author and time (a trigger): the log says
+        // what it stored, read back, so every replica ends with the same note.
+        if logging && d.stampsNotes {
+            for i in log.indices where log[i].entity == .note && !log[i].deleted {
+                if let row = try store.syncRow(c, SyncTable.of(.note), log[i].key) { log[i].fields = row }
+            }
+        }
+        var entries = SQLRows(
+            "sync_log",
+            [
+                ("seq", .integer), ("change_id", .text), ("replica", .text), ("entity", .text), ("key", .text),
+                ("body", .text), ("at", .timestamp),
+            ])
+        if logging {
+            for ch in log {
+                seq += 1
+                entries.append(
+                    .int(seq), .text(ch.id), .text(ch.replica), .text(ch.entity.rawValue), .text(ch.key),
+                    .text(ch.body(all: SyncTable.stampKeys(ch.entity)).canonicalJSON()), .text(now.iso8601))
+            }
+        }
+
         var ids = affected
         let changed = Array(resolvedChanged)
         for start in stride(from: 0, to: changed.count, by: Self.chunk) {
@@ -267,41 +302,14 @@ final class SyncBatch<Driver: SQLDriver> {
         for start in stride(from: 0, to: all.count, by: Self.chunk) {
             try store.refreshCounters(c, Set(all[start..<min(all.count, start + Self.chunk)]))
         }
-        try store.insertEvents(c, events, at: now)
-        var rowStamps = SQLRows(
-            "sync_rows", [("entity", .text), ("key", .text), ("stamps", .text), ("deleted", .integer)])
-        for r in stampOrder.compactMap({ stamps[$0] }) {
-            let json = SyncStamp.encode(r.stamps, all: SyncTable.stampKeys(r.entity)).canonicalJSON()
-            rowStamps.append(.text(r.entity.rawValue), .text(r.key), .text(json), .int(r.deleted ? 1 : 0))
-        }
+        if let history { try c.insert(history) } else { try store.insertEvents(c, events, at: now) }
         if !rowStamps.isEmpty {
             try c.upsert(
                 rowStamps,
                 onConflict:
                     "ON CONFLICT (entity, key) DO UPDATE SET stamps = EXCLUDED.stamps, deleted = EXCLUDED.deleted")
         }
-        guard appendLog, !log.isEmpty else { return }
-        // A team store's database decides a note's author and time (a trigger): the log says
-        // what it stored, read back, so every replica ends with the same note.
-        if d.stampsNotes {
-            for i in log.indices where log[i].entity == .note && !log[i].deleted {
-                if let row = try store.syncRow(c, SyncTable.of(.note), log[i].key) { log[i].fields = row }
-            }
-        }
-        var seq = try c.query("SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0
         // Appended in bulk (COPY on PostgreSQL).
-        var rows = SQLRows(
-            "sync_log",
-            [
-                ("seq", .integer), ("change_id", .text), ("replica", .text), ("entity", .text), ("key", .text),
-                ("body", .text), ("at", .timestamp),
-            ])
-        for ch in log {
-            seq += 1
-            rows.append(
-                .int(seq), .text(ch.id), .text(ch.replica), .text(ch.entity.rawValue), .text(ch.key),
-                .text(ch.body(all: SyncTable.stampKeys(ch.entity)).canonicalJSON()), .text(now.iso8601))
-        }
-        try c.insert(rows)
+        if logging { try c.insert(entries) }
     }
 }

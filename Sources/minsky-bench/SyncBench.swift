@@ -36,7 +36,8 @@ enum SyncBench {
         // Push: one replica made `changes` changes (creates) while tracking.
         let a = try SQLiteTaskStore(path: dir.appendingPathComponent("a.db").path, create: true)
         let engineA = SyncEngine(
-            local: a, batch: Int(ProcessInfo.processInfo.environment["MINSKY_SYNC_BATCH"] ?? "") ?? 500,
+            local: a,
+            batch: Int(ProcessInfo.processInfo.environment["MINSKY_SYNC_BATCH"] ?? "") ?? SyncEngine.defaultBatch,
             openRemote: SyncEngine.openRemote)
         _ = try await engineA.enable(remoteURL: url, strategy: .mergeFields, interval: nil)
         for start in stride(from: 0, to: changes, by: 1000) {

@@ -27,6 +27,29 @@ struct CoreTests {
         #expect(t.iso8601 == text)
     }
 
+    /// Times across the years a store can hold, written digit by digit, read back by the parser
+    /// (its own code) and, from 1583 (Foundation's calendar is Julian before the Gregorian reform;
+    /// ours, like ISO 8601 and PostgreSQL, is proleptic Gregorian), against Foundation's calendar.
+    @Test func timestampsWriteEveryYearExactly() throws {
+        var seed: UInt64 = 11
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        let lowest: Int64 = -62_135_596_800_000_000  // 0001-01-01
+        let highest: Int64 = 253_402_300_799_999_999  // 9999-12-31T23:59:59.999999
+        for _ in 0..<20_000 {
+            seed = seed &* 6_364_136_223_846_793_005 &+ 1_442_695_040_888_963_407
+            let t = Timestamp(microseconds: lowest + Int64(seed >> 2) % (highest - lowest))
+            let text = t.iso8601
+            #expect(text.utf8.count == 27 && Timestamp(iso8601: text) == t, "\(t.microseconds): \(text)")
+            let secs = Double(t.microseconds >= 0 ? t.microseconds / 1_000_000 : (t.microseconds - 999_999) / 1_000_000)
+            let c = utc.dateComponents(
+                [.year, .month, .day, .hour, .minute, .second], from: Date(timeIntervalSince1970: secs))
+            let expected = String(
+                format: "%04d-%02d-%02dT%02d:%02d:%02d", c.year!, c.month!, c.day!, c.hour!, c.minute!, c.second!)
+            if c.year! > 1582 { #expect(text.hasPrefix(expected), "\(text) is not \(expected)") }
+        }
+    }
+
     @Test func timestampParsingAcceptsOffsetsAndRejectsGarbage() throws {
         #expect(Timestamp(iso8601: "2026-01-01T01:00:00+01:00") == Timestamp(iso8601: "2026-01-01T00:00:00Z"))
         #expect(
