@@ -103,6 +103,7 @@ extension SQLConnection {
     public func execute(_ sql: SQL) throws -> Int { try execute(SQLStatement(dialect, sql)) }
 
     public func executeLater(_ sql: SQL) throws { try executeLater(SQLStatement(dialect, sql)) }
+    public func executeSoon(_ sql: SQL) throws { try executeSoon(SQLStatement(dialect, sql)) }
 
     public func forEachTextAndBlob(_ sql: SQL, _ body: (String, UnsafeRawBufferPointer) throws -> Void) throws {
         try forEachTextAndBlob(SQLStatement(dialect, sql), body)

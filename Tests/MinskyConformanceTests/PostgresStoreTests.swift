@@ -112,6 +112,93 @@ struct PostgresStoreTests {
         #expect(rows == [1, 2, 5])
     }
 
+    /// A statement sent without waiting (`executeSoon`) runs while the caller goes on: the next
+    /// statement, COPY or COMMIT reads its result, and its failure fails the transaction there
+    /// (nothing of it stays; the connection serves the next one). Outside a transaction it runs
+    /// at once.
+    @Test func soonStatementsRunMeanwhileAndTheirFailureFailsTheTransaction() async throws {
+        let url = try TestEnvironment.postgresURL()
+        let driver = try await PostgresDriver(url: url, maxConnections: 1)
+        defer { Task { await driver.close() } }
+        let table = "soon_\(UInt32.random(in: 0...UInt32.max))"
+        try await driver.write { c in _ = try c.execute(SQL(raw: "CREATE TABLE \(table) (n integer PRIMARY KEY)")) }
+        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        func rows() async throws -> [Int64] {
+            try await driver.read { c in
+                try c.query(SQL(raw: "SELECT n FROM \(table) ORDER BY n")).compactMap { $0[0].int }
+            }
+        }
+        let seen: [Int64] = try await driver.write { c in
+            try c.executeSoon(SQL(raw: "INSERT INTO \(table) VALUES (1)"))
+            try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (2)"))
+            try c.executeSoon(SQL(raw: "INSERT INTO \(table) VALUES (3)"))
+            // A COPY after them (64 rows or more go by COPY).
+            var bulk = SQLRows(table, [("n", .integer)])
+            for n in 100..<200 { bulk.append(.int(Int64(n))) }
+            try c.insert(bulk)
+            return try c.query(SQL(raw: "SELECT n FROM \(table) WHERE n < 100 ORDER BY n")).compactMap { $0[0].int }
+        }
+        #expect(seen == [1, 2, 3])
+        #expect(try await rows().count == 103)
+        for ending in ["commit", "query", "copy", "throw"] {
+            await #expect(throws: MinskyError.self, "\(ending)") {
+                try await driver.write { c in
+                    try c.executeSoon(SQL(raw: "INSERT INTO \(table) VALUES (4)"))
+                    try c.executeSoon(SQL(raw: "INSERT INTO \(table) VALUES (1)"))  // a duplicate
+                    switch ending {
+                    case "query": _ = try c.query(SQL(raw: "SELECT 1"))
+                    case "copy":
+                        var bulk = SQLRows(table, [("n", .integer)])
+                        for n in 300..<400 { bulk.append(.int(Int64(n))) }
+                        try c.insert(bulk)
+                    case "throw": throw MinskyError(.invalidInput, "changed my mind")
+                    default: break
+                    }
+                }
+            }
+            #expect(try await rows().count == 103, "\(ending): nothing of the failed transaction stays")
+        }
+        try await driver.autocommit { c in try c.executeSoon(SQL(raw: "INSERT INTO \(table) VALUES (5)")) }
+        #expect(try await rows().prefix(4) == [1, 2, 3, 5])
+    }
+
+    /// Many rows upsert through a scratch table: new keys are inserted, existing ones take the
+    /// conflict clause once each, a second upsert in the same transaction does not see the first
+    /// one's rows again, and the next transaction starts from an empty scratch table.
+    @Test func upsertsThroughTheScratchTableTouchEachRowOnce() async throws {
+        let url = try TestEnvironment.postgresURL()
+        let driver = try await PostgresDriver(url: url, maxConnections: 1)
+        defer { Task { await driver.close() } }
+        let table = "staged_\(UInt32.random(in: 0...UInt32.max))"
+        try await driver.write { c in
+            _ = try c.execute(
+                SQL(raw: "CREATE TABLE \(table) (k text PRIMARY KEY, v text NOT NULL, hits integer DEFAULT 0)"))
+        }
+        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        let conflict = "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, hits = \(table).hits + 1"
+        @Sendable func rows(_ keys: Range<Int>, _ v: String) -> SQLRows {
+            var r = SQLRows(table, [("k", .text), ("v", .text)])
+            for k in keys { r.append(.text("k\(k)"), .text(v)) }
+            return r
+        }
+        try await driver.write { c in
+            try c.upsert(rows(0..<100, "a"), onConflict: conflict)
+            try c.upsert(rows(50..<150, "b"), onConflict: conflict)
+        }
+        try await driver.write { c in try c.upsert(rows(0..<100, "c"), onConflict: conflict) }
+        let got: [String: String] = try await driver.read { c in
+            Dictionary(
+                uniqueKeysWithValues: try c.query(SQL(raw: "SELECT k, v || ':' || hits FROM \(table)")).map {
+                    ($0[0].text ?? "", $0[1].text ?? "")
+                })
+        }
+        var expected: [String: String] = [:]
+        for k in 0..<50 { expected["k\(k)"] = "c:1" }
+        for k in 50..<100 { expected["k\(k)"] = "c:2" }
+        for k in 100..<150 { expected["k\(k)"] = "b:0" }
+        #expect(got == expected)
+    }
+
     /// On PostgreSQL a new task's row is sent without first learning whether its id is free: a
     /// taken id fails that transaction, and the task is created again with a longer id.
     @Test func idsGrowWhenTheyCollideThoughTheRowIsSentBlind() async throws {
