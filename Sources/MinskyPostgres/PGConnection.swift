@@ -162,6 +162,11 @@ final class PGConnection: @unchecked Sendable {
         }
     }
 
+    /// Whether a transaction is open (or begun, its BEGIN not sent yet).
+    var inTransaction: Bool {
+        inFlight != nil || pendingBegin != nil || PQtransactionStatus(raw) == PQTRANS_INTRANS
+    }
+
     /// Statements sent (`execSoon`) whose results are not read yet: their SQL, and whether they
     /// were all handed to the server.
     private var inFlight: (sql: [String], sent: Bool)?
@@ -171,7 +176,7 @@ final class PGConnection: @unchecked Sendable {
     /// what comes next. Its result is read, and its error thrown (failing the transaction), by
     /// the connection's next statement, COPY or COMMIT. Outside a transaction it runs now.
     func execSoon(_ sql: String, _ params: [SQLValue] = []) throws {
-        guard inFlight != nil || pendingBegin != nil || PQtransactionStatus(raw) == PQTRANS_INTRANS else {
+        guard inTransaction else {
             _ = try exec(sql, params)
             return
         }

@@ -296,9 +296,11 @@ struct PGSQLConnection: SQLConnection {
     /// Many rows: COPY into a scratch table (a temporary table of the connection's own, so no
     /// row-level security applies to it; emptied at each commit), then one INSERT … SELECT with
     /// the conflict clause, under the table's policies, sent without waiting (`execSoon`). A role
-    /// that may not make temporary tables, and a few rows, go by statements.
+    /// that may not make temporary tables, a few rows, and rows outside a transaction (whose
+    /// commit after the COPY would empty the scratch table) go by statements.
     func upsert(_ rows: SQLRows, onConflict: String) throws {
-        guard rows.count >= PostgresDriver.stagedUpsertRows.load(ordering: .relaxed), try conn.mayUseTemporaryTables()
+        guard rows.count >= PostgresDriver.stagedUpsertRows.load(ordering: .relaxed), conn.inTransaction,
+            try conn.mayUseTemporaryTables()
         else {
             return try upsertWithStatements(rows, onConflict: onConflict)
         }

@@ -164,7 +164,8 @@ struct PostgresStoreTests {
 
     /// Many rows upsert through a scratch table: new keys are inserted, existing ones take the
     /// conflict clause once each, a second upsert in the same transaction does not see the first
-    /// one's rows again, and the next transaction starts from an empty scratch table.
+    /// one's rows again, the next transaction starts from an empty scratch table, and rows upserted
+    /// outside a transaction land too.
     @Test func upsertsThroughTheScratchTableTouchEachRowOnce() async throws {
         let url = try TestEnvironment.postgresURL()
         let driver = try await PostgresDriver(url: url, maxConnections: 1)
@@ -186,6 +187,8 @@ struct PostgresStoreTests {
             try c.upsert(rows(50..<150, "b"), onConflict: conflict)
         }
         try await driver.write { c in try c.upsert(rows(0..<100, "c"), onConflict: conflict) }
+        // Outside a transaction (each statement its own commit, which empties a scratch table).
+        try await driver.autocommit { c in try c.upsert(rows(150..<250, "d"), onConflict: conflict) }
         let got: [String: String] = try await driver.read { c in
             Dictionary(
                 uniqueKeysWithValues: try c.query(SQL(raw: "SELECT k, v || ':' || hits FROM \(table)")).map {
@@ -196,6 +199,7 @@ struct PostgresStoreTests {
         for k in 0..<50 { expected["k\(k)"] = "c:1" }
         for k in 50..<100 { expected["k\(k)"] = "c:2" }
         for k in 100..<150 { expected["k\(k)"] = "b:0" }
+        for k in 150..<250 { expected["k\(k)"] = "d:0" }
         #expect(got == expected)
     }
 
