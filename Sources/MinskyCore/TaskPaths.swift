@@ -35,6 +35,19 @@ public enum TaskPaths {
         return out
     }
 
+    /// Patterns as a store holds them, read leniently (a row written by hand, or by an older
+    /// version): each normalised where it can be, kept as written where it cannot (so a lease
+    /// is never lost), duplicates dropped, order kept. What minsky writes is already normal.
+    public static func stored(_ raw: [String]) -> [String] {
+        var out: [String] = []
+        var seen = Set<String>()
+        for r in raw {
+            let p = (try? normalize(r, field: "paths")) ?? r
+            if seen.insert(p).inserted { out.append(p) }
+        }
+        return out
+    }
+
     static func normalize(_ raw: String, field: String) throws -> String {
         let s = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         if s.isEmpty { throw MinskyError.invalid(field, "a path is empty; write one like Sources/App/** or README.md") }

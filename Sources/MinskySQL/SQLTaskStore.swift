@@ -72,8 +72,11 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             paths: try paths(r.text("paths")), evidence: try evidence(r.text("evidence")))
     }
 
+    /// Stored paths, read leniently: a row written by hand cannot make the task unreadable, and
+    /// its patterns are compared in normal form (`./src//a.swift` leases `src/a.swift`).
     static func paths(_ text: String) throws -> [String] {
-        text == "[]" ? [] : (try JSONValue.parse(text, field: "paths").arrayValue ?? []).compactMap(\.stringValue)
+        text == "[]"
+            ? [] : TaskPaths.stored(((try? JSONValue.parse(text))?.arrayValue ?? []).compactMap(\.stringValue))
     }
 
     static func evidence(_ text: String) -> Evidence {

@@ -574,7 +574,7 @@ struct TagFilterTests {
 /// evidence no minsky call would accept: the task stays readable, and what can be read is shown.
 @Suite("Coordination: hand-written rows")
 struct HandWrittenRowsTests {
-    @Test func evidenceWrittenByHandNeverMakesATaskUnreadable() async throws {
+    @Test func rowsWrittenByHandNeverMakeATaskUnreadableNorHideALease() async throws {
         try await TestEnvironment.withPostgresSchema { url, _ in
             let store = try await PostgresTaskStore.connect(url: url)
             try await cleaningUp({ await store.close() }) {
@@ -597,6 +597,26 @@ struct HandWrittenRowsTests {
                 #expect(read.paths == ["ok/**"])
                 #expect(try await store.list(TaskQuery(limit: 10)).tasks.count == 1)
                 #expect(try await store.brief(t.id)["task"]?["id"]?.stringValue == t.id.rawValue)
+                // Paths written by hand are compared in normal form (kept as written where they
+                // cannot be normalised): a claim on `./src//a.swift` leases src/a.swift.
+                let held = try await store.create(NewTask(title: "Held"))
+                _ = try await store.claim(held.id, owner: "agent-a", ttl: 600, force: false)
+                let byHand = try await runProcess(
+                    psql,
+                    [
+                        "-X", "-q", "-v", "ON_ERROR_STOP=1", url, "-c",
+                        """
+                        UPDATE tasks SET paths = '["./src//a.swift", "/abs/x", "src/./a.swift"]' WHERE id = '\(held.id)'
+                        """,
+                    ])
+                #expect(byHand.status == 0, "\(byHand.stderr)")
+                #expect(try await store.get(held.id).paths == ["src/a.swift", "/abs/x"])
+                var wants = NewTask(title: "Wants a.swift")
+                wants.paths = ["src/a.swift"]
+                let wanted = try await store.create(wants)
+                await expectError(.alreadyClaimed) {
+                    _ = try await store.claim(wanted.id, owner: "agent-b", ttl: 600, force: false)
+                }
                 // Adding to it through minsky is checked whole: refused, naming the field.
                 var more = TaskPatch()
                 more.evidence = Evidence(links: ["https://ci/1"])
