@@ -94,10 +94,12 @@ struct ServeTests {
         #expect(ok.status == "200" && ok.body.contains("\"isError\":false"), "\(ok)")
         // No token, a malformed one, a forged one, an expired one: 401 with the challenge.
         try await Task.sleep(nanoseconds: 1_200_000_000)
+        // The good token with its last character changed (to one it does not already end with).
+        let altered = good.text.dropLast() + (good.text.hasSuffix("b") ? "c" : "b")
         for (args, error) in [
             ([], false), (["-H", "Authorization: Bearer nope"], true),
             (["-H", "Authorization: Bearer mks_aaaaaaaaaaaa_" + String(repeating: "a", count: 43)], true),
-            (["-H", "Authorization: Bearer \(good.text.dropLast())b"], true),
+            (["-H", "Authorization: Bearer \(altered)"], true),
             (["-H", "Authorization: Bearer \(brief.text)"], true),
         ] {
             let r = try await request(args + modern, body: call)
