@@ -15,26 +15,29 @@ extension SQLTaskStore {
 
     /// Appends history events in multi-row statements.
     func insertEvents(_ c: any SQLConnection, _ events: [(TaskID, String, JSONValue)], at: Timestamp) throws {
-        // The actor is the database's where it knows who is connected: an expression in a
-        // statement (one write's history costs no extra round trip), its value for a bulk load.
-        if events.count < 64, let expression = d.databaseActor {
-            var s: SQL = "INSERT INTO task_events (id, task_id, at, actor, kind, changes) VALUES "
-            for (n, (task, kind, changes)) in events.enumerated() {
-                s += """
-                    \(raw: n == 0 ? "" : ", ")(\(text: at.rowID("ev-")), \(task), \(at), \(raw: expression), \
-                    \(text: kind), \(json: changes))
-                    """
-            }
-            if !events.isEmpty { try c.executeLater(s) }
+        if let who = try bulkActor(c, count: events.count) {
+            try c.insert(eventRows(events, at: at, actor: who))
             return
         }
-        try c.insert(eventRows(events, at: at, actor: try bulkActor(c)))
+        let expression = d.databaseActor!  // bulkActor answers nil only where the database names the actor
+        var s: SQL = "INSERT INTO task_events (id, task_id, at, actor, kind, changes) VALUES "
+        for (n, (task, kind, changes)) in events.enumerated() {
+            s += """
+                \(raw: n == 0 ? "" : ", ")(\(text: at.rowID("ev-")), \(task), \(at), \(raw: expression), \
+                \(text: kind), \(json: changes))
+                """
+        }
+        if !events.isEmpty { try c.executeLater(s) }
     }
 
-    /// Who a bulk load of history rows names: the database's connected role where it knows one,
-    /// else the store's actor.
-    func bulkActor(_ c: any SQLConnection) throws -> String {
-        try d.databaseActor.map { try c.query(SQL(raw: "SELECT " + $0)).first?[0].text ?? actor } ?? actor
+    /// Who a bulk load of `count` history rows names — the database's connected role where it
+    /// knows one, else the store's actor — or nil when they go by one statement instead: a few
+    /// rows where the database knows who is connected name it with an expression in the statement
+    /// (one write's history costs no extra round trip).
+    func bulkActor(_ c: any SQLConnection, count: Int) throws -> String? {
+        guard let expression = d.databaseActor else { return actor }
+        if count < 64 { return nil }
+        return try c.query(SQL(raw: "SELECT " + expression)).first?[0].text ?? actor
     }
 
     func eventRows(_ events: [(TaskID, String, JSONValue)], at: Timestamp, actor who: String) -> SQLRows {

@@ -257,8 +257,7 @@ final class SyncBatch<Driver: SQLDriver> {
     /// takes without a wait (`executeSoon`) are written while the rest is prepared.
     func finish(appendLog: Bool) throws {
         let logging = appendLog && !log.isEmpty
-        let bulkEvents = events.count >= 64 || d.databaseActor == nil
-        let who = bulkEvents ? try store.bulkActor(c) : nil
+        let who = try store.bulkActor(c, count: events.count)
         var seq = logging ? try c.query("SELECT coalesce(max(seq), 0) FROM sync_log").first?[0].int ?? 0 : 0
         try flush()
         let history = who.map { store.eventRows(events, at: now, actor: $0) }

@@ -69,12 +69,12 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             assignee: try r.optionalText("assignee"), claimExpiresAt: try r.optionalTimestamp("claim_expires_at"),
             createdAt: try r.timestamp("created_at"), updatedAt: try r.timestamp("updated_at"),
             version: try r.int("version"), acceptance: try acceptance(r.text("acceptance")),
-            paths: try paths(r.text("paths")), evidence: try evidence(r.text("evidence")))
+            paths: paths(try r.text("paths")), evidence: try evidence(r.text("evidence")))
     }
 
     /// Stored paths, read leniently: a row written by hand cannot make the task unreadable, and
     /// its patterns are compared in normal form (`./src//a.swift` leases `src/a.swift`).
-    static func paths(_ text: String) throws -> [String] {
+    static func paths(_ text: String) -> [String] {
         text == "[]"
             ? [] : TaskPaths.stored(((try? JSONValue.parse(text))?.arrayValue ?? []).compactMap(\.stringValue))
     }
@@ -794,7 +794,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         ).map { r in
             PathLease(
                 taskId: TaskID(trusted: try r.text("id")), title: try r.text("title"), owner: try r.text("assignee"),
-                paths: try Self.paths(r.text("paths")), expiresAt: try r.optionalTimestamp("claim_expires_at"))
+                paths: Self.paths(try r.text("paths")), expiresAt: try r.optionalTimestamp("claim_expires_at"))
         }
     }
 

@@ -8,6 +8,25 @@ import Testing
 /// What only the PostgreSQL store can get wrong: reaching the server and its schema version.
 @Suite("PostgreSQL store connections")
 struct PostgresStoreTests {
+    /// A driver on one connection and a table of its own; `cleanUp` drops the table, then closes
+    /// the driver.
+    static func scratchTable(_ prefix: String, columns: String = "n integer PRIMARY KEY") async throws -> (
+        driver: PostgresDriver, table: String, cleanUp: @Sendable () -> Void
+    ) {
+        let driver = try await PostgresDriver(url: try TestEnvironment.postgresURL(), maxConnections: 1)
+        let table = "\(prefix)\(UInt32.random(in: 0...UInt32.max))"
+        try await driver.write { c in _ = try c.execute(SQL(raw: "CREATE TABLE \(table) (\(columns))")) }
+        return (
+            driver, table,
+            {
+                Task {
+                    try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) }
+                    await driver.close()
+                }
+            }
+        )
+    }
+
     func connectError(_ url: String) async -> MinskyError? {
         do {
             _ = try await PostgresTaskStore.connect(url: url)
@@ -30,12 +49,8 @@ struct PostgresStoreTests {
     /// nothing of it stays, and the same connection serves the next transaction; a transaction
     /// that runs nothing sends nothing.
     @Test func beginSharesTheFirstStatementsRoundTripAndFailuresLeaveTheConnectionClean() async throws {
-        let url = try TestEnvironment.postgresURL()
-        let driver = try await PostgresDriver(url: url, maxConnections: 1)
-        defer { Task { await driver.close() } }
-        let table = "pipe_\(UInt32.random(in: 0...UInt32.max))"
-        try await driver.write { c in _ = try c.execute(SQL(raw: "CREATE TABLE \(table) (n integer PRIMARY KEY)")) }
-        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        let (driver, table, cleanUp) = try await Self.scratchTable("pipe_")
+        defer { cleanUp() }
         let e = await #expect(throws: MinskyError.self) {
             try await driver.write { c in
                 _ = try c.execute(SQL(raw: "INSERT INTO \(table) VALUES (1), (1)"))
@@ -71,12 +86,8 @@ struct PostgresStoreTests {
     /// read sees them, their failure fails the transaction (nothing of it stays, the connection
     /// serves the next one), and outside a transaction they run at once.
     @Test func laterStatementsGoWithTheNextOneAndTheirFailureFailsTheTransaction() async throws {
-        let url = try TestEnvironment.postgresURL()
-        let driver = try await PostgresDriver(url: url, maxConnections: 1)
-        defer { Task { await driver.close() } }
-        let table = "later_\(UInt32.random(in: 0...UInt32.max))"
-        try await driver.write { c in _ = try c.execute(SQL(raw: "CREATE TABLE \(table) (n integer PRIMARY KEY)")) }
-        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        let (driver, table, cleanUp) = try await Self.scratchTable("later_")
+        defer { cleanUp() }
         let seen: [Int64] = try await driver.write { c in
             try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (1)"))
             try c.executeLater(SQL(raw: "INSERT INTO \(table) VALUES (2)"))
@@ -117,12 +128,8 @@ struct PostgresStoreTests {
     /// (nothing of it stays; the connection serves the next one). Outside a transaction it runs
     /// at once.
     @Test func soonStatementsRunMeanwhileAndTheirFailureFailsTheTransaction() async throws {
-        let url = try TestEnvironment.postgresURL()
-        let driver = try await PostgresDriver(url: url, maxConnections: 1)
-        defer { Task { await driver.close() } }
-        let table = "soon_\(UInt32.random(in: 0...UInt32.max))"
-        try await driver.write { c in _ = try c.execute(SQL(raw: "CREATE TABLE \(table) (n integer PRIMARY KEY)")) }
-        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        let (driver, table, cleanUp) = try await Self.scratchTable("soon_")
+        defer { cleanUp() }
         func rows() async throws -> [Int64] {
             try await driver.read { c in
                 try c.query(SQL(raw: "SELECT n FROM \(table) ORDER BY n")).compactMap { $0[0].int }
@@ -167,15 +174,9 @@ struct PostgresStoreTests {
     /// one's rows again, the next transaction starts from an empty scratch table, and rows upserted
     /// outside a transaction land too.
     @Test func upsertsThroughTheScratchTableTouchEachRowOnce() async throws {
-        let url = try TestEnvironment.postgresURL()
-        let driver = try await PostgresDriver(url: url, maxConnections: 1)
-        defer { Task { await driver.close() } }
-        let table = "staged_\(UInt32.random(in: 0...UInt32.max))"
-        try await driver.write { c in
-            _ = try c.execute(
-                SQL(raw: "CREATE TABLE \(table) (k text PRIMARY KEY, v text NOT NULL, hits integer DEFAULT 0)"))
-        }
-        defer { Task { try? await driver.write { c in _ = try c.execute(SQL(raw: "DROP TABLE \(table)")) } } }
+        let (driver, table, cleanUp) = try await Self.scratchTable(
+            "staged_", columns: "k text PRIMARY KEY, v text NOT NULL, hits integer DEFAULT 0")
+        defer { cleanUp() }
         let conflict = "ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v, hits = \(table).hits + 1"
         @Sendable func rows(_ keys: Range<Int>, _ v: String) -> SQLRows {
             var r = SQLRows(table, [("k", .text), ("v", .text)])
