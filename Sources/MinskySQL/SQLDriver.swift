@@ -63,6 +63,8 @@ public protocol SQLDriver: Sendable {
     /// The same for a bounded read (a few rows found by index): a backend may run it where it is
     /// cheapest, when that cannot block for long. Default: `read`.
     func boundedRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
+    /// The same for a bounded write (one task's create, update, claim …). Default: `write`.
+    func boundedWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
     func close() async
     /// Runs `body` on a connection outside any transaction, each statement committing on its own
     /// (PostgreSQL's CREATE INDEX CONCURRENTLY needs this). Default: a write transaction.
@@ -77,6 +79,12 @@ extension SQLDriver {
     public func boundedRead<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T
     {
         try await read(body)
+    }
+
+    public func boundedWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws
+        -> T
+    {
+        try await write(body)
     }
 
     /// The backend's own vector index, if it has one (see `VectorIndex`). Default: none.

@@ -14,7 +14,7 @@ extension SQLTaskStore {
     public func addNote(_ taskId: TaskID, body: String) async throws -> TaskNote {
         try TaskRules.checkNote(body)
         let now = now()
-        return try await write { [self] c in
+        return try await write(bounded: true) { [self] c in
             try requireExists(c, taskId, field: "id")
             let id = now.rowID("nt-")
             let who: SQL = d.databaseActor.map { SQL(raw: $0) } ?? "\(text: actor)"

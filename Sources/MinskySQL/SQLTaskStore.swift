@@ -178,13 +178,18 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         }
     }
 
-    func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
+    /// A write transaction; `bounded` for a write of a few rows found by index (one task's
+    /// create, update, claim …), which the driver may run where it is cheapest (`boundedWrite`).
+    func write<T: Sendable>(bounded: Bool = false, _ body: @escaping @Sendable (any SQLConnection) throws -> T)
+        async throws -> T
+    {
         foregroundWrites.enter()
         do {
-            let value = try await driver.write { [self] c in
+            let checked: @Sendable (any SQLConnection) throws -> T = { [self] c in
                 try checkNotMoved(c)
                 return try body(c)
             }
+            let value = try await bounded ? driver.boundedWrite(checked) : driver.write(checked)
             foregroundWrites.leave()
             return value
         } catch {
@@ -331,7 +336,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
         var length = TaskID.defaultSuffixLength
         while true {
             do {
-                return try await write { [self, length] c in
+                return try await write(bounded: true) { [self, length] c in
                     let task = try insert(c, draft, now: now, idLength: length)
                     try flushTextIndexIfFull(c)
                     return task
@@ -487,7 +492,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
             throw MinskyError.invalid("expectedVersion", "expected version \(ev) is impossible: versions start at 1")
         }
         let now = now()
-        return try await write { [self] c in
+        return try await write(bounded: true) { [self] c in
             let cur = try fetchTask(c, id, lock: true)
             if let ev = expectedVersion, ev != cur.version {
                 throw MinskyError(
@@ -584,7 +589,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     public func addDependency(_ task: TaskID, dependsOn: TaskID) async throws -> Dependency {
         let now = now()
-        return try await write { [self] c in
+        return try await write(bounded: true) { [self] c in
             if let lock = d.lockDependencyGraph { try c.execute(SQL(raw: lock)) }
             try requireExists(c, task, field: "id")
             try requireExists(c, dependsOn, field: "dependsOn")
@@ -619,7 +624,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
 
     public func removeDependency(_ task: TaskID, dependsOn: TaskID) async throws {
         let now = now()
-        try await write { [self] c in
+        try await write(bounded: true) { [self] c in
             let n = try c.execute(
                 "DELETE FROM task_dependencies WHERE task_id = \(task) AND depends_on_id = \(dependsOn)")
             if n == 0 {
@@ -825,7 +830,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year); omit it for a claim without expiry"
             )
         }
-        return try await write { [self] c in
+        return try await write(bounded: true) { [self] c in
             var t = try fetchTask(c, id, lock: true)
             // Read the clock once the row is locked (and, below, the leases): the claim's time in
             // the history is when it was granted, after any claim it waited for.
@@ -899,7 +904,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
                 "ttl", "ttl must be between 1 second and \(Int(TaskRules.maxClaimSeconds)) seconds (a year)")
         }
         let now = now()
-        return try await write { [self] c in
+        return try await write(bounded: true) { [self] c in
             var t = try fetchTask(c, id, lock: true)
             try Self.checkHolds(t, owner: owner)
             let before = t
@@ -917,7 +922,7 @@ public final class SQLTaskStore<Driver: SQLDriver>: MinskyStore {
     public func release(_ id: TaskID, owner: String) async throws -> TaskItem {
         try TaskRules.checkAssignee(owner)
         let now = now()
-        return try await write { [self] c in
+        return try await write(bounded: true) { [self] c in
             var t = try fetchTask(c, id, lock: true)
             try Self.checkHolds(t, owner: owner)
             let before = t

@@ -120,11 +120,13 @@ struct Bench {
     }
 
     /// For `perf record`: nothing but creates on a fresh SQLite store.
-    static func profileCreates(_ n: Int) async throws {
+    /// With `tracked`, the store tracks its changes for sync (as a replica does).
+    static func profileCreates(_ n: Int, tracked: Bool) async throws {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent(
             "minsky-profile-\(UUID().uuidString.prefix(8)).db"
         ).path
         let store = try SQLiteTaskStore(path: path)
+        if tracked { _ = try await store.syncStartTracking(remote: nil, strategy: nil) }
         let r = try await measure(n) { i in _ = try await store.create(NewTask(title: "created \(i)", tags: ["x"])) }
         print("create p50 \(fmt(r.p50)) mean \(fmt(r.mean))")
         await store.close()
@@ -138,7 +140,7 @@ struct Bench {
         }
         let tasks = Int(option("--tasks") ?? "") ?? 10_000
         if let n = option("--profile-creates").flatMap(Int.init) {
-            try await profileCreates(n)
+            try await profileCreates(n, tracked: args.contains("--tracked"))
             return
         }
         if args.count > 1 && args[1] == "upgrade" {

@@ -5,6 +5,7 @@ import MinskyCore
 import MinskySQL
 import MinskySQLite
 import MinskyTestSupport
+import Synchronization
 import Testing
 
 /// What only the SQLite store can get wrong: the file it is pointed at.
@@ -208,6 +209,99 @@ struct SQLiteStoreTests {
         let reopened = try SQLiteTaskStore(path: path, create: false)
         #expect(try await reopened.count() == 2_000)
         await reopened.close()
+    }
+}
+
+/// A bounded write (one task's create, update, claim …) runs on the calling thread when nothing
+/// can make it wait: the hop to GRDB's writer thread and back cost more than the write (create
+/// 0.21 → 0.13 ms). When it could wait — another write of the process running, another process
+/// holding SQLite's write lock — it must wait on the writer's queue, never on a thread of Swift's
+/// cooperative pool (a handful, one per core: blocking them all stalls every task of the
+/// process, an MCP server's included).
+@Suite("SQLite bounded writes")
+struct SQLiteBoundedWriteTests {
+    /// Starts more bounded creates than the cooperative pool has threads while `hold` keeps the
+    /// store's writer busy, then checks that this task gets a thread back before the hold ends
+    /// (a watchdog thread ends the hold after 20 s either way, so a failure cannot hang). Returns
+    /// the creates' outcomes.
+    func createsWhileHeld(_ store: SQLiteTaskStore, releaseHold: @escaping @Sendable () -> Void) async throws
+        -> [Result<TaskItem, any Error>]
+    {
+        let back = DispatchSemaphore(value: 0)
+        let timedOut = Mutex(false)
+        let watchdog = Thread {
+            if back.wait(timeout: .now() + 20) == .timedOut { timedOut.withLock { $0 = true } }
+            releaseHold()
+        }
+        watchdog.start()
+        let n = ProcessInfo.processInfo.activeProcessorCount + 2
+        let creates = (0..<n).map { i in
+            Task { () -> Result<TaskItem, any Error> in
+                do { return .success(try await store.create(NewTask(title: "while held \(i)"))) } catch {
+                    return .failure(error)
+                }
+            }
+        }
+        try await Task.sleep(for: .milliseconds(300))
+        back.signal()  // this task ran again while the writer was held
+        var outcomes: [Result<TaskItem, any Error>] = []
+        for c in creates { outcomes.append(await c.value) }
+        #expect(!timedOut.withLock { $0 }, "the cooperative pool stayed blocked while the writer was held")
+        return outcomes
+    }
+
+    @Test func uncontendedRunsHereAndContendedWaitsOffThePool() async throws {
+        let dir = try TestEnvironment.tempDirectory("minsky-inline")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("tasks.db").path
+        let store = try SQLiteTaskStore(path: path)
+
+        // Uncontended: on the caller's thread.
+        let caller = pthread_self()
+        let ranOn = try await store.driver.boundedWrite { _ in pthread_self() }
+        #expect(pthread_equal(caller, ranOn) != 0, "an uncontended bounded write hopped to another thread")
+
+        // Another write of this process holds the writer.
+        let held = Mutex(false)
+        let release = DispatchSemaphore(value: 0)
+        let long = Task {
+            try await store.driver.write { _ -> Int in
+                held.withLock { $0 = true }
+                release.wait()
+                return 0
+            }
+        }
+        while !held.withLock({ $0 }) { try await Task.sleep(for: .milliseconds(5)) }
+        let inProcess = try await createsWhileHeld(store) { release.signal() }
+        _ = try await long.value
+        for o in inProcess { _ = try o.get() }
+
+        // Another connection (as another process would) holds SQLite's write lock: the inline
+        // attempt does not wait for it, the write waits on the writer's queue with the usual busy
+        // timeout (restored after the attempt: without it the wait fails at once with SQLITE_BUSY).
+        let other = try DatabaseQueue(path: path)
+        let locked = DispatchSemaphore(value: 0)
+        let unlock = DispatchSemaphore(value: 0)
+        let holder = Thread {
+            try? other.writeWithoutTransaction { db in
+                try db.execute(sql: "BEGIN IMMEDIATE")
+                locked.signal()
+                unlock.wait()
+                try db.execute(sql: "COMMIT")
+            }
+        }
+        holder.start()
+        while locked.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+        let crossProcess = try await createsWhileHeld(store) { unlock.signal() }
+        for o in crossProcess { _ = try o.get() }
+
+        // And the inline path again, once nothing holds the lock.
+        let caller2 = pthread_self()
+        let again = try await store.driver.boundedWrite { _ in pthread_self() }
+        #expect(pthread_equal(caller2, again) != 0)
+        #expect(try await store.count() == inProcess.count + crossProcess.count)
+        try other.close()
+        await store.close()
     }
 }
 
