@@ -196,18 +196,49 @@ enum Transfer {
         return true
     }
 
-    /// Before a bulk COPY: drop foreign keys and secondary indexes (inside the transaction).
-    static func dropForBulkLoad(_ pg: PostgresSession) throws {
+    /// A primary key dropped for a bulk load, as the database defined it.
+    struct DroppedKey {
+        var table: String
+        var name: String
+        var definition: String
+    }
+
+    /// Before a bulk COPY: drop foreign keys, secondary indexes and the catalog tables' primary
+    /// keys (inside the transaction; returns the keys, as the database defines them, for
+    /// `restoreAfterBulkLoad`). A key's index is built once by sorting instead of taking every row
+    /// in random order: 200,000 dependencies COPY in 0.18 s instead of 0.70 s, plus 0.17 s to build.
+    static func dropForBulkLoad(_ pg: PostgresSession) throws -> [DroppedKey] {
         try pg.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for fk in Schema.postgresForeignKeys {
             try pg.execute("ALTER TABLE \(fk.table) DROP CONSTRAINT IF EXISTS \(fk.name)")
         }
         for ix in Schema.postgresIndexes { try pg.execute("DROP INDEX IF EXISTS \(ix.name)") }
+        let keys = try pg.query(
+            """
+            SELECT r.relname::text, c.conname::text, pg_get_constraintdef(c.oid) FROM pg_constraint c \
+            JOIN pg_class r ON r.oid = c.conrelid \
+            WHERE c.contype = 'p' AND r.relnamespace = current_schema()::regnamespace AND r.relname = ANY($1::text[]) \
+            ORDER BY 1
+            """, [.text("{" + Schema.catalog.map(\.name).joined(separator: ",") + "}")]
+        ).map { DroppedKey(table: $0[0].text ?? "", name: $0[1].text ?? "", definition: $0[2].text ?? "") }
+        for k in keys { try pg.execute("ALTER TABLE \(k.table) DROP CONSTRAINT \(k.name)") }
+        return keys
     }
 
-    /// After it: build the indexes in bulk and re-create the foreign keys (each validated by one query).
-    /// Re-adding a foreign key checks every row at once, so it doubles as the orphan check.
-    static func restoreAfterBulkLoad(_ pg: PostgresSession) throws {
+    /// After it: build the keys and indexes in bulk and re-create the foreign keys (each validated
+    /// by one query). Re-adding a key checks every row's uniqueness at once, and re-adding a
+    /// foreign key every reference, so they double as those checks.
+    static func restoreAfterBulkLoad(_ pg: PostgresSession, keys: [DroppedKey]) throws {
+        for k in keys {
+            do {
+                try pg.execute("ALTER TABLE \(k.table) ADD CONSTRAINT \(k.name) \(k.definition)")
+            } catch let e as MinskyError where e.message.contains("could not create unique index") {
+                throw MinskyError(
+                    .internal,
+                    "validation failed: \(k.table) has two rows with the same \(k.definition) (\(e.message)). Nothing was committed."
+                )
+            }
+        }
         for ix in Schema.postgresIndexes { try pg.execute(ix.create) }
         for fk in Schema.postgresForeignKeys {
             do {
@@ -254,7 +285,7 @@ enum Transfer {
     /// with everything rolled back. `dryRun` validates and then rolls back.
     static func sqliteToPostgres(
         exports: [Export], pg: PostgresSession, force: Bool, dryRun: Bool,
-        reporter: (any TransferReporter)?
+        reporter: (any TransferReporter)?, beforeCommit: () throws -> Void = {}
     ) throws -> (reports: [TableReport], alreadyThere: Bool) {
         try pg.execute("BEGIN")
         do {
@@ -281,15 +312,17 @@ enum Transfer {
                     )
                 }
             }
+            var keys: [DroppedKey] = []
             if !alreadyThere {
-                try dropForBulkLoad(pg)
+                keys = try dropForBulkLoad(pg)
                 try copy(exports, into: pg, reporter: reporter, faultPoint: "copy")
             }
             Faults.point("validate")
             try checkOrphans(pg)
-            if !alreadyThere { try restoreAfterBulkLoad(pg) }
+            if !alreadyThere { try restoreAfterBulkLoad(pg, keys: keys) }
             for e in exports { try validate(pg, e) }
             reporter?.step("Validating data integrity...")
+            if !dryRun { try beforeCommit() }
             try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
             return (exports.map { TableReport($0) }, alreadyThere)
         } catch {
@@ -303,7 +336,7 @@ enum Transfer {
     /// case); otherwise the target must first be compared with full digests, see `sqliteToPostgres`.
     static func streamSQLiteToPostgres(
         _ db: Database, pg: PostgresSession, dryRun: Bool,
-        reporter: (any TransferReporter)?
+        reporter: (any TransferReporter)?, beforeCommit: () throws -> Void = {}
     ) throws -> [TableReport]? {
         try pg.execute("BEGIN")
         do {
@@ -312,7 +345,7 @@ enum Transfer {
                 try pg.execute("ROLLBACK")
                 return nil
             }
-            try dropForBulkLoad(pg)
+            let keys = try dropForBulkLoad(pg)
             let vectors = try addVectorColumn(pg)
             let channel = ChunkChannel()
             let done = DispatchSemaphore(value: 0)
@@ -351,9 +384,10 @@ enum Transfer {
             reporter?.step("Creating PostgreSQL schema...")
             for e in exports { reporter?.step(label(e.table.name, e.digest.count)) }
             Faults.point("validate")
-            try restoreAfterBulkLoad(pg)
+            try restoreAfterBulkLoad(pg, keys: keys)
             for e in exports { try validate(pg, e) }
             reporter?.step("Validating data integrity...")
+            if !dryRun { try beforeCommit() }
             try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
             return exports.map { TableReport($0) }
         } catch {

@@ -313,6 +313,44 @@ struct UpgradeTests {
         }
     }
 
+    /// Pre-flight (integrity, foreign keys) runs beside the copy: a store that fails it is refused
+    /// with its own message, and PostgreSQL, the config and the SQLite file stay as they were,
+    /// though the copy had begun (PostgreSQL commits only after the checks pass).
+    @Test(arguments: ["moved", "orphan"])
+    func aStoreFailingPreflightIsRefusedAndNothingIsCommitted(damage: String) async throws {
+        let f = try await UpgradeFixture.make(tasks: 12)
+        try await cleaningUp({ await f.cleanup() }) { () async throws in
+            // Written behind the store's back: a mark that it was moved already (the copy itself
+            // would succeed), or a dependency on a task that does not exist (the copy's own
+            // foreign-key check fails too; pre-flight's message is the one to see).
+            let q = try DatabaseQueue(path: f.storePath)
+            try await q.writeWithoutTransaction { db in
+                if damage == "moved" {
+                    try db.execute(
+                        sql:
+                            "INSERT INTO store_moved (url, moved_at) VALUES ('postgresql://elsewhere/db', '2026-01-01T00:00:00Z')"
+                    )
+                } else {
+                    try db.execute(sql: "PRAGMA foreign_keys = OFF")
+                    try db.execute(
+                        sql:
+                            "INSERT INTO task_dependencies (task_id, depends_on_id, created_at) SELECT id, 'mk-gone0000', created_at FROM tasks LIMIT 1"
+                    )
+                }
+                _ = try Row.fetchAll(db, sql: "PRAGMA wal_checkpoint(TRUNCATE)")
+            }
+            try q.close()
+            let sqliteBefore = try sha(f.storePath)
+            let r = try await f.run("upgrade", "to-postgres", "--db-url", f.url)
+            #expect(r.status != 0)
+            let expected = damage == "moved" ? "already upgraded to postgresql://elsewhere/db" : "broken foreign key"
+            #expect(r.stderr.contains(expected), "\(r.stderr)")
+            #expect(try await f.pgCount() == 0, "PostgreSQL committed a copy of a store that failed pre-flight")
+            #expect(try f.config().contains("sqlite:tasks.db"))
+            #expect(try sha(f.storePath) == sqliteBefore)
+        }
+    }
+
     @Test func unreachableTargetNamesHostAndPortNotThePassword() async throws {
         let f = try await UpgradeFixture.make(tasks: 3)
         try await cleaningUp({ await f.cleanup() }) { () async throws in
