@@ -8,6 +8,20 @@ struct SyncTable: Sendable {
     let table: String
     let key: [String]
     let fields: [TableSpec.Column]
+    /// Every field read back in each dialect's portable form (`SQLDialect.select`), built once:
+    /// a tracked write reads its whole row with it.
+    let selectLists: [SQLDialect: String]
+
+    init(entity: SyncEntity, table: String, key: [String], fields: [TableSpec.Column]) {
+        self.entity = entity
+        self.table = table
+        self.key = key
+        self.fields = fields
+        selectLists = Dictionary(
+            uniqueKeysWithValues: [SQLDialect.sqlite, .postgres].map { d in
+                (d, fields.map { d.select($0.name, as: $0.type) }.joined(separator: ", "))
+            })
+    }
 
     static let derived: Set<String> = ["version", "open_blockers", "open_subtasks"]
 
@@ -95,9 +109,10 @@ extension SQLTaskStore {
         -> [String: JSONValue]?
     {
         let wanted = only.map { o in t.fields.filter { o.contains($0.name) } } ?? t.fields
+        let list = only == nil ? t.selectLists[d] ?? selectList(wanted) : selectList(wanted)
         guard
             let r = try c.query(
-                "SELECT 1 AS present\(raw: wanted.isEmpty ? "" : ", " + selectList(wanted)) FROM \(raw: t.table) WHERE \(t.keyWhere(key))"
+                "SELECT 1 AS present\(raw: wanted.isEmpty ? "" : ", " + list) FROM \(raw: t.table) WHERE \(t.keyWhere(key))"
             ).first
         else { return nil }
         return try syncFields(r, wanted)
