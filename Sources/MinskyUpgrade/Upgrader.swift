@@ -140,6 +140,13 @@ public enum Upgrader {
         let pool = driver.databasePool
         defer { try? pool.close() }
         if options.dryRun { try preflight(pool, path: sqlitePath) }
+        // Target reachable (host and port named on failure, never the password). Checked first, so
+        // a wrong URL fails at once and writes no backup; a damaged store still explains more.
+        let pg: PostgresSession
+        do { pg = try PostgresSession(url: url) } catch {
+            if !options.dryRun { try preflight(pool, path: sqlitePath) }
+            throw error
+        }
         // Pre-flight and backup read SQLite on a thread of their own, beside the copy (which holds
         // the write lock from its start, so all three see the same data); PostgreSQL commits only
         // once both have succeeded. On 100,000 tasks they took 0.6 s before the copy began. Their
@@ -160,8 +167,6 @@ public enum Upgrader {
                 throw error
             }
         }
-        // Target reachable (host and port named on failure, never the password).
-        let pg = try checked { try PostgresSession(url: url) }
 
         /// Streams into an empty target; otherwise compares full digests first (rerun, --force).
         func copy(_ db: Database, dryRun: Bool) throws -> [TableReport] {

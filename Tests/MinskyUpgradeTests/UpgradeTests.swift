@@ -6,6 +6,7 @@ import MinskyPostgres
 import MinskySQL
 import MinskySQLite
 import MinskyTestSupport
+import MinskyUpgrade
 import Synchronization
 import Testing
 
@@ -359,6 +360,9 @@ struct UpgradeTests {
             #expect(r.status == 5)
             #expect(r.stderr.contains("127.0.0.1:1"))
             #expect(!r.stderr.contains("hunter2"))
+            // A wrong URL fails before anything is written: no backup either.
+            let backup = f.dir.appendingPathComponent(".minsky/\(Upgrader.backupName)").path
+            #expect(!FileManager.default.fileExists(atPath: backup))
             #expect(try sha(f.storePath) == before)
             #expect(try f.config().contains("sqlite:tasks.db"))
         }
