@@ -211,6 +211,10 @@ struct CoordinationTests {
                                 try await Task.sleep(nanoseconds: 2_000_000)
                                 continue
                             }
+                            // The agent works on it a moment (a store whose writes never
+                            // suspend — SQLite's inline one-task writes — would otherwise let an
+                            // agent claim and close without another agent running in between).
+                            try await Task.sleep(nanoseconds: 500_000)
                             var p = TaskPatch(status: .done)
                             p.evidence = Evidence(command: "make test", exitStatus: 0)
                             _ = try await store.update(t.id, p, expectedVersion: nil)
