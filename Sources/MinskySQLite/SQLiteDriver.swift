@@ -217,7 +217,7 @@ public struct SQLiteDriver: SQLDriver {
     }
 
     public func write<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws -> T {
-        try operations.enterWrite(path)
+        try await operations.enterWrite(path)
         defer { operations.leaveWrite() }
         do {
             return try await pool.write { db in try body(GRDBConnection(db: db, logger: logger)) }
@@ -235,8 +235,8 @@ public struct SQLiteDriver: SQLDriver {
     public func boundedWrite<T: Sendable>(_ body: @escaping @Sendable (any SQLConnection) throws -> T) async throws
         -> T
     {
-        if try operations.enterWrite(path, onlyIfNoneRunning: true) {
-            defer { operations.leaveWrite() }
+        if try operations.enterInlineWrite(path) {
+            defer { operations.leaveInlineWrite() }
             do {
                 if let value = try writeHereIfFree(body) { return value }
             } catch {
@@ -601,6 +601,9 @@ final class PoolOperations: Sendable {
         var running = 0
         /// Writes running or queued on the pool's writer.
         var writes = 0
+        /// A write running on its caller's thread, and the writes waiting for it to end.
+        var inline = false
+        var waiters: [CheckedContinuation<Void, Never>] = []
         var closing = false
     }
     let state = Mutex(State())
@@ -614,16 +617,27 @@ final class PoolOperations: Sendable {
 
     func leave() { state.withLock { $0.running -= 1 } }
 
-    /// Enters a write; with `onlyIfNoneRunning`, only when no other write is running or queued
-    /// (returns false, entering nothing, otherwise).
-    @discardableResult
-    func enterWrite(_ path: String, onlyIfNoneRunning: Bool = false) throws -> Bool {
-        try state.withLock { s in
-            if s.closing { throw MinskyError(.storeUnavailable, "the store at \(path) was closed") }
-            if onlyIfNoneRunning && s.writes > 0 { return false }
-            s.running += 1
-            s.writes += 1
-            return true
+    /// Enters a write on the pool's writer queue. While a write runs inline (below) it waits, so
+    /// that write never finds one of ours queued ahead of it (one waiting for another process's
+    /// lock would hold it, and the thread it runs on, for up to the busy timeout).
+    func enterWrite(_ path: String) async throws {
+        while true {
+            let entered = try state.withLock { s -> Bool in
+                if s.closing { throw MinskyError(.storeUnavailable, "the store at \(path) was closed") }
+                guard !s.inline else { return false }
+                s.running += 1
+                s.writes += 1
+                return true
+            }
+            if entered { return }
+            await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
+                let now = state.withLock { s -> Bool in
+                    if !s.inline { return true }
+                    s.waiters.append(c)
+                    return false
+                }
+                if now { c.resume() }
+            }
         }
     }
 
@@ -632,6 +646,28 @@ final class PoolOperations: Sendable {
             s.running -= 1
             s.writes -= 1
         }
+    }
+
+    /// Enters a write that runs on the calling thread: only when no other write is running,
+    /// queued or inline (returns false, entering nothing, otherwise).
+    func enterInlineWrite(_ path: String) throws -> Bool {
+        try state.withLock { s in
+            if s.closing { throw MinskyError(.storeUnavailable, "the store at \(path) was closed") }
+            if s.writes > 0 || s.inline { return false }
+            s.running += 1
+            s.inline = true
+            return true
+        }
+    }
+
+    func leaveInlineWrite() {
+        let waiting = state.withLock { s in
+            s.running -= 1
+            s.inline = false
+            defer { s.waiters = [] }
+            return s.waiters
+        }
+        for c in waiting { c.resume() }
     }
 
     /// Refuses new operations, then waits (up to 10 s) for the running ones to end.

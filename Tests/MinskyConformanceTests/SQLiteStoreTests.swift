@@ -222,7 +222,7 @@ struct SQLiteStoreTests {
 struct SQLiteBoundedWriteTests {
     /// Starts more bounded creates than the cooperative pool has threads while `hold` keeps the
     /// store's writer busy, then checks that this task gets a thread back before the hold ends
-    /// (a watchdog thread ends the hold after 20 s either way, so a failure cannot hang). Returns
+    /// (a watchdog thread ends the hold after 60 s either way, so a failure cannot hang). Returns
     /// the creates' outcomes.
     func createsWhileHeld(_ store: SQLiteTaskStore, releaseHold: @escaping @Sendable () -> Void) async throws
         -> [Result<TaskItem, any Error>]
@@ -230,7 +230,7 @@ struct SQLiteBoundedWriteTests {
         let back = DispatchSemaphore(value: 0)
         let timedOut = Mutex(false)
         let watchdog = Thread {
-            if back.wait(timeout: .now() + 20) == .timedOut { timedOut.withLock { $0 = true } }
+            if back.wait(timeout: .now() + 60) == .timedOut { timedOut.withLock { $0 = true } }
             releaseHold()
         }
         watchdog.start()
@@ -279,20 +279,24 @@ struct SQLiteBoundedWriteTests {
         // Another connection (as another process would) holds SQLite's write lock: the inline
         // attempt does not wait for it, the write waits on the writer's queue with the usual busy
         // timeout (restored after the attempt: without it the wait fails at once with SQLITE_BUSY).
+        // (Three rounds: a write that fell back must never be queued ahead of one inline.)
         let other = try DatabaseQueue(path: path)
-        let locked = DispatchSemaphore(value: 0)
-        let unlock = DispatchSemaphore(value: 0)
-        let holder = Thread {
-            try? other.writeWithoutTransaction { db in
-                try db.execute(sql: "BEGIN IMMEDIATE")
-                locked.signal()
-                unlock.wait()
-                try db.execute(sql: "COMMIT")
+        var crossProcess: [Result<TaskItem, any Error>] = []
+        for _ in 0..<3 {
+            let locked = DispatchSemaphore(value: 0)
+            let unlock = DispatchSemaphore(value: 0)
+            let holder = Thread {
+                try? other.writeWithoutTransaction { db in
+                    try db.execute(sql: "BEGIN IMMEDIATE")
+                    locked.signal()
+                    unlock.wait()
+                    try db.execute(sql: "COMMIT")
+                }
             }
+            holder.start()
+            while locked.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
+            crossProcess += try await createsWhileHeld(store) { unlock.signal() }
         }
-        holder.start()
-        while locked.wait(timeout: .now()) == .timedOut { try await Task.sleep(for: .milliseconds(5)) }
-        let crossProcess = try await createsWhileHeld(store) { unlock.signal() }
         for o in crossProcess { _ = try o.get() }
 
         // And the inline path again, once nothing holds the lock.
