@@ -601,9 +601,12 @@ final class PoolOperations: Sendable {
         var running = 0
         /// Writes running or queued on the pool's writer.
         var writes = 0
-        /// A write running on its caller's thread, and the writes waiting for it to end.
+        /// A write running on its caller's thread, the writes waiting for it to end (no new one
+        /// runs inline while any waits, so a stream of them cannot starve a bulk write), and how
+        /// many those are.
         var inline = false
         var waiters: [CheckedContinuation<Void, Never>] = []
+        var pending = 0
         var closing = false
     }
     let state = Mutex(State())
@@ -621,15 +624,24 @@ final class PoolOperations: Sendable {
     /// that write never finds one of ours queued ahead of it (one waiting for another process's
     /// lock would hold it, and the thread it runs on, for up to the busy timeout).
     func enterWrite(_ path: String) async throws {
+        var waited = false
         while true {
             let entered = try state.withLock { s -> Bool in
-                if s.closing { throw MinskyError(.storeUnavailable, "the store at \(path) was closed") }
-                guard !s.inline else { return false }
+                if s.closing {
+                    if waited { s.pending -= 1 }
+                    throw MinskyError(.storeUnavailable, "the store at \(path) was closed")
+                }
+                guard !s.inline else {
+                    if !waited { s.pending += 1 }
+                    return false
+                }
+                if waited { s.pending -= 1 }
                 s.running += 1
                 s.writes += 1
                 return true
             }
             if entered { return }
+            waited = true
             await withCheckedContinuation { (c: CheckedContinuation<Void, Never>) in
                 let now = state.withLock { s -> Bool in
                     if !s.inline { return true }
@@ -653,7 +665,7 @@ final class PoolOperations: Sendable {
     func enterInlineWrite(_ path: String) throws -> Bool {
         try state.withLock { s in
             if s.closing { throw MinskyError(.storeUnavailable, "the store at \(path) was closed") }
-            if s.writes > 0 || s.inline { return false }
+            if s.writes > 0 || s.inline || s.pending > 0 { return false }
             s.running += 1
             s.inline = true
             return true
