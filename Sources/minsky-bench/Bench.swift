@@ -13,6 +13,7 @@ import MinskySQLite
 ///   swift run -c release minsky-bench scale [--minsky PATH] [--tasks 100000] [--postgres URL] [--keep DIR]
 ///   swift run -c release minsky-bench sync --postgres URL [--changes 10000]
 ///   swift run -c release minsky-bench upgrade --postgres URL [--tasks 100000] [--dir D] [--embeddings 384]
+///   swift run -c release minsky-bench --profile-creates 20000 [--tracked]   (creates alone, for perf record)
 /// Prints a Markdown table for BENCHMARKS.md.
 @main
 struct Bench {
