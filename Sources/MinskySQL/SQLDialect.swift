@@ -2,7 +2,7 @@ import MinskyCore
 
 /// Everything that differs between SQLite and PostgreSQL SQL lives here, and only here.
 /// Queries and migrations elsewhere are written once and ask the dialect for the differing parts.
-public enum SQLDialect: String, Sendable {
+public enum SQLDialect: String, Sendable, CaseIterable {
     case sqlite
     case postgres
 
@@ -50,6 +50,11 @@ public enum SQLDialect: String, Sendable {
         case (.postgres, .json): return "\(column)::text"
         default: return column
         }
+    }
+
+    /// `select(_:as:)` of each column, comma-separated: a SELECT list read back by name.
+    public func selectList(_ columns: [TableSpec.Column]) -> String {
+        columns.map { select($0.name, as: $0.type) }.joined(separator: ", ")
     }
 
     /// `read(_:as:)` named after the column (`… AS created_at`), so rows are read by name.

@@ -8,19 +8,17 @@ struct SyncTable: Sendable {
     let table: String
     let key: [String]
     let fields: [TableSpec.Column]
-    /// Every field read back in each dialect's portable form (`SQLDialect.select`), built once:
-    /// a tracked write reads its whole row with it.
-    let selectLists: [SQLDialect: String]
+    /// Every field read back in each dialect's portable form (`SQLDialect.selectList`), built
+    /// once: a tracked write reads its whole row with it.
+    private let selectLists: [SQLDialect: String]
+    func selectList(_ d: SQLDialect) -> String { selectLists[d]! }  // built for every dialect
 
     init(entity: SyncEntity, table: String, key: [String], fields: [TableSpec.Column]) {
         self.entity = entity
         self.table = table
         self.key = key
         self.fields = fields
-        selectLists = Dictionary(
-            uniqueKeysWithValues: [SQLDialect.sqlite, .postgres].map { d in
-                (d, fields.map { d.select($0.name, as: $0.type) }.joined(separator: ", "))
-            })
+        selectLists = Dictionary(uniqueKeysWithValues: SQLDialect.allCases.map { ($0, $0.selectList(fields)) })
     }
 
     static let derived: Set<String> = ["version", "open_blockers", "open_subtasks"]
@@ -78,12 +76,7 @@ extension SQLTaskStore {
         }
     }
 
-    /// The SELECT list of synced `fields`, each named after its column.
-    func selectList(_ fields: [TableSpec.Column]) -> String {
-        fields.map { d.select($0.name, as: $0.type) }.joined(separator: ", ")
-    }
-
-    /// The synced `fields` of a row selected with `selectList`, read by name.
+    /// The synced `fields` of a row selected with `SQLDialect.selectList`, read by name.
     func syncFields(_ r: SQLRow, _ fields: [TableSpec.Column]) throws -> [String: JSONValue] {
         var out: [String: JSONValue] = [:]
         for col in fields { out[col.name] = try jsonValue(try r.value(col.name), col.type) }
@@ -109,7 +102,7 @@ extension SQLTaskStore {
         -> [String: JSONValue]?
     {
         let wanted = only.map { o in t.fields.filter { o.contains($0.name) } } ?? t.fields
-        let list = only == nil ? t.selectLists[d] ?? selectList(wanted) : selectList(wanted)
+        let list = only == nil ? t.selectList(d) : d.selectList(wanted)
         guard
             let r = try c.query(
                 "SELECT 1 AS present\(raw: wanted.isEmpty ? "" : ", " + list) FROM \(raw: t.table) WHERE \(t.keyWhere(key))"
@@ -476,7 +469,7 @@ extension SQLTaskStore {
                 let t = SyncTable.of(e)
                 let keyExpr = t.key.count == 1 ? t.key[0] : t.key.joined(separator: " || '|' || ")
                 for r in try c.query(
-                    "SELECT \(raw: keyExpr) AS row_key, \(raw: selectList(t.fields)) FROM \(raw: t.table)")
+                    "SELECT \(raw: keyExpr) AS row_key, \(raw: t.selectList(d)) FROM \(raw: t.table)")
                 {
                     out["\(e.rawValue)/\(try r.text("row_key"))"] = try syncFields(r, t.fields)
                 }

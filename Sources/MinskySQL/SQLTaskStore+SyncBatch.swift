@@ -47,7 +47,7 @@ final class SyncBatch<Driver: SQLDriver> {
                 let firsts = Array(Set(part.map { t.keyParts($0)[0] }))
                 let keys = t.key.enumerated().map { "\($0.element) AS key_\($0.offset)" }.joined(separator: ", ")
                 for r in try c.query(
-                    "SELECT \(raw: keys), \(raw: store.selectList(t.fields)) FROM \(raw: t.table) WHERE \(raw: t.key[0]) IN (\(list: firsts))"
+                    "SELECT \(raw: keys), \(raw: t.selectList(d)) FROM \(raw: t.table) WHERE \(raw: t.key[0]) IN (\(list: firsts))"
                 ) {
                     let key = try t.key.indices.map { try r.text("key_\($0)") }.joined(separator: "|")
                     guard ks.contains(key) else { continue }

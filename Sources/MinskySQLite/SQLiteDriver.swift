@@ -253,6 +253,7 @@ public struct SQLiteDriver: SQLDriver {
             let connection = db.sqliteConnection
             let wait = CInt(Self.busyTimeout * 1000)
             sqlite3_busy_timeout(connection, 0)
+            defer { sqlite3_busy_timeout(connection, wait) }  // (if BEGIN failed)
             var began = false
             var value: T?
             do {
@@ -263,11 +264,7 @@ public struct SQLiteDriver: SQLDriver {
                     return .commit
                 }
             } catch let e as DatabaseError where !began && e.resultCode == .SQLITE_BUSY {
-                sqlite3_busy_timeout(connection, wait)
                 return nil
-            } catch {
-                sqlite3_busy_timeout(connection, wait)
-                throw error
             }
             return value
         }

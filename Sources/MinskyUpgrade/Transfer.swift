@@ -226,19 +226,10 @@ enum Transfer {
     }
 
     /// After it: build the keys and indexes in bulk and re-create the foreign keys (each validated
-    /// by one query). Re-adding a key checks every row's uniqueness at once, and re-adding a
-    /// foreign key every reference, so they double as those checks.
+    /// by one query). Re-adding a foreign key checks every reference at once, so it doubles as the
+    /// orphan check (keys come from SQLite's own, which are unique there as here).
     static func restoreAfterBulkLoad(_ pg: PostgresSession, keys: [DroppedKey]) throws {
-        for k in keys {
-            do {
-                try pg.execute("ALTER TABLE \(k.table) ADD CONSTRAINT \(k.name) \(k.definition)")
-            } catch let e as MinskyError where e.message.contains("could not create unique index") {
-                throw MinskyError(
-                    .internal,
-                    "validation failed: \(k.table) has two rows with the same \(k.definition) (\(e.message)). Nothing was committed."
-                )
-            }
-        }
+        for k in keys { try pg.execute("ALTER TABLE \(k.table) ADD CONSTRAINT \(k.name) \(k.definition)") }
         for ix in Schema.postgresIndexes { try pg.execute(ix.create) }
         for fk in Schema.postgresForeignKeys {
             do {
@@ -348,10 +339,8 @@ enum Transfer {
             let keys = try dropForBulkLoad(pg)
             let vectors = try addVectorColumn(pg)
             let channel = ChunkChannel()
-            let done = DispatchSemaphore(value: 0)
-            nonisolated(unsafe) var copyError: (any Error)?  // written by the writer thread before `done` is signalled
             let tables = Schema.catalog
-            Thread {
+            let writer = Beside {
                 do {
                     for t in tables {
                         var first = true
@@ -365,21 +354,19 @@ enum Transfer {
                         }
                     }
                 } catch {
-                    copyError = error
                     channel.fail(error)
+                    throw error
                 }
-                done.signal()
-            }.start()
+            }
             let exports: [Export]
             do {
                 exports = try exportSQLite(db, reporter: reporter, vectors: vectors) { try channel.send($0) }
             } catch {
                 channel.fail(error)
-                done.wait()
-                throw copyError ?? error
+                try writer.value()  // the writer's failure, if it failed, explains this one
+                throw error
             }
-            done.wait()
-            if let copyError { throw copyError }
+            try writer.value()
             reporter?.step("Exporting SQLite data...")
             reporter?.step("Creating PostgreSQL schema...")
             for e in exports { reporter?.step(label(e.table.name, e.digest.count)) }

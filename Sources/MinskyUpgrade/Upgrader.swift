@@ -139,14 +139,14 @@ public enum Upgrader {
         let driver = try SQLiteDriver(path: sqlitePath, create: false)
         let pool = driver.databasePool
         defer { try? pool.close() }
-        if options.dryRun { try preflight(pool, path: sqlitePath) }
         // Target reachable (host and port named on failure, never the password). Checked first, so
         // a wrong URL fails at once and writes no backup; a damaged store still explains more.
         let pg: PostgresSession
         do { pg = try PostgresSession(url: url) } catch {
-            if !options.dryRun { try preflight(pool, path: sqlitePath) }
+            try preflight(pool, path: sqlitePath)
             throw error
         }
+        if options.dryRun { try preflight(pool, path: sqlitePath) }
         // Pre-flight and backup read SQLite on a thread of their own, beside the copy (which holds
         // the write lock from its start, so all three see the same data); PostgreSQL commits only
         // once both have succeeded. On 100,000 tasks they took 0.6 s before the copy began. Their
