@@ -115,7 +115,10 @@ import Testing
         p.arguments = args
         p.currentDirectoryURL = cli.cwd
         var env = ProcessInfo.processInfo.environment
-        env["MINSKY_SYNC_BATCH"] = "20"
+        // Small batches: many commits, so the kill lands between two of them even when this
+        // test's polling is delayed by a loaded machine (with 20, a pull of 1,500 once finished
+        // before a delayed poll saw its first batch, in a full parallel run).
+        env["MINSKY_SYNC_BATCH"] = "5"
         p.environment = env
         p.standardOutput = FileHandle.nullDevice
         p.standardError = FileHandle.nullDevice
