@@ -9,24 +9,6 @@ public struct MD5: Sendable {
     var buffer: [UInt8] = []
     var length: UInt64 = 0
 
-    static let s: [UInt32] = [
-        7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9, 14,
-        20,
-        4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 4, 11, 16, 23, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10,
-        15, 21,
-    ]
-    // floor(abs(sin(i + 1)) * 2^32)
-    static let k: [UInt32] = [
-        0xd76aa478, 0xe8c7b756, 0x242070db, 0xc1bdceee, 0xf57c0faf, 0x4787c62a, 0xa8304613, 0xfd469501,
-        0x698098d8, 0x8b44f7af, 0xffff5bb1, 0x895cd7be, 0x6b901122, 0xfd987193, 0xa679438e, 0x49b40821,
-        0xf61e2562, 0xc040b340, 0x265e5a51, 0xe9b6c7aa, 0xd62f105d, 0x02441453, 0xd8a1e681, 0xe7d3fbc8,
-        0x21e1cde6, 0xc33707d6, 0xf4d50d87, 0x455a14ed, 0xa9e3e905, 0xfcefa3f8, 0x676f02d9, 0x8d2a4c8a,
-        0xfffa3942, 0x8771f681, 0x6d9d6122, 0xfde5380c, 0xa4beea44, 0x4bdecfa9, 0xf6bb4b60, 0xbebfbc70,
-        0x289b7ec6, 0xeaa127fa, 0xd4ef3085, 0x04881d05, 0xd9d4d039, 0xe6db99e5, 0x1fa27cf8, 0xc4ac5665,
-        0xf4292244, 0x432aff97, 0xab9423a7, 0xfc93a039, 0x655b59c3, 0x8f0ccc92, 0xffeff47d, 0x85845dd1,
-        0x6fa87e4f, 0xfe2ce6e0, 0xa3014314, 0x4e0811a1, 0xf7537e82, 0xbd3af235, 0x2ad7d2bb, 0xeb86d391,
-    ]
-
     public init() {}
 
     public mutating func update<C: Collection>(_ bytes: C) where C.Element == UInt8 {
@@ -44,35 +26,82 @@ public struct MD5: Sendable {
         buffer.removeSubrange(0..<full)
     }
 
+    /// One 64-byte block, its 64 steps written out (no table look-ups or branches per step:
+    /// this is the inner loop of every table checksum).
+    @inline(__always)
     mutating func block(_ p: UnsafeRawPointer) {
+        @inline(__always) func w(_ g: Int) -> UInt32 {
+            UInt32(littleEndian: p.loadUnaligned(fromByteOffset: g &* 4, as: UInt32.self))
+        }
+        @inline(__always) func rotl(_ x: UInt32, _ n: UInt32) -> UInt32 { x << n | x >> (32 &- n) }
         var a = a0
         var b = b0
         var c = c0
         var d = d0
-        for i in 0..<64 {
-            var f: UInt32
-            let g: Int
-            switch i {
-            case 0..<16:
-                f = (b & c) | (~b & d)
-                g = i
-            case 16..<32:
-                f = (d & b) | (~d & c)
-                g = (5 &* i &+ 1) & 15
-            case 32..<48:
-                f = b ^ c ^ d
-                g = (3 &* i &+ 5) & 15
-            default:
-                f = c ^ (b | ~d)
-                g = (7 &* i) & 15
-            }
-            let word = UInt32(littleEndian: p.loadUnaligned(fromByteOffset: g &* 4, as: UInt32.self))
-            f = f &+ a &+ Self.k[i] &+ word
-            a = d
-            d = c
-            c = b
-            b = b &+ (f << Self.s[i] | f >> (32 - Self.s[i]))
-        }
+        a = b &+ rotl(((b & c) | (~b & d)) &+ a &+ 0xd76aa478 &+ w(0), 7)
+        d = a &+ rotl(((a & b) | (~a & c)) &+ d &+ 0xe8c7b756 &+ w(1), 12)
+        c = d &+ rotl(((d & a) | (~d & b)) &+ c &+ 0x242070db &+ w(2), 17)
+        b = c &+ rotl(((c & d) | (~c & a)) &+ b &+ 0xc1bdceee &+ w(3), 22)
+        a = b &+ rotl(((b & c) | (~b & d)) &+ a &+ 0xf57c0faf &+ w(4), 7)
+        d = a &+ rotl(((a & b) | (~a & c)) &+ d &+ 0x4787c62a &+ w(5), 12)
+        c = d &+ rotl(((d & a) | (~d & b)) &+ c &+ 0xa8304613 &+ w(6), 17)
+        b = c &+ rotl(((c & d) | (~c & a)) &+ b &+ 0xfd469501 &+ w(7), 22)
+        a = b &+ rotl(((b & c) | (~b & d)) &+ a &+ 0x698098d8 &+ w(8), 7)
+        d = a &+ rotl(((a & b) | (~a & c)) &+ d &+ 0x8b44f7af &+ w(9), 12)
+        c = d &+ rotl(((d & a) | (~d & b)) &+ c &+ 0xffff5bb1 &+ w(10), 17)
+        b = c &+ rotl(((c & d) | (~c & a)) &+ b &+ 0x895cd7be &+ w(11), 22)
+        a = b &+ rotl(((b & c) | (~b & d)) &+ a &+ 0x6b901122 &+ w(12), 7)
+        d = a &+ rotl(((a & b) | (~a & c)) &+ d &+ 0xfd987193 &+ w(13), 12)
+        c = d &+ rotl(((d & a) | (~d & b)) &+ c &+ 0xa679438e &+ w(14), 17)
+        b = c &+ rotl(((c & d) | (~c & a)) &+ b &+ 0x49b40821 &+ w(15), 22)
+        a = b &+ rotl(((d & b) | (~d & c)) &+ a &+ 0xf61e2562 &+ w(1), 5)
+        d = a &+ rotl(((c & a) | (~c & b)) &+ d &+ 0xc040b340 &+ w(6), 9)
+        c = d &+ rotl(((b & d) | (~b & a)) &+ c &+ 0x265e5a51 &+ w(11), 14)
+        b = c &+ rotl(((a & c) | (~a & d)) &+ b &+ 0xe9b6c7aa &+ w(0), 20)
+        a = b &+ rotl(((d & b) | (~d & c)) &+ a &+ 0xd62f105d &+ w(5), 5)
+        d = a &+ rotl(((c & a) | (~c & b)) &+ d &+ 0x02441453 &+ w(10), 9)
+        c = d &+ rotl(((b & d) | (~b & a)) &+ c &+ 0xd8a1e681 &+ w(15), 14)
+        b = c &+ rotl(((a & c) | (~a & d)) &+ b &+ 0xe7d3fbc8 &+ w(4), 20)
+        a = b &+ rotl(((d & b) | (~d & c)) &+ a &+ 0x21e1cde6 &+ w(9), 5)
+        d = a &+ rotl(((c & a) | (~c & b)) &+ d &+ 0xc33707d6 &+ w(14), 9)
+        c = d &+ rotl(((b & d) | (~b & a)) &+ c &+ 0xf4d50d87 &+ w(3), 14)
+        b = c &+ rotl(((a & c) | (~a & d)) &+ b &+ 0x455a14ed &+ w(8), 20)
+        a = b &+ rotl(((d & b) | (~d & c)) &+ a &+ 0xa9e3e905 &+ w(13), 5)
+        d = a &+ rotl(((c & a) | (~c & b)) &+ d &+ 0xfcefa3f8 &+ w(2), 9)
+        c = d &+ rotl(((b & d) | (~b & a)) &+ c &+ 0x676f02d9 &+ w(7), 14)
+        b = c &+ rotl(((a & c) | (~a & d)) &+ b &+ 0x8d2a4c8a &+ w(12), 20)
+        a = b &+ rotl((b ^ c ^ d) &+ a &+ 0xfffa3942 &+ w(5), 4)
+        d = a &+ rotl((a ^ b ^ c) &+ d &+ 0x8771f681 &+ w(8), 11)
+        c = d &+ rotl((d ^ a ^ b) &+ c &+ 0x6d9d6122 &+ w(11), 16)
+        b = c &+ rotl((c ^ d ^ a) &+ b &+ 0xfde5380c &+ w(14), 23)
+        a = b &+ rotl((b ^ c ^ d) &+ a &+ 0xa4beea44 &+ w(1), 4)
+        d = a &+ rotl((a ^ b ^ c) &+ d &+ 0x4bdecfa9 &+ w(4), 11)
+        c = d &+ rotl((d ^ a ^ b) &+ c &+ 0xf6bb4b60 &+ w(7), 16)
+        b = c &+ rotl((c ^ d ^ a) &+ b &+ 0xbebfbc70 &+ w(10), 23)
+        a = b &+ rotl((b ^ c ^ d) &+ a &+ 0x289b7ec6 &+ w(13), 4)
+        d = a &+ rotl((a ^ b ^ c) &+ d &+ 0xeaa127fa &+ w(0), 11)
+        c = d &+ rotl((d ^ a ^ b) &+ c &+ 0xd4ef3085 &+ w(3), 16)
+        b = c &+ rotl((c ^ d ^ a) &+ b &+ 0x04881d05 &+ w(6), 23)
+        a = b &+ rotl((b ^ c ^ d) &+ a &+ 0xd9d4d039 &+ w(9), 4)
+        d = a &+ rotl((a ^ b ^ c) &+ d &+ 0xe6db99e5 &+ w(12), 11)
+        c = d &+ rotl((d ^ a ^ b) &+ c &+ 0x1fa27cf8 &+ w(15), 16)
+        b = c &+ rotl((c ^ d ^ a) &+ b &+ 0xc4ac5665 &+ w(2), 23)
+        a = b &+ rotl((c ^ (b | ~d)) &+ a &+ 0xf4292244 &+ w(0), 6)
+        d = a &+ rotl((b ^ (a | ~c)) &+ d &+ 0x432aff97 &+ w(7), 10)
+        c = d &+ rotl((a ^ (d | ~b)) &+ c &+ 0xab9423a7 &+ w(14), 15)
+        b = c &+ rotl((d ^ (c | ~a)) &+ b &+ 0xfc93a039 &+ w(5), 21)
+        a = b &+ rotl((c ^ (b | ~d)) &+ a &+ 0x655b59c3 &+ w(12), 6)
+        d = a &+ rotl((b ^ (a | ~c)) &+ d &+ 0x8f0ccc92 &+ w(3), 10)
+        c = d &+ rotl((a ^ (d | ~b)) &+ c &+ 0xffeff47d &+ w(10), 15)
+        b = c &+ rotl((d ^ (c | ~a)) &+ b &+ 0x85845dd1 &+ w(1), 21)
+        a = b &+ rotl((c ^ (b | ~d)) &+ a &+ 0x6fa87e4f &+ w(8), 6)
+        d = a &+ rotl((b ^ (a | ~c)) &+ d &+ 0xfe2ce6e0 &+ w(15), 10)
+        c = d &+ rotl((a ^ (d | ~b)) &+ c &+ 0xa3014314 &+ w(6), 15)
+        b = c &+ rotl((d ^ (c | ~a)) &+ b &+ 0x4e0811a1 &+ w(13), 21)
+        a = b &+ rotl((c ^ (b | ~d)) &+ a &+ 0xf7537e82 &+ w(4), 6)
+        d = a &+ rotl((b ^ (a | ~c)) &+ d &+ 0xbd3af235 &+ w(11), 10)
+        c = d &+ rotl((a ^ (d | ~b)) &+ c &+ 0x2ad7d2bb &+ w(2), 15)
+        b = c &+ rotl((d ^ (c | ~a)) &+ b &+ 0xeb86d391 &+ w(9), 21)
         a0 &+= a
         b0 &+= b
         c0 &+= c
@@ -89,17 +118,16 @@ public struct MD5: Sendable {
             h.block(bytes.baseAddress! + o)
             o += 64
         }  // full > 0 implies a base address
-        var tail = [UInt8](UnsafeRawBufferPointer(rebasing: bytes[full...]))
-        tail.append(0x80)
-        while tail.count % 64 != 56 { tail.append(0) }
-        let bits = UInt64(bytes.count) &* 8
-        for i in 0..<8 { tail.append(UInt8(truncatingIfNeeded: bits >> (8 * UInt64(i)))) }
-        tail.withUnsafeBytes { t in
-            var q = 0
-            while q < t.count {
-                h.block(t.baseAddress! + q)
-                q += 64
-            }  // tail is 64 or 128 bytes
+        // The tail, its 0x80, zeros and the bit length: one or two blocks, on the stack.
+        let rest = bytes.count - full
+        withUnsafeTemporaryAllocation(byteCount: 128, alignment: 8) { t in
+            t.initializeMemory(as: UInt8.self, repeating: 0)
+            if rest > 0 { t.baseAddress!.copyMemory(from: bytes.baseAddress! + full, byteCount: rest) }
+            t[rest] = 0x80
+            let end = rest < 56 ? 64 : 128
+            t.storeBytes(of: (UInt64(bytes.count) &* 8).littleEndian, toByteOffset: end - 8, as: UInt64.self)
+            h.block(t.baseAddress!)
+            if end == 128 { h.block(t.baseAddress! + 64) }
         }
         func be(_ x: UInt32) -> UInt64 { UInt64(x.byteSwapped) }
         return (be(h.a0) << 32 | be(h.b0), be(h.c0) << 32 | be(h.d0))

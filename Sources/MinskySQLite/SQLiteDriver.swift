@@ -423,18 +423,7 @@ struct GRDBConnection: SQLConnection {
         var out: [SQLRow] = []
         let rows = try Row.fetchCursor(st, arguments: arguments(s))
         while let row = try rows.next() {
-            var vals: [SQLValue] = []
-            vals.reserveCapacity(row.count)
-            for dbv in row.databaseValues {
-                switch dbv.storage {
-                case .null: vals.append(.null)
-                case .int64(let i): vals.append(.int(i))
-                case .double(let x): vals.append(.double(x))
-                case .string(let s): vals.append(.text(s))
-                case .blob(let b): vals.append(.blob([UInt8](b)))
-                }
-            }
-            out.append(SQLRow(vals, columns: names))
+            out.append(SQLRow(row.databaseValues.map(SQLValue.init), columns: names))
         }
         return out
     }
@@ -685,6 +674,19 @@ final class PoolOperations: Sendable {
         for _ in 0..<10_000 {
             if state.withLock({ $0.running }) <= 0 { return }
             usleep(1000)
+        }
+    }
+}
+
+extension SQLValue {
+    /// A value as SQLite stored it.
+    public init(_ value: DatabaseValue) {
+        switch value.storage {
+        case .null: self = .null
+        case .int64(let i): self = .int(i)
+        case .double(let x): self = .double(x)
+        case .string(let s): self = .text(s)
+        case .blob(let b): self = .blob([UInt8](b))
         }
     }
 }

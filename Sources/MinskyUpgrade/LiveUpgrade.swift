@@ -67,17 +67,7 @@ public enum LiveUpgrade {
             let cond = t.key.map { "\($0) = ?" }.joined(separator: " AND ")
             let row = try Row.fetchOne(
                 db, sql: "SELECT \(t.columnList) FROM \(t.name) WHERE \(cond)", arguments: StatementArguments(key))
-            let values: [SQLValue]? = row.map { r in
-                r.databaseValues.map { v in
-                    switch v.storage {
-                    case .null: return .null
-                    case .int64(let i): return .int(i)
-                    case .double(let d): return .double(d)
-                    case .string(let s): return .text(s)
-                    case .blob(let b): return .blob([UInt8](b))
-                    }
-                }
-            }
+            let values: [SQLValue]? = row.map { $0.databaseValues.map(SQLValue.init) }
             return Change(table: t, key: key, row: values)
         }
         return (changes, last)

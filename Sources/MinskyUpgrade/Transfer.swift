@@ -1,5 +1,6 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import MinskyCore
 import MinskyPostgres
 import MinskySQL
@@ -77,36 +78,31 @@ enum Transfer {
             var chunks: [[UInt8]] = []
             var buf: [UInt8] = []
             buf.reserveCapacity(chunkBytes + 4096)
-            var digest = TableDigest()
-            var canon: [UInt8] = []
-            let keyIdx = t.key.map { k in t.columns.firstIndex { $0.name == k }! }  // keys are columns by construction
-            let vectorIdx = vectors ? t.pgvectorBytesIndex : nil
+            var digest = TableDigest(keyColumns: t.key.count)
+            var row = RowWriter(table: t)
+            let vectorIdx = vectors ? t.pgvectorBytesIndex.map(Int32.init) : nil
             // Table order (rowid), not key order: a sequential scan; digests are sorted after.
-            let rows = try Row.fetchCursor(db, sql: "SELECT \(t.columnList) FROM \(t.name)")
-            while let row = try rows.next() {
-                canon.removeAll(keepingCapacity: true)
-                var values: [SQLValue] = []
-                values.reserveCapacity(t.columns.count)
-                for (i, dbv) in row.databaseValues.enumerated() {
-                    let v: SQLValue
-                    switch dbv.storage {
-                    case .null: v = .null
-                    case .int64(let x): v = .int(x)
-                    case .double(let x): v = .double(x)
-                    case .string(let s): v = .text(s)
-                    case .blob(let b): v = .blob([UInt8](b))
-                    }
-                    values.append(v)
-                    if i > 0 { buf.append(0x09) }
-                    CopyText.append(v, t.columns[i].type, into: &buf)
-                    try RowCanon.field(v, t.columns[i].type, into: &canon)
+            // Fields are read from SQLite's own buffers: no String, array or value per field.
+            let statement = try db.makeStatement(sql: "SELECT \(t.columnList) FROM \(t.name)")
+            let h = statement.sqliteStatement
+            defer { sqlite3_reset(h) }
+            while true {
+                let rc = sqlite3_step(h)
+                if rc == SQLITE_DONE { break }
+                guard rc == SQLITE_ROW else {
+                    throw DatabaseError(
+                        resultCode: ResultCode(rawValue: rc),
+                        message: String(cString: sqlite3_errmsg(db.sqliteConnection)))
                 }
-                if let vi = vectorIdx, case .blob(let bytes) = values[vi] {
+                try row.write(h, into: &buf, digest: &digest)
+                if let vi = vectorIdx, sqlite3_column_type(h, vi) == SQLITE_BLOB {
                     buf.append(0x09)
+                    let n = Int(sqlite3_column_bytes(h, vi))
+                    let bytes =
+                        n == 0 ? [] : [UInt8](UnsafeRawBufferPointer(start: sqlite3_column_blob(h, vi), count: n))
                     PGVectorText.append(littleEndian: bytes, into: &buf)
                 }
                 buf.append(0x0A)
-                digest.add(key: keyIdx.map { values[$0].text ?? "" }, canonical: canon)
                 if buf.count >= chunkBytes {
                     if let sink { try sink(buf) } else { chunks.append(buf) }
                     buf.removeAll(keepingCapacity: true)
@@ -145,7 +141,8 @@ enum Transfer {
         if count == e.digest.count && sum == e.checksum { return }
         let theirs = try pg.query(RowCanon.postgresRowDigests(e.table))
         var first = "none"
-        for (i, mine) in e.digest.sorted().enumerated() {
+        let mine = e.digest.sorted()
+        for (i, mine) in mine.enumerated() {
             let other = i < theirs.count ? theirs[i] : nil
             let otherKey = other.map { $0.dropLast().map { $0.text ?? "" }.joined(separator: "|") }
             let myKey = mine.parts.joined(separator: "|")
@@ -154,8 +151,8 @@ enum Transfer {
                 break
             }
         }
-        if first == "none" && theirs.count > e.digest.rows.count {
-            first = theirs[e.digest.rows.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")
+        if first == "none" && theirs.count > mine.count {
+            first = theirs[mine.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")
         }
         throw MinskyError(
             .internal,
