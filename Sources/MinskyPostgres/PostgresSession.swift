@@ -30,11 +30,13 @@ public final class PostgresSession: @unchecked Sendable {
 
     /// Applies the shared migrations inside the caller's transaction (so a rolled-back upgrade
     /// leaves no schema behind). Refuses a database written by a newer minsky.
-    public func migrateInTransaction() throws {
+    /// The upgrade itself passes `allowingUnfinishedUpgrade` (it clears what an interrupted one left).
+    public func migrateInTransaction(allowingUnfinishedUpgrade: Bool = false) throws {
         try execute(AdvisoryLock.migrations.transactionLock)
         try MigrationRunner.apply(
             to: PostgresMigrations(
-                exec: { sql, params in try self.query(sql, params) }, location: target.safeDescription))
+                exec: { sql, params in try self.query(sql, params) }, location: target.safeDescription),
+            allowingUnfinishedUpgrade: allowingUnfinishedUpgrade)
     }
 
     /// Streams COPY text-format data into `sql` (`COPY t (…) FROM STDIN`). `chunks` is called

@@ -20,8 +20,15 @@ public protocol MigrationTarget {
 /// (written by a newer minsky) is refused before anything is changed.
 public enum MigrationRunner {
     /// What is still to apply, after refusing unknown migrations.
-    public static func pending(recorded: Set<String>, location: String) throws -> [SQLMigration] {
-        let unknown = recorded.subtracting(Schema.migrationNames)
+    /// A store holding `Schema.unfinishedUpgrade` is refused too, unless the caller is the
+    /// upgrade that clears it (`allowingUnfinishedUpgrade`).
+    public static func pending(recorded: Set<String>, location: String, allowingUnfinishedUpgrade: Bool = false) throws
+        -> [SQLMigration]
+    {
+        if recorded.contains(Schema.unfinishedUpgrade) && !allowingUnfinishedUpgrade {
+            throw Schema.unfinishedUpgradeError(location: location)
+        }
+        let unknown = recorded.subtracting(Schema.migrationNames).subtracting([Schema.unfinishedUpgrade])
         if !unknown.isEmpty { throw Schema.newerSchemaError(unknown: Array(unknown), location: location) }
         return Schema.migrations.filter { !recorded.contains($0.name) }
     }
@@ -30,9 +37,13 @@ public enum MigrationRunner {
     /// under: the recorded names are read again there, so concurrent first opens apply each
     /// migration once.
     @discardableResult
-    public static func apply(to target: some MigrationTarget) throws -> [String] {
+    public static func apply(to target: some MigrationTarget, allowingUnfinishedUpgrade: Bool = false) throws
+        -> [String]
+    {
         try target.createMigrationRecord()
-        let todo = try pending(recorded: target.recordedMigrations(), location: target.migrationLocation)
+        let todo = try pending(
+            recorded: target.recordedMigrations(), location: target.migrationLocation,
+            allowingUnfinishedUpgrade: allowingUnfinishedUpgrade)
         for m in todo {
             for sql in m.statements(target.dialect) { try target.executeMigration(sql) }
             try target.recordMigration(m.name)

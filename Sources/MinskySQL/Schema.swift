@@ -476,6 +476,18 @@ public enum Schema {
     public static var migrationNames: [String] { migrations.map(\.name) }
 
     /// The error for a store that records migrations this build does not know.
+    /// Recorded among the migrations while `upgrade to-postgres` loads a database on several
+    /// connections (their rows commit one by one; this mark goes in the last commit): every
+    /// opener refuses the store until then, and the next upgrade into it starts over.
+    public static let unfinishedUpgrade = "~upgrade-unfinished"
+
+    public static func unfinishedUpgradeError(location: String) -> MinskyError {
+        MinskyError(
+            .storeIncompatible,
+            "\(location) holds a copy that `minsky upgrade to-postgres` has not finished (it is running, or it was interrupted); rerun the upgrade from the project it moves (it starts the copy over), or use another database. The store was not modified."
+        )
+    }
+
     public static func newerSchemaError(unknown: [String], location: String) -> MinskyError {
         MinskyError(
             .storeIncompatible,

@@ -113,10 +113,7 @@ public enum Backups {
             case .postgres(let url):
                 let pg = try PostgresSession(url: url)
                 let applied = try pg.query("SELECT name FROM minsky_migrations").compactMap { $0[0].text }
-                let unknown = Set(applied).subtracting(Schema.migrationNames)
-                if !unknown.isEmpty {
-                    throw Schema.newerSchemaError(unknown: Array(unknown), location: location.redacted)
-                }
+                _ = try MigrationRunner.pending(recorded: Set(applied), location: location.redacted)
                 let target = try SQLiteDriver(path: tmp, create: true)
                 _ = try Transfer.postgresToSQLite(pg: pg, into: target.databasePool, reporter: reporter)
                 try target.closeAsSingleFile()

@@ -33,6 +33,9 @@ public enum Faults {
     public static func install(_ h: @escaping @Sendable (String) -> Void) { hook.withLock { $0 = h } }
 
     public static func point(_ name: String) { hook.withLock { $0 }?(name) }
+
+    /// Test-only: the size of the COPY chunks an upgrade hands its connections (1 MiB).
+    public static func setCopyChunkBytes(_ n: Int) { Transfer.chunkBytes = max(1, n) }
 }
 
 /// What a copy moved and proved, per table.
@@ -53,7 +56,13 @@ public struct TableReport: Sendable, Codable, Equatable {
 /// the result: row counts and a content checksum per table computed on both sides (RowCanon),
 /// foreign keys checked, before anything is committed.
 enum Transfer {
-    static let chunkBytes = 1 << 20
+    /// COPY data is handed over in chunks of about this size (`minsky` lets tests make it small,
+    /// so a small store spans several chunks and both connections of a split load).
+    static var chunkBytes: Int {
+        get { chunkSize.load(ordering: .relaxed) }
+        set { chunkSize.store(newValue, ordering: .relaxed) }
+    }
+    private static let chunkSize = Atomic<Int>(1 << 20)
 
     struct Export: Sendable {
         var table: TableSpec
@@ -205,7 +214,6 @@ enum Transfer {
     /// `restoreAfterBulkLoad`). A key's index is built once by sorting instead of taking every row
     /// in random order: 200,000 dependencies COPY in 0.18 s instead of 0.70 s, plus 0.17 s to build.
     static func dropForBulkLoad(_ pg: PostgresSession) throws -> [DroppedKey] {
-        try pg.execute("SET LOCAL maintenance_work_mem = '256MB'")
         for fk in Schema.postgresForeignKeys {
             try pg.execute("ALTER TABLE \(fk.table) DROP CONSTRAINT IF EXISTS \(fk.name)")
         }
@@ -219,15 +227,32 @@ enum Transfer {
             """, [.text("{" + Schema.catalog.map(\.name).joined(separator: ",") + "}")]
         ).map { DroppedKey(table: $0[0].text ?? "", name: $0[1].text ?? "", definition: $0[2].text ?? "") }
         for k in keys { try pg.execute("ALTER TABLE \(k.table) DROP CONSTRAINT \(k.name)") }
-        return keys
+        // A table without its key (an interrupted split load dropped it) gets the catalog's.
+        let missing = Schema.catalog.filter { t in !keys.contains { $0.table == t.name } }.map {
+            DroppedKey(
+                table: $0.name, name: "\($0.name)_pkey", definition: "PRIMARY KEY (\($0.key.joined(separator: ", ")))")
+        }
+        return keys + missing
     }
 
     /// After it: build the keys and indexes in bulk and re-create the foreign keys (each validated
     /// by one query). Re-adding a foreign key checks every reference at once, so it doubles as the
     /// orphan check (keys come from SQLite's own, which are unique there as here).
     static func restoreAfterBulkLoad(_ pg: PostgresSession, keys: [DroppedKey]) throws {
-        for k in keys { try pg.execute("ALTER TABLE \(k.table) ADD CONSTRAINT \(k.name) \(k.definition)") }
-        for ix in Schema.postgresIndexes { try pg.execute(ix.create) }
+        try pg.execute("SET LOCAL maintenance_work_mem = '256MB'")
+        for sql in keyAndIndexStatements(keys) { try pg.execute(sql) }
+        try addForeignKeys(pg)
+    }
+
+    /// Keys first (a table's indexes wait for its key), then the slowest builds (text search),
+    /// so two connections sharing the list finish close together.
+    static func keyAndIndexStatements(_ keys: [DroppedKey]) -> [String] {
+        let indexes = Schema.postgresIndexes.map(\.create)
+        return keys.map { "ALTER TABLE \($0.table) ADD CONSTRAINT \($0.name) \($0.definition)" }
+            + indexes.filter { $0.contains(" USING gin ") } + indexes.filter { !$0.contains(" USING gin ") }
+    }
+
+    static func addForeignKeys(_ pg: PostgresSession) throws {
         for fk in Schema.postgresForeignKeys {
             do {
                 try pg.execute("ALTER TABLE \(fk.table) ADD CONSTRAINT \(fk.name) \(fk.definition)")
@@ -238,6 +263,34 @@ enum Transfer {
                 )
             }
         }
+    }
+
+    /// Checksums computed on several connections.
+    final class Found: Sendable {
+        let digests = Mutex<[String: (Int, String)]>([:])
+    }
+
+    /// Runs `work` on every session at once, each session taking the next item when it is free
+    /// (statements in autocommit). After a failure no new item starts; the first error is thrown.
+    static func inLanes(_ sessions: [PostgresSession], _ work: [@Sendable (PostgresSession) throws -> Void]) throws {
+        let next = Mutex(0)
+        let failed = Atomic<Bool>(false)
+        let lanes = sessions.map { session in
+            Beside {
+                while !failed.load(ordering: .relaxed) {
+                    let i = next.withLock { n in
+                        defer { n += 1 }
+                        return n
+                    }
+                    guard i < work.count else { return }
+                    do { try work[i](session) } catch {
+                        failed.store(true, ordering: .relaxed)
+                        throw error
+                    }
+                }
+            }
+        }
+        for lane in lanes { try lane.value() }
     }
 
     /// Foreign keys hold: no dependency or parent pointing at a missing task.
@@ -289,8 +342,7 @@ enum Transfer {
                 if same {
                     alreadyThere = true
                 } else if force {
-                    try pg.execute(
-                        "TRUNCATE " + Schema.catalog.map(\.name).reversed().joined(separator: ", ") + " CASCADE")
+                    try truncateCatalog(pg)
                 } else {
                     let what = nonEmpty.sorted { $0.key < $1.key }.map { "\($0.value) rows in \($0.key)" }.joined(
                         separator: ", ")
@@ -319,63 +371,148 @@ enum Transfer {
         }
     }
 
-    /// SQLite → PostgreSQL with reading and copying overlapped: a writer thread COPYs chunks while
+    static func truncateCatalog(_ pg: PostgresSession) throws {
+        try pg.execute("TRUNCATE " + Schema.catalog.map(\.name).reversed().joined(separator: ", ") + " CASCADE")
+    }
+
+    /// What an interrupted split load left (its mark and whatever rows it had committed) goes,
+    /// inside the caller's transaction: the load starts over.
+    static func clearUnfinishedUpgrade(_ pg: PostgresSession) throws {
+        guard
+            try pg.execute("DELETE FROM minsky_migrations WHERE name = $1", [.text(Schema.unfinishedUpgrade)]) > 0
+        else { return }
+        try truncateCatalog(pg)
+    }
+
+    /// SQLite → PostgreSQL with reading and copying overlapped: writer threads COPY chunks while
     /// this thread is still reading and digesting SQLite. Used when the target is empty (the usual
     /// case); otherwise the target must first be compared with full digests, see `sqliteToPostgres`.
+    ///
+    /// With a `helper` session the load is split: chunks go to the two connections in turn, so
+    /// PostgreSQL parses rows and computes their search vectors on two backends at once. The
+    /// helper's rows commit before the main transaction (which builds keys and indexes, checks
+    /// foreign keys and checksums over all rows, and commits last); until then the database is
+    /// marked (`Schema.unfinishedUpgrade`, committed with the emptied schema first) so no store
+    /// opens it, and a failure empties it again (or the next upgrade does, if this one died).
+    /// Without a helper (a dry run), everything is one transaction, rolled back.
     static func streamSQLiteToPostgres(
-        _ db: Database, pg: PostgresSession, dryRun: Bool,
+        _ db: Database, pg: PostgresSession, helper: PostgresSession? = nil, dryRun: Bool,
         reporter: (any TransferReporter)?, beforeCommit: () throws -> Void = {}
     ) throws -> [TableReport]? {
+        let helper = dryRun ? nil : helper
+        var keys: [DroppedKey] = []
+        var marked = false
         try pg.execute("BEGIN")
         do {
-            try pg.migrateInTransaction()
+            try pg.migrateInTransaction(allowingUnfinishedUpgrade: true)
+            try clearUnfinishedUpgrade(pg)
             if try postgresCounts(pg).values.contains(where: { $0 > 0 }) {
                 try pg.execute("ROLLBACK")
                 return nil
             }
-            let keys = try dropForBulkLoad(pg)
+            keys = try dropForBulkLoad(pg)
             let vectors = try addVectorColumn(pg)
-            let channel = ChunkChannel()
+            if helper != nil {
+                try pg.execute("INSERT INTO minsky_migrations (name) VALUES ($1)", [.text(Schema.unfinishedUpgrade)])
+                try pg.execute("COMMIT")
+                marked = true
+                try pg.execute("BEGIN")
+            }
+            let sessions = [pg] + (helper.map { [$0] } ?? [])
+            let channels = sessions.map { _ in ChunkChannel() }
             let tables = Schema.catalog
-            let writer = Beside {
-                do {
-                    for t in tables {
-                        var first = true
-                        try pg.copyIn("COPY \(t.name) (\(t.copyColumns(vectors: vectors))) FROM STDIN") {
-                            let c = try channel.receive()
-                            if first && c != nil {
-                                first = false
-                                Faults.point("copy")
+            let writers = zip(sessions, channels).enumerated().map { i, w in
+                let (session, channel) = w
+                return Beside {
+                    do {
+                        if i > 0 { try session.execute("BEGIN") }
+                        for t in tables {
+                            var first = i == 0
+                            try session.copyIn("COPY \(t.name) (\(t.copyColumns(vectors: vectors))) FROM STDIN") {
+                                let c = try channel.receive()
+                                if first && c != nil {
+                                    first = false
+                                    Faults.point("copy")
+                                }
+                                return c
                             }
-                            return c
                         }
+                        if i > 0 { try session.execute("COMMIT") }
+                    } catch {
+                        for c in channels { c.fail(error) }
+                        throw error
                     }
-                } catch {
-                    channel.fail(error)
-                    throw error
                 }
             }
             let exports: [Export]
             do {
-                exports = try exportSQLite(db, reporter: reporter, vectors: vectors) { try channel.send($0) }
+                var n = 0
+                exports = try exportSQLite(db, reporter: reporter, vectors: vectors) { chunk in
+                    if let chunk {
+                        try channels[n % channels.count].send(chunk)
+                        n += 1
+                    } else {
+                        for c in channels { try c.send(nil) }
+                        n = 0
+                    }
+                }
             } catch {
-                channel.fail(error)
-                try writer.value()  // the writer's failure, if it failed, explains this one
+                for c in channels { c.fail(error) }
+                for w in writers { try w.value() }  // a writer's failure, if one failed, explains this one
                 throw error
             }
-            try writer.value()
+            for w in writers { try w.value() }
             reporter?.step("Exporting SQLite data...")
             reporter?.step("Creating PostgreSQL schema...")
             for e in exports { reporter?.step(label(e.table.name, e.digest.count)) }
-            Faults.point("validate")
-            try restoreAfterBulkLoad(pg, keys: keys)
-            for e in exports { try validate(pg, e) }
+            if marked {
+                // Every row is committed (still marked): keys, indexes and checksums are built on
+                // both connections at once, then the foreign keys and the mark's removal commit.
+                try pg.execute("COMMIT")
+                Faults.point("validate")
+                let found = Found()
+                let build: [@Sendable (PostgresSession) throws -> Void] = keyAndIndexStatements(keys).map { sql in
+                    { try $0.execute(sql) }
+                }
+                let sums: [@Sendable (PostgresSession) throws -> Void] = exports.map { e in
+                    { s in
+                        let d = try postgresDigest(s, e.table)
+                        found.digests.withLock { $0[e.table.name] = d }
+                    }
+                }
+                for s in sessions { try s.execute("SET maintenance_work_mem = '256MB'") }
+                try inLanes(sessions, build + sums)
+                let digests = found.digests.withLock { $0 }
+                try pg.execute("BEGIN")
+                try addForeignKeys(pg)
+                for e in exports where digests[e.table.name].map({ $0 != (e.digest.count, e.checksum) }) ?? true {
+                    try validate(pg, e)  // names the first differing row
+                }
+                try pg.execute("DELETE FROM minsky_migrations WHERE name = $1", [.text(Schema.unfinishedUpgrade)])
+            } else {
+                Faults.point("validate")
+                try restoreAfterBulkLoad(pg, keys: keys)
+                for e in exports { try validate(pg, e) }
+            }
             reporter?.step("Validating data integrity...")
             if !dryRun { try beforeCommit() }
             try pg.execute(dryRun ? "ROLLBACK" : "COMMIT")
             return exports.map { TableReport($0) }
         } catch {
             _ = try? pg.execute("ROLLBACK")
+            _ = try? helper?.execute("ROLLBACK")
+            if marked {
+                // Back to an empty store, whole, unmarked (if PostgreSQL is still there to ask).
+                _ = try? pg.execute("BEGIN")
+                do {
+                    try truncateCatalog(pg)
+                    try restoreAfterBulkLoad(pg, keys: try dropForBulkLoad(pg))
+                    try pg.execute("DELETE FROM minsky_migrations WHERE name = $1", [.text(Schema.unfinishedUpgrade)])
+                    try pg.execute("COMMIT")
+                } catch {
+                    _ = try? pg.execute("ROLLBACK")
+                }
+            }
             throw error
         }
     }

@@ -147,6 +147,9 @@ public enum Upgrader {
             throw error
         }
         if options.dryRun { try preflight(pool, path: sqlitePath) }
+        // A second connection loads half the rows (see `Transfer.streamSQLiteToPostgres`); if the
+        // server will not give one, the load runs on one, as a dry run does.
+        let helper = options.dryRun ? nil : try? PostgresSession(url: url)
         // Pre-flight and backup read SQLite on a thread of their own, beside the copy (which holds
         // the write lock from its start, so all three see the same data); PostgreSQL commits only
         // once both have succeeded. On 100,000 tasks they took 0.6 s before the copy began. Their
@@ -172,7 +175,7 @@ public enum Upgrader {
         func copy(_ db: Database, dryRun: Bool) throws -> [TableReport] {
             let beforeCommit = { _ = try checks?.value() }
             if let reports = try Transfer.streamSQLiteToPostgres(
-                db, pg: pg, dryRun: dryRun, reporter: reporter, beforeCommit: beforeCommit)
+                db, pg: pg, helper: helper, dryRun: dryRun, reporter: reporter, beforeCommit: beforeCommit)
             {
                 return reports
             }

@@ -178,7 +178,10 @@ func parseID(_ raw: String, field: String = "id") throws -> TaskID {
 /// process at that point, `<point>:sleep=<seconds>` pauses there, and `<point>:wait=<file>`
 /// creates `<file>.reached` and waits until `<file>` exists (a handshake: a test acts while the
 /// process is known to be at the point). Points: after-backup, copy, validate, switch.
+/// `MINSKY_COPY_CHUNK=<bytes>` makes the upgrade's COPY chunks small, so a small store is split
+/// between its connections.
 func installFaultPoints() {
+    if let n = Int(ProcessInfo.processInfo.environment["MINSKY_COPY_CHUNK"] ?? "") { Faults.setCopyChunkBytes(n) }
     guard let spec = ProcessInfo.processInfo.environment["MINSKY_FAULT"] else { return }
     Faults.install { name in
         guard spec.hasPrefix(name + ":") else { return }
