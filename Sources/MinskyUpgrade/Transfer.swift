@@ -402,6 +402,14 @@ enum Transfer {
         let helper = dryRun ? nil : helper
         var keys: [DroppedKey] = []
         var marked = false
+        let lock = AdvisoryLock.upgradeLoad.rawValue
+        guard try pg.query("SELECT pg_try_advisory_lock(\(lock))").first?[0].text == "t" else {
+            throw MinskyError.invalid(
+                "db-url",
+                "another `minsky upgrade to-postgres` is loading \(pg.target.safeDescription) right now; let it finish, or point at another database"
+            )
+        }
+        defer { _ = try? pg.execute("SELECT pg_advisory_unlock(\(lock))") }
         try pg.execute("BEGIN")
         do {
             try pg.migrateInTransaction(allowingUnfinishedUpgrade: true)

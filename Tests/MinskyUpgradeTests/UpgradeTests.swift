@@ -503,6 +503,42 @@ struct UpgradePressureTests {
         }
     }
 
+    /// Two projects upgraded into one database at once: the second is refused while the first
+    /// loads (it must not take the first's committed rows for an interrupted load's and clear
+    /// them), and the first completes.
+    @Test func aSecondUpgradeIntoTheSameDatabaseWaitsItsTurn() async throws {
+        let f = try await UpgradeFixture.make(tasks: 20)
+        let other = try await UpgradeFixture.make(tasks: 5)
+        try await cleaningUp({
+            await f.cleanup()
+            await other.cleanup()
+        }) { () async throws in
+            let go = f.dir.appendingPathComponent("go").path
+            let first = Task.detached {
+                try await f.run(
+                    "upgrade", "to-postgres", "--db-url", f.url,
+                    extraEnv: ["MINSKY_FAULT": "validate:wait=\(go)", "MINSKY_COPY_CHUNK": "1024"])
+            }
+            let deadline = Date().addingTimeInterval(120)
+            while !FileManager.default.fileExists(atPath: go + ".reached") {
+                guard Date() < deadline else {
+                    FileManager.default.createFile(atPath: go, contents: nil)
+                    Issue.record("the first upgrade never reached validation within 120 s")
+                    return
+                }
+                try await Task.sleep(for: .milliseconds(10))
+            }
+            let second = try await other.run("upgrade", "to-postgres", "--db-url", f.url)
+            FileManager.default.createFile(atPath: go, contents: nil)
+            #expect(second.status == 2, "\(second.stderr)")
+            #expect(second.stderr.contains("another `minsky upgrade to-postgres` is loading"), "\(second.stderr)")
+            #expect(try other.config().contains("sqlite:tasks.db"))
+            let r = try await first.value
+            #expect(r.status == 0, "\(r.stderr)")
+            #expect(try await f.pgCount() == 20)
+        }
+    }
+
     /// An agent keeps writing through its MCP server while the store is upgraded: its writes
     /// wait for the copy, then follow the store to PostgreSQL; every acknowledged write is there.
     @Test func writersDuringTheUpgradeFollowItToPostgres() async throws {
