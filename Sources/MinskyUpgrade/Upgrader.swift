@@ -25,12 +25,14 @@ public struct UpgradeResult: Sendable, Codable {
     public var dryRun: Bool
 }
 
-/// `minsky upgrade to-postgres`: pre-flight, backup, copy in one transaction, validate, switch.
+/// `minsky upgrade to-postgres`: pre-flight, backup, copy, validate, switch.
 ///
 /// Order matters for crash safety: the SQLite store is only read (until the final "moved" mark),
-/// PostgreSQL commits only after validation, and the config is replaced by an atomic rename only
-/// after the commit. A crash anywhere leaves either the old config with PostgreSQL empty (rolled
-/// back), or a committed, validated copy that a rerun recognizes and switches to.
+/// PostgreSQL's copy becomes a store only in its last commit, after validation (until then it is
+/// marked unfinished and no store opens it; see `Transfer.streamSQLiteToPostgres`), and the config
+/// is replaced by an atomic rename only after that commit. A crash anywhere leaves either the old
+/// config with PostgreSQL empty or marked (a rerun clears it), or a committed, validated copy
+/// that a rerun recognizes and switches to.
 public enum Upgrader {
     public static let backupName = "pre-migration-backup.db"
 
