@@ -146,8 +146,10 @@ public struct SQLiteDriver: SQLDriver {
                 "\(path) is not a SQLite database; point --db at a minsky store (.minsky/tasks.db) or run `minsky init` elsewhere. The file was not modified."
             )
         }
-        let attrs = try? fm.attributesOfItem(atPath: path)
-        let mode = (attrs?[.posixPermissions] as? NSNumber)?.intValue ?? 0o644
+        // stat(2), not FileManager's attributes (those look the owner and group names up in
+        // /etc/passwd and /etc/group: a few milliseconds of every command).
+        var st = stat()
+        let mode = stat(path, &st) == 0 ? Int(st.st_mode) & 0o7777 : 0o644
         let dir = (path as NSString).deletingLastPathComponent
         if !fm.isWritableFile(atPath: path) || mode & 0o222 == 0 || !fm.isWritableFile(atPath: dir.isEmpty ? "." : dir)
         {
