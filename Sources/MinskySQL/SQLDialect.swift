@@ -335,8 +335,9 @@ public enum AdvisoryLock: Int64, Sendable {
     case syncLog = 4_242_004
     /// Claims of tasks that name paths: one at a time, so leases never overlap.
     case pathLeases = 4_242_005
-    /// An upgrade loading the database (a session lock, tried): a second upgrade into the same
-    /// database is refused while one runs, instead of clearing its rows as an interrupted load's.
+    /// An upgrade loading a store (a session lock on this key and the schema, tried): a second
+    /// upgrade into the same store is refused while one runs, instead of clearing its rows as an
+    /// interrupted load's.
     case upgradeLoad = 4_242_006
 
     /// Held until the transaction ends.

@@ -290,7 +290,7 @@ enum Transfer {
                 }
             }
         }
-        for lane in lanes { try lane.value() }
+        try Beside.values(lanes)
     }
 
     /// Foreign keys hold: no dependency or parent pointing at a missing task.
@@ -402,7 +402,8 @@ enum Transfer {
         let helper = dryRun ? nil : helper
         var keys: [DroppedKey] = []
         var marked = false
-        let lock = AdvisoryLock.upgradeLoad.rawValue
+        // Per schema: stores in other schemas of the database are other stores.
+        let lock = "\(AdvisoryLock.upgradeLoad.rawValue), hashtext(current_schema())"
         guard try pg.query("SELECT pg_try_advisory_lock(\(lock))").first?[0].text == "t" else {
             throw MinskyError.invalid(
                 "db-url",
@@ -466,10 +467,10 @@ enum Transfer {
                 }
             } catch {
                 for c in channels { c.fail(error) }
-                for w in writers { try w.value() }  // a writer's failure, if one failed, explains this one
+                try Beside.values(writers)  // a writer's failure, if one failed, explains this one
                 throw error
             }
-            for w in writers { try w.value() }
+            try Beside.values(writers)
             reporter?.step("Exporting SQLite data...")
             reporter?.step("Creating PostgreSQL schema...")
             for e in exports { reporter?.step(label(e.table.name, e.digest.count)) }

@@ -250,4 +250,11 @@ final class Beside<T>: @unchecked Sendable {
         done.signal()
         return try result!.get()
     }
+
+    /// Waits for every one (none is still using what they share when this returns), then
+    /// throws the first failure in their order.
+    static func values(_ all: [Beside<T>]) throws {
+        let results = all.map { b in Result { try b.value() } }
+        for r in results { _ = try r.get() }
+    }
 }
