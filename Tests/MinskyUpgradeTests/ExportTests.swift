@@ -17,6 +17,7 @@ import Testing
 struct ExportTests {
     @Test func theFastExportMatchesTheGeneralPathOnEveryStorageClass() throws {
         let dir = try TestEnvironment.tempDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
         let driver = try SQLiteDriver(path: dir.appendingPathComponent("tasks.db").path)
         defer { try? driver.databasePool.close() }
         try driver.databasePool.write { db in
