@@ -17,7 +17,7 @@ enum RowCanon {
         let text: String
         switch (value, type) {
         case (.null, _):
-            out.append(contentsOf: [0x5C, 0x4E])  // \N
+            out.append(contentsOf: null)
             return
         case (_, .integer):
             guard let i = value.int else { throw MinskyError(.internal, "expected an integer, found \(value)") }
@@ -25,7 +25,7 @@ enum RowCanon {
         case (_, .timestamp):
             guard let s = value.text else { throw MinskyError(.internal, "unreadable timestamp \(value)") }
             // Stored timestamps are already canonical (fixed width, microseconds, Z); others are normalized.
-            if s.utf8.count == 27, s.utf8.last == UInt8(ascii: "Z") {
+            if s.utf8.count == timestampLength, s.utf8.last == UInt8(ascii: "Z") {
                 text = s
             } else {
                 guard let t = Timestamp(iso8601: s) else { throw MinskyError(.internal, "unreadable timestamp \(s)") }
@@ -43,12 +43,14 @@ enum RowCanon {
         default:
             text = value.text ?? ""
         }
-        appendLength(text.utf8.count, into: &out)
-        out.append(0x3A)
-        out.append(contentsOf: text.utf8)
+        var t = text
+        t.withUTF8 { appendField($0, into: &out) }
     }
 
-    static let null: [UInt8] = [0x5C, 0x4E]  // \\N
+    static let null: [UInt8] = [0x5C, 0x4E]  // \N
+
+    /// A timestamp's canonical text, `YYYY-MM-DDTHH:MM:SS.ffffffZ`, for a four-digit year.
+    static let timestampLength = 27
 
     /// `<octet length>:<bytes>`.
     static func appendField(_ bytes: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) {
@@ -111,7 +113,8 @@ enum RowCanon {
         case .integer: text = "\(column)::text"
         case .timestamp:
             text = SQLDialect.postgres.read(column, as: .timestamp)
-            known = "WHEN \(column) >= '1000-01-01Z' AND \(column) < '10000-01-01Z' THEN '27:' || \(text) "
+            known =
+                "WHEN \(column) >= '1000-01-01Z' AND \(column) < '10000-01-01Z' THEN '\(timestampLength):' || \(text) "
         case .json:
             text = "\(column)::text"
             known = "WHEN \(column) = '{}'::jsonb THEN '2:{}' WHEN \(column) = '[]'::jsonb THEN '2:[]' "
@@ -261,7 +264,7 @@ struct RowWriter {
     private mutating func canonical(_ text: UnsafeBufferPointer<UInt8>, _ type: SQLDialect.ColumnType) throws {
         let n = text.count
         switch type {
-        case .timestamp where n == 27 && text[26] == UInt8(ascii: "Z"): break
+        case .timestamp where n == RowCanon.timestampLength && text[n - 1] == UInt8(ascii: "Z"): break
         case .json where n == 2 && (text[0] == UInt8(ascii: "{") || text[0] == UInt8(ascii: "[")): break
         case .timestamp: return try RowCanon.field(.text(String(decoding: text, as: UTF8.self)), type, into: &canon)
         case .json:
@@ -283,7 +286,7 @@ enum CopyText {
         let text: String
         switch value {
         case .null:
-            out.append(contentsOf: [0x5C, 0x4E])
+            out.append(contentsOf: RowCanon.null)
             return
         case .int(let i): text = String(i)
         case .double(let d): text = String(d)

@@ -150,8 +150,8 @@ enum Transfer {
         if count == e.digest.count && sum == e.checksum { return }
         let theirs = try pg.query(RowCanon.postgresRowDigests(e.table))
         var first = "none"
-        let mine = e.digest.sorted()
-        for (i, mine) in mine.enumerated() {
+        let rows = e.digest.sorted()
+        for (i, mine) in rows.enumerated() {
             let other = i < theirs.count ? theirs[i] : nil
             let otherKey = other.map { $0.dropLast().map { $0.text ?? "" }.joined(separator: "|") }
             let myKey = mine.parts.joined(separator: "|")
@@ -160,8 +160,8 @@ enum Transfer {
                 break
             }
         }
-        if first == "none" && theirs.count > mine.count {
-            first = theirs[mine.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")
+        if first == "none" && theirs.count > rows.count {
+            first = theirs[rows.count].dropLast().map { $0.text ?? "" }.joined(separator: "|")
         }
         throw MinskyError(
             .internal,
